@@ -1,0 +1,43 @@
+# eis_pipeline: every target that needs the environment creates it first (.venv).
+# On a fresh machine `make demo` and `make test` are all a user types.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install test test-all lint typecheck demo bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit("eis_pipeline needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install the package with test and dev tools
+
+test: $(STAMP)  ## run the test suite (skips the slow marker; about a few minutes)
+	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+test-all: $(STAMP)  ## every test, including slow property and recovery tests
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: $(STAMP)  ## ruff and mypy
+	$(BIN)/ruff check eis_pipeline tests bench scripts
+	$(BIN)/mypy
+
+demo: $(STAMP)  ## run the bundled demo campaign on sample_data/
+	$(BIN)/eis-pipeline formats
+	$(BIN)/eis-pipeline inspect sample_data/*/*
+
+bench: $(STAMP)  ## benchmarks against impedance.py; writes bench/RESULTS.md
+	$(BIN)/python -m bench
+
+clean:  ## remove the virtual environment and caches (never sample_data or results)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

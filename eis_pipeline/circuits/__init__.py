@@ -1,0 +1,1 @@
+"""Equivalent circuits: grammar and parser, element table, compiled Z and Jacobian."""

@@ -1,0 +1,1 @@
+"""The ``eis-pipeline`` command line (the only package that imports click)."""

@@ -1,0 +1,176 @@
+"""Names, dimensions and units shared by every stage, and the spectrum contract.
+
+A *spectrum* is an :class:`xarray.Dataset` with one dimension, ``frequency`` (Hz, positive,
+acquisition order kept), a complex ``impedance`` variable in ohm with the physical sign
+(capacitive Z'' < 0) and optional ``time``, ``potential``, ``current`` and ``temperature``
+variables. See DESIGN.md section 4. Importers build spectra with :func:`make_spectrum`; every
+stage may rely on :func:`validate_spectrum` having passed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from eis_pipeline.exceptions import SpectrumError
+
+FREQUENCY = "frequency"
+IMPEDANCE = "impedance"
+
+#: Optional per-point variables and their units.
+OPTIONAL_VARIABLES: dict[str, tuple[str, str]] = {
+    "time": ("s", "time since start of the measurement"),
+    "potential": ("V", "electrode potential"),
+    "current": ("A", "current"),
+    "temperature": ("K", "sample temperature"),
+}
+
+UNITS: dict[str, str] = {
+    FREQUENCY: "Hz",
+    IMPEDANCE: "ohm",
+    **{name: unit for name, (unit, _) in OPTIONAL_VARIABLES.items()},
+}
+
+LONG_NAMES: dict[str, str] = {
+    FREQUENCY: "frequency",
+    IMPEDANCE: "complex impedance Z' + jZ''",
+    **{name: long for name, (_, long) in OPTIONAL_VARIABLES.items()},
+}
+
+#: Attributes every imported spectrum carries.
+REQUIRED_ATTRS = ("source", "source_sha256", "source_format", "instrument", "sweep",
+                  "original_metadata")
+
+ZERO_CELSIUS_K = 273.15
+
+
+def make_spectrum(
+    frequency: Any,
+    impedance: Any,
+    *,
+    sweep: int = 0,
+    instrument: str = "",
+    metadata: Mapping[str, Any] | None = None,
+    attrs: Mapping[str, Any] | None = None,
+    **variables: Any,
+) -> xr.Dataset:
+    """Build a canonical spectrum from arrays.
+
+    Parameters
+    ----------
+    frequency : array_like
+        Frequencies in Hz, in acquisition order.
+    impedance : array_like of complex
+        Impedance in ohm with the physical sign (capacitive imaginary part negative).
+    sweep : int
+        Index of this sweep within its source file.
+    instrument : str
+        Instrument or software that wrote the file, when known.
+    metadata : mapping, optional
+        The file's header as parsed; stored as the JSON attribute ``original_metadata``.
+    attrs : mapping, optional
+        Extra dataset attributes (e.g. ``thickness_cm`` read from a header).
+    **variables : array_like
+        Optional per-point variables named in :data:`OPTIONAL_VARIABLES`, in their SI units
+        (temperature in kelvin).
+
+    Returns
+    -------
+    xarray.Dataset
+        Not yet carrying ``source``/``source_sha256``/``source_format``: the registry adds them.
+
+    Examples
+    --------
+    >>> ds = make_spectrum([1e3, 1e2], [10 - 1j, 12 - 5j])
+    >>> ds.impedance.attrs["units"]
+    'ohm'
+    """
+    f = np.asarray(frequency, dtype=np.float64)
+    data_vars: dict[str, Any] = {
+        IMPEDANCE: ((FREQUENCY,), np.asarray(impedance, dtype=np.complex128),
+                    {"units": UNITS[IMPEDANCE], "long_name": LONG_NAMES[IMPEDANCE]}),
+    }
+    for name, values in variables.items():
+        if name not in OPTIONAL_VARIABLES:
+            raise TypeError(f"unknown spectrum variable {name!r}; "
+                            f"expected one of {sorted(OPTIONAL_VARIABLES)}")
+        if values is None:
+            continue
+        data_vars[name] = ((FREQUENCY,), np.asarray(values, dtype=np.float64),
+                           {"units": UNITS[name], "long_name": LONG_NAMES[name]})
+    ds = xr.Dataset(
+        data_vars,
+        coords={FREQUENCY: (FREQUENCY, f, {"units": UNITS[FREQUENCY],
+                                           "long_name": LONG_NAMES[FREQUENCY]})},
+    )
+    ds.attrs.update({
+        "instrument": instrument,
+        "sweep": int(sweep),
+        "original_metadata": json.dumps(dict(metadata or {}), default=str),
+    })
+    if attrs:
+        ds.attrs.update(attrs)
+    return ds
+
+
+def validate_spectrum(ds: xr.Dataset, *, require_attrs: bool = False) -> xr.Dataset:
+    """Check that ``ds`` satisfies the canonical spectrum contract; return it unchanged.
+
+    Raises
+    ------
+    SpectrumError
+        Naming what is wrong and where (the ``source`` attribute when present).
+
+    Examples
+    --------
+    >>> validate_spectrum(make_spectrum([1.0], [1 - 1j])).sizes["frequency"]
+    1
+    """
+    where = ds.attrs.get("source", "<spectrum>")
+
+    def fail(msg: str) -> SpectrumError:
+        return SpectrumError(f"{where}: {msg}")
+
+    if not isinstance(ds, xr.Dataset):
+        raise SpectrumError(f"expected an xarray.Dataset, got {type(ds).__name__}")
+    if FREQUENCY not in ds.coords or ds[FREQUENCY].dims != (FREQUENCY,):
+        raise fail("missing 1-D coordinate 'frequency'")
+    if IMPEDANCE not in ds.data_vars:
+        raise fail("missing variable 'impedance'")
+    f = ds[FREQUENCY].values
+    z = ds[IMPEDANCE]
+    if f.size == 0:
+        raise fail("spectrum has no points")
+    if f.dtype != np.float64:
+        raise fail(f"frequency must be float64, got {f.dtype}")
+    if not np.all(np.isfinite(f)) or np.any(f <= 0):
+        bad = int(np.flatnonzero(~(np.isfinite(f) & (f > 0)))[0])
+        raise fail(f"frequency must be positive and finite; point {bad} is {f[bad]!r}")
+    if z.dims != (FREQUENCY,):
+        raise fail(f"impedance must have dims ('frequency',), got {z.dims}")
+    if z.dtype != np.complex128:
+        raise fail(f"impedance must be complex128, got {z.dtype}")
+    if not np.all(np.isfinite(z.values)):
+        bad = int(np.flatnonzero(~np.isfinite(z.values))[0])
+        raise fail(f"impedance must be finite; point {bad} is {z.values[bad]!r}")
+    for name in (FREQUENCY, *ds.data_vars):
+        var = ds[name]
+        if name in UNITS and var.attrs.get("units") != UNITS[name]:
+            raise fail(f"{name} must have units {UNITS[name]!r}, "
+                       f"got {var.attrs.get('units')!r}")
+    if "temperature" in ds and np.any(ds["temperature"].values <= 0):
+        raise fail("temperature must be in kelvin (positive)")
+    if require_attrs:
+        missing = [a for a in REQUIRED_ATTRS if a not in ds.attrs]
+        if missing:
+            raise fail(f"missing attributes {missing}")
+    return ds
+
+
+def celsius_to_kelvin(celsius: Any) -> Any:
+    """Convert °C to K (exact offset 273.15)."""
+    return np.asarray(celsius, dtype=np.float64) + ZERO_CELSIUS_K

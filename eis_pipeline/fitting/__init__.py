@@ -1,0 +1,1 @@
+"""Batched equivalent-circuit fitting: solver, starting points, statistics, estimators."""

@@ -1,0 +1,1 @@
+"""Everything that touches files: importers, the xarray backend, HDF5 results."""

@@ -1,0 +1,142 @@
+"""Shared helpers for text exports: decoding, line splitting and numeric tables.
+
+Instrument software writes latin-1/cp1252, UTF-8 with or without BOM and UTF-16; line endings
+LF, CRLF, CR or a mix; decimal points or commas. Importers read text through these helpers so
+those traps are handled once, and parse errors always name the file and the 1-based line.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from eis_pipeline.exceptions import ParseError
+
+
+def decode(data: bytes) -> str:
+    """Decode instrument text: BOMs first, then UTF-16 without BOM, UTF-8, cp1252/latin-1.
+
+    Examples
+    --------
+    >>> decode("µ".encode("cp1252"))
+    'µ'
+    >>> decode(codecs.BOM_UTF8 + b"Freq")
+    'Freq'
+    """
+    if data.startswith(codecs.BOM_UTF8):
+        return data[len(codecs.BOM_UTF8):].decode("utf-8", errors="replace")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16", errors="replace")
+    head = data[:4096]
+    if len(head) >= 4 and head.count(0) > len(head) // 3:
+        # ASCII text in UTF-16 without a BOM: every other byte is zero.
+        le = head[1::2].count(0) > head[0::2].count(0)
+        return data.decode("utf-16-le" if le else "utf-16-be", errors="replace")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        # cp1252 where defined, latin-1 for its five undefined bytes: never fails.
+        return "".join(
+            chunk.decode("cp1252", errors="strict") if i % 2 == 0 else chunk.decode("latin-1")
+            for i, chunk in enumerate(re.split(rb"([\x81\x8d\x8f\x90\x9d]+)", data))
+        )
+
+
+def read_text(path: str | Path) -> str:
+    """Read and decode a whole text file."""
+    return decode(Path(path).read_bytes())
+
+
+def read_lines(path: str | Path) -> list[str]:
+    """Read a text file as lines, whatever the line endings (LF, CRLF, CR or mixed)."""
+    return read_text(path).splitlines()
+
+
+_COMMA_DECIMAL = re.compile(r"^[+-]?\d*,\d+(?:[eE][+-]?\d+)?$")
+
+
+def looks_decimal_comma(token: str) -> bool:
+    """True for a number written with a decimal comma, such as ``'1,5E+03'``."""
+    return bool(_COMMA_DECIMAL.match(token.strip()))
+
+
+def parse_float(token: str, *, path: str | Path | None = None, line: int | None = None,
+                what: str = "a number") -> float:
+    """Parse one number, accepting a decimal comma; raise :class:`ParseError` otherwise."""
+    text = token.strip()
+    if looks_decimal_comma(text):
+        text = text.replace(",", ".")
+    try:
+        return float(text)
+    except ValueError:
+        raise ParseError(f"expected {what}, found {token.strip()!r}", path, line) from None
+
+
+def parse_table(
+    lines: Sequence[str],
+    *,
+    path: str | Path | None,
+    first_line: int,
+    delimiter: str | None = None,
+    decimal: str = ".",
+    ncols: int | None = None,
+) -> np.ndarray:
+    """Parse rows of numbers into a 2-D float64 array.
+
+    Parameters
+    ----------
+    lines : sequence of str
+        The data rows only.
+    path : path or None
+        File name for error messages.
+    first_line : int
+        1-based line number of ``lines[0]`` in the file, for error messages.
+    delimiter : str or None
+        Column separator; None splits on runs of whitespace.
+    decimal : {'.', ','}
+        Decimal separator.
+    ncols : int, optional
+        Expected number of columns; default: the number in the first row.
+
+    Raises
+    ------
+    ParseError
+        On a short row or a field that is not a number, naming the line and the field.
+
+    Examples
+    --------
+    >>> parse_table(["1,5\\t2", "3\\t4,25"], path=None, first_line=1, delimiter="\\t",
+    ...             decimal=",")
+    array([[1.5 , 2.  ],
+           [3.  , 4.25]])
+    """
+    rows: list[list[float]] = []
+    for i, raw in enumerate(lines):
+        lineno = first_line + i
+        fields = raw.split(delimiter) if delimiter is not None else raw.split()
+        if delimiter is not None and delimiter.strip() == "":
+            fields = [f for f in fields if f.strip() != ""]
+        if ncols is None:
+            ncols = len(fields)
+        if len(fields) < ncols:
+            raise ParseError(
+                f"expected {ncols} columns, found {len(fields)} (truncated or malformed row)",
+                path, lineno)
+        row = []
+        for j, field in enumerate(fields[:ncols]):
+            text = field.strip()
+            if decimal == ",":
+                text = text.replace(",", ".")
+            try:
+                row.append(float(text))
+            except ValueError:
+                raise ParseError(f"expected a number in column {j + 1}, found {field.strip()!r}",
+                                 path, lineno) from None
+        rows.append(row)
+    if not rows:
+        return np.empty((0, ncols or 0))
+    return np.asarray(rows, dtype=np.float64)

@@ -1,0 +1,1 @@
+"""From fitted arcs to physics: roles, capacitances, conductivity, Arrhenius, campaigns."""

@@ -1,0 +1,1 @@
+"""Data validity and model-free analysis: Kramers-Kronig test, distribution of relaxation times."""

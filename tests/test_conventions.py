@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+
+from eis_pipeline.conventions import make_spectrum, validate_spectrum
+from eis_pipeline.exceptions import EisError, SpectrumError
+
+
+def test_make_spectrum_is_valid_and_carries_units():
+    ds = make_spectrum([1e3, 1e2], [10 - 1j, 12 - 5j], temperature=[298.15, 298.2], sweep=2)
+    validate_spectrum(ds)
+    assert ds.impedance.dtype == np.complex128
+    assert ds.frequency.attrs["units"] == "Hz"
+    assert ds.impedance.attrs["units"] == "ohm"
+    assert ds.temperature.attrs["units"] == "K"
+    assert ds.attrs["sweep"] == 2
+
+
+@pytest.mark.parametrize(
+    ("frequency", "impedance", "message"),
+    [
+        ([1.0, -1.0], [1, 1], "positive"),
+        ([1.0, np.nan], [1, 1], "positive"),
+        ([1.0, 2.0], [1, np.inf], "finite"),
+        ([], [], "no points"),
+    ],
+)
+def test_validate_rejects_bad_values(frequency, impedance, message):
+    with pytest.raises(SpectrumError, match=message):
+        validate_spectrum(make_spectrum(frequency, impedance))
+
+
+def test_validate_requires_attrs_when_asked():
+    ds = make_spectrum([1.0], [1 - 1j])
+    with pytest.raises(SpectrumError, match="source"):
+        validate_spectrum(ds, require_attrs=True)
+
+
+def test_validate_rejects_wrong_units_and_celsius():
+    ds = make_spectrum([1.0], [1 - 1j])
+    ds.impedance.attrs["units"] = "kohm"
+    with pytest.raises(SpectrumError, match="units"):
+        validate_spectrum(ds)
+    with pytest.raises(SpectrumError, match="kelvin"):
+        validate_spectrum(make_spectrum([1.0], [1 - 1j], temperature=[-5.0]))
+
+
+def test_unknown_variable_is_a_type_error():
+    with pytest.raises(TypeError, match="unknown spectrum variable"):
+        make_spectrum([1.0], [1 - 1j], voltage=[1.0])
+
+
+def test_errors_inherit_builtins():
+    assert issubclass(SpectrumError, ValueError)
+    assert issubclass(SpectrumError, EisError)
