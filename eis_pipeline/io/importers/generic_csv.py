@@ -1,0 +1,316 @@
+"""Generic delimited text: CSV, TSV, semicolon or whitespace tables of impedance data.
+
+Handles a header row or none, decimal points or commas, and columns recognised by their header
+names: frequency; Z' and Z'' (either may be written negated, ``-Z''``); or |Z| and phase
+(``phase`` or ``-phase``, degrees unless the header says rad). Without a header the columns are
+frequency, Z', Z'' with the physical sign. Several spectra in one table are split where the
+frequency sweep restarts. :func:`read_generic_csv` takes the columns explicitly when the names
+are not recognisable.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from eis_pipeline.conventions import make_spectrum
+from eis_pipeline.exceptions import ParseError
+from eis_pipeline.io.registry import Importer
+from eis_pipeline.io.text import decode, looks_decimal_comma, parse_table
+
+DELIMITERS = ("\t", ";", ",")
+
+#: quantity -> header names (lower case, units and spaces stripped) that mean it
+_NAMES: dict[str, tuple[str, ...]] = {
+    "frequency": ("f", "freq", "frequency", "fhz", "freqhz", "frequencyhz"),
+    "real": ("z'", "zre", "zreal", "re(z)", "rez", "real", "z_real", "z_re", "zr", "r"),
+    "imag": ("z''", 'z"', "zim", "zimag", "im(z)", "imz", "imag", "imaginary", "z_imag",
+             "z_im", "zi", "x"),
+    "modulus": ("|z|", "zmod", "mod(z)", "modulus", "magnitude", "abs(z)", "z_mod", "|z|/ohm"),
+    "phase": ("phase", "phase(z)", "phi", "theta", "zphz", "zphase", "phase_angle"),
+}
+_UNIT = re.compile(r"\s*(?:[(\[/]\s*([^)\]]*?)\s*[)\]]?)\s*$")
+_PREFIXES = {"": 1.0, "m": 1e-3, "u": 1e-6, "µ": 1e-6, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}
+_KNOWN_UNITS = {p.lower() + base for p in _PREFIXES for base in ("ohm", "hz")} | {
+    "deg", "°", "degree", "degrees", "rad"}
+
+
+@dataclass(frozen=True)
+class Column:
+    """Where a quantity sits in the table and how to turn it into SI with physical sign."""
+
+    index: int
+    sign: float = 1.0
+    scale: float = 1.0
+    radians: bool = False
+
+
+def _split_name(header: str) -> tuple[str, str]:
+    """``"-Z'' (kOhm)"`` -> (``"-z''"``, ``"kOhm"``)."""
+    text = header.strip().strip('"').strip()
+    match = _UNIT.search(text)
+    unit = ""
+    if match and match.start() > 0 and match.group(1).lower().replace("ω", "ohm") in _KNOWN_UNITS:
+        unit = match.group(1)
+        text = text[: match.start()]
+    return text.replace(" ", "").lower(), unit.strip()
+
+
+def _unit_scale(unit: str, base: str, *, path: Path, line: int, header: str) -> float:
+    """Scale factor to SI of ``unit`` (e.g. ``kOhm`` -> 1e3), which must end in ``base``."""
+    if not unit:
+        return 1.0
+    normalised = unit.replace("Ω", "Ohm")
+    if not normalised.lower().endswith(base):
+        raise ParseError(f"column {header!r}: unit {unit!r} is not a unit of {base}", path, line)
+    prefix = normalised[: len(normalised) - len(base)]
+    if prefix not in _PREFIXES:
+        raise ParseError(f"column {header!r}: unit prefix {prefix!r} not understood; expected "
+                         f"one of {sorted(_PREFIXES)}", path, line)
+    return _PREFIXES[prefix]
+
+
+def recognise_columns(headers: list[str], *, path: Path, line: int) -> dict[str, Column]:
+    """Map quantities to columns from header names; raise ParseError when incomplete."""
+    found: dict[str, Column] = {}
+    for i, header in enumerate(headers):
+        name, unit = _split_name(header)
+        sign = 1.0
+        if name.startswith("-"):
+            sign, name = -1.0, name[1:]
+        for quantity, names in _NAMES.items():
+            if name in names and quantity not in found:
+                base = "hz" if quantity == "frequency" else "ohm"
+                scale = 1.0 if quantity == "phase" else _unit_scale(
+                    unit, base, path=path, line=line, header=header)
+                found[quantity] = Column(i, sign, scale, radians="rad" in unit.lower())
+                break
+    if "frequency" in found and (
+        {"real", "imag"} <= found.keys() or {"modulus", "phase"} <= found.keys()
+    ):
+        return found
+    raise ParseError(
+        f"header {headers!r} does not name a frequency column and either Z'/Z'' or |Z|/phase "
+        "columns; rename them (e.g. f, Z', Z'') or pass columns explicitly to "
+        "read_generic_csv(path, columns={'frequency': 0, 'real': 1, 'imag': 2})", path, line)
+
+
+def _delimiter(lines: list[str]) -> str | None:
+    """The delimiter used consistently across most of ``lines`` (None: whitespace).
+
+    "Most" rather than "all" so that one truncated row is reported by the parser, with its
+    line number, instead of changing how the whole file is split.
+    """
+    for delim in DELIMITERS:
+        counts = Counter(line.count(delim) for line in lines)
+        count, n = counts.most_common(1)[0]
+        if count > 0 and n >= 0.8 * len(lines):
+            return delim
+    return None
+
+
+def _is_numeric_row(fields: list[str]) -> bool:
+    try:
+        for field in fields:
+            float(field.strip().replace(",", "."))
+    except ValueError:
+        return False
+    return len(fields) >= 2
+
+
+@dataclass(frozen=True)
+class _Layout:
+    delimiter: str | None
+    decimal: str
+    header: list[str] | None
+    header_line: int | None  # 0-based
+    first_data: int  # 0-based
+
+
+def _layout(lines: list[str], path: Path) -> _Layout:
+    nonblank = [i for i, line in enumerate(lines) if line.strip()]
+    if not nonblank:
+        raise ParseError("no data: the file is empty or blank", path, 1)
+    first = nonblank[0]
+    sample = [lines[i] for i in nonblank[:20]]
+    delim = _delimiter(sample[1:] or sample) if len(sample) > 1 else _delimiter(sample)
+    fields = lines[first].split(delim) if delim else lines[first].split()
+    header: list[str] | None = None
+    header_line = None
+    data_start = first
+    if not _is_numeric_row(fields):
+        header, header_line, data_start = fields, first, first + 1
+    data_sample = [lines[i] for i in nonblank if i >= data_start][:20]
+    tokens = [t for row in data_sample for t in (row.split(delim) if delim else row.split())]
+    decimal = "," if delim != "," and any(looks_decimal_comma(t) for t in tokens) else "."
+    return _Layout(delim, decimal, header, header_line, data_start)
+
+
+def split_sweeps(frequency: np.ndarray) -> list[slice]:
+    """Slices of ``frequency`` between restarts of a monotonic sweep.
+
+    A restart is a step against the sweep's main direction, e.g. 1 Hz followed by 10 kHz in a
+    descending table.
+
+    Examples
+    --------
+    >>> split_sweeps(np.array([100., 10., 1., 100., 10., 1.]))
+    [slice(0, 3, None), slice(3, 6, None)]
+    """
+    if frequency.size < 3:
+        return [slice(0, frequency.size)]
+    step = np.sign(np.diff(frequency))
+    direction = np.sign(np.sum(step))
+    if direction == 0:
+        return [slice(0, frequency.size)]
+    breaks = np.flatnonzero(step == -direction) + 1
+    bounds = [0, *breaks.tolist(), frequency.size]
+    return [slice(a, b) for a, b in itertools.pairwise(bounds)]
+
+
+def read_generic_csv(
+    path: str | Path,
+    *,
+    columns: Mapping[str, int | str] | None = None,
+    delimiter: str | None = None,
+    decimal: str | None = None,
+    split: bool = True,
+) -> list[xr.Dataset]:
+    """Read a delimited table of impedance data.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    columns : mapping, optional
+        Quantity -> column index (0-based) or header name, overriding recognition. Quantities:
+        ``frequency`` (Hz) and either ``real``/``imag`` (ohm) or ``modulus`` (ohm)/``phase``
+        (degrees). The keys ``neg_real``, ``neg_imag`` and ``neg_phase`` name columns that
+        hold the negated quantity (e.g. a ``-Z''`` column).
+    delimiter, decimal : str, optional
+        Override detection.
+    split : bool
+        Split into several spectra where the frequency sweep restarts.
+
+    Returns
+    -------
+    list of xarray.Dataset
+        One spectrum per sweep, impedance with the physical sign.
+    """
+    path = Path(path)
+    lines = decode(path.read_bytes()).splitlines()
+    layout = _layout(lines, path)
+    delim = delimiter if delimiter is not None else layout.delimiter
+    dec = decimal if decimal is not None else layout.decimal
+    header_lineno = (layout.header_line or 0) + 1
+    if columns is not None:
+        cols = _explicit_columns(columns, layout.header, path=path, line=header_lineno)
+    elif layout.header is not None:
+        cols = recognise_columns(layout.header, path=path, line=header_lineno)
+    else:
+        cols = {"frequency": Column(0), "real": Column(1), "imag": Column(2)}
+    rows = [(i, line) for i, line in enumerate(lines[layout.first_data:], layout.first_data)
+            if line.strip()]
+    if not rows:
+        return []
+    needed = 1 + max(c.index for c in cols.values())
+    table = parse_table([line for _, line in rows], path=path, first_line=rows[0][0] + 1,
+                        delimiter=delim, decimal=dec, ncols=None)
+    if table.shape[1] < needed:
+        raise ParseError(f"expected at least {needed} columns, found {table.shape[1]}", path,
+                         rows[0][0] + 1)
+    spectra = _to_spectra(table, cols, path=path, first_line=rows[0][0] + 1, split=split)
+    meta = {"header": layout.header or [], "delimiter": delim or "whitespace",
+            "decimal": dec}
+    return [make_spectrum(f, z, sweep=i, metadata=meta) for i, (f, z) in enumerate(spectra)]
+
+
+def _explicit_columns(columns: Mapping[str, int | str], header: list[str] | None, *,
+                      path: Path, line: int) -> dict[str, Column]:
+    valid = {"frequency", "real", "imag", "modulus", "phase", "neg_real", "neg_imag",
+             "neg_phase"}
+    cols: dict[str, Column] = {}
+    names = [h.strip() for h in header] if header else []
+    for key, where in columns.items():
+        if key not in valid:
+            raise ParseError(f"unknown column key {key!r}; valid: {sorted(valid)}", path, line)
+        if isinstance(where, str):
+            if where not in names:
+                raise ParseError(f"column {where!r} not in header {names}", path, line)
+            where = names.index(where)
+        quantity = key.removeprefix("neg_")
+        cols[quantity] = Column(int(where), -1.0 if key.startswith("neg_") else 1.0)
+    if "frequency" not in cols or not ({"real", "imag"} <= cols.keys()
+                                       or {"modulus", "phase"} <= cols.keys()):
+        raise ParseError("columns must give frequency and real/imag or modulus/phase", path,
+                         line)
+    return cols
+
+
+def _to_spectra(table: np.ndarray, cols: dict[str, Column], *, path: Path, first_line: int,
+                split: bool) -> list[tuple[np.ndarray, np.ndarray]]:
+    def value(q: str) -> np.ndarray:
+        c = cols[q]
+        return table[:, c.index] * c.sign * c.scale
+
+    f = value("frequency")
+    if "real" in cols:
+        z = value("real") + 1j * value("imag")
+    else:
+        phase = value("phase")
+        z = value("modulus") * np.exp(1j * (phase if cols["phase"].radians
+                                             else np.deg2rad(phase)))
+    bad = ~(np.isfinite(f) & (f > 0))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ParseError(f"expected a positive frequency, found {f[i]!r}", path, first_line + i)
+    parts = split_sweeps(f) if split else [slice(0, f.size)]
+    return [(f[s], z[s]) for s in parts]
+
+
+def _sniff(path: Path, head: bytes) -> float:
+    try:
+        lines = [line for line in decode(head).splitlines()[:30] if line.strip()]
+    except UnicodeError:
+        return 0.0
+    if len(head) == 65536 and len(lines) > 1:
+        lines = lines[:-1]  # the last line may be cut
+    if len(lines) < 2:
+        return 0.0
+    try:
+        layout = _layout(lines, path)
+    except ParseError:
+        return 0.0
+    delim = layout.delimiter
+    data = lines[1:] if layout.header is not None else lines
+    rows = [line.split(delim) if delim else line.split() for line in data]
+    numeric = [_is_numeric_row(r) and len(r) >= 3 for r in rows]
+    # The first rows must be numbers; a bad row further down is the reader's to report.
+    if not rows or not all(numeric[:2]) or sum(numeric) < 0.8 * len(numeric):
+        return 0.0
+    if layout.header is not None:
+        try:
+            recognise_columns(layout.header, path=path, line=1)
+        except ParseError:
+            return 0.0
+        return 0.5
+    return 0.3
+
+
+IMPORTERS = (
+    Importer(
+        name="generic-csv",
+        description="Delimited text (CSV/TSV/semicolon/whitespace, decimal point or comma): "
+                    "f, Z', Z'' (or -Z'', |Z|/phase) by header name, or f, Z', Z'' without one",
+        suffixes=(".csv", ".tsv", ".txt", ".dat"),
+        sniff=_sniff,
+        read=read_generic_csv,
+    ),
+)
