@@ -28,6 +28,8 @@ from eis_pipeline.io.registry import Importer
 from eis_pipeline.io.text import decode, parse_table
 
 MAGIC = "EC-Lab ASCII FILE"
+#: BT-Lab (BioLogic's battery software) writes the same format under its own name.
+MAGICS = (MAGIC, "BT-Lab ASCII FILE")
 _HEADER_COUNT = re.compile(r"^\s*Nb\s+header\s+lines\s*:\s*(\d+)\s*$", re.IGNORECASE)
 _KEY_VALUE = re.compile(r"^\s*(?P<key>[^:]*?[^\s:])\s+:\s*(?P<value>.*?)\s*$")
 _SOFTWARE = re.compile(r"EC-Lab\s+for\s+windows\s+v?(?P<version>[\w.]+)", re.IGNORECASE)
@@ -42,8 +44,9 @@ def sniff(path: Path, head: bytes) -> float:
         text = decode(head[:4096])
     except Exception:  # sniff must never raise; undecodable means "not mine"
         return 0.0
-    first = text.lstrip("\ufeff").split("\n", 1)[0].strip()
-    if first == MAGIC:
+    lines = text.lstrip("\ufeff").splitlines()  # LF, CRLF or CR
+    first = lines[0].strip() if lines else ""
+    if first in MAGICS:
         return 0.95
     fields = [f.strip() for f in first.split("\t")]
     if sum(f in _TYPICAL_COLUMNS for f in fields) >= 2 and "freq/Hz" in fields:
@@ -107,9 +110,13 @@ def _numeric_block(rows: list[str], *, path: Path, first_line: int, ncols: int) 
     comma = "," in block
     if comma:
         block = block.replace(",", ".")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # partial reads are checked below
-        values = np.fromstring(block, dtype=np.float64, sep=" ")
+    try:
+        with warnings.catch_warnings():
+            # numpy < 2.3 warns (newer raise) on a token it cannot parse; both fall back.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            values = np.fromstring(block, dtype=np.float64, sep=" ")
+    except ValueError:
+        values = np.empty(0)
     if values.size == len(rows) * ncols:
         return values.reshape(len(rows), ncols)
     table = parse_table(rows, path=path, first_line=first_line, delimiter=None,
@@ -125,12 +132,12 @@ def _numeric_block(rows: list[str], *, path: Path, first_line: int, ncols: int) 
 def _locate_header(lines: list[str], path: Path) -> int:
     """Number of header lines (the column names are on this 1-based line)."""
     first = lines[0].lstrip("\ufeff").strip() if lines else ""
-    if first != MAGIC:
+    if first not in MAGICS:
         return 1  # headerless export: the names are on line 1
     match = _HEADER_COUNT.match(lines[1]) if len(lines) > 1 else None
     if match is None:
         found = lines[1].strip() if len(lines) > 1 else "end of file"
-        raise ParseError(f"expected 'Nb header lines : N' after {MAGIC!r}, found {found!r}",
+        raise ParseError(f"expected 'Nb header lines : N' after {first!r}, found {found!r}",
                          path, 2)
     n_header = int(match[1])
     if not 3 <= n_header <= len(lines):
