@@ -271,3 +271,13 @@ def test_synthetic_temperature_and_im_sign(tmp_path: Path):
     np.testing.assert_array_equal(ds.impedance.values, [10 - 2j, 11 + 3j])
     np.testing.assert_allclose(ds.temperature.values, [298.15, 299.15], rtol=1e-15)
     np.testing.assert_allclose(ds.current.values, [5e-3, 6e-3], rtol=1e-15)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16"])
+def test_unicode_encodings_read_identically(shared_formats: Path, tmp_path: Path, encoding: str):
+    lines, _ = _data_mpt(shared_formats)
+    path = tmp_path / "u.mpt"
+    path.write_bytes("\n".join(lines).encode(encoding))
+    spectra = read_spectra(path)
+    _assert_same_spectra(spectra, read_spectra(shared_formats / "pyimpspec/data.mpt"))
+    assert "Cs/µF" in json.loads(spectra[0].attrs["original_metadata"])["columns"]

@@ -9,6 +9,7 @@ found by name. A file without line 1-2 (EC-Lab's "no header" export) starts at t
 
 from __future__ import annotations
 
+import codecs
 import re
 import warnings
 from pathlib import Path
@@ -99,49 +100,70 @@ def instrument_from_header(meta: dict[str, Any]) -> str:
     return text
 
 
-def _numeric_block(rows: list[str], *, path: Path, first_line: int, ncols: int) -> np.ndarray:
+def _byte_lines(raw: bytes) -> list[bytes]:
+    """The file's lines as bytes of an ASCII-compatible encoding (LF, CRLF, CR or mixed).
+
+    Splitting bytes keeps the numeric block out of the text decoder (the cp1252 fallback of
+    :func:`eis_pipeline.io.text.decode` costs more than parsing the numbers); only the header
+    is decoded. UTF-16 text, which EC-Lab does not write but an editor might, is re-encoded.
+    """
+    head = raw[:4096]
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or (
+            len(head) >= 4 and head.count(0) > len(head) // 3):
+        raw = decode(raw).encode("utf-8")
+    elif raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8):]
+    return raw.splitlines()
+
+
+def _numeric_block(rows: list[bytes], *, path: Path, first_line: int, ncols: int) -> np.ndarray:
     """Parse the data rows into an (n, ncols) array, vectorised; pinpoint errors by line.
 
     The fast path hands the whole block to numpy's C parser (EC-Lab separates with tabs and
     never writes spaces inside a number); a count mismatch or an unparsable token falls back
     to the line-by-line parser, which names the offending line.
     """
-    block = "\n".join(rows)
-    comma = "," in block
+    block = b"\n".join(rows)
+    comma = b"," in block
     if comma:
-        block = block.replace(",", ".")
+        block = block.replace(b",", b".")
     try:
         with warnings.catch_warnings():
             # numpy < 2.3 warns (newer raise) on a token it cannot parse; both fall back.
             warnings.simplefilter("ignore", DeprecationWarning)
-            values = np.fromstring(block, dtype=np.float64, sep=" ")
+            values = np.fromstring(block.decode("latin-1"), dtype=np.float64, sep=" ")
     except ValueError:
         values = np.empty(0)
     if values.size == len(rows) * ncols:
         return values.reshape(len(rows), ncols)
-    table = parse_table(rows, path=path, first_line=first_line, delimiter=None,
+    text_rows = [row.decode("latin-1") for row in rows]
+    table = parse_table(text_rows, path=path, first_line=first_line, delimiter=None,
                         decimal="," if comma else ".", ncols=ncols)
-    longer = [i for i, row in enumerate(rows) if len(row.split()) != ncols]
+    longer = [i for i, row in enumerate(text_rows) if len(row.split()) != ncols]
     if longer:
         i = longer[0]
-        raise ParseError(f"expected {ncols} columns, found {len(rows[i].split())}",
+        raise ParseError(f"expected {ncols} columns, found {len(text_rows[i].split())}",
                          path, first_line + i)
     return table  # unreachable in practice: the fast path disagreed but no row is wrong
 
 
-def _locate_header(lines: list[str], path: Path) -> int:
-    """Number of header lines (the column names are on this 1-based line)."""
-    first = lines[0].lstrip("\ufeff").strip() if lines else ""
+def _locate_header(first_lines: list[str], n_lines: int, path: Path) -> int:
+    """Number of header lines (the column names are on this 1-based line).
+
+    ``first_lines`` are the file's first two lines (or fewer), decoded; ``n_lines`` its length.
+    """
+    first = first_lines[0].strip() if first_lines else ""
     if first not in MAGICS:
         return 1  # headerless export: the names are on line 1
-    match = _HEADER_COUNT.match(lines[1]) if len(lines) > 1 else None
+    second = first_lines[1] if len(first_lines) > 1 else None
+    match = _HEADER_COUNT.match(second) if second is not None else None
     if match is None:
-        found = lines[1].strip() if len(lines) > 1 else "end of file"
+        found = second.strip() if second is not None else "end of file"
         raise ParseError(f"expected 'Nb header lines : N' after {first!r}, found {found!r}",
                          path, 2)
     n_header = int(match[1])
-    if not 3 <= n_header <= len(lines):
-        raise ParseError(f"header claims {n_header} lines but the file has {len(lines)}; "
+    if not 3 <= n_header <= n_lines:
+        raise ParseError(f"header claims {n_header} lines but the file has {n_lines}; "
                          "the file is truncated or the header was edited", path, 2)
     return n_header
 
@@ -149,8 +171,12 @@ def _locate_header(lines: list[str], path: Path) -> int:
 def read(path: Path) -> list[xr.Dataset]:
     """Read every impedance sweep of an EC-Lab ``.mpt`` file (see the module docstring)."""
     path = Path(path)
-    lines = decode(path.read_bytes()).splitlines()
-    n_header = _locate_header(lines, path)
+    raw_lines = _byte_lines(path.read_bytes())
+    if not raw_lines:
+        raise ParseError("file is empty; expected an EC-Lab text export", path)
+    n_header = _locate_header(decode(b"\n".join(raw_lines[:2])).split("\n"), len(raw_lines),
+                              path)
+    lines = decode(b"\n".join(raw_lines[:n_header])).split("\n")
     names = [n.strip() for n in lines[n_header - 1].split("\t")]
     while names and not names[-1]:
         names.pop()  # EC-Lab ends the names line with a tab
@@ -168,7 +194,7 @@ def read(path: Path) -> list[xr.Dataset]:
             f"column names line; columns found: [{shown}]. Re-export from EC-Lab with "
             "those columns selected.", path, n_header)
 
-    rows = lines[n_header:]
+    rows = raw_lines[n_header:]
     while rows and not rows[-1].strip():
         rows.pop()
     header = _parse_header(lines[2:n_header - 1]) if n_header > 1 else {}
