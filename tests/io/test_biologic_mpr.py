@@ -105,7 +105,8 @@ def test_geis_zero_frequency_rows_dropped(shared_formats: Path):
 def test_loop_module_agrees_with_cycle_numbers(shared_formats: Path):
     data = (shared_formats / "yadg/peis.issue_149.mpr").read_bytes()
     modules = biologic_mpr.read_modules(data, Path("x"))
-    np.testing.assert_array_equal(biologic_mpr._loop_starts(data, modules), [0, 21, 42, 63, 84])
+    np.testing.assert_array_equal(biologic_mpr._loop_starts(data, modules, 84),
+                                  [0, 21, 42, 63, 84])
     spectra = read_spectra(shared_formats / "yadg/peis.issue_149.mpr")
     assert [ds.attrs["cycle_number"] for ds in spectra] == [1, 2, 3, 4]
 
@@ -180,6 +181,12 @@ def test_synthetic_loop_index_splits_sweeps(tmp_path: Path):
     path = tmp_path / "loop.mpr"
     path.write_bytes(_mpr(_columns(f, np.ones(4) - 1j), loop=[0, 2, 4]))
     assert [ds.sizes["frequency"] for ds in read_spectra(path)] == [2, 2]
+
+
+def test_inconsistent_loop_index_is_ignored(tmp_path: Path):
+    path = tmp_path / "badloop.mpr"
+    path.write_bytes(_mpr(_columns([1e3, 1e2, 1e1], np.ones(3) - 1j), loop=[0, 2, 1, 99]))
+    assert [ds.sizes["frequency"] for ds in read_spectra(path)] == [3]
 
 
 def test_synthetic_temperature_column(tmp_path: Path):

@@ -174,13 +174,19 @@ def _metadata(data: bytes, modules: list[Module]) -> dict[str, Any]:
     return meta
 
 
-def _loop_starts(data: bytes, modules: list[Module]) -> np.ndarray | None:
+def _loop_starts(data: bytes, modules: list[Module], n_points: int) -> np.ndarray | None:
+    """Row index where each loop starts, from the ``VMP loop`` module; None if absent or
+    inconsistent (not sorted, or past the last row): cycle numbers and frequency restarts
+    then still split the loops."""
     loop = next((m for m in modules if m.short_name == "VMP loop"), None)
     if loop is None or loop.length < 4:
         return None
     (count,) = struct.unpack_from("<I", data, loop.offset)
     count = min(count, (loop.length - 4) // 4)
-    return np.frombuffer(data, dtype="<u4", count=count, offset=loop.offset + 4).astype(np.intp)
+    starts = np.frombuffer(data, dtype="<u4", count=count, offset=loop.offset + 4)
+    if starts.size == 0 or np.any(np.diff(starts.astype(np.int64)) < 0) or starts[-1] > n_points:
+        return None
+    return starts.astype(np.intp)
 
 
 def read(path: Path) -> list[xr.Dataset]:
@@ -220,7 +226,7 @@ def read(path: Path) -> list[xr.Dataset]:
     if "serial_number" in metadata:
         instrument += f", SN {metadata['serial_number']}"
     return build_spectra(columns, path=path, instrument=instrument, metadata=metadata,
-                         loop_starts=_loop_starts(data, modules))
+                         loop_starts=_loop_starts(data, modules, n_points))
 
 
 IMPORTERS = (
