@@ -58,21 +58,23 @@ def sniff(path: Path, head: bytes) -> float:
 def _parse_header(lines: list[str]) -> dict[str, Any]:
     """The settings lines as a dict: ``key : value`` pairs and the technique's parameter table.
 
-    EC-Lab writes the technique name alone on a line, then ``key : value`` lines, then the
-    technique's parameters as fixed-width columns (name in 20 characters, then one 20-character
-    cell per sequence).
+    EC-Lab writes the technique name alone on a line, then ``key : value`` lines (some of them
+    indented under a heading such as ``Saved on :``), then, after the last of those, the
+    technique's parameters as fixed-width columns: a name padded to 20 characters, then one
+    20-character cell per sequence.
     """
     meta: dict[str, Any] = {}
     parameters: dict[str, Any] = {}
     other: list[str] = []
-    for line in lines:
+    matches = [_KEY_VALUE.match(line) for line in lines]
+    last_pair = max((i for i, m in enumerate(matches) if m), default=-1)
+    for i, (line, match) in enumerate(zip(lines, matches, strict=True)):
         if not line.strip():
             continue
-        match = _KEY_VALUE.match(line)
-        if match and not line.startswith(" " * 3):
+        if match and i <= last_pair:
             meta.setdefault(match["key"], match["value"])
-        elif len(line) > 20 and line[19] == " " and not line[0].isspace():
-            cells = [line[i:i + 20].strip() for i in range(20, len(line), 20)]
+        elif i > last_pair and len(line) > 20 and line[19] == " " and not line[0].isspace():
+            cells = [line[j:j + 20].strip() for j in range(20, len(line), 20)]
             cells = [c for c in cells if c]
             parameters[line[:20].strip()] = cells[0] if len(cells) == 1 else cells
         else:
