@@ -200,13 +200,16 @@ def test_synthetic_temperature_column(tmp_path: Path):
 
 # -- damaged and foreign files ---------------------------------------------------------------
 
-def test_unknown_column_id_is_named(tmp_path: Path):
-    data = bytearray(_mpr(_columns([1e3, 1e2], [1 - 1j, 2 - 2j])))
+@pytest.mark.parametrize(("version", "extended", "layout"), [
+    (3, False, "version 3"), (0, True, r"version 0, EC-Lab >= 11\.50 layout")])
+def test_unknown_column_id_is_named(tmp_path: Path, version: int, extended: bool, layout: str):
+    data = bytearray(_mpr(_columns([1e3, 1e2], [1 - 1j, 2 - 2j]), version=version,
+                          extended=extended))
     at = data.index(struct.pack("<6H", 32, 37, 38, 4, 77, 76))
     data[at + 6:at + 8] = struct.pack("<H", 999)  # column 4 -> unknown id 999
     path = tmp_path / "u.mpr"
     path.write_bytes(bytes(data))
-    with pytest.raises(ParseError, match=r"unknown EC-Lab column id\(s\) \[999\].*version 3") \
+    with pytest.raises(ParseError, match=rf"unknown EC-Lab column id\(s\) \[999\].*{layout}") \
             as info:
         read_spectra(path)
     assert info.value.path == str(path)

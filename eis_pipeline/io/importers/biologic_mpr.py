@@ -69,10 +69,18 @@ class Module:
     offset: int
     length: int
     extended: bool
+    format_code: int | None = None
+
+    @property
+    def layout(self) -> str:
+        """Version and header style, for messages."""
+        if self.extended:
+            return f"version {self.version}, EC-Lab >= 11.50 layout (format {self.format_code})"
+        return f"version {self.version}"
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.long_name, "version": self.version, "date": self.date,
-                "length": self.length}
+                "length": self.length, "format": self.format_code}
 
 
 def sniff(path: Path, head: bytes) -> float:
@@ -96,8 +104,9 @@ def read_modules(data: bytes, path: Path) -> list[Module]:
             short, long = (s.decode("latin-1").strip() for s in _NAMES.unpack_from(data, pos))
             pos += _NAMES.size
             extended = data[pos:pos + 4] == b"\xff\xff\xff\xff"
+            fmt: int | None = None
             if extended:
-                _, length, version, _fmt, date = _EXTENDED.unpack_from(data, pos)
+                _, length, version, fmt, date = _EXTENDED.unpack_from(data, pos)
                 pos += _EXTENDED.size
             else:
                 length, version, date = _CLASSIC.unpack_from(data, pos)
@@ -109,7 +118,7 @@ def read_modules(data: bytes, path: Path) -> list[Module]:
             raise ParseError(f"module {long!r} claims {length} bytes from byte {pos} but the "
                              f"file has {len(data)}: the file is truncated", path)
         modules.append(Module(short, long, version, date.decode("latin-1"), pos, length,
-                              extended))
+                              extended, fmt))
         pos += length
     return modules
 
@@ -117,23 +126,25 @@ def read_modules(data: bytes, path: Path) -> list[Module]:
 def _column_ids(body: bytes, module: Module, path: Path) -> tuple[list[int], int]:
     """Column ids of the data module and the offset of its first record."""
     if module.extended:
+        # Room for 500 u16 ids after a u16 count, one flag byte, then the records.
         (count,) = struct.unpack_from("<H", body, 4)
         return list(struct.unpack_from(f"<{count}H", body, 6)), 1007
     count = body[4]
     if module.version in (2, 3):
+        # Room for 200 u16 ids after a u8 count; version 3 adds one flag byte.
         return list(struct.unpack_from(f"<{count}H", body, 5)), 403 + module.version
     if module.version == 0:
         return list(body[5:5 + count]), 100
-    raise ParseError(f"VMP data module version {module.version} is not supported (known: 0, 2, "
-                     "3 and the EC-Lab >= 11.50 layout); please report this file", path)
+    raise ParseError(f"VMP data module {module.layout} is not supported (known: versions 0, "
+                     "2, 3 and the EC-Lab >= 11.50 layout); please report this file", path)
 
 
 def _record_dtype(ids: list[int], module: Module, path: Path) -> np.dtype[Any]:
     unknown = [i for i in ids if i not in COLUMNS]
     if unknown:
         raise ParseError(
-            f"unknown EC-Lab column id(s) {unknown} in the VMP data module (version "
-            f"{module.version}, columns {ids}): their byte widths are not known, so the records "
+            f"unknown EC-Lab column id(s) {unknown} in the VMP data module ("
+            f"{module.layout}; columns {ids}): their byte widths are not known, so the records "
             "cannot be decoded. Export the run as .mpt from EC-Lab, or report the file.", path)
     fields, seen = [], set()
     for i in ids:
@@ -212,7 +223,7 @@ def read(path: Path) -> list[xr.Dataset]:
     expected = start + n_points * dtype.itemsize
     if expected != module.length:
         raise ParseError(
-            f"VMP data module (version {module.version}) is {module.length} bytes, but "
+            f"VMP data module ({module.layout}) is {module.length} bytes, but "
             f"{n_points} records of {dtype.itemsize} bytes from offset {start} need {expected}: "
             "the file is truncated, or a column width in this reader is wrong", path)
     records = np.frombuffer(body, dtype=dtype, count=n_points, offset=start)
