@@ -1,0 +1,198 @@
+"""Turn named EC-Lab columns (from ``.mpt`` or ``.mpr``) into canonical spectra.
+
+Both BioLogic importers end with the same table: one array per EC-Lab column, named as EC-Lab
+names it (``freq/Hz``, ``Re(Z)/Ohm``, ``-Im(Z)/Ohm``, ``<I>/mA``, ...). This module finds the
+columns it needs by name, drops the non-impedance rows (frequency 0), splits loops into sweeps
+and converts units to the canonical ones (DESIGN.md section 4).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from eis_pipeline.conventions import celsius_to_kelvin, make_spectrum
+
+#: EC-Lab names of the columns this package reads, by role, in order of preference.
+FREQUENCY_NAMES = ("freq/Hz",)
+REAL_NAMES = ("Re(Z)/Ohm",)
+#: EC-Lab writes minus the imaginary part; ``Im(Z)/Ohm`` is accepted with the physical sign.
+MINUS_IMAG_NAMES = ("-Im(Z)/Ohm",)
+IMAG_NAMES = ("Im(Z)/Ohm",)
+TIME_NAMES = ("time/s",)
+POTENTIAL_NAMES = ("<Ewe>/V", "Ewe/V")
+CURRENT_MA_NAMES = ("<I>/mA", "I/mA")
+CYCLE_NAMES = ("cycle number",)
+#: Temperature columns: EC-Lab writes "Temperature/°C" or "T/°C" (°C), some setups "/K".
+_TEMPERATURE = re.compile(r"^(?:t|temp|temperature)\s*/\s*(?P<unit>[°º]?\s*c|k)$", re.IGNORECASE)
+
+
+def normalise_name(name: str) -> str:
+    """Column name for matching: case-folded, without spaces (EC-Lab versions differ in both).
+
+    Examples
+    --------
+    >>> normalise_name(" Freq / Hz ")
+    'freq/hz'
+    """
+    return "".join(name.split()).casefold()
+
+
+def find_column(names: Sequence[str], candidates: Sequence[str]) -> int | None:
+    """Index in ``names`` of the first of ``candidates`` present (matched loosely), else None.
+
+    Examples
+    --------
+    >>> find_column(["freq/Hz", "Re(Z)/Ohm"], ("re(z)/ohm",))
+    1
+    """
+    index = {normalise_name(n): i for i, n in reversed(list(enumerate(names)))}
+    for cand in candidates:
+        i = index.get(normalise_name(cand))
+        if i is not None:
+            return i
+    return None
+
+
+def find_temperature(names: Sequence[str]) -> tuple[int, str] | None:
+    """Index and unit (``'C'`` or ``'K'``) of a temperature column, if any."""
+    for i, name in enumerate(names):
+        match = _TEMPERATURE.match(name.strip())
+        if match:
+            unit = match["unit"].replace("°", "").replace("º", "").strip().upper()
+            return i, unit
+    return None
+
+
+def missing_impedance_columns(names: Sequence[str]) -> list[str]:
+    """EC-Lab names of the impedance columns absent from ``names`` (empty when complete)."""
+    missing = []
+    if find_column(names, FREQUENCY_NAMES) is None:
+        missing.append(FREQUENCY_NAMES[0])
+    if find_column(names, REAL_NAMES) is None:
+        missing.append(REAL_NAMES[0])
+    if find_column(names, MINUS_IMAG_NAMES + IMAG_NAMES) is None:
+        missing.append(MINUS_IMAG_NAMES[0])
+    return missing
+
+
+def looks_like_impedance(names: Sequence[str]) -> bool:
+    """True when any impedance column is present (a damaged impedance export, at worst)."""
+    return len(missing_impedance_columns(names)) < 3
+
+
+def sweep_starts(frequency: np.ndarray, cycle: np.ndarray | None,
+                 extra_starts: np.ndarray | None = None) -> np.ndarray:
+    """Indices where a new sweep begins (always including 0).
+
+    A sweep starts where the cycle number changes, where the frequency sweep restarts (the
+    frequency steps against the file's dominant sweep direction: a new loop begins at the
+    start frequency again), and at any ``extra_starts`` (e.g. the loop index of an ``.mpr``).
+    Cycle numbers alone are not enough: some exports keep ``cycle number`` at 0 across loops.
+
+    Examples
+    --------
+    >>> sweep_starts(np.array([100.0, 10, 1, 100, 10, 1]), None)
+    array([0, 3])
+    """
+    n = frequency.size
+    if n == 0:
+        return np.zeros(0, dtype=np.intp)
+    breaks = np.zeros(n, dtype=bool)
+    breaks[0] = True
+    step = np.diff(frequency)
+    moving = step[step != 0]
+    if moving.size:
+        direction = 1.0 if np.count_nonzero(moving > 0) > moving.size / 2 else -1.0
+        breaks[1:] |= step * direction < 0
+    if cycle is not None:
+        breaks[1:] |= np.diff(cycle) != 0
+    if extra_starts is not None:
+        inside = extra_starts[(extra_starts > 0) & (extra_starts < n)]
+        breaks[inside.astype(np.intp)] = True
+    return np.flatnonzero(breaks)
+
+
+def build_spectra(
+    columns: Mapping[str, np.ndarray],
+    *,
+    path: Path,
+    instrument: str,
+    metadata: Mapping[str, Any],
+    loop_starts: np.ndarray | None = None,
+) -> list[xr.Dataset]:
+    """One canonical spectrum per sweep from EC-Lab columns.
+
+    Parameters
+    ----------
+    columns : mapping of str to ndarray
+        EC-Lab column name -> values (all the same length); must contain the impedance
+        columns (callers check with :func:`missing_impedance_columns` to word their errors).
+    path : Path
+        The source file (only for attributes).
+    instrument : str
+        Instrument string for every spectrum.
+    metadata : mapping
+        The parsed header, stored as ``original_metadata``.
+    loop_starts : ndarray, optional
+        Row indices where EC-Lab's loop index says a new loop starts (``.mpr`` files).
+
+    Returns
+    -------
+    list of xarray.Dataset
+        Empty when the table has no row with a non-zero frequency.
+    """
+    names = list(columns)
+
+    def column(candidates: Sequence[str]) -> np.ndarray | None:
+        i = find_column(names, candidates)
+        return None if i is None else np.asarray(columns[names[i]], dtype=np.float64)
+
+    frequency = column(FREQUENCY_NAMES)
+    real = column(REAL_NAMES)
+    minus_imag = column(MINUS_IMAG_NAMES)
+    imag = -minus_imag if minus_imag is not None else column(IMAG_NAMES)
+    if frequency is None or real is None or imag is None:
+        raise ValueError(f"impedance columns missing from {names}")  # callers check first
+    extras: dict[str, np.ndarray | None] = {
+        "time": column(TIME_NAMES),
+        "potential": column(POTENTIAL_NAMES),
+    }
+    current_ma = column(CURRENT_MA_NAMES)
+    extras["current"] = None if current_ma is None else current_ma * 1e-3  # EC-Lab I is mA
+    temperature = find_temperature(names)
+    if temperature is not None:
+        values = np.asarray(columns[names[temperature[0]]], dtype=np.float64)
+        extras["temperature"] = celsius_to_kelvin(values) if temperature[1] == "C" else values
+    cycle = column(CYCLE_NAMES)
+
+    # Rows at frequency 0 are the DC/OCV points EC-Lab interleaves with the sweep (GEIS, and
+    # techniques that record between loops): they carry no impedance.
+    keep = frequency != 0
+    if loop_starts is not None:
+        # Loop indices count rows before the zero-frequency ones are dropped.
+        kept_before = np.concatenate([[0], np.cumsum(keep)])
+        loop_starts = kept_before[np.clip(loop_starts, 0, frequency.size)]
+    frequency, impedance = frequency[keep], (real + 1j * imag)[keep]
+    extras = {k: (None if v is None else v[keep]) for k, v in extras.items()}
+    cycle = None if cycle is None else cycle[keep]
+
+    starts = sweep_starts(frequency, cycle, loop_starts)
+    bounds = np.append(starts, frequency.size)
+    spectra = []
+    for sweep, (lo, hi) in enumerate(pairwise(bounds.tolist())):
+        attrs: dict[str, Any] = {}
+        if cycle is not None:
+            attrs["cycle_number"] = int(cycle[lo])
+        spectra.append(make_spectrum(
+            frequency[lo:hi], impedance[lo:hi], sweep=sweep, instrument=instrument,
+            metadata=metadata, attrs=attrs,
+            **{k: (None if v is None else v[lo:hi]) for k, v in extras.items()},
+        ))
+    return spectra
