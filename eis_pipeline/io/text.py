@@ -39,6 +39,10 @@ def decode(data: bytes) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
         # cp1252 where defined, latin-1 for its five undefined bytes: never fails.
         return "".join(
             chunk.decode("cp1252", errors="strict") if i % 2 == 0 else chunk.decode("latin-1")
