@@ -212,7 +212,7 @@ def read_p00(path: Path) -> list[xr.Dataset]:
     if imag_name.startswith("-"):
         imag = -imag
     _require_positive_frequency(table[:, index["f/Hz"]], path, first)
-    variables = {name: table[:, index[col]] * scale
+    variables: dict[str, Any] = {name: table[:, index[col]] * scale
                  for col, (name, scale) in _P00_VARIABLES.items() if col in index}
     metadata = {"procedure": lines[0].split(":", 1)[-1].strip(),
                 "header": [line.strip() for line in lines[1:header]], "columns": cols}
