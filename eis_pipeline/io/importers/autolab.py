@@ -56,9 +56,12 @@ def _find_txt_header(lines: list[str]) -> int | None:
 def sniff_txt(path: Path, head: bytes) -> float:
     """Confidence that ``head`` starts an Autolab FRA ASCII table."""
     lines = decode(head).splitlines()[:40]
-    if _find_txt_header(lines) is None:
+    header = _find_txt_header(lines)
+    # ZPlot writes the same column names: the "Data File" title line and the point count
+    # right above the header are what make it this export.
+    if header is None or header < 2 or not _TXT_SIGNATURE.match(lines[0]):
         return 0.0
-    return 0.95 if lines and _TXT_SIGNATURE.match(lines[0]) else 0.7
+    return 0.95 if lines[header - 1].strip().isdigit() else 0.0
 
 
 def read_txt(path: Path) -> list[xr.Dataset]:
