@@ -62,7 +62,8 @@ def _txt(rows: list[str], count: int | None = None) -> str:
 def test_txt_synthetic_roundtrip(tmp_path: Path, rng: np.random.Generator) -> None:
     f = np.logspace(5, -1, 13)
     z = rng.uniform(1, 100, 13) - 1j * rng.uniform(0, 50, 13)
-    rows = [f"{float(a)!r},0,0,{i}.5,{float(b.real)!r},{float(b.imag)!r},0,0,0" for i, (a, b) in enumerate(zip(f, z))]
+    rows = [f"{float(a)!r},0,0,{i}.5,{float(b.real)!r},{float(b.imag)!r},0,0,0"
+            for i, (a, b) in enumerate(zip(f, z, strict=True))]
     path = tmp_path / "x.txt"
     path.write_bytes(codecs.BOM_UTF8 + _txt(rows).encode())
     (ds,) = read_spectra(path)
@@ -94,7 +95,8 @@ def test_sniffers_are_specific(shared_formats: Path) -> None:
     others = ["impedance_py/exampleDataParstat.txt", "impedance_py/exampleDataPowersuite.txt",
               "impedance_py/exampleDataCHInstruments.txt", "pyimpspec/data.i2b",
               "pyimpspec/data.idf", "palmsens/eis_5freq.pssession", "zahner/rc-data.ism",
-              "pyimpspec/data.mpt", "pyimpspec/data.z"]
+              "pyimpspec/data.mpt", "pyimpspec/data.z",
+              "impedance_py/exampleDataZPlot.z", "impedance_py/exampleDataZPlot_noComments.z"]
     for name in others:
         path = shared_formats / name
         head = path.read_bytes()[:65536]

@@ -73,6 +73,14 @@ def test_truncated_block_names_line(tmp_path: Path) -> None:
         read_spectra(path)
 
 
+def test_ids_cut_inside_second_data_set(tmp_path: Path) -> None:
+    one = _dataset([(1.0, -1.0, 10.0)])
+    path = tmp_path / "cut.ids"
+    path.write_bytes(one + one[:120])
+    with pytest.raises(ParseError, match=r"cut\.ids:\d+: data set 1 .*no 'primary_data'"):
+        read_spectra(path)
+
+
 def test_non_impedance_method_is_rejected(tmp_path: Path) -> None:
     path = tmp_path / "cv.idf"
     path.write_bytes(_dataset([(1.0, -1.0, 10.0)], method="CyclicVoltammetry"))

@@ -43,7 +43,9 @@ INSTRUMENT = "Metrohm Autolab"
 # FRA ASCII table (.txt)
 # --------------------------------------------------------------------------------------------
 
-_TXT_SIGNATURE = re.compile(r'^\ufeff?"?\w+ Data File: Version', re.IGNORECASE)
+#: Autolab's FRA writes the Z60W flavour of the ZPlot-for-Windows table; the "ZPlotW Data
+#: File" flavour written by ZPlot itself belongs to the Scribner importer.
+_TXT_SIGNATURE = re.compile(r'^\ufeff?"?Z60W Data File: Version')
 
 
 def _find_txt_header(lines: list[str]) -> int | None:
@@ -57,11 +59,11 @@ def sniff_txt(path: Path, head: bytes) -> float:
     """Confidence that ``head`` starts an Autolab FRA ASCII table."""
     lines = decode(head).splitlines()[:40]
     header = _find_txt_header(lines)
-    # ZPlot writes the same column names: the "Data File" title line and the point count
-    # right above the header are what make it this export.
+    # ZPlot writes the same column names: the Z60W title line and the point count right
+    # above the header are what make it this export.
     if header is None or header < 2 or not _TXT_SIGNATURE.match(lines[0]):
         return 0.0
-    return 0.95 if lines[header - 1].strip().isdigit() else 0.0
+    return 0.95 if lines[header - 1].strip().isdecimal() else 0.0
 
 
 def read_txt(path: Path) -> list[xr.Dataset]:
@@ -80,7 +82,7 @@ def read_txt(path: Path) -> list[xr.Dataset]:
                           "expected an Autolab FRA ASCII export")
     # The point count sits on the line just above the column names.
     count_line = lines[header - 1].strip() if header > 0 else ""
-    if not count_line.isdigit():
+    if not count_line.isdecimal():
         raise ParseError(f"expected the number of points above the column header, found "
                          f"{count_line!r}", path, header)
     n = int(count_line)
@@ -119,7 +121,7 @@ def sniff_dfr(path: Path, head: bytes) -> float:
     lines = decode(head[:4096]).splitlines()[:4]
     if len(lines) < 4 or not _DFR_VERSION.match(lines[0].strip()):
         return 0.0
-    if not (lines[1].strip().isdigit() and lines[2].strip().isdigit()):
+    if not (lines[1].strip().isdecimal() and lines[2].strip().isdecimal()):
         return 0.0
     try:
         float(lines[3])
@@ -137,7 +139,7 @@ def read_dfr(path: Path) -> list[xr.Dataset]:
     counts = []
     for lineno in (2, 3):
         text = lines[lineno - 1].strip() if len(lines) >= lineno else ""
-        if not text.isdigit():
+        if not text.isdecimal():
             raise ParseError(f"expected an integer (point/block count), found {text!r}",
                              path, lineno)
         counts.append(int(text))
@@ -198,7 +200,7 @@ def read_p00(path: Path) -> list[xr.Dataset]:
                           "\"-Z''/Ohm\"; expected an Autolab .P00 export")
     cols = _p00_columns(lines[header])
     count = lines[header + 1].strip() if len(lines) > header + 1 else ""
-    if not count.isdigit():
+    if not count.isdecimal():
         raise ParseError(f"expected the number of points below the column names, found "
                          f"{count!r}", path, header + 2)
     n = int(count)

@@ -57,7 +57,7 @@ def _clean(line: str) -> str:
 
 def _int_line(lines: list[str], k: int, path: Path, what: str) -> int:
     text = _clean(lines[k]) if k < len(lines) else "<end of file>"
-    if not text.isdigit():
+    if not text.isdecimal():
         raise ParseError(f"expected the {what} (an integer) in the data block, found "
                          f"{text[:40]!r}", path, k + 1)
     return int(text)
@@ -145,6 +145,11 @@ def read(path: Path) -> list[xr.Dataset]:
     if not spectra:
         raise FormatError(f"{path}: no 'primary_data' block found; the Ivium file holds no "
                           "measured data (aborted run, or truncated?)")
+    # A data set begun after the last table but never completed: an .ids cut short.
+    for k in range(start, len(lines)):
+        if lines[k].lstrip("\x00").startswith("Peaks="):
+            raise ParseError(f"data set {len(spectra)} starts here but has no 'primary_data' "
+                             "block (truncated file?)", path, k + 1)
     return spectra
 
 

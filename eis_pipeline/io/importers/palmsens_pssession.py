@@ -111,7 +111,7 @@ class _Doc:
             raw = self.get(arr, "DataValues", list, w)
             try:
                 values = np.array([v["V"] for v in raw], dtype=np.float64)
-            except (KeyError, TypeError, ValueError):
+            except (KeyError, TypeError, ValueError, OverflowError):
                 raise self.fail(f"{w}.DataValues", "expected objects with a numeric 'V'") from None
             out.setdefault(code, (values, str(unit)))
         return out

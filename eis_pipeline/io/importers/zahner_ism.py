@@ -118,6 +118,14 @@ def _metadata(strings: dict[str, str]) -> dict[str, Any]:
     return meta
 
 
+def _start_time(seconds: float) -> str | None:
+    """ISO time of ``seconds`` after 1980-01-01 (Thales' epoch), None when out of range."""
+    try:
+        return (_EPOCH + dt.timedelta(seconds=seconds)).isoformat()
+    except OverflowError:
+        return None
+
+
 def _overlap_slice(f: np.ndarray) -> slice:
     """Points from the reversal frequency to the final frequency (see module docstring)."""
     i_max, i_min = int(np.argmax(f)), int(np.argmin(f))
@@ -170,7 +178,7 @@ def read(path: Path) -> list[xr.Dataset]:
         "overlap_points_dropped": int(dropped.size),
         "overlap_frequency_range_Hz": ([float(f[dropped].min()), float(f[dropped].max())]
                                        if dropped.size else None),
-        "start": (_EPOCH + dt.timedelta(seconds=float(seconds.min()))).isoformat(),
+        "start": _start_time(float(seconds.min())),
     })
     fk = f[keep]
     if fk.size > 1 and not (np.all(np.diff(fk) < 0) or np.all(np.diff(fk) > 0)):
