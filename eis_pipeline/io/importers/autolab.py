@@ -57,7 +57,7 @@ def _find_txt_header(lines: list[str]) -> int | None:
 
 def sniff_txt(path: Path, head: bytes) -> float:
     """Confidence that ``head`` starts an Autolab FRA ASCII table."""
-    lines = decode(head).splitlines()[:40]
+    lines = decode(head[:8192]).splitlines()[:40]
     header = _find_txt_header(lines)
     # ZPlot writes the same column names: the Z60W title line and the point count right
     # above the header are what make it this export.
