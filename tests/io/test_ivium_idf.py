@@ -60,10 +60,15 @@ def _dataset(rows: list[tuple[float, float, float]], nrows: int | None = None,
 def test_synthetic_and_sweeps(tmp_path: Path) -> None:
     rows = [(10.0, -1.5, 1e4), (12.5, -3.25, 1e2), (20.0, -8.0, 1.0)]
     path = tmp_path / "s.ids"
-    path.write_bytes(_dataset(rows) + _dataset(rows[:2]))
+    timing = b"timing=2\r\ntiming.time[1]=2.5\r\ntiming.time[2]=4.0\r\n"
+    second = _dataset(rows[:2]).replace(b"Title=", timing + b"Title=")
+    path.write_bytes(_dataset(rows) + second)
     a, b = read_spectra(path)
     np.testing.assert_allclose(a.impedance.values, [10 - 1.5j, 12.5 - 3.25j, 20 - 8j])
     assert b.sizes["frequency"] == 2 and b.attrs["sweep"] == 1 and b.attrs["title"] == "Synthetic"
+    # Acquisition times only when the timing list has one entry per point.
+    assert "time" not in a
+    np.testing.assert_array_equal(b.time.values, [2.5, 4.0])
 
 
 def test_truncated_block_names_line(tmp_path: Path) -> None:

@@ -96,6 +96,12 @@ def test_metadata(shared_formats: Path) -> None:
     assert meta["potential_V"] == pytest.approx(0.9995)
     assert meta["temperature_celsius"] == pytest.approx(23.8)
     assert meta["comment_1"] == "First Line"
+    assert meta["amplitude_V"] == pytest.approx(0.010)
+    (ds,) = read_spectra(shared_formats / "zahner" / "500uR_measurement_pro.ism")
+    meta = json.loads(ds.attrs["original_metadata"])  # galvanostatic: "3.8076mA, Ampl: 1A"
+    assert meta["current_A"] == pytest.approx(3.8076e-3)
+    assert meta["amplitude_A"] == pytest.approx(1.0)
+    assert "amplitude_V" not in meta
     assert ds.attrs["instrument"] == "Zahner"
 
 

@@ -107,6 +107,18 @@ def _read_block(lines: list[str], k: int, path: Path) -> tuple[np.ndarray, int]:
     return table, first + nrows
 
 
+def _timing(meta: dict[str, Any], n: int) -> np.ndarray | None:
+    """Per-point acquisition times ``timing.time[k]`` (s), when there is one per point."""
+    times = [str(meta.get(f"timing.time[{k}]", "")) for k in range(1, n + 1)]
+    if meta.get("timing", "").strip() != str(n) or not all(times):
+        return None  # absent, or written for another frequency list (edited file)
+    try:
+        values = np.array([float(t) for t in times])
+    except ValueError:
+        return None
+    return values if np.all(np.isfinite(values)) else None
+
+
 def read(path: Path) -> list[xr.Dataset]:
     """Read every impedance data set of an Ivium ``.idf``/``.ids`` file, one sweep each.
 
@@ -141,7 +153,8 @@ def read(path: Path) -> list[xr.Dataset]:
                              path, k + 4 + int(bad[0]))
         spectra.append(make_spectrum(f, table[:, 0] + 1j * table[:, 1], sweep=len(spectra),
                                      instrument=INSTRUMENT, metadata=meta,
-                                     attrs={"title": meta.get("Title", "")}))
+                                     attrs={"title": meta.get("Title", "")},
+                                     time=_timing(meta, f.size)))
     if not spectra:
         raise FormatError(f"{path}: no 'primary_data' block found; the Ivium file holds no "
                           "measured data (aborted run, or truncated?)")

@@ -109,10 +109,18 @@ def _metadata(strings: dict[str, str]) -> dict[str, Any]:
     except ValueError:
         pass
     pot = strings.get("potential_amplitude", "")
+    cur = strings.get("current", "")
     meta["potential_V"] = _value(pot.split(",")[0], "V")
-    amp = re.search(r"Ampl:\s*(.*)", pot)
-    meta["amplitude_V"] = _value(amp.group(1), "V") if amp else None
-    meta["current_A"] = _value(strings.get("current", ""), "A")
+    meta["current_A"] = _value(cur.split(",")[0], "A")
+    # The excitation amplitude follows the controlled quantity: potentiostatic runs append it
+    # to the potential ("0.9995V, Ampl: 10mV"), galvanostatic ones to the current.
+    for text in (pot, cur):
+        amp = re.search(r"Ampl:\s*(.*)", text)
+        if amp:
+            for unit in ("V", "A"):
+                value = _value(amp.group(1), unit)
+                if value is not None:
+                    meta[f"amplitude_{unit}"] = value
     temp = re.match(r"\s*([+-]?\d+(?:\.\d*)?)", strings.get("temperature", ""))
     meta["temperature_celsius"] = float(temp.group(1)) if temp else None
     return meta
