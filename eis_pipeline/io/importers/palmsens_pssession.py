@@ -66,7 +66,7 @@ def _decode(data: bytes) -> str:
 
 def sniff(path: Path, head: bytes) -> float:
     """Confidence that ``head`` starts a PalmSens session file."""
-    if not head.startswith(codecs.BOM_UTF16_LE + b"{"):
+    if not head.startswith((codecs.BOM_UTF16_LE + b"{\x00", b"{\x00\"\x00")):
         return 0.0
     text = _decode(head)
     if _FILE_TYPE not in text[:200]:
