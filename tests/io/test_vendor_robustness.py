@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eis_pipeline.conventions import validate_spectrum
-from eis_pipeline.exceptions import EisError
+from eis_pipeline.exceptions import EisError, ParseError
 from eis_pipeline.io.importers import (
     autolab,
     elchemea_i2b,
@@ -43,6 +43,8 @@ FILES = {
     "zahner-ism": ["zahner/rc-data.ism", "zahner/000_mvdc.ism", "zahner/li-ion-battery.ism",
                    "zahner/500uR_measurement_pro.ism"],
 }
+TEXT_FORMATS = {"autolab-txt", "autolab-dfr", "autolab-p00", "elchemea-i2b", "ivium-idf",
+                "palmsens-pssession"}
 CASES = [(name, files[0]) for name, files in FILES.items()]
 HYPOTHESIS = settings(max_examples=30, deadline=None,
                       suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -58,6 +60,8 @@ def _check(importer: Importer, data: bytes, suffix: str) -> None:
                 spectra = importer.read(path)
             except EisError as exc:
                 assert "damaged" in str(exc), f"message does not name the file: {exc}"
+                if isinstance(exc, ParseError) and importer.name in TEXT_FORMATS:
+                    assert exc.line is not None, f"text format error without a line: {exc}"
                 return
         for ds in spectra:
             validate_spectrum(ds)
