@@ -1,0 +1,243 @@
+"""Metrohm Autolab exports: FRA ASCII table (``.txt``), FRA data file (``.dfr``), ``.P00``.
+
+Three layouts, three importers:
+
+``autolab-txt``
+    The FRA "Z60W Data File" ASCII export (UTF-8, often with a BOM)::
+
+        "Z60W Data File: Version 1.1"
+        ""  (seven quoted comment lines)
+        0,2,0,1,0.1,10000              <- sweep settings
+        41                             <- number of points
+        "  Freq (Hz)    Ampl     Bias   Time(Sec)   Z'(a)    Z''(b)    GD   Err   Range"
+        10000,0,0,0,0.0137,0.0071,0,0,0
+
+    ``Z''(b)`` already carries the physical sign (capacitive negative).
+``autolab-dfr``
+    The FRA binary-free data file: ``VERSION<n>``, the point count, a block count, then nine
+    numbers per point, one per line (frequency, Z', -Z'', six further channels), then a
+    trailer with the measurement dates. ``-Z''`` is negated on import.
+``autolab-p00``
+    The tab-separated ``.P00`` export: a short header (procedure, dates, description, total
+    time), a column-name line (``f/Hz``, ``Z'/Ohm``, ``-Z''/Ohm``, ``time/s``, ``Edc/V``,
+    ``Idc/A``), the point count and the rows. Numbers carry five significant digits only.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from eis_pipeline.conventions import make_spectrum
+from eis_pipeline.exceptions import FormatError, ParseError
+from eis_pipeline.io.registry import Importer
+from eis_pipeline.io.text import decode, parse_table, read_lines
+
+INSTRUMENT = "Metrohm Autolab"
+
+# --------------------------------------------------------------------------------------------
+# FRA ASCII table (.txt)
+# --------------------------------------------------------------------------------------------
+
+#: Autolab's FRA writes the Z60W flavour of the ZPlot-for-Windows table; the "ZPlotW Data
+#: File" flavour written by ZPlot itself belongs to the Scribner importer.
+_TXT_SIGNATURE = re.compile(r'^\ufeff?"?Z60W Data File: Version')
+
+
+def _find_txt_header(lines: list[str]) -> int | None:
+    for i, line in enumerate(lines):
+        if "Freq" in line and "Z'(a)" in line and "Z''(b)" in line:
+            return i
+    return None
+
+
+def sniff_txt(path: Path, head: bytes) -> float:
+    """Confidence that ``head`` starts an Autolab FRA ASCII table."""
+    lines = decode(head[:8192]).splitlines()[:40]
+    header = _find_txt_header(lines)
+    # ZPlot writes the same column names: the Z60W title line and the point count right
+    # above the header are what make it this export.
+    if header is None or header < 2 or not _TXT_SIGNATURE.match(lines[0]):
+        return 0.0
+    return 0.95 if lines[header - 1].strip().isdecimal() else 0.0
+
+
+def read_txt(path: Path) -> list[xr.Dataset]:
+    """Read an Autolab FRA ASCII table: one sweep.
+
+    Examples
+    --------
+    >>> from eis_pipeline.io.registry import get_importer
+    >>> get_importer("autolab-txt").suffixes
+    ('.txt',)
+    """
+    lines = read_lines(path)
+    header = _find_txt_header(lines)
+    if header is None:
+        raise FormatError(f"{path}: no column header with 'Freq', \"Z'(a)\" and \"Z''(b)\"; "
+                          "expected an Autolab FRA ASCII export")
+    # The point count sits on the line just above the column names.
+    count_line = lines[header - 1].strip() if header > 0 else ""
+    if not count_line.isdecimal():
+        raise ParseError(f"expected the number of points above the column header, found "
+                         f"{count_line!r}", path, header)
+    n = int(count_line)
+    rows = [line for line in lines[header + 1:] if line.strip()]
+    if len(rows) < n:
+        raise ParseError(f"the header announces {n} points but only {len(rows)} rows follow "
+                         "(truncated file?)", path, header + 1 + len(rows))
+    table = parse_table(lines[header + 1:header + 1 + n], path=path, first_line=header + 2,
+                        delimiter=",", ncols=6)
+    _require_positive_frequency(table[:, 0], path, header + 2)
+    metadata: dict[str, Any] = {
+        "title": lines[0].strip().strip('"').lstrip("\ufeff"),
+        "comments": [line.strip().strip('"') for line in lines[1:header - 2]
+                     if line.strip().strip('"')],
+        "settings": lines[header - 2].strip() if header >= 2 else "",
+        "columns": lines[header].strip().strip('"').split(),
+        "bias": table[:, 2].tolist(),
+        "amplitude": table[:, 1].tolist(),
+    }
+    time = table[:, 3]
+    return [make_spectrum(table[:, 0], table[:, 4] + 1j * table[:, 5], instrument=INSTRUMENT,
+                          metadata=metadata, time=time if np.any(time != 0) else None)]
+
+
+# --------------------------------------------------------------------------------------------
+# FRA data file (.dfr)
+# --------------------------------------------------------------------------------------------
+
+_DFR_VERSION = re.compile(r"^VERSION\s*\d+(\.\d+)?$")
+#: Values per point in a .dfr record: f, Z', -Z'' and six further channels.
+DFR_RECORD = 9
+
+
+def sniff_dfr(path: Path, head: bytes) -> float:
+    """Confidence that ``head`` starts an Autolab ``.dfr`` file."""
+    lines = decode(head[:4096]).splitlines()[:4]
+    if len(lines) < 4 or not _DFR_VERSION.match(lines[0].strip()):
+        return 0.0
+    if not (lines[1].strip().isdecimal() and lines[2].strip().isdecimal()):
+        return 0.0
+    try:
+        float(lines[3])
+    except ValueError:
+        return 0.0
+    return 0.9
+
+
+def read_dfr(path: Path) -> list[xr.Dataset]:
+    """Read an Autolab ``.dfr`` file: one sweep."""
+    lines = read_lines(path)
+    if not lines or not _DFR_VERSION.match(lines[0].strip()):
+        raise ParseError(f"expected 'VERSION<number>' on the first line, found "
+                         f"{(lines or [''])[0][:40]!r}", path, 1)
+    counts = []
+    for lineno in (2, 3):
+        text = lines[lineno - 1].strip() if len(lines) >= lineno else ""
+        if not text.isdecimal():
+            raise ParseError(f"expected an integer (point/block count), found {text!r}",
+                             path, lineno)
+        counts.append(int(text))
+    n = counts[0]
+    first = 4
+    end = first - 1 + n * DFR_RECORD
+    if len(lines) < end:
+        raise ParseError(f"the header announces {n} points ({n * DFR_RECORD} values) but the "
+                         f"file ends after {max(len(lines) - first + 1, 0)} (truncated?)",
+                         path, len(lines))
+    values = parse_table(lines[first - 1:end], path=path, first_line=first, ncols=1)
+    records = values.reshape(n, DFR_RECORD)
+    _require_positive_frequency(records[:, 0], path, first, step=DFR_RECORD)
+    trailer = [line.strip() for line in lines[end:] if line.strip()]
+    metadata = {"version": lines[0].strip(), "points": n, "blocks": counts[1],
+                "dates": [t for t in trailer if re.match(r"^\d\d\.\d\d\.\d{4}", t)],
+                "trailer": trailer}
+    # Column 3 is -Z'': negate for the physical sign.
+    return [make_spectrum(records[:, 0], records[:, 1] - 1j * records[:, 2],
+                          instrument=INSTRUMENT, metadata=metadata)]
+
+
+# --------------------------------------------------------------------------------------------
+# .P00 export
+# --------------------------------------------------------------------------------------------
+
+
+def _p00_columns(line: str) -> list[str]:
+    return [c.strip() for c in line.split("\t") if c.strip()]
+
+
+def _find_p00_header(lines: list[str]) -> int | None:
+    for i, line in enumerate(lines):
+        cols = _p00_columns(line)
+        if "f/Hz" in cols and "Z'/Ohm" in cols and any(c.endswith("Z''/Ohm") for c in cols):
+            return i
+    return None
+
+
+def sniff_p00(path: Path, head: bytes) -> float:
+    """Confidence that ``head`` starts an Autolab ``.P00`` export."""
+    lines = decode(head[:8192]).splitlines()[:30]
+    if _find_p00_header(lines) is None:
+        return 0.0
+    return 0.95 if lines[0].startswith("Procedure") else 0.8
+
+
+_P00_VARIABLES = {"time/s": ("time", 1.0), "Edc/V": ("potential", 1.0),
+                  "Idc/A": ("current", 1.0)}
+
+
+def read_p00(path: Path) -> list[xr.Dataset]:
+    """Read an Autolab ``.P00`` export: one sweep."""
+    lines = read_lines(path)
+    header = _find_p00_header(lines)
+    if header is None:
+        raise FormatError(f"{path}: no tab-separated column line with 'f/Hz', \"Z'/Ohm\" and "
+                          "\"-Z''/Ohm\"; expected an Autolab .P00 export")
+    cols = _p00_columns(lines[header])
+    count = lines[header + 1].strip() if len(lines) > header + 1 else ""
+    if not count.isdecimal():
+        raise ParseError(f"expected the number of points below the column names, found "
+                         f"{count!r}", path, header + 2)
+    n = int(count)
+    first = header + 3
+    rows = lines[first - 1:first - 1 + n]
+    if len(rows) < n or any(not r.strip() for r in rows):
+        got = len([r for r in rows if r.strip()])
+        raise ParseError(f"the header announces {n} points but only {got} rows follow "
+                         "(truncated file?)", path, first + got)
+    table = parse_table(rows, path=path, first_line=first, delimiter="\t", ncols=len(cols))
+    index = {c: j for j, c in enumerate(cols)}
+    imag_name = next(c for c in cols if c.endswith("Z''/Ohm"))
+    imag = table[:, index[imag_name]]
+    if imag_name.startswith("-"):
+        imag = -imag
+    _require_positive_frequency(table[:, index["f/Hz"]], path, first)
+    variables: dict[str, Any] = {name: table[:, index[col]] * scale
+                 for col, (name, scale) in _P00_VARIABLES.items() if col in index}
+    metadata = {"procedure": lines[0].split(":", 1)[-1].strip(),
+                "header": [line.strip() for line in lines[1:header]], "columns": cols}
+    return [make_spectrum(table[:, index["f/Hz"]], table[:, index["Z'/Ohm"]] + 1j * imag,
+                          instrument=INSTRUMENT, metadata=metadata, **variables)]
+
+
+def _require_positive_frequency(f: np.ndarray, path: Path, first_line: int,
+                                step: int = 1) -> None:
+    bad = np.flatnonzero(~(np.isfinite(f) & (f > 0)))
+    if bad.size:
+        raise ParseError(f"frequency must be positive and finite, found {f[bad[0]]!r}",
+                         path, first_line + step * int(bad[0]))
+
+
+IMPORTERS = (
+    Importer(name="autolab-txt", description="Metrohm Autolab FRA ASCII table (Z60W, .txt)",
+             suffixes=(".txt",), sniff=sniff_txt, read=read_txt),
+    Importer(name="autolab-dfr", description="Metrohm Autolab FRA data file (.dfr)",
+             suffixes=(".dfr",), sniff=sniff_dfr, read=read_dfr),
+    Importer(name="autolab-p00", description="Metrohm Autolab .P00 export (5 significant digits)",
+             suffixes=(".p00",), sniff=sniff_p00, read=read_p00),
+)

@@ -1,0 +1,103 @@
+"""Elchemea Analytical ``.i2b`` impedance files.
+
+Layout (plain text, whitespace-separated)::
+
+    free-form header lines (any number, may be empty)
+    <blank line>
+    29                                   <- number of points
+    10000.0 109.009 -26.5557             <- f [Hz], Z' [ohm], Z'' [ohm] (physical sign)
+    ...
+
+The format has no signature, so detection rests on its structure: a bare point count followed
+by exactly that many rows of three numbers and nothing else. Without the ``.i2b`` suffix that
+shape is only weak evidence and is scored low, so richer formats win.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from eis_pipeline.conventions import make_spectrum
+from eis_pipeline.exceptions import FormatError, ParseError
+from eis_pipeline.io.registry import Importer
+from eis_pipeline.io.text import decode, parse_table, read_lines
+
+INSTRUMENT = "Elchemea Analytical"
+
+_COUNT = re.compile(r"^\s*\d+\s*$")
+_NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+_ROW = re.compile(rf"^\s*{_NUMBER}\s+{_NUMBER}\s+{_NUMBER}\s*$")
+
+
+def _find_count_line(lines: list[str]) -> int | None:
+    """Index of the point-count line: a bare integer followed by a row of three numbers."""
+    for i, line in enumerate(lines[:-1]):
+        if _COUNT.match(line) and _ROW.match(lines[i + 1]):
+            return i
+    return None
+
+
+def sniff(path: Path, head: bytes) -> float:
+    """Confidence that ``head`` is an Elchemea ``.i2b`` file."""
+    if b"\x00" in head:
+        return 0.0
+    lines = decode(head).splitlines()
+    i = _find_count_line(lines[:200])
+    if i is None:
+        return 0.0
+    n = int(lines[i])
+    rows = lines[i + 1:i + 1 + n]
+    complete = len(head) < 65536  # the whole file is in ``head``: check it all
+    if not all(_ROW.match(r) for r in rows[:50]):
+        return 0.0
+    if complete and (len(rows) != n or any(line.strip() for line in lines[i + 1 + n:])):
+        return 0.0
+    return 0.8 if path.suffix.lower() == ".i2b" else 0.2
+
+
+def read(path: Path) -> list[xr.Dataset]:
+    """Read an Elchemea ``.i2b`` file: one sweep.
+
+    Examples
+    --------
+    >>> from eis_pipeline.io.registry import get_importer
+    >>> get_importer("elchemea-i2b").suffixes
+    ('.i2b',)
+    """
+    lines = read_lines(path)
+    i = _find_count_line(lines)
+    if i is None:
+        raise FormatError(f"{path}: no point-count line followed by rows of 'f Z' Z''' "
+                          "found; expected an Elchemea .i2b file")
+    n = int(lines[i])
+    rows = lines[i + 1:i + 1 + n]
+    if len(rows) < n or any(not r.strip() for r in rows):
+        got = len([r for r in rows if r.strip()])
+        raise ParseError(f"line {i + 1} announces {n} points but only {got} rows follow "
+                         "(truncated file?)", path, i + 2 + got)
+    table = parse_table(rows, path=path, first_line=i + 2, ncols=3)
+    extra = [k for k, line in enumerate(lines[i + 1 + n:]) if line.strip()]
+    if extra:
+        raise ParseError(f"unexpected content after the {n} announced points: "
+                         f"{lines[i + 1 + n + extra[0]].strip()[:40]!r}; is the point count "
+                         "right?", path, i + 2 + n + extra[0])
+    f = table[:, 0]
+    bad = np.flatnonzero(~(np.isfinite(f) & (f > 0)))
+    if bad.size:
+        raise ParseError(f"frequency must be positive and finite, found {f[bad[0]]!r}",
+                         path, i + 2 + int(bad[0]))
+    header = [line.rstrip() for line in lines[:i]]
+    while header and not header[-1]:
+        header.pop()
+    return [make_spectrum(f, table[:, 1] + 1j * table[:, 2], instrument=INSTRUMENT,
+                          metadata={"header": header})]
+
+
+IMPORTERS = (
+    Importer(name="elchemea-i2b", description="Elchemea Analytical impedance file (.i2b)",
+             suffixes=(".i2b",), sniff=sniff, read=read),
+)

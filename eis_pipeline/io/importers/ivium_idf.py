@@ -1,0 +1,173 @@
+"""Ivium ``.idf`` (one data set) and ``.ids`` (several data sets) files from IviumSoft.
+
+Each data set is a run of ``key=value`` lines (method settings, report, options) split into
+sections by small binary length prefixes, followed by a data-object block::
+
+    2                  <- number of data objects
+    Data Objects
+    0
+    primary_data
+    3                  <- columns
+    29                 <- rows
+    1.09009E+02  -2.65557E+01  1.00000E+04     <- Z' [ohm], Z'' [ohm] (physical sign), f [Hz]
+    ...
+    7
+    osc_data           <- raw oscillograms, ignored
+    ...
+
+An ``.ids`` file is several such data sets back to back; each becomes one sweep. Lines end in
+CRLF or LF, and the length prefixes put NUL and other control bytes inside some lines, so the
+file is decoded as latin-1 (lossless) and NULs are treated as blanks. Numbers are written with
+six significant digits.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from eis_pipeline.conventions import make_spectrum
+from eis_pipeline.exceptions import FormatError, ParseError
+from eis_pipeline.io.registry import Importer
+
+INSTRUMENT = "Ivium"
+
+_SIGNATURE = (b"Peaks=", b"Corrosion=", b"Solarcell=")
+_PRIMARY = re.compile(r"^[\x00-\x20]*primary_data[\x00-\x20]*$")
+_KEY_VALUE = re.compile(r"^([A-Za-z_][\w .\[\]()/%+-]*)=(.*)$")
+#: Columns of the primary data block of an impedance data set.
+IMPEDANCE_COLUMNS = ("real", "imaginary", "frequency")
+
+
+def sniff(path: Path, head: bytes) -> float:
+    """Confidence that ``head`` starts an Ivium data set (``.idf``/``.ids``)."""
+    start = head[:1024]
+    if not all(sig in start for sig in _SIGNATURE):
+        return 0.0
+    return 1.0 if b"Method=Impedance" in head else 0.5
+
+
+def _clean(line: str) -> str:
+    return line.replace("\x00", " ").strip()
+
+
+def _int_line(lines: list[str], k: int, path: Path, what: str) -> int:
+    text = _clean(lines[k]) if k < len(lines) else "<end of file>"
+    if not text.isdecimal():
+        raise ParseError(f"expected the {what} (an integer) in the data block, found "
+                         f"{text[:40]!r}", path, k + 1)
+    return int(text)
+
+
+def _parse_header(lines: list[str]) -> dict[str, Any]:
+    meta: dict[str, Any] = {}
+    for raw in lines:
+        m = _KEY_VALUE.match(raw.lstrip("\x00"))
+        if m:
+            # The report uses the record/unit separators \x1c\x1e as line breaks.
+            meta[m.group(1)] = m.group(2).replace("\x1c\x1e", "\n").rstrip("\n")
+    return meta
+
+
+def _read_block(lines: list[str], k: int, path: Path) -> tuple[np.ndarray, int]:
+    """Parse the primary data block whose name is on line index ``k``; return (table, end)."""
+    ncols = _int_line(lines, k + 1, path, "number of columns")
+    nrows = _int_line(lines, k + 2, path, "number of rows")
+    if ncols != len(IMPEDANCE_COLUMNS):
+        raise ParseError(f"expected {len(IMPEDANCE_COLUMNS)} columns (Z', Z'', f) in "
+                         f"primary_data, found {ncols}; is this an impedance data set?",
+                         path, k + 2)
+    first = k + 3
+    rows = lines[first:first + nrows]
+    if len(rows) < nrows:
+        raise ParseError(f"primary_data announces {nrows} rows but the file ends after "
+                         f"{len(rows)} (truncated file?)", path, first + len(rows))
+    # Ivium pads fields with spaces, not always separated from a leading minus sign by more
+    # than one space; whitespace splitting is still unambiguous.
+    fields = [_clean(r).split() for r in rows]
+    for i, row in enumerate(fields):
+        if len(row) != ncols:
+            raise ParseError(f"expected {ncols} numbers, found {len(row)}: "
+                             f"{_clean(rows[i])[:60]!r}", path, first + i + 1)
+    try:
+        table = np.array(fields, dtype=np.float64).reshape(nrows, ncols)
+    except ValueError:
+        for i, row in enumerate(fields):
+            for tok in row:
+                try:
+                    float(tok)
+                except ValueError:
+                    raise ParseError(f"expected a number, found {tok[:40]!r}", path,
+                                     first + i + 1) from None
+        raise
+    return table, first + nrows
+
+
+def _timing(meta: dict[str, Any], n: int) -> np.ndarray | None:
+    """Per-point acquisition times ``timing.time[k]`` (s), when there is one per point."""
+    times = [str(meta.get(f"timing.time[{k}]", "")) for k in range(1, n + 1)]
+    if meta.get("timing", "").strip() != str(n) or not all(times):
+        return None  # absent, or written for another frequency list (edited file)
+    try:
+        values = np.array([float(t) for t in times])
+    except ValueError:
+        return None
+    return values if np.all(np.isfinite(values)) else None
+
+
+def read(path: Path) -> list[xr.Dataset]:
+    """Read every impedance data set of an Ivium ``.idf``/``.ids`` file, one sweep each.
+
+    Examples
+    --------
+    >>> from eis_pipeline.io.registry import get_importer
+    >>> get_importer("ivium-idf").suffixes
+    ('.idf', '.ids')
+    """
+    data = path.read_bytes()
+    if not all(sig in data[:1024] for sig in _SIGNATURE):
+        raise FormatError(f"{path}: missing the 'Peaks=', 'Corrosion=', 'Solarcell=' keys that "
+                          "open every Ivium data set; expected an IviumSoft .idf/.ids file")
+    # latin-1 maps every byte to one character, so binary length prefixes cannot break
+    # decoding and line numbers stay those of the file.
+    lines = re.split(r"\r\n|\r\x00|\n|\r", data.decode("latin-1"))
+    spectra: list[xr.Dataset] = []
+    start = 0
+    for k, line in enumerate(lines):
+        if not _PRIMARY.match(line) or k < start:
+            continue
+        meta = _parse_header(lines[start:k])
+        method = meta.get("Method", "")
+        if method and method.lower() != "impedance":
+            raise FormatError(f"{path}:{k + 1}: data set {len(spectra)} was measured with "
+                              f"method {method!r}, not Impedance; no impedance data to read")
+        table, start = _read_block(lines, k, path)
+        f = table[:, 2]
+        bad = np.flatnonzero(~(np.isfinite(f) & (f > 0)))
+        if bad.size:
+            raise ParseError(f"frequency must be positive and finite, found {f[bad[0]]!r}",
+                             path, k + 4 + int(bad[0]))
+        spectra.append(make_spectrum(f, table[:, 0] + 1j * table[:, 1], sweep=len(spectra),
+                                     instrument=INSTRUMENT, metadata=meta,
+                                     attrs={"title": meta.get("Title", "")},
+                                     time=_timing(meta, f.size)))
+    if not spectra:
+        raise FormatError(f"{path}: no 'primary_data' block found; the Ivium file holds no "
+                          "measured data (aborted run, or truncated?)")
+    # A data set begun after the last table but never completed: an .ids cut short.
+    for k in range(start, len(lines)):
+        if lines[k].lstrip("\x00").startswith("Peaks="):
+            raise ParseError(f"data set {len(spectra)} starts here but has no 'primary_data' "
+                             "block (truncated file?)", path, k + 1)
+    return spectra
+
+
+IMPORTERS = (
+    Importer(name="ivium-idf",
+             description="IviumSoft data set (.idf) or data-set series (.ids)",
+             suffixes=(".idf", ".ids"), sniff=sniff, read=read),
+)
