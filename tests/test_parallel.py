@@ -1,0 +1,28 @@
+import pytest
+
+from eis_pipeline.parallel import run_tasks
+
+
+def square(x: int) -> int:
+    return x * x
+
+
+def test_serial_and_processes_agree():
+    items = list(range(23))
+    serial = sorted(run_tasks(square, items, progress=False))
+    parallel = sorted(run_tasks(square, items, jobs=2, progress=False))
+    assert serial == parallel == [(i, i * i) for i in items]
+
+
+def test_dask_local_cluster_agrees():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        result = sorted(run_tasks(square, list(range(9)), scheduler=client, progress=False))
+    assert result == [(i, i * i) for i in range(9)]
+
+
+def test_jobs_must_be_positive():
+    with pytest.raises(ValueError, match="jobs"):
+        list(run_tasks(square, [1], jobs=0))
