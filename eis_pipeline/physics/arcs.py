@@ -44,8 +44,9 @@ class FitArrays:
         try:
             return self.names.index(name)
         except ValueError:
-            raise CircuitError(f"the fits dataset has no parameter {name!r} (named by the "
-                               f"circuit or its roles); parameters are {list(self.names)}") from None
+            raise CircuitError(
+                f"the fits dataset has no parameter {name!r} (named by the circuit or its "
+                f"roles); parameters are {list(self.names)}") from None
 
     def column(self, name: str) -> FloatArray:
         return self.values[:, self.index(name)]
@@ -209,7 +210,7 @@ def _declared(fa: FitArrays, layout: CircuitLayout, declared: dict[str, dict[str
 
 
 def _by_capacitance(fa: FitArrays, layout: CircuitLayout, cell_constant: float) -> Roles:
-    n_spec, n_par = fa.values.shape
+    n_spec, _n_par = fa.values.shape
     arcs = [_arc(fa, a) for a in layout.arcs]
     specific = (np.stack([a.capacitance for a in arcs], axis=1) * cell_constant if arcs
                 else np.empty((n_spec, 0)))

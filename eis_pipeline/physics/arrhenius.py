@@ -55,8 +55,8 @@ class _Fit:
     fitted: FloatArray = field(default_factory=lambda: np.empty(0))
 
 
-def _wls(design: FloatArray, y: FloatArray, w: FloatArray) -> tuple[FloatArray, FloatArray,
-                                                                      float] | None:
+def _wls(design: FloatArray, y: FloatArray,
+         w: FloatArray) -> tuple[FloatArray, FloatArray, float] | None:
     """Weighted least squares: coefficients, unscaled covariance (XᵀWX)⁻¹, weighted RSS."""
     sw = np.sqrt(w)
     a = design * sw[:, None]
@@ -64,9 +64,9 @@ def _wls(design: FloatArray, y: FloatArray, w: FloatArray) -> tuple[FloatArray, 
     coef, _, rank, _ = np.linalg.lstsq(a, b, rcond=None)
     if rank < design.shape[1]:
         return None
-    cov = np.linalg.inv(a.T @ a)
+    cov = np.asarray(np.linalg.inv(a.T @ a), dtype=np.float64)
     resid = b - a @ coef
-    return coef, cov, float(resid @ resid)
+    return np.asarray(coef, dtype=np.float64), cov, float(resid @ resid)
 
 
 def _line(x: FloatArray, y: FloatArray, w: FloatArray) -> _Fit | None:
@@ -168,14 +168,14 @@ def _r_squared(y: FloatArray, fitted: FloatArray, w: FloatArray) -> float:
 
 def _empty(form: Form, n_used: int, n_dropped: int, reason: str) -> xr.Dataset:
     nan1 = np.full(1, np.nan)
-    ds = _dataset(form, dict(
-        activation_energy=nan1, activation_energy_stderr=nan1, prefactor=nan1,
-        prefactor_stderr=nan1, temperature_min=nan1, temperature_max=nan1,
-        segment_n_points=np.zeros(1, int), segment_r_squared=nan1), dict(
-        sigma_25C=math.nan, sigma_25C_stderr=math.nan, sigma_25C_extrapolated=False,
-        sigma_25C_segment=-1, r_squared=math.nan, breakpoint_temperature=math.nan,
-        breakpoint_temperature_low=math.nan, breakpoint_temperature_high=math.nan,
-        n_points=n_used, n_dropped=n_dropped))
+    ds = _dataset(form, {
+        "activation_energy": nan1, "activation_energy_stderr": nan1, "prefactor": nan1,
+        "prefactor_stderr": nan1, "temperature_min": nan1, "temperature_max": nan1,
+        "segment_n_points": np.zeros(1, int), "segment_r_squared": nan1}, {
+        "sigma_25C": math.nan, "sigma_25C_stderr": math.nan, "sigma_25C_extrapolated": False,
+        "sigma_25C_segment": -1, "r_squared": math.nan, "breakpoint_temperature": math.nan,
+        "breakpoint_temperature_low": math.nan, "breakpoint_temperature_high": math.nan,
+        "n_points": n_used, "n_dropped": n_dropped})
     ds.attrs.update(model="none", reason=reason)
     return ds
 
@@ -331,10 +331,7 @@ def _report(fit: _Fit, t: FloatArray, x: FloatArray, y: FloatArray, w: FloatArra
     # The fit ran on weights normalised to mean 1; w_scale (the mean of the true weights
     # (σ/δσ)²) turns its covariance and RSS back into absolute ones.
     chi2_red = fit.rss * w_scale / dof if dof > 0 else math.nan
-    if weighted:
-        scale = (max(1.0, chi2_red) if dof > 0 else 1.0) / w_scale
-    else:
-        scale = chi2_red
+    scale = (max(1.0, chi2_red) if dof > 0 else 1.0) / w_scale if weighted else chi2_red
     ea, ea_err, pre, pre_err, tmin, tmax, npts, r2 = ([] for _ in range(8))
     for p, c, mask in zip(fit.params, fit.covs, fit.segments, strict=True):
         cov = c * scale
@@ -360,16 +357,16 @@ def _report(fit: _Fit, t: FloatArray, x: FloatArray, y: FloatArray, w: FloatArra
     lo_t, hi_t = ((1.0 / (BOLTZMANN_EV_PER_K * fit.bracket_x[0]),
                    1.0 / (BOLTZMANN_EV_PER_K * fit.bracket_x[1]))
                   if fit.model != "line" else (math.nan, math.nan))
-    ds = _dataset(form, dict(
-        activation_energy=np.array(ea), activation_energy_stderr=np.array(ea_err),
-        prefactor=np.array(pre), prefactor_stderr=np.array(pre_err),
-        temperature_min=np.array(tmin), temperature_max=np.array(tmax),
-        segment_n_points=np.array(npts), segment_r_squared=np.array(r2)), dict(
-        sigma_25C=sigma25, sigma_25C_stderr=sigma25 * sd_y25,
-        sigma_25C_extrapolated=bool(ROOM_TEMPERATURE_K < t.min() or ROOM_TEMPERATURE_K > t.max()),
-        sigma_25C_segment=seg, r_squared=_r_squared(y, fit.fitted, w),
-        breakpoint_temperature=bp_t, breakpoint_temperature_low=lo_t,
-        breakpoint_temperature_high=hi_t, n_points=n, n_dropped=n_dropped))
+    ds = _dataset(form, {
+        "activation_energy": np.array(ea), "activation_energy_stderr": np.array(ea_err),
+        "prefactor": np.array(pre), "prefactor_stderr": np.array(pre_err),
+        "temperature_min": np.array(tmin), "temperature_max": np.array(tmax),
+        "segment_n_points": np.array(npts), "segment_r_squared": np.array(r2)}, {
+        "sigma_25C": sigma25, "sigma_25C_stderr": sigma25 * sd_y25,
+        "sigma_25C_extrapolated": not t.min() <= ROOM_TEMPERATURE_K <= t.max(),
+        "sigma_25C_segment": seg, "r_squared": _r_squared(y, fit.fitted, w),
+        "breakpoint_temperature": bp_t, "breakpoint_temperature_low": lo_t,
+        "breakpoint_temperature_high": hi_t, "n_points": n, "n_dropped": n_dropped})
     ds.attrs.update(model=fit.model, criterion=criterion,
                     weighting="(σ/δσ)² on ln σ" if weighted else "unweighted",
                     reduced_chi_square=chi2_red, reason=reason,

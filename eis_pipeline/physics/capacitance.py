@@ -69,8 +69,9 @@ def effective_capacitance(resistance: ArrayLike, q: ArrayLike, n: ArrayLike) -> 
         log_r = np.log(np.where(ok, r, np.nan))
         log_q = np.log(np.where(ok, qq, np.nan))
         inv_n = 1.0 / np.where(ok, nn, np.nan)
+        # Powers rather than exp(log): exact for n = 1 (C = Q). The gradient follows from
         # ln C = (1/n) ln Q + (1/n - 1) ln R, differentiated term by term.
-        c = np.exp(inv_n * log_q + (inv_n - 1.0) * log_r)
+        c = np.where(ok, qq, np.nan) ** inv_n * np.where(ok, r, np.nan) ** (inv_n - 1.0)
         d_r = c * (inv_n - 1.0) / r
         d_q = c * inv_n / qq
         d_n = -c * (log_q + log_r) * inv_n**2
@@ -108,8 +109,8 @@ def delta_method_stderr(gradient: ArrayLike, covariance: ArrayLike) -> FloatArra
 
     Examples
     --------
-    >>> cov = np.array([[4.0, 1.0], [1.0, 9.0]])
-    >>> float(delta_method_stderr([1.0, 1.0], cov))   # var(a + b) = 4 + 9 + 2·1
+    >>> cov = np.array([[4.0, 1.5], [1.5, 9.0]])
+    >>> float(delta_method_stderr([1.0, 1.0], cov))   # var(a + b) = 4 + 9 + 2·1.5
     4.0
     """
     g = np.asarray(gradient, dtype=np.float64)

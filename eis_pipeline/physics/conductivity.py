@@ -148,19 +148,19 @@ def conductivity(
     bulk_source = np.where(roles.bulk_from_intercept, "high_frequency_intercept",
                            np.where(bulk.present, "arc", ""))
 
-    ds = _assemble(fits, geometry, roles, locals_=dict(
-        resistance=resistance, resistance_stderr=resistance_stderr, conductivity=sigma,
-        conductivity_stderr=sigma_stderr, conductivity_fit_stderr=sigma_fit_stderr,
-        capacitance=capacitance, capacitance_stderr=capacitance_stderr,
-        specific_capacitance=capacitance * kappa, apex_frequency=apex,
-        resistance_element=res_el, capacitance_element=cap_el,
-        relative_permittivity=bulk.capacitance * kappa / EPSILON_0_F_PER_CM,
-        grain_boundary_specific_conductivity=brick,
-        grain_boundary_specific_conductivity_stderr=brick_stderr,
-        electrode_capacitance=roles.electrode.capacitance,
-        electrode_capacitance_stderr=electrode_stderr,
-        bulk_source=bulk_source, role_flags=flags, role_ambiguous=roles.ambiguous,
-        converged=fa.ok))
+    ds = _assemble(fits, geometry, roles, locals_={
+        "resistance": resistance, "resistance_stderr": resistance_stderr, "conductivity": sigma,
+        "conductivity_stderr": sigma_stderr, "conductivity_fit_stderr": sigma_fit_stderr,
+        "capacitance": capacitance, "capacitance_stderr": capacitance_stderr,
+        "specific_capacitance": capacitance * kappa, "apex_frequency": apex,
+        "resistance_element": res_el, "capacitance_element": cap_el,
+        "relative_permittivity": bulk.capacitance * kappa / EPSILON_0_F_PER_CM,
+        "grain_boundary_specific_conductivity": brick,
+        "grain_boundary_specific_conductivity_stderr": brick_stderr,
+        "electrode_capacitance": roles.electrode.capacitance,
+        "electrode_capacitance_stderr": electrode_stderr,
+        "bulk_source": bulk_source, "role_flags": flags, "role_ambiguous": roles.ambiguous,
+        "converged": fa.ok})
     if mass_g is not None and theoretical_density_g_cm3 is not None:
         rho, rho_err = relative_density(mass_g, geometry, theoretical_density_g_cm3)
         ds["relative_density"] = ((), rho, {"units": "1", "long_name": "m / (A L ρ_theoretical)"})

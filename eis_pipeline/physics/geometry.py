@@ -128,8 +128,8 @@ def relative_density(mass_g: float, geometry: Geometry,
 
     Examples
     --------
-    >>> g = Geometry(thickness_cm=0.1, area_cm2=1.0)
-    >>> relative_density(0.16, g, 2.0)
+    >>> g = Geometry(thickness_cm=0.125, area_cm2=1.0)
+    >>> relative_density(0.2, g, 2.0)
     (0.8, 0.0)
     """
     m = _number("mass_g", mass_g, positive=True)

@@ -314,7 +314,7 @@ def assign_roles_by_capacitance(specific_capacitance: FloatArray, *,
         electrode = np.where(np.isfinite(el_ranked[rows, el_idx]), el_idx, -1).astype(np.int64)
         taken[rows[electrode >= 0], electrode[electrode >= 0]] = True
 
-    leftover = (valid & ~taken).any(axis=1)
+    leftover = np.asarray((valid & ~taken).any(axis=1))
     flags = append_flag(flags, leftover, "unassigned arc(s): surface layer or second phase?")
 
     c_bulk = _take(c, bulk)
@@ -363,12 +363,14 @@ def check_declared_roles(specific_capacitance: dict[str, FloatArray],
         if "bulk" in specific_capacitance:
             eps = specific_capacitance["bulk"] / EPSILON_0_F_PER_CM
             odd = (eps < lo) | (eps > hi)
-            flags = append_flag(flags, odd, f"declared bulk arc has permittivity outside {lo:g}–{hi:g}")
+            flags = append_flag(flags, odd,
+                                f"declared bulk arc has permittivity outside {lo:g}–{hi:g}")
             bad |= odd
         if "grain_boundary" in specific_capacitance:
             c = specific_capacitance["grain_boundary"]
             odd = c < GB_BAND_F_PER_CM[0]
-            flags = append_flag(flags, odd, "declared grain-boundary arc has a bulk-like capacitance")
+            flags = append_flag(flags, odd,
+                                "declared grain-boundary arc has a bulk-like capacitance")
             bad |= odd
             layer = c > GB_BAND_F_PER_CM[1]
             flags = append_flag(flags, layer & (c < GB_ELECTRODE_EDGE_F_PER_CM),
