@@ -124,7 +124,8 @@ def test_phase_transition_with_jump_is_split_at_the_right_temperature() -> None:
 def test_change_of_slope_is_split_continuously(rng: np.random.Generator) -> None:
     t = np.linspace(250.0, 450.0, 21)
     tb = 355.0
-    ln_s = np.where(t < tb, -0.55 / (KB * t) + 0.55 / (KB * tb), -0.25 / (KB * t) + 0.25 / (KB * tb))
+    ea = np.where(t < tb, 0.55, 0.25)
+    ln_s = -ea / (KB * t) + ea / (KB * tb)  # continuous at tb
     s = np.exp(ln_s) / t * np.exp(0.01 * rng.standard_normal(t.size))
     res = arrhenius(t, s, s * 0.01)
     assert res.attrs["model"] == "continuous"
