@@ -149,10 +149,10 @@ def _series_electrode(fa: FitArrays, layout: CircuitLayout, element: str,
     return out
 
 
-def _select(arcs: list[RoleQuantities], index: NDArray[np.int64]) -> RoleQuantities:
+def _select(arcs: list[RoleQuantities], index: NDArray[np.int64],
+            n_params: int) -> RoleQuantities:
     """Per-spectrum pick ``arcs[index[s]]`` (index -1 -> missing)."""
-    n_spec, n_par = arcs[0].resistance_gradient.shape if arcs else (index.shape[0], 0)
-    out = RoleQuantities.missing(n_spec, n_par)
+    out = RoleQuantities.missing(index.shape[0], n_params)
     for k, arc in enumerate(arcs):  # loop over arcs (a handful), not over spectra
         m = index == k
         for name in ("resistance", "capacitance", "apex_frequency",
@@ -210,19 +210,19 @@ def _declared(fa: FitArrays, layout: CircuitLayout, declared: dict[str, dict[str
 
 
 def _by_capacitance(fa: FitArrays, layout: CircuitLayout, cell_constant: float) -> Roles:
-    n_spec, _n_par = fa.values.shape
+    n_spec, n_par = fa.values.shape
     arcs = [_arc(fa, a) for a in layout.arcs]
     specific = (np.stack([a.capacitance for a in arcs], axis=1) * cell_constant if arcs
                 else np.empty((n_spec, 0)))
     has_series = bool(layout.series_capacitive)
     assigned = assign_roles_by_capacitance(specific, has_series_electrode=has_series)
-    bulk = _select(arcs, assigned.bulk)
-    gb = _select(arcs, assigned.grain_boundary)
+    bulk = _select(arcs, assigned.bulk, n_par)
+    gb = _select(arcs, assigned.grain_boundary, n_par)
     if has_series:
         element, kind = layout.series_capacitive[0]
         electrode = _series_electrode(fa, layout, element, kind)
     else:
-        electrode = _select(arcs, assigned.electrode_arc)
+        electrode = _select(arcs, assigned.electrode_arc, n_par)
     flags = assigned.flags
     # No bulk arc but one series resistance: that is the high-frequency intercept (bulk above
     # the measured range), used as the bulk resistance and marked as such.

@@ -147,3 +147,12 @@ def test_declared_roles_are_kept_but_implausible_ones_flagged() -> None:
     good = make_fits(BULK_GB_ELECTRODE, arcs(30.0, BULK_C, 12.0, GB_C),
                      roles=BULK_GB_ELECTRODE_ROLES, preset="bulk-gb-electrode")
     assert str(conductivity(good, **GEOMETRY).role_flags.values[0]) == ""
+
+
+def test_circuit_without_arcs_uses_series_resistance_as_intercept() -> None:
+    values = {"R0": 40.0, "CPE1_0": 2e-6, "CPE1_1": 0.9}
+    cond = conductivity(make_fits("R0-CPE1", values, stderr={"R0": 0.4}), **GEOMETRY)
+    assert float(cond.resistance.sel(component="total")[0]) == 40.0
+    assert float(cond.resistance_stderr.sel(component="bulk")[0]) == pytest.approx(0.4)
+    assert str(cond.bulk_source.values[0]) == "high_frequency_intercept"
+    assert "no grain-boundary arc" in str(cond.role_flags.values[0])
