@@ -11,7 +11,7 @@ Modules: :mod:`~eis_pipeline.physics.capacitance` (Hsu–Mansfeld/Brug, delta me
 
 from __future__ import annotations
 
-from eis_pipeline.physics.arrhenius import arrhenius
+from eis_pipeline.physics.arrhenius import arrhenius, arrhenius_by_component
 from eis_pipeline.physics.campaign import CampaignSample, campaign_trends, summarise_campaign
 from eis_pipeline.physics.capacitance import apex_frequency, effective_capacitance
 from eis_pipeline.physics.conductivity import conductivity
@@ -20,6 +20,7 @@ __all__ = [
     "CampaignSample",
     "apex_frequency",
     "arrhenius",
+    "arrhenius_by_component",
     "campaign_trends",
     "conductivity",
     "effective_capacitance",

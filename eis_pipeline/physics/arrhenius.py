@@ -22,7 +22,7 @@ import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["BOLTZMANN_EV_PER_K", "ROOM_TEMPERATURE_K", "arrhenius"]
+__all__ = ["BOLTZMANN_EV_PER_K", "ROOM_TEMPERATURE_K", "arrhenius", "arrhenius_by_component"]
 
 #: Boltzmann constant in eV/K (PHYSICS.md section 6).
 BOLTZMANN_EV_PER_K = 8.617333262e-5
@@ -271,7 +271,8 @@ def arrhenius(
         ``sigma_25C_extrapolated``, ``sigma_25C_segment``, ``r_squared``,
         ``breakpoint_temperature`` (+ ``_low``/``_high`` bracketing measured temperatures),
         ``n_points``, ``n_dropped``. Attributes ``form``, ``model`` (``line``, ``continuous``,
-        ``jump``, ``none``), ``criterion`` values, ``reason`` (why results are NaN, else "").
+        ``jump``, ``none``), ``criterion`` values, ``reason`` (why results are NaN, or what was
+        done differently from what was asked, e.g. an unweighted fallback; else "").
 
     Examples
     --------
@@ -293,9 +294,16 @@ def arrhenius(
         raise ValueError(f"temperature_K has {t.size} values but conductivity_S_cm {s.size}")
     ok = np.isfinite(t) & np.isfinite(s) & (t > 0) & (s > 0)
     weighted = conductivity_stderr is not None
+    note = ""
     if weighted:
         ds_ = np.broadcast_to(np.asarray(conductivity_stderr, dtype=np.float64), s.shape)
-        ok &= np.isfinite(ds_) & (ds_ > 0)
+        good_err = np.isfinite(ds_) & (ds_ > 0)
+        if not np.all(good_err[ok]):
+            # Weights for some points only would be arbitrary; dropping good conductivities
+            # for a missing error would lose data. Fit unweighted and say so.
+            weighted = False
+            note = (f"{int((~good_err[ok]).sum())} conductivity_stderr value(s) NaN or <= 0: "
+                    "fitted unweighted")
     n_dropped = int(t.size - ok.sum())
     if ok.sum() < 2:
         return _empty(form, int(ok.sum()), n_dropped,
@@ -313,18 +321,17 @@ def arrhenius(
     if line is None:
         return _empty(form, n, n_dropped, "all temperatures are equal: no slope to fit")
     candidates = [line]
-    reason = ""
     if breakpoints != 0:
         if n >= 2 * min_segment_points:
             candidates += [f for f in (_hinge(x, y, w, min_segment_points),
                                        _jump(x, y, w, min_segment_points)) if f is not None]
         elif breakpoints == 1:
-            reason = (f"breakpoints=1 needs >= {2 * min_segment_points} points, got {n}: "
-                      "fitted one line")
+            why = f"breakpoints=1 needs >= {2 * min_segment_points} points, got {n}: one line"
+            note = f"{note}; {why}" if note else why
     scores = {f.model: _criterion(f, n, criterion) for f in candidates}
     pool = candidates if breakpoints != 1 or len(candidates) == 1 else candidates[1:]
     best = min(pool, key=lambda f: scores[f.model])
-    return _report(best, t, x, y, w, w_scale, weighted, form, n_dropped, scores, criterion, reason)
+    return _report(best, t, x, y, w, w_scale, weighted, form, n_dropped, scores, criterion, note)
 
 
 def _report(fit: _Fit, t: FloatArray, x: FloatArray, y: FloatArray, w: FloatArray,
@@ -376,3 +383,56 @@ def _report(fit: _Fit, t: FloatArray, x: FloatArray, y: FloatArray, w: FloatArra
                     reduced_chi_square=chi2_red, reason=reason,
                     **{f"{criterion}_{k}": v for k, v in scores.items()})
     return ds
+
+
+def arrhenius_by_component(
+    cond: xr.Dataset,
+    form: Form = "sigma_T",
+    breakpoints: Literal["auto", 0, 1] | int | str = "auto",
+    *,
+    min_segment_points: int = 3,
+    criterion: Literal["bic", "aicc"] = "aicc",
+) -> xr.Dataset:
+    """:func:`arrhenius` for every component of a :func:`~eis_pipeline.physics.conductivity`
+    result, over its ``temperature`` coordinate.
+
+    Weighted by ``conductivity_fit_stderr``: the geometry error is common to every point and
+    moves σ₀ and σ(25 °C), not E_a (it is added to ``sigma_25C_stderr`` and
+    ``prefactor_stderr`` in quadrature here, from ``cond.attrs``).
+
+    Returns
+    -------
+    xarray.Dataset
+        The :func:`arrhenius` variables with a leading ``component`` dimension (``segment``
+        padded with NaN where components differ); ``model`` and ``reason`` become
+        ``(component,)`` string variables.
+    """
+    if "temperature" not in cond.coords:
+        raise ValueError("the conductivity dataset has no 'temperature' coordinate: "
+                         "fit spectra that carry a temperature, or call arrhenius() directly")
+    geo_rel = math.hypot(float(cond.attrs.get("thickness_stderr_cm", 0.0))
+                         / float(cond.attrs.get("thickness_cm", 1.0)),
+                         float(cond.attrs.get("area_stderr_cm2", 0.0))
+                         / float(cond.attrs.get("area_cm2", 1.0)))
+    parts = []
+    for comp in cond["component"].values:
+        c = cond.sel(component=comp)
+        err = c.get("conductivity_fit_stderr")
+        res = arrhenius(c["temperature"].values, c["conductivity"].values,
+                        None if err is None else err.values, form, breakpoints,
+                        min_segment_points=min_segment_points, criterion=criterion)
+        for name in ("sigma_25C", "prefactor"):
+            value, fit_err = res[name], res[f"{name}_stderr"]
+            res[f"{name}_stderr"] = ((fit_err**2 + (value * geo_rel) ** 2) ** 0.5).assign_attrs(
+                fit_err.attrs)
+        res["model"] = ((), res.attrs.pop("model"))
+        res["reason"] = ((), res.attrs.pop("reason"))
+        for key in [k for k in res.attrs if k.startswith(criterion + "_")]:
+            res.attrs.pop(key)
+        res.attrs.pop("reduced_chi_square", None)
+        res.attrs.pop("weighting", None)
+        parts.append(res.expand_dims(component=[str(comp)]))
+    out = xr.concat(parts, dim="component", combine_attrs="drop_conflicts",
+                    data_vars="all", coords="minimal", join="outer")
+    out.attrs["geometry_relative_stderr"] = geo_rel
+    return out

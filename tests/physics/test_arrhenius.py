@@ -163,3 +163,44 @@ def test_breakpoint_options() -> None:
 
 def test_room_temperature_constant() -> None:
     assert ROOM_TEMPERATURE_K == 298.15
+
+
+def test_missing_stderr_falls_back_to_unweighted() -> None:
+    t = np.linspace(250.0, 350.0, 8)
+    s = sigma_t_law(t, 0.3, 1e5)
+    err = 0.02 * s
+    err[3] = 0.0  # e.g. a fit with a fixed resistance
+    res = arrhenius(t, s, err)
+    assert int(res.n_points) == 8 and res.attrs["weighting"] == "unweighted"
+    assert "unweighted" in res.attrs["reason"]
+    assert float(res.activation_energy[0]) == pytest.approx(0.3, abs=1e-9)
+
+
+def test_arrhenius_by_component_from_conductivity() -> None:
+    from eis_pipeline.physics.arrhenius import arrhenius_by_component
+    from eis_pipeline.physics.conductivity import conductivity
+    from tests.physics.fits_factory import BULK_GB_ELECTRODE, BULK_GB_ELECTRODE_ROLES, make_fits
+
+    t = np.linspace(253.15, 353.15, 6)
+    kappa = 0.1 / (np.pi / 4)
+    r_b = kappa / sigma_t_law(t, 0.35, 6e5)
+    r_gb = kappa / sigma_t_law(t, 0.45, 4e6)
+    values = {"R1": r_b, "CPE1_0": 2e-11, "CPE1_1": 1.0, "R2": r_gb, "CPE2_0": 5e-9,
+              "CPE2_1": 1.0, "CPE3_0": 2e-6, "CPE3_1": 0.9}
+    fits = make_fits(BULK_GB_ELECTRODE, values, stderr={"R1": 0.01 * r_b, "R2": 0.01 * r_gb},
+                     roles=BULK_GB_ELECTRODE_ROLES, temperature=t)
+    cond = conductivity(fits, thickness_cm=0.1, diameter_cm=1.0, thickness_stderr_cm=0.002)
+    arr = arrhenius_by_component(cond)
+    assert list(arr.component.values) == ["bulk", "grain_boundary", "total"]
+    ea = arr.activation_energy.isel(segment=0)
+    assert float(ea.sel(component="bulk")) == pytest.approx(0.35, abs=1e-9)
+    assert float(ea.sel(component="grain_boundary")) == pytest.approx(0.45, abs=1e-9)
+    # Geometry (2 % on L) enters σ(25 °C), not E_a.
+    bulk = cond.sel(component="bulk")
+    fit_only = arrhenius(t, bulk.conductivity.values, bulk.conductivity_fit_stderr.values)
+    fit_rel = float(fit_only.sigma_25C_stderr / fit_only.sigma_25C)
+    rel = float(arr.sigma_25C_stderr.sel(component="bulk") / arr.sigma_25C.sel(component="bulk"))
+    assert rel == pytest.approx(np.hypot(fit_rel, 0.02), rel=1e-9)
+    assert float(arr.activation_energy_stderr.isel(segment=0).sel(component="bulk")) == \
+        pytest.approx(float(fit_only.activation_energy_stderr[0]), rel=1e-12)
+    assert str(arr.model.sel(component="total").values) == "line"
