@@ -174,6 +174,12 @@ class Roles:
     flags: NDArray[np.str_]
     ambiguous: NDArray[np.bool_]
     source: str  # "declared" | "capacitance"
+    arcs: list[RoleQuantities]  # every R‖CPE / R‖C arc of the circuit: the evidence
+    arc_labels: list[str]
+
+
+def _labels(layout: CircuitLayout) -> list[str]:
+    return [f"p({a.resistance},{a.capacitive})" for a in layout.arcs]  # ASCII, circuit notation
 
 
 def _declared(fa: FitArrays, layout: CircuitLayout, declared: dict[str, dict[str, str]],
@@ -206,7 +212,8 @@ def _declared(fa: FitArrays, layout: CircuitLayout, declared: dict[str, dict[str
                 if np.char.str_len(q.capacitance_element).any()}
     flags, bad = check_declared_roles(specific, n_spec)
     return Roles(resolved["bulk"], resolved["grain_boundary"], resolved["electrode"],
-                 np.full(n_spec, from_intercept), flags, bad, "declared")
+                 np.full(n_spec, from_intercept), flags, bad, "declared", arcs,
+                 _labels(layout))
 
 
 def _by_capacitance(fa: FitArrays, layout: CircuitLayout, cell_constant: float) -> Roles:
@@ -235,7 +242,8 @@ def _by_capacitance(fa: FitArrays, layout: CircuitLayout, cell_constant: float) 
         bulk.resistance_element = np.where(intercept, name, bulk.resistance_element)
     else:
         intercept = np.zeros(n_spec, dtype=bool)
-    return Roles(bulk, gb, electrode, intercept, flags, assigned.ambiguous, "capacitance")
+    return Roles(bulk, gb, electrode, intercept, flags, assigned.ambiguous, "capacitance", arcs,
+                 _labels(layout))
 
 
 def role_quantities(fits: xr.Dataset, fa: FitArrays, cell_constant_per_cm: float) -> Roles:

@@ -148,6 +148,10 @@ def conductivity(
     bulk_source = np.where(roles.bulk_from_intercept, "high_frequency_intercept",
                            np.where(bulk.present, "arc", ""))
 
+    n_spec = nan.shape[0]
+    arc_stack = {name: (np.stack([getattr(a, name) for a in roles.arcs], axis=1) if roles.arcs
+                        else np.empty((n_spec, 0)))
+                 for name in ("resistance", "capacitance", "apex_frequency")}
     ds = _assemble(fits, geometry, roles, locals_={
         "resistance": resistance, "resistance_stderr": resistance_stderr, "conductivity": sigma,
         "conductivity_stderr": sigma_stderr, "conductivity_fit_stderr": sigma_fit_stderr,
@@ -160,7 +164,12 @@ def conductivity(
         "electrode_capacitance": roles.electrode.capacitance,
         "electrode_capacitance_stderr": electrode_stderr,
         "bulk_source": bulk_source, "role_flags": flags, "role_ambiguous": roles.ambiguous,
-        "converged": fa.ok})
+        "converged": fa.ok,
+        "arc_resistance": arc_stack["resistance"],
+        "arc_capacitance": arc_stack["capacitance"],
+        "arc_specific_capacitance": arc_stack["capacitance"] * kappa,
+        "arc_relative_permittivity": arc_stack["capacitance"] * kappa / EPSILON_0_F_PER_CM,
+        "arc_apex_frequency": arc_stack["apex_frequency"]})
     if mass_g is not None and theoretical_density_g_cm3 is not None:
         rho, rho_err = relative_density(mass_g, geometry, theoretical_density_g_cm3)
         ds["relative_density"] = ((), rho, {"units": "1", "long_name": "m / (A L ρ_theoretical)"})
@@ -189,13 +198,18 @@ _META: dict[str, tuple[str, str]] = {
     "role_flags": ("", "doubts about the role assignment; empty when none"),
     "role_ambiguous": ("", "role assignment is ambiguous or implausible"),
     "converged": ("", "the fit converged (else every value is NaN)"),
+    "arc_resistance": ("ohm", "resistance of each R‖CPE arc of the circuit"),
+    "arc_capacitance": ("F", "effective capacitance of each arc (Hsu–Mansfeld)"),
+    "arc_specific_capacitance": ("F/cm", "C · L / A of each arc: the role evidence"),
+    "arc_relative_permittivity": ("1", "C L / (ε0 A) of each arc, as if it were bulk"),
+    "arc_apex_frequency": ("Hz", "apex frequency of each arc"),
 }
 
 
 def _assemble(fits: xr.Dataset, geometry: Geometry, roles: Roles,
               locals_: dict[str, NDArray[np.generic]]) -> xr.Dataset:
     coords: dict[str, object] = {"spectrum": fits["spectrum"].values,
-                                 "component": list(COMPONENTS)}
+                                 "component": list(COMPONENTS), "arc": roles.arc_labels}
     for name in ("source", "sweep", "temperature"):
         if name in fits.coords:
             coords[name] = ("spectrum", fits[name].values, dict(fits[name].attrs))
@@ -203,7 +217,8 @@ def _assemble(fits: xr.Dataset, geometry: Geometry, roles: Roles,
         coords["temperature"][2].setdefault("units", "K")
     data = {}
     for name, values in locals_.items():
-        dims = ("spectrum", "component") if np.ndim(values) == 2 else ("spectrum",)
+        dims = ("spectrum",) if np.ndim(values) == 1 else (
+            ("spectrum", "arc") if name.startswith("arc_") else ("spectrum", "component"))
         units, long_name = _META[name]
         data[name] = (dims, values, {"units": units, "long_name": long_name}
                       if units else {"long_name": long_name})

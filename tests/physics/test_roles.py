@@ -156,3 +156,11 @@ def test_circuit_without_arcs_uses_series_resistance_as_intercept() -> None:
     assert float(cond.resistance_stderr.sel(component="bulk")[0]) == pytest.approx(0.4)
     assert str(cond.bulk_source.values[0]) == "high_frequency_intercept"
     assert "no grain-boundary arc" in str(cond.role_flags.values[0])
+
+
+def test_every_arc_reported_as_evidence() -> None:
+    cond = conductivity(make_fits(BULK_GB_ELECTRODE, arcs(30.0, BULK_C, 12.0, GB_C)), **GEOMETRY)
+    assert list(cond.arc.values) == ["p(R1,CPE1)", "p(R2,CPE2)"]
+    np.testing.assert_allclose(cond.arc_capacitance[0], [BULK_C, GB_C], rtol=1e-10)
+    np.testing.assert_allclose(cond.arc_relative_permittivity[0, 0], 30.0, rtol=1e-10)
+    assert cond.arc_specific_capacitance.attrs["units"] == "F/cm"
