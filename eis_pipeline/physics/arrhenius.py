@@ -89,6 +89,8 @@ def _jump(x: FloatArray, y: FloatArray, w: FloatArray, m: int) -> _Fit | None:
     """
     best: _Fit | None = None
     for i in range(m, x.size - m + 1):
+        if x[i - 1] == x[i]:
+            continue  # repeated temperature: no transition can lie between the two
         low = np.arange(x.size) < i
         design = np.column_stack([low, low * x, ~low, ~low * x]).astype(float)
         res = _wls(design, y, w)
@@ -128,6 +130,8 @@ def _hinge(x: FloatArray, y: FloatArray, w: FloatArray, m: int) -> _Fit | None:
     # a point exactly at the kink fits both segments).
     for i in range(m, x.size - m + 1):
         hi, lo = float(x[i - 1]), float(x[i])
+        if hi == lo:
+            continue
         opt = minimize_scalar(rss, bounds=(lo, hi), method="bounded",
                               options={"xatol": 1e-9 * max(abs(hi), 1.0)})
         for xb, r in ((float(opt.x), float(opt.fun)), (lo, rss(lo)), (hi, rss(hi))):

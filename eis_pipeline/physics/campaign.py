@@ -31,9 +31,10 @@ class CampaignSample:
     synthesis : mapping
         Synthesis metadata, keys carrying their unit (``milling_time_min``, ``speed_rpm``,
         ``ball_to_powder_ratio``, ``jar_material``, ``annealing_temperature_celsius``...).
-    arrhenius : mapping
+    arrhenius : mapping or xarray.Dataset
         Component (``bulk``, ``grain_boundary``, ``total``) -> output of
-        :func:`eis_pipeline.physics.arrhenius.arrhenius`.
+        :func:`eis_pipeline.physics.arrhenius.arrhenius`, or one dataset with a ``component``
+        dimension (:func:`~eis_pipeline.physics.arrhenius.arrhenius_by_component`).
     sigma_25C : mapping
         Component -> σ(25 °C) in S/cm, or ``(value, stderr)``; used where no Arrhenius
         dataset is given (e.g. a single room-temperature measurement).
@@ -41,7 +42,7 @@ class CampaignSample:
 
     name: str
     synthesis: Mapping[str, Any] = field(default_factory=dict)
-    arrhenius: Mapping[str, xr.Dataset] = field(default_factory=dict)
+    arrhenius: Mapping[str, xr.Dataset] | xr.Dataset = field(default_factory=dict)
     sigma_25C: Mapping[str, float | tuple[float, float]] = field(default_factory=dict)
 
 
@@ -55,9 +56,19 @@ def _as_sample(item: CampaignSample | Mapping[str, Any]) -> CampaignSample:
                           item.get("arrhenius", {}) or {}, item.get("sigma_25C", {}) or {})
 
 
+def _arrhenius_for(sample: CampaignSample, component: str) -> xr.Dataset | None:
+    arr = sample.arrhenius
+    if isinstance(arr, xr.Dataset):
+        if "component" not in arr.dims:
+            raise ValueError(f"sample {sample.name!r}: an Arrhenius dataset without a "
+                             "'component' dimension must be given as {component: dataset}")
+        return arr.sel(component=component) if component in arr["component"].values else None
+    return arr.get(component)
+
+
 def _room_values(sample: CampaignSample, component: str) -> tuple[float, float, float, float]:
     """σ25, its stderr, E_a and its stderr (E_a of the segment holding 25 °C)."""
-    arr = sample.arrhenius.get(component)
+    arr = _arrhenius_for(sample, component)
     if arr is not None:
         seg = int(arr["sigma_25C_segment"])
         ea = arr["activation_energy"].values
@@ -114,7 +125,7 @@ def summarise_campaign(samples: Iterable[CampaignSample | Mapping[str, Any]]) ->
     for i, row in enumerate(rows):  # a campaign has tens of samples, not thousands
         for j, comp in enumerate(COMPONENTS):
             sigma[i, j], sigma_err[i, j], ea[i, j], ea_err[i, j] = _room_values(row, comp)
-            arr = row.arrhenius.get(comp)
+            arr = _arrhenius_for(row, comp)
             extrapolated[i, j] = bool(arr["sigma_25C_extrapolated"]) if arr is not None else False
     ds = xr.Dataset(
         {

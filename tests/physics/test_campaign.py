@@ -95,3 +95,22 @@ def test_spearman_ties_match_scipy() -> None:
                                   for i, (xi, si) in enumerate(zip(x, s, strict=True))])
     tr = campaign_trends(summary)
     assert float(tr.spearman_rho[0]) == pytest.approx(spearmanr(x, s).statistic)
+
+
+def test_summary_accepts_arrhenius_by_component_dataset() -> None:
+    import xarray as xr
+
+    t, s = series(2e-3, 0.32)
+    by_comp = xr.concat([arrhenius(t, s).expand_dims(component=["total"]),
+                         arrhenius(t, 2 * s).expand_dims(component=["bulk"])], dim="component")
+    summary = summarise_campaign([CampaignSample("x", {}, by_comp)])
+    assert float(summary.sigma_25C.sel(component="total")[0]) == pytest.approx(2e-3)
+    assert float(summary.sigma_25C.sel(component="bulk")[0]) == pytest.approx(4e-3)
+    assert np.isnan(summary.sigma_25C.sel(component="grain_boundary")[0])
+
+
+def test_repeated_temperatures_do_not_break_the_split_search() -> None:
+    t = np.repeat(np.linspace(250.0, 400.0, 8), 2)
+    s = 1e5 / t * np.exp(-0.35 / (KB * t))
+    res = arrhenius(t, s * np.where(np.arange(t.size) % 2, 1.01, 0.99))
+    assert res.attrs["model"] == "line" and int(res.n_points) == 16
