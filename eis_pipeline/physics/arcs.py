@@ -98,7 +98,7 @@ class RoleQuantities:
     def missing(cls, n_spectra: int, n_params: int) -> RoleQuantities:
         nan = np.full(n_spectra, np.nan)
         zeros = np.zeros((n_spectra, n_params))
-        empty = np.full(n_spectra, "", dtype="<U16")
+        empty = np.full(n_spectra, "", dtype="<U32")
         return cls(nan, zeros, nan.copy(), zeros.copy(), nan.copy(), empty, empty.copy())
 
     @property
@@ -129,8 +129,8 @@ def _arc(fa: FitArrays, arc: Arc) -> RoleQuantities:
     else:
         f = apex_frequency(r, fa.column(f"{arc.capacitive}_0"), fa.column(f"{arc.capacitive}_1"))
     n = r.shape[0]
-    return RoleQuantities(r, rg, c, cg, f, np.full(n, arc.resistance, dtype="<U16"),
-                          np.full(n, arc.capacitive, dtype="<U16"))
+    return RoleQuantities(r, rg, c, cg, f, np.full(n, arc.resistance, dtype="<U32"),
+                          np.full(n, arc.capacitive, dtype="<U32"))
 
 
 def _series_electrode(fa: FitArrays, layout: CircuitLayout, element: str,
@@ -145,7 +145,7 @@ def _series_electrode(fa: FitArrays, layout: CircuitLayout, element: str,
     c, cg = _capacitive(fa, element, kind, r_s, r_s_grad)
     out = RoleQuantities.missing(n_spec, n_par)
     out.capacitance, out.capacitance_gradient = c, cg
-    out.capacitance_element = np.full(n_spec, element, dtype="<U16")
+    out.capacitance_element = np.full(n_spec, element, dtype="<U32")
     return out
 
 
@@ -200,7 +200,7 @@ def _declared(fa: FitArrays, layout: CircuitLayout, declared: dict[str, dict[str
             r = RoleQuantities.missing(n_spec, n_par)
             r.resistance = fa.column(elements["resistance"])
             r.resistance_gradient = fa.unit_gradient(elements["resistance"])
-            r.resistance_element = np.full(n_spec, elements["resistance"], dtype="<U16")
+            r.resistance_element = np.full(n_spec, elements["resistance"], dtype="<U32")
             resolved[role] = r
         else:
             kind = "cpe" if "cpe" in elements else "capacitor"

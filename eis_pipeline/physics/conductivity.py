@@ -13,6 +13,7 @@ import numpy as np
 import xarray as xr
 from numpy.typing import NDArray
 
+from eis_pipeline.exceptions import GeometryError
 from eis_pipeline.physics.arcs import RoleQuantities, Roles, read_fit_arrays, role_quantities
 from eis_pipeline.physics.capacitance import delta_method_stderr
 from eis_pipeline.physics.geometry import Geometry, relative_density, resolve_geometry
@@ -137,7 +138,7 @@ def conductivity(
     electrode_stderr = delta_method_stderr(roles.electrode.capacitance_gradient, cov)
     brick, brick_stderr = _brick_layer(roles, cov, geometry)
 
-    empty = np.full(nan.shape, "", dtype="<U16")
+    empty = np.full(nan.shape, "", dtype="<U32")
     res_el = np.stack([bulk.resistance_element, gb.resistance_element,
                        np.where(has_gb, np.char.add(np.char.add(bulk.resistance_element, "+"),
                                                     gb.resistance_element),
@@ -145,6 +146,7 @@ def conductivity(
     cap_el = np.stack([bulk.capacitance_element, gb.capacitance_element, empty], axis=1)
     flags = roles.flags
     flags = append_flag(flags, ~has_gb & bulk.present, "no grain-boundary arc: total = bulk")
+    flags = append_flag(flags, ~fa.ok, "fit failed (not converged or NaN): no values")
     bulk_source = np.where(roles.bulk_from_intercept, "high_frequency_intercept",
                            np.where(bulk.present, "arc", ""))
 
@@ -170,6 +172,10 @@ def conductivity(
         "arc_specific_capacitance": arc_stack["capacitance"] * kappa,
         "arc_relative_permittivity": arc_stack["capacitance"] * kappa / EPSILON_0_F_PER_CM,
         "arc_apex_frequency": arc_stack["apex_frequency"]})
+    if (mass_g is None) != (theoretical_density_g_cm3 is None):
+        raise GeometryError("relative density needs both mass_g and theoretical_density_g_cm3; "
+                            f"got mass_g={mass_g!r}, "
+                            f"theoretical_density_g_cm3={theoretical_density_g_cm3!r}")
     if mass_g is not None and theoretical_density_g_cm3 is not None:
         rho, rho_err = relative_density(mass_g, geometry, theoretical_density_g_cm3)
         ds["relative_density"] = ((), rho, {"units": "1", "long_name": "m / (A L ρ_theoretical)"})

@@ -87,6 +87,8 @@ def test_relative_density() -> None:
     assert float(cond.relative_density) == pytest.approx(0.1488 / (0.8 * 0.1 * 1.86))
     assert float(cond.relative_density_stderr) == pytest.approx(
         float(cond.relative_density) * 0.01)
+    with pytest.raises(GeometryError, match="both"):
+        conductivity(li6ps5cl_fits(), thickness_cm=0.1, area_cm2=0.8, mass_g=0.1488)
 
 
 def test_stderr_matches_monte_carlo(rng: np.random.Generator) -> None:
@@ -148,6 +150,7 @@ def test_failed_fits_give_nan_not_errors() -> None:
     assert np.all(np.isfinite(sigma[0]))
     assert np.all(np.isnan(sigma[1:]))
     assert list(cond.converged.values) == [True, False, False]
+    assert "fit failed" in str(cond.role_flags.values[1])
     np.testing.assert_array_equal(cond.temperature.values, [298.15, 310.0, 320.0])
     assert list(cond.source.values) == list(fits.source.values)
 
