@@ -264,7 +264,8 @@ def assign_roles_by_capacitance(specific_capacitance: FloatArray, *,
 
     Flags (and ``ambiguous``): a capacitance within a factor :data:`EDGE_FACTOR` of a band edge,
     two arcs within :data:`SEPARATION_FACTOR` of each other, two bulk-like arcs, a bulk
-    permittivity outside :data:`BULK_PERMITTIVITY_RANGE`, unassigned arcs.
+    permittivity outside :data:`BULK_PERMITTIVITY_RANGE`, unassigned arcs; a grain-boundary
+    capacitance in the surface-layer band (1e-8–1e-7 F/cm) is flagged without being ambiguous.
 
     Parameters
     ----------
@@ -316,6 +317,11 @@ def assign_roles_by_capacitance(specific_capacitance: FloatArray, *,
 
     leftover = np.asarray((valid & ~taken).any(axis=1))
     flags = append_flag(flags, leftover, "unassigned arc(s): surface layer or second phase?")
+
+    with np.errstate(invalid="ignore"):
+        layer = (gb >= 0) & (c_gb > GB_BAND_F_PER_CM[1])
+    flags = append_flag(flags, layer, "grain-boundary capacitance is surface-layer-like "
+                        "(1e-8–1e-7 F/cm)")
 
     c_bulk = _take(c, bulk)
     eps = c_bulk / EPSILON_0_F_PER_CM

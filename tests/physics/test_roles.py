@@ -164,3 +164,11 @@ def test_every_arc_reported_as_evidence() -> None:
     np.testing.assert_allclose(cond.arc_capacitance[0], [BULK_C, GB_C], rtol=1e-10)
     np.testing.assert_allclose(cond.arc_relative_permittivity[0, 0], 30.0, rtol=1e-10)
     assert cond.arc_specific_capacitance.attrs["units"] == "F/cm"
+
+
+def test_surface_layer_like_second_arc_is_flagged_not_ambiguous() -> None:
+    cond = conductivity(make_fits(BULK_GB_ELECTRODE, arcs(30.0, BULK_C, 12.0, 3e-8 / KAPPA)),
+                        **GEOMETRY)
+    assert "surface-layer" in str(cond.role_flags.values[0])
+    assert not bool(cond.role_ambiguous[0])
+    assert str(cond.resistance_element.sel(component="grain_boundary").values[0]) == "R2"
