@@ -1,0 +1,206 @@
+"""Arrhenius fits (PHYSICS.md §6): exact recovery, weights, uncertainties, breakpoints."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from eis_pipeline.physics.arrhenius import BOLTZMANN_EV_PER_K as KB
+from eis_pipeline.physics.arrhenius import ROOM_TEMPERATURE_K, arrhenius
+
+
+def sigma_t_law(t: np.ndarray, ea: float, sigma0: float) -> np.ndarray:
+    """σ from σT = σ0 exp(-Ea / kB T)."""
+    return sigma0 / t * np.exp(-ea / (KB * t))
+
+
+def test_noise_free_recovers_ea_both_forms() -> None:
+    t = np.linspace(233.15, 373.15, 15)
+    res = arrhenius(t, sigma_t_law(t, 0.32, 4e5), form="sigma_T")
+    assert abs(float(res.activation_energy[0]) - 0.32) < 1e-9
+    assert float(res.prefactor[0]) == pytest.approx(4e5, rel=1e-9)
+    assert res.prefactor.attrs["units"] == "S K/cm"
+    s = 300.0 * np.exp(-0.45 / (KB * t))
+    res = arrhenius(t, s, form="sigma")
+    assert abs(float(res.activation_energy[0]) - 0.45) < 1e-9
+    assert res.prefactor.attrs["units"] == "S/cm"
+    assert res.attrs["form"] == "sigma" and res.attrs["model"] == "line"
+
+
+def test_sigma_form_ea_is_about_kbt_smaller() -> None:
+    # Consistency, not identity: fitting ln σ to σT-law data gives Ea' ≈ Ea - kB T (T in range).
+    t = np.linspace(250.0, 350.0, 21)
+    s = sigma_t_law(t, 0.35, 1e5)
+    ea_t = float(arrhenius(t, s, form="sigma_T").activation_energy[0])
+    # One line on purpose: noise-free σT-law data are slightly curved in the σ form.
+    ea_s = float(arrhenius(t, s, form="sigma", breakpoints=0).activation_energy[0])
+    # The slope of ln T against 1/(kB T) is -kB T at the centroid of 1/T.
+    assert ea_s == pytest.approx(ea_t - KB / np.mean(1 / t), abs=1e-3)
+    assert ea_t - ea_s == pytest.approx(0.026, abs=0.005)  # "≈ 0.026 eV near room temperature"
+
+
+def test_sigma_25c_interpolated_and_extrapolation_flag() -> None:
+    t = np.linspace(263.15, 343.15, 9)
+    s = sigma_t_law(t, 0.3, 2e5)
+    res = arrhenius(t, s)
+    assert float(res.sigma_25C) == pytest.approx(float(sigma_t_law(np.array(298.15), 0.3, 2e5)),
+                                                 rel=1e-10)
+    assert not bool(res.sigma_25C_extrapolated)
+    hot = arrhenius(t + 60.0, sigma_t_law(t + 60.0, 0.3, 2e5))
+    assert bool(hot.sigma_25C_extrapolated)
+    assert float(hot.sigma_25C) == pytest.approx(float(res.sigma_25C), rel=1e-9)
+
+
+def test_li6ps5cl_like_series_in_ms_per_cm() -> None:
+    t = np.linspace(253.15, 353.15, 11)
+    res = arrhenius(t, sigma_t_law(t, 0.35, 6e5))  # argyrodite-like, PHYSICS.md §7
+    assert 1e-3 < float(res.sigma_25C) < 4e-3
+
+
+def test_stderr_matches_monte_carlo(rng: np.random.Generator) -> None:
+    t = np.linspace(240.0, 360.0, 13)
+    s_true = sigma_t_law(t, 0.4, 1e6)
+    rel = np.linspace(0.02, 0.08, t.size)  # heteroscedastic: weights matter
+    first = arrhenius(t, s_true, s_true * rel, breakpoints=0)
+    eas, s25 = [], []
+    for _ in range(600):
+        s = s_true * np.exp(rel * rng.standard_normal(t.size))
+        r = arrhenius(t, s, s * rel, breakpoints=0)
+        eas.append(float(r.activation_energy[0]))
+        s25.append(float(r.sigma_25C))
+    # Noise-free input: χ²_red = 0, so the stated errors alone set the covariance.
+    assert float(first.activation_energy_stderr[0]) == pytest.approx(np.std(eas), rel=0.08)
+    assert float(first.sigma_25C_stderr) == pytest.approx(np.std(s25), rel=0.08)
+    assert abs(np.mean(eas) - 0.4) < 3 * np.std(eas) / np.sqrt(len(eas))
+
+
+def test_unweighted_stderr_from_scatter(rng: np.random.Generator) -> None:
+    t = np.linspace(250.0, 350.0, 11)
+    s = sigma_t_law(t, 0.3, 1e5)
+    assert float(arrhenius(t, s).activation_energy_stderr[0]) < 1e-12
+    noisy = s * np.exp(0.05 * rng.standard_normal(t.size))
+    res = arrhenius(t, noisy)
+    assert 0 < float(res.activation_energy_stderr[0]) < 0.05
+    assert 0.9 < float(res.r_squared) <= 1.0
+
+
+def test_nan_points_dropped_with_count() -> None:
+    t = np.linspace(250.0, 350.0, 8)
+    s = sigma_t_law(t, 0.3, 1e5)
+    s[[1, 4]] = np.nan
+    res = arrhenius(t, s)
+    assert int(res.n_dropped) == 2 and int(res.n_points) == 6
+    assert float(res.activation_energy[0]) == pytest.approx(0.3, abs=1e-9)
+
+
+@pytest.mark.parametrize("t, s", [([300.0], [1e-3]), ([300.0, 310.0], [1e-3, np.nan]), ([], [])])
+def test_too_few_points_give_nan_with_reason(t: list[float], s: list[float]) -> None:
+    res = arrhenius(t, s)
+    assert np.isnan(res.activation_energy[0]) and np.isnan(res.sigma_25C)
+    assert "fewer than 2" in res.attrs["reason"]
+
+
+def test_two_points_exact_line() -> None:
+    t = np.array([280.0, 320.0])
+    res = arrhenius(t, sigma_t_law(t, 0.5, 1e6))
+    assert float(res.activation_energy[0]) == pytest.approx(0.5, abs=1e-9)
+    assert np.isnan(res.activation_energy_stderr[0])  # no residual degrees of freedom
+
+
+def test_phase_transition_with_jump_is_split_at_the_right_temperature() -> None:
+    # Na2B12H12-like: order–disorder near 529 K, conductivity jumps and Ea drops.
+    t = np.arange(403.0, 620.0, 10.0)
+    s = np.where(t < 529.0, sigma_t_law(t, 0.9, 3e6), sigma_t_law(t, 0.3, 3e3))
+    res = arrhenius(t, s)
+    assert res.attrs["model"] == "jump"
+    assert res.sizes["segment"] == 2
+    assert float(res.breakpoint_temperature_low) == 523.0
+    assert float(res.breakpoint_temperature_high) == 533.0
+    assert 523.0 < float(res.breakpoint_temperature) < 533.0
+    np.testing.assert_allclose(res.activation_energy, [0.9, 0.3], atol=1e-9)
+    assert float(res.temperature_max[0]) == 523.0 and float(res.temperature_min[1]) == 533.0
+
+
+def test_change_of_slope_is_split_continuously(rng: np.random.Generator) -> None:
+    t = np.linspace(250.0, 450.0, 21)
+    tb = 355.0
+    ea = np.where(t < tb, 0.55, 0.25)
+    ln_s = -ea / (KB * t) + ea / (KB * tb)  # continuous at tb
+    s = np.exp(ln_s) / t * np.exp(0.01 * rng.standard_normal(t.size))
+    res = arrhenius(t, s, s * 0.01)
+    assert res.attrs["model"] == "continuous"
+    assert float(res.breakpoint_temperature) == pytest.approx(tb, abs=8.0)
+    np.testing.assert_allclose(res.activation_energy, [0.55, 0.25], atol=0.03)
+    # σ(25 °C) comes from the low-temperature segment.
+    assert int(res.sigma_25C_segment) == 0
+
+
+def test_clean_single_line_is_not_split(rng: np.random.Generator) -> None:
+    t = np.linspace(233.0, 393.0, 17)
+    s_true = sigma_t_law(t, 0.35, 1e5)
+    assert arrhenius(t, s_true).attrs["model"] == "line"
+    for _ in range(20):
+        s = s_true * np.exp(0.03 * rng.standard_normal(t.size))
+        res = arrhenius(t, s, 0.03 * s)
+        assert res.attrs["model"] == "line"
+        assert res.sizes["segment"] == 1 and np.isnan(res.breakpoint_temperature)
+
+
+def test_breakpoint_options() -> None:
+    t = np.arange(403.0, 620.0, 10.0)
+    s = np.where(t < 529.0, sigma_t_law(t, 0.9, 3e6), sigma_t_law(t, 0.3, 3e3))
+    assert arrhenius(t, s, breakpoints=0).attrs["model"] == "line"
+    line_t = np.linspace(250.0, 350.0, 12)
+    forced = arrhenius(line_t, sigma_t_law(line_t, 0.3, 1e5), breakpoints=1)
+    assert forced.sizes["segment"] == 2
+    few = arrhenius(line_t[:5], sigma_t_law(line_t[:5], 0.3, 1e5), breakpoints=1)
+    assert few.sizes["segment"] == 1 and "needs" in few.attrs["reason"]
+    with pytest.raises(ValueError, match="breakpoints"):
+        arrhenius(t, s, breakpoints=2)
+    with pytest.raises(ValueError, match="form"):
+        arrhenius(t, s, form="ln_sigma")  # type: ignore[arg-type]
+
+
+def test_room_temperature_constant() -> None:
+    assert ROOM_TEMPERATURE_K == 298.15
+
+
+def test_missing_stderr_falls_back_to_unweighted() -> None:
+    t = np.linspace(250.0, 350.0, 8)
+    s = sigma_t_law(t, 0.3, 1e5)
+    err = 0.02 * s
+    err[3] = 0.0  # e.g. a fit with a fixed resistance
+    res = arrhenius(t, s, err)
+    assert int(res.n_points) == 8 and res.attrs["weighting"] == "unweighted"
+    assert "unweighted" in res.attrs["reason"]
+    assert float(res.activation_energy[0]) == pytest.approx(0.3, abs=1e-9)
+
+
+def test_arrhenius_by_component_from_conductivity() -> None:
+    from eis_pipeline.physics.arrhenius import arrhenius_by_component
+    from eis_pipeline.physics.conductivity import conductivity
+    from tests.physics.fits_factory import BULK_GB_ELECTRODE, BULK_GB_ELECTRODE_ROLES, make_fits
+
+    t = np.linspace(253.15, 353.15, 6)
+    kappa = 0.1 / (np.pi / 4)
+    r_b = kappa / sigma_t_law(t, 0.35, 6e5)
+    r_gb = kappa / sigma_t_law(t, 0.45, 4e6)
+    values = {"R1": r_b, "CPE1_0": 2e-11, "CPE1_1": 1.0, "R2": r_gb, "CPE2_0": 5e-9,
+              "CPE2_1": 1.0, "CPE3_0": 2e-6, "CPE3_1": 0.9}
+    fits = make_fits(BULK_GB_ELECTRODE, values, stderr={"R1": 0.01 * r_b, "R2": 0.01 * r_gb},
+                     roles=BULK_GB_ELECTRODE_ROLES, temperature=t)
+    cond = conductivity(fits, thickness_cm=0.1, diameter_cm=1.0, thickness_stderr_cm=0.002)
+    arr = arrhenius_by_component(cond)
+    assert list(arr.component.values) == ["bulk", "grain_boundary", "total"]
+    ea = arr.activation_energy.isel(segment=0)
+    assert float(ea.sel(component="bulk")) == pytest.approx(0.35, abs=1e-9)
+    assert float(ea.sel(component="grain_boundary")) == pytest.approx(0.45, abs=1e-9)
+    # Geometry (2 % on L) enters σ(25 °C), not E_a.
+    bulk = cond.sel(component="bulk")
+    fit_only = arrhenius(t, bulk.conductivity.values, bulk.conductivity_fit_stderr.values)
+    fit_rel = float(fit_only.sigma_25C_stderr / fit_only.sigma_25C)
+    rel = float(arr.sigma_25C_stderr.sel(component="bulk") / arr.sigma_25C.sel(component="bulk"))
+    assert rel == pytest.approx(np.hypot(fit_rel, 0.02), rel=1e-9)
+    assert float(arr.activation_energy_stderr.isel(segment=0).sel(component="bulk")) == \
+        pytest.approx(float(fit_only.activation_energy_stderr[0]), rel=1e-12)
+    assert str(arr.model.sel(component="total").values) == "line"
