@@ -1,0 +1,115 @@
+"""Small helpers shared by the text-based vendor importers (not an importer: the leading
+underscore keeps the registry from loading it as one).
+
+They sit on top of :mod:`eis_pipeline.io.text` and only add what several vendor formats need:
+decoding a sniff head, choosing the decimal separator, locating named columns with a useful
+error, and splitting a table into sweeps.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from eis_pipeline.exceptions import ParseError
+from eis_pipeline.io.text import decode, looks_decimal_comma
+
+_NUMBER = re.compile(r"^[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?$")
+
+
+def head_text(head: bytes) -> str:
+    """Decode the first bytes of a file for sniffing; never raises."""
+    try:
+        return decode(head)
+    except Exception:  # noqa: BLE001 - a sniffer must never raise
+        return ""
+
+
+def first_lines(text: str, n: int) -> list[str]:
+    """The first ``n`` lines of ``text`` (any line ending), without building all of them."""
+    return text[: 200 * n].splitlines()[:n]
+
+
+def is_number(token: str) -> bool:
+    """True when ``token`` is a plain number (decimal point or comma, optional exponent)."""
+    return bool(_NUMBER.match(token.strip()))
+
+
+def decimal_of(fields: Iterable[str]) -> str:
+    """``','`` when any field of a data row is written with a decimal comma, else ``'.'``.
+
+    Only meaningful for tables whose delimiter is not a comma.
+    """
+    return "," if any(looks_decimal_comma(f) for f in fields) else "."
+
+
+def number(text: str) -> float | str:
+    """Header value as a float when it is a number (either decimal mark), else stripped text."""
+    token = text.strip()
+    if is_number(token):
+        return float(token.replace(",", "."))
+    return token
+
+
+def find_column(names: Sequence[str], candidates: Iterable[str], *, path: Path, line: int,
+                what: str, pattern: bool = False) -> int:
+    """Index of the first column whose name matches one of ``candidates``.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Column names as read from the file.
+    candidates : iterable of str
+        Accepted names (compared case-insensitively after stripping), or regular expressions
+        when ``pattern`` is True.
+    path, line : Path, int
+        Where the column-name line is, for the error message.
+    what : str
+        What the column holds, for the error message (e.g. ``"frequency"``).
+
+    Raises
+    ------
+    ParseError
+        Naming the columns that were found, when none matches.
+    """
+    stripped = [n.strip() for n in names]
+    for cand in candidates:
+        for i, name in enumerate(stripped):
+            if (re.fullmatch(cand, name, flags=re.IGNORECASE) if pattern
+                    else name.lower() == cand.lower()):
+                return i
+    raise ParseError(
+        f"no {what} column among {stripped}; is a column missing or renamed? "
+        "Re-export the file with the impedance columns included.", path, line)
+
+
+def optional_column(names: Sequence[str], candidates: Iterable[str]) -> int | None:
+    """Index of the first column named like one of ``candidates``, or None."""
+    lowered = [n.strip().lower() for n in names]
+    for cand in candidates:
+        if cand.lower() in lowered:
+            return lowered.index(cand.lower())
+    return None
+
+
+def contiguous_runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """``(start, stop)`` of each run of True in a 1-D boolean mask, vectorised.
+
+    Examples
+    --------
+    >>> contiguous_runs(np.array([False, True, True, False, True]))
+    [(1, 3), (4, 5)]
+    """
+    padded = np.concatenate(([False], np.asarray(mask, dtype=bool), [False]))
+    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def require_rows(table: np.ndarray, *, path: Path, line: int, what: str) -> None:
+    """Raise :class:`ParseError` when a table that must hold impedance data is empty."""
+    if table.shape[0] == 0:
+        raise ParseError(f"the {what} has no data rows (empty or aborted before the first "
+                         "point)", path, line)
