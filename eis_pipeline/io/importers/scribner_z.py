@@ -111,7 +111,7 @@ def _read_zplot2(lines: list[str], path: Path) -> tuple[dict[str, Any], list[str
         raise ParseError("ZPLOT2 file without an 'End Comments' line before the data "
                          "(truncated header?)", path, len(lines))
     title = lines[end - 1] if end >= 1 else ""
-    names = [n for n in title.strip().split("\t")] if "freq" in title.lower() else None
+    names = title.strip().split("\t") if "freq" in title.lower() else None
     meta = _zplot2_header(lines[1:end - 1] if names else lines[1:end])
     label = next((k for k in meta if k.startswith("Measured Data")), "")
     version = meta.get(label, "")
