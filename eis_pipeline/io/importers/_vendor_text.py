@@ -113,3 +113,19 @@ def require_rows(table: np.ndarray, *, path: Path, line: int, what: str) -> None
     if table.shape[0] == 0:
         raise ParseError(f"the {what} has no data rows (empty or aborted before the first "
                          "point)", path, line)
+
+
+def require_finite(table: np.ndarray, columns: Sequence[int], *, path: Path, first_line: int,
+                   names: Sequence[str] | None = None) -> None:
+    """Raise :class:`ParseError` at the first row whose frequency or impedance is not finite.
+
+    ``inf`` comes from an overflowing exponent (a damaged digit) and ``nan`` from a ``NaN``
+    field; neither is a measurement, and the contract check later could not say which line.
+    """
+    block = table[:, list(columns)]
+    bad = ~np.isfinite(block)
+    if bad.any():
+        row, col = (int(v[0]) for v in np.nonzero(bad))
+        label = names[columns[col]] if names is not None else f"column {columns[col] + 1}"
+        raise ParseError(f"{label} is {block[row, col]!r}, not a finite number (damaged or "
+                         "missing value)", path, first_line + row)

@@ -21,6 +21,7 @@ from eis_pipeline.io.importers._vendor_text import (
     first_lines,
     head_text,
     number,
+    require_finite,
     require_rows,
 )
 from eis_pipeline.io.registry import Importer
@@ -95,6 +96,8 @@ def read(path: Path) -> list[xr.Dataset]:
         stop -= 1
     table = parse_table(lines[first:stop], path=path, first_line=first + 1, delimiter=",",
                         ncols=len(names))
+    require_finite(table, (col_f, col_zr, col_zi), path=path, first_line=first + 1,
+                   names=names)
     require_rows(table, path=path, line=at + 1, what="impedance table")
     meta = _header(lines[:at])
     meta["columns"] = names

@@ -38,6 +38,7 @@ from eis_pipeline.io.importers._vendor_text import (
     head_text,
     number,
     optional_column,
+    require_finite,
 )
 from eis_pipeline.io.registry import Importer
 from eis_pipeline.io.text import parse_table, read_lines
@@ -111,6 +112,8 @@ def _read_zcurve(lines: list[str], start: int, path: Path) -> tuple[dict[str, An
     decimal = decimal_of(rows[0].split("\t")) if rows else "."
     table = parse_table(rows, path=path, first_line=first + 1, delimiter="\t",
                         decimal=decimal, ncols=len(names))
+    require_finite(table, [col[k] for k in ("f", "zr", "zi", "zr_dc", "zi_dc") if k in col],
+                   path=path, first_line=first + 1, names=names)
     out: dict[str, Any] = {key: table[:, idx] for key, idx in col.items()}
     if "temp" in col:
         unit = units[col["temp"]] if col["temp"] < len(units) else ""

@@ -33,6 +33,7 @@ from eis_pipeline.io.importers._vendor_text import (
     find_column,
     first_lines,
     head_text,
+    require_finite,
     require_rows,
 )
 from eis_pipeline.io.registry import Importer
@@ -124,6 +125,7 @@ def read(path: Path) -> list[xr.Dataset]:
     decimal = decimal_of(rows[0].split()) if rows else "."
     table = parse_table(rows, path=path, first_line=at + 2, delimiter=None, decimal=decimal,
                         ncols=len(names))
+    require_finite(table, (col_f, col_zr, col_zi), path=path, first_line=at + 2, names=names)
     require_rows(table, path=path, line=at + 1, what="data table")
     sign = [-1.0 if names[c].startswith("-") else 1.0 for c in (col_zr, col_zi)]
     impedance = sign[0] * table[:, col_zr] + 1j * sign[1] * table[:, col_zi]

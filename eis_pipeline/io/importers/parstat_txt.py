@@ -24,6 +24,7 @@ from eis_pipeline.io.importers._vendor_text import (
     first_lines,
     head_text,
     optional_column,
+    require_finite,
     require_rows,
 )
 from eis_pipeline.io.registry import Importer
@@ -70,6 +71,7 @@ def read(path: Path) -> list[xr.Dataset]:
     decimal = decimal_of(rows[0].split("\t")) if rows else "."
     table = parse_table(rows, path=path, first_line=at + 2, delimiter="\t", decimal=decimal,
                         ncols=len(names))
+    require_finite(table, (col_f, col_zr, col_zi), path=path, first_line=at + 2, names=names)
     require_rows(table, path=path, line=at + 1, what="table")
     runs = contiguous_runs(table[:, col_f] > 0)
     if not runs:

@@ -32,6 +32,7 @@ from eis_pipeline.io.importers._vendor_text import (
     first_lines,
     head_text,
     number,
+    require_finite,
     require_rows,
 )
 from eis_pipeline.io.registry import Importer
@@ -180,6 +181,8 @@ def read(path: Path) -> list[xr.Dataset]:
     ncols = max(len(names or ()), max(cols.values()) + 1)
     table = parse_table(rows, path=path, first_line=first_row + 1, delimiter=delimiter,
                         decimal=decimal, ncols=ncols)
+    require_finite(table, (cols["f"], cols["zr"], cols["zi"]), path=path,
+                   first_line=first_row + 1, names=names)
     require_rows(table, path=path, line=data_at, what="data table")
     meta["data_points_read"] = int(table.shape[0])
     instrument = str(meta.pop("instrument", ""))

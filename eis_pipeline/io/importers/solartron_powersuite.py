@@ -19,6 +19,7 @@ from eis_pipeline.io.importers._vendor_text import (
     decimal_of,
     find_column,
     head_text,
+    require_finite,
     require_rows,
 )
 from eis_pipeline.io.registry import Importer
@@ -66,6 +67,7 @@ def read(path: Path) -> list[xr.Dataset]:
     decimal = decimal_of(rows[0].split("\t")) if rows else "."
     table = parse_table(rows, path=path, first_line=at + 2, delimiter="\t", decimal=decimal,
                         ncols=len(names))
+    require_finite(table, (col_f, col_zr, col_zi), path=path, first_line=at + 2, names=names)
     require_rows(table, path=path, line=at + 1, what="impedance table")
     return [make_spectrum(table[:, col_f], table[:, col_zr] + 1j * table[:, col_zi],
                           instrument="Solartron PowerSuite", metadata={"columns": names})]

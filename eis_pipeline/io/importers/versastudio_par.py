@@ -30,6 +30,7 @@ from eis_pipeline.io.importers._vendor_text import (
     is_number,
     number,
     optional_column,
+    require_finite,
 )
 from eis_pipeline.io.registry import Importer
 from eis_pipeline.io.text import parse_table, read_lines
@@ -113,6 +114,8 @@ def read(path: Path) -> list[xr.Dataset]:
             end -= 1
         table = parse_table(lines[start:end], path=path, first_line=start + 1, delimiter=",",
                             ncols=len(names))
+        require_finite(table, (col_f, col_zr, col_zi), path=path, first_line=start + 1,
+                       names=names)
         for a, b in contiguous_runs(table[:, col_f] > 0):
             part = table[a:b]
             spectra.append(make_spectrum(
