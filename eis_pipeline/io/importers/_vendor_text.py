@@ -129,3 +129,12 @@ def require_finite(table: np.ndarray, columns: Sequence[int], *, path: Path, fir
         label = names[columns[col]] if names is not None else f"column {columns[col] + 1}"
         raise ParseError(f"{label} is {block[row, col]!r}, not a finite number (damaged or "
                          "missing value)", path, first_line + row)
+
+
+def require_positive(frequency: np.ndarray, *, path: Path, first_line: int) -> None:
+    """Raise :class:`ParseError` at the first row whose frequency is not positive."""
+    bad = np.flatnonzero(~(frequency > 0))
+    if bad.size:
+        row = int(bad[0])
+        raise ParseError(f"frequency is {frequency[row]!r} Hz; expected a positive value "
+                         "(damaged row?)", path, first_line + row)

@@ -22,6 +22,7 @@ from eis_pipeline.io.importers._vendor_text import (
     head_text,
     number,
     require_finite,
+    require_positive,
     require_rows,
 )
 from eis_pipeline.io.registry import Importer
@@ -98,6 +99,7 @@ def read(path: Path) -> list[xr.Dataset]:
                         ncols=len(names))
     require_finite(table, (col_f, col_zr, col_zi), path=path, first_line=first + 1,
                    names=names)
+    require_positive(table[:, col_f], path=path, first_line=first + 1)
     require_rows(table, path=path, line=at + 1, what="impedance table")
     meta = _header(lines[:at])
     meta["columns"] = names

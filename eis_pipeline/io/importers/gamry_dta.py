@@ -39,6 +39,7 @@ from eis_pipeline.io.importers._vendor_text import (
     number,
     optional_column,
     require_finite,
+    require_positive,
 )
 from eis_pipeline.io.registry import Importer
 from eis_pipeline.io.text import parse_table, read_lines
@@ -114,6 +115,7 @@ def _read_zcurve(lines: list[str], start: int, path: Path) -> tuple[dict[str, An
                         decimal=decimal, ncols=len(names))
     require_finite(table, [col[k] for k in ("f", "zr", "zi", "zr_dc", "zi_dc") if k in col],
                    path=path, first_line=first + 1, names=names)
+    require_positive(table[:, col["f"]], path=path, first_line=first + 1)
     out: dict[str, Any] = {key: table[:, idx] for key, idx in col.items()}
     if "temp" in col:
         unit = units[col["temp"]] if col["temp"] < len(units) else ""

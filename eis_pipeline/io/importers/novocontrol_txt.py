@@ -34,6 +34,7 @@ from eis_pipeline.io.importers._vendor_text import (
     first_lines,
     head_text,
     require_finite,
+    require_positive,
     require_rows,
 )
 from eis_pipeline.io.registry import Importer
@@ -126,6 +127,7 @@ def read(path: Path) -> list[xr.Dataset]:
     table = parse_table(rows, path=path, first_line=at + 2, delimiter=None, decimal=decimal,
                         ncols=len(names))
     require_finite(table, (col_f, col_zr, col_zi), path=path, first_line=at + 2, names=names)
+    require_positive(table[:, col_f], path=path, first_line=at + 2)
     require_rows(table, path=path, line=at + 1, what="data table")
     sign = [-1.0 if names[c].startswith("-") else 1.0 for c in (col_zr, col_zi)]
     impedance = sign[0] * table[:, col_zr] + 1j * sign[1] * table[:, col_zi]

@@ -33,6 +33,7 @@ from eis_pipeline.io.importers._vendor_text import (
     head_text,
     number,
     require_finite,
+    require_positive,
     require_rows,
 )
 from eis_pipeline.io.registry import Importer
@@ -183,6 +184,7 @@ def read(path: Path) -> list[xr.Dataset]:
                         decimal=decimal, ncols=ncols)
     require_finite(table, (cols["f"], cols["zr"], cols["zi"]), path=path,
                    first_line=first_row + 1, names=names)
+    require_positive(table[:, cols["f"]], path=path, first_line=first_row + 1)
     require_rows(table, path=path, line=data_at, what="data table")
     meta["data_points_read"] = int(table.shape[0])
     instrument = str(meta.pop("instrument", ""))

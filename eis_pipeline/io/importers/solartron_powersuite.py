@@ -20,6 +20,7 @@ from eis_pipeline.io.importers._vendor_text import (
     find_column,
     head_text,
     require_finite,
+    require_positive,
     require_rows,
 )
 from eis_pipeline.io.registry import Importer
@@ -68,6 +69,7 @@ def read(path: Path) -> list[xr.Dataset]:
     table = parse_table(rows, path=path, first_line=at + 2, delimiter="\t", decimal=decimal,
                         ncols=len(names))
     require_finite(table, (col_f, col_zr, col_zi), path=path, first_line=at + 2, names=names)
+    require_positive(table[:, col_f], path=path, first_line=at + 2)
     require_rows(table, path=path, line=at + 1, what="impedance table")
     return [make_spectrum(table[:, col_f], table[:, col_zr] + 1j * table[:, col_zi],
                           instrument="Solartron PowerSuite", metadata={"columns": names})]

@@ -52,12 +52,13 @@ def sniff(path: Path, head: bytes) -> float:
     return 0.5 if "VersaStudio" in text or "<Instrument>" in text else 0.0
 
 
-def _segments(lines: list[str]) -> tuple[dict[str, Any], list[tuple[str, int, int]]]:
-    """Header sections as metadata, and ``(name, definition_index, stop)`` of each segment:
+def _segments(lines: list[str]) -> tuple[dict[str, Any], list[tuple[str, str, int, int]]]:
+    """Header sections as metadata, and ``(name, definition, definition_index, stop)`` of each
+    segment:
     its rows are ``lines[definition_index + 1:stop]``. A missing closing tag (truncated
     file) lets the rows run to the end of the file."""
     meta: dict[str, Any] = {}
-    segments: list[tuple[str, int, int]] = []
+    segments: list[tuple[str, str, int, int]] = []
     i = 0
     while i < len(lines):
         match = _OPEN.match(lines[i].strip())
@@ -75,7 +76,7 @@ def _segments(lines: list[str]) -> tuple[dict[str, Any], list[tuple[str, int, in
                 stop = j + 1
                 while stop < len(lines) and lines[stop].strip() != close:
                     stop += 1
-                segments.append((name, j, stop))
+                segments.append((name, value.strip(), j, stop))
                 j = stop
                 break
             if sep:
@@ -95,8 +96,8 @@ def read(path: Path) -> list[xr.Dataset]:
     spectra: list[xr.Dataset] = []
     instrument_type = str(meta.get("Instrument", {}).get("Type", "")).strip()
     instrument = f"Princeton Applied Research {instrument_type}".strip()
-    for name, definition, stop in segments:
-        names = [n.strip() for n in str(meta[name]["Definition"]).split(",")]
+    for name, columns, definition, stop in segments:
+        names = [n.strip() for n in columns.split(",")]
         if names and is_number(names[-1]):
             names = names[:-1]  # the list ends with a count, not a column
         col_f = optional_column(names, ["Frequency(Hz)"])
