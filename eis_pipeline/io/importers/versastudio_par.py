@@ -30,10 +30,11 @@ from eis_pipeline.io.importers._vendor_text import (
     is_number,
     number,
     optional_column,
+    read_table,
     require_finite,
 )
 from eis_pipeline.io.registry import Importer
-from eis_pipeline.io.text import parse_table, read_lines
+from eis_pipeline.io.text import read_lines
 
 NAME = "versastudio-par"
 _OPEN = re.compile(r"^<([A-Za-z][\w]*)>$")
@@ -113,7 +114,7 @@ def read(path: Path) -> list[xr.Dataset]:
         end = stop
         while end > start and not lines[end - 1].strip():
             end -= 1
-        table = parse_table(lines[start:end], path=path, first_line=start + 1, delimiter=",",
+        table = read_table(lines[start:end], path=path, first_line=start + 1, delimiter=",",
                             ncols=len(names))
         require_finite(table, (col_f, col_zr, col_zi), path=path, first_line=start + 1,
                        names=names)
