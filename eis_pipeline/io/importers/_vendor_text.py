@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +21,12 @@ from eis_pipeline.io.text import decode, looks_decimal_comma, parse_table
 _NUMBER = re.compile(r"^[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?$")
 
 
+@lru_cache(maxsize=4)
 def head_text(head: bytes) -> str:
-    """Decode the first bytes of a file for sniffing; never raises."""
+    """Decode the first bytes of a file for sniffing; never raises.
+
+    Cached: during detection every text sniffer asks for the same head.
+    """
     try:
         return decode(head)
     except Exception:  # a sniffer must never raise

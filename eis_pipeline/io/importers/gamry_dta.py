@@ -23,6 +23,7 @@ Quirks handled:
 
 from __future__ import annotations
 
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -96,10 +97,12 @@ def _read_zcurve(lines: list[str], start: int, path: Path) -> tuple[dict[str, An
     names = lines[start + 1].split("\t")[1:]
     units = lines[start + 2].split("\t")[1:]
     first = start + 3
-    stop = first
-    while stop < len(lines) and lines[stop].startswith("\t") and lines[stop].strip():
-        stop += 1
-    rows = [line[1:] for line in lines[first:stop]]
+    rows = []
+    for line in islice(lines, first, None):
+        if not line.startswith("\t") or not line.strip():
+            break  # the next header key (or EXPERIMENTABORTED) ends the table
+        rows.append(line[1:])
+    stop = first + len(rows)
     name_line = start + 2  # 1-based number of the column-name line
     col = {
         "f": find_column(names, ["Freq"], path=path, line=name_line, what="frequency (Freq)"),
