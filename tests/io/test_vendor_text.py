@@ -43,7 +43,7 @@ def test_fallback_reports_line_and_field(bad, message):
 
 
 def test_small_helpers():
-    assert decimal_of(["1,5", "2"]) == "," and decimal_of(["1.5", "2"]) == "."
+    assert decimal_of(["1\t2", "1,5\t2"], "\t") == "," and decimal_of(["1.5 2"], None) == "."
     assert contiguous_runs(np.array([True, True, False, False, True])) == [(0, 2), (4, 5)]
     assert contiguous_runs(np.zeros(3, bool)) == []
     table = np.array([[1.0, 2.0], [np.inf, 3.0]])

@@ -43,12 +43,17 @@ def is_number(token: str) -> bool:
     return bool(_NUMBER.match(token.strip()))
 
 
-def decimal_of(fields: Iterable[str]) -> str:
-    """``','`` when any field of a data row is written with a decimal comma, else ``'.'``.
+def decimal_of(rows: Sequence[str], delimiter: str | None) -> str:
+    """``','`` when a number in the first rows is written with a decimal comma, else ``'.'``.
 
-    Only meaningful for tables whose delimiter is not a comma.
+    Several rows are looked at because a row of integers says nothing. Only meaningful for
+    tables whose delimiter is not a comma.
     """
-    return "," if any(looks_decimal_comma(f) for f in fields) else "."
+    for row in rows[:5]:
+        fields = row.split(delimiter) if delimiter is not None else row.split()
+        if any(looks_decimal_comma(f) for f in fields):
+            return ","
+    return "."
 
 
 def number(text: str) -> float | str:

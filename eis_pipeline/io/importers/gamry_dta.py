@@ -114,7 +114,7 @@ def _read_zcurve(lines: list[str], start: int, path: Path) -> tuple[dict[str, An
         idx = optional_column(names, [name])
         if idx is not None:
             col[key] = idx
-    decimal = decimal_of(rows[0].split("\t")) if rows else "."
+    decimal = decimal_of(rows, "\t")
     table = read_table(rows, path=path, first_line=first + 1, delimiter="\t",
                         decimal=decimal, ncols=len(names))
     require_finite(table, [col[k] for k in ("f", "zr", "zi", "zr_dc", "zi_dc") if k in col],

@@ -69,7 +69,7 @@ def read(path: Path) -> list[xr.Dataset]:
     while stop > at + 1 and not lines[stop - 1].strip():
         stop -= 1
     rows = lines[at + 1:stop]
-    decimal = decimal_of(rows[0].split("\t")) if rows else "."
+    decimal = decimal_of(rows, "\t")
     table = read_table(rows, path=path, first_line=at + 2, delimiter="\t", decimal=decimal,
                         ncols=len(names))
     require_finite(table, (col_f, col_zr, col_zi), path=path, first_line=at + 2, names=names)

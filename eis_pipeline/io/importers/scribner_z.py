@@ -99,13 +99,13 @@ def _zplot2_header(lines: list[str]) -> dict[str, Any]:
     return meta
 
 
-def _split(row: str) -> tuple[str | None, str]:
-    """Delimiter and decimal mark of a data row: tab, comma or whitespace."""
-    if "\t" in row:
-        return "\t", decimal_of(row.split("\t"))
-    if "," in row:
+def _split(rows: list[str]) -> tuple[str | None, str]:
+    """Delimiter and decimal mark of the data rows: tab, comma or whitespace."""
+    if "\t" in rows[0]:
+        return "\t", decimal_of(rows, "\t")
+    if "," in rows[0]:
         return ",", "."
-    return None, decimal_of(row.split())
+    return None, decimal_of(rows, None)
 
 
 def _read_zplot2(lines: list[str], path: Path) -> tuple[dict[str, Any], list[str] | None, int]:
@@ -179,7 +179,7 @@ def read(path: Path) -> list[xr.Dataset]:
     while stop > first_row and not lines[stop - 1].strip():
         stop -= 1
     rows = lines[first_row:stop]
-    delimiter, decimal = _split(rows[0]) if rows else ("\t", ".")
+    delimiter, decimal = _split(rows) if rows else ("\t", ".")
     ncols = max(len(names or ()), max(cols.values()) + 1)
     table = read_table(rows, path=path, first_line=first_row + 1, delimiter=delimiter,
                         decimal=decimal, ncols=ncols)
