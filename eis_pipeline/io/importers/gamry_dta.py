@@ -133,7 +133,7 @@ def read(path: Path) -> list[xr.Dataset]:
     lines = read_lines(path)
     metadata: dict[str, Any] = {}
     tables: list[str] = []
-    curves: list[tuple[dict[str, Any], int]] = []
+    curves: list[dict[str, Any]] = []
     i = 0
     while i < len(lines):
         line = lines[i]
@@ -148,7 +148,7 @@ def read(path: Path) -> list[xr.Dataset]:
             if key.upper().startswith("ZCURVE"):
                 declared = number(fields[2]) if len(fields) > 2 else None
                 data, stop = _read_zcurve(lines, i, path)
-                curves.append((data, i + 1))
+                curves.append(data)
                 if isinstance(declared, float):
                     metadata[f"{key}_points_declared"] = int(declared)
                 i = stop
@@ -179,7 +179,7 @@ def read(path: Path) -> list[xr.Dataset]:
     pstat = metadata.get("PSTAT")
     instrument = f"Gamry {pstat}" if pstat else "Gamry"
     spectra: list[xr.Dataset] = []
-    for data, _line in curves:
+    for data in curves:
         if data["f"].size == 0:
             continue  # aborted before the first point: nothing to return for this table
         variables = {"time": data.get("t"), "potential": data.get("v"),

@@ -144,11 +144,9 @@ def _read_zplotw(lines: list[str], path: Path) -> tuple[dict[str, Any], list[str
             continue
         # "Date: 12-17-2019    Time: 16:24:35": pairs separated by runs of spaces.
         chunks = re.split(r"\s{2,}(?=[A-Za-z][^:]*:)", text)
-        pairs = [_PAIR.match(c) for c in chunks]
-        if all(pairs) and ":" in text:
-            for m in pairs:
-                assert m is not None
-                meta[m.group(1)] = number(m.group(2))
+        pairs = [m for m in map(_PAIR.match, chunks) if m is not None]
+        if len(pairs) == len(chunks):
+            meta.update((m.group(1), number(m.group(2))) for m in pairs)
         else:
             comments.append(text)
     if comments:
