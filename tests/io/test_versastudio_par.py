@@ -125,3 +125,14 @@ def test_non_impedance_par_is_not_detected(tmp_path):
     assert sniff(path, text.encode()) == 0.0
     with pytest.raises(FormatError, match="no segment holds impedance rows"):
         read_spectra(path, format=NAME)
+
+
+def test_impedance_is_the_ratio_of_the_phasors(example):
+    """Independent check of column choice and sign: Z = E / I from the E and I phasors."""
+    lines = lines_utf8(example)
+    d = definition(lines)
+    end = lines.index("</Segment1>")
+    rows = np.array([[float(x) for x in s.split(",")] for s in lines[d + 1:end]])
+    e, i = rows[:, 10] + 1j * rows[:, 11], rows[:, 12] + 1j * rows[:, 13]
+    ds = read_spectra(example)[0]
+    np.testing.assert_allclose(ds.impedance.values, e / i, rtol=1e-5)

@@ -4,7 +4,8 @@ Layout: XML-like sections ``<Name>`` ... ``</Name>`` of ``key=value`` lines (``A
 ``Instrument``, ``Experiment``, ``Action0``, ``Action1``...); each measured action has a
 ``<SegmentN>`` section whose ``Definition=`` line names the comma-separated columns of the rows
 that follow (``Segment #, Point #, E(V), I(A), Elapsed Time(s), ..., Frequency(Hz), E Real,
-E Imag, I Real, I Imag, Z Real, Z Imag, ...``; the list ends with a count, not a column name).
+E Imag, I Real, I Imag, Z Real, Z Imag, ..., 0``; the trailing number is not a column: the
+rows have no field for it).
 
 Impedance is read from ``Z Real`` and ``Z Imag`` (ohm, physical sign: ``Z Imag`` < 0 for a
 capacitive response) — not from ``E Real``/``E Imag`` or ``I Real``/``I Imag``, which are the
@@ -54,10 +55,12 @@ def sniff(path: Path, head: bytes) -> float:
 
 
 def _segments(lines: list[str]) -> tuple[dict[str, Any], list[tuple[str, str, int, int]]]:
-    """Header sections as metadata, and ``(name, definition, definition_index, stop)`` of each
-    segment:
-    its rows are ``lines[definition_index + 1:stop]``. A missing closing tag (truncated
-    file) lets the rows run to the end of the file."""
+    """Header sections as metadata, and the segments.
+
+    Each segment is ``(name, definition, definition_index, stop)``: its rows are
+    ``lines[definition_index + 1:stop]``. A missing closing tag (truncated file) lets the rows
+    run to the end of the file.
+    """
     meta: dict[str, Any] = {}
     segments: list[tuple[str, str, int, int]] = []
     i = 0
@@ -100,7 +103,7 @@ def read(path: Path) -> list[xr.Dataset]:
     for name, columns, definition, stop in segments:
         names = [n.strip() for n in columns.split(",")]
         if names and is_number(names[-1]):
-            names = names[:-1]  # the list ends with a count, not a column
+            names = names[:-1]  # a trailing number, not a column: rows have no field for it
         col_f = optional_column(names, ["Frequency(Hz)"])
         if col_f is None:
             continue  # a DC segment (e.g. open-circuit hold): no impedance here
