@@ -95,3 +95,12 @@ def test_other_chi_technique_is_not_impedance(tmp_path):
     assert sniff(path, text.encode()) == 0.0
     with pytest.raises(FormatError, match="not a CH Instruments impedance export"):
         read_spectra(path, format=NAME)
+
+
+def test_impedance_agrees_with_the_polar_columns(example):
+    """Independent check of columns and sign against Z/ohm (4 digits) and Phase/deg (0.1°)."""
+    rows = np.array([[float(x) for x in s.split(",")] for s in lines_of(example)[FIRST_ROW:]
+                     if s.strip()])
+    z = read_spectra(example)[0].impedance.values
+    np.testing.assert_allclose(np.abs(z), rows[:, 3], rtol=1e-3)
+    np.testing.assert_allclose(np.rad2deg(np.angle(z)), rows[:, 4], atol=0.06)

@@ -154,3 +154,16 @@ def test_non_impedance_gamry_file_is_not_detected(tmp_path):
 def test_sniff_rejects_other_text():
     assert sniff(None, b"Frequency\tZre\tZimg\n1\t2\t3\n") == 0.0  # type: ignore[arg-type]
     assert sniff(None, b"") == 0.0  # type: ignore[arg-type]
+
+
+def test_impedance_agrees_with_the_polar_columns(shared_formats):
+    """Independent check of columns and sign: Zreal + j Zimag = Zmod exp(j Zphz) (degrees)."""
+    path = shared_formats / "impedance_py" / "exampleDataGamry.DTA"
+    lines = lines_of(path)
+    rows = _zcurve_rows(lines)
+    names = lines[rows[0] - 2].split("\t")
+    table = np.array([[float(x) for x in lines[i].split("\t")[1:]] for i in rows])
+    zmod, zphz = table[:, names.index("Zmod") - 1], table[:, names.index("Zphz") - 1]
+    ds = read_spectra(path)[0]
+    np.testing.assert_allclose(ds.impedance.values, zmod * np.exp(1j * np.deg2rad(zphz)),
+                               rtol=1e-5)
