@@ -113,3 +113,19 @@ def test_permittivity_export_is_not_impedance(tmp_path):
         read_spectra(path, format=NAME)
     with pytest.raises(FormatError):
         read_spectra(path)
+
+
+def test_temperature_series_splits_into_sweeps(example, tmp_path):
+    """Sweeps concatenated with a temperature column: one spectrum per temperature."""
+    lines = lines_of(example)
+    data = lines[TITLE + 1:]
+    series = [f"{s}\t{t:.1f}" for t in (25.0, 50.0, 75.0) for s in data]
+    variant = write(tmp_path, "series.txt", [*lines[:TITLE], lines[TITLE] + "\tTemp.[°C]",
+                                             *series])
+    spectra = read_spectra(variant)
+    ref = read_spectra(example)[0]
+    assert [ds.attrs["sweep"] for ds in spectra] == [0, 1, 2]
+    for ds, t in zip(spectra, (298.15, 323.15, 348.15), strict=True):
+        np.testing.assert_array_equal(ds.impedance.values, ref.impedance.values)
+        np.testing.assert_allclose(ds.temperature.values, t)
+        assert ds.attrs["thickness_cm"] == 0.075

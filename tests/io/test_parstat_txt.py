@@ -96,3 +96,11 @@ def test_dc_only_export_is_a_clear_error(example, tmp_path):
     lines = lines_of(example)[:FIRST_EIS_ROW]
     with pytest.raises(FormatError, match="DC data only"):
         read_spectra(write(tmp_path, "dc.txt", lines))
+
+
+def test_back_to_back_sweeps_without_dc_rows(example, tmp_path):
+    lines = lines_of(example)
+    eis = lines[FIRST_EIS_ROW:]
+    first, second = read_spectra(write(tmp_path, "b2b.txt", [*lines, *eis]))
+    assert first.sizes["frequency"] == second.sizes["frequency"] == 31
+    np.testing.assert_array_equal(first.frequency.values, second.frequency.values)

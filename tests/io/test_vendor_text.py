@@ -8,6 +8,7 @@ from eis_pipeline.io.importers._vendor_text import (
     read_table,
     require_finite,
     require_positive,
+    sweep_bounds,
 )
 from eis_pipeline.io.text import parse_table
 
@@ -52,3 +53,10 @@ def test_small_helpers():
     assert info.value.line == 6
     with pytest.raises(ParseError, match=r"t\.txt:2: frequency is -1\.0 Hz"):
         require_positive(np.array([1.0, -1.0]), path="t.txt", first_line=1)
+
+
+def test_sweep_bounds():
+    f = np.array([0.0, 1e4, 1e3, 1e2, 1e4, 1e3, 1e3, 0.0, 0.0, 1.0, 10.0, 100.0, 1.0])
+    assert sweep_bounds(f) == [(1, 4), (4, 7), (9, 12), (12, 13)]
+    assert sweep_bounds(np.array([5.0])) == [(0, 1)]
+    assert sweep_bounds(np.zeros(4)) == []

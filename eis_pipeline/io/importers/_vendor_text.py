@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -171,3 +172,26 @@ def read_table(lines: Sequence[str], *, path: Path, first_line: int, delimiter: 
                 return table
     return parse_table(lines, path=path, first_line=first_line, delimiter=delimiter,
                        decimal=decimal, ncols=ncols)
+
+
+def sweep_bounds(frequency: np.ndarray) -> list[tuple[int, int]]:
+    """``(start, stop)`` of each sweep in a column of frequencies, in file order.
+
+    Rows with a frequency <= 0 are DC points and belong to no sweep. Within a run of
+    impedance rows, a new sweep starts where the frequency steps against the run's main
+    direction (e.g. back up to 10 kHz after a descending sweep reached 1 Hz): exports that
+    concatenate sweeps (temperature series) have no other separator.
+
+    Examples
+    --------
+    >>> sweep_bounds(np.array([0.0, 100.0, 10.0, 1.0, 100.0, 10.0, 0.0, 5.0]))
+    [(1, 4), (4, 6), (7, 8)]
+    """
+    bounds: list[tuple[int, int]] = []
+    for a, b in contiguous_runs(frequency > 0):  # one iteration per run, not per point
+        steps = np.diff(frequency[a:b])
+        direction = np.sign(np.median(steps)) if steps.size else 0.0
+        cuts = np.flatnonzero(np.sign(steps) == -direction) + 1 + a if direction else ()
+        edges = [a, *(int(c) for c in cuts), b]
+        bounds.extend(pairwise(edges))
+    return bounds

@@ -13,7 +13,9 @@ geometry becomes the attributes ``diameter_cm`` and ``thickness_cm`` (converted 
 given); a fixed temperature (``Temperature [°C]=...``) or a temperature column becomes the
 ``temperature`` variable in K. Columns are found by their titles: frequency ``Freq[...][Hz]``,
 impedance ``Z'``/``Z''`` (any WinDETA subscript, e.g. ``Zs'``) in ohm; Novocontrol writes Z''
-with the physical sign, and a title ``-Z''`` is negated. The temperature in a sample *name*
+with the physical sign, and a title ``-Z''`` is negated. Exports of a series (e.g. one sweep
+per temperature, with a temperature column) concatenate the sweeps: a new sweep starts where
+the frequency jumps back to the start of the range. The temperature in a sample *name*
 (``..._25deg``) is a label, not a measurement, and is not interpreted.
 """
 
@@ -37,6 +39,7 @@ from eis_pipeline.io.importers._vendor_text import (
     require_finite,
     require_positive,
     require_rows,
+    sweep_bounds,
 )
 from eis_pipeline.io.registry import Importer
 from eis_pipeline.io.text import parse_float, read_lines
@@ -140,8 +143,11 @@ def read(path: Path) -> list[xr.Dataset]:
     elif "temperature_K" in attrs:
         temperature = np.full(table.shape[0], attrs["temperature_K"])
     attrs.pop("temperature_K", None)  # carried by the temperature variable
-    return [make_spectrum(table[:, col_f], impedance, instrument="Novocontrol",
-                          metadata=meta, attrs=attrs, temperature=temperature)]
+    frequency = table[:, col_f]
+    return [make_spectrum(frequency[a:b], impedance[a:b], sweep=k, instrument="Novocontrol",
+                          metadata=meta, attrs=attrs,
+                          temperature=None if temperature is None else temperature[a:b])
+            for k, (a, b) in enumerate(sweep_bounds(frequency))]
 
 
 IMPORTERS = (

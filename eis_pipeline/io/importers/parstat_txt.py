@@ -4,8 +4,9 @@ Layout: one title line, e.g. ``Potential (V)  Current (A)  Elapsed Time (s)  Fre
 Zre (ohms)  Zim (ohms)  |Vac| (V)  |Iac| (A)`` (tab-separated, with a trailing tab), then rows.
 The export holds the whole experiment: DC steps (open circuit, holds) are rows with frequency 0
 and impedance 0, interleaved with the impedance sweeps. Only rows with a positive frequency are
-impedance data; each contiguous run of them is one sweep, in file order. ``Zim`` is Z'' with
-the physical sign. Potential, current and elapsed time of each point are kept.
+impedance data; each contiguous run of them is one sweep, cut again where the frequency jumps
+back (a new sweep started without DC rows between), in file order. ``Zim`` is Z'' with the
+physical sign. Potential, current and elapsed time of each point are kept.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import xarray as xr
 from eis_pipeline.conventions import make_spectrum
 from eis_pipeline.exceptions import FormatError
 from eis_pipeline.io.importers._vendor_text import (
-    contiguous_runs,
     decimal_of,
     find_column,
     first_lines,
@@ -27,6 +27,7 @@ from eis_pipeline.io.importers._vendor_text import (
     read_table,
     require_finite,
     require_rows,
+    sweep_bounds,
 )
 from eis_pipeline.io.registry import Importer
 from eis_pipeline.io.text import read_lines
@@ -74,7 +75,7 @@ def read(path: Path) -> list[xr.Dataset]:
                         ncols=len(names))
     require_finite(table, (col_f, col_zr, col_zi), path=path, first_line=at + 2, names=names)
     require_rows(table, path=path, line=at + 1, what="table")
-    runs = contiguous_runs(table[:, col_f] > 0)
+    runs = sweep_bounds(table[:, col_f])
     if not runs:
         raise FormatError(f"{path}: every row has frequency 0: this export holds DC data "
                           "only, no impedance sweep")

@@ -11,7 +11,8 @@ Impedance is read from ``Z Real`` and ``Z Imag`` (ohm, physical sign: ``Z Imag``
 capacitive response) — not from ``E Real``/``E Imag`` or ``I Real``/``I Imag``, which are the
 excitation and response phasors, nor from ``Z2 Real``/``Z2 Imag`` (the auxiliary electrometer,
 zero when unused). Rows with frequency 0 (DC points) are skipped; each contiguous run of
-impedance rows in a segment is one sweep, in file order.
+impedance rows in a segment is one sweep (cut again where the frequency jumps back to start
+a new sweep), in file order.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import xarray as xr
 from eis_pipeline.conventions import make_spectrum
 from eis_pipeline.exceptions import FormatError
 from eis_pipeline.io.importers._vendor_text import (
-    contiguous_runs,
     find_column,
     head_text,
     is_number,
@@ -33,6 +33,7 @@ from eis_pipeline.io.importers._vendor_text import (
     optional_column,
     read_table,
     require_finite,
+    sweep_bounds,
 )
 from eis_pipeline.io.registry import Importer
 from eis_pipeline.io.text import read_lines
@@ -121,7 +122,7 @@ def read(path: Path) -> list[xr.Dataset]:
                             ncols=len(names))
         require_finite(table, (col_f, col_zr, col_zi), path=path, first_line=start + 1,
                        names=names)
-        for a, b in contiguous_runs(table[:, col_f] > 0):
+        for a, b in sweep_bounds(table[:, col_f]):
             part = table[a:b]
             spectra.append(make_spectrum(
                 part[:, col_f], part[:, col_zr] + 1j * part[:, col_zi], sweep=len(spectra),
