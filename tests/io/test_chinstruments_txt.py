@@ -104,3 +104,16 @@ def test_impedance_agrees_with_the_polar_columns(example):
     z = read_spectra(example)[0].impedance.values
     np.testing.assert_allclose(np.abs(z), rows[:, 3], rtol=1e-3)
     np.testing.assert_allclose(np.rad2deg(np.angle(z)), rows[:, 4], atol=0.06)
+
+
+def test_export_without_the_descriptive_header(example, tmp_path):
+    """"Convert to txt" can write only the parameters before the table."""
+    lines = lines_of(example)
+    params = lines.index("Init E (V) = 0")
+    ds = read_spectra(write(tmp_path, "bare.txt", lines[params:]))[0]
+    assert ds.attrs["source_format"] == NAME
+    assert_same_spectra([read_spectra(example)[0]], [ds])
+    meta = json.loads(ds.attrs["original_metadata"])
+    assert "date" not in meta and "technique" not in meta
+    assert meta["Init E (V)"] == 0.0 and meta["options"] == ["Imp SF"]
+    assert ds.attrs["instrument"] == "CH Instruments"

@@ -9,6 +9,7 @@ a comma, the numbers always use a decimal point.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -53,23 +54,28 @@ def sniff(path: Path, head: bytes) -> float:
     return 0.7
 
 
+_DATE = re.compile(r"^[A-Z][a-z]{2}\.? \d{1,2}, \d{4}\s+\d{1,2}:\d{2}(:\d{2})?$")
+
+
 def _header(lines: list[str]) -> dict[str, Any]:
+    """Header lines as metadata. The date line and the technique line (``A.C. Impedance``)
+    are optional: "Convert to txt" without the header writes only the parameters."""
     meta: dict[str, Any] = {}
     flags: list[str] = []
-    if lines:
-        meta["date"] = lines[0].strip()
-    if len(lines) > 1:
-        meta["technique"] = lines[1].strip()
-    for line in lines[2:]:
+    for line in lines:
         text = line.strip()
         if not text:
             continue
-        if " = " in text:
+        if _DATE.match(text) and "date" not in meta:
+            meta["date"] = text
+        elif " = " in text:
             key, _, value = text.partition(" = ")
             meta[key.strip()] = number(value)
         elif ":" in text:
             key, _, value = text.partition(":")
             meta[key.strip()] = value.strip()
+        elif len(meta) <= 1 and not flags and "technique" not in meta:
+            meta["technique"] = text  # before any parameter: the technique name
         else:
             flags.append(text)  # switches such as "Imp SF"
     if flags:
