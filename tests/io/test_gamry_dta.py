@@ -167,3 +167,11 @@ def test_impedance_agrees_with_the_polar_columns(shared_formats):
     ds = read_spectra(path)[0]
     np.testing.assert_allclose(ds.impedance.values, zmod * np.exp(1j * np.deg2rad(zphz)),
                                rtol=1e-5)
+
+
+def test_run_aborted_before_the_first_point(shared_formats, tmp_path):
+    lines = lines_of(shared_formats / "impedance_py" / "exampleDataGamryABORT.DTA")
+    rows = _zcurve_rows(lines)
+    path = write(tmp_path, "empty.DTA", [*lines[:rows[0]], *lines[rows[-1] + 1:]])
+    with pytest.raises(FormatError, match=r"empty\.DTA: .*no impedance data points"):
+        read_spectra(path)
