@@ -40,7 +40,7 @@ def decode(data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         # cp1252 where defined, latin-1 for its five undefined bytes: never fails. An error
-        # handler keeps this in the C codec (a regex split first was ~20x slower).
+        # handler keeps this in the C codec (a regex split first was ~8x slower on 1.6 MB).
         return data.decode("cp1252", errors=_LATIN1_FALLBACK)
 
 
