@@ -39,15 +39,20 @@ def decode(data: bytes) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252")
-    except UnicodeDecodeError:
-        # cp1252 where defined, latin-1 for its five undefined bytes: never fails.
-        return "".join(
-            chunk.decode("cp1252", errors="strict") if i % 2 == 0 else chunk.decode("latin-1")
-            for i, chunk in enumerate(re.split(rb"([\x81\x8d\x8f\x90\x9d]+)", data))
-        )
+        # cp1252 where defined, latin-1 for its five undefined bytes: never fails. An error
+        # handler keeps this in the C codec (a regex split first was ~8x slower on 1.6 MB).
+        return data.decode("cp1252", errors=_LATIN1_FALLBACK)
+
+
+def _latin1_for_undefined(exc: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: decode the bytes cp1252 leaves undefined as latin-1."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    return exc.object[exc.start:exc.end].decode("latin-1"), exc.end
+
+
+_LATIN1_FALLBACK = "eis_pipeline.latin1_fallback"
+codecs.register_error(_LATIN1_FALLBACK, _latin1_for_undefined)
 
 
 def read_text(path: str | Path) -> str:

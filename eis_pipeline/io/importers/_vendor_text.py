@@ -1,0 +1,197 @@
+"""Small helpers shared by the text-based vendor importers (not an importer: the leading
+underscore keeps the registry from loading it as one).
+
+They sit on top of :mod:`eis_pipeline.io.text` and only add what several vendor formats need:
+decoding a sniff head, choosing the decimal separator, locating named columns with a useful
+error, and splitting a table into sweeps.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+
+from eis_pipeline.exceptions import ParseError
+from eis_pipeline.io.text import decode, looks_decimal_comma, parse_table
+
+_NUMBER = re.compile(r"^[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?$")
+
+
+@lru_cache(maxsize=4)
+def head_text(head: bytes) -> str:
+    """Decode the first bytes of a file for sniffing; never raises.
+
+    Cached: during detection every text sniffer asks for the same head.
+    """
+    try:
+        return decode(head)
+    except Exception:  # a sniffer must never raise
+        return ""
+
+
+def first_lines(text: str, n: int) -> list[str]:
+    """The first ``n`` lines of ``text`` (any line ending)."""
+    return text.splitlines()[:n]
+
+
+def is_number(token: str) -> bool:
+    """True when ``token`` is a plain number (decimal point or comma, optional exponent)."""
+    return bool(_NUMBER.match(token.strip()))
+
+
+def decimal_of(rows: Sequence[str], delimiter: str | None) -> str:
+    """``','`` when a number in the first rows is written with a decimal comma, else ``'.'``.
+
+    Several rows are looked at because a row of integers says nothing. Only meaningful for
+    tables whose delimiter is not a comma.
+    """
+    for row in rows[:5]:
+        fields = row.split(delimiter) if delimiter is not None else row.split()
+        if any(looks_decimal_comma(f) for f in fields):
+            return ","
+    return "."
+
+
+def number(text: str) -> float | str:
+    """Header value as a float when it is a number (either decimal mark), else stripped text."""
+    token = text.strip()
+    if is_number(token):
+        return float(token.replace(",", "."))
+    return token
+
+
+def find_column(names: Sequence[str], candidates: Iterable[str], *, path: Path, line: int,
+                what: str, pattern: bool = False) -> int:
+    """Index of the first column whose name matches one of ``candidates``.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Column names as read from the file.
+    candidates : iterable of str
+        Accepted names (compared case-insensitively after stripping), or regular expressions
+        when ``pattern`` is True.
+    path, line : Path, int
+        Where the column-name line is, for the error message.
+    what : str
+        What the column holds, for the error message (e.g. ``"frequency"``).
+
+    Raises
+    ------
+    ParseError
+        Naming the columns that were found, when none matches.
+    """
+    stripped = [n.strip() for n in names]
+    for cand in candidates:
+        for i, name in enumerate(stripped):
+            if (re.fullmatch(cand, name, flags=re.IGNORECASE) if pattern
+                    else name.lower() == cand.lower()):
+                return i
+    raise ParseError(
+        f"no {what} column among {stripped}; is a column missing or renamed? "
+        "Re-export the file with the impedance columns included.", path, line)
+
+
+def optional_column(names: Sequence[str], candidates: Iterable[str]) -> int | None:
+    """Index of the first column named like one of ``candidates``, or None."""
+    lowered = [n.strip().lower() for n in names]
+    for cand in candidates:
+        if cand.lower() in lowered:
+            return lowered.index(cand.lower())
+    return None
+
+
+def contiguous_runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """``(start, stop)`` of each run of True in a 1-D boolean mask, vectorised.
+
+    Examples
+    --------
+    >>> contiguous_runs(np.array([False, True, True, False, True]))
+    [(1, 3), (4, 5)]
+    """
+    padded = np.concatenate(([False], np.asarray(mask, dtype=bool), [False]))
+    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def require_rows(table: np.ndarray, *, path: Path, line: int, what: str) -> None:
+    """Raise :class:`ParseError` when a table that must hold impedance data is empty."""
+    if table.shape[0] == 0:
+        raise ParseError(f"the {what} has no data rows (empty or aborted before the first "
+                         "point)", path, line)
+
+
+def require_finite(table: np.ndarray, columns: Sequence[int], *, path: Path, first_line: int,
+                   names: Sequence[str] | None = None) -> None:
+    """Raise :class:`ParseError` at the first row whose frequency or impedance is not finite.
+
+    ``inf`` comes from an overflowing exponent (a damaged digit) and ``nan`` from a ``NaN``
+    field; neither is a measurement, and the contract check later could not say which line.
+    """
+    block = table[:, list(columns)]
+    bad = ~np.isfinite(block)
+    if bad.any():
+        row, col = (int(v[0]) for v in np.nonzero(bad))
+        label = names[columns[col]] if names is not None else f"column {columns[col] + 1}"
+        raise ParseError(f"{label} is {float(block[row, col])!r}, not a finite number (damaged or "
+                         "missing value)", path, first_line + row)
+
+
+def require_positive(frequency: np.ndarray, *, path: Path, first_line: int) -> None:
+    """Raise :class:`ParseError` at the first row whose frequency is not positive."""
+    bad = np.flatnonzero(~(frequency > 0))
+    if bad.size:
+        row = int(bad[0])
+        raise ParseError(f"frequency is {float(frequency[row])!r} Hz; expected a positive value "
+                         "(damaged row?)", path, first_line + row)
+
+
+def read_table(lines: Sequence[str], *, path: Path, first_line: int, delimiter: str | None,
+               decimal: str = ".", ncols: int) -> np.ndarray:
+    """:func:`eis_pipeline.io.text.parse_table`, with a vectorised fast path.
+
+    numpy's C tokenizer (:func:`numpy.loadtxt`) converts the whole block at once; it is several
+    times faster than the per-field loop of ``parse_table`` on long tables. On anything it
+    cannot read exactly (a short row, a bad field, a blank line it would skip) the block is
+    parsed again by ``parse_table``, whose error names the line and the field.
+    """
+    if lines and not (decimal == "," and delimiter == ","):
+        block = [s.replace(",", ".") for s in lines] if decimal == "," else list(lines)
+        try:
+            table = np.loadtxt(block, dtype=np.float64, delimiter=delimiter, comments=None,
+                               usecols=range(ncols), ndmin=2, encoding=None)
+        except ValueError:
+            pass
+        else:
+            if table.shape == (len(lines), ncols):
+                return table
+    return parse_table(lines, path=path, first_line=first_line, delimiter=delimiter,
+                       decimal=decimal, ncols=ncols)
+
+
+def sweep_bounds(frequency: np.ndarray) -> list[tuple[int, int]]:
+    """``(start, stop)`` of each sweep in a column of frequencies, in file order.
+
+    Rows with a frequency <= 0 are DC points and belong to no sweep. Within a run of
+    impedance rows, a new sweep starts where the frequency steps against the run's main
+    direction (e.g. back up to 10 kHz after a descending sweep reached 1 Hz): exports that
+    concatenate sweeps (temperature series) have no other separator.
+
+    Examples
+    --------
+    >>> sweep_bounds(np.array([0.0, 100.0, 10.0, 1.0, 100.0, 10.0, 0.0, 5.0]))
+    [(1, 4), (4, 6), (7, 8)]
+    """
+    bounds: list[tuple[int, int]] = []
+    for a, b in contiguous_runs(frequency > 0):  # one iteration per run, not per point
+        steps = np.diff(frequency[a:b])
+        direction = np.sign(np.median(steps)) if steps.size else 0.0
+        cuts = np.flatnonzero(np.sign(steps) == -direction) + 1 + a if direction else ()
+        edges = [a, *(int(c) for c in cuts), b]
+        bounds.extend(pairwise(edges))
+    return bounds

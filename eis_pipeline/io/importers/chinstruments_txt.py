@@ -1,0 +1,127 @@
+"""CH Instruments (CHI 6xx/7xx...) text exports of A.C. Impedance runs.
+
+Layout: a date line, the technique (``A.C. Impedance``), ``Key: value`` lines (``File``,
+``Instrument Model``...), parameter lines ``Name (unit) = value``, then the column titles
+``Freq/Hz, Z'/ohm, Z"/ohm, Z/ohm, Phase/deg``, a blank line, and comma-separated rows.
+Z'' is written with the physical sign; a ``-Z"/ohm`` title is negated. Because the delimiter is
+a comma, the numbers always use a decimal point.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import xarray as xr
+
+from eis_pipeline.conventions import make_spectrum
+from eis_pipeline.exceptions import FormatError
+from eis_pipeline.io.importers._vendor_text import (
+    find_column,
+    first_lines,
+    head_text,
+    number,
+    read_table,
+    require_finite,
+    require_positive,
+    require_rows,
+)
+from eis_pipeline.io.registry import Importer
+from eis_pipeline.io.text import read_lines
+
+NAME = "chi-txt"
+_TITLE_START = "freq/hz"
+
+
+def _title_index(lines: list[str]) -> int | None:
+    return next((i for i, s in enumerate(lines[:80])
+                 if s.strip().lower().startswith(_TITLE_START)), None)
+
+
+def sniff(path: Path, head: bytes) -> float:
+    """Confidence that ``head`` starts a CH Instruments impedance export."""
+    lines = first_lines(head_text(head), 80)
+    at = _title_index(lines)
+    if at is None:
+        return 0.0
+    title = lines[at].lower()
+    if "z'/ohm" not in title or not ('z"/ohm' in title or "z''/ohm" in title):
+        return 0.0
+    header = "\n".join(lines[:at])
+    if "A.C. Impedance" in header or "Instrument Model:  CHI" in header:
+        return 0.95
+    return 0.7
+
+
+_DATE = re.compile(r"^[A-Z][a-z]{2}\.? \d{1,2}, \d{4}\s+\d{1,2}:\d{2}(:\d{2})?$")
+
+
+def _header(lines: list[str]) -> dict[str, Any]:
+    """Header lines as metadata. The date line and the technique line (``A.C. Impedance``)
+    are optional: "Convert to txt" without the header writes only the parameters."""
+    meta: dict[str, Any] = {}
+    flags: list[str] = []
+    for line in lines:
+        text = line.strip()
+        if not text:
+            continue
+        if _DATE.match(text) and "date" not in meta:
+            meta["date"] = text
+        elif " = " in text:
+            key, _, value = text.partition(" = ")
+            meta[key.strip()] = number(value)
+        elif ":" in text:
+            key, _, value = text.partition(":")
+            meta[key.strip()] = value.strip()
+        elif len(meta) <= 1 and not flags and "technique" not in meta:
+            meta["technique"] = text  # before any parameter: the technique name
+        else:
+            flags.append(text)  # switches such as "Imp SF"
+    if flags:
+        meta["options"] = flags
+    return meta
+
+
+def read(path: Path) -> list[xr.Dataset]:
+    """Read the impedance table of a CH Instruments export; see the module docstring."""
+    path = Path(path)
+    lines = read_lines(path)
+    at = _title_index(lines)
+    if at is None:
+        raise FormatError(f"{path}: no 'Freq/Hz, Z'/ohm, Z\"/ohm, ...' title line in the "
+                          "first 80 lines; not a CH Instruments impedance export")
+    names = [n.strip() for n in lines[at].split(",")]
+    col_f = find_column(names, ["Freq/Hz"], path=path, line=at + 1, what="frequency (Freq/Hz)")
+    col_zr = find_column(names, ["Z'/ohm"], path=path, line=at + 1, what="Z' (Z'/ohm)")
+    col_zi = find_column(names, ['Z"/ohm', "Z''/ohm", '-Z"/ohm', "-Z''/ohm"], path=path,
+                         line=at + 1, what='Z" (Z"/ohm)')
+    first = at + 1
+    while first < len(lines) and not lines[first].strip():
+        first += 1
+    stop = len(lines)
+    while stop > first and not lines[stop - 1].strip():
+        stop -= 1
+    table = read_table(lines[first:stop], path=path, first_line=first + 1, delimiter=",",
+                        ncols=len(names))
+    require_finite(table, (col_f, col_zr, col_zi), path=path, first_line=first + 1,
+                   names=names)
+    require_positive(table[:, col_f], path=path, first_line=first + 1)
+    require_rows(table, path=path, line=at + 1, what="impedance table")
+    meta = _header(lines[:at])
+    meta["columns"] = names
+    model = str(meta.get("Instrument Model", "")).strip()
+    sign = -1.0 if names[col_zi].startswith("-") else 1.0
+    return [make_spectrum(table[:, col_f], table[:, col_zr] + 1j * sign * table[:, col_zi],
+                          instrument=f"CH Instruments {model}".strip(), metadata=meta)]
+
+
+IMPORTERS = (
+    Importer(
+        name=NAME,
+        description="CH Instruments A.C. Impedance text export (Freq/Hz, Z'/ohm, Z\"/ohm)",
+        suffixes=(".txt", ".csv"),
+        sniff=sniff,
+        read=read,
+    ),
+)

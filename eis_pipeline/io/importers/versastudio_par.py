@@ -1,0 +1,151 @@
+"""Princeton Applied Research VersaStudio ``.par`` experiment files.
+
+Layout: XML-like sections ``<Name>`` ... ``</Name>`` of ``key=value`` lines (``Application``,
+``Instrument``, ``Experiment``, ``Action0``, ``Action1``...); each measured action has a
+``<SegmentN>`` section whose ``Definition=`` line names the comma-separated columns of the rows
+that follow (``Segment #, Point #, E(V), I(A), Elapsed Time(s), ..., Frequency(Hz), E Real,
+E Imag, I Real, I Imag, Z Real, Z Imag, ..., 0``; the trailing number is not a column: the
+rows have no field for it).
+
+Impedance is read from ``Z Real`` and ``Z Imag`` (ohm, physical sign: ``Z Imag`` < 0 for a
+capacitive response) — not from ``E Real``/``E Imag`` or ``I Real``/``I Imag``, which are the
+excitation and response phasors, nor from ``Z2 Real``/``Z2 Imag`` (the auxiliary electrometer,
+zero when unused). Rows with frequency 0 (DC points) are skipped; each contiguous run of
+impedance rows in a segment is one sweep (cut again where the frequency jumps back to start
+a new sweep), in file order.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import xarray as xr
+
+from eis_pipeline.conventions import make_spectrum
+from eis_pipeline.exceptions import FormatError
+from eis_pipeline.io.importers._vendor_text import (
+    find_column,
+    head_text,
+    is_number,
+    number,
+    optional_column,
+    read_table,
+    require_finite,
+    sweep_bounds,
+)
+from eis_pipeline.io.registry import Importer
+from eis_pipeline.io.text import read_lines
+
+NAME = "versastudio-par"
+_OPEN = re.compile(r"^<([A-Za-z][\w]*)>$")
+#: Sections that describe the experiment; the others (Graph1, DataView...) are window layout.
+_KEEP = re.compile(r"^(Application|Instrument|Experiment|Action\d+|Segment\d+)$")
+
+
+def sniff(path: Path, head: bytes) -> float:
+    """Confidence that ``head`` starts a VersaStudio ``.par`` file holding impedance data."""
+    text = head_text(head)
+    if not text.lstrip().startswith("<Application>"):
+        return 0.0
+    if "Definition=" in text:
+        # The first segment is within the head: impedance only if it has a frequency column.
+        return 0.95 if "Frequency(Hz)" in text else 0.0
+    return 0.5 if "VersaStudio" in text or "<Instrument>" in text else 0.0
+
+
+def _segments(lines: list[str]) -> tuple[dict[str, Any], list[tuple[str, str, int, int]]]:
+    """Header sections as metadata, and the segments.
+
+    Each segment is ``(name, definition, definition_index, stop)``: its rows are
+    ``lines[definition_index + 1:stop]``. A missing closing tag (truncated file) lets the rows
+    run to the end of the file.
+    """
+    meta: dict[str, Any] = {}
+    segments: list[tuple[str, str, int, int]] = []
+    i = 0
+    while i < len(lines):
+        match = _OPEN.match(lines[i].strip())
+        if not match:
+            i += 1
+            continue
+        name = match.group(1)
+        close = f"</{name}>"
+        body: dict[str, Any] = {}
+        j = i + 1
+        while j < len(lines) and lines[j].strip() != close:
+            key, sep, value = lines[j].partition("=")
+            if sep and key.strip() == "Definition":
+                body["Definition"] = value.strip()
+                stop = j + 1
+                while stop < len(lines) and lines[stop].strip() != close:
+                    stop += 1
+                segments.append((name, value.strip(), j, stop))
+                j = stop
+                break
+            if sep:
+                body[key.strip()] = number(value)
+            j += 1
+        if _KEEP.match(name):
+            meta[name] = body
+        i = j + 1
+    return meta, segments
+
+
+def read(path: Path) -> list[xr.Dataset]:
+    """Read every impedance sweep of a VersaStudio ``.par`` file."""
+    path = Path(path)
+    lines = read_lines(path)
+    meta, segments = _segments(lines)
+    spectra: list[xr.Dataset] = []
+    instrument_type = str(meta.get("Instrument", {}).get("Type", "")).strip()
+    instrument = f"Princeton Applied Research {instrument_type}".strip()
+    for name, columns, definition, stop in segments:
+        names = [n.strip() for n in columns.split(",")]
+        if names and is_number(names[-1]):
+            names = names[:-1]  # a trailing number, not a column: rows have no field for it
+        col_f = optional_column(names, ["Frequency(Hz)"])
+        if col_f is None:
+            continue  # a DC segment (e.g. open-circuit hold): no impedance here
+        def_line = definition + 1  # 1-based number of the Definition= line
+        start = definition + 1
+        col_zr = find_column(names, ["Z Real"], path=path, line=def_line, what="Z' (Z Real)")
+        col_zi = find_column(names, ["Z Imag"], path=path, line=def_line, what="Z'' (Z Imag)")
+        col_v = optional_column(names, ["E(V)"])
+        col_i = optional_column(names, ["I(A)"])
+        col_t = optional_column(names, ["Elapsed Time(s)"])
+        end = stop
+        while end > start and not lines[end - 1].strip():
+            end -= 1
+        table = read_table(lines[start:end], path=path, first_line=start + 1, delimiter=",",
+                            ncols=len(names))
+        require_finite(table, (col_f, col_zr, col_zi), path=path, first_line=start + 1,
+                       names=names)
+        for a, b in sweep_bounds(table[:, col_f]):
+            part = table[a:b]
+            spectra.append(make_spectrum(
+                part[:, col_f], part[:, col_zr] + 1j * part[:, col_zi], sweep=len(spectra),
+                instrument=instrument, metadata={**meta, "segment": name},
+                potential=None if col_v is None else part[:, col_v],
+                current=None if col_i is None else part[:, col_i],
+                time=None if col_t is None else part[:, col_t]))
+    if not segments:
+        raise FormatError(f"{path}: no <SegmentN> section with a Definition= line: the file "
+                          "holds no measured data")
+    if not spectra:
+        raise FormatError(f"{path}: no segment holds impedance rows (a Frequency(Hz) column "
+                          "with positive values); is this an impedance experiment?")
+    return spectra
+
+
+IMPORTERS = (
+    Importer(
+        name=NAME,
+        description="Princeton Applied Research VersaStudio .par (Z Real/Z Imag of each "
+                    "impedance segment)",
+        suffixes=(".par",),
+        sniff=sniff,
+        read=read,
+    ),
+)

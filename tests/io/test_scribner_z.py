@@ -1,0 +1,133 @@
+import json
+
+import numpy as np
+import pytest
+
+from eis_pipeline.exceptions import FormatError, ParseError
+from eis_pipeline.io.importers.scribner_z import NAME, sniff
+from eis_pipeline.io.registry import read_spectra
+from tests.io.text_variants import (
+    EOLS,
+    assert_matches,
+    assert_same_spectra,
+    control_expected,
+    decimal_comma,
+    drop_column,
+    impedance_py_expected,
+    lines_of,
+    read_both,
+    truncated,
+    with_garbage,
+    write,
+)
+
+pytestmark = pytest.mark.shared_formats
+
+
+def _first_row(lines: list[str]) -> int:
+    """0-based index of the first data row of either layout."""
+    if lines[0].startswith("ZPLOT2"):
+        return next(i for i, s in enumerate(lines) if s.strip() == "End Comments") + 1
+    return next(i for i, s in enumerate(lines) if "Freq(Hz)" in s) + 1
+
+
+@pytest.mark.parametrize("name", ["exampleDataZPlot.z", "exampleDataZPlot_noComments.z"])
+def test_matches_impedance_py(shared_formats, name):
+    spectra = read_both(shared_formats / "impedance_py" / name, NAME)
+    assert len(spectra) == 1
+    assert_matches(spectra[0], *impedance_py_expected(shared_formats, name))
+
+
+def test_pyimpspec_file_matches_control(shared_formats):
+    ds = read_both(shared_formats / "pyimpspec" / "data.z", NAME)[0]
+    assert_matches(ds, *control_expected(shared_formats))
+
+
+def test_complete_zplot_file_and_header(shared_formats):
+    ds = read_spectra(shared_formats / "impedance_py" / "Circuit1_EIS_1.z")[0]
+    meta = json.loads(ds.attrs["original_metadata"])
+    assert ds.sizes["frequency"] == meta["data_points_declared"] == 48
+    assert ds.attrs["instrument"] == "Scribner ZPlot 3.2c"
+    assert meta["Date"] == "10-12-2018"
+    assert meta["Experiment.vs Freq-Initial"] == 50000.0
+    # First row: 5.000000E+04 ... 2.590000E+00 2.9036E+01 6.3662E-01 (an inductive point).
+    assert ds.frequency.values[0] == 5e4
+    assert ds.time.values[0] == 2.59
+    assert ds.impedance.values[0] == pytest.approx(29.036 + 0.63662j)
+
+
+def test_stopped_sweeps_keep_declared_count(shared_formats):
+    folder = shared_formats / "impedance_py"
+    meta = json.loads(read_spectra(folder / "exampleDataZPlot.z")[0].attrs["original_metadata"])
+    assert (meta["data_points_declared"], meta["data_points_read"]) == (56, 21)
+    ds = read_spectra(folder / "exampleDataZPlot_noComments.z")[0]
+    meta = json.loads(ds.attrs["original_metadata"])
+    assert (meta["data_points_declared"], meta["data_points_read"]) == (79, 31)
+    assert meta["Date"] == "12-17-2019" and meta["Open Circuit Potential (V)"] == 0.0
+    assert ds.attrs["instrument"] == "Scribner ZPlotW 3.2c"
+
+
+@pytest.mark.parametrize("name", ["exampleDataZPlot.z", "exampleDataZPlot_noComments.z"])
+@pytest.mark.parametrize("eol", EOLS)
+def test_line_endings_read_identically(shared_formats, tmp_path, name, eol):
+    src = shared_formats / "impedance_py" / name
+    variant = write(tmp_path, "x.z", lines_of(src), EOLS[eol])
+    assert_same_spectra(read_spectra(src), read_spectra(variant))
+
+
+def test_decimal_comma_variant_reads_identically(shared_formats, tmp_path):
+    src = shared_formats / "impedance_py" / "exampleDataZPlot.z"
+    lines = lines_of(src)
+    variant = write(tmp_path, "x.z", decimal_comma(lines, slice(_first_row(lines), None)))
+    assert_same_spectra(read_spectra(src), read_spectra(variant))
+
+
+@pytest.mark.parametrize("name", ["exampleDataZPlot.z", "exampleDataZPlot_noComments.z"])
+def test_truncated_table_names_file_and_line(shared_formats, tmp_path, name):
+    lines = lines_of(shared_formats / "impedance_py" / name)
+    row = _first_row(lines) + 5
+    with pytest.raises(ParseError) as info:
+        read_spectra(write(tmp_path, "cut.z", truncated(lines, row)))
+    assert info.value.line == row + 1 and "cut.z" in str(info.value)
+
+
+def test_removed_column_is_reported(shared_formats, tmp_path):
+    lines = lines_of(shared_formats / "impedance_py" / "exampleDataZPlot.z")
+    first = _first_row(lines)
+    # Without its title, the Z'' column is gone: the titles no longer name it.
+    broken = drop_column(lines, range(first - 2, len(lines)), 5)
+    with pytest.raises(ParseError, match=r"no Z'' \(Z''\(b\)\) column"):
+        read_spectra(write(tmp_path, "no.z", broken))
+    # Removed from the rows only: rows are shorter than the titles.
+    broken = drop_column(lines, range(first, len(lines)), 5)
+    with pytest.raises(ParseError, match="expected 9 columns, found 8") as info:
+        read_spectra(write(tmp_path, "short.z", broken))
+    assert info.value.line == first + 1
+
+
+def test_garbage_in_table_names_file_and_line(shared_formats, tmp_path):
+    lines = lines_of(shared_formats / "impedance_py" / "exampleDataZPlot.z")
+    row = _first_row(lines) + 3
+    path = tmp_path / "junk.z"
+    path.write_bytes(with_garbage(lines, row))
+    with pytest.raises(ParseError) as info:
+        read_spectra(path)
+    assert info.value.line == row + 1 and "junk.z" in str(info.value)
+
+
+def test_other_channels_are_rejected_not_misread(shared_formats, tmp_path):
+    lines = lines_of(shared_formats / "impedance_py" / "exampleDataZPlot.z")
+    title = _first_row(lines) - 2
+    lines[title] = lines[title].replace("Z'(a)", "|Z|(a)").replace("Z''(b)", "Theta(b)")
+    with pytest.raises(ParseError, match="does not hold impedance"):
+        read_spectra(write(tmp_path, "polar.z", lines))
+
+
+def test_sniff_needs_the_signature_line(tmp_path):
+    assert sniff(tmp_path, b"ZPLOT2 ASCII\r\n  Measured Data") == 0.95
+    assert sniff(tmp_path, b"Freq(Hz)\tAmpl\n1\t2\n") == 0.0
+    path = tmp_path / "notes.z"
+    path.write_text("some notes\n1 2 3\n")
+    with pytest.raises(FormatError, match="no importer recognises"):
+        read_spectra(path)
+    np.testing.assert_equal(sniff(tmp_path, b""), 0.0)

@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+
+from eis_pipeline.exceptions import ParseError
+from eis_pipeline.io.importers._vendor_text import (
+    contiguous_runs,
+    decimal_of,
+    read_table,
+    require_finite,
+    require_positive,
+    sweep_bounds,
+)
+from eis_pipeline.io.text import parse_table
+
+
+@pytest.mark.parametrize(("delimiter", "decimal", "pad"), [
+    ("\t", ".", ""), ("\t", ",", ""), ("\t", ".", " "), (",", ".", " "), (None, ".", "  "),
+    (None, ",", " "),
+])
+def test_fast_path_equals_parse_table(rng, delimiter, decimal, pad):
+    values = rng.standard_normal((40, 5)) * 10.0 ** rng.integers(-8, 8, size=(40, 5))
+    sep = delimiter or " "
+    lines = [sep.join(f"{pad}{v:.9e}" for v in row) + (sep if delimiter == "\t" else "")
+             for row in values]
+    if decimal == ",":
+        lines = [s.replace(".", ",") for s in lines]
+    kw = {"path": "t.txt", "first_line": 3, "delimiter": delimiter, "decimal": decimal,
+          "ncols": 5}
+    fast = read_table(lines, **kw)
+    np.testing.assert_array_equal(fast, parse_table(lines, **kw))
+    np.testing.assert_allclose(fast, values, rtol=1e-9)
+
+
+@pytest.mark.parametrize(("bad", "message"), [
+    ("1\t2", "expected 3 columns, found 2"),
+    ("1\tx\t3", "expected a number in column 2, found 'x'"),
+    ("", "expected 3 columns, found 0"),
+])
+def test_fallback_reports_line_and_field(bad, message):
+    lines = ["1\t2\t3", "4\t5\t6", bad, "7\t8\t9"]
+    with pytest.raises(ParseError, match=message) as info:
+        read_table(lines, path="t.txt", first_line=10, delimiter="\t", ncols=3)
+    assert info.value.line == 12
+
+
+def test_small_helpers():
+    assert decimal_of(["1\t2", "1,5\t2"], "\t") == "," and decimal_of(["1.5 2"], None) == "."
+    assert contiguous_runs(np.array([True, True, False, False, True])) == [(0, 2), (4, 5)]
+    assert contiguous_runs(np.zeros(3, bool)) == []
+    table = np.array([[1.0, 2.0], [np.inf, 3.0]])
+    with pytest.raises(ParseError, match=r"t\.txt:6: f is inf") as info:
+        require_finite(table, [0, 1], path="t.txt", first_line=5, names=["f", "z"])
+    assert info.value.line == 6
+    with pytest.raises(ParseError, match=r"t\.txt:2: frequency is -1\.0 Hz"):
+        require_positive(np.array([1.0, -1.0]), path="t.txt", first_line=1)
+
+
+def test_sweep_bounds():
+    f = np.array([0.0, 1e4, 1e3, 1e2, 1e4, 1e3, 1e3, 0.0, 0.0, 1.0, 10.0, 100.0, 1.0])
+    assert sweep_bounds(f) == [(1, 4), (4, 7), (9, 12), (12, 13)]
+    assert sweep_bounds(np.array([5.0])) == [(0, 1)]
+    assert sweep_bounds(np.zeros(4)) == []
