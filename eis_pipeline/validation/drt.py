@@ -214,7 +214,7 @@ def drt(
     >>> f = np.geomspace(1e6, 1e-1, 60)
     >>> z = 50 + 1000 / (1 + 1j * 2 * np.pi * f * 1e-3)
     >>> result = drt(f, z)
-    >>> [(round(p.resistance_ohm, -1), round(np.log10(p.tau_s), 1)) for p in result.peaks]
+    >>> [(round(p.resistance_ohm, -1), round(float(np.log10(p.tau_s)), 1)) for p in result.peaks]
     [(1000.0, -3.0)]
     """
     f, z = as_spectrum_arrays(frequency, impedance, min_points=4, caller="drt")
@@ -477,7 +477,7 @@ def suggest_arcs(result: DrtResult, *, min_fraction: float = 0.05) -> list[tuple
     >>> f = np.geomspace(1e6, 1e-1, 60)
     >>> w = 2 * np.pi * f
     >>> z = 1000 / (1 + 1j * w * 1e-5) + 3000 / (1 + 1j * w * 1e-2)
-    >>> [(round(r, -2), round(np.log10(t), 1)) for r, t in suggest_arcs(drt(f, z))]
+    >>> [(round(r, -2), round(float(np.log10(t)), 1)) for r, t in suggest_arcs(drt(f, z))]
     [(1000.0, -5.0), (3000.0, -2.0)]
     """
     total = sum(p.resistance_ohm for p in result.peaks)

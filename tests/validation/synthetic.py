@@ -61,19 +61,20 @@ def acquisition_time(frequency: FloatArray, cycles: float = 3.0,
     return np.cumsum(per_point)
 
 
-def drifting(frequency: FloatArray, drift: float = 0.05) -> ComplexArray:
-    """Two arcs and electrode whose resistances grow linearly in time by ``drift`` over the sweep.
+def drifting(frequency: FloatArray, drift: float = 0.05, *,
+             electrode: bool = True) -> ComplexArray:
+    """Two arcs (and electrode) whose resistances grow linearly in time by ``drift``.
 
     Each point is the impedance of the system as it is at that point's acquisition time, so
     the spectrum as a whole belongs to no single linear time-invariant system.
     """
     t = acquisition_time(frequency)
-    growth = 1 + drift * t / t[-1]
+    growth = 1 + drift * (t - t[0]) / (t[-1] - t[0])
     rb, qb, nb = BULK
     rg, qg, ng = GRAIN_BOUNDARY
-    return (rb * growth / (1 + rb * growth * qb * (1j * omega(frequency)) ** nb)
-            + rg * growth / (1 + rg * growth * qg * (1j * omega(frequency)) ** ng)
-            + cpe(frequency, *ELECTRODE))
+    z = (rb * growth / (1 + rb * growth * qb * (1j * omega(frequency)) ** nb)
+         + rg * growth / (1 + rg * growth * qg * (1j * omega(frequency)) ** ng))
+    return z + cpe(frequency, *ELECTRODE) if electrode else z
 
 
 def distorted(frequency: FloatArray, strength: float = 0.1) -> ComplexArray:
