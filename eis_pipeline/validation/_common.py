@@ -47,7 +47,7 @@ def as_spectrum_arrays(frequency: ArrayLike, impedance: ArrayLike, *, min_points
 
 def rc_columns(omega: FloatArray, tau: FloatArray) -> ComplexArray:
     """Impedance of unit-resistance RC elements, ``1 / (1 + jωτ)``, shape (frequency, tau)."""
-    return 1.0 / (1.0 + 1j * omega[:, None] * tau[None, :])
+    return np.asarray(1.0 / (1.0 + 1j * omega[:, None] * tau[None, :]), dtype=np.complex128)
 
 
 def stack_real_imag(a: ComplexArray) -> FloatArray:

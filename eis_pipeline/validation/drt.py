@@ -17,11 +17,11 @@ imaginary parts stacked, so the problem is::
 
     minimise ||W (A0 x0 + A1 γ - Z)||² + λ ||D γ||²   subject to γ ≥ 0
 
-with x0 = (R_inf, L, 1/Q of the electrode) unconstrained and unpenalised, D the penalty operator (identity,
-first or second difference, made square by boundary rows so it is invertible: γ is driven to
-zero at the grid ends, which lie outside the measured window). Eliminating x0 by orthogonal
-projection leaves a non-negative least-squares problem in γ alone, solved by
-:func:`scipy.optimize.nnls` on the stacked system [W A1; √λ D] γ ≈ [W Z; 0].
+with x0 = (R_inf, L, 1/Q of the electrode) unconstrained and unpenalised, D the penalty
+operator (identity, first or second difference, made square by boundary rows so it is
+invertible: γ is driven to zero at the grid ends, which lie outside the measured window).
+Eliminating x0 by orthogonal projection leaves a non-negative least-squares problem in γ
+alone, solved by :func:`scipy.optimize.nnls` on the stacked system [W A1; √λ D] γ ≈ [W Z; 0].
 
 Choosing λ
 ----------
@@ -29,7 +29,8 @@ Generalised cross-validation (GCV, Golub, Heath & Wahba 1979) on the unconstrain
 SVD of the problem in standard form (A1 D⁻¹) gives the GCV score for the whole λ grid in closed
 form, vectorised. The GCV curve is often flat over decades with shallow minima at small λ that
 give rippled γ, so the largest λ whose score is within 5 % of the minimum is used for the
-constrained solve (:func:`choose_lambda`). The choice is deterministic (no random splits). λ is dimensionless: γ is scaled by the largest |Z| of the relaxation window before fitting.
+constrained solve (:func:`choose_lambda`). The choice is deterministic (no random splits).
+λ is dimensionless: γ is scaled by the largest |Z| of the relaxation window before fitting.
 
 Blocking electrodes
 -------------------
@@ -47,6 +48,7 @@ part of the electrode in γ and are worse on CPE spikes, and are there for compa
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -446,7 +448,7 @@ def find_peaks(tau: FloatArray, gamma: FloatArray, prominence: float) -> tuple[D
     # Boundaries: the lowest point between consecutive peaks, and the lowest point between the
     # outer peaks and the grid ends (a rise toward an end stays outside the peak).
     bounds = [int(np.argmin(gamma[: idx[0] + 1]))]
-    for left, right in zip(idx[:-1], idx[1:], strict=True):
+    for left, right in itertools.pairwise(idx):
         bounds.append(left + int(np.argmin(gamma[left:right + 1])))
     bounds.append(idx[-1] + int(np.argmin(gamma[idx[-1]:])))
     peaks = []

@@ -211,7 +211,7 @@ def kramers_kronig(
     (True, True)
     """
     f, z = as_spectrum_arrays(frequency, impedance, min_points=3, caller="kramers_kronig")
-    if not 0 < threshold:
+    if not threshold > 0:
         raise ValueError(f"kramers_kronig: threshold must be a positive fraction of |Z| "
                          f"(0.01 = 1 %), got {threshold!r}")
     if method not in ("plateau", "mu"):
@@ -254,7 +254,7 @@ def kramers_kronig(
     coefs: list[FloatArray] = []
     variance = np.full(candidates.size, np.inf)
     mu = np.full(candidates.size, np.nan)
-    for i, m in enumerate(candidates):
+    for i in range(candidates.size):
         design = np.concatenate([a_series, a_rc[:, offsets[i]:offsets[i + 1]]], axis=1)
         x = scipy.linalg.lstsq(design, target, lapack_driver="gelsy", check_finite=False)[0]
         resid = target - design @ x

@@ -39,7 +39,7 @@ def tau_of(r: float, q: float, n: float) -> float:
 def sweep(f_max: float = 1e7, f_min: float = 0.1, per_decade: int = 9) -> FloatArray:
     """Log-spaced frequencies from high to low, as a potentiostat sweeps them."""
     decades = np.log10(f_max / f_min)
-    return np.geomspace(f_max, f_min, int(round(decades * per_decade)) + 1)
+    return np.geomspace(f_max, f_min, round(decades * per_decade) + 1)
 
 
 def two_arcs_and_spike(frequency: FloatArray, *, electrode: bool = True) -> ComplexArray:
