@@ -33,8 +33,26 @@ of fitted parameters. s² falls while elements still describe real structure and
 the noise floor (or, for a non-compliant spectrum, at the level of the inconsistency, which no
 number of elements removes). The chosen M is the smallest one whose s² is within a factor
 ``plateau_factor`` (1.5) of the lowest s² reached: the first point of the plateau, so the test
-never relies on an over-fitted model. Among models on the plateau, μ is reported for
+never relies on an over-fitted model. Candidates are tried in increasing M and the search stops
+once ``PATIENCE`` (10) more elements have not lowered s² by that factor, so a noisy 70-point
+spectrum costs about 30 solves rather than 70. μ of the chosen model is reported for
 information and the classic criterion stays available.
+
+Series capacitance and inductance
+---------------------------------
+The inductance is included by default (it absorbs lead inductance at the top of the range and
+only affects the imaginary part at high frequency). The capacitance is included when the
+lowest-frequency point lies below -45° (a blocking-electrode spike, ``capacitance="auto"``);
+the τ grid then reaches half a decade beyond 1/ω_min, because a CPE spike is a capacitance plus
+a tail of long-τ relaxations that a grid ending at 1/ω_min misses by about 1 %. Without a spike
+neither is added: with a negative 1/C the capacitance cancels the imaginary part of a long-τ
+element, and together they absorb drift of the real part at low frequency.
+
+Sensitivity (synthetic two-arc spectra, 10 MHz-0.1 Hz, 0.2 % noise, tests/validation): clean
+spectra stay below 1 %; resistances drifting linearly by 5 % over the sweep give about 2 %
+(fail), 2 % drift about 0.9 % (pass); a 10 % distortion of the imaginary part gives about 3.5 %.
+Under a blocking-electrode spike, drift of the electrolyte resistance is invisible: it is a
+tiny fraction of |Z| where the sweep spends its time.
 """
 
 from __future__ import annotations
@@ -71,6 +89,8 @@ DEFAULT_PLATEAU_FACTOR = 1.5
 CAPACITIVE_EXTENSION_DECADES = 0.5
 #: Stop adding elements once this many more have not improved s² by ``plateau_factor``.
 PATIENCE = 10
+#: Candidates whose RC columns are built together.
+CHUNK = 16
 
 
 @dataclass(frozen=True, eq=False)
@@ -144,10 +164,19 @@ def time_constants(omega: FloatArray, n_elements: int,
     ``extend_decades`` moves the long-τ end beyond 1/ω_min; a single element sits at the
     geometric centre of the range.
     """
-    lo, hi = 1.0 / omega.max(), 10.0**extend_decades / omega.min()
-    if n_elements == 1:
-        return np.array([np.sqrt(lo * hi)])
-    return np.geomspace(lo, hi, n_elements)
+    return _candidate_taus(omega, np.array([n_elements]), extend_decades)[0]
+
+
+def _candidate_taus(omega: FloatArray, ms: IntArray,
+                    extend_decades: float) -> tuple[FloatArray, IntArray]:
+    """The τ grids of several candidate M side by side, and where each starts and ends."""
+    lo = np.log(1.0 / omega.max())
+    hi = np.log(10.0**extend_decades / omega.min())
+    offsets = np.concatenate([[0], np.cumsum(ms)])
+    k = np.arange(offsets[-1]) - np.repeat(offsets[:-1], ms)
+    denominator = np.repeat(ms - 1, ms).astype(np.float64)
+    fraction = np.divide(k, denominator, out=np.full(k.size, 0.5), where=denominator > 0)
+    return np.exp(lo + fraction * (hi - lo)), offsets
 
 
 def kramers_kronig(
@@ -240,28 +269,36 @@ def kramers_kronig(
     if capacitance:
         series.append(-1j * omega.min() / omega)
     series_cols = np.stack(series, axis=1)
-    # Build the RC columns for every candidate M at once: the τ grids side by side.
     extend = CAPACITIVE_EXTENSION_DECADES if capacitance else 0.0
-    taus = [time_constants(omega, int(m), extend) for m in candidates]
-    all_rc = rc_columns(omega, np.concatenate(taus))
-    offsets = np.concatenate([[0], np.cumsum(candidates)])
-
     weight = 1.0 / modulus
     target = stack_real_imag(z * weight)
     a_series = stack_real_imag(series_cols * weight[:, None])
-    a_rc = stack_real_imag(all_rc * weight[:, None])
 
+    taus: list[FloatArray] = []
     coefs: list[FloatArray] = []
     variance = np.full(candidates.size, np.inf)
     mu = np.full(candidates.size, np.nan)
-    for i in range(candidates.size):
-        design = np.concatenate([a_series, a_rc[:, offsets[i]:offsets[i + 1]]], axis=1)
-        x = scipy.linalg.lstsq(design, target, lapack_driver="gelsy", check_finite=False)[0]
-        resid = target - design @ x
-        variance[i] = resid @ resid / (2 * n - design.shape[1])
-        mu[i] = _mu(x[n_series:])
-        coefs.append(x)
-        if method == "plateau" and _on_plateau(variance[:i + 1], plateau_factor):
+    done = False
+    # The RC columns of a chunk of candidates are built in one go (their τ grids side by side);
+    # chunks keep the early stop from paying for columns it never uses.
+    for start in range(0, candidates.size, CHUNK):
+        ms = candidates[start:start + CHUNK]
+        tau_chunk, offsets = _candidate_taus(omega, ms, extend)
+        a_rc = stack_real_imag(rc_columns(omega, tau_chunk) * weight[:, None])
+        for j in range(ms.size):
+            i = start + j
+            design = np.concatenate([a_series, a_rc[:, offsets[j]:offsets[j + 1]]], axis=1)
+            x = scipy.linalg.lstsq(design, target, lapack_driver="gelsy",
+                                   check_finite=False)[0]
+            resid = target - design @ x
+            variance[i] = resid @ resid / (2 * n - design.shape[1])
+            mu[i] = _mu(x[n_series:])
+            coefs.append(x)
+            taus.append(tau_chunk[offsets[j]:offsets[j + 1]])
+            if method == "plateau" and _on_plateau(variance[:i + 1], plateau_factor):
+                done = True
+                break
+        if done:
             break
     # Candidates never reached (early stop) are dropped from the report.
     candidates, variance, mu = (a[:len(coefs)] for a in (candidates, variance, mu))

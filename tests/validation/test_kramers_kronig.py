@@ -161,3 +161,11 @@ def test_bad_options_raise(frequency):
         kramers_kronig(frequency, z, n_elements=0)
     with pytest.raises(ValueError, match="threshold"):
         kramers_kronig(frequency, z, threshold=0)
+
+
+def test_time_constants_follow_schoenleber(frequency):
+    omega = 2 * np.pi * frequency
+    np.testing.assert_allclose(time_constants(omega, 7),
+                               np.geomspace(1 / omega.max(), 1 / omega.min(), 7), rtol=1e-12)
+    np.testing.assert_allclose(time_constants(omega, 7, 0.5)[-1], 10**0.5 / omega.min())
+    assert time_constants(omega, 1) == pytest.approx(1 / np.sqrt(omega.max() * omega.min()))
