@@ -466,12 +466,33 @@ def find_peaks(tau: FloatArray, gamma: FloatArray, prominence: float) -> tuple[D
     return tuple(peaks)
 
 
-def suggest_arcs(result: DrtResult, *, min_fraction: float = 0.05) -> list[tuple[float, float]]:
+def suggest_arcs(result: DrtResult, *, min_fraction: float = 0.05,
+                 min_separation_decades: float = 0.5) -> list[tuple[float, float]]:
     """Arcs for seeding a circuit fit: ``[(R_ohm, tau_s), ...]`` sorted by τ.
 
     This is the interface the circuit fitter consumes: one pair per distinct relaxation, the
     resistance being the DRT peak area and τ the peak position; ``len()`` is the number of
-    arcs. Peaks carrying less than ``min_fraction`` of the total peak area are left out.
+    arcs. Two rules turn peaks into arcs:
+
+    - peaks closer than ``min_separation_decades`` in τ (chained: each to its neighbour) are one
+      arc, with the summed area and the area-weighted mean log τ. A DRT does not resolve
+      relaxations closer than about half a decade; closer peaks are the ripples regularisation
+      leaves on one broad (low-n CPE) arc, or on data that are not Kramers-Kronig compliant;
+    - arcs carrying less than ``min_fraction`` of the total area of all arcs are left out.
+
+    Parameters
+    ----------
+    result : DrtResult
+        From :func:`drt`.
+    min_fraction : float
+        Smallest arc kept, as a fraction of the summed area of all arcs.
+    min_separation_decades : float
+        Peaks closer than this (log10 τ) merge into one arc.
+
+    Returns
+    -------
+    list of (float, float)
+        ``(R_ohm, tau_s)`` per arc, sorted by increasing τ.
 
     Examples
     --------
@@ -482,8 +503,19 @@ def suggest_arcs(result: DrtResult, *, min_fraction: float = 0.05) -> list[tuple
     >>> [(round(r, -2), round(float(np.log10(t)), 1)) for r, t in suggest_arcs(drt(f, z))]
     [(1000.0, -5.0), (3000.0, -2.0)]
     """
-    total = sum(p.resistance_ohm for p in result.peaks)
-    if total <= 0:
-        return []
-    return [(p.resistance_ohm, p.tau_s) for p in result.peaks
-            if p.resistance_ohm >= min_fraction * total]
+    clusters: list[list[DrtPeak]] = []
+    for peak in result.peaks:  # sorted by τ
+        if clusters and (np.log10(peak.tau_s / clusters[-1][-1].tau_s)
+                         < min_separation_decades):
+            clusters[-1].append(peak)
+        else:
+            clusters.append([peak])
+    arcs = []
+    for group in clusters:
+        r = sum(p.resistance_ohm for p in group)
+        if r <= 0:
+            continue
+        log_tau = sum(p.resistance_ohm * np.log(p.tau_s) for p in group) / r
+        arcs.append((float(r), float(np.exp(log_tau))))
+    total = sum(r for r, _ in arcs)
+    return [(r, t) for r, t in arcs if r >= min_fraction * total]
