@@ -7,6 +7,7 @@ import pytest
 
 from eis_pipeline.exceptions import SpectrumError
 from eis_pipeline.validation.drt import (
+    DrtPeak,
     DrtResult,
     choose_lambda,
     drt,
@@ -43,7 +44,7 @@ def assert_arcs(result: DrtResult, expected, *, tau_decades=0.15, area_rel=0.10)
 def test_two_cpe_arcs_two_decades_apart(frequency, part):
     result = drt(frequency, two_decade_arcs(frequency), part=part)
     assert_arcs(result, [(r, tau) for r, tau, _ in ARCS])
-    assert result.series_resistance_ohm == pytest.approx(20.0, abs=40)
+    assert result.series_resistance_ohm == pytest.approx(20.0, abs=3)
 
 
 @pytest.mark.parametrize("part", ["complex", "imaginary"])
@@ -175,3 +176,33 @@ def test_bad_input_raises(frequency):
         drt(frequency, z, electrode="gold")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="regularization"):
         drt(frequency, z, regularization=-1.0)
+
+
+def test_more_noise_gets_more_regularisation(frequency):
+    lambdas = [drt(frequency, syn.add_noise(two_decade_arcs(frequency),
+                                            np.random.default_rng(0), noise)).regularization
+               for noise in (0.001, 0.01, 0.03)]
+    assert lambdas[0] < lambdas[1] < lambdas[2]
+
+
+def _with_peaks(result: DrtResult, peaks: list[tuple[float, float]]) -> DrtResult:
+    fake = tuple(DrtPeak(tau_s=t, frequency_hz=1 / (2 * np.pi * t), resistance_ohm=r,
+                         gamma_ohm=1.0) for r, t in peaks)
+    return DrtResult(**{**result.__dict__, "peaks": fake})
+
+
+def test_suggest_arcs_merges_close_peaks_and_drops_small_ones(frequency):
+    base = drt(frequency, two_decade_arcs(frequency))
+    # Three ripples within half a decade of each other, one distinct arc, one tiny peak.
+    result = _with_peaks(base, [(100.0, 1e-6), (100.0, 2e-6), (200.0, 4e-6),
+                                (1000.0, 1e-3), (10.0, 1e-1)])
+    arcs = suggest_arcs(result)
+    assert len(arcs) == 2
+    (r1, t1), (r2, t2) = arcs
+    assert r1 == pytest.approx(400.0)
+    # area-weighted mean of ln τ
+    assert np.log(t1) == pytest.approx((100 * np.log(1e-6) + 100 * np.log(2e-6)
+                                        + 200 * np.log(4e-6)) / 400)
+    assert r2 == 1000.0 and t2 == pytest.approx(1e-3, rel=1e-12)
+    assert len(suggest_arcs(result, min_fraction=0.0)) == 3
+    assert len(suggest_arcs(result, min_separation_decades=0.1)) == 4

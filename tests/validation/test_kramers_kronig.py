@@ -169,3 +169,17 @@ def test_time_constants_follow_schoenleber(frequency):
                                np.geomspace(1 / omega.max(), 1 / omega.min(), 7), rtol=1e-12)
     np.testing.assert_allclose(time_constants(omega, 7, 0.5)[-1], 10**0.5 / omega.min())
     assert time_constants(omega, 1) == pytest.approx(1 / np.sqrt(omega.max() * omega.min()))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_random_voigt_circuits_pass(frequency, seed):
+    # Any chain of RC elements is Kramers-Kronig compliant, whatever its τ (inside the window
+    # or not) and resistances spanning three decades.
+    rng = np.random.default_rng(seed)
+    n = rng.integers(1, 6)
+    taus = 10 ** rng.uniform(-8, 1, n)
+    resistances = 10 ** rng.uniform(1, 4, n)
+    z = syn.add_noise(syn.rc_ladder(frequency, rng.uniform(1, 100), resistances, taus), rng,
+                      0.001)
+    result = kramers_kronig(frequency, z)
+    assert result.passed, result.summary()
