@@ -68,6 +68,7 @@ def run(quick: bool = False) -> str:
     rng = np.random.default_rng(20261121)
     f = np.geomspace(1e7, 0.1, N_POINTS)
     spectra = {
+        "one ideal R‖C arc": 100 + syn.r_cpe(f, 1000, 1e-8, 1.0),
         "two arcs + electrode spike": syn.two_arcs_and_spike(f),
         "two arcs (no electrode)": syn.two_arcs_and_spike(f, electrode=False),
         "two arcs, 5 % drift": syn.drifting(f, 0.05, electrode=False),

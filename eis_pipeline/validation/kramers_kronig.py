@@ -371,11 +371,9 @@ def _mu(resistances: FloatArray) -> float:
 
 
 def _choose_mu(mu: FloatArray, c: float) -> int:
-    """Index of the last M before μ first drops below c (Schönleber's rule)."""
+    """Index of the first M whose μ is below c, else the last M (Schönleber's rule)."""
     below = np.flatnonzero(mu < c)
-    if below.size == 0:
-        return mu.size - 1
-    return max(int(below[0]) - 1, 0)
+    return int(below[0]) if below.size else mu.size - 1
 
 
 def _on_plateau(variance: FloatArray, factor: float) -> bool:

@@ -1,0 +1,16 @@
+"""The examples in the validation modules' docstrings run and give what they show."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+
+@pytest.mark.parametrize("name", ["eis_pipeline.validation.kramers_kronig",
+                                  "eis_pipeline.validation.drt"])
+def test_docstring_examples(name):
+    result = doctest.testmod(importlib.import_module(name))
+    assert result.attempted > 0
+    assert result.failed == 0
