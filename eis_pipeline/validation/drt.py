@@ -238,8 +238,8 @@ def drt(
     used = spike_mask(f, z) if electrode == "drop" else np.ones(f.size, dtype=bool)
     fu, zu = f[used], z[used]
     # The electrode element, 1/(Q (jω)^n), is linear in 1/Q once n is fixed.
-    n_cpe = 1.0 if electrode == "capacitance" else spike_exponent(f, z)
     has_cpe = electrode in ("cpe", "capacitance")
+    n_cpe = spike_exponent(f, z) if electrode == "cpe" else 1.0
     omega = 2.0 * np.pi * fu
     # With an electrode element the spike owns the frequencies below its onset (the minimum of
     # -Z''): relaxations there are not identifiable under the electrode's |Z|, so the grid
@@ -267,27 +267,9 @@ def drt(
     a0 = (pick(np.stack(series, axis=1) * weight[:, None]) if series
           else np.empty((b.size, 0)))
 
-    # Project out the free series parameters (exact: they enter linearly, unconstrained).
-    q0 = np.linalg.qr(a0)[0] if a0.shape[1] else np.empty((b.size, 0))
-    a1p = a1 - q0 @ (q0.T @ a1)
-    bp = b - q0 @ (q0.T @ b)
-    d = penalty_matrix(tau.size, penalty)
-
-    grid: FloatArray | None = None
-    scores: FloatArray | None = None
-    if regularization is None:
-        grid = np.asarray(DEFAULT_LAMBDAS if lambdas is None else lambdas, dtype=np.float64)
-        scores = gcv_scores(a1p, bp, d, grid, n_fixed=a0.shape[1])
-        lam = float(grid[choose_lambda(scores, GCV_TOLERANCE)])
-    else:
-        lam = float(regularization)
-
-    stacked = np.concatenate([a1p, np.sqrt(lam) * d])
-    target = np.concatenate([bp, np.zeros(tau.size)])
-    x = scipy.optimize.nnls(stacked, target, maxiter=50 * tau.size)[0]
+    x, x0, lam, grid, scores = _regularised_nnls(
+        a0, a1, b, penalty_matrix(tau.size, penalty), regularization, lambdas)
     gamma = x * scale
-    x0 = (np.linalg.lstsq(a0, b - a1 @ x, rcond=None)[0] if a0.shape[1]
-          else np.empty(0))
     values = dict(zip(names, x0, strict=True))
 
     omega_all = 2.0 * np.pi * f
@@ -327,6 +309,33 @@ def drt(
         lambda_grid=grid,
         gcv_score=scores,
     )
+
+
+def _regularised_nnls(
+    a0: FloatArray, a1: FloatArray, b: FloatArray, d: FloatArray,
+    regularization: float | None, lambdas: ArrayLike | None,
+) -> tuple[FloatArray, FloatArray, float, FloatArray | None, FloatArray | None]:
+    """Solve min ||a0 x0 + a1 x - b||² + λ||d x||², x ≥ 0, x0 free; λ given or by GCV.
+
+    Returns ``(x, x0, λ, λ grid or None, GCV scores or None)``.
+    """
+    # Project out the free series parameters (exact: they enter linearly, unconstrained).
+    q0 = np.linalg.qr(a0)[0] if a0.shape[1] else np.empty((b.size, 0))
+    a1p = a1 - q0 @ (q0.T @ a1)
+    bp = b - q0 @ (q0.T @ b)
+    grid: FloatArray | None = None
+    scores: FloatArray | None = None
+    if regularization is None:
+        grid = np.asarray(DEFAULT_LAMBDAS if lambdas is None else lambdas, dtype=np.float64)
+        scores = gcv_scores(a1p, bp, d, grid, n_fixed=a0.shape[1])
+        lam = float(grid[choose_lambda(scores, GCV_TOLERANCE)])
+    else:
+        lam = float(regularization)
+    stacked = np.concatenate([a1p, np.sqrt(lam) * d])
+    target = np.concatenate([bp, np.zeros(d.shape[0])])
+    x = scipy.optimize.nnls(stacked, target, maxiter=50 * d.shape[0])[0]
+    x0 = np.linalg.lstsq(a0, b - a1 @ x, rcond=None)[0] if a0.shape[1] else np.empty(0)
+    return x, x0, lam, grid, scores
 
 
 def _imag(a: ComplexArray) -> FloatArray:
