@@ -64,7 +64,7 @@ from eis_pipeline.validation._common import (
     rc_columns,
     stack_real_imag,
 )
-from eis_pipeline.validation.kramers_kronig import has_capacitive_tail
+from eis_pipeline.validation.spike import has_capacitive_tail, spike_exponent, spike_mask
 
 __all__ = ["DrtPeak", "DrtResult", "drt", "suggest_arcs"]
 
@@ -404,39 +404,6 @@ def choose_lambda(scores: FloatArray, tolerance: float) -> int:
     """
     ok = np.flatnonzero(scores <= (1.0 + tolerance) * scores.min())
     return int(ok[-1])
-
-
-def spike_exponent(frequency: FloatArray, impedance: ComplexArray, n_points: int = 4) -> float:
-    """CPE exponent n of a low-frequency spike: minus the log-log slope of -Z'' against ω.
-
-    Fitted by least squares over the ``n_points`` lowest frequencies, where the electrode
-    dominates -Z''; clipped to [0.5, 1].
-    """
-    order = np.argsort(frequency)[:n_points]
-    y = -impedance.imag[order]
-    if np.any(y <= 0):
-        return 1.0
-    slope = np.polyfit(np.log(frequency[order]), np.log(y), 1)[0]
-    return float(np.clip(-slope, 0.5, 1.0))
-
-
-def spike_mask(frequency: FloatArray, impedance: ComplexArray) -> NDArray[np.bool_]:
-    """Points to keep when dropping a low-frequency capacitive spike.
-
-    Walking down in frequency from the top, the spike starts at the last local minimum of -Z''
-    below which -Z'' only rises; points below that frequency are dropped. A spectrum without a
-    capacitive tail (:func:`has_capacitive_tail`) keeps every point.
-    """
-    keep = np.ones(frequency.size, dtype=bool)
-    if not has_capacitive_tail(frequency, impedance):
-        return keep
-    order = np.argsort(frequency)  # increasing frequency
-    neg_imag = -impedance.imag[order]
-    # From the lowest frequency upward, -Z'' falls while still on the spike.
-    falling = np.diff(neg_imag) < 0
-    stop = int(np.argmin(falling)) if not falling.all() else falling.size
-    keep[order[:stop]] = False
-    return keep
 
 
 def find_peaks(tau: FloatArray, gamma: FloatArray, prominence: float) -> tuple[DrtPeak, ...]:

@@ -73,6 +73,7 @@ from eis_pipeline.validation._common import (
     rc_columns,
     stack_real_imag,
 )
+from eis_pipeline.validation.spike import has_capacitive_tail
 
 __all__ = ["KramersKronigResult", "kramers_kronig"]
 
@@ -349,16 +350,6 @@ def kramers_kronig(
                       "(drift, non-linearity or an artefact); check the residuals before "
                       "trusting a fit", DataQualityWarning, stacklevel=2)
     return result
-
-
-def has_capacitive_tail(frequency: FloatArray, impedance: ComplexArray) -> bool:
-    """True when the lowest-frequency point has a phase below -45° (a blocking-electrode spike).
-
-    An arc closing on the real axis, or one cut off near its apex, stays above -45° there once
-    the series resistance is included; a capacitive spike (CPE with n > 0.5) lies below.
-    """
-    z_low = impedance[np.argmin(frequency)]
-    return bool(-z_low.imag > z_low.real)
 
 
 def _mu(resistances: FloatArray) -> float:

@@ -13,9 +13,9 @@ from eis_pipeline.validation.drt import (
     drt,
     gcv_scores,
     penalty_matrix,
-    spike_exponent,
     suggest_arcs,
 )
+from eis_pipeline.validation.spike import spike_exponent
 from tests.validation import synthetic as syn
 
 #: Two R‖CPE arcs with time constants exactly two decades apart: (R ohm, τ s, n).
