@@ -206,3 +206,16 @@ def test_suggest_arcs_merges_close_peaks_and_drops_small_ones(frequency):
     assert r2 == 1000.0 and t2 == pytest.approx(1e-3, rel=1e-12)
     assert len(suggest_arcs(result, min_fraction=0.0)) == 3
     assert len(suggest_arcs(result, min_separation_decades=0.1)) == 4
+
+
+def test_electrode_element_is_recovered(frequency):
+    q, n = syn.ELECTRODE
+    result = drt(frequency, syn.two_arcs_and_spike(frequency))
+    assert result.electrode_n == pytest.approx(n, abs=0.005)
+    assert result.electrode_q == pytest.approx(q, rel=0.05)
+    # An ideal capacitor spike: n = 1 and Q is the capacitance in F.
+    z = syn.two_arcs_and_spike(frequency, electrode=False) + syn.cpe(frequency, 3e-6, 1.0)
+    for electrode in ("auto", "capacitance"):
+        result = drt(frequency, z, electrode=electrode)
+        assert result.electrode_n == pytest.approx(1.0, abs=1e-3)
+        assert result.electrode_q == pytest.approx(3e-6, rel=0.02)
