@@ -23,8 +23,9 @@ alternating-sign R_k, can begin to mimic non-compliant features. Schönleber's c
 (``method="mu"``) stops at the first M where μ = 1 - Σ_{R_k<0}|R_k| / Σ_{R_k≥0} R_k falls
 below c = 0.85. On spectra spanning many decades it stops far too early: a few coarse
 elements already need negative resistances to bridge decades where the spectrum changes
-quickly, long before the fit reaches the noise (impedance.py stops at 4 elements with 73 %
-residuals on a clean two-arc 8-decade spectrum).
+quickly, long before the fit reaches the noise (reported for impedance.py: 4 elements and 73 %
+residuals on a clean two-arc 8-decade spectrum; here, on a clean ideal R‖C arc over 10 MHz to
+0.1 Hz, 6 elements and 40 %, see bench/bench_validation.py).
 
 The default (``method="plateau"``) asks instead when adding elements stops paying off. For
 every M from 1 to ``max_elements`` it computes the noise-variance estimate
@@ -45,12 +46,13 @@ only affects the imaginary part at high frequency). The capacitance is included 
 lowest-frequency point lies below -45° (a blocking-electrode spike, ``capacitance="auto"``);
 the τ grid then reaches half a decade beyond 1/ω_min, because a CPE spike is a capacitance plus
 a tail of long-τ relaxations that a grid ending at 1/ω_min misses by about 1 %. Without a spike
-neither is added: with a negative 1/C the capacitance cancels the imaginary part of a long-τ
+the capacitance is left out: with a negative 1/C it cancels the imaginary part of a long-τ
 element, and together they absorb drift of the real part at low frequency.
 
 Sensitivity (synthetic two-arc spectra, 10 MHz-0.1 Hz, 0.2 % noise, tests/validation): clean
-spectra stay below 1 %; resistances drifting linearly by 5 % over the sweep give about 2 %
-(fail), 2 % drift about 0.9 % (pass); a 10 % distortion of the imaginary part gives about 3.5 %.
+spectra stay below 1 %; resistances drifting linearly by 5 % over the sweep give 2-2.5 %
+(fail), 2 % drift stays below 1 % (pass); a 10 % distortion of the imaginary part gives
+about 3.5 %.
 Under a blocking-electrode spike, drift of the electrolyte resistance is invisible: it is a
 tiny fraction of |Z| where the sweep spends its time.
 """
