@@ -79,6 +79,9 @@ class _CdcParser:
                 inner_parallel = (not parallel) if ch == "(" else False
                 items.append(self.group(inner_parallel, start, _CLOSE[ch]))
             elif ch in ")]":
+                if close:
+                    raise self.error(f"mismatched brackets: {text[opener]!r} at position "
+                                     f"{opener} is closed by {ch!r}", self.i)
                 raise self.error(f"unbalanced brackets: {ch!r} without a matching opener",
                                  self.i)
             elif ch in CDC_ELEMENTS:

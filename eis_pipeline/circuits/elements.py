@@ -73,6 +73,7 @@ class ElementType:
     z_grad: Gradient
     y: Value | None = None
     y_grad: Gradient | None = None
+    frequency_dependent: bool = True
 
     @property
     def n_params(self) -> int:
@@ -205,6 +206,25 @@ def _la_z_grad(p: Params, g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
 
 # ------------------------------------------------------------------------------- Warburgs
 
+# Taylor coefficients in x² of brackets that cancel at small |x| (x = √(jωτ) or b):
+# sech²x - tanh(x)/x = -2x²/3 + 8x⁴/15 - 34x⁶/105;  coth(b)/b - csch²b = 2/3 - 4b²/45 + 4b⁴/315
+_WS_SERIES = (0.0, -2.0 / 3.0, 8.0 / 15.0, -34.0 / 105.0)
+_TLMQ_SERIES = (2.0 / 3.0, -4.0 / 45.0, 4.0 / 315.0)
+_SERIES_BELOW = 1e-2  # |x| below which the series (truncation ~|x|^6) beats the closed form
+
+
+def _small_x_series(x: Array, closed: Array, coefficients: tuple[float, ...]) -> Array:
+    """``closed`` with the entries where |x| < 1e-2 replaced by the series in x²."""
+    small = np.abs(x) < _SERIES_BELOW
+    if not small.any():
+        return closed
+    x2 = x * x
+    series = np.zeros_like(x2)
+    for c in reversed(coefficients):
+        series = series * x2 + c
+    return np.where(small, series, closed)
+
+
 def _w_z(p: Params, g: FrequencyGrid) -> Array:
     return g.warburg * p[0]
 
@@ -237,13 +257,14 @@ def _ws_z(p: Params, g: FrequencyGrid) -> Array:
 
 
 def _ws_z_grad(p: Params, g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
-    # Z = R tanh(x)/x: dZ/dτ = (R sech²x - Z) / (2τ), sech² = 1 - tanh².
+    # Z = R tanh(x)/x: dZ/dτ = R (sech²x - tanh(x)/x) / (2τ), sech² = 1 - tanh². The
+    # bracket cancels to -2x²/3 at low frequency: a series takes over there.
     r, tau = p
     x = g.sqrt_jomega * np.sqrt(tau)
     t = np.tanh(x)
     z = r * t / x
-    dtau = (r * (1.0 - t * t) - z) * (0.5 / tau)
-    return z, (z / r, dtau)
+    bracket = _small_x_series(x, 1.0 - t * t - t / x, _WS_SERIES)
+    return z, (z / r, bracket * (0.5 * r / tau))
 
 
 # ------------------------------------------------------------------------------- Gerischer, K, Zarc
@@ -321,9 +342,11 @@ def _tlmq_z_grad(p: Params, g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
     b = np.sqrt(r * q * g.jpow(gamma))
     coth = 1.0 / np.tanh(b)
     z = r * coth / b
-    s = r * (coth * coth - 1.0)
-    zps = z + s
-    return z, ((z - s) * (0.5 / r), zps * (-0.5 / q), zps * g.log_jomega * -0.5)
+    csch2 = coth * coth - 1.0
+    zps = z + r * csch2
+    # dZ/dR = (coth(b)/b - csch²b)/2, which cancels to 1/3 at small b: series there.
+    d_r = _small_x_series(b, coth / b - csch2, _TLMQ_SERIES) * 0.5
+    return z, (d_r, zps * (-0.5 / q), zps * g.log_jomega * -0.5)
 
 
 # ------------------------------------------------------------------------------- the table
@@ -331,7 +354,7 @@ def _tlmq_z_grad(p: Params, g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
 ELEMENTS: dict[str, ElementType] = {e.symbol: e for e in (
     ElementType("R", "resistor", "Z = R",
                 (_positive("R", _OHM, "resistance"),),
-                _r_z, _r_z_grad, _r_y, _r_y_grad),
+                _r_z, _r_z_grad, _r_y, _r_y_grad, frequency_dependent=False),
     ElementType("C", "capacitor", "Z = 1 / (jωC)",
                 (_positive("C", "F", "capacitance"),),
                 _c_z, _c_z_grad, _c_y, _c_y_grad),
