@@ -70,6 +70,11 @@ class FrequencyGrid:
         return np.log(self.omega)
 
     @cached_property
+    def neg_log_omega(self) -> FloatArray:
+        """-ln ω."""
+        return -self.log_omega
+
+    @cached_property
     def jomega(self) -> ComplexArray:
         """jω."""
         return self.omega * 1j
@@ -104,4 +109,6 @@ class FrequencyGrid:
 
     def jpow(self, n: FloatArray) -> ComplexArray:
         """(jω)^n for exponents ``n`` of shape ``(B, 1)``: ω^n · e^{jπn/2}."""
-        return np.exp(n * self.log_omega) * np.exp((_HALF_PI * 1j) * n)
+        magnitude = n * self.log_omega
+        np.exp(magnitude, out=magnitude)
+        return magnitude * np.exp((_HALF_PI * 1j) * n)

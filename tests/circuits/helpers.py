@@ -6,8 +6,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from hypothesis import strategies as st
 
-from eis_pipeline.circuits import compile_circuit
+from eis_pipeline.circuits import ELEMENTS, compile_circuit
+from eis_pipeline.circuits.grammar import Element, Node, Parallel, Series
 
 FREQUENCY = np.logspace(-2, 7, 61)
 
@@ -73,3 +75,25 @@ def assert_jacobian_close(jac: Any, ref: Any, rtol: float = 1e-6,
         allowed = allowed + 1e-10 * np.abs(z)[..., None]
     err = np.abs(jac - ref) / allowed
     assert np.max(err) < 1, f"error up to {np.max(err):.2g} x the allowed"
+
+
+_KINDS = sorted(ELEMENTS)
+
+
+@st.composite
+def circuits(draw: st.DrawFn, max_leaves: int = 12) -> Node:
+    """Random circuit ASTs: any elements, series and (nested) parallel blocks."""
+    counter = iter(range(10_000))
+
+    def element() -> st.SearchStrategy[Node]:
+        return st.sampled_from(_KINDS).map(lambda k: Element(k, f"{k}{next(counter)}"))
+
+    def extend(children: st.SearchStrategy[Node]) -> st.SearchStrategy[Node]:
+        return st.one_of(
+            st.lists(children, min_size=2, max_size=4).map(
+                lambda cs: Series(tuple(x for c in cs for x in
+                                        (c.children if isinstance(c, Series) else (c,))))),
+            st.lists(children, min_size=2, max_size=4).map(lambda cs: Parallel(tuple(cs))),
+        )
+
+    return draw(st.recursive(st.deferred(element), extend, max_leaves=max_leaves))

@@ -6,6 +6,8 @@ import pickle
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from eis_pipeline.circuits import (
     PRESETS,
@@ -15,10 +17,12 @@ from eis_pipeline.circuits import (
     get_preset,
     to_impedance_py,
 )
+from eis_pipeline.circuits.grammar import Node, render
 from eis_pipeline.exceptions import CircuitError
 from tests.circuits.helpers import (
     FREQUENCY,
     assert_jacobian_close,
+    circuits,
     finite_difference_jacobian,
     random_params,
 )
@@ -160,3 +164,17 @@ def test_to_impedance_py_accepts_a_mapping_and_checks_lengths() -> None:
         to_impedance_py("R0-p(R1,C1)", {"R0": 1.0, "R1": 2.0})
     with pytest.raises(CircuitError, match="needs 3"):
         to_impedance_py("R0-p(R1,C1)", [1.0, 2.0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(ast=circuits(max_leaves=8), seed=st.integers(0, 2**32 - 1))
+def test_random_circuits_match_impedance_py_and_finite_differences(ast: Node,
+                                                                     seed: int) -> None:
+    circuit = render(ast)
+    c = compile_circuit(circuit)
+    params = random_params(circuit, np.random.default_rng(seed))
+    z, jac = c.impedance_and_jacobian(params, FREQUENCY)
+    theirs = to_impedance_py(circuit, params).predict(FREQUENCY)
+    np.testing.assert_allclose(z, theirs, rtol=1e-11, atol=0)
+    ref = finite_difference_jacobian(lambda p: c.impedance(p, FREQUENCY), params)
+    assert_jacobian_close(jac, ref, rtol=1e-6, params=params, z=z)

@@ -6,11 +6,11 @@ import re
 
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from eis_pipeline.circuits import ELEMENTS, parse_circuit
-from eis_pipeline.circuits.grammar import Element, Node, Parallel, Series, iter_elements, render
+from eis_pipeline.circuits import parse_circuit
+from eis_pipeline.circuits.grammar import Node, Parallel, Series, iter_elements, render
 from eis_pipeline.exceptions import CircuitError, EisError
+from tests.circuits.helpers import circuits
 
 CANONICAL = [
     "R0",
@@ -82,29 +82,6 @@ def test_errors_point_at_the_character(circuit: str, position: int, message: str
     # the caret line of the message sits under the offending character
     lines = str(info.value).splitlines()
     assert lines[-1].index("^") - 2 == position
-
-
-# --------------------------------------------------------------- property: random circuits
-
-_KINDS = sorted(ELEMENTS)
-
-
-@st.composite
-def circuits(draw: st.DrawFn) -> Node:
-    counter = iter(range(10_000))
-
-    def element() -> st.SearchStrategy[Node]:
-        return st.sampled_from(_KINDS).map(lambda k: Element(k, f"{k}{next(counter)}"))
-
-    def extend(children: st.SearchStrategy[Node]) -> st.SearchStrategy[Node]:
-        return st.one_of(
-            st.lists(children, min_size=2, max_size=4).map(
-                lambda cs: Series(tuple(x for c in cs for x in
-                                        (c.children if isinstance(c, Series) else (c,))))),
-            st.lists(children, min_size=2, max_size=4).map(lambda cs: Parallel(tuple(cs))),
-        )
-
-    return draw(st.recursive(st.deferred(element), extend, max_leaves=12))
 
 
 @settings(max_examples=200, deadline=None)
