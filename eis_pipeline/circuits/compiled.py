@@ -38,6 +38,14 @@ class CompiledCircuit:
         Natural default bounds per parameter.
     element_names, element_kinds : tuple of str
         Elements in string order (``"CPE1"``, ``"CPE"``).
+    element_slices : dict of str to slice
+        Where each element's parameters sit in the parameter vector.
+
+    Notes
+    -----
+    Pass a :class:`~eis_pipeline.circuits.grid.FrequencyGrid` instead of a frequency array
+    when evaluating the same frequencies repeatedly (a fit): the grid validates the
+    frequencies and caches ln ω, √(jω) etc. once.
 
     Examples
     --------
