@@ -60,6 +60,20 @@ class FrequencyGrid:
         """``frequency`` itself when it already is a grid, else a new grid."""
         return frequency if isinstance(frequency, FrequencyGrid) else cls(frequency)
 
+    def rows(self, rows: slice) -> FrequencyGrid:
+        """The grid of some rows of a (B, F) grid (itself for a 1-D grid); cached."""
+        if self.frequency.ndim == 1:
+            return self
+        key = (rows.start, rows.stop)
+        cache: dict[tuple[int, int], FrequencyGrid] = self.__dict__.setdefault("_rows", {})
+        sub = cache.get(key)
+        if sub is None:
+            sub = object.__new__(FrequencyGrid)
+            sub.frequency = self.frequency[rows]
+            sub.omega = self.omega[rows]
+            cache[key] = sub
+        return sub
+
     @property
     def shape(self) -> tuple[int, ...]:
         return self.frequency.shape

@@ -178,3 +178,24 @@ def test_random_circuits_match_impedance_py_and_finite_differences(ast: Node,
     np.testing.assert_allclose(z, theirs, rtol=1e-11, atol=0)
     ref = finite_difference_jacobian(lambda p: c.impedance(p, FREQUENCY), params)
     assert_jacobian_close(jac, ref, rtol=1e-6, params=params, z=z)
+
+
+@pytest.mark.parametrize("two_d", [False, True])
+def test_large_batches_are_evaluated_in_chunks_with_the_same_result(
+        two_d: bool, rng: np.random.Generator) -> None:
+    from eis_pipeline.circuits.compiled import CHUNK_POINTS
+
+    c = compile_circuit("L0-p(R1,CPE1)-p(R2,CPE2)-CPE3")
+    batch = 3 * CHUNK_POINTS // FREQUENCY.size + 5  # three full chunks and a partial one
+    params = random_params(c.circuit, rng, batch=batch)
+    freq = FREQUENCY * rng.uniform(0.5, 2.0, (batch, 1)) if two_d else FREQUENCY
+    grid = FrequencyGrid(freq)
+    z, jac = c.impedance_and_jacobian(params, grid)
+    np.testing.assert_array_equal(c.impedance(params, grid), z)
+    for b in (0, batch // 2, batch - 1):
+        zb, jb = c.impedance_and_jacobian(params[b], freq[b] if two_d else freq)
+        np.testing.assert_allclose(z[b], zb, rtol=1e-14)
+        np.testing.assert_allclose(jac[b], jb, rtol=1e-14)
+    if two_d:  # one parameter vector over many grids
+        z1 = c.impedance(params[0], grid)
+        np.testing.assert_allclose(z1[-1], c.impedance(params[0], freq[-1]), rtol=1e-14)
