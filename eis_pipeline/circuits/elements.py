@@ -422,9 +422,10 @@ def circuit_elements() -> list[dict[str, Any]]:
     -------
     list of dict
         One per element: ``name``, ``description``, ``formula`` and ``parameters`` (list of
-        dicts with ``index``, ``symbol``, ``unit``, ``kind``, ``lower``, ``upper``,
-        ``description``). ``index`` is the impedance.py suffix (``CPE1_0`` -> 0), None for
-        one-parameter elements.
+        dicts with ``index``, ``suffix``, ``symbol``, ``unit``, ``kind``, ``lower``,
+        ``upper``, ``description``). ``index`` is the impedance.py index (``CPE1_0`` -> 0),
+        None for one-parameter elements; ``suffix`` is what follows the element's name in the
+        parameter name (``"_0"``, or ``""``).
 
     Examples
     --------
@@ -434,7 +435,8 @@ def circuit_elements() -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for e in ELEMENTS.values():
         params = [
-            {"index": None if e.n_params == 1 else i, "symbol": s.symbol, "unit": s.unit,
+            {"index": None if e.n_params == 1 else i,
+             "suffix": "" if e.n_params == 1 else f"_{i}", "symbol": s.symbol, "unit": s.unit,
              "kind": s.kind, "lower": s.lower, "upper": s.upper, "description": s.description}
             for i, s in enumerate(e.params)
         ]

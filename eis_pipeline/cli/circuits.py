@@ -41,7 +41,7 @@ def circuits(as_json: bool) -> None:
     for e in elements:
         click.echo(f"  {e['name']:<5} {e['description']}: {e['formula']}")
         for spec in e["parameters"]:
-            name = e["name"] + "#" + ("" if spec["index"] is None else f"_{spec['index']}")
+            name = e["name"] + "#" + spec["suffix"]
             unit = spec["unit"] or "dimensionless"
             kind = "0 < value <= 1" if spec["kind"] == "exponent" else spec["kind"]
             click.echo(f"        {name:<8} {spec['symbol']:<6} {spec['description']} "
