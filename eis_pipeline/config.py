@@ -216,6 +216,20 @@ class SampleConfig:
     settings: FitDefaults
     synthesis: Mapping[str, float | str | bool] = field(default_factory=dict)
 
+    def to_attrs(self) -> dict[str, float | str | bool]:
+        """Flat attributes for the sample's results group (DESIGN.md section 7): geometry in
+        cm/cm²/g (unknown values left out), ``relative_density``, the synthesis keys as
+        written and ``temperature_source``."""
+        attrs: dict[str, float | str | bool] = {
+            k: v for k, v in asdict(self.geometry).items() if v is not None}
+        if self.geometry.diameter_cm is None:
+            attrs.pop("diameter_stderr_cm", None)
+        if self.geometry.relative_density is not None:
+            attrs["relative_density"] = self.geometry.relative_density
+        attrs.update(self.synthesis)
+        attrs["temperature_source"] = self.temperature.kind
+        return attrs
+
     def file_temperatures_K(self) -> dict[Path, float | None]:
         """Temperature in K for each file when the config fixes it (filename, table)."""
         return {p: self.temperature.from_file(p) for p in self.paths}

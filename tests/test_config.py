@@ -196,3 +196,26 @@ def test_example_config_loads_against_sample_data() -> None:
             by_file = {p.name: k for p, k in s.file_temperatures_K().items()}
             for spec in t["spectra"]:
                 assert by_file[Path(spec["file"]).name] == pytest.approx(spec["temperature_K"])
+
+
+def test_sample_attrs_for_results(campaign_dir: Path) -> None:
+    a = load_config(write(campaign_dir, BASE)).samples[0]
+    attrs = a.to_attrs()
+    assert attrs["thickness_cm"] == pytest.approx(0.08)
+    assert attrs["milling_time_min"] == 45.0 and attrs["temperature_source"] == "filename"
+    assert 0 < float(attrs["relative_density"]) < 1
+    b = load_config(write(campaign_dir, BASE)).samples[1]
+    assert "diameter_cm" not in b.to_attrs() and "mass_g" not in b.to_attrs()
+
+
+def test_format_checked_against_registry(campaign_dir: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from eis_pipeline.io import registry
+
+    monkeypatch.setattr(registry, "importers", lambda: {"biologic-mpt": None,
+                                                        "gamry-dta": None})
+    ok = BASE.replace('weighting = "unit"', 'weighting = "unit"\nformat = "gamry-dta"')
+    assert load_config(write(campaign_dir, ok)).samples[1].settings.format == "gamry-dta"
+    with pytest.raises(ConfigError, match="did you mean 'gamry-dta'") as info:
+        load_config(write(campaign_dir, ok.replace('"gamry-dta"', '"gamry_dta"')))
+    assert info.value.line == 31
