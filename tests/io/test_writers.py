@@ -124,3 +124,18 @@ def test_dta_layout_matches_real_export(tmp_path: Path, shared_formats: Path,
     write_gamry_dta(path, *sweep, 25.0)
     _, names, _, _ = read_dta(path)
     assert names[:len(real_names)] == real_names and names[len(real_names):] == ["Temp"]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_independent_reader_impedance_py(tmp_path: Path,
+                                         sweep: tuple[np.ndarray, np.ndarray]) -> None:
+    """impedance.py's own BioLogic and Gamry readers (written for real exports) read ours."""
+    from impedance.preprocessing import readFile
+
+    f, z = sweep
+    write_mpt(tmp_path / "x.mpt", f, z)
+    write_gamry_dta(tmp_path / "x.DTA", f, z, 25.0)
+    for name, instrument, rtol in (("x.mpt", "biologic", 1e-7), ("x.DTA", "gamry", 1e-6)):
+        f_read, z_read = readFile(str(tmp_path / name), instrument=instrument)
+        np.testing.assert_allclose(f_read, f, rtol=rtol)
+        np.testing.assert_allclose(z_read, z, rtol=0, atol=rtol * np.abs(z).max())
