@@ -1,0 +1,683 @@
+"""Campaign configuration: a TOML file -> frozen dataclasses, units converted once.
+
+A campaign config names the samples of a series, the files of each, how to find each
+spectrum's temperature, the pellet geometry and the synthesis parameters::
+
+    [campaign]
+    name = "NaCB11H12 milling series"
+    output = "results/milling.h5"          # relative to this file's folder
+
+    [defaults]                              # every key may be overridden per sample
+    circuit = "bulk-gb-electrode-inductance"
+    f_min_hz = 1.0
+    f_max_hz = 7e6
+    weighting = "modulus"
+    arrhenius_form = "sigma_T"
+
+    [[samples]]
+    name = "mill045"
+    files = ["mill045min/*.mpt"]           # globs relative to this file's folder
+    temperature = {from = "filename", pattern = "(?P<celsius>-?\\d+)C"}
+    thickness_mm = 0.64
+    thickness_stderr_mm = 0.01
+    diameter_mm = 10.02
+    diameter_stderr_mm = 0.01
+    [samples.synthesis]
+    milling_time_min = 45
+    milling_speed_rpm = 500
+
+Units: keys carry their unit and are converted exactly once, here. Geometry is stored in
+**cm / cm² / g** (the units of the physics API, ``conductivity(fits, thickness_cm=...)``),
+temperatures in **K**, frequencies in **Hz**. Synthesis values are descriptive metadata and
+are kept as written, with their unit-suffixed names (``milling_time_min``), because they label
+trend axes rather than enter formulas.
+
+Errors: every problem raises :class:`~eis_pipeline.exceptions.ConfigError` naming the file,
+the line (found by scanning the TOML text: tomllib reports no positions), the key, what was
+expected and, for unknown keys or choices, the valid ones with the closest match suggested.
+"""
+
+from __future__ import annotations
+
+import difflib
+import glob
+import json
+import math
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from eis_pipeline.conventions import ZERO_CELSIUS_K
+from eis_pipeline.exceptions import ConfigError
+
+__all__ = [
+    "ARRHENIUS_FORMS",
+    "TEMPERATURE_SOURCES",
+    "WEIGHTINGS",
+    "CampaignConfig",
+    "FitDefaults",
+    "Geometry",
+    "SampleConfig",
+    "TemperatureSource",
+    "load_config",
+    "parse_config",
+]
+
+WEIGHTINGS = ("modulus", "proportional", "unit")
+ARRHENIUS_FORMS = ("sigma_T", "sigma")
+TEMPERATURE_SOURCES = ("filename", "column", "table", "metadata")
+DEFAULT_CIRCUIT = "bulk-gb-electrode-inductance"
+
+_CAMPAIGN_KEYS = {"name": str, "description": str, "output": str, "plots": bool,
+                  "plot_format": str}
+_PLOT_FORMATS = ("png", "pdf", "svg")
+_DEFAULT_KEYS = ("circuit", "f_min_hz", "f_max_hz", "weighting", "arrhenius_form",
+                 "arrhenius_breakpoint_celsius", "format")
+_GEOMETRY_KEYS = ("thickness_mm", "thickness_stderr_mm", "diameter_mm", "diameter_stderr_mm",
+                  "area_cm2", "area_stderr_cm2", "mass_mg", "theoretical_density_g_cm3")
+_SAMPLE_KEYS = ("name", "files", "temperature", "synthesis", *_GEOMETRY_KEYS, *_DEFAULT_KEYS)
+#: Known synthesis keys and their types; other keys are allowed (free metadata).
+SYNTHESIS_KEYS: dict[str, type] = {
+    "milling_time_min": float, "milling_speed_rpm": float, "ball_to_powder_ratio": float,
+    "ball_diameter_mm": float, "jar_material": str, "ball_material": str,
+    "annealing_temperature_celsius": float, "annealing_time_min": float,
+    "pressing_pressure_mpa": float, "atmosphere": str, "precursors": str,
+}
+
+
+# --------------------------------------------------------------------------- dataclasses
+
+@dataclass(frozen=True)
+class FitDefaults:
+    """Analysis settings, campaign-wide in ``[defaults]``, overridable per sample.
+
+    Attributes
+    ----------
+    circuit : str
+        Preset name or impedance.py circuit string.
+    f_min_hz, f_max_hz : float or None
+        Frequency window kept for fitting (None: no limit).
+    weighting : str
+        One of :data:`WEIGHTINGS`.
+    arrhenius_form : str
+        ``"sigma_T"`` (σT = σ₀ exp(-E_a/kT)) or ``"sigma"``, PHYSICS.md section 6.
+    arrhenius_breakpoint_K : float or None
+        Split the Arrhenius fit at this temperature (a phase transition), or None.
+    format : str or None
+        Importer name; None sniffs each file's format from its content.
+    """
+
+    circuit: str = DEFAULT_CIRCUIT
+    f_min_hz: float | None = None
+    f_max_hz: float | None = None
+    weighting: str = "modulus"
+    arrhenius_form: str = "sigma_T"
+    arrhenius_breakpoint_K: float | None = None
+    format: str | None = None
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Pellet geometry in cm, cm² and g (the physics API's units).
+
+    ``area_cm2`` is always set (from the diameter when given); ``diameter_cm`` is None when
+    the config gave an area. Standard errors are 0 when the config gave none.
+    """
+
+    thickness_cm: float
+    thickness_stderr_cm: float
+    area_cm2: float
+    area_stderr_cm2: float
+    diameter_cm: float | None = None
+    diameter_stderr_cm: float = 0.0
+    mass_g: float | None = None
+    theoretical_density_g_cm3: float | None = None
+
+    @property
+    def relative_density(self) -> float | None:
+        """m / (A L ρ_theoretical) (PHYSICS.md section 5), or None when unknown."""
+        if self.mass_g is None or self.theoretical_density_g_cm3 is None:
+            return None
+        return self.mass_g / (self.area_cm2 * self.thickness_cm * self.theoretical_density_g_cm3)
+
+    def physics_kwargs(self) -> dict[str, float]:
+        """Keyword arguments for ``eis_pipeline.conductivity``: thickness and diameter (or
+        area), with their standard errors."""
+        kwargs = {"thickness_cm": self.thickness_cm,
+                  "thickness_stderr_cm": self.thickness_stderr_cm}
+        if self.diameter_cm is not None:
+            kwargs.update(diameter_cm=self.diameter_cm,
+                          diameter_stderr_cm=self.diameter_stderr_cm)
+        else:
+            kwargs.update(area_cm2=self.area_cm2, area_stderr_cm2=self.area_stderr_cm2)
+        return kwargs
+
+
+@dataclass(frozen=True)
+class TemperatureSource:
+    """Where each spectrum's temperature comes from.
+
+    ``kind`` is ``"filename"`` (regular expression ``pattern`` with a named group
+    ``celsius`` or ``kelvin``), ``"column"`` (the spectrum's ``temperature`` variable),
+    ``"table"`` (``table_K``: file name -> K) or ``"metadata"`` (an importer-provided
+    attribute).
+    """
+
+    kind: str
+    pattern: str | None = None
+    table_K: Mapping[str, float] = field(default_factory=dict)
+
+    def from_file(self, path: str | Path) -> float | None:
+        """Temperature in K known from the config for ``path``; None for ``column`` and
+        ``metadata`` (the pipeline reads those from the spectra).
+
+        Raises
+        ------
+        ConfigError
+            If the file name does not match the pattern or the table has no entry.
+        """
+        path = Path(path)
+        if self.kind == "filename" and self.pattern is not None:
+            match = re.search(self.pattern, path.name)
+            if match is None:
+                raise ConfigError(f"file name {path.name!r} does not match the temperature "
+                                  f"pattern {self.pattern!r}; fix the pattern or rename the "
+                                  "file", key="temperature.pattern")
+            groups = match.groupdict()
+            if groups.get("celsius") is not None:
+                return float(groups["celsius"].replace(",", ".")) + ZERO_CELSIUS_K
+            return float(groups["kelvin"].replace(",", "."))
+        if self.kind == "table":
+            for key in (path.as_posix(), path.name):
+                if key in self.table_K:
+                    return self.table_K[key]
+            raise ConfigError(f"no temperature for {path.name!r} in the temperature table; "
+                              f"entries: {', '.join(sorted(self.table_K))}",
+                              key="temperature")
+        return None
+
+
+@dataclass(frozen=True)
+class SampleConfig:
+    """One sample (pellet) of the campaign.
+
+    ``files`` are the glob patterns as written; ``paths`` the resolved files (sorted,
+    absolute, deterministic).
+    """
+
+    name: str
+    files: tuple[str, ...]
+    paths: tuple[Path, ...]
+    temperature: TemperatureSource
+    geometry: Geometry
+    settings: FitDefaults
+    synthesis: Mapping[str, float | str | bool] = field(default_factory=dict)
+
+    def to_attrs(self) -> dict[str, float | str | bool]:
+        """Flat attributes for the sample's results group (DESIGN.md section 7): geometry in
+        cm/cm²/g (unknown values left out), ``relative_density``, the synthesis keys as
+        written and ``temperature_source``."""
+        attrs: dict[str, float | str | bool] = {
+            k: v for k, v in asdict(self.geometry).items() if v is not None}
+        if self.geometry.diameter_cm is None:
+            attrs.pop("diameter_stderr_cm", None)
+        if self.geometry.relative_density is not None:
+            attrs["relative_density"] = self.geometry.relative_density
+        attrs.update(self.synthesis)
+        attrs["temperature_source"] = self.temperature.kind
+        return attrs
+
+    def file_temperatures_K(self) -> dict[Path, float | None]:
+        """Temperature in K for each file when the config fixes it (filename, table)."""
+        return {p: self.temperature.from_file(p) for p in self.paths}
+
+
+@dataclass(frozen=True)
+class CampaignConfig:
+    """A whole campaign: name, output, defaults and samples."""
+
+    name: str
+    path: Path | None
+    base_dir: Path
+    output: Path
+    defaults: FitDefaults
+    samples: tuple[SampleConfig, ...]
+    description: str = ""
+    plots: bool = True
+    plot_format: str = "png"
+
+    def sample(self, name: str) -> SampleConfig:
+        """The sample called ``name``."""
+        for s in self.samples:
+            if s.name == name:
+                return s
+        raise KeyError(f"no sample {name!r}; samples: {', '.join(s.name for s in self.samples)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict (paths relative to the config's folder where possible)."""
+
+        def rel(p: Path) -> str:
+            try:
+                return p.relative_to(self.base_dir).as_posix()
+            except ValueError:
+                return p.as_posix()
+
+        samples = []
+        for s in self.samples:
+            d = asdict(s)
+            d["paths"] = [rel(p) for p in s.paths]
+            d["temperature"]["table_K"] = dict(s.temperature.table_K)
+            d["synthesis"] = dict(s.synthesis)
+            d["geometry"]["relative_density"] = s.geometry.relative_density
+            samples.append(d)
+        return {
+            "name": self.name, "description": self.description,
+            "config_path": None if self.path is None else self.path.as_posix(),
+            "output": rel(self.output), "plots": self.plots, "plot_format": self.plot_format,
+            "defaults": asdict(self.defaults), "samples": samples,
+            "units": {"geometry": "cm, cm2, g", "temperature": "K", "frequency": "Hz"},
+        }
+
+    def to_json(self) -> str:
+        """The config as deterministic JSON (sorted keys), stored in the results file."""
+        return json.dumps(self.to_dict(), sort_keys=True, default=str)
+
+
+# --------------------------------------------------------------------------- locating keys
+
+class _Source:
+    """The TOML text, to find the line of a key for error messages."""
+
+    _SAMPLES_HEADER = re.compile(r"^\s*\[\[\s*samples\s*\]\]")
+    _TABLE_HEADER = re.compile(r"^\s*\[")
+
+    def __init__(self, text: str, path: Path | None) -> None:
+        self.lines = text.splitlines()
+        self.path = path
+        self.sample_starts = [i for i, line in enumerate(self.lines)
+                              if self._SAMPLES_HEADER.match(line)]
+
+    def _section(self, section: str | int | None) -> tuple[int, int]:
+        """0-based [start, end) line range of ``[section]`` or of the n-th ``[[samples]]``."""
+        n = len(self.lines)
+        if isinstance(section, int):
+            if section >= len(self.sample_starts):
+                return 0, n
+            start = self.sample_starts[section]
+            later = [s for s in self.sample_starts if s > start]
+            return start, later[0] if later else n
+        if section is None:
+            first = next((i for i, line in enumerate(self.lines)
+                          if self._TABLE_HEADER.match(line)), n)
+            return 0, first
+        header = re.compile(rf"^\s*\[\s*{re.escape(section)}\s*\]")
+        for i, line in enumerate(self.lines):
+            if header.match(line):
+                end = next((j for j in range(i + 1, n) if self._TABLE_HEADER.match(self.lines[j])),
+                           n)
+                return i, end
+        return 0, n
+
+    def line_of(self, key: str, section: str | int | None = None) -> int | None:
+        """1-based line where ``key`` is assigned (or its table starts) in ``section``."""
+        start, end = self._section(section)
+        assign = re.compile(rf"(^|[\s{{,.])[\"']?{re.escape(key)}[\"']?\s*=")
+        table = re.compile(rf"^\s*\[+[^\]]*\b{re.escape(key)}\s*\]")
+        for i in range(start, end):
+            text = self.lines[i].split("#", 1)[0] if "#" in self.lines[i] else self.lines[i]
+            if assign.search(text) or table.match(text):
+                return i + 1
+        return start + 1 if start < len(self.lines) and section is not None else None
+
+    def error(self, message: str, key: str, section: str | int | None = None,
+              *, lookup: str | None = None) -> ConfigError:
+        """A ConfigError at the line of ``lookup`` (default: last part of ``key``)."""
+        name = lookup or re.split(r"[.\]]", key)[-1] or key
+        return ConfigError(message, self.path, self.line_of(name, section), key)
+
+
+def _suggest(word: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"{hint}valid: {', '.join(choices)}"
+
+
+# --------------------------------------------------------------------------- parsing
+
+class _Parser:
+    def __init__(self, text: str, path: Path | None, base_dir: Path, resolve: bool) -> None:
+        self.src = _Source(text, path)
+        self.path = path
+        self.base_dir = base_dir
+        self.resolve = resolve
+        try:
+            self.data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            m = re.search(r"line (\d+)", str(exc))
+            raise ConfigError(f"not valid TOML: {exc}", path,
+                              int(m.group(1)) if m else None) from None
+
+    # -- small typed getters -------------------------------------------------------------
+    def _check_keys(self, table: Mapping[str, Any], allowed: Sequence[str], where: str,
+                    section: str | int | None, prefix: str) -> None:
+        for key in table:
+            if key not in allowed:
+                raise self.src.error(f"unknown key {key!r} in {where}; "
+                                     f"{_suggest(key, allowed)}", f"{prefix}{key}", section,
+                                     lookup=key)
+
+    def _number(self, value: Any, key: str, section: str | int | None, *,
+                positive: bool = True, allow_zero: bool = False) -> float:
+        name = key.rsplit(".", 1)[-1]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.src.error(f"{name} must be a number, got {value!r}", key, section)
+        v = float(value)
+        if not math.isfinite(v) or (positive and (v < 0 or (v == 0 and not allow_zero))):
+            need = "a finite number" if not positive else (
+                "a non-negative number" if allow_zero else "a positive number")
+            raise self.src.error(f"{name} must be {need}, got {value!r}", key, section)
+        return v
+
+    def _choice(self, value: Any, choices: Sequence[str], key: str,
+                section: str | int | None) -> str:
+        name = key.rsplit(".", 1)[-1]
+        if not isinstance(value, str) or value not in choices:
+            raise self.src.error(f"{name} = {value!r} is not a valid choice; "
+                                 f"{_suggest(str(value), choices)}", key, section)
+        return value
+
+    def _string(self, value: Any, key: str, section: str | int | None) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise self.src.error(f"{key.rsplit('.', 1)[-1]} must be a non-empty string, got "
+                                 f"{value!r}", key, section)
+        return value
+
+    # -- sections ------------------------------------------------------------------------
+    def settings(self, table: Mapping[str, Any], base: FitDefaults, section: str | int,
+                 prefix: str) -> FitDefaults:
+        values = asdict(base)
+        for key in _DEFAULT_KEYS:
+            if key not in table:
+                continue
+            value, full = table[key], f"{prefix}{key}"
+            if key == "circuit":
+                values["circuit"] = self._circuit(value, full, section)
+            elif key in ("f_min_hz", "f_max_hz"):
+                values[key] = self._number(value, full, section)
+            elif key == "weighting":
+                values[key] = self._choice(value, WEIGHTINGS, full, section)
+            elif key == "arrhenius_form":
+                values[key] = self._choice(value, ARRHENIUS_FORMS, full, section)
+            elif key == "arrhenius_breakpoint_celsius":
+                c = self._number(value, full, section, positive=False)
+                values["arrhenius_breakpoint_K"] = c + ZERO_CELSIUS_K
+            elif key == "format":
+                values[key] = self._format(value, full, section)
+        out = FitDefaults(**values)
+        if (out.f_min_hz is not None and out.f_max_hz is not None
+                and out.f_min_hz >= out.f_max_hz):
+            raise self.src.error(f"f_min_hz ({out.f_min_hz:g}) must be below f_max_hz "
+                                 f"({out.f_max_hz:g})", f"{prefix}f_min_hz", section)
+        return out
+
+    def _circuit(self, value: Any, key: str, section: str | int) -> str:
+        circuit = self._string(value, key, section)
+        try:  # the circuit compiler may not be installed in a partial build; check if it is
+            from eis_pipeline.circuits import compile_circuit  # type: ignore[attr-defined]
+        except ImportError:
+            return circuit
+        from eis_pipeline.exceptions import CircuitError
+        try:
+            compile_circuit(circuit)
+        except CircuitError as exc:
+            raise self.src.error(f"invalid circuit {circuit!r}: {exc}", key, section) from None
+        return circuit
+
+    def _format(self, value: Any, key: str, section: str | int) -> str:
+        name = self._string(value, key, section)
+        from eis_pipeline.io.registry import importers
+
+        known = sorted(importers())
+        if name not in known:
+            raise self.src.error(f"unknown format {name!r}; {_suggest(name, known)} "
+                                 "(`eis-pipeline formats` lists them)", key, section)
+        return name
+
+    def geometry(self, s: Mapping[str, Any], i: int, prefix: str) -> Geometry:
+        def get(key: str, *, allow_zero: bool = False) -> float | None:
+            if key not in s:
+                return None
+            return self._number(s[key], prefix + key, i, allow_zero=allow_zero)
+
+        thickness = get("thickness_mm")
+        if thickness is None:
+            raise self.src.error("missing thickness_mm (pellet thickness in mm)",
+                                 prefix + "thickness_mm", i, lookup="name")
+        diameter, area = get("diameter_mm"), get("area_cm2")
+        if (diameter is None) == (area is None):
+            found = "both" if diameter is not None else "neither"
+            raise self.src.error(f"give exactly one of diameter_mm and area_cm2, found {found}",
+                                 prefix + ("diameter_mm" if diameter is not None else "name"),
+                                 i, lookup="diameter_mm" if diameter is not None else "name")
+        t_err = get("thickness_stderr_mm", allow_zero=True) or 0.0
+        d_err = get("diameter_stderr_mm", allow_zero=True) or 0.0
+        a_err = get("area_stderr_cm2", allow_zero=True) or 0.0
+        mass = get("mass_mg")
+        rho = get("theoretical_density_g_cm3")
+        if diameter is not None:
+            d_cm = diameter / 10.0
+            area_cm2 = math.pi * d_cm**2 / 4.0
+            area_err = math.pi * d_cm / 2.0 * (d_err / 10.0)   # dA = (π d / 2) dd
+            return Geometry(thickness_cm=thickness / 10.0, thickness_stderr_cm=t_err / 10.0,
+                            area_cm2=area_cm2, area_stderr_cm2=area_err, diameter_cm=d_cm,
+                            diameter_stderr_cm=d_err / 10.0,
+                            mass_g=None if mass is None else mass / 1e3,
+                            theoretical_density_g_cm3=rho)
+        return Geometry(thickness_cm=thickness / 10.0, thickness_stderr_cm=t_err / 10.0,
+                        area_cm2=cast(float, area),  # exactly one of diameter/area is set
+                        area_stderr_cm2=a_err,
+                        mass_g=None if mass is None else mass / 1e3,
+                        theoretical_density_g_cm3=rho)
+
+    def temperature(self, value: Any, i: int, prefix: str) -> TemperatureSource:
+        key = prefix + "temperature"
+        if value is None:
+            raise self.src.error('missing temperature (e.g. temperature = {from = "filename", '
+                                 'pattern = "(?P<celsius>-?\\\\d+)C"})', key, i, lookup="name")
+        if not isinstance(value, Mapping):
+            raise self.src.error(f"temperature must be a table with a 'from' key, got "
+                                 f"{value!r}", key, i)
+        kind = self._choice(value.get("from"), TEMPERATURE_SOURCES, key + ".from", i)
+        allowed = {"filename": ("from", "pattern"), "column": ("from",),
+                   "table": ("from", "celsius", "kelvin"), "metadata": ("from",)}[kind]
+        self._check_keys(value, allowed, f"temperature (from = {kind!r})", i, key + ".")
+        if kind == "filename":
+            pattern = self._string(value.get("pattern"), key + ".pattern", i)
+            try:
+                compiled = re.compile(pattern)
+            except re.error as exc:
+                raise self.src.error(f"pattern {pattern!r} is not a regular expression: {exc}",
+                                     key + ".pattern", i) from None
+            if not {"celsius", "kelvin"} & set(compiled.groupindex):
+                raise self.src.error(f"pattern {pattern!r} needs a named group (?P<celsius>...)"
+                                     " or (?P<kelvin>...)", key + ".pattern", i)
+            return TemperatureSource("filename", pattern=pattern)
+        if kind == "table":
+            units = [u for u in ("celsius", "kelvin") if u in value]
+            if len(units) != 1 or not isinstance(value[units[0]], Mapping):
+                raise self.src.error("a temperature table needs exactly one of celsius = "
+                                     '{"file" = 25, ...} or kelvin = {...}', key, i)
+            offset = ZERO_CELSIUS_K if units[0] == "celsius" else 0.0
+            table = {str(name): self._number(v, f"{key}.{units[0]}.{name}", i,
+                                             positive=units[0] == "kelvin") + offset
+                     for name, v in value[units[0]].items()}
+            return TemperatureSource("table", table_K=table)
+        return TemperatureSource(kind)
+
+    def synthesis(self, value: Any, i: int, prefix: str) -> dict[str, float | str | bool]:
+        key = prefix + "synthesis"
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise self.src.error("synthesis must be a table ([samples.synthesis])", key, i)
+        out: dict[str, float | str | bool] = {}
+        for name, v in value.items():
+            want = SYNTHESIS_KEYS.get(name)
+            if want is float:
+                out[name] = self._number(v, f"{key}.{name}", i, positive=False)
+            elif want is str:
+                out[name] = self._string(v, f"{key}.{name}", i)
+            elif isinstance(v, bool | int | float | str):
+                out[name] = float(v) if isinstance(v, int) and not isinstance(v, bool) else v
+            else:
+                raise self.src.error(f"synthesis value {name} must be a number, string or "
+                                     f"boolean, got {v!r}", f"{key}.{name}", i)
+        return out
+
+    def files(self, value: Any, i: int, prefix: str) -> tuple[tuple[str, ...], tuple[Path, ...]]:
+        key = prefix + "files"
+        patterns = [value] if isinstance(value, str) else value
+        if (not isinstance(patterns, list) or not patterns
+                or not all(isinstance(p, str) and p for p in patterns)):
+            raise self.src.error(f"files must be a glob or a list of globs, got {value!r}",
+                                 key, i)
+        found: list[Path] = []
+        if self.resolve:
+            for pattern in patterns:
+                full = pattern if Path(pattern).is_absolute() else str(self.base_dir / pattern)
+                matches = sorted(Path(m).resolve() for m in glob.glob(full, recursive=True)
+                                 if Path(m).is_file())
+                if not matches:
+                    raise self.src.error(f"{pattern!r} matches no file (relative to "
+                                         f"{self.base_dir})", key, i)
+                found.extend(m for m in matches if m not in found)
+        return tuple(patterns), tuple(found)
+
+    def sample(self, s: Any, i: int, defaults: FitDefaults) -> SampleConfig:
+        if not isinstance(s, Mapping):
+            raise ConfigError("each [[samples]] entry must be a table", self.path, None,
+                              f"samples[{i}]")
+        prefix = f"samples[{i}]."
+        self._check_keys(s, _SAMPLE_KEYS, f"[[samples]] #{i + 1}", i, prefix)
+        if "name" not in s:
+            raise self.src.error("missing name", prefix + "name", i, lookup="samples")
+        name = self._string(s["name"], prefix + "name", i)
+        if "/" in name or name in ("campaign", "failures"):
+            raise self.src.error(f"sample name {name!r} may not contain '/' or be 'campaign' "
+                                 "or 'failures' (they name groups in the results file)",
+                                 prefix + "name", i)
+        if "files" not in s:
+            raise self.src.error("missing files (globs relative to the config file)",
+                                 prefix + "files", i, lookup="name")
+        patterns, paths = self.files(s["files"], i, prefix)
+        temperature = self.temperature(s.get("temperature"), i, prefix)
+        if self.resolve and temperature.kind in ("filename", "table"):
+            for p in paths:
+                try:
+                    temperature.from_file(p)
+                except ConfigError as exc:
+                    raise self.src.error(f"sample {name!r}: {exc.reason}",
+                                         prefix + "temperature", i) from None
+        return SampleConfig(
+            name=name, files=patterns, paths=paths, temperature=temperature,
+            geometry=self.geometry(s, i, prefix),
+            settings=self.settings(s, defaults, i, prefix),
+            synthesis=self.synthesis(s.get("synthesis"), i, prefix),
+        )
+
+    def campaign(self) -> CampaignConfig:
+        top = self.data
+        self._check_keys(top, ("campaign", "defaults", "samples"), "the top level", None, "")
+        camp = top.get("campaign", {})
+        if not isinstance(camp, Mapping):
+            raise self.src.error("campaign must be a table", "campaign")
+        self._check_keys(camp, list(_CAMPAIGN_KEYS), "[campaign]", "campaign", "campaign.")
+        for key, typ in _CAMPAIGN_KEYS.items():
+            if key in camp and not isinstance(camp[key], typ):
+                raise self.src.error(f"{key} must be a {typ.__name__}, got {camp[key]!r}",
+                                     f"campaign.{key}", "campaign")
+        name = camp.get("name") or (self.path.stem if self.path else "campaign")
+        plot_format = camp.get("plot_format", "png")
+        self._choice(plot_format, _PLOT_FORMATS, "campaign.plot_format", "campaign")
+        output = Path(camp.get("output", f"results/{name.replace(' ', '_')}.h5"))
+        if not output.is_absolute():
+            output = (self.base_dir / output).resolve()
+        dtable = top.get("defaults", {})
+        if not isinstance(dtable, Mapping):
+            raise self.src.error("defaults must be a table", "defaults")
+        self._check_keys(dtable, _DEFAULT_KEYS, "[defaults]", "defaults", "defaults.")
+        defaults = self.settings(dtable, FitDefaults(), "defaults", "defaults.")
+        raw = top.get("samples")
+        if not isinstance(raw, list) or not raw:
+            raise ConfigError("no samples: add at least one [[samples]] table", self.path,
+                              None, "samples")
+        samples = tuple(self.sample(s, i, defaults) for i, s in enumerate(raw))
+        seen: dict[str, int] = {}
+        owner: dict[Path, str] = {}
+        for i, s in enumerate(samples):
+            if s.name in seen:
+                raise self.src.error(f"duplicate sample name {s.name!r} (also sample "
+                                     f"#{seen[s.name] + 1})", f"samples[{i}].name", i)
+            seen[s.name] = i
+            for p in s.paths:
+                if p in owner:
+                    raise self.src.error(f"{p.name} is matched by samples {owner[p]!r} and "
+                                         f"{s.name!r}; each file belongs to one sample",
+                                         f"samples[{i}].files", i)
+                owner[p] = s.name
+        return CampaignConfig(name=str(name), path=self.path, base_dir=self.base_dir,
+                              output=output, defaults=defaults, samples=samples,
+                              description=str(camp.get("description", "")),
+                              plots=bool(camp.get("plots", True)), plot_format=plot_format)
+
+
+def parse_config(text: str, *, path: str | Path | None = None,
+                 base_dir: str | Path | None = None, resolve: bool = True) -> CampaignConfig:
+    """Parse campaign TOML ``text``.
+
+    Parameters
+    ----------
+    text : str
+        TOML source.
+    path : path, optional
+        The file it came from (for error messages).
+    base_dir : path, optional
+        Folder that file globs and the output are relative to (default: ``path``'s folder,
+        else the current directory).
+    resolve : bool
+        Resolve file globs now (a glob matching nothing is an error); False skips the
+        file system (``paths`` stay empty).
+
+    Raises
+    ------
+    ConfigError
+        Naming the file, line and key.
+    """
+    p = None if path is None else Path(path)
+    base = Path(base_dir) if base_dir is not None else (p.parent if p is not None else Path())
+    return _Parser(text, p, base.resolve(), resolve).campaign()
+
+
+def load_config(path: str | Path, *, resolve: bool = True) -> CampaignConfig:
+    """Load a campaign config file (see the module docstring for the schema).
+
+    Examples
+    --------
+    >>> cfg = load_config("configs/example.toml")          # doctest: +SKIP
+    >>> cfg.samples[0].geometry.thickness_cm                # doctest: +SKIP
+    0.082
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError("config file not found", path) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError("config must be UTF-8 text (TOML)", path, line) from None
+    return parse_config(text, path=path, resolve=resolve)

@@ -1,0 +1,451 @@
+"""Publication-quality figures: Nyquist, Bode, Arrhenius and campaign trends.
+
+The only module that imports matplotlib. Figures are built with the object API
+(:class:`matplotlib.figure.Figure`, rendered by Agg), never through pyplot, so plotting is
+thread-safe, opens no window and leaves global state alone; the house style is applied with
+``matplotlib.rc_context`` around each figure.
+
+Inputs are plain arrays or the datasets of docs/contracts.md:
+
+- a spectrum is a canonical spectrum dataset (``frequency``, ``impedance``) or a
+  ``(frequency_Hz, impedance_ohm)`` pair;
+- Arrhenius fits are a dataset with ``activation_energy`` (eV) and ``prefactor`` (σ₀, in
+  S·K/cm for the ``sigma_T`` form, S/cm for ``sigma``), optionally along ``component`` and
+  ``segment`` dims with ``temperature_min``/``temperature_max`` (K) bounding each segment,
+  and the form in ``attrs["form"]``;
+- a campaign summary is a dataset along ``sample`` with the synthesis parameter as a variable
+  or coordinate and ``sigma_25C`` (``sample``, ``component``) in S/cm (optionally
+  ``sigma_25C_stderr``), or one ``sigma_25C_<component>`` variable per component.
+
+Every function returns the :class:`~matplotlib.figure.Figure`; :func:`save_figure` writes it
+atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import matplotlib as mpl
+import numpy as np
+import xarray as xr
+from cycler import cycler
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from numpy.typing import ArrayLike, NDArray
+
+__all__ = ["arc_view_limit", "arrhenius_plot", "axis_label", "bode", "nyquist", "save_figure",
+           "trend_plot"]
+
+BOLTZMANN_EV_K = 8.617333262e-5   # PHYSICS.md section 6
+ZERO_CELSIUS_K = 273.15
+
+#: House style: readable at single-column width (8.5 cm), vector-friendly fonts.
+STYLE: dict[str, Any] = {
+    "font.size": 9,
+    "axes.labelsize": 9,
+    "axes.titlesize": 9,
+    "legend.fontsize": 8,
+    "legend.frameon": False,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "xtick.direction": "in",
+    "ytick.direction": "in",
+    "xtick.top": True,
+    "ytick.right": True,
+    "axes.linewidth": 0.8,
+    "lines.linewidth": 1.3,
+    "lines.markersize": 4,
+    "axes.prop_cycle": cycler(color=["#0072B2", "#D55E00", "#009E73", "#CC79A7",
+                                         "#E69F00", "#56B4E9", "#000000"]),  # Okabe-Ito
+    "savefig.bbox": "tight",
+    "pdf.fonttype": 42,
+    "svg.fonttype": "none",
+    "mathtext.default": "regular",
+}
+
+SpectrumLike = xr.Dataset | tuple[ArrayLike, ArrayLike]
+
+
+@contextlib.contextmanager
+def _style() -> Iterator[None]:
+    with mpl.rc_context(STYLE):  # type: ignore[arg-type]
+        yield
+
+
+def _figure(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
+    if ax is not None:
+        fig = ax.get_figure()
+        if not isinstance(fig, Figure):
+            raise TypeError("ax must belong to a matplotlib Figure")
+        return fig, ax
+    fig = Figure(figsize=size, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def _as_spectrum(spectrum: SpectrumLike) -> tuple[NDArray[np.float64], NDArray[np.complex128]]:
+    if isinstance(spectrum, xr.Dataset):
+        return (np.asarray(spectrum["frequency"].values, dtype=np.float64),
+                np.asarray(spectrum["impedance"].values, dtype=np.complex128))
+    f, z = spectrum
+    return np.asarray(f, dtype=np.float64), np.asarray(z, dtype=np.complex128)
+
+
+def _as_fit(fit: Any, spectrum: SpectrumLike) -> tuple[NDArray[np.float64],
+                                                       NDArray[np.complex128]] | None:
+    """A fit as (frequency, Z): a complex array on the data's frequencies, a (f, Z) pair, or a
+    dataset with ``impedance_fit``."""
+    if fit is None:
+        return None
+    if isinstance(fit, xr.Dataset):
+        return (np.asarray(fit["frequency"].values, dtype=np.float64),
+                np.asarray(fit["impedance_fit"].values, dtype=np.complex128))
+    if isinstance(fit, tuple):
+        return np.asarray(fit[0], dtype=np.float64), np.asarray(fit[1], dtype=np.complex128)
+    return _as_spectrum(spectrum)[0], np.asarray(fit, dtype=np.complex128)
+
+
+def _ohm_scale(values: NDArray[np.float64]) -> tuple[float, str]:
+    """A scale and unit label so impedance ticks read 1-1000."""
+    peak = float(np.nanmax(np.abs(values))) if values.size else 1.0
+    for factor, unit in ((1e9, "GΩ"), (1e6, "MΩ"), (1e3, "kΩ")):
+        if peak >= 3 * factor:
+            return factor, unit
+    return 1.0, "Ω"
+
+
+def nyquist(spectrum: SpectrumLike, fit: Any = None,
+            arcs: Mapping[str, ArrayLike] | None = None, ax: Axes | None = None, *,
+            label: str = "data", title: str | None = None,
+            annotate_decades: bool = True, zoom: bool = True) -> Figure:
+    """Nyquist plot: -Z'' upward against Z', equal aspect.
+
+    Parameters
+    ----------
+    spectrum : Dataset or (frequency, impedance)
+        Measured data (Hz, ohm, physical sign).
+    fit : array of complex, (frequency, impedance) or Dataset, optional
+        Fitted impedance; an array is taken on the data's frequencies, a dataset must carry
+        ``impedance_fit`` (a spectrum dataset with its fit, as in the results file).
+    arcs : mapping of str to array of complex, optional
+        Each arc's own impedance (e.g. ``{"bulk": Z_b, "grain boundary": Z_gb}``), in series
+        order. Each is drawn shifted right by the resistances of the arcs before it (the
+        largest real part of each), so the arcs sit under the data they explain.
+    ax : Axes, optional
+        Draw into this axes instead of a new figure.
+    label, title : str
+        Legend entry of the data; axes title.
+    annotate_decades : bool
+        Label the data point nearest each decade of frequency.
+    zoom : bool
+        When a blocking-electrode spike dwarfs the arcs, show the arcs and the foot of the
+        spike (see :func:`arc_view_limit`) rather than the whole spike.
+    """
+    f, z = _as_spectrum(spectrum)
+    fit_fz = _as_fit(fit, spectrum)
+    with _style():
+        fig, ax = _figure(ax, (3.5, 3.2))
+        limit = arc_view_limit(f, z) if zoom else None
+        if limit is not None:
+            scale, unit = _ohm_scale(np.array([limit]))
+        else:
+            everything = [z] + ([fit_fz[1]] if fit_fz else [])
+            scale, unit = _ohm_scale(np.concatenate([np.abs(v) for v in everything]))
+        offset = 0.0
+        for i, (name, arc) in enumerate((arcs or {}).items()):
+            za = np.asarray(arc, dtype=np.complex128)
+            color = f"C{(i + 2) % 7}"
+            ax.fill_between((za.real + offset) / scale, 0, -za.imag / scale, color=color,
+                            alpha=0.12, linewidth=0)
+            ax.plot((za.real + offset) / scale, -za.imag / scale, "--", color=color,
+                    linewidth=1.0, label=name)
+            offset += float(np.nanmax(za.real))
+        ax.plot(z.real / scale, -z.imag / scale, "o", mfc="none", mew=0.9, color="C0",
+                label=label)
+        if fit_fz is not None:
+            order = np.argsort(fit_fz[0])
+            zf = fit_fz[1][order]
+            ax.plot(zf.real / scale, -zf.imag / scale, "-", color="C1", label="fit")
+        if annotate_decades and f.size > 2:
+            for decade in range(int(np.floor(np.log10(f.min()))),
+                                int(np.ceil(np.log10(f.max()))) + 1):
+                i = int(np.argmin(np.abs(np.log10(f) - decade)))
+                if abs(np.log10(f[i]) - decade) < 0.05:
+                    ax.annotate(f"$10^{{{decade}}}$ Hz", (z.real[i] / scale, -z.imag[i] / scale),
+                                xytext=(4, 4), textcoords="offset points", fontsize=6,
+                                color="0.35")
+        ax.axhline(0, color="0.6", linewidth=0.6, zorder=0)
+        if limit is not None:
+            x0 = min(0.0, float(np.min(z.real))) / scale
+            shown = z.real <= limit
+            span = limit / scale - x0
+            # show the inductive tail, but give at most 40 % of the height to it
+            y0 = max(min(-0.05 * limit, 1.1 * float(np.min(-z.imag[shown]))) / scale,
+                     -0.4 * span)
+            ax.set_xlim(x0, limit / scale)
+            ax.set_ylim(y0, y0 + 0.85 * span)
+            ax.set_aspect("equal", adjustable="box")
+        else:
+            ax.set_aspect("equal", adjustable="datalim")
+        ax.set_xlabel(f"Z′ ({unit})")
+        ax.set_ylabel(f"−Z″ ({unit})")
+        if title:
+            ax.set_title(title)
+        ax.legend(loc="best")
+    return fig
+
+
+def arc_view_limit(frequency: ArrayLike, impedance: ArrayLike) -> float | None:
+    """Upper Z' (ohm) of a view on the arcs, or None when the spectrum has no dominant spike.
+
+    The spike of a blocking electrode is the low-frequency run of points along which -Z''
+    changes faster than Z' (a line steeper than 45°). Walking from the lowest frequency up,
+    the spike's foot is where two successive steps are no longer that steep. When the spike
+    rises to more than three times the foot's Z', the view stops at 1.6 times that Z', so
+    the arcs stay readable; otherwise (no spike, or arcs as large as the spike) None.
+    """
+    f = np.asarray(frequency, dtype=np.float64)
+    z = np.asarray(impedance, dtype=np.complex128)
+    if f.size < 5:
+        return None
+    order = np.argsort(f)                       # low -> high frequency
+    x, d = z.real[order], -z.imag[order]
+    steep = np.abs(np.diff(d)) > np.abs(np.diff(x))
+    flat = np.flatnonzero(~steep[:-1] & ~steep[1:])
+    foot = int(flat[0]) if flat.size else steep.size
+    if foot < 2:
+        return None
+    foot_real = float(x[foot])
+    if foot_real <= 0 or float(np.max(d)) < 3 * foot_real:
+        return None
+    return 1.6 * foot_real
+
+
+def bode(spectrum: SpectrumLike, fit: Any = None, fig: Figure | None = None, *,
+         title: str | None = None) -> Figure:
+    """Bode plot: |Z| and phase against frequency, with a residual panel when a fit is given.
+
+    Residuals are relative to the modulus, ``(Z - Z_fit) / |Z|`` in %, for Z' and Z''.
+    """
+    f, z = _as_spectrum(spectrum)
+    fit_fz = _as_fit(fit, spectrum)
+    with _style():
+        rows = 3 if fit_fz is not None else 2
+        if fig is None:
+            fig = Figure(figsize=(3.5, 1.6 * rows + 0.6), layout="constrained")
+        axes = fig.subplots(rows, 1, sharex=True,
+                            gridspec_kw={"height_ratios": [2, 1.5, 1][:rows]})
+        ax_mod, ax_ph = axes[0], axes[1]
+        ax_mod.loglog(f, np.abs(z), "o", mfc="none", mew=0.9, color="C0", label="data")
+        ax_ph.semilogx(f, -np.degrees(np.angle(z)), "o", mfc="none", mew=0.9, color="C0")
+        if fit_fz is not None:
+            order = np.argsort(fit_fz[0])
+            ff, zf = fit_fz[0][order], fit_fz[1][order]
+            ax_mod.loglog(ff, np.abs(zf), "-", color="C1", label="fit")
+            ax_ph.semilogx(ff, -np.degrees(np.angle(zf)), "-", color="C1")
+            ax_res = axes[2]
+            z_at = np.interp(np.log(f), np.log(ff), zf.real) + 1j * np.interp(
+                np.log(f), np.log(ff), zf.imag)
+            rel = (z - z_at) / np.abs(z) * 100
+            ax_res.semilogx(f, rel.real, "o", ms=3, color="C0", label="Z′")
+            ax_res.semilogx(f, rel.imag, "s", ms=3, mfc="none", color="C3", label="Z″")
+            ax_res.axhline(0, color="0.5", linewidth=0.6)
+            ax_res.set_ylabel("residual (%)")
+            ax_res.legend(loc="upper left", ncols=2, markerscale=1.5, handletextpad=0.2,
+                          borderaxespad=0.2)
+        ax_mod.set_ylabel("|Z| (Ω)")
+        ax_ph.set_ylabel("−phase (°)")
+        axes[-1].set_xlabel("frequency (Hz)")
+        ax_mod.legend(loc="best")
+        if title:
+            ax_mod.set_title(title)
+    return fig
+
+
+def _fit_rows(fit: xr.Dataset, component: str | None) -> list[dict[str, float]]:
+    """One dict per line segment of ``fit`` for ``component``."""
+    ds = fit.sel(component=component) if component is not None else fit
+    segments = ds["segment"].values if "segment" in ds.dims else [None]
+    rows = []
+    for seg in segments:
+        d = ds.sel(segment=seg) if seg is not None else ds
+
+        def get(name: str, default: float = np.nan, d: xr.Dataset = d) -> float:
+            return float(d[name].values) if name in d else default
+
+        rows.append({"ea": get("activation_energy"), "ea_err": get("activation_energy_stderr"),
+                     "prefactor": get("prefactor"), "t_min": get("temperature_min"),
+                     "t_max": get("temperature_max")})
+    return rows
+
+
+def arrhenius_plot(temperature_K: ArrayLike,
+                   conductivity_S_cm: ArrayLike | Mapping[str, ArrayLike],
+                   fit: xr.Dataset | None = None, ax: Axes | None = None, *,
+                   form: str | None = None, title: str | None = None) -> Figure:
+    """Arrhenius plot against 1000/T, with a °C axis on top.
+
+    Plots σT (S·K/cm) for the ``sigma_T`` form (the default, PHYSICS.md section 6) and σ
+    (S/cm) for ``sigma``, so that each fitted law is a straight line; the legend gives E_a.
+
+    Parameters
+    ----------
+    temperature_K : array_like
+        Temperatures of the points (K).
+    conductivity_S_cm : array_like or mapping of str to array_like
+        σ (S/cm) at those temperatures, or one array per component.
+    fit : Dataset, optional
+        Arrhenius fits (see the module docstring); segments are drawn over their range.
+    form : {"sigma_T", "sigma"}, optional
+        Default: ``fit.attrs["form"]``, else ``"sigma_T"``.
+    """
+    t = np.asarray(temperature_K, dtype=np.float64)
+    series = (dict(conductivity_S_cm) if isinstance(conductivity_S_cm, Mapping)
+              else {"": conductivity_S_cm})
+    form = form or (str(fit.attrs.get("form", "sigma_T")) if fit is not None else "sigma_T")
+    if form not in ("sigma_T", "sigma"):
+        raise ValueError(f"form must be 'sigma_T' or 'sigma', got {form!r}")
+    times_t = form == "sigma_T"
+    markers = "osD^v<>"
+    with _style():
+        fig, ax = _figure(ax, (3.5, 3.0))
+        for i, (name, sigma) in enumerate(series.items()):
+            s = np.asarray(sigma, dtype=np.float64)
+            y = s * t if times_t else s
+            color = f"C{i % 7}"
+            ax.semilogy(1000 / t, y, markers[i % 7], mfc="none", mew=0.9, color=color,
+                        label=name.replace("_", " ") or None)
+            if fit is None:
+                continue
+            comp = name if "component" in fit.dims and name else None
+            if "component" in fit.dims and comp is None:
+                comp = str(fit["component"].values[0])
+            if comp is not None and comp not in fit["component"].values:
+                continue
+            for row in _fit_rows(fit, comp):
+                if not np.isfinite(row["ea"]) or not np.isfinite(row["prefactor"]):
+                    continue
+                lo = row["t_min"] if np.isfinite(row["t_min"]) else np.nanmin(t)
+                hi = row["t_max"] if np.isfinite(row["t_max"]) else np.nanmax(t)
+                tt = np.linspace(lo, hi, 50)
+                # σT = σ₀ exp(-E_a/kT), or σ = σ₀' exp(-E_a'/kT): the same expression
+                yy = row["prefactor"] * np.exp(-row["ea"] / (BOLTZMANN_EV_K * tt))
+                err = f" ± {row['ea_err']:.2f}" if np.isfinite(row["ea_err"]) else ""
+                ax.semilogy(1000 / tt, yy, "-", color=color, linewidth=1.0,
+                            label=f"E$_a$ = {row['ea']:.2f}{err} eV")
+        ax.set_xlabel("1000 / T (K$^{-1}$)")
+        ax.set_ylabel("σT (S K cm$^{-1}$)" if times_t else "σ (S cm$^{-1}$)")
+        top = ax.secondary_xaxis("top", functions=(_inv_kilo_to_celsius, _celsius_to_inv_kilo))
+        top.set_xlabel("T (°C)")
+        if title:
+            ax.set_title(title)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="best")
+    return fig
+
+
+def _inv_kilo_to_celsius(x: Any) -> Any:
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(x > 0, 1000.0 / np.where(x > 0, x, 1.0) - ZERO_CELSIUS_K, np.inf)
+
+
+def _celsius_to_inv_kilo(c: Any) -> Any:
+    k = np.asarray(c, dtype=np.float64) + ZERO_CELSIUS_K
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(k > 0, 1000.0 / np.where(k > 0, k, 1.0), np.inf)
+
+
+_UNIT_SUFFIXES = {"min": "min", "h": "h", "s": "s", "rpm": "rpm", "celsius": "°C", "k": "K",
+                  "mm": "mm", "um": "µm", "mpa": "MPa", "g": "g", "mg": "mg", "pct": "%"}
+
+
+def axis_label(parameter: str) -> str:
+    """``"milling_time_min"`` -> ``"milling time (min)"``; unit from the key's suffix.
+
+    Examples
+    --------
+    >>> axis_label("annealing_temperature_celsius")
+    'annealing temperature (°C)'
+    >>> axis_label("ball_to_powder_ratio")
+    'ball to powder ratio'
+    """
+    stem, _, suffix = parameter.rpartition("_")
+    if stem and suffix.lower() in _UNIT_SUFFIXES:
+        return f"{stem.replace('_', ' ')} ({_UNIT_SUFFIXES[suffix.lower()]})"
+    return parameter.replace("_", " ")
+
+
+def _summary_sigma(summary: xr.Dataset) -> dict[str, tuple[NDArray[np.float64],
+                                                         NDArray[np.float64] | None]]:
+    """σ25 and its stderr per component from a campaign summary."""
+    out: dict[str, tuple[NDArray[np.float64], NDArray[np.float64] | None]] = {}
+    if "sigma_25C" in summary and "component" in summary["sigma_25C"].dims:
+        for comp in summary["component"].values:
+            err = (summary["sigma_25C_stderr"].sel(component=comp).values
+                   if "sigma_25C_stderr" in summary else None)
+            out[str(comp)] = (summary["sigma_25C"].sel(component=comp).values, err)
+        return out
+    for name in map(str, summary.data_vars):
+        if name.startswith("sigma_25C_") and not name.endswith("_stderr"):
+            err_name = f"{name}_stderr"
+            out[name.removeprefix("sigma_25C_")] = (
+                summary[name].values, summary[err_name].values if err_name in summary else None)
+    if not out:
+        found = sorted(str(v) for v in summary.data_vars)
+        raise ValueError("summary has no 'sigma_25C' (sample, component) variable nor "
+                         f"'sigma_25C_<component>' variables; found {found}")
+    return out
+
+
+def trend_plot(summary: xr.Dataset, parameter: str, ax: Axes | None = None, *,
+               title: str | None = None) -> Figure:
+    """σ(25 °C) per component against a synthesis parameter across the campaign's samples.
+
+    Parameters
+    ----------
+    summary : Dataset
+        Along ``sample``: ``parameter`` and ``sigma_25C`` (see the module docstring).
+    parameter : str
+        Name of the synthesis variable, e.g. ``"milling_time_min"`` (the unit is read from
+        its suffix for the axis label).
+    """
+    if parameter not in summary:
+        raise ValueError(f"summary has no {parameter!r}; available: "
+                         f"{sorted(str(v) for v in summary.variables)}")
+    x = np.asarray(summary[parameter].values, dtype=np.float64)
+    order = np.argsort(x)
+    markers = "osD^v<>"
+    with _style():
+        fig, ax = _figure(ax, (3.5, 2.8))
+        for i, (comp, (sigma, err)) in enumerate(_summary_sigma(summary).items()):
+            s = np.asarray(sigma, dtype=np.float64)[order]
+            e = None if err is None else np.asarray(err, dtype=np.float64)[order]
+            ax.errorbar(x[order], s, yerr=e, fmt=f"{markers[i % 7]}-", mfc="none", mew=0.9,
+                        capsize=2, color=f"C{i % 7}", label=comp.replace("_", " "))
+        ax.set_yscale("log")
+        ax.set_xlabel(axis_label(parameter))
+        ax.set_ylabel("σ(25 °C) (S cm$^{-1}$)")
+        if title:
+            ax.set_title(title)
+        ax.legend(loc="best")
+    return fig
+
+
+def save_figure(fig: Figure, path: str | Path, *, dpi: int = 300) -> Path:
+    """Save ``fig`` atomically (temporary sibling, then rename); format from the suffix."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fmt = path.suffix.lstrip(".").lower() or "png"
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with _style():
+            fig.savefig(tmp, format=fmt, dpi=dpi)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+    return path

@@ -1,0 +1,194 @@
+"""Results file: round trip, plain-h5py readability, atomic replacement, inspect summary."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import xarray as xr
+
+from eis_pipeline.io import hdf5
+from eis_pipeline.io.hdf5 import ResultsError, describe_results, read_results, write_results
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def small_tree(rng: np.random.Generator, scale: float = 1.0) -> xr.DataTree:
+    f = np.logspace(6, 0, 13)
+    z = (100 * scale / (1 + 1j * f / 1e4)) + rng.normal(size=f.size) * 1j
+    spectrum = xr.Dataset(
+        {"impedance": ("frequency", z, {"units": "ohm"}),
+         "impedance_fit": ("frequency", z * 1.001, {"units": "ohm"})},
+        coords={"frequency": ("frequency", f, {"units": "Hz"})},
+        attrs={"source": "mill045_25C.mpt", "sweep": 0, "flag": True},
+    )
+    fit = xr.Dataset(
+        {"value": (("spectrum", "param"), rng.normal(size=(2, 3))),
+         "status": ("spectrum", np.array([0, 2])),
+         "converged": ("spectrum", np.array([True, False])),
+         "message": ("spectrum", np.array(["ok", "iteration limit"]))},
+        coords={"spectrum": [0, 1], "param": ["R1", "CPE1_0", "CPE1_1"]},
+        attrs={"circuit": "p(R1,CPE1)", "roles": {"bulk": {"resistance": "R1"}}},
+    )
+    arr = xr.Dataset(
+        {"sigma_25C": ("component", np.array([4.1e-3, 1.2e-2])),
+         "sigma_25C_stderr": ("component", np.array([1e-4, 5e-4])),
+         "activation_energy": ("component", np.array([0.24, 0.3]), {"units": "eV"})},
+        coords={"component": ["bulk", "total"]}, attrs={"form": "sigma_T"},
+    )
+    failures = xr.Dataset({"source": ("failure", np.array(["bad.mpt"])),
+                           "reason": ("failure", np.array(["no frequency column"]))})
+    return xr.DataTree.from_dict({
+        "/": xr.Dataset(attrs={"note": None, "tags": ["a", "b"]}),
+        "/mill045": xr.Dataset(attrs={"thickness_cm": 0.064,
+                                      "synthesis": {"milling_time_min": 45}}),
+        "/mill045/spectra/000": spectrum,
+        "/mill045/fit": fit,
+        "/mill045/arrhenius": arr,
+        "/failures": failures,
+    })
+
+
+def test_round_trip(tmp_path: Path, rng: np.random.Generator) -> None:
+    tree = small_tree(rng)
+    path = write_results(tree, tmp_path / "out" / "results.h5", config={"name": "demo"},
+                         history="pytest")
+    back = read_results(path)
+    spec = back["mill045/spectra/000"].ds
+    assert spec["impedance"].dtype == np.complex128
+    np.testing.assert_array_equal(spec["impedance"].values,
+                                  tree["mill045/spectra/000"].ds["impedance"].values)
+    assert spec.attrs["flag"] == 1 and spec["impedance"].attrs["units"] == "ohm"
+    fit = back["mill045/fit"].ds
+    assert fit["converged"].dtype == bool
+    assert list(fit["message"].values) == ["ok", "iteration limit"]
+    assert json.loads(fit.attrs["roles"]) == {"bulk": {"resistance": "R1"}}
+    assert back.attrs["eis_pipeline_version"]
+    assert back.attrs["created"].endswith("Z")
+    assert json.loads(back.attrs["config"]) == {"name": "demo"}
+    assert "pytest" in back.attrs["history"]
+    assert "note" not in back.attrs and json.loads(back.attrs["tags"]) == ["a", "b"]
+    # the input tree was not modified
+    assert tree["mill045/spectra/000"].ds.attrs["flag"] is True
+
+
+def test_readable_by_plain_h5py_and_xarray(tmp_path: Path, rng: np.random.Generator) -> None:
+    path = write_results(small_tree(rng), tmp_path / "r.h5")
+    with h5py.File(path, "r") as h5:
+        z = h5["mill045/spectra/000/impedance"][()]
+        assert z.dtype == np.complex128 and z.shape == (13,)
+        assert h5["mill045/arrhenius/sigma_25C"][0] == pytest.approx(4.1e-3)
+        assert "eis_pipeline_version" in h5.attrs
+    with xr.open_datatree(path, engine="h5netcdf") as tree:
+        assert tree["mill045/spectra/000"].ds["impedance"].dtype == np.complex128
+
+
+def test_no_temp_files_after_success(tmp_path: Path, rng: np.random.Generator) -> None:
+    write_results(small_tree(rng), tmp_path / "r.h5")
+    write_results(small_tree(rng, 2.0), tmp_path / "r.h5")   # replace an existing file
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.h5"]
+
+
+def test_failure_midway_keeps_previous_file(tmp_path: Path, rng: np.random.Generator,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_results(small_tree(rng), tmp_path / "r.h5")
+    before = path.read_bytes()
+
+    def partial_then_fail(self: xr.DataTree, target: Path, **kwargs: object) -> None:
+        Path(target).write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 4096)   # half a file
+        raise OSError("disk full")
+
+    monkeypatch.setattr(xr.DataTree, "to_netcdf", partial_then_fail)
+    with pytest.raises(ResultsError, match="previous file"):
+        write_results(small_tree(rng, 3.0), path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert read_results(path)["mill045/arrhenius"].ds["sigma_25C"].size == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.h5"]
+
+
+def test_interrupt_is_not_swallowed(tmp_path: Path, rng: np.random.Generator,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(self: xr.DataTree, target: Path, **kwargs: object) -> None:
+        Path(target).write_bytes(b"partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(hdf5, "_fsync", lambda p: None)
+    monkeypatch.setattr(xr.DataTree, "to_netcdf", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_results(small_tree(rng), tmp_path / "r.h5")
+    assert list(tmp_path.iterdir()) == []
+
+
+KILLED_WRITER = textwrap.dedent("""
+    import sys
+    import numpy as np, xarray as xr
+    from eis_pipeline.io.hdf5 import write_results
+    # Many groups of moderate size: slow enough to be killed while writing.
+    nodes = {f"/s{i:04d}/spectra/000": xr.Dataset(
+                 {"impedance": ("frequency", np.full(20000, 1 - 1j) * i)},
+                 coords={"frequency": np.linspace(1, 2, 20000)})
+             for i in range(400)}
+    print("writing", flush=True)
+    write_results(xr.DataTree.from_dict(nodes), sys.argv[1])
+    print("done", flush=True)
+""")
+
+
+def test_sigkill_during_write_keeps_previous_file(tmp_path: Path,
+                                                  rng: np.random.Generator) -> None:
+    path = write_results(small_tree(rng), tmp_path / "r.h5")
+    before = path.read_bytes()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(path)],
+                            stdout=subprocess.PIPE, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        # wait until the writer's temporary file has grown, then kill it mid-write
+        while time.monotonic() < deadline and proc.poll() is None:
+            temps = list(tmp_path.glob(".r.h5.*.tmp"))
+            if temps and temps[0].stat().st_size > 2_000_000:
+                break
+            time.sleep(0.01)
+        assert proc.poll() is None, "writer finished before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stdout.close()  # type: ignore[union-attr]
+    assert proc.returncode == -signal.SIGKILL
+    assert path.read_bytes() == before
+    assert read_results(path)["mill045/spectra/000"].ds["impedance"].size == 13
+    # the killed writer's temp file is cleaned up by the next write
+    assert list(tmp_path.glob(".r.h5.*.tmp"))
+    write_results(small_tree(rng), path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.h5"]
+
+
+def test_describe_results(tmp_path: Path, rng: np.random.Generator) -> None:
+    path = write_results(small_tree(rng), tmp_path / "r.h5", config={"name": "NaCB11H12"})
+    text = describe_results(path)
+    assert "NaCB11H12" in text and "samples     1" in text
+    row = next(line for line in text.splitlines() if line.strip().startswith("mill045"))
+    assert row.split()[1:4] == ["1", "1", "1"]       # spectra, fits ok, failed
+    assert "4.10e-03 ± 1.0e-04" in row and "σ25 total" in text
+    assert "failures    1" in text and "bad.mpt | no frequency column" in text
+
+
+def test_read_errors(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        read_results(tmp_path / "missing.h5")
+    bad = tmp_path / "bad.h5"
+    bad.write_bytes(b"not hdf5")
+    with pytest.raises(ResultsError, match="not a readable results file"):
+        read_results(bad)

@@ -1,0 +1,179 @@
+"""Figures render to files, with labelled axes carrying units; matplotlib stays in plotting."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from matplotlib.figure import Figure
+
+from eis_pipeline.conventions import make_spectrum
+from eis_pipeline.plotting import (
+    BOLTZMANN_EV_K,
+    arc_view_limit,
+    arrhenius_plot,
+    axis_label,
+    bode,
+    nyquist,
+    save_figure,
+    trend_plot,
+)
+from eis_pipeline.simulate import ArrheniusLaw, PelletModel, log_frequencies, rq_impedance
+
+ROOT = Path(__file__).resolve().parents[1]
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def pellet() -> PelletModel:
+    return PelletModel(0.08, 1.0, bulk=ArrheniusLaw.from_sigma_at(2e-5, 0.4),
+                       grain_boundary=ArrheniusLaw.from_sigma_at(3e-5, 0.45))
+
+
+def labels(fig: Figure) -> list[str]:
+    return [t for ax in fig.axes for t in (ax.get_xlabel(), ax.get_ylabel()) if t]
+
+
+def test_nyquist_with_fit_and_arcs(tmp_path: Path, pellet: PelletModel,
+                                   rng: np.random.Generator) -> None:
+    f = log_frequencies(7e6, 1, 10)
+    p = pellet.parameters(298.15)
+    z_true = pellet.impedance(f, 298.15)
+    spectrum = make_spectrum(f, z_true * (1 + 0.005 * rng.standard_normal(f.size)))
+    arcs = {"bulk": rq_impedance(f, p["R1"], p["CPE1_0"], p["CPE1_1"]),
+            "grain boundary": rq_impedance(f, p["R2"], p["CPE2_0"], p["CPE2_1"])}
+    fig = nyquist(spectrum, fit=z_true, arcs=arcs, title="mill360, 25 °C")
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "Z′ (kΩ)" and ax.get_ylabel() == "−Z″ (kΩ)"
+    assert ax.get_aspect() == 1.0
+    assert {t.get_text() for t in ax.get_legend().get_texts()} == {
+        "data", "fit", "bulk", "grain boundary"}
+    # -Z'' is plotted upward: the capacitive arc is above the axis
+    data_line = next(line for line in ax.get_lines() if line.get_label() == "data")
+    assert np.nanmax(data_line.get_ydata()) > 0
+    out = save_figure(fig, tmp_path / "plots" / "nyquist.png", dpi=100)
+    assert out.read_bytes().startswith(PNG)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["nyquist.png"]
+
+
+def test_bode_with_residual_panel(tmp_path: Path, pellet: PelletModel) -> None:
+    f = log_frequencies(1e6, 1, 10)
+    z = pellet.impedance(f, 320.0)
+    fig = bode((f, z * 1.01), fit=(f, z))
+    assert len(fig.axes) == 3
+    assert labels(fig) == ["|Z| (Ω)", "−phase (°)", "frequency (Hz)", "residual (%)"]
+    res_lines = fig.axes[2].get_lines()
+    # (Z - Z_fit) / |Z| in %: with Z = 1.01 Z_fit the real residual is 1/1.01 % of cos(phase)
+    np.testing.assert_allclose(res_lines[0].get_ydata(), (0.01 * z).real / np.abs(1.01 * z) * 100,
+                               rtol=1e-9)
+    assert save_figure(fig, tmp_path / "bode.svg").read_text().lstrip().startswith("<?xml")
+    assert len(bode(make_spectrum(f, z)).axes) == 2     # no fit, no residual panel
+
+
+def arrhenius_fit() -> xr.Dataset:
+    return xr.Dataset(
+        {"activation_energy": ("component", [0.40, 0.45], {"units": "eV"}),
+         "activation_energy_stderr": ("component", [0.01, 0.02]),
+         "prefactor": ("component", [ArrheniusLaw.from_sigma_at(2e-5, 0.4).prefactor_S_K_cm,
+                                     ArrheniusLaw.from_sigma_at(3e-5, 0.45).prefactor_S_K_cm])},
+        coords={"component": ["bulk", "grain_boundary"]}, attrs={"form": "sigma_T"})
+
+
+def test_arrhenius_plot(tmp_path: Path, pellet: PelletModel) -> None:
+    t = np.array([253.15, 273.15, 298.15, 313.15, 333.15, 353.15])
+    sigma = {"bulk": pellet.bulk.conductivity(t),
+             "grain_boundary": pellet.grain_boundary.conductivity(t)}
+    fig = arrhenius_plot(t, sigma, arrhenius_fit())
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "1000 / T (K$^{-1}$)"
+    assert ax.get_ylabel() == "σT (S K cm$^{-1}$)"
+    top = [a for a in fig.axes if a is not ax] or ax.child_axes
+    assert any(a.get_xlabel() == "T (°C)" for a in top)
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "E$_a$ = 0.40 ± 0.01 eV" in texts
+    # the fitted line passes through the exact points (σT form)
+    line = next(line for line in ax.get_lines() if "0.40" in str(line.get_label()))
+    x, y = np.asarray(line.get_xdata()), np.asarray(line.get_ydata())
+    expected = arrhenius_fit()["prefactor"].values[0] * np.exp(
+        -0.40 / (BOLTZMANN_EV_K * 1000 / x))
+    np.testing.assert_allclose(y, expected)
+    save_figure(fig, tmp_path / "arrhenius.png", dpi=100)
+    # the sigma form plots σ itself
+    fig2 = arrhenius_plot(t, sigma["bulk"], form="sigma")
+    assert fig2.axes[0].get_ylabel() == "σ (S cm$^{-1}$)"
+    with pytest.raises(ValueError, match="form"):
+        arrhenius_plot(t, sigma["bulk"], form="log")
+
+
+def test_arrhenius_segments(tmp_path: Path) -> None:
+    t = np.linspace(250, 400, 8)
+    fit = xr.Dataset(
+        {"activation_energy": ("segment", [0.6, 0.3]), "prefactor": ("segment", [1e8, 1e4]),
+         "temperature_min": ("segment", [250.0, 330.0]),
+         "temperature_max": ("segment", [330.0, 400.0])},
+        attrs={"form": "sigma_T"})
+    fig = arrhenius_plot(t, 1e4 / t * np.exp(-0.3 / (BOLTZMANN_EV_K * t)), fit)
+    fitted = [line for line in fig.axes[0].get_lines() if "E$_a$" in str(line.get_label())]
+    assert len(fitted) == 2
+    assert 1000 / np.max(fitted[0].get_xdata()) == pytest.approx(250.0)
+
+
+def test_trend_plot(tmp_path: Path) -> None:
+    summary = xr.Dataset(
+        {"milling_time_min": ("sample", [45.0, 15.0, 360.0, 120.0]),
+         "sigma_25C": (("sample", "component"),
+                       [[5e-3, 4e-3], [3e-4, 2e-4], [8e-6, 4e-6], [5e-4, 3e-4]]),
+         "sigma_25C_stderr": (("sample", "component"), np.full((4, 2), 1e-6))},
+        coords={"sample": ["mill045", "mill015", "mill360", "mill120"],
+                "component": ["bulk", "total"]})
+    fig = trend_plot(summary, "milling_time_min")
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "milling time (min)"
+    assert ax.get_ylabel() == "σ(25 °C) (S cm$^{-1}$)"
+    assert ax.get_yscale() == "log"
+    line = ax.get_lines()[0]
+    np.testing.assert_array_equal(line.get_xdata(), [15, 45, 120, 360])   # sorted by x
+    save_figure(fig, tmp_path / "trend.pdf")
+    flat = xr.Dataset({"milling_time_min": ("sample", [15.0, 45.0]),
+                       "sigma_25C_bulk": ("sample", [3e-4, 5e-3]),
+                       "sigma_25C_bulk_stderr": ("sample", [1e-5, 1e-4])})
+    assert [t.get_text() for t in trend_plot(flat, "milling_time_min").axes[0]
+            .get_legend().get_texts()] == ["bulk"]
+    with pytest.raises(ValueError, match="milling_speed_rpm"):
+        trend_plot(summary, "milling_speed_rpm")
+
+
+def test_axis_label_units() -> None:
+    assert axis_label("milling_speed_rpm") == "milling speed (rpm)"
+    assert axis_label("annealing_temperature_celsius") == "annealing temperature (°C)"
+    assert axis_label("ball_to_powder_ratio") == "ball to powder ratio"
+
+
+def test_only_plotting_imports_matplotlib() -> None:
+    code = ("import sys, eis_pipeline, eis_pipeline.config, eis_pipeline.simulate, "
+            "eis_pipeline.io.hdf5, eis_pipeline.io.writers; "
+            "print('matplotlib' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, env={"PYTHONPATH": str(ROOT)}, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_arc_view_limit(pellet: PelletModel) -> None:
+    f = log_frequencies(7e6, 1, 10)
+    p = pellet.parameters(298.15)
+    arcs_only = (rq_impedance(f, p["R1"], p["CPE1_0"], p["CPE1_1"])
+                 + rq_impedance(f, p["R2"], p["CPE2_0"], p["CPE2_1"]))
+    assert arc_view_limit(f, arcs_only) is None
+    with_spike = pellet.impedance(f, 298.15)        # + electrode CPE: a tall spike
+    limit = arc_view_limit(f, with_spike)
+    assert limit is not None
+    assert p["R1"] + p["R2"] < limit < 3 * (p["R1"] + p["R2"])
+    fig = nyquist((f, with_spike))
+    assert fig.axes[0].get_xlim()[1] == pytest.approx(limit / 1e3)   # in kΩ
+    full = nyquist((f, with_spike), zoom=False)
+    assert full.axes[0].get_ylabel() == "−Z″ (kΩ)"
+    assert full.axes[0].get_ylim()[1] > 3 * limit / 1e3
