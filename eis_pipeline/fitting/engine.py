@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from eis_pipeline.exceptions import FitError
-from eis_pipeline.fitting.initial import N_STARTS, initial_guesses
+from eis_pipeline.fitting.initial import initial_guesses
 from eis_pipeline.fitting.solver import Status, least_squares_batch
 from eis_pipeline.fitting.statistics import fit_statistics
 from eis_pipeline.fitting.transforms import ParameterSpace
@@ -91,12 +91,23 @@ def weights(impedance: CArray, weighting: str) -> tuple[Array, Array]:
     raise FitError(f"unknown weighting {weighting!r}; expected one of {', '.join(WEIGHTINGS)}")
 
 
+#: Above this many distinct frequency grids, rows are evaluated on one (B, F) grid instead.
+MAX_GROUPS = 4
+
+
 def _groups(frequency: Array) -> tuple[NDArray[np.intp], list[Array]]:
     """Spectra sharing one frequency grid evaluate the circuit in one call."""
     key = np.where(np.isfinite(frequency), frequency, -1.0)
     uniq, inverse = np.unique(key, axis=0, return_inverse=True)
     grids = [row[row > 0] for row in uniq]
     return inverse.reshape(-1), grids
+
+
+def _filled(frequency: Array) -> Array:
+    """Padding replaced by the row's last valid frequency (the evaluator needs f > 0)."""
+    n_valid = np.isfinite(frequency).sum(axis=1)
+    last = np.take_along_axis(frequency, np.maximum(n_valid - 1, 0)[:, None], axis=1)
+    return np.where(np.isfinite(frequency), frequency, last)
 
 
 class _Problem:
@@ -107,7 +118,15 @@ class _Problem:
         self.compiled = compiled
         self.space = space
         self.n_starts = n_starts
-        self.group, self.grids = _groups(frequency)
+        from eis_pipeline.circuits import FrequencyGrid
+
+        self._grid_type = FrequencyGrid
+        self.group, grids = _groups(frequency)
+        # one prepared grid per distinct frequency row: derived arrays computed once
+        self.grids = [FrequencyGrid(f) for f in grids]
+        self.sizes = [f.size for f in grids]
+        self.per_row = len(grids) > MAX_GROUPS
+        self.filled = _filled(frequency) if self.per_row else frequency
         self.data = np.where(np.isfinite(impedance), impedance, 0.0)
         wr, wi = weights(self.data, weighting)
         valid = np.isfinite(frequency)
@@ -125,12 +144,16 @@ class _Problem:
         k, n, pf = len(rows), self.n, u.shape[1]
         r = np.zeros((k, 2 * n))
         jac = np.zeros((k, 2 * n, pf))
-        grp = self.group[spec]
-        for g in np.unique(grp):
-            sel = np.flatnonzero(grp == g) if len(self.grids) > 1 else slice(None)
-            f = self.grids[g]
-            m = f.size
-            z, dz = self.compiled.impedance_and_jacobian(p[sel], f)
+        if self.per_row:
+            batches: Any = [(slice(None), self._grid_type(self.filled[spec]), n)]
+        elif len(self.grids) == 1:
+            batches = [(slice(None), self.grids[0], self.sizes[0])]
+        else:
+            grp = self.group[spec]
+            batches = [(np.flatnonzero(grp == g), self.grids[g], self.sizes[g])
+                       for g in np.unique(grp)]
+        for sel, grid, m in batches:
+            z, dz = self.compiled.impedance_and_jacobian(p[sel], grid)
             if not self.all_free:
                 dz = dz[:, :, self.free]
             s = spec[sel]
@@ -145,11 +168,14 @@ class _Problem:
 
     def model(self, params: Array) -> CArray:
         """Z for natural parameters (S, P) at every spectrum's own grid, NaN-padded."""
+        if self.per_row:
+            z = self.compiled.impedance(params, self._grid_type(self.filled))
+            return np.where(np.isfinite(self.inv_wr) & (self.inv_wr > 0), z, np.nan + 0j)
         out = np.full((params.shape[0], self.n), np.nan + 0j)
-        for g, f in enumerate(self.grids):
+        for g, grid in enumerate(self.grids):
             sel = np.flatnonzero(self.group == g)
             if sel.size:
-                out[sel, :f.size] = self.compiled.impedance(params[sel], f)
+                out[sel, :self.sizes[g]] = self.compiled.impedance(params[sel], grid)
         return out
 
 
@@ -196,6 +222,54 @@ def _arc_swap(params: Array, cov: Array, corr: Array, stderr: Array,
         cov[rows] = cov[rows][:, perm][:, :, perm]
         corr[rows] = corr[rows][:, perm][:, :, perm]
     return swapped
+
+
+#: Log parameters stay within this factor of their data-driven value (see _row_bounds).
+SAFETY_FACTOR = 1e10
+#: An inductance whose reactance at the top frequency is below this fraction of |Z| there
+#: is not measurable.
+INDUCTANCE_FLOOR = 1e-6
+
+
+def _row_bounds(space: ParameterSpace, compiled: CompiledLike, frequency: Array,
+                impedance: CArray, starts: Array) -> tuple[Array, Array]:
+    """Per-spectrum box constraints (S, Pf) in internal coordinates.
+
+    On top of the user's bounds, two safeguards for log parameters, which would otherwise
+    drift without limit where the data stop constraining them:
+
+    - an inductance gets the floor ``1e-6 |Z(f_max)| / ω_max``, below which it changes the
+      model by less than a part per million; with a finite floor the projected solver can
+      leave it again when the gradient turns, whereas in pure log space a collapsed L has a
+      vanishing gradient and is trapped;
+    - every log parameter stays within a factor 1e10 of the first starting point, so a
+      degenerate direction (an R shorted by its CPE) ends at a finite value instead of
+      overflowing. A meaningful fit never comes near either limit.
+    """
+    lo, hi = space.internal_bounds()
+    s = frequency.shape[0]
+    lo = np.repeat(lo[None, :], s, axis=0)
+    hi = np.repeat(hi[None, :], s, axis=0)
+    free = space.free
+    log = np.array([space.kinds[i] == "positive" for i in free])
+    u_start = space.to_internal(starts[:, 0, :])
+    span = np.log(SAFETY_FACTOR)
+    lo = np.where(log, np.maximum(lo, u_start - span), lo)
+    hi = np.where(log, np.minimum(hi, u_start + span), hi)
+    f_top = np.nanmax(frequency, axis=1)
+    i_top = np.nanargmax(frequency, axis=1)
+    z_top = np.abs(impedance[np.arange(s), i_top])
+    floor = np.log(INDUCTANCE_FLOOR * z_top / (2 * np.pi * f_top))
+    for j, i in enumerate(free):
+        name = space.names[i]
+        if log[j] and name.rstrip("0123456789") == "L":
+            lo[:, j] = np.maximum(lo[:, j], np.minimum(floor, hi[:, j] - 1.0))
+    # a user bound always wins over the safety box
+    ulo, uhi = space.internal_bounds()
+    lo = np.where(np.isfinite(ulo) & log, np.maximum(lo, ulo), lo)
+    hi = np.maximum(hi, lo + 1e-12)
+    del uhi, compiled
+    return lo, hi
 
 
 def fit_arrays(
@@ -245,8 +319,9 @@ def fit_arrays(
                               bulk_from_intercept)
     s, k, p = starts.shape
     problem = _Problem(compiled, space, frequency, impedance, weighting, k)
-    u0 = space.to_internal(starts.reshape(s * k, p))
-    lo, hi = space.internal_bounds()
+    lo, hi = _row_bounds(space, compiled, frequency, impedance, starts)
+    lo, hi = np.repeat(lo, k, axis=0), np.repeat(hi, k, axis=0)
+    u0 = np.clip(space.to_internal(starts.reshape(s * k, p)), lo, hi)
     res = least_squares_batch(problem, u0, lo, hi, max_nfev=max_nfev)
 
     # best start per spectrum: lowest cost, converged rows first among equals

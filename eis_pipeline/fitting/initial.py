@@ -109,39 +109,19 @@ def _element(name: str) -> tuple[str, str]:
     return letters, suffix
 
 
-def _spike(feat: Mapping[str, Array]) -> tuple[Array, Array]:
-    """Electrode CPE (Q, n) from the lowest three frequencies."""
-    omega, z = feat["omega"], feat["z"]
-    last = np.maximum(feat["n_valid"].astype(np.intp) - 1, 2)
-    idx = np.stack([last - 2, last - 1, last], axis=1)
-    w = np.take_along_axis(omega, idx, axis=1)
-    y = -np.take_along_axis(z, idx, axis=1).imag
-    ok = np.all(y > 0, axis=1)
-    lx = np.log(w)
-    ly = np.log(np.where(y > 0, y, 1.0))
-    lx_c = lx - lx.mean(axis=1, keepdims=True)
-    slope = (lx_c * ly).sum(axis=1) / np.maximum((lx_c**2).sum(axis=1), 1e-300)
-    n = np.where(ok, np.clip(-slope, 0.5, 1.0), 0.8)
-    w_last, y_last = w[:, -1], np.where(ok, y[:, -1], feat["z_scale"])
-    q = np.sin(n * np.pi / 2) / (w_last**n * y_last)
-    return q, n
-
-
-def _cpe(q: Array, n: Array, omega: Array) -> NDArray[np.complex128]:
-    return 1.0 / (q[:, None] * (1j * omega) ** n[:, None])
-
-
 def _arc(r: Array, omega_apex: Array, n: float = ARC_N) -> tuple[Array, Array, Array]:
     """(R, Q, n) of an R‖CPE arc with its apex at ``omega_apex``: Q = 1 / (R ω_apexⁿ)."""
     return r, 1.0 / (r * omega_apex**n), np.full_like(r, n)
 
 
 def _peaks(y: Array, valid: NDArray[np.bool_]) -> tuple[NDArray[np.intp], NDArray[np.intp],
-                                                       NDArray[np.bool_]]:
-    """Indices of the highest and second-highest local maxima of smoothed ``y`` per row.
+                                                       NDArray[np.bool_], NDArray[np.intp]]:
+    """Arc apices and the trough before the electrode spike, per row (decreasing frequency).
 
-    The second must be at least half a decade away and 5 % as high; ``has2`` says whether
-    one was found. With no interior maximum the global maximum is used.
+    Returns the highest interior local maximum of smoothed ``y = -Z''`` (``i1``), the
+    highest other one at least three points away and 5 % as high (``i2``, ``has2`` says if
+    there is one), and the trough: the minimum of ``y`` on the low-frequency side of the
+    lowest-frequency apex (the last point when no spike rises there).
     """
     yv = np.where(valid, y, -np.inf)
     ys = yv.copy()
@@ -149,16 +129,22 @@ def _peaks(y: Array, valid: NDArray[np.bool_]) -> tuple[NDArray[np.intp], NDArra
     ys = np.where(np.isfinite(ys), ys, yv)
     peak = np.zeros_like(valid)
     peak[:, 1:-1] = (ys[:, 1:-1] > ys[:, :-2]) & (ys[:, 1:-1] >= ys[:, 2:]) & (yv[:, 1:-1] > 0)
-    height = np.where(peak, ys, -np.inf)
-    i1 = np.argmax(np.where(np.isfinite(height).any(axis=1)[:, None], height, yv), axis=1)
-    h1 = _take(ys, i1)
     pos = np.arange(y.shape[1])[None, :]
-    # half a decade of separation, in points: estimated from the row's own spacing
+    any_peak = peak.any(axis=1)
+    # the lowest-frequency apex, and the trough below it
+    p_lo = np.where(any_peak, np.max(np.where(peak, pos, -1), axis=1), 0)
+    below = (pos >= p_lo[:, None]) & valid
+    trough = np.argmin(np.where(below, ys, np.inf), axis=1)
+    peak &= pos < trough[:, None]
+    height = np.where(peak, ys, -np.inf)
+    fallback = np.where(pos < np.maximum(trough, 1)[:, None], yv, -np.inf)
+    i1 = np.argmax(np.where(peak.any(axis=1)[:, None], height, fallback), axis=1)
+    h1 = _take(ys, i1)
     far = np.abs(pos - i1[:, None]) >= 3
     h2 = np.where(peak & far & (ys >= 0.05 * h1[:, None]), ys, -np.inf)
     i2 = np.argmax(h2, axis=1)
     has2 = np.isfinite(_take(h2, i2))
-    return i1, i2, has2
+    return i1, i2, has2, trough
 
 
 def initial_guesses(
@@ -199,59 +185,58 @@ def initial_guesses(
 
     omega, z, valid = feat["omega"], feat["z"], feat["valid"]
     zs = feat["z_scale"]
-
-    def put(name: str | None, values: Any, k: slice | int = slice(None)) -> None:
-        if name is not None and name in index:
-            out[:, k, index[name]] = values if np.ndim(values) < 2 else values
-
-    resid = z.copy()
-    # stray inductance
-    ind = roles.get("inductance", {})
-    l_name = ind.get("inductor")
-    if l_name in index:
-        l0 = np.maximum(z[:, 0].imag / feat["omega_max"], 1e-4 * zs / feat["omega_max"])
-        put(l_name, l0[:, None])
-        resid = resid - 1j * omega * l0[:, None]
-    # electrode spike
-    elec = roles.get("electrode", {})
-    if elec.get("cpe") in {n.partition("_")[0] for n in index}:
-        q3, n3 = _spike(feat)
-        put(f"{elec['cpe']}_0", q3[:, None])
-        put(f"{elec['cpe']}_1", n3[:, None])
-        resid = resid - _cpe(q3, n3, omega)
-    elif elec.get("capacitor") in index:
-        q3, _ = _spike(feat)
-        c3 = q3  # n = 1 assumed for a capacitor
-        put(elec["capacitor"], c3[:, None])
-        resid = resid - 1.0 / (1j * omega * c3[:, None])
-    # series bulk resistance from the high-frequency intercept
-    bulk = roles.get("bulk", {})
-    series = bulk_from_intercept and bulk.get("resistance") in index
-    r_s = np.zeros(s)
-    if series:
-        r_s = np.maximum(resid[:, 0].real, 1e-3 * zs)
-        put(bulk["resistance"], r_s[:, None])
-        resid = resid - r_s[:, None]
-
-    # arcs
+    pos = np.arange(z.shape[1])[None, :]
     last = np.maximum(feat["n_valid"].astype(np.intp) - 1, 0)
-    re_lo = np.median(np.stack([_take(resid.real, np.maximum(last - i, 0)) for i in range(3)]),
-                      axis=0)
-    r_tot = np.maximum(re_lo, 1e-2 * zs)
-    y = -resid.imag
-    i1, i2, has2 = _peaks(y, valid)
+
+    def put(name: str | None, values: Any) -> None:
+        if name is not None and name in index:
+            out[:, :, index[name]] = values
+
+    bulk = roles.get("bulk", {})
+    gb = roles.get("grain_boundary", {})
+    elec = roles.get("electrode", {})
+    l_name = roles.get("inductance", {}).get("inductor")
+    series = bulk_from_intercept and bulk.get("resistance") in index
+
+    # -- high-frequency end: R_s + jωL + A (jω)^-n over the top points -----------------------
+    r_s = np.zeros(s)
+    l0 = np.zeros(s)
+    hf_q, hf_n = np.full(s, np.nan), np.full(s, ARC_N)
+    if series or l_name in index:
+        r_s, l0, hf_q, hf_n = _high_frequency(feat, with_l=l_name in index)
+        l0 = np.maximum(l0, 1e-4 * zs / feat["omega_max"])
+        put(l_name, l0[:, None])
+        if series:
+            put(bulk["resistance"], r_s[:, None])
+    z_c = z - 1j * omega * l0[:, None] - r_s[:, None]   # arcs + electrode
+
+    # -- arcs and the trough before the spike ------------------------------------------------
+    y = -z_c.imag
+    i1, i2, has2, trough = _peaks(y, valid)
+    r_tot = np.maximum(_take(z_c.real, trough), 1e-2 * zs)
+    # -- electrode spike beyond the trough: phase and modulus of Z - R_total -----------------
+    if elec.get("cpe") is not None or elec.get("capacitor") is not None:
+        spike = trough < last
+        tail = _take(z_c, last) - r_tot
+        n3 = np.where(spike, np.clip(-np.angle(tail) / (np.pi / 2), 0.5, 1.0), ARC_N)
+        mod = np.where(spike, np.abs(tail), 0.3 * r_tot)
+        q3 = 1.0 / (mod * feat["omega_min"] ** n3)
+        if elec.get("cpe") is not None:
+            put(f"{elec['cpe']}_0", q3[:, None])
+            put(f"{elec['cpe']}_1", n3[:, None])
+        else:
+            put(elec.get("capacitor"), (1.0 / (mod * feat["omega_min"]))[:, None])
+
     w1 = _take(omega, i1)
-    w_hi = np.where(has2, np.maximum(w1, _take(omega, i2)), w1)
-    w_lo = np.where(has2, np.minimum(w1, _take(omega, i2)), w1)
-    # bulk share from the real part at the valley between two apices
+    w2 = _take(omega, i2)
+    w_hi = np.where(has2, np.maximum(w1, w2), w1)
+    w_lo = np.where(has2, np.minimum(w1, w2), w1)
     lo_i, hi_i = np.minimum(i1, i2), np.maximum(i1, i2)
-    pos = np.arange(y.shape[1])[None, :]
     between = (pos > lo_i[:, None]) & (pos < hi_i[:, None]) & valid
     valley = np.argmin(np.where(between, y, np.inf), axis=1)
-    share = np.clip(_take(resid.real, valley) / r_tot, 0.05, 0.95)
+    share = np.clip(_take(z_c.real, valley) / r_tot, 0.05, 0.95)
     share = np.where(has2 & between.any(axis=1), share, 0.3)
 
-    gb = roles.get("grain_boundary", {})
     arcs = [role for role in (bulk, gb) if role.get("resistance") in index
             and (role.get("cpe") or role.get("capacitor")) is not None
             and not (role is bulk and series)]
@@ -265,17 +250,62 @@ def initial_guesses(
             (np.full(s, 0.5), w1 * 10.0, w1 / 10.0),
         ]
         for k, (sh, wb, wg) in enumerate(starts[:N_STARTS]):
-            _put_arc(out, index, bulk, *_arc(sh * r_tot, wb), k)
-            _put_arc(out, index, gb, *_arc((1 - sh) * r_tot, wg), k)
+            _put_arc(out, index, arcs[0], *_arc(sh * r_tot, wb), k)
+            _put_arc(out, index, arcs[1], *_arc((1 - sh) * r_tot, wg), k)
     elif len(arcs) == 1:
         role = arcs[0]
+        r_arc = r_tot
+        n_hf = np.clip(np.where(np.isfinite(hf_q), hf_n, ARC_N), 0.5, 1.0)
+        q_hf = np.where(np.isfinite(hf_q), hf_q, 1.0 / (r_arc * w1**ARC_N))
         h1 = np.maximum(_take(y, i1), 1e-3 * zs)
         r_height = 2.0 * h1 / np.tan(ARC_N * np.pi / 4)
-        starts1 = [(r_tot, w1, ARC_N), (r_height, w1, ARC_N), (r_tot, w1, 0.7),
-                   (r_tot, w1 * 10.0, ARC_N)]
-        for k, (r, w, n) in enumerate(starts1[:N_STARTS]):
-            _put_arc(out, index, role, *_arc(r, w, n), k)
+        variants = [(r_arc, *_arc(r_arc, w1)[1:]),
+                    (r_arc, q_hf, n_hf),
+                    (r_arc, *_arc(r_arc, w1, 0.75)[1:]),
+                    (r_height, *_arc(r_height, w1)[1:])]
+        for k, (r, q, n) in enumerate(variants[:N_STARTS]):
+            _put_arc(out, index, role, r, q, np.broadcast_to(n, r.shape), k)
     return out
+
+
+def _high_frequency(feat: Mapping[str, Array], with_l: bool,
+                    n_top: int = 6) -> tuple[Array, Array, Array, Array]:
+    """Fit ``R_s + jωL + A (jω)^-n`` to the top ``n_top`` points for n on a grid.
+
+    Linear in (R_s, L, A) for fixed n: weighted normal equations, batched; the n with the
+    smallest relative misfit wins. Returns (R_s, L, Q = 1/A, n), NaN Q when A <= 0.
+    """
+    w = feat["omega"][:, :n_top]
+    z = feat["z"][:, :n_top]
+    wt = 1.0 / np.abs(z)
+    best = np.full(w.shape[0], np.inf)
+    out = [np.zeros(w.shape[0]) for _ in range(4)]
+    for n in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0):  # six exponents, each fully vectorised
+        c, sn = np.cos(n * np.pi / 2), np.sin(n * np.pi / 2)
+        wn = w ** (-n)
+        zero = np.zeros_like(w)
+        cols_re = [np.ones_like(w), zero, c * wn]
+        cols_im = [zero, w, -sn * wn]
+        if not with_l:
+            cols_re.pop(1)
+            cols_im.pop(1)
+        x = np.concatenate([np.stack(cols_re, -1), np.stack(cols_im, -1)], axis=1)
+        rhs = np.concatenate([z.real, z.imag], axis=1)
+        ww = np.concatenate([wt, wt], axis=1)
+        xw, rw = x * ww[:, :, None], rhs * ww
+        a = np.einsum("bmi,bmj->bij", xw, xw) + 1e-12 * np.eye(x.shape[-1])
+        coef = np.linalg.solve(a, np.einsum("bmi,bm->bi", xw, rw)[:, :, None])[:, :, 0]
+        misfit = np.sum((np.einsum("bmi,bi->bm", xw, coef) - rw) ** 2, axis=1)
+        better = misfit < best
+        best = np.where(better, misfit, best)
+        l_hat = coef[:, 1] if with_l else np.zeros(w.shape[0])
+        a_hat = coef[:, -1]
+        with np.errstate(divide="ignore"):
+            q = np.where(a_hat > 0, 1.0 / a_hat, np.nan)
+        for i, v in enumerate((coef[:, 0], l_hat, q, np.full(w.shape[0], n))):
+            out[i] = np.where(better, v, out[i])
+    r_s = np.maximum(out[0], 1e-3 * np.abs(z[:, 0]))
+    return r_s, np.maximum(out[1], 0.0), out[2], out[3]
 
 
 def _put_arc(out: Array, index: Mapping[str, int], role: Mapping[str, str],

@@ -107,7 +107,7 @@ def resolve_circuit(circuit: str) -> ResolvedCircuit:
                 break
     if preset is None:
         return ResolvedCircuit(compiled, "", {}, False)
-    return ResolvedCircuit(compiled, preset.name, dict(preset.roles),
+    return ResolvedCircuit(compiled, preset.name, preset.roles_dict(),
                            bool(preset.bulk_from_intercept))
 
 

@@ -127,6 +127,26 @@ def _free_mask(x: Array, g: Array, lo: Array, hi: Array) -> NDArray[np.bool_]:
     return ~(at_lo | at_hi)
 
 
+def _step_into_box(x: Array, delta: Array, lo: Array, hi: Array) -> Array:
+    """``x + α δ`` with the largest α <= 1 that stays in the box.
+
+    Clipping each coordinate separately would bend the step and can make it an ascent
+    direction of the quadratic model; shortening it keeps the direction (a descent direction
+    for every α in (0, 1]). The parameter that limits α lands exactly on its bound and is
+    frozen by the active set at the next iteration if the gradient still points outward.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        room = np.where(delta > 0, (hi - x) / delta, np.where(delta < 0, (lo - x) / delta,
+                                                              np.inf))
+    alpha = np.minimum(1.0, np.min(room, axis=1))
+    xt = x + alpha[:, None] * delta
+    # land exactly on a bound reached within round-off, so the active set recognises it
+    tol = 1e-12 * (1.0 + np.abs(xt))
+    xt = np.where(np.abs(xt - hi) <= tol, hi, xt)
+    xt = np.where(np.abs(xt - lo) <= tol, lo, xt)
+    return np.clip(xt, lo, hi)
+
+
 def _solve_scaled(a: Array, g: Array, d: Array, lam: Array,
                   free: NDArray[np.bool_]) -> Array:
     """Solve ``(A + λ diag(d²)) δ = -g`` on the free subspace, batched; frozen δ = 0."""
@@ -146,14 +166,30 @@ def _solve_scaled(a: Array, g: Array, d: Array, lam: Array,
     return y * s
 
 
-def newton_decrement(jac: Array, r: Array, x: Array, lo: Array, hi: Array) -> Array:
-    """``0.5 gᵀ(JᵀJ)⁻¹g`` on the free (non-bound-active) subspace; batched."""
+def newton_decrement(jac: Array, r: Array, x: Array, lo: Array, hi: Array,
+                     radius: float = 1.0) -> Array:
+    """Cost decrease the Gauss–Newton model predicts within ``|δ_i| <= radius``; batched.
+
+    The box matters for log parameters drifting towards 0 or infinity (a stray inductance
+    too small to matter, a resistance shorted by its CPE): there the linear model in log
+    coordinates extrapolates a finite gain from an arbitrarily long step, although moving the
+    parameter by a factor e changes the model by almost nothing. Components whose full step
+    leaves the box are held at ``±radius`` and the others re-solved (one active-set pass).
+    """
     a = np.einsum("bmi,bmj->bij", jac, jac)
     g = np.einsum("bmi,bm->bi", jac, r)
     d = np.sqrt(np.maximum(np.diagonal(a, axis1=1, axis2=2), 1e-300))
     free = _free_mask(x, g, lo, hi)
-    delta = _solve_scaled(a, g, d, np.full(len(x), 1e-12), free)
-    return np.asarray(-0.5 * np.einsum("bi,bi->b", g, delta))
+    lam = np.full(len(x), 1e-12)
+    delta = _solve_scaled(a, g, d, lam, free)
+    out = np.abs(delta) > radius
+    if out.any():
+        held = np.where(out, np.sign(delta) * radius, 0.0)
+        g2 = g + np.einsum("bij,bj->bi", a, held)
+        delta = held + _solve_scaled(a, g2, d, lam, free & ~out)
+        delta = np.clip(delta, -radius, radius)
+    gain = -(np.einsum("bi,bi->b", g, delta) + 0.5 * np.einsum("bi,bij,bj->b", delta, a, delta))
+    return np.asarray(np.maximum(gain, 0.0))
 
 
 def least_squares_batch(
@@ -275,7 +311,7 @@ def least_squares_batch(
 
         # -- trial step ----------------------------------------------------------------------
         delta = _solve_scaled(a, g, d, lam[act], free)
-        xt = np.clip(xa + delta, lo_a, hi_a)
+        xt = _step_into_box(xa, delta, lo_a, hi_a)
         delta = xt - xa
         predicted = -(np.einsum("bi,bi->b", g, delta)
                       + 0.5 * np.einsum("bi,bij,bj->b", delta, a, delta))
@@ -309,7 +345,7 @@ def least_squares_batch(
         stop_f = accept & (actual <= ftol * rel_scale) & (predicted <= ftol * rel_scale)
         stop_x = accept & (np.max(np.abs(delta), axis=1) <= xtol)
         # A rejected step whose predicted gain is already at round-off level: nothing left.
-        stop_round = ~accept & (predicted <= 4 * eps * rel_scale)
+        stop_round = ~accept & (predicted >= 0) & (predicted <= 4 * eps * rel_scale)
         stop_lam = lam[act] > 1e16
         stop = stop_f | stop_x | stop_round | stop_lam
         if stop.any():
