@@ -229,6 +229,8 @@ SAFETY_FACTOR = 1e10
 #: An inductance whose reactance at the top frequency is below this fraction of |Z| there
 #: is not measurable.
 INDUCTANCE_FLOOR = 1e-6
+#: A resistance below this fraction of the smallest |Z| is not measurable.
+RESISTANCE_FLOOR = 1e-6
 
 
 def _row_bounds(space: ParameterSpace, compiled: CompiledLike, frequency: Array,
@@ -238,8 +240,9 @@ def _row_bounds(space: ParameterSpace, compiled: CompiledLike, frequency: Array,
     On top of the user's bounds, two safeguards for log parameters, which would otherwise
     drift without limit where the data stop constraining them:
 
-    - an inductance gets the floor ``1e-6 |Z(f_max)| / ω_max``, below which it changes the
-      model by less than a part per million; with a finite floor the projected solver can
+    - an inductance gets the floor ``1e-6 |Z(f_max)| / ω_max`` and a resistance the floor
+      ``1e-6 min|Z|``, below which they change the model by less than a part per million
+      (or, in parallel, short everything); with a finite floor the projected solver can
       leave it again when the gradient turns, whereas in pure log space a collapsed L has a
       vanishing gradient and is trapped;
     - every log parameter stays within a factor 1e10 of the first starting point, so a
@@ -260,10 +263,13 @@ def _row_bounds(space: ParameterSpace, compiled: CompiledLike, frequency: Array,
     i_top = np.nanargmax(frequency, axis=1)
     z_top = np.abs(impedance[np.arange(s), i_top])
     floor = np.log(INDUCTANCE_FLOOR * z_top / (2 * np.pi * f_top))
+    z_min = np.nanmin(np.abs(impedance), axis=1)
+    r_floor = np.log(RESISTANCE_FLOOR * z_min)
     for j, i in enumerate(free):
-        name = space.names[i]
-        if log[j] and name.rstrip("0123456789") == "L":
-            lo[:, j] = np.maximum(lo[:, j], np.minimum(floor, hi[:, j] - 1.0))
+        kind = space.names[i].rstrip("0123456789")
+        if log[j] and kind in ("L", "R"):
+            f_j = floor if kind == "L" else r_floor
+            lo[:, j] = np.maximum(lo[:, j], np.minimum(f_j, hi[:, j] - 1.0))
     # a user bound always wins over the safety box
     ulo, uhi = space.internal_bounds()
     lo = np.where(np.isfinite(ulo) & log, np.maximum(lo, ulo), lo)

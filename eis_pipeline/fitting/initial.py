@@ -259,12 +259,16 @@ def initial_guesses(
         q_hf = np.where(np.isfinite(hf_q), hf_q, 1.0 / (r_arc * w1**ARC_N))
         h1 = np.maximum(_take(y, i1), 1e-3 * zs)
         r_height = 2.0 * h1 / np.tan(ARC_N * np.pi / 4)
-        variants = [(r_arc, *_arc(r_arc, w1)[1:]),
-                    (r_arc, q_hf, n_hf),
-                    (r_arc, *_arc(r_arc, w1, 0.75)[1:]),
-                    (r_height, *_arc(r_height, w1)[1:])]
-        for k, (r, q, n) in enumerate(variants[:N_STARTS]):
+        re_top = np.maximum(z[:, 0].real, 1e-3 * zs)
+        # (arc R, Q, n, series R): the series R is the least certain number, so it varies
+        variants = [(r_arc, *_arc(r_arc, w1)[1:], r_s),
+                    (r_arc, q_hf, n_hf, r_s),
+                    (r_arc, *_arc(r_arc, w1, 0.75)[1:], 0.5 * re_top),
+                    (r_height, *_arc(r_height, w1)[1:], 0.05 * re_top)]
+        for k, (r, q, n, rs) in enumerate(variants[:N_STARTS]):
             _put_arc(out, index, role, r, q, np.broadcast_to(n, r.shape), k)
+            if series:
+                out[:, k, index[bulk["resistance"]]] = rs
     return out
 
 
@@ -280,7 +284,7 @@ def _high_frequency(feat: Mapping[str, Array], with_l: bool,
     wt = 1.0 / np.abs(z)
     best = np.full(w.shape[0], np.inf)
     out = [np.zeros(w.shape[0]) for _ in range(4)]
-    for n in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0):  # six exponents, each fully vectorised
+    for n in np.linspace(0.5, 1.0, 11).tolist():  # each exponent fully vectorised
         c, sn = np.cos(n * np.pi / 2), np.sin(n * np.pi / 2)
         wn = w ** (-n)
         zero = np.zeros_like(w)
