@@ -62,8 +62,9 @@ REASONS = ("", "gradient below gtol", "relative cost reduction below ftol",
            "step below xtol", "exact fit (cost at round-off level)",
            "no further reduction possible at machine precision",
            "maximum number of function evaluations reached", "damping diverged",
-           "non-finite starting point")
-_GTOL, _FTOL, _XTOL, _EXACT, _ROUNDOFF, _MAXFEV, _LAMBDA, _NONFINITE = range(1, 9)
+           "non-finite starting point", "abandoned: another start of the same problem is "
+           "far better")
+_GTOL, _FTOL, _XTOL, _EXACT, _ROUNDOFF, _MAXFEV, _LAMBDA, _NONFINITE, _PRUNED = range(1, 10)
 
 
 @dataclass
@@ -117,7 +118,21 @@ class SolverResult:
 
 
 def _cost(r: Array) -> Array:
-    return 0.5 * np.einsum("bm,bm->b", r, r)
+    return 0.5 * np.matmul(r[:, None, :], r[:, :, None])[:, 0, 0]
+
+
+def _normal(jac: Array, r: Array) -> tuple[Array, Array]:
+    """JᵀJ and Jᵀr, batched (matmul: an order of magnitude faster than einsum here)."""
+    jt = jac.transpose(0, 2, 1)
+    return np.matmul(jt, jac), np.matmul(jt, r[:, :, None])[:, :, 0]
+
+
+def _mv(a: Array, v: Array) -> Array:
+    return np.matmul(a, v[:, :, None])[:, :, 0]
+
+
+def _dot(u: Array, v: Array) -> Array:
+    return np.matmul(u[:, None, :], v[:, :, None])[:, 0, 0]
 
 
 def _free_mask(x: Array, g: Array, lo: Array, hi: Array) -> NDArray[np.bool_]:
@@ -162,7 +177,7 @@ def _solve_scaled(a: Array, g: Array, d: Array, lam: Array,
     try:
         y = np.linalg.solve(a_s, rhs[:, :, None])[:, :, 0]
     except np.linalg.LinAlgError:
-        y = np.einsum("bij,bj->bi", np.linalg.pinv(a_s), rhs)
+        y = _mv(np.linalg.pinv(a_s), rhs)
     return y * s
 
 
@@ -176,8 +191,7 @@ def newton_decrement(jac: Array, r: Array, x: Array, lo: Array, hi: Array,
     parameter by a factor e changes the model by almost nothing. Components whose full step
     leaves the box are held at ``±radius`` and the others re-solved (one active-set pass).
     """
-    a = np.einsum("bmi,bmj->bij", jac, jac)
-    g = np.einsum("bmi,bm->bi", jac, r)
+    a, g = _normal(jac, r)
     d = np.sqrt(np.maximum(np.diagonal(a, axis1=1, axis2=2), 1e-300))
     free = _free_mask(x, g, lo, hi)
     lam = np.full(len(x), 1e-12)
@@ -185,10 +199,10 @@ def newton_decrement(jac: Array, r: Array, x: Array, lo: Array, hi: Array,
     out = np.abs(delta) > radius
     if out.any():
         held = np.where(out, np.sign(delta) * radius, 0.0)
-        g2 = g + np.einsum("bij,bj->bi", a, held)
+        g2 = g + _mv(a, held)
         delta = held + _solve_scaled(a, g2, d, lam, free & ~out)
         delta = np.clip(delta, -radius, radius)
-    gain = -(np.einsum("bi,bi->b", g, delta) + 0.5 * np.einsum("bi,bij,bj->b", delta, a, delta))
+    gain = -(_dot(g, delta) + 0.5 * _dot(delta, _mv(a, delta)))
     return np.asarray(np.maximum(gain, 0.0))
 
 
@@ -204,6 +218,9 @@ def least_squares_batch(
     gtol: float = 1e-10,
     stationary_rtol: float = 1e-6,
     lambda0: float = 1e-3,
+    groups: NDArray[np.intp] | None = None,
+    prune_every: int = 4,
+    prune_ratio: float = 4.0,
 ) -> SolverResult:
     """Minimise ``0.5 * ||r(x)||²`` independently for every row of ``x0``.
 
@@ -226,6 +243,13 @@ def least_squares_batch(
         cost (or at round-off level).
     lambda0 : float
         Initial damping (relative to the Jacobi-scaled normal matrix).
+    groups : ndarray of int (B,), optional
+        Rows with the same group id are alternative starts of one problem. Every
+        ``prune_every`` iterations, a running row is abandoned (reason "abandoned") when
+        another start of its group has already finished with a lower cost and the row's
+        cost decrease over the last ``prune_every`` iterations, times ``prune_ratio``, is
+        smaller than the gap it would still have to close: a slow start far behind a
+        finished one is heading to a worse local minimum, and the batch stops paying for it.
 
     Returns
     -------
@@ -274,14 +298,31 @@ def least_squares_batch(
     eps = np.finfo(np.float64).eps
     tiny_cost = (m * eps) ** 2
 
+    iteration = 0
+    cost_window = cost.copy()
     while True:
         act = np.flatnonzero(~done)
         if act.size == 0:
             break
+        iteration += 1
+        if groups is not None and iteration % prune_every == 0:
+            # best cost among the finished starts of each group
+            best = np.full(int(groups.max()) + 1, np.inf)
+            finished = done & (reason != _PRUNED) & (reason != _NONFINITE)
+            np.minimum.at(best, groups[finished], cost[finished])
+            gap = cost - best[groups] * (1.0 + 1e-6)
+            progress = cost_window - cost
+            prune = ~done & (gap > 0) & (progress * prune_ratio < gap)
+            cost_window = cost.copy()
+            if prune.any():
+                done[prune] = True
+                reason[prune] = _PRUNED
+                act = np.flatnonzero(~done)
+                if act.size == 0:
+                    break
         xa, ra, ja, ca = x[act], r[act], jac[act], cost[act]
         lo_a, hi_a = lo[act], hi[act]
-        a = np.einsum("bmi,bmj->bij", ja, ja)
-        g = np.einsum("bmi,bm->bi", ja, ra)
+        a, g = _normal(ja, ra)
         free = _free_mask(xa, g, lo_a, hi_a)
         diag = np.diagonal(a, axis1=1, axis2=2)
         dmax[act] = np.maximum(dmax[act], diag)
@@ -313,8 +354,7 @@ def least_squares_batch(
         delta = _solve_scaled(a, g, d, lam[act], free)
         xt = _step_into_box(xa, delta, lo_a, hi_a)
         delta = xt - xa
-        predicted = -(np.einsum("bi,bi->b", g, delta)
-                      + 0.5 * np.einsum("bi,bij,bj->b", delta, a, delta))
+        predicted = -(_dot(g, delta) + 0.5 * _dot(delta, _mv(a, delta)))
         with np.errstate(all="ignore"):
             rt, jt = fun(xt, act)
             ct = _cost(rt)
@@ -356,12 +396,13 @@ def least_squares_batch(
 
     # -- judge every row honestly ------------------------------------------------------------
     dec = np.full(b, np.nan)
-    ok_rows = np.flatnonzero(status != Status.NON_FINITE)
+    ok_rows = np.flatnonzero((status != Status.NON_FINITE) & (reason != _PRUNED))
     if ok_rows.size:
         dec[ok_rows] = newton_decrement(jac[ok_rows], r[ok_rows], x[ok_rows], lo[ok_rows],
                                         hi[ok_rows])
     stationary = dec <= stationary_rtol * cost + tiny_cost
-    judged = status != Status.NON_FINITE
+    judged = (status != Status.NON_FINITE) & (reason != _PRUNED)
+    status[reason == _PRUNED] = Status.NOT_STATIONARY
     status[judged & (reason == _MAXFEV)] = Status.MAX_NFEV
     status[judged & (reason != _MAXFEV) & ~stationary] = Status.NOT_STATIONARY
     return SolverResult(x=x, cost=cost, residuals=r, jacobian=jac, status=status,
