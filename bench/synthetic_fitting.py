@@ -11,7 +11,7 @@ CIRCUIT_B = "L0-R1-p(R2,CPE2)-CPE3"
 
 def grid(f_hi: float, f_lo: float, per_decade: int = 10) -> NDArray[np.float64]:
     """Log-spaced frequencies from f_hi down to f_lo (acquisition order of most analysers)."""
-    n = int(round(np.log10(f_hi / f_lo) * per_decade)) + 1
+    n = round(float(np.log10(f_hi / f_lo)) * per_decade) + 1
     return np.logspace(np.log10(f_hi), np.log10(f_lo), n)
 
 

@@ -39,10 +39,17 @@ PROPORTIONAL_FLOOR = 1e-3
 class CompiledLike(Protocol):
     """What the engine needs from a compiled circuit (docs/contracts.md)."""
 
-    circuit: str
-    param_names: tuple[str, ...]
-    param_units: tuple[str, ...]
-    param_kinds: tuple[str, ...]
+    @property
+    def circuit(self) -> str: ...
+
+    @property
+    def param_names(self) -> tuple[str, ...]: ...
+
+    @property
+    def param_units(self) -> tuple[str, ...]: ...
+
+    @property
+    def param_kinds(self) -> Sequence[str]: ...
 
     def impedance(self, params: Any, frequency: Any) -> Any: ...
 

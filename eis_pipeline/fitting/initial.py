@@ -38,7 +38,7 @@ def _take(a: Array, idx: NDArray[np.intp]) -> Array:
     return np.take_along_axis(a, idx[:, None], axis=1)[:, 0]
 
 
-def spectral_features(frequency: Array, impedance: NDArray[np.complex128]) -> dict[str, Array]:
+def spectral_features(frequency: Array, impedance: NDArray[np.complex128]) -> dict[str, Any]:
     """Scale and shape features of NaN-padded spectra sorted by nothing in particular.
 
     Parameters
@@ -73,7 +73,7 @@ def spectral_features(frequency: Array, impedance: NDArray[np.complex128]) -> di
     }
 
 
-def generic_guess(names: Sequence[str], feat: Mapping[str, Array]) -> Array:
+def generic_guess(names: Sequence[str], feat: Mapping[str, Any]) -> Array:
     """Order-of-magnitude values for any parameter from its name and the spectrum's scale.
 
     Returns an array (S, P).
@@ -138,7 +138,8 @@ def _peaks(y: Array, valid: NDArray[np.bool_]) -> tuple[NDArray[np.intp], NDArra
     peak &= pos < trough[:, None]
     height = np.where(peak, ys, -np.inf)
     fallback = np.where(pos < np.maximum(trough, 1)[:, None], yv, -np.inf)
-    i1 = np.argmax(np.where(peak.any(axis=1)[:, None], height, fallback), axis=1)
+    has_peak = np.asarray(peak.any(axis=1))
+    i1 = np.argmax(np.where(has_peak[:, None], height, fallback), axis=1)
     h1 = _take(ys, i1)
     far = np.abs(pos - i1[:, None]) >= 3
     h2 = np.where(peak & far & (ys >= 0.05 * h1[:, None]), ys, -np.inf)
@@ -272,7 +273,7 @@ def initial_guesses(
     return out
 
 
-def _high_frequency(feat: Mapping[str, Array], with_l: bool,
+def _high_frequency(feat: Mapping[str, Any], with_l: bool,
                     n_top: int = 6) -> tuple[Array, Array, Array, Array]:
     """Fit ``R_s + jωL + A (jω)^-n`` to the top ``n_top`` points for n on a grid.
 

@@ -177,7 +177,7 @@ def _solve_scaled(a: Array, g: Array, d: Array, lam: Array,
     try:
         y = np.linalg.solve(a_s, rhs[:, :, None])[:, :, 0]
     except np.linalg.LinAlgError:
-        y = _mv(np.linalg.pinv(a_s), rhs)
+        y = _mv(np.asarray(np.linalg.pinv(a_s), dtype=np.float64), rhs)
     return y * s
 
 
