@@ -173,6 +173,13 @@ class _Problem:
             jac[sel, n:n + m] = dz.imag * iwi[:, :, None]
         return r, jac
 
+    def cost_floor(self) -> Array:
+        """Per-spectrum cost of residuals at round-off level (64 ε |Z| per part)."""
+        eps = 64 * np.finfo(np.float64).eps
+        mod = np.abs(self.data)
+        return np.asarray(0.5 * np.sum((eps * mod * self.inv_wr) ** 2
+                                       + (eps * mod * self.inv_wi) ** 2, axis=1))
+
     def model(self, params: Array) -> CArray:
         """Z for natural parameters (S, P) at every spectrum's own grid, NaN-padded."""
         if self.per_row:
@@ -197,9 +204,15 @@ def _starting_points(initial_guess: Array | None, frequency: Array, impedance: C
 
 
 def _arc_swap(params: Array, cov: Array, corr: Array, stderr: Array,
-              names: Sequence[str], roles: Mapping[str, Mapping[str, str]] | None,
+              space: ParameterSpace, roles: Mapping[str, Mapping[str, str]] | None,
               bulk_from_intercept: bool) -> NDArray[np.bool_]:
-    """Make the bulk arc the one with the smaller τ = (R Q)^(1/n); swap in place if not."""
+    """Make the bulk arc the one with the smaller τ = (R Q)^(1/n); swap in place if not.
+
+    The two arcs are interchangeable only when the user treats them alike: with a constant
+    or a bound on one arc and not (identically) on the other, the labels are fixed by the
+    user and nothing is swapped.
+    """
+    names = space.names
     s = params.shape[0]
     swapped = np.zeros(s, dtype=bool)
     if not roles or bulk_from_intercept:
@@ -216,6 +229,10 @@ def _arc_swap(params: Array, cov: Array, corr: Array, stderr: Array,
     ib, ig = arc(bulk), arc(gb)
     if ib is None or ig is None:
         return swapped
+    for attr in ("fixed", "fixed_values", "lower", "upper"):
+        a = getattr(space, attr)
+        if not np.array_equal(a[ib], a[ig], equal_nan=a.dtype.kind == "f"):
+            return swapped
     with np.errstate(all="ignore"):
         def tau(i: list[int]) -> Array:
             return np.asarray((params[:, i[0]] * params[:, i[1]]) ** (1.0 / params[:, i[2]]))
@@ -339,6 +356,7 @@ def fit_arrays(
     # Every start runs to the end: pruning starts early (solver option ``groups``) was
     # measured to lose 0.5-3 % of global optima on the benchmark set for < 2x speed.
     res = least_squares_batch(problem, u0, lo, hi, max_nfev=max_nfev,
+                              cost_floor=np.repeat(problem.cost_floor(), k),
                               **(solver_options or {}))
 
     # best start per spectrum: lowest cost, converged rows first among equals
@@ -349,7 +367,7 @@ def fit_arrays(
     params = space.to_natural(u)
     stats = fit_statistics(res.residuals[rows], res.jacobian[rows],
                            space.natural_derivative(u), space.free, p, 2 * n_points)
-    swapped = _arc_swap(params, stats.covariance, stats.correlation, stats.stderr, names,
+    swapped = _arc_swap(params, stats.covariance, stats.correlation, stats.stderr, space,
                         roles, bulk_from_intercept)
     messages = res.messages()
     return BatchFit(

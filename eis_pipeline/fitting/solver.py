@@ -221,6 +221,7 @@ def least_squares_batch(
     groups: NDArray[np.intp] | None = None,
     prune_every: int = 4,
     prune_ratio: float = 4.0,
+    cost_floor: Array | None = None,
 ) -> SolverResult:
     """Minimise ``0.5 * ||r(x)||²`` independently for every row of ``x0``.
 
@@ -243,6 +244,10 @@ def least_squares_batch(
         cost (or at round-off level).
     lambda0 : float
         Initial damping (relative to the Jacobi-scaled normal matrix).
+    cost_floor : ndarray (B,), optional
+        Cost at round-off level for each row (the cost of residuals of a few machine
+        epsilons of the data): below it a fit is exact and decreases are meaningless. The
+        default assumes residuals of order one, as with modulus weighting.
     groups : ndarray of int (B,), optional
         Rows with the same group id are alternative starts of one problem. Every
         ``prune_every`` iterations, a running row is abandoned (reason "abandoned") when
@@ -296,7 +301,10 @@ def least_squares_batch(
     dmax = np.zeros((b, p))
     # Round-off floor of the cost: below this, no decrease is meaningful.
     eps = np.finfo(np.float64).eps
-    tiny_cost = (m * eps) ** 2
+    if cost_floor is None:
+        tiny_cost = np.full(b, (m * eps) ** 2)
+    else:
+        tiny_cost = np.broadcast_to(np.asarray(cost_floor, dtype=np.float64), (b,))
 
     iteration = 0
     cost_window = cost.copy()
@@ -335,7 +343,7 @@ def least_squares_batch(
             cosine = np.where(free & (col_norm > 0),
                               np.abs(g) / (col_norm * r_norm[:, None]), 0.0)
         stop_g = np.max(cosine, axis=1) <= gtol
-        stop_exact = ca <= tiny_cost
+        stop_exact = ca <= tiny_cost[act]
         stop_fev = nfev[act] >= max_nfev
         stop_now = stop_g | stop_exact | stop_fev
         if stop_now.any():
@@ -381,7 +389,7 @@ def least_squares_batch(
         nu[rej] *= 2.0
 
         # -- tests after the step ------------------------------------------------------------
-        rel_scale = np.maximum(ca, tiny_cost)
+        rel_scale = np.maximum(ca, tiny_cost[act])
         stop_f = accept & (actual <= ftol * rel_scale) & (predicted <= ftol * rel_scale)
         stop_x = accept & (np.max(np.abs(delta), axis=1) <= xtol)
         # A rejected step whose predicted gain is already at round-off level: nothing left.
