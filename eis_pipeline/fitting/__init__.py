@@ -1,1 +1,22 @@
-"""Batched equivalent-circuit fitting: solver, starting points, statistics, estimators."""
+"""Batched equivalent-circuit fitting: solver, starting points, statistics, estimators.
+
+>>> from eis_pipeline.fitting import CircuitModel, fit_spectra   # doctest: +SKIP
+
+Modules: :mod:`~eis_pipeline.fitting.solver` (batched Levenberg–Marquardt),
+:mod:`~eis_pipeline.fitting.transforms` (log/bounded coordinates, constants),
+:mod:`~eis_pipeline.fitting.initial` (starting points from the data),
+:mod:`~eis_pipeline.fitting.statistics` (covariance, χ², AIC, BIC),
+:mod:`~eis_pipeline.fitting.engine` (weighting, multi-start, arc order),
+:mod:`~eis_pipeline.fitting.model` (:class:`CircuitModel`) and
+:mod:`~eis_pipeline.fitting.batch` (:func:`fit_spectra`).
+"""
+
+from __future__ import annotations
+
+from eis_pipeline.fitting.batch import fit_spectra
+from eis_pipeline.fitting.engine import WEIGHTINGS
+from eis_pipeline.fitting.model import CircuitModel, FitResult
+from eis_pipeline.fitting.solver import STATUS_MESSAGES, Status
+
+__all__ = ["STATUS_MESSAGES", "WEIGHTINGS", "CircuitModel", "FitResult", "Status",
+           "fit_spectra"]

@@ -1,0 +1,182 @@
+"""``eis-pipeline fit``: fit an equivalent circuit to instrument exports directly.
+
+Every sweep of every file is fitted in one batch; the command prints a parameter table with
+uncertainties per sweep, the goodness of fit and the solver status. ``-o out.h5`` writes the
+fits dataset (docs/contracts.md) as netCDF4/HDF5 through h5netcdf. netCDF has no complex type,
+so complex variables are stored as ``<name>_real`` and ``<name>_imag`` (attr ``complex_part``)
+rather than through h5netcdf's ``invalid_netcdf=True``, which plain netCDF readers reject;
+booleans are encoded by xarray itself (int8 with ``dtype: bool``, decoded back on reading).
+The file is written to a temporary name beside the target and renamed into place.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+
+from eis_pipeline.exceptions import EisError
+
+WEIGHTING_CHOICES = ("modulus", "unit", "proportional")
+DEFAULT_PRESET = "bulk-gb-electrode"
+
+
+def format_value(value: float, stderr: float) -> str:
+    """``1.234e+05 ± 2.1e+02``; ``(fixed)`` for a zero stderr, ``± n/a`` for NaN."""
+    if stderr != stderr:  # NaN
+        return f"{value:.5g} ± n/a"
+    if stderr == 0:
+        return f"{value:.5g} (fixed)"
+    return f"{value:.5g} ± {stderr:.2g}"
+
+
+def fits_table(fits: Any) -> str:
+    """Human-readable parameter tables, one block per spectrum."""
+    import numpy as np
+
+    lines: list[str] = []
+    names = [str(p) for p in fits.param.values]
+    units = [str(u) for u in fits.param_units.values]
+    width = max(len(n) for n in names)
+    for i in range(fits.sizes["spectrum"]):
+        row = fits.isel(spectrum=i)
+        temp = float(row.temperature)
+        where = f"{row.source.item() or '<spectrum>'}  sweep {int(row.sweep)}"
+        if np.isfinite(temp):
+            where += f"  T = {temp - 273.15:.2f} °C"
+        lines.append(where)
+        status = int(row.status)
+        if status == 4:   # failed before fitting: no numbers to show
+            lines.append(f"  {row.message.item()}")
+            lines.append("")
+            continue
+        for j, name in enumerate(names):
+            text = format_value(float(row.value[j]), float(row.stderr[j]))
+            lines.append(f"  {name:<{width}}  {text:<28} {units[j]}")
+        lines.append(f"  chi-square {float(row.chi_square):.4g}   reduced "
+                     f"{float(row.reduced_chi_square):.4g}   points {int(row.n_points)}   "
+                     f"iterations {int(row.n_iterations)}")
+        lines.append(f"  status {status}: {row.message.item()}")
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+def conductivity_table(fits: Any, thickness_mm: float, diameter_mm: float) -> str:
+    """Conductivities from the physics stage, or a note when it is not available yet."""
+    try:
+        from eis_pipeline.physics.conductivity import conductivity
+    except ImportError:
+        return ("conductivity: not available in this version (physics stage missing); "
+                "the R values above are the fitted resistances")
+    cond = conductivity(fits, thickness_cm=thickness_mm / 10.0, diameter_cm=diameter_mm / 10.0)
+    lines = ["conductivity"]
+    for name in cond.data_vars:
+        if "conductivity" in str(name) and not str(name).endswith("_stderr"):
+            lines.append(f"  {name}:")
+            lines.append("    " + str(cond[name].values).replace("\n", "\n    "))
+    return "\n".join(lines)
+
+
+def netcdf_ready(fits: Any) -> Any:
+    """The fits dataset with complex variables split into real/imag pairs (module docstring)."""
+    import numpy as np
+
+    out = fits.copy()
+    for name in list(out.variables):
+        var = out[name]
+        if np.iscomplexobj(var.values):
+            attrs = dict(var.attrs)
+            out[f"{name}_real"] = var.real.assign_attrs({**attrs, "complex_part": "real"})
+            out[f"{name}_imag"] = var.imag.assign_attrs({**attrs, "complex_part": "imag"})
+            out = out.drop_vars(name)
+    return out
+
+
+def write_fits(fits: Any, path: Path) -> None:
+    """Write atomically: a temporary file in the target folder, then rename."""
+    path = path.resolve()
+    fd, tmp = tempfile.mkstemp(suffix=".h5.tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        netcdf_ready(fits).to_netcdf(tmp, engine="h5netcdf")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@click.command("fit")
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--preset", default=None,
+              help=f"Circuit preset (default {DEFAULT_PRESET}); `eis-pipeline circuits` "
+                   "lists them.")
+@click.option("--circuit", default=None,
+              help='Circuit string in impedance.py notation, e.g. "R0-p(R1,CPE1)-CPE2".')
+@click.option("--weighting", type=click.Choice(WEIGHTING_CHOICES), default="modulus",
+              show_default=True, help="Residual weights: 1/|Z|, 1, or 1/|Z'| and 1/|Z''|.")
+@click.option("--format", "format_", default=None,
+              help="Importer name when detection is not wanted (`eis-pipeline formats`).")
+@click.option("--thickness-mm", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Pellet thickness in mm (with --diameter-mm: conductivity).")
+@click.option("--diameter-mm", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Pellet diameter in mm.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the fits dataset to this HDF5 (netCDF4) file.")
+def fit(files: tuple[Path, ...], preset: str | None, circuit: str | None, weighting: str,
+        format_: str | None, thickness_mm: float | None, diameter_mm: float | None,
+        output: Path | None) -> None:
+    """Fit an equivalent circuit to every sweep of FILES and print the parameters.
+
+    \b
+    Examples:
+      eis-pipeline fit pellet_25C.mpt
+      eis-pipeline fit data/*.mpt --preset hf-intercept-gb-electrode -o fits.h5
+      eis-pipeline fit run.txt --circuit "R0-p(R1,CPE1)-CPE2" --weighting unit
+    """
+    import warnings
+
+    from eis_pipeline.exceptions import ConvergenceWarning
+    from eis_pipeline.fitting.batch import fit_spectra
+    from eis_pipeline.io.registry import read_spectra
+
+    if preset is not None and circuit is not None:
+        raise click.UsageError("give either --preset or --circuit, not both")
+    if (thickness_mm is None) != (diameter_mm is None):
+        raise click.UsageError("--thickness-mm and --diameter-mm go together")
+    spec = circuit or preset or DEFAULT_PRESET
+    spectra = []
+    failed = 0
+    for path in files:
+        try:
+            spectra.extend(read_spectra(path, format=format_))
+        except EisError as err:
+            failed += 1
+            click.echo(f"error: {err}", err=True)
+    if not spectra:
+        raise click.ClickException("no spectra could be read")
+    try:
+        with warnings.catch_warnings():
+            # the table shows every fit's status; no need for a warning on top
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fits = fit_spectra(spectra, circuit=spec, weighting=weighting, errors="ignore")
+    except EisError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"circuit {fits.attrs['circuit']}"
+               + (f"  (preset {fits.attrs['preset']})" if fits.attrs["preset"] else "")
+               + f"   weighting {weighting}\n")
+    click.echo(fits_table(fits))
+    if thickness_mm is not None and diameter_mm is not None:
+        click.echo("")
+        click.echo(conductivity_table(fits, thickness_mm, diameter_mm))
+    if output is not None:
+        write_fits(fits, output)
+        click.echo(f"\nwrote {output}")
+    n_bad = int((fits.status != 0).sum())
+    if n_bad:
+        click.echo(f"\n{n_bad} of {fits.sizes['spectrum']} fits did not converge", err=True)
+    if failed:
+        raise SystemExit(1)

@@ -1,0 +1,325 @@
+"""Starting points from the data alone, vectorised over spectra.
+
+For a preset with roles (docs/contracts.md) the features of a pellet spectrum map onto the
+circuit directly (PHYSICS.md sections 1-3):
+
+- stray inductance: ``L ≈ Z''/ω`` at the top frequency when Z'' > 0 there;
+- series (bulk-intercept) resistance: ``Z'`` at the top frequency;
+- blocking electrode: the low-frequency spike, ``-Z'' ≈ sin(nπ/2) / (Q ωⁿ)``, so the slope of
+  ``ln(-Z'')`` against ``ln ω`` over the lowest three points gives ``n`` and the last point Q;
+- arcs: after removing the electrode and series terms, apices of ``-Z''`` give the time
+  constants (``ω_apex = (R Q)^(-1/n)``), the low-frequency real part gives the total arc
+  resistance, and the valley between two apices splits it into bulk and grain boundary.
+
+Arcs can overlap or lie partly outside the window, so several alternative starts are built per
+spectrum (:data:`N_STARTS`) and solved in the same batch; the fitter keeps the best. Parameters
+without a role get generic values from the spectrum's scale (|Z| and the mid frequency).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["N_STARTS", "generic_guess", "initial_guesses", "spectral_features"]
+
+Array = NDArray[np.float64]
+
+#: Alternative starting points per spectrum.
+N_STARTS = 4
+#: Arc exponent assumed at the start.
+ARC_N = 0.9
+
+
+def _take(a: Array, idx: NDArray[np.intp]) -> Array:
+    return np.take_along_axis(a, idx[:, None], axis=1)[:, 0]
+
+
+def spectral_features(frequency: Array, impedance: NDArray[np.complex128]) -> dict[str, Any]:
+    """Scale and shape features of NaN-padded spectra sorted by nothing in particular.
+
+    Parameters
+    ----------
+    frequency : ndarray (S, N)
+        Hz; padded entries NaN.
+    impedance : ndarray of complex (S, N)
+        Ohm; padded entries NaN.
+
+    Returns
+    -------
+    dict of ndarray
+        ``omega`` and ``z`` sorted by decreasing frequency (padding last), ``n_valid``,
+        ``omega_max``, ``omega_min``, ``omega_mid`` (geometric mean), ``z_scale`` (median |Z|).
+    """
+    f = np.asarray(frequency, dtype=np.float64)
+    z = np.asarray(impedance, dtype=np.complex128)
+    order = np.argsort(-np.where(np.isfinite(f), f, -np.inf), axis=1, kind="stable")
+    f = np.take_along_axis(f, order, axis=1)
+    z = np.take_along_axis(z, order, axis=1)
+    valid = np.isfinite(f) & np.isfinite(z)
+    n_valid = valid.sum(axis=1)
+    omega = 2 * np.pi * f
+    last = np.maximum(n_valid - 1, 0)
+    omega_max = omega[:, 0]
+    omega_min = _take(omega, last)
+    return {
+        "omega": omega, "z": z, "valid": valid, "n_valid": n_valid.astype(np.float64),
+        "omega_max": omega_max, "omega_min": omega_min,
+        "omega_mid": np.sqrt(omega_max * omega_min),
+        "z_scale": np.nanmedian(np.where(valid, np.abs(z), np.nan), axis=1),
+    }
+
+
+def generic_guess(names: Sequence[str], feat: Mapping[str, Any]) -> Array:
+    """Order-of-magnitude values for any parameter from its name and the spectrum's scale.
+
+    Returns an array (S, P).
+    """
+    zs = feat["z_scale"]
+    w = feat["omega_mid"]
+    n_r = max(1, sum(1 for n in names if _element(n)[0] == "R"))
+    out = np.empty((zs.size, len(names)))
+    for j, name in enumerate(names):
+        kind, suffix = _element(name)
+        if kind == "R":
+            v = zs / n_r
+        elif kind == "C":
+            v = 1.0 / (zs * w)
+        elif kind == "L":
+            v = 1e-3 * zs / feat["omega_max"]
+        elif kind == "CPE":
+            v = np.full_like(zs, ARC_N) if suffix == "1" else 1.0 / (zs * w**ARC_N)
+        elif kind == "W":
+            v = zs * np.sqrt(w)
+        elif kind in ("Wo", "Ws"):
+            v = zs if suffix == "0" else 1.0 / w
+        else:
+            v = np.ones_like(zs)
+        out[:, j] = v
+    return out
+
+
+def _element(name: str) -> tuple[str, str]:
+    """``"CPE1_0" -> ("CPE", "0")``, ``"R1" -> ("R", "")``."""
+    base, _, suffix = name.partition("_")
+    letters = base.rstrip("0123456789")
+    return letters, suffix
+
+
+def _arc(r: Array, omega_apex: Array, n: float = ARC_N) -> tuple[Array, Array, Array]:
+    """(R, Q, n) of an R‖CPE arc with its apex at ``omega_apex``: Q = 1 / (R ω_apexⁿ)."""
+    return r, 1.0 / (r * omega_apex**n), np.full_like(r, n)
+
+
+def _peaks(y: Array, valid: NDArray[np.bool_]) -> tuple[NDArray[np.intp], NDArray[np.intp],
+                                                       NDArray[np.bool_], NDArray[np.intp]]:
+    """Arc apices and the trough before the electrode spike, per row (decreasing frequency).
+
+    Returns the highest interior local maximum of smoothed ``y = -Z''`` (``i1``), the
+    highest other one at least three points away and 5 % as high (``i2``, ``has2`` says if
+    there is one), and the trough: the minimum of ``y`` on the low-frequency side of the
+    lowest-frequency apex (the last point when no spike rises there).
+    """
+    yv = np.where(valid, y, -np.inf)
+    ys = yv.copy()
+    ys[:, 1:-1] = (yv[:, :-2] + yv[:, 1:-1] + yv[:, 2:]) / 3.0  # 3-point smoothing vs noise
+    ys = np.where(np.isfinite(ys), ys, yv)
+    peak = np.zeros_like(valid)
+    peak[:, 1:-1] = (ys[:, 1:-1] > ys[:, :-2]) & (ys[:, 1:-1] >= ys[:, 2:]) & (yv[:, 1:-1] > 0)
+    pos = np.arange(y.shape[1])[None, :]
+    any_peak = peak.any(axis=1)
+    # the lowest-frequency apex, and the trough below it
+    p_lo = np.where(any_peak, np.max(np.where(peak, pos, -1), axis=1), 0)
+    below = (pos >= p_lo[:, None]) & valid
+    trough = np.argmin(np.where(below, ys, np.inf), axis=1)
+    peak &= pos < trough[:, None]
+    height = np.where(peak, ys, -np.inf)
+    fallback = np.where(pos < np.maximum(trough, 1)[:, None], yv, -np.inf)
+    has_peak = np.asarray(peak.any(axis=1))
+    i1 = np.argmax(np.where(has_peak[:, None], height, fallback), axis=1)
+    h1 = _take(ys, i1)
+    far = np.abs(pos - i1[:, None]) >= 3
+    h2 = np.where(peak & far & (ys >= 0.05 * h1[:, None]), ys, -np.inf)
+    i2 = np.argmax(h2, axis=1)
+    has2 = np.isfinite(_take(h2, i2))
+    return i1, i2, has2, trough
+
+
+def initial_guesses(
+    frequency: Array,
+    impedance: NDArray[np.complex128],
+    names: Sequence[str],
+    roles: Mapping[str, Mapping[str, str]] | None = None,
+    bulk_from_intercept: bool = False,
+) -> Array:
+    """Alternative starting points, shape (S, N_STARTS, P), for NaN-padded spectra (S, N).
+
+    Parameters
+    ----------
+    frequency, impedance : ndarray (S, N)
+        Padded with NaN.
+    names : sequence of str
+        The circuit's parameter names.
+    roles : mapping, optional
+        Role -> element mapping of a preset (docs/contracts.md); without it only generic
+        values are used (varied in time constant across the starts).
+    bulk_from_intercept : bool
+        The bulk resistance is a series resistance read at the high-frequency intercept.
+    """
+    feat = spectral_features(frequency, impedance)
+    s = feat["z_scale"].size
+    base = generic_guess(names, feat)
+    out = np.repeat(base[:, None, :], N_STARTS, axis=1)
+    index = {n: i for i, n in enumerate(names)}
+    roles = roles or {}
+    if not roles:
+        # generic: vary every time constant by decades across the starts
+        for k, factor in enumerate((1.0, 1e-2, 1e2, 1e-4)[:N_STARTS]):
+            for name, j in index.items():
+                kind, suffix = _element(name)
+                if kind == "C" or (kind == "CPE" and suffix == "0"):
+                    out[:, k, j] *= factor
+        return out
+
+    omega, z, valid = feat["omega"], feat["z"], feat["valid"]
+    zs = feat["z_scale"]
+    pos = np.arange(z.shape[1])[None, :]
+    last = np.maximum(feat["n_valid"].astype(np.intp) - 1, 0)
+
+    def put(name: str | None, values: Any) -> None:
+        if name is not None and name in index:
+            out[:, :, index[name]] = values
+
+    bulk = roles.get("bulk", {})
+    gb = roles.get("grain_boundary", {})
+    elec = roles.get("electrode", {})
+    l_name = roles.get("inductance", {}).get("inductor")
+    series = bulk_from_intercept and bulk.get("resistance") in index
+
+    # -- high-frequency end: R_s + jωL + A (jω)^-n over the top points -----------------------
+    r_s = np.zeros(s)
+    l0 = np.zeros(s)
+    hf_q, hf_n = np.full(s, np.nan), np.full(s, ARC_N)
+    if series or l_name in index:
+        r_s, l0, hf_q, hf_n = _high_frequency(feat, with_l=l_name in index)
+        l0 = np.maximum(l0, 1e-4 * zs / feat["omega_max"])
+        put(l_name, l0[:, None])
+        if series:
+            put(bulk["resistance"], r_s[:, None])
+    z_c = z - 1j * omega * l0[:, None] - r_s[:, None]   # arcs + electrode
+
+    # -- arcs and the trough before the spike ------------------------------------------------
+    y = -z_c.imag
+    i1, i2, has2, trough = _peaks(y, valid)
+    r_tot = np.maximum(_take(z_c.real, trough), 1e-2 * zs)
+    # -- electrode spike beyond the trough: phase and modulus of Z - R_total -----------------
+    if elec.get("cpe") is not None or elec.get("capacitor") is not None:
+        spike = trough < last
+        tail = _take(z_c, last) - r_tot
+        n3 = np.where(spike, np.clip(-np.angle(tail) / (np.pi / 2), 0.5, 1.0), ARC_N)
+        mod = np.where(spike, np.abs(tail), 0.3 * r_tot)
+        q3 = 1.0 / (mod * feat["omega_min"] ** n3)
+        if elec.get("cpe") is not None:
+            put(f"{elec['cpe']}_0", q3[:, None])
+            put(f"{elec['cpe']}_1", n3[:, None])
+        else:
+            put(elec.get("capacitor"), (1.0 / (mod * feat["omega_min"]))[:, None])
+
+    w1 = _take(omega, i1)
+    w2 = _take(omega, i2)
+    w_hi = np.where(has2, np.maximum(w1, w2), w1)
+    w_lo = np.where(has2, np.minimum(w1, w2), w1)
+    lo_i, hi_i = np.minimum(i1, i2), np.maximum(i1, i2)
+    between = (pos > lo_i[:, None]) & (pos < hi_i[:, None]) & valid
+    valley = np.argmin(np.where(between, y, np.inf), axis=1)
+    share = np.clip(_take(z_c.real, valley) / r_tot, 0.05, 0.95)
+    share = np.where(has2 & between.any(axis=1), share, 0.3)
+
+    arcs = [role for role in (bulk, gb) if role.get("resistance") in index
+            and (role.get("cpe") or role.get("capacitor")) is not None
+            and not (role is bulk and series)]
+    w_top = feat["omega_max"]
+    if len(arcs) == 2:
+        # (bulk R share, bulk apex, gb apex) for each start
+        starts = [
+            (share, w_hi, np.where(has2, w_lo, w1 / 100.0)),
+            (np.full(s, 0.05), 3.0 * w_top, w1),
+            (np.full(s, 0.9), w1, w1 / 100.0),
+            (np.full(s, 0.5), w1 * 10.0, w1 / 10.0),
+        ]
+        for k, (sh, wb, wg) in enumerate(starts[:N_STARTS]):
+            _put_arc(out, index, arcs[0], *_arc(sh * r_tot, wb), k)
+            _put_arc(out, index, arcs[1], *_arc((1 - sh) * r_tot, wg), k)
+    elif len(arcs) == 1:
+        role = arcs[0]
+        r_arc = r_tot
+        n_hf = np.clip(np.where(np.isfinite(hf_q), hf_n, ARC_N), 0.5, 1.0)
+        q_hf = np.where(np.isfinite(hf_q), hf_q, 1.0 / (r_arc * w1**ARC_N))
+        h1 = np.maximum(_take(y, i1), 1e-3 * zs)
+        r_height = 2.0 * h1 / np.tan(ARC_N * np.pi / 4)
+        re_top = np.maximum(z[:, 0].real, 1e-3 * zs)
+        # (arc R, Q, n, series R): the series R is the least certain number, so it varies
+        variants = [(r_arc, *_arc(r_arc, w1)[1:], r_s),
+                    (r_arc, q_hf, n_hf, r_s),
+                    (r_arc, *_arc(r_arc, w1, 0.75)[1:], 0.5 * re_top),
+                    (r_height, *_arc(r_height, w1)[1:], 0.05 * re_top)]
+        for k, (r, q, n, rs) in enumerate(variants[:N_STARTS]):
+            _put_arc(out, index, role, r, q, np.broadcast_to(n, r.shape), k)
+            if series:
+                out[:, k, index[bulk["resistance"]]] = rs
+    return out
+
+
+def _high_frequency(feat: Mapping[str, Any], with_l: bool,
+                    n_top: int = 6) -> tuple[Array, Array, Array, Array]:
+    """Fit ``R_s + jωL + A (jω)^-n`` to the top ``n_top`` points for n on a grid.
+
+    Linear in (R_s, L, A) for fixed n: weighted normal equations, batched; the n with the
+    smallest relative misfit wins. Returns (R_s, L, Q = 1/A, n), NaN Q when A <= 0.
+    """
+    w = feat["omega"][:, :n_top]
+    z = feat["z"][:, :n_top]
+    wt = 1.0 / np.abs(z)
+    best = np.full(w.shape[0], np.inf)
+    out = [np.zeros(w.shape[0]) for _ in range(4)]
+    for n in np.linspace(0.5, 1.0, 11).tolist():  # each exponent fully vectorised
+        c, sn = np.cos(n * np.pi / 2), np.sin(n * np.pi / 2)
+        wn = w ** (-n)
+        zero = np.zeros_like(w)
+        cols_re = [np.ones_like(w), zero, c * wn]
+        cols_im = [zero, w, -sn * wn]
+        if not with_l:
+            cols_re.pop(1)
+            cols_im.pop(1)
+        x = np.concatenate([np.stack(cols_re, -1), np.stack(cols_im, -1)], axis=1)
+        rhs = np.concatenate([z.real, z.imag], axis=1)
+        ww = np.concatenate([wt, wt], axis=1)
+        xw, rw = x * ww[:, :, None], rhs * ww
+        a = np.einsum("bmi,bmj->bij", xw, xw) + 1e-12 * np.eye(x.shape[-1])
+        coef = np.linalg.solve(a, np.einsum("bmi,bm->bi", xw, rw)[:, :, None])[:, :, 0]
+        misfit = np.sum((np.einsum("bmi,bi->bm", xw, coef) - rw) ** 2, axis=1)
+        better = misfit < best
+        best = np.where(better, misfit, best)
+        l_hat = coef[:, 1] if with_l else np.zeros(w.shape[0])
+        a_hat = coef[:, -1]
+        with np.errstate(divide="ignore"):
+            q = np.where(a_hat > 0, 1.0 / a_hat, np.nan)
+        for i, v in enumerate((coef[:, 0], l_hat, q, np.full(w.shape[0], n))):
+            out[i] = np.where(better, v, out[i])
+    r_s = np.maximum(out[0], 1e-3 * np.abs(z[:, 0]))
+    return r_s, np.maximum(out[1], 0.0), out[2], out[3]
+
+
+def _put_arc(out: Array, index: Mapping[str, int], role: Mapping[str, str],
+             r: Array, q: Array, n: Array, k: int) -> None:
+    out[:, k, index[role["resistance"]]] = r
+    cpe = role.get("cpe")
+    if cpe is not None and f"{cpe}_0" in index:
+        out[:, k, index[f"{cpe}_0"]] = q
+        out[:, k, index[f"{cpe}_1"]] = n
+    cap = role.get("capacitor")
+    if cap is not None and cap in index:
+        out[:, k, index[cap]] = q

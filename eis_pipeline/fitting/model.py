@@ -1,0 +1,286 @@
+"""``CircuitModel``: one equivalent circuit fitted to one spectrum, scikit-learn style.
+
+>>> import numpy as np
+>>> from eis_pipeline.fitting.model import CircuitModel
+>>> f = np.logspace(6, 0, 61)
+>>> z = CircuitModel("R0-p(R1,C1)").set_params_({"R0": 10.0, "R1": 100.0, "C1": 1e-6}).predict(f)
+>>> m = CircuitModel("R0-p(R1,C1)").fit(f, z)
+>>> {k: round(v, 6) for k, v in m.params_.items()}
+{'R0': 10.0, 'R1': 100.0, 'C1': 1e-06}
+>>> m.result_.converged
+True
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from eis_pipeline.exceptions import ConvergenceWarning, FitError, NotFittedError, SpectrumError
+from eis_pipeline.fitting.engine import WEIGHTINGS, CompiledLike, fit_arrays
+from eis_pipeline.fitting.transforms import Bounds, ParameterSpace
+
+__all__ = ["CircuitModel", "FitResult", "resolve_circuit"]
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """Outcome of one fit, in the spirit of :class:`scipy.optimize.OptimizeResult`.
+
+    Attributes
+    ----------
+    x : ndarray (P,)
+        Fitted parameters, natural units, circuit order (fixed ones included).
+    param_names : tuple of str
+    status : int
+        0 converged; > 0 see ``message`` (codes in :class:`eis_pipeline.fitting.solver.Status`).
+    converged : bool
+        True when a stationary point was reached.
+    message : str
+    cost : float
+        ``0.5 * chi_square``.
+    chi_square, reduced_chi_square, aic, bic : float
+        See :mod:`eis_pipeline.fitting.statistics`.
+    covariance, correlation : ndarray (P, P)
+        Natural units; NaN where not estimable; fixed parameters 0 / NaN.
+    nfev : int
+        Residual evaluations over all starts.
+    n_iterations : int
+        Iterations of the start that was kept.
+    n_points : int
+    residuals : ndarray (2N,)
+        Weighted residuals ``(Z_model - Z_data) / w``, real parts then imaginary parts.
+    arcs_swapped : bool
+        True when the bulk and grain-boundary arcs were exchanged to keep τ_bulk < τ_gb.
+    """
+
+    x: NDArray[np.float64]
+    param_names: tuple[str, ...]
+    status: int
+    converged: bool
+    message: str
+    cost: float
+    chi_square: float
+    reduced_chi_square: float
+    aic: float
+    bic: float
+    covariance: NDArray[np.float64]
+    correlation: NDArray[np.float64]
+    nfev: int
+    n_iterations: int
+    n_points: int
+    residuals: NDArray[np.float64]
+    arcs_swapped: bool
+
+
+@dataclass(frozen=True)
+class ResolvedCircuit:
+    """A compiled circuit with its preset information (empty for a custom circuit)."""
+
+    compiled: CompiledLike
+    preset: str
+    roles: Mapping[str, Mapping[str, str]]
+    bulk_from_intercept: bool
+
+
+def resolve_circuit(circuit: str) -> ResolvedCircuit:
+    """Compile a circuit string or preset name; attach the preset's roles when it is one.
+
+    A custom string identical (after normalisation) to a preset's circuit gets its roles too.
+    """
+    from eis_pipeline.circuits import PRESETS, compile_circuit, get_preset
+
+    compiled = compile_circuit(circuit)
+    preset = None
+    if circuit in PRESETS:
+        preset = get_preset(circuit)
+    else:
+        for name in PRESETS:
+            candidate = get_preset(name)
+            if compile_circuit(candidate.circuit).circuit == compiled.circuit:
+                preset = candidate
+                break
+    if preset is None:
+        return ResolvedCircuit(compiled, "", {}, False)
+    return ResolvedCircuit(compiled, preset.name, preset.roles_dict(),
+                           bool(preset.bulk_from_intercept))
+
+
+def guess_vector(initial_guess: Mapping[str, float] | Sequence[float] | None,
+                 names: Sequence[str], space: ParameterSpace) -> NDArray[np.float64] | None:
+    """A full (P,) natural vector from a mapping, a free-parameter list (impedance.py style)
+    or a full list; constants are filled in. None stays None."""
+    if initial_guess is None:
+        return None
+    out = np.where(space.fixed, space.fixed_values, np.nan)
+    if isinstance(initial_guess, Mapping):
+        unknown = set(initial_guess) - set(names)
+        if unknown:
+            raise FitError(f"initial_guess names unknown parameters {sorted(unknown)}; the "
+                           f"circuit's parameters are {', '.join(names)}")
+        for i, n in enumerate(names):
+            if n in initial_guess:
+                out[i] = float(initial_guess[n])
+        missing = [n for i, n in enumerate(names) if np.isnan(out[i])]
+        if missing:
+            raise FitError(f"initial_guess lacks {missing}; give every free parameter")
+        return out
+    values = np.asarray(initial_guess, dtype=np.float64).ravel()
+    if values.size == space.free.size:
+        out[space.free] = values
+    elif values.size == len(names):
+        out = np.where(space.fixed, out, values)
+    else:
+        raise FitError(f"initial_guess has {values.size} values; expected {space.free.size} "
+                       f"(the free parameters {', '.join(space.free_names)}) or {len(names)}")
+    return out
+
+
+def as_spectrum_arrays(frequency: Any, impedance: Any) -> tuple[NDArray[np.float64],
+                                                               NDArray[np.complex128]]:
+    """Validate 1-D frequency (Hz) and complex impedance (ohm) arrays of equal length."""
+    f = np.asarray(frequency, dtype=np.float64)
+    z = np.asarray(impedance, dtype=np.complex128)
+    if f.ndim != 1 or z.shape != f.shape:
+        raise SpectrumError(f"frequency and impedance must be 1-D arrays of equal length; "
+                            f"got shapes {f.shape} and {z.shape}")
+    if not (np.all(np.isfinite(f)) and np.all(f > 0)):
+        raise SpectrumError("frequency must be positive and finite (Hz)")
+    if not np.all(np.isfinite(z)):
+        bad = int(np.flatnonzero(~np.isfinite(z))[0])
+        raise SpectrumError(f"impedance must be finite; point {bad} is {z[bad]!r}")
+    return f, z
+
+
+class CircuitModel:
+    """An equivalent-circuit model fitted by batched Levenberg–Marquardt.
+
+    Parameters
+    ----------
+    circuit : str
+        impedance.py-style circuit string (``"p(R1,CPE1)-p(R2,CPE2)-CPE3"``) or a preset name
+        (``"bulk-gb-electrode"``).
+    weighting : {"modulus", "unit", "proportional"}
+        Residual weights (:mod:`eis_pipeline.fitting.engine`).
+    initial_guess : mapping or sequence, optional
+        Starting values: name -> value, or a list of the free parameters' values in circuit
+        order (as impedance.py's ``initial_guess``). Default: several starts from the data.
+    constants : mapping, optional
+        Parameters held fixed, name -> value (as impedance.py's ``constants``).
+    bounds : mapping, optional
+        name -> (lower, upper), natural units, ``None`` for an open side.
+    max_nfev : int, optional
+        Residual evaluations allowed per start.
+
+    Attributes
+    ----------
+    params_, stderr_ : dict
+        Fitted values and standard errors by impedance.py parameter name (after ``fit``).
+    result_ : FitResult
+    """
+
+    def __init__(self, circuit: str, weighting: str = "modulus",
+                 initial_guess: Mapping[str, float] | Sequence[float] | None = None,
+                 constants: Mapping[str, float] | None = None,
+                 bounds: Bounds | None = None, max_nfev: int | None = None) -> None:
+        if weighting not in WEIGHTINGS:
+            raise FitError(f"unknown weighting {weighting!r}; expected one of "
+                           f"{', '.join(WEIGHTINGS)}")
+        self.circuit = circuit
+        self.weighting = weighting
+        self.initial_guess = initial_guess
+        self.constants = dict(constants or {})
+        self.bounds = dict(bounds or {})
+        self.max_nfev = max_nfev
+        self._resolved = resolve_circuit(circuit)
+        c = self._resolved.compiled
+        self._space = ParameterSpace.build(c.param_names, c.param_kinds, self.constants,
+                                           self.bounds)
+        self._guess = guess_vector(initial_guess, c.param_names, self._space)
+
+    def __repr__(self) -> str:
+        return f"CircuitModel({self.circuit!r}, weighting={self.weighting!r})"
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        """impedance.py parameter names, circuit order."""
+        return tuple(self._resolved.compiled.param_names)
+
+    @property
+    def param_units(self) -> dict[str, str]:
+        """Unit of each parameter."""
+        c = self._resolved.compiled
+        return dict(zip(c.param_names, c.param_units, strict=True))
+
+    def set_params_(self, params: Mapping[str, float]) -> CircuitModel:
+        """Set fitted values directly (e.g. to simulate); ``stderr_`` becomes NaN."""
+        names = self.param_names
+        missing = set(names) - set(params)
+        if missing:
+            raise FitError(f"set_params_ lacks {sorted(missing)}")
+        self.params_ = {n: float(params[n]) for n in names}
+        self.stderr_ = dict.fromkeys(names, float("nan"))
+        return self
+
+    def fit(self, frequency: Any, impedance: Any) -> CircuitModel:
+        """Fit the circuit to one spectrum; return ``self``.
+
+        Warns :class:`~eis_pipeline.exceptions.ConvergenceWarning` when the fit did not reach
+        a stationary point (``result_.status`` says why).
+        """
+        f, z = as_spectrum_arrays(frequency, impedance)
+        r = self._resolved
+        fit = fit_arrays(r.compiled, f[None, :], z[None, :], weighting=self.weighting,
+                         space=self._space, initial_guess=self._guess, roles=r.roles,
+                         bulk_from_intercept=r.bulk_from_intercept, max_nfev=self.max_nfev)
+        names = self.param_names
+        self.params_ = dict(zip(names, fit.params[0].tolist(), strict=True))
+        self.stderr_ = dict(zip(names, fit.stderr[0].tolist(), strict=True))
+        self.result_ = FitResult(
+            x=fit.params[0], param_names=names, status=int(fit.status[0]),
+            converged=bool(fit.converged[0]), message=fit.messages[0],
+            cost=float(fit.cost[0]), chi_square=float(fit.chi_square[0]),
+            reduced_chi_square=float(fit.reduced_chi_square[0]), aic=float(fit.aic[0]),
+            bic=float(fit.bic[0]), covariance=fit.covariance[0],
+            correlation=fit.correlation[0], nfev=int(fit.nfev[0]),
+            n_iterations=int(fit.n_iterations[0]), n_points=int(fit.n_points[0]),
+            residuals=fit.residuals[0], arcs_swapped=bool(fit.swapped[0]))
+        if not self.result_.converged:
+            warnings.warn(f"{self.circuit}: {self.result_.message}", ConvergenceWarning,
+                          stacklevel=2)
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "params_"):
+            raise NotFittedError(f"this CircuitModel({self.circuit!r}) is not fitted yet; "
+                                 "call .fit(frequency, impedance) first")
+
+    def predict(self, frequency: Any) -> NDArray[np.complex128]:
+        """Model impedance (ohm) at ``frequency`` (Hz) with the fitted parameters."""
+        self._check_fitted()
+        f = np.asarray(frequency, dtype=np.float64)
+        p = np.array([self.params_[n] for n in self.param_names])
+        return np.asarray(self._resolved.compiled.impedance(p, f))
+
+    def to_impedance_py(self) -> Any:
+        """An ``impedance.models.circuits.CustomCircuit`` carrying the fitted values.
+
+        Fixed parameters become impedance.py ``constants``; ``parameters_`` and ``conf_``
+        hold the free parameters' values and standard errors.
+        """
+        self._check_fitted()
+        from impedance.models.circuits import CustomCircuit
+
+        names = self.param_names
+        free = [n for i, n in enumerate(names) if not self._space.fixed[i]]
+        constants = {n: self.params_[n] for n in names if n not in free}
+        cc = CustomCircuit(self._resolved.compiled.circuit,
+                           initial_guess=[self.params_[n] for n in free], constants=constants)
+        cc.parameters_ = np.array([self.params_[n] for n in free])
+        cc.conf_ = np.array([self.stderr_[n] for n in free])
+        return cc

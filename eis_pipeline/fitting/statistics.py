@@ -1,0 +1,127 @@
+"""Fit statistics at the optimum: covariance, standard errors, correlation, goodness of fit.
+
+With weighted residuals ``r = (Z_model - Z_data) / w`` stacked as real and imaginary parts
+(M = 2 N numbers for N frequencies) and k free parameters:
+
+- ``chi_square = Σ r²`` (= 2 × ``cost``). With modulus or proportional weighting it is a
+  *relative* misfit, not a χ² in units of the measurement noise, because the weights are not
+  the noise's standard deviations; ``reduced_chi_square = chi_square / (M - k)`` is then the
+  estimated variance of the weighted residuals.
+- Covariance of the free parameters ``C = s² (JᵀJ)⁻¹`` with ``s² = reduced_chi_square`` (the
+  residual variance; the usual choice when the absolute noise level is unknown, as in
+  scipy.optimize.curve_fit with ``absolute_sigma=False``). It is computed from the SVD of the
+  Jacobian in the solver's internal coordinates (better conditioned than natural ones) and
+  mapped to natural units by ``C_nat = D C D`` with ``D = dp/du`` (p for log parameters).
+  Directions the data do not determine (singular values below ``1e-12 × the largest``) make
+  the covariance of the parameters involved NaN rather than a huge meaningless number.
+- ``AIC = M ln(χ²/M) + 2k`` and ``BIC = M ln(χ²/M) + k ln M``: the Gaussian-likelihood forms
+  with the variance profiled out, comparable between circuits fitted to the same spectrum
+  with the same weighting.
+
+Fixed parameters have standard error 0, covariance 0 and correlation NaN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["FitStatistics", "fit_statistics"]
+
+Array = NDArray[np.float64]
+
+#: Singular values below this fraction of the largest mark a non-identifiable direction.
+RCOND = 1e-12
+#: A parameter takes part in a non-identifiable direction when its share exceeds this.
+NULL_SHARE = 1e-3
+
+
+@dataclass
+class FitStatistics:
+    """Statistics for a batch of fits (leading axis B; P = all parameters, fixed included)."""
+
+    chi_square: Array
+    reduced_chi_square: Array
+    aic: Array
+    bic: Array
+    covariance: Array       # (B, P, P), natural units
+    stderr: Array           # (B, P)
+    correlation: Array      # (B, P, P)
+    n_observations: NDArray[np.int_]
+    dof: NDArray[np.int_]
+
+
+def fit_statistics(residuals: Array, jacobian: Array, derivative: Array,
+                   free: NDArray[np.intp], n_params: int,
+                   n_observations: NDArray[np.int_]) -> FitStatistics:
+    """Statistics from weighted residuals and the internal-coordinate Jacobian at the optimum.
+
+    Parameters
+    ----------
+    residuals : ndarray (B, M)
+        Weighted residuals; padded entries must be 0.
+    jacobian : ndarray (B, M, Pf)
+        d residuals / d internal coordinates (padded rows 0).
+    derivative : ndarray (B, Pf)
+        d natural parameter / d internal coordinate for each free parameter.
+    free : ndarray of int (Pf,)
+        Positions of the free parameters among all P.
+    n_params : int
+        P, all parameters.
+    n_observations : ndarray of int (B,)
+        Real numbers fitted per row (2 × the number of frequencies, without padding).
+
+    Returns
+    -------
+    FitStatistics
+
+    Examples
+    --------
+    Straight line y = a + b t, unit weights: the covariance is the textbook one.
+
+    >>> t = np.arange(5.0)
+    >>> r = np.array([[0.1, -0.2, 0.1, 0.05, -0.05]])
+    >>> j = np.stack([np.ones(5), t], axis=-1)[None]
+    >>> st = fit_statistics(r, j, np.ones((1, 2)), np.arange(2), 2, np.array([5]))
+    >>> bool(np.isclose(st.covariance[0, 1, 1], st.reduced_chi_square[0] / 10.0))
+    True
+    """
+    b, _, pf = jacobian.shape
+    n_obs = np.asarray(n_observations, dtype=np.int_)
+    chi2 = np.einsum("bm,bm->b", residuals, residuals)
+    dof = n_obs - pf
+    with np.errstate(divide="ignore", invalid="ignore"):
+        reduced = np.where(dof > 0, chi2 / np.maximum(dof, 1), np.nan)
+        log_term = n_obs * np.log(chi2 / n_obs)
+    aic = log_term + 2 * pf
+    bic = log_term + pf * np.log(n_obs)
+
+    cov = np.full((b, n_params, n_params), np.nan)
+    finite = np.all(np.isfinite(jacobian), axis=(1, 2)) & np.isfinite(reduced)
+    cov_free = np.full((b, pf, pf), np.nan)
+    if finite.any():
+        _, s, vt = np.linalg.svd(jacobian[finite], full_matrices=False)
+        smax = s[:, :1]
+        small = s <= RCOND * smax
+        with np.errstate(divide="ignore"):
+            inv_s2 = np.where(small, 0.0, 1.0 / s**2)
+        c = np.einsum("bki,bk,bkj->bij", vt, inv_s2, vt) * reduced[finite, None, None]
+        # parameters taking part in an unidentifiable direction
+        bad = np.any(small[:, :, None] & (np.abs(vt) > NULL_SHARE), axis=1)
+        c = np.where(bad[:, :, None] | bad[:, None, :], np.nan, c)
+        d = derivative[finite]
+        cov_free[finite] = c * d[:, :, None] * d[:, None, :]
+    fixed = np.setdiff1d(np.arange(n_params), free)
+    cov[:, free[:, None], free[None, :]] = cov_free
+    cov[:, fixed, :] = 0.0
+    cov[:, :, fixed] = 0.0
+    var = np.diagonal(cov, axis1=1, axis2=2)
+    with np.errstate(invalid="ignore"):
+        stderr = np.sqrt(var)
+        denom = stderr[:, :, None] * stderr[:, None, :]
+        corr = np.where(denom > 0, cov / np.where(denom > 0, denom, 1.0), np.nan)
+    return FitStatistics(chi_square=chi2, reduced_chi_square=reduced, aic=aic, bic=bic,
+                         covariance=cov, stderr=stderr, correlation=corr,
+                         n_observations=n_obs, dof=dof)

@@ -1,0 +1,87 @@
+"""`eis-pipeline fit` through click's CliRunner on synthetic files (read_spectra patched)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+from click.testing import CliRunner
+
+from eis_pipeline.circuits import compile_circuit
+from eis_pipeline.cli.main import cli
+from eis_pipeline.conventions import make_spectrum
+from eis_pipeline.exceptions import ParseError
+
+TRUE = [2.0e5, 5.0e-12, 0.95, 4.0e5, 2.0e-9, 0.85, 1.0e-6, 0.90]
+
+
+@pytest.fixture
+def fake_files(tmp_path, monkeypatch):
+    """Two 'exports' (their content is irrelevant: read_spectra is replaced)."""
+    f = np.logspace(np.log10(7e6), 0, 69)
+    z = compile_circuit("bulk-gb-electrode").impedance(np.array(TRUE), f)
+    paths = [tmp_path / "a.fake", tmp_path / "b.fake", tmp_path / "broken.fake"]
+    for p in paths:
+        p.write_text("synthetic\n")
+
+    def read_spectra(path, format=None):
+        if path.name == "broken.fake":
+            raise ParseError("no impedance table", path=path, line=3)
+        sweeps = 2 if path.name == "a.fake" else 1
+        return [make_spectrum(f, z, sweep=i, temperature=np.full(f.size, 298.15),
+                              attrs={"source": str(path), "source_format": "fake"})
+                for i in range(sweeps)]
+
+    monkeypatch.setattr("eis_pipeline.io.registry.read_spectra", read_spectra)
+    return paths
+
+
+def test_prints_table_for_every_sweep(fake_files):
+    result = CliRunner().invoke(cli, ["fit", str(fake_files[0]), str(fake_files[1]),
+                                      "--preset", "bulk-gb-electrode"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert out.count("sweep 0") == 2 and out.count("sweep 1") == 1
+    assert "T = 25.00 °C" in out
+    assert "R1" in out and "± " in out and "ohm" in out and "F s^(n-1)" in out
+    assert out.count("status 0: converged") == 3
+    assert "chi-square" in out
+    assert "2e+05" in out or "200000" in out
+
+
+def test_geometry_without_physics_stage_shows_r(fake_files):
+    result = CliRunner().invoke(cli, ["fit", str(fake_files[1]), "--thickness-mm", "1",
+                                      "--diameter-mm", "10"])
+    assert result.exit_code == 0, result.output
+    assert "conductivity" in result.output
+
+
+def test_writes_hdf5_atomically(fake_files, tmp_path):
+    out = tmp_path / "fits.h5"
+    result = CliRunner().invoke(cli, ["fit", str(fake_files[0]), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.exists() and not list(tmp_path.glob("*.tmp"))
+    with xr.open_dataset(out, engine="h5netcdf") as ds:
+        assert ds.sizes["spectrum"] == 2
+        np.testing.assert_allclose(ds.value.values[0], TRUE, rtol=1e-6)
+        z = ds.impedance_real.values + 1j * ds.impedance_imag.values
+        assert np.iscomplexobj(z) and ds.impedance_real.attrs["complex_part"] == "real"
+        assert ds.converged.dtype == bool and bool(ds.converged.all())
+        assert ds.attrs["preset"] == "bulk-gb-electrode"
+
+
+def test_unreadable_file_is_reported_and_others_fitted(fake_files):
+    result = CliRunner().invoke(cli, ["fit", str(fake_files[2]), str(fake_files[1])])
+    assert result.exit_code == 1
+    assert "broken.fake:3: no impedance table" in result.output
+    assert "status 0: converged" in result.output
+
+
+def test_usage_errors(fake_files):
+    r = CliRunner().invoke(cli, ["fit", str(fake_files[0]), "--preset", "bulk-gb-electrode",
+                                 "--circuit", "R0-p(R1,C1)"])
+    assert r.exit_code == 2 and "not both" in r.output
+    r = CliRunner().invoke(cli, ["fit", str(fake_files[0]), "--thickness-mm", "1"])
+    assert r.exit_code == 2 and "go together" in r.output
+    r = CliRunner().invoke(cli, ["fit", str(fake_files[0]), "--circuit", "R0-p(R1,"])
+    assert r.exit_code == 1 and "Error" in r.output

@@ -1,0 +1,132 @@
+"""fit_spectra: the fits dataset of docs/contracts.md."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+from eis_pipeline.circuits import compile_circuit
+from eis_pipeline.conventions import make_spectrum
+from eis_pipeline.exceptions import ConvergenceWarning, SpectrumError
+from eis_pipeline.fitting.batch import fit_spectra
+
+TRUE = np.array([[2.0e5, 5.0e-12, 0.95, 4.0e5, 2.0e-9, 0.85, 1.0e-6, 0.90],
+                 [3.0e4, 2.0e-11, 1.00, 1.0e4, 5.0e-8, 0.75, 3.0e-7, 0.80],
+                 [8.0e5, 3.0e-12, 0.90, 2.0e6, 6.0e-10, 0.92, 5.0e-6, 0.95]])
+
+
+def make_set(lengths=(69, 50, 61)):
+    c = compile_circuit("bulk-gb-electrode")
+    out = []
+    for i, n in enumerate(lengths):
+        f = np.logspace(np.log10(7e6), 0, n)
+        z = c.impedance(TRUE[i], f)
+        out.append(make_spectrum(f, z, sweep=i, temperature=np.full(n, 300.0 + i),
+                                 attrs={"source": f"cell{i}.mpt"}))
+    return out
+
+
+def test_schema_matches_contract():
+    spectra = make_set()
+    ds = fit_spectra(spectra)
+    n, p = 3, 8
+    assert ds.sizes == {"spectrum": n, "param": p, "param_j": p, "point": 69}
+    expected = {
+        "value": ("spectrum", "param"), "stderr": ("spectrum", "param"),
+        "covariance": ("spectrum", "param", "param_j"),
+        "correlation": ("spectrum", "param", "param_j"),
+        "param_units": ("param",), "fixed": ("param",), "status": ("spectrum",),
+        "converged": ("spectrum",), "message": ("spectrum",), "cost": ("spectrum",),
+        "chi_square": ("spectrum",), "reduced_chi_square": ("spectrum",),
+        "aic": ("spectrum",), "bic": ("spectrum",), "n_points": ("spectrum",),
+        "n_iterations": ("spectrum",), "frequency": ("spectrum", "point"),
+        "impedance": ("spectrum", "point"), "impedance_fit": ("spectrum", "point"),
+        "impedance_residual": ("spectrum", "point"),
+    }
+    for name, dims in expected.items():
+        assert ds[name].dims == dims, name
+    for name in ("spectrum", "param", "param_j", "source", "sweep", "temperature"):
+        assert name in ds.coords
+    assert ds["impedance"].dtype == np.complex128
+    assert ds["status"].dtype.kind == "i" and ds["converged"].dtype == bool
+    assert ds["fixed"].dtype == bool and ds["n_points"].dtype.kind == "i"
+    assert ds.source.values.tolist() == ["cell0.mpt", "cell1.mpt", "cell2.mpt"]
+    assert ds.sweep.values.tolist() == [0, 1, 2]
+    np.testing.assert_allclose(ds.temperature.values, [300.0, 301.0, 302.0])
+    assert ds.param.values.tolist()[:3] == ["R1", "CPE1_0", "CPE1_1"]
+    assert ds.param_units.values.tolist()[:3] == ["ohm", "F s^(n-1)", ""]
+    assert ds.attrs["circuit"] == "p(R1,CPE1)-p(R2,CPE2)-CPE3"
+    assert ds.attrs["preset"] == "bulk-gb-electrode"
+    assert json.loads(ds.attrs["roles"])["bulk"] == {"resistance": "R1", "cpe": "CPE1"}
+    assert ds.attrs["bulk_from_intercept"] == 0 and ds.attrs["weighting"] == "modulus"
+    # values, padding, fit
+    np.testing.assert_allclose(ds.value.values, TRUE, rtol=1e-6)
+    assert ds.converged.all() and (ds.status == 0).all()
+    assert ds.n_points.values.tolist() == [69, 50, 61]
+    assert np.isnan(ds.frequency.values[1, 50:]).all()
+    assert np.isnan(ds.impedance_fit.values[1, 50:]).all()
+    np.testing.assert_allclose(ds.impedance_fit.values[0], ds.impedance.values[0], rtol=1e-6)
+    np.testing.assert_allclose(np.abs(ds.impedance_residual.values[0]), 0, atol=1e-3)
+
+
+def test_same_answer_as_one_by_one():
+    spectra = make_set((69, 69, 69))
+    together = fit_spectra(spectra)
+    alone = [fit_spectra([s]) for s in spectra]
+    for i, a in enumerate(alone):
+        np.testing.assert_allclose(together.value.values[i], a.value.values[0], rtol=1e-8)
+
+
+def test_many_different_grids_take_the_per_row_path():
+    c = compile_circuit("R0-p(R1,C1)")
+    spectra = []
+    for i in range(7):   # more distinct grids than engine.MAX_GROUPS
+        f = np.logspace(5 + 0.1 * i, -1, 30 + i)
+        spectra.append(make_spectrum(f, c.impedance([10.0 + i, 1e3, 1e-6], f)))
+    ds = fit_spectra(spectra, circuit="R0-p(R1,C1)")
+    np.testing.assert_allclose(ds.value.sel(param="R0").values, 10.0 + np.arange(7),
+                               rtol=1e-8)
+    assert np.isnan(ds.impedance_fit.values[0, 30:]).all()
+
+
+def test_fixed_constants_in_dataset():
+    ds = fit_spectra(make_set(), constants={"CPE1_1": 0.95}, bounds={"R1": (1.0, None)})
+    assert ds.fixed.sel(param="CPE1_1") and not ds.fixed.sel(param="R1")
+    assert (ds.value.sel(param="CPE1_1") == 0.95).all()
+    assert (ds.stderr.sel(param="CPE1_1") == 0).all()
+
+
+def test_errors_ignore_records_failures():
+    spectra = make_set()
+    bad = make_spectrum([1e3, 1e2], [1 - 1j, 2 - 2j], attrs={"source": "short.mpt"})
+    broken = spectra[0].copy()
+    broken["impedance"] = broken["impedance"].copy(data=np.full(69, np.nan + 0j))
+    with pytest.raises(SpectrumError):
+        fit_spectra([*spectra, broken])
+    ds = fit_spectra([spectra[0], bad, broken, spectra[1]], errors="ignore")
+    assert ds.status.values.tolist() == [0, 4, 4, 0]
+    assert "too few" in ds.message.values[1] and "short.mpt" in ds.message.values[1]
+    assert "finite" in ds.message.values[2]
+    assert np.isnan(ds.value.values[1]).all()
+    np.testing.assert_allclose(ds.value.values[3], TRUE[1], rtol=1e-6)
+
+
+def test_convergence_warning_summarises():
+    with pytest.warns(ConvergenceWarning, match="3 of 3 fits"):
+        ds = fit_spectra(make_set(), max_nfev=2)
+    assert (ds.status == 1).all() and not ds.converged.any()
+
+
+def test_hf_intercept_preset_attrs():
+    c = compile_circuit("hf-intercept-gb-electrode")
+    f = np.logspace(6, -1, 71)
+    p = [5e-7, 20.0, 3e3, 2e-8, 0.8, 2e-6, 0.85]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ds = fit_spectra([make_spectrum(f, c.impedance(p, f))],
+                         circuit="hf-intercept-gb-electrode")
+    assert ds.attrs["bulk_from_intercept"] == 1
+    np.testing.assert_allclose(ds.value.values[0], p, rtol=1e-6)

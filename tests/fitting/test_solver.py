@@ -1,0 +1,106 @@
+"""The batched solver against a closed-form R‖C model (test-only; circuits are not used)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.optimize import least_squares
+
+from eis_pipeline.fitting.solver import REASONS, Status, least_squares_batch
+
+F = np.logspace(5, -1, 40)
+W = 2 * np.pi * F
+
+
+def rc_problem(z_data: np.ndarray):
+    """Residuals of Z = R / (1 + jωRC) in u = (ln R, ln C), modulus-weighted, and Jacobian."""
+    wt = 1.0 / np.abs(z_data)
+
+    def fun(u: np.ndarray, rows: np.ndarray):
+        r, c = np.exp(u[:, :1]), np.exp(u[:, 1:])
+        den = 1 + 1j * W * r * c
+        z = r / den
+        dz_dr = 1 / den**2                     # d/dR of R/(1+jωRC)
+        dz_dc = -1j * W * r**2 / den**2
+        diff = (z - z_data[rows]) * wt[rows]
+        jac = np.stack([dz_dr * r, dz_dc * c], axis=-1) * wt[rows][:, :, None]
+        return (np.concatenate([diff.real, diff.imag], axis=1),
+                np.concatenate([jac.real, jac.imag], axis=1))
+    return fun
+
+
+def rc(r: np.ndarray, c: np.ndarray) -> np.ndarray:
+    return r[:, None] / (1 + 1j * W * r[:, None] * c[:, None])
+
+
+def test_recovers_many_problems_at_once(rng):
+    r = np.exp(rng.uniform(np.log(10), np.log(1e5), 50))
+    c = np.exp(rng.uniform(np.log(1e-9), np.log(1e-5), 50))
+    fun = rc_problem(rc(r, c))
+    x0 = np.log(np.stack([r, c], axis=1)) + rng.normal(0, 1.0, (50, 2))
+    res = least_squares_batch(fun, x0)
+    assert res.converged.all()
+    np.testing.assert_allclose(np.exp(res.x), np.stack([r, c], axis=1), rtol=1e-8)
+    assert np.all(res.cost < 1e-20)
+
+
+def test_matches_scipy_on_noisy_data(rng):
+    z = rc(np.array([1e3]), np.array([1e-7]))
+    z = z + 0.01 * np.abs(z) * (rng.standard_normal(z.shape) + 1j * rng.standard_normal(z.shape))
+    fun = rc_problem(z)
+    res = least_squares_batch(fun, np.log([[3e3, 3e-8]]))
+
+    def scipy_fun(u):
+        return fun(u[None, :], np.array([0]))[0][0]
+
+    ref = least_squares(scipy_fun, np.log([3e3, 3e-8]), jac=lambda u: fun(u[None, :],
+                        np.array([0]))[1][0], method="lm", xtol=1e-14, ftol=1e-14, gtol=1e-14)
+    np.testing.assert_allclose(res.x[0], ref.x, rtol=1e-7)
+    np.testing.assert_allclose(res.cost[0], ref.cost, rtol=1e-9)
+    assert res.status[0] == Status.CONVERGED
+
+
+def test_bounds_are_honoured_and_active_bound_is_a_stationary_point():
+    z = rc(np.array([1e3]), np.array([1e-7]))
+    fun = rc_problem(z)
+    # R may not exceed 500 ohm: the constrained optimum sits on that bound
+    upper = np.array([np.log(500.0), np.inf])
+    res = least_squares_batch(fun, np.log([[100.0, 1e-6]]), upper=upper)
+    assert res.x[0, 0] <= np.log(500.0)
+    assert res.x[0, 0] == pytest.approx(np.log(500.0), abs=1e-12)
+    assert res.converged[0]
+
+
+def test_iteration_limit_is_reported_not_hidden():
+    z = rc(np.array([1e3]), np.array([1e-7]))
+    res = least_squares_batch(rc_problem(z), np.log([[1.0, 1e-3]]), max_nfev=3)
+    assert res.status[0] == Status.MAX_NFEV
+    assert not res.converged[0]
+    assert "maximum number" in res.messages()[0]
+    assert res.nfev[0] == 3
+
+
+def test_non_finite_start_is_flagged():
+    z = rc(np.array([1e3]), np.array([1e-7]))
+    fun = rc_problem(z)
+
+    def bad(u, rows):
+        r, j = fun(u, rows)
+        r[0, 0] = np.nan
+        return r, j
+
+    res = least_squares_batch(bad, np.log([[1e3, 1e-7]]))
+    assert res.status[0] == Status.NON_FINITE
+    assert REASONS[res.reason[0]] == "non-finite starting point"
+
+
+def test_pruning_keeps_the_best_start():
+    z = rc(np.array([1e3, 2e4]), np.array([1e-7, 1e-9]))
+    fun2 = rc_problem(np.repeat(z, 3, axis=0))
+    x0 = np.log([[1e3, 1e-7], [1.0, 1.0], [1e6, 1e-12],
+                 [2e4, 1e-9], [1.0, 1.0], [1e6, 1e-3]]) + 0.3
+    res = least_squares_batch(fun2, x0, groups=np.repeat([0, 1], 3), prune_every=2)
+    best = res.cost.reshape(2, 3).argmin(axis=1)
+    assert res.converged.reshape(2, 3)[[0, 1], best].all()
+    np.testing.assert_allclose(np.exp(res.x.reshape(2, 3, 2)[[0, 1], best]),
+                               [[1e3, 1e-7], [2e4, 1e-9]], rtol=1e-7)
