@@ -1,0 +1,89 @@
+"""``eis-pipeline run``: a whole campaign from its TOML config."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from eis_pipeline.exceptions import EisError
+
+
+@click.command()
+@click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Results file (.h5). Default: `output` in the config's [campaign] table.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              envvar="EIS_PIPELINE_JOBS", show_envvar=True,
+              help="Worker processes on this machine.")
+@click.option("--scheduler", metavar="ADDRESS", envvar="EIS_PIPELINE_SCHEDULER",
+              show_envvar=True,
+              help="Run on a dask.distributed cluster instead, e.g. tcp://10.0.0.5:8786.")
+@click.option("--resume", is_flag=True,
+              help="Reuse results for files whose content and settings are unchanged.")
+@click.option("--strict", is_flag=True, help="Stop at the first failure instead of recording it.")
+@click.option("--plots", type=click.Choice(["none", "summary", "all"]), default=None,
+              help="Plots beside the results: none; summary (Arrhenius, trends); all (also "
+                   "Nyquist and Bode of every spectrum, slow for big campaigns). "
+                   "Default: summary, or none when the config says plots = false.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar (default: only on a terminal).")
+def run(config: Path, output: Path | None, jobs: int, scheduler: str | None, resume: bool,
+        strict: bool, plots: str | None, progress: bool | None) -> None:
+    """Run the campaign described by CONFIG (TOML) into one HDF5 results file.
+
+    Reads every file of every sample, fits the circuit, checks each spectrum
+    (Kramers-Kronig, DRT), computes conductivities and activation energies, and summarises
+    the campaign. Writes RESULTS.h5 (atomically: an interrupted run never leaves a broken
+    file), RESULTS.csv with one row per sample, and plots in RESULTS_plots/.
+
+    A file that cannot be read or fitted is recorded in /failures and the run goes on; the
+    exit code is then 1 (2 for a bad config or command line).
+
+    \b
+    Examples:
+      eis-pipeline run configs/example.toml
+      eis-pipeline run configs/example.toml -o results/today.h5 --jobs 2 --plots all
+      eis-pipeline run big.toml --resume          # refit only new or changed files
+      eis-pipeline inspect results/today.h5       # look at it again later
+
+    Options may also come from the environment (EIS_PIPELINE_JOBS, EIS_PIPELINE_SCHEDULER);
+    a flag wins over the environment, which wins over the config.
+    """
+    from eis_pipeline.config import load_config
+    from eis_pipeline.pipeline import run as run_campaign
+    from eis_pipeline.reporting import format_summary, write_plots
+
+    try:
+        cfg = load_config(config)
+    except EisError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    out = output or cfg.output
+    want_plots = plots if plots is not None else ("summary" if cfg.plots else "none")
+    click.echo(f"campaign {cfg.name!r}: {len(cfg.samples)} samples, "
+               f"{sum(len(s.paths) for s in cfg.samples)} files -> {out}", err=True)
+    try:
+        tree = run_campaign(cfg, output=out, jobs=jobs, scheduler=scheduler, resume=resume,
+                            strict=strict, progress=progress, plots=False)
+    except EisError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    if want_plots != "none":
+        folder = out.with_name(out.stem + "_plots")
+        written = write_plots(tree, folder, fmt=cfg.plot_format,
+                              spectra=want_plots == "all")
+        click.echo(f"{len(written)} plots in {folder}", err=True)
+    click.echo(format_summary(tree))
+    failures = tree["failures"].ds
+    n_failed = failures.sizes.get("failure", 0)
+    reused = int(tree.attrs.get("reused_files", 0))
+    click.echo(f"\nresults: {out}  summary: {out.with_suffix('.csv')}"
+               + (f"  (reused {reused} unchanged files)" if reused else ""))
+    if n_failed:
+        click.echo(f"{n_failed} failure(s) recorded in /failures:", err=True)
+        for i in range(n_failed):
+            click.echo(f"  [{failures['stage'].values[i]}] {failures['file'].values[i]}: "
+                       f"{str(failures['reason'].values[i]).splitlines()[0]}", err=True)
+        sys.exit(1)
