@@ -177,3 +177,11 @@ def test_arc_view_limit(pellet: PelletModel) -> None:
     full = nyquist((f, with_spike), zoom=False)
     assert full.axes[0].get_ylabel() == "−Z″ (kΩ)"
     assert full.axes[0].get_ylim()[1] > 3 * limit / 1e3
+
+
+def test_value_with_error_decimals() -> None:
+    from eis_pipeline.plotting import _value_with_error
+
+    assert _value_with_error(0.4012, 0.0123) == "0.40 ± 0.01"
+    assert _value_with_error(0.4612, 0.0021) == "0.461 ± 0.002"
+    assert _value_with_error(0.4612, float("nan")) == "0.46"
