@@ -55,6 +55,10 @@ def test_nyquist_with_fit_and_arcs(tmp_path: Path, pellet: PelletModel,
     # -Z'' is plotted upward: the capacitive arc is above the axis
     data_line = next(line for line in ax.get_lines() if line.get_label() == "data")
     assert np.nanmax(data_line.get_ydata()) > 0
+    # a spectrum group of the results file carries its own fit
+    with_fit = spectrum.assign(impedance_fit=("frequency", z_true))
+    fig2 = nyquist(with_fit, fit=with_fit)
+    assert {t.get_text() for t in fig2.axes[0].get_legend().get_texts()} == {"data", "fit"}
     out = save_figure(fig, tmp_path / "plots" / "nyquist.png", dpi=100)
     assert out.read_bytes().startswith(PNG)
     assert sorted(p.name for p in out.parent.iterdir()) == ["nyquist.png"]

@@ -428,6 +428,9 @@ def describe_results(path: str | Path) -> str:
                 text = _fmt_sigma(value, err)
             row += f"  {text:>26}"
         lines.append(row)
+    if "campaign" in tree.children and tree["campaign"].attrs.get("best_sample"):
+        lines += ["", f"  best sample {tree['campaign'].attrs['best_sample']} "
+                      "(highest total σ at 25 °C)"]
     if "failures" in tree.children:
         fails = tree["failures"].ds
         dims = list(fails.sizes)

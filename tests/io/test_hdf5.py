@@ -54,6 +54,8 @@ def small_tree(rng: np.random.Generator, scale: float = 1.0) -> xr.DataTree:
         "/mill045/spectra/000": spectrum,
         "/mill045/fit": fit,
         "/mill045/arrhenius": arr,
+        "/campaign": xr.Dataset({"milling_time_min": ("sample", [45.0])},
+                                coords={"sample": ["mill045"]}, attrs={"best_sample": "mill045"}),
         "/failures": failures,
     })
 
@@ -191,6 +193,7 @@ def test_describe_results(tmp_path: Path, rng: np.random.Generator) -> None:
     assert row.split()[1:4] == ["1", "1", "1"]       # spectra, fits ok, failed
     assert "4.10e-03 ± 1.0e-04" in row and "σ25 total" in text
     assert "failures    1" in text and "bad.mpt | no frequency column" in text
+    assert "best sample mill045" in text
 
 
 def test_read_errors(tmp_path: Path) -> None:
