@@ -271,6 +271,8 @@ def _temp_path(path: Path) -> Path:
 
 def _remove_stale_temps(path: Path) -> None:
     """Delete temporary files left by writers of ``path`` that were killed (pid gone)."""
+    if os.name != "posix":   # os.kill(pid, 0) probes a process only on POSIX
+        return
     for tmp in path.parent.glob(f".{path.name}.*{TMP_SUFFIX}"):
         try:
             pid = int(tmp.name[len(path.name) + 2:].split(".", 1)[0])
