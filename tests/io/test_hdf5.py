@@ -203,3 +203,19 @@ def test_read_errors(tmp_path: Path) -> None:
     bad.write_bytes(b"not hdf5")
     with pytest.raises(ResultsError, match="not a readable results file"):
         read_results(bad)
+
+
+def test_readable_by_netcdf_c(tmp_path: Path, rng: np.random.Generator) -> None:
+    """The reference netCDF-C library (through netCDF4-python, when installed) reads it."""
+    netcdf4 = pytest.importorskip("netCDF4")
+    tree = small_tree(rng)
+    path = write_results(tree, tmp_path / "r.h5")
+    with netcdf4.Dataset(path) as nc:
+        group = nc["mill045/spectra/000"]
+        assert list(group.dimensions) == ["frequency"]
+        z = group["impedance"][:]
+        if z.dtype.names:                       # nc-complex read as the raw {r, i} compound
+            z = z["r"] + 1j * z["i"]
+        np.testing.assert_allclose(z, tree["mill045/spectra/000"].ds["impedance"].values)
+        assert list(nc["mill045/fit"]["message"][:]) == ["ok", "iteration limit"]
+        assert "failure" in nc["failures"].dimensions
