@@ -145,7 +145,7 @@ class Geometry:
 
     def physics_kwargs(self) -> dict[str, float]:
         """Keyword arguments for ``eis_pipeline.conductivity``: thickness and diameter (or
-        area), with their standard errors."""
+        area) with their standard errors, and mass and theoretical density when known."""
         kwargs = {"thickness_cm": self.thickness_cm,
                   "thickness_stderr_cm": self.thickness_stderr_cm}
         if self.diameter_cm is not None:
@@ -153,6 +153,10 @@ class Geometry:
                           diameter_stderr_cm=self.diameter_stderr_cm)
         else:
             kwargs.update(area_cm2=self.area_cm2, area_stderr_cm2=self.area_stderr_cm2)
+        if self.mass_g is not None:
+            kwargs["mass_g"] = self.mass_g
+        if self.theoretical_density_g_cm3 is not None:
+            kwargs["theoretical_density_g_cm3"] = self.theoretical_density_g_cm3
         return kwargs
 
 

@@ -333,9 +333,8 @@ def arrhenius_plot(temperature_K: ArrayLike,
                 tt = np.linspace(lo, hi, 50)
                 # σT = σ₀ exp(-E_a/kT), or σ = σ₀' exp(-E_a'/kT): the same expression
                 yy = row["prefactor"] * np.exp(-row["ea"] / (BOLTZMANN_EV_K * tt))
-                err = f" ± {row['ea_err']:.2f}" if np.isfinite(row["ea_err"]) else ""
                 ax.semilogy(1000 / tt, yy, "-", color=color, linewidth=1.0,
-                            label=f"E$_a$ = {row['ea']:.2f}{err} eV")
+                            label=f"E$_a$ = {_value_with_error(row['ea'], row['ea_err'])} eV")
         ax.set_xlabel("1000 / T (K$^{-1}$)")
         ax.set_ylabel("σT (S K cm$^{-1}$)" if times_t else "σ (S cm$^{-1}$)")
         top = ax.secondary_xaxis("top", functions=(_inv_kilo_to_celsius, _celsius_to_inv_kilo))
@@ -345,6 +344,14 @@ def arrhenius_plot(temperature_K: ArrayLike,
         if ax.get_legend_handles_labels()[0]:
             ax.legend(loc="best")
     return fig
+
+
+def _value_with_error(value: float, error: float) -> str:
+    """``0.46 ± 0.01``; decimals follow the error's first significant digit (2 to 4)."""
+    if not np.isfinite(error) or error <= 0:
+        return f"{value:.2f}"
+    decimals = int(min(4, max(2, -np.floor(np.log10(error)))))
+    return f"{value:.{decimals}f} ± {error:.{decimals}f}"
 
 
 def _inv_kilo_to_celsius(x: Any) -> Any:

@@ -26,14 +26,13 @@ This module only computes; it writes no files (see :mod:`eis_pipeline.io.writers
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
-from eis_pipeline.conventions import ZERO_CELSIUS_K, make_spectrum
+from eis_pipeline.conventions import make_spectrum
 
 __all__ = [
     "BOLTZMANN_EV_K",
@@ -127,7 +126,6 @@ class PelletModel:
     electrode_q: float = 2e-6
     electrode_cpe_exponent: float = 0.85
     inductance_H: float = 5e-7
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def area_cm2(self) -> float:
@@ -300,7 +298,3 @@ def simulate_spectrum(model: PelletModel, temperature_K: float, frequency: Array
         attrs={f"true_{k}": float(v) for k, v in params.items()},
     )
 
-
-def celsius(temperature_K: float) -> float:
-    """K -> °C."""
-    return float(temperature_K) - ZERO_CELSIUS_K

@@ -55,6 +55,10 @@ def test_nyquist_with_fit_and_arcs(tmp_path: Path, pellet: PelletModel,
     # -Z'' is plotted upward: the capacitive arc is above the axis
     data_line = next(line for line in ax.get_lines() if line.get_label() == "data")
     assert np.nanmax(data_line.get_ydata()) > 0
+    # a spectrum group of the results file carries its own fit
+    with_fit = spectrum.assign(impedance_fit=("frequency", z_true))
+    fig2 = nyquist(with_fit, fit=with_fit)
+    assert {t.get_text() for t in fig2.axes[0].get_legend().get_texts()} == {"data", "fit"}
     out = save_figure(fig, tmp_path / "plots" / "nyquist.png", dpi=100)
     assert out.read_bytes().startswith(PNG)
     assert sorted(p.name for p in out.parent.iterdir()) == ["nyquist.png"]
@@ -177,3 +181,11 @@ def test_arc_view_limit(pellet: PelletModel) -> None:
     full = nyquist((f, with_spike), zoom=False)
     assert full.axes[0].get_ylabel() == "−Z″ (kΩ)"
     assert full.axes[0].get_ylim()[1] > 3 * limit / 1e3
+
+
+def test_value_with_error_decimals() -> None:
+    from eis_pipeline.plotting import _value_with_error
+
+    assert _value_with_error(0.4012, 0.0123) == "0.40 ± 0.01"
+    assert _value_with_error(0.4612, 0.0021) == "0.461 ± 0.002"
+    assert _value_with_error(0.4612, float("nan")) == "0.46"

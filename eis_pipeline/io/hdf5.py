@@ -11,15 +11,23 @@ Layout (DESIGN.md section 7)::
     /campaign                 one row per sample: synthesis parameters vs conductivity
     /failures                 files or spectra that could not be processed, with the reason
 
-Encoding choices, so that plain h5py and ``xr.open_datatree(path, engine="h5netcdf")`` both
-read the file without help:
+Encoding, so that plain h5py, netCDF-4 readers and ``xr.open_datatree(path,
+engine="h5netcdf")`` all read the file without help:
 
-- complex variables are stored as h5netcdf writes them: an HDF5 compound ``{r, i}`` committed
-  as ``_PFNC_DOUBLE_COMPLEX_TYPE`` (the nc-complex convention understood by netCDF-C ≥ 4.9 and
-  netCDF4-python); h5py and xarray read them back as complex128 directly;
-- attributes that netCDF cannot hold are converted once, here: mappings and non-numeric
-  lists become JSON strings, booleans become 0/1, None values are dropped;
-- boolean variables are stored as int8 by xarray's own encoding (restored on read).
+- each group is a netCDF-4 group: dimensions are HDF5 dimension scales (the coordinate
+  variable itself, or netCDF's "not a variable" scale for a dimension without coordinates),
+  attached to every variable that uses them; xarray's CF encoding is applied first
+  (``coordinates`` attributes, booleans as int8 with ``dtype = "bool"``, ``_FillValue``);
+- complex variables use the nc-complex convention (as h5netcdf writes them): an HDF5
+  compound ``{r, i}`` committed once at the root as ``_PFNC_DOUBLE_COMPLEX_TYPE``; h5py and
+  xarray read them back as complex128 directly;
+- strings are variable-length UTF-8; attributes that netCDF cannot hold are converted once,
+  here: mappings and non-numeric lists become JSON strings, booleans 0/1, None is dropped.
+
+The file is written with h5py directly rather than through ``DataTree.to_netcdf``: xarray
+reopens the file for every group and h5netcdf's per-group bookkeeping grows with the number
+of groups, which made a 240-spectrum campaign take tens of seconds
+(``python -m bench results_io`` measures both).
 
 Writes go to a temporary file in the destination folder, are flushed to disk (fsync) and
 renamed over the destination (``os.replace``, atomic on POSIX and Windows): a crash or a kill
@@ -32,20 +40,22 @@ import contextlib
 import datetime as dt
 import json
 import os
+import posixpath
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
+import h5py
 import numpy as np
 import xarray as xr
+from xarray.conventions import cf_encoder, encode_dataset_coordinates
 
 from eis_pipeline.exceptions import EisError
 
 __all__ = ["ResultsError", "describe_results", "read_results", "write_results"]
 
-ENGINE = "h5netcdf"
 TMP_SUFFIX = ".tmp"
 RESERVED_GROUPS = ("campaign", "failures")
 
@@ -120,6 +130,136 @@ def _provenance(tree: xr.DataTree, config: str | Mapping[str, Any] | None,
     }
 
 
+# --------------------------------------------------------------------------- storage
+
+_NOT_A_VARIABLE = "This is a netCDF dimension but not a netCDF variable."
+_COMPLEX_TYPES = {np.dtype(np.complex128): "_PFNC_DOUBLE_COMPLEX_TYPE",
+                  np.dtype(np.complex64): "_PFNC_FLOAT_COMPLEX_TYPE"}
+#: HDF5/netCDF bookkeeping attributes, not user attributes.
+_INTERNAL_ATTRS = frozenset({"CLASS", "NAME", "DIMENSION_LIST", "REFERENCE_LIST",
+                             "_Netcdf4Dimid", "_Netcdf4Coordinates", "_NCProperties",
+                             "_nc3_strict"})
+
+
+class _Writer:
+    """Writes encoded datasets into an open h5py file as netCDF-4 groups."""
+
+    def __init__(self, h5: h5py.File) -> None:
+        self.h5 = h5
+        self.types: dict[np.dtype[Any], h5py.Datatype] = {}
+
+    def dtype_for(self, dtype: np.dtype[Any]) -> Any:
+        if dtype.kind in "UO":
+            return h5py.string_dtype()
+        if dtype in _COMPLEX_TYPES:
+            if dtype not in self.types:
+                self.h5[_COMPLEX_TYPES[dtype]] = dtype       # a committed (named) type
+                self.types[dtype] = self.h5[_COMPLEX_TYPES[dtype]]
+            return self.types[dtype]
+        return dtype
+
+    def variable(self, group: h5py.Group, name: str, var: xr.Variable) -> h5py.Dataset:
+        data = np.asarray(var.values)
+        attrs = dict(var.attrs)
+        fill = attrs.pop("_FillValue", None)
+        if data.dtype.kind == "U":
+            data = data.astype(object)
+        kwargs: dict[str, Any] = {}
+        if fill is not None and data.dtype.kind in "fiu":
+            kwargs["fillvalue"] = np.asarray(fill, dtype=data.dtype)
+            attrs["_FillValue"] = np.asarray(fill, dtype=data.dtype)
+        dset = group.create_dataset(name, data=data, dtype=self.dtype_for(data.dtype), **kwargs)
+        for key, value in attrs.items():
+            dset.attrs[key] = value
+        return dset
+
+    def group(self, group: h5py.Group, ds: xr.Dataset) -> None:
+        variables, attrs = cf_encoder(*encode_dataset_coordinates(ds))
+        for key, value in attrs.items():
+            group.attrs[key] = value
+        scales: dict[Hashable, h5py.Dataset] = {}
+        for dim, size in ds.sizes.items():
+            coord = variables.get(dim)
+            if coord is not None and coord.dims == (dim,):
+                scale = self.variable(group, str(dim), coord)
+                scale.make_scale(str(dim))
+            else:   # netCDF's representation of a dimension without a coordinate variable
+                scale = group.create_dataset(str(dim), shape=(size,), dtype="f4")
+                scale.make_scale(f"{_NOT_A_VARIABLE}{size:10d}")
+            scales[dim] = scale
+        for name, var in variables.items():
+            if name in scales:
+                continue
+            dset = self.variable(group, str(name), var)
+            for axis, dim in enumerate(var.dims):
+                dset.dims[axis].attach_scale(scales[dim])
+
+
+def _write_h5(tree: xr.DataTree, path: Path) -> None:
+    from eis_pipeline import __version__
+
+    # Creation order is tracked (as netCDF-4 does) so variables and groups read back in order.
+    with h5py.File(path, "w", track_order=True) as h5:
+        h5.attrs["_NCProperties"] = np.bytes_(
+            f"version=2,eis_pipeline={__version__},h5py={h5py.__version__},"
+            f"hdf5={h5py.version.hdf5_version}")
+        writer = _Writer(h5)
+        for node in tree.subtree:
+            group: h5py.Group = h5
+            for part in node.path.strip("/").split("/") if not node.is_root else ():
+                group = group[part] if part in group else group.create_group(part,
+                                                                             track_order=True)
+            writer.group(group, node.to_dataset(inherit=False))
+
+
+def _attr(value: Any) -> Any:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def _read_group(group: h5py.Group) -> xr.Dataset:
+    datasets = {name: item for name, item in group.items() if isinstance(item, h5py.Dataset)}
+    # Dimension names by scale identity. (h5py's ``.name`` of a dereferenced scale asks HDF5
+    # to search the file for a path, which grows with the file: identity lookups do not.)
+    scales = {item.id: name for name, item in datasets.items() if item.is_scale}
+    variables = {}
+    for name, item in datasets.items():
+        if item.id in scales:
+            label = item.attrs.get("NAME")
+            if label is not None and _attr(label).startswith(_NOT_A_VARIABLE):
+                continue                               # a dimension, not a variable
+            dims: tuple[str, ...] = (name,)
+        else:
+            dims = tuple(_dim_name(item, axis, scales) for axis in range(item.ndim))
+        data = item.asstr()[()] if h5py.check_string_dtype(item.dtype) else item[()]
+        if isinstance(data, str):
+            data = np.array(data, dtype=object)
+        attrs = {k: _attr(v) for k, v in item.attrs.items() if k not in _INTERNAL_ATTRS}
+        variables[name] = xr.Variable(dims, data, attrs)
+    attrs = {k: _attr(v) for k, v in group.attrs.items() if k not in _INTERNAL_ATTRS}
+    return xr.decode_cf(xr.Dataset(variables, attrs=attrs))
+
+
+def _dim_name(item: h5py.Dataset, axis: int, scales: Mapping[Any, str]) -> str:
+    attached = item.dims[axis]
+    if not len(attached):
+        return f"phony_dim_{axis}"
+    scale = attached[0]
+    return scales.get(scale.id) or posixpath.basename(scale.name)   # else: a parent's scale
+
+
+def _read_h5(path: Path) -> xr.DataTree:
+    nodes: dict[str, xr.Dataset] = {}
+    with h5py.File(path, "r") as h5:
+        def visit(group: h5py.Group, where: str) -> None:
+            nodes[where] = _read_group(group)
+            for name, item in group.items():
+                if isinstance(item, h5py.Group):
+                    visit(item, f"{where.rstrip('/')}/{name}")
+
+        visit(h5, "/")
+    return xr.DataTree.from_dict(nodes)
+
+
 # --------------------------------------------------------------------------- writing
 
 def _temp_path(path: Path) -> Path:
@@ -131,6 +271,8 @@ def _temp_path(path: Path) -> Path:
 
 def _remove_stale_temps(path: Path) -> None:
     """Delete temporary files left by writers of ``path`` that were killed (pid gone)."""
+    if os.name != "posix":   # os.kill(pid, 0) probes a process only on POSIX
+        return
     for tmp in path.parent.glob(f".{path.name}.*{TMP_SUFFIX}"):
         try:
             pid = int(tmp.name[len(path.name) + 2:].split(".", 1)[0])
@@ -196,7 +338,7 @@ def write_results(tree: xr.DataTree, path: str | Path, *,
     encoded = _encode_tree(tree, _provenance(tree, config, history))
     tmp = _temp_path(path)
     try:
-        encoded.to_netcdf(tmp, engine="h5netcdf", mode="w")
+        _write_h5(encoded, tmp)
         _fsync(tmp)
         os.replace(tmp, path)
         _fsync_dir(path.parent)
@@ -222,8 +364,7 @@ def read_results(path: str | Path) -> xr.DataTree:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such results file")
     try:
-        with xr.open_datatree(path, engine=ENGINE) as tree:
-            return tree.load().copy(deep=True)
+        return _read_h5(path)
     except OSError as exc:
         raise ResultsError(f"{path}: not a readable results file ({exc}); is it an HDF5 file "
                            "written by `eis-pipeline run`?") from exc
@@ -289,6 +430,9 @@ def describe_results(path: str | Path) -> str:
                 text = _fmt_sigma(value, err)
             row += f"  {text:>26}"
         lines.append(row)
+    if "campaign" in tree.children and tree["campaign"].attrs.get("best_sample"):
+        lines += ["", f"  best sample {tree['campaign'].attrs['best_sample']} "
+                      "(highest total σ at 25 °C)"]
     if "failures" in tree.children:
         fails = tree["failures"].ds
         dims = list(fails.sizes)

@@ -54,6 +54,8 @@ def small_tree(rng: np.random.Generator, scale: float = 1.0) -> xr.DataTree:
         "/mill045/spectra/000": spectrum,
         "/mill045/fit": fit,
         "/mill045/arrhenius": arr,
+        "/campaign": xr.Dataset({"milling_time_min": ("sample", [45.0])},
+                                coords={"sample": ["mill045"]}, attrs={"best_sample": "mill045"}),
         "/failures": failures,
     })
 
@@ -88,8 +90,17 @@ def test_readable_by_plain_h5py_and_xarray(tmp_path: Path, rng: np.random.Genera
         assert z.dtype == np.complex128 and z.shape == (13,)
         assert h5["mill045/arrhenius/sigma_25C"][0] == pytest.approx(4.1e-3)
         assert "eis_pipeline_version" in h5.attrs
+    ours = read_results(path)
     with xr.open_datatree(path, engine="h5netcdf") as tree:
         assert tree["mill045/spectra/000"].ds["impedance"].dtype == np.complex128
+        # xarray's own reader sees exactly what read_results returns
+        assert [n.path for n in tree.subtree] == [n.path for n in ours.subtree]
+        for node in tree.subtree:
+            theirs = node.to_dataset(inherit=False).load()
+            mine = ours[node.path].to_dataset(inherit=False)
+            xr.testing.assert_identical(theirs.drop_attrs(deep=False),
+                                        mine.drop_attrs(deep=False))
+            assert set(theirs.attrs) == set(mine.attrs)
 
 
 def test_no_temp_files_after_success(tmp_path: Path, rng: np.random.Generator) -> None:
@@ -103,11 +114,11 @@ def test_failure_midway_keeps_previous_file(tmp_path: Path, rng: np.random.Gener
     path = write_results(small_tree(rng), tmp_path / "r.h5")
     before = path.read_bytes()
 
-    def partial_then_fail(self: xr.DataTree, target: Path, **kwargs: object) -> None:
+    def partial_then_fail(tree: xr.DataTree, target: Path) -> None:
         Path(target).write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 4096)   # half a file
         raise OSError("disk full")
 
-    monkeypatch.setattr(xr.DataTree, "to_netcdf", partial_then_fail)
+    monkeypatch.setattr(hdf5, "_write_h5", partial_then_fail)
     with pytest.raises(ResultsError, match="previous file"):
         write_results(small_tree(rng, 3.0), path)
     monkeypatch.undo()
@@ -118,12 +129,11 @@ def test_failure_midway_keeps_previous_file(tmp_path: Path, rng: np.random.Gener
 
 def test_interrupt_is_not_swallowed(tmp_path: Path, rng: np.random.Generator,
                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    def interrupted(self: xr.DataTree, target: Path, **kwargs: object) -> None:
+    def interrupted(tree: xr.DataTree, target: Path) -> None:
         Path(target).write_bytes(b"partial")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(hdf5, "_fsync", lambda p: None)
-    monkeypatch.setattr(xr.DataTree, "to_netcdf", interrupted)
+    monkeypatch.setattr(hdf5, "_write_h5", interrupted)
     with pytest.raises(KeyboardInterrupt):
         write_results(small_tree(rng), tmp_path / "r.h5")
     assert list(tmp_path.iterdir()) == []
@@ -183,6 +193,7 @@ def test_describe_results(tmp_path: Path, rng: np.random.Generator) -> None:
     assert row.split()[1:4] == ["1", "1", "1"]       # spectra, fits ok, failed
     assert "4.10e-03 ± 1.0e-04" in row and "σ25 total" in text
     assert "failures    1" in text and "bad.mpt | no frequency column" in text
+    assert "best sample mill045" in text
 
 
 def test_read_errors(tmp_path: Path) -> None:
@@ -192,3 +203,19 @@ def test_read_errors(tmp_path: Path) -> None:
     bad.write_bytes(b"not hdf5")
     with pytest.raises(ResultsError, match="not a readable results file"):
         read_results(bad)
+
+
+def test_readable_by_netcdf_c(tmp_path: Path, rng: np.random.Generator) -> None:
+    """The reference netCDF-C library (through netCDF4-python, when installed) reads it."""
+    netcdf4 = pytest.importorskip("netCDF4")
+    tree = small_tree(rng)
+    path = write_results(tree, tmp_path / "r.h5")
+    with netcdf4.Dataset(path) as nc:
+        group = nc["mill045/spectra/000"]
+        assert list(group.dimensions) == ["frequency"]
+        z = group["impedance"][:]
+        if z.dtype.names:                       # nc-complex read as the raw {r, i} compound
+            z = z["r"] + 1j * z["i"]
+        np.testing.assert_allclose(z, tree["mill045/spectra/000"].ds["impedance"].values)
+        assert list(nc["mill045/fit"]["message"][:]) == ["ok", "iteration limit"]
+        assert "failure" in nc["failures"].dimensions
