@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from eis_pipeline.circuits.cdc import cdc_to_circuit, looks_like_cdc, parse_cdc
+from eis_pipeline.circuits.cdc import cdc_to_circuit, circuit_to_cdc, looks_like_cdc, parse_cdc
 from eis_pipeline.circuits.compiled import CompiledCircuit, compile_normalised
 from eis_pipeline.circuits.elements import ELEMENTS, circuit_elements
 from eis_pipeline.circuits.grammar import parse_circuit, render
@@ -30,6 +30,7 @@ __all__ = [
     "Preset",
     "cdc_to_circuit",
     "circuit_elements",
+    "circuit_to_cdc",
     "compile_circuit",
     "get_preset",
     "normalise_circuit",
