@@ -7,7 +7,7 @@
 >>> c.param_names[:3]
 ('R1', 'CPE1_0', 'CPE1_1')
 
-Only numpy is imported here; scipy and impedance.py never are.
+Only numpy is imported here: never scipy, and impedance.py only inside ``to_impedance_py``.
 """
 
 from __future__ import annotations
