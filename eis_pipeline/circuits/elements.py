@@ -10,9 +10,11 @@ natural units), frequencies as a :class:`~eis_pipeline.circuits.grid.FrequencyGr
 ``(F,)`` or ``(B, F)``. Results broadcast to ``(B, F)``; a derivative may be returned in any
 shape that broadcasts to it (``dZ/dR = 1`` for a resistor is the scalar 1).
 
-An element may also give its admittance Y = 1/Z directly (``y`` and ``y_grad``): a branch of a
-parallel block is summed as an admittance, and for R, C, L and CPE the admittance is cheaper
-and better conditioned than 1/Z.
+An element may also give its admittance Y = 1/Z directly (``y`` and ``y_neg_grad``): a branch
+of a parallel block is summed as an admittance, and for R, C, L and CPE the admittance is
+cheaper and better conditioned than 1/Z. Admittance gradients are returned *negated*, -dY/dp:
+the parallel rule dZ/dp = -Z² dY/dp then needs the factor +Z², and the minus sign, which would
+cost a pass over every (batch, frequency) array, folds into each element's coefficients.
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ class ElementType:
     z: Value
     z_grad: Gradient
     y: Value | None = None
-    y_grad: Gradient | None = None
+    y_neg_grad: Gradient | None = None
     frequency_dependent: bool = True
 
     @property
@@ -91,14 +93,15 @@ class ElementType:
             return self.y(p, g)
         return 1.0 / self.z(p, g)
 
-    def admittance_grad(self, p: Params, g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
-        """Y and dY/dp; by default from dZ/dp with dY/dp = -Y² dZ/dp."""
-        if self.y_grad is not None:
-            return self.y_grad(p, g)
+    def admittance_neg_grad(self, p: Params,
+                            g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
+        """Y and -dY/dp (note the sign); by default from dZ/dp: -dY/dp = Y² dZ/dp."""
+        if self.y_neg_grad is not None:
+            return self.y_neg_grad(p, g)
         z, dz = self.z_grad(p, g)
         y = 1.0 / z
-        neg_y2 = -(y * y)
-        return y, tuple(neg_y2 * d for d in dz)
+        y2 = y * y
+        return y, tuple(y2 * d for d in dz)
 
 
 _OHM = "ohm"
@@ -127,9 +130,9 @@ def _r_y(p: Params, g: FrequencyGrid) -> Array:
     return 1.0 / p[0]
 
 
-def _r_y_grad(p: Params, g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
+def _r_y_neg_grad(p: Params, g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
     y = 1.0 / p[0]
-    return y, (-(y * y),)
+    return y, (y * y,)
 
 
 def _c_z(p: Params, g: FrequencyGrid) -> Array:
@@ -145,8 +148,8 @@ def _c_y(p: Params, g: FrequencyGrid) -> Array:
     return g.jomega * p[0]
 
 
-def _c_y_grad(p: Params, g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
-    return g.jomega * p[0], (g.jomega,)
+def _c_y_neg_grad(p: Params, g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
+    return g.jomega * p[0], (g.neg_jomega,)
 
 
 def _l_z(p: Params, g: FrequencyGrid) -> Array:
@@ -161,9 +164,9 @@ def _l_y(p: Params, g: FrequencyGrid) -> Array:
     return 1.0 / (g.jomega * p[0])
 
 
-def _l_y_grad(p: Params, g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
+def _l_y_neg_grad(p: Params, g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
     y = 1.0 / (g.jomega * p[0])
-    return y, (y * (-1.0 / p[0]),)
+    return y, (y / p[0],)
 
 
 # ------------------------------------------------------------------------------- CPE, La
@@ -191,10 +194,10 @@ def _cpe_y(p: Params, g: FrequencyGrid) -> Array:
     return _omega_pow(n, g.log_omega) * (np.exp(_HALF_PI_J * n) * q)
 
 
-def _cpe_y_grad(p: Params, g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
+def _cpe_y_neg_grad(p: Params, g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
     q, n = p
     y = _omega_pow(n, g.log_omega) * (np.exp(_HALF_PI_J * n) * q)
-    return y, (y / q, y * g.log_jomega)
+    return y, (y * (-1.0 / q), y * g.neg_log_jomega)
 
 
 def _la_z(p: Params, g: FrequencyGrid) -> Array:
@@ -360,17 +363,17 @@ def _tlmq_z_grad(p: Params, g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
 ELEMENTS: dict[str, ElementType] = {e.symbol: e for e in (
     ElementType("R", "resistor", "Z = R",
                 (_positive("R", _OHM, "resistance"),),
-                _r_z, _r_z_grad, _r_y, _r_y_grad, frequency_dependent=False),
+                _r_z, _r_z_grad, _r_y, _r_y_neg_grad, frequency_dependent=False),
     ElementType("C", "capacitor", "Z = 1 / (jωC)",
                 (_positive("C", "F", "capacitance"),),
-                _c_z, _c_z_grad, _c_y, _c_y_grad),
+                _c_z, _c_z_grad, _c_y, _c_y_neg_grad),
     ElementType("L", "inductor", "Z = jωL",
                 (_positive("L", "H", "inductance"),),
-                _l_z, _l_z_grad, _l_y, _l_y_grad),
+                _l_z, _l_z_grad, _l_y, _l_y_neg_grad),
     ElementType("CPE", "constant phase element", "Z = 1 / (Q (jω)^n)",
                 (_positive("Q", "F s^(n-1)", "CPE coefficient"),
                  _exponent("n", "CPE exponent (1 = ideal capacitor)")),
-                _cpe_z, _cpe_z_grad, _cpe_y, _cpe_y_grad),
+                _cpe_z, _cpe_z_grad, _cpe_y, _cpe_y_neg_grad),
     ElementType("W", "semi-infinite Warburg", "Z = A_W (1 - j) / √ω",
                 (_positive("A_W", "ohm s^-1/2", "Warburg coefficient"),),
                 _w_z, _w_z_grad),

@@ -96,6 +96,11 @@ class FrequencyGrid:
         return self.omega * 1j
 
     @cached_property
+    def neg_jomega(self) -> ComplexArray:
+        """-jω."""
+        return self.omega * -1j
+
+    @cached_property
     def log_jomega(self) -> ComplexArray:
         """ln(jω) = ln ω + jπ/2 (principal branch)."""
         out = np.empty(self.omega.shape, np.complex128)
