@@ -51,7 +51,9 @@ class FrequencyGrid:
                                f"got shape {f.shape}")
         if not (np.all(np.isfinite(f)) and np.all(f > 0)):
             raise CircuitError("frequency must be positive and finite (Hz); found "
-                               f"{np.count_nonzero(~(np.isfinite(f) & (f > 0)))} bad value(s)")
+                               f"{np.count_nonzero(~(np.isfinite(f) & (f > 0)))} bad value(s). "
+                               "Pad short spectra of a batch with a valid frequency (e.g. "
+                               "repeat the last one) and give those points zero weight")
         self.frequency: FloatArray = f
         self.omega: FloatArray = (2.0 * np.pi) * f
 
@@ -92,6 +94,11 @@ class FrequencyGrid:
     def jomega(self) -> ComplexArray:
         """jω."""
         return self.omega * 1j
+
+    @cached_property
+    def neg_jomega(self) -> ComplexArray:
+        """-jω."""
+        return self.omega * -1j
 
     @cached_property
     def log_jomega(self) -> ComplexArray:

@@ -12,8 +12,12 @@ dZ/dX_leaf is a product of one local factor per block on the path to the root:
 - series block seen as Z: dZ/dZ_i = 1;          seen as Y = 1/ΣZ_i: dY/dZ_i = -Y²
 - parallel block seen as Y: dY/dY_i = 1;        seen as Z = 1/ΣY_i: dZ/dY_i = -Z²
 
-(-Z² · dY_i/dZ_i = Z²/Z_i², the textbook parallel rule.) Only blocks that invert have a
-factor; it is one array per block, shared by all its leaves. Every operation works on whole
+(-Z² · dY_i/dZ_i = Z²/Z_i², the textbook parallel rule.) Anything read as an admittance
+carries its gradient negated, -dY/dp (see :mod:`~eis_pipeline.circuits.elements`), so both
+inverting factors become +value² and no pass is spent on a sign: a series block read as Y
+turns its children's dZ/dp into -dY/dp = Y² dZ/dp, a parallel block read as Z turns its
+children's -dY/dp into dZ/dp = Z² (-dY/dp). Only blocks that invert have a factor; it is
+one array per block, shared by all its leaves. Every operation works on whole
 (batch, frequency) arrays: the Python loop runs over the few nodes of the circuit only.
 """
 
@@ -72,7 +76,7 @@ class Program:
             if admittance:
                 # The element's own admittance formulas when it has them (no wrapper call).
                 value_fn = element.y or element.admittance
-                grad_fn = element.y_grad or element.admittance_grad
+                grad_fn = element.y_neg_grad or element.admittance_neg_grad
             self.order.append((True, len(self.leaves)))
             self.leaves.append((slot, start, self.n_params, value_fn, grad_fn, factor))
             return slot, element.frequency_dependent
@@ -120,21 +124,28 @@ class Program:
                 value = _block_value(vals, children, invert, in_place)
                 vals[slot] = value
                 if invert:
-                    factor = value * value
-                    np.negative(factor, out=factor)
-                    grads[slot] = factor
+                    grads[slot] = value * value  # the chain factor (signs: module docstring)
         # Chain factors, parents first: a block's total factor is its own times its
         # nearest inverting ancestor's total.
         for slot, parent in self.inverting:
             if parent >= 0:
                 grads[slot] = grads[slot] * grads[parent]
         for slot, start, _, _, _, factor_slot in leaves:
-            if factor_slot < 0:
-                for k, d in enumerate(grads[slot], start):
+            factor = grads[factor_slot] if factor_slot >= 0 else None
+            base: Any = None
+            scaled: Any = None
+            for k, d in enumerate(grads[slot], start):
+                if type(d) is tuple:  # (base, coef): scale the shared base once per leaf
+                    if factor is None:
+                        np.multiply(d[0], d[1], out=out[k])
+                        continue
+                    if d[0] is not base:
+                        base = d[0]
+                        scaled = factor * base
+                    np.multiply(scaled, d[1], out=out[k])
+                elif factor is None:
                     out[k] = d
-            else:
-                factor = grads[factor_slot]
-                for k, d in enumerate(grads[slot], start):
+                else:
                     np.multiply(factor, d, out=out[k])
         return vals[self.root]
 

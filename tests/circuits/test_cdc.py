@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from eis_pipeline.circuits import cdc_to_circuit, compile_circuit, to_impedance_py
-from eis_pipeline.circuits.cdc import looks_like_cdc
+from eis_pipeline.circuits import (
+    cdc_to_circuit,
+    circuit_to_cdc,
+    compile_circuit,
+    to_impedance_py,
+)
+from eis_pipeline.circuits.cdc import CDC_ELEMENTS, looks_like_cdc
+from eis_pipeline.circuits.grammar import Element, Node, Parallel, Series, render
 from eis_pipeline.exceptions import CircuitError
-from tests.circuits.helpers import FREQUENCY, random_params
+from tests.circuits.helpers import FREQUENCY, circuits, random_params
 
 TRANSLATIONS = [
     ("R", "R0"),
@@ -64,3 +72,38 @@ def test_detection_does_not_capture_impedance_py_strings() -> None:
     assert not looks_like_cdc("R0-p(R1,CPE1)")
     assert not looks_like_cdc("bulk-gb-electrode")
     assert not looks_like_cdc("")
+
+
+@pytest.mark.parametrize("cdc,circuit", TRANSLATIONS)
+def test_back_translation(cdc: str, circuit: str) -> None:
+    assert cdc_to_circuit(circuit_to_cdc(circuit)) == circuit
+
+
+def test_back_translation_rejects_elements_without_a_letter() -> None:
+    with pytest.raises(CircuitError, match="La1") as info:
+        circuit_to_cdc("R0-La1")
+    assert info.value.position == 3
+
+
+_CDC_KINDS = sorted(CDC_ELEMENTS.values())
+
+
+@settings(max_examples=100, deadline=None)
+@given(ast=circuits(max_leaves=10), seed=st.integers(0, 2**32 - 1))
+def test_random_round_trip_keeps_the_impedance(ast: Node, seed: int) -> None:
+    # Replace kinds without a CDC letter, keep the shape of the tree.
+    def recode(node: Node, counter: list[int]) -> Node:
+        if isinstance(node, Element):
+            counter[0] += 1
+            kind = node.kind if node.kind in _CDC_KINDS else _CDC_KINDS[counter[0] % 8]
+            return Element(kind, f"{kind}{counter[0]}")
+        children = tuple(recode(c, counter) for c in node.children)
+        return Series(children) if isinstance(node, Series) else Parallel(children)
+
+    circuit = render(recode(ast, [0]))
+    back = cdc_to_circuit(circuit_to_cdc(circuit))
+    assert compile_circuit(back).n_params == compile_circuit(circuit).n_params
+    params = random_params(circuit, np.random.default_rng(seed))
+    np.testing.assert_allclose(compile_circuit(back).impedance(params, FREQUENCY),
+                               compile_circuit(circuit).impedance(params, FREQUENCY),
+                               rtol=1e-12)
