@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-all lint typecheck demo bench clean
+.PHONY: help install test test-all lint demo bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -32,9 +32,18 @@ lint: $(STAMP)  ## ruff and mypy
 	$(BIN)/ruff check eis_pipeline tests bench scripts
 	$(BIN)/mypy
 
-demo: $(STAMP)  ## run the bundled demo campaign on sample_data/
-	$(BIN)/eis-pipeline formats
-	$(BIN)/eis-pipeline inspect sample_data/*/*
+DEMO_CONFIG  := configs/example.toml
+DEMO_RESULTS := results/nacb11h12_milling.h5
+DEMO_INPUTS  := $(DEMO_CONFIG) $(shell find sample_data -type f 2>/dev/null)
+
+# Rebuilt only when the config or a raw file changed (or the installed package did).
+$(DEMO_RESULTS): $(STAMP) $(DEMO_INPUTS)
+	$(BIN)/eis-pipeline run $(DEMO_CONFIG) -o $@ --plots all
+
+demo: $(DEMO_RESULTS)  ## run the demo campaign on sample_data/ and check it against its ground truth
+	@$(BIN)/eis-pipeline inspect $(DEMO_RESULTS)
+	@echo
+	@$(BIN)/python scripts/check_demo.py $(DEMO_RESULTS) sample_data/ground_truth.json
 
 bench: $(STAMP)  ## benchmarks against impedance.py; writes bench/RESULTS.md
 	$(BIN)/python -m bench

@@ -70,6 +70,8 @@ WEIGHTINGS = ("modulus", "proportional", "unit")
 ARRHENIUS_FORMS = ("sigma_T", "sigma")
 TEMPERATURE_SOURCES = ("filename", "column", "table", "metadata")
 DEFAULT_CIRCUIT = "bulk-gb-electrode-inductance"
+#: choose the preset per spectrum by information criterion (eis_pipeline.fitting.selection)
+AUTO_CIRCUIT = "auto"
 
 _CAMPAIGN_KEYS = {"name": str, "description": str, "output": str, "plots": bool,
                   "plot_format": str}
@@ -429,11 +431,11 @@ class _Parser:
 
     def _circuit(self, value: Any, key: str, section: str | int) -> str:
         circuit = self._string(value, key, section)
-        try:  # the circuit compiler may not be installed in a partial build; check if it is
-            from eis_pipeline.circuits import compile_circuit  # type: ignore[attr-defined]
-        except ImportError:
+        if circuit == AUTO_CIRCUIT:
             return circuit
+        from eis_pipeline.circuits import compile_circuit
         from eis_pipeline.exceptions import CircuitError
+
         try:
             compile_circuit(circuit)
         except CircuitError as exc:

@@ -150,10 +150,6 @@ def process_task(task: FileTask) -> TaskResult:
                            {"units": "ohm", "long_name": "fitted impedance"}),
             impedance_residual=("frequency", fits["impedance_residual"].values[i, :n],
                                 {"units": "ohm", "long_name": "data minus fit"}))
-        if not bool(fits["converged"].values[i]):
-            result.failures.append({"sample": task.sample, "file": ds.attrs["source"],
-                                    "stage": "fit", "error": "ConvergenceWarning",
-                                    "reason": f"{ids[i]}: {fits['message'].values[i]}"})
         spectra[i] = ds
     result.spectra = spectra
     result.fits = fits.drop_vars([v for v in _FIT_CURVES if v in fits.variables])
@@ -190,9 +186,9 @@ def validate_spectra(spectra: Sequence[xr.Dataset], ids: Sequence[str]) -> xr.Da
 
 def drt_spectra(spectra: Sequence[xr.Dataset], ids: Sequence[str]) -> xr.Dataset:
     """Distribution of relaxation times of each spectrum, NaN-padded to a common length."""
-    from eis_pipeline.validation.drt import drt
+    from eis_pipeline.validation.drt import DrtResult, drt
 
-    results = []
+    results: list[DrtResult | None] = []
     for ds in spectra:
         try:
             results.append(drt(ds["frequency"].values, ds["impedance"].values))
@@ -295,9 +291,7 @@ def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult]) -> xr.Da
     drt = _concat([r.drt for r in ordered])
     if drt is not None:
         node["drt"] = xr.DataTree(drt)
-    cond = conductivity(fits, **sample.geometry.physics_kwargs(),
-                        mass_g=sample.geometry.mass_g,
-                        theoretical_density_g_cm3=sample.geometry.theoretical_density_g_cm3)
+    cond = conductivity(fits, **sample.geometry.physics_kwargs())
     node["conductivity"] = xr.DataTree(cond)
     node["arrhenius"] = xr.DataTree(arrhenius_by_component(
         cond, form=sample.settings.arrhenius_form))  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ import xarray as xr
 
 COMPONENTS = ("bulk", "grain_boundary", "total")
 _SHORT = {"bulk": "bulk", "grain_boundary": "gb", "total": "total"}
+SPECTRUM_DPI = 120
 
 
 def summary_rows(tree: xr.DataTree) -> list[dict[str, Any]]:
@@ -117,12 +118,13 @@ def write_plots(tree: xr.DataTree, folder: str | Path, *, fmt: str = "png",
                 ds = child.to_dataset()
                 title = f"{name} · {sid}"
                 fit = ds if "impedance_fit" in ds else None
+                # Screen resolution: a campaign has many spectra, and this is the slow part.
                 written.append(plotting.save_figure(
                     plotting.nyquist(ds, fit=fit, title=title),
-                    folder / name / f"{sid}_nyquist.{fmt}"))
+                    folder / name / f"{sid}_nyquist.{fmt}", dpi=SPECTRUM_DPI))
                 written.append(plotting.save_figure(
                     plotting.bode(ds, fit=fit, title=title),
-                    folder / name / f"{sid}_bode.{fmt}"))
+                    folder / name / f"{sid}_bode.{fmt}", dpi=SPECTRUM_DPI))
         if "conductivity" in node.children and "arrhenius" in node.children:
             cond = node["conductivity"].ds
             sigma = {c: cond["conductivity"].sel(component=c).values
@@ -141,3 +143,48 @@ def write_plots(tree: xr.DataTree, folder: str | Path, *, fmt: str = "png",
                     plotting.trend_plot(summary, str(key)),
                     folder / f"campaign_sigma25_vs_{key}.{fmt}"))
     return written
+
+
+def compare_with_ground_truth(tree: xr.DataTree, truth: dict[str, Any]) -> list[dict[str, Any]]:
+    """Recovered against true E_a and σ(25 °C) per sample and component.
+
+    ``truth`` is a simulator's ``ground_truth.json`` (``scripts/make_sample_data.py``): per
+    sample, ``components[c].activation_energy_eV`` and ``sigma_25C_S_cm[c]``. Returns one row
+    per (sample, component) with the true and recovered values and their differences:
+    ``Ea_error_eV`` (recovered - true) and ``sigma25_relative_error``.
+    """
+    summary = tree["campaign"].ds
+    rows = []
+    for name, sample in truth["samples"].items():
+        for comp in COMPONENTS:
+            sel = summary.sel(sample=name, component=comp)
+            true_ea = sample.get("components", {}).get(comp, {}).get("activation_energy_eV")
+            true_sigma = sample.get("sigma_25C_S_cm", {}).get(comp)
+            ea = float(sel["activation_energy"])
+            sigma = float(sel["sigma_25C"])
+            rows.append({
+                "sample": name, "component": comp,
+                "Ea_true_eV": true_ea, "Ea_eV": ea,
+                "Ea_error_eV": None if true_ea is None else ea - true_ea,
+                "sigma25_true_S_cm": true_sigma, "sigma25_S_cm": sigma,
+                "sigma25_relative_error": None if true_sigma is None
+                else sigma / true_sigma - 1.0,
+            })
+    return rows
+
+
+def format_comparison(rows: list[dict[str, Any]]) -> str:
+    """:func:`compare_with_ground_truth` as a table."""
+    head = (f"{'sample':<10}{'component':<16}{'Ea true':>9}{'Ea fit':>9}{'ΔEa (eV)':>10}"
+            f"{'σ25 true (S/cm)':>17}{'σ25 fit (S/cm)':>16}{'Δσ25':>8}")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        ea_true = "-" if r["Ea_true_eV"] is None else f"{r['Ea_true_eV']:.3f}"
+        d_ea = "-" if r["Ea_error_eV"] is None else f"{r['Ea_error_eV']:+.4f}"
+        d_sigma = ("-" if r["sigma25_relative_error"] is None
+                   else f"{100 * r['sigma25_relative_error']:+.1f}%")
+        sigma_true = ("-" if r["sigma25_true_S_cm"] is None
+                      else f"{r['sigma25_true_S_cm']:.3g}")
+        lines.append(f"{r['sample']:<10}{r['component']:<16}{ea_true:>9}{r['Ea_eV']:>9.3f}"
+                     f"{d_ea:>10}{sigma_true:>17}{r['sigma25_S_cm']:>16.3g}{d_sigma:>8}")
+    return "\n".join(lines)
