@@ -255,12 +255,21 @@ def plan_tasks(config: CampaignConfig, *, skip: set[tuple[str, str, str]] | None
 # --------------------------------------------------------------------------- per sample
 
 def _concat(parts: Sequence[xr.Dataset | None]) -> xr.Dataset | None:
+    """Stack per-task datasets along ``spectrum``, NaN-padding their other dimensions."""
     present = [p for p in parts if p is not None]
     if not present:
         return None
-    merged = xr.concat(present, dim="spectrum", join="outer", combine_attrs="override",
-                       data_vars="minimal", coords="minimal", compat="override",
-                       fill_value={"kk_residual": np.nan + 0j})
+    sizes: dict[str, int] = {}
+    for part in present:
+        for dim, size in part.sizes.items():
+            if dim != "spectrum":
+                sizes[dim] = max(sizes.get(dim, 0), size)
+    padded = [part.pad({dim: (0, sizes[dim] - part.sizes[dim]) for dim in part.sizes
+                        if dim != "spectrum" and part.sizes[dim] < sizes[dim]})
+              if any(dim != "spectrum" and part.sizes[dim] < sizes[dim] for dim in part.sizes)
+              else part for part in present]
+    merged = xr.concat(padded, dim="spectrum", data_vars="minimal", coords="minimal",
+                       compat="override", combine_attrs="override")
     return merged.assign_coords(spectrum=np.arange(merged.sizes["spectrum"]))
 
 
@@ -353,7 +362,7 @@ def build_tree(config: CampaignConfig, results: Sequence[TaskResult],
     for sample in config.samples:
         try:
             samples[sample.name] = analyse_sample(sample, by_sample[sample.name])
-        except EisError as exc:
+        except Exception as exc:
             all_failures.append(_failure(sample.name, "", "physics", exc))
             samples[sample.name] = xr.DataTree(name=sample.name)
     root = xr.DataTree()
