@@ -18,7 +18,7 @@ import json
 import re
 import traceback
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -259,15 +259,18 @@ def _concat(parts: Sequence[xr.Dataset | None]) -> xr.Dataset | None:
     present = [p for p in parts if p is not None]
     if not present:
         return None
-    sizes: dict[str, int] = {}
+    sizes: dict[Hashable, int] = {}
     for part in present:
         for dim, size in part.sizes.items():
             if dim != "spectrum":
                 sizes[dim] = max(sizes.get(dim, 0), size)
-    padded = [part.pad({dim: (0, sizes[dim] - part.sizes[dim]) for dim in part.sizes
-                        if dim != "spectrum" and part.sizes[dim] < sizes[dim]})
-              if any(dim != "spectrum" and part.sizes[dim] < sizes[dim] for dim in part.sizes)
-              else part for part in present]
+
+    def pad(part: xr.Dataset) -> xr.Dataset:
+        short = {dim: (0, sizes[dim] - n) for dim, n in part.sizes.items()
+                 if dim != "spectrum" and n < sizes[dim]}
+        return part.pad(short) if short else part
+
+    padded = [pad(part) for part in present]
     merged = xr.concat(padded, dim="spectrum", data_vars="minimal", coords="minimal",
                        compat="override", combine_attrs="override")
     return merged.assign_coords(spectrum=np.arange(merged.sizes["spectrum"]))
