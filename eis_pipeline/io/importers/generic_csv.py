@@ -22,6 +22,7 @@ import xarray as xr
 
 from eis_pipeline.conventions import make_spectrum
 from eis_pipeline.exceptions import ParseError
+from eis_pipeline.io.importers._common import sweep_starts
 from eis_pipeline.io.registry import Importer
 from eis_pipeline.io.text import decode, looks_decimal_comma, parse_table
 
@@ -154,24 +155,17 @@ def _layout(lines: list[str], path: Path) -> _Layout:
 
 
 def split_sweeps(frequency: np.ndarray) -> list[slice]:
-    """Slices of ``frequency`` between restarts of a monotonic sweep.
-
-    A restart is a step against the sweep's main direction, e.g. 1 Hz followed by 10 kHz in a
-    descending table.
+    """Slices of ``frequency`` between restarts of a monotonic sweep (see
+    :func:`eis_pipeline.io.importers._common.sweep_starts`).
 
     Examples
     --------
     >>> split_sweeps(np.array([100., 10., 1., 100., 10., 1.]))
     [slice(0, 3, None), slice(3, 6, None)]
     """
-    if frequency.size < 3:
-        return [slice(0, frequency.size)]
-    step = np.sign(np.diff(frequency))
-    direction = np.sign(np.sum(step))
-    if direction == 0:
-        return [slice(0, frequency.size)]
-    breaks = np.flatnonzero(step == -direction) + 1
-    bounds = [0, *breaks.tolist(), frequency.size]
+    bounds = [*sweep_starts(frequency).tolist(), frequency.size]
+    if len(bounds) == 1:
+        return [slice(0, 0)]
     return [slice(a, b) for a, b in itertools.pairwise(bounds)]
 
 

@@ -30,7 +30,7 @@ import xarray as xr
 
 from eis_pipeline.conventions import celsius_to_kelvin, make_spectrum
 from eis_pipeline.exceptions import FormatError
-from eis_pipeline.io.importers._vendor_text import (
+from eis_pipeline.io.importers._common import (
     decimal_of,
     find_column,
     first_lines,

@@ -27,7 +27,7 @@ import xarray as xr
 
 from eis_pipeline.conventions import make_spectrum
 from eis_pipeline.exceptions import FormatError, ParseError
-from eis_pipeline.io.importers._vendor_text import (
+from eis_pipeline.io.importers._common import (
     decimal_of,
     first_lines,
     head_text,

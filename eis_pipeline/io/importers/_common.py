@@ -1,9 +1,10 @@
-"""Small helpers shared by the text-based vendor importers (not an importer: the leading
-underscore keeps the registry from loading it as one).
+"""Helpers shared by the importers (not an importer: the leading underscore keeps the registry
+from loading it as one).
 
-They sit on top of :mod:`eis_pipeline.io.text` and only add what several vendor formats need:
-decoding a sniff head, choosing the decimal separator, locating named columns with a useful
-error, and splitting a table into sweeps.
+They sit on top of :mod:`eis_pipeline.io.text` and hold what several formats need: decoding a
+sniff head, choosing the decimal separator, locating named columns with a useful error,
+checking the impedance columns, and splitting a table into sweeps where the frequency restarts
+(one rule for every importer, :func:`sweep_starts`).
 """
 
 from __future__ import annotations
@@ -174,13 +175,56 @@ def read_table(lines: Sequence[str], *, path: Path, first_line: int, delimiter: 
                        decimal=decimal, ncols=ncols)
 
 
+def sweep_starts(frequency: np.ndarray, *, breaks: np.ndarray | None = None) -> np.ndarray:
+    """Indices where a new sweep begins in a column of positive frequencies (always 0).
+
+    A new sweep starts where the frequency steps against the column's dominant direction
+    (e.g. back up to 10 kHz after a descending sweep reached 1 Hz): exports that concatenate
+    sweeps (EC-Lab loops, temperature series, multi-spectrum CSV) often have no other
+    separator. The dominant direction is the sign of (number of rising steps - number of
+    falling steps); with no dominant direction (a tie, or fewer than two distinct points)
+    nothing is cut. Repeated frequencies (zero steps) never cut.
+
+    Parameters
+    ----------
+    frequency : ndarray
+        1-D, positive frequencies in file order (DC rows already removed).
+    breaks : ndarray of bool, optional
+        Same length: True where the caller knows a sweep starts anyway (e.g. the cycle number
+        changes).
+
+    Returns
+    -------
+    ndarray of intp
+        Sorted start indices; empty for an empty column.
+
+    Examples
+    --------
+    >>> sweep_starts(np.array([100.0, 10, 1, 100, 10, 1]))
+    array([0, 3])
+    >>> sweep_starts(np.array([1.0, 10, 100, 1, 10]))
+    array([0, 3])
+    """
+    n = frequency.size
+    if n == 0:
+        return np.zeros(0, dtype=np.intp)
+    step = np.sign(np.diff(frequency))
+    direction = np.sign(np.count_nonzero(step > 0) - np.count_nonzero(step < 0))
+    cut = np.zeros(n, dtype=bool)
+    cut[0] = True
+    if direction:
+        cut[1:] = step == -direction
+    if breaks is not None:
+        cut |= breaks
+    return np.flatnonzero(cut)
+
+
 def sweep_bounds(frequency: np.ndarray) -> list[tuple[int, int]]:
     """``(start, stop)`` of each sweep in a column of frequencies, in file order.
 
-    Rows with a frequency <= 0 are DC points and belong to no sweep. Within a run of
-    impedance rows, a new sweep starts where the frequency steps against the run's main
-    direction (e.g. back up to 10 kHz after a descending sweep reached 1 Hz): exports that
-    concatenate sweeps (temperature series) have no other separator.
+    Rows with a frequency <= 0 are DC points and belong to no sweep. Each run of impedance
+    rows is split by :func:`sweep_starts`, on its own: a DC block between two sweeps already
+    separates them.
 
     Examples
     --------
@@ -189,9 +233,6 @@ def sweep_bounds(frequency: np.ndarray) -> list[tuple[int, int]]:
     """
     bounds: list[tuple[int, int]] = []
     for a, b in contiguous_runs(frequency > 0):  # one iteration per run, not per point
-        steps = np.diff(frequency[a:b])
-        direction = np.sign(np.median(steps)) if steps.size else 0.0
-        cuts = np.flatnonzero(np.sign(steps) == -direction) + 1 + a if direction else ()
-        edges = [a, *(int(c) for c in cuts), b]
+        edges = [*(sweep_starts(frequency[a:b]) + a).tolist(), b]
         bounds.extend(pairwise(edges))
     return bounds

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from eis_pipeline.exceptions import ParseError
-from eis_pipeline.io.importers._vendor_text import (
+from eis_pipeline.io.importers._common import (
     contiguous_runs,
     decimal_of,
     read_table,
