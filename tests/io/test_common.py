@@ -5,12 +5,11 @@ from eis_pipeline.exceptions import ParseError
 from eis_pipeline.io.importers._common import (
     contiguous_runs,
     decimal_of,
-    read_table,
     require_finite,
     require_positive,
     sweep_bounds,
 )
-from eis_pipeline.io.text import parse_table
+from eis_pipeline.io.text import _parse_rows, parse_table
 
 
 @pytest.mark.parametrize(("delimiter", "decimal", "pad"), [
@@ -26,8 +25,8 @@ def test_fast_path_equals_parse_table(rng, delimiter, decimal, pad):
         lines = [s.replace(".", ",") for s in lines]
     kw = {"path": "t.txt", "first_line": 3, "delimiter": delimiter, "decimal": decimal,
           "ncols": 5}
-    fast = read_table(lines, **kw)
-    np.testing.assert_array_equal(fast, parse_table(lines, **kw))
+    fast = parse_table(lines, **kw)
+    np.testing.assert_array_equal(fast, _parse_rows(lines, exact=False, **kw))
     np.testing.assert_allclose(fast, values, rtol=1e-9)
 
 
@@ -39,8 +38,16 @@ def test_fast_path_equals_parse_table(rng, delimiter, decimal, pad):
 def test_fallback_reports_line_and_field(bad, message):
     lines = ["1\t2\t3", "4\t5\t6", bad, "7\t8\t9"]
     with pytest.raises(ParseError, match=message) as info:
-        read_table(lines, path="t.txt", first_line=10, delimiter="\t", ncols=3)
+        parse_table(lines, path="t.txt", first_line=10, delimiter="\t", ncols=3)
     assert info.value.line == 12
+
+
+def test_exact_rejects_a_longer_row():
+    lines = ["1 2 3", "4 5 6 7", "8 9 10"]
+    assert parse_table(lines, path="t.txt", first_line=1, ncols=3).shape == (3, 3)
+    with pytest.raises(ParseError, match="expected 3 columns, found 4") as info:
+        parse_table(lines, path="t.txt", first_line=1, ncols=3, exact=True)
+    assert info.value.line == 2
 
 
 def test_small_helpers():

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from eis_pipeline.exceptions import ParseError
-from eis_pipeline.io.text import decode, looks_decimal_comma, parse_table
+from eis_pipeline.io.text import decode, looks_decimal_comma
 
 _NUMBER = re.compile(r"^[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?$")
 
@@ -150,29 +150,6 @@ def require_positive(frequency: np.ndarray, *, path: Path, first_line: int) -> N
         row = int(bad[0])
         raise ParseError(f"frequency is {float(frequency[row])!r} Hz; expected a positive value "
                          "(damaged row?)", path, first_line + row)
-
-
-def read_table(lines: Sequence[str], *, path: Path, first_line: int, delimiter: str | None,
-               decimal: str = ".", ncols: int) -> np.ndarray:
-    """:func:`eis_pipeline.io.text.parse_table`, with a vectorised fast path.
-
-    numpy's C tokenizer (:func:`numpy.loadtxt`) converts the whole block at once; it is several
-    times faster than the per-field loop of ``parse_table`` on long tables. On anything it
-    cannot read exactly (a short row, a bad field, a blank line it would skip) the block is
-    parsed again by ``parse_table``, whose error names the line and the field.
-    """
-    if lines and not (decimal == "," and delimiter == ","):
-        block = [s.replace(",", ".") for s in lines] if decimal == "," else list(lines)
-        try:
-            table = np.loadtxt(block, dtype=np.float64, delimiter=delimiter, comments=None,
-                               usecols=range(ncols), ndmin=2, encoding=None)
-        except ValueError:
-            pass
-        else:
-            if table.shape == (len(lines), ncols):
-                return table
-    return parse_table(lines, path=path, first_line=first_line, delimiter=delimiter,
-                       decimal=decimal, ncols=ncols)
 
 
 def sweep_starts(frequency: np.ndarray, *, breaks: np.ndarray | None = None) -> np.ndarray:

@@ -22,13 +22,12 @@ from eis_pipeline.io.importers._common import (
     first_lines,
     head_text,
     number,
-    read_table,
     require_finite,
     require_positive,
     require_rows,
 )
 from eis_pipeline.io.registry import Importer
-from eis_pipeline.io.text import read_lines
+from eis_pipeline.io.text import parse_table, read_lines
 
 NAME = "chi-txt"
 _TITLE_START = "freq/hz"
@@ -102,7 +101,7 @@ def read(path: Path) -> list[xr.Dataset]:
     stop = len(lines)
     while stop > first and not lines[stop - 1].strip():
         stop -= 1
-    table = read_table(lines[first:stop], path=path, first_line=first + 1, delimiter=",",
+    table = parse_table(lines[first:stop], path=path, first_line=first + 1, delimiter=",",
                         ncols=len(names))
     require_finite(table, (col_f, col_zr, col_zi), path=path, first_line=first + 1,
                    names=names)

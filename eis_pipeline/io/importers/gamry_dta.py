@@ -39,12 +39,11 @@ from eis_pipeline.io.importers._common import (
     head_text,
     number,
     optional_column,
-    read_table,
     require_finite,
     require_positive,
 )
 from eis_pipeline.io.registry import Importer
-from eis_pipeline.io.text import read_lines
+from eis_pipeline.io.text import parse_table, read_lines
 
 NAME = "gamry-dta"
 _NUMERIC_KINDS = frozenset({"QUANT", "IQUANT", "POTEN", "SELECTOR"})
@@ -115,7 +114,7 @@ def _read_zcurve(lines: list[str], start: int, path: Path) -> tuple[dict[str, An
         if idx is not None:
             col[key] = idx
     decimal = decimal_of(rows, "\t")
-    table = read_table(rows, path=path, first_line=first + 1, delimiter="\t",
+    table = parse_table(rows, path=path, first_line=first + 1, delimiter="\t",
                         decimal=decimal, ncols=len(names))
     require_finite(table, [col[k] for k in ("f", "zr", "zi", "zr_dc", "zi_dc") if k in col],
                    path=path, first_line=first + 1, names=names)

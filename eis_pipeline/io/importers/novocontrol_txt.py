@@ -35,14 +35,13 @@ from eis_pipeline.io.importers._common import (
     find_column,
     first_lines,
     head_text,
-    read_table,
     require_finite,
     require_positive,
     require_rows,
     sweep_bounds,
 )
 from eis_pipeline.io.registry import Importer
-from eis_pipeline.io.text import parse_float, read_lines
+from eis_pipeline.io.text import parse_float, parse_table, read_lines
 
 NAME = "novocontrol-txt"
 
@@ -128,7 +127,7 @@ def read(path: Path) -> list[xr.Dataset]:
         stop -= 1
     rows = lines[at + 1:stop]
     decimal = decimal_of(rows, None)
-    table = read_table(rows, path=path, first_line=at + 2, delimiter=None, decimal=decimal,
+    table = parse_table(rows, path=path, first_line=at + 2, delimiter=None, decimal=decimal,
                         ncols=len(names))
     require_finite(table, (col_f, col_zr, col_zi), path=path, first_line=at + 2, names=names)
     require_positive(table[:, col_f], path=path, first_line=at + 2)

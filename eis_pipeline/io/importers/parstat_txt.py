@@ -24,13 +24,12 @@ from eis_pipeline.io.importers._common import (
     first_lines,
     head_text,
     optional_column,
-    read_table,
     require_finite,
     require_rows,
     sweep_bounds,
 )
 from eis_pipeline.io.registry import Importer
-from eis_pipeline.io.text import read_lines
+from eis_pipeline.io.text import parse_table, read_lines
 
 NAME = "parstat-txt"
 _REQUIRED = ("frequency (hz)", "zre (ohms)", "zim (ohms)")
@@ -71,7 +70,7 @@ def read(path: Path) -> list[xr.Dataset]:
         stop -= 1
     rows = lines[at + 1:stop]
     decimal = decimal_of(rows, "\t")
-    table = read_table(rows, path=path, first_line=at + 2, delimiter="\t", decimal=decimal,
+    table = parse_table(rows, path=path, first_line=at + 2, delimiter="\t", decimal=decimal,
                         ncols=len(names))
     require_finite(table, (col_f, col_zr, col_zi), path=path, first_line=at + 2, names=names)
     require_rows(table, path=path, line=at + 1, what="table")

@@ -32,13 +32,12 @@ from eis_pipeline.io.importers._common import (
     first_lines,
     head_text,
     number,
-    read_table,
     require_finite,
     require_positive,
     require_rows,
 )
 from eis_pipeline.io.registry import Importer
-from eis_pipeline.io.text import read_lines
+from eis_pipeline.io.text import parse_table, read_lines
 
 NAME = "zplot-z"
 
@@ -179,7 +178,7 @@ def read(path: Path) -> list[xr.Dataset]:
     rows = lines[first_row:stop]
     delimiter, decimal = _split(rows) if rows else ("\t", ".")
     ncols = max(len(names or ()), max(cols.values()) + 1)
-    table = read_table(rows, path=path, first_line=first_row + 1, delimiter=delimiter,
+    table = parse_table(rows, path=path, first_line=first_row + 1, delimiter=delimiter,
                         decimal=decimal, ncols=ncols)
     require_finite(table, (cols["f"], cols["zr"], cols["zi"]), path=path,
                    first_line=first_row + 1, names=names)

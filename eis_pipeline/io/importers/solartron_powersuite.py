@@ -19,13 +19,12 @@ from eis_pipeline.io.importers._common import (
     decimal_of,
     find_column,
     head_text,
-    read_table,
     require_finite,
     require_positive,
     require_rows,
 )
 from eis_pipeline.io.registry import Importer
-from eis_pipeline.io.text import read_text
+from eis_pipeline.io.text import parse_table, read_text
 
 NAME = "powersuite-txt"
 _TITLES = ("frequency", "zre", "zimg")
@@ -67,7 +66,7 @@ def read(path: Path) -> list[xr.Dataset]:
         stop -= 1
     rows = lines[at + 1:stop]
     decimal = decimal_of(rows, "\t")
-    table = read_table(rows, path=path, first_line=at + 2, delimiter="\t", decimal=decimal,
+    table = parse_table(rows, path=path, first_line=at + 2, delimiter="\t", decimal=decimal,
                         ncols=len(names))
     require_finite(table, (col_f, col_zr, col_zi), path=path, first_line=at + 2, names=names)
     require_positive(table[:, col_f], path=path, first_line=at + 2)

@@ -31,12 +31,11 @@ from eis_pipeline.io.importers._common import (
     is_number,
     number,
     optional_column,
-    read_table,
     require_finite,
     sweep_bounds,
 )
 from eis_pipeline.io.registry import Importer
-from eis_pipeline.io.text import read_lines
+from eis_pipeline.io.text import parse_table, read_lines
 
 NAME = "versastudio-par"
 _OPEN = re.compile(r"^<([A-Za-z][\w]*)>$")
@@ -118,7 +117,7 @@ def read(path: Path) -> list[xr.Dataset]:
         end = stop
         while end > start and not lines[end - 1].strip():
             end -= 1
-        table = read_table(lines[start:end], path=path, first_line=start + 1, delimiter=",",
+        table = parse_table(lines[start:end], path=path, first_line=start + 1, delimiter=",",
                             ncols=len(names))
         require_finite(table, (col_f, col_zr, col_zi), path=path, first_line=start + 1,
                        names=names)
