@@ -143,13 +143,83 @@ def require_finite(table: np.ndarray, columns: Sequence[int], *, path: Path, fir
                          "missing value)", path, first_line + row)
 
 
-def require_positive(frequency: np.ndarray, *, path: Path, first_line: int) -> None:
-    """Raise :class:`ParseError` at the first row whose frequency is not positive."""
-    bad = np.flatnonzero(~(frequency > 0))
+def require_positive(frequency: np.ndarray, *, path: Path, first_line: int,
+                     step: int = 1) -> None:
+    """Raise :class:`ParseError` at the first row whose frequency is not positive and finite.
+
+    ``step`` is the number of file lines per point (1 for a table row; more when each value
+    stands on its own line, as in Autolab ``.dfr``).
+    """
+    bad = np.flatnonzero(~(np.isfinite(frequency) & (frequency > 0)))
     if bad.size:
         row = int(bad[0])
-        raise ParseError(f"frequency is {float(frequency[row])!r} Hz; expected a positive value "
-                         "(damaged row?)", path, first_line + row)
+        raise ParseError(f"frequency is {float(frequency[row])!r} Hz; expected a positive "
+                         "frequency (damaged row?)", path, first_line + step * row)
+
+
+def check_impedance_columns(table: np.ndarray, columns: Sequence[int], *, path: Path,
+                            first_line: int, names: Sequence[str] | None = None,
+                            dc_rows: bool = False) -> None:
+    """The checks every impedance table passes: finite frequency and impedance columns
+    (``columns[0]`` the frequency), and positive frequencies unless the format interleaves
+    DC rows at frequency 0 (``dc_rows``), which the caller then drops."""
+    require_finite(table, columns, path=path, first_line=first_line, names=names)
+    if not dc_rows:
+        require_positive(table[:, columns[0]], path=path, first_line=first_line)
+
+
+def announced_rows(lines: Sequence[str], start: int, n: int, *, path: Path, what: str,
+                   unit: str = "points") -> Sequence[str]:
+    """``lines[start:start + n]``, the ``n`` rows a header announced; all must be non-blank.
+
+    Raises
+    ------
+    ParseError
+        At the last row present when fewer follow (truncated file), naming both counts.
+    """
+    rows = lines[start:start + n]
+    got = next((i for i, row in enumerate(rows) if not row.strip()), len(rows))
+    if got < n:
+        raise ParseError(f"{what} announces {n} {unit} but only {got} follow (truncated "
+                         "file?)", path, start + got)
+    return rows
+
+
+def data_span(lines: Sequence[str], start: int, stop: int | None = None) -> tuple[int, int]:
+    """``(first, stop)`` of ``lines[start:stop]`` without its leading and trailing blank lines.
+
+    Exports end with blank lines (and some put one between titles and rows); a blank line
+    *inside* the table is left in, for the parser to report with its line number.
+
+    Examples
+    --------
+    >>> data_span(["title", "", "1 2", "", "3 4", "", ""], 1)
+    (2, 5)
+    """
+    stop = len(lines) if stop is None else stop
+    while start < stop and not lines[start].strip():
+        start += 1
+    while stop > start and not lines[stop - 1].strip():
+        stop -= 1
+    return start, stop
+
+
+def split_pair(line: str, separator: str) -> tuple[str, str] | None:
+    """``(key, value)``, both stripped, of a ``key<separator>value`` header line, else None.
+
+    The first separator splits, so values may contain it (times, URLs); a line without a key
+    (blank before the separator) is not a pair.
+
+    Examples
+    --------
+    >>> split_pair("  Date: 10-12-2018 12:00 ", ":")
+    ('Date', '10-12-2018 12:00')
+    >>> split_pair("no pair here", "=") is None
+    True
+    """
+    key, sep, value = line.partition(separator)
+    key = key.strip()
+    return (key, value.strip()) if sep and key else None
 
 
 def sweep_starts(frequency: np.ndarray, *, breaks: np.ndarray | None = None) -> np.ndarray:

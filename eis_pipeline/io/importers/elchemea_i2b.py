@@ -18,11 +18,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import numpy as np
 import xarray as xr
 
 from eis_pipeline.conventions import make_spectrum
 from eis_pipeline.exceptions import FormatError, ParseError
+from eis_pipeline.io.importers._common import announced_rows, require_positive
 from eis_pipeline.io.registry import Importer
 from eis_pipeline.io.text import decode, parse_table, read_lines
 
@@ -74,11 +74,7 @@ def read(path: Path) -> list[xr.Dataset]:
         raise FormatError(f"{path}: no point-count line followed by rows of 'f Z' Z''' "
                           "found; expected an Elchemea .i2b file")
     n = int(lines[i])
-    rows = lines[i + 1:i + 1 + n]
-    if len(rows) < n or any(not r.strip() for r in rows):
-        got = len([r for r in rows if r.strip()])
-        raise ParseError(f"line {i + 1} announces {n} points but only {got} rows follow "
-                         "(truncated file?)", path, i + 2 + got)
+    rows = announced_rows(lines, i + 1, n, path=path, what=f"line {i + 1}")
     table = parse_table(rows, path=path, first_line=i + 2, ncols=3)
     extra = [k for k, line in enumerate(lines[i + 1 + n:]) if line.strip()]
     if extra:
@@ -86,10 +82,7 @@ def read(path: Path) -> list[xr.Dataset]:
                          f"{lines[i + 1 + n + extra[0]].strip()[:40]!r}; is the point count "
                          "right?", path, i + 2 + n + extra[0])
     f = table[:, 0]
-    bad = np.flatnonzero(~(np.isfinite(f) & (f > 0)))
-    if bad.size:
-        raise ParseError(f"frequency must be positive and finite, found {f[bad[0]]!r}",
-                         path, i + 2 + int(bad[0]))
+    require_positive(f, path=path, first_line=i + 2)
     header = [line.rstrip() for line in lines[:i]]
     while header and not header[-1]:
         header.pop()

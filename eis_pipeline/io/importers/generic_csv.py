@@ -22,7 +22,7 @@ import xarray as xr
 
 from eis_pipeline.conventions import make_spectrum
 from eis_pipeline.exceptions import ParseError
-from eis_pipeline.io.importers._common import sweep_starts
+from eis_pipeline.io.importers._common import require_positive, sweep_starts
 from eis_pipeline.io.registry import Importer
 from eis_pipeline.io.text import decode, looks_decimal_comma, parse_table
 
@@ -261,10 +261,7 @@ def _to_spectra(table: np.ndarray, cols: dict[str, Column], *, path: Path, first
         phase = value("phase")
         z = value("modulus") * np.exp(1j * (phase if cols["phase"].radians
                                              else np.deg2rad(phase)))
-    bad = ~(np.isfinite(f) & (f > 0))
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ParseError(f"expected a positive frequency, found {f[i]!r}", path, first_line + i)
+    require_positive(f, path=path, first_line=first_line)
     parts = split_sweeps(f) if split else [slice(0, f.size)]
     return [(f[s], z[s]) for s in parts]
 
