@@ -34,9 +34,14 @@ import xarray as xr
 
 from eis_pipeline.conventions import make_spectrum
 from eis_pipeline.exceptions import FormatError, ParseError
-from eis_pipeline.io.importers._common import announced_rows, require_positive
+from eis_pipeline.io.importers._common import (
+    announced_rows,
+    first_lines,
+    head_text,
+    require_positive,
+)
 from eis_pipeline.io.registry import Importer
-from eis_pipeline.io.text import decode, parse_table, read_lines
+from eis_pipeline.io.text import parse_table, read_lines
 
 INSTRUMENT = "Metrohm Autolab"
 
@@ -58,7 +63,7 @@ def _find_txt_header(lines: list[str]) -> int | None:
 
 def sniff_txt(path: Path, head: bytes) -> float:
     """Confidence that ``head`` starts an Autolab FRA ASCII table."""
-    lines = decode(head[:8192]).splitlines()[:40]
+    lines = first_lines(head_text(head), 40)
     header = _find_txt_header(lines)
     # ZPlot writes the same column names: the Z60W title line and the point count right
     # above the header are what make it this export.
@@ -115,7 +120,7 @@ DFR_RECORD = 9
 
 def sniff_dfr(path: Path, head: bytes) -> float:
     """Confidence that ``head`` starts an Autolab ``.dfr`` file."""
-    lines = decode(head[:4096]).splitlines()[:4]
+    lines = first_lines(head_text(head), 4)
     if len(lines) < 4 or not _DFR_VERSION.match(lines[0].strip()):
         return 0.0
     if not (lines[1].strip().isdecimal() and lines[2].strip().isdecimal()):
@@ -176,7 +181,7 @@ def _find_p00_header(lines: list[str]) -> int | None:
 
 def sniff_p00(path: Path, head: bytes) -> float:
     """Confidence that ``head`` starts an Autolab ``.P00`` export."""
-    lines = decode(head[:8192]).splitlines()[:30]
+    lines = first_lines(head_text(head), 30)
     if _find_p00_header(lines) is None:
         return 0.0
     return 0.95 if lines[0].startswith("Procedure") else 0.8

@@ -24,6 +24,7 @@ from eis_pipeline.io.importers._biologic_spectra import (
     looks_like_impedance,
     missing_impedance_columns,
 )
+from eis_pipeline.io.importers._common import first_lines, head_text
 from eis_pipeline.io.registry import Importer
 from eis_pipeline.io.text import decode, parse_table
 
@@ -40,11 +41,7 @@ _TYPICAL_COLUMNS = ("freq/Hz", "Re(Z)/Ohm", "-Im(Z)/Ohm", "time/s", "<Ewe>/V", "
 
 def sniff(path: Path, head: bytes) -> float:
     """Confidence that ``head`` starts an EC-Lab ``.mpt`` export (any technique)."""
-    try:
-        text = decode(head[:4096])
-    except Exception:  # sniff must never raise; undecodable means "not mine"
-        return 0.0
-    lines = text.lstrip("\ufeff").splitlines()  # LF, CRLF or CR
+    lines = first_lines(head_text(head).lstrip("\ufeff"), 1)  # LF, CRLF or CR
     first = lines[0].strip() if lines else ""
     if first in MAGICS:
         return 0.95

@@ -22,9 +22,9 @@ import xarray as xr
 
 from eis_pipeline.conventions import make_spectrum
 from eis_pipeline.exceptions import FormatError, ParseError
-from eis_pipeline.io.importers._common import announced_rows, require_positive
+from eis_pipeline.io.importers._common import announced_rows, head_text, require_positive
 from eis_pipeline.io.registry import Importer
-from eis_pipeline.io.text import decode, parse_table, read_lines
+from eis_pipeline.io.text import parse_table, read_lines
 
 INSTRUMENT = "Elchemea Analytical"
 
@@ -45,7 +45,7 @@ def sniff(path: Path, head: bytes) -> float:
     """Confidence that ``head`` is an Elchemea ``.i2b`` file."""
     if b"\x00" in head:
         return 0.0
-    lines = decode(head).splitlines()
+    lines = head_text(head).splitlines()
     i = _find_count_line(lines[:200])
     if i is None:
         return 0.0

@@ -22,7 +22,12 @@ import xarray as xr
 
 from eis_pipeline.conventions import make_spectrum
 from eis_pipeline.exceptions import ParseError
-from eis_pipeline.io.importers._common import require_positive, sweep_starts
+from eis_pipeline.io.importers._common import (
+    first_lines,
+    head_text,
+    require_positive,
+    sweep_starts,
+)
 from eis_pipeline.io.registry import Importer
 from eis_pipeline.io.text import decode, looks_decimal_comma, parse_table
 
@@ -267,10 +272,7 @@ def _to_spectra(table: np.ndarray, cols: dict[str, Column], *, path: Path, first
 
 
 def _sniff(path: Path, head: bytes) -> float:
-    try:
-        lines = [line for line in decode(head).splitlines()[:30] if line.strip()]
-    except UnicodeError:
-        return 0.0
+    lines = [line for line in first_lines(head_text(head), 30) if line.strip()]
     if len(head) == 65536 and len(lines) > 1:
         lines = lines[:-1]  # the last line may be cut
     if len(lines) < 2:
