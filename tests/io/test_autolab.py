@@ -11,7 +11,7 @@ import pytest
 from eis_pipeline.exceptions import ParseError
 from eis_pipeline.io.importers import autolab
 from eis_pipeline.io.registry import detect_format, read_spectra
-from tests.io._vendor_expected import control_spectrum, impedance_py_values
+from tests.io._helpers import control_expected, impedance_py_values
 
 
 def test_txt_matches_impedance_py(shared_formats: Path) -> None:
@@ -30,7 +30,7 @@ def test_txt_matches_impedance_py(shared_formats: Path) -> None:
 
 
 def test_dfr_matches_control(shared_formats: Path) -> None:
-    f, z = control_spectrum(shared_formats)
+    f, z = control_expected(shared_formats)
     (ds,) = read_spectra(shared_formats / "pyimpspec" / "data.dfr")
     assert ds.attrs["source_format"] == "autolab-dfr"
     np.testing.assert_allclose(ds.frequency.values, f, rtol=1e-5)
@@ -39,7 +39,7 @@ def test_dfr_matches_control(shared_formats: Path) -> None:
 
 
 def test_p00_matches_control_at_reduced_precision(shared_formats: Path) -> None:
-    f, z = control_spectrum(shared_formats)
+    f, z = control_expected(shared_formats)
     (ds,) = read_spectra(shared_formats / "pyimpspec" / "data.P00")
     assert ds.attrs["source_format"] == "autolab-p00"
     # Reduced precision: some frequencies keep four significant digits ("37.280e+01" for

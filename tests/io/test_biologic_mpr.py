@@ -13,6 +13,7 @@ from eis_pipeline.exceptions import FormatError, ParseError, UnknownFormatError
 from eis_pipeline.io.importers import biologic_mpr
 from eis_pipeline.io.importers._biologic_mpr_columns import COLUMNS
 from eis_pipeline.io.registry import detect_format, read_spectra
+from tests.io._helpers import assert_matches, impedance_py_expected
 
 PAIRS = [
     "impedance_py/exampleDataBioLogic",
@@ -76,13 +77,9 @@ def test_every_column_id_matches_the_mpt_column_of_that_name(shared_formats: Pat
 
 
 def test_impedance_py_expected_values_from_mpr(shared_formats: Path):
-    expected = json.loads((shared_formats / "impedance_py/EXPECTED_parsed_values.json")
-                          .read_text())["files"]["exampleDataBioLogic.mpt"]
+    f, z = impedance_py_expected(shared_formats, "exampleDataBioLogic.mpt")
     (ds,) = read_spectra(shared_formats / "impedance_py/exampleDataBioLogic.mpr")
-    assert ds.sizes["frequency"] == expected["n"]
-    np.testing.assert_allclose(ds.frequency.values, expected["f_Hz"], rtol=1e-5)
-    np.testing.assert_allclose(ds.impedance.values.real, expected["Zreal_ohm"], rtol=1e-5)
-    np.testing.assert_allclose(ds.impedance.values.imag, expected["Zimag_ohm"], rtol=1e-5)
+    assert_matches(ds, f, z)
 
 
 def test_metadata_and_instrument(shared_formats: Path):

@@ -10,11 +10,11 @@ import pytest
 from eis_pipeline.exceptions import ParseError, UnknownFormatError
 from eis_pipeline.io.importers import elchemea_i2b
 from eis_pipeline.io.registry import detect_format, read_spectra
-from tests.io._vendor_expected import control_spectrum
+from tests.io._helpers import control_expected
 
 
 def test_matches_control(shared_formats: Path) -> None:
-    f, z = control_spectrum(shared_formats)
+    f, z = control_expected(shared_formats)
     (ds,) = read_spectra(shared_formats / "pyimpspec" / "data.i2b")
     assert ds.attrs["source_format"] == "elchemea-i2b"
     np.testing.assert_allclose(ds.frequency.values, f, rtol=1e-5)

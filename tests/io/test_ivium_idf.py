@@ -12,12 +12,12 @@ import pytest
 from eis_pipeline.exceptions import FormatError, ParseError
 from eis_pipeline.io.importers import ivium_idf
 from eis_pipeline.io.registry import detect_format, read_spectra
-from tests.io._vendor_expected import control_spectrum, impedance_py_values
+from tests.io._helpers import control_expected, impedance_py_values
 
 
 @pytest.mark.parametrize("name, sweeps", [("data.idf", 1), ("data.ids", 2)])
 def test_matches_control(shared_formats: Path, name: str, sweeps: int) -> None:
-    f, z = control_spectrum(shared_formats)
+    f, z = control_expected(shared_formats)
     spectra = read_spectra(shared_formats / "pyimpspec" / name)
     assert len(spectra) == sweeps
     for i, ds in enumerate(spectra):

@@ -6,7 +6,7 @@ import pytest
 from eis_pipeline.exceptions import FormatError, ParseError
 from eis_pipeline.io.importers.novocontrol_txt import NAME, sniff
 from eis_pipeline.io.registry import read_spectra
-from tests.io.text_variants import (
+from tests.io._helpers import (
     EOLS,
     assert_same_spectra,
     decimal_comma,

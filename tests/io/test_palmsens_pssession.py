@@ -12,7 +12,7 @@ import pytest
 from eis_pipeline.exceptions import FormatError, ParseError
 from eis_pipeline.io.importers import palmsens_pssession
 from eis_pipeline.io.registry import detect_format, read_spectra
-from tests.io._vendor_expected import control_spectrum
+from tests.io._helpers import control_expected
 
 
 def _session(path: Path) -> dict:
@@ -21,7 +21,7 @@ def _session(path: Path) -> dict:
 
 
 def test_matches_control(shared_formats: Path) -> None:
-    f, z = control_spectrum(shared_formats)
+    f, z = control_expected(shared_formats)
     (ds,) = read_spectra(shared_formats / "pyimpspec" / "data.pssession")
     assert ds.attrs["source_format"] == "palmsens-pssession"
     assert ds.attrs["instrument"] == "PalmSens PS4A22B003671"

@@ -6,7 +6,7 @@ import pytest
 from eis_pipeline.exceptions import FormatError, ParseError
 from eis_pipeline.io.importers.scribner_z import NAME, sniff
 from eis_pipeline.io.registry import read_spectra
-from tests.io.text_variants import (
+from tests.io._helpers import (
     EOLS,
     assert_matches,
     assert_same_spectra,
