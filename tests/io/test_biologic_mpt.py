@@ -12,11 +12,9 @@ from eis_pipeline.exceptions import FormatError, ParseError, UnknownFormatError
 from eis_pipeline.io.importers import biologic_mpt
 from eis_pipeline.io.registry import detect_format, read_spectra
 from tests.io._helpers import (
-    EOLS,
     assert_matches,
     assert_same_spectra,
     control_expected,
-    decimal_comma,
     impedance_py_expected,
     write,
 )
@@ -157,20 +155,6 @@ def test_missing_impedance_column(shared_formats: Path, name: str, missing: str)
 def _data_mpt(shared_formats: Path) -> tuple[list[str], int]:
     text = (shared_formats / "pyimpspec/data.mpt").read_bytes().decode("cp1252")
     return text.splitlines(), 68
-
-
-def test_decimal_comma_variant_reads_identically(shared_formats: Path, tmp_path: Path):
-    lines, n_header = _data_mpt(shared_formats)
-    german = decimal_comma(lines, slice(n_header, None))
-    path = write(tmp_path, "de.mpt", german, "\r\n", encoding="cp1252")
-    assert_same_spectra(read_spectra(path), read_spectra(shared_formats / "pyimpspec/data.mpt"))
-
-
-@pytest.mark.parametrize("eol", EOLS)
-def test_line_endings_read_identically(shared_formats: Path, tmp_path: Path, eol: str):
-    lines, _ = _data_mpt(shared_formats)
-    path = write(tmp_path, "eol.mpt", lines, EOLS[eol], encoding="cp1252")
-    assert_same_spectra(read_spectra(path), read_spectra(shared_formats / "pyimpspec/data.mpt"))
 
 
 def test_headerless_export(shared_formats: Path, tmp_path: Path):

@@ -9,7 +9,6 @@ from eis_pipeline.exceptions import FormatError, ParseError
 from eis_pipeline.io.importers.chinstruments_txt import NAME, sniff
 from eis_pipeline.io.registry import read_spectra
 from tests.io._helpers import (
-    EOLS,
     assert_matches,
     assert_same_spectra,
     drop_column,
@@ -54,12 +53,6 @@ def test_negated_column_title_flips_the_sign(example, tmp_path):
     ds = read_spectra(write(tmp_path, "neg.txt", lines))[0]
     ref = read_spectra(example)[0]
     np.testing.assert_array_equal(ds.impedance.values, ref.impedance.values.conj())
-
-
-@pytest.mark.parametrize("eol", EOLS)
-def test_line_endings_read_identically(example, tmp_path, eol):
-    variant = write(tmp_path, "x.txt", lines_of(example), EOLS[eol])
-    assert_same_spectra(read_spectra(example), read_spectra(variant))
 
 
 def test_truncated_table_names_file_and_line(example, tmp_path):

@@ -7,11 +7,8 @@ from eis_pipeline.exceptions import EisError, FormatError, ParseError
 from eis_pipeline.io.importers.gamry_dta import NAME, sniff
 from eis_pipeline.io.registry import read_spectra
 from tests.io._helpers import (
-    EOLS,
     assert_matches,
-    assert_same_spectra,
     control_expected,
-    decimal_comma,
     drop_column,
     impedance_py_expected,
     lines_of,
@@ -79,21 +76,6 @@ def test_drift_corrected_file_gives_two_sweeps(shared_formats):
     assert raw.impedance.values[-1] == pytest.approx(163443.2 - 207897.9j)
     assert corrected.impedance.values[-1] == pytest.approx(163521.3 - 207613.7j)
     assert json.loads(raw.attrs["original_metadata"])["AREA"] == 0.02
-
-
-@pytest.mark.parametrize("eol", EOLS)
-def test_line_endings_read_identically(shared_formats, tmp_path, eol):
-    src = shared_formats / "impedance_py" / "exampleDataGamry.DTA"
-    variant = write(tmp_path, "x.DTA", lines_of(src), EOLS[eol])
-    assert_same_spectra(read_spectra(src), read_spectra(variant))
-
-
-def test_decimal_comma_variant_reads_identically(shared_formats, tmp_path):
-    src = shared_formats / "impedance_py" / "exampleDataGamry.DTA"
-    lines = lines_of(src)
-    variant = write(tmp_path, "x.DTA", decimal_comma(lines))
-    assert variant.read_bytes().count(b",") > 500
-    assert_same_spectra(read_spectra(src), read_spectra(variant))
 
 
 def test_temperature_column_in_celsius_becomes_kelvin(shared_formats, tmp_path):

@@ -7,9 +7,6 @@ from eis_pipeline.exceptions import FormatError, ParseError
 from eis_pipeline.io.importers.novocontrol_txt import NAME, sniff
 from eis_pipeline.io.registry import read_spectra
 from tests.io._helpers import (
-    EOLS,
-    assert_same_spectra,
-    decimal_comma,
     drop_column,
     lines_of,
     read_both,
@@ -65,19 +62,6 @@ def test_temperature_column_in_kelvin(example, tmp_path):
     lines[TITLE + 1:] = [s + f"\t{300 + i}" for i, s in enumerate(lines[TITLE + 1:])]
     ds = read_spectra(write(tmp_path, "t.txt", lines))[0]
     np.testing.assert_array_equal(ds.temperature.values[:3], [300.0, 301.0, 302.0])
-
-
-@pytest.mark.parametrize("eol", EOLS)
-def test_line_endings_read_identically(example, tmp_path, eol):
-    variant = write(tmp_path, "x.txt", lines_of(example), EOLS[eol])
-    assert_same_spectra(read_spectra(example), read_spectra(variant))
-
-
-def test_decimal_comma_variant_reads_identically(example, tmp_path):
-    variant = write(tmp_path, "x.txt", decimal_comma(lines_of(example)))
-    ds = read_spectra(variant)[0]
-    assert_same_spectra(read_spectra(example), [ds])
-    assert ds.attrs["thickness_cm"] == 0.075
 
 
 def test_truncated_table_names_file_and_line(example, tmp_path):

@@ -7,10 +7,7 @@ from eis_pipeline.exceptions import FormatError, ParseError
 from eis_pipeline.io.importers.parstat_txt import NAME, sniff
 from eis_pipeline.io.registry import read_spectra
 from tests.io._helpers import (
-    EOLS,
     assert_matches,
-    assert_same_spectra,
-    decimal_comma,
     drop_column,
     impedance_py_expected,
     lines_of,
@@ -54,17 +51,6 @@ def test_two_sweeps_separated_by_dc_rows(example, tmp_path):
     first, second = read_spectra(variant)
     assert (first.attrs["sweep"], second.attrs["sweep"]) == (0, 1)
     np.testing.assert_array_equal(first.impedance.values, second.impedance.values)
-
-
-@pytest.mark.parametrize("eol", EOLS)
-def test_line_endings_read_identically(example, tmp_path, eol):
-    variant = write(tmp_path, "x.txt", lines_of(example), EOLS[eol])
-    assert_same_spectra(read_spectra(example), read_spectra(variant))
-
-
-def test_decimal_comma_variant_reads_identically(example, tmp_path):
-    variant = write(tmp_path, "x.txt", decimal_comma(lines_of(example)))
-    assert_same_spectra(read_spectra(example), read_spectra(variant))
 
 
 def test_truncated_table_names_file_and_line(example, tmp_path):

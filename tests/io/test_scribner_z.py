@@ -7,11 +7,8 @@ from eis_pipeline.exceptions import FormatError, ParseError
 from eis_pipeline.io.importers.scribner_z import NAME, sniff
 from eis_pipeline.io.registry import read_spectra
 from tests.io._helpers import (
-    EOLS,
     assert_matches,
-    assert_same_spectra,
     control_expected,
-    decimal_comma,
     drop_column,
     impedance_py_expected,
     lines_of,
@@ -65,21 +62,6 @@ def test_stopped_sweeps_keep_declared_count(shared_formats):
     assert (meta["data_points_declared"], meta["data_points_read"]) == (79, 31)
     assert meta["Date"] == "12-17-2019" and meta["Open Circuit Potential (V)"] == 0.0
     assert ds.attrs["instrument"] == "Scribner ZPlotW 3.2c"
-
-
-@pytest.mark.parametrize("name", ["exampleDataZPlot.z", "exampleDataZPlot_noComments.z"])
-@pytest.mark.parametrize("eol", EOLS)
-def test_line_endings_read_identically(shared_formats, tmp_path, name, eol):
-    src = shared_formats / "impedance_py" / name
-    variant = write(tmp_path, "x.z", lines_of(src), EOLS[eol])
-    assert_same_spectra(read_spectra(src), read_spectra(variant))
-
-
-def test_decimal_comma_variant_reads_identically(shared_formats, tmp_path):
-    src = shared_formats / "impedance_py" / "exampleDataZPlot.z"
-    lines = lines_of(src)
-    variant = write(tmp_path, "x.z", decimal_comma(lines, slice(_first_row(lines), None)))
-    assert_same_spectra(read_spectra(src), read_spectra(variant))
 
 
 @pytest.mark.parametrize("name", ["exampleDataZPlot.z", "exampleDataZPlot_noComments.z"])

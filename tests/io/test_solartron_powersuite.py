@@ -5,10 +5,7 @@ from eis_pipeline.exceptions import FormatError, ParseError
 from eis_pipeline.io.importers.solartron_powersuite import NAME, sniff
 from eis_pipeline.io.registry import read_spectra
 from tests.io._helpers import (
-    EOLS,
     assert_matches,
-    assert_same_spectra,
-    decimal_comma,
     drop_column,
     impedance_py_expected,
     read_both,
@@ -39,17 +36,6 @@ def test_matches_impedance_py_in_acquisition_order(shared_formats, example):
     assert_matches(ds, *impedance_py_expected(shared_formats, FILE))
     assert np.all(np.diff(ds.frequency.values) > 0)   # ascending, as measured
     assert ds.attrs["instrument"] == "Solartron PowerSuite"
-
-
-@pytest.mark.parametrize("eol", [*EOLS, "CRCRLF"])
-def test_line_endings_read_identically(example, tmp_path, eol):
-    variant = write(tmp_path, "x.txt", logical_lines(example), EOLS.get(eol, "\r\r\n"))
-    assert_same_spectra(read_spectra(example), read_spectra(variant))
-
-
-def test_decimal_comma_variant_reads_identically(example, tmp_path):
-    variant = write(tmp_path, "x.txt", decimal_comma(logical_lines(example)))
-    assert_same_spectra(read_spectra(example), read_spectra(variant))
 
 
 def test_truncated_table_names_file_and_line(example, tmp_path):

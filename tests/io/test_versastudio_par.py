@@ -9,9 +9,7 @@ from eis_pipeline.exceptions import FormatError, ParseError
 from eis_pipeline.io.importers.versastudio_par import NAME, sniff
 from eis_pipeline.io.registry import read_spectra
 from tests.io._helpers import (
-    EOLS,
     assert_matches,
-    assert_same_spectra,
     control_expected,
     drop_column,
     impedance_py_expected,
@@ -75,12 +73,6 @@ def test_dc_segment_is_skipped_and_two_sweeps_kept(example, tmp_path):
     first, second = read_spectra(variant)
     assert json.loads(second.attrs["original_metadata"])["segment"] == "Segment3"
     np.testing.assert_array_equal(first.impedance.values, second.impedance.values)
-
-
-@pytest.mark.parametrize("eol", EOLS)
-def test_line_endings_read_identically(example, tmp_path, eol):
-    variant = write(tmp_path, "x.par", lines_utf8(example), EOLS[eol], encoding="utf-8")
-    assert_same_spectra(read_spectra(example), read_spectra(variant))
 
 
 def test_truncated_table_names_file_and_line(example, tmp_path):
