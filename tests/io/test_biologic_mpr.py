@@ -13,7 +13,6 @@ from eis_pipeline.exceptions import FormatError, ParseError, UnknownFormatError
 from eis_pipeline.io.importers import biologic_mpr
 from eis_pipeline.io.importers._biologic_mpr_columns import COLUMNS
 from eis_pipeline.io.registry import detect_format, read_spectra
-from tests.io._helpers import assert_matches, impedance_py_expected
 
 PAIRS = [
     "impedance_py/exampleDataBioLogic",
@@ -74,12 +73,6 @@ def test_every_column_id_matches_the_mpt_column_of_that_name(shared_formats: Pat
         # EC-Lab exports THD/NSD/NSR and harmonics as -1/0 for points it deems unreliable.
         valid = ~((mpt == -1) | (mpt == 0)) if ("h" in name or "%" in name) else slice(None)
         np.testing.assert_allclose(mpr[valid], mpt[valid], rtol=2e-7, err_msg=name)
-
-
-def test_impedance_py_expected_values_from_mpr(shared_formats: Path):
-    f, z = impedance_py_expected(shared_formats, "exampleDataBioLogic.mpt")
-    (ds,) = read_spectra(shared_formats / "impedance_py/exampleDataBioLogic.mpr")
-    assert_matches(ds, f, z)
 
 
 def test_metadata_and_instrument(shared_formats: Path):

@@ -12,10 +12,7 @@ from eis_pipeline.exceptions import FormatError, ParseError, UnknownFormatError
 from eis_pipeline.io.importers import biologic_mpt
 from eis_pipeline.io.registry import detect_format, read_spectra
 from tests.io._helpers import (
-    assert_matches,
     assert_same_spectra,
-    control_expected,
-    impedance_py_expected,
     write,
 )
 
@@ -45,14 +42,6 @@ def test_every_shared_mpt_is_detected_and_read(shared_formats: Path, name: str):
     assert_same_spectra(spectra, read_spectra(path, format="biologic-mpt"))
 
 
-def test_impedance_py_expected_values(shared_formats: Path):
-    f, z = impedance_py_expected(shared_formats, "exampleDataBioLogic.mpt")
-    (ds,) = read_spectra(shared_formats / "impedance_py/exampleDataBioLogic.mpt")
-    assert ds.sizes["frequency"] == f.size == 43
-    # -Im(Z) column negated: the reference gives the physical (mostly negative) Z''.
-    assert_matches(ds, f, z)
-
-
 def test_units_and_metadata(shared_formats: Path):
     path = shared_formats / "impedance_py/exampleDataBioLogic.mpt"
     (ds,) = read_spectra(path)
@@ -69,17 +58,6 @@ def test_units_and_metadata(shared_formats: Path):
     (peis,) = read_spectra(shared_formats / "yadg/peis.mpt")
     assert peis.attrs["instrument"] == "BioLogic EC-Lab 11.33, SP-240 (SN 0200)"
     assert json.loads(peis.attrs["original_metadata"])["parameters"]["fi"] == "200.000"
-
-
-def test_pyimpspec_control_data(shared_formats: Path):
-    f, z = control_expected(shared_formats)
-    (single,) = read_spectra(shared_formats / "pyimpspec/data.mpt")
-    multiple = read_spectra(shared_formats / "pyimpspec/case-multiple-spectra.mpt")
-    # cycle number stays 0 in this file: the three loops are found where the sweep restarts.
-    assert len(multiple) == 3
-    for ds in [single, *multiple]:
-        assert ds.sizes["frequency"] == 29
-        assert_matches(ds, f, z)
 
 
 @pytest.mark.parametrize(("name", "n_sweeps", "points"), [

@@ -9,12 +9,9 @@ from eis_pipeline.exceptions import FormatError, ParseError
 from eis_pipeline.io.importers.chinstruments_txt import NAME, sniff
 from eis_pipeline.io.registry import read_spectra
 from tests.io._helpers import (
-    assert_matches,
     assert_same_spectra,
     drop_column,
-    impedance_py_expected,
     lines_of,
-    read_both,
     truncated,
     with_garbage,
     write,
@@ -28,12 +25,6 @@ FIRST_ROW = 18  # 0-based line of the first data row
 @pytest.fixture
 def example(shared_formats):
     return shared_formats / "impedance_py" / FILE
-
-
-def test_matches_impedance_py(shared_formats, example):
-    spectra = read_both(example, NAME)
-    assert len(spectra) == 1
-    assert_matches(spectra[0], *impedance_py_expected(shared_formats, FILE))
 
 
 def test_header(example):

@@ -10,15 +10,6 @@ import pytest
 from eis_pipeline.exceptions import ParseError, UnknownFormatError
 from eis_pipeline.io.importers import elchemea_i2b
 from eis_pipeline.io.registry import detect_format, read_spectra
-from tests.io._helpers import control_expected
-
-
-def test_matches_control(shared_formats: Path) -> None:
-    f, z = control_expected(shared_formats)
-    (ds,) = read_spectra(shared_formats / "pyimpspec" / "data.i2b")
-    assert ds.attrs["source_format"] == "elchemea-i2b"
-    np.testing.assert_allclose(ds.frequency.values, f, rtol=1e-5)
-    np.testing.assert_allclose(ds.impedance.values, z, rtol=1e-5)
 
 
 def _i2b(rows: list[str], count: int | None = None) -> str:

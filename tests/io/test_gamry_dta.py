@@ -8,7 +8,6 @@ from eis_pipeline.io.importers.gamry_dta import NAME, sniff
 from eis_pipeline.io.registry import read_spectra
 from tests.io._helpers import (
     assert_matches,
-    control_expected,
     drop_column,
     impedance_py_expected,
     lines_of,
@@ -58,12 +57,6 @@ def test_header_and_optional_variables(shared_formats):
 def test_aborted_run_is_flagged_in_metadata(shared_formats):
     ds = read_spectra(shared_formats / "impedance_py" / "exampleDataGamryABORT.DTA")[0]
     assert json.loads(ds.attrs["original_metadata"])["EXPERIMENTABORTED"] is True
-
-
-def test_decimal_comma_file_matches_control(shared_formats):
-    spectra = read_both(shared_formats / "pyimpspec" / "data.dta", NAME)
-    assert len(spectra) == 1
-    assert_matches(spectra[0], *control_expected(shared_formats))
 
 
 def test_drift_corrected_file_gives_two_sweeps(shared_formats):

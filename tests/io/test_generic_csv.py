@@ -7,10 +7,7 @@ from eis_pipeline.io.importers.generic_csv import read_generic_csv, split_sweeps
 from eis_pipeline.io.registry import read_spectra
 from tests.io._helpers import (
     EOLS,
-    assert_matches,
-    control_expected,
     decimal_comma,
-    impedance_py_expected,
 )
 
 F = np.array([1e5, 1e4, 1e3, 1e2, 10.0, 1.0])
@@ -115,26 +112,6 @@ def test_not_impedance_table_is_not_detected(tmp_path):
     text = "time,voltage\n0,1\n1,2\n"
     with pytest.raises(EisError, match="no importer recognises"):
         read_spectra(_write(tmp_path / "t.csv", text))
-
-
-CONTROL_CSVS = ["case-negative-real-imaginary.csv", "data-comma-decimal-separator.csv",
-                "data-header-variant-4.csv"]
-
-
-@pytest.mark.parametrize("name", CONTROL_CSVS)
-def test_pyimpspec_csv_variants_match_control(shared_formats, name):
-    (ds,) = read_spectra(shared_formats / "pyimpspec" / name)
-    assert_matches(ds, *control_expected(shared_formats))
-
-
-def test_pyimpspec_multiple_spectra_csv(shared_formats):
-    spectra = read_spectra(shared_formats / "pyimpspec" / "case-multiple-spectra.csv")
-    assert [ds.sizes["frequency"] for ds in spectra] == [29] * 4
-
-
-def test_impedance_py_headerless_csv(shared_formats):
-    (ds,) = read_spectra(shared_formats / "impedance_py" / "exampleData.csv")
-    assert_matches(ds, *impedance_py_expected(shared_formats, "exampleData.csv"))
 
 
 def test_novocontrol_headerless_csv_with_leading_spaces(shared_formats):

@@ -7,11 +7,8 @@ from eis_pipeline.exceptions import FormatError, ParseError
 from eis_pipeline.io.importers.parstat_txt import NAME, sniff
 from eis_pipeline.io.registry import read_spectra
 from tests.io._helpers import (
-    assert_matches,
     drop_column,
-    impedance_py_expected,
     lines_of,
-    read_both,
     truncated,
     with_garbage,
     write,
@@ -25,12 +22,6 @@ FIRST_EIS_ROW = 782  # 0-based line of the first row with a frequency
 @pytest.fixture
 def example(shared_formats):
     return shared_formats / "impedance_py" / FILE
-
-
-def test_matches_impedance_py(shared_formats, example):
-    spectra = read_both(example, NAME)
-    assert len(spectra) == 1
-    assert_matches(spectra[0], *impedance_py_expected(shared_formats, FILE))
 
 
 def test_dc_rows_skipped_and_point_variables_kept(example):

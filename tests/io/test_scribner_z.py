@@ -4,15 +4,11 @@ import numpy as np
 import pytest
 
 from eis_pipeline.exceptions import FormatError, ParseError
-from eis_pipeline.io.importers.scribner_z import NAME, sniff
+from eis_pipeline.io.importers.scribner_z import sniff
 from eis_pipeline.io.registry import read_spectra
 from tests.io._helpers import (
-    assert_matches,
-    control_expected,
     drop_column,
-    impedance_py_expected,
     lines_of,
-    read_both,
     truncated,
     with_garbage,
     write,
@@ -26,18 +22,6 @@ def _first_row(lines: list[str]) -> int:
     if lines[0].startswith("ZPLOT2"):
         return next(i for i, s in enumerate(lines) if s.strip() == "End Comments") + 1
     return next(i for i, s in enumerate(lines) if "Freq(Hz)" in s) + 1
-
-
-@pytest.mark.parametrize("name", ["exampleDataZPlot.z", "exampleDataZPlot_noComments.z"])
-def test_matches_impedance_py(shared_formats, name):
-    spectra = read_both(shared_formats / "impedance_py" / name, NAME)
-    assert len(spectra) == 1
-    assert_matches(spectra[0], *impedance_py_expected(shared_formats, name))
-
-
-def test_pyimpspec_file_matches_control(shared_formats):
-    ds = read_both(shared_formats / "pyimpspec" / "data.z", NAME)[0]
-    assert_matches(ds, *control_expected(shared_formats))
 
 
 def test_complete_zplot_file_and_header(shared_formats):

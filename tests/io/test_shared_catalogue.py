@@ -21,6 +21,12 @@ import xarray as xr
 from eis_pipeline.conventions import validate_spectrum
 from eis_pipeline.exceptions import FormatError
 from eis_pipeline.io.registry import detect_format, read_spectra
+from tests.io._helpers import (
+    assert_matches,
+    assert_same_spectra,
+    control_expected,
+    impedance_py_values,
+)
 
 pytestmark = pytest.mark.shared_formats
 
@@ -51,7 +57,7 @@ CATALOGUE: dict[str, tuple[str, int, int | tuple[int, ...]]] = {
     # pyimpspec: the 29-point control spectrum in every format; 3 loops in one .mpt, 4
     # spectra in one CSV; .ids = two data sets; drift-corrected Gamry = measured + corrected
     "pyimpspec/case-multiple-spectra.csv": ("generic-csv", 4, 29),
-    "pyimpspec/case-multiple-spectra.mpt": ("biologic-mpt", 3, 29),
+    "pyimpspec/case-multiple-spectra.mpt": ("biologic-mpt", 3, 29),  # cycle number stays 0
     "pyimpspec/case-negative-real-imaginary.csv": ("generic-csv", 1, 29),
     "pyimpspec/data-comma-decimal-separator.csv": ("generic-csv", 1, 29),
     "pyimpspec/data-header-variant-4.csv": ("generic-csv", 1, 29),
@@ -98,6 +104,26 @@ REJECTED: dict[str, str] = {
 }
 
 
+#: Files whose values the source projects assert: relative path -> (reference, tolerances).
+#: The reference is a file name in impedance.py's EXPECTED_parsed_values.json, or "control"
+#: for pyimpspec's EXPECTED_control_data.json, which every sweep must reproduce.
+REFERENCE: dict[str, tuple[str, dict[str, float]]] = {
+    **{f"impedance_py/{name}": (name, {}) for name in (
+        "exampleData.csv", "exampleDataBioLogic.mpt",
+        "exampleDataCHInstruments.txt", "exampleDataGamry.DTA", "exampleDataGamryABORT.DTA",
+        "exampleDataParstat.txt", "exampleDataPowersuite.txt", "exampleDataVersaStudio.par",
+        "exampleDataZPlot.z", "exampleDataZPlot_noComments.z")},
+    # The reference JSON keeps 8 decimals (-0.00026718 for -0.000267175834...).
+    "impedance_py/exampleDataAutolab.txt": ("exampleDataAutolab.txt", {"atol": 5e-9}),
+    # The .mpr holds the run of the .mpt.
+    "impedance_py/exampleDataBioLogic.mpr": ("exampleDataBioLogic.mpt", {}),
+    **{rel: ("control", {}) for rel in CATALOGUE
+       if rel.startswith("pyimpspec/") and "drift" not in rel},
+    # Reduced precision: four or five significant digits ("37.280e+01" for 372.759...).
+    "pyimpspec/data.P00": ("control", {"f_rtol": 5e-4, "atol": 0.1}),
+}
+
+
 def _is_reference(rel: str) -> bool:
     """The folder's own documentation and expected values, not instrument exports."""
     name = rel.rsplit("/", 1)[-1]
@@ -139,6 +165,7 @@ def test_a_new_shared_file_is_reported(tmp_path: Path) -> None:
 def test_catalogue_agrees_with_the_reference_jsons(shared_formats: Path) -> None:
     expected = json.loads((shared_formats / "impedance_py" / "EXPECTED_parsed_values.json")
                           .read_text())["files"]
+    assert {f"impedance_py/{name}" for name in expected} <= set(REFERENCE)
     for name, entry in expected.items():
         _, n_sweeps, points = CATALOGUE[f"impedance_py/{name}"]
         assert (n_sweeps, points) == (1, entry["n"]), name
@@ -169,8 +196,19 @@ def test_reads_as_catalogued(shared_formats: Path, rel: str) -> None:
         validate_spectrum(ds, require_attrs=True)
         missing = [name for name, var in ds.variables.items() if not var.attrs.get("units")]
         assert not missing, f"variables without units: {missing}"
+    assert_same_spectra(spectra, read_spectra(path, format=fmt))  # forced == detected
     with xr.open_dataset(path, engine="eis") as ds:
         xr.testing.assert_identical(ds, spectra[0])
+
+
+@pytest.mark.parametrize("rel", sorted(REFERENCE))
+def test_values_match_the_reference(shared_formats: Path, rel: str) -> None:
+    name, tolerances = REFERENCE[rel]
+    reference = (control_expected(shared_formats) if name == "control"
+                 else impedance_py_values(shared_formats, name))
+    assert reference is not None, f"{name} has no values in EXPECTED_parsed_values.json"
+    for ds in read_spectra(shared_formats / rel):
+        assert_matches(ds, *reference, **tolerances)
 
 
 @pytest.mark.parametrize("rel", sorted(REJECTED))
