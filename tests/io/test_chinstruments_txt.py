@@ -12,8 +12,6 @@ from tests.io._helpers import (
     assert_same_spectra,
     drop_column,
     lines_of,
-    truncated,
-    with_garbage,
     write,
 )
 
@@ -46,29 +44,12 @@ def test_negated_column_title_flips_the_sign(example, tmp_path):
     np.testing.assert_array_equal(ds.impedance.values, ref.impedance.values.conj())
 
 
-def test_truncated_table_names_file_and_line(example, tmp_path):
-    lines = lines_of(example)
-    row = FIRST_ROW + 40
-    with pytest.raises(ParseError) as info:
-        read_spectra(write(tmp_path, "cut.txt", truncated(lines, row)))
-    assert info.value.line == row + 1 and "cut.txt" in str(info.value)
-
-
 def test_removed_column(example, tmp_path):
     lines = lines_of(example)
     broken = drop_column(lines, range(FIRST_ROW - 2, len(lines)), 2, sep=",")
     with pytest.raises(ParseError, match=r'no\.txt:17: no Z" \(Z"/ohm\) column'):
         read_spectra(write(tmp_path, "no.txt", broken), format=NAME)
     assert sniff(tmp_path, "\n".join(broken).encode()) == 0.0
-
-
-def test_garbage_in_table_names_file_and_line(example, tmp_path):
-    lines = lines_of(example)
-    path = tmp_path / "junk.txt"
-    path.write_bytes(with_garbage(lines, FIRST_ROW + 7))
-    with pytest.raises(ParseError) as info:
-        read_spectra(path)
-    assert info.value.line == FIRST_ROW + 8 and "junk.txt" in str(info.value)
 
 
 def test_other_chi_technique_is_not_impedance(tmp_path):

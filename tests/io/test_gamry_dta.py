@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from eis_pipeline.exceptions import EisError, FormatError, ParseError
+from eis_pipeline.exceptions import FormatError, ParseError
 from eis_pipeline.io.importers.gamry_dta import NAME, sniff
 from eis_pipeline.io.registry import read_spectra
 from tests.io._helpers import (
@@ -12,8 +12,6 @@ from tests.io._helpers import (
     impedance_py_expected,
     lines_of,
     read_both,
-    truncated,
-    with_garbage,
     write,
 )
 
@@ -83,16 +81,6 @@ def test_temperature_column_in_celsius_becomes_kelvin(shared_formats, tmp_path):
     np.testing.assert_allclose(ds.temperature.values[1:3], [293.25, 293.35])
 
 
-def test_truncated_table_names_file_and_line(shared_formats, tmp_path):
-    lines = lines_of(shared_formats / "impedance_py" / "exampleDataGamry.DTA")
-    row = _zcurve_rows(lines)[30]
-    path = write(tmp_path, "cut.DTA", truncated(lines, row))
-    with pytest.raises(ParseError) as info:
-        read_spectra(path)
-    assert info.value.line == row + 1
-    assert "cut.DTA" in str(info.value)
-
-
 def test_removed_column_is_named(shared_formats, tmp_path):
     lines = lines_of(shared_formats / "impedance_py" / "exampleDataGamry.DTA")
     rows = _zcurve_rows(lines)
@@ -100,17 +88,6 @@ def test_removed_column_is_named(shared_formats, tmp_path):
     broken = drop_column(lines, range(rows[0] - 2, rows[-1] + 1), index)
     with pytest.raises(ParseError, match=r"no\.DTA:\d+: no Z'' \(Zimag\) column"):
         read_spectra(write(tmp_path, "no.DTA", broken))
-
-
-def test_garbage_in_table_names_file_and_line(shared_formats, tmp_path):
-    lines = lines_of(shared_formats / "impedance_py" / "exampleDataGamry.DTA")
-    row = _zcurve_rows(lines)[10]
-    path = tmp_path / "junk.DTA"
-    path.write_bytes(with_garbage(lines, row))
-    with pytest.raises(EisError) as info:
-        read_spectra(path)
-    assert isinstance(info.value, ParseError)
-    assert info.value.line == row + 1 and "junk.DTA" in str(info.value)
 
 
 def test_non_impedance_gamry_file_is_not_detected(tmp_path):

@@ -9,8 +9,6 @@ from eis_pipeline.io.registry import read_spectra
 from tests.io._helpers import (
     drop_column,
     lines_of,
-    truncated,
-    with_garbage,
     write,
 )
 
@@ -44,29 +42,12 @@ def test_two_sweeps_separated_by_dc_rows(example, tmp_path):
     np.testing.assert_array_equal(first.impedance.values, second.impedance.values)
 
 
-def test_truncated_table_names_file_and_line(example, tmp_path):
-    lines = lines_of(example)
-    row = FIRST_EIS_ROW + 10
-    with pytest.raises(ParseError) as info:
-        read_spectra(write(tmp_path, "cut.txt", truncated(lines, row)))
-    assert info.value.line == row + 1 and "cut.txt" in str(info.value)
-
-
 def test_removed_column(example, tmp_path):
     lines = lines_of(example)
     broken = drop_column(lines, range(len(lines)), 5)
     assert sniff(tmp_path, "\n".join(broken[:3]).encode()) == 0.0
     with pytest.raises(ParseError, match=r"no\.txt:1: no Z'' \(Zim\) column"):
         read_spectra(write(tmp_path, "no.txt", broken), format=NAME)
-
-
-def test_garbage_in_table_names_file_and_line(example, tmp_path):
-    lines = lines_of(example)
-    path = tmp_path / "junk.txt"
-    path.write_bytes(with_garbage(lines, FIRST_EIS_ROW + 3))
-    with pytest.raises(ParseError) as info:
-        read_spectra(path)
-    assert info.value.line == FIRST_EIS_ROW + 4 and "junk.txt" in str(info.value)
 
 
 def test_dc_only_export_is_a_clear_error(example, tmp_path):

@@ -9,8 +9,6 @@ from tests.io._helpers import (
     drop_column,
     impedance_py_expected,
     read_both,
-    truncated,
-    with_garbage,
     write,
 )
 
@@ -38,13 +36,6 @@ def test_matches_impedance_py_in_acquisition_order(shared_formats, example):
     assert ds.attrs["instrument"] == "Solartron PowerSuite"
 
 
-def test_truncated_table_names_file_and_line(example, tmp_path):
-    lines = logical_lines(example)
-    with pytest.raises(ParseError) as info:
-        read_spectra(write(tmp_path, "cut.txt", truncated(lines, 12), "\r\r\n"))
-    assert info.value.line == 13 and "cut.txt" in str(info.value)
-
-
 def test_removed_column(example, tmp_path):
     lines = logical_lines(example)
     broken = drop_column(lines, range(len(lines)), 2)
@@ -55,14 +46,6 @@ def test_removed_column(example, tmp_path):
     with pytest.raises(ParseError, match="expected 3 columns, found 2") as info:
         read_spectra(write(tmp_path, "short.txt", broken))
     assert info.value.line == 2
-
-
-def test_garbage_in_table_names_file_and_line(example, tmp_path):
-    path = tmp_path / "junk.txt"
-    path.write_bytes(with_garbage(logical_lines(example), 5))
-    with pytest.raises(ParseError) as info:
-        read_spectra(path)
-    assert info.value.line == 6 and "junk.txt" in str(info.value)
 
 
 def test_sniff_wants_the_exact_titles(tmp_path):

@@ -11,8 +11,6 @@ from eis_pipeline.io.registry import read_spectra
 from tests.io._helpers import (
     drop_column,
     read_both,
-    truncated,
-    with_garbage,
     write,
 )
 
@@ -65,14 +63,6 @@ def test_dc_segment_is_skipped_and_two_sweeps_kept(example, tmp_path):
     np.testing.assert_array_equal(first.impedance.values, second.impedance.values)
 
 
-def test_truncated_table_names_file_and_line(example, tmp_path):
-    lines = lines_utf8(example)
-    row = definition(lines) + 20
-    with pytest.raises(ParseError) as info:
-        read_spectra(write(tmp_path, "cut.par", truncated(lines, row), encoding="utf-8"))
-    assert info.value.line == row + 1 and "cut.par" in str(info.value)
-
-
 def test_removed_column(example, tmp_path):
     lines = lines_utf8(example)
     d = definition(lines)
@@ -86,16 +76,6 @@ def test_removed_column(example, tmp_path):
     rows_only = drop_column(lines_utf8(example), range(d + 1, end), 15, sep=",")
     with pytest.raises(ParseError, match="expected 24 columns, found 23"):
         read_spectra(write(tmp_path, "short.par", rows_only, encoding="utf-8"))
-
-
-def test_garbage_in_table_names_file_and_line(example, tmp_path):
-    lines = lines_utf8(example)
-    row = definition(lines) + 5
-    path = tmp_path / "junk.par"
-    path.write_bytes(with_garbage([s.encode().decode("latin-1") for s in lines], row))
-    with pytest.raises(ParseError) as info:
-        read_spectra(path)
-    assert info.value.line == row + 1 and "junk.par" in str(info.value)
 
 
 def test_non_impedance_par_is_not_detected(tmp_path):
