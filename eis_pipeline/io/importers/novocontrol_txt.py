@@ -61,6 +61,8 @@ _PER_CM = {"mm": 10.0, "cm": 1.0, "m": 0.01, "um": 1e4, "µm": 1e4}
 def _title_index(lines: list[str]) -> int | None:
     """Index of the column-title line among the first lines, or None."""
     for i, line in enumerate(lines[:40]):
+        if "[hz]" not in line.lower():
+            continue  # _FREQ needs "[Hz]": skip the regex on every other line (sniff speed)
         names = [n.strip().lower() for n in line.split("\t")]
         if any(re.fullmatch(_FREQ, n) for n in names):
             return i
