@@ -72,13 +72,14 @@ class _Row:
     spectra: int = 0
     points: int = 0
     medians: list[float] = field(default_factory=list)
+    read_only: list[float] = field(default_factory=list)
     peer_files: int = 0
     peer_s: float = 0.0
     ours_on_peer_files_s: float = 0.0
 
 
 def _measure(repeats: int) -> tuple[dict[str, _Row], list[float] | None]:
-    from eis_pipeline.io.registry import read_spectra
+    from eis_pipeline.io.registry import get_importer, read_spectra
 
     rows: dict[str, _Row] = defaultdict(_Row)
     large: list[float] | None = None
@@ -96,6 +97,9 @@ def _measure(repeats: int) -> tuple[dict[str, _Row], list[float] | None]:
         row.spectra += len(spectra)
         row.points += sum(ds.sizes["frequency"] for ds in spectra)
         row.medians.append(median)
+        importer = get_importer(fmt)
+        row.read_only.append(statistics.median(_times(lambda p=path, i=importer: i.read(p),
+                                                      repeats)))
         peer = _peer(path, fmt)
         if peer is not None:
             row.peer_files += 1
@@ -117,12 +121,15 @@ def run(quick: bool) -> str:
         head, "",
         f"`read_spectra` (detection, parsing, datasets, SHA-256, validation) on every readable "
         f"file of `../shared/formats/`: median of {repeats} reads per file after a warm-up. "
-        "Throughput = totals over the per-file medians. impedance.py: `preprocessing.readFile` "
+        "Throughput = totals over the per-file medians. *parse only*: the importer's `read` "
+        "alone (no detection, hashing or validation), median over files as well. "
+        "impedance.py: `preprocessing.readFile` "
         "on the same files, where it reads them (files it fails on, e.g. decimal commas, are "
         "left out of both sides of the ratio); ratio > 1 means eis_pipeline is faster.", "",
         "| format | files | MB | median ms/file | MB/s | spectra/s | points/s "
-        "| impedance.py files | impedance.py ms/file | ratio (impedance.py / ours) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| parse only, median ms/file | impedance.py files | impedance.py ms/file "
+        "| ratio (impedance.py / ours) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     total = _Row()
     for fmt in sorted(rows):
@@ -132,16 +139,20 @@ def run(quick: bool) -> str:
                 f"{r.peer_s / r.ours_on_peer_files_s:.2f}" if r.peer_files else "0 | n/a | n/a")
         lines.append(f"| {fmt} | {r.files} | {r.nbytes / 1e6:.3f} | "
                      f"{statistics.median(r.medians) * 1e3:.2f} | {r.nbytes / 1e6 / seconds:.1f} | "
-                     f"{r.spectra / seconds:,.0f} | {r.points / seconds:,.0f} | {peer} |")
+                     f"{r.spectra / seconds:,.0f} | {r.points / seconds:,.0f} | "
+                     f"{statistics.median(r.read_only) * 1e3:.2f} | {peer} |")
         for name in ("files", "nbytes", "spectra", "points", "peer_files", "peer_s",
                      "ours_on_peer_files_s"):
             setattr(total, name, getattr(total, name) + getattr(r, name))
         total.medians += r.medians
+        total.read_only += r.read_only
     seconds = sum(total.medians)
     lines.append(f"| **all** | {total.files} | {total.nbytes / 1e6:.3f} | "
                  f"{statistics.median(total.medians) * 1e3:.2f} | "
                  f"{total.nbytes / 1e6 / seconds:.1f} | {total.spectra / seconds:,.0f} | "
-                 f"{total.points / seconds:,.0f} | {total.peer_files} | "
+                 f"{total.points / seconds:,.0f} | "
+                 f"{statistics.median(total.read_only) * 1e3:.2f} | "
+                 f"{total.peer_files} | "
                  f"{total.peer_s / max(total.peer_files, 1) * 1e3:.2f} | "
                  f"{total.peer_s / max(total.ours_on_peer_files_s, 1e-12):.2f} |")
     if large is not None:
