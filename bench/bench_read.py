@@ -18,6 +18,7 @@ import warnings
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -89,7 +90,7 @@ def _measure(repeats: int) -> tuple[dict[str, _Row], list[float] | None]:
         except Exception:  # README, reference JSONs, files meant to be rejected
             continue
         fmt = spectra[0].attrs["source_format"]
-        times = _times(lambda p=path: read_spectra(p), repeats)
+        times = _times(partial(read_spectra, path), repeats)
         median = statistics.median(times)
         row = rows[fmt]
         row.files += 1
@@ -98,15 +99,14 @@ def _measure(repeats: int) -> tuple[dict[str, _Row], list[float] | None]:
         row.points += sum(ds.sizes["frequency"] for ds in spectra)
         row.medians.append(median)
         importer = get_importer(fmt)
-        row.read_only.append(statistics.median(_times(lambda p=path, i=importer: i.read(p),
-                                                      repeats)))
+        row.read_only.append(statistics.median(_times(partial(importer.read, path), repeats)))
         peer = _peer(path, fmt)
         if peer is not None:
             row.peer_files += 1
             row.peer_s += statistics.median(_times(peer, repeats))
             row.ours_on_peer_files_s += median
         if path.relative_to(SHARED).as_posix() == LARGE_FILE:
-            large = times + _times(lambda p=path: read_spectra(p), max(0, 30 - repeats))
+            large = times + _times(partial(read_spectra, path), max(0, 30 - repeats))
     return rows, large
 
 
