@@ -22,7 +22,12 @@ import xarray as xr
 
 from eis_pipeline.conventions import make_spectrum
 from eis_pipeline.exceptions import FormatError, ParseError
-from eis_pipeline.io.importers._common import announced_rows, head_text, require_positive
+from eis_pipeline.io.importers._common import (
+    announced_rows,
+    first_lines,
+    head_text,
+    require_positive,
+)
 from eis_pipeline.io.registry import Importer
 from eis_pipeline.io.text import parse_table, read_lines
 
@@ -45,7 +50,7 @@ def sniff(path: Path, head: bytes) -> float:
     """Confidence that ``head`` is an Elchemea ``.i2b`` file."""
     if b"\x00" in head:
         return 0.0
-    lines = head_text(head).splitlines()
+    lines = first_lines(head_text(head), len(head))
     i = _find_count_line(lines[:200])
     if i is None:
         return 0.0

@@ -153,8 +153,11 @@ def _layout(lines: list[str], path: Path) -> _Layout:
     data_start = first
     if not _is_numeric_row(fields):
         header, header_line, data_start = fields, first, first + 1
+    # Only rows holding a comma can hold a decimal comma: the test per token is skipped on
+    # the others (most files), which keeps sniffing cheap.
     data_sample = [lines[i] for i in nonblank if i >= data_start][:20]
-    tokens = [t for row in data_sample for t in (row.split(delim) if delim else row.split())]
+    tokens = [t for row in data_sample if "," in row
+              for t in (row.split(delim) if delim else row.split())]
     decimal = "," if delim != "," and any(looks_decimal_comma(t) for t in tokens) else "."
     return _Layout(delim, decimal, header, header_line, data_start)
 
