@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 
 from eis_pipeline.exceptions import ParseError
-from eis_pipeline.io.importers import autolab
-from eis_pipeline.io.registry import detect_format, read_spectra
+from eis_pipeline.io.registry import read_spectra
 from tests.io._helpers import control_expected, impedance_py_values
 
 
@@ -85,20 +84,3 @@ def test_dfr_bad_number_names_line(tmp_path: Path) -> None:
     path.write_text("\n".join(values) + "\n")
     with pytest.raises(ParseError, match=r"bad\.dfr:6: expected a number"):
         read_spectra(path)
-
-
-def test_sniffers_are_specific(shared_formats: Path) -> None:
-    for name, fmt in [("impedance_py/exampleDataAutolab.txt", "autolab-txt"),
-                      ("pyimpspec/data.dfr", "autolab-dfr"),
-                      ("pyimpspec/data.P00", "autolab-p00")]:
-        assert detect_format(shared_formats / name).name == fmt
-    others = ["impedance_py/exampleDataParstat.txt", "impedance_py/exampleDataPowersuite.txt",
-              "impedance_py/exampleDataCHInstruments.txt", "pyimpspec/data.i2b",
-              "pyimpspec/data.idf", "palmsens/eis_5freq.pssession", "zahner/rc-data.ism",
-              "pyimpspec/data.mpt", "pyimpspec/data.z",
-              "impedance_py/exampleDataZPlot.z", "impedance_py/exampleDataZPlot_noComments.z"]
-    for name in others:
-        path = shared_formats / name
-        head = path.read_bytes()[:65536]
-        for sniff in (autolab.sniff_txt, autolab.sniff_dfr, autolab.sniff_p00):
-            assert sniff(path, head) == 0.0, (name, sniff.__name__)

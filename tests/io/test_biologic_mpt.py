@@ -16,31 +16,7 @@ from tests.io._helpers import (
     write,
 )
 
-MPT_FILES = [
-    "impedance_py/exampleDataBioLogic.mpt",
-    "pyimpspec/data.mpt",
-    "pyimpspec/case-multiple-spectra.mpt",
-    "yadg/geis.mpt",
-    "yadg/peis.mpt",
-    "yadg/peis.issue_149.mpt",
-    "yadg/peis.issue_225.no_ece.mpt",
-    "yadg/peis.issue_225.with_ece.mpt",
-    "yadg/vsp_peis_with.mpt",
-    "yadg/zir.mpt",
-]
-
-
 # -- real files ---------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("name", MPT_FILES)
-def test_every_shared_mpt_is_detected_and_read(shared_formats: Path, name: str):
-    path = shared_formats / name
-    assert detect_format(path).name == "biologic-mpt"
-    spectra = read_spectra(path)
-    assert spectra and all(ds.attrs["source_format"] == "biologic-mpt" for ds in spectra)
-    assert [ds.attrs["sweep"] for ds in spectra] == list(range(len(spectra)))
-    assert_same_spectra(spectra, read_spectra(path, format="biologic-mpt"))
-
 
 def test_units_and_metadata(shared_formats: Path):
     path = shared_formats / "impedance_py/exampleDataBioLogic.mpt"

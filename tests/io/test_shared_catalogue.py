@@ -20,7 +20,7 @@ import xarray as xr
 
 from eis_pipeline.conventions import validate_spectrum
 from eis_pipeline.exceptions import FormatError
-from eis_pipeline.io.registry import detect_format, read_spectra
+from eis_pipeline.io.registry import SNIFF_BYTES, detect_format, importers, read_spectra
 from tests.io._helpers import (
     assert_matches,
     assert_same_spectra,
@@ -95,13 +95,15 @@ CATALOGUE: dict[str, tuple[str, int, int | tuple[int, ...]]] = {
     "zahner/rc-data.ism": ("zahner-ism", 1, 55),
 }
 
-#: Files that must be rejected: relative path -> a fragment of the expected message.
+#: Files that must be rejected: relative path -> a fragment of the expected message. All four
+#: are EC-Lab text exports: biologic-mpt recognises them, then refuses them.
 REJECTED: dict[str, str] = {
     "impedance_py/exampleDataBioLogic_MissingFreq.mpt": "'freq/Hz'",
     "impedance_py/exampleDataBioLogic_NoImZ.mpt": "'-Im(Z)/Ohm'",
     "yadg/mb.issue_95.mpt": "not an impedance measurement",
     "yadg/mb.issue_95.de.mpt": "not an impedance measurement",
 }
+REJECTED_BY = "biologic-mpt"
 
 
 #: Files whose values the source projects assert: relative path -> (reference, tolerances).
@@ -177,9 +179,25 @@ def test_catalogue_agrees_with_the_reference_jsons(shared_formats: Path) -> None
 
 
 def test_catalogue_covers_every_importer() -> None:
-    from eis_pipeline.io.registry import importers
-
     assert {fmt for fmt, _, _ in CATALOGUE.values()} == set(importers())
+
+
+def test_only_its_importer_claims_each_file(shared_formats: Path) -> None:
+    """Every sniffer scores every shared file in [0, 1], and only the catalogued importer
+    scores it above 0 (none for the reference files): no importer claims a file of another
+    format, so detection never depends on the tie-breaking suffix."""
+    wrong = {}
+    for path in sorted(p for p in shared_formats.rglob("*") if p.is_file()):
+        rel = path.relative_to(shared_formats).as_posix()
+        head = path.read_bytes()[:SNIFF_BYTES]
+        scores = {name: imp.sniff(path, head) for name, imp in importers().items()}
+        assert all(0.0 <= s <= 1.0 for s in scores.values()), (rel, scores)
+        claims = {name for name, s in scores.items() if s > 0}
+        expected = ({CATALOGUE[rel][0]} if rel in CATALOGUE
+                    else {REJECTED_BY} if rel in REJECTED else set())
+        if claims != expected:
+            wrong[rel] = sorted(claims)
+    assert wrong == {}
 
 
 @pytest.mark.parametrize("rel", sorted(CATALOGUE))
