@@ -18,7 +18,7 @@ import numpy as np
 import xarray as xr
 
 from eis_pipeline.conventions import celsius_to_kelvin, make_spectrum
-from eis_pipeline.io.importers._common import sweep_starts
+from eis_pipeline.io.importers._common import optional_column, sweep_starts
 
 #: EC-Lab names of the columns this package reads, by role, in order of preference.
 FREQUENCY_NAMES = ("freq/Hz",)
@@ -34,33 +34,6 @@ CYCLE_NAMES = ("cycle number",)
 _TEMPERATURE = re.compile(r"^(?:t|temp|temperature)\s*/\s*(?P<unit>[°º]?\s*c|k)$", re.IGNORECASE)
 
 
-def normalise_name(name: str) -> str:
-    """Column name for matching: case-folded, without spaces (EC-Lab versions differ in both).
-
-    Examples
-    --------
-    >>> normalise_name(" Freq / Hz ")
-    'freq/hz'
-    """
-    return "".join(name.split()).casefold()
-
-
-def find_column(names: Sequence[str], candidates: Sequence[str]) -> int | None:
-    """Index in ``names`` of the first of ``candidates`` present (matched loosely), else None.
-
-    Examples
-    --------
-    >>> find_column(["freq/Hz", "Re(Z)/Ohm"], ("re(z)/ohm",))
-    1
-    """
-    index = {normalise_name(n): i for i, n in reversed(list(enumerate(names)))}
-    for cand in candidates:
-        i = index.get(normalise_name(cand))
-        if i is not None:
-            return i
-    return None
-
-
 def find_temperature(names: Sequence[str]) -> tuple[int, str] | None:
     """Index and unit (``'C'`` or ``'K'``) of a temperature column, if any."""
     for i, name in enumerate(names):
@@ -74,11 +47,11 @@ def find_temperature(names: Sequence[str]) -> tuple[int, str] | None:
 def missing_impedance_columns(names: Sequence[str]) -> list[str]:
     """EC-Lab names of the impedance columns absent from ``names`` (empty when complete)."""
     missing = []
-    if find_column(names, FREQUENCY_NAMES) is None:
+    if optional_column(names, FREQUENCY_NAMES) is None:
         missing.append(FREQUENCY_NAMES[0])
-    if find_column(names, REAL_NAMES) is None:
+    if optional_column(names, REAL_NAMES) is None:
         missing.append(REAL_NAMES[0])
-    if find_column(names, MINUS_IMAG_NAMES + IMAG_NAMES) is None:
+    if optional_column(names, MINUS_IMAG_NAMES + IMAG_NAMES) is None:
         missing.append(MINUS_IMAG_NAMES[0])
     return missing
 
@@ -146,7 +119,7 @@ def build_spectra(
     names = list(columns)
 
     def column(candidates: Sequence[str]) -> np.ndarray | None:
-        i = find_column(names, candidates)
+        i = optional_column(names, candidates)
         return None if i is None else np.asarray(columns[names[i]], dtype=np.float64)
 
     frequency = column(FREQUENCY_NAMES)

@@ -75,6 +75,18 @@ def number(text: str) -> float | str:
     return token
 
 
+def normalise_name(name: str) -> str:
+    """Column name for matching: case-folded, without any whitespace (software versions differ
+    in both, e.g. EC-Lab's ``freq/Hz`` and ``Freq / Hz``).
+
+    Examples
+    --------
+    >>> normalise_name(" Freq / Hz ")
+    'freq/hz'
+    """
+    return "".join(name.split()).casefold()
+
+
 def find_column(names: Sequence[str], candidates: Iterable[str], *, path: Path, line: int,
                 what: str, pattern: bool = False) -> int:
     """Index of the first column whose name matches one of ``candidates``.
@@ -100,7 +112,7 @@ def find_column(names: Sequence[str], candidates: Iterable[str], *, path: Path, 
     for cand in candidates:
         for i, name in enumerate(stripped):
             if (re.fullmatch(cand, name, flags=re.IGNORECASE) if pattern
-                    else name.lower() == cand.lower()):
+                    else normalise_name(name) == normalise_name(cand)):
                 return i
     raise ParseError(
         f"no {what} column among {stripped}; is a column missing or renamed? "
@@ -108,11 +120,20 @@ def find_column(names: Sequence[str], candidates: Iterable[str], *, path: Path, 
 
 
 def optional_column(names: Sequence[str], candidates: Iterable[str]) -> int | None:
-    """Index of the first column named like one of ``candidates``, or None."""
-    lowered = [n.strip().lower() for n in names]
+    """Index of the first column named like the first of ``candidates`` present, or None.
+
+    Names are compared with :func:`normalise_name`; the first column of a repeated name wins.
+
+    Examples
+    --------
+    >>> optional_column(["freq/Hz", "Re(Z)/Ohm"], ("re(z)/ohm",))
+    1
+    """
+    index = {normalise_name(n): i for i, n in reversed(list(enumerate(names)))}
     for cand in candidates:
-        if cand.lower() in lowered:
-            return lowered.index(cand.lower())
+        i = index.get(normalise_name(cand))
+        if i is not None:
+            return i
     return None
 
 
