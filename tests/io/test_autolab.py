@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 
 from eis_pipeline.exceptions import ParseError
-from eis_pipeline.io.importers import autolab
-from eis_pipeline.io.registry import detect_format, read_spectra
-from tests.io._vendor_expected import control_spectrum, impedance_py_values
+from eis_pipeline.io.registry import read_spectra
+from tests.io._helpers import control_expected, impedance_py_values
 
 
 def test_txt_matches_impedance_py(shared_formats: Path) -> None:
@@ -30,7 +29,7 @@ def test_txt_matches_impedance_py(shared_formats: Path) -> None:
 
 
 def test_dfr_matches_control(shared_formats: Path) -> None:
-    f, z = control_spectrum(shared_formats)
+    f, z = control_expected(shared_formats)
     (ds,) = read_spectra(shared_formats / "pyimpspec" / "data.dfr")
     assert ds.attrs["source_format"] == "autolab-dfr"
     np.testing.assert_allclose(ds.frequency.values, f, rtol=1e-5)
@@ -39,7 +38,7 @@ def test_dfr_matches_control(shared_formats: Path) -> None:
 
 
 def test_p00_matches_control_at_reduced_precision(shared_formats: Path) -> None:
-    f, z = control_spectrum(shared_formats)
+    f, z = control_expected(shared_formats)
     (ds,) = read_spectra(shared_formats / "pyimpspec" / "data.P00")
     assert ds.attrs["source_format"] == "autolab-p00"
     # Reduced precision: some frequencies keep four significant digits ("37.280e+01" for
@@ -85,20 +84,3 @@ def test_dfr_bad_number_names_line(tmp_path: Path) -> None:
     path.write_text("\n".join(values) + "\n")
     with pytest.raises(ParseError, match=r"bad\.dfr:6: expected a number"):
         read_spectra(path)
-
-
-def test_sniffers_are_specific(shared_formats: Path) -> None:
-    for name, fmt in [("impedance_py/exampleDataAutolab.txt", "autolab-txt"),
-                      ("pyimpspec/data.dfr", "autolab-dfr"),
-                      ("pyimpspec/data.P00", "autolab-p00")]:
-        assert detect_format(shared_formats / name).name == fmt
-    others = ["impedance_py/exampleDataParstat.txt", "impedance_py/exampleDataPowersuite.txt",
-              "impedance_py/exampleDataCHInstruments.txt", "pyimpspec/data.i2b",
-              "pyimpspec/data.idf", "palmsens/eis_5freq.pssession", "zahner/rc-data.ism",
-              "pyimpspec/data.mpt", "pyimpspec/data.z",
-              "impedance_py/exampleDataZPlot.z", "impedance_py/exampleDataZPlot_noComments.z"]
-    for name in others:
-        path = shared_formats / name
-        head = path.read_bytes()[:65536]
-        for sniff in (autolab.sniff_txt, autolab.sniff_dfr, autolab.sniff_p00):
-            assert sniff(path, head) == 0.0, (name, sniff.__name__)

@@ -75,16 +75,6 @@ def test_every_column_id_matches_the_mpt_column_of_that_name(shared_formats: Pat
         np.testing.assert_allclose(mpr[valid], mpt[valid], rtol=2e-7, err_msg=name)
 
 
-def test_impedance_py_expected_values_from_mpr(shared_formats: Path):
-    expected = json.loads((shared_formats / "impedance_py/EXPECTED_parsed_values.json")
-                          .read_text())["files"]["exampleDataBioLogic.mpt"]
-    (ds,) = read_spectra(shared_formats / "impedance_py/exampleDataBioLogic.mpr")
-    assert ds.sizes["frequency"] == expected["n"]
-    np.testing.assert_allclose(ds.frequency.values, expected["f_Hz"], rtol=1e-5)
-    np.testing.assert_allclose(ds.impedance.values.real, expected["Zreal_ohm"], rtol=1e-5)
-    np.testing.assert_allclose(ds.impedance.values.imag, expected["Zimag_ohm"], rtol=1e-5)
-
-
 def test_metadata_and_instrument(shared_formats: Path):
     (ds,) = read_spectra(shared_formats / "yadg/peis.mpr")
     assert ds.attrs["instrument"] == "BioLogic EC-Lab 11.33, SN 0200"

@@ -11,52 +11,12 @@ import pytest
 from eis_pipeline.exceptions import FormatError, ParseError, UnknownFormatError
 from eis_pipeline.io.importers import biologic_mpt
 from eis_pipeline.io.registry import detect_format, read_spectra
-
-MPT_FILES = [
-    "impedance_py/exampleDataBioLogic.mpt",
-    "pyimpspec/data.mpt",
-    "pyimpspec/case-multiple-spectra.mpt",
-    "yadg/geis.mpt",
-    "yadg/peis.mpt",
-    "yadg/peis.issue_149.mpt",
-    "yadg/peis.issue_225.no_ece.mpt",
-    "yadg/peis.issue_225.with_ece.mpt",
-    "yadg/vsp_peis_with.mpt",
-    "yadg/zir.mpt",
-]
-
-
-def _assert_same_spectra(a, b, rtol=0.0):
-    assert len(a) == len(b)
-    for x, y in zip(a, b, strict=True):
-        np.testing.assert_allclose(x.frequency.values, y.frequency.values, rtol=rtol)
-        np.testing.assert_allclose(x.impedance.values, y.impedance.values, rtol=rtol)
-        for name in ("time", "potential", "current"):
-            np.testing.assert_allclose(x[name].values, y[name].values, rtol=rtol)
-
+from tests.io._helpers import (
+    assert_same_spectra,
+    write,
+)
 
 # -- real files ---------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("name", MPT_FILES)
-def test_every_shared_mpt_is_detected_and_read(shared_formats: Path, name: str):
-    path = shared_formats / name
-    assert detect_format(path).name == "biologic-mpt"
-    spectra = read_spectra(path)
-    assert spectra and all(ds.attrs["source_format"] == "biologic-mpt" for ds in spectra)
-    assert [ds.attrs["sweep"] for ds in spectra] == list(range(len(spectra)))
-    _assert_same_spectra(spectra, read_spectra(path, format="biologic-mpt"))
-
-
-def test_impedance_py_expected_values(shared_formats: Path):
-    expected = json.loads((shared_formats / "impedance_py/EXPECTED_parsed_values.json")
-                          .read_text())["files"]["exampleDataBioLogic.mpt"]
-    (ds,) = read_spectra(shared_formats / "impedance_py/exampleDataBioLogic.mpt")
-    assert ds.sizes["frequency"] == expected["n"] == 43
-    np.testing.assert_allclose(ds.frequency.values, expected["f_Hz"], rtol=1e-5)
-    np.testing.assert_allclose(ds.impedance.values.real, expected["Zreal_ohm"], rtol=1e-5)
-    # -Im(Z) column negated: the reference gives the physical (mostly negative) Z''.
-    np.testing.assert_allclose(ds.impedance.values.imag, expected["Zimag_ohm"], rtol=1e-5)
-
 
 def test_units_and_metadata(shared_formats: Path):
     path = shared_formats / "impedance_py/exampleDataBioLogic.mpt"
@@ -74,19 +34,6 @@ def test_units_and_metadata(shared_formats: Path):
     (peis,) = read_spectra(shared_formats / "yadg/peis.mpt")
     assert peis.attrs["instrument"] == "BioLogic EC-Lab 11.33, SP-240 (SN 0200)"
     assert json.loads(peis.attrs["original_metadata"])["parameters"]["fi"] == "200.000"
-
-
-def test_pyimpspec_control_data(shared_formats: Path):
-    control = json.loads((shared_formats / "pyimpspec/EXPECTED_control_data.json").read_text())
-    z = np.asarray(control["real"]) + 1j * np.asarray(control["imaginary"])
-    (single,) = read_spectra(shared_formats / "pyimpspec/data.mpt")
-    multiple = read_spectra(shared_formats / "pyimpspec/case-multiple-spectra.mpt")
-    # cycle number stays 0 in this file: the three loops are found where the sweep restarts.
-    assert len(multiple) == 3
-    for ds in [single, *multiple]:
-        assert ds.sizes["frequency"] == 29
-        np.testing.assert_allclose(ds.frequency.values, control["frequency"], rtol=1e-5)
-        np.testing.assert_allclose(ds.impedance.values, z, rtol=1e-5)
 
 
 @pytest.mark.parametrize(("name", "n_sweeps", "points"), [
@@ -164,28 +111,11 @@ def _data_mpt(shared_formats: Path) -> tuple[list[str], int]:
     return text.splitlines(), 68
 
 
-def test_decimal_comma_variant_reads_identically(shared_formats: Path, tmp_path: Path):
-    lines, n_header = _data_mpt(shared_formats)
-    german = lines[:n_header] + [row.replace(".", ",") for row in lines[n_header:]]
-    path = tmp_path / "de.mpt"
-    path.write_bytes(("\r\n".join(german) + "\r\n").encode("cp1252"))
-    _assert_same_spectra(read_spectra(path), read_spectra(shared_formats / "pyimpspec/data.mpt"))
-
-
-@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
-def test_line_endings_read_identically(shared_formats: Path, tmp_path: Path, newline: str):
-    lines, _ = _data_mpt(shared_formats)
-    path = tmp_path / "eol.mpt"
-    path.write_bytes(newline.join(lines).encode("cp1252"))
-    _assert_same_spectra(read_spectra(path), read_spectra(shared_formats / "pyimpspec/data.mpt"))
-
-
 def test_headerless_export(shared_formats: Path, tmp_path: Path):
     lines, n_header = _data_mpt(shared_formats)
-    path = tmp_path / "bare.mpt"
-    path.write_bytes("\n".join(lines[n_header - 1:]).encode("cp1252"))
+    path = write(tmp_path, "bare.mpt", lines[n_header - 1:], encoding="cp1252")
     assert detect_format(path).name == "biologic-mpt"
-    _assert_same_spectra(read_spectra(path), read_spectra(shared_formats / "pyimpspec/data.mpt"))
+    assert_same_spectra(read_spectra(path), read_spectra(shared_formats / "pyimpspec/data.mpt"))
 
 
 def test_truncated_mid_row_names_the_line(shared_formats: Path, tmp_path: Path):
@@ -279,5 +209,5 @@ def test_unicode_encodings_read_identically(shared_formats: Path, tmp_path: Path
     path = tmp_path / "u.mpt"
     path.write_bytes("\n".join(lines).encode(encoding))
     spectra = read_spectra(path)
-    _assert_same_spectra(spectra, read_spectra(shared_formats / "pyimpspec/data.mpt"))
+    assert_same_spectra(spectra, read_spectra(shared_formats / "pyimpspec/data.mpt"))
     assert "Cs/µF" in json.loads(spectra[0].attrs["original_metadata"])["columns"]

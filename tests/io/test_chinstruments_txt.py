@@ -8,16 +8,10 @@ import pytest
 from eis_pipeline.exceptions import FormatError, ParseError
 from eis_pipeline.io.importers.chinstruments_txt import NAME, sniff
 from eis_pipeline.io.registry import read_spectra
-from tests.io.text_variants import (
-    EOLS,
-    assert_matches,
+from tests.io._helpers import (
     assert_same_spectra,
     drop_column,
-    impedance_py_expected,
     lines_of,
-    read_both,
-    truncated,
-    with_garbage,
     write,
 )
 
@@ -29,12 +23,6 @@ FIRST_ROW = 18  # 0-based line of the first data row
 @pytest.fixture
 def example(shared_formats):
     return shared_formats / "impedance_py" / FILE
-
-
-def test_matches_impedance_py(shared_formats, example):
-    spectra = read_both(example, NAME)
-    assert len(spectra) == 1
-    assert_matches(spectra[0], *impedance_py_expected(shared_formats, FILE))
 
 
 def test_header(example):
@@ -56,35 +44,12 @@ def test_negated_column_title_flips_the_sign(example, tmp_path):
     np.testing.assert_array_equal(ds.impedance.values, ref.impedance.values.conj())
 
 
-@pytest.mark.parametrize("eol", EOLS)
-def test_line_endings_read_identically(example, tmp_path, eol):
-    variant = write(tmp_path, "x.txt", lines_of(example), EOLS[eol])
-    assert_same_spectra(read_spectra(example), read_spectra(variant))
-
-
-def test_truncated_table_names_file_and_line(example, tmp_path):
-    lines = lines_of(example)
-    row = FIRST_ROW + 40
-    with pytest.raises(ParseError) as info:
-        read_spectra(write(tmp_path, "cut.txt", truncated(lines, row)))
-    assert info.value.line == row + 1 and "cut.txt" in str(info.value)
-
-
 def test_removed_column(example, tmp_path):
     lines = lines_of(example)
     broken = drop_column(lines, range(FIRST_ROW - 2, len(lines)), 2, sep=",")
     with pytest.raises(ParseError, match=r'no\.txt:17: no Z" \(Z"/ohm\) column'):
         read_spectra(write(tmp_path, "no.txt", broken), format=NAME)
     assert sniff(tmp_path, "\n".join(broken).encode()) == 0.0
-
-
-def test_garbage_in_table_names_file_and_line(example, tmp_path):
-    lines = lines_of(example)
-    path = tmp_path / "junk.txt"
-    path.write_bytes(with_garbage(lines, FIRST_ROW + 7))
-    with pytest.raises(ParseError) as info:
-        read_spectra(path)
-    assert info.value.line == FIRST_ROW + 8 and "junk.txt" in str(info.value)
 
 
 def test_other_chi_technique_is_not_impedance(tmp_path):

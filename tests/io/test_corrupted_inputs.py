@@ -19,10 +19,10 @@ from eis_pipeline.conventions import validate_spectrum
 from eis_pipeline.exceptions import EisError
 from eis_pipeline.io.registry import read_spectra
 from tests.conftest import SHARED_FORMATS
+from tests.io.test_shared_catalogue import REJECTED as CATALOGUE_REJECTED
 
 #: files that are *meant* to be rejected; corrupting them is pointless
-REJECTED = {"exampleDataBioLogic_MissingFreq.mpt", "exampleDataBioLogic_NoImZ.mpt",
-            "mb.issue_95.mpt", "mb.issue_95.de.mpt"}
+REJECTED = {Path(rel).name for rel in CATALOGUE_REJECTED}
 #: large files get fewer examples to keep `make test` fast
 LARGE = 256 * 1024
 

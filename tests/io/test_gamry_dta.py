@@ -3,21 +3,15 @@ import json
 import numpy as np
 import pytest
 
-from eis_pipeline.exceptions import EisError, FormatError, ParseError
+from eis_pipeline.exceptions import FormatError, ParseError
 from eis_pipeline.io.importers.gamry_dta import NAME, sniff
 from eis_pipeline.io.registry import read_spectra
-from tests.io.text_variants import (
-    EOLS,
+from tests.io._helpers import (
     assert_matches,
-    assert_same_spectra,
-    control_expected,
-    decimal_comma,
     drop_column,
     impedance_py_expected,
     lines_of,
     read_both,
-    truncated,
-    with_garbage,
     write,
 )
 
@@ -63,12 +57,6 @@ def test_aborted_run_is_flagged_in_metadata(shared_formats):
     assert json.loads(ds.attrs["original_metadata"])["EXPERIMENTABORTED"] is True
 
 
-def test_decimal_comma_file_matches_control(shared_formats):
-    spectra = read_both(shared_formats / "pyimpspec" / "data.dta", NAME)
-    assert len(spectra) == 1
-    assert_matches(spectra[0], *control_expected(shared_formats))
-
-
 def test_drift_corrected_file_gives_two_sweeps(shared_formats):
     path = shared_formats / "pyimpspec" / "drift-corrected-data.dta"
     raw, corrected = read_spectra(path)
@@ -79,21 +67,6 @@ def test_drift_corrected_file_gives_two_sweeps(shared_formats):
     assert raw.impedance.values[-1] == pytest.approx(163443.2 - 207897.9j)
     assert corrected.impedance.values[-1] == pytest.approx(163521.3 - 207613.7j)
     assert json.loads(raw.attrs["original_metadata"])["AREA"] == 0.02
-
-
-@pytest.mark.parametrize("eol", EOLS)
-def test_line_endings_read_identically(shared_formats, tmp_path, eol):
-    src = shared_formats / "impedance_py" / "exampleDataGamry.DTA"
-    variant = write(tmp_path, "x.DTA", lines_of(src), EOLS[eol])
-    assert_same_spectra(read_spectra(src), read_spectra(variant))
-
-
-def test_decimal_comma_variant_reads_identically(shared_formats, tmp_path):
-    src = shared_formats / "impedance_py" / "exampleDataGamry.DTA"
-    lines = lines_of(src)
-    variant = write(tmp_path, "x.DTA", decimal_comma(lines))
-    assert variant.read_bytes().count(b",") > 500
-    assert_same_spectra(read_spectra(src), read_spectra(variant))
 
 
 def test_temperature_column_in_celsius_becomes_kelvin(shared_formats, tmp_path):
@@ -108,16 +81,6 @@ def test_temperature_column_in_celsius_becomes_kelvin(shared_formats, tmp_path):
     np.testing.assert_allclose(ds.temperature.values[1:3], [293.25, 293.35])
 
 
-def test_truncated_table_names_file_and_line(shared_formats, tmp_path):
-    lines = lines_of(shared_formats / "impedance_py" / "exampleDataGamry.DTA")
-    row = _zcurve_rows(lines)[30]
-    path = write(tmp_path, "cut.DTA", truncated(lines, row))
-    with pytest.raises(ParseError) as info:
-        read_spectra(path)
-    assert info.value.line == row + 1
-    assert "cut.DTA" in str(info.value)
-
-
 def test_removed_column_is_named(shared_formats, tmp_path):
     lines = lines_of(shared_formats / "impedance_py" / "exampleDataGamry.DTA")
     rows = _zcurve_rows(lines)
@@ -125,17 +88,6 @@ def test_removed_column_is_named(shared_formats, tmp_path):
     broken = drop_column(lines, range(rows[0] - 2, rows[-1] + 1), index)
     with pytest.raises(ParseError, match=r"no\.DTA:\d+: no Z'' \(Zimag\) column"):
         read_spectra(write(tmp_path, "no.DTA", broken))
-
-
-def test_garbage_in_table_names_file_and_line(shared_formats, tmp_path):
-    lines = lines_of(shared_formats / "impedance_py" / "exampleDataGamry.DTA")
-    row = _zcurve_rows(lines)[10]
-    path = tmp_path / "junk.DTA"
-    path.write_bytes(with_garbage(lines, row))
-    with pytest.raises(EisError) as info:
-        read_spectra(path)
-    assert isinstance(info.value, ParseError)
-    assert info.value.line == row + 1 and "junk.DTA" in str(info.value)
 
 
 def test_non_impedance_gamry_file_is_not_detected(tmp_path):

@@ -1,4 +1,3 @@
-import json
 
 import numpy as np
 import pytest
@@ -6,6 +5,10 @@ import pytest
 from eis_pipeline.exceptions import EisError, ParseError
 from eis_pipeline.io.importers.generic_csv import read_generic_csv, split_sweeps
 from eis_pipeline.io.registry import read_spectra
+from tests.io._helpers import (
+    EOLS,
+    decimal_comma,
+)
 
 F = np.array([1e5, 1e4, 1e3, 1e2, 10.0, 1.0])
 Z = 100 / (1 + 1j * F / 1e3) + 5
@@ -52,13 +55,13 @@ def test_modulus_phase_columns(tmp_path):
     np.testing.assert_allclose(ds.impedance, Z, rtol=1e-12)
 
 
-@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+@pytest.mark.parametrize("eol", EOLS)
 @pytest.mark.parametrize("comma", [False, True])
-def test_line_endings_and_decimal_comma_read_identically(tmp_path, newline, comma):
+def test_line_endings_and_decimal_comma_read_identically(tmp_path, eol, comma):
     text = "f\tZ'\tZ''\n" + _table(F, Z, "{:.17g}\t{:.17g}\t{:.17g}") + "\n"
     if comma:
-        text = text.replace(".", ",")
-    (ds,) = read_spectra(_write(tmp_path / "v.tsv", text, newline))
+        text = "\n".join(decimal_comma(text.split("\n")))
+    (ds,) = read_spectra(_write(tmp_path / "v.tsv", text, EOLS[eol]))
     np.testing.assert_array_equal(ds.frequency, F)
     np.testing.assert_array_equal(ds.impedance, Z)
 
@@ -109,35 +112,6 @@ def test_not_impedance_table_is_not_detected(tmp_path):
     text = "time,voltage\n0,1\n1,2\n"
     with pytest.raises(EisError, match="no importer recognises"):
         read_spectra(_write(tmp_path / "t.csv", text))
-
-
-CONTROL_CSVS = ["case-negative-real-imaginary.csv", "data-comma-decimal-separator.csv",
-                "data-header-variant-4.csv"]
-
-
-@pytest.mark.parametrize("name", CONTROL_CSVS)
-def test_pyimpspec_csv_variants_match_control(shared_formats, name):
-    control = json.loads((shared_formats / "pyimpspec" / "EXPECTED_control_data.json")
-                         .read_text())
-    (ds,) = read_spectra(shared_formats / "pyimpspec" / name)
-    np.testing.assert_allclose(ds.frequency, control["frequency"], rtol=1e-5)
-    np.testing.assert_allclose(ds.impedance.real, control["real"], rtol=1e-5)
-    np.testing.assert_allclose(ds.impedance.imag, control["imaginary"], rtol=1e-5)
-
-
-def test_pyimpspec_multiple_spectra_csv(shared_formats):
-    spectra = read_spectra(shared_formats / "pyimpspec" / "case-multiple-spectra.csv")
-    assert [ds.sizes["frequency"] for ds in spectra] == [29] * 4
-
-
-def test_impedance_py_headerless_csv(shared_formats):
-    expected = json.loads((shared_formats / "impedance_py" / "EXPECTED_parsed_values.json")
-                          .read_text())["files"]["exampleData.csv"]
-    (ds,) = read_spectra(shared_formats / "impedance_py" / "exampleData.csv")
-    assert ds.sizes["frequency"] == int(expected["n"])
-    np.testing.assert_allclose(ds.frequency, expected["f_Hz"], rtol=1e-5)
-    np.testing.assert_allclose(ds.impedance.real, expected["Zreal_ohm"], rtol=1e-5)
-    np.testing.assert_allclose(ds.impedance.imag, expected["Zimag_ohm"], rtol=1e-5)
 
 
 def test_novocontrol_headerless_csv_with_leading_spaces(shared_formats):

@@ -10,14 +10,13 @@ import numpy as np
 import pytest
 
 from eis_pipeline.exceptions import FormatError, ParseError
-from eis_pipeline.io.importers import ivium_idf
-from eis_pipeline.io.registry import detect_format, read_spectra
-from tests.io._vendor_expected import control_spectrum, impedance_py_values
+from eis_pipeline.io.registry import read_spectra
+from tests.io._helpers import control_expected, impedance_py_values
 
 
 @pytest.mark.parametrize("name, sweeps", [("data.idf", 1), ("data.ids", 2)])
 def test_matches_control(shared_formats: Path, name: str, sweeps: int) -> None:
-    f, z = control_spectrum(shared_formats)
+    f, z = control_expected(shared_formats)
     spectra = read_spectra(shared_formats / "pyimpspec" / name)
     assert len(spectra) == sweeps
     for i, ds in enumerate(spectra):
@@ -91,12 +90,3 @@ def test_non_impedance_method_is_rejected(tmp_path: Path) -> None:
     path.write_bytes(_dataset([(1.0, -1.0, 10.0)], method="CyclicVoltammetry"))
     with pytest.raises(FormatError, match="not Impedance"):
         read_spectra(path)
-
-
-def test_sniffer_is_specific(shared_formats: Path) -> None:
-    for name in ["pyimpspec/data.idf", "pyimpspec/data.ids", "impedance_py/exampleDataIvium.idf"]:
-        assert detect_format(shared_formats / name).name == "ivium-idf"
-    for name in ["pyimpspec/data.dfr", "pyimpspec/data.i2b", "palmsens/eis_5freq.pssession",
-                 "zahner/rc-data.ism", "pyimpspec/data.mpt", "impedance_py/exampleDataGamry.DTA"]:
-        path = shared_formats / name
-        assert ivium_idf.sniff(path, path.read_bytes()[:65536]) == 0.0, name

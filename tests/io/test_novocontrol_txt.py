@@ -6,15 +6,10 @@ import pytest
 from eis_pipeline.exceptions import FormatError, ParseError
 from eis_pipeline.io.importers.novocontrol_txt import NAME, sniff
 from eis_pipeline.io.registry import read_spectra
-from tests.io.text_variants import (
-    EOLS,
-    assert_same_spectra,
-    decimal_comma,
+from tests.io._helpers import (
     drop_column,
     lines_of,
     read_both,
-    truncated,
-    with_garbage,
     write,
 )
 
@@ -67,41 +62,12 @@ def test_temperature_column_in_kelvin(example, tmp_path):
     np.testing.assert_array_equal(ds.temperature.values[:3], [300.0, 301.0, 302.0])
 
 
-@pytest.mark.parametrize("eol", EOLS)
-def test_line_endings_read_identically(example, tmp_path, eol):
-    variant = write(tmp_path, "x.txt", lines_of(example), EOLS[eol])
-    assert_same_spectra(read_spectra(example), read_spectra(variant))
-
-
-def test_decimal_comma_variant_reads_identically(example, tmp_path):
-    variant = write(tmp_path, "x.txt", decimal_comma(lines_of(example)))
-    ds = read_spectra(variant)[0]
-    assert_same_spectra(read_spectra(example), [ds])
-    assert ds.attrs["thickness_cm"] == 0.075
-
-
-def test_truncated_table_names_file_and_line(example, tmp_path):
-    lines = lines_of(example)
-    with pytest.raises(ParseError) as info:
-        read_spectra(write(tmp_path, "cut.txt", truncated(lines, 20)))
-    assert info.value.line == 21 and "cut.txt" in str(info.value)
-
-
 def test_removed_column(example, tmp_path):
     lines = lines_of(example)
     broken = drop_column(lines, range(TITLE, len(lines)), 2)
     assert sniff(tmp_path, "\n".join(broken).encode()) == 0.0
     with pytest.raises(ParseError, match=r"no\.txt:4: no Z'' \[ohm\] column"):
         read_spectra(write(tmp_path, "no.txt", broken), format=NAME)
-
-
-def test_garbage_in_table_names_file_and_line(example, tmp_path):
-    lines = lines_of(example)
-    path = tmp_path / "junk.txt"
-    path.write_bytes(with_garbage(lines, 10))
-    with pytest.raises(ParseError) as info:
-        read_spectra(path)
-    assert info.value.line == 11 and "junk.txt" in str(info.value)
 
 
 def test_permittivity_export_is_not_impedance(tmp_path):

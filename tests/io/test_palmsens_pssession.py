@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 
 from eis_pipeline.exceptions import FormatError, ParseError
-from eis_pipeline.io.importers import palmsens_pssession
-from eis_pipeline.io.registry import detect_format, read_spectra
-from tests.io._vendor_expected import control_spectrum
+from eis_pipeline.io.registry import read_spectra
+from tests.io._helpers import control_expected
 
 
 def _session(path: Path) -> dict:
@@ -21,7 +20,7 @@ def _session(path: Path) -> dict:
 
 
 def test_matches_control(shared_formats: Path) -> None:
-    f, z = control_spectrum(shared_formats)
+    f, z = control_expected(shared_formats)
     (ds,) = read_spectra(shared_formats / "pyimpspec" / "data.pssession")
     assert ds.attrs["source_format"] == "palmsens-pssession"
     assert ds.attrs["instrument"] == "PalmSens PS4A22B003671"
@@ -98,12 +97,3 @@ def test_truncated_json_names_line(tmp_path: Path, shared_formats: Path) -> None
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(ParseError, match=r"cut\.pssession:\d+: invalid JSON"):
         read_spectra(path)
-
-
-def test_sniffer_is_specific(shared_formats: Path) -> None:
-    for name in ["pyimpspec/data.pssession", "palmsens/eis_5freq.pssession"]:
-        assert detect_format(shared_formats / name).name == "palmsens-pssession"
-    for name in ["pyimpspec/data.idf", "pyimpspec/data.i2b", "zahner/rc-data.ism",
-                 "pyimpspec/data.dfr", "impedance_py/exampleDataAutolab.txt"]:
-        path = shared_formats / name
-        assert palmsens_pssession.sniff(path, path.read_bytes()[:65536]) == 0.0, name

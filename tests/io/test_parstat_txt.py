@@ -6,17 +6,9 @@ import pytest
 from eis_pipeline.exceptions import FormatError, ParseError
 from eis_pipeline.io.importers.parstat_txt import NAME, sniff
 from eis_pipeline.io.registry import read_spectra
-from tests.io.text_variants import (
-    EOLS,
-    assert_matches,
-    assert_same_spectra,
-    decimal_comma,
+from tests.io._helpers import (
     drop_column,
-    impedance_py_expected,
     lines_of,
-    read_both,
-    truncated,
-    with_garbage,
     write,
 )
 
@@ -28,12 +20,6 @@ FIRST_EIS_ROW = 782  # 0-based line of the first row with a frequency
 @pytest.fixture
 def example(shared_formats):
     return shared_formats / "impedance_py" / FILE
-
-
-def test_matches_impedance_py(shared_formats, example):
-    spectra = read_both(example, NAME)
-    assert len(spectra) == 1
-    assert_matches(spectra[0], *impedance_py_expected(shared_formats, FILE))
 
 
 def test_dc_rows_skipped_and_point_variables_kept(example):
@@ -56,40 +42,12 @@ def test_two_sweeps_separated_by_dc_rows(example, tmp_path):
     np.testing.assert_array_equal(first.impedance.values, second.impedance.values)
 
 
-@pytest.mark.parametrize("eol", EOLS)
-def test_line_endings_read_identically(example, tmp_path, eol):
-    variant = write(tmp_path, "x.txt", lines_of(example), EOLS[eol])
-    assert_same_spectra(read_spectra(example), read_spectra(variant))
-
-
-def test_decimal_comma_variant_reads_identically(example, tmp_path):
-    variant = write(tmp_path, "x.txt", decimal_comma(lines_of(example)))
-    assert_same_spectra(read_spectra(example), read_spectra(variant))
-
-
-def test_truncated_table_names_file_and_line(example, tmp_path):
-    lines = lines_of(example)
-    row = FIRST_EIS_ROW + 10
-    with pytest.raises(ParseError) as info:
-        read_spectra(write(tmp_path, "cut.txt", truncated(lines, row)))
-    assert info.value.line == row + 1 and "cut.txt" in str(info.value)
-
-
 def test_removed_column(example, tmp_path):
     lines = lines_of(example)
     broken = drop_column(lines, range(len(lines)), 5)
     assert sniff(tmp_path, "\n".join(broken[:3]).encode()) == 0.0
     with pytest.raises(ParseError, match=r"no\.txt:1: no Z'' \(Zim\) column"):
         read_spectra(write(tmp_path, "no.txt", broken), format=NAME)
-
-
-def test_garbage_in_table_names_file_and_line(example, tmp_path):
-    lines = lines_of(example)
-    path = tmp_path / "junk.txt"
-    path.write_bytes(with_garbage(lines, FIRST_EIS_ROW + 3))
-    with pytest.raises(ParseError) as info:
-        read_spectra(path)
-    assert info.value.line == FIRST_EIS_ROW + 4 and "junk.txt" in str(info.value)
 
 
 def test_dc_only_export_is_a_clear_error(example, tmp_path):

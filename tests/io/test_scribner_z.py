@@ -4,20 +4,11 @@ import numpy as np
 import pytest
 
 from eis_pipeline.exceptions import FormatError, ParseError
-from eis_pipeline.io.importers.scribner_z import NAME, sniff
+from eis_pipeline.io.importers.scribner_z import sniff
 from eis_pipeline.io.registry import read_spectra
-from tests.io.text_variants import (
-    EOLS,
-    assert_matches,
-    assert_same_spectra,
-    control_expected,
-    decimal_comma,
+from tests.io._helpers import (
     drop_column,
-    impedance_py_expected,
     lines_of,
-    read_both,
-    truncated,
-    with_garbage,
     write,
 )
 
@@ -29,18 +20,6 @@ def _first_row(lines: list[str]) -> int:
     if lines[0].startswith("ZPLOT2"):
         return next(i for i, s in enumerate(lines) if s.strip() == "End Comments") + 1
     return next(i for i, s in enumerate(lines) if "Freq(Hz)" in s) + 1
-
-
-@pytest.mark.parametrize("name", ["exampleDataZPlot.z", "exampleDataZPlot_noComments.z"])
-def test_matches_impedance_py(shared_formats, name):
-    spectra = read_both(shared_formats / "impedance_py" / name, NAME)
-    assert len(spectra) == 1
-    assert_matches(spectra[0], *impedance_py_expected(shared_formats, name))
-
-
-def test_pyimpspec_file_matches_control(shared_formats):
-    ds = read_both(shared_formats / "pyimpspec" / "data.z", NAME)[0]
-    assert_matches(ds, *control_expected(shared_formats))
 
 
 def test_complete_zplot_file_and_header(shared_formats):
@@ -67,30 +46,6 @@ def test_stopped_sweeps_keep_declared_count(shared_formats):
     assert ds.attrs["instrument"] == "Scribner ZPlotW 3.2c"
 
 
-@pytest.mark.parametrize("name", ["exampleDataZPlot.z", "exampleDataZPlot_noComments.z"])
-@pytest.mark.parametrize("eol", EOLS)
-def test_line_endings_read_identically(shared_formats, tmp_path, name, eol):
-    src = shared_formats / "impedance_py" / name
-    variant = write(tmp_path, "x.z", lines_of(src), EOLS[eol])
-    assert_same_spectra(read_spectra(src), read_spectra(variant))
-
-
-def test_decimal_comma_variant_reads_identically(shared_formats, tmp_path):
-    src = shared_formats / "impedance_py" / "exampleDataZPlot.z"
-    lines = lines_of(src)
-    variant = write(tmp_path, "x.z", decimal_comma(lines, slice(_first_row(lines), None)))
-    assert_same_spectra(read_spectra(src), read_spectra(variant))
-
-
-@pytest.mark.parametrize("name", ["exampleDataZPlot.z", "exampleDataZPlot_noComments.z"])
-def test_truncated_table_names_file_and_line(shared_formats, tmp_path, name):
-    lines = lines_of(shared_formats / "impedance_py" / name)
-    row = _first_row(lines) + 5
-    with pytest.raises(ParseError) as info:
-        read_spectra(write(tmp_path, "cut.z", truncated(lines, row)))
-    assert info.value.line == row + 1 and "cut.z" in str(info.value)
-
-
 def test_removed_column_is_reported(shared_formats, tmp_path):
     lines = lines_of(shared_formats / "impedance_py" / "exampleDataZPlot.z")
     first = _first_row(lines)
@@ -103,16 +58,6 @@ def test_removed_column_is_reported(shared_formats, tmp_path):
     with pytest.raises(ParseError, match="expected 9 columns, found 8") as info:
         read_spectra(write(tmp_path, "short.z", broken))
     assert info.value.line == first + 1
-
-
-def test_garbage_in_table_names_file_and_line(shared_formats, tmp_path):
-    lines = lines_of(shared_formats / "impedance_py" / "exampleDataZPlot.z")
-    row = _first_row(lines) + 3
-    path = tmp_path / "junk.z"
-    path.write_bytes(with_garbage(lines, row))
-    with pytest.raises(ParseError) as info:
-        read_spectra(path)
-    assert info.value.line == row + 1 and "junk.z" in str(info.value)
 
 
 def test_other_channels_are_rejected_not_misread(shared_formats, tmp_path):

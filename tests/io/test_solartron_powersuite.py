@@ -4,16 +4,11 @@ import pytest
 from eis_pipeline.exceptions import FormatError, ParseError
 from eis_pipeline.io.importers.solartron_powersuite import NAME, sniff
 from eis_pipeline.io.registry import read_spectra
-from tests.io.text_variants import (
-    EOLS,
+from tests.io._helpers import (
     assert_matches,
-    assert_same_spectra,
-    decimal_comma,
     drop_column,
     impedance_py_expected,
     read_both,
-    truncated,
-    with_garbage,
     write,
 )
 
@@ -41,24 +36,6 @@ def test_matches_impedance_py_in_acquisition_order(shared_formats, example):
     assert ds.attrs["instrument"] == "Solartron PowerSuite"
 
 
-@pytest.mark.parametrize("eol", [*EOLS, "CRCRLF"])
-def test_line_endings_read_identically(example, tmp_path, eol):
-    variant = write(tmp_path, "x.txt", logical_lines(example), EOLS.get(eol, "\r\r\n"))
-    assert_same_spectra(read_spectra(example), read_spectra(variant))
-
-
-def test_decimal_comma_variant_reads_identically(example, tmp_path):
-    variant = write(tmp_path, "x.txt", decimal_comma(logical_lines(example)))
-    assert_same_spectra(read_spectra(example), read_spectra(variant))
-
-
-def test_truncated_table_names_file_and_line(example, tmp_path):
-    lines = logical_lines(example)
-    with pytest.raises(ParseError) as info:
-        read_spectra(write(tmp_path, "cut.txt", truncated(lines, 12), "\r\r\n"))
-    assert info.value.line == 13 and "cut.txt" in str(info.value)
-
-
 def test_removed_column(example, tmp_path):
     lines = logical_lines(example)
     broken = drop_column(lines, range(len(lines)), 2)
@@ -69,14 +46,6 @@ def test_removed_column(example, tmp_path):
     with pytest.raises(ParseError, match="expected 3 columns, found 2") as info:
         read_spectra(write(tmp_path, "short.txt", broken))
     assert info.value.line == 2
-
-
-def test_garbage_in_table_names_file_and_line(example, tmp_path):
-    path = tmp_path / "junk.txt"
-    path.write_bytes(with_garbage(logical_lines(example), 5))
-    with pytest.raises(ParseError) as info:
-        read_spectra(path)
-    assert info.value.line == 6 and "junk.txt" in str(info.value)
 
 
 def test_sniff_wants_the_exact_titles(tmp_path):

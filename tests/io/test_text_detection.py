@@ -1,49 +1,17 @@
-"""Detection across the text importers: each real file goes to its own importer, and no text
-importer claims a file of another format."""
+"""Random damage to the real exports of the text vendor importers (Gamry, ZPlot, Novocontrol,
+CHI, PowerSuite, Parstat, VersaStudio). Which file goes to which importer, and that no importer
+claims another format's file, is checked for every shared file in test_shared_catalogue.py."""
 
 import pytest
 
-from eis_pipeline.io.registry import SNIFF_BYTES, importers, read_spectra
+from eis_pipeline.io.registry import importers
+from tests.io.test_shared_catalogue import CATALOGUE
 
 pytestmark = pytest.mark.shared_formats
 
-EXPECTED = {
-    "impedance_py/exampleDataGamry.DTA": "gamry-dta",
-    "impedance_py/exampleDataGamryABORT.DTA": "gamry-dta",
-    "pyimpspec/data.dta": "gamry-dta",
-    "pyimpspec/drift-corrected-data.dta": "gamry-dta",
-    "impedance_py/exampleDataZPlot.z": "zplot-z",
-    "impedance_py/exampleDataZPlot_noComments.z": "zplot-z",
-    "impedance_py/Circuit1_EIS_1.z": "zplot-z",
-    "pyimpspec/data.z": "zplot-z",
-    "novocontrol/Example2a.txt": "novocontrol-txt",
-    "impedance_py/exampleDataCHInstruments.txt": "chi-txt",
-    "impedance_py/exampleDataPowersuite.txt": "powersuite-txt",
-    "impedance_py/exampleDataParstat.txt": "parstat-txt",
-    "impedance_py/exampleDataVersaStudio.par": "versastudio-par",
-    "pyimpspec/data.par": "versastudio-par",
-}
-MINE = sorted(set(EXPECTED.values()))
-
-
-@pytest.mark.parametrize("relpath", sorted(EXPECTED))
-def test_detected_as_the_right_format(shared_formats, relpath):
-    spectra = read_spectra(shared_formats / relpath)
-    assert {ds.attrs["source_format"] for ds in spectra} == {EXPECTED[relpath]}
-
-
-def test_no_text_importer_claims_another_file(shared_formats):
-    registry = importers()
-    claimed = {}
-    for path in sorted(p for p in shared_formats.rglob("*") if p.is_file()):
-        rel = path.relative_to(shared_formats).as_posix()
-        head = path.open("rb").read(SNIFF_BYTES)
-        for name in MINE:
-            score = registry[name].sniff(path, head)
-            assert 0.0 <= score <= 1.0
-            if score > 0 and EXPECTED.get(rel) != name:
-                claimed[rel] = name
-    assert claimed == {}
+TEXT_VENDORS = {"gamry-dta", "zplot-z", "novocontrol-txt", "chi-txt", "powersuite-txt",
+                "parstat-txt", "versastudio-par"}
+EXPECTED = {rel: fmt for rel, (fmt, _, _) in CATALOGUE.items() if fmt in TEXT_VENDORS}
 
 
 @pytest.mark.parametrize("relpath", sorted(EXPECTED))

@@ -25,7 +25,7 @@ from eis_pipeline.io.importers import (
     palmsens_pssession,
     zahner_ism,
 )
-from eis_pipeline.io.registry import SNIFF_BYTES, Importer
+from eis_pipeline.io.registry import Importer
 
 MODULES = (autolab, elchemea_i2b, ivium_idf, palmsens_pssession, zahner_ism)
 IMPORTERS = {imp.name: imp for m in MODULES for imp in m.IMPORTERS}
@@ -109,12 +109,3 @@ def test_truncated_data_is_an_error(shared_formats: Path) -> None:
             path.write_bytes(data[:cut])
             with pytest.raises(EisError, match="half"):
                 IMPORTERS[name].read(path)
-
-
-def test_sniffers_claim_only_their_files(shared_formats: Path) -> None:
-    mine = {rel: name for name, files in FILES.items() for rel in files}
-    for path in sorted(p for p in shared_formats.rglob("*") if p.is_file()):
-        rel = path.relative_to(shared_formats).as_posix()
-        head = path.read_bytes()[:SNIFF_BYTES]
-        claims = {n for n, imp in IMPORTERS.items() if imp.sniff(path, head) > 0}
-        assert claims == ({mine[rel]} if rel in mine else set()), rel

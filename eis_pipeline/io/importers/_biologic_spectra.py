@@ -18,6 +18,7 @@ import numpy as np
 import xarray as xr
 
 from eis_pipeline.conventions import celsius_to_kelvin, make_spectrum
+from eis_pipeline.io.importers._common import optional_column, sweep_starts
 
 #: EC-Lab names of the columns this package reads, by role, in order of preference.
 FREQUENCY_NAMES = ("freq/Hz",)
@@ -33,33 +34,6 @@ CYCLE_NAMES = ("cycle number",)
 _TEMPERATURE = re.compile(r"^(?:t|temp|temperature)\s*/\s*(?P<unit>[°º]?\s*c|k)$", re.IGNORECASE)
 
 
-def normalise_name(name: str) -> str:
-    """Column name for matching: case-folded, without spaces (EC-Lab versions differ in both).
-
-    Examples
-    --------
-    >>> normalise_name(" Freq / Hz ")
-    'freq/hz'
-    """
-    return "".join(name.split()).casefold()
-
-
-def find_column(names: Sequence[str], candidates: Sequence[str]) -> int | None:
-    """Index in ``names`` of the first of ``candidates`` present (matched loosely), else None.
-
-    Examples
-    --------
-    >>> find_column(["freq/Hz", "Re(Z)/Ohm"], ("re(z)/ohm",))
-    1
-    """
-    index = {normalise_name(n): i for i, n in reversed(list(enumerate(names)))}
-    for cand in candidates:
-        i = index.get(normalise_name(cand))
-        if i is not None:
-            return i
-    return None
-
-
 def find_temperature(names: Sequence[str]) -> tuple[int, str] | None:
     """Index and unit (``'C'`` or ``'K'``) of a temperature column, if any."""
     for i, name in enumerate(names):
@@ -73,11 +47,11 @@ def find_temperature(names: Sequence[str]) -> tuple[int, str] | None:
 def missing_impedance_columns(names: Sequence[str]) -> list[str]:
     """EC-Lab names of the impedance columns absent from ``names`` (empty when complete)."""
     missing = []
-    if find_column(names, FREQUENCY_NAMES) is None:
+    if optional_column(names, FREQUENCY_NAMES) is None:
         missing.append(FREQUENCY_NAMES[0])
-    if find_column(names, REAL_NAMES) is None:
+    if optional_column(names, REAL_NAMES) is None:
         missing.append(REAL_NAMES[0])
-    if find_column(names, MINUS_IMAG_NAMES + IMAG_NAMES) is None:
+    if optional_column(names, MINUS_IMAG_NAMES + IMAG_NAMES) is None:
         missing.append(MINUS_IMAG_NAMES[0])
     return missing
 
@@ -87,36 +61,30 @@ def looks_like_impedance(names: Sequence[str]) -> bool:
     return len(missing_impedance_columns(names)) < 3
 
 
-def sweep_starts(frequency: np.ndarray, cycle: np.ndarray | None,
-                 extra_starts: np.ndarray | None = None) -> np.ndarray:
-    """Indices where a new sweep begins (always including 0).
+def loop_starts_of(frequency: np.ndarray, cycle: np.ndarray | None,
+                   extra_starts: np.ndarray | None = None) -> np.ndarray:
+    """Indices where a new EC-Lab loop begins (always including 0).
 
-    A sweep starts where the cycle number changes, where the frequency sweep restarts (the
-    frequency steps against the file's dominant sweep direction: a new loop begins at the
-    start frequency again), and at any ``extra_starts`` (e.g. the loop index of an ``.mpr``).
-    Cycle numbers alone are not enough: some exports keep ``cycle number`` at 0 across loops.
+    A loop starts where the frequency sweep restarts (:func:`._common.sweep_starts`), where
+    the cycle number changes, and at any ``extra_starts`` (e.g. the loop index of an
+    ``.mpr``). Cycle numbers alone are not enough: some exports keep ``cycle number`` at 0
+    across loops.
 
     Examples
     --------
-    >>> sweep_starts(np.array([100.0, 10, 1, 100, 10, 1]), None)
+    >>> loop_starts_of(np.array([100.0, 10, 1, 100, 10, 1]), None)
     array([0, 3])
+    >>> loop_starts_of(np.array([100.0, 10, 1, 0.5]), np.array([0, 0, 1, 1]))
+    array([0, 2])
     """
     n = frequency.size
-    if n == 0:
-        return np.zeros(0, dtype=np.intp)
-    breaks = np.zeros(n, dtype=bool)
-    breaks[0] = True
-    step = np.diff(frequency)
-    moving = step[step != 0]
-    if moving.size:
-        direction = 1.0 if np.count_nonzero(moving > 0) > moving.size / 2 else -1.0
-        breaks[1:] |= step * direction < 0
-    if cycle is not None:
-        breaks[1:] |= np.diff(cycle) != 0
+    known = np.zeros(n, dtype=bool)
+    if cycle is not None and n:
+        known[1:] |= np.diff(cycle) != 0
     if extra_starts is not None:
         inside = extra_starts[(extra_starts > 0) & (extra_starts < n)]
-        breaks[inside.astype(np.intp)] = True
-    return np.flatnonzero(breaks)
+        known[inside.astype(np.intp)] = True
+    return sweep_starts(frequency, breaks=known)
 
 
 def build_spectra(
@@ -151,7 +119,7 @@ def build_spectra(
     names = list(columns)
 
     def column(candidates: Sequence[str]) -> np.ndarray | None:
-        i = find_column(names, candidates)
+        i = optional_column(names, candidates)
         return None if i is None else np.asarray(columns[names[i]], dtype=np.float64)
 
     frequency = column(FREQUENCY_NAMES)
@@ -183,7 +151,7 @@ def build_spectra(
     extras = {k: (None if v is None else v[keep]) for k, v in extras.items()}
     cycle = None if cycle is None else cycle[keep]
 
-    starts = sweep_starts(frequency, cycle, loop_starts)
+    starts = loop_starts_of(frequency, cycle, loop_starts)
     bounds = np.append(starts, frequency.size)
     spectra = []
     for sweep, (lo, hi) in enumerate(pairwise(bounds.tolist())):

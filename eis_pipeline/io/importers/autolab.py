@@ -34,8 +34,14 @@ import xarray as xr
 
 from eis_pipeline.conventions import make_spectrum
 from eis_pipeline.exceptions import FormatError, ParseError
+from eis_pipeline.io.importers._common import (
+    announced_rows,
+    first_lines,
+    head_text,
+    require_positive,
+)
 from eis_pipeline.io.registry import Importer
-from eis_pipeline.io.text import decode, parse_table, read_lines
+from eis_pipeline.io.text import parse_table, read_lines
 
 INSTRUMENT = "Metrohm Autolab"
 
@@ -57,7 +63,7 @@ def _find_txt_header(lines: list[str]) -> int | None:
 
 def sniff_txt(path: Path, head: bytes) -> float:
     """Confidence that ``head`` starts an Autolab FRA ASCII table."""
-    lines = decode(head[:8192]).splitlines()[:40]
+    lines = first_lines(head_text(head), 40)
     header = _find_txt_header(lines)
     # ZPlot writes the same column names: the Z60W title line and the point count right
     # above the header are what make it this export.
@@ -86,13 +92,9 @@ def read_txt(path: Path) -> list[xr.Dataset]:
         raise ParseError(f"expected the number of points above the column header, found "
                          f"{count_line!r}", path, header)
     n = int(count_line)
-    rows = [line for line in lines[header + 1:] if line.strip()]
-    if len(rows) < n:
-        raise ParseError(f"the header announces {n} points but only {len(rows)} rows follow "
-                         "(truncated file?)", path, header + 1 + len(rows))
-    table = parse_table(lines[header + 1:header + 1 + n], path=path, first_line=header + 2,
-                        delimiter=",", ncols=6)
-    _require_positive_frequency(table[:, 0], path, header + 2)
+    rows = announced_rows(lines, header + 1, n, path=path, what="the header")
+    table = parse_table(rows, path=path, first_line=header + 2, delimiter=",", ncols=6)
+    require_positive(table[:, 0], path=path, first_line=header + 2)
     metadata: dict[str, Any] = {
         "title": lines[0].strip().strip('"').lstrip("\ufeff"),
         "comments": [line.strip().strip('"') for line in lines[1:header - 2]
@@ -118,7 +120,7 @@ DFR_RECORD = 9
 
 def sniff_dfr(path: Path, head: bytes) -> float:
     """Confidence that ``head`` starts an Autolab ``.dfr`` file."""
-    lines = decode(head[:4096]).splitlines()[:4]
+    lines = first_lines(head_text(head), 4)
     if len(lines) < 4 or not _DFR_VERSION.match(lines[0].strip()):
         return 0.0
     if not (lines[1].strip().isdecimal() and lines[2].strip().isdecimal()):
@@ -146,13 +148,11 @@ def read_dfr(path: Path) -> list[xr.Dataset]:
     n = counts[0]
     first = 4
     end = first - 1 + n * DFR_RECORD
-    if len(lines) < end:
-        raise ParseError(f"the header announces {n} points ({n * DFR_RECORD} values) but the "
-                         f"file ends after {max(len(lines) - first + 1, 0)} (truncated?)",
-                         path, len(lines))
-    values = parse_table(lines[first - 1:end], path=path, first_line=first, ncols=1)
+    rows = announced_rows(lines, first - 1, n * DFR_RECORD, path=path,
+                          what=f"the header ({n} points)", unit="values")
+    values = parse_table(rows, path=path, first_line=first, ncols=1)
     records = values.reshape(n, DFR_RECORD)
-    _require_positive_frequency(records[:, 0], path, first, step=DFR_RECORD)
+    require_positive(records[:, 0], path=path, first_line=first, step=DFR_RECORD)
     trailer = [line.strip() for line in lines[end:] if line.strip()]
     metadata = {"version": lines[0].strip(), "points": n, "blocks": counts[1],
                 "dates": [t for t in trailer if re.match(r"^\d\d\.\d\d\.\d{4}", t)],
@@ -181,7 +181,7 @@ def _find_p00_header(lines: list[str]) -> int | None:
 
 def sniff_p00(path: Path, head: bytes) -> float:
     """Confidence that ``head`` starts an Autolab ``.P00`` export."""
-    lines = decode(head[:8192]).splitlines()[:30]
+    lines = first_lines(head_text(head), 30)
     if _find_p00_header(lines) is None:
         return 0.0
     return 0.95 if lines[0].startswith("Procedure") else 0.8
@@ -205,32 +205,20 @@ def read_p00(path: Path) -> list[xr.Dataset]:
                          f"{count!r}", path, header + 2)
     n = int(count)
     first = header + 3
-    rows = lines[first - 1:first - 1 + n]
-    if len(rows) < n or any(not r.strip() for r in rows):
-        got = len([r for r in rows if r.strip()])
-        raise ParseError(f"the header announces {n} points but only {got} rows follow "
-                         "(truncated file?)", path, first + got)
+    rows = announced_rows(lines, first - 1, n, path=path, what="the header")
     table = parse_table(rows, path=path, first_line=first, delimiter="\t", ncols=len(cols))
     index = {c: j for j, c in enumerate(cols)}
     imag_name = next(c for c in cols if c.endswith("Z''/Ohm"))
     imag = table[:, index[imag_name]]
     if imag_name.startswith("-"):
         imag = -imag
-    _require_positive_frequency(table[:, index["f/Hz"]], path, first)
+    require_positive(table[:, index["f/Hz"]], path=path, first_line=first)
     variables: dict[str, Any] = {name: table[:, index[col]] * scale
                  for col, (name, scale) in _P00_VARIABLES.items() if col in index}
     metadata = {"procedure": lines[0].split(":", 1)[-1].strip(),
                 "header": [line.strip() for line in lines[1:header]], "columns": cols}
     return [make_spectrum(table[:, index["f/Hz"]], table[:, index["Z'/Ohm"]] + 1j * imag,
                           instrument=INSTRUMENT, metadata=metadata, **variables)]
-
-
-def _require_positive_frequency(f: np.ndarray, path: Path, first_line: int,
-                                step: int = 1) -> None:
-    bad = np.flatnonzero(~(np.isfinite(f) & (f > 0)))
-    if bad.size:
-        raise ParseError(f"frequency must be positive and finite, found {f[bad[0]]!r}",
-                         path, first_line + step * int(bad[0]))
 
 
 IMPORTERS = (

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import codecs
 import re
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from eis_pipeline.io.importers._biologic_spectra import (
     looks_like_impedance,
     missing_impedance_columns,
 )
+from eis_pipeline.io.importers._common import first_lines, head_text
 from eis_pipeline.io.registry import Importer
 from eis_pipeline.io.text import decode, parse_table
 
@@ -41,11 +41,7 @@ _TYPICAL_COLUMNS = ("freq/Hz", "Re(Z)/Ohm", "-Im(Z)/Ohm", "time/s", "<Ewe>/V", "
 
 def sniff(path: Path, head: bytes) -> float:
     """Confidence that ``head`` starts an EC-Lab ``.mpt`` export (any technique)."""
-    try:
-        text = decode(head[:4096])
-    except Exception:  # sniff must never raise; undecodable means "not mine"
-        return 0.0
-    lines = text.lstrip("\ufeff").splitlines()  # LF, CRLF or CR
+    lines = first_lines(head_text(head).lstrip("\ufeff"), 1)  # LF, CRLF or CR
     first = lines[0].strip() if lines else ""
     if first in MAGICS:
         return 0.95
@@ -119,34 +115,17 @@ def _byte_lines(raw: bytes) -> list[bytes]:
 
 
 def _numeric_block(rows: list[bytes], *, path: Path, first_line: int, ncols: int) -> np.ndarray:
-    """Parse the data rows into an (n, ncols) array, vectorised; pinpoint errors by line.
+    """Parse the data rows into an (n, ncols) array with the shared vectorised parser.
 
-    The fast path hands the whole block to numpy's C parser (EC-Lab separates with tabs and
-    never writes spaces inside a number); a count mismatch or an unparsable token falls back
-    to the line-by-line parser, which names the offending line.
+    EC-Lab separates with tabs and never writes spaces inside a number, so whitespace
+    splitting is exact; a German-locale export writes decimal commas everywhere. Rows are
+    ASCII, so latin-1 decoding is lossless and never fails.
     """
-    block = b"\n".join(rows)
-    comma = b"," in block
-    if comma:
-        block = block.replace(b",", b".")
-    try:
-        with warnings.catch_warnings():
-            # numpy < 2.3 warns (newer raise) on a token it cannot parse; both fall back.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            values = np.fromstring(block.decode("latin-1"), dtype=np.float64, sep=" ")
-    except ValueError:
-        values = np.empty(0)
-    if values.size == len(rows) * ncols:
-        return values.reshape(len(rows), ncols)
-    text_rows = [row.decode("latin-1") for row in rows]
-    table = parse_table(text_rows, path=path, first_line=first_line, delimiter=None,
-                        decimal="," if comma else ".", ncols=ncols)
-    longer = [i for i, row in enumerate(text_rows) if len(row.split()) != ncols]
-    if longer:
-        i = longer[0]
-        raise ParseError(f"expected {ncols} columns, found {len(text_rows[i].split())}",
-                         path, first_line + i)
-    return table  # unreachable in practice: the fast path disagreed but no row is wrong
+    text = b"\n".join(rows).decode("latin-1")
+    comma = "," in text
+    text_rows = text.split("\n")
+    return parse_table(text_rows, path=path, first_line=first_line, delimiter=None,
+                       decimal="," if comma else ".", ncols=ncols, exact=True)
 
 
 def _locate_header(first_lines: list[str], n_lines: int, path: Path) -> int:

@@ -17,18 +17,18 @@ import xarray as xr
 
 from eis_pipeline.conventions import make_spectrum
 from eis_pipeline.exceptions import FormatError
-from eis_pipeline.io.importers._vendor_text import (
+from eis_pipeline.io.importers._common import (
+    check_impedance_columns,
+    data_span,
     find_column,
     first_lines,
     head_text,
     number,
-    read_table,
-    require_finite,
-    require_positive,
     require_rows,
+    split_pair,
 )
 from eis_pipeline.io.registry import Importer
-from eis_pipeline.io.text import read_lines
+from eis_pipeline.io.text import parse_table, read_lines
 
 NAME = "chi-txt"
 _TITLE_START = "freq/hz"
@@ -68,12 +68,10 @@ def _header(lines: list[str]) -> dict[str, Any]:
             continue
         if _DATE.match(text) and "date" not in meta:
             meta["date"] = text
-        elif " = " in text:
-            key, _, value = text.partition(" = ")
-            meta[key.strip()] = number(value)
-        elif ":" in text:
-            key, _, value = text.partition(":")
-            meta[key.strip()] = value.strip()
+        elif (pair := split_pair(text, " = ")) is not None:
+            meta[pair[0]] = number(pair[1])
+        elif (pair := split_pair(text, ":")) is not None:
+            meta[pair[0]] = pair[1]
         elif len(meta) <= 1 and not flags and "technique" not in meta:
             meta["technique"] = text  # before any parameter: the technique name
         else:
@@ -96,17 +94,11 @@ def read(path: Path) -> list[xr.Dataset]:
     col_zr = find_column(names, ["Z'/ohm"], path=path, line=at + 1, what="Z' (Z'/ohm)")
     col_zi = find_column(names, ['Z"/ohm', "Z''/ohm", '-Z"/ohm', "-Z''/ohm"], path=path,
                          line=at + 1, what='Z" (Z"/ohm)')
-    first = at + 1
-    while first < len(lines) and not lines[first].strip():
-        first += 1
-    stop = len(lines)
-    while stop > first and not lines[stop - 1].strip():
-        stop -= 1
-    table = read_table(lines[first:stop], path=path, first_line=first + 1, delimiter=",",
+    first, stop = data_span(lines, at + 1)
+    table = parse_table(lines[first:stop], path=path, first_line=first + 1, delimiter=",",
                         ncols=len(names))
-    require_finite(table, (col_f, col_zr, col_zi), path=path, first_line=first + 1,
-                   names=names)
-    require_positive(table[:, col_f], path=path, first_line=first + 1)
+    check_impedance_columns(table, (col_f, col_zr, col_zi), path=path, first_line=first + 1,
+                            names=names)
     require_rows(table, path=path, line=at + 1, what="impedance table")
     meta = _header(lines[:at])
     meta["columns"] = names

@@ -18,13 +18,18 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import numpy as np
 import xarray as xr
 
 from eis_pipeline.conventions import make_spectrum
 from eis_pipeline.exceptions import FormatError, ParseError
+from eis_pipeline.io.importers._common import (
+    announced_rows,
+    first_lines,
+    head_text,
+    require_positive,
+)
 from eis_pipeline.io.registry import Importer
-from eis_pipeline.io.text import decode, parse_table, read_lines
+from eis_pipeline.io.text import parse_table, read_lines
 
 INSTRUMENT = "Elchemea Analytical"
 
@@ -45,7 +50,7 @@ def sniff(path: Path, head: bytes) -> float:
     """Confidence that ``head`` is an Elchemea ``.i2b`` file."""
     if b"\x00" in head:
         return 0.0
-    lines = decode(head).splitlines()
+    lines = first_lines(head_text(head), len(head))
     i = _find_count_line(lines[:200])
     if i is None:
         return 0.0
@@ -74,11 +79,7 @@ def read(path: Path) -> list[xr.Dataset]:
         raise FormatError(f"{path}: no point-count line followed by rows of 'f Z' Z''' "
                           "found; expected an Elchemea .i2b file")
     n = int(lines[i])
-    rows = lines[i + 1:i + 1 + n]
-    if len(rows) < n or any(not r.strip() for r in rows):
-        got = len([r for r in rows if r.strip()])
-        raise ParseError(f"line {i + 1} announces {n} points but only {got} rows follow "
-                         "(truncated file?)", path, i + 2 + got)
+    rows = announced_rows(lines, i + 1, n, path=path, what=f"line {i + 1}")
     table = parse_table(rows, path=path, first_line=i + 2, ncols=3)
     extra = [k for k, line in enumerate(lines[i + 1 + n:]) if line.strip()]
     if extra:
@@ -86,10 +87,7 @@ def read(path: Path) -> list[xr.Dataset]:
                          f"{lines[i + 1 + n + extra[0]].strip()[:40]!r}; is the point count "
                          "right?", path, i + 2 + n + extra[0])
     f = table[:, 0]
-    bad = np.flatnonzero(~(np.isfinite(f) & (f > 0)))
-    if bad.size:
-        raise ParseError(f"frequency must be positive and finite, found {f[bad[0]]!r}",
-                         path, i + 2 + int(bad[0]))
+    require_positive(f, path=path, first_line=i + 2)
     header = [line.rstrip() for line in lines[:i]]
     while header and not header[-1]:
         header.pop()

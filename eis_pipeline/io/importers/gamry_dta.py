@@ -32,19 +32,17 @@ import xarray as xr
 
 from eis_pipeline.conventions import celsius_to_kelvin, make_spectrum
 from eis_pipeline.exceptions import FormatError, ParseError
-from eis_pipeline.io.importers._vendor_text import (
+from eis_pipeline.io.importers._common import (
+    check_impedance_columns,
     decimal_of,
     find_column,
     first_lines,
     head_text,
     number,
     optional_column,
-    read_table,
-    require_finite,
-    require_positive,
 )
 from eis_pipeline.io.registry import Importer
-from eis_pipeline.io.text import read_lines
+from eis_pipeline.io.text import parse_table, read_lines
 
 NAME = "gamry-dta"
 _NUMERIC_KINDS = frozenset({"QUANT", "IQUANT", "POTEN", "SELECTOR"})
@@ -115,11 +113,10 @@ def _read_zcurve(lines: list[str], start: int, path: Path) -> tuple[dict[str, An
         if idx is not None:
             col[key] = idx
     decimal = decimal_of(rows, "\t")
-    table = read_table(rows, path=path, first_line=first + 1, delimiter="\t",
+    table = parse_table(rows, path=path, first_line=first + 1, delimiter="\t",
                         decimal=decimal, ncols=len(names))
-    require_finite(table, [col[k] for k in ("f", "zr", "zi", "zr_dc", "zi_dc") if k in col],
-                   path=path, first_line=first + 1, names=names)
-    require_positive(table[:, col["f"]], path=path, first_line=first + 1)
+    check_impedance_columns(table, [col[k] for k in ("f", "zr", "zi", "zr_dc", "zi_dc")
+                                    if k in col], path=path, first_line=first + 1, names=names)
     out: dict[str, Any] = {key: table[:, idx] for key, idx in col.items()}
     if "temp" in col:
         unit = units[col["temp"]] if col["temp"] < len(units) else ""

@@ -22,6 +22,12 @@ import xarray as xr
 
 from eis_pipeline.conventions import make_spectrum
 from eis_pipeline.exceptions import ParseError
+from eis_pipeline.io.importers._common import (
+    first_lines,
+    head_text,
+    require_positive,
+    sweep_starts,
+)
 from eis_pipeline.io.registry import Importer
 from eis_pipeline.io.text import decode, looks_decimal_comma, parse_table
 
@@ -147,31 +153,27 @@ def _layout(lines: list[str], path: Path) -> _Layout:
     data_start = first
     if not _is_numeric_row(fields):
         header, header_line, data_start = fields, first, first + 1
+    # Only rows holding a comma can hold a decimal comma: the test per token is skipped on
+    # the others (most files), which keeps sniffing cheap.
     data_sample = [lines[i] for i in nonblank if i >= data_start][:20]
-    tokens = [t for row in data_sample for t in (row.split(delim) if delim else row.split())]
+    tokens = [t for row in data_sample if "," in row
+              for t in (row.split(delim) if delim else row.split())]
     decimal = "," if delim != "," and any(looks_decimal_comma(t) for t in tokens) else "."
     return _Layout(delim, decimal, header, header_line, data_start)
 
 
 def split_sweeps(frequency: np.ndarray) -> list[slice]:
-    """Slices of ``frequency`` between restarts of a monotonic sweep.
-
-    A restart is a step against the sweep's main direction, e.g. 1 Hz followed by 10 kHz in a
-    descending table.
+    """Slices of ``frequency`` between restarts of a monotonic sweep (see
+    :func:`eis_pipeline.io.importers._common.sweep_starts`).
 
     Examples
     --------
     >>> split_sweeps(np.array([100., 10., 1., 100., 10., 1.]))
     [slice(0, 3, None), slice(3, 6, None)]
     """
-    if frequency.size < 3:
-        return [slice(0, frequency.size)]
-    step = np.sign(np.diff(frequency))
-    direction = np.sign(np.sum(step))
-    if direction == 0:
-        return [slice(0, frequency.size)]
-    breaks = np.flatnonzero(step == -direction) + 1
-    bounds = [0, *breaks.tolist(), frequency.size]
+    bounds = [*sweep_starts(frequency).tolist(), frequency.size]
+    if len(bounds) == 1:
+        return [slice(0, 0)]
     return [slice(a, b) for a, b in itertools.pairwise(bounds)]
 
 
@@ -267,19 +269,13 @@ def _to_spectra(table: np.ndarray, cols: dict[str, Column], *, path: Path, first
         phase = value("phase")
         z = value("modulus") * np.exp(1j * (phase if cols["phase"].radians
                                              else np.deg2rad(phase)))
-    bad = ~(np.isfinite(f) & (f > 0))
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ParseError(f"expected a positive frequency, found {f[i]!r}", path, first_line + i)
+    require_positive(f, path=path, first_line=first_line)
     parts = split_sweeps(f) if split else [slice(0, f.size)]
     return [(f[s], z[s]) for s in parts]
 
 
 def _sniff(path: Path, head: bytes) -> float:
-    try:
-        lines = [line for line in decode(head).splitlines()[:30] if line.strip()]
-    except UnicodeError:
-        return 0.0
+    lines = [line for line in first_lines(head_text(head), 30) if line.strip()]
     if len(head) == 65536 and len(lines) > 1:
         lines = lines[:-1]  # the last line may be cut
     if len(lines) < 2:

@@ -32,7 +32,9 @@ import xarray as xr
 
 from eis_pipeline.conventions import make_spectrum
 from eis_pipeline.exceptions import FormatError, ParseError
+from eis_pipeline.io.importers._common import announced_rows, require_positive
 from eis_pipeline.io.registry import Importer
+from eis_pipeline.io.text import parse_table
 
 INSTRUMENT = "Ivium"
 
@@ -82,28 +84,11 @@ def _read_block(lines: list[str], k: int, path: Path) -> tuple[np.ndarray, int]:
                          f"primary_data, found {ncols}; is this an impedance data set?",
                          path, k + 2)
     first = k + 3
-    rows = lines[first:first + nrows]
-    if len(rows) < nrows:
-        raise ParseError(f"primary_data announces {nrows} rows but the file ends after "
-                         f"{len(rows)} (truncated file?)", path, first + len(rows))
+    rows = announced_rows(lines, first, nrows, path=path, what="primary_data", unit="rows")
     # Ivium pads fields with spaces, not always separated from a leading minus sign by more
     # than one space; whitespace splitting is still unambiguous.
-    fields = [_clean(r).split() for r in rows]
-    for i, row in enumerate(fields):
-        if len(row) != ncols:
-            raise ParseError(f"expected {ncols} numbers, found {len(row)}: "
-                             f"{_clean(rows[i])[:60]!r}", path, first + i + 1)
-    try:
-        table = np.array(fields, dtype=np.float64).reshape(nrows, ncols)
-    except ValueError:
-        for i, row in enumerate(fields):
-            for tok in row:
-                try:
-                    float(tok)
-                except ValueError:
-                    raise ParseError(f"expected a number, found {tok[:40]!r}", path,
-                                     first + i + 1) from None
-        raise
+    table = parse_table([_clean(r) for r in rows], path=path, first_line=first + 1,
+                        ncols=ncols, exact=True)
     return table, first + nrows
 
 
@@ -147,10 +132,7 @@ def read(path: Path) -> list[xr.Dataset]:
                               f"method {method!r}, not Impedance; no impedance data to read")
         table, start = _read_block(lines, k, path)
         f = table[:, 2]
-        bad = np.flatnonzero(~(np.isfinite(f) & (f > 0)))
-        if bad.size:
-            raise ParseError(f"frequency must be positive and finite, found {f[bad[0]]!r}",
-                             path, k + 4 + int(bad[0]))
+        require_positive(f, path=path, first_line=k + 4)
         spectra.append(make_spectrum(f, table[:, 0] + 1j * table[:, 1], sweep=len(spectra),
                                      instrument=INSTRUMENT, metadata=meta,
                                      attrs={"title": meta.get("Title", "")},

@@ -30,19 +30,18 @@ import xarray as xr
 
 from eis_pipeline.conventions import celsius_to_kelvin, make_spectrum
 from eis_pipeline.exceptions import FormatError
-from eis_pipeline.io.importers._vendor_text import (
+from eis_pipeline.io.importers._common import (
+    check_impedance_columns,
+    data_span,
     decimal_of,
     find_column,
     first_lines,
     head_text,
-    read_table,
-    require_finite,
-    require_positive,
     require_rows,
     sweep_bounds,
 )
 from eis_pipeline.io.registry import Importer
-from eis_pipeline.io.text import parse_float, read_lines
+from eis_pipeline.io.text import parse_float, parse_table, read_lines
 
 NAME = "novocontrol-txt"
 
@@ -62,6 +61,8 @@ _PER_CM = {"mm": 10.0, "cm": 1.0, "m": 0.01, "um": 1e4, "µm": 1e4}
 def _title_index(lines: list[str]) -> int | None:
     """Index of the column-title line among the first lines, or None."""
     for i, line in enumerate(lines[:40]):
+        if "[hz]" not in line.lower():
+            continue  # _FREQ needs "[Hz]": skip the regex on every other line (sniff speed)
         names = [n.strip().lower() for n in line.split("\t")]
         if any(re.fullmatch(_FREQ, n) for n in names):
             return i
@@ -123,15 +124,13 @@ def read(path: Path) -> list[xr.Dataset]:
                   if re.fullmatch(_TEMP_COLUMN, n, flags=re.IGNORECASE)), None)
     meta, attrs = _header(lines[:at], path)
     meta["columns"] = names
-    stop = len(lines)
-    while stop > at + 1 and not lines[stop - 1].strip():
-        stop -= 1
-    rows = lines[at + 1:stop]
+    first, stop = data_span(lines, at + 1)
+    rows = lines[first:stop]
     decimal = decimal_of(rows, None)
-    table = read_table(rows, path=path, first_line=at + 2, delimiter=None, decimal=decimal,
+    table = parse_table(rows, path=path, first_line=first + 1, delimiter=None, decimal=decimal,
                         ncols=len(names))
-    require_finite(table, (col_f, col_zr, col_zi), path=path, first_line=at + 2, names=names)
-    require_positive(table[:, col_f], path=path, first_line=at + 2)
+    check_impedance_columns(table, (col_f, col_zr, col_zi), path=path, first_line=first + 1,
+                            names=names)
     require_rows(table, path=path, line=at + 1, what="data table")
     sign = [-1.0 if names[c].startswith("-") else 1.0 for c in (col_zr, col_zi)]
     impedance = sign[0] * table[:, col_zr] + 1j * sign[1] * table[:, col_zi]

@@ -39,6 +39,7 @@ import xarray as xr
 
 from eis_pipeline.conventions import make_spectrum
 from eis_pipeline.exceptions import FormatError, ParseError
+from eis_pipeline.io.importers._common import split_pair
 from eis_pipeline.io.registry import Importer
 
 INSTRUMENT = "PalmSens"
@@ -127,12 +128,9 @@ def _ticks_to_iso(ticks: Any, utc: bool = False) -> str | None:
 
 
 def _method_settings(method: str) -> dict[str, str]:
-    out = {}
-    for line in method.splitlines():
-        key, sep, value = line.partition("=")
-        if sep and not key.startswith("#"):
-            out[key.strip()] = value.strip()
-    return out
+    pairs = (split_pair(line, "=") for line in method.splitlines()
+             if not line.startswith("#"))
+    return dict(p for p in pairs if p is not None)
 
 
 def _spectrum(doc: _Doc, dataset: Any, where: str, *, sweep: int, instrument: str,

@@ -18,19 +18,19 @@ import xarray as xr
 
 from eis_pipeline.conventions import make_spectrum
 from eis_pipeline.exceptions import FormatError
-from eis_pipeline.io.importers._vendor_text import (
+from eis_pipeline.io.importers._common import (
+    check_impedance_columns,
+    data_span,
     decimal_of,
     find_column,
     first_lines,
     head_text,
     optional_column,
-    read_table,
-    require_finite,
     require_rows,
     sweep_bounds,
 )
 from eis_pipeline.io.registry import Importer
-from eis_pipeline.io.text import read_lines
+from eis_pipeline.io.text import parse_table, read_lines
 
 NAME = "parstat-txt"
 _REQUIRED = ("frequency (hz)", "zre (ohms)", "zim (ohms)")
@@ -66,14 +66,13 @@ def read(path: Path) -> list[xr.Dataset]:
     col_v = optional_column(names, ["Potential (V)"])
     col_i = optional_column(names, ["Current (A)"])
     col_t = optional_column(names, ["Elapsed Time (s)"])
-    stop = len(lines)
-    while stop > at + 1 and not lines[stop - 1].strip():
-        stop -= 1
-    rows = lines[at + 1:stop]
+    first, stop = data_span(lines, at + 1)
+    rows = lines[first:stop]
     decimal = decimal_of(rows, "\t")
-    table = read_table(rows, path=path, first_line=at + 2, delimiter="\t", decimal=decimal,
+    table = parse_table(rows, path=path, first_line=first + 1, delimiter="\t", decimal=decimal,
                         ncols=len(names))
-    require_finite(table, (col_f, col_zr, col_zi), path=path, first_line=at + 2, names=names)
+    check_impedance_columns(table, (col_f, col_zr, col_zi), path=path, first_line=first + 1,
+                            names=names, dc_rows=True)
     require_rows(table, path=path, line=at + 1, what="table")
     runs = sweep_bounds(table[:, col_f])
     if not runs:
@@ -85,7 +84,7 @@ def read(path: Path) -> list[xr.Dataset]:
         part = table[a:b]
         spectra.append(make_spectrum(
             part[:, col_f], part[:, col_zr] + 1j * part[:, col_zi], sweep=sweep,
-            instrument="Princeton Applied Research", metadata={**meta, "first_line": at + 2 + a},
+            instrument="Princeton Applied Research", metadata={**meta, "first_line": first + 1 + a},
             potential=None if col_v is None else part[:, col_v],
             current=None if col_i is None else part[:, col_i],
             time=None if col_t is None else part[:, col_t]))

@@ -27,25 +27,24 @@ import xarray as xr
 
 from eis_pipeline.conventions import make_spectrum
 from eis_pipeline.exceptions import FormatError, ParseError
-from eis_pipeline.io.importers._vendor_text import (
+from eis_pipeline.io.importers._common import (
+    check_impedance_columns,
+    data_span,
     decimal_of,
     first_lines,
     head_text,
     number,
-    read_table,
-    require_finite,
-    require_positive,
     require_rows,
+    split_pair,
 )
 from eis_pipeline.io.registry import Importer
-from eis_pipeline.io.text import read_lines
+from eis_pipeline.io.text import parse_table, read_lines
 
 NAME = "zplot-z"
 
 #: ZPlot column positions: frequency, time, Z', Z''.
 _POSITIONS = {"f": 0, "t": 3, "zr": 4, "zi": 5}
 _TITLES = {"f": r"freq.*\(hz\)", "t": r"time.*", "zr": r"z'(\(a\))?", "zi": r"z''(\(b\))?"}
-_PAIR = re.compile(r"^\s*([^:]+?)\s*:\s*(.*?)\s*$")
 
 
 def sniff(path: Path, head: bytes) -> float:
@@ -85,10 +84,10 @@ def _zplot2_header(lines: list[str]) -> dict[str, Any]:
     meta: dict[str, Any] = {}
     section = ""
     for line in lines:
-        match = _PAIR.match(line)
-        if not match:
+        pair = split_pair(line, ":")
+        if pair is None:
             continue
-        key, value = match.groups()
+        key, value = pair
         if key.startswith("Begin "):
             section = key[6:]
             continue
@@ -144,9 +143,9 @@ def _read_zplotw(lines: list[str], path: Path) -> tuple[dict[str, Any], list[str
             continue
         # "Date: 12-17-2019    Time: 16:24:35": pairs separated by runs of spaces.
         chunks = re.split(r"\s{2,}(?=[A-Za-z][^:]*:)", text)
-        pairs = [m for m in map(_PAIR.match, chunks) if m is not None]
+        pairs = [p for p in (split_pair(c, ":") for c in chunks) if p is not None]
         if len(pairs) == len(chunks):
-            meta.update((m.group(1), number(m.group(2))) for m in pairs)
+            meta.update((key, number(value)) for key, value in pairs)
         else:
             comments.append(text)
     if comments:
@@ -172,18 +171,14 @@ def read(path: Path) -> list[xr.Dataset]:
     cols = _columns(names, path=path, line=data_at)
     # Blank lines before the first row and at the end are tolerated; one inside the table
     # is reported by parse_table with its line number.
-    first_row = next((i for i in range(data_at, len(lines)) if lines[i].strip()), len(lines))
-    stop = len(lines)
-    while stop > first_row and not lines[stop - 1].strip():
-        stop -= 1
+    first_row, stop = data_span(lines, data_at)
     rows = lines[first_row:stop]
     delimiter, decimal = _split(rows) if rows else ("\t", ".")
     ncols = max(len(names or ()), max(cols.values()) + 1)
-    table = read_table(rows, path=path, first_line=first_row + 1, delimiter=delimiter,
+    table = parse_table(rows, path=path, first_line=first_row + 1, delimiter=delimiter,
                         decimal=decimal, ncols=ncols)
-    require_finite(table, (cols["f"], cols["zr"], cols["zi"]), path=path,
-                   first_line=first_row + 1, names=names)
-    require_positive(table[:, cols["f"]], path=path, first_line=first_row + 1)
+    check_impedance_columns(table, (cols["f"], cols["zr"], cols["zi"]), path=path,
+                            first_line=first_row + 1, names=names)
     require_rows(table, path=path, line=data_at, what="data table")
     meta["data_points_read"] = int(table.shape[0])
     instrument = str(meta.pop("instrument", ""))

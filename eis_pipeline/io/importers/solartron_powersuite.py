@@ -15,17 +15,16 @@ import xarray as xr
 
 from eis_pipeline.conventions import make_spectrum
 from eis_pipeline.exceptions import FormatError
-from eis_pipeline.io.importers._vendor_text import (
+from eis_pipeline.io.importers._common import (
+    check_impedance_columns,
+    data_span,
     decimal_of,
     find_column,
     head_text,
-    read_table,
-    require_finite,
-    require_positive,
     require_rows,
 )
 from eis_pipeline.io.registry import Importer
-from eis_pipeline.io.text import read_text
+from eis_pipeline.io.text import parse_table, read_text
 
 NAME = "powersuite-txt"
 _TITLES = ("frequency", "zre", "zimg")
@@ -62,15 +61,13 @@ def read(path: Path) -> list[xr.Dataset]:
     col_f = find_column(names, ["Frequency"], path=path, line=at + 1, what="frequency")
     col_zr = find_column(names, ["Zre"], path=path, line=at + 1, what="Z' (Zre)")
     col_zi = find_column(names, ["Zimg"], path=path, line=at + 1, what="Z'' (Zimg)")
-    stop = len(lines)
-    while stop > at + 1 and not lines[stop - 1].strip():
-        stop -= 1
-    rows = lines[at + 1:stop]
+    first, stop = data_span(lines, at + 1)
+    rows = lines[first:stop]
     decimal = decimal_of(rows, "\t")
-    table = read_table(rows, path=path, first_line=at + 2, delimiter="\t", decimal=decimal,
+    table = parse_table(rows, path=path, first_line=first + 1, delimiter="\t", decimal=decimal,
                         ncols=len(names))
-    require_finite(table, (col_f, col_zr, col_zi), path=path, first_line=at + 2, names=names)
-    require_positive(table[:, col_f], path=path, first_line=at + 2)
+    check_impedance_columns(table, (col_f, col_zr, col_zi), path=path, first_line=first + 1,
+                            names=names)
     require_rows(table, path=path, line=at + 1, what="impedance table")
     return [make_spectrum(table[:, col_f], table[:, col_zr] + 1j * table[:, col_zi],
                           instrument="Solartron PowerSuite", metadata={"columns": names})]

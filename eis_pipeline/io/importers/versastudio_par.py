@@ -25,18 +25,19 @@ import xarray as xr
 
 from eis_pipeline.conventions import make_spectrum
 from eis_pipeline.exceptions import FormatError
-from eis_pipeline.io.importers._vendor_text import (
+from eis_pipeline.io.importers._common import (
+    check_impedance_columns,
+    data_span,
     find_column,
     head_text,
     is_number,
     number,
     optional_column,
-    read_table,
-    require_finite,
+    split_pair,
     sweep_bounds,
 )
 from eis_pipeline.io.registry import Importer
-from eis_pipeline.io.text import read_lines
+from eis_pipeline.io.text import parse_table, read_lines
 
 NAME = "versastudio-par"
 _OPEN = re.compile(r"^<([A-Za-z][\w]*)>$")
@@ -75,17 +76,17 @@ def _segments(lines: list[str]) -> tuple[dict[str, Any], list[tuple[str, str, in
         body: dict[str, Any] = {}
         j = i + 1
         while j < len(lines) and lines[j].strip() != close:
-            key, sep, value = lines[j].partition("=")
-            if sep and key.strip() == "Definition":
-                body["Definition"] = value.strip()
+            pair = split_pair(lines[j], "=")
+            if pair is not None and pair[0] == "Definition":
+                body["Definition"] = pair[1]
                 stop = j + 1
                 while stop < len(lines) and lines[stop].strip() != close:
                     stop += 1
-                segments.append((name, value.strip(), j, stop))
+                segments.append((name, pair[1], j, stop))
                 j = stop
                 break
-            if sep:
-                body[key.strip()] = number(value)
+            if pair is not None:
+                body[pair[0]] = number(pair[1])
             j += 1
         if _KEEP.match(name):
             meta[name] = body
@@ -115,13 +116,11 @@ def read(path: Path) -> list[xr.Dataset]:
         col_v = optional_column(names, ["E(V)"])
         col_i = optional_column(names, ["I(A)"])
         col_t = optional_column(names, ["Elapsed Time(s)"])
-        end = stop
-        while end > start and not lines[end - 1].strip():
-            end -= 1
-        table = read_table(lines[start:end], path=path, first_line=start + 1, delimiter=",",
+        start, end = data_span(lines, start, stop)
+        table = parse_table(lines[start:end], path=path, first_line=start + 1, delimiter=",",
                             ncols=len(names))
-        require_finite(table, (col_f, col_zr, col_zi), path=path, first_line=start + 1,
-                       names=names)
+        check_impedance_columns(table, (col_f, col_zr, col_zi), path=path,
+                                first_line=start + 1, names=names, dc_rows=True)
         for a, b in sweep_bounds(table[:, col_f]):
             part = table[a:b]
             spectra.append(make_spectrum(

@@ -1,10 +1,18 @@
-"""Build variants of a real text export in code: line endings, decimal commas, breakage.
+"""Helpers for the importer tests: reference values and variants of real exports.
 
-The real files stay in ../shared/formats/; tests write the variants to ``tmp_path``.
+* Reference values the source projects assert, from ``../shared/formats/``:
+  :func:`impedance_py_expected` / :func:`impedance_py_values` (impedance.py's
+  ``EXPECTED_parsed_values.json``) and :func:`control_expected` (pyimpspec's
+  ``EXPECTED_control_data.json``), compared with :func:`assert_matches`.
+* Variants of a real text export built in code: line endings (:data:`EOLS`), decimal commas,
+  truncation, garbage, a dropped column. The real files stay in ../shared/formats/; tests
+  write the variants to ``tmp_path``.
+* :func:`assert_same_spectra` and :func:`read_both` (forced format == detected format).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -91,30 +99,46 @@ def read_both(path: Path, fmt: str) -> list[xr.Dataset]:
 Reader = Callable[[Path], list[xr.Dataset]]
 
 
-def impedance_py_expected(shared: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Frequency (Hz) and complex impedance (ohm) that impedance.py's tests assert for a file."""
-    import json
+def _impedance_py_entries(shared: Path) -> dict[str, dict]:
+    path = shared / "impedance_py" / "EXPECTED_parsed_values.json"
+    return json.loads(path.read_text())["files"]
 
-    data = json.loads((shared / "impedance_py" / "EXPECTED_parsed_values.json").read_text())
-    entry = data["files"][name]
+
+def impedance_py_values(shared: Path, name: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """impedance.py's expected (f Hz, complex Z ohm) for ``name``, or None when it lists none."""
+    entry = _impedance_py_entries(shared).get(name)
+    if entry is None:
+        return None
     f = np.asarray(entry["f_Hz"], dtype=float)
-    z = np.asarray(entry["Zreal_ohm"], dtype=float) + 1j * np.asarray(entry["Zimag_ohm"])
+    z = np.asarray(entry["Zreal_ohm"], dtype=float) + 1j * np.asarray(entry["Zimag_ohm"],
+                                                                       dtype=float)
     assert f.size == z.size == entry["n"]
     return f, z
 
 
-def control_expected(shared: Path) -> tuple[np.ndarray, np.ndarray]:
-    """The 29-point control spectrum every pyimpspec export must reproduce."""
-    import json
+def impedance_py_expected(shared: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Frequency (Hz) and complex impedance (ohm) that impedance.py's tests assert for a file."""
+    values = impedance_py_values(shared, name)
+    assert values is not None, f"{name} has no entry in EXPECTED_parsed_values.json"
+    return values
 
+
+def control_expected(shared: Path) -> tuple[np.ndarray, np.ndarray]:
+    """pyimpspec's 29-point control spectrum every pyimpspec export must reproduce."""
     data = json.loads((shared / "pyimpspec" / "EXPECTED_control_data.json").read_text())
     f = np.asarray(data["frequency"], dtype=float)
-    return f, np.asarray(data["real"]) + 1j * np.asarray(data["imaginary"])
+    return f, np.asarray(data["real"], dtype=float) + 1j * np.asarray(data["imaginary"],
+                                                                       dtype=float)
 
 
-def assert_matches(ds: xr.Dataset, f: np.ndarray, z: np.ndarray, rtol: float = 1e-5) -> None:
-    """Frequencies and impedances equal the reference at ``rtol`` (order included)."""
+def assert_matches(ds: xr.Dataset, f: np.ndarray, z: np.ndarray, rtol: float = 1e-5, *,
+                   atol: float = 0.0, f_rtol: float | None = None) -> None:
+    """Frequencies and impedances equal the reference (order included).
+
+    ``rtol`` (and ``atol``, ohm) for Z' and Z'' separately; ``f_rtol`` (default ``rtol``)
+    for the frequencies, for exports that print them with fewer digits.
+    """
     assert ds.sizes["frequency"] == f.size
-    np.testing.assert_allclose(ds.frequency.values, f, rtol=rtol)
-    np.testing.assert_allclose(ds.impedance.values.real, z.real, rtol=rtol)
-    np.testing.assert_allclose(ds.impedance.values.imag, z.imag, rtol=rtol)
+    np.testing.assert_allclose(ds.frequency.values, f, rtol=rtol if f_rtol is None else f_rtol)
+    np.testing.assert_allclose(ds.impedance.values.real, z.real, rtol=rtol, atol=atol)
+    np.testing.assert_allclose(ds.impedance.values.imag, z.imag, rtol=rtol, atol=atol)

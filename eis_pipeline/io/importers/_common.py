@@ -1,0 +1,315 @@
+"""Helpers shared by the importers (not an importer: the leading underscore keeps the registry
+from loading it as one).
+
+They sit on top of :mod:`eis_pipeline.io.text` and hold what several formats need: decoding a
+sniff head, choosing the decimal separator, locating named columns with a useful error,
+checking the impedance columns, and splitting a table into sweeps where the frequency restarts
+(one rule for every importer, :func:`sweep_starts`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+
+from eis_pipeline.exceptions import ParseError
+from eis_pipeline.io.text import decode, looks_decimal_comma
+
+_NUMBER = re.compile(r"^[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?$")
+
+
+@lru_cache(maxsize=4)
+def head_text(head: bytes) -> str:
+    """Decode the first bytes of a file for sniffing; never raises.
+
+    Cached: during detection every text sniffer asks for the same head.
+    """
+    try:
+        return decode(head)
+    except Exception:  # a sniffer must never raise
+        return ""
+
+
+def first_lines(text: str, n: int) -> list[str]:
+    """The first ``n`` lines of ``text`` (any line ending).
+
+    Splitting is cached: during detection every text sniffer asks for lines of the same
+    decoded head, and splitting 64 KiB costs more than most sniffers' own checks.
+    """
+    return list(_lines(text)[:n])
+
+
+@lru_cache(maxsize=4)
+def _lines(text: str) -> tuple[str, ...]:
+    return tuple(text.splitlines())
+
+
+def is_number(token: str) -> bool:
+    """True when ``token`` is a plain number (decimal point or comma, optional exponent)."""
+    return bool(_NUMBER.match(token.strip()))
+
+
+def decimal_of(rows: Sequence[str], delimiter: str | None) -> str:
+    """``','`` when a number in the first rows is written with a decimal comma, else ``'.'``.
+
+    Several rows are looked at because a row of integers says nothing. Only meaningful for
+    tables whose delimiter is not a comma.
+    """
+    for row in rows[:5]:
+        fields = row.split(delimiter) if delimiter is not None else row.split()
+        if any(looks_decimal_comma(f) for f in fields):
+            return ","
+    return "."
+
+
+def number(text: str) -> float | str:
+    """Header value as a float when it is a number (either decimal mark), else stripped text."""
+    token = text.strip()
+    if is_number(token):
+        return float(token.replace(",", "."))
+    return token
+
+
+def normalise_name(name: str) -> str:
+    """Column name for matching: case-folded, without any whitespace (software versions differ
+    in both, e.g. EC-Lab's ``freq/Hz`` and ``Freq / Hz``).
+
+    Examples
+    --------
+    >>> normalise_name(" Freq / Hz ")
+    'freq/hz'
+    """
+    return "".join(name.split()).casefold()
+
+
+def find_column(names: Sequence[str], candidates: Iterable[str], *, path: Path, line: int,
+                what: str, pattern: bool = False) -> int:
+    """Index of the first column whose name matches one of ``candidates``.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Column names as read from the file.
+    candidates : iterable of str
+        Accepted names (compared case-insensitively after stripping), or regular expressions
+        when ``pattern`` is True.
+    path, line : Path, int
+        Where the column-name line is, for the error message.
+    what : str
+        What the column holds, for the error message (e.g. ``"frequency"``).
+
+    Raises
+    ------
+    ParseError
+        Naming the columns that were found, when none matches.
+    """
+    stripped = [n.strip() for n in names]
+    for cand in candidates:
+        for i, name in enumerate(stripped):
+            if (re.fullmatch(cand, name, flags=re.IGNORECASE) if pattern
+                    else normalise_name(name) == normalise_name(cand)):
+                return i
+    raise ParseError(
+        f"no {what} column among {stripped}; is a column missing or renamed? "
+        "Re-export the file with the impedance columns included.", path, line)
+
+
+def optional_column(names: Sequence[str], candidates: Iterable[str]) -> int | None:
+    """Index of the first column named like the first of ``candidates`` present, or None.
+
+    Names are compared with :func:`normalise_name`; the first column of a repeated name wins.
+
+    Examples
+    --------
+    >>> optional_column(["freq/Hz", "Re(Z)/Ohm"], ("re(z)/ohm",))
+    1
+    """
+    index = {normalise_name(n): i for i, n in reversed(list(enumerate(names)))}
+    for cand in candidates:
+        i = index.get(normalise_name(cand))
+        if i is not None:
+            return i
+    return None
+
+
+def contiguous_runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """``(start, stop)`` of each run of True in a 1-D boolean mask, vectorised.
+
+    Examples
+    --------
+    >>> contiguous_runs(np.array([False, True, True, False, True]))
+    [(1, 3), (4, 5)]
+    """
+    padded = np.concatenate(([False], np.asarray(mask, dtype=bool), [False]))
+    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
+def require_rows(table: np.ndarray, *, path: Path, line: int, what: str) -> None:
+    """Raise :class:`ParseError` when a table that must hold impedance data is empty."""
+    if table.shape[0] == 0:
+        raise ParseError(f"the {what} has no data rows (empty or aborted before the first "
+                         "point)", path, line)
+
+
+def require_finite(table: np.ndarray, columns: Sequence[int], *, path: Path, first_line: int,
+                   names: Sequence[str] | None = None) -> None:
+    """Raise :class:`ParseError` at the first row whose frequency or impedance is not finite.
+
+    ``inf`` comes from an overflowing exponent (a damaged digit) and ``nan`` from a ``NaN``
+    field; neither is a measurement, and the contract check later could not say which line.
+    """
+    block = table[:, list(columns)]
+    bad = ~np.isfinite(block)
+    if bad.any():
+        row, col = (int(v[0]) for v in np.nonzero(bad))
+        label = names[columns[col]] if names is not None else f"column {columns[col] + 1}"
+        raise ParseError(f"{label} is {float(block[row, col])!r}, not a finite number (damaged or "
+                         "missing value)", path, first_line + row)
+
+
+def require_positive(frequency: np.ndarray, *, path: Path, first_line: int,
+                     step: int = 1) -> None:
+    """Raise :class:`ParseError` at the first row whose frequency is not positive and finite.
+
+    ``step`` is the number of file lines per point (1 for a table row; more when each value
+    stands on its own line, as in Autolab ``.dfr``).
+    """
+    bad = np.flatnonzero(~(np.isfinite(frequency) & (frequency > 0)))
+    if bad.size:
+        row = int(bad[0])
+        raise ParseError(f"frequency is {float(frequency[row])!r} Hz; expected a positive "
+                         "frequency (damaged row?)", path, first_line + step * row)
+
+
+def check_impedance_columns(table: np.ndarray, columns: Sequence[int], *, path: Path,
+                            first_line: int, names: Sequence[str] | None = None,
+                            dc_rows: bool = False) -> None:
+    """The checks every impedance table passes: finite frequency and impedance columns
+    (``columns[0]`` the frequency), and positive frequencies unless the format interleaves
+    DC rows at frequency 0 (``dc_rows``), which the caller then drops."""
+    require_finite(table, columns, path=path, first_line=first_line, names=names)
+    if not dc_rows:
+        require_positive(table[:, columns[0]], path=path, first_line=first_line)
+
+
+def announced_rows(lines: Sequence[str], start: int, n: int, *, path: Path, what: str,
+                   unit: str = "points") -> Sequence[str]:
+    """``lines[start:start + n]``, the ``n`` rows a header announced; all must be non-blank.
+
+    Raises
+    ------
+    ParseError
+        At the last row present when fewer follow (truncated file), naming both counts.
+    """
+    rows = lines[start:start + n]
+    got = next((i for i, row in enumerate(rows) if not row.strip()), len(rows))
+    if got < n:
+        raise ParseError(f"{what} announces {n} {unit} but only {got} follow (truncated "
+                         "file?)", path, start + got)
+    return rows
+
+
+def data_span(lines: Sequence[str], start: int, stop: int | None = None) -> tuple[int, int]:
+    """``(first, stop)`` of ``lines[start:stop]`` without its leading and trailing blank lines.
+
+    Exports end with blank lines (and some put one between titles and rows); a blank line
+    *inside* the table is left in, for the parser to report with its line number.
+
+    Examples
+    --------
+    >>> data_span(["title", "", "1 2", "", "3 4", "", ""], 1)
+    (2, 5)
+    """
+    stop = len(lines) if stop is None else stop
+    while start < stop and not lines[start].strip():
+        start += 1
+    while stop > start and not lines[stop - 1].strip():
+        stop -= 1
+    return start, stop
+
+
+def split_pair(line: str, separator: str) -> tuple[str, str] | None:
+    """``(key, value)``, both stripped, of a ``key<separator>value`` header line, else None.
+
+    The first separator splits, so values may contain it (times, URLs); a line without a key
+    (blank before the separator) is not a pair.
+
+    Examples
+    --------
+    >>> split_pair("  Date: 10-12-2018 12:00 ", ":")
+    ('Date', '10-12-2018 12:00')
+    >>> split_pair("no pair here", "=") is None
+    True
+    """
+    key, sep, value = line.partition(separator)
+    key = key.strip()
+    return (key, value.strip()) if sep and key else None
+
+
+def sweep_starts(frequency: np.ndarray, *, breaks: np.ndarray | None = None) -> np.ndarray:
+    """Indices where a new sweep begins in a column of positive frequencies (always 0).
+
+    A new sweep starts where the frequency steps against the column's dominant direction
+    (e.g. back up to 10 kHz after a descending sweep reached 1 Hz): exports that concatenate
+    sweeps (EC-Lab loops, temperature series, multi-spectrum CSV) often have no other
+    separator. The dominant direction is the sign of (number of rising steps - number of
+    falling steps); with no dominant direction (a tie, or fewer than two distinct points)
+    nothing is cut. Repeated frequencies (zero steps) never cut.
+
+    Parameters
+    ----------
+    frequency : ndarray
+        1-D, positive frequencies in file order (DC rows already removed).
+    breaks : ndarray of bool, optional
+        Same length: True where the caller knows a sweep starts anyway (e.g. the cycle number
+        changes).
+
+    Returns
+    -------
+    ndarray of intp
+        Sorted start indices; empty for an empty column.
+
+    Examples
+    --------
+    >>> sweep_starts(np.array([100.0, 10, 1, 100, 10, 1]))
+    array([0, 3])
+    >>> sweep_starts(np.array([1.0, 10, 100, 1, 10]))
+    array([0, 3])
+    """
+    n = frequency.size
+    if n == 0:
+        return np.zeros(0, dtype=np.intp)
+    step = np.sign(np.diff(frequency))
+    direction = np.sign(np.count_nonzero(step > 0) - np.count_nonzero(step < 0))
+    cut = np.zeros(n, dtype=bool)
+    cut[0] = True
+    if direction:
+        cut[1:] = step == -direction
+    if breaks is not None:
+        cut |= breaks
+    return np.flatnonzero(cut)
+
+
+def sweep_bounds(frequency: np.ndarray) -> list[tuple[int, int]]:
+    """``(start, stop)`` of each sweep in a column of frequencies, in file order.
+
+    Rows with a frequency <= 0 are DC points and belong to no sweep. Each run of impedance
+    rows is split by :func:`sweep_starts`, on its own: a DC block between two sweeps already
+    separates them.
+
+    Examples
+    --------
+    >>> sweep_bounds(np.array([0.0, 100.0, 10.0, 1.0, 100.0, 10.0, 0.0, 5.0]))
+    [(1, 4), (4, 6), (7, 8)]
+    """
+    bounds: list[tuple[int, int]] = []
+    for a, b in contiguous_runs(frequency > 0):  # one iteration per run, not per point
+        edges = [*(sweep_starts(frequency[a:b]) + a).tolist(), b]
+        bounds.extend(pairwise(edges))
+    return bounds
