@@ -114,6 +114,14 @@ def prepare_spectrum(ds: xr.Dataset, settings: FitDefaults, temperature_K: float
 
 def process_task(task: FileTask) -> TaskResult:
     """Read, prepare, fit and check the files of one task (runs in a worker)."""
+    from threadpoolctl import threadpool_limits
+
+    # The solves are small: BLAS threads only contend with each other and with other workers.
+    with threadpool_limits(limits=1):
+        return _process_task(task)
+
+
+def _process_task(task: FileTask) -> TaskResult:
     from eis_pipeline.fitting.batch import fit_spectra
     from eis_pipeline.io.registry import read_spectra
 
