@@ -43,10 +43,11 @@ seeds each): clean one- and two-arc spectra at 0.2/0.5/1 % noise have z ≤ 3.1 
 largest residual up to 2.2 % at 0.5 % and 4.2 % at 1 % noise); resistances drifting by 5 % at
 0.2 % noise give z = 5.6-7.5 (all fail) and a 5-10 % distortion of the imaginary part z = 8-10
 (fail). Drift becomes hard to tell from noise when the noise is comparable to the deviation
-it causes (5 % drift at 0.5 % noise: z = 2.4-5.4, a third fail), as for any test. The Lin-KK model itself leaves a
-larger residual at the lowest frequency when a relaxation is still incomplete there (no
-spike, no series C): that single point raises the maximum (up to 3 % on the demo data) but not
-the autocorrelation, which is why an isolated point is judged by the hard limit alone.
+it causes (5 % drift at 0.5 % noise: z = 2.4-5.4, a third fail), as for any test. The
+Lin-KK model itself leaves a larger residual at the lowest frequency when a relaxation is
+still incomplete there (no spike, no series C): that single point raises the maximum (up to
+3 % on the demo data) but not the autocorrelation, which is why an isolated point is judged
+by the hard limit alone.
 
 Choosing M
 ----------
