@@ -1,0 +1,329 @@
+"""Choose the equivalent circuit per spectrum: fit every candidate preset, compare AIC/BIC.
+
+``--preset auto`` of the CLI and ``circuit = "auto"`` of the pipeline end here:
+:func:`select_circuit` fits each candidate preset to all spectra (one batched
+:func:`~eis_pipeline.fitting.batch.fit_spectra` call per candidate) and, per spectrum, keeps the
+candidate with the lowest information criterion.
+
+The rule
+--------
+Both criteria come from the same weighted χ² (:mod:`eis_pipeline.fitting.statistics`), so they
+compare the candidates on the same data and weighting::
+
+    AIC = n ln(χ²/n) + 2k,        BIC = n ln(χ²/n) + k ln n
+
+with n = 2N real observations and k free parameters. Per spectrum:
+
+1. eligible candidates are the converged fits (solver status 0) with a finite criterion and
+   at least one residual degree of freedom (2N > k);
+   when none converged, the non-converged fits with a finite criterion are used instead and
+   ``selection_converged`` is False for that spectrum (its choice is a best effort);
+2. Δ = criterion - lowest criterion among the eligible;
+3. every eligible candidate with Δ < :data:`SIGNIFICANT_DELTA` (2) is as good as the best: a
+   difference below 2 is "not worth more than a bare mention" (Kass & Raftery, J. Am. Stat.
+   Assoc. 90 (1995) 773, for BIC; Burnham & Anderson, *Model Selection and Multimodel
+   Inference* (2002), for AIC). Among those the one with the fewest free parameters wins, and
+   among equally simple ones the lowest criterion. So an inductance or a second arc is kept
+   only when the data ask for it.
+
+BIC (default) penalises parameters by ln n ≈ 5 per parameter for a 70-point spectrum rather
+than AIC's 2, so it resists over-fitting a second arc into noise; AIC is available.
+
+The evidence
+------------
+:attr:`SelectionResult.evidence` is an ``xarray.Dataset`` over (spectrum, candidate) with
+``aic``, ``bic``, ``converged``, ``status``, ``reduced_chi_square``, ``delta`` (of the chosen
+criterion, NaN for ineligible fits) and ``weight`` (Akaike/Schwarz weights exp(-Δ/2) / Σ,
+the relative support of each eligible candidate); over (candidate) ``n_params`` and ``arcs``
+(R‖CPE arcs the preset resolves inside the window: 2 for bulk-gb, 1 otherwise); over
+(spectrum) ``chosen``, ``selection_converged`` and, when ``drt=True``, ``drt_arcs``, the number
+of arcs :func:`eis_pipeline.validation.drt.suggest_arcs` finds in the spectrum (-1 when the
+DRT could not be computed) — independent, model-free evidence to compare with ``arcs``.
+
+DRT seeds
+---------
+:func:`~eis_pipeline.validation.drt.suggest_arcs` gives ``(R, τ)`` per arc, from which an
+R‖CPE start is ``R``, ``Q = τ^n / R`` for a guessed n (PHYSICS.md section 3). ``fit_spectra``
+accepts one ``initial_guess`` for all spectra, and a guess replaces the data-driven multi-start
+rather than adding to it, so per-spectrum DRT seeds are not used here. The engine's
+``fit_arrays`` already takes an (S, P) guess; adding DRT seeds as *extra* starts there (in
+``initial.py``) is the natural place, left to the fitting engine's owner.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import xarray as xr
+from numpy.typing import NDArray
+
+from eis_pipeline.exceptions import ConvergenceWarning, EisError, FitError
+
+__all__ = ["DEFAULT_CANDIDATES", "SIGNIFICANT_DELTA", "SelectionResult", "fits_by_circuit",
+           "select_circuit"]
+
+#: Presets compared by default: one or two arcs in the window, with or without stray inductance.
+DEFAULT_CANDIDATES: tuple[str, ...] = (
+    "bulk-gb-electrode",
+    "bulk-gb-electrode-inductance",
+    "hf-intercept-gb-electrode",
+    "hf-intercept-gb-electrode-no-inductance",
+    "single-arc-electrode",
+    "single-arc-electrode-inductance",
+)
+#: Criterion differences below this are not significant: the simpler model is kept.
+SIGNIFICANT_DELTA = 2.0
+
+Criterion = Literal["bic", "aic"]
+
+
+@dataclass(frozen=True, eq=False)
+class SelectionResult:
+    """Outcome of :func:`select_circuit`.
+
+    Attributes
+    ----------
+    chosen : tuple of str
+        The chosen preset per spectrum, input order ("" when every candidate failed).
+    evidence : xarray.Dataset
+        The comparison over (spectrum, candidate); see the module docstring.
+    fits : mapping of str to xarray.Dataset
+        Every candidate's fits dataset (docs/contracts.md) over all spectra.
+    criterion : str
+        ``"bic"`` or ``"aic"``.
+    """
+
+    chosen: tuple[str, ...]
+    evidence: xr.Dataset
+    fits: Mapping[str, xr.Dataset]
+    criterion: str
+
+    @property
+    def selection_converged(self) -> NDArray[np.bool_]:
+        """Per spectrum: False when the choice fell back to a non-converged fit."""
+        return np.asarray(self.evidence["selection_converged"].values, dtype=bool)
+
+    def table(self, spectrum: int) -> str:
+        """The candidates of one spectrum as text: criterion, Δ, weight, k, status."""
+        ev = self.evidence.isel(spectrum=spectrum)
+        crit = self.criterion.upper()
+        width = max(len(str(c)) for c in ev.candidate.values)
+        lines = [f"  {'candidate':<{width}}  {crit:>10}  {'Δ' + crit:>8}  {'weight':>6}  "
+                 f"{'k':>2}  converged"]
+        for j, name in enumerate(ev.candidate.values):
+            mark = "*" if str(name) == self.chosen[spectrum] else " "
+            value = float(ev[self.criterion].values[j])
+            delta = float(ev["delta"].values[j])
+            weight = float(ev["weight"].values[j])
+            lines.append(f"{mark} {name!s:<{width}}  {value:>10.2f}  {delta:>8.2f}  "
+                         f"{weight:>6.3f}  {int(ev['n_params'].values[j]):>2}  "
+                         f"{'yes' if bool(ev['converged'].values[j]) else 'no'}")
+        return "\n".join(lines)
+
+
+def select_circuit(
+    spectra: Sequence[xr.Dataset] | xr.Dataset,
+    candidates: Sequence[str] = DEFAULT_CANDIDATES,
+    criterion: Criterion = "bic",
+    weighting: str = "modulus",
+    *,
+    drt: bool = True,
+    max_nfev: int | None = None,
+) -> SelectionResult:
+    """Fit every candidate preset to every spectrum and choose per spectrum by BIC or AIC.
+
+    Parameters
+    ----------
+    spectra : list of xarray.Dataset (or one Dataset)
+        Canonical spectra, as for :func:`~eis_pipeline.fitting.batch.fit_spectra`.
+    candidates : sequence of str
+        Preset names (or circuit strings) to compare; default :data:`DEFAULT_CANDIDATES`.
+    criterion : {"bic", "aic"}
+        Information criterion; the rule is in the module docstring.
+    weighting : {"modulus", "unit", "proportional"}
+        The same for every candidate (the criteria are only comparable then).
+    drt : bool
+        Also count the DRT arcs of each spectrum (``drt_arcs`` in the evidence).
+    max_nfev : int, optional
+        Passed to ``fit_spectra``.
+
+    Returns
+    -------
+    SelectionResult
+
+    Raises
+    ------
+    FitError
+        For an unknown criterion, an empty or duplicated candidate list.
+
+    Examples
+    --------
+    >>> from eis_pipeline.circuits import compile_circuit
+    >>> from eis_pipeline.conventions import make_spectrum
+    >>> f = np.logspace(6, 0, 61)
+    >>> p = [300.0, 2e-6, 0.9, 1e-5, 0.85]   # R1, CPE1_0, CPE1_1, CPE2_0, CPE2_1
+    >>> z = compile_circuit("single-arc-electrode").impedance(np.array(p), f)
+    >>> result = select_circuit([make_spectrum(f, z)], drt=False)
+    >>> result.chosen
+    ('single-arc-electrode',)
+    """
+    from eis_pipeline.fitting.batch import fit_spectra
+
+    if criterion not in ("bic", "aic"):
+        raise FitError(f"criterion must be 'bic' or 'aic', got {criterion!r}")
+    candidates = tuple(candidates)
+    if not candidates:
+        raise FitError("select_circuit needs at least one candidate circuit")
+    if len(set(candidates)) != len(candidates):
+        raise FitError(f"duplicate candidates in {candidates}")
+    if isinstance(spectra, xr.Dataset):
+        spectra = [spectra]
+    spectra = list(spectra)
+
+    fits: dict[str, xr.Dataset] = {}
+    with warnings.catch_warnings():
+        # non-convergence is part of the evidence, not a warning per candidate
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for name in candidates:
+            fits[name] = fit_spectra(spectra, circuit=name, weighting=weighting,
+                                     errors="ignore", max_nfev=max_nfev)
+
+    def stack(var: str) -> NDArray[np.float64]:
+        return np.stack([fits[c][var].values for c in candidates], axis=1)
+
+    values = stack(criterion).astype(np.float64)
+    converged = stack("converged").astype(bool)
+    n_params = np.array([int((~fits[c]["fixed"].values).sum()) for c in candidates])
+    # a fit with no residual degree of freedom (2N <= k) interpolates: its χ² and criterion
+    # say nothing about the model, so it cannot be chosen
+    n_obs = 2 * np.asarray(fits[candidates[0]]["n_points"].values)
+    values = np.where(n_obs[:, None] > n_params[None, :], values, np.nan)
+    chosen_index, eligible, ok = choose(values, converged, n_params)
+
+    best = np.where(eligible, values, np.inf).min(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", over="ignore"):
+        delta = np.where(eligible, values - best, np.nan)
+        support = np.where(eligible, np.exp(-0.5 * np.nan_to_num(delta, nan=np.inf)), 0.0)
+        total = support.sum(axis=1, keepdims=True)
+        weight = np.where(total > 0, support / np.where(total > 0, total, 1.0), np.nan)
+    chosen = tuple(candidates[i] if i >= 0 else "" for i in chosen_index.tolist())
+
+    evidence = xr.Dataset(
+        {
+            "aic": (("spectrum", "candidate"), stack("aic")),
+            "bic": (("spectrum", "candidate"), stack("bic")),
+            "converged": (("spectrum", "candidate"), converged),
+            "status": (("spectrum", "candidate"), stack("status")),
+            "reduced_chi_square": (("spectrum", "candidate"), stack("reduced_chi_square")),
+            "delta": (("spectrum", "candidate"), delta,
+                      {"long_name": f"{criterion.upper()} minus the lowest eligible one"}),
+            "weight": (("spectrum", "candidate"), weight,
+                       {"long_name": f"{criterion.upper()} weight exp(-delta/2) / sum"}),
+            "n_params": ("candidate", n_params, {"long_name": "free parameters"}),
+            "arcs": ("candidate", np.array([_arcs_in_window(fits[c]) for c in candidates]),
+                     {"long_name": "R-CPE arcs the circuit resolves inside the window"}),
+            "chosen": ("spectrum", np.array(chosen, dtype=object).astype(str)),
+            "selection_converged": ("spectrum", ok),
+        },
+        coords={
+            "spectrum": np.arange(len(spectra)),
+            "candidate": list(candidates),
+            "source": ("spectrum", fits[candidates[0]]["source"].values),
+            "sweep": ("spectrum", fits[candidates[0]]["sweep"].values),
+        },
+        attrs={"criterion": criterion, "significant_delta": SIGNIFICANT_DELTA,
+               "weighting": weighting,
+               "rule": "lowest criterion among converged fits; within significant_delta of "
+                       "it, the fewest free parameters (eis_pipeline.fitting.selection)"},
+    )
+    if drt:
+        evidence["drt_arcs"] = ("spectrum", drt_arc_counts(spectra),
+                                {"long_name": "arcs found by DRT suggest_arcs (-1: no DRT)"})
+    return SelectionResult(chosen=chosen, evidence=evidence, fits=fits, criterion=criterion)
+
+
+def choose(values: NDArray[np.float64], converged: NDArray[np.bool_],
+           n_params: NDArray[np.int_]) -> tuple[NDArray[np.intp], NDArray[np.bool_],
+                                                NDArray[np.bool_]]:
+    """The selection rule of the module docstring, vectorised over spectra.
+
+    Parameters
+    ----------
+    values : ndarray (S, C)
+        Criterion per spectrum and candidate (NaN for a failed fit).
+    converged : ndarray of bool (S, C)
+    n_params : ndarray of int (C,)
+
+    Returns
+    -------
+    chosen : ndarray of int (S,)
+        Candidate index, -1 when no candidate has a finite criterion.
+    eligible : ndarray of bool (S, C)
+        The fits the choice was made among.
+    selection_converged : ndarray of bool (S,)
+        False where no converged fit was available (fallback) or nothing was chosen.
+    """
+    finite = np.isfinite(values)
+    good = finite & np.asarray(converged, dtype=bool)
+    any_good: NDArray[np.bool_] = np.asarray(good.any(axis=1), dtype=bool)
+    eligible: NDArray[np.bool_] = np.asarray(np.where(any_good[:, None], good, finite),
+                                             dtype=bool)
+    best = np.where(eligible, values, np.inf).min(axis=1, keepdims=True)
+    tied = eligible & (values - best < SIGNIFICANT_DELTA)
+    # fewest parameters first, then the lowest criterion: as 0 <= Δ < SIGNIFICANT_DELTA for
+    # tied candidates, k * SIGNIFICANT_DELTA + Δ orders them lexicographically by (k, Δ)
+    k = np.asarray(n_params, dtype=np.float64)[None, :]
+    key = np.where(tied, k * SIGNIFICANT_DELTA + (values - best), np.inf)
+    chosen = np.where(eligible.any(axis=1), np.argmin(key, axis=1), -1)
+    return chosen.astype(np.intp), eligible, any_good
+
+
+def fits_by_circuit(result: SelectionResult) -> dict[str, xr.Dataset]:
+    """The chosen fits grouped by preset, each keeping the spectra's original positions.
+
+    Each value is that preset's fits dataset restricted to the spectra that chose it; its
+    ``spectrum`` coordinate holds their positions in the input list, so per-group results
+    (e.g. :func:`eis_pipeline.physics.conductivity.conductivity`) can be put back in order
+    with ``xr.concat(..., dim="spectrum").sortby("spectrum")`` or by indexing. Spectra for
+    which nothing could be fitted (chosen "") are left out.
+    """
+    chosen = np.asarray(result.chosen, dtype=object)
+    groups: dict[str, xr.Dataset] = {}
+    for name in result.fits:  # candidate order, so the dict order is stable
+        idx = np.flatnonzero(chosen == name)
+        if idx.size:
+            fits = result.fits[name].isel(spectrum=idx)
+            fits.attrs["selection_criterion"] = result.criterion
+            groups[name] = fits
+    return groups
+
+
+def drt_arc_counts(spectra: Sequence[xr.Dataset]) -> NDArray[np.int_]:
+    """Number of DRT arcs (:func:`~eis_pipeline.validation.drt.suggest_arcs`) per spectrum.
+
+    -1 where the DRT cannot be computed (too few or invalid points). The DRT is a per-spectrum
+    regularised solve, so this is one call per spectrum.
+    """
+    from eis_pipeline.validation.drt import drt, suggest_arcs
+
+    counts = np.full(len(spectra), -1, dtype=np.int64)
+    for i, ds in enumerate(spectra):
+        try:
+            counts[i] = len(suggest_arcs(drt(ds["frequency"].values, ds["impedance"].values)))
+        except (EisError, ValueError):
+            continue
+    return counts
+
+
+def _arcs_in_window(fits: xr.Dataset) -> int:
+    """R‖CPE arcs the circuit resolves inside the measured window (from its roles)."""
+    import json
+
+    roles = json.loads(str(fits.attrs.get("roles", "{}")))
+    arcs = sum(1 for role in ("bulk", "grain_boundary")
+               if "cpe" in roles.get(role, {}) or "capacitor" in roles.get(role, {}))
+    return int(arcs)
