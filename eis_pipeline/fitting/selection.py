@@ -55,7 +55,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import xarray as xr
@@ -63,8 +63,8 @@ from numpy.typing import NDArray
 
 from eis_pipeline.exceptions import ConvergenceWarning, EisError, FitError
 
-__all__ = ["DEFAULT_CANDIDATES", "SIGNIFICANT_DELTA", "SelectionResult", "fits_by_circuit",
-           "select_circuit"]
+__all__ = ["DEFAULT_CANDIDATES", "SIGNIFICANT_DELTA", "SelectionResult", "chosen_fits",
+           "fits_by_circuit", "select_circuit"]
 
 #: Presets compared by default: one or two arcs in the window, with or without stray inductance.
 DEFAULT_CANDIDATES: tuple[str, ...] = (
@@ -296,10 +296,41 @@ def fits_by_circuit(result: SelectionResult) -> dict[str, xr.Dataset]:
     for name in result.fits:  # candidate order, so the dict order is stable
         idx = np.flatnonzero(chosen == name)
         if idx.size:
-            fits = result.fits[name].isel(spectrum=idx)
-            fits.attrs["selection_criterion"] = result.criterion
-            groups[name] = fits
+            # assign_attrs: a new attrs dict, the candidate's own dataset stays untouched
+            groups[name] = result.fits[name].isel(spectrum=idx).assign_attrs(
+                selection_criterion=result.criterion)
     return groups
+
+
+#: Variables of the fits dataset that do not depend on the circuit's parameters.
+PER_SPECTRUM_VARIABLES = ("status", "converged", "message", "cost", "chi_square",
+                          "reduced_chi_square", "aic", "bic", "n_points", "n_iterations",
+                          "frequency", "impedance", "impedance_fit", "impedance_residual")
+
+
+def chosen_fits(result: SelectionResult) -> xr.Dataset:
+    """The chosen fit of every spectrum, in input order, without the parameter axis.
+
+    The circuit-independent variables of the fits dataset (status, converged, message, the
+    goodness-of-fit numbers and the fitted impedance curves) taken from each spectrum's chosen
+    candidate, plus ``preset`` (spectrum): what a per-spectrum loop over the fits needs when
+    the circuits differ. Parameter values are in :func:`fits_by_circuit`. A spectrum with no
+    choice gets the first candidate's (failed) entries and preset "".
+    """
+    names = list(result.fits)
+    first = result.fits[names[0]]
+    index = np.array([names.index(c) if c else 0 for c in result.chosen], dtype=np.intp)
+    data: dict[str, Any] = {}
+    for var in PER_SPECTRUM_VARIABLES:
+        stacked = np.stack([result.fits[n][var].values for n in names])  # (C, S, ...)
+        picked = stacked[index, np.arange(index.size)]
+        data[var] = (first[var].dims, picked, dict(first[var].attrs))
+    data["preset"] = ("spectrum", np.array(result.chosen, dtype=object).astype(str))
+    coords = {k: v for k, v in first.coords.items() if "param" not in v.dims
+              and "param_j" not in v.dims and k not in ("param", "param_j")}
+    return xr.Dataset(data, coords=coords,
+                      attrs={"weighting": first.attrs.get("weighting", ""),
+                             "selection_criterion": result.criterion})
 
 
 def drt_arc_counts(spectra: Sequence[xr.Dataset]) -> NDArray[np.int_]:

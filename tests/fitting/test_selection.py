@@ -16,6 +16,7 @@ from eis_pipeline.fitting.selection import (
     DEFAULT_CANDIDATES,
     SIGNIFICANT_DELTA,
     choose,
+    chosen_fits,
     fits_by_circuit,
     select_circuit,
 )
@@ -216,3 +217,18 @@ def test_sample_data_choices_follow_the_ground_truth():
     result = select_circuit(spectra, drt=False)
     assert all(c.startswith("hf-intercept") for c in result.chosen[:2]), result.chosen
     assert all(c.startswith("bulk-gb") for c in result.chosen[2:]), result.chosen
+
+
+def test_chosen_fits_follow_the_choice(selection, spectra):
+    chosen = chosen_fits(selection)
+    assert "param" not in chosen.dims and chosen.sizes["spectrum"] == len(spectra)
+    assert list(chosen.preset.values) == list(selection.chosen)
+    for i, preset in enumerate(selection.chosen):
+        own = selection.fits[preset].isel(spectrum=i)
+        assert float(chosen.bic[i]) == float(own.bic)
+        np.testing.assert_array_equal(chosen.impedance_fit.values[i], own.impedance_fit.values)
+        assert str(chosen.message.values[i]) == str(own.message.values)
+    assert list(chosen.source.values) == list(CASES)
+    # the candidates' own datasets are not modified by the grouping helpers
+    fits_by_circuit(selection)
+    assert all("selection_criterion" not in f.attrs for f in selection.fits.values())
