@@ -18,8 +18,13 @@ from __future__ import annotations
 from eis_pipeline.fitting.batch import fit_spectra
 from eis_pipeline.fitting.engine import WEIGHTINGS
 from eis_pipeline.fitting.model import CircuitModel, FitResult
-from eis_pipeline.fitting.selection import SelectionResult, fits_by_circuit, select_circuit
+from eis_pipeline.fitting.selection import (
+    SelectionResult,
+    chosen_fits,
+    fits_by_circuit,
+    select_circuit,
+)
 from eis_pipeline.fitting.solver import STATUS_MESSAGES, Status
 
 __all__ = ["STATUS_MESSAGES", "WEIGHTINGS", "CircuitModel", "FitResult", "SelectionResult",
-           "Status", "fit_spectra", "fits_by_circuit", "select_circuit"]
+           "Status", "chosen_fits", "fit_spectra", "fits_by_circuit", "select_circuit"]

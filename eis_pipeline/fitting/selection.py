@@ -42,12 +42,18 @@ DRT could not be computed) — independent, model-free evidence to compare with 
 
 DRT seeds
 ---------
-:func:`~eis_pipeline.validation.drt.suggest_arcs` gives ``(R, τ)`` per arc, from which an
-R‖CPE start is ``R``, ``Q = τ^n / R`` for a guessed n (PHYSICS.md section 3). ``fit_spectra``
-accepts one ``initial_guess`` for all spectra, and a guess replaces the data-driven multi-start
-rather than adding to it, so per-spectrum DRT seeds are not used here. The engine's
-``fit_arrays`` already takes an (S, P) guess; adding DRT seeds as *extra* starts there (in
-``initial.py``) is the natural place, left to the fitting engine's owner.
+With ``drt=True`` (default) each spectrum's DRT is computed once. Where a candidate's fit did
+not converge, that spectrum is fitted once more from a seed built from the DRT
+(:func:`eis_pipeline.fitting.drt_seed.drt_initial_guess`: R_∞, L, the electrode CPE and one
+``(R, τ)`` per arc, ``Q = τ^n / R``, PHYSICS.md section 3), and the retry replaces the failed
+fit only when it converges (``seeded`` in the evidence; the fit's ``message`` says so). It is a
+per-spectrum fallback because ``fit_spectra`` takes one ``initial_guess`` for all spectra and a
+guess replaces the data-driven multi-start rather than adding to it; adding DRT seeds as extra
+starts inside the engine (``fit_arrays`` already accepts an (S, P) guess) is left to the
+fitting engine's owner. On the 24 demo spectra it repaired 4 of 10 non-converged candidate fits
+and changed no choice; the other 6 are circuits that do not describe their spectrum (4 two-arc
+fits whose bulk arc lies above the window, where the bulk CPE is not identifiable; a circuit
+without the visible inductance; one arc for two).
 """
 
 from __future__ import annotations
@@ -55,13 +61,16 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import xarray as xr
 from numpy.typing import NDArray
 
 from eis_pipeline.exceptions import ConvergenceWarning, EisError, FitError
+
+if TYPE_CHECKING:
+    from eis_pipeline.validation.drt import DrtResult
 
 __all__ = ["DEFAULT_CANDIDATES", "SIGNIFICANT_DELTA", "SelectionResult", "chosen_fits",
            "fits_by_circuit", "select_circuit"]
@@ -147,7 +156,9 @@ def select_circuit(
     weighting : {"modulus", "unit", "proportional"}
         The same for every candidate (the criteria are only comparable then).
     drt : bool
-        Also count the DRT arcs of each spectrum (``drt_arcs`` in the evidence).
+        Compute each spectrum's DRT: its arc count goes in the evidence (``drt_arcs``) and,
+        where a candidate's fit did not converge, the fit is repeated once from the DRT
+        seed (module docstring, "DRT seeds"; ``seeded`` in the evidence).
     max_nfev : int, optional
         Passed to ``fit_spectra``.
 
@@ -191,6 +202,12 @@ def select_circuit(
         for name in candidates:
             fits[name] = fit_spectra(spectra, circuit=name, weighting=weighting,
                                      errors="ignore", max_nfev=max_nfev)
+        drts = drt_results(spectra) if drt else None
+        seeded = np.zeros((len(spectra), len(candidates)), dtype=bool)
+        if drts is not None:
+            for j, name in enumerate(candidates):
+                fits[name], seeded[:, j] = reseed_from_drt(fits[name], spectra, drts, name,
+                                                           weighting, max_nfev)
 
     def stack(var: str) -> NDArray[np.float64]:
         return np.stack([fits[c][var].values for c in candidates], axis=1)
@@ -240,9 +257,12 @@ def select_circuit(
                "rule": "lowest criterion among converged fits; within significant_delta of "
                        "it, the fewest free parameters (eis_pipeline.fitting.selection)"},
     )
-    if drt:
-        evidence["drt_arcs"] = ("spectrum", drt_arc_counts(spectra),
+    if drts is not None:
+        counts = np.array([len(d[1]) if d is not None else -1 for d in drts], dtype=np.int64)
+        evidence["drt_arcs"] = ("spectrum", counts,
                                 {"long_name": "arcs found by DRT suggest_arcs (-1: no DRT)"})
+        evidence["seeded"] = (("spectrum", "candidate"), seeded,
+                              {"long_name": "fit repeated from the DRT seed and kept"})
     return SelectionResult(chosen=chosen, evidence=evidence, fits=fits, criterion=criterion)
 
 
@@ -333,21 +353,74 @@ def chosen_fits(result: SelectionResult) -> xr.Dataset:
                              "selection_criterion": result.criterion})
 
 
-def drt_arc_counts(spectra: Sequence[xr.Dataset]) -> NDArray[np.int_]:
-    """Number of DRT arcs (:func:`~eis_pipeline.validation.drt.suggest_arcs`) per spectrum.
+DrtEntry = tuple["DrtResult", list[tuple[float, float]]]
 
-    -1 where the DRT cannot be computed (too few or invalid points). The DRT is a per-spectrum
-    regularised solve, so this is one call per spectrum.
+
+def drt_results(spectra: Sequence[xr.Dataset]) -> list[DrtEntry | None]:
+    """Each spectrum's DRT and :func:`~eis_pipeline.validation.drt.suggest_arcs`.
+
+    None where the DRT cannot be computed (too few or invalid points). The DRT is a
+    per-spectrum regularised solve (a few ms), so this is one call per spectrum.
     """
     from eis_pipeline.validation.drt import drt, suggest_arcs
 
-    counts = np.full(len(spectra), -1, dtype=np.int64)
-    for i, ds in enumerate(spectra):
+    out: list[DrtEntry | None] = []
+    for ds in spectra:
         try:
-            counts[i] = len(suggest_arcs(drt(ds["frequency"].values, ds["impedance"].values)))
+            d = drt(ds["frequency"].values, ds["impedance"].values)
         except (EisError, ValueError):
+            out.append(None)
             continue
-    return counts
+        out.append((d, suggest_arcs(d)))
+    return out
+
+
+def reseed_from_drt(fits: xr.Dataset, spectra: Sequence[xr.Dataset],
+                    drts: Sequence[DrtEntry | None], preset: str, weighting: str,
+                    max_nfev: int | None) -> tuple[xr.Dataset, NDArray[np.bool_]]:
+    """Refit from the DRT seed the spectra whose fit of ``preset`` did not converge.
+
+    A fit that failed before starting (status 4: invalid or too short spectrum) is not
+    retried. The retry is kept only when it converges; its message then says so. This is a
+    fallback for the few non-converged fits, one small fit per spectrum.
+    """
+    from eis_pipeline.fitting.batch import fit_spectra
+    from eis_pipeline.fitting.drt_seed import drt_initial_guess
+    from eis_pipeline.fitting.solver import Status
+
+    kept = np.zeros(fits.sizes["spectrum"], dtype=bool)
+    retry = np.flatnonzero(~fits["converged"].values & (fits["status"].values != Status.FAILED))
+    if not fits.attrs.get("preset") or retry.size == 0:
+        return fits, kept
+    columns = {name: var.values.astype(object) if var.dtype.kind == "U" else var.values.copy()
+               for name, var in fits.data_vars.items() if "spectrum" in var.dims}
+    for i in retry.tolist():
+        entry = drts[i]
+        seed = drt_initial_guess(preset, entry[0], entry[1]) if entry is not None else None
+        if seed is None:
+            continue
+        refit = fit_spectra([spectra[i]], circuit=preset, weighting=weighting,
+                            initial_guess=seed, errors="ignore", max_nfev=max_nfev)
+        if not bool(refit["converged"].values[0]):
+            continue
+        kept[i] = True
+        for name, column in columns.items():
+            new = refit[name].values[0]
+            if name == "message":
+                new = f"{new} (started from the DRT seed)"
+            if "point" in fits[name].dims:   # NaN-padded to the longest spectrum
+                column[i] = np.nan
+                column[i, :new.shape[0]] = new
+            else:
+                column[i] = new
+    if not kept.any():
+        return fits, kept
+    fits = fits.copy()
+    for name, column in columns.items():
+        var = fits[name]
+        fits[name] = (var.dims, column.astype(str) if var.dtype.kind == "U" else column,
+                      var.attrs)
+    return fits, kept
 
 
 def _arcs_in_window(fits: xr.Dataset) -> int:
