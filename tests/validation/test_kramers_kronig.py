@@ -166,6 +166,8 @@ def test_bad_options_raise(frequency):
         kramers_kronig(frequency, z, n_elements=0)
     with pytest.raises(ValueError, match="threshold"):
         kramers_kronig(frequency, z, threshold=0)
+    with pytest.raises(ValueError, match="hard_limit_factor"):
+        kramers_kronig(frequency, z, hard_limit_factor=0.5)
 
 
 def test_time_constants_follow_schoenleber(frequency):
