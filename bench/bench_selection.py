@@ -41,12 +41,14 @@ def run(quick: bool = False) -> str:
             start = time.perf_counter()
             result = select_circuit(spectra)
             times.append(time.perf_counter() - start)
-    lines += [f"select_circuit, {len(spectra)} spectra x 6 candidates, DRT arc counts "
-              f"included: median {np.median(times):.2f} s over {repeats} run(s).", "",
+    ev = result.evidence
+    lines += [f"select_circuit, {len(spectra)} spectra x 6 candidates, DRT (arc counts and "
+              f"seeds) included: median {np.median(times):.2f} s over {repeats} run(s); "
+              f"{int((~ev['converged']).sum())} of {ev['converged'].size} candidate fits "
+              f"not converged after {int(ev['seeded'].sum())} DRT-seeded repairs.", "",
               "| spectrum | bulk apex / f_max | gb apex / f_max | true L (H) | chosen | "
               "ΔBIC to next | DRT arcs | KK max % | KK noise % | KK z | KK |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
-    ev = result.evidence
     n_pass = 0
     for i, (s, ds) in enumerate(zip(rows, spectra, strict=True)):
         delta = np.sort(ev["delta"].values[i][np.isfinite(ev["delta"].values[i])])
