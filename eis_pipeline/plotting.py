@@ -1,4 +1,4 @@
-"""Publication-quality figures: Nyquist, Bode, Arrhenius and campaign trends.
+"""Publication-quality figures: Nyquist, Bode, Arrhenius, campaign trends, KK residuals, DRT.
 
 The only module that imports matplotlib. Figures are built with the object API
 (:class:`matplotlib.figure.Figure`, rendered by Agg), never through pyplot, so plotting is
@@ -37,8 +37,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["arc_view_limit", "arrhenius_plot", "axis_label", "bode", "nyquist", "save_figure",
-           "trend_plot"]
+__all__ = ["arc_view_limit", "arrhenius_plot", "axis_label", "bode", "drt_plot",
+           "kk_residual_plot", "nyquist", "save_figure", "trend_plot"]
 
 BOLTZMANN_EV_K = 8.617333262e-5   # PHYSICS.md section 6
 ZERO_CELSIUS_K = 273.15
@@ -439,6 +439,125 @@ def trend_plot(summary: xr.Dataset, parameter: str, ax: Axes | None = None, *,
         if title:
             ax.set_title(title)
         ax.legend(loc="best")
+    return fig
+
+
+def kk_residual_plot(frequency: ArrayLike, residual_real: ArrayLike, residual_imag: ArrayLike,
+                     threshold: float = 0.01, ax: Axes | None = None, *,
+                     noise: float | None = None, title: str | None = None) -> Figure:
+    """Lin-KK residuals against frequency, with the threshold band (PHYSICS.md section 8).
+
+    Parameters
+    ----------
+    frequency : array_like
+        Hz.
+    residual_real, residual_imag : array_like
+        ``(Z - Z_KK) / |Z|`` as fractions of |Z|, as in
+        :class:`~eis_pipeline.validation.kramers_kronig.KramersKronigResult`; plotted in %.
+    threshold : float
+        Fraction of |Z| (0.01 = 1 %), shaded as a ±band.
+    noise : float, optional
+        Estimated noise σ (fraction of |Z|, ``KramersKronigResult.noise_estimate``): dashed
+        lines at ±3σ, where white-noise residuals stay.
+    ax : Axes, optional
+    title : str, optional
+    """
+    f = np.asarray(frequency, dtype=np.float64)
+    order = np.argsort(f)
+    f = f[order]
+    re = np.asarray(residual_real, dtype=np.float64)[order] * 100
+    im = np.asarray(residual_imag, dtype=np.float64)[order] * 100
+    with _style():
+        fig, ax = _figure(ax, (4.4, 2.2))
+        band = 100 * threshold
+        ax.axhspan(-band, band, color="0.9", linewidth=0, zorder=0,
+                   label=f"±{band:.3g} % threshold")
+        ax.axhline(0, color="0.5", linewidth=0.6)
+        if noise is not None and np.isfinite(noise):
+            for sign in (1, -1):
+                ax.axhline(sign * 300 * noise, color="0.4", linewidth=0.8, linestyle="--",
+                           label="±3σ noise" if sign > 0 else None)
+        ax.semilogx(f, re, "o-", ms=3, lw=0.6, color="C0", label="Z′")
+        ax.semilogx(f, im, "s-", ms=3, lw=0.6, mfc="none", color="C3", label="Z″")
+        limit = max(1.5 * band, 1.1 * float(np.nanmax(np.abs(np.concatenate([re, im])))))
+        ax.set_ylim(-limit, limit)
+        ax.set_xlabel("frequency (Hz)")
+        ax.set_ylabel("KK residual (% of |Z|)")
+        # outside the axes: the residuals fill the whole frequency range
+        ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), handletextpad=0.4)
+        if title:
+            ax.set_title(title)
+    return fig
+
+
+def _peak_points(peaks: Any, tau: NDArray[np.float64],
+                 gamma: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64],
+                                                      list[float]]:
+    """Peak positions τ, heights γ and resistances (NaN when unknown) from several inputs."""
+    taus, heights, resistances = [], [], []
+    for p in peaks:
+        if hasattr(p, "tau_s"):   # a DrtPeak
+            t, r = float(p.tau_s), float(getattr(p, "resistance_ohm", np.nan))
+            g = float(getattr(p, "gamma_ohm", np.nan))
+        else:                     # a τ, or a (τ, γ) pair
+            pair = np.atleast_1d(np.asarray(p, dtype=np.float64))
+            t, r = float(pair[0]), np.nan
+            g = float(pair[1]) if pair.size > 1 else np.nan
+        if not np.isfinite(g):
+            g = float(np.interp(np.log(t), np.log(tau), gamma))
+        taus.append(t)
+        heights.append(g)
+        resistances.append(r)
+    return np.asarray(taus), np.asarray(heights), resistances
+
+
+def _ohm_text(r: float) -> str:
+    """``2.71 kΩ``: three significant digits in the largest unit that keeps r >= 1."""
+    for factor, unit in ((1e9, "GΩ"), (1e6, "MΩ"), (1e3, "kΩ")):
+        if abs(r) >= factor:
+            return f"{r / factor:.3g} {unit}"
+    return f"{r:.3g} Ω"
+
+
+def drt_plot(tau_s: ArrayLike, gamma_ohm: ArrayLike, peaks: Any = None,
+             ax: Axes | None = None, *, title: str | None = None) -> Figure:
+    """Distribution of relaxation times: γ against τ on a log axis, peaks marked.
+
+    Parameters
+    ----------
+    tau_s : array_like
+        Time constants (s).
+    gamma_ohm : array_like
+        γ(ln τ) in ohm per unit ln τ (its area over ln τ is a resistance), as in
+        :class:`~eis_pipeline.validation.drt.DrtResult`.
+    peaks : sequence, optional
+        :class:`~eis_pipeline.validation.drt.DrtPeak` objects (marked and labelled with their
+        resistance), τ values or (τ, γ) pairs.
+    ax : Axes, optional
+    title : str, optional
+    """
+    tau = np.asarray(tau_s, dtype=np.float64)
+    gamma = np.asarray(gamma_ohm, dtype=np.float64)
+    order = np.argsort(tau)
+    tau, gamma = tau[order], gamma[order]
+    scale, unit = _ohm_scale(gamma)
+    with _style():
+        fig, ax = _figure(ax, (3.5, 2.4))
+        ax.semilogx(tau, gamma / scale, "-", color="C0")
+        ax.fill_between(tau, 0, gamma / scale, color="C0", alpha=0.15, linewidth=0)
+        if peaks is not None and len(peaks):
+            pt, pg, pr = _peak_points(peaks, tau, gamma)
+            ax.plot(pt, pg / scale, "v", color="C1", ms=5, label="peaks")
+            for t, g, r in zip(pt, pg, pr, strict=True):
+                if np.isfinite(r):
+                    ax.annotate(_ohm_text(r), (t, g / scale),
+                                textcoords="offset points", xytext=(0, 6), ha="center",
+                                fontsize=7)
+        ax.set_ylim(bottom=0, top=float(np.nanmax(gamma)) / scale * 1.25 or 1.0)
+        ax.set_xlabel("τ (s)")
+        ax.set_ylabel(f"γ ({unit})")
+        if title:
+            ax.set_title(title)
     return fig
 
 

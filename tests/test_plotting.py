@@ -18,6 +18,8 @@ from eis_pipeline.plotting import (
     arrhenius_plot,
     axis_label,
     bode,
+    drt_plot,
+    kk_residual_plot,
     nyquist,
     save_figure,
     trend_plot,
@@ -189,3 +191,51 @@ def test_value_with_error_decimals() -> None:
     assert _value_with_error(0.4012, 0.0123) == "0.40 ± 0.01"
     assert _value_with_error(0.4612, 0.0021) == "0.461 ± 0.002"
     assert _value_with_error(0.4612, float("nan")) == "0.46"
+
+
+def test_kk_residual_plot(tmp_path: Path, pellet: PelletModel) -> None:
+    from eis_pipeline.validation.kramers_kronig import kramers_kronig
+
+    f = log_frequencies(1e6, 1, 10)
+    rng = np.random.default_rng(3)
+    z = pellet.impedance(f, 320.0)
+    z = z + 0.005 * np.abs(z) * (rng.standard_normal(f.size) + 1j * rng.standard_normal(f.size))
+    kk = kramers_kronig(f, z)
+    fig = kk_residual_plot(kk.frequency, kk.residual_real, kk.residual_imag,
+                           threshold=kk.threshold, noise=kk.noise_estimate, title="KK")
+    ax = fig.axes[0]
+    assert labels(fig) == ["frequency (Hz)", "KK residual (% of |Z|)"]
+    assert ax.get_xscale() == "log"
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    # in %, sorted by frequency (the sweep runs from high to low)
+    np.testing.assert_allclose(lines["Z′"].get_xdata(), f[::-1])
+    np.testing.assert_allclose(lines["Z″"].get_ydata(), 100 * kk.residual_imag[::-1])
+    assert lines["±3σ noise"].get_ydata()[0] == pytest.approx(300 * kk.noise_estimate)
+    legend = {t.get_text() for t in ax.get_legend().get_texts()}
+    assert "±1 % threshold" in legend
+    out = save_figure(fig, tmp_path / "kk.png", dpi=120)
+    assert out.read_bytes().startswith(PNG)
+
+
+def test_drt_plot(tmp_path: Path) -> None:
+    from eis_pipeline.validation.drt import drt
+
+    f = log_frequencies(1e6, 0.1, 10)
+    w = 2 * np.pi * f
+    z = 20 + 1000 / (1 + 1j * w * 1e-5) + 3000 / (1 + 1j * w * 1e-2)
+    result = drt(f, z)
+    fig = drt_plot(result.tau_s, result.gamma_ohm, peaks=result.peaks)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    assert labels(fig) == ["τ (s)", "γ (kΩ)"]  # γ peaks above 3 kΩ: kilo-ohm ticks
+    marks = next(line for line in ax.get_lines() if line.get_label() == "peaks")
+    np.testing.assert_allclose(marks.get_xdata(), [p.tau_s for p in result.peaks])
+    assert len(result.peaks) == 2
+    texts = [t.get_text() for t in ax.texts]
+    assert texts == ["1 kΩ", "3 kΩ"]  # the areas are the two resistances, 3 digits
+    out = save_figure(fig, tmp_path / "drt.png", dpi=120)
+    assert out.read_bytes().startswith(PNG)
+    # bare τ positions work too (heights interpolated on γ)
+    fig2 = drt_plot(result.tau_s, result.gamma_ohm, peaks=[1e-5, 1e-2])
+    marks2 = next(line for line in fig2.axes[0].get_lines() if line.get_label() == "peaks")
+    assert np.all(marks2.get_ydata() > 0) and not fig2.axes[0].texts

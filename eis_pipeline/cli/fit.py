@@ -22,6 +22,8 @@ from eis_pipeline.exceptions import EisError
 
 WEIGHTING_CHOICES = ("modulus", "unit", "proportional")
 DEFAULT_PRESET = "bulk-gb-electrode"
+#: ``--preset auto``: fit the candidate presets and choose per sweep by BIC.
+AUTO = "auto"
 
 
 def format_value(value: float, stderr: float) -> str:
@@ -108,12 +110,67 @@ def write_fits(fits: Any, path: Path) -> None:
         raise
 
 
+def fit_auto(spectra: list[Any], weighting: str, thickness_mm: float | None,
+             diameter_mm: float | None, output: Path | None) -> None:
+    """``--preset auto``: per sweep the chosen preset, the BIC table, the chosen fit."""
+    from eis_pipeline.fitting.selection import fits_by_circuit, select_circuit
+
+    try:
+        result = select_circuit(spectra, weighting=weighting)
+    except EisError as err:
+        raise click.ClickException(str(err)) from err
+    click.echo(f"model selection by {result.criterion.upper()} over "
+               f"{result.evidence.sizes['candidate']} presets   weighting {weighting}\n")
+    for i, chosen in enumerate(result.chosen):
+        if not chosen:
+            ev = result.evidence.isel(spectrum=i)
+            click.echo(f"{ev.source.item() or '<spectrum>'}  sweep {int(ev.sweep)}\n"
+                       "  no candidate could be fitted\n")
+            continue
+        fits = result.fits[chosen].isel(spectrum=[i])
+        note = "" if result.selection_converged[i] else "  (no candidate converged)"
+        block = fits_table(fits).split("\n", 1)
+        click.echo(block[0])
+        click.echo(f"  chosen {chosen}: {fits.attrs['circuit']}{note}")
+        click.echo(result.table(i))
+        click.echo("")
+        click.echo(block[1] if len(block) > 1 else "")
+        click.echo("")
+    groups = fits_by_circuit(result)
+    if thickness_mm is not None and diameter_mm is not None:
+        for name, fits in groups.items():
+            click.echo(f"{name}: " + conductivity_table(fits, thickness_mm, diameter_mm))
+    if output is not None:
+        write_selection(result.evidence, groups, output)
+        click.echo(f"wrote {output}")
+    n_bad = int((~result.selection_converged).sum())
+    if n_bad:
+        click.echo(f"\n{n_bad} of {len(result.chosen)} sweeps: no candidate converged", err=True)
+
+
+def write_selection(evidence: Any, groups: dict[str, Any], path: Path) -> None:
+    """Evidence in the root group, each chosen preset's fits in group ``fits/<preset>``."""
+    path = path.resolve()
+    fd, tmp = tempfile.mkstemp(suffix=".h5.tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        evidence.to_netcdf(tmp, engine="h5netcdf", mode="w")
+        for name, fits in groups.items():
+            netcdf_ready(fits).to_netcdf(tmp, engine="h5netcdf", mode="a",
+                                         group=f"fits/{name}")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 @click.command("fit")
 @click.argument("files", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--preset", default=None,
               help=f"Circuit preset (default {DEFAULT_PRESET}); `eis-pipeline circuits` "
-                   "lists them.")
+                   "lists them. `auto` fits the one- and two-arc presets, with and without "
+                   "stray inductance, and keeps the lowest BIC per sweep.")
 @click.option("--circuit", default=None,
               help='Circuit string in impedance.py notation, e.g. "R0-p(R1,CPE1)-CPE2".')
 @click.option("--weighting", type=click.Choice(WEIGHTING_CHOICES), default="modulus",
@@ -136,6 +193,7 @@ def fit(files: tuple[Path, ...], preset: str | None, circuit: str | None, weight
       eis-pipeline fit pellet_25C.mpt
       eis-pipeline fit data/*.mpt --preset hf-intercept-gb-electrode -o fits.h5
       eis-pipeline fit run.txt --circuit "R0-p(R1,CPE1)-CPE2" --weighting unit
+      eis-pipeline fit data/*.DTA --preset auto
     """
     import warnings
 
@@ -148,6 +206,7 @@ def fit(files: tuple[Path, ...], preset: str | None, circuit: str | None, weight
     if (thickness_mm is None) != (diameter_mm is None):
         raise click.UsageError("--thickness-mm and --diameter-mm go together")
     spec = circuit or preset or DEFAULT_PRESET
+    auto = circuit is None and preset == AUTO
     spectra = []
     failed = 0
     for path in files:
@@ -158,6 +217,11 @@ def fit(files: tuple[Path, ...], preset: str | None, circuit: str | None, weight
             click.echo(f"error: {err}", err=True)
     if not spectra:
         raise click.ClickException("no spectra could be read")
+    if auto:
+        fit_auto(spectra, weighting, thickness_mm, diameter_mm, output)
+        if failed:
+            raise SystemExit(1)
+        return
     try:
         with warnings.catch_warnings():
             # the table shows every fit's status; no need for a warning on top

@@ -7,8 +7,10 @@ Modules: :mod:`~eis_pipeline.fitting.solver` (batched Levenberg–Marquardt),
 :mod:`~eis_pipeline.fitting.initial` (starting points from the data),
 :mod:`~eis_pipeline.fitting.statistics` (covariance, χ², AIC, BIC),
 :mod:`~eis_pipeline.fitting.engine` (weighting, multi-start, arc order),
-:mod:`~eis_pipeline.fitting.model` (:class:`CircuitModel`) and
-:mod:`~eis_pipeline.fitting.batch` (:func:`fit_spectra`).
+:mod:`~eis_pipeline.fitting.model` (:class:`CircuitModel`),
+:mod:`~eis_pipeline.fitting.batch` (:func:`fit_spectra`) and
+:mod:`~eis_pipeline.fitting.selection` (:func:`select_circuit`: candidate presets compared by
+BIC/AIC per spectrum).
 """
 
 from __future__ import annotations
@@ -16,7 +18,13 @@ from __future__ import annotations
 from eis_pipeline.fitting.batch import fit_spectra
 from eis_pipeline.fitting.engine import WEIGHTINGS
 from eis_pipeline.fitting.model import CircuitModel, FitResult
+from eis_pipeline.fitting.selection import (
+    SelectionResult,
+    chosen_fits,
+    fits_by_circuit,
+    select_circuit,
+)
 from eis_pipeline.fitting.solver import STATUS_MESSAGES, Status
 
-__all__ = ["STATUS_MESSAGES", "WEIGHTINGS", "CircuitModel", "FitResult", "Status",
-           "fit_spectra"]
+__all__ = ["STATUS_MESSAGES", "WEIGHTINGS", "CircuitModel", "FitResult", "SelectionResult",
+           "Status", "chosen_fits", "fit_spectra", "fits_by_circuit", "select_circuit"]

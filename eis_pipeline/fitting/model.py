@@ -95,6 +95,11 @@ def resolve_circuit(circuit: str) -> ResolvedCircuit:
     """
     from eis_pipeline.circuits import PRESETS, compile_circuit, get_preset
 
+    if isinstance(circuit, str) and circuit.strip().lower() == "auto":
+        # "auto" is a choice between circuits, which a single-circuit fit cannot make
+        raise FitError("circuit 'auto' means model selection, not one circuit: call "
+                       "eis_pipeline.fitting.select_circuit(spectra) to fit the candidate "
+                       "presets and choose per spectrum by BIC/AIC")
     compiled = compile_circuit(circuit)
     preset = None
     if circuit in PRESETS:
