@@ -219,8 +219,8 @@ def least_squares_batch(
     stationary_rtol: float = 1e-6,
     lambda0: float = 1e-3,
     groups: NDArray[np.intp] | None = None,
-    prune_every: int = 4,
-    prune_ratio: float = 4.0,
+    prune_factor: float = 2.0,
+    prune_grace: int = 10,
     cost_floor: Array | None = None,
 ) -> SolverResult:
     """Minimise ``0.5 * ||r(x)||²`` independently for every row of ``x0``.
@@ -249,12 +249,11 @@ def least_squares_batch(
         epsilons of the data): below it a fit is exact and decreases are meaningless. The
         default assumes residuals of order one, as with modulus weighting.
     groups : ndarray of int (B,), optional
-        Rows with the same group id are alternative starts of one problem. Every
-        ``prune_every`` iterations, a running row is abandoned (reason "abandoned") when
-        another start of its group has already finished with a lower cost and the row's
-        cost decrease over the last ``prune_every`` iterations, times ``prune_ratio``, is
-        smaller than the gap it would still have to close: a slow start far behind a
-        finished one is heading to a worse local minimum, and the batch stops paying for it.
+        Rows with the same group id are alternative starts of one problem (a race). Once a
+        start of a group has finished at iteration k, the group's other starts get until
+        iteration ``prune_factor * k + prune_grace``; one still running then with a higher
+        cost than the finished start is abandoned (reason "abandoned"). A batch otherwise
+        pays for its slowest start, usually one crawling towards a worse local minimum.
 
     Returns
     -------
@@ -307,21 +306,24 @@ def least_squares_batch(
         tiny_cost = np.broadcast_to(np.asarray(cost_floor, dtype=np.float64), (b,))
 
     iteration = 0
-    cost_window = cost.copy()
+    finish_iter = np.full(b, -1, dtype=np.int64)
+    n_groups = 0 if groups is None else int(np.max(groups)) + 1
     while True:
         act = np.flatnonzero(~done)
         if act.size == 0:
             break
         iteration += 1
-        if groups is not None and iteration % prune_every == 0:
-            # best cost among the finished starts of each group
-            best = np.full(int(groups.max()) + 1, np.inf)
-            finished = done & (reason != _PRUNED) & (reason != _NONFINITE)
+        if groups is not None:
+            # iteration at which each group first had a finished, converging row
+            finished = done & (reason != _PRUNED) & (reason != _NONFINITE) & (reason != _MAXFEV)
+            newly = finished & (finish_iter < 0)
+            finish_iter[newly] = iteration
+            first = np.full(n_groups, np.iinfo(np.int64).max)
+            np.minimum.at(first, groups[finished], finish_iter[finished])
+            best = np.full(n_groups, np.inf)
             np.minimum.at(best, groups[finished], cost[finished])
-            gap = cost - best[groups] * (1.0 + 1e-6)
-            progress = cost_window - cost
-            prune = ~done & (gap > 0) & (progress * prune_ratio < gap)
-            cost_window = cost.copy()
+            late = iteration >= prune_factor * np.minimum(first, 10**9)[groups] + prune_grace
+            prune = ~done & late & (cost > best[groups])
             if prune.any():
                 done[prune] = True
                 reason[prune] = _PRUNED
