@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 
 from eis_pipeline.exceptions import FitError
 from eis_pipeline.fitting.initial import initial_guesses
-from eis_pipeline.fitting.solver import Status, least_squares_batch
+from eis_pipeline.fitting.solver import REASONS, SolverResult, Status, least_squares_batch
 from eis_pipeline.fitting.statistics import fit_statistics
 from eis_pipeline.fitting.transforms import ParameterSpace
 
@@ -302,6 +302,66 @@ def _row_bounds(space: ParameterSpace, compiled: CompiledLike, frequency: Array,
     return lo, hi
 
 
+#: Residual sign runs below this z-score (in the real or the imaginary part) mark a fit as
+#: doubtful: white noise gives z ~ N(0, 1); a wrong local minimum leaves long runs.
+RUNS_Z = -2.0
+EXACT_FIT = REASONS.index("exact fit (cost at round-off level)")
+
+
+def _runs_z(residuals: Array, n_points: NDArray[np.int_]) -> Array:
+    """Smallest Wald–Wolfowitz runs-test z-score of the real and imaginary residuals.
+
+    ``residuals`` is (S, 2N) with real parts then imaginary parts, padding at the end of
+    each half. Few runs (negative z) mean systematic misfit.
+    """
+    s, m2 = residuals.shape
+    n = m2 // 2
+    valid = np.arange(n)[None, :] < n_points[:, None]
+    out = np.full(s, np.inf)
+    for part in (residuals[:, :n], residuals[:, n:]):
+        pos = (part > 0) & valid
+        neg = (part < 0) & valid
+        n_pos = pos.sum(axis=1).astype(np.float64)
+        n_neg = neg.sum(axis=1).astype(np.float64)
+        sign = np.where(pos, 1, np.where(neg, -1, 0))
+        changes = np.sum((sign[:, 1:] * sign[:, :-1]) < 0, axis=1)
+        total = n_pos + n_neg
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mu = 2 * n_pos * n_neg / total + 1
+            var = (mu - 1) * (mu - 2) / (total - 1)
+            z = np.where(var > 0, (changes + 1 - mu) / np.sqrt(var), 0.0)
+        out = np.minimum(out, z)
+    return out
+
+
+def _solve_rows(problem: _Problem, u0: Array, lo: Array, hi: Array, floor: Array,
+                rows: NDArray[np.intp], options: Mapping[str, Any]) -> SolverResult:
+    """Solve the given rows; return a result sized for all rows (others: cost inf)."""
+    def fun(u: Array, sub: NDArray[np.intp]) -> tuple[Array, Array]:
+        return problem(u, rows[sub])
+
+    part = least_squares_batch(fun, u0[rows], lo[rows], hi[rows], cost_floor=floor[rows],
+                               **options)
+    b = u0.shape[0]
+    full = SolverResult(
+        x=u0.copy(), cost=np.full(b, np.inf),
+        residuals=np.zeros((b, part.residuals.shape[1])),
+        jacobian=np.zeros((b, *part.jacobian.shape[1:])),
+        status=np.full(b, Status.FAILED), reason=np.zeros(b, dtype=np.int_),
+        nfev=np.zeros(b, dtype=np.int_), n_iterations=np.zeros(b, dtype=np.int_),
+        newton_decrement=np.full(b, np.nan))
+    _merge(full, part, rows)
+    return full
+
+
+def _merge(full: SolverResult, part: SolverResult, rows: NDArray[np.intp]) -> None:
+    """Copy ``part`` (a result over ``rows`` or over all rows) into ``full`` at ``rows``."""
+    take = slice(None) if part.x.shape[0] == rows.size else rows
+    for name in ("x", "cost", "residuals", "jacobian", "status", "reason", "nfev",
+                 "n_iterations", "newton_decrement"):
+        getattr(full, name)[rows] = getattr(part, name)[take]
+
+
 def fit_arrays(
     compiled: CompiledLike,
     frequency: Array,
@@ -313,6 +373,7 @@ def fit_arrays(
     roles: Mapping[str, Mapping[str, str]] | None = None,
     bulk_from_intercept: bool = False,
     max_nfev: int | None = None,
+    staged: bool = True,
     solver_options: Mapping[str, Any] | None = None,
 ) -> BatchFit:
     """Fit NaN-padded spectra (S, N); points must be packed at the start of each row.
@@ -335,6 +396,11 @@ def fit_arrays(
         From the preset, for the starting points and the arc order.
     max_nfev : int, optional
         Evaluation limit per start.
+    staged : bool
+        Solve the first data-driven start of every spectrum, then the alternative starts only
+        where that fit is doubtful (:func:`_runs_z`). False solves every start.
+    solver_options : mapping, optional
+        Extra keyword arguments for :func:`~eis_pipeline.fitting.solver.least_squares_batch`.
     """
     frequency = np.asarray(frequency, dtype=np.float64)
     impedance = np.asarray(impedance, dtype=np.complex128)
@@ -353,14 +419,23 @@ def fit_arrays(
     lo, hi = _row_bounds(space, compiled, frequency, impedance, starts)
     lo, hi = np.repeat(lo, k, axis=0), np.repeat(hi, k, axis=0)
     u0 = np.clip(space.to_internal(starts.reshape(s * k, p)), lo, hi)
-    # Every start runs to its end. Racing the starts (solver option ``groups``: abandon a
-    # start still running long after another finished with a lower cost) was measured on
-    # the benchmark set: it lost 0.2-1 % of global optima and gave no clear batch speed-up,
-    # because the late iterations of a batch are cheap (few rows still active).
-    options = dict(solver_options or {})
-    res = least_squares_batch(problem, u0, lo, hi, max_nfev=max_nfev,
-                              cost_floor=np.repeat(problem.cost_floor(), k),
-                              **options)
+    floor = np.repeat(problem.cost_floor(), k)
+    options = {"max_nfev": max_nfev, **(solver_options or {})}
+    if k == 1 or not staged:
+        res = _solve_rows(problem, u0, lo, hi, floor, np.arange(s * k), options)
+    else:
+        # Stage 1: the first data-driven start of every spectrum. Stage 2: the other starts,
+        # only for spectra whose stage-1 fit is doubtful (not converged, or residuals with
+        # too few sign runs for noise: the signature of a wrong local minimum).
+        first = np.arange(s) * k
+        res = _solve_rows(problem, u0, lo, hi, floor, first, options)
+        doubtful = ~res.converged[first] | (
+            (res.reason[first] != EXACT_FIT)
+            & (_runs_z(res.residuals[first], n_points) < RUNS_Z))
+        again = np.flatnonzero(doubtful)
+        if again.size:
+            rows = (again[:, None] * k + np.arange(1, k)[None, :]).ravel()
+            _merge(res, _solve_rows(problem, u0, lo, hi, floor, rows, options), rows)
 
     # best start per spectrum: lowest cost, converged rows first among equals
     cost = np.where(np.isfinite(res.cost), res.cost, np.inf).reshape(s, k)
