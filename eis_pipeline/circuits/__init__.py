@@ -7,14 +7,14 @@
 >>> c.param_names[:3]
 ('R1', 'CPE1_0', 'CPE1_1')
 
-Only numpy is imported here; scipy and impedance.py never are.
+Only numpy is imported here: never scipy, and impedance.py only inside ``to_impedance_py``.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from eis_pipeline.circuits.cdc import cdc_to_circuit, looks_like_cdc, parse_cdc
+from eis_pipeline.circuits.cdc import cdc_to_circuit, circuit_to_cdc, looks_like_cdc, parse_cdc
 from eis_pipeline.circuits.compiled import CompiledCircuit, compile_normalised
 from eis_pipeline.circuits.elements import ELEMENTS, circuit_elements
 from eis_pipeline.circuits.grammar import parse_circuit, render
@@ -30,6 +30,7 @@ __all__ = [
     "Preset",
     "cdc_to_circuit",
     "circuit_elements",
+    "circuit_to_cdc",
     "compile_circuit",
     "get_preset",
     "normalise_circuit",

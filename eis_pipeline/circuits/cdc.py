@@ -30,10 +30,10 @@ Numbering: each element kind is counted separately from 0, in order of appearanc
 
 from __future__ import annotations
 
-from eis_pipeline.circuits.grammar import Element, Node, Parallel, Series, render
+from eis_pipeline.circuits.grammar import Element, Node, Parallel, Series, parse_circuit, render
 from eis_pipeline.exceptions import CircuitError
 
-__all__ = ["CDC_ELEMENTS", "cdc_to_circuit", "looks_like_cdc", "parse_cdc"]
+__all__ = ["CDC_ELEMENTS", "cdc_to_circuit", "circuit_to_cdc", "looks_like_cdc", "parse_cdc"]
 
 #: CDC letter -> impedance.py element kind
 CDC_ELEMENTS: dict[str, str] = {
@@ -79,6 +79,9 @@ class _CdcParser:
                 inner_parallel = (not parallel) if ch == "(" else False
                 items.append(self.group(inner_parallel, start, _CLOSE[ch]))
             elif ch in ")]":
+                if close:
+                    raise self.error(f"mismatched brackets: {text[opener]!r} at position "
+                                     f"{opener} is closed by {ch!r}", self.i)
                 raise self.error(f"unbalanced brackets: {ch!r} without a matching opener",
                                  self.i)
             elif ch in CDC_ELEMENTS:
@@ -124,3 +127,44 @@ def cdc_to_circuit(cdc: str) -> str:
     'R0-p(R1,CPE0)-CPE1'
     """
     return render(parse_cdc(cdc))
+
+
+_LETTER_OF_KIND = {kind: letter for letter, kind in CDC_ELEMENTS.items()}
+
+
+def _to_cdc(node: Node, inside_parallel: bool, circuit: str) -> str:
+    if isinstance(node, Element):
+        letter = _LETTER_OF_KIND.get(node.kind)
+        if letter is None:
+            raise CircuitError(f"element {node.name} ({node.kind}) has no CDC letter; CDC "
+                               f"covers {', '.join(sorted(_LETTER_OF_KIND))}", circuit,
+                               node.position if node.position >= 0 else None)
+        return letter
+    if isinstance(node, Series):
+        body = "".join(_to_cdc(child, False, circuit) for child in node.children)
+        return f"({body})" if inside_parallel else body
+    body = "".join(_to_cdc(child, True, circuit) for child in node.children)
+    # '(' inside a parallel group opens a series group: a parallel block directly inside a
+    # parallel block needs that (one-item) series group around it.
+    return f"(({body}))" if inside_parallel else f"({body})"
+
+
+def circuit_to_cdc(circuit: str) -> str:
+    """The Boukamp CDC string of an impedance.py circuit (alternating parentheses).
+
+    Element names are dropped (CDC has none); the element order, hence the parameter order,
+    is kept, so the same parameter vector gives the same impedance.
+
+    Raises
+    ------
+    CircuitError
+        For an element without a CDC letter (La, Gs, K, Zarc, TLMQ).
+
+    Examples
+    --------
+    >>> circuit_to_cdc("R0-p(R1,CPE1)-p(R2,CPE2)-CPE3")
+    'R(RQ)(RQ)Q'
+    >>> circuit_to_cdc("R0-p(C1,R1-p(C2,W1))")
+    'R(C(R(CW)))'
+    """
+    return _to_cdc(parse_circuit(circuit), False, circuit)

@@ -10,9 +10,11 @@ natural units), frequencies as a :class:`~eis_pipeline.circuits.grid.FrequencyGr
 ``(F,)`` or ``(B, F)``. Results broadcast to ``(B, F)``; a derivative may be returned in any
 shape that broadcasts to it (``dZ/dR = 1`` for a resistor is the scalar 1).
 
-An element may also give its admittance Y = 1/Z directly (``y`` and ``y_grad``): a branch of a
-parallel block is summed as an admittance, and for R, C, L and CPE the admittance is cheaper
-and better conditioned than 1/Z.
+An element may also give its admittance Y = 1/Z directly (``y`` and ``y_neg_grad``): a branch
+of a parallel block is summed as an admittance, and for R, C, L and CPE the admittance is
+cheaper and better conditioned than 1/Z. Admittance gradients are returned *negated*, -dY/dp:
+the parallel rule dZ/dp = -Z² dY/dp then needs the factor +Z², and the minus sign, which would
+cost a pass over every (batch, frequency) array, folds into each element's coefficients.
 """
 
 from __future__ import annotations
@@ -72,7 +74,8 @@ class ElementType:
     z: Value
     z_grad: Gradient
     y: Value | None = None
-    y_grad: Gradient | None = None
+    y_neg_grad: Gradient | None = None
+    frequency_dependent: bool = True
 
     @property
     def n_params(self) -> int:
@@ -90,14 +93,15 @@ class ElementType:
             return self.y(p, g)
         return 1.0 / self.z(p, g)
 
-    def admittance_grad(self, p: Params, g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
-        """Y and dY/dp; by default from dZ/dp with dY/dp = -Y² dZ/dp."""
-        if self.y_grad is not None:
-            return self.y_grad(p, g)
+    def admittance_neg_grad(self, p: Params,
+                            g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
+        """Y and -dY/dp (note the sign); by default from dZ/dp: -dY/dp = Y² dZ/dp."""
+        if self.y_neg_grad is not None:
+            return self.y_neg_grad(p, g)
         z, dz = self.z_grad(p, g)
         y = 1.0 / z
-        neg_y2 = -(y * y)
-        return y, tuple(neg_y2 * d for d in dz)
+        y2 = y * y
+        return y, tuple(y2 * d for d in dz)
 
 
 _OHM = "ohm"
@@ -126,9 +130,9 @@ def _r_y(p: Params, g: FrequencyGrid) -> Array:
     return 1.0 / p[0]
 
 
-def _r_y_grad(p: Params, g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
+def _r_y_neg_grad(p: Params, g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
     y = 1.0 / p[0]
-    return y, (-(y * y),)
+    return y, (y * y,)
 
 
 def _c_z(p: Params, g: FrequencyGrid) -> Array:
@@ -144,8 +148,8 @@ def _c_y(p: Params, g: FrequencyGrid) -> Array:
     return g.jomega * p[0]
 
 
-def _c_y_grad(p: Params, g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
-    return g.jomega * p[0], (g.jomega,)
+def _c_y_neg_grad(p: Params, g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
+    return g.jomega * p[0], (g.neg_jomega,)
 
 
 def _l_z(p: Params, g: FrequencyGrid) -> Array:
@@ -160,34 +164,40 @@ def _l_y(p: Params, g: FrequencyGrid) -> Array:
     return 1.0 / (g.jomega * p[0])
 
 
-def _l_y_grad(p: Params, g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
+def _l_y_neg_grad(p: Params, g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
     y = 1.0 / (g.jomega * p[0])
-    return y, (y * (-1.0 / p[0]),)
+    return y, (y / p[0],)
 
 
 # ------------------------------------------------------------------------------- CPE, La
 # (jω)^n = ω^n e^{jπn/2}: one real exp per point plus one complex exp per spectrum.
 
+def _omega_pow(n: Array, log_omega: Array) -> Array:
+    """ω^n (or ω^-n with -ln ω), exponentiated in place to save an allocation."""
+    out = n * log_omega
+    return np.exp(out, out=out)
+
+
 def _cpe_z(p: Params, g: FrequencyGrid) -> Array:
     q, n = p
-    return np.exp(n * -g.log_omega) * (np.exp(-_HALF_PI_J * n) / q)
+    return _omega_pow(n, g.neg_log_omega) * (np.exp(-_HALF_PI_J * n) / q)
 
 
 def _cpe_z_grad(p: Params, g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
     q, n = p
-    z = np.exp(n * -g.log_omega) * (np.exp(-_HALF_PI_J * n) / q)
+    z = _omega_pow(n, g.neg_log_omega) * (np.exp(-_HALF_PI_J * n) / q)
     return z, (z * (-1.0 / q), z * g.neg_log_jomega)
 
 
 def _cpe_y(p: Params, g: FrequencyGrid) -> Array:
     q, n = p
-    return np.exp(n * g.log_omega) * (np.exp(_HALF_PI_J * n) * q)
+    return _omega_pow(n, g.log_omega) * (np.exp(_HALF_PI_J * n) * q)
 
 
-def _cpe_y_grad(p: Params, g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
+def _cpe_y_neg_grad(p: Params, g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
     q, n = p
-    y = np.exp(n * g.log_omega) * (np.exp(_HALF_PI_J * n) * q)
-    return y, (y * (1.0 / q), y * g.log_jomega)
+    y = _omega_pow(n, g.log_omega) * (np.exp(_HALF_PI_J * n) * q)
+    return y, (y * (-1.0 / q), y * g.neg_log_jomega)
 
 
 def _la_z(p: Params, g: FrequencyGrid) -> Array:
@@ -204,6 +214,25 @@ def _la_z_grad(p: Params, g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
 
 
 # ------------------------------------------------------------------------------- Warburgs
+
+# Taylor coefficients in x² of brackets that cancel at small |x| (x = √(jωτ) or b):
+# sech²x - tanh(x)/x = -2x²/3 + 8x⁴/15 - 34x⁶/105;  coth(b)/b - csch²b = 2/3 - 4b²/45 + 4b⁴/315
+_WS_SERIES = (0.0, -2.0 / 3.0, 8.0 / 15.0, -34.0 / 105.0)
+_TLMQ_SERIES = (2.0 / 3.0, -4.0 / 45.0, 4.0 / 315.0)
+_SERIES_BELOW = 1e-2  # |x| below which the series (truncation ~|x|^6) beats the closed form
+
+
+def _small_x_series(x: Array, closed: Array, coefficients: tuple[float, ...]) -> Array:
+    """``closed`` with the entries where |x| < 1e-2 replaced by the series in x²."""
+    small = np.abs(x) < _SERIES_BELOW
+    if not small.any():
+        return closed
+    x2 = x * x
+    series = np.zeros_like(x2)
+    for c in reversed(coefficients):
+        series = series * x2 + c
+    return np.where(small, series, closed)
+
 
 def _w_z(p: Params, g: FrequencyGrid) -> Array:
     return g.warburg * p[0]
@@ -237,13 +266,14 @@ def _ws_z(p: Params, g: FrequencyGrid) -> Array:
 
 
 def _ws_z_grad(p: Params, g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
-    # Z = R tanh(x)/x: dZ/dτ = (R sech²x - Z) / (2τ), sech² = 1 - tanh².
+    # Z = R tanh(x)/x: dZ/dτ = R (sech²x - tanh(x)/x) / (2τ), sech² = 1 - tanh². The
+    # bracket cancels to -2x²/3 at low frequency: a series takes over there.
     r, tau = p
     x = g.sqrt_jomega * np.sqrt(tau)
     t = np.tanh(x)
     z = r * t / x
-    dtau = (r * (1.0 - t * t) - z) * (0.5 / tau)
-    return z, (z / r, dtau)
+    bracket = _small_x_series(x, 1.0 - t * t - t / x, _WS_SERIES)
+    return z, (z / r, bracket * (0.5 * r / tau))
 
 
 # ------------------------------------------------------------------------------- Gerischer, K, Zarc
@@ -321,9 +351,11 @@ def _tlmq_z_grad(p: Params, g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
     b = np.sqrt(r * q * g.jpow(gamma))
     coth = 1.0 / np.tanh(b)
     z = r * coth / b
-    s = r * (coth * coth - 1.0)
-    zps = z + s
-    return z, ((z - s) * (0.5 / r), zps * (-0.5 / q), zps * g.log_jomega * -0.5)
+    csch2 = coth * coth - 1.0
+    zps = z + r * csch2
+    # dZ/dR = (coth(b)/b - csch²b)/2, which cancels to 1/3 at small b: series there.
+    d_r = _small_x_series(b, coth / b - csch2, _TLMQ_SERIES) * 0.5
+    return z, (d_r, zps * (-0.5 / q), zps * g.log_jomega * -0.5)
 
 
 # ------------------------------------------------------------------------------- the table
@@ -331,17 +363,17 @@ def _tlmq_z_grad(p: Params, g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
 ELEMENTS: dict[str, ElementType] = {e.symbol: e for e in (
     ElementType("R", "resistor", "Z = R",
                 (_positive("R", _OHM, "resistance"),),
-                _r_z, _r_z_grad, _r_y, _r_y_grad),
+                _r_z, _r_z_grad, _r_y, _r_y_neg_grad, frequency_dependent=False),
     ElementType("C", "capacitor", "Z = 1 / (jωC)",
                 (_positive("C", "F", "capacitance"),),
-                _c_z, _c_z_grad, _c_y, _c_y_grad),
+                _c_z, _c_z_grad, _c_y, _c_y_neg_grad),
     ElementType("L", "inductor", "Z = jωL",
                 (_positive("L", "H", "inductance"),),
-                _l_z, _l_z_grad, _l_y, _l_y_grad),
+                _l_z, _l_z_grad, _l_y, _l_y_neg_grad),
     ElementType("CPE", "constant phase element", "Z = 1 / (Q (jω)^n)",
                 (_positive("Q", "F s^(n-1)", "CPE coefficient"),
                  _exponent("n", "CPE exponent (1 = ideal capacitor)")),
-                _cpe_z, _cpe_z_grad, _cpe_y, _cpe_y_grad),
+                _cpe_z, _cpe_z_grad, _cpe_y, _cpe_y_neg_grad),
     ElementType("W", "semi-infinite Warburg", "Z = A_W (1 - j) / √ω",
                 (_positive("A_W", "ohm s^-1/2", "Warburg coefficient"),),
                 _w_z, _w_z_grad),
@@ -393,9 +425,10 @@ def circuit_elements() -> list[dict[str, Any]]:
     -------
     list of dict
         One per element: ``name``, ``description``, ``formula`` and ``parameters`` (list of
-        dicts with ``index``, ``symbol``, ``unit``, ``kind``, ``lower``, ``upper``,
-        ``description``). ``index`` is the impedance.py suffix (``CPE1_0`` -> 0), None for
-        one-parameter elements.
+        dicts with ``index``, ``suffix``, ``symbol``, ``unit``, ``kind``, ``lower``,
+        ``upper``, ``description``). ``index`` is the impedance.py index (``CPE1_0`` -> 0),
+        None for one-parameter elements; ``suffix`` is what follows the element's name in the
+        parameter name (``"_0"``, or ``""``).
 
     Examples
     --------
@@ -405,7 +438,8 @@ def circuit_elements() -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for e in ELEMENTS.values():
         params = [
-            {"index": None if e.n_params == 1 else i, "symbol": s.symbol, "unit": s.unit,
+            {"index": None if e.n_params == 1 else i,
+             "suffix": "" if e.n_params == 1 else f"_{i}", "symbol": s.symbol, "unit": s.unit,
              "kind": s.kind, "lower": s.lower, "upper": s.upper, "description": s.description}
             for i, s in enumerate(e.params)
         ]

@@ -148,7 +148,8 @@ def _tokenize(text: str, known: Callable[[str], bool]) -> list[_Token]:
 def _unknown_element_message(letters: str) -> str:
     from eis_pipeline.circuits.elements import ELEMENTS
 
-    close = difflib.get_close_matches(letters, list(ELEMENTS), n=3, cutoff=0.4)
+    close = [k for k in ELEMENTS if k.lower() == letters.lower()]
+    close = close or difflib.get_close_matches(letters, list(ELEMENTS), n=3, cutoff=0.4)
     hint = f"; did you mean {' or '.join(close)}?" if close else ""
     return (f"unknown element {letters!r}{hint} Known elements: {', '.join(ELEMENTS)} "
             "(run `eis-pipeline circuits`)")

@@ -51,7 +51,9 @@ class FrequencyGrid:
                                f"got shape {f.shape}")
         if not (np.all(np.isfinite(f)) and np.all(f > 0)):
             raise CircuitError("frequency must be positive and finite (Hz); found "
-                               f"{np.count_nonzero(~(np.isfinite(f) & (f > 0)))} bad value(s)")
+                               f"{np.count_nonzero(~(np.isfinite(f) & (f > 0)))} bad value(s). "
+                               "Pad short spectra of a batch with a valid frequency (e.g. "
+                               "repeat the last one) and give those points zero weight")
         self.frequency: FloatArray = f
         self.omega: FloatArray = (2.0 * np.pi) * f
 
@@ -59,6 +61,20 @@ class FrequencyGrid:
     def of(cls, frequency: Any) -> FrequencyGrid:
         """``frequency`` itself when it already is a grid, else a new grid."""
         return frequency if isinstance(frequency, FrequencyGrid) else cls(frequency)
+
+    def rows(self, rows: slice) -> FrequencyGrid:
+        """The grid of some rows of a (B, F) grid (itself for a 1-D grid); cached."""
+        if self.frequency.ndim == 1:
+            return self
+        key = (rows.start, rows.stop)
+        cache: dict[tuple[int, int], FrequencyGrid] = self.__dict__.setdefault("_rows", {})
+        sub = cache.get(key)
+        if sub is None:
+            sub = object.__new__(FrequencyGrid)
+            sub.frequency = self.frequency[rows]
+            sub.omega = self.omega[rows]
+            cache[key] = sub
+        return sub
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -70,9 +86,19 @@ class FrequencyGrid:
         return np.log(self.omega)
 
     @cached_property
+    def neg_log_omega(self) -> FloatArray:
+        """-ln ω."""
+        return -self.log_omega
+
+    @cached_property
     def jomega(self) -> ComplexArray:
         """jω."""
         return self.omega * 1j
+
+    @cached_property
+    def neg_jomega(self) -> ComplexArray:
+        """-jω."""
+        return self.omega * -1j
 
     @cached_property
     def log_jomega(self) -> ComplexArray:
@@ -104,4 +130,6 @@ class FrequencyGrid:
 
     def jpow(self, n: FloatArray) -> ComplexArray:
         """(jω)^n for exponents ``n`` of shape ``(B, 1)``: ω^n · e^{jπn/2}."""
-        return np.exp(n * self.log_omega) * np.exp((_HALF_PI * 1j) * n)
+        magnitude = n * self.log_omega
+        np.exp(magnitude, out=magnitude)
+        return magnitude * np.exp((_HALF_PI * 1j) * n)

@@ -1,0 +1,201 @@
+"""Whole circuits: Z against impedance.py, the Jacobian against finite differences, shapes."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from eis_pipeline.circuits import (
+    PRESETS,
+    CompiledCircuit,
+    FrequencyGrid,
+    compile_circuit,
+    get_preset,
+    to_impedance_py,
+)
+from eis_pipeline.circuits.grammar import Node, render
+from eis_pipeline.exceptions import CircuitError
+from tests.circuits.helpers import (
+    FREQUENCY,
+    assert_jacobian_close,
+    circuits,
+    finite_difference_jacobian,
+    random_params,
+)
+
+CIRCUITS = [
+    "R0",
+    "p(R1,C1)",
+    "R0-p(R1,CPE1)-CPE2",
+    "p(R1,CPE1)-p(R2,CPE2)-CPE3",
+    "L0-R1-p(R2,CPE2)-CPE3",
+    "p(p(R1,C1),R2-C2)",
+    "R0-p(R1-p(R2,CPE2),CPE1)-W1",
+    "p(R1,C1,L1)",
+    "p(R1-Wo1,CPE1)-Ws1-La1",
+    "R0-p(C1,R1-p(C2,W1))",
+    "p(R1,p(C1,R2-p(R3,CPE3)))-G1",
+    "p(Gs1,K1)-Zarc1-TLMQ1",
+    "R1-R2-C1-R3",
+    "p(R1,R2)",
+]
+
+
+@pytest.mark.parametrize("circuit", CIRCUITS + list(PRESETS))
+def test_impedance_matches_impedance_py(circuit: str, rng: np.random.Generator) -> None:
+    c = compile_circuit(circuit)
+    for _ in range(5):
+        params = random_params(circuit, rng)
+        ours = c.impedance(params, FREQUENCY)
+        theirs = to_impedance_py(circuit, params).predict(FREQUENCY)
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("circuit", CIRCUITS + list(PRESETS))
+def test_jacobian_matches_finite_differences(circuit: str, rng: np.random.Generator) -> None:
+    c = compile_circuit(circuit)
+    for _ in range(5):
+        params = random_params(circuit, rng)
+        z, jac = c.impedance_and_jacobian(params, FREQUENCY)
+        assert z.shape == FREQUENCY.shape and jac.shape == (*FREQUENCY.shape, c.n_params)
+        np.testing.assert_allclose(z, c.impedance(params, FREQUENCY), rtol=1e-13)
+        ref = finite_difference_jacobian(lambda p: c.impedance(p, FREQUENCY), params)
+        assert_jacobian_close(jac, ref, rtol=1e-6, params=params, z=z)
+
+
+@pytest.mark.parametrize("circuit", ["p(R1,CPE1)-p(R2,CPE2)-CPE3", "R1-R2", "p(R1,R2)-W1"])
+def test_batch_equals_one_by_one(circuit: str, rng: np.random.Generator) -> None:
+    c = compile_circuit(circuit)
+    params = random_params(circuit, rng, batch=7)
+    z, jac = c.impedance_and_jacobian(params, FREQUENCY)
+    assert z.shape == (7, FREQUENCY.size) and jac.shape == (7, FREQUENCY.size, c.n_params)
+    assert z.dtype == jac.dtype == np.complex128
+    np.testing.assert_array_equal(c.impedance(params, FREQUENCY), z)
+    for b in range(7):
+        zb, jb = c.impedance_and_jacobian(params[b], FREQUENCY)
+        np.testing.assert_allclose(z[b], zb, rtol=1e-15)
+        np.testing.assert_allclose(jac[b], jb, rtol=1e-15)
+
+
+def test_two_dimensional_frequency_gives_each_spectrum_its_grid(
+        rng: np.random.Generator) -> None:
+    c = compile_circuit("bulk-gb-electrode")
+    params = random_params(c.circuit, rng, batch=3)
+    freq = np.stack([FREQUENCY, FREQUENCY * 2, FREQUENCY[::-1]])
+    z, jac = c.impedance_and_jacobian(params, freq)
+    for b in range(3):
+        zb, jb = c.impedance_and_jacobian(params[b], freq[b])
+        np.testing.assert_allclose(z[b], zb, rtol=1e-14)
+        np.testing.assert_allclose(jac[b], jb, rtol=1e-14)
+    # one parameter vector broadcast over several grids
+    z1 = c.impedance(params[0], freq)
+    assert z1.shape == freq.shape
+    np.testing.assert_allclose(z1[1], c.impedance(params[0], freq[1]), rtol=1e-14)
+
+
+def test_frequency_grid_is_reusable_and_equivalent(rng: np.random.Generator) -> None:
+    c = compile_circuit("L0-R1-p(R2,CPE2)-CPE3")
+    grid = FrequencyGrid(FREQUENCY)
+    for _ in range(3):
+        params = random_params(c.circuit, rng)
+        z, jac = c.impedance_and_jacobian(params, grid)
+        z_ref, jac_ref = c.impedance_and_jacobian(params, FREQUENCY)
+        np.testing.assert_array_equal(z, z_ref)
+        np.testing.assert_array_equal(jac, jac_ref)
+
+
+def test_cache_returns_the_same_object_for_every_spelling() -> None:
+    a = compile_circuit("p(R1,CPE1)-p(R2,CPE2)-CPE3")
+    assert compile_circuit(" p( R1 , CPE1 ) - p(R2,CPE2)-CPE3 ") is a
+    assert compile_circuit("bulk-gb-electrode") is a
+    assert compile_circuit(get_preset("bulk-gb-electrode")) is a
+    assert compile_circuit(a) is a
+
+
+def test_metadata_of_the_contract() -> None:
+    c = compile_circuit("bulk-gb-electrode")
+    assert c.circuit == "p(R1,CPE1)-p(R2,CPE2)-CPE3"
+    assert c.param_names == ("R1", "CPE1_0", "CPE1_1", "R2", "CPE2_0", "CPE2_1",
+                             "CPE3_0", "CPE3_1")
+    assert c.param_units[:3] == ("ohm", "F s^(n-1)", "")
+    assert c.param_kinds == ("positive", "positive", "exponent") * 2 + ("positive", "exponent")
+    np.testing.assert_array_equal(c.lower_bounds, [0, 0, 0, 0, 0, 0, 0, 0])
+    np.testing.assert_array_equal(c.upper_bounds, [np.inf, np.inf, 1] * 2 + [np.inf, 1])
+    assert c.element_names == ("R1", "CPE1", "R2", "CPE2", "CPE3")
+    assert c.element_slices["CPE2"] == slice(4, 6)
+
+
+def test_pickles_through_the_cache() -> None:
+    c = compile_circuit("R0-p(R1,C1)")
+    assert pickle.loads(pickle.dumps(c)) is c
+
+
+def test_wrong_parameter_count_names_the_expected_order() -> None:
+    c = compile_circuit("R0-p(R1,C1)")
+    with pytest.raises(CircuitError, match="R0, R1, C1"):
+        c.impedance([1.0, 2.0], FREQUENCY)
+    with pytest.raises(CircuitError, match="shape"):
+        c.impedance_and_jacobian(np.ones((2, 2, 3)), FREQUENCY)
+
+
+@pytest.mark.parametrize("bad", [[0.0, 1.0], [-1.0, 2.0], [np.nan, 1.0], []])
+def test_bad_frequencies_are_rejected(bad: list[float]) -> None:
+    with pytest.raises(CircuitError, match="frequency"):
+        compile_circuit("R0").impedance([1.0], bad)
+
+
+def test_non_string_circuit_is_rejected() -> None:
+    with pytest.raises(CircuitError, match="string"):
+        compile_circuit(42)  # type: ignore[arg-type]
+    assert isinstance(compile_circuit("R0"), CompiledCircuit)
+
+
+def test_to_impedance_py_accepts_a_mapping_and_checks_lengths() -> None:
+    model = to_impedance_py("R0-p(R1,C1)", {"C1": 1e-6, "R1": 100.0, "R0": 10.0})
+    assert list(model.initial_guess) == [10.0, 100.0, 1e-6]
+    np.testing.assert_allclose(model.predict(FREQUENCY),
+                               compile_circuit("R0-p(R1,C1)").impedance([10, 100, 1e-6],
+                                                                        FREQUENCY), rtol=1e-12)
+    with pytest.raises(CircuitError, match="missing for C1"):
+        to_impedance_py("R0-p(R1,C1)", {"R0": 1.0, "R1": 2.0})
+    with pytest.raises(CircuitError, match="needs 3"):
+        to_impedance_py("R0-p(R1,C1)", [1.0, 2.0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(ast=circuits(max_leaves=8), seed=st.integers(0, 2**32 - 1))
+def test_random_circuits_match_impedance_py_and_finite_differences(ast: Node,
+                                                                     seed: int) -> None:
+    circuit = render(ast)
+    c = compile_circuit(circuit)
+    params = random_params(circuit, np.random.default_rng(seed))
+    z, jac = c.impedance_and_jacobian(params, FREQUENCY)
+    theirs = to_impedance_py(circuit, params).predict(FREQUENCY)
+    np.testing.assert_allclose(z, theirs, rtol=1e-11, atol=0)
+    ref = finite_difference_jacobian(lambda p: c.impedance(p, FREQUENCY), params)
+    assert_jacobian_close(jac, ref, rtol=1e-6, params=params, z=z)
+
+
+@pytest.mark.parametrize("two_d", [False, True])
+def test_large_batches_are_evaluated_in_chunks_with_the_same_result(
+        two_d: bool, rng: np.random.Generator) -> None:
+    from eis_pipeline.circuits.compiled import CHUNK_POINTS
+
+    c = compile_circuit("L0-p(R1,CPE1)-p(R2,CPE2)-CPE3")
+    batch = 3 * CHUNK_POINTS // FREQUENCY.size + 5  # three full chunks and a partial one
+    params = random_params(c.circuit, rng, batch=batch)
+    freq = FREQUENCY * rng.uniform(0.5, 2.0, (batch, 1)) if two_d else FREQUENCY
+    grid = FrequencyGrid(freq)
+    z, jac = c.impedance_and_jacobian(params, grid)
+    np.testing.assert_array_equal(c.impedance(params, grid), z)
+    for b in (0, batch // 2, batch - 1):
+        zb, jb = c.impedance_and_jacobian(params[b], freq[b] if two_d else freq)
+        np.testing.assert_allclose(z[b], zb, rtol=1e-14)
+        np.testing.assert_allclose(jac[b], jb, rtol=1e-14)
+    if two_d:  # one parameter vector over many grids
+        z1 = c.impedance(params[0], grid)
+        np.testing.assert_allclose(z1[-1], c.impedance(params[0], freq[-1]), rtol=1e-14)
