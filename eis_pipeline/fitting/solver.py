@@ -362,6 +362,15 @@ def least_squares_batch(
 
             # -- trial step ----------------------------------------------------------------------
             delta = _solve_scaled(a, g, d, lam[act], free)
+            # A parameter on a bound can be pushed outward by the coupled step even when its
+            # own gradient points inward; freeze it too and re-solve (else the step-back
+            # below would shorten the whole step to nothing).
+            for _ in range(3):
+                out = free & (((xa <= lo_a) & (delta < 0)) | ((xa >= hi_a) & (delta > 0)))
+                if not out.any():
+                    break
+                free = free & ~out
+                delta = _solve_scaled(a, g, d, lam[act], free)
             xt = _step_into_box(xa, delta, lo_a, hi_a)
             delta = xt - xa
             predicted = -(_dot(g, delta) + 0.5 * _dot(delta, _mv(a, delta)))
