@@ -133,6 +133,8 @@ class _Problem:
         self.grids = [FrequencyGrid(f) for f in grids]
         self.sizes = [f.size for f in grids]
         self.per_row = len(grids) > MAX_GROUPS
+        # one grid without padding: every Jacobian entry is written, no need to zero it
+        self.dense = len(grids) == 1 and bool(np.isfinite(frequency).all())
         self.filled = _filled(frequency) if self.per_row else frequency
         self.data = np.where(np.isfinite(impedance), impedance, 0.0)
         wr, wi = weights(self.data, weighting)
@@ -140,6 +142,7 @@ class _Problem:
         # padded points: infinite weight -> zero residual and zero Jacobian rows
         self.inv_wr = np.where(valid, 1.0 / np.where(wr > 0, wr, 1.0), 0.0)
         self.inv_wi = np.where(valid, 1.0 / np.where(wi > 0, wi, 1.0), 0.0)
+        self.same_weights = weighting != "proportional"
         self.n = frequency.shape[1]
         self.free = space.free
         self.all_free = bool(self.free.size == space.n_params)
@@ -150,7 +153,7 @@ class _Problem:
         spec = rows // self.n_starts
         k, n, pf = len(rows), self.n, u.shape[1]
         r = np.zeros((k, 2 * n))
-        jac = np.zeros((k, 2 * n, pf))
+        jac = np.empty((k, 2 * n, pf)) if self.dense else np.zeros((k, 2 * n, pf))
         if self.per_row:
             batches: Any = [(slice(None), self._grid_type(self.filled[spec]), n)]
         elif len(self.grids) == 1:
@@ -168,9 +171,17 @@ class _Problem:
             diff = z - self.data[s, :m]
             r[sel, :m] = diff.real * iwr
             r[sel, n:n + m] = diff.imag * iwi
-            dz = dz * dpdu[sel][:, None, :]
-            jac[sel, :m] = dz.real * iwr[:, :, None]
-            jac[sel, n:n + m] = dz.imag * iwi[:, :, None]
+            # chain rule and weights folded into one real factor per part: no complex
+            # temporaries of shape (k, m, P)
+            d = dpdu[sel][:, None, :]
+            f_re = iwr[:, :, None] * d
+            f_im = f_re if self.same_weights else iwi[:, :, None] * d
+            if isinstance(sel, slice):
+                np.multiply(dz.real, f_re, out=jac[:, :m])
+                np.multiply(dz.imag, f_im, out=jac[:, n:n + m])
+            else:
+                jac[sel, :m] = dz.real * f_re
+                jac[sel, n:n + m] = dz.imag * f_im
         return r, jac
 
     def cost_floor(self) -> Array:

@@ -196,3 +196,16 @@ def test_bad_spectrum_arrays():
         m.fit([1.0, -2.0, 3.0], [1.0, 1.0, 1.0])
     with pytest.raises(SpectrumError, match="finite"):
         m.fit([1.0, 2.0, 3.0], [1.0, np.nan, 1.0])
+
+
+def test_start_on_a_bound_still_moves():
+    """Regression: a start with an exponent exactly at 1 must not stall (the coupled step
+    pushed it outward and the step-back shortened the whole step to zero)."""
+    p = SETS_B[0]
+    z = spectrum("hf-intercept-gb-electrode", p, F_B)
+    guess = [v * 1.3 for v in p]
+    guess[6] = 1.0
+    guess[4] = 1.0
+    m = CircuitModel("hf-intercept-gb-electrode", initial_guess=guess).fit(F_B, z)
+    np.testing.assert_allclose(m.result_.x, p, rtol=1e-6)
+    assert m.result_.converged
