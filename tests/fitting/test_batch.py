@@ -149,3 +149,11 @@ def test_staged_and_all_starts_agree():
     b = fit_arrays(c, fs, z, space=space, roles=r.roles, staged=False)
     np.testing.assert_allclose(a.params, b.params, rtol=1e-5)
     assert np.all(a.nfev <= b.nfev)
+
+
+def test_errors_ignore_survives_a_non_dataset():
+    spectra = make_set()
+    ds = fit_spectra([spectra[0], "not a spectrum"], errors="ignore")  # type: ignore[list-item]
+    assert ds.status.values.tolist() == [0, 4]
+    assert "xarray.Dataset" in ds.message.values[1]
+    assert ds.n_points.values.tolist() == [69, 0]
