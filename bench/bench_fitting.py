@@ -10,8 +10,9 @@ Seeded synthetic spectra (bench/synthetic_fitting.py):
 
 each with 0.5 % and 2 % proportional complex noise (each part N(0, (level |Z|)²)).
 
-Per cell: this project's ``CircuitModel.fit`` from its own data-driven starts (several starts
-solved together, best kept), the same with only the first data-driven start, and impedance.py's
+Per cell: this project's ``CircuitModel.fit`` from its own data-driven starts (the first start,
+then three alternatives where that fit is doubtful; best kept), the same with only the first
+data-driven start, and impedance.py's
 ``CustomCircuit.fit(..., weight_by_modulus=True)`` from that same first start. All minimise the
 same modulus-weighted objective. "Optimum" means a cost no worse than the cost at the true
 parameters + 0.1 %. Single-threaded: OMP/OPENBLAS/MKL_NUM_THREADS are set to 1 before numpy
@@ -63,7 +64,7 @@ def _modulus_cost(compiled: Any, params: np.ndarray, f: np.ndarray,
 
 def _run_cell(circuit: str, preset: str, gen: Callable[..., np.ndarray], f: np.ndarray,
               noise: float, n_ours: int, n_ref: int, r_idx: tuple[int, int],
-              rng: np.random.Generator) -> dict[str, dict[str, float]]:
+              rng: np.random.Generator, repeat: int) -> dict[str, dict[str, float]]:
     from impedance.models.circuits import CustomCircuit
 
     from eis_pipeline.circuits import compile_circuit
@@ -92,37 +93,46 @@ def _run_cell(circuit: str, preset: str, gen: Callable[..., np.ndarray], f: np.n
     model = CircuitModel(preset)
     times, fitted = [], []
     for i in range(n_ours):
-        t0 = time.perf_counter()
-        model.fit(f, z[i])
-        times.append(time.perf_counter() - t0)
+        best = np.inf
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            model.fit(f, z[i])
+            best = min(best, time.perf_counter() - t0)
+        times.append(best)
         fitted.append(model.result_.x)
     out["eis_pipeline (multi-start)"] = summarise(times, np.array(fitted), n_ours)
 
     times, fitted = [], []
     for i in range(n_ours):
         m1 = CircuitModel(preset, initial_guess=starts[i])
-        t0 = time.perf_counter()
-        m1.fit(f, z[i])
-        times.append(time.perf_counter() - t0)
+        best = np.inf
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            m1.fit(f, z[i])
+            best = min(best, time.perf_counter() - t0)
+        times.append(best)
         fitted.append(m1.result_.x)
     out["eis_pipeline (first start only)"] = summarise(times, np.array(fitted), n_ours)
 
     times, fitted = [], []
     for i in range(n_ref):
-        cc = CustomCircuit(circuit, initial_guess=list(starts[i]))
-        t0 = time.perf_counter()
-        try:
-            cc.fit(f, z[i], weight_by_modulus=True)
-            p = cc.parameters_
-        except (RuntimeError, ValueError):   # curve_fit gives up: counts as not optimal
-            p = np.full(len(c.param_names), np.nan)
-        times.append(time.perf_counter() - t0)
+        best = np.inf
+        for _ in range(repeat):
+            cc = CustomCircuit(circuit, initial_guess=list(starts[i]))
+            t0 = time.perf_counter()
+            try:
+                cc.fit(f, z[i], weight_by_modulus=True)
+                p = cc.parameters_
+            except (RuntimeError, ValueError):   # curve_fit gives up: counts as not optimal
+                p = np.full(len(c.param_names), np.nan)
+            best = min(best, time.perf_counter() - t0)
+        times.append(best)
         fitted.append(p)
     out["impedance.py CustomCircuit"] = summarise(times, np.array(fitted), n_ref)
     return out
 
 
-def _batch_rate(n: int, rng: np.random.Generator) -> tuple[float, float, float]:
+def _batch_rate(n: int, rng: np.random.Generator, repeat: int) -> tuple[float, float, float]:
     from eis_pipeline.circuits import compile_circuit
     from eis_pipeline.conventions import make_spectrum
     from eis_pipeline.fitting.batch import fit_spectra
@@ -132,11 +142,13 @@ def _batch_rate(n: int, rng: np.random.Generator) -> tuple[float, float, float]:
     truth = params_a(rng, n)
     z = add_noise(rng, c.impedance(truth, f), 0.005)
     spectra = [make_spectrum(f, z[i], sweep=i) for i in range(n)]
-    t0 = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fits = fit_spectra(spectra, circuit="bulk-gb-electrode")
-    dt = time.perf_counter() - t0
+    dt = np.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fits = fit_spectra(spectra, circuit="bulk-gb-electrode")
+        dt = min(dt, time.perf_counter() - t0)
     cost_true = _modulus_cost(c, truth, f, z)
     opt = float(np.mean(fits.cost.values <= cost_true * 1.001)) * 100
     return n / dt, opt, float(fits.converged.mean()) * 100
@@ -146,6 +158,7 @@ def run(quick: bool = False) -> str:
     """Run the benchmark; return a Markdown section."""
     rng = np.random.default_rng(SEED)
     n_ours, n_ref, n_batch = (40, 5, 200) if quick else (300, 30, 2000)
+    repeat = 1 if quick else 3
     cells = [
         ("A", CIRCUIT_A, "bulk-gb-electrode", params_a, grid(7e6, 1.0), (0, 3)),
         ("B", CIRCUIT_B, "hf-intercept-gb-electrode", params_b, grid(1e6, 0.1), (1, 2)),
@@ -154,8 +167,10 @@ def run(quick: bool = False) -> str:
         "## Fitting: eis_pipeline vs impedance.py",
         "",
         f"Seed {SEED}; {n_ours} spectra per cell for eis_pipeline, {n_ref} for impedance.py "
-        "(it is slow); one core (OMP/OPENBLAS_NUM_THREADS=1). Optimum: cost <= cost at the "
-        "true parameters + 0.1 %. R within 5 %: both R_bulk and R_gb.",
+        "(it is slow); one core (OMP/OPENBLAS_NUM_THREADS=1). Each time is the best of "
+        f"{repeat} repetitions of the same fit (the machine may be shared; the minimum is the "
+        "least disturbed). Optimum: cost <= cost at the true parameters + 0.1 %. "
+        "R within 5 %: both R_bulk and R_gb.",
         "",
         "| circuit | noise | method | n | median ms | p90 ms | fits/s | optimum % "
         "| R within 5 % | speed ratio |",
@@ -164,7 +179,8 @@ def run(quick: bool = False) -> str:
     with _single_thread():
         for label, circuit, preset, gen, f, r_idx in cells:
             for noise in (0.005, 0.02):
-                res = _run_cell(circuit, preset, gen, f, noise, n_ours, n_ref, r_idx, rng)
+                res = _run_cell(circuit, preset, gen, f, noise, n_ours, n_ref, r_idx, rng,
+                                repeat)
                 ref_ms = res["impedance.py CustomCircuit"]["median_ms"]
                 for method, s in res.items():
                     ratio = ref_ms / s["median_ms"]
@@ -172,10 +188,11 @@ def run(quick: bool = False) -> str:
                         f"| {label} | {noise * 100:g} % | {method} | {s['n']:.0f} | "
                         f"{s['median_ms']:.2f} | {s['p90_ms']:.2f} | {s['fits_per_s']:.0f} | "
                         f"{s['optimum_pct']:.1f} | {s['r_within_5pct']:.1f} | {ratio:.0f}x |")
-        rate, opt, conv = _batch_rate(n_batch, rng)
+        rate, opt, conv = _batch_rate(n_batch, rng, repeat)
     lines += [
         "",
-        f"`fit_spectra` over {n_batch} circuit-A spectra (0.5 % noise, one batch, all starts): "
+        f"`fit_spectra` over {n_batch} circuit-A spectra (0.5 % noise, one batch, staged "
+        "multi-start): "
         f"**{rate:.0f} spectra/s**; {opt:.1f} % at the optimum, {conv:.1f} % converged.",
         "",
         "Speed ratio: impedance.py median time / this row's median time. R within 5 % is a "
