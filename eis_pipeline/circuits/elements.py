@@ -8,7 +8,11 @@ checked against finite differences in the tests.
 Calling convention: parameters arrive as a sequence of ``(B, 1)`` arrays (one per parameter,
 natural units), frequencies as a :class:`~eis_pipeline.circuits.grid.FrequencyGrid` of shape
 ``(F,)`` or ``(B, F)``. Results broadcast to ``(B, F)``; a derivative may be returned in any
-shape that broadcasts to it (``dZ/dR = 1`` for a resistor is the scalar 1).
+shape that broadcasts to it (``dZ/dR = 1`` for a resistor is the scalar 1), or as a pair
+``(base, coef)`` meaning ``base * coef``: several derivatives of one element often share a
+full-size base (dZ/dQ = -Z/Q and dZ/dn = -Z ln(jω) share Z), and the evaluator then
+multiplies the chain factor into the base once and writes ``scaled_base * coef`` straight
+into the Jacobian (:func:`derivative` materialises either form).
 
 An element may also give its admittance Y = 1/Z directly (``y`` and ``y_neg_grad``): a branch
 of a parallel block is summed as an admittance, and for R, C, L and CPE the admittance is
@@ -34,6 +38,7 @@ __all__ = [
     "ParamKind",
     "ParamSpec",
     "circuit_elements",
+    "derivative",
 ]
 
 Array = npt.NDArray[Any]
@@ -101,7 +106,18 @@ class ElementType:
         z, dz = self.z_grad(p, g)
         y = 1.0 / z
         y2 = y * y
-        return y, tuple(y2 * d for d in dz)
+        grads: list[Any] = []
+        base: Any = None
+        scaled: Any = None
+        for d in dz:
+            if type(d) is tuple:  # keep (base, coef) pairs, scaling each shared base once
+                if d[0] is not base:
+                    base = d[0]
+                    scaled = y2 * base
+                grads.append((scaled, d[1]))
+            else:
+                grads.append(y2 * d)
+        return y, tuple(grads)
 
 
 _OHM = "ohm"
@@ -117,6 +133,11 @@ def _exponent(symbol: str, description: str) -> ParamSpec:
 
 
 # ------------------------------------------------------------------------------- R, C, L
+
+def derivative(d: Any) -> Any:
+    """A derivative as returned by an element, materialised (``base * coef`` for a pair)."""
+    return d[0] * d[1] if type(d) is tuple else d
+
 
 def _r_z(p: Params, g: FrequencyGrid) -> Array:
     return p[0] + 0j
@@ -141,7 +162,7 @@ def _c_z(p: Params, g: FrequencyGrid) -> Array:
 
 def _c_z_grad(p: Params, g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
     z = 1.0 / (g.jomega * p[0])
-    return z, (z * (-1.0 / p[0]),)
+    return z, ((z, -1.0 / p[0]),)
 
 
 def _c_y(p: Params, g: FrequencyGrid) -> Array:
@@ -166,7 +187,7 @@ def _l_y(p: Params, g: FrequencyGrid) -> Array:
 
 def _l_y_neg_grad(p: Params, g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
     y = 1.0 / (g.jomega * p[0])
-    return y, (y / p[0],)
+    return y, ((y, 1.0 / p[0]),)
 
 
 # ------------------------------------------------------------------------------- CPE, La
@@ -186,7 +207,7 @@ def _cpe_z(p: Params, g: FrequencyGrid) -> Array:
 def _cpe_z_grad(p: Params, g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
     q, n = p
     z = _omega_pow(n, g.neg_log_omega) * (np.exp(-_HALF_PI_J * n) / q)
-    return z, (z * (-1.0 / q), z * g.neg_log_jomega)
+    return z, ((z, -1.0 / q), (z, g.neg_log_jomega))
 
 
 def _cpe_y(p: Params, g: FrequencyGrid) -> Array:
@@ -197,7 +218,7 @@ def _cpe_y(p: Params, g: FrequencyGrid) -> Array:
 def _cpe_y_neg_grad(p: Params, g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
     q, n = p
     y = _omega_pow(n, g.log_omega) * (np.exp(_HALF_PI_J * n) * q)
-    return y, (y * (-1.0 / q), y * g.neg_log_jomega)
+    return y, ((y, -1.0 / q), (y, g.neg_log_jomega))
 
 
 def _la_z(p: Params, g: FrequencyGrid) -> Array:
@@ -210,7 +231,7 @@ def _la_z_grad(p: Params, g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
     l_, a = p
     log_l = np.log(l_)
     z = np.exp(a * (g.log_omega + log_l)) * np.exp(_HALF_PI_J * a)
-    return z, (z * (a / l_), z * (g.log_jomega + log_l))
+    return z, ((z, a / l_), (z, g.log_jomega + log_l))
 
 
 # ------------------------------------------------------------------------------- Warburgs
@@ -256,7 +277,7 @@ def _wo_z_grad(p: Params, g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
     coth = 1.0 / np.tanh(x)
     z = r * coth / x
     dtau = (r * (coth * coth - 1.0) + z) * (-0.5 / tau)
-    return z, (z / r, dtau)
+    return z, ((z, 1.0 / r), dtau)
 
 
 def _ws_z(p: Params, g: FrequencyGrid) -> Array:
@@ -273,7 +294,7 @@ def _ws_z_grad(p: Params, g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
     t = np.tanh(x)
     z = r * t / x
     bracket = _small_x_series(x, 1.0 - t * t - t / x, _WS_SERIES)
-    return z, (z / r, bracket * (0.5 * r / tau))
+    return z, ((z, 1.0 / r), bracket * (0.5 * r / tau))
 
 
 # ------------------------------------------------------------------------------- Gerischer, K, Zarc
@@ -288,7 +309,7 @@ def _g_z_grad(p: Params, g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
     r, t = p
     w2 = 1.0 + g.jomega * t
     z = r / np.sqrt(w2)
-    return z, (z / r, z * g.jomega / w2 * -0.5)
+    return z, ((z, 1.0 / r), z * g.jomega / w2 * -0.5)
 
 
 def _gs_z(p: Params, g: FrequencyGrid) -> Array:
@@ -335,7 +356,7 @@ def _zarc_z_grad(p: Params, g: FrequencyGrid) -> tuple[Array, tuple[Any, ...]]:
     inv = 1.0 / (1.0 + u)
     z = r * inv
     zv = z * u * inv
-    return z, (inv, zv * (-gamma / tau), -(zv * (g.log_jomega + log_tau)))
+    return z, (inv, (zv, -gamma / tau), (zv, -(g.log_jomega + log_tau)))
 
 
 def _tlmq_z(p: Params, g: FrequencyGrid) -> Array:

@@ -131,12 +131,21 @@ class Program:
             if parent >= 0:
                 grads[slot] = grads[slot] * grads[parent]
         for slot, start, _, _, _, factor_slot in leaves:
-            if factor_slot < 0:
-                for k, d in enumerate(grads[slot], start):
+            factor = grads[factor_slot] if factor_slot >= 0 else None
+            base: Any = None
+            scaled: Any = None
+            for k, d in enumerate(grads[slot], start):
+                if type(d) is tuple:  # (base, coef): scale the shared base once per leaf
+                    if factor is None:
+                        np.multiply(d[0], d[1], out=out[k])
+                        continue
+                    if d[0] is not base:
+                        base = d[0]
+                        scaled = factor * base
+                    np.multiply(scaled, d[1], out=out[k])
+                elif factor is None:
                     out[k] = d
-            else:
-                factor = grads[factor_slot]
-                for k, d in enumerate(grads[slot], start):
+                else:
                     np.multiply(factor, d, out=out[k])
         return vals[self.root]
 
