@@ -105,6 +105,8 @@ MAX_GROUPS = 4
 def _groups(frequency: Array) -> tuple[NDArray[np.intp], list[Array]]:
     """Spectra sharing one frequency grid evaluate the circuit in one call."""
     key = np.where(np.isfinite(frequency), frequency, -1.0)
+    if np.all(key == key[:1]):   # the common case (one campaign, one grid): skip the sort
+        return np.zeros(len(key), dtype=np.intp), [key[0][key[0] > 0]]
     uniq, inverse = np.unique(key, axis=0, return_inverse=True)
     grids = [row[row > 0] for row in uniq]
     return inverse.reshape(-1), grids
