@@ -307,11 +307,12 @@ def _row_bounds(space: ParameterSpace, compiled: CompiledLike, frequency: Array,
         if log[j] and kind in ("L", "R"):
             f_j = floor if kind == "L" else r_floor
             lo[:, j] = np.maximum(lo[:, j], np.minimum(f_j, hi[:, j] - 1.0))
-    # a user bound always wins over the safety box
+    # an explicit user bound replaces the safeguard on its side
     ulo, uhi = space.internal_bounds()
-    lo = np.where(np.isfinite(ulo) & log, np.maximum(lo, ulo), lo)
+    lo = np.where(np.isfinite(ulo), ulo, lo)
+    hi = np.where(np.isfinite(uhi), uhi, hi)
     hi = np.maximum(hi, lo + 1e-12)
-    del uhi, compiled
+    del compiled
     return lo, hi
 
 
