@@ -15,7 +15,7 @@ import xarray as xr
 from numpy.typing import NDArray
 
 from eis_pipeline.conventions import validate_spectrum
-from eis_pipeline.exceptions import ConvergenceWarning, EisError, FitError
+from eis_pipeline.exceptions import ConvergenceWarning, EisError, FitError, SpectrumError
 from eis_pipeline.fitting.engine import WEIGHTINGS, BatchFit, fit_arrays
 from eis_pipeline.fitting.model import guess_vector, resolve_circuit
 from eis_pipeline.fitting.solver import STATUS_MESSAGES, Status
@@ -24,21 +24,35 @@ from eis_pipeline.fitting.transforms import Bounds, ParameterSpace
 __all__ = ["fit_spectra"]
 
 
-def _pack(spectra: Sequence[xr.Dataset]) -> tuple[NDArray[np.float64], NDArray[np.complex128]]:
-    n = max((ds.sizes["frequency"] for ds in spectra), default=0)
+def _structure_ok(ds: object) -> bool:
+    """The cheap part of the spectrum contract: the two variables with the right dims."""
+    if not isinstance(ds, xr.Dataset):
+        return False
+    v = ds.variables
+    return ("frequency" in v and "impedance" in v and v["frequency"].dims == ("frequency",)
+            and v["impedance"].dims == ("frequency",))
+
+
+def _pack(spectra: Sequence[xr.Dataset], usable: Sequence[bool]
+          ) -> tuple[NDArray[np.float64], NDArray[np.complex128], NDArray[np.int64]]:
+    """NaN-padded (S, N) arrays; rows of unusable spectra stay NaN with 0 points."""
+    lengths = np.array([ds.sizes["frequency"] if ok else 0
+                        for ds, ok in zip(spectra, usable, strict=True)], dtype=np.int64)
+    n = int(lengths.max(initial=0))
     f = np.full((len(spectra), n), np.nan)
     z = np.full((len(spectra), n), np.nan + 0j)
     for i, ds in enumerate(spectra):  # copying arrays, not fitting: cheap per spectrum
-        m = ds.sizes["frequency"]
-        f[i, :m] = ds["frequency"].values
-        z[i, :m] = ds["impedance"].values
-    return f, z
+        if usable[i]:
+            # Variable.values: no DataArray construction, ~10x cheaper than ds[name].values
+            f[i, :lengths[i]] = ds.variables["frequency"].values
+            z[i, :lengths[i]] = ds.variables["impedance"].values
+    return f, z, lengths
 
 
 def _temperature(ds: xr.Dataset) -> float:
-    if "temperature" not in ds:
+    if not isinstance(ds, xr.Dataset) or "temperature" not in ds.variables:
         return float("nan")
-    t = np.asarray(ds["temperature"].values, dtype=np.float64)
+    t = np.asarray(ds.variables["temperature"].values, dtype=np.float64)
     t = t[np.isfinite(t)]
     return float(t.mean()) if t.size else float("nan")
 
@@ -105,20 +119,37 @@ def fit_spectra(
     guess = guess_vector(initial_guess, names, space)
 
     failed: dict[int, str] = {}
+
+    def fail(i: int, err: EisError) -> None:
+        if errors == "raise":
+            raise err
+        failed[i] = f"{STATUS_MESSAGES[Status.FAILED]}: {err}"
+
+    # The full contract check (validate_spectrum) costs ~0.3 ms per spectrum in xarray
+    # overhead; importers have already run it. Here: structure per spectrum, values
+    # vectorised, and validate_spectrum only to word the error for a spectrum that fails.
+    usable = [_structure_ok(ds) for ds in spectra]
+    f_all, z_all, lengths = _pack(spectra, usable)
+    filled = np.arange(f_all.shape[1])[None, :] < lengths[:, None]
+    bad_values = np.any(filled & ~((f_all > 0) & np.isfinite(f_all) & np.isfinite(z_all)),
+                        axis=1)
     min_points = (space.free.size + 1) // 2
-    for i, ds in enumerate(spectra):
+    for i in np.flatnonzero(~np.asarray(usable, dtype=bool) | bad_values
+                            | (lengths < min_points)).tolist():
+        ds = spectra[i]
+        if not isinstance(ds, xr.Dataset):
+            fail(i, SpectrumError(f"spectrum {i}: expected an xarray.Dataset, got "
+                                  f"{type(ds).__name__}"))
+            continue
+        where = ds.attrs.get("source") or f"spectrum {i}"
         try:
             validate_spectrum(ds)
-            if ds.sizes["frequency"] < min_points:
-                raise FitError(f"{ds.attrs.get('source', f'spectrum {i}')}: "
-                               f"{ds.sizes['frequency']} points, too few to fit "
-                               f"{space.free.size} free parameters")
         except EisError as err:
-            if errors == "raise":
-                raise
-            failed[i] = f"{STATUS_MESSAGES[Status.FAILED]}: {err}"
+            fail(i, err)
+            continue
+        fail(i, FitError(f"{where}: {int(lengths[i])} points, too few to fit "
+                         f"{space.free.size} free parameters"))
     ok = [i for i in range(len(spectra)) if i not in failed]
-    f_all, z_all = _pack(spectra)
     p = len(names)
     s = len(spectra)
     fit: BatchFit | None = None
@@ -136,7 +167,7 @@ def fit_spectra(
     message = np.array([failed.get(i, "") for i in range(s)], dtype=object)
     scalars = {k: full((s,), np.nan) for k in ("cost", "chi_square", "reduced_chi_square",
                                                 "aic", "bic")}
-    n_points = np.array([ds.sizes["frequency"] for ds in spectra], dtype=np.int64)
+    n_points = lengths
     n_iter = full((s,), 0, np.int64)
     z_fit = full(z_all.shape, np.nan + 0j, np.complex128)
     if fit is not None:
@@ -179,9 +210,11 @@ def fit_spectra(
             "spectrum": np.arange(s),
             "param": list(names),
             "param_j": list(names),
-            "source": ("spectrum", np.array([str(d.attrs.get("source", "")) for d in spectra],
+            "source": ("spectrum", np.array([str(getattr(d, "attrs", {}).get("source", ""))
+                                             for d in spectra],
                                             dtype=object).astype(str)),
-            "sweep": ("spectrum", np.array([int(d.attrs.get("sweep", 0)) for d in spectra],
+            "sweep": ("spectrum", np.array([int(getattr(d, "attrs", {}).get("sweep", 0))
+                                            for d in spectra],
                                            dtype=np.int64)),
             "temperature": ("spectrum", np.array([_temperature(d) for d in spectra]),
                             {"units": "K"}),

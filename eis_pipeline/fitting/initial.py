@@ -69,7 +69,8 @@ def spectral_features(frequency: Array, impedance: NDArray[np.complex128]) -> di
         "omega": omega, "z": z, "valid": valid, "n_valid": n_valid.astype(np.float64),
         "omega_max": omega_max, "omega_min": omega_min,
         "omega_mid": np.sqrt(omega_max * omega_min),
-        "z_scale": np.nanmedian(np.where(valid, np.abs(z), np.nan), axis=1),
+        "z_scale": (np.median(np.abs(z), axis=1) if valid.all()
+                    else np.nanmedian(np.where(valid, np.abs(z), np.nan), axis=1)),
     }
 
 

@@ -219,8 +219,8 @@ def least_squares_batch(
     stationary_rtol: float = 1e-6,
     lambda0: float = 1e-3,
     groups: NDArray[np.intp] | None = None,
-    prune_every: int = 4,
-    prune_ratio: float = 4.0,
+    prune_factor: float = 2.0,
+    prune_grace: int = 10,
     cost_floor: Array | None = None,
 ) -> SolverResult:
     """Minimise ``0.5 * ||r(x)||²`` independently for every row of ``x0``.
@@ -249,12 +249,11 @@ def least_squares_batch(
         epsilons of the data): below it a fit is exact and decreases are meaningless. The
         default assumes residuals of order one, as with modulus weighting.
     groups : ndarray of int (B,), optional
-        Rows with the same group id are alternative starts of one problem. Every
-        ``prune_every`` iterations, a running row is abandoned (reason "abandoned") when
-        another start of its group has already finished with a lower cost and the row's
-        cost decrease over the last ``prune_every`` iterations, times ``prune_ratio``, is
-        smaller than the gap it would still have to close: a slow start far behind a
-        finished one is heading to a worse local minimum, and the batch stops paying for it.
+        Rows with the same group id are alternative starts of one problem (a race). Once a
+        start of a group has finished at iteration k, the group's other starts get until
+        iteration ``prune_factor * k + prune_grace``; one still running then with a higher
+        cost than the finished start is abandoned (reason "abandoned"). A batch otherwise
+        pays for its slowest start, usually one crawling towards a worse local minimum.
 
     Returns
     -------
@@ -306,101 +305,111 @@ def least_squares_batch(
     else:
         tiny_cost = np.broadcast_to(np.asarray(cost_floor, dtype=np.float64), (b,))
 
-    iteration = 0
-    cost_window = cost.copy()
-    while True:
-        act = np.flatnonzero(~done)
-        if act.size == 0:
-            break
-        iteration += 1
-        if groups is not None and iteration % prune_every == 0:
-            # best cost among the finished starts of each group
-            best = np.full(int(groups.max()) + 1, np.inf)
-            finished = done & (reason != _PRUNED) & (reason != _NONFINITE)
-            np.minimum.at(best, groups[finished], cost[finished])
-            gap = cost - best[groups] * (1.0 + 1e-6)
-            progress = cost_window - cost
-            prune = ~done & (gap > 0) & (progress * prune_ratio < gap)
-            cost_window = cost.copy()
-            if prune.any():
-                done[prune] = True
-                reason[prune] = _PRUNED
-                act = np.flatnonzero(~done)
-                if act.size == 0:
-                    break
-        xa, ra, ja, ca = x[act], r[act], jac[act], cost[act]
-        lo_a, hi_a = lo[act], hi[act]
-        a, g = _normal(ja, ra)
-        free = _free_mask(xa, g, lo_a, hi_a)
-        diag = np.diagonal(a, axis1=1, axis2=2)
-        dmax[act] = np.maximum(dmax[act], diag)
-        d = np.sqrt(np.maximum(dmax[act], 1e-300))
-
-        # -- tests at the current point ------------------------------------------------------
-        col_norm = np.sqrt(diag)
-        r_norm = np.sqrt(2.0 * ca)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            cosine = np.where(free & (col_norm > 0),
-                              np.abs(g) / (col_norm * r_norm[:, None]), 0.0)
-        stop_g = np.max(cosine, axis=1) <= gtol
-        stop_exact = ca <= tiny_cost[act]
-        stop_fev = nfev[act] >= max_nfev
-        stop_now = stop_g | stop_exact | stop_fev
-        if stop_now.any():
-            rows = act[stop_now]
-            reason[rows] = np.where(stop_exact[stop_now], _EXACT,
-                                    np.where(stop_g[stop_now], _GTOL, _MAXFEV))
-            done[rows] = True
-            keep = ~stop_now
-            act, xa, ra, ja, ca = act[keep], xa[keep], ra[keep], ja[keep], ca[keep]
-            lo_a, hi_a, a, g, free, d = (lo_a[keep], hi_a[keep], a[keep], g[keep], free[keep],
-                                         d[keep])
+    # Trial points may overflow or divide by zero: such steps are rejected, not errors.
+    with np.errstate(all="ignore"):
+        iteration = 0
+        finish_iter = np.full(b, -1, dtype=np.int64)
+        n_groups = 0 if groups is None else int(np.max(groups)) + 1
+        while True:
+            act = np.flatnonzero(~done)
             if act.size == 0:
                 break
+            iteration += 1
+            if groups is not None:
+                # iteration at which each group first had a finished, converging row
+                finished = done & (reason != _PRUNED) & (reason != _NONFINITE) & (reason != _MAXFEV)
+                newly = finished & (finish_iter < 0)
+                finish_iter[newly] = iteration
+                first = np.full(n_groups, np.iinfo(np.int64).max)
+                np.minimum.at(first, groups[finished], finish_iter[finished])
+                best = np.full(n_groups, np.inf)
+                np.minimum.at(best, groups[finished], cost[finished])
+                late = iteration >= prune_factor * np.minimum(first, 10**9)[groups] + prune_grace
+                prune = ~done & late & (cost > best[groups])
+                if prune.any():
+                    done[prune] = True
+                    reason[prune] = _PRUNED
+                    act = np.flatnonzero(~done)
+                    if act.size == 0:
+                        break
+            xa, ra, ja, ca = x[act], r[act], jac[act], cost[act]
+            lo_a, hi_a = lo[act], hi[act]
+            a, g = _normal(ja, ra)
+            free = _free_mask(xa, g, lo_a, hi_a)
+            diag = np.diagonal(a, axis1=1, axis2=2)
+            dmax[act] = np.maximum(dmax[act], diag)
+            d = np.sqrt(np.maximum(dmax[act], 1e-300))
 
-        # -- trial step ----------------------------------------------------------------------
-        delta = _solve_scaled(a, g, d, lam[act], free)
-        xt = _step_into_box(xa, delta, lo_a, hi_a)
-        delta = xt - xa
-        predicted = -(_dot(g, delta) + 0.5 * _dot(delta, _mv(a, delta)))
-        with np.errstate(all="ignore"):
+            # -- tests at the current point ------------------------------------------------------
+            col_norm = np.sqrt(diag)
+            r_norm = np.sqrt(2.0 * ca)
+            cosine = np.where(free & (col_norm > 0), np.abs(g) / (col_norm * r_norm[:, None]), 0.0)
+            stop_g = np.max(cosine, axis=1) <= gtol
+            stop_exact = ca <= tiny_cost[act]
+            stop_fev = nfev[act] >= max_nfev
+            stop_now = stop_g | stop_exact | stop_fev
+            if stop_now.any():
+                rows = act[stop_now]
+                reason[rows] = np.where(stop_exact[stop_now], _EXACT,
+                                        np.where(stop_g[stop_now], _GTOL, _MAXFEV))
+                done[rows] = True
+                keep = ~stop_now
+                act, xa, ra, ja, ca = act[keep], xa[keep], ra[keep], ja[keep], ca[keep]
+                lo_a, hi_a, a, g, free, d = (lo_a[keep], hi_a[keep], a[keep], g[keep], free[keep],
+                                             d[keep])
+                if act.size == 0:
+                    break
+
+            # -- trial step ----------------------------------------------------------------------
+            delta = _solve_scaled(a, g, d, lam[act], free)
+            # A parameter on a bound can be pushed outward by the coupled step even when its
+            # own gradient points inward; freeze it too and re-solve (else the step-back
+            # below would shorten the whole step to nothing).
+            for _ in range(3):
+                out = free & (((xa <= lo_a) & (delta < 0)) | ((xa >= hi_a) & (delta > 0)))
+                if not out.any():
+                    break
+                free = free & ~out
+                delta = _solve_scaled(a, g, d, lam[act], free)
+            xt = _step_into_box(xa, delta, lo_a, hi_a)
+            delta = xt - xa
+            predicted = -(_dot(g, delta) + 0.5 * _dot(delta, _mv(a, delta)))
             rt, jt = fun(xt, act)
             ct = _cost(rt)
-        ok = np.isfinite(ct) & np.all(np.isfinite(jt), axis=(1, 2))
-        ct = np.where(ok, ct, np.inf)
-        nfev[act] += 1
-        n_iter[act] += 1
-        actual = ca - ct
-        with np.errstate(divide="ignore", invalid="ignore"):
+            ok = np.isfinite(ct) & np.all(np.isfinite(jt), axis=(1, 2))
+            ct = np.where(ok, ct, np.inf)
+            nfev[act] += 1
+            n_iter[act] += 1
+            actual = ca - ct
             rho = np.where(predicted > 0, actual / predicted, -np.inf)
-        accept = ok & (rho > 1e-4) & (actual > 0)
+            accept = ok & (rho > 1e-4) & (actual > 0)
 
-        # -- update the accepted rows --------------------------------------------------------
-        acc = act[accept]
-        x[acc] = xt[accept]
-        r[acc] = rt[accept]
-        jac[acc] = jt[accept]
-        cost[acc] = ct[accept]
-        ra_ = rho[accept]
-        lam[acc] *= np.maximum(1.0 / 3.0, 1.0 - (2.0 * ra_ - 1.0) ** 3)
-        nu[acc] = 2.0
-        rej = act[~accept]
-        lam[rej] *= nu[rej]
-        nu[rej] *= 2.0
+            # -- update the accepted rows --------------------------------------------------------
+            acc = act[accept]
+            x[acc] = xt[accept]
+            r[acc] = rt[accept]
+            jac[acc] = jt[accept]
+            cost[acc] = ct[accept]
+            ra_ = rho[accept]
+            lam[acc] *= np.maximum(1.0 / 3.0, 1.0 - (2.0 * ra_ - 1.0) ** 3)
+            nu[acc] = 2.0
+            rej = act[~accept]
+            lam[rej] *= nu[rej]
+            nu[rej] *= 2.0
 
-        # -- tests after the step ------------------------------------------------------------
-        rel_scale = np.maximum(ca, tiny_cost[act])
-        stop_f = accept & (actual <= ftol * rel_scale) & (predicted <= ftol * rel_scale)
-        stop_x = accept & (np.max(np.abs(delta), axis=1) <= xtol)
-        # A rejected step whose predicted gain is already at round-off level: nothing left.
-        stop_round = ~accept & (predicted >= 0) & (predicted <= 4 * eps * rel_scale)
-        stop_lam = lam[act] > 1e16
-        stop = stop_f | stop_x | stop_round | stop_lam
-        if stop.any():
-            reason[act[stop]] = np.select(
-                [stop_f[stop], stop_x[stop], stop_round[stop]],
-                [_FTOL, _XTOL, _ROUNDOFF], _LAMBDA)
-            done[act[stop]] = True
+            # -- tests after the step ------------------------------------------------------------
+            rel_scale = np.maximum(ca, tiny_cost[act])
+            stop_f = accept & (actual <= ftol * rel_scale) & (predicted <= ftol * rel_scale)
+            stop_x = accept & (np.max(np.abs(delta), axis=1) <= xtol)
+            # A rejected step whose predicted gain is already at round-off level: nothing left.
+            stop_round = ~accept & (predicted >= 0) & (predicted <= 4 * eps * rel_scale)
+            stop_lam = lam[act] > 1e16
+            stop = stop_f | stop_x | stop_round | stop_lam
+            if stop.any():
+                reason[act[stop]] = np.select(
+                    [stop_f[stop], stop_x[stop], stop_round[stop]],
+                    [_FTOL, _XTOL, _ROUNDOFF], _LAMBDA)
+                done[act[stop]] = True
 
     # -- judge every row honestly ------------------------------------------------------------
     dec = np.full(b, np.nan)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -143,7 +144,7 @@ class ParameterSpace:
         """Number of circuit parameters P."""
         return len(self.names)
 
-    @property
+    @cached_property
     def free(self) -> NDArray[np.intp]:
         """Indices of the free parameters."""
         return np.flatnonzero(~self.fixed)
@@ -153,7 +154,7 @@ class ParameterSpace:
         """Names of the free parameters, in circuit order."""
         return tuple(self.names[i] for i in self.free)
 
-    @property
+    @cached_property
     def _log(self) -> NDArray[np.bool_]:
         return np.array([self.kinds[i] == "positive" for i in self.free], dtype=bool)
 

@@ -130,3 +130,30 @@ def test_hf_intercept_preset_attrs():
                          circuit="hf-intercept-gb-electrode")
     assert ds.attrs["bulk_from_intercept"] == 1
     np.testing.assert_allclose(ds.value.values[0], p, rtol=1e-6)
+
+
+def test_staged_and_all_starts_agree():
+    from eis_pipeline.fitting.engine import fit_arrays
+    from eis_pipeline.fitting.model import resolve_circuit
+    from eis_pipeline.fitting.transforms import ParameterSpace
+
+    r = resolve_circuit("bulk-gb-electrode")
+    c = r.compiled
+    f = np.logspace(np.log10(7e6), 0, 69)
+    rng = np.random.default_rng(3)
+    z = c.impedance(TRUE, f)
+    z = z + 0.01 * np.abs(z) * (rng.standard_normal(z.shape) + 1j * rng.standard_normal(z.shape))
+    space = ParameterSpace.build(c.param_names, c.param_kinds)
+    fs = np.broadcast_to(f, z.shape).copy()
+    a = fit_arrays(c, fs, z, space=space, roles=r.roles, staged=True)
+    b = fit_arrays(c, fs, z, space=space, roles=r.roles, staged=False)
+    np.testing.assert_allclose(a.params, b.params, rtol=1e-5)
+    assert np.all(a.nfev <= b.nfev)
+
+
+def test_errors_ignore_survives_a_non_dataset():
+    spectra = make_set()
+    ds = fit_spectra([spectra[0], "not a spectrum"], errors="ignore")  # type: ignore[list-item]
+    assert ds.status.values.tolist() == [0, 4]
+    assert "xarray.Dataset" in ds.message.values[1]
+    assert ds.n_points.values.tolist() == [69, 0]

@@ -196,3 +196,34 @@ def test_bad_spectrum_arrays():
         m.fit([1.0, -2.0, 3.0], [1.0, 1.0, 1.0])
     with pytest.raises(SpectrumError, match="finite"):
         m.fit([1.0, 2.0, 3.0], [1.0, np.nan, 1.0])
+
+
+def test_start_on_a_bound_still_moves():
+    """Regression: a start with the electrode exponent exactly at its bound 1 stalled (the
+    coupled step pushed it outward and the step-back shortened the whole step to zero)."""
+    p = [6.0796e-07, 4.0521e+02, 1.1727e+05, 5.6385e-09, 8.7539e-01, 1.2966e-07, 9.9979e-01]
+    guess = [1.5708e-06, 3.1648e+02, 1.0948e+05, 5.2759e-09, 0.9, 1.3285e-07, 1.0]
+    f = np.logspace(6, -1, 71)
+    for seed in (1, 3, 4):   # noise draws on which the old code stopped after one iteration
+        z = spectrum("hf-intercept-gb-electrode", p, f, noise=0.02,
+                     rng=np.random.default_rng(seed))
+        m = CircuitModel("hf-intercept-gb-electrode", initial_guess=guess).fit(f, z)
+        assert m.result_.converged and m.result_.n_iterations > 1
+        assert m.result_.cost < 0.05   # the stalled start had cost 0.75
+
+
+def test_user_lower_bound_below_the_safety_floor_is_respected():
+    """A resistance may go below the 1e-6 min|Z| measurability floor if the user says so."""
+    from eis_pipeline.fitting.engine import _row_bounds
+    from eis_pipeline.fitting.transforms import ParameterSpace
+
+    c = compile_circuit("R0-p(R1,C1)")
+    f = np.logspace(5, -1, 30)
+    z = c.impedance([10.0, 1e3, 1e-6], f)[None]
+    starts = np.array([[[10.0, 1e3, 1e-6]]])
+    free_space = ParameterSpace.build(c.param_names, c.param_kinds)
+    lo, _ = _row_bounds(free_space, c, f[None], z, starts)
+    assert lo[0, 0] == pytest.approx(np.log(1e-6 * np.abs(z).min()))
+    user = ParameterSpace.build(c.param_names, c.param_kinds, bounds={"R0": (1e-9, 1e9)})
+    lo, hi = _row_bounds(user, c, f[None], z, starts)
+    assert lo[0, 0] == pytest.approx(np.log(1e-9)) and hi[0, 0] == pytest.approx(np.log(1e9))

@@ -99,7 +99,8 @@ def test_pruning_keeps_the_best_start():
     fun2 = rc_problem(np.repeat(z, 3, axis=0))
     x0 = np.log([[1e3, 1e-7], [1.0, 1.0], [1e6, 1e-12],
                  [2e4, 1e-9], [1.0, 1.0], [1e6, 1e-3]]) + 0.3
-    res = least_squares_batch(fun2, x0, groups=np.repeat([0, 1], 3), prune_every=2)
+    res = least_squares_batch(fun2, x0, groups=np.repeat([0, 1], 3), prune_factor=1.0,
+                              prune_grace=1)
     best = res.cost.reshape(2, 3).argmin(axis=1)
     assert res.converged.reshape(2, 3)[[0, 1], best].all()
     np.testing.assert_allclose(np.exp(res.x.reshape(2, 3, 2)[[0, 1], best]),

@@ -1,0 +1,75 @@
+"""Starting points from the data alone, and the doubtful-fit test of the staged multi-start."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from eis_pipeline.circuits import compile_circuit, get_preset
+from eis_pipeline.fitting.engine import _runs_z
+from eis_pipeline.fitting.initial import N_STARTS, initial_guesses
+
+F_A = np.logspace(np.log10(7e6), 0, 69)
+F_B = np.logspace(6, -1, 71)
+A = np.array([[2.0e5, 5.0e-12, 0.95, 4.0e5, 2.0e-9, 0.85, 1.0e-6, 0.90],
+              [3.0e4, 2.0e-11, 1.00, 1.0e4, 5.0e-8, 0.75, 3.0e-7, 0.80]])
+B = np.array([[5.0e-7, 20.0, 3.0e3, 2.0e-8, 0.80, 2.0e-6, 0.85],
+              [1.0e-6, 300.0, 2.0e4, 1.0e-9, 0.90, 1.0e-5, 0.75]])
+
+
+def starts(preset, params, f):
+    p = get_preset(preset)
+    c = compile_circuit(preset)
+    z = c.impedance(params, f)
+    fs = np.broadcast_to(f, z.shape)
+    return initial_guesses(fs, z, c.param_names, p.roles_dict(), p.bulk_from_intercept)
+
+
+def test_two_arc_start_is_close_to_truth():
+    s = starts("bulk-gb-electrode", A, F_A)
+    assert s.shape == (2, N_STARTS, 8)
+    first = s[:, 0, :]
+    # total resistance from the trough before the spike; arcs split at the valley
+    np.testing.assert_allclose(first[:, 0] + first[:, 3], A[:, 0] + A[:, 3], rtol=0.3)
+    # bulk/gb split: right order of magnitude (the second set's arcs overlap)
+    assert np.all(np.abs(np.log(first[:, 0] / A[:, 0])) < np.log(4))
+    # electrode exponent from the phase of the spike
+    np.testing.assert_allclose(first[:, 7], A[:, 7], atol=0.1)
+    # the bulk arc is put at the higher apex frequency: smaller time constant
+    tau = (first[:, [0, 3]] * first[:, [1, 4]]) ** (1 / first[:, [2, 5]])
+    assert np.all(tau[:, 0] < tau[:, 1])
+
+
+def test_intercept_start_reads_series_resistance_and_inductance():
+    s = starts("hf-intercept-gb-electrode", B, F_B)
+    first = s[:, 0, :]
+    # R_bulk is a small number next to a large arc: some start must be within a factor 3
+    near = np.abs(np.log(s[:, :, 1] / B[:, 1:2])) < np.log(3)
+    assert near.any(axis=1).all()
+    np.testing.assert_allclose(first[:, 2], B[:, 2], rtol=0.3)   # R_gb
+    assert np.all(first[:, 0] > 0)                                # L positive
+    # the alternatives vary the series resistance, the least certain number
+    assert len(np.unique(s[0, :, 1])) >= 3
+
+
+def test_generic_starts_for_a_custom_circuit():
+    c = compile_circuit("R0-p(R1,C1)-W2")
+    z = c.impedance([10.0, 100.0, 1e-6, 50.0], F_B)
+    s = initial_guesses(F_B[None], z[None], c.param_names)
+    assert s.shape == (1, N_STARTS, 4) and np.all(s > 0)
+    # the capacitance is varied over decades across the starts
+    assert s[0, :, 2].max() / s[0, :, 2].min() >= 1e4
+
+
+def test_runs_z_separates_noise_from_systematic_misfit(rng):
+    n = 60
+    white = rng.standard_normal((200, 2 * n))
+    z_white = _runs_z(white, np.full(200, n))
+    # the smaller of two independent N(0, 1) scores has mean -1/sqrt(pi)
+    assert abs(np.mean(z_white) + 1 / np.sqrt(np.pi)) < 0.2
+    x = np.linspace(0, 3, n)
+    wave = np.concatenate([np.sin(x * 2), np.cos(x * 2)]) + 0.1 * rng.standard_normal(2 * n)
+    assert _runs_z(wave[None], np.array([n]))[0] < -4
+    # padding is ignored
+    padded = np.concatenate([white[:1, :n], np.zeros((1, 10)), white[:1, n:], np.zeros((1, 10))],
+                            axis=1)
+    assert _runs_z(padded, np.array([n]))[0] == z_white[0]
