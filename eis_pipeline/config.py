@@ -69,7 +69,7 @@ __all__ = [
 WEIGHTINGS = ("modulus", "proportional", "unit")
 ARRHENIUS_FORMS = ("sigma_T", "sigma")
 TEMPERATURE_SOURCES = ("filename", "column", "table", "metadata")
-DEFAULT_CIRCUIT = "bulk-gb-electrode-inductance"
+DEFAULT_CIRCUIT = "auto"
 #: choose the preset per spectrum by information criterion (eis_pipeline.fitting.selection)
 AUTO_CIRCUIT = "auto"
 
@@ -77,7 +77,8 @@ _CAMPAIGN_KEYS = {"name": str, "description": str, "output": str, "plots": bool,
                   "plot_format": str}
 _PLOT_FORMATS = ("png", "pdf", "svg")
 _DEFAULT_KEYS = ("circuit", "f_min_hz", "f_max_hz", "weighting", "arrhenius_form",
-                 "arrhenius_breakpoint_celsius", "format")
+                 "arrhenius_breakpoints", "drt", "format")
+ARRHENIUS_BREAKPOINTS = ("auto", 0, 1)
 _GEOMETRY_KEYS = ("thickness_mm", "thickness_stderr_mm", "diameter_mm", "diameter_stderr_mm",
                   "area_cm2", "area_stderr_cm2", "mass_mg", "theoretical_density_g_cm3")
 _SAMPLE_KEYS = ("name", "files", "temperature", "synthesis", *_GEOMETRY_KEYS, *_DEFAULT_KEYS)
@@ -106,8 +107,11 @@ class FitDefaults:
         One of :data:`WEIGHTINGS`.
     arrhenius_form : str
         ``"sigma_T"`` (σT = σ₀ exp(-E_a/kT)) or ``"sigma"``, PHYSICS.md section 6.
-    arrhenius_breakpoint_K : float or None
-        Split the Arrhenius fit at this temperature (a phase transition), or None.
+    arrhenius_breakpoints : {"auto", 0, 1}
+        Phase transitions: 0 fits one line, 1 always two segments, "auto" two segments only
+        when an information criterion prefers them (PHYSICS.md section 6).
+    drt : bool
+        Compute each spectrum's distribution of relaxation times (stored under ``drt``).
     format : str or None
         Importer name; None sniffs each file's format from its content.
     """
@@ -117,7 +121,8 @@ class FitDefaults:
     f_max_hz: float | None = None
     weighting: str = "modulus"
     arrhenius_form: str = "sigma_T"
-    arrhenius_breakpoint_K: float | None = None
+    arrhenius_breakpoints: str | int = "auto"
+    drt: bool = True
     format: str | None = None
 
 
@@ -417,9 +422,17 @@ class _Parser:
                 values[key] = self._choice(value, WEIGHTINGS, full, section)
             elif key == "arrhenius_form":
                 values[key] = self._choice(value, ARRHENIUS_FORMS, full, section)
-            elif key == "arrhenius_breakpoint_celsius":
-                c = self._number(value, full, section, positive=False)
-                values["arrhenius_breakpoint_K"] = c + ZERO_CELSIUS_K
+            elif key == "arrhenius_breakpoints":
+                if isinstance(value, bool) or value not in ARRHENIUS_BREAKPOINTS:
+                    raise self.src.error(f"arrhenius_breakpoints = {value!r} is not valid; "
+                                         'use "auto", 0 (one line) or 1 (two segments)',
+                                         full, section)
+                values[key] = value
+            elif key == "drt":
+                if not isinstance(value, bool):
+                    raise self.src.error(f"drt must be true or false, got {value!r}", full,
+                                         section)
+                values[key] = value
             elif key == "format":
                 values[key] = self._format(value, full, section)
         out = FitDefaults(**values)

@@ -26,11 +26,22 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from eis_pipeline.config import CampaignConfig, FitDefaults, SampleConfig, load_config
+from eis_pipeline.config import (
+    AUTO_CIRCUIT,
+    CampaignConfig,
+    FitDefaults,
+    SampleConfig,
+    load_config,
+)
 from eis_pipeline.exceptions import EisError
 
 #: files per task: enough to batch the fits, few enough to spread over workers
 FILES_PER_TASK = 8
+#: "auto" candidates for pellets: the bulk always shows, as an arc or as the high-frequency
+#: intercept. The single-arc presets (no series resistance) would label a lone arc "bulk"
+#: even when it is the grain-boundary arc sitting on an intercept, so they are left out.
+PELLET_CANDIDATES = ("bulk-gb-electrode", "bulk-gb-electrode-inductance",
+                     "hf-intercept-gb-electrode", "hf-intercept-gb-electrode-no-inductance")
 _FIT_CURVES = ("frequency", "impedance", "impedance_fit", "impedance_residual")
 
 
@@ -55,6 +66,7 @@ class TaskResult:
     fits: xr.Dataset | None = None
     validation: xr.Dataset | None = None
     drt: xr.Dataset | None = None
+    selection: xr.Dataset | None = None
     failures: list[dict[str, str]] = field(default_factory=list)
 
 
@@ -122,8 +134,8 @@ def process_task(task: FileTask) -> TaskResult:
 
 
 def _process_task(task: FileTask) -> TaskResult:
-    from eis_pipeline.fitting.batch import fit_spectra
     from eis_pipeline.io.registry import read_spectra
+    from eis_pipeline.validation.tables import drt_table, kramers_kronig_table
 
     result = TaskResult(task.sample)
     spectra: list[xr.Dataset] = []
@@ -139,9 +151,8 @@ def _process_task(task: FileTask) -> TaskResult:
         return result
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # non-converged fits are reported in the summary
-            fits = fit_spectra(spectra, circuit=task.settings.circuit,
-                               weighting=task.settings.weighting, errors="ignore")
+            warnings.simplefilter("ignore")  # non-converged fits are counted in the summary
+            fits, curves, result.selection = fit_task_spectra(spectra, task.settings)
     except Exception as exc:
         for ds in spectra:
             result.failures.append(_failure(task.sample, ds.attrs["source"], "fit", exc))
@@ -153,80 +164,46 @@ def _process_task(task: FileTask) -> TaskResult:
     fits.attrs["settings_hash"] = task.settings_hash
     for i, ds in enumerate(spectra):
         n = ds.sizes["frequency"]
-        ds = ds.assign(
-            impedance_fit=("frequency", fits["impedance_fit"].values[i, :n],
+        spectra[i] = ds.assign(
+            impedance_fit=("frequency", curves["impedance_fit"].values[i, :n],
                            {"units": "ohm", "long_name": "fitted impedance"}),
-            impedance_residual=("frequency", fits["impedance_residual"].values[i, :n],
+            impedance_residual=("frequency", curves["impedance_residual"].values[i, :n],
                                 {"units": "ohm", "long_name": "data minus fit"}))
-        spectra[i] = ds
     result.spectra = spectra
     result.fits = fits.drop_vars([v for v in _FIT_CURVES if v in fits.variables])
-    result.validation = validate_spectra(spectra, ids)
-    if getattr(task.settings, "drt", True):
-        result.drt = drt_spectra(spectra, ids)
+    if result.selection is not None:
+        result.selection = result.selection.assign_coords(spectrum_id=("spectrum", ids))
+    result.validation = kramers_kronig_table(spectra, ids)
+    if task.settings.drt:
+        result.drt = drt_table(spectra, ids)
     return result
 
 
-def validate_spectra(spectra: Sequence[xr.Dataset], ids: Sequence[str]) -> xr.Dataset:
-    """Kramers-Kronig test of each spectrum (PHYSICS.md section 8), as one dataset."""
-    from eis_pipeline.validation.kramers_kronig import kramers_kronig
+def fit_task_spectra(spectra: list[xr.Dataset], settings: FitDefaults
+                     ) -> tuple[xr.Dataset, xr.Dataset, xr.Dataset | None]:
+    """Fit the spectra with the configured circuit, or choose one per spectrum ("auto").
 
-    n_points = max(ds.sizes["frequency"] for ds in spectra)
-    residual = np.full((len(spectra), n_points), np.nan + 0j)
-    passed, worst, elements = [], [], []
-    for i, ds in enumerate(spectra):
-        kk = kramers_kronig(ds["frequency"].values, ds["impedance"].values)
-        passed.append(bool(kk.passed))
-        worst.append(float(kk.max_residual))
-        elements.append(int(kk.n_elements))
-        residual[i, : kk.frequency.size] = kk.residual_real + 1j * kk.residual_imag
-    return xr.Dataset(
-        {"kk_passed": ("spectrum", np.array(passed)),
-         "kk_max_residual": ("spectrum", np.array(worst), {"units": "1",
-                             "long_name": "largest Lin-KK residual as a fraction of |Z|"}),
-         "kk_n_elements": ("spectrum", np.array(elements)),
-         "kk_residual": (("spectrum", "point"), residual,
-                         {"units": "1", "long_name": "Lin-KK residual (Z - Z_KK) / |Z|"})},
-        coords={"spectrum_id": ("spectrum", list(ids))},
-        attrs={"method": "Lin-KK (Schönleber 2014), PHYSICS.md section 8",
-               "threshold": 0.01})
+    Returns the fits dataset (for "auto" the combined one of :mod:`eis_pipeline.fitting.
+    combined`), a dataset with the fitted curves in input order, and the selection evidence
+    (None for a fixed circuit).
+    """
+    from eis_pipeline.fitting.batch import fit_spectra
 
+    if settings.circuit != AUTO_CIRCUIT:
+        fits = fit_spectra(spectra, circuit=settings.circuit, weighting=settings.weighting,
+                           errors="ignore")
+        return fits, fits, None
+    from eis_pipeline.fitting.combined import combine_fits
+    from eis_pipeline.fitting.selection import chosen_fits, fits_by_circuit, select_circuit
 
-def drt_spectra(spectra: Sequence[xr.Dataset], ids: Sequence[str]) -> xr.Dataset:
-    """Distribution of relaxation times of each spectrum, NaN-padded to a common length."""
-    from eis_pipeline.validation.drt import DrtResult, drt
-
-    results: list[DrtResult | None] = []
-    for ds in spectra:
-        try:
-            results.append(drt(ds["frequency"].values, ds["impedance"].values))
-        except EisError:
-            results.append(None)
-    n_tau = max((r.tau_s.size for r in results if r is not None), default=1)
-    n_peaks = max((len(r.peaks) for r in results if r is not None), default=1) or 1
-    tau = np.full((len(spectra), n_tau), np.nan)
-    gamma = np.full_like(tau, np.nan)
-    peak_tau = np.full((len(spectra), n_peaks), np.nan)
-    peak_r = np.full_like(peak_tau, np.nan)
-    r_inf = np.full(len(spectra), np.nan)
-    for i, r in enumerate(results):
-        if r is None:
-            continue
-        tau[i, : r.tau_s.size] = r.tau_s
-        gamma[i, : r.gamma_ohm.size] = r.gamma_ohm
-        r_inf[i] = r.series_resistance_ohm
-        for k, peak in enumerate(r.peaks):
-            peak_tau[i, k] = peak.tau_s
-            peak_r[i, k] = peak.resistance_ohm
-    return xr.Dataset(
-        {"tau": (("spectrum", "tau_index"), tau, {"units": "s"}),
-         "gamma": (("spectrum", "tau_index"), gamma,
-                   {"units": "ohm", "long_name": "γ(ln τ), Z = R∞ + ∫ γ/(1 + jωτ) d ln τ"}),
-         "peak_tau": (("spectrum", "peak"), peak_tau, {"units": "s"}),
-         "peak_resistance": (("spectrum", "peak"), peak_r, {"units": "ohm"}),
-         "series_resistance": ("spectrum", r_inf, {"units": "ohm"})},
-        coords={"spectrum_id": ("spectrum", list(ids))},
-        attrs={"method": "Tikhonov-regularised NNLS, λ by generalised cross-validation"})
+    selection = select_circuit(spectra, candidates=PELLET_CANDIDATES,
+                               weighting=settings.weighting, drt=settings.drt)
+    unfit = [ds.attrs["spectrum_id"] for ds, c in zip(spectra, selection.chosen, strict=True)
+             if not c]
+    if unfit:
+        raise EisError(f"no candidate circuit could be fitted to {', '.join(unfit)}")
+    fits = combine_fits(fits_by_circuit(selection))
+    return fits, chosen_fits(selection), selection.evidence
 
 
 # --------------------------------------------------------------------------- planning
@@ -262,8 +239,10 @@ def plan_tasks(config: CampaignConfig, *, skip: set[tuple[str, str, str]] | None
 
 # --------------------------------------------------------------------------- per sample
 
-def _concat(parts: Sequence[xr.Dataset | None]) -> xr.Dataset | None:
-    """Stack per-task datasets along ``spectrum``, NaN-padding their other dimensions."""
+def _concat(parts: Sequence[xr.Dataset | None], *, renumber: bool = True
+            ) -> xr.Dataset | None:
+    """Stack datasets along ``spectrum``, NaN-padding their other dimensions; ``renumber``
+    makes the ``spectrum`` coordinate 0..n-1."""
     present = [p for p in parts if p is not None]
     if not present:
         return None
@@ -274,13 +253,16 @@ def _concat(parts: Sequence[xr.Dataset | None]) -> xr.Dataset | None:
                 sizes[dim] = max(sizes.get(dim, 0), size)
 
     def pad(part: xr.Dataset) -> xr.Dataset:
+        # Positional dimensions are padded; labelled ones (an index) align by label below.
         short = {dim: (0, sizes[dim] - n) for dim, n in part.sizes.items()
-                 if dim != "spectrum" and n < sizes[dim]}
+                 if dim != "spectrum" and dim not in part.indexes and n < sizes[dim]}
         return part.pad(short) if short else part
 
     padded = [pad(part) for part in present]
     merged = xr.concat(padded, dim="spectrum", data_vars="minimal", coords="minimal",
-                       compat="override", combine_attrs="override")
+                       compat="override", combine_attrs="override", join="outer")
+    if not renumber:
+        return merged
     return merged.assign_coords(spectrum=np.arange(merged.sizes["spectrum"]))
 
 
@@ -308,13 +290,23 @@ def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult]) -> xr.Da
     validation = _concat([r.validation for r in ordered])
     if validation is not None:
         node["validation"] = xr.DataTree(validation)
-    drt = _concat([r.drt for r in ordered])
-    if drt is not None:
-        node["drt"] = xr.DataTree(drt)
-    cond = conductivity(fits, **sample.geometry.physics_kwargs())
+    for group in ("drt", "selection"):
+        stacked = _concat([getattr(r, group) for r in ordered])
+        if stacked is not None:
+            node[group] = xr.DataTree(stacked)
+    from eis_pipeline.fitting.combined import split_fits
+
+    # One physics pass per circuit ("auto" mixes them), rows put back in spectrum order.
+    parts = [conductivity(group, **sample.geometry.physics_kwargs())
+             for group in split_fits(fits).values()]
+    cond = _concat(parts, renumber=False)
+    if cond is None:
+        return node
+    cond = cond.sortby("spectrum")
     node["conductivity"] = xr.DataTree(cond)
     node["arrhenius"] = xr.DataTree(arrhenius_by_component(
-        cond, form=sample.settings.arrhenius_form))  # type: ignore[arg-type]
+        cond, form=sample.settings.arrhenius_form,  # type: ignore[arg-type]
+        breakpoints=sample.settings.arrhenius_breakpoints))
     return node
 
 

@@ -575,3 +575,20 @@ def save_figure(fig: Figure, path: str | Path, *, dpi: int = 300) -> Path:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
     return path
+
+
+def checks_figure(frequency: ArrayLike, kk_residual: ArrayLike, tau_s: ArrayLike | None = None,
+                  gamma_ohm: ArrayLike | None = None, *, threshold: float = 0.01,
+                  noise: float | None = None, title: str | None = None) -> Figure:
+    """Kramers-Kronig residuals and, when given, the DRT of one spectrum, side by side."""
+    residual = np.asarray(kk_residual)
+    with _style():
+        fig = Figure(figsize=(7.0, 2.8), layout="constrained")
+        axes = fig.subplots(1, 2 if tau_s is not None else 1, squeeze=False)[0]
+        kk_residual_plot(frequency, residual.real, residual.imag, threshold=threshold,
+                         ax=axes[0], noise=noise)
+        if tau_s is not None and gamma_ohm is not None:
+            drt_plot(tau_s, gamma_ohm, ax=axes[1])
+        if title:
+            fig.suptitle(title, fontsize="medium")
+    return fig

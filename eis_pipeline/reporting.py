@@ -103,6 +103,50 @@ def write_csv_summary(tree: xr.DataTree, path: str | Path) -> Path:
     return path
 
 
+def _arcs(node: xr.DataTree, sid: str, spectrum: xr.Dataset) -> dict[str, Any] | None:
+    """Each fitted R‖CPE arc of spectrum ``sid`` (bulk, grain boundary), for the Nyquist plot."""
+    import json
+
+    from eis_pipeline.simulate import rq_impedance
+
+    if "fit" not in node.children:
+        return None
+    fits = node["fit"].ds
+    row = int(np.flatnonzero(fits["spectrum_id"].values.astype(str) == sid)[0])
+    roles = json.loads(str(fits.attrs.get("roles", "{}")))
+    if "preset" in fits:  # circuit chosen per spectrum: roles of that spectrum's preset
+        presets = json.loads(str(fits.attrs.get("presets", "{}")))
+        roles = json.loads(presets.get(str(fits["preset"].values[row]), {}).get("roles") or "{}")
+    values = dict(zip(fits["param"].values.astype(str), fits["value"].values[row], strict=True))
+    arcs = {}
+    for role in ("bulk", "grain_boundary"):
+        elements = roles.get(role, {})
+        r, cpe = elements.get("resistance"), elements.get("cpe")
+        if r and cpe and np.isfinite([values.get(r, np.nan), values.get(f"{cpe}_0", np.nan)]).all():
+            arcs[role.replace("_", " ")] = rq_impedance(
+                spectrum["frequency"].values, values[r], values[f"{cpe}_0"], values[f"{cpe}_1"])
+    return arcs or None
+
+
+def _checks(node: xr.DataTree, sid: str, spectrum: xr.Dataset, title: str) -> Any:
+    """KK residuals and DRT of spectrum ``sid`` of a sample node, as one figure."""
+    from eis_pipeline import plotting
+
+    kk = node["validation"].ds
+    row = int(np.flatnonzero(kk["spectrum_id"].values.astype(str) == sid)[0])
+    n = spectrum.sizes["frequency"]
+    tau = gamma = None
+    if "drt" in node.children:
+        drt = node["drt"].ds.isel(spectrum=row)
+        keep = np.isfinite(drt["tau"].values)
+        tau, gamma = drt["tau"].values[keep], drt["gamma"].values[keep]
+    noise = float(kk["kk_noise_estimate"].values[row]) if "kk_noise_estimate" in kk else None
+    return plotting.checks_figure(spectrum["frequency"].values,
+                                  kk["kk_residual"].values[row, :n], tau, gamma,
+                                  threshold=float(kk.attrs.get("threshold", 0.01)),
+                                  noise=noise, title=title)
+
+
 def write_plots(tree: xr.DataTree, folder: str | Path, *, fmt: str = "png",
                 spectra: bool = True) -> list[Path]:
     """Nyquist and Bode per spectrum, Arrhenius per sample, trends per campaign."""
@@ -120,11 +164,15 @@ def write_plots(tree: xr.DataTree, folder: str | Path, *, fmt: str = "png",
                 fit = ds if "impedance_fit" in ds else None
                 # Screen resolution: a campaign has many spectra, and this is the slow part.
                 written.append(plotting.save_figure(
-                    plotting.nyquist(ds, fit=fit, title=title),
+                    plotting.nyquist(ds, fit=fit, arcs=_arcs(node, sid, ds), title=title),
                     folder / name / f"{sid}_nyquist.{fmt}", dpi=SPECTRUM_DPI))
                 written.append(plotting.save_figure(
                     plotting.bode(ds, fit=fit, title=title),
                     folder / name / f"{sid}_bode.{fmt}", dpi=SPECTRUM_DPI))
+                if "validation" in node.children:
+                    written.append(plotting.save_figure(
+                        _checks(node, sid, ds, title), folder / name / f"{sid}_checks.{fmt}",
+                        dpi=SPECTRUM_DPI))
         if "conductivity" in node.children and "arrhenius" in node.children:
             cond = node["conductivity"].ds
             sigma = {c: cond["conductivity"].sel(component=c).values
