@@ -156,7 +156,7 @@ def write_plots(tree: xr.DataTree, folder: str | Path, *, fmt: str = "png",
     written: list[Path] = []
     samples = [n for n in tree.children if n not in {"campaign", "failures"}]
     for name in samples:
-        node = tree[name]
+        node = tree.children[name]
         if spectra and "spectra" in node.children:
             for sid, child in node["spectra"].children.items():
                 ds = child.to_dataset()
