@@ -131,13 +131,13 @@ def validate_spectrum(ds: xr.Dataset, *, require_attrs: bool = False) -> xr.Data
     >>> validate_spectrum(make_spectrum([1.0], [1 - 1j])).sizes["frequency"]
     1
     """
+    if not isinstance(ds, xr.Dataset):
+        raise SpectrumError(f"expected an xarray.Dataset, got {type(ds).__name__}")
     where = ds.attrs.get("source", "<spectrum>")
 
     def fail(msg: str) -> SpectrumError:
         return SpectrumError(f"{where}: {msg}")
 
-    if not isinstance(ds, xr.Dataset):
-        raise SpectrumError(f"expected an xarray.Dataset, got {type(ds).__name__}")
     if FREQUENCY not in ds.coords or ds[FREQUENCY].dims != (FREQUENCY,):
         raise fail("missing 1-D coordinate 'frequency'")
     if IMPEDANCE not in ds.data_vars:

@@ -52,3 +52,8 @@ def test_unknown_variable_is_a_type_error():
 def test_errors_inherit_builtins():
     assert issubclass(SpectrumError, ValueError)
     assert issubclass(SpectrumError, EisError)
+
+
+def test_non_dataset_is_a_spectrum_error():
+    with pytest.raises(SpectrumError, match="expected an xarray.Dataset"):
+        validate_spectrum([1, 2, 3])  # type: ignore[arg-type]
