@@ -22,12 +22,11 @@ import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
+from eis_pipeline.conventions import BOLTZMANN_EV_PER_K, ROOM_TEMPERATURE_K
+from eis_pipeline.physics.geometry import Geometry
+
 __all__ = ["BOLTZMANN_EV_PER_K", "ROOM_TEMPERATURE_K", "arrhenius", "arrhenius_by_component"]
 
-#: Boltzmann constant in eV/K (PHYSICS.md section 6).
-BOLTZMANN_EV_PER_K = 8.617333262e-5
-#: 25 °C, where σ is reported.
-ROOM_TEMPERATURE_K = 298.15
 #: RMS residual of ln σ (≈ relative error of σ) below which the criterion sees no difference
 #: between models: 0.1 % is below the reproducibility of any pellet measurement. It keeps the
 #: criterion finite for noise-free data (which then get the simplest model). Note that σT-law
@@ -414,10 +413,11 @@ def arrhenius_by_component(
     if "temperature" not in cond.coords:
         raise ValueError("the conductivity dataset has no 'temperature' coordinate: "
                          "fit spectra that carry a temperature, or call arrhenius() directly")
-    geo_rel = math.hypot(float(cond.attrs.get("thickness_stderr_cm", 0.0))
-                         / float(cond.attrs.get("thickness_cm", 1.0)),
-                         float(cond.attrs.get("area_stderr_cm2", 0.0))
-                         / float(cond.attrs.get("area_cm2", 1.0)))
+    attrs = cond.attrs
+    geo_rel = math.sqrt(Geometry(
+        float(attrs.get("thickness_cm", 1.0)), float(attrs.get("area_cm2", 1.0)),
+        float(attrs.get("thickness_stderr_cm", 0.0)),
+        float(attrs.get("area_stderr_cm2", 0.0))).relative_variance)
     parts = []
     for comp in cond["component"].values:
         c = cond.sel(component=comp)
