@@ -45,7 +45,14 @@ LONG_NAMES: dict[str, str] = {
 REQUIRED_ATTRS = ("source", "source_sha256", "source_format", "instrument", "sweep",
                   "original_metadata")
 
+#: 0 °C in kelvin (exact).
 ZERO_CELSIUS_K = 273.15
+#: 25 °C in kelvin: the temperature at which conductivities are reported (PHYSICS.md 6).
+ROOM_TEMPERATURE_K = 298.15
+#: Boltzmann constant in eV/K (CODATA 2018, exact; PHYSICS.md section 6).
+BOLTZMANN_EV_PER_K = 8.617333262e-5
+#: Vacuum permittivity ε₀ in F/cm (CODATA 2018; PHYSICS.md section 4).
+VACUUM_PERMITTIVITY_F_PER_CM = 8.8541878128e-14
 
 
 def make_spectrum(

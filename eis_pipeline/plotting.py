@@ -37,11 +37,14 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike, NDArray
 
+from eis_pipeline.conventions import BOLTZMANN_EV_PER_K, ZERO_CELSIUS_K
+
+#: Alias of :data:`eis_pipeline.conventions.BOLTZMANN_EV_PER_K` (PHYSICS.md section 6).
+BOLTZMANN_EV_K = BOLTZMANN_EV_PER_K
+
 __all__ = ["arc_view_limit", "arrhenius_plot", "axis_label", "bode", "drt_plot",
            "kk_residual_plot", "nyquist", "save_figure", "trend_plot"]
 
-BOLTZMANN_EV_K = 8.617333262e-5   # PHYSICS.md section 6
-ZERO_CELSIUS_K = 273.15
 
 #: House style: readable at single-column width (8.5 cm), vector-friendly fonts.
 STYLE: dict[str, Any] = {
@@ -332,7 +335,7 @@ def arrhenius_plot(temperature_K: ArrayLike,
                 hi = row["t_max"] if np.isfinite(row["t_max"]) else np.nanmax(t)
                 tt = np.linspace(lo, hi, 50)
                 # σT = σ₀ exp(-E_a/kT), or σ = σ₀' exp(-E_a'/kT): the same expression
-                yy = row["prefactor"] * np.exp(-row["ea"] / (BOLTZMANN_EV_K * tt))
+                yy = row["prefactor"] * np.exp(-row["ea"] / (BOLTZMANN_EV_PER_K * tt))
                 ax.semilogy(1000 / tt, yy, "-", color=color, linewidth=1.0,
                             label=f"E$_a$ = {_value_with_error(row['ea'], row['ea_err'])} eV")
         ax.set_xlabel("1000 / T (K$^{-1}$)")

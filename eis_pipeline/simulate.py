@@ -32,7 +32,12 @@ import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
-from eis_pipeline.conventions import make_spectrum
+from eis_pipeline.conventions import (
+    BOLTZMANN_EV_PER_K,
+    ROOM_TEMPERATURE_K,
+    VACUUM_PERMITTIVITY_F_PER_CM,
+    make_spectrum,
+)
 
 __all__ = [
     "BOLTZMANN_EV_K",
@@ -49,12 +54,11 @@ __all__ = [
     "simulate_spectrum",
 ]
 
-#: Boltzmann constant in eV/K (CODATA 2018, exact), PHYSICS.md section 6.
-BOLTZMANN_EV_K = 8.617333262e-5
-#: Vacuum permittivity in F/cm, PHYSICS.md section 4.
-VACUUM_PERMITTIVITY_F_CM = 8.8541878128e-14
-#: 25 °C in kelvin, the reference temperature of reported conductivities.
-ROOM_TEMPERATURE_K = 298.15
+#: Boltzmann constant in eV/K (:data:`eis_pipeline.conventions.BOLTZMANN_EV_PER_K`).
+BOLTZMANN_EV_K = BOLTZMANN_EV_PER_K
+#: Vacuum permittivity in F/cm
+#: (:data:`eis_pipeline.conventions.VACUUM_PERMITTIVITY_F_PER_CM`).
+VACUUM_PERMITTIVITY_F_CM = VACUUM_PERMITTIVITY_F_PER_CM
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,11 @@ import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike, NDArray
 
+from eis_pipeline.conventions import BOLTZMANN_EV_PER_K, ROOM_TEMPERATURE_K
+from eis_pipeline.physics.geometry import Geometry
+
 __all__ = ["BOLTZMANN_EV_PER_K", "ROOM_TEMPERATURE_K", "arrhenius", "arrhenius_by_component"]
 
-#: Boltzmann constant in eV/K (PHYSICS.md section 6).
-BOLTZMANN_EV_PER_K = 8.617333262e-5
-#: 25 °C, where σ is reported.
-ROOM_TEMPERATURE_K = 298.15
 #: RMS residual of ln σ (≈ relative error of σ) below which the criterion sees no difference
 #: between models: 0.1 % is below the reproducibility of any pellet measurement. It keeps the
 #: criterion finite for noise-free data (which then get the simplest model). Note that σT-law
@@ -56,6 +55,7 @@ class _Fit:
     breakpoint_x: float = math.nan
     bracket_x: tuple[float, float] = (math.nan, math.nan)
     fitted: FloatArray = field(default_factory=lambda: np.empty(0))
+    searched: bool = True  # breakpoint found by a search (charged in the criterion) or given
 
 
 def _wls(design: FloatArray, y: FloatArray,
@@ -91,22 +91,30 @@ def _jump(x: FloatArray, y: FloatArray, w: FloatArray, m: int) -> _Fit | None:
     for i in range(m, x.size - m + 1):
         if x[i - 1] == x[i]:
             continue  # repeated temperature: no transition can lie between the two
-        low = np.arange(x.size) < i
-        design = np.column_stack([low, low * x, ~low, ~low * x]).astype(float)
-        res = _wls(design, y, w)
-        if res is None or (best is not None and res[2] >= best.rss):
-            continue
-        coef, cov, rss = res
-        params, covs = [], []
-        for j in (0, 2):
-            jac = np.zeros((2, 4))
-            jac[0, j], jac[1, j + 1] = 1.0, -1.0
-            params.append(jac @ coef)
-            covs.append(jac @ cov @ jac.T)
-        bracket = (float(x[i - 1]), float(x[i]))
-        best = _Fit("jump", params, covs, [low, ~low], rss, 4, 0.5 * sum(bracket), bracket,
-                    fitted=design @ coef)
+        fit = _jump_split(x, y, w, i, 0.5 * (float(x[i - 1]) + float(x[i])))
+        if fit is not None and (best is None or fit.rss < best.rss):
+            best = fit
     return best
+
+
+def _jump_split(x: FloatArray, y: FloatArray, w: FloatArray, i: int,
+                breakpoint_x: float) -> _Fit | None:
+    """Two independent lines, the first ``i`` (coldest) points in the low-temperature one."""
+    low = np.arange(x.size) < i
+    design = np.column_stack([low, low * x, ~low, ~low * x]).astype(float)
+    res = _wls(design, y, w)
+    if res is None:
+        return None
+    coef, cov, rss = res
+    params, covs = [], []
+    for j in (0, 2):
+        jac = np.zeros((2, 4))
+        jac[0, j], jac[1, j + 1] = 1.0, -1.0
+        params.append(jac @ coef)
+        covs.append(jac @ cov @ jac.T)
+    bracket = (float(x[i - 1]), float(x[i]))
+    return _Fit("jump", params, covs, [low, ~low], rss, 4, breakpoint_x, bracket,
+                fitted=design @ coef)
 
 
 def _hinge_at(x: FloatArray, y: FloatArray, w: FloatArray,
@@ -139,23 +147,48 @@ def _hinge(x: FloatArray, y: FloatArray, w: FloatArray, m: int) -> _Fit | None:
                 best_xb, best_rss, best_gap = xb, r, (hi, lo)
     if not math.isfinite(best_rss):
         return None
-    res = _hinge_at(x, y, w, best_xb)
+    return _hinge_fit(x, y, w, best_xb, best_gap)
+
+
+def _hinge_fit(x: FloatArray, y: FloatArray, w: FloatArray, xb: float,
+               gap: tuple[float, float]) -> _Fit | None:
+    """Two lines meeting at ``xb``; ``gap`` = x of the measured points on either side."""
+    res = _hinge_at(x, y, w, xb)
     if res is None:
         return None
     coef, cov, rss_value, design = res
     # Segment low T (x >= xb): ln σ0 = c - b_lo x_b, Ea = -b_lo; high T likewise with b_hi.
-    jacs = [np.array([[1.0, -best_xb, 0.0], [0.0, -1.0, 0.0]]),
-            np.array([[1.0, 0.0, -best_xb], [0.0, 0.0, -1.0]])]
-    low = x >= best_xb
+    jacs = [np.array([[1.0, -xb, 0.0], [0.0, -1.0, 0.0]]),
+            np.array([[1.0, 0.0, -xb], [0.0, 0.0, -1.0]])]
+    low = x >= xb
     return _Fit("continuous", [j @ coef for j in jacs], [j @ cov @ j.T for j in jacs],
-                [low, ~low], rss_value, 3, best_xb, best_gap, fitted=design @ coef)
+                [low, ~low], rss_value, 3, xb, gap, fitted=design @ coef)
+
+
+def _at_known_breakpoint(x: FloatArray, y: FloatArray, w: FloatArray, xb: float,
+                         m: int) -> list[_Fit] | str:
+    """Continuous and jump models split at a given breakpoint ``xb`` (not searched).
+
+    Points colder than the breakpoint (``x > xb``) form the low-temperature segment. Returns
+    the reason instead when a side has fewer than ``m`` points.
+    """
+    i = int(np.sum(x > xb))  # x descends: the first i points are colder than the breakpoint
+    if i < m or x.size - i < m:
+        return (f"{i} point(s) below and {x.size - i} above the given breakpoint; "
+                f"each side needs >= {m}: one line")
+    gap = (float(x[i - 1]), float(x[i]))
+    fits = [_hinge_fit(x, y, w, xb, gap), _jump_split(x, y, w, i, xb)]
+    out = [f for f in fits if f is not None]
+    for f in out:
+        f.searched = False
+    return out
 
 
 def _criterion(fit: _Fit, n: int, kind: str) -> float:
     """BIC or AICc for Gaussian residuals of unknown variance (weights relative)."""
     # + 1 for the residual variance; the breakpoint, chosen by a search over every gap, costs
     # more than one ordinary parameter (change-point literature): see _BREAKPOINT_PARAMS.
-    k = fit.n_coef + 1 + (0 if fit.model == "line" else _BREAKPOINT_PARAMS)
+    k = fit.n_coef + 1 + (_BREAKPOINT_PARAMS if fit.model != "line" and fit.searched else 0)
     rss = max(fit.rss, n * _RESIDUAL_FLOOR**2)
     base = n * math.log(rss / n)
     if kind == "bic":
@@ -234,6 +267,7 @@ def arrhenius(
     form: Form = "sigma_T",
     breakpoints: Literal["auto", 0, 1] | int | str = "auto",
     *,
+    breakpoint_K: float | None = None,
     min_segment_points: int = 3,
     criterion: Literal["bic", "aicc"] = "aicc",
 ) -> xr.Dataset:
@@ -256,6 +290,12 @@ def arrhenius(
     breakpoints : {"auto", 0, 1}
         0: one line; 1: two segments (when there are enough points); "auto": two segments
         only when the information criterion prefers them over one line.
+    breakpoint_K : float, optional
+        A known transition temperature (e.g. 529 K for Na₂B₁₂H₁₂, from calorimetry): the two
+        segments are split there instead of searched, and the breakpoint costs no extra
+        parameter in the criterion. With ``breakpoints="auto"`` one line may still win; with
+        1 the better of the continuous and jump models is kept. A side with fewer than
+        ``min_segment_points`` points gives one line, said in ``reason``.
     min_segment_points : int
         Minimum points per segment (default 3).
     criterion : {"aicc", "bic"}
@@ -292,6 +332,13 @@ def arrhenius(
         raise ValueError(f"breakpoints must be 'auto', 0 or 1, got {breakpoints!r}")
     if criterion not in ("bic", "aicc"):
         raise ValueError(f"criterion must be 'bic' or 'aicc', got {criterion!r}")
+    if breakpoint_K is not None:
+        if not (math.isfinite(breakpoint_K) and breakpoint_K > 0):
+            raise ValueError(f"breakpoint_K must be a positive temperature in K, "
+                             f"got {breakpoint_K!r}")
+        if breakpoints == 0:
+            raise ValueError("breakpoints=0 (one line) contradicts breakpoint_K="
+                             f"{breakpoint_K!r}; drop one of them")
     t = np.asarray(temperature_K, dtype=np.float64).ravel()
     s = np.asarray(conductivity_S_cm, dtype=np.float64).ravel()
     if t.shape != s.shape:
@@ -325,7 +372,14 @@ def arrhenius(
     if line is None:
         return _empty(form, n, n_dropped, "all temperatures are equal: no slope to fit")
     candidates = [line]
-    if breakpoints != 0:
+    if breakpoint_K is not None:
+        split = _at_known_breakpoint(x, y, w, 1.0 / (BOLTZMANN_EV_PER_K * breakpoint_K),
+                                     min_segment_points)
+        if isinstance(split, str):
+            note = f"{note}; {split}" if note else split
+        else:
+            candidates += split
+    elif breakpoints != 0:
         if n >= 2 * min_segment_points:
             candidates += [f for f in (_hinge(x, y, w, min_segment_points),
                                        _jump(x, y, w, min_segment_points)) if f is not None]
@@ -394,6 +448,7 @@ def arrhenius_by_component(
     form: Form = "sigma_T",
     breakpoints: Literal["auto", 0, 1] | int | str = "auto",
     *,
+    breakpoint_K: float | None = None,
     min_segment_points: int = 3,
     criterion: Literal["bic", "aicc"] = "aicc",
 ) -> xr.Dataset:
@@ -414,17 +469,19 @@ def arrhenius_by_component(
     if "temperature" not in cond.coords:
         raise ValueError("the conductivity dataset has no 'temperature' coordinate: "
                          "fit spectra that carry a temperature, or call arrhenius() directly")
-    geo_rel = math.hypot(float(cond.attrs.get("thickness_stderr_cm", 0.0))
-                         / float(cond.attrs.get("thickness_cm", 1.0)),
-                         float(cond.attrs.get("area_stderr_cm2", 0.0))
-                         / float(cond.attrs.get("area_cm2", 1.0)))
+    attrs = cond.attrs
+    geo_rel = math.sqrt(Geometry(
+        float(attrs.get("thickness_cm", 1.0)), float(attrs.get("area_cm2", 1.0)),
+        float(attrs.get("thickness_stderr_cm", 0.0)),
+        float(attrs.get("area_stderr_cm2", 0.0))).relative_variance)
     parts = []
     for comp in cond["component"].values:
         c = cond.sel(component=comp)
         err = c.get("conductivity_fit_stderr")
         res = arrhenius(c["temperature"].values, c["conductivity"].values,
                         None if err is None else err.values, form, breakpoints,
-                        min_segment_points=min_segment_points, criterion=criterion)
+                        breakpoint_K=breakpoint_K, min_segment_points=min_segment_points,
+                        criterion=criterion)
         for name in ("sigma_25C", "prefactor"):
             value, fit_err = res[name], res[f"{name}_stderr"]
             res[f"{name}_stderr"] = ((fit_err**2 + (value * geo_rel) ** 2) ** 0.5).assign_attrs(

@@ -16,7 +16,12 @@ from numpy.typing import NDArray
 from eis_pipeline.exceptions import GeometryError
 from eis_pipeline.physics.arcs import RoleQuantities, Roles, read_fit_arrays, role_quantities
 from eis_pipeline.physics.capacitance import delta_method_stderr
-from eis_pipeline.physics.geometry import Geometry, relative_density, resolve_geometry
+from eis_pipeline.physics.geometry import (
+    Geometry,
+    conductivity_from_resistance,
+    relative_density,
+    resolve_geometry,
+)
 from eis_pipeline.physics.roles import EPSILON_0_F_PER_CM, append_flag
 
 __all__ = ["COMPONENTS", "conductivity"]
@@ -122,8 +127,7 @@ def conductivity(
     resistance_stderr = delta_method_stderr(r_grads, cov[:, None])
 
     # σ = L/(R A) (section 5): relative errors of R, L and A add in quadrature.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sigma = np.where(resistance > 0, kappa / resistance, np.nan)
+    sigma = conductivity_from_resistance(resistance, geometry.thickness_cm, geometry.area_cm2)
     rel_fit = _relative(resistance, resistance_stderr)
     sigma_fit_stderr = sigma * rel_fit
     sigma_stderr = sigma * np.sqrt(rel_fit**2 + geometry.relative_variance)

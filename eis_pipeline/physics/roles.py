@@ -11,12 +11,22 @@ fitter with its arcs numbered either way. Doubtful assignments are flagged, neve
 from __future__ import annotations
 
 import json
-import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
 
+from eis_pipeline.circuits.grammar import (
+    Element,
+    Node,
+    Parallel,
+    Series,
+    iter_elements,
+    parse_circuit,
+    render,
+)
+from eis_pipeline.conventions import VACUUM_PERMITTIVITY_F_PER_CM
 from eis_pipeline.exceptions import CircuitError
 
 __all__ = [
@@ -34,8 +44,8 @@ __all__ = [
     "parse_roles",
 ]
 
-#: Vacuum permittivity in F/cm (PHYSICS.md section 4).
-EPSILON_0_F_PER_CM = 8.8541878128e-14
+#: Vacuum permittivity ε₀ in F/cm (PHYSICS.md section 4), the project-wide constant.
+EPSILON_0_F_PER_CM = VACUUM_PERMITTIVITY_F_PER_CM
 #: Typical relative permittivity of a bulk ionic conductor (section 4).
 BULK_PERMITTIVITY_RANGE = (5.0, 100.0)
 #: Specific capacitance (F/cm) separating bulk (~1e-12) from grain boundary (1e-11 – 1e-8),
@@ -84,25 +94,26 @@ class CircuitLayout:
         return -1
 
 
-_TOKEN = re.compile(r"\s*(p\(|\(|\)|,|-|[A-Za-z]+[0-9]+)")
+_KINDS = {"R": "resistance", "CPE": "cpe", "C": "capacitor", "L": "inductor"}
 
 
-def _kind(element: str) -> str:
-    prefix = re.match(r"[A-Za-z]+", element)
-    name = prefix.group(0) if prefix else ""
-    return {"R": "resistance", "CPE": "cpe", "C": "capacitor", "L": "inductor"}.get(name, "other")
+def _kind(element: Element) -> str:
+    return _KINDS.get(element.kind, "other")
 
 
 def parse_layout(circuit: str) -> CircuitLayout:
     """Read arcs and series elements from an impedance.py circuit string.
 
-    Only the structure matters here (elements and how they are connected); the circuits
-    package owns the full grammar and the impedance evaluation.
+    The string is parsed by :func:`eis_pipeline.circuits.grammar.parse_circuit` (the one
+    grammar of the project); this walks its AST for what the physics needs: ``p(R,CPE)`` /
+    ``p(R,C)`` arcs (exactly two branches, both single elements), resistances and CPEs/Cs in
+    series at the top level, and every resistance anywhere (the sample resistance seen by a
+    series electrode CPE, PHYSICS.md section 3).
 
     Raises
     ------
     CircuitError
-        When the string is not a well-formed series/parallel expression.
+        When the string is not a valid circuit (``position`` points at the character).
 
     Examples
     --------
@@ -112,88 +123,32 @@ def parse_layout(circuit: str) -> CircuitLayout:
     >>> lay.series_resistances, lay.series_capacitive
     (('R0',), (('CPE3', 'cpe'),))
     """
-    text = circuit.replace(" ", "")
-    tokens: list[tuple[str, int]] = []
-    pos = 0
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if m is None:
-            raise CircuitError("unexpected character in circuit", circuit=text, position=pos)
-        tokens.append((m.group(1), pos))
-        pos = m.end()
-
-    # A node is ("el", name) | ("series", [nodes]) | ("par", [nodes]).
-    i = 0
-
-    def peek() -> str:
-        return tokens[i][0] if i < len(tokens) else ""
-
-    def fail(msg: str) -> CircuitError:
-        where = tokens[i][1] if i < len(tokens) else len(text)
-        return CircuitError(msg, circuit=text, position=where)
-
-    def series() -> tuple[str, object]:
-        nonlocal i
-        parts = [term()]
-        while peek() == "-":
-            i += 1
-            parts.append(term())
-        return ("series", parts) if len(parts) > 1 else parts[0]
-
-    def term() -> tuple[str, object]:
-        nonlocal i
-        tok = peek()
-        if tok == "p(":
-            i += 1
-            parts = [series()]
-            while peek() == ",":
-                i += 1
-                parts.append(series())
-            if peek() != ")":
-                raise fail("expected ')' closing p(")
-            i += 1
-            return ("par", parts)
-        if tok and tok[0].isalpha():
-            i += 1
-            return ("el", tok)
-        raise fail("expected an element such as R1 or p(...)")
-
-    tree = series()
-    if i != len(tokens):
-        raise fail("unexpected text after the circuit")
-
+    tree = parse_circuit(circuit)
+    top = tree.children if isinstance(tree, Series) else (tree,)
     arcs: list[Arc] = []
-    series_r: list[str] = []
-    series_c: list[tuple[str, str]] = []
-    resistances: list[str] = []
+    for node in _walk(tree):
+        if isinstance(node, Parallel) and len(node.children) == 2 and all(
+                isinstance(c, Element) for c in node.children):
+            kinds = {_kind(c): c.name for c in node.children if isinstance(c, Element)}
+            capacitive = next((k for k in ("cpe", "capacitor") if k in kinds), "")
+            if "resistance" in kinds and capacitive:
+                arcs.append(Arc(kinds["resistance"], kinds[capacitive], capacitive))
+    top_elements = [n for n in top if isinstance(n, Element)]
+    return CircuitLayout(
+        render(tree),
+        tuple(arcs),
+        tuple(e.name for e in top_elements if _kind(e) == "resistance"),
+        tuple((e.name, _kind(e)) for e in top_elements if _kind(e) in ("cpe", "capacitor")),
+        tuple(e.name for e in iter_elements(tree) if _kind(e) == "resistance"),
+    )
 
-    def walk(node: tuple[str, object], top: bool) -> None:
-        kind, payload = node
-        if kind == "el":
-            name = str(payload)
-            k = _kind(name)
-            if k == "resistance":
-                resistances.append(name)
-                if top:
-                    series_r.append(name)
-            elif k in ("cpe", "capacitor") and top:
-                series_c.append((name, k))
-            return
-        children = list(payload)  # type: ignore[call-overload]
-        if kind == "par":
-            leaves = [c[1] for c in children if c[0] == "el"]
-            rs = [e for e in leaves if _kind(e) == "resistance"]
-            cs = [e for e in leaves if _kind(e) in ("cpe", "capacitor")]
-            if len(children) == 2 and len(rs) == 1 and len(cs) == 1:
-                arcs.append(Arc(rs[0], cs[0], _kind(cs[0])))
-            for c in children:
-                walk(c, False)
-            return
-        for c in children:
-            walk(c, top)
 
-    walk(tree, True)
-    return CircuitLayout(text, tuple(arcs), tuple(series_r), tuple(series_c), tuple(resistances))
+def _walk(node: Node) -> Iterator[Node]:
+    """Every node of the AST, depth first, in string order."""
+    yield node
+    if not isinstance(node, Element):
+        for child in node.children:
+            yield from _walk(child)
 
 
 def parse_roles(text: str | None) -> dict[str, dict[str, str]]:

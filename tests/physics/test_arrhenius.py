@@ -204,3 +204,49 @@ def test_arrhenius_by_component_from_conductivity() -> None:
     assert float(arr.activation_energy_stderr.isel(segment=0).sel(component="bulk")) == \
         pytest.approx(float(fit_only.activation_energy_stderr[0]), rel=1e-12)
     assert str(arr.model.sel(component="total").values) == "line"
+
+
+def test_known_breakpoint_splits_where_told() -> None:
+    # Na2B12H12-like jump at 529 K; the transition temperature is known from calorimetry.
+    t = np.arange(403.0, 620.0, 10.0)
+    s = np.where(t < 529.0, sigma_t_law(t, 0.9, 3e6), sigma_t_law(t, 0.3, 3e3))
+    res = arrhenius(t, s, breakpoint_K=529.0)
+    assert res.attrs["model"] == "jump"
+    assert float(res.breakpoint_temperature) == pytest.approx(529.0, rel=1e-12)
+    assert (float(res.breakpoint_temperature_low), float(res.breakpoint_temperature_high)) == (
+        523.0, 533.0)
+    np.testing.assert_allclose(res.activation_energy, [0.9, 0.3], atol=1e-9)
+    assert res.attrs["reason"] == ""
+
+
+def test_known_breakpoint_continuous_slope_change(rng: np.random.Generator) -> None:
+    # Only 8 points: a searched split needs >= 9 with AICc; a known one is not charged.
+    t = np.linspace(260.0, 400.0, 8)
+    tb = 330.0
+    ea = np.where(t < tb, 0.55, 0.25)
+    s = np.exp(-ea / (KB * t) + ea / (KB * tb)) / t * np.exp(0.005 * rng.standard_normal(8))
+    assert arrhenius(t, s, 0.005 * s).attrs["model"] == "line"
+    res = arrhenius(t, s, 0.005 * s, breakpoint_K=tb)
+    assert res.attrs["model"] == "continuous"
+    assert float(res.breakpoint_temperature) == pytest.approx(tb)
+    np.testing.assert_allclose(res.activation_energy, [0.55, 0.25], atol=0.03)
+
+
+def test_known_breakpoint_on_a_straight_line_keeps_one_line(rng: np.random.Generator) -> None:
+    t = np.linspace(233.0, 393.0, 12)
+    s = sigma_t_law(t, 0.35, 1e5) * np.exp(0.01 * rng.standard_normal(t.size))
+    assert arrhenius(t, s, 0.01 * s, breakpoint_K=310.0).attrs["model"] == "line"
+    forced = arrhenius(t, s, 0.01 * s, breakpoints=1, breakpoint_K=310.0)
+    assert forced.sizes["segment"] == 2
+    np.testing.assert_allclose(forced.activation_energy, 0.35, atol=0.05)
+
+
+def test_known_breakpoint_needs_points_on_both_sides() -> None:
+    t = np.linspace(250.0, 350.0, 10)
+    s = sigma_t_law(t, 0.3, 1e5)
+    res = arrhenius(t, s, breakpoints=1, breakpoint_K=340.0)
+    assert res.sizes["segment"] == 1 and "each side needs" in res.attrs["reason"]
+    with pytest.raises(ValueError, match="contradicts"):
+        arrhenius(t, s, breakpoints=0, breakpoint_K=300.0)
+    with pytest.raises(ValueError, match="breakpoint_K"):
+        arrhenius(t, s, breakpoint_K=-5.0)
