@@ -77,7 +77,7 @@ _CAMPAIGN_KEYS = {"name": str, "description": str, "output": str, "plots": bool,
                   "plot_format": str}
 _PLOT_FORMATS = ("png", "pdf", "svg")
 _DEFAULT_KEYS = ("circuit", "f_min_hz", "f_max_hz", "weighting", "arrhenius_form",
-                 "arrhenius_breakpoints", "drt", "format")
+                 "arrhenius_breakpoints", "arrhenius_breakpoint_celsius", "drt", "format")
 ARRHENIUS_BREAKPOINTS = ("auto", 0, 1)
 _GEOMETRY_KEYS = ("thickness_mm", "thickness_stderr_mm", "diameter_mm", "diameter_stderr_mm",
                   "area_cm2", "area_stderr_cm2", "mass_mg", "theoretical_density_g_cm3")
@@ -110,6 +110,8 @@ class FitDefaults:
     arrhenius_breakpoints : {"auto", 0, 1}
         Phase transitions: 0 fits one line, 1 always two segments, "auto" two segments only
         when an information criterion prefers them (PHYSICS.md section 6).
+    arrhenius_breakpoint_K : float or None
+        A known transition temperature: split the Arrhenius fit there instead of searching.
     drt : bool
         Compute each spectrum's distribution of relaxation times (stored under ``drt``).
     format : str or None
@@ -122,6 +124,7 @@ class FitDefaults:
     weighting: str = "modulus"
     arrhenius_form: str = "sigma_T"
     arrhenius_breakpoints: str | int = "auto"
+    arrhenius_breakpoint_K: float | None = None
     drt: bool = True
     format: str | None = None
 
@@ -428,6 +431,9 @@ class _Parser:
                                          'use "auto", 0 (one line) or 1 (two segments)',
                                          full, section)
                 values[key] = value
+            elif key == "arrhenius_breakpoint_celsius":
+                celsius = self._number(value, full, section, positive=False)
+                values["arrhenius_breakpoint_K"] = celsius + ZERO_CELSIUS_K
             elif key == "drt":
                 if not isinstance(value, bool):
                     raise self.src.error(f"drt must be true or false, got {value!r}", full,

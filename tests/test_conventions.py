@@ -55,5 +55,5 @@ def test_errors_inherit_builtins():
 
 
 def test_non_dataset_is_a_spectrum_error():
-    with pytest.raises(SpectrumError, match="expected an xarray.Dataset"):
+    with pytest.raises(SpectrumError, match=r"expected an xarray\.Dataset"):
         validate_spectrum([1, 2, 3])  # type: ignore[arg-type]

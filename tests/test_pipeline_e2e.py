@@ -188,3 +188,16 @@ def test_makefile_rebuilds_results_only_when_inputs_change(tmp_path):
     os.utime(tmp_path / "sample_data" / "a.mpt", (later, later))
     make()
     assert len(log.read_text().splitlines()) == 2
+
+
+def test_config_breakpoint_splits_arrhenius(tmp_path):
+    config = _campaign_copy(tmp_path, samples=("mill120",))
+    text = config.read_text().replace('arrhenius_form = "sigma_T"',
+                                      'arrhenius_form = "sigma_T"\n'
+                                      "arrhenius_breakpoint_celsius = 30\n"
+                                      "arrhenius_breakpoints = 1")
+    config.write_text(text)
+    tree = run(config, write=False, progress=False)
+    arr = tree["mill120"]["arrhenius"].ds
+    assert arr.sizes["segment"] == 2
+    assert np.isfinite(arr["activation_energy"].sel(component="bulk")).all()
