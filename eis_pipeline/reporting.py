@@ -147,50 +147,69 @@ def _checks(node: xr.DataTree, sid: str, spectrum: xr.Dataset, title: str) -> An
                                   noise=noise, title=title)
 
 
-def write_plots(tree: xr.DataTree, folder: str | Path, *, fmt: str = "png",
-                spectra: bool = True) -> list[Path]:
-    """Nyquist and Bode per spectrum, Arrhenius per sample, trends per campaign."""
+def write_sample_plots(node: xr.DataTree, folder: str | Path, *, fmt: str = "png",
+                       spectra: bool = True) -> list[Path]:
+    """One sample's plots: Arrhenius, and with ``spectra`` Nyquist (with each arc), Bode and
+    the Kramers-Kronig/DRT checks of every spectrum."""
     from eis_pipeline import plotting
 
     folder = Path(folder)
+    name = str(node.name)
     written: list[Path] = []
-    samples = [n for n in tree.children if n not in {"campaign", "failures"}]
-    for name in samples:
-        node = tree.children[name]
-        if spectra and "spectra" in node.children:
-            for sid, child in node["spectra"].children.items():
-                ds = child.to_dataset()
-                title = f"{name} · {sid}"
-                fit = ds if "impedance_fit" in ds else None
-                # Screen resolution: a campaign has many spectra, and this is the slow part.
-                written.append(plotting.save_figure(
-                    plotting.nyquist(ds, fit=fit, arcs=_arcs(node, sid, ds), title=title),
-                    folder / name / f"{sid}_nyquist.{fmt}", dpi=SPECTRUM_DPI))
-                written.append(plotting.save_figure(
-                    plotting.bode(ds, fit=fit, title=title),
-                    folder / name / f"{sid}_bode.{fmt}", dpi=SPECTRUM_DPI))
-                if "validation" in node.children:
-                    written.append(plotting.save_figure(
-                        _checks(node, sid, ds, title), folder / name / f"{sid}_checks.{fmt}",
-                        dpi=SPECTRUM_DPI))
-        if "conductivity" in node.children and "arrhenius" in node.children:
-            cond = node["conductivity"].ds
-            sigma = {c: cond["conductivity"].sel(component=c).values
-                     for c in COMPONENTS if c in cond["component"].values}
+    if spectra and "spectra" in node.children:
+        for sid, child in node["spectra"].children.items():
+            ds = child.to_dataset()
+            title = f"{name} · {sid}"
+            fit = ds if "impedance_fit" in ds else None
+            # Screen resolution: a campaign has many spectra, and this is the slow part.
             written.append(plotting.save_figure(
-                plotting.arrhenius_plot(cond["temperature"].values, sigma,
-                                        fit=node["arrhenius"].ds, title=name),
-                folder / f"{name}_arrhenius.{fmt}"))
-    if "campaign" in tree.children:
-        summary = tree["campaign"].ds
-        for key in summary.data_vars:
-            var = summary[key]
-            if (var.attrs.get("synthesis_parameter") and var.dtype.kind == "f"
-                    and np.unique(var.values[np.isfinite(var.values)]).size > 1):
+                plotting.nyquist(ds, fit=fit, arcs=_arcs(node, sid, ds), title=title),
+                folder / name / f"{sid}_nyquist.{fmt}", dpi=SPECTRUM_DPI))
+            written.append(plotting.save_figure(
+                plotting.bode(ds, fit=fit, title=title),
+                folder / name / f"{sid}_bode.{fmt}", dpi=SPECTRUM_DPI))
+            if "validation" in node.children:
                 written.append(plotting.save_figure(
-                    plotting.trend_plot(summary, str(key)),
-                    folder / f"campaign_sigma25_vs_{key}.{fmt}"))
+                    _checks(node, sid, ds, title), folder / name / f"{sid}_checks.{fmt}",
+                    dpi=SPECTRUM_DPI))
+    if "conductivity" in node.children and "arrhenius" in node.children:
+        cond = node["conductivity"].ds
+        sigma = {c: cond["conductivity"].sel(component=c).values
+                 for c in COMPONENTS if c in cond["component"].values}
+        written.append(plotting.save_figure(
+            plotting.arrhenius_plot(cond["temperature"].values, sigma,
+                                    fit=node["arrhenius"].ds, title=name),
+            folder / f"{name}_arrhenius.{fmt}"))
     return written
+
+
+def write_campaign_plots(tree: xr.DataTree, folder: str | Path, *,
+                         fmt: str = "png") -> list[Path]:
+    """σ(25 °C) against every synthesis parameter that varies across the campaign."""
+    from eis_pipeline import plotting
+
+    written: list[Path] = []
+    if "campaign" not in tree.children:
+        return written
+    summary = tree["campaign"].ds
+    for key in summary.data_vars:
+        var = summary[key]
+        if (var.attrs.get("synthesis_parameter") and var.dtype.kind == "f"
+                and np.unique(var.values[np.isfinite(var.values)]).size > 1):
+            written.append(plotting.save_figure(
+                plotting.trend_plot(summary, str(key)),
+                Path(folder) / f"campaign_sigma25_vs_{key}.{fmt}"))
+    return written
+
+
+def write_plots(tree: xr.DataTree, folder: str | Path, *, fmt: str = "png",
+                spectra: bool = True) -> list[Path]:
+    """Every plot of a results tree (e.g. one read back with ``read_results``)."""
+    written: list[Path] = []
+    for name, node in tree.children.items():
+        if name not in {"campaign", "failures"}:
+            written += write_sample_plots(node, folder, fmt=fmt, spectra=spectra)
+    return written + write_campaign_plots(tree, folder, fmt=fmt)
 
 
 def compare_with_ground_truth(tree: xr.DataTree, truth: dict[str, Any]) -> list[dict[str, Any]]:

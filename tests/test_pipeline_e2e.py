@@ -201,3 +201,15 @@ def test_config_breakpoint_splits_arrhenius(tmp_path):
     arr = tree["mill120"]["arrhenius"].ds
     assert arr.sizes["segment"] == 2
     assert np.isfinite(arr["activation_energy"].sel(component="bulk")).all()
+
+
+def test_written_run_streams_spectra_to_the_file(tmp_path):
+    config = _campaign_copy(tmp_path, samples=("mill045",))
+    out = tmp_path / "r.h5"
+    tree = run(config, output=out, progress=False, plots="none")
+    assert "spectra" not in tree["mill045"].children          # not kept in memory
+    assert "fit" in tree["mill045"].children
+    on_disk = read_results(out)
+    assert len(on_disk["mill045"]["spectra"].children) == 6
+    kept = run(config, output=out, progress=False, plots="none", keep_spectra=True)
+    assert len(kept["mill045"]["spectra"].children) == 6

@@ -53,7 +53,7 @@ def run(config: Path, output: Path | None, jobs: int, scheduler: str | None, res
     """
     from eis_pipeline.config import load_config
     from eis_pipeline.pipeline import run as run_campaign
-    from eis_pipeline.reporting import format_summary, write_plots
+    from eis_pipeline.reporting import format_summary
 
     try:
         cfg = load_config(config)
@@ -66,15 +66,12 @@ def run(config: Path, output: Path | None, jobs: int, scheduler: str | None, res
                f"{sum(len(s.paths) for s in cfg.samples)} files -> {out}", err=True)
     try:
         tree = run_campaign(cfg, output=out, jobs=jobs, scheduler=scheduler, resume=resume,
-                            strict=strict, progress=progress, plots=False)
+                            strict=strict, progress=progress, plots=want_plots)
     except EisError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     if want_plots != "none":
-        folder = out.with_name(out.stem + "_plots")
-        written = write_plots(tree, folder, fmt=cfg.plot_format,
-                              spectra=want_plots == "all")
-        click.echo(f"{len(written)} plots in {folder}", err=True)
+        click.echo(f"plots in {out.with_name(out.stem + '_plots')}", err=True)
     click.echo(format_summary(tree))
     failures = tree["failures"].ds
     n_failed = failures.sizes.get("failure", 0)

@@ -54,7 +54,8 @@ from xarray.conventions import cf_encoder, encode_dataset_coordinates
 
 from eis_pipeline.exceptions import EisError
 
-__all__ = ["ResultsError", "describe_results", "read_results", "write_results"]
+__all__ = ["ResultsError", "ResultsWriter", "describe_results", "read_results",
+           "write_results"]
 
 TMP_SUFFIX = ".tmp"
 RESERVED_GROUPS = ("campaign", "failures")
@@ -101,14 +102,15 @@ def _encode_dataset(ds: xr.Dataset) -> xr.Dataset:
     return ds
 
 
-def _encode_tree(tree: xr.DataTree, root_attrs: Mapping[str, Any]) -> xr.DataTree:
-    """A copy of ``tree`` with netCDF-safe attributes and the provenance root attributes."""
+def _encode_tree(tree: xr.DataTree, provenance: Mapping[str, Any], *,
+                 root_attrs: bool = True) -> xr.DataTree:
+    """A copy of ``tree`` with netCDF-safe attributes and, at its root, ``provenance``."""
     nodes: dict[str, xr.Dataset] = {}
     for node in tree.subtree:
         ds = _encode_dataset(node.to_dataset(inherit=False))
-        if node.is_root:
-            ds.attrs.update(_clean_attrs(root_attrs))
-        nodes[node.path] = ds
+        if node is tree and root_attrs:
+            ds.attrs.update(_clean_attrs(provenance))
+        nodes["/" + node.relative_to(tree) if node is not tree else "/"] = ds
     return xr.DataTree.from_dict(nodes)
 
 
@@ -195,21 +197,98 @@ class _Writer:
                 dset.dims[axis].attach_scale(scales[dim])
 
 
-def _write_h5(tree: xr.DataTree, path: Path) -> None:
-    from eis_pipeline import __version__
+def _write_node(writer: _Writer, tree: xr.DataTree, at: str) -> None:
+    """Write an encoded ``tree`` (and everything below it) at group path ``at``."""
+    base = at.strip("/")
+    for node in tree.subtree:
+        parts = [p for p in (base, node.relative_to(tree) if node is not tree else "")
+                 if p and p != "."]
+        group: h5py.Group = writer.h5
+        for part in "/".join(parts).split("/") if parts else ():
+            group = group[part] if part in group else group.create_group(part,
+                                                                         track_order=True)
+        writer.group(group, node.to_dataset(inherit=False))
 
-    # Creation order is tracked (as netCDF-4 does) so variables and groups read back in order.
-    with h5py.File(path, "w", track_order=True) as h5:
-        h5.attrs["_NCProperties"] = np.bytes_(
-            f"version=2,eis_pipeline={__version__},h5py={h5py.__version__},"
-            f"hdf5={h5py.version.hdf5_version}")
-        writer = _Writer(h5)
-        for node in tree.subtree:
-            group: h5py.Group = h5
-            for part in node.path.strip("/").split("/") if not node.is_root else ():
-                group = group[part] if part in group else group.create_group(part,
-                                                                             track_order=True)
-            writer.group(group, node.to_dataset(inherit=False))
+
+class ResultsWriter:
+    """Write a results file piece by piece, still atomically.
+
+    Groups are written into a temporary file in the destination folder as they become
+    available (so a campaign never needs all its spectra in memory); :meth:`close` (or leaving
+    the ``with`` block without an exception) flushes it to disk and renames it over the
+    destination. An exception, or a kill, leaves the previous file untouched.
+
+    Examples
+    --------
+    >>> with ResultsWriter("results.h5", config="{}") as out:      # doctest: +SKIP
+    ...     out.write(sample_tree, "/mill045")
+    ...     out.write(campaign_tree, "/campaign")
+    """
+
+    def __init__(self, path: str | Path, *, config: str | Mapping[str, Any] | None = None,
+                 history: str | None = None, attrs: Mapping[str, Any] | None = None) -> None:
+        from eis_pipeline import __version__
+
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temps(self.path)
+        self.tmp = _temp_path(self.path)
+        try:
+            # Creation order is tracked (as netCDF-4 does): groups read back in order.
+            self.h5 = h5py.File(self.tmp, "w", track_order=True)
+            self.h5.attrs["_NCProperties"] = np.bytes_(
+                f"version=2,eis_pipeline={__version__},h5py={h5py.__version__},"
+                f"hdf5={h5py.version.hdf5_version}")
+            root = xr.DataTree(xr.Dataset(attrs=dict(attrs or {})))
+            self._writer = _Writer(self.h5)
+            self.write(root, "/", provenance=_provenance(root, config, history))
+        except BaseException as exc:
+            self.discard()
+            raise self._error(exc) from exc
+
+    def _error(self, exc: BaseException) -> BaseException:
+        if isinstance(exc, OSError | TypeError | ValueError):
+            return ResultsError(f"{self.path}: could not write results: {type(exc).__name__}: "
+                                f"{exc}; the previous file (if any) is unchanged")
+        return exc
+
+    def write(self, tree: xr.DataTree, at: str, *,
+              provenance: Mapping[str, Any] | None = None) -> None:
+        """Write ``tree`` (netCDF-safe encoding applied here) as the group at path ``at``."""
+        try:
+            _write_node(self._writer, _encode_tree(tree, provenance or {},
+                                                   root_attrs=provenance is not None), at)
+        except BaseException as exc:
+            self.discard()
+            raise self._error(exc) from exc
+
+    def close(self) -> Path:
+        """Finish: flush to disk and rename into place."""
+        try:
+            self.h5.close()
+            _fsync(self.tmp)
+            os.replace(self.tmp, self.path)
+            _fsync_dir(self.path.parent)
+        except BaseException as exc:
+            self.discard()
+            raise self._error(exc) from exc
+        return self.path
+
+    def discard(self) -> None:
+        """Abandon the file being written; the previous one stays as it was."""
+        with contextlib.suppress(Exception):
+            self.h5.close()
+        with contextlib.suppress(OSError):
+            self.tmp.unlink()
+
+    def __enter__(self) -> ResultsWriter:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.discard()
 
 
 def _attr(value: Any) -> Any:
@@ -332,24 +411,12 @@ def write_results(tree: xr.DataTree, path: str | Path, *,
     ResultsError
         If the file cannot be written; the previous file, if any, is left intact.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temps(path)
-    encoded = _encode_tree(tree, _provenance(tree, config, history))
-    tmp = _temp_path(path)
-    try:
-        _write_h5(encoded, tmp)
-        _fsync(tmp)
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        if isinstance(exc, OSError | TypeError | ValueError):
-            raise ResultsError(f"{path}: could not write results: {type(exc).__name__}: "
-                               f"{exc}; the previous file (if any) is unchanged") from exc
-        raise
-    return path
+    config = tree.attrs.get("config", "{}") if config is None else config
+    with ResultsWriter(path, config=config, history=history,
+                       attrs={str(k): v for k, v in tree.attrs.items() if k != "config"}) as out:
+        for child in tree.children.values():
+            out.write(child, child.name or "")
+    return Path(path)
 
 
 # --------------------------------------------------------------------------- reading

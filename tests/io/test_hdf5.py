@@ -114,11 +114,14 @@ def test_failure_midway_keeps_previous_file(tmp_path: Path, rng: np.random.Gener
     path = write_results(small_tree(rng), tmp_path / "r.h5")
     before = path.read_bytes()
 
-    def partial_then_fail(tree: xr.DataTree, target: Path) -> None:
-        Path(target).write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 4096)   # half a file
-        raise OSError("disk full")
+    write_node = hdf5._write_node
 
-    monkeypatch.setattr(hdf5, "_write_h5", partial_then_fail)
+    def partial_then_fail(writer: object, tree: xr.DataTree, at: str) -> None:
+        if at != "/":        # the root is written, then the disk fills up
+            raise OSError("disk full")
+        write_node(writer, tree, at)
+
+    monkeypatch.setattr(hdf5, "_write_node", partial_then_fail)
     with pytest.raises(ResultsError, match="previous file"):
         write_results(small_tree(rng, 3.0), path)
     monkeypatch.undo()
@@ -129,11 +132,14 @@ def test_failure_midway_keeps_previous_file(tmp_path: Path, rng: np.random.Gener
 
 def test_interrupt_is_not_swallowed(tmp_path: Path, rng: np.random.Generator,
                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    def interrupted(tree: xr.DataTree, target: Path) -> None:
-        Path(target).write_bytes(b"partial")
-        raise KeyboardInterrupt
+    write_node = hdf5._write_node
 
-    monkeypatch.setattr(hdf5, "_write_h5", interrupted)
+    def interrupted(writer: object, tree: xr.DataTree, at: str) -> None:
+        if at != "/":
+            raise KeyboardInterrupt
+        write_node(writer, tree, at)
+
+    monkeypatch.setattr(hdf5, "_write_node", interrupted)
     with pytest.raises(KeyboardInterrupt):
         write_results(small_tree(rng), tmp_path / "r.h5")
     assert list(tmp_path.iterdir()) == []
@@ -219,3 +225,18 @@ def test_readable_by_netcdf_c(tmp_path: Path, rng: np.random.Generator) -> None:
         np.testing.assert_allclose(z, tree["mill045/spectra/000"].ds["impedance"].values)
         assert list(nc["mill045/fit"]["message"][:]) == ["ok", "iteration limit"]
         assert "failure" in nc["failures"].dimensions
+
+
+def test_incremental_writer_matches_whole_tree(tmp_path: Path, rng: np.random.Generator) -> None:
+    tree = small_tree(rng)
+    whole = read_results(write_results(tree, tmp_path / "whole.h5"))
+    with hdf5.ResultsWriter(tmp_path / "parts.h5", config=tree.attrs.get("config"),
+                            attrs={k: v for k, v in tree.attrs.items() if k != "config"}
+                            ) as out:
+        assert not (tmp_path / "parts.h5").exists()       # only the temporary file so far
+        for name, child in tree.children.items():
+            out.write(child, f"/{name}")
+    parts = read_results(tmp_path / "parts.h5")
+    for node in whole.subtree:
+        xr.testing.assert_identical(node.to_dataset(inherit=False).drop_attrs(),
+                                    parts[node.path].to_dataset(inherit=False).drop_attrs())

@@ -1,0 +1,260 @@
+"""The unit of work of a campaign: a few files of one sample, read, fitted and checked.
+
+:func:`plan_tasks` cuts a campaign into :class:`FileTask` objects; :func:`process_task` runs
+one anywhere (this process, a worker process, a dask worker) and returns plain datasets in a
+:class:`TaskResult`; :func:`reusable_results` recovers results of unchanged files from a
+previous results file (``--resume``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import traceback
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from eis_pipeline.config import AUTO_CIRCUIT, CampaignConfig, FitDefaults, SampleConfig
+from eis_pipeline.exceptions import EisError
+
+#: files per task: enough to batch the fits, few enough to spread over workers
+FILES_PER_TASK = 8
+#: "auto" candidates for pellets: the bulk always shows, as an arc or as the high-frequency
+#: intercept. The single-arc presets (no series resistance) would label a lone arc "bulk"
+#: even when it is the grain-boundary arc sitting on an intercept, so they are left out.
+PELLET_CANDIDATES = ("bulk-gb-electrode", "bulk-gb-electrode-inductance",
+                     "hf-intercept-gb-electrode", "hf-intercept-gb-electrode-no-inductance")
+_FIT_CURVES = ("frequency", "impedance", "impedance_fit", "impedance_residual")
+
+
+@dataclass(frozen=True)
+class FileTask:
+    """Some files of one sample, with everything needed to process them anywhere."""
+
+    sample: str
+    paths: tuple[Path, ...]
+    temperatures_K: tuple[float | None, ...]
+    temperature_kind: str
+    settings: FitDefaults
+    settings_hash: str
+
+
+@dataclass
+class TaskResult:
+    """What a task produced: spectra with fits, fit rows, validation rows, failures."""
+
+    sample: str
+    spectra: list[xr.Dataset] = field(default_factory=list)
+    fits: xr.Dataset | None = None
+    validation: xr.Dataset | None = None
+    drt: xr.Dataset | None = None
+    selection: xr.Dataset | None = None
+    failures: list[dict[str, str]] = field(default_factory=list)
+
+
+def settings_hash(sample: SampleConfig) -> str:
+    """Hash of everything that changes a sample's fits: analysis settings and temperatures."""
+    text = json.dumps({"settings": asdict(sample.settings),
+                       "temperature": [sample.temperature.kind, sample.temperature.pattern,
+                                       sorted(sample.temperature.table_K.items())]},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def spectrum_id(path: Path, sweep: int) -> str:
+    """A group name for one sweep of one file: ``<stem>_s<sweep>``, netCDF-safe."""
+    stem = re.sub(r"[^A-Za-z0-9_.+-]", "_", path.stem)
+    return f"{stem}_s{sweep}"
+
+
+# --------------------------------------------------------------------------- one task
+
+def failure_record(sample: str, path: Path | str, stage: str, exc: BaseException) -> dict[str, str]:
+    reason = str(exc) if isinstance(exc, EisError | OSError) else (
+        f"{type(exc).__name__}: {exc} (internal error; please report it with this file)\n"
+        + "".join(traceback.format_exception_only(exc)).strip())
+    return {"sample": sample, "file": str(path), "stage": stage,
+            "error": type(exc).__name__, "reason": reason}
+
+
+def prepare_spectrum(ds: xr.Dataset, settings: FitDefaults, temperature_K: float | None,
+                     temperature_kind: str) -> xr.Dataset:
+    """Apply the frequency window and attach the temperature (K) as a variable."""
+    f = ds["frequency"].values
+    keep = np.ones(f.size, dtype=bool)
+    if settings.f_min_hz is not None:
+        keep &= f >= settings.f_min_hz
+    if settings.f_max_hz is not None:
+        keep &= f <= settings.f_max_hz
+    if not keep.all():
+        ds = ds.isel(frequency=keep)
+    if ds.sizes["frequency"] == 0:
+        raise EisError(f"{ds.attrs.get('source')}: no points between f_min_hz="
+                       f"{settings.f_min_hz} and f_max_hz={settings.f_max_hz}; widen the window")
+    if temperature_K is None and temperature_kind == "metadata":
+        temperature_K = ds.attrs.get("temperature_K")
+    if temperature_K is not None:
+        ds = ds.assign(temperature=("frequency", np.full(ds.sizes["frequency"],
+                                                         float(temperature_K)),
+                                    {"units": "K", "long_name": "sample temperature"}))
+    elif temperature_kind == "column" and "temperature" not in ds:
+        raise EisError(f"{ds.attrs.get('source')}: the config takes the temperature from a "
+                       "column, but this file has none; use temperature = {from = "
+                       "\"filename\", ...} or a table")
+    return ds
+
+
+def process_task(task: FileTask) -> TaskResult:
+    """Read, prepare, fit and check the files of one task (runs in a worker)."""
+    from threadpoolctl import threadpool_limits
+
+    # The solves are small: BLAS threads only contend with each other and with other workers.
+    with threadpool_limits(limits=1):
+        return _process_task(task)
+
+
+def _process_task(task: FileTask) -> TaskResult:
+    from eis_pipeline.io.registry import read_spectra
+    from eis_pipeline.validation.tables import drt_table, kramers_kronig_table
+
+    result = TaskResult(task.sample)
+    spectra: list[xr.Dataset] = []
+    for path, temp in zip(task.paths, task.temperatures_K, strict=True):
+        try:
+            for ds in read_spectra(path, format=task.settings.format):
+                ds = prepare_spectrum(ds, task.settings, temp, task.temperature_kind)
+                ds.attrs["spectrum_id"] = spectrum_id(path, int(ds.attrs["sweep"]))
+                spectra.append(ds)
+        except Exception as exc:
+            result.failures.append(failure_record(task.sample, path, "read", exc))
+    if not spectra:
+        return result
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # non-converged fits are counted in the summary
+            fits, curves, result.selection = fit_task_spectra(spectra, task.settings)
+    except Exception as exc:
+        for ds in spectra:
+            result.failures.append(failure_record(task.sample, ds.attrs["source"], "fit", exc))
+        return result
+    ids = [ds.attrs["spectrum_id"] for ds in spectra]
+    fits = fits.assign_coords(
+        spectrum_id=("spectrum", ids),
+        source_sha256=("spectrum", [ds.attrs["source_sha256"] for ds in spectra]))
+    fits.attrs["settings_hash"] = task.settings_hash
+    for i, ds in enumerate(spectra):
+        n = ds.sizes["frequency"]
+        spectra[i] = ds.assign(
+            impedance_fit=("frequency", curves["impedance_fit"].values[i, :n],
+                           {"units": "ohm", "long_name": "fitted impedance"}),
+            impedance_residual=("frequency", curves["impedance_residual"].values[i, :n],
+                                {"units": "ohm", "long_name": "data minus fit"}))
+    result.spectra = spectra
+    result.fits = fits.drop_vars([v for v in _FIT_CURVES if v in fits.variables])
+    if result.selection is not None:
+        result.selection = result.selection.assign_coords(spectrum_id=("spectrum", ids))
+    result.validation = kramers_kronig_table(spectra, ids)
+    if task.settings.drt:
+        result.drt = drt_table(spectra, ids)
+    return result
+
+
+def fit_task_spectra(spectra: list[xr.Dataset], settings: FitDefaults
+                     ) -> tuple[xr.Dataset, xr.Dataset, xr.Dataset | None]:
+    """Fit the spectra with the configured circuit, or choose one per spectrum ("auto").
+
+    Returns the fits dataset (for "auto" the combined one of :mod:`eis_pipeline.fitting.
+    combined`), a dataset with the fitted curves in input order, and the selection evidence
+    (None for a fixed circuit).
+    """
+    from eis_pipeline.fitting.batch import fit_spectra
+
+    if settings.circuit != AUTO_CIRCUIT:
+        fits = fit_spectra(spectra, circuit=settings.circuit, weighting=settings.weighting,
+                           errors="ignore")
+        return fits, fits, None
+    from eis_pipeline.fitting.combined import combine_fits
+    from eis_pipeline.fitting.selection import chosen_fits, fits_by_circuit, select_circuit
+
+    selection = select_circuit(spectra, candidates=PELLET_CANDIDATES,
+                               weighting=settings.weighting, drt=settings.drt)
+    unfit = [ds.attrs["spectrum_id"] for ds, c in zip(spectra, selection.chosen, strict=True)
+             if not c]
+    if unfit:
+        raise EisError(f"no candidate circuit could be fitted to {', '.join(unfit)}")
+    fits = combine_fits(fits_by_circuit(selection))
+    return fits, chosen_fits(selection), selection.evidence
+
+
+# --------------------------------------------------------------------------- planning
+
+def plan_tasks(config: CampaignConfig, *, skip: set[tuple[str, str, str]] | None = None
+               ) -> tuple[list[FileTask], list[dict[str, str]]]:
+    """Cut the campaign into tasks; ``skip`` holds (sample, path, sha256) already done.
+
+    Returns the tasks and the failures found while planning (e.g. a file name that does not
+    match the temperature pattern).
+    """
+    from eis_pipeline.io.registry import sha256_file
+
+    tasks: list[FileTask] = []
+    failures: list[dict[str, str]] = []
+    for sample in config.samples:
+        digest = settings_hash(sample)
+        todo: list[tuple[Path, float | None]] = []
+        for path in sample.paths:
+            if skip and (sample.name, str(path), sha256_file(path)) in skip:
+                continue
+            try:
+                todo.append((path, sample.temperature.from_file(path)))
+            except EisError as exc:
+                failures.append(failure_record(sample.name, path, "config", exc))
+        for start in range(0, len(todo), FILES_PER_TASK):
+            chunk = todo[start:start + FILES_PER_TASK]
+            tasks.append(FileTask(sample.name, tuple(p for p, _ in chunk),
+                                  tuple(t for _, t in chunk), sample.temperature.kind,
+                                  sample.settings, digest))
+    return tasks, failures
+
+
+# --------------------------------------------------------------------------- resume
+
+def reusable_results(config: CampaignConfig, previous: xr.DataTree
+                     ) -> tuple[list[TaskResult], set[tuple[str, str, str]]]:
+    """Task results recovered from a previous results file for files whose content (SHA-256)
+    and sample settings are unchanged, and the keys of those files."""
+    results: list[TaskResult] = []
+    done: set[tuple[str, str, str]] = set()
+    for sample in config.samples:
+        if sample.name not in previous.children or "fit" not in previous[sample.name].children:
+            continue
+        node = previous[sample.name]
+        fits = node["fit"].ds
+        if fits.attrs.get("settings_hash") != settings_hash(sample):
+            continue
+        sources = fits["source"].values.astype(str)
+        shas = fits["source_sha256"].values.astype(str)
+        for path in sample.paths:
+            rows = np.flatnonzero(sources == str(path))
+            if rows.size == 0:
+                continue
+            from eis_pipeline.io.registry import sha256_file
+
+            digest = sha256_file(path)
+            if not np.all(shas[rows] == digest):
+                continue
+            ids = fits["spectrum_id"].values[rows].astype(str)
+            result = TaskResult(sample.name)
+            result.spectra = [node["spectra"][i].to_dataset() for i in ids]
+            result.fits = fits.isel(spectrum=rows)
+            for group, attr in (("validation", "validation"), ("drt", "drt")):
+                if group in node.children:
+                    setattr(result, attr, node[group].ds.isel(spectrum=rows))
+            results.append(result)
+            done.add((sample.name, str(path), digest))
+    return results, done
