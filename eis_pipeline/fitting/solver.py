@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -282,6 +283,24 @@ def least_squares_batch(
     x = np.clip(x, lo, hi)
     if max_nfev is None:
         max_nfev = 100 * (p + 1)
+    tol = (ftol, xtol, gtol, stationary_rtol, lambda0)
+    if b == 1:
+        # one row (CircuitModel.fit): the same iteration on 1-D arrays with scalar
+        # bookkeeping; at B = 1 the batched version's per-iteration cost is numpy call
+        # overhead on (1, ...) arrays, several times the arithmetic (docs/fitting.md)
+        floor = None if cost_floor is None else float(np.ravel(cost_floor)[0])
+        return _solve_single(fun, x[0], lo[0], hi[0], max_nfev, tol, floor)
+    return _solve_batch(fun, x, lo, hi, max_nfev, tol, cost_floor, groups, prune_factor,
+                        prune_grace)
+
+
+def _solve_batch(fun: ResidualFunction, x: Array, lo: Array, hi: Array, max_nfev: int,
+                 tol: tuple[float, float, float, float, float], cost_floor: Array | None,
+                 groups: NDArray[np.intp] | None, prune_factor: float,
+                 prune_grace: int) -> SolverResult:
+    """The batched iteration of :func:`least_squares_batch` (arguments validated there)."""
+    ftol, xtol, gtol, stationary_rtol, lambda0 = tol
+    b, p = x.shape
     rows_all = np.arange(b)
 
     r, jac = fun(x, rows_all)
@@ -424,3 +443,150 @@ def least_squares_batch(
     status[judged & (reason != _MAXFEV) & ~stationary] = Status.NOT_STATIONARY
     return SolverResult(x=x, cost=cost, residuals=r, jacobian=jac, status=status,
                         reason=reason, nfev=nfev, n_iterations=n_iter, newton_decrement=dec)
+
+
+# -- one row ---------------------------------------------------------------------------------
+# The same method as _solve_batch, step for step (same tests, same order, same constants), on
+# 1-D arrays with Python scalars for the per-row bookkeeping. tests/fitting/test_solver.py
+# checks that both reach the same point.
+
+def _solve_scaled_1(a: Array, g: Array, d: Array, lam: float, free: NDArray[np.bool_],
+                    all_free: bool) -> Array:
+    """One-row :func:`_solve_scaled`."""
+    s = 1.0 / d
+    a_s = a * s[:, None] * s
+    p = a.shape[0]
+    if all_free:
+        a_s.flat[::p + 1] += lam
+        rhs = -g * s
+    else:
+        a_s = np.where(free[:, None] & free, a_s, 0.0)
+        a_s.flat[::p + 1] += np.where(free, lam, 1.0)
+        rhs = np.where(free, -g * s, 0.0)
+    try:
+        y = np.linalg.solve(a_s, rhs)
+    except np.linalg.LinAlgError:
+        y = np.asarray(np.linalg.pinv(a_s), dtype=np.float64) @ rhs
+    return np.asarray(y * s)
+
+
+def _step_into_box_1(x: Array, delta: Array, lo: Array, hi: Array) -> Array:
+    """One-row :func:`_step_into_box`; α = 1 needs no ratio test when x + δ is in the box."""
+    xt = x + delta
+    if not ((xt >= lo) & (xt <= hi)).all():
+        with np.errstate(divide="ignore", invalid="ignore"):
+            room = np.where(delta > 0, (hi - x) / delta,
+                            np.where(delta < 0, (lo - x) / delta, np.inf))
+        xt = x + min(1.0, float(room.min())) * delta
+    tol = 1e-12 * (1.0 + np.abs(xt))
+    xt = np.where(np.abs(xt - hi) <= tol, hi, xt)
+    xt = np.where(np.abs(xt - lo) <= tol, lo, xt)
+    return np.clip(xt, lo, hi)
+
+
+def _solve_single(fun: ResidualFunction, x: Array, lo: Array, hi: Array, max_nfev: int,
+                  tol: tuple[float, float, float, float, float],
+                  cost_floor: float | None) -> SolverResult:
+    """:func:`least_squares_batch` for one row: x, lo, hi of shape (P,)."""
+    ftol, xtol, gtol, stationary_rtol, lambda0 = tol
+    p = x.shape[0]
+    row = np.zeros(1, dtype=np.intp)
+    r2, j3 = fun(x[None, :], row)
+    r, jac = r2[0], j3[0]
+    m = r.shape[0]
+    cost = 0.5 * float(r @ r)
+    nfev, n_iter = 1, 0
+    status, reason = Status.CONVERGED, 0
+    eps = float(np.finfo(np.float64).eps)
+    tiny = (m * eps) ** 2 if cost_floor is None else cost_floor
+    finite = np.isfinite(cost) and bool(np.isfinite(jac).all())
+    if not finite:
+        status, reason = Status.NON_FINITE, _NONFINITE
+    lam, nu = lambda0, 2.0
+    dmax = np.zeros(p)
+    with np.errstate(all="ignore"):
+        while finite:
+            jt_ = jac.T
+            a = jt_ @ jac
+            g = jt_ @ r
+            at_lo = x <= lo
+            at_hi = x >= hi
+            any_bound = bool(at_lo.any() or at_hi.any())
+            free = (~((at_lo & (g > 0)) | (at_hi & (g < 0))) if any_bound
+                    else np.ones(p, dtype=bool))
+            diag = a.diagonal()
+            dmax = np.maximum(dmax, diag)
+            d = np.sqrt(np.maximum(dmax, 1e-300))
+
+            # -- tests at the current point --------------------------------------------------
+            col_norm = np.sqrt(diag)
+            r_norm = np.sqrt(2.0 * cost)
+            cosine = np.where(free & (col_norm > 0), np.abs(g) / (col_norm * r_norm), 0.0)
+            stop_g = float(cosine.max()) <= gtol
+            stop_exact = cost <= tiny
+            if stop_g or stop_exact or nfev >= max_nfev:
+                reason = _EXACT if stop_exact else (_GTOL if stop_g else _MAXFEV)
+                break
+
+            # -- trial step ------------------------------------------------------------------
+            all_free = not any_bound or bool(free.all())
+            delta = _solve_scaled_1(a, g, d, lam, free, all_free)
+            if any_bound:
+                for _ in range(3):
+                    out = free & ((at_lo & (delta < 0)) | (at_hi & (delta > 0)))
+                    if not out.any():
+                        break
+                    free = free & ~out
+                    delta = _solve_scaled_1(a, g, d, lam, free, False)
+            xt = _step_into_box_1(x, delta, lo, hi)
+            delta = xt - x
+            predicted = -(float(g @ delta) + 0.5 * float(delta @ (a @ delta)))
+            rt2, jt3 = fun(xt[None, :], row)
+            rt, jt = rt2[0], jt3[0]
+            ct = 0.5 * float(rt @ rt)
+            ok = np.isfinite(ct) and bool(np.isfinite(jt).all())
+            if not ok:
+                ct = np.inf
+            nfev += 1
+            n_iter += 1
+            actual = cost - ct
+            rho = actual / predicted if predicted > 0 else -np.inf
+            accept = ok and rho > 1e-4 and actual > 0
+            rel_scale = max(cost, tiny)
+            if accept:
+                x, r, jac, cost = xt, rt, jt, ct
+                lam *= max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
+                nu = 2.0
+            else:
+                lam *= nu
+                nu *= 2.0
+
+            # -- tests after the step --------------------------------------------------------
+            if accept and actual <= ftol * rel_scale and predicted <= ftol * rel_scale:
+                reason = _FTOL
+            elif accept and float(np.abs(delta).max()) <= xtol:
+                reason = _XTOL
+            elif not accept and 0 <= predicted <= 4 * eps * rel_scale:
+                reason = _ROUNDOFF
+            elif lam > 1e16:
+                reason = _LAMBDA
+            else:
+                continue
+            break
+
+    # -- judge the row honestly -----------------------------------------------------------------
+    dec = np.nan
+    if finite:
+        dec = float(newton_decrement(jac[None], r[None], x[None], lo[None], hi[None])[0])
+        if reason == _MAXFEV:
+            status = Status.MAX_NFEV
+        elif not dec <= stationary_rtol * cost + tiny:
+            status = Status.NOT_STATIONARY
+
+    def one(v: object, dtype: type = np.float64) -> NDArray[Any]:
+        return np.array([v], dtype=dtype)
+
+    return SolverResult(x=x[None, :].copy(), cost=one(cost), residuals=r[None, :].copy(),
+                        jacobian=jac[None].copy(), status=one(status, np.int_),
+                        reason=one(reason, np.int_), nfev=one(nfev, np.int_),
+                        n_iterations=one(n_iter, np.int_), newton_decrement=one(dec))
