@@ -148,8 +148,51 @@ class _Problem:
         self.n = frequency.shape[1]
         self.free = space.free
         self.all_free = bool(self.free.size == space.n_params)
+        # One grid without padding (a CircuitModel fit, a campaign on one grid): the lean
+        # evaluation below, a dozen numpy calls around the circuit's own.
+        self.simple = self.dense and not self.per_row
+        self._log = np.array([space.kinds[i] == "positive" for i in self.free])
+        self._fixed = np.flatnonzero(space.fixed)
+        self._fixed_values = space.fixed_values[self._fixed]
 
     def __call__(self, u: Array, rows: NDArray[np.intp]) -> tuple[Array, Array]:
+        if self.simple:
+            return self._call_simple(u, rows)
+        return self._call_general(u, rows)
+
+    def _call_simple(self, u: Array, rows: NDArray[np.intp]) -> tuple[Array, Array]:
+        """:meth:`_call_general` for one unpadded grid shared by every row."""
+        log = self._log
+        e = np.exp(np.where(log, u, 0.0))
+        dpdu = np.where(log, e, 1.0)
+        if self.all_free:
+            p = np.where(log, e, u)
+        else:
+            p = np.empty((u.shape[0], self.space.n_params))
+            p[:, self._fixed] = self._fixed_values
+            p[:, self.free] = np.where(log, e, u)
+        z, dz = self.compiled.impedance_and_jacobian(p, self.grids[0])
+        if not self.all_free:
+            dz = dz[:, :, self.free]
+        if self.data.shape[0] == 1:   # one spectrum: its arrays broadcast over the rows
+            data, iwr, iwi = self.data[0], self.inv_wr[0], self.inv_wi[0]
+        else:
+            spec = rows // self.n_starts
+            data, iwr, iwi = self.data[spec], self.inv_wr[spec], self.inv_wi[spec]
+        k, n, pf = u.shape[0], self.n, u.shape[1]
+        diff = z - data
+        r = np.empty((k, 2 * n))
+        np.multiply(diff.real, iwr, out=r[:, :n])
+        np.multiply(diff.imag, iwi, out=r[:, n:])
+        d = dpdu[:, None, :]
+        f_re = iwr[..., None] * d
+        f_im = f_re if self.same_weights else iwi[..., None] * d
+        jac = np.empty((k, 2 * n, pf))
+        np.multiply(dz.real, f_re, out=jac[:, :n])
+        np.multiply(dz.imag, f_im, out=jac[:, n:])
+        return r, jac
+
+    def _call_general(self, u: Array, rows: NDArray[np.intp]) -> tuple[Array, Array]:
         p = self.space.to_natural(u)
         dpdu = self.space.natural_derivative(u)
         spec = rows // self.n_starts
