@@ -287,7 +287,8 @@ def _arc_swap(params: Array, cov: Array, corr: Array, stderr: Array,
         return swapped
     for attr in ("fixed", "fixed_values", "lower", "upper"):
         a = getattr(space, attr)
-        if not np.array_equal(a[ib], a[ig], equal_nan=a.dtype.kind == "f"):
+        # bytes: identical values, NaN (a free parameter's fixed value) included
+        if a[ib].tobytes() != a[ig].tobytes():
             return swapped
     with np.errstate(all="ignore"):
         def tau(i: list[int]) -> Array:
@@ -314,7 +315,8 @@ RESISTANCE_FLOOR = 1e-6
 
 
 def _row_bounds(space: ParameterSpace, compiled: CompiledLike, frequency: Array,
-                impedance: CArray, starts: Array) -> tuple[Array, Array]:
+                impedance: CArray, starts: Array,
+                u_start: Array | None = None) -> tuple[Array, Array]:
     """Per-spectrum box constraints (S, Pf) in internal coordinates.
 
     On top of the user's bounds, two safeguards for log parameters, which would otherwise
@@ -328,30 +330,33 @@ def _row_bounds(space: ParameterSpace, compiled: CompiledLike, frequency: Array,
     - every log parameter stays within a factor 1e10 of the first starting point, so a
       degenerate direction (an R shorted by its CPE) ends at a finite value instead of
       overflowing. A meaningful fit never comes near either limit.
+
+    ``u_start`` (S, Pf), when given, is the first start already in internal coordinates.
     """
-    lo, hi = space.internal_bounds()
-    s = frequency.shape[0]
-    lo = np.repeat(lo[None, :], s, axis=0)
-    hi = np.repeat(hi[None, :], s, axis=0)
-    free = space.free
-    log = np.array([space.kinds[i] == "positive" for i in free])
-    u_start = space.to_internal(starts[:, 0, :])
+    ulo, uhi = space.internal_bounds()
+    log = space.log_free
+    if u_start is None:
+        u_start = space.to_internal(starts[:, 0, :])
     span = np.log(SAFETY_FACTOR)
-    lo = np.where(log, np.maximum(lo, u_start - span), lo)
-    hi = np.where(log, np.minimum(hi, u_start + span), hi)
-    f_top = np.nanmax(frequency, axis=1)
-    i_top = np.nanargmax(frequency, axis=1)
+    lo = np.where(log, np.maximum(ulo, u_start - span), ulo)
+    hi = np.where(log, np.minimum(uhi, u_start + span), uhi)
+    s = frequency.shape[0]
+    if np.isfinite(frequency).all():   # no padding: the plain reductions are much cheaper
+        f_top = frequency.max(axis=1)
+        i_top = frequency.argmax(axis=1)
+        z_min = np.abs(impedance).min(axis=1)
+    else:
+        f_top = np.nanmax(frequency, axis=1)
+        i_top = np.nanargmax(frequency, axis=1)
+        z_min = np.nanmin(np.abs(impedance), axis=1)
     z_top = np.abs(impedance[np.arange(s), i_top])
-    floor = np.log(INDUCTANCE_FLOOR * z_top / (2 * np.pi * f_top))
-    z_min = np.nanmin(np.abs(impedance), axis=1)
-    r_floor = np.log(RESISTANCE_FLOOR * z_min)
-    for j, i in enumerate(free):
+    for j, i in enumerate(space.free):
         kind = space.names[i].rstrip("0123456789")
         if log[j] and kind in ("L", "R"):
-            f_j = floor if kind == "L" else r_floor
+            f_j = (np.log(INDUCTANCE_FLOOR * z_top / (2 * np.pi * f_top)) if kind == "L"
+                   else np.log(RESISTANCE_FLOOR * z_min))
             lo[:, j] = np.maximum(lo[:, j], np.minimum(f_j, hi[:, j] - 1.0))
     # an explicit user bound replaces the safeguard on its side
-    ulo, uhi = space.internal_bounds()
     lo = np.where(np.isfinite(ulo), ulo, lo)
     hi = np.where(np.isfinite(uhi), uhi, hi)
     hi = np.maximum(hi, lo + 1e-12)
@@ -373,22 +378,20 @@ def _runs_z(residuals: Array, n_points: NDArray[np.int_]) -> Array:
     """
     s, m2 = residuals.shape
     n = m2 // 2
-    valid = np.arange(n)[None, :] < n_points[:, None]
-    out = np.full(s, np.inf)
-    for part in (residuals[:, :n], residuals[:, n:]):
-        pos = (part > 0) & valid
-        neg = (part < 0) & valid
-        n_pos = pos.sum(axis=1).astype(np.float64)
-        n_neg = neg.sum(axis=1).astype(np.float64)
-        sign = np.where(pos, 1, np.where(neg, -1, 0))
-        changes = np.sum((sign[:, 1:] * sign[:, :-1]) < 0, axis=1)
-        total = n_pos + n_neg
-        with np.errstate(divide="ignore", invalid="ignore"):
-            mu = 2 * n_pos * n_neg / total + 1
-            var = (mu - 1) * (mu - 2) / (total - 1)
-            z = np.where(var > 0, (changes + 1 - mu) / np.sqrt(var), 0.0)
-        out = np.minimum(out, z)
-    return out
+    parts = residuals.reshape(s, 2, n)     # both halves in one pass
+    valid = (np.arange(n)[None, :] < n_points[:, None])[:, None, :]
+    pos = (parts > 0) & valid
+    neg = (parts < 0) & valid
+    n_pos = pos.sum(axis=2)
+    n_neg = neg.sum(axis=2)
+    sign = pos.astype(np.int8) - neg.astype(np.int8)
+    changes = np.count_nonzero(sign[:, :, 1:] * sign[:, :, :-1] < 0, axis=2)
+    total = n_pos + n_neg
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mu = 2.0 * n_pos * n_neg / total + 1
+        var = (mu - 1) * (mu - 2) / (total - 1)
+        z = np.where(var > 0, (changes + 1 - mu) / np.sqrt(var), 0.0)
+    return np.asarray(np.min(z, axis=1))
 
 
 def _solve_rows(problem: _Problem, u0: Array, lo: Array, hi: Array, floor: Array,
@@ -400,6 +403,8 @@ def _solve_rows(problem: _Problem, u0: Array, lo: Array, hi: Array, floor: Array
     part = least_squares_batch(fun, u0[rows], lo[rows], hi[rows], cost_floor=floor[rows],
                                **options)
     b = u0.shape[0]
+    if rows.size == b:
+        return part
     full = SolverResult(
         x=u0.copy(), cost=np.full(b, np.inf),
         residuals=np.zeros((b, part.residuals.shape[1])),
@@ -473,10 +478,14 @@ def fit_arrays(
                               bulk_from_intercept)
     s, k, p = starts.shape
     problem = _Problem(compiled, space, frequency, impedance, weighting, k)
-    lo, hi = _row_bounds(space, compiled, frequency, impedance, starts)
-    lo, hi = np.repeat(lo, k, axis=0), np.repeat(hi, k, axis=0)
-    u0 = np.clip(space.to_internal(starts.reshape(s * k, p)), lo, hi)
-    floor = np.repeat(problem.cost_floor(), k)
+    u0 = space.to_internal(starts.reshape(s * k, p))
+    lo, hi = _row_bounds(space, compiled, frequency, impedance, starts, u_start=u0[::k])
+    if k > 1:
+        lo, hi = np.repeat(lo, k, axis=0), np.repeat(hi, k, axis=0)
+    u0 = np.clip(u0, lo, hi)
+    floor = problem.cost_floor()
+    if k > 1:
+        floor = np.repeat(floor, k)
     options = {"max_nfev": max_nfev, **(solver_options or {})}
     if k == 1 or not staged:
         res = _solve_rows(problem, u0, lo, hi, floor, np.arange(s * k), options)

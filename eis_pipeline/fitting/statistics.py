@@ -90,7 +90,7 @@ def fit_statistics(residuals: Array, jacobian: Array, derivative: Array,
     """
     b, _, pf = jacobian.shape
     n_obs = np.asarray(n_observations, dtype=np.int_)
-    chi2 = np.einsum("bm,bm->b", residuals, residuals)
+    chi2 = np.sum(residuals * residuals, axis=1)
     dof = n_obs - pf
     with np.errstate(divide="ignore", invalid="ignore"):
         reduced = np.where(dof > 0, chi2 / np.maximum(dof, 1), np.nan)
@@ -98,25 +98,32 @@ def fit_statistics(residuals: Array, jacobian: Array, derivative: Array,
     aic = log_term + 2 * pf
     bic = log_term + pf * np.log(n_obs)
 
-    cov = np.full((b, n_params, n_params), np.nan)
-    finite = np.all(np.isfinite(jacobian), axis=(1, 2)) & np.isfinite(reduced)
+    finite = np.isfinite(jacobian).all(axis=(1, 2)) & np.isfinite(reduced)
+    every = bool(finite.all())
     cov_free = np.full((b, pf, pf), np.nan)
-    if finite.any():
-        _, s, vt = np.linalg.svd(jacobian[finite], full_matrices=False)
-        smax = s[:, :1]
-        small = s <= RCOND * smax
+    if every or finite.any():
+        # (indexing with an all-True mask would copy the Jacobian for nothing)
+        _, s, vt = np.linalg.svd(jacobian if every else jacobian[finite], full_matrices=False)
+        small = s <= RCOND * s[:, :1]
         with np.errstate(divide="ignore"):
-            inv_s2 = np.where(small, 0.0, 1.0 / s**2)
-        c = np.einsum("bki,bk,bkj->bij", vt, inv_s2, vt) * reduced[finite, None, None]
+            inv_s2 = np.where(small, 0.0, 1.0 / (s * s))
+        # V diag(1/s²) Vᵀ, scaled by the residual variance
+        c = np.matmul(vt.transpose(0, 2, 1) * inv_s2[:, None, :], vt)
+        c *= (reduced if every else reduced[finite])[:, None, None]
         # parameters taking part in an unidentifiable direction
         bad = np.any(small[:, :, None] & (np.abs(vt) > NULL_SHARE), axis=1)
         c = np.where(bad[:, :, None] | bad[:, None, :], np.nan, c)
-        d = derivative[finite]
-        cov_free[finite] = c * d[:, :, None] * d[:, None, :]
-    fixed = np.setdiff1d(np.arange(n_params), free)
-    cov[:, free[:, None], free[None, :]] = cov_free
-    cov[:, fixed, :] = 0.0
-    cov[:, :, fixed] = 0.0
+        d = derivative if every else derivative[finite]
+        c *= d[:, :, None] * d[:, None, :]
+        if every:
+            cov_free = c
+        else:
+            cov_free[finite] = c
+    if pf == n_params:
+        cov = cov_free
+    else:
+        cov = np.zeros((b, n_params, n_params))   # fixed parameters: 0
+        cov[:, free[:, None], free[None, :]] = cov_free
     var = np.diagonal(cov, axis1=1, axis2=2)
     with np.errstate(invalid="ignore"):
         stderr = np.sqrt(var)

@@ -158,16 +158,28 @@ class ParameterSpace:
     def _log(self) -> NDArray[np.bool_]:
         return np.array([self.kinds[i] == "positive" for i in self.free], dtype=bool)
 
-    # -- maps --------------------------------------------------------------------------------
-    def internal_bounds(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Box constraints on the internal coordinates of the free parameters."""
+    @property
+    def log_free(self) -> NDArray[np.bool_]:
+        """True for each free parameter fitted in log space (kind ``positive``)."""
+        return self._log
+
+    @cached_property
+    def _internal_bounds(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         lo = self.lower[self.free].copy()
         hi = self.upper[self.free].copy()
         log = self._log
         with np.errstate(divide="ignore"):
             lo[log] = np.log(lo[log])   # log(0) = -inf: unbounded below, as intended
             hi[log] = np.log(hi[log])
+        lo.flags.writeable = False
+        hi.flags.writeable = False
         return lo, hi
+
+    # -- maps --------------------------------------------------------------------------------
+    def internal_bounds(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Box constraints on the internal coordinates of the free parameters (copies)."""
+        lo, hi = self._internal_bounds
+        return lo.copy(), hi.copy()
 
     def to_internal(self, params: Any) -> NDArray[np.float64]:
         """Natural parameters (..., P) -> internal free coordinates (..., Pf), clipped to bounds.
@@ -184,7 +196,7 @@ class ParameterSpace:
         p = np.where(np.isfinite(p), p, np.where(log, 1.0, 0.5 * (np.clip(lo_nat, -1, 1)
                                                                      + np.clip(hi_nat, -1, 1))))
         u = np.where(log, np.log(np.where(log, p, 1.0)), p)
-        lo, hi = self.internal_bounds()
+        lo, hi = self._internal_bounds
         return np.clip(u, lo, hi)
 
     def to_natural(self, u: Any) -> NDArray[np.float64]:
@@ -205,6 +217,6 @@ class ParameterSpace:
     def at_bound(self, u: Any, rtol: float = 1e-9) -> NDArray[np.bool_]:
         """Which free parameters sit on a bound (within ``rtol`` in internal units)."""
         u = np.asarray(u, dtype=np.float64)
-        lo, hi = self.internal_bounds()
+        lo, hi = self._internal_bounds
         tol = rtol * np.maximum(1.0, np.abs(u))
         return (u <= lo + tol) | (u >= hi - tol)
