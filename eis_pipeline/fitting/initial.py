@@ -283,44 +283,52 @@ def initial_guesses(
     return out
 
 
+#: Exponents tried by :func:`_high_frequency`.
+HF_EXPONENTS = np.linspace(0.5, 1.0, 11)
+
+
 def _high_frequency(feat: Mapping[str, Any], with_l: bool,
                     n_top: int = 6) -> tuple[Array, Array, Array, Array]:
     """Fit ``R_s + jωL + A (jω)^-n`` to the top ``n_top`` points for n on a grid.
 
-    Linear in (R_s, L, A) for fixed n: weighted normal equations, batched; the n with the
-    smallest relative misfit wins. Returns (R_s, L, Q = 1/A, n), NaN Q when A <= 0.
+    Linear in (R_s, L, A) for fixed n: weighted normal equations, batched over spectra and
+    exponents together; the n with the smallest relative misfit wins (the first on a tie).
+    Returns (R_s, L, Q = 1/A, n), NaN Q when A <= 0; zeros where no exponent gives a finite
+    misfit.
     """
     w = feat["omega"][:, :n_top]
     z = feat["z"][:, :n_top]
     wt = 1.0 / np.abs(z)
-    best = np.full(w.shape[0], np.inf)
-    out = [np.zeros(w.shape[0]) for _ in range(4)]
-    for n in np.linspace(0.5, 1.0, 11).tolist():  # each exponent fully vectorised
-        c, sn = np.cos(n * np.pi / 2), np.sin(n * np.pi / 2)
-        wn = w ** (-n)
-        zero = np.zeros_like(w)
-        cols_re = [np.ones_like(w), zero, c * wn]
-        cols_im = [zero, w, -sn * wn]
-        if not with_l:
-            cols_re.pop(1)
-            cols_im.pop(1)
-        x = np.concatenate([np.stack(cols_re, -1), np.stack(cols_im, -1)], axis=1)
-        rhs = np.concatenate([z.real, z.imag], axis=1)
-        ww = np.concatenate([wt, wt], axis=1)
-        xw, rw = x * ww[:, :, None], rhs * ww
-        a = np.einsum("bmi,bmj->bij", xw, xw) + 1e-12 * np.eye(x.shape[-1])
-        coef = np.linalg.solve(a, np.einsum("bmi,bm->bi", xw, rw)[:, :, None])[:, :, 0]
-        misfit = np.sum((np.einsum("bmi,bi->bm", xw, coef) - rw) ** 2, axis=1)
-        better = misfit < best
-        best = np.where(better, misfit, best)
-        l_hat = coef[:, 1] if with_l else np.zeros(w.shape[0])
-        a_hat = coef[:, -1]
-        with np.errstate(divide="ignore"):
-            q = np.where(a_hat > 0, 1.0 / a_hat, np.nan)
-        for i, v in enumerate((coef[:, 0], l_hat, q, np.full(w.shape[0], n))):
-            out[i] = np.where(better, v, out[i])
-    r_s = np.maximum(out[0], 1e-3 * np.abs(z[:, 0]))
-    return r_s, np.maximum(out[1], 0.0), out[2], out[3]
+    s = w.shape[0]
+    ns = HF_EXPONENTS[None, :, None]                       # (1, K, 1)
+    wn = w[:, None, :] ** -ns                              # (S, K, T)
+    ones = np.ones_like(wn)
+    zero = np.zeros_like(wn)
+    cols_re = [ones, zero, np.cos(ns * np.pi / 2) * wn]
+    cols_im = [zero, np.broadcast_to(w[:, None, :], wn.shape), -np.sin(ns * np.pi / 2) * wn]
+    if not with_l:
+        cols_re.pop(1)
+        cols_im.pop(1)
+    x = np.concatenate([np.stack(cols_re, -1), np.stack(cols_im, -1)], axis=2)  # (S,K,2T,c)
+    ww = np.concatenate([wt, wt], axis=1)                  # (S, 2T)
+    rw = np.concatenate([z.real, z.imag], axis=1) * ww
+    xw = x * ww[:, None, :, None]
+    xt = xw.swapaxes(-1, -2)
+    a = xt @ xw + 1e-12 * np.eye(x.shape[-1])
+    coef = np.linalg.solve(a, xt @ rw[:, None, :, None])   # (S, K, c, 1)
+    misfit = np.sum(((xw @ coef)[..., 0] - rw[:, None, :]) ** 2, axis=2)   # (S, K)
+    misfit = np.where(np.isfinite(misfit), misfit, np.inf)
+    k = np.argmin(misfit, axis=1)
+    rows = np.arange(s)
+    found = np.isfinite(misfit[rows, k])
+    best = np.where(found[:, None], coef[rows, k, :, 0], 0.0)   # (S, c)
+    a_hat = best[:, -1]
+    with np.errstate(divide="ignore"):
+        q = np.where(found, np.where(a_hat > 0, 1.0 / a_hat, np.nan), 0.0)
+    n = np.where(found, HF_EXPONENTS[k], 0.0)
+    l_hat = best[:, 1] if with_l else np.zeros(s)
+    r_s = np.maximum(best[:, 0], 1e-3 * np.abs(z[:, 0]))
+    return r_s, np.maximum(l_hat, 0.0), q, n
 
 
 def _put_arc(out: Array, index: Mapping[str, int], role: Mapping[str, str],
