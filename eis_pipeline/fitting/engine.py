@@ -119,6 +119,26 @@ def _filled(frequency: Array) -> Array:
     return np.where(np.isfinite(frequency), frequency, last)
 
 
+#: Prepared frequency grids of recent fits, by their bytes: a CircuitModel fitted to spectra
+#: on one grid (the usual campaign) derives ln ω, ln(jω) etc. once instead of once per fit.
+_GRIDS: dict[bytes, Any] = {}
+_GRIDS_MAX = 16
+
+
+def _grid(frequency: Array) -> Any:
+    """A cached :class:`~eis_pipeline.circuits.FrequencyGrid` for a 1-D frequency array."""
+    from eis_pipeline.circuits import FrequencyGrid
+
+    key = frequency.tobytes()
+    grid = _GRIDS.get(key)
+    if grid is None:
+        grid = FrequencyGrid(frequency)
+        if len(_GRIDS) >= _GRIDS_MAX:
+            _GRIDS.pop(next(iter(_GRIDS)))   # the oldest entry
+        _GRIDS[key] = grid
+    return grid
+
+
 class _Problem:
     """Weighted residuals and Jacobian for rows = (spectrum, start) pairs."""
 
@@ -132,7 +152,7 @@ class _Problem:
         self._grid_type = FrequencyGrid
         self.group, grids = _groups(frequency)
         # one prepared grid per distinct frequency row: derived arrays computed once
-        self.grids = [FrequencyGrid(f) for f in grids]
+        self.grids = [_grid(f) for f in grids]
         self.sizes = [f.size for f in grids]
         self.per_row = len(grids) > MAX_GROUPS
         # one grid without padding: every Jacobian entry is written, no need to zero it
@@ -142,8 +162,10 @@ class _Problem:
         wr, wi = weights(self.data, weighting)
         valid = np.isfinite(frequency)
         # padded points: infinite weight -> zero residual and zero Jacobian rows
-        self.inv_wr = np.where(valid, 1.0 / np.where(wr > 0, wr, 1.0), 0.0)
-        self.inv_wi = np.where(valid, 1.0 / np.where(wi > 0, wi, 1.0), 0.0)
+        self.w_re = np.where(wr > 0, wr, 1.0)
+        self.w_im = np.where(wi > 0, wi, 1.0)
+        self.inv_wr = np.where(valid, 1.0 / self.w_re, 0.0)
+        self.inv_wi = np.where(valid, 1.0 / self.w_im, 0.0)
         self.same_weights = weighting != "proportional"
         self.n = frequency.shape[1]
         self.free = space.free
@@ -235,6 +257,19 @@ class _Problem:
         mod = np.abs(self.data)
         return np.asarray(0.5 * np.sum((eps * mod * self.inv_wr) ** 2
                                        + (eps * mod * self.inv_wi) ** 2, axis=1))
+
+    def model_at(self, params: Array, residuals: Array) -> CArray:
+        """Z at the fitted ``params`` (S, P), one row per spectrum, with their ``residuals``.
+
+        On one unpadded grid the model values are read back from the weighted residuals of
+        the last evaluation, ``Z_data + r w`` (equal to evaluating the circuit again up to
+        round-off of |Z|); otherwise the circuit is evaluated (:meth:`model`).
+        """
+        if not self.simple or residuals.shape[0] != self.data.shape[0]:
+            return self.model(params)
+        n = self.n
+        return np.asarray(self.data + (residuals[:, :n] * self.w_re
+                                       + 1j * (residuals[:, n:] * self.w_im)))
 
     def model(self, params: Array) -> CArray:
         """Z for natural parameters (S, P) at every spectrum's own grid, NaN-padded."""
@@ -509,7 +544,8 @@ def fit_arrays(
     rows = np.arange(s) * k + best
     u = res.x[rows]
     params = space.to_natural(u)
-    stats = fit_statistics(res.residuals[rows], res.jacobian[rows],
+    residuals = res.residuals[rows]
+    stats = fit_statistics(residuals, res.jacobian[rows],
                            space.natural_derivative(u), space.free, p, 2 * n_points)
     swapped = _arc_swap(params, stats.covariance, stats.correlation, stats.stderr, space,
                         roles, bulk_from_intercept)
@@ -520,5 +556,5 @@ def fit_arrays(
         messages=[messages[i] for i in rows.tolist()], cost=res.cost[rows],
         chi_square=stats.chi_square, reduced_chi_square=stats.reduced_chi_square,
         aic=stats.aic, bic=stats.bic, n_points=n_points, nfev=res.nfev.reshape(s, k).sum(1),
-        n_iterations=res.n_iterations[rows], impedance_fit=problem.model(params),
-        residuals=res.residuals[rows], swapped=swapped)
+        n_iterations=res.n_iterations[rows], impedance_fit=problem.model_at(params, residuals),
+        residuals=residuals, swapped=swapped)

@@ -35,7 +35,8 @@ ARC_N = 0.9
 
 
 def _take(a: Array, idx: NDArray[np.intp]) -> Array:
-    return np.take_along_axis(a, idx[:, None], axis=1)[:, 0]
+    """``a[i, idx[i]]`` for every row i (plain fancy indexing: cheaper than take_along_axis)."""
+    return a[np.arange(idx.shape[0]), idx]
 
 
 def _median_rows(a: Array) -> Array:
