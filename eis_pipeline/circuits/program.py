@@ -101,10 +101,11 @@ class Program:
         """Z (or a broadcastable shape of it) for parameter columns ``cols`` (P, B, 1)."""
         vals: list[Any] = [None] * self.n_slots
         leaves, blocks = self.leaves, self.blocks
+        params = _params(cols)
         for is_leaf, i in self.order:
             if is_leaf:
                 slot, start, stop, value_fn, _, _ = leaves[i]
-                vals[slot] = value_fn(cols[start:stop], g)
+                vals[slot] = value_fn(params[start:stop], g)
             else:
                 slot, children, invert, in_place, _ = blocks[i]
                 vals[slot] = _block_value(vals, children, invert, in_place)
@@ -115,10 +116,11 @@ class Program:
         vals: list[Any] = [None] * self.n_slots
         grads: list[Any] = [None] * self.n_slots
         leaves, blocks = self.leaves, self.blocks
+        params = _params(cols)
         for is_leaf, i in self.order:
             if is_leaf:
                 slot, start, stop, _, grad_fn, _ = leaves[i]
-                vals[slot], grads[slot] = grad_fn(cols[start:stop], g)
+                vals[slot], grads[slot] = grad_fn(params[start:stop], g)
             else:
                 slot, children, invert, in_place, _ = blocks[i]
                 value = _block_value(vals, children, invert, in_place)
@@ -148,6 +150,21 @@ class Program:
                 else:
                     np.multiply(factor, d, out=out[k])
         return vals[self.root]
+
+
+def _params(cols: Array) -> Any:
+    """The parameters as elements take them: columns (P, B, 1), or, for a single parameter
+    vector (B = 1), a tuple of numpy float64 scalars.
+
+    Scalar arithmetic (1/R, e^{jπn/2} Q, ...) costs a tenth of the same operation on a
+    (1, 1) array, and a fit of one spectrum does little else besides its few full-length
+    operations. numpy scalars rather than Python floats keep array semantics (1/0 = inf
+    with a warning, not ZeroDivisionError). Elements then return (F,) arrays, which
+    broadcast wherever (1, F) ones did.
+    """
+    if cols.shape[1] == 1:
+        return tuple(cols[:, 0, 0])
+    return cols
 
 
 def _block_value(vals: list[Any], children: tuple[int, ...], invert: bool,
