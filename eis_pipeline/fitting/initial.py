@@ -19,6 +19,7 @@ without a role get generic values from the spectrum's scale (|Z| and the mid fre
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -91,18 +92,23 @@ def generic_guess(names: Sequence[str], feat: Mapping[str, Any]) -> Array:
     """
     zs = feat["z_scale"]
     w = feat["omega_mid"]
-    n_r = max(1, sum(1 for n in names if _element(n)[0] == "R"))
+    parsed = [_element(n) for n in names]
+    n_r = max(1, sum(1 for kind, _ in parsed if kind == "R"))
     out = np.empty((zs.size, len(names)))
-    for j, name in enumerate(names):
-        kind, suffix = _element(name)
+    q_cpe = None
+    for j, (kind, suffix) in enumerate(parsed):
         if kind == "R":
             v = zs / n_r
         elif kind == "C":
             v = 1.0 / (zs * w)
         elif kind == "L":
             v = 1e-3 * zs / feat["omega_max"]
+        elif kind == "CPE" and suffix == "1":
+            v = ARC_N
         elif kind == "CPE":
-            v = np.full_like(zs, ARC_N) if suffix == "1" else 1.0 / (zs * w**ARC_N)
+            if q_cpe is None:   # the same for every CPE
+                q_cpe = 1.0 / (zs * w**ARC_N)
+            v = q_cpe
         elif kind == "W":
             v = zs * np.sqrt(w)
         elif kind in ("Wo", "Ws"):
@@ -113,6 +119,7 @@ def generic_guess(names: Sequence[str], feat: Mapping[str, Any]) -> Array:
     return out
 
 
+@lru_cache(maxsize=1024)
 def _element(name: str) -> tuple[str, str]:
     """``"CPE1_0" -> ("CPE", "0")``, ``"R1" -> ("R", "")``."""
     base, _, suffix = name.partition("_")
@@ -123,6 +130,12 @@ def _element(name: str) -> tuple[str, str]:
 def _arc(r: Array, omega_apex: Array, n: float = ARC_N) -> tuple[Array, Array, Array]:
     """(R, Q, n) of an R‖CPE arc with its apex at ``omega_apex``: Q = 1 / (R ω_apexⁿ)."""
     return r, 1.0 / (r * omega_apex**n), np.full_like(r, n)
+
+
+def _arc_fixed_n(r: Array, omega_apex: Array,
+                 n: float = ARC_N) -> tuple[Array, Array, float]:
+    """:func:`_arc` with the exponent as a scalar (written by broadcasting)."""
+    return r, 1.0 / (r * omega_apex**n), n
 
 
 def _peaks(y: Array, valid: NDArray[np.bool_]) -> tuple[NDArray[np.intp], NDArray[np.intp],
@@ -255,15 +268,14 @@ def initial_guesses(
     w_top = feat["omega_max"]
     if len(arcs) == 2:
         # (bulk R share, bulk apex, gb apex) for each start
-        starts = [
-            (share, w_hi, np.where(has2, w_lo, w1 / 100.0)),
-            (np.full(s, 0.05), 3.0 * w_top, w1),
-            (np.full(s, 0.9), w1, w1 / 100.0),
-            (np.full(s, 0.5), w1 * 10.0, w1 / 10.0),
-        ]
-        for k, (sh, wb, wg) in enumerate(starts[:N_STARTS]):
-            _put_arc(out, index, arcs[0], *_arc(sh * r_tot, wb), k)
-            _put_arc(out, index, arcs[1], *_arc((1 - sh) * r_tot, wg), k)
+        # (columns: the starts; all starts are built and written at once)
+        sh = np.stack([share, np.full(s, 0.05), np.full(s, 0.9), np.full(s, 0.5)], axis=1)
+        wb = np.stack([w_hi, 3.0 * w_top, w1, w1 * 10.0], axis=1)
+        wg = np.stack([np.where(has2, w_lo, w1 / 100.0), w1, w1 / 100.0, w1 / 10.0], axis=1)
+        sh, wb, wg = sh[:, :N_STARTS], wb[:, :N_STARTS], wg[:, :N_STARTS]
+        rt = r_tot[:, None]
+        _put_arc(out, index, arcs[0], *_arc_fixed_n(sh * rt, wb), slice(None))
+        _put_arc(out, index, arcs[1], *_arc_fixed_n((1 - sh) * rt, wg), slice(None))
     elif len(arcs) == 1:
         role = arcs[0]
         r_arc = r_tot
@@ -273,14 +285,17 @@ def initial_guesses(
         r_height = 2.0 * h1 / np.tan(ARC_N * np.pi / 4)
         re_top = np.maximum(z[:, 0].real, 1e-3 * zs)
         # (arc R, Q, n, series R): the series R is the least certain number, so it varies
-        variants = [(r_arc, *_arc(r_arc, w1)[1:], r_s),
-                    (r_arc, q_hf, n_hf, r_s),
-                    (r_arc, *_arc(r_arc, w1, 0.75)[1:], 0.5 * re_top),
-                    (r_height, *_arc(r_height, w1)[1:], 0.05 * re_top)]
-        for k, (r, q, n, rs) in enumerate(variants[:N_STARTS]):
-            _put_arc(out, index, role, r, q, np.broadcast_to(n, r.shape), k)
-            if series:
-                out[:, k, index[bulk["resistance"]]] = rs
+        # (columns: the starts; all starts are built and written at once)
+        r = np.stack([r_arc, r_arc, r_arc, r_height], axis=1)
+        w1k = w1[:, None]
+        n = np.stack([np.full(s, ARC_N), n_hf, np.full(s, 0.75), np.full(s, ARC_N)], axis=1)
+        q = 1.0 / (r * w1k**n)
+        q[:, 1] = q_hf
+        rs = np.stack([r_s, r_s, 0.5 * re_top, 0.05 * re_top], axis=1)
+        ks = slice(0, N_STARTS)
+        _put_arc(out, index, role, r[:, ks], q[:, ks], n[:, ks], ks)
+        if series:
+            out[:, ks, index[bulk["resistance"]]] = rs[:, ks]
     return out
 
 
@@ -333,7 +348,7 @@ def _high_frequency(feat: Mapping[str, Any], with_l: bool,
 
 
 def _put_arc(out: Array, index: Mapping[str, int], role: Mapping[str, str],
-             r: Array, q: Array, n: Array, k: int) -> None:
+             r: Array, q: Array, n: Array | float, k: int | slice) -> None:
     out[:, k, index[role["resistance"]]] = r
     cpe = role.get("cpe")
     if cpe is not None and f"{cpe}_0" in index:
