@@ -468,12 +468,18 @@ def _solve_scaled_1(a: Array, g: Array, d: Array, lam: float, free: NDArray[np.b
     return np.asarray(y * s)
 
 
+_dgesv: Any = None   # scipy.linalg.lapack.dgesv, imported on first use (scipy loads slowly)
+
+
 def _lapack_solve(a: Array, b: Array) -> Array:
     """``np.linalg.solve(a, b)`` for one small system at a quarter of its call overhead
     (LAPACK gesv directly); the pseudo-inverse when ``a`` is singular."""
-    from scipy.linalg import lapack
+    global _dgesv
+    if _dgesv is None:
+        from scipy.linalg import lapack
 
-    _, _, y, info = lapack.dgesv(a, b)
+        _dgesv = lapack.dgesv
+    _, _, y, info = _dgesv(a, b)
     if info != 0:
         y = np.asarray(np.linalg.pinv(a), dtype=np.float64) @ b
     return np.asarray(y)
@@ -537,30 +543,38 @@ def _solve_single(fun: ResidualFunction, x: Array, lo: Array, hi: Array, max_nfe
     lam, nu = lambda0, 2.0
     dmax = np.zeros(p)
     with np.errstate(all="ignore"):
+        fresh = True
         while finite:
-            a = np.dot(jac.T, jac)
-            g = np.dot(r, jac)
-            at_lo = x <= lo
-            at_hi = x >= hi
-            any_bound = bool(at_lo.any() or at_hi.any())
-            free = (~((at_lo & (g > 0)) | (at_hi & (g < 0))) if any_bound
-                    else np.ones(p, dtype=bool))
-            diag = a.diagonal()
-            dmax = np.maximum(dmax, diag)
-            d = np.sqrt(np.maximum(dmax, 1e-300))
+            if fresh:
+                # Everything up to the linear solve depends on x only; after a rejected step
+                # x is unchanged and so is all of this (the batched solver recomputes it).
+                a = np.dot(jac.T, jac)
+                g = np.dot(r, jac)
+                at_lo = x <= lo
+                at_hi = x >= hi
+                any_bound = bool(at_lo.any() or at_hi.any())
+                free0 = (~((at_lo & (g > 0)) | (at_hi & (g < 0))) if any_bound
+                         else np.ones(p, dtype=bool))
+                diag = a.diagonal()
+                dmax = np.maximum(dmax, diag)
+                d = np.sqrt(np.maximum(dmax, 1e-300))
 
-            # -- tests at the current point --------------------------------------------------
-            # max cosine <= gtol, as |g_i| <= gtol |r| |J_i| over the free parameters (no
-            # division: a zero column has g_i = 0 and passes, as its cosine 0 does)
-            small_g = np.abs(g) <= (gtol * math.sqrt(2.0 * cost)) * np.sqrt(diag)
-            stop_g = bool((small_g | ~free).all() if any_bound else small_g.all())
-            stop_exact = cost <= tiny
-            if stop_g or stop_exact or nfev >= max_nfev:
-                reason = _EXACT if stop_exact else (_GTOL if stop_g else _MAXFEV)
+                # -- tests at the current point ----------------------------------------------
+                # max cosine <= gtol, as |g_i| <= gtol |r| |J_i| over the free parameters
+                # (no division: a zero column has g_i = 0 and passes, as its cosine 0 does)
+                small_g = np.abs(g) <= (gtol * math.sqrt(2.0 * cost)) * np.sqrt(diag)
+                stop_g = bool((small_g | ~free0).all() if any_bound else small_g.all())
+                stop_exact = cost <= tiny
+                if stop_g or stop_exact:
+                    reason = _EXACT if stop_exact else _GTOL
+                    break
+                all_free0 = not any_bound or bool(free0.all())
+            if nfev >= max_nfev:
+                reason = _MAXFEV
                 break
+            free, all_free = free0, all_free0
 
             # -- trial step ------------------------------------------------------------------
-            all_free = not any_bound or bool(free.all())
             delta = _solve_scaled_1(a, g, d, lam, free, all_free)
             if any_bound:
                 for _ in range(3):
@@ -584,6 +598,7 @@ def _solve_single(fun: ResidualFunction, x: Array, lo: Array, hi: Array, max_nfe
             rho = actual / predicted if predicted > 0 else -np.inf
             accept = ok and rho > 1e-4 and actual > 0
             rel_scale = max(cost, tiny)
+            fresh = accept
             if accept:
                 x, r, jac, cost = xt, rt, jt, ct
                 lam *= max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
