@@ -429,17 +429,19 @@ def _runs_z(residuals: Array, n_points: NDArray[np.int_]) -> Array:
     return np.asarray(np.min(z, axis=1))
 
 
-def _solve_rows(problem: _Problem, u0: Array, lo: Array, hi: Array, floor: Array,
+def _solve_part(problem: _Problem, u0: Array, lo: Array, hi: Array, floor: Array,
                 rows: NDArray[np.intp], options: Mapping[str, Any]) -> SolverResult:
-    """Solve the given rows; return a result sized for all rows (others: cost inf)."""
+    """Solve the given rows; the result is over those rows only."""
     def fun(u: Array, sub: NDArray[np.intp]) -> tuple[Array, Array]:
         return problem(u, rows[sub])
 
-    part = least_squares_batch(fun, u0[rows], lo[rows], hi[rows], cost_floor=floor[rows],
+    return least_squares_batch(fun, u0[rows], lo[rows], hi[rows], cost_floor=floor[rows],
                                **options)
+
+
+def _expand(part: SolverResult, rows: NDArray[np.intp], u0: Array) -> SolverResult:
+    """A result over every row of ``u0`` holding ``part`` at ``rows`` (others: cost inf)."""
     b = u0.shape[0]
-    if rows.size == b:
-        return part
     full = SolverResult(
         x=u0.copy(), cost=np.full(b, np.inf),
         residuals=np.zeros((b, part.residuals.shape[1])),
@@ -449,6 +451,15 @@ def _solve_rows(problem: _Problem, u0: Array, lo: Array, hi: Array, floor: Array
         newton_decrement=np.full(b, np.nan))
     _merge(full, part, rows)
     return full
+
+
+def _solve_rows(problem: _Problem, u0: Array, lo: Array, hi: Array, floor: Array,
+                rows: NDArray[np.intp], options: Mapping[str, Any]) -> SolverResult:
+    """Solve the given rows; return a result sized for all rows (others: cost inf)."""
+    part = _solve_part(problem, u0, lo, hi, floor, rows, options)
+    if rows.size == u0.shape[0]:
+        return part
+    return _expand(part, rows, u0)
 
 
 def _merge(full: SolverResult, part: SolverResult, rows: NDArray[np.intp]) -> None:
@@ -502,7 +513,8 @@ def fit_arrays(
     frequency = np.asarray(frequency, dtype=np.float64)
     impedance = np.asarray(impedance, dtype=np.complex128)
     names = compiled.param_names
-    weights(np.ones(1, dtype=np.complex128), weighting)  # validate the name early
+    if weighting not in WEIGHTINGS:   # validate the name early (the message of weights())
+        weights(np.ones(1, dtype=np.complex128), weighting)
     n_points = np.isfinite(frequency).sum(axis=1)
     pf = space.free.size
     if np.any(2 * n_points < pf):
@@ -529,14 +541,16 @@ def fit_arrays(
         # only for spectra whose stage-1 fit is doubtful (not converged, or residuals with
         # too few sign runs for noise: the signature of a wrong local minimum).
         first = np.arange(s) * k
-        res = _solve_rows(problem, u0, lo, hi, floor, first, options)
-        doubtful = ~res.converged[first] | (
-            (res.reason[first] != EXACT_FIT)
-            & (_runs_z(res.residuals[first], n_points) < RUNS_Z))
+        res = _solve_part(problem, u0, lo, hi, floor, first, options)
+        doubtful = ~res.converged | (
+            (res.reason != EXACT_FIT) & (_runs_z(res.residuals, n_points) < RUNS_Z))
         again = np.flatnonzero(doubtful)
         if again.size:
+            res = _expand(res, first, u0)
             rows = (again[:, None] * k + np.arange(1, k)[None, :]).ravel()
-            _merge(res, _solve_rows(problem, u0, lo, hi, floor, rows, options), rows)
+            _merge(res, _solve_part(problem, u0, lo, hi, floor, rows, options), rows)
+        else:
+            k = 1   # every spectrum keeps its first start: the result is over those only
 
     # best start per spectrum: lowest cost, converged rows first among equals
     cost = np.where(np.isfinite(res.cost), res.cost, np.inf).reshape(s, k)
