@@ -269,9 +269,9 @@ def initial_guesses(
     if len(arcs) == 2:
         # (bulk R share, bulk apex, gb apex) for each start
         # (columns: the starts; all starts are built and written at once)
-        sh = np.stack([share, np.full(s, 0.05), np.full(s, 0.9), np.full(s, 0.5)], axis=1)
-        wb = np.stack([w_hi, 3.0 * w_top, w1, w1 * 10.0], axis=1)
-        wg = np.stack([np.where(has2, w_lo, w1 / 100.0), w1, w1 / 100.0, w1 / 10.0], axis=1)
+        sh = _columns(s, share, 0.05, 0.9, 0.5)
+        wb = _columns(s, w_hi, 3.0 * w_top, w1, w1 * 10.0)
+        wg = _columns(s, np.where(has2, w_lo, w1 / 100.0), w1, w1 / 100.0, w1 / 10.0)
         sh, wb, wg = sh[:, :N_STARTS], wb[:, :N_STARTS], wg[:, :N_STARTS]
         rt = r_tot[:, None]
         _put_arc(out, index, arcs[0], *_arc_fixed_n(sh * rt, wb), slice(None))
@@ -286,12 +286,11 @@ def initial_guesses(
         re_top = np.maximum(z[:, 0].real, 1e-3 * zs)
         # (arc R, Q, n, series R): the series R is the least certain number, so it varies
         # (columns: the starts; all starts are built and written at once)
-        r = np.stack([r_arc, r_arc, r_arc, r_height], axis=1)
-        w1k = w1[:, None]
-        n = np.stack([np.full(s, ARC_N), n_hf, np.full(s, 0.75), np.full(s, ARC_N)], axis=1)
-        q = 1.0 / (r * w1k**n)
+        r = _columns(s, r_arc, r_arc, r_arc, r_height)
+        n = _columns(s, ARC_N, n_hf, 0.75, ARC_N)
+        q = 1.0 / (r * w1[:, None]**n)
         q[:, 1] = q_hf
-        rs = np.stack([r_s, r_s, 0.5 * re_top, 0.05 * re_top], axis=1)
+        rs = _columns(s, r_s, r_s, 0.5 * re_top, 0.05 * re_top)
         ks = slice(0, N_STARTS)
         _put_arc(out, index, role, r[:, ks], q[:, ks], n[:, ks], ks)
         if series:
@@ -345,6 +344,15 @@ def _high_frequency(feat: Mapping[str, Any], with_l: bool,
     l_hat = best[:, 1] if with_l else np.zeros(s)
     r_s = np.maximum(best[:, 0], 1e-3 * np.abs(z[:, 0]))
     return r_s, np.maximum(l_hat, 0.0), q, n
+
+
+def _columns(s: int, *columns: Array | float) -> Array:
+    """An (S, len(columns)) array from per-spectrum columns or scalars (np.stack costs
+    several times more for these few short columns)."""
+    out = np.empty((s, len(columns)))
+    for j, c in enumerate(columns):
+        out[:, j] = c
+    return out
 
 
 def _put_arc(out: Array, index: Mapping[str, int], role: Mapping[str, str],
