@@ -384,19 +384,25 @@ def _row_bounds(space: ParameterSpace, compiled: CompiledLike, frequency: Array,
         f_top = np.nanmax(frequency, axis=1)
         i_top = np.nanargmax(frequency, axis=1)
         z_min = np.nanmin(np.abs(impedance), axis=1)
-    z_top = np.abs(impedance[np.arange(s), i_top])
-    for j, i in enumerate(space.free):
-        kind = space.names[i].rstrip("0123456789")
-        if log[j] and kind in ("L", "R"):
-            f_j = (np.log(INDUCTANCE_FLOOR * z_top / (2 * np.pi * f_top)) if kind == "L"
-                   else np.log(RESISTANCE_FLOOR * z_min))
-            lo[:, j] = np.maximum(lo[:, j], np.minimum(f_j, hi[:, j] - 1.0))
+    floors: dict[str, Array] = {}
+    for j, kind in _floored(space):
+        if kind not in floors:
+            floors[kind] = (np.log(INDUCTANCE_FLOOR * np.abs(impedance[np.arange(s), i_top])
+                                   / (2 * np.pi * f_top)) if kind == "L"
+                            else np.log(RESISTANCE_FLOOR * z_min))
+        lo[:, j] = np.maximum(lo[:, j], np.minimum(floors[kind], hi[:, j] - 1.0))
     # an explicit user bound replaces the safeguard on its side
     lo = np.where(np.isfinite(ulo), ulo, lo)
     hi = np.where(np.isfinite(uhi), uhi, hi)
     hi = np.maximum(hi, lo + 1e-12)
     del compiled
     return lo, hi
+
+
+def _floored(space: ParameterSpace) -> list[tuple[int, str]]:
+    """(free index, "L" or "R") of the log-space inductances and resistances."""
+    return [(j, kind) for j, i in enumerate(space.free)
+            if space.log_free[j] and (kind := space.names[i].rstrip("0123456789")) in ("L", "R")]
 
 
 #: Residual sign runs below this z-score (in the real or the imaginary part) mark a fit as

@@ -67,6 +67,7 @@ REASONS = ("", "gradient below gtol", "relative cost reduction below ftol",
            "non-finite starting point", "abandoned: another start of the same problem is "
            "far better")
 _GTOL, _FTOL, _XTOL, _EXACT, _ROUNDOFF, _MAXFEV, _LAMBDA, _NONFINITE, _PRUNED = range(1, 10)
+_EPS = float(np.finfo(np.float64).eps)
 
 
 @dataclass
@@ -535,13 +536,14 @@ def _solve_single(fun: ResidualFunction, x: Array, lo: Array, hi: Array, max_nfe
     cost = 0.5 * float(np.dot(r, r))
     nfev, n_iter = 1, 0
     status, reason = Status.CONVERGED, 0
-    eps = float(np.finfo(np.float64).eps)
+    eps = _EPS
     tiny = (m * eps) ** 2 if cost_floor is None else cost_floor
-    finite = np.isfinite(cost) and bool(np.isfinite(jac).all())
+    finite = math.isfinite(cost) and bool(np.isfinite(jac).all())
     if not finite:
         status, reason = Status.NON_FINITE, _NONFINITE
     lam, nu = lambda0, 2.0
     dmax = np.zeros(p)
+    all_true = np.ones(p, dtype=bool)
     with np.errstate(all="ignore"):
         fresh = True
         while finite:
@@ -554,7 +556,7 @@ def _solve_single(fun: ResidualFunction, x: Array, lo: Array, hi: Array, max_nfe
                 at_hi = x >= hi
                 any_bound = bool(at_lo.any() or at_hi.any())
                 free0 = (~((at_lo & (g > 0)) | (at_hi & (g < 0))) if any_bound
-                         else np.ones(p, dtype=bool))
+                         else all_true)
                 diag = a.diagonal()
                 dmax = np.maximum(dmax, diag)
                 d = np.sqrt(np.maximum(dmax, 1e-300))
@@ -589,7 +591,7 @@ def _solve_single(fun: ResidualFunction, x: Array, lo: Array, hi: Array, max_nfe
             rt2, jt3 = fun(xt[None, :], row)
             rt, jt = rt2[0], jt3[0]
             ct = 0.5 * float(np.dot(rt, rt))
-            ok = np.isfinite(ct) and bool(np.isfinite(jt).all())
+            ok = math.isfinite(ct) and bool(np.isfinite(jt).all())
             if not ok:
                 ct = np.inf
             nfev += 1
