@@ -15,6 +15,7 @@ Weighting (residual ``r = (Z_model - Z_data) / w``, real parts then imaginary pa
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -420,13 +421,25 @@ def _runs_z(residuals: Array, n_points: NDArray[np.int_]) -> Array:
     s, m2 = residuals.shape
     n = m2 // 2
     parts = residuals.reshape(s, 2, n)     # both halves in one pass
-    valid = (np.arange(n)[None, :] < n_points[:, None])[:, None, :]
-    pos = (parts > 0) & valid
-    neg = (parts < 0) & valid
-    n_pos = pos.sum(axis=2)
-    n_neg = neg.sum(axis=2)
-    sign = pos.astype(np.int8) - neg.astype(np.int8)
+    pos = parts > 0
+    neg = parts < 0
+    if not np.all(n_points == n):
+        valid = (np.arange(n)[None, :] < n_points[:, None])[:, None, :]
+        pos &= valid
+        neg &= valid
+    n_pos = np.count_nonzero(pos, axis=2)
+    n_neg = np.count_nonzero(neg, axis=2)
+    sign = pos.view(np.int8) - neg.view(np.int8)
     changes = np.count_nonzero(sign[:, :, 1:] * sign[:, :, :-1] < 0, axis=2)
+    if s == 1:   # one fit: the same arithmetic on Python scalars
+        out = math.inf
+        for n_p, n_n, ch in zip(n_pos[0].tolist(), n_neg[0].tolist(), changes[0].tolist(),
+                                strict=True):
+            tot = n_p + n_n
+            mu = 2.0 * n_p * n_n / tot + 1 if tot > 0 else math.nan
+            var = (mu - 1) * (mu - 2) / (tot - 1) if tot > 1 else math.nan
+            out = min(out, (ch + 1 - mu) / math.sqrt(var) if var > 0 else 0.0)
+        return np.array([out])
     total = n_pos + n_neg
     with np.errstate(divide="ignore", invalid="ignore"):
         mu = 2.0 * n_pos * n_neg / total + 1
