@@ -103,9 +103,10 @@ def weights(impedance: CArray, weighting: str) -> tuple[Array, Array]:
 MAX_GROUPS = 4
 
 
-def _groups(frequency: Array) -> tuple[NDArray[np.intp], list[Array]]:
+def _groups(frequency: Array,
+            unpadded: bool = False) -> tuple[NDArray[np.intp], list[Array]]:
     """Spectra sharing one frequency grid evaluate the circuit in one call."""
-    key = np.where(np.isfinite(frequency), frequency, -1.0)
+    key = frequency if unpadded else np.where(np.isfinite(frequency), frequency, -1.0)
     if np.all(key == key[:1]):   # the common case (one campaign, one grid): skip the sort
         return np.zeros(len(key), dtype=np.intp), [key[0][key[0] > 0]]
     uniq, inverse = np.unique(key, axis=0, return_inverse=True)
@@ -151,23 +152,29 @@ class _Problem:
         from eis_pipeline.circuits import FrequencyGrid
 
         self._grid_type = FrequencyGrid
-        self.group, grids = _groups(frequency)
+        valid = np.isfinite(frequency)
+        unpadded = bool(valid.all())
+        self.group, grids = _groups(frequency, unpadded)
         # one prepared grid per distinct frequency row: derived arrays computed once
         self.grids = [_grid(f) for f in grids]
         self.sizes = [f.size for f in grids]
         self.per_row = len(grids) > MAX_GROUPS
         # one grid without padding: every Jacobian entry is written, no need to zero it
-        self.dense = len(grids) == 1 and bool(np.isfinite(frequency).all())
+        self.dense = len(grids) == 1 and unpadded
         self.filled = _filled(frequency) if self.per_row else frequency
-        self.data = np.where(np.isfinite(impedance), impedance, 0.0)
+        finite = np.isfinite(impedance)
+        self.data = impedance if finite.all() else np.where(finite, impedance, 0.0)
         wr, wi = weights(self.data, weighting)
-        valid = np.isfinite(frequency)
+        self.same_weights = weighting != "proportional"
         # padded points: infinite weight -> zero residual and zero Jacobian rows
         self.w_re = np.where(wr > 0, wr, 1.0)
-        self.w_im = np.where(wi > 0, wi, 1.0)
-        self.inv_wr = np.where(valid, 1.0 / self.w_re, 0.0)
-        self.inv_wi = np.where(valid, 1.0 / self.w_im, 0.0)
-        self.same_weights = weighting != "proportional"
+        self.inv_wr = 1.0 / self.w_re if unpadded else np.where(valid, 1.0 / self.w_re, 0.0)
+        if self.same_weights:   # the same weight for both parts
+            self.w_im, self.inv_wi = self.w_re, self.inv_wr
+        else:
+            self.w_im = np.where(wi > 0, wi, 1.0)
+            self.inv_wi = (1.0 / self.w_im if unpadded
+                           else np.where(valid, 1.0 / self.w_im, 0.0))
         self.n = frequency.shape[1]
         self.free = space.free
         self.all_free = bool(self.free.size == space.n_params)

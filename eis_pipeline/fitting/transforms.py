@@ -188,16 +188,23 @@ class ParameterSpace:
         from a feasible point.
         """
         p = np.asarray(params, dtype=np.float64)[..., self.free]
-        lo_nat = self.lower[self.free]
-        hi_nat = self.upper[self.free]
         log = self._log
+        positive_start, finite_start = self._replacement_starts
         # keep positive starts strictly positive before taking logs
-        p = np.where(log & ~(p > 0), np.maximum(lo_nat, 1e-300) * 10.0, p)
-        p = np.where(np.isfinite(p), p, np.where(log, 1.0, 0.5 * (np.clip(lo_nat, -1, 1)
-                                                                     + np.clip(hi_nat, -1, 1))))
+        p = np.where(log & ~(p > 0), positive_start, p)
+        p = np.where(np.isfinite(p), p, finite_start)
         u = np.where(log, np.log(np.where(log, p, 1.0)), p)
         lo, hi = self._internal_bounds
-        return np.clip(u, lo, hi)
+        return np.minimum(np.maximum(u, lo), hi)   # np.clip, without its call overhead
+
+    @cached_property
+    def _replacement_starts(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Values replacing a non-positive start of a log parameter, and a non-finite start."""
+        lo_nat = self.lower[self.free]
+        hi_nat = self.upper[self.free]
+        positive = np.maximum(lo_nat, 1e-300) * 10.0
+        finite = np.where(self._log, 1.0, 0.5 * (np.clip(lo_nat, -1, 1) + np.clip(hi_nat, -1, 1)))
+        return positive, finite
 
     def to_natural(self, u: Any) -> NDArray[np.float64]:
         """Internal free coordinates (B, Pf) -> natural parameters (B, P), fixed ones filled."""
