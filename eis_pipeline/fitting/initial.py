@@ -194,20 +194,27 @@ def initial_guesses(
         The bulk resistance is a series resistance read at the high-frequency intercept.
     """
     feat = spectral_features(frequency, impedance)
-    s = feat["z_scale"].size
-    base = generic_guess(names, feat)
-    out = np.repeat(base[:, None, :], N_STARTS, axis=1)
     index = {n: i for i, n in enumerate(names)}
     roles = roles or {}
-    if not roles:
-        # generic: vary every time constant by decades across the starts
-        for k, factor in enumerate((1.0, 1e-2, 1e2, 1e-4)[:N_STARTS]):
-            for name, j in index.items():
-                kind, suffix = _element(name)
-                if kind == "C" or (kind == "CPE" and suffix == "0"):
-                    out[:, k, j] *= factor
-        return out
+    if roles:
+        return _from_roles(feat, names, index, roles, bulk_from_intercept)
+    out = np.repeat(generic_guess(names, feat)[:, None, :], N_STARTS, axis=1)
+    # generic: vary every time constant by decades across the starts
+    for k, factor in enumerate((1.0, 1e-2, 1e2, 1e-4)[:N_STARTS]):
+        for name, j in index.items():
+            kind, suffix = _element(name)
+            if kind == "C" or (kind == "CPE" and suffix == "0"):
+                out[:, k, j] *= factor
+    return out
 
+
+def _from_roles(feat: Mapping[str, Any], names: Sequence[str], index: Mapping[str, int],
+                roles: Mapping[str, Mapping[str, str]], bulk_from_intercept: bool) -> Array:
+    """:func:`initial_guesses` for a preset: each role's element from its spectral feature;
+    parameters without a role get :func:`generic_guess` values."""
+    s = feat["z_scale"].size
+    out = np.empty((s, N_STARTS, len(names)))
+    written: set[int] = set()   # columns set for every start (generic values for the rest)
     omega, z, valid = feat["omega"], feat["z"], feat["valid"]
     zs = feat["z_scale"]
     pos = np.arange(z.shape[1])[None, :]
@@ -216,6 +223,7 @@ def initial_guesses(
     def put(name: str | None, values: Any) -> None:
         if name is not None and name in index:
             out[:, :, index[name]] = values
+            written.add(index[name])
 
     bulk = roles.get("bulk", {})
     gb = roles.get("grain_boundary", {})
@@ -274,8 +282,8 @@ def initial_guesses(
         wg = _columns(s, np.where(has2, w_lo, w1 / 100.0), w1, w1 / 100.0, w1 / 10.0)
         sh, wb, wg = sh[:, :N_STARTS], wb[:, :N_STARTS], wg[:, :N_STARTS]
         rt = r_tot[:, None]
-        _put_arc(out, index, arcs[0], *_arc_fixed_n(sh * rt, wb), slice(None))
-        _put_arc(out, index, arcs[1], *_arc_fixed_n((1 - sh) * rt, wg), slice(None))
+        _put_arc(out, index, arcs[0], *_arc_fixed_n(sh * rt, wb), slice(None), written)
+        _put_arc(out, index, arcs[1], *_arc_fixed_n((1 - sh) * rt, wg), slice(None), written)
     elif len(arcs) == 1:
         role = arcs[0]
         r_arc = r_tot
@@ -292,9 +300,12 @@ def initial_guesses(
         q[:, 1] = q_hf
         rs = _columns(s, r_s, r_s, 0.5 * re_top, 0.05 * re_top)
         ks = slice(0, N_STARTS)
-        _put_arc(out, index, role, r[:, ks], q[:, ks], n[:, ks], ks)
+        _put_arc(out, index, role, r[:, ks], q[:, ks], n[:, ks], ks, written)
         if series:
-            out[:, ks, index[bulk["resistance"]]] = rs[:, ks]
+            put(bulk["resistance"], rs[:, ks])
+    rest = [j for j in range(len(names)) if j not in written]
+    if rest:
+        out[:, :, rest] = generic_guess(names, feat)[:, None, rest]
     return out
 
 
@@ -356,12 +367,16 @@ def _columns(s: int, *columns: Array | float) -> Array:
 
 
 def _put_arc(out: Array, index: Mapping[str, int], role: Mapping[str, str],
-             r: Array, q: Array, n: Array | float, k: int | slice) -> None:
-    out[:, k, index[role["resistance"]]] = r
+             r: Array, q: Array, n: Array | float, k: int | slice,
+             written: set[int]) -> None:
+    """Write an arc's (R, Q, n) for the starts ``k``; record the columns in ``written``."""
+    columns: list[tuple[str, Array | float]] = [(role["resistance"], r)]
     cpe = role.get("cpe")
     if cpe is not None and f"{cpe}_0" in index:
-        out[:, k, index[f"{cpe}_0"]] = q
-        out[:, k, index[f"{cpe}_1"]] = n
+        columns += [(f"{cpe}_0", q), (f"{cpe}_1", n)]
     cap = role.get("capacitor")
     if cap is not None and cap in index:
-        out[:, k, index[cap]] = q
+        columns.append((cap, q))
+    for name, values in columns:
+        out[:, k, index[name]] = values
+        written.add(index[name])
