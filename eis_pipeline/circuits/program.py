@@ -63,6 +63,12 @@ class Program:
         self.root, _ = self._build(ast, admittance=False, factor=-1)
         # Inverting blocks parents-first, to combine chain factors top-down.
         self.inverting = [(b[0], b[4]) for b in reversed(self.blocks) if b[2]]
+        # The execution order with each operation's tuple itself (no index lookups in the
+        # hot loop), and the chain factors that actually combine with a parent's.
+        self.steps: list[tuple[bool, Any]] = [
+            (is_leaf, self.leaves[i] if is_leaf else self.blocks[i])
+            for is_leaf, i in self.order]
+        self.chained = [(slot, parent) for slot, parent in self.inverting if parent >= 0]
 
     def _build(self, node: Node, admittance: bool, factor: int) -> tuple[int, bool]:
         """Append ``node``'s operations; return its slot and whether it depends on ω."""
@@ -100,13 +106,13 @@ class Program:
     def value(self, cols: Array, g: FrequencyGrid) -> Array:
         """Z (or a broadcastable shape of it) for parameter columns ``cols`` (P, B, 1)."""
         vals: list[Any] = [None] * self.n_slots
-        leaves, blocks = self.leaves, self.blocks
-        for is_leaf, i in self.order:
+        params = _params(cols)
+        for is_leaf, op in self.steps:
             if is_leaf:
-                slot, start, stop, value_fn, _, _ = leaves[i]
-                vals[slot] = value_fn(cols[start:stop], g)
+                slot, start, stop, value_fn, _, _ = op
+                vals[slot] = value_fn(params[start:stop], g)
             else:
-                slot, children, invert, in_place, _ = blocks[i]
+                slot, children, invert, in_place, _ = op
                 vals[slot] = _block_value(vals, children, invert, in_place)
         return vals[self.root]
 
@@ -114,23 +120,22 @@ class Program:
         """Z, writing dZ/dp into ``out`` of shape (P, B, F)."""
         vals: list[Any] = [None] * self.n_slots
         grads: list[Any] = [None] * self.n_slots
-        leaves, blocks = self.leaves, self.blocks
-        for is_leaf, i in self.order:
+        params = _params(cols)
+        for is_leaf, op in self.steps:
             if is_leaf:
-                slot, start, stop, _, grad_fn, _ = leaves[i]
-                vals[slot], grads[slot] = grad_fn(cols[start:stop], g)
+                slot, start, stop, _, grad_fn, _ = op
+                vals[slot], grads[slot] = grad_fn(params[start:stop], g)
             else:
-                slot, children, invert, in_place, _ = blocks[i]
+                slot, children, invert, in_place, _ = op
                 value = _block_value(vals, children, invert, in_place)
                 vals[slot] = value
                 if invert:
                     grads[slot] = value * value  # the chain factor (signs: module docstring)
         # Chain factors, parents first: a block's total factor is its own times its
         # nearest inverting ancestor's total.
-        for slot, parent in self.inverting:
-            if parent >= 0:
-                grads[slot] = grads[slot] * grads[parent]
-        for slot, start, _, _, _, factor_slot in leaves:
+        for slot, parent in self.chained:
+            grads[slot] = grads[slot] * grads[parent]
+        for slot, start, _, _, _, factor_slot in self.leaves:
             factor = grads[factor_slot] if factor_slot >= 0 else None
             base: Any = None
             scaled: Any = None
@@ -148,6 +153,21 @@ class Program:
                 else:
                     np.multiply(factor, d, out=out[k])
         return vals[self.root]
+
+
+def _params(cols: Array) -> Any:
+    """The parameters as elements take them: columns (P, B, 1), or, for a single parameter
+    vector (B = 1), a tuple of numpy float64 scalars.
+
+    Scalar arithmetic (1/R, e^{jπn/2} Q, ...) costs a tenth of the same operation on a
+    (1, 1) array, and a fit of one spectrum does little else besides its few full-length
+    operations. numpy scalars rather than Python floats keep array semantics (1/0 = inf
+    with a warning, not ZeroDivisionError). Elements then return (F,) arrays, which
+    broadcast wherever (1, F) ones did.
+    """
+    if cols.shape[1] == 1:
+        return tuple(cols[:, 0, 0])
+    return cols
 
 
 def _block_value(vals: list[Any], children: tuple[int, ...], invert: bool,

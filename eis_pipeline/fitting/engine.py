@@ -15,6 +15,7 @@ Weighting (residual ``r = (Z_model - Z_data) / w``, real parts then imaginary pa
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -102,9 +103,10 @@ def weights(impedance: CArray, weighting: str) -> tuple[Array, Array]:
 MAX_GROUPS = 4
 
 
-def _groups(frequency: Array) -> tuple[NDArray[np.intp], list[Array]]:
+def _groups(frequency: Array,
+            unpadded: bool = False) -> tuple[NDArray[np.intp], list[Array]]:
     """Spectra sharing one frequency grid evaluate the circuit in one call."""
-    key = np.where(np.isfinite(frequency), frequency, -1.0)
+    key = frequency if unpadded else np.where(np.isfinite(frequency), frequency, -1.0)
     if np.all(key == key[:1]):   # the common case (one campaign, one grid): skip the sort
         return np.zeros(len(key), dtype=np.intp), [key[0][key[0] > 0]]
     uniq, inverse = np.unique(key, axis=0, return_inverse=True)
@@ -119,6 +121,26 @@ def _filled(frequency: Array) -> Array:
     return np.where(np.isfinite(frequency), frequency, last)
 
 
+#: Prepared frequency grids of recent fits, by their bytes: a CircuitModel fitted to spectra
+#: on one grid (the usual campaign) derives ln ω, ln(jω) etc. once instead of once per fit.
+_GRIDS: dict[bytes, Any] = {}
+_GRIDS_MAX = 16
+
+
+def _grid(frequency: Array) -> Any:
+    """A cached :class:`~eis_pipeline.circuits.FrequencyGrid` for a 1-D frequency array."""
+    from eis_pipeline.circuits import FrequencyGrid
+
+    key = frequency.tobytes()
+    grid = _GRIDS.get(key)
+    if grid is None:
+        grid = FrequencyGrid(frequency)
+        if len(_GRIDS) >= _GRIDS_MAX:
+            _GRIDS.pop(next(iter(_GRIDS)))   # the oldest entry
+        _GRIDS[key] = grid
+    return grid
+
+
 class _Problem:
     """Weighted residuals and Jacobian for rows = (spectrum, start) pairs."""
 
@@ -130,26 +152,77 @@ class _Problem:
         from eis_pipeline.circuits import FrequencyGrid
 
         self._grid_type = FrequencyGrid
-        self.group, grids = _groups(frequency)
+        valid = np.isfinite(frequency)
+        unpadded = bool(valid.all())
+        self.group, grids = _groups(frequency, unpadded)
         # one prepared grid per distinct frequency row: derived arrays computed once
-        self.grids = [FrequencyGrid(f) for f in grids]
+        self.grids = [_grid(f) for f in grids]
         self.sizes = [f.size for f in grids]
         self.per_row = len(grids) > MAX_GROUPS
         # one grid without padding: every Jacobian entry is written, no need to zero it
-        self.dense = len(grids) == 1 and bool(np.isfinite(frequency).all())
+        self.dense = len(grids) == 1 and unpadded
         self.filled = _filled(frequency) if self.per_row else frequency
-        self.data = np.where(np.isfinite(impedance), impedance, 0.0)
+        finite = np.isfinite(impedance)
+        self.data = impedance if finite.all() else np.where(finite, impedance, 0.0)
         wr, wi = weights(self.data, weighting)
-        valid = np.isfinite(frequency)
-        # padded points: infinite weight -> zero residual and zero Jacobian rows
-        self.inv_wr = np.where(valid, 1.0 / np.where(wr > 0, wr, 1.0), 0.0)
-        self.inv_wi = np.where(valid, 1.0 / np.where(wi > 0, wi, 1.0), 0.0)
         self.same_weights = weighting != "proportional"
+        # padded points: infinite weight -> zero residual and zero Jacobian rows
+        self.w_re = np.where(wr > 0, wr, 1.0)
+        self.inv_wr = 1.0 / self.w_re if unpadded else np.where(valid, 1.0 / self.w_re, 0.0)
+        if self.same_weights:   # the same weight for both parts
+            self.w_im, self.inv_wi = self.w_re, self.inv_wr
+        else:
+            self.w_im = np.where(wi > 0, wi, 1.0)
+            self.inv_wi = (1.0 / self.w_im if unpadded
+                           else np.where(valid, 1.0 / self.w_im, 0.0))
         self.n = frequency.shape[1]
         self.free = space.free
         self.all_free = bool(self.free.size == space.n_params)
+        # One grid without padding (a CircuitModel fit, a campaign on one grid): the lean
+        # evaluation below, a dozen numpy calls around the circuit's own.
+        self.simple = self.dense and not self.per_row
+        self._log = np.array([space.kinds[i] == "positive" for i in self.free])
+        self._fixed = np.flatnonzero(space.fixed)
+        self._fixed_values = space.fixed_values[self._fixed]
 
     def __call__(self, u: Array, rows: NDArray[np.intp]) -> tuple[Array, Array]:
+        if self.simple:
+            return self._call_simple(u, rows)
+        return self._call_general(u, rows)
+
+    def _call_simple(self, u: Array, rows: NDArray[np.intp]) -> tuple[Array, Array]:
+        """:meth:`_call_general` for one unpadded grid shared by every row."""
+        log = self._log
+        e = np.exp(np.where(log, u, 0.0))
+        dpdu = np.where(log, e, 1.0)
+        if self.all_free:
+            p = np.where(log, e, u)
+        else:
+            p = np.empty((u.shape[0], self.space.n_params))
+            p[:, self._fixed] = self._fixed_values
+            p[:, self.free] = np.where(log, e, u)
+        z, dz = self.compiled.impedance_and_jacobian(p, self.grids[0])
+        if not self.all_free:
+            dz = dz[:, :, self.free]
+        if self.data.shape[0] == 1:   # one spectrum: its arrays broadcast over the rows
+            data, iwr, iwi = self.data[0], self.inv_wr[0], self.inv_wi[0]
+        else:
+            spec = rows // self.n_starts
+            data, iwr, iwi = self.data[spec], self.inv_wr[spec], self.inv_wi[spec]
+        k, n, pf = u.shape[0], self.n, u.shape[1]
+        diff = z - data
+        r = np.empty((k, 2 * n))
+        np.multiply(diff.real, iwr, out=r[:, :n])
+        np.multiply(diff.imag, iwi, out=r[:, n:])
+        d = dpdu[:, None, :]
+        f_re = iwr[..., None] * d
+        f_im = f_re if self.same_weights else iwi[..., None] * d
+        jac = np.empty((k, 2 * n, pf))
+        np.multiply(dz.real, f_re, out=jac[:, :n])
+        np.multiply(dz.imag, f_im, out=jac[:, n:])
+        return r, jac
+
+    def _call_general(self, u: Array, rows: NDArray[np.intp]) -> tuple[Array, Array]:
         p = self.space.to_natural(u)
         dpdu = self.space.natural_derivative(u)
         spec = rows // self.n_starts
@@ -192,6 +265,19 @@ class _Problem:
         mod = np.abs(self.data)
         return np.asarray(0.5 * np.sum((eps * mod * self.inv_wr) ** 2
                                        + (eps * mod * self.inv_wi) ** 2, axis=1))
+
+    def model_at(self, params: Array, residuals: Array) -> CArray:
+        """Z at the fitted ``params`` (S, P), one row per spectrum, with their ``residuals``.
+
+        On one unpadded grid the model values are read back from the weighted residuals of
+        the last evaluation, ``Z_data + r w`` (equal to evaluating the circuit again up to
+        round-off of |Z|); otherwise the circuit is evaluated (:meth:`model`).
+        """
+        if not self.simple or residuals.shape[0] != self.data.shape[0]:
+            return self.model(params)
+        n = self.n
+        return np.asarray(self.data + (residuals[:, :n] * self.w_re
+                                       + 1j * (residuals[:, n:] * self.w_im)))
 
     def model(self, params: Array) -> CArray:
         """Z for natural parameters (S, P) at every spectrum's own grid, NaN-padded."""
@@ -244,7 +330,8 @@ def _arc_swap(params: Array, cov: Array, corr: Array, stderr: Array,
         return swapped
     for attr in ("fixed", "fixed_values", "lower", "upper"):
         a = getattr(space, attr)
-        if not np.array_equal(a[ib], a[ig], equal_nan=a.dtype.kind == "f"):
+        # bytes: identical values, NaN (a free parameter's fixed value) included
+        if a[ib].tobytes() != a[ig].tobytes():
             return swapped
     with np.errstate(all="ignore"):
         def tau(i: list[int]) -> Array:
@@ -271,7 +358,8 @@ RESISTANCE_FLOOR = 1e-6
 
 
 def _row_bounds(space: ParameterSpace, compiled: CompiledLike, frequency: Array,
-                impedance: CArray, starts: Array) -> tuple[Array, Array]:
+                impedance: CArray, starts: Array,
+                u_start: Array | None = None) -> tuple[Array, Array]:
     """Per-spectrum box constraints (S, Pf) in internal coordinates.
 
     On top of the user's bounds, two safeguards for log parameters, which would otherwise
@@ -285,35 +373,44 @@ def _row_bounds(space: ParameterSpace, compiled: CompiledLike, frequency: Array,
     - every log parameter stays within a factor 1e10 of the first starting point, so a
       degenerate direction (an R shorted by its CPE) ends at a finite value instead of
       overflowing. A meaningful fit never comes near either limit.
+
+    ``u_start`` (S, Pf), when given, is the first start already in internal coordinates.
     """
-    lo, hi = space.internal_bounds()
-    s = frequency.shape[0]
-    lo = np.repeat(lo[None, :], s, axis=0)
-    hi = np.repeat(hi[None, :], s, axis=0)
-    free = space.free
-    log = np.array([space.kinds[i] == "positive" for i in free])
-    u_start = space.to_internal(starts[:, 0, :])
-    span = np.log(SAFETY_FACTOR)
-    lo = np.where(log, np.maximum(lo, u_start - span), lo)
-    hi = np.where(log, np.minimum(hi, u_start + span), hi)
-    f_top = np.nanmax(frequency, axis=1)
-    i_top = np.nanargmax(frequency, axis=1)
-    z_top = np.abs(impedance[np.arange(s), i_top])
-    floor = np.log(INDUCTANCE_FLOOR * z_top / (2 * np.pi * f_top))
-    z_min = np.nanmin(np.abs(impedance), axis=1)
-    r_floor = np.log(RESISTANCE_FLOOR * z_min)
-    for j, i in enumerate(free):
-        kind = space.names[i].rstrip("0123456789")
-        if log[j] and kind in ("L", "R"):
-            f_j = floor if kind == "L" else r_floor
-            lo[:, j] = np.maximum(lo[:, j], np.minimum(f_j, hi[:, j] - 1.0))
-    # an explicit user bound replaces the safeguard on its side
     ulo, uhi = space.internal_bounds()
+    log = space.log_free
+    if u_start is None:
+        u_start = space.to_internal(starts[:, 0, :])
+    span = np.log(SAFETY_FACTOR)
+    lo = np.where(log, np.maximum(ulo, u_start - span), ulo)
+    hi = np.where(log, np.minimum(uhi, u_start + span), uhi)
+    s = frequency.shape[0]
+    if np.isfinite(frequency).all():   # no padding: the plain reductions are much cheaper
+        f_top = frequency.max(axis=1)
+        i_top = frequency.argmax(axis=1)
+        z_min = np.abs(impedance).min(axis=1)
+    else:
+        f_top = np.nanmax(frequency, axis=1)
+        i_top = np.nanargmax(frequency, axis=1)
+        z_min = np.nanmin(np.abs(impedance), axis=1)
+    floors: dict[str, Array] = {}
+    for j, kind in _floored(space):
+        if kind not in floors:
+            floors[kind] = (np.log(INDUCTANCE_FLOOR * np.abs(impedance[np.arange(s), i_top])
+                                   / (2 * np.pi * f_top)) if kind == "L"
+                            else np.log(RESISTANCE_FLOOR * z_min))
+        lo[:, j] = np.maximum(lo[:, j], np.minimum(floors[kind], hi[:, j] - 1.0))
+    # an explicit user bound replaces the safeguard on its side
     lo = np.where(np.isfinite(ulo), ulo, lo)
     hi = np.where(np.isfinite(uhi), uhi, hi)
     hi = np.maximum(hi, lo + 1e-12)
     del compiled
     return lo, hi
+
+
+def _floored(space: ParameterSpace) -> list[tuple[int, str]]:
+    """(free index, "L" or "R") of the log-space inductances and resistances."""
+    return [(j, kind) for j, i in enumerate(space.free)
+            if space.log_free[j] and (kind := space.names[i].rstrip("0123456789")) in ("L", "R")]
 
 
 #: Residual sign runs below this z-score (in the real or the imaginary part) mark a fit as
@@ -330,32 +427,46 @@ def _runs_z(residuals: Array, n_points: NDArray[np.int_]) -> Array:
     """
     s, m2 = residuals.shape
     n = m2 // 2
-    valid = np.arange(n)[None, :] < n_points[:, None]
-    out = np.full(s, np.inf)
-    for part in (residuals[:, :n], residuals[:, n:]):
-        pos = (part > 0) & valid
-        neg = (part < 0) & valid
-        n_pos = pos.sum(axis=1).astype(np.float64)
-        n_neg = neg.sum(axis=1).astype(np.float64)
-        sign = np.where(pos, 1, np.where(neg, -1, 0))
-        changes = np.sum((sign[:, 1:] * sign[:, :-1]) < 0, axis=1)
-        total = n_pos + n_neg
-        with np.errstate(divide="ignore", invalid="ignore"):
-            mu = 2 * n_pos * n_neg / total + 1
-            var = (mu - 1) * (mu - 2) / (total - 1)
-            z = np.where(var > 0, (changes + 1 - mu) / np.sqrt(var), 0.0)
-        out = np.minimum(out, z)
-    return out
+    parts = residuals.reshape(s, 2, n)     # both halves in one pass
+    pos = parts > 0
+    neg = parts < 0
+    if not np.all(n_points == n):
+        valid = (np.arange(n)[None, :] < n_points[:, None])[:, None, :]
+        pos &= valid
+        neg &= valid
+    n_pos = np.count_nonzero(pos, axis=2)
+    n_neg = np.count_nonzero(neg, axis=2)
+    sign = pos.view(np.int8) - neg.view(np.int8)
+    changes = np.count_nonzero(sign[:, :, 1:] * sign[:, :, :-1] < 0, axis=2)
+    if s == 1:   # one fit: the same arithmetic on Python scalars
+        out = math.inf
+        for n_p, n_n, ch in zip(n_pos[0].tolist(), n_neg[0].tolist(), changes[0].tolist(),
+                                strict=True):
+            tot = n_p + n_n
+            mu = 2.0 * n_p * n_n / tot + 1 if tot > 0 else math.nan
+            var = (mu - 1) * (mu - 2) / (tot - 1) if tot > 1 else math.nan
+            out = min(out, (ch + 1 - mu) / math.sqrt(var) if var > 0 else 0.0)
+        return np.array([out])
+    total = n_pos + n_neg
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mu = 2.0 * n_pos * n_neg / total + 1
+        var = (mu - 1) * (mu - 2) / (total - 1)
+        z = np.where(var > 0, (changes + 1 - mu) / np.sqrt(var), 0.0)
+    return np.asarray(np.min(z, axis=1))
 
 
-def _solve_rows(problem: _Problem, u0: Array, lo: Array, hi: Array, floor: Array,
+def _solve_part(problem: _Problem, u0: Array, lo: Array, hi: Array, floor: Array,
                 rows: NDArray[np.intp], options: Mapping[str, Any]) -> SolverResult:
-    """Solve the given rows; return a result sized for all rows (others: cost inf)."""
+    """Solve the given rows; the result is over those rows only."""
     def fun(u: Array, sub: NDArray[np.intp]) -> tuple[Array, Array]:
         return problem(u, rows[sub])
 
-    part = least_squares_batch(fun, u0[rows], lo[rows], hi[rows], cost_floor=floor[rows],
+    return least_squares_batch(fun, u0[rows], lo[rows], hi[rows], cost_floor=floor[rows],
                                **options)
+
+
+def _expand(part: SolverResult, rows: NDArray[np.intp], u0: Array) -> SolverResult:
+    """A result over every row of ``u0`` holding ``part`` at ``rows`` (others: cost inf)."""
     b = u0.shape[0]
     full = SolverResult(
         x=u0.copy(), cost=np.full(b, np.inf),
@@ -366,6 +477,15 @@ def _solve_rows(problem: _Problem, u0: Array, lo: Array, hi: Array, floor: Array
         newton_decrement=np.full(b, np.nan))
     _merge(full, part, rows)
     return full
+
+
+def _solve_rows(problem: _Problem, u0: Array, lo: Array, hi: Array, floor: Array,
+                rows: NDArray[np.intp], options: Mapping[str, Any]) -> SolverResult:
+    """Solve the given rows; return a result sized for all rows (others: cost inf)."""
+    part = _solve_part(problem, u0, lo, hi, floor, rows, options)
+    if rows.size == u0.shape[0]:
+        return part
+    return _expand(part, rows, u0)
 
 
 def _merge(full: SolverResult, part: SolverResult, rows: NDArray[np.intp]) -> None:
@@ -419,7 +539,8 @@ def fit_arrays(
     frequency = np.asarray(frequency, dtype=np.float64)
     impedance = np.asarray(impedance, dtype=np.complex128)
     names = compiled.param_names
-    weights(np.ones(1, dtype=np.complex128), weighting)  # validate the name early
+    if weighting not in WEIGHTINGS:   # validate the name early (the message of weights())
+        weights(np.ones(1, dtype=np.complex128), weighting)
     n_points = np.isfinite(frequency).sum(axis=1)
     pf = space.free.size
     if np.any(2 * n_points < pf):
@@ -430,10 +551,14 @@ def fit_arrays(
                               bulk_from_intercept)
     s, k, p = starts.shape
     problem = _Problem(compiled, space, frequency, impedance, weighting, k)
-    lo, hi = _row_bounds(space, compiled, frequency, impedance, starts)
-    lo, hi = np.repeat(lo, k, axis=0), np.repeat(hi, k, axis=0)
-    u0 = np.clip(space.to_internal(starts.reshape(s * k, p)), lo, hi)
-    floor = np.repeat(problem.cost_floor(), k)
+    u0 = space.to_internal(starts.reshape(s * k, p))
+    lo, hi = _row_bounds(space, compiled, frequency, impedance, starts, u_start=u0[::k])
+    if k > 1:
+        lo, hi = np.repeat(lo, k, axis=0), np.repeat(hi, k, axis=0)
+    u0 = np.clip(u0, lo, hi)
+    floor = problem.cost_floor()
+    if k > 1:
+        floor = np.repeat(floor, k)
     options = {"max_nfev": max_nfev, **(solver_options or {})}
     if k == 1 or not staged:
         res = _solve_rows(problem, u0, lo, hi, floor, np.arange(s * k), options)
@@ -442,14 +567,16 @@ def fit_arrays(
         # only for spectra whose stage-1 fit is doubtful (not converged, or residuals with
         # too few sign runs for noise: the signature of a wrong local minimum).
         first = np.arange(s) * k
-        res = _solve_rows(problem, u0, lo, hi, floor, first, options)
-        doubtful = ~res.converged[first] | (
-            (res.reason[first] != EXACT_FIT)
-            & (_runs_z(res.residuals[first], n_points) < RUNS_Z))
+        res = _solve_part(problem, u0, lo, hi, floor, first, options)
+        doubtful = ~res.converged | (
+            (res.reason != EXACT_FIT) & (_runs_z(res.residuals, n_points) < RUNS_Z))
         again = np.flatnonzero(doubtful)
         if again.size:
+            res = _expand(res, first, u0)
             rows = (again[:, None] * k + np.arange(1, k)[None, :]).ravel()
-            _merge(res, _solve_rows(problem, u0, lo, hi, floor, rows, options), rows)
+            _merge(res, _solve_part(problem, u0, lo, hi, floor, rows, options), rows)
+        else:
+            k = 1   # every spectrum keeps its first start: the result is over those only
 
     # best start per spectrum: lowest cost, converged rows first among equals
     cost = np.where(np.isfinite(res.cost), res.cost, np.inf).reshape(s, k)
@@ -457,7 +584,8 @@ def fit_arrays(
     rows = np.arange(s) * k + best
     u = res.x[rows]
     params = space.to_natural(u)
-    stats = fit_statistics(res.residuals[rows], res.jacobian[rows],
+    residuals = res.residuals[rows]
+    stats = fit_statistics(residuals, res.jacobian[rows],
                            space.natural_derivative(u), space.free, p, 2 * n_points)
     swapped = _arc_swap(params, stats.covariance, stats.correlation, stats.stderr, space,
                         roles, bulk_from_intercept)
@@ -468,5 +596,5 @@ def fit_arrays(
         messages=[messages[i] for i in rows.tolist()], cost=res.cost[rows],
         chi_square=stats.chi_square, reduced_chi_square=stats.reduced_chi_square,
         aic=stats.aic, bic=stats.bic, n_points=n_points, nfev=res.nfev.reshape(s, k).sum(1),
-        n_iterations=res.n_iterations[rows], impedance_fit=problem.model(params),
-        residuals=res.residuals[rows], swapped=swapped)
+        n_iterations=res.n_iterations[rows], impedance_fit=problem.model_at(params, residuals),
+        residuals=residuals, swapped=swapped)

@@ -19,6 +19,7 @@ without a role get generic values from the spectrum's scale (|Z| and the mid fre
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,15 @@ ARC_N = 0.9
 
 
 def _take(a: Array, idx: NDArray[np.intp]) -> Array:
-    return np.take_along_axis(a, idx[:, None], axis=1)[:, 0]
+    """``a[i, idx[i]]`` for every row i (plain fancy indexing: cheaper than take_along_axis)."""
+    return a[np.arange(idx.shape[0]), idx]
+
+
+def _median_rows(a: Array) -> Array:
+    """``np.median(a, axis=1)`` for finite rows, without its per-call overhead."""
+    a = np.sort(a, axis=1)
+    n = a.shape[1]
+    return np.asarray((a[:, (n - 1) // 2] + a[:, n // 2]) / 2.0)
 
 
 def spectral_features(frequency: Array, impedance: NDArray[np.complex128]) -> dict[str, Any]:
@@ -56,9 +65,11 @@ def spectral_features(frequency: Array, impedance: NDArray[np.complex128]) -> di
     """
     f = np.asarray(frequency, dtype=np.float64)
     z = np.asarray(impedance, dtype=np.complex128)
-    order = np.argsort(-np.where(np.isfinite(f), f, -np.inf), axis=1, kind="stable")
-    f = np.take_along_axis(f, order, axis=1)
-    z = np.take_along_axis(z, order, axis=1)
+    if not (f.shape[1] < 2 or np.all(f[:, :-1] > f[:, 1:])):
+        # (already in decreasing order, as most analysers record, when the test passes)
+        order = np.argsort(-np.where(np.isfinite(f), f, -np.inf), axis=1, kind="stable")
+        f = np.take_along_axis(f, order, axis=1)
+        z = np.take_along_axis(z, order, axis=1)
     valid = np.isfinite(f) & np.isfinite(z)
     n_valid = valid.sum(axis=1)
     omega = 2 * np.pi * f
@@ -69,7 +80,7 @@ def spectral_features(frequency: Array, impedance: NDArray[np.complex128]) -> di
         "omega": omega, "z": z, "valid": valid, "n_valid": n_valid.astype(np.float64),
         "omega_max": omega_max, "omega_min": omega_min,
         "omega_mid": np.sqrt(omega_max * omega_min),
-        "z_scale": (np.median(np.abs(z), axis=1) if valid.all()
+        "z_scale": (_median_rows(np.abs(z)) if valid.all()
                     else np.nanmedian(np.where(valid, np.abs(z), np.nan), axis=1)),
     }
 
@@ -81,18 +92,23 @@ def generic_guess(names: Sequence[str], feat: Mapping[str, Any]) -> Array:
     """
     zs = feat["z_scale"]
     w = feat["omega_mid"]
-    n_r = max(1, sum(1 for n in names if _element(n)[0] == "R"))
+    parsed = [_element(n) for n in names]
+    n_r = max(1, sum(1 for kind, _ in parsed if kind == "R"))
     out = np.empty((zs.size, len(names)))
-    for j, name in enumerate(names):
-        kind, suffix = _element(name)
+    q_cpe = None
+    for j, (kind, suffix) in enumerate(parsed):
         if kind == "R":
             v = zs / n_r
         elif kind == "C":
             v = 1.0 / (zs * w)
         elif kind == "L":
             v = 1e-3 * zs / feat["omega_max"]
+        elif kind == "CPE" and suffix == "1":
+            v = ARC_N
         elif kind == "CPE":
-            v = np.full_like(zs, ARC_N) if suffix == "1" else 1.0 / (zs * w**ARC_N)
+            if q_cpe is None:   # the same for every CPE
+                q_cpe = 1.0 / (zs * w**ARC_N)
+            v = q_cpe
         elif kind == "W":
             v = zs * np.sqrt(w)
         elif kind in ("Wo", "Ws"):
@@ -103,6 +119,7 @@ def generic_guess(names: Sequence[str], feat: Mapping[str, Any]) -> Array:
     return out
 
 
+@lru_cache(maxsize=1024)
 def _element(name: str) -> tuple[str, str]:
     """``"CPE1_0" -> ("CPE", "0")``, ``"R1" -> ("R", "")``."""
     base, _, suffix = name.partition("_")
@@ -113,6 +130,12 @@ def _element(name: str) -> tuple[str, str]:
 def _arc(r: Array, omega_apex: Array, n: float = ARC_N) -> tuple[Array, Array, Array]:
     """(R, Q, n) of an R‖CPE arc with its apex at ``omega_apex``: Q = 1 / (R ω_apexⁿ)."""
     return r, 1.0 / (r * omega_apex**n), np.full_like(r, n)
+
+
+def _arc_fixed_n(r: Array, omega_apex: Array,
+                 n: float = ARC_N) -> tuple[Array, Array, float]:
+    """:func:`_arc` with the exponent as a scalar (written by broadcasting)."""
+    return r, 1.0 / (r * omega_apex**n), n
 
 
 def _peaks(y: Array, valid: NDArray[np.bool_]) -> tuple[NDArray[np.intp], NDArray[np.intp],
@@ -171,20 +194,27 @@ def initial_guesses(
         The bulk resistance is a series resistance read at the high-frequency intercept.
     """
     feat = spectral_features(frequency, impedance)
-    s = feat["z_scale"].size
-    base = generic_guess(names, feat)
-    out = np.repeat(base[:, None, :], N_STARTS, axis=1)
     index = {n: i for i, n in enumerate(names)}
     roles = roles or {}
-    if not roles:
-        # generic: vary every time constant by decades across the starts
-        for k, factor in enumerate((1.0, 1e-2, 1e2, 1e-4)[:N_STARTS]):
-            for name, j in index.items():
-                kind, suffix = _element(name)
-                if kind == "C" or (kind == "CPE" and suffix == "0"):
-                    out[:, k, j] *= factor
-        return out
+    if roles:
+        return _from_roles(feat, names, index, roles, bulk_from_intercept)
+    out = np.repeat(generic_guess(names, feat)[:, None, :], N_STARTS, axis=1)
+    # generic: vary every time constant by decades across the starts
+    for k, factor in enumerate((1.0, 1e-2, 1e2, 1e-4)[:N_STARTS]):
+        for name, j in index.items():
+            kind, suffix = _element(name)
+            if kind == "C" or (kind == "CPE" and suffix == "0"):
+                out[:, k, j] *= factor
+    return out
 
+
+def _from_roles(feat: Mapping[str, Any], names: Sequence[str], index: Mapping[str, int],
+                roles: Mapping[str, Mapping[str, str]], bulk_from_intercept: bool) -> Array:
+    """:func:`initial_guesses` for a preset: each role's element from its spectral feature;
+    parameters without a role get :func:`generic_guess` values."""
+    s = feat["z_scale"].size
+    out = np.empty((s, N_STARTS, len(names)))
+    written: set[int] = set()   # columns set for every start (generic values for the rest)
     omega, z, valid = feat["omega"], feat["z"], feat["valid"]
     zs = feat["z_scale"]
     pos = np.arange(z.shape[1])[None, :]
@@ -193,6 +223,7 @@ def initial_guesses(
     def put(name: str | None, values: Any) -> None:
         if name is not None and name in index:
             out[:, :, index[name]] = values
+            written.add(index[name])
 
     bulk = roles.get("bulk", {})
     gb = roles.get("grain_boundary", {})
@@ -245,15 +276,14 @@ def initial_guesses(
     w_top = feat["omega_max"]
     if len(arcs) == 2:
         # (bulk R share, bulk apex, gb apex) for each start
-        starts = [
-            (share, w_hi, np.where(has2, w_lo, w1 / 100.0)),
-            (np.full(s, 0.05), 3.0 * w_top, w1),
-            (np.full(s, 0.9), w1, w1 / 100.0),
-            (np.full(s, 0.5), w1 * 10.0, w1 / 10.0),
-        ]
-        for k, (sh, wb, wg) in enumerate(starts[:N_STARTS]):
-            _put_arc(out, index, arcs[0], *_arc(sh * r_tot, wb), k)
-            _put_arc(out, index, arcs[1], *_arc((1 - sh) * r_tot, wg), k)
+        # (columns: the starts; all starts are built and written at once)
+        sh = _columns(s, share, 0.05, 0.9, 0.5)
+        wb = _columns(s, w_hi, 3.0 * w_top, w1, w1 * 10.0)
+        wg = _columns(s, np.where(has2, w_lo, w1 / 100.0), w1, w1 / 100.0, w1 / 10.0)
+        sh, wb, wg = sh[:, :N_STARTS], wb[:, :N_STARTS], wg[:, :N_STARTS]
+        rt = r_tot[:, None]
+        _put_arc(out, index, arcs[0], *_arc_fixed_n(sh * rt, wb), slice(None), written)
+        _put_arc(out, index, arcs[1], *_arc_fixed_n((1 - sh) * rt, wg), slice(None), written)
     elif len(arcs) == 1:
         role = arcs[0]
         r_arc = r_tot
@@ -263,64 +293,90 @@ def initial_guesses(
         r_height = 2.0 * h1 / np.tan(ARC_N * np.pi / 4)
         re_top = np.maximum(z[:, 0].real, 1e-3 * zs)
         # (arc R, Q, n, series R): the series R is the least certain number, so it varies
-        variants = [(r_arc, *_arc(r_arc, w1)[1:], r_s),
-                    (r_arc, q_hf, n_hf, r_s),
-                    (r_arc, *_arc(r_arc, w1, 0.75)[1:], 0.5 * re_top),
-                    (r_height, *_arc(r_height, w1)[1:], 0.05 * re_top)]
-        for k, (r, q, n, rs) in enumerate(variants[:N_STARTS]):
-            _put_arc(out, index, role, r, q, np.broadcast_to(n, r.shape), k)
-            if series:
-                out[:, k, index[bulk["resistance"]]] = rs
+        # (columns: the starts; all starts are built and written at once)
+        r = _columns(s, r_arc, r_arc, r_arc, r_height)
+        n = _columns(s, ARC_N, n_hf, 0.75, ARC_N)
+        q = 1.0 / (r * w1[:, None]**n)
+        q[:, 1] = q_hf
+        rs = _columns(s, r_s, r_s, 0.5 * re_top, 0.05 * re_top)
+        ks = slice(0, N_STARTS)
+        _put_arc(out, index, role, r[:, ks], q[:, ks], n[:, ks], ks, written)
+        if series:
+            put(bulk["resistance"], rs[:, ks])
+    rest = [j for j in range(len(names)) if j not in written]
+    if rest:
+        out[:, :, rest] = generic_guess(names, feat)[:, None, rest]
     return out
+
+
+#: Exponents tried by :func:`_high_frequency`.
+HF_EXPONENTS = np.linspace(0.5, 1.0, 11)
 
 
 def _high_frequency(feat: Mapping[str, Any], with_l: bool,
                     n_top: int = 6) -> tuple[Array, Array, Array, Array]:
     """Fit ``R_s + jωL + A (jω)^-n`` to the top ``n_top`` points for n on a grid.
 
-    Linear in (R_s, L, A) for fixed n: weighted normal equations, batched; the n with the
-    smallest relative misfit wins. Returns (R_s, L, Q = 1/A, n), NaN Q when A <= 0.
+    Linear in (R_s, L, A) for fixed n: weighted normal equations, batched over spectra and
+    exponents together; the n with the smallest relative misfit wins (the first on a tie).
+    Returns (R_s, L, Q = 1/A, n), NaN Q when A <= 0; zeros where no exponent gives a finite
+    misfit.
     """
     w = feat["omega"][:, :n_top]
     z = feat["z"][:, :n_top]
     wt = 1.0 / np.abs(z)
-    best = np.full(w.shape[0], np.inf)
-    out = [np.zeros(w.shape[0]) for _ in range(4)]
-    for n in np.linspace(0.5, 1.0, 11).tolist():  # each exponent fully vectorised
-        c, sn = np.cos(n * np.pi / 2), np.sin(n * np.pi / 2)
-        wn = w ** (-n)
-        zero = np.zeros_like(w)
-        cols_re = [np.ones_like(w), zero, c * wn]
-        cols_im = [zero, w, -sn * wn]
-        if not with_l:
-            cols_re.pop(1)
-            cols_im.pop(1)
-        x = np.concatenate([np.stack(cols_re, -1), np.stack(cols_im, -1)], axis=1)
-        rhs = np.concatenate([z.real, z.imag], axis=1)
-        ww = np.concatenate([wt, wt], axis=1)
-        xw, rw = x * ww[:, :, None], rhs * ww
-        a = np.einsum("bmi,bmj->bij", xw, xw) + 1e-12 * np.eye(x.shape[-1])
-        coef = np.linalg.solve(a, np.einsum("bmi,bm->bi", xw, rw)[:, :, None])[:, :, 0]
-        misfit = np.sum((np.einsum("bmi,bi->bm", xw, coef) - rw) ** 2, axis=1)
-        better = misfit < best
-        best = np.where(better, misfit, best)
-        l_hat = coef[:, 1] if with_l else np.zeros(w.shape[0])
-        a_hat = coef[:, -1]
-        with np.errstate(divide="ignore"):
-            q = np.where(a_hat > 0, 1.0 / a_hat, np.nan)
-        for i, v in enumerate((coef[:, 0], l_hat, q, np.full(w.shape[0], n))):
-            out[i] = np.where(better, v, out[i])
-    r_s = np.maximum(out[0], 1e-3 * np.abs(z[:, 0]))
-    return r_s, np.maximum(out[1], 0.0), out[2], out[3]
+    s = w.shape[0]
+    ns = HF_EXPONENTS[None, :, None]                       # (1, K, 1)
+    wn = w[:, None, :] ** -ns                              # (S, K, T)
+    ones = np.ones_like(wn)
+    zero = np.zeros_like(wn)
+    cols_re = [ones, zero, np.cos(ns * np.pi / 2) * wn]
+    cols_im = [zero, np.broadcast_to(w[:, None, :], wn.shape), -np.sin(ns * np.pi / 2) * wn]
+    if not with_l:
+        cols_re.pop(1)
+        cols_im.pop(1)
+    x = np.concatenate([np.stack(cols_re, -1), np.stack(cols_im, -1)], axis=2)  # (S,K,2T,c)
+    ww = np.concatenate([wt, wt], axis=1)                  # (S, 2T)
+    rw = np.concatenate([z.real, z.imag], axis=1) * ww
+    xw = x * ww[:, None, :, None]
+    xt = xw.swapaxes(-1, -2)
+    a = xt @ xw + 1e-12 * np.eye(x.shape[-1])
+    coef = np.linalg.solve(a, xt @ rw[:, None, :, None])   # (S, K, c, 1)
+    misfit = np.sum(((xw @ coef)[..., 0] - rw[:, None, :]) ** 2, axis=2)   # (S, K)
+    misfit = np.where(np.isfinite(misfit), misfit, np.inf)
+    k = np.argmin(misfit, axis=1)
+    rows = np.arange(s)
+    found = np.isfinite(misfit[rows, k])
+    best = np.where(found[:, None], coef[rows, k, :, 0], 0.0)   # (S, c)
+    a_hat = best[:, -1]
+    with np.errstate(divide="ignore"):
+        q = np.where(found, np.where(a_hat > 0, 1.0 / a_hat, np.nan), 0.0)
+    n = np.where(found, HF_EXPONENTS[k], 0.0)
+    l_hat = best[:, 1] if with_l else np.zeros(s)
+    r_s = np.maximum(best[:, 0], 1e-3 * np.abs(z[:, 0]))
+    return r_s, np.maximum(l_hat, 0.0), q, n
+
+
+def _columns(s: int, *columns: Array | float) -> Array:
+    """An (S, len(columns)) array from per-spectrum columns or scalars (np.stack costs
+    several times more for these few short columns)."""
+    out = np.empty((s, len(columns)))
+    for j, c in enumerate(columns):
+        out[:, j] = c
+    return out
 
 
 def _put_arc(out: Array, index: Mapping[str, int], role: Mapping[str, str],
-             r: Array, q: Array, n: Array, k: int) -> None:
-    out[:, k, index[role["resistance"]]] = r
+             r: Array, q: Array, n: Array | float, k: int | slice,
+             written: set[int]) -> None:
+    """Write an arc's (R, Q, n) for the starts ``k``; record the columns in ``written``."""
+    columns: list[tuple[str, Array | float]] = [(role["resistance"], r)]
     cpe = role.get("cpe")
     if cpe is not None and f"{cpe}_0" in index:
-        out[:, k, index[f"{cpe}_0"]] = q
-        out[:, k, index[f"{cpe}_1"]] = n
+        columns += [(f"{cpe}_0", q), (f"{cpe}_1", n)]
     cap = role.get("capacitor")
     if cap is not None and cap in index:
-        out[:, k, index[cap]] = q
+        columns.append((cap, q))
+    for name, values in columns:
+        out[:, k, index[name]] = values
+        written.add(index[name])

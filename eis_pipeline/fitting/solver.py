@@ -25,8 +25,10 @@ no meaningful further decrease (``0.5 gᵀ(JᵀJ)⁻¹g <= stationary_rtol·cost
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -65,6 +67,7 @@ REASONS = ("", "gradient below gtol", "relative cost reduction below ftol",
            "non-finite starting point", "abandoned: another start of the same problem is "
            "far better")
 _GTOL, _FTOL, _XTOL, _EXACT, _ROUNDOFF, _MAXFEV, _LAMBDA, _NONFINITE, _PRUNED = range(1, 10)
+_EPS = float(np.finfo(np.float64).eps)
 
 
 @dataclass
@@ -282,6 +285,24 @@ def least_squares_batch(
     x = np.clip(x, lo, hi)
     if max_nfev is None:
         max_nfev = 100 * (p + 1)
+    tol = (ftol, xtol, gtol, stationary_rtol, lambda0)
+    if b == 1:
+        # one row (CircuitModel.fit): the same iteration on 1-D arrays with scalar
+        # bookkeeping; at B = 1 the batched version's per-iteration cost is numpy call
+        # overhead on (1, ...) arrays, several times the arithmetic (docs/fitting.md)
+        floor = None if cost_floor is None else float(np.ravel(cost_floor)[0])
+        return _solve_single(fun, x[0], lo[0], hi[0], max_nfev, tol, floor)
+    return _solve_batch(fun, x, lo, hi, max_nfev, tol, cost_floor, groups, prune_factor,
+                        prune_grace)
+
+
+def _solve_batch(fun: ResidualFunction, x: Array, lo: Array, hi: Array, max_nfev: int,
+                 tol: tuple[float, float, float, float, float], cost_floor: Array | None,
+                 groups: NDArray[np.intp] | None, prune_factor: float,
+                 prune_grace: int) -> SolverResult:
+    """The batched iteration of :func:`least_squares_batch` (arguments validated there)."""
+    ftol, xtol, gtol, stationary_rtol, lambda0 = tol
+    b, p = x.shape
     rows_all = np.arange(b)
 
     r, jac = fun(x, rows_all)
@@ -424,3 +445,196 @@ def least_squares_batch(
     status[judged & (reason != _MAXFEV) & ~stationary] = Status.NOT_STATIONARY
     return SolverResult(x=x, cost=cost, residuals=r, jacobian=jac, status=status,
                         reason=reason, nfev=nfev, n_iterations=n_iter, newton_decrement=dec)
+
+
+# -- one row ---------------------------------------------------------------------------------
+# The same method as _solve_batch, step for step (same tests, same order, same constants), on
+# 1-D arrays with Python scalars for the per-row bookkeeping. tests/fitting/test_solver.py
+# checks that both reach the same point.
+
+def _solve_scaled_1(a: Array, g: Array, d: Array, lam: float, free: NDArray[np.bool_],
+                    all_free: bool) -> Array:
+    """One-row :func:`_solve_scaled`."""
+    s = 1.0 / d
+    a_s = (a * s) * s[:, None]
+    p = a.shape[0]
+    if all_free:
+        a_s.ravel()[::p + 1] += lam   # a view: a_s is a fresh C-contiguous array
+        rhs = -g * s
+    else:
+        a_s = np.where(free[:, None] & free, a_s, 0.0)
+        a_s.ravel()[::p + 1] += np.where(free, lam, 1.0)
+        rhs = np.where(free, -g * s, 0.0)
+    y = _lapack_solve(a_s, rhs)
+    return np.asarray(y * s)
+
+
+_dgesv: Any = None   # scipy.linalg.lapack.dgesv, imported on first use (scipy loads slowly)
+
+
+def _lapack_solve(a: Array, b: Array) -> Array:
+    """``np.linalg.solve(a, b)`` for one small system at a quarter of its call overhead
+    (LAPACK gesv directly); the pseudo-inverse when ``a`` is singular."""
+    global _dgesv
+    if _dgesv is None:
+        from scipy.linalg import lapack
+
+        _dgesv = lapack.dgesv
+    _, _, y, info = _dgesv(a, b)
+    if info != 0:
+        y = np.asarray(np.linalg.pinv(a), dtype=np.float64) @ b
+    return np.asarray(y)
+
+
+def _step_into_box_1(x: Array, delta: Array, lo: Array, hi: Array) -> Array:
+    """One-row :func:`_step_into_box`."""
+    xt = x + delta
+    # the common case: x + δ strictly inside the box, farther from every bound than the
+    # snapping tolerance below (1e-12 (1 + |x|) <= 1e-12 (1 + max|x|))
+    if float(np.minimum(hi - xt, xt - lo).min()) > 1e-12 * (1.0 + float(np.abs(xt).max())):
+        return xt
+    if not ((xt >= lo) & (xt <= hi)).all():
+        with np.errstate(divide="ignore", invalid="ignore"):
+            room = np.where(delta > 0, (hi - x) / delta,
+                            np.where(delta < 0, (lo - x) / delta, np.inf))
+        xt = x + min(1.0, float(room.min())) * delta
+    tol = 1e-12 * (1.0 + np.abs(xt))
+    xt = np.where(np.abs(xt - hi) <= tol, hi, xt)
+    xt = np.where(np.abs(xt - lo) <= tol, lo, xt)
+    return np.clip(xt, lo, hi)
+
+
+def _newton_decrement_1(jac: Array, r: Array, x: Array, lo: Array, hi: Array,
+                        radius: float = 1.0) -> float:
+    """One-row :func:`newton_decrement`."""
+    jt = jac.T
+    a = jt @ jac
+    g = jt @ r
+    d = np.sqrt(np.maximum(a.diagonal(), 1e-300))
+    free = ~(((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0)))
+    all_free = bool(free.all())
+    delta = _solve_scaled_1(a, g, d, 1e-12, free, all_free)
+    out = np.abs(delta) > radius
+    if out.any():
+        held = np.where(out, np.sign(delta) * radius, 0.0)
+        delta = held + _solve_scaled_1(a, g + a @ held, d, 1e-12, free & ~out, False)
+        delta = np.clip(delta, -radius, radius)
+    gain = -(float(g @ delta) + 0.5 * float(delta @ (a @ delta)))
+    return max(gain, 0.0)
+
+
+def _solve_single(fun: ResidualFunction, x: Array, lo: Array, hi: Array, max_nfev: int,
+                  tol: tuple[float, float, float, float, float],
+                  cost_floor: float | None) -> SolverResult:
+    """:func:`least_squares_batch` for one row: x, lo, hi of shape (P,)."""
+    ftol, xtol, gtol, stationary_rtol, lambda0 = tol
+    p = x.shape[0]
+    row = np.zeros(1, dtype=np.intp)
+    r2, j3 = fun(x[None, :], row)
+    r, jac = r2[0], j3[0]
+    m = r.shape[0]
+    cost = 0.5 * float(np.dot(r, r))
+    nfev, n_iter = 1, 0
+    status, reason = Status.CONVERGED, 0
+    eps = _EPS
+    tiny = (m * eps) ** 2 if cost_floor is None else cost_floor
+    finite = math.isfinite(cost) and bool(np.isfinite(jac).all())
+    if not finite:
+        status, reason = Status.NON_FINITE, _NONFINITE
+    lam, nu = lambda0, 2.0
+    dmax = np.zeros(p)
+    all_true = np.ones(p, dtype=bool)
+    with np.errstate(all="ignore"):
+        fresh = True
+        while finite:
+            if fresh:
+                # Everything up to the linear solve depends on x only; after a rejected step
+                # x is unchanged and so is all of this (the batched solver recomputes it).
+                a = np.dot(jac.T, jac)
+                g = np.dot(r, jac)
+                at_lo = x <= lo
+                at_hi = x >= hi
+                any_bound = bool(at_lo.any() or at_hi.any())
+                free0 = (~((at_lo & (g > 0)) | (at_hi & (g < 0))) if any_bound
+                         else all_true)
+                diag = a.diagonal()
+                dmax = np.maximum(dmax, diag)
+                d = np.sqrt(np.maximum(dmax, 1e-300))
+
+                # -- tests at the current point ----------------------------------------------
+                # max cosine <= gtol, as |g_i| <= gtol |r| |J_i| over the free parameters
+                # (no division: a zero column has g_i = 0 and passes, as its cosine 0 does)
+                small_g = np.abs(g) <= (gtol * math.sqrt(2.0 * cost)) * np.sqrt(diag)
+                stop_g = bool((small_g | ~free0).all() if any_bound else small_g.all())
+                stop_exact = cost <= tiny
+                if stop_g or stop_exact:
+                    reason = _EXACT if stop_exact else _GTOL
+                    break
+                all_free0 = not any_bound or bool(free0.all())
+            if nfev >= max_nfev:
+                reason = _MAXFEV
+                break
+            free, all_free = free0, all_free0
+
+            # -- trial step ------------------------------------------------------------------
+            delta = _solve_scaled_1(a, g, d, lam, free, all_free)
+            if any_bound:
+                for _ in range(3):
+                    out = free & ((at_lo & (delta < 0)) | (at_hi & (delta > 0)))
+                    if not out.any():
+                        break
+                    free = free & ~out
+                    delta = _solve_scaled_1(a, g, d, lam, free, False)
+            xt = _step_into_box_1(x, delta, lo, hi)
+            delta = xt - x
+            predicted = -(float(g @ delta) + 0.5 * float(delta @ (a @ delta)))
+            rt2, jt3 = fun(xt[None, :], row)
+            rt, jt = rt2[0], jt3[0]
+            ct = 0.5 * float(np.dot(rt, rt))
+            ok = math.isfinite(ct) and bool(np.isfinite(jt).all())
+            if not ok:
+                ct = np.inf
+            nfev += 1
+            n_iter += 1
+            actual = cost - ct
+            rho = actual / predicted if predicted > 0 else -np.inf
+            accept = ok and rho > 1e-4 and actual > 0
+            rel_scale = max(cost, tiny)
+            fresh = accept
+            if accept:
+                x, r, jac, cost = xt, rt, jt, ct
+                lam *= max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
+                nu = 2.0
+            else:
+                lam *= nu
+                nu *= 2.0
+
+            # -- tests after the step --------------------------------------------------------
+            if accept and actual <= ftol * rel_scale and predicted <= ftol * rel_scale:
+                reason = _FTOL
+            elif accept and float(np.abs(delta).max()) <= xtol:
+                reason = _XTOL
+            elif not accept and 0 <= predicted <= 4 * eps * rel_scale:
+                reason = _ROUNDOFF
+            elif lam > 1e16:
+                reason = _LAMBDA
+            else:
+                continue
+            break
+
+    # -- judge the row honestly -----------------------------------------------------------------
+    dec = np.nan
+    if finite:
+        dec = _newton_decrement_1(jac, r, x, lo, hi)
+        if reason == _MAXFEV:
+            status = Status.MAX_NFEV
+        elif not dec <= stationary_rtol * cost + tiny:
+            status = Status.NOT_STATIONARY
+
+    def one(v: object, dtype: type = np.float64) -> NDArray[Any]:
+        return np.array([v], dtype=dtype)
+
+    return SolverResult(x=x[None, :].copy(), cost=one(cost), residuals=r[None, :].copy(),
+                        jacobian=jac[None].copy(), status=one(status, np.int_),
+                        reason=one(reason, np.int_), nfev=one(nfev, np.int_),
+                        n_iterations=one(n_iter, np.int_), newton_decrement=one(dec))

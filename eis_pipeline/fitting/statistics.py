@@ -23,7 +23,9 @@ Fixed parameters have standard error 0, covariance 0 and correlation NaN.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -89,8 +91,11 @@ def fit_statistics(residuals: Array, jacobian: Array, derivative: Array,
     True
     """
     b, _, pf = jacobian.shape
+    if b == 1:
+        return _one_fit(residuals[0], jacobian[0], derivative[0], free, n_params,
+                        int(np.asarray(n_observations).reshape(-1)[0]))
     n_obs = np.asarray(n_observations, dtype=np.int_)
-    chi2 = np.einsum("bm,bm->b", residuals, residuals)
+    chi2 = np.sum(residuals * residuals, axis=1)
     dof = n_obs - pf
     with np.errstate(divide="ignore", invalid="ignore"):
         reduced = np.where(dof > 0, chi2 / np.maximum(dof, 1), np.nan)
@@ -98,25 +103,32 @@ def fit_statistics(residuals: Array, jacobian: Array, derivative: Array,
     aic = log_term + 2 * pf
     bic = log_term + pf * np.log(n_obs)
 
-    cov = np.full((b, n_params, n_params), np.nan)
-    finite = np.all(np.isfinite(jacobian), axis=(1, 2)) & np.isfinite(reduced)
+    finite = np.isfinite(jacobian).all(axis=(1, 2)) & np.isfinite(reduced)
+    every = bool(finite.all())
     cov_free = np.full((b, pf, pf), np.nan)
-    if finite.any():
-        _, s, vt = np.linalg.svd(jacobian[finite], full_matrices=False)
-        smax = s[:, :1]
-        small = s <= RCOND * smax
+    if every or finite.any():
+        # (indexing with an all-True mask would copy the Jacobian for nothing)
+        _, s, vt = np.linalg.svd(jacobian if every else jacobian[finite], full_matrices=False)
+        small = s <= RCOND * s[:, :1]
         with np.errstate(divide="ignore"):
-            inv_s2 = np.where(small, 0.0, 1.0 / s**2)
-        c = np.einsum("bki,bk,bkj->bij", vt, inv_s2, vt) * reduced[finite, None, None]
+            inv_s2 = np.where(small, 0.0, 1.0 / (s * s))
+        # V diag(1/s²) Vᵀ, scaled by the residual variance
+        c = np.matmul(vt.transpose(0, 2, 1) * inv_s2[:, None, :], vt)
+        c *= (reduced if every else reduced[finite])[:, None, None]
         # parameters taking part in an unidentifiable direction
         bad = np.any(small[:, :, None] & (np.abs(vt) > NULL_SHARE), axis=1)
         c = np.where(bad[:, :, None] | bad[:, None, :], np.nan, c)
-        d = derivative[finite]
-        cov_free[finite] = c * d[:, :, None] * d[:, None, :]
-    fixed = np.setdiff1d(np.arange(n_params), free)
-    cov[:, free[:, None], free[None, :]] = cov_free
-    cov[:, fixed, :] = 0.0
-    cov[:, :, fixed] = 0.0
+        d = derivative if every else derivative[finite]
+        c *= d[:, :, None] * d[:, None, :]
+        if every:
+            cov_free = c
+        else:
+            cov_free[finite] = c
+    if pf == n_params:
+        cov = cov_free
+    else:
+        cov = np.zeros((b, n_params, n_params))   # fixed parameters: 0
+        cov[:, free[:, None], free[None, :]] = cov_free
     var = np.diagonal(cov, axis1=1, axis2=2)
     with np.errstate(invalid="ignore"):
         stderr = np.sqrt(var)
@@ -125,3 +137,46 @@ def fit_statistics(residuals: Array, jacobian: Array, derivative: Array,
     return FitStatistics(chi_square=chi2, reduced_chi_square=reduced, aic=aic, bic=bic,
                          covariance=cov, stderr=stderr, correlation=corr,
                          n_observations=n_obs, dof=dof)
+
+
+def _one_fit(residuals: Array, jacobian: Array, derivative: Array, free: NDArray[np.intp],
+             n_params: int, n_obs: int) -> FitStatistics:
+    """:func:`fit_statistics` for one fit (1-D arrays), with scalar bookkeeping: at B = 1 the
+    batched version's cost is numpy call overhead."""
+    pf = jacobian.shape[1]
+    chi2 = float(np.dot(residuals, residuals))
+    dof = n_obs - pf
+    reduced = chi2 / dof if dof > 0 else math.nan
+    log_term = (n_obs * math.log(chi2 / n_obs) if chi2 > 0
+                else -math.inf if chi2 == 0 else math.nan)
+    aic = log_term + 2 * pf
+    bic = log_term + pf * math.log(n_obs)
+    cov_free = np.full((pf, pf), np.nan)
+    if math.isfinite(reduced) and bool(np.isfinite(jacobian).all()):
+        _, s, vt = np.linalg.svd(jacobian, full_matrices=False)
+        small = s <= RCOND * s[0]
+        with np.errstate(divide="ignore"):
+            inv_s2 = np.where(small, 0.0, 1.0 / (s * s))
+        c = np.dot(vt.T * inv_s2, vt)
+        c *= reduced * derivative[:, None] * derivative
+        if small.any():
+            bad = np.any(small[:, None] & (np.abs(vt) > NULL_SHARE), axis=0)
+            c = np.where(bad[:, None] | bad, np.nan, c)
+        cov_free = c
+    if pf == n_params:
+        cov = cov_free
+    else:
+        cov = np.zeros((n_params, n_params))
+        cov[free[:, None], free] = cov_free
+    with np.errstate(invalid="ignore"):
+        stderr = np.sqrt(cov.diagonal())
+        denom = stderr[:, None] * stderr
+        corr = np.where(denom > 0, cov / np.where(denom > 0, denom, 1.0), np.nan)
+
+    def one(v: float, dtype: type = np.float64) -> NDArray[Any]:
+        return np.array([v], dtype=dtype)
+
+    return FitStatistics(chi_square=one(chi2), reduced_chi_square=one(reduced),
+                         aic=one(aic), bic=one(bic), covariance=cov[None], stderr=stderr[None],
+                         correlation=corr[None], n_observations=one(n_obs, np.int_),
+                         dof=one(dof, np.int_))

@@ -158,16 +158,28 @@ class ParameterSpace:
     def _log(self) -> NDArray[np.bool_]:
         return np.array([self.kinds[i] == "positive" for i in self.free], dtype=bool)
 
-    # -- maps --------------------------------------------------------------------------------
-    def internal_bounds(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Box constraints on the internal coordinates of the free parameters."""
+    @property
+    def log_free(self) -> NDArray[np.bool_]:
+        """True for each free parameter fitted in log space (kind ``positive``)."""
+        return self._log
+
+    @cached_property
+    def _internal_bounds(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         lo = self.lower[self.free].copy()
         hi = self.upper[self.free].copy()
         log = self._log
         with np.errstate(divide="ignore"):
             lo[log] = np.log(lo[log])   # log(0) = -inf: unbounded below, as intended
             hi[log] = np.log(hi[log])
+        lo.flags.writeable = False
+        hi.flags.writeable = False
         return lo, hi
+
+    # -- maps --------------------------------------------------------------------------------
+    def internal_bounds(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Box constraints on the internal coordinates of the free parameters (copies)."""
+        lo, hi = self._internal_bounds
+        return lo.copy(), hi.copy()
 
     def to_internal(self, params: Any) -> NDArray[np.float64]:
         """Natural parameters (..., P) -> internal free coordinates (..., Pf), clipped to bounds.
@@ -176,16 +188,23 @@ class ParameterSpace:
         from a feasible point.
         """
         p = np.asarray(params, dtype=np.float64)[..., self.free]
+        log = self._log
+        positive_start, finite_start = self._replacement_starts
+        # keep positive starts strictly positive before taking logs
+        p = np.where(log & ~(p > 0), positive_start, p)
+        p = np.where(np.isfinite(p), p, finite_start)
+        u = np.where(log, np.log(np.where(log, p, 1.0)), p)
+        lo, hi = self._internal_bounds
+        return np.minimum(np.maximum(u, lo), hi)   # np.clip, without its call overhead
+
+    @cached_property
+    def _replacement_starts(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Values replacing a non-positive start of a log parameter, and a non-finite start."""
         lo_nat = self.lower[self.free]
         hi_nat = self.upper[self.free]
-        log = self._log
-        # keep positive starts strictly positive before taking logs
-        p = np.where(log & ~(p > 0), np.maximum(lo_nat, 1e-300) * 10.0, p)
-        p = np.where(np.isfinite(p), p, np.where(log, 1.0, 0.5 * (np.clip(lo_nat, -1, 1)
-                                                                     + np.clip(hi_nat, -1, 1))))
-        u = np.where(log, np.log(np.where(log, p, 1.0)), p)
-        lo, hi = self.internal_bounds()
-        return np.clip(u, lo, hi)
+        positive = np.maximum(lo_nat, 1e-300) * 10.0
+        finite = np.where(self._log, 1.0, 0.5 * (np.clip(lo_nat, -1, 1) + np.clip(hi_nat, -1, 1)))
+        return positive, finite
 
     def to_natural(self, u: Any) -> NDArray[np.float64]:
         """Internal free coordinates (B, Pf) -> natural parameters (B, P), fixed ones filled."""
@@ -205,6 +224,6 @@ class ParameterSpace:
     def at_bound(self, u: Any, rtol: float = 1e-9) -> NDArray[np.bool_]:
         """Which free parameters sit on a bound (within ``rtol`` in internal units)."""
         u = np.asarray(u, dtype=np.float64)
-        lo, hi = self.internal_bounds()
+        lo, hi = self._internal_bounds
         tol = rtol * np.maximum(1.0, np.abs(u))
         return (u <= lo + tol) | (u >= hi - tol)

@@ -81,6 +81,40 @@ def test_batch_equals_one_by_one(circuit: str, rng: np.random.Generator) -> None
         np.testing.assert_allclose(jac[b], jb, rtol=1e-15)
 
 
+@pytest.mark.parametrize("circuit", CIRCUITS)
+def test_one_parameter_vector_scalar_path_equals_the_batch(circuit: str,
+                                                          rng: np.random.Generator) -> None:
+    """One parameter vector is evaluated with numpy scalars, a batch with (B, 1) columns:
+    same values, shapes and dtypes (frequency-independent circuits included)."""
+    c = compile_circuit(circuit)
+    params = random_params(circuit, rng, batch=3)
+    z, jac = c.impedance_and_jacobian(params, FREQUENCY)
+    grid = FrequencyGrid(FREQUENCY)
+    for b in range(3):
+        for p in (params[b], params[b:b + 1]):
+            z1, j1 = c.impedance_and_jacobian(p, grid)
+            zz = c.impedance(p, grid)
+            shape = (FREQUENCY.size,) if p.ndim == 1 else (1, FREQUENCY.size)
+            assert z1.shape == zz.shape == shape and j1.shape == (*shape, c.n_params)
+            assert z1.dtype == zz.dtype == j1.dtype == np.complex128
+            np.testing.assert_allclose(z1.reshape(-1), z[b], rtol=1e-14, atol=0)
+            np.testing.assert_allclose(zz.reshape(-1), z[b], rtol=1e-14, atol=0)
+            np.testing.assert_allclose(j1.reshape(FREQUENCY.size, -1), jac[b], rtol=1e-13,
+                                       atol=1e-300)
+    # one vector on a (B, F) grid serves every row
+    f2 = np.stack([FREQUENCY, FREQUENCY * 2.0])
+    z2, j2 = c.impedance_and_jacobian(params[:1], f2)
+    assert z2.shape == (2, FREQUENCY.size) and j2.shape == (2, FREQUENCY.size, c.n_params)
+    np.testing.assert_allclose(z2[0], z[0], rtol=1e-14)
+
+
+def test_zero_parameter_gives_inf_not_an_exception() -> None:
+    c = compile_circuit("p(R1,C1)")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = c.impedance([0.0, 1e-6], FREQUENCY)
+    assert z.shape == FREQUENCY.shape   # numpy semantics, no ZeroDivisionError
+
+
 def test_two_dimensional_frequency_gives_each_spectrum_its_grid(
         rng: np.random.Generator) -> None:
     c = compile_circuit("bulk-gb-electrode")

@@ -73,3 +73,18 @@ def test_runs_z_separates_noise_from_systematic_misfit(rng):
     padded = np.concatenate([white[:1, :n], np.zeros((1, 10)), white[:1, n:], np.zeros((1, 10))],
                             axis=1)
     assert _runs_z(padded, np.array([n]))[0] == z_white[0]
+
+
+def test_parameters_without_a_role_get_generic_values():
+    from eis_pipeline.fitting.initial import generic_guess, spectral_features
+
+    c = compile_circuit("L0-p(R1,CPE1)-p(R2,CPE2)-CPE3-W4")
+    f = np.logspace(6, 0, 61)
+    z = c.impedance([1e-7, 1e3, 1e-10, 0.9, 1e5, 1e-8, 0.8, 1e-6, 0.85, 10.0], f)[None]
+    roles = {"bulk": {"resistance": "R1", "cpe": "CPE1"}, "electrode": {"cpe": "CPE3"}}
+    starts = initial_guesses(f[None], z, c.param_names, roles)
+    generic = generic_guess(c.param_names, spectral_features(f[None], z))
+    for name in ("L0", "R2", "CPE2_0", "CPE2_1", "W4"):   # no role
+        j = c.param_names.index(name)
+        np.testing.assert_array_equal(starts[0, :, j], generic[0, j])
+    assert np.all(np.isfinite(starts)) and np.all(starts > 0)

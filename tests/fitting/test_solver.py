@@ -105,3 +105,43 @@ def test_pruning_keeps_the_best_start():
     assert res.converged.reshape(2, 3)[[0, 1], best].all()
     np.testing.assert_allclose(np.exp(res.x.reshape(2, 3, 2)[[0, 1], best]),
                                [[1e3, 1e-7], [2e4, 1e-9]], rtol=1e-7)
+
+
+@pytest.mark.parametrize(("start", "upper", "max_nfev"), [
+    ([3e3, 3e-8], None, None),                       # noisy data, interior optimum
+    ([1.0, 1e-3], None, None),                       # far start: rejected steps on the way
+    ([100.0, 1e-6], [np.log(500.0), np.inf], None),  # optimum on an active bound
+    ([1.0, 1e-3], None, 3),                          # evaluation limit
+])
+def test_one_row_path_takes_the_batched_steps(rng, start, upper, max_nfev):
+    """A single row runs the one-row iteration (scalar bookkeeping); the same problem
+    duplicated in a batch of two runs the batched one: same steps, same outcome."""
+    z = rc(np.array([1e3]), np.array([1e-7]))
+    z = z + 0.01 * np.abs(z) * (rng.standard_normal(z.shape) + 1j * rng.standard_normal(z.shape))
+    x0 = np.log([start])
+    one = least_squares_batch(rc_problem(z), x0, upper=upper, max_nfev=max_nfev)
+    two = least_squares_batch(rc_problem(np.repeat(z, 2, axis=0)), np.repeat(x0, 2, axis=0),
+                              upper=upper, max_nfev=max_nfev)
+    for name in ("status", "reason", "nfev", "n_iterations"):
+        np.testing.assert_array_equal(getattr(one, name), getattr(two, name)[:1], err_msg=name)
+    np.testing.assert_allclose(one.x, two.x[:1], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(one.cost, two.cost[:1], rtol=1e-9)
+    np.testing.assert_allclose(one.newton_decrement, two.newton_decrement[:1], rtol=1e-6,
+                               atol=1e-14 * one.cost[0])
+    assert one.x.shape == (1, 2) and one.jacobian.shape == two.jacobian[:1].shape
+
+
+def test_one_row_non_finite_start_matches_batched():
+    z = rc(np.array([1e3]), np.array([1e-7]))
+    fun = rc_problem(np.repeat(z, 2, axis=0))
+
+    def bad(u, rows):
+        r, j = fun(u, rows)
+        r[:, 0] = np.nan
+        return r, j
+
+    one = least_squares_batch(bad, np.log([[1e3, 1e-7]]))
+    two = least_squares_batch(bad, np.log([[1e3, 1e-7]] * 2))
+    assert one.status[0] == two.status[0] == Status.NON_FINITE
+    assert one.reason[0] == two.reason[0]
+    assert np.isnan(one.newton_decrement[0])

@@ -44,3 +44,23 @@ def test_fixed_parameters_and_unidentifiable_directions():
     assert np.isfinite(cov[3, 3]) and cov[3, 3] > 0
     assert st.stderr[0, 1] == 0.0 and np.all(cov[1] == 0.0)
     assert np.isnan(st.correlation[0, 1, 3])
+
+
+def test_one_fit_path_equals_the_batched_one(rng):
+    """A single fit takes the 1-D path; the same fit in a batch of three the batched one."""
+    m, pf = 40, 4
+    jac = rng.standard_normal((3, m, pf))
+    jac[1, :, 3] = jac[1, :, 2] * 2.0          # an unidentifiable direction
+    jac[2, 0, 0] = np.nan                      # a non-finite Jacobian
+    res = rng.normal(0, 0.1, (3, m))
+    der = np.exp(rng.normal(0, 1, (3, pf)))
+    free = np.array([0, 2, 3, 4])
+    n_obs = np.full(3, m)
+    batch = fit_statistics(res, jac, der, free, 5, n_obs)
+    for i in range(3):
+        one = fit_statistics(res[i:i + 1], jac[i:i + 1], der[i:i + 1], free, 5, n_obs[i:i + 1])
+        for name in ("chi_square", "reduced_chi_square", "aic", "bic", "covariance",
+                     "stderr", "correlation"):
+            np.testing.assert_allclose(getattr(one, name), getattr(batch, name)[i:i + 1],
+                                       rtol=1e-10, atol=1e-300, err_msg=name)
+        assert one.dof[0] == batch.dof[i] and one.n_observations[0] == m
