@@ -348,6 +348,8 @@ def _arc_swap(params: Array, cov: Array, corr: Array, stderr: Array,
     return swapped
 
 
+#: Longest step of the solver in internal coordinates (a factor e^3 for a log parameter).
+MAX_STEP = 3.0
 #: Log parameters stay within this factor of their data-driven value (see _row_bounds).
 SAFETY_FACTOR = 1e10
 #: An inductance whose reactance at the top frequency is below this fraction of |Z| there
@@ -559,7 +561,7 @@ def fit_arrays(
     floor = problem.cost_floor()
     if k > 1:
         floor = np.repeat(floor, k)
-    options = {"max_nfev": max_nfev, **(solver_options or {})}
+    options = {"max_nfev": max_nfev, "max_step": MAX_STEP, **(solver_options or {})}
     if k == 1 or not staged:
         res = _solve_rows(problem, u0, lo, hi, floor, np.arange(s * k), options)
     else:

@@ -11,6 +11,8 @@ Method (per row), following Moré's MINPACK formulation with Nielsen's damping u
   maximum of ``diag(JᵀJ)`` (invariant to parameter scaling);
 - box constraints are handled by projection: parameters on a bound whose gradient points
   outward are frozen for the step, and the trial point is clipped into the box;
+- an optional cap ``max_step`` on the step's largest component shortens the step along its
+  direction;
 - the gain ratio ρ = actual / predicted reduction accepts the step when ρ > 1e-4 and updates
   λ ← λ·max(1/3, 1 - (2ρ - 1)³) (accepted) or λ ← λ·ν, ν ← 2ν (rejected).
 
@@ -225,6 +227,7 @@ def least_squares_batch(
     prune_factor: float = 2.0,
     prune_grace: int = 10,
     cost_floor: Array | None = None,
+    max_step: float | None = None,
 ) -> SolverResult:
     """Minimise ``0.5 * ||r(x)||²`` independently for every row of ``x0``.
 
@@ -247,6 +250,14 @@ def least_squares_batch(
         cost (or at round-off level).
     lambda0 : float
         Initial damping (relative to the Jacobi-scaled normal matrix).
+    max_step : float, optional
+        Longest trial step, ``max |δ_i|`` in internal coordinates: a longer LM step is
+        shortened along its direction (still a descent direction of the quadratic model, and
+        the gain ratio is computed for the shortened step). For log parameters 3 means a
+        factor e³ per iteration. Far from the optimum the undamped Gauss–Newton step of a
+        weakly determined log parameter (a stray inductance, a series resistance much
+        smaller than the arcs) can be tens of units long; it is rejected again and again
+        while λ grows, one evaluation each. Default: no limit.
     cost_floor : ndarray (B,), optional
         Cost at round-off level for each row (the cost of residuals of a few machine
         epsilons of the data): below it a fit is exact and decreases are meaningless. The
@@ -285,7 +296,7 @@ def least_squares_batch(
     x = np.clip(x, lo, hi)
     if max_nfev is None:
         max_nfev = 100 * (p + 1)
-    tol = (ftol, xtol, gtol, stationary_rtol, lambda0)
+    tol = (ftol, xtol, gtol, stationary_rtol, lambda0, np.inf if max_step is None else max_step)
     if b == 1:
         # one row (CircuitModel.fit): the same iteration on 1-D arrays with scalar
         # bookkeeping; at B = 1 the batched version's per-iteration cost is numpy call
@@ -297,11 +308,11 @@ def least_squares_batch(
 
 
 def _solve_batch(fun: ResidualFunction, x: Array, lo: Array, hi: Array, max_nfev: int,
-                 tol: tuple[float, float, float, float, float], cost_floor: Array | None,
+                 tol: tuple[float, float, float, float, float, float], cost_floor: Array | None,
                  groups: NDArray[np.intp] | None, prune_factor: float,
                  prune_grace: int) -> SolverResult:
     """The batched iteration of :func:`least_squares_batch` (arguments validated there)."""
-    ftol, xtol, gtol, stationary_rtol, lambda0 = tol
+    ftol, xtol, gtol, stationary_rtol, lambda0, max_step = tol
     b, p = x.shape
     rows_all = np.arange(b)
 
@@ -392,6 +403,8 @@ def _solve_batch(fun: ResidualFunction, x: Array, lo: Array, hi: Array, max_nfev
                     break
                 free = free & ~out
                 delta = _solve_scaled(a, g, d, lam[act], free)
+            longest = np.max(np.abs(delta), axis=1)
+            delta *= np.where(longest > max_step, max_step / longest, 1.0)[:, None]
             xt = _step_into_box(xa, delta, lo_a, hi_a)
             delta = xt - xa
             predicted = -(_dot(g, delta) + 0.5 * _dot(delta, _mv(a, delta)))
@@ -524,10 +537,10 @@ def _newton_decrement_1(jac: Array, r: Array, x: Array, lo: Array, hi: Array,
 
 
 def _solve_single(fun: ResidualFunction, x: Array, lo: Array, hi: Array, max_nfev: int,
-                  tol: tuple[float, float, float, float, float],
+                  tol: tuple[float, float, float, float, float, float],
                   cost_floor: float | None) -> SolverResult:
     """:func:`least_squares_batch` for one row: x, lo, hi of shape (P,)."""
-    ftol, xtol, gtol, stationary_rtol, lambda0 = tol
+    ftol, xtol, gtol, stationary_rtol, lambda0, max_step = tol
     p = x.shape[0]
     row = np.zeros(1, dtype=np.intp)
     r2, j3 = fun(x[None, :], row)
@@ -585,6 +598,9 @@ def _solve_single(fun: ResidualFunction, x: Array, lo: Array, hi: Array, max_nfe
                         break
                     free = free & ~out
                     delta = _solve_scaled_1(a, g, d, lam, free, False)
+            longest = float(np.abs(delta).max())
+            if longest > max_step:
+                delta = delta * (max_step / longest)
             xt = _step_into_box_1(x, delta, lo, hi)
             delta = xt - x
             predicted = -(float(g @ delta) + 0.5 * float(delta @ (a @ delta)))

@@ -110,11 +110,14 @@ def test_constants_are_honoured():
 
 
 def test_bounds_are_honoured():
+    # R2 <= 1.5e5 is below both arcs' resistances (2e5, 4e5), so the bound is active
+    # whichever arc R2 ends up describing (with a bound between the two, 3e5, the exact fit
+    # with the arcs' labels exchanged satisfies it; the fitter may rightly find that one)
     params = SETS_A[0]
     z = spectrum("bulk-gb-electrode", params, F_A)
-    m = CircuitModel("bulk-gb-electrode", bounds={"R2": (None, 3e5)}).fit(F_A, z)
-    assert m.params_["R2"] <= 3e5
-    assert m.params_["R2"] == pytest.approx(3e5)
+    m = CircuitModel("bulk-gb-electrode", bounds={"R2": (None, 1.5e5)}).fit(F_A, z)
+    assert m.params_["R2"] <= 1.5e5
+    assert m.params_["R2"] == pytest.approx(1.5e5)
     assert all(0 < m.params_[n] <= 1 for n in ("CPE1_1", "CPE2_1", "CPE3_1"))
 
 

@@ -107,21 +107,24 @@ def test_pruning_keeps_the_best_start():
                                [[1e3, 1e-7], [2e4, 1e-9]], rtol=1e-7)
 
 
-@pytest.mark.parametrize(("start", "upper", "max_nfev"), [
-    ([3e3, 3e-8], None, None),                       # noisy data, interior optimum
-    ([1.0, 1e-3], None, None),                       # far start: rejected steps on the way
-    ([100.0, 1e-6], [np.log(500.0), np.inf], None),  # optimum on an active bound
-    ([1.0, 1e-3], None, 3),                          # evaluation limit
+@pytest.mark.parametrize(("start", "upper", "max_nfev", "max_step"), [
+    ([3e3, 3e-8], None, None, None),                       # noisy data, interior optimum
+    ([1.0, 1e-3], None, None, None),                       # far start: rejected steps
+    ([1.0, 1e-3], None, None, 0.5),                        # far start, short steps
+    ([100.0, 1e-6], [np.log(500.0), np.inf], None, None),  # optimum on an active bound
+    ([100.0, 1e-6], [np.log(500.0), np.inf], None, 1.0),
+    ([1.0, 1e-3], None, 3, None),                          # evaluation limit
 ])
-def test_one_row_path_takes_the_batched_steps(rng, start, upper, max_nfev):
+def test_one_row_path_takes_the_batched_steps(rng, start, upper, max_nfev, max_step):
     """A single row runs the one-row iteration (scalar bookkeeping); the same problem
     duplicated in a batch of two runs the batched one: same steps, same outcome."""
     z = rc(np.array([1e3]), np.array([1e-7]))
     z = z + 0.01 * np.abs(z) * (rng.standard_normal(z.shape) + 1j * rng.standard_normal(z.shape))
     x0 = np.log([start])
-    one = least_squares_batch(rc_problem(z), x0, upper=upper, max_nfev=max_nfev)
+    one = least_squares_batch(rc_problem(z), x0, upper=upper, max_nfev=max_nfev,
+                              max_step=max_step)
     two = least_squares_batch(rc_problem(np.repeat(z, 2, axis=0)), np.repeat(x0, 2, axis=0),
-                              upper=upper, max_nfev=max_nfev)
+                              upper=upper, max_nfev=max_nfev, max_step=max_step)
     for name in ("status", "reason", "nfev", "n_iterations"):
         np.testing.assert_array_equal(getattr(one, name), getattr(two, name)[:1], err_msg=name)
     np.testing.assert_allclose(one.x, two.x[:1], rtol=1e-9, atol=1e-12)
@@ -129,6 +132,28 @@ def test_one_row_path_takes_the_batched_steps(rng, start, upper, max_nfev):
     np.testing.assert_allclose(one.newton_decrement, two.newton_decrement[:1], rtol=1e-6,
                                atol=1e-14 * one.cost[0])
     assert one.x.shape == (1, 2) and one.jacobian.shape == two.jacobian[:1].shape
+
+
+@pytest.mark.parametrize("rows", [1, 2])
+def test_max_step_limits_every_trial_step(rows):
+    z = rc(np.array([1e3] * rows), np.array([1e-7] * rows))
+    fun = rc_problem(z)
+    seen = []
+
+    def recording(u, sub):
+        seen.append(u.copy())
+        return fun(u, sub)
+
+    x0 = np.log([[1.0, 1e-3]] * rows)
+    res = least_squares_batch(recording, x0, max_step=0.5)
+    assert res.converged.all()
+    np.testing.assert_allclose(np.exp(res.x), [[1e3, 1e-7]] * rows, rtol=1e-8)
+    # without the cap the first step alone is several units long; with it every trial point
+    # lies within 0.5 of a point evaluated before (the accepted one it was taken from)
+    points = np.concatenate(seen)[:, None, :]
+    for i in range(1, len(points)):
+        assert np.abs(points[i] - points[:i]).max(axis=-1).min() <= 0.5 + 1e-12
+    assert len(seen) > np.log(1e-3 / 1e-7) / 0.5   # ln C has to travel 9.2
 
 
 def test_one_row_non_finite_start_matches_batched():
