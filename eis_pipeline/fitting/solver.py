@@ -17,7 +17,10 @@ Method (per row), following Moré's MINPACK formulation with Nielsen's damping u
   λ ← λ·max(1/3, 1 - (2ρ - 1)³) (accepted) or λ ← λ·ν, ν ← 2ν (rejected).
 
 Stopping tests (per row): gradient (max cosine between the residual and a Jacobian column
-<= ``gtol``), cost (actual and predicted relative reduction <= ``ftol``), step (max |δ| <= ``xtol``
+<= ``gtol``), cost (actual and predicted relative reduction <= ``ftol``; and, right after a
+step that gained less than ``sqrt(ftol)`` of the cost, the Newton decrement below — the gain
+a full Gauss–Newton step still predicts — <= ``ftol`` of the cost, which spares the
+evaluation that would only confirm convergence), step (max |δ| <= ``xtol``
 in internal units, i.e. a relative change for log parameters), an exact fit, a step that cannot
 reduce the cost at machine precision, and the evaluation limit ``max_nfev``. Whatever stopped a
 row, the row is then *judged*: it counts as converged only if the Gauss–Newton model predicts
@@ -67,8 +70,9 @@ REASONS = ("", "gradient below gtol", "relative cost reduction below ftol",
            "no further reduction possible at machine precision",
            "maximum number of function evaluations reached", "damping diverged",
            "non-finite starting point", "abandoned: another start of the same problem is "
-           "far better")
-_GTOL, _FTOL, _XTOL, _EXACT, _ROUNDOFF, _MAXFEV, _LAMBDA, _NONFINITE, _PRUNED = range(1, 10)
+           "far better", "Gauss-Newton step predicts a relative cost reduction below ftol")
+(_GTOL, _FTOL, _XTOL, _EXACT, _ROUNDOFF, _MAXFEV, _LAMBDA, _NONFINITE, _PRUNED,
+ _NEWTON) = range(1, 11)
 _EPS = float(np.finfo(np.float64).eps)
 
 
@@ -197,6 +201,12 @@ def newton_decrement(jac: Array, r: Array, x: Array, lo: Array, hi: Array,
     leaves the box are held at ``±radius`` and the others re-solved (one active-set pass).
     """
     a, g = _normal(jac, r)
+    return _decrement(a, g, x, lo, hi, radius)
+
+
+def _decrement(a: Array, g: Array, x: Array, lo: Array, hi: Array,
+               radius: float = 1.0) -> Array:
+    """:func:`newton_decrement` from the normal equations ``a = JᵀJ``, ``g = Jᵀr``."""
     d = np.sqrt(np.maximum(np.diagonal(a, axis1=1, axis2=2), 1e-300))
     free = _free_mask(x, g, lo, hi)
     lam = np.full(len(x), 1e-12)
@@ -330,6 +340,9 @@ def _solve_batch(fun: ResidualFunction, x: Array, lo: Array, hi: Array, max_nfev
     lam = np.full(b, lambda0)
     nu = np.full(b, 2.0)
     dmax = np.zeros((b, p))
+    near = np.zeros(b, dtype=bool)     # the last accepted step gained < sqrt(ftol) of the cost
+    dec = np.full(b, np.nan)           # Newton decrement where already computed
+    near_tol = math.sqrt(ftol)
     # Round-off floor of the cost: below this, no decrease is meaningful.
     eps = np.finfo(np.float64).eps
     if cost_floor is None:
@@ -391,6 +404,25 @@ def _solve_batch(fun: ResidualFunction, x: Array, lo: Array, hi: Array, max_nfev
                                              d[keep])
                 if act.size == 0:
                     break
+            check = near[act]
+            if check.any():
+                # close to convergence: stop where a full Gauss–Newton step predicts no
+                # meaningful gain, without evaluating that step
+                sub = np.flatnonzero(check)
+                rows = act[sub]
+                dec[rows] = _decrement(a[sub], g[sub], xa[sub], lo_a[sub], hi_a[sub])
+                near[rows] = False
+                stop_n = np.zeros(act.size, dtype=bool)
+                stop_n[sub] = dec[rows] <= ftol * np.maximum(ca[sub], tiny_cost[rows])
+                if stop_n.any():
+                    reason[act[stop_n]] = _NEWTON
+                    done[act[stop_n]] = True
+                    keep = ~stop_n
+                    act, xa, ra, ja, ca = act[keep], xa[keep], ra[keep], ja[keep], ca[keep]
+                    lo_a, hi_a, a, g, free, d = (lo_a[keep], hi_a[keep], a[keep], g[keep],
+                                                 free[keep], d[keep])
+                    if act.size == 0:
+                        break
 
             # -- trial step ----------------------------------------------------------------------
             delta = _solve_scaled(a, g, d, lam[act], free)
@@ -430,6 +462,7 @@ def _solve_batch(fun: ResidualFunction, x: Array, lo: Array, hi: Array, max_nfev
             rej = act[~accept]
             lam[rej] *= nu[rej]
             nu[rej] *= 2.0
+            dec[acc] = np.nan
 
             # -- tests after the step ------------------------------------------------------------
             rel_scale = np.maximum(ca, tiny_cost[act])
@@ -439,6 +472,7 @@ def _solve_batch(fun: ResidualFunction, x: Array, lo: Array, hi: Array, max_nfev
             stop_round = ~accept & (predicted >= 0) & (predicted <= 4 * eps * rel_scale)
             stop_lam = lam[act] > 1e16
             stop = stop_f | stop_x | stop_round | stop_lam
+            near[act] = accept & ~stop & (actual <= near_tol * rel_scale)
             if stop.any():
                 reason[act[stop]] = np.select(
                     [stop_f[stop], stop_x[stop], stop_round[stop]],
@@ -446,8 +480,8 @@ def _solve_batch(fun: ResidualFunction, x: Array, lo: Array, hi: Array, max_nfev
                 done[act[stop]] = True
 
     # -- judge every row honestly ------------------------------------------------------------
-    dec = np.full(b, np.nan)
-    ok_rows = np.flatnonzero((status != Status.NON_FINITE) & (reason != _PRUNED))
+    ok_rows = np.flatnonzero((status != Status.NON_FINITE) & (reason != _PRUNED)
+                             & np.isnan(dec))
     if ok_rows.size:
         dec[ok_rows] = newton_decrement(jac[ok_rows], r[ok_rows], x[ok_rows], lo[ok_rows],
                                         hi[ok_rows])
@@ -521,8 +555,12 @@ def _newton_decrement_1(jac: Array, r: Array, x: Array, lo: Array, hi: Array,
                         radius: float = 1.0) -> float:
     """One-row :func:`newton_decrement`."""
     jt = jac.T
-    a = jt @ jac
-    g = jt @ r
+    return _decrement_1(jt @ jac, jt @ r, x, lo, hi, radius)
+
+
+def _decrement_1(a: Array, g: Array, x: Array, lo: Array, hi: Array,
+                 radius: float = 1.0) -> float:
+    """One-row :func:`_decrement`."""
     d = np.sqrt(np.maximum(a.diagonal(), 1e-300))
     free = ~(((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0)))
     all_free = bool(free.all())
@@ -557,6 +595,9 @@ def _solve_single(fun: ResidualFunction, x: Array, lo: Array, hi: Array, max_nfe
     lam, nu = lambda0, 2.0
     dmax = np.zeros(p)
     all_true = np.ones(p, dtype=bool)
+    near = False
+    near_tol = math.sqrt(ftol)
+    dec = math.nan
     with np.errstate(all="ignore"):
         fresh = True
         while finite:
@@ -587,6 +628,12 @@ def _solve_single(fun: ResidualFunction, x: Array, lo: Array, hi: Array, max_nfe
             if nfev >= max_nfev:
                 reason = _MAXFEV
                 break
+            if near:
+                near = False
+                dec = _decrement_1(a, g, x, lo, hi)
+                if dec <= ftol * max(cost, tiny):
+                    reason = _NEWTON
+                    break
             free, all_free = free0, all_free0
 
             # -- trial step ------------------------------------------------------------------
@@ -618,6 +665,7 @@ def _solve_single(fun: ResidualFunction, x: Array, lo: Array, hi: Array, max_nfe
             rel_scale = max(cost, tiny)
             fresh = accept
             if accept:
+                dec = math.nan
                 x, r, jac, cost = xt, rt, jt, ct
                 lam *= max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
                 nu = 2.0
@@ -635,13 +683,14 @@ def _solve_single(fun: ResidualFunction, x: Array, lo: Array, hi: Array, max_nfe
             elif lam > 1e16:
                 reason = _LAMBDA
             else:
+                near = accept and actual <= near_tol * rel_scale
                 continue
             break
 
     # -- judge the row honestly -----------------------------------------------------------------
-    dec = np.nan
     if finite:
-        dec = _newton_decrement_1(jac, r, x, lo, hi)
+        if math.isnan(dec):
+            dec = _newton_decrement_1(jac, r, x, lo, hi)
         if reason == _MAXFEV:
             status = Status.MAX_NFEV
         elif not dec <= stationary_rtol * cost + tiny:

@@ -147,7 +147,15 @@ def test_staged_and_all_starts_agree():
     fs = np.broadcast_to(f, z.shape).copy()
     a = fit_arrays(c, fs, z, space=space, roles=r.roles, staged=True)
     b = fit_arrays(c, fs, z, space=space, roles=r.roles, staged=False)
-    np.testing.assert_allclose(a.params, b.params, rtol=1e-5)
+    np.testing.assert_allclose(a.cost, b.cost, rtol=1e-9)
+    # the same minimum: each parameter to a thousandth of its standard error (the third
+    # spectrum's electrode spike lies below 1 Hz: its Q is undetermined, stderr > 1000 %,
+    # and the solver stops anywhere along that flat direction once no step gains 1e-10
+    # of the cost), and to 1e-5 where the parameter is determined to better than 10 %
+    tol = np.nan_to_num(1e-3 * np.fmax(a.stderr, b.stderr), nan=np.inf)   # NaN: undetermined
+    assert np.all(np.abs(a.params - b.params) <= tol + 1e-12 * np.abs(b.params))
+    determined = a.stderr < 0.1 * np.abs(a.params)
+    np.testing.assert_allclose(a.params[determined], b.params[determined], rtol=1e-5)
     assert np.all(a.nfev <= b.nfev)
 
 
