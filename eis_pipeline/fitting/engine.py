@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol
 
 import numpy as np
@@ -106,6 +107,8 @@ MAX_GROUPS = 4
 def _groups(frequency: Array,
             unpadded: bool = False) -> tuple[NDArray[np.intp], list[Array]]:
     """Spectra sharing one frequency grid evaluate the circuit in one call."""
+    if unpadded and frequency.shape[0] == 1:   # one spectrum (CircuitModel.fit)
+        return np.zeros(1, dtype=np.intp), [frequency[0]]
     key = frequency if unpadded else np.where(np.isfinite(frequency), frequency, -1.0)
     if np.all(key == key[:1]):   # the common case (one campaign, one grid): skip the sort
         return np.zeros(len(key), dtype=np.intp), [key[0][key[0] > 0]]
@@ -127,14 +130,25 @@ _GRIDS: dict[bytes, Any] = {}
 _GRIDS_MAX = 16
 
 
+def _grid_type() -> Any:
+    """:class:`~eis_pipeline.circuits.FrequencyGrid` (imported on first use, then kept)."""
+    global _FREQUENCY_GRID
+    if _FREQUENCY_GRID is None:
+        from eis_pipeline.circuits import FrequencyGrid
+
+        _FREQUENCY_GRID = FrequencyGrid
+    return _FREQUENCY_GRID
+
+
+_FREQUENCY_GRID: Any = None
+
+
 def _grid(frequency: Array) -> Any:
     """A cached :class:`~eis_pipeline.circuits.FrequencyGrid` for a 1-D frequency array."""
-    from eis_pipeline.circuits import FrequencyGrid
-
     key = frequency.tobytes()
     grid = _GRIDS.get(key)
     if grid is None:
-        grid = FrequencyGrid(frequency)
+        grid = _grid_type()(frequency)
         if len(_GRIDS) >= _GRIDS_MAX:
             _GRIDS.pop(next(iter(_GRIDS)))   # the oldest entry
         _GRIDS[key] = grid
@@ -149,9 +163,7 @@ class _Problem:
         self.compiled = compiled
         self.space = space
         self.n_starts = n_starts
-        from eis_pipeline.circuits import FrequencyGrid
-
-        self._grid_type = FrequencyGrid
+        self._grid_type = _grid_type()
         valid = np.isfinite(frequency)
         unpadded = bool(valid.all())
         self.group, grids = _groups(frequency, unpadded)
@@ -181,9 +193,8 @@ class _Problem:
         # One grid without padding (a CircuitModel fit, a campaign on one grid): the lean
         # evaluation below, a dozen numpy calls around the circuit's own.
         self.simple = self.dense and not self.per_row
-        self._log = np.array([space.kinds[i] == "positive" for i in self.free])
-        self._fixed = np.flatnonzero(space.fixed)
-        self._fixed_values = space.fixed_values[self._fixed]
+        self._log = space.log_free
+        self._fixed, self._fixed_values = space.fixed_split
 
     def __call__(self, u: Array, rows: NDArray[np.intp]) -> tuple[Array, Array]:
         if self.simple:
@@ -409,10 +420,12 @@ def _row_bounds(space: ParameterSpace, compiled: CompiledLike, frequency: Array,
     return lo, hi
 
 
-def _floored(space: ParameterSpace) -> list[tuple[int, str]]:
+@lru_cache(maxsize=64)
+def _floored(space: ParameterSpace) -> tuple[tuple[int, str], ...]:
     """(free index, "L" or "R") of the log-space inductances and resistances."""
-    return [(j, kind) for j, i in enumerate(space.free)
-            if space.log_free[j] and (kind := space.names[i].rstrip("0123456789")) in ("L", "R")]
+    return tuple((j, kind) for j, i in enumerate(space.free)
+                 if space.log_free[j]
+                 and (kind := space.names[i].rstrip("0123456789")) in ("L", "R"))
 
 
 #: Residual sign runs below this z-score (in the real or the imaginary part) mark a fit as
@@ -432,14 +445,15 @@ def _runs_z(residuals: Array, n_points: NDArray[np.int_]) -> Array:
     parts = residuals.reshape(s, 2, n)     # both halves in one pass
     pos = parts > 0
     neg = parts < 0
-    if not np.all(n_points == n):
+    if not (n_points == n).all():
         valid = (np.arange(n)[None, :] < n_points[:, None])[:, None, :]
         pos &= valid
         neg &= valid
-    n_pos = np.count_nonzero(pos, axis=2)
-    n_neg = np.count_nonzero(neg, axis=2)
+    # (sums of booleans: np.count_nonzero with an axis is a Python-level wrapper of the same)
+    n_pos = pos.sum(axis=2)
+    n_neg = neg.sum(axis=2)
     sign = pos.view(np.int8) - neg.view(np.int8)
-    changes = np.count_nonzero(sign[:, :, 1:] * sign[:, :, :-1] < 0, axis=2)
+    changes = (sign[:, :, 1:] * sign[:, :, :-1] < 0).sum(axis=2)
     if s == 1:   # one fit: the same arithmetic on Python scalars
         out = math.inf
         for n_p, n_n, ch in zip(n_pos[0].tolist(), n_neg[0].tolist(), changes[0].tolist(),
@@ -557,7 +571,7 @@ def fit_arrays(
     lo, hi = _row_bounds(space, compiled, frequency, impedance, starts, u_start=u0[::k])
     if k > 1:
         lo, hi = np.repeat(lo, k, axis=0), np.repeat(hi, k, axis=0)
-    u0 = np.clip(u0, lo, hi)
+    u0 = np.minimum(np.maximum(u0, lo), hi)   # np.clip, without its call overhead
     floor = problem.cost_floor()
     if k > 1:
         floor = np.repeat(floor, k)
@@ -580,23 +594,34 @@ def fit_arrays(
         else:
             k = 1   # every spectrum keeps its first start: the result is over those only
 
-    # best start per spectrum: lowest cost, converged rows first among equals
-    cost = np.where(np.isfinite(res.cost), res.cost, np.inf).reshape(s, k)
-    best = np.argmin(cost, axis=1)
-    rows = np.arange(s) * k + best
-    u = res.x[rows]
+    if k == 1:
+        # one start per spectrum, in order: the result rows are the spectra
+        def pick(a: Any) -> Any:
+            return a
+        messages = res.messages()
+        nfev = res.nfev
+    else:
+        # best start per spectrum: lowest cost, converged rows first among equals
+        cost = np.where(np.isfinite(res.cost), res.cost, np.inf).reshape(s, k)
+        rows = np.arange(s) * k + np.argmin(cost, axis=1)
+
+        def pick(a: Any) -> Any:
+            return a[rows]
+        all_messages = res.messages()
+        messages = [all_messages[i] for i in rows.tolist()]
+        nfev = res.nfev.reshape(s, k).sum(1)
+    u = pick(res.x)
     params = space.to_natural(u)
-    residuals = res.residuals[rows]
-    stats = fit_statistics(residuals, res.jacobian[rows],
+    residuals = pick(res.residuals)
+    stats = fit_statistics(residuals, pick(res.jacobian),
                            space.natural_derivative(u), space.free, p, 2 * n_points)
     swapped = _arc_swap(params, stats.covariance, stats.correlation, stats.stderr, space,
                         roles, bulk_from_intercept)
-    messages = res.messages()
     return BatchFit(
         params=params, stderr=stats.stderr, covariance=stats.covariance,
-        correlation=stats.correlation, status=res.status[rows],
-        messages=[messages[i] for i in rows.tolist()], cost=res.cost[rows],
-        chi_square=stats.chi_square, reduced_chi_square=stats.reduced_chi_square,
-        aic=stats.aic, bic=stats.bic, n_points=n_points, nfev=res.nfev.reshape(s, k).sum(1),
-        n_iterations=res.n_iterations[rows], impedance_fit=problem.model_at(params, residuals),
-        residuals=residuals, swapped=swapped)
+        correlation=stats.correlation, status=pick(res.status), messages=messages,
+        cost=pick(res.cost), chi_square=stats.chi_square,
+        reduced_chi_square=stats.reduced_chi_square, aic=stats.aic, bic=stats.bic,
+        n_points=n_points, nfev=nfev, n_iterations=pick(res.n_iterations),
+        impedance_fit=problem.model_at(params, residuals), residuals=residuals,
+        swapped=swapped)

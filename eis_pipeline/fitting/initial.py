@@ -40,6 +40,11 @@ def _take(a: Array, idx: NDArray[np.intp]) -> Array:
     return a[np.arange(idx.shape[0]), idx]
 
 
+def _clip(a: Array, lo: float, hi: float) -> Array:
+    """``np.clip(a, lo, hi)`` without its call overhead (several times the work here)."""
+    return np.minimum(np.maximum(a, lo), hi)
+
+
 def _median_rows(a: Array) -> Array:
     """``np.median(a, axis=1)`` for finite rows, without its per-call overhead."""
     a = np.sort(a, axis=1)
@@ -233,15 +238,15 @@ def _from_roles(feat: Mapping[str, Any], names: Sequence[str], index: Mapping[st
 
     # -- high-frequency end: R_s + jωL + A (jω)^-n over the top points -----------------------
     r_s = np.zeros(s)
-    l0 = np.zeros(s)
     hf_q, hf_n = np.full(s, np.nan), np.full(s, ARC_N)
+    z_c = z   # arcs + electrode: nothing else in series to remove
     if series or l_name in index:
         r_s, l0, hf_q, hf_n = _high_frequency(feat, with_l=l_name in index)
         l0 = np.maximum(l0, 1e-4 * zs / feat["omega_max"])
         put(l_name, l0[:, None])
         if series:
             put(bulk["resistance"], r_s[:, None])
-    z_c = z - 1j * omega * l0[:, None] - r_s[:, None]   # arcs + electrode
+        z_c = z - 1j * omega * l0[:, None] - r_s[:, None]
 
     # -- arcs and the trough before the spike ------------------------------------------------
     y = -z_c.imag
@@ -251,7 +256,7 @@ def _from_roles(feat: Mapping[str, Any], names: Sequence[str], index: Mapping[st
     if elec.get("cpe") is not None or elec.get("capacitor") is not None:
         spike = trough < last
         tail = _take(z_c, last) - r_tot
-        n3 = np.where(spike, np.clip(-np.angle(tail) / (np.pi / 2), 0.5, 1.0), ARC_N)
+        n3 = np.where(spike, _clip(-np.angle(tail) / (np.pi / 2), 0.5, 1.0), ARC_N)
         mod = np.where(spike, np.abs(tail), 0.3 * r_tot)
         q3 = 1.0 / (mod * feat["omega_min"] ** n3)
         if elec.get("cpe") is not None:
@@ -267,7 +272,7 @@ def _from_roles(feat: Mapping[str, Any], names: Sequence[str], index: Mapping[st
     lo_i, hi_i = np.minimum(i1, i2), np.maximum(i1, i2)
     between = (pos > lo_i[:, None]) & (pos < hi_i[:, None]) & valid
     valley = np.argmin(np.where(between, y, np.inf), axis=1)
-    share = np.clip(_take(z_c.real, valley) / r_tot, 0.05, 0.95)
+    share = _clip(_take(z_c.real, valley) / r_tot, 0.05, 0.95)
     share = np.where(has2 & between.any(axis=1), share, 0.3)
 
     arcs = [role for role in (bulk, gb) if role.get("resistance") in index
@@ -287,7 +292,7 @@ def _from_roles(feat: Mapping[str, Any], names: Sequence[str], index: Mapping[st
     elif len(arcs) == 1:
         role = arcs[0]
         r_arc = r_tot
-        n_hf = np.clip(np.where(np.isfinite(hf_q), hf_n, ARC_N), 0.5, 1.0)
+        n_hf = _clip(np.where(np.isfinite(hf_q), hf_n, ARC_N), 0.5, 1.0)
         q_hf = np.where(np.isfinite(hf_q), hf_q, 1.0 / (r_arc * w1**ARC_N))
         h1 = np.maximum(_take(y, i1), 1e-3 * zs)
         r_height = 2.0 * h1 / np.tan(ARC_N * np.pi / 4)

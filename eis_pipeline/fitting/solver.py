@@ -303,7 +303,7 @@ def least_squares_batch(
                          (b, p))
     hi = np.broadcast_to(np.asarray(np.inf if upper is None else upper, dtype=np.float64),
                          (b, p))
-    x = np.clip(x, lo, hi)
+    x = np.minimum(np.maximum(x, lo), hi)   # np.clip, without its call overhead
     if max_nfev is None:
         max_nfev = 100 * (p + 1)
     tol = (ftol, xtol, gtol, stationary_rtol, lambda0, np.inf if max_step is None else max_step)
@@ -559,17 +559,21 @@ def _newton_decrement_1(jac: Array, r: Array, x: Array, lo: Array, hi: Array,
 
 
 def _decrement_1(a: Array, g: Array, x: Array, lo: Array, hi: Array,
-                 radius: float = 1.0) -> float:
-    """One-row :func:`_decrement`."""
+                 radius: float = 1.0,
+                 free_mask: tuple[NDArray[np.bool_], bool] | None = None) -> float:
+    """One-row :func:`_decrement`; ``free_mask`` = (free, all free) when already known."""
     d = np.sqrt(np.maximum(a.diagonal(), 1e-300))
-    free = ~(((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0)))
-    all_free = bool(free.all())
+    if free_mask is None:
+        free = ~(((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0)))
+        all_free = bool(free.all())
+    else:
+        free, all_free = free_mask
     delta = _solve_scaled_1(a, g, d, 1e-12, free, all_free)
     out = np.abs(delta) > radius
     if out.any():
         held = np.where(out, np.sign(delta) * radius, 0.0)
         delta = held + _solve_scaled_1(a, g + a @ held, d, 1e-12, free & ~out, False)
-        delta = np.clip(delta, -radius, radius)
+        delta = np.minimum(np.maximum(delta, -radius), radius)
     gain = -(float(g @ delta) + 0.5 * float(delta @ (a @ delta)))
     return max(gain, 0.0)
 
@@ -630,7 +634,7 @@ def _solve_single(fun: ResidualFunction, x: Array, lo: Array, hi: Array, max_nfe
                 break
             if near:
                 near = False
-                dec = _decrement_1(a, g, x, lo, hi)
+                dec = _decrement_1(a, g, x, lo, hi, free_mask=(free0, all_free0))
                 if dec <= ftol * max(cost, tiny):
                     reason = _NEWTON
                     break

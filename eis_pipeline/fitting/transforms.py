@@ -155,6 +155,12 @@ class ParameterSpace:
         return tuple(self.names[i] for i in self.free)
 
     @cached_property
+    def fixed_split(self) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
+        """Indices of the fixed parameters and their values."""
+        index = np.flatnonzero(self.fixed)
+        return index, self.fixed_values[index]
+
+    @cached_property
     def _log(self) -> NDArray[np.bool_]:
         return np.array([self.kinds[i] == "positive" for i in self.free], dtype=bool)
 
