@@ -238,7 +238,8 @@ def _from_roles(feat: Mapping[str, Any], names: Sequence[str], index: Mapping[st
 
     # -- high-frequency end: R_s + jωL + A (jω)^-n over the top points -----------------------
     r_s = np.zeros(s)
-    hf_q, hf_n = np.full(s, np.nan), np.full(s, ARC_N)
+    hf_q: Array | None = None   # high-frequency arc (Q, n), used with a single arc
+    hf_n = np.empty(0)
     z_c = z   # arcs + electrode: nothing else in series to remove
     if series or l_name in index:
         r_s, l0, hf_q, hf_n = _high_frequency(feat, with_l=l_name in index)
@@ -292,6 +293,8 @@ def _from_roles(feat: Mapping[str, Any], names: Sequence[str], index: Mapping[st
     elif len(arcs) == 1:
         role = arcs[0]
         r_arc = r_tot
+        if hf_q is None:
+            hf_q, hf_n = np.full(s, np.nan), np.full(s, ARC_N)
         n_hf = _clip(np.where(np.isfinite(hf_q), hf_n, ARC_N), 0.5, 1.0)
         q_hf = np.where(np.isfinite(hf_q), hf_q, 1.0 / (r_arc * w1**ARC_N))
         h1 = np.maximum(_take(y, i1), 1e-3 * zs)

@@ -139,6 +139,23 @@ def fit_statistics(residuals: Array, jacobian: Array, derivative: Array,
                          n_observations=n_obs, dof=dof)
 
 
+_dgesdd: Any = None   # scipy.linalg.lapack.dgesdd, imported on first use
+
+
+def _svd(a: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Singular values and Vᵀ of one (M, P) matrix: LAPACK gesdd (what ``np.linalg.svd``
+    calls) without numpy's per-call overhead, a quarter of the time at this size."""
+    global _dgesdd
+    if _dgesdd is None:
+        from scipy.linalg import lapack
+
+        _dgesdd = lapack.dgesdd
+    _, s, vt, info = _dgesdd(a, compute_uv=1, full_matrices=0)
+    if info != 0:   # no convergence (or a bad argument): numpy raises LinAlgError
+        _, s, vt = np.linalg.svd(a, full_matrices=False)
+    return s, vt
+
+
 def _one_fit(residuals: Array, jacobian: Array, derivative: Array, free: NDArray[np.intp],
              n_params: int, n_obs: int) -> FitStatistics:
     """:func:`fit_statistics` for one fit (1-D arrays), with scalar bookkeeping: at B = 1 the
@@ -153,7 +170,7 @@ def _one_fit(residuals: Array, jacobian: Array, derivative: Array, free: NDArray
     bic = log_term + pf * math.log(n_obs)
     cov_free = np.full((pf, pf), np.nan)
     if math.isfinite(reduced) and bool(np.isfinite(jacobian).all()):
-        _, s, vt = np.linalg.svd(jacobian, full_matrices=False)
+        s, vt = _svd(jacobian)
         small = s <= RCOND * s[0]
         with np.errstate(divide="ignore"):
             inv_s2 = np.where(small, 0.0, 1.0 / (s * s))
