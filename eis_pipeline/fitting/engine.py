@@ -36,6 +36,7 @@ Array = NDArray[np.float64]
 CArray = NDArray[np.complex128]
 WEIGHTINGS = ("modulus", "unit", "proportional")
 PROPORTIONAL_FLOOR = 1e-3
+_EPS = float(np.finfo(np.float64).eps)
 
 
 class CompiledLike(Protocol):
@@ -272,7 +273,7 @@ class _Problem:
 
     def cost_floor(self) -> Array:
         """Per-spectrum cost of residuals at round-off level (64 ε |Z| per part)."""
-        eps = 64 * np.finfo(np.float64).eps
+        eps = 64 * _EPS
         mod = np.abs(self.data)
         return np.asarray(0.5 * np.sum((eps * mod * self.inv_wr) ** 2
                                        + (eps * mod * self.inv_wi) ** 2, axis=1))
@@ -322,28 +323,14 @@ def _arc_swap(params: Array, cov: Array, corr: Array, stderr: Array,
     or a bound on one arc and not (identically) on the other, the labels are fixed by the
     user and nothing is swapped.
     """
-    names = space.names
     s = params.shape[0]
     swapped = np.zeros(s, dtype=bool)
     if not roles or bulk_from_intercept:
         return swapped
-    bulk, gb = roles.get("bulk", {}), roles.get("grain_boundary", {})
-    index = {n: i for i, n in enumerate(names)}
-
-    def arc(role: Mapping[str, str]) -> list[int] | None:
-        cpe = role.get("cpe")
-        if role.get("resistance") in index and cpe and f"{cpe}_1" in index:
-            return [index[role["resistance"]], index[f"{cpe}_0"], index[f"{cpe}_1"]]
-        return None
-
-    ib, ig = arc(bulk), arc(gb)
-    if ib is None or ig is None:
+    plan = _swap_plan(space, roles)
+    if plan is None:
         return swapped
-    for attr in ("fixed", "fixed_values", "lower", "upper"):
-        a = getattr(space, attr)
-        # bytes: identical values, NaN (a free parameter's fixed value) included
-        if a[ib].tobytes() != a[ig].tobytes():
-            return swapped
+    ib, ig = plan
     with np.errstate(all="ignore"):
         def tau(i: list[int]) -> Array:
             return np.asarray((params[:, i[0]] * params[:, i[1]]) ** (1.0 / params[:, i[2]]))
@@ -361,6 +348,39 @@ def _arc_swap(params: Array, cov: Array, corr: Array, stderr: Array,
 
 #: Longest step of the solver in internal coordinates (a factor e^3 for a log parameter).
 MAX_STEP = 3.0
+#: (space, roles, plan) by (id(space), id(roles)): a CircuitModel fits with the same two
+#: objects every time; holding them keeps the ids valid.
+_SWAP_PLANS: dict[tuple[int, int], tuple[Any, Any, tuple[list[int], list[int]] | None]] = {}
+
+
+def _swap_plan(space: ParameterSpace, roles: Mapping[str, Mapping[str, str]]
+               ) -> tuple[list[int], list[int]] | None:
+    """Indices (R, Q, n) of the bulk and grain-boundary arcs when they may be exchanged."""
+    key = (id(space), id(roles))
+    hit = _SWAP_PLANS.get(key)
+    if hit is not None and hit[0] is space and hit[1] is roles:
+        return hit[2]
+    index = {n: i for i, n in enumerate(space.names)}
+
+    def arc(role: Mapping[str, str]) -> list[int] | None:
+        cpe = role.get("cpe")
+        if role.get("resistance") in index and cpe and f"{cpe}_1" in index:
+            return [index[role["resistance"]], index[f"{cpe}_0"], index[f"{cpe}_1"]]
+        return None
+
+    ib, ig = arc(roles.get("bulk", {})), arc(roles.get("grain_boundary", {}))
+    plan: tuple[list[int], list[int]] | None = None
+    if ib is not None and ig is not None and all(
+            # bytes: identical values, NaN (a free parameter's fixed value) included
+            getattr(space, attr)[ib].tobytes() == getattr(space, attr)[ig].tobytes()
+            for attr in ("fixed", "fixed_values", "lower", "upper")):
+        plan = (ib, ig)
+    if len(_SWAP_PLANS) >= 64:
+        _SWAP_PLANS.pop(next(iter(_SWAP_PLANS)))
+    _SWAP_PLANS[key] = (space, roles, plan)
+    return plan
+
+
 #: Log parameters stay within this factor of their data-driven value (see _row_bounds).
 SAFETY_FACTOR = 1e10
 #: An inductance whose reactance at the top frequency is below this fraction of |Z| there

@@ -154,9 +154,10 @@ def as_spectrum_arrays(frequency: Any, impedance: Any) -> tuple[NDArray[np.float
     if f.ndim != 1 or z.shape != f.shape:
         raise SpectrumError(f"frequency and impedance must be 1-D arrays of equal length; "
                             f"got shapes {f.shape} and {z.shape}")
-    if not (np.all(np.isfinite(f)) and np.all(f > 0)):
+    # min > 0 is False for NaN; max < inf catches inf (two reductions, no temporaries)
+    if f.size and not (f.min() > 0 and f.max() < np.inf):
         raise SpectrumError("frequency must be positive and finite (Hz)")
-    if not np.all(np.isfinite(z)):
+    if not np.isfinite(z).all():
         bad = int(np.flatnonzero(~np.isfinite(z))[0])
         raise SpectrumError(f"impedance must be finite; point {bad} is {z[bad]!r}")
     return f, z
