@@ -70,7 +70,7 @@ def spectral_features(frequency: Array, impedance: NDArray[np.complex128]) -> di
     """
     f = np.asarray(frequency, dtype=np.float64)
     z = np.asarray(impedance, dtype=np.complex128)
-    if not (f.shape[1] < 2 or np.all(f[:, :-1] > f[:, 1:])):
+    if not (f.shape[1] < 2 or (f[:, :-1] > f[:, 1:]).all()):
         # (already in decreasing order, as most analysers record, when the test passes)
         order = np.argsort(-np.where(np.isfinite(f), f, -np.inf), axis=1, kind="stable")
         f = np.take_along_axis(f, order, axis=1)
@@ -152,27 +152,28 @@ def _peaks(y: Array, valid: NDArray[np.bool_]) -> tuple[NDArray[np.intp], NDArra
     there is one), and the trough: the minimum of ``y`` on the low-frequency side of the
     lowest-frequency apex (the last point when no spike rises there).
     """
+    # (method forms of argmax, max, ...: the np.* functions add a Python-level dispatch)
     yv = np.where(valid, y, -np.inf)
     ys = yv.copy()
     ys[:, 1:-1] = (yv[:, :-2] + yv[:, 1:-1] + yv[:, 2:]) / 3.0  # 3-point smoothing vs noise
     ys = np.where(np.isfinite(ys), ys, yv)
-    peak = np.zeros_like(valid)
+    peak = np.zeros(valid.shape, dtype=bool)
     peak[:, 1:-1] = (ys[:, 1:-1] > ys[:, :-2]) & (ys[:, 1:-1] >= ys[:, 2:]) & (yv[:, 1:-1] > 0)
     pos = np.arange(y.shape[1])[None, :]
     any_peak = peak.any(axis=1)
     # the lowest-frequency apex, and the trough below it
-    p_lo = np.where(any_peak, np.max(np.where(peak, pos, -1), axis=1), 0)
+    p_lo = np.where(any_peak, np.where(peak, pos, -1).max(axis=1), 0)
     below = (pos >= p_lo[:, None]) & valid
-    trough = np.argmin(np.where(below, ys, np.inf), axis=1)
+    trough = np.where(below, ys, np.inf).argmin(axis=1)
     peak &= pos < trough[:, None]
     height = np.where(peak, ys, -np.inf)
     fallback = np.where(pos < np.maximum(trough, 1)[:, None], yv, -np.inf)
     has_peak = np.asarray(peak.any(axis=1))
-    i1 = np.argmax(np.where(has_peak[:, None], height, fallback), axis=1)
+    i1 = np.where(has_peak[:, None], height, fallback).argmax(axis=1)
     h1 = _take(ys, i1)
     far = np.abs(pos - i1[:, None]) >= 3
     h2 = np.where(peak & far & (ys >= 0.05 * h1[:, None]), ys, -np.inf)
-    i2 = np.argmax(h2, axis=1)
+    i2 = h2.argmax(axis=1)
     has2 = np.isfinite(_take(h2, i2))
     return i1, i2, has2, trough
 
@@ -272,7 +273,7 @@ def _from_roles(feat: Mapping[str, Any], names: Sequence[str], index: Mapping[st
     w_lo = np.where(has2, np.minimum(w1, w2), w1)
     lo_i, hi_i = np.minimum(i1, i2), np.maximum(i1, i2)
     between = (pos > lo_i[:, None]) & (pos < hi_i[:, None]) & valid
-    valley = np.argmin(np.where(between, y, np.inf), axis=1)
+    valley = np.where(between, y, np.inf).argmin(axis=1)
     share = _clip(_take(z_c.real, valley) / r_tot, 0.05, 0.95)
     share = np.where(has2 & between.any(axis=1), share, 0.3)
 

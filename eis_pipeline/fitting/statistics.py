@@ -168,27 +168,27 @@ def _one_fit(residuals: Array, jacobian: Array, derivative: Array, free: NDArray
                 else -math.inf if chi2 == 0 else math.nan)
     aic = log_term + 2 * pf
     bic = log_term + pf * math.log(n_obs)
-    cov_free = np.full((pf, pf), np.nan)
-    if math.isfinite(reduced) and bool(np.isfinite(jacobian).all()):
-        s, vt = _svd(jacobian)
-        small = s <= RCOND * s[0]
-        with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if math.isfinite(reduced) and bool(np.isfinite(jacobian).all()):
+            s, vt = _svd(jacobian)
+            small = s <= RCOND * s[0]
             inv_s2 = np.where(small, 0.0, 1.0 / (s * s))
-        c = np.dot(vt.T * inv_s2, vt)
-        c *= reduced * derivative[:, None] * derivative
-        if small.any():
-            bad = np.any(small[:, None] & (np.abs(vt) > NULL_SHARE), axis=0)
-            c = np.where(bad[:, None] | bad, np.nan, c)
-        cov_free = c
-    if pf == n_params:
-        cov = cov_free
-    else:
-        cov = np.zeros((n_params, n_params))
-        cov[free[:, None], free] = cov_free
-    with np.errstate(invalid="ignore"):
+            cov_free = np.dot(vt.T * inv_s2, vt)
+            cov_free *= reduced * derivative[:, None] * derivative
+            if small.any():
+                bad = (small[:, None] & (np.abs(vt) > NULL_SHARE)).any(axis=0)
+                cov_free = np.where(bad[:, None] | bad, np.nan, cov_free)
+        else:
+            cov_free = np.full((pf, pf), np.nan)
+        if pf == n_params:
+            cov = cov_free
+        else:
+            cov = np.zeros((n_params, n_params))
+            cov[free[:, None], free] = cov_free
         stderr = np.sqrt(cov.diagonal())
         denom = stderr[:, None] * stderr
-        corr = np.where(denom > 0, cov / np.where(denom > 0, denom, 1.0), np.nan)
+        positive = denom > 0
+        corr = np.where(positive, cov / np.where(positive, denom, 1.0), np.nan)
 
     def one(v: float, dtype: type = np.float64) -> NDArray[Any]:
         return np.array([v], dtype=dtype)
