@@ -493,11 +493,15 @@ def _runs_z(residuals: Array, n_points: NDArray[np.int_]) -> Array:
 
 def _solve_part(problem: _Problem, u0: Array, lo: Array, hi: Array, floor: Array,
                 rows: NDArray[np.intp], options: Mapping[str, Any]) -> SolverResult:
-    """Solve the given rows; the result is over those rows only."""
+    """Solve the given rows; the result is over those rows only.
+
+    ``lo``, ``hi`` (S, Pf) and ``floor`` (S,) are per spectrum (row // n_starts).
+    """
     def fun(u: Array, sub: NDArray[np.intp]) -> tuple[Array, Array]:
         return problem(u, rows[sub])
 
-    return least_squares_batch(fun, u0[rows], lo[rows], hi[rows], cost_floor=floor[rows],
+    spec = rows // problem.n_starts if problem.n_starts > 1 else rows
+    return least_squares_batch(fun, u0[rows], lo[spec], hi[spec], cost_floor=floor[spec],
                                **options)
 
 
@@ -579,7 +583,7 @@ def fit_arrays(
         weights(np.ones(1, dtype=np.complex128), weighting)
     n_points = np.isfinite(frequency).sum(axis=1)
     pf = space.free.size
-    if np.any(2 * n_points < pf):
+    if (2 * n_points < pf).any():
         bad = int(np.flatnonzero(2 * n_points < pf)[0])
         raise FitError(f"spectrum {bad} has {int(n_points[bad])} points: too few to fit "
                        f"{pf} free parameters (need at least {(pf + 1) // 2})")
@@ -589,12 +593,10 @@ def fit_arrays(
     problem = _Problem(compiled, space, frequency, impedance, weighting, k)
     u0 = space.to_internal(starts.reshape(s * k, p))
     lo, hi = _row_bounds(space, compiled, frequency, impedance, starts, u_start=u0[::k])
-    if k > 1:
-        lo, hi = np.repeat(lo, k, axis=0), np.repeat(hi, k, axis=0)
-    u0 = np.minimum(np.maximum(u0, lo), hi)   # np.clip, without its call overhead
+    # np.clip, without its call overhead; bounds per spectrum, for each of its k starts
+    u0 = np.minimum(np.maximum(u0.reshape(s, k, -1), lo[:, None]),
+                    hi[:, None]).reshape(s * k, -1)
     floor = problem.cost_floor()
-    if k > 1:
-        floor = np.repeat(floor, k)
     options = {"max_nfev": max_nfev, "max_step": MAX_STEP, **(solver_options or {})}
     if k == 1 or not staged:
         res = _solve_rows(problem, u0, lo, hi, floor, np.arange(s * k), options)
@@ -606,8 +608,8 @@ def fit_arrays(
         res = _solve_part(problem, u0, lo, hi, floor, first, options)
         doubtful = ~res.converged | (
             (res.reason != EXACT_FIT) & (_runs_z(res.residuals, n_points) < RUNS_Z))
-        again = np.flatnonzero(doubtful)
-        if again.size:
+        if doubtful.any():
+            again = np.flatnonzero(doubtful)
             res = _expand(res, first, u0)
             rows = (again[:, None] * k + np.arange(1, k)[None, :]).ravel()
             _merge(res, _solve_part(problem, u0, lo, hi, floor, rows, options), rows)
