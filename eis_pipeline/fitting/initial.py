@@ -335,25 +335,16 @@ def _high_frequency(feat: Mapping[str, Any], with_l: bool,
     z = feat["z"][:, :n_top]
     wt = 1.0 / np.abs(z)
     s = w.shape[0]
-    ns = HF_EXPONENTS[None, :, None]                       # (1, K, 1)
-    wn = w[:, None, :] ** -ns                              # (S, K, T)
-    ones = np.ones_like(wn)
-    zero = np.zeros_like(wn)
-    cols_re = [ones, zero, np.cos(ns * np.pi / 2) * wn]
-    cols_im = [zero, np.broadcast_to(w[:, None, :], wn.shape), -np.sin(ns * np.pi / 2) * wn]
-    if not with_l:
-        cols_re.pop(1)
-        cols_im.pop(1)
-    x = np.concatenate([np.stack(cols_re, -1), np.stack(cols_im, -1)], axis=2)  # (S,K,2T,c)
+    x = _hf_design(w, with_l)                              # (S, K, 2T, c)
     ww = np.concatenate([wt, wt], axis=1)                  # (S, 2T)
     rw = np.concatenate([z.real, z.imag], axis=1) * ww
     xw = x * ww[:, None, :, None]
     xt = xw.swapaxes(-1, -2)
-    a = xt @ xw + 1e-12 * np.eye(x.shape[-1])
+    a = xt @ xw + _RIDGE[x.shape[-1]]
     coef = np.linalg.solve(a, xt @ rw[:, None, :, None])   # (S, K, c, 1)
-    misfit = np.sum(((xw @ coef)[..., 0] - rw[:, None, :]) ** 2, axis=2)   # (S, K)
+    misfit = (((xw @ coef)[..., 0] - rw[:, None, :]) ** 2).sum(axis=2)   # (S, K)
     misfit = np.where(np.isfinite(misfit), misfit, np.inf)
-    k = np.argmin(misfit, axis=1)
+    k = misfit.argmin(axis=1)
     rows = np.arange(s)
     found = np.isfinite(misfit[rows, k])
     best = np.where(found[:, None], coef[rows, k, :, 0], 0.0)   # (S, c)
@@ -364,6 +355,38 @@ def _high_frequency(feat: Mapping[str, Any], with_l: bool,
     l_hat = best[:, 1] if with_l else np.zeros(s)
     r_s = np.maximum(best[:, 0], 1e-3 * np.abs(z[:, 0]))
     return r_s, np.maximum(l_hat, 0.0), q, n
+
+
+#: 1e-12 I for the 2 or 3 unknowns of :func:`_high_frequency` (a guard against singularity).
+_RIDGE = {c: 1e-12 * np.eye(c) for c in (2, 3)}
+#: Design matrices of :func:`_high_frequency` for single spectra, by frequencies (a model
+#: fitted to many spectra on one grid builds it once).
+_HF_DESIGNS: dict[tuple[bytes, bool], Array] = {}
+
+
+def _hf_design(w: Array, with_l: bool) -> Array:
+    """Unweighted design matrix (S, K, 2T, c) of ``R_s + jωL + A (jω)^-n`` at ``w`` (S, T)
+    for each exponent of :data:`HF_EXPONENTS`; columns (R_s, [L,] A), rows real then
+    imaginary parts. Cached for one spectrum."""
+    key = (w.tobytes(), with_l)
+    if w.shape[0] == 1 and key in _HF_DESIGNS:
+        return _HF_DESIGNS[key]
+    ns = HF_EXPONENTS[None, :, None]                       # (1, K, 1)
+    wn = w[:, None, :] ** -ns                              # (S, K, T)
+    ones = np.ones_like(wn)
+    zero = np.zeros_like(wn)
+    cols_re = [ones, zero, np.cos(ns * np.pi / 2) * wn]
+    cols_im = [zero, np.broadcast_to(w[:, None, :], wn.shape), -np.sin(ns * np.pi / 2) * wn]
+    if not with_l:
+        cols_re.pop(1)
+        cols_im.pop(1)
+    x = np.concatenate([np.stack(cols_re, -1), np.stack(cols_im, -1)], axis=2)
+    if w.shape[0] == 1:
+        if len(_HF_DESIGNS) >= 16:
+            _HF_DESIGNS.pop(next(iter(_HF_DESIGNS)))   # the oldest entry
+        x.flags.writeable = False
+        _HF_DESIGNS[key] = x
+    return x
 
 
 def _columns(s: int, *columns: Array | float) -> Array:
