@@ -153,17 +153,21 @@ def _peaks(y: Array, valid: NDArray[np.bool_]) -> tuple[NDArray[np.intp], NDArra
     lowest-frequency apex (the last point when no spike rises there).
     """
     # (method forms of argmax, max, ...: the np.* functions add a Python-level dispatch)
-    yv = np.where(valid, y, -np.inf)
+    dense = bool(valid.all())   # no padding (every y finite): the masks below are no-ops
+    yv = y if dense else np.where(valid, y, -np.inf)
     ys = yv.copy()
     ys[:, 1:-1] = (yv[:, :-2] + yv[:, 1:-1] + yv[:, 2:]) / 3.0  # 3-point smoothing vs noise
-    ys = np.where(np.isfinite(ys), ys, yv)
+    if not dense:
+        ys = np.where(np.isfinite(ys), ys, yv)
     peak = np.zeros(valid.shape, dtype=bool)
     peak[:, 1:-1] = (ys[:, 1:-1] > ys[:, :-2]) & (ys[:, 1:-1] >= ys[:, 2:]) & (yv[:, 1:-1] > 0)
     pos = np.arange(y.shape[1])[None, :]
     any_peak = peak.any(axis=1)
     # the lowest-frequency apex, and the trough below it
     p_lo = np.where(any_peak, np.where(peak, pos, -1).max(axis=1), 0)
-    below = (pos >= p_lo[:, None]) & valid
+    below = pos >= p_lo[:, None]
+    if not dense:
+        below &= valid
     trough = np.where(below, ys, np.inf).argmin(axis=1)
     peak &= pos < trough[:, None]
     height = np.where(peak, ys, -np.inf)
