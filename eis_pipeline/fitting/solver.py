@@ -533,13 +533,13 @@ def _lapack_solve(a: Array, b: Array) -> Array:
     return np.asarray(y)
 
 
-def _step_into_box_1(x: Array, delta: Array, lo: Array, hi: Array) -> Array:
-    """One-row :func:`_step_into_box`."""
+def _step_into_box_1(x: Array, delta: Array, lo: Array, hi: Array) -> tuple[Array, bool]:
+    """One-row :func:`_step_into_box`; also whether the point is strictly inside the box."""
     xt = x + delta
     # the common case: x + δ strictly inside the box, farther from every bound than the
     # snapping tolerance below (1e-12 (1 + |x|) <= 1e-12 (1 + max|x|))
     if float(np.minimum(hi - xt, xt - lo).min()) > 1e-12 * (1.0 + float(np.abs(xt).max())):
-        return xt
+        return xt, True
     if not ((xt >= lo) & (xt <= hi)).all():
         with np.errstate(divide="ignore", invalid="ignore"):
             room = np.where(delta > 0, (hi - x) / delta,
@@ -548,7 +548,7 @@ def _step_into_box_1(x: Array, delta: Array, lo: Array, hi: Array) -> Array:
     tol = 1e-12 * (1.0 + np.abs(xt))
     xt = np.where(np.abs(xt - hi) <= tol, hi, xt)
     xt = np.where(np.abs(xt - lo) <= tol, lo, xt)
-    return np.clip(xt, lo, hi)
+    return np.clip(xt, lo, hi), False
 
 
 def _newton_decrement_1(jac: Array, r: Array, x: Array, lo: Array, hi: Array,
@@ -602,6 +602,7 @@ def _solve_single(fun: ResidualFunction, x: Array, lo: Array, hi: Array, max_nfe
     near = False
     near_tol = math.sqrt(ftol)
     dec = math.nan
+    inside = False   # x strictly inside the box (known after a step that stayed inside)
     with np.errstate(all="ignore"):
         fresh = True
         while finite:
@@ -610,9 +611,12 @@ def _solve_single(fun: ResidualFunction, x: Array, lo: Array, hi: Array, max_nfe
                 # x is unchanged and so is all of this (the batched solver recomputes it).
                 a = np.dot(jac.T, jac)
                 g = np.dot(r, jac)
-                at_lo = x <= lo
-                at_hi = x >= hi
-                any_bound = bool(at_lo.any() or at_hi.any())
+                if inside:
+                    any_bound = False
+                else:
+                    at_lo = x <= lo
+                    at_hi = x >= hi
+                    any_bound = bool(at_lo.any() or at_hi.any())
                 free0 = (~((at_lo & (g > 0)) | (at_hi & (g < 0))) if any_bound
                          else all_true)
                 diag = a.diagonal()
@@ -652,7 +656,7 @@ def _solve_single(fun: ResidualFunction, x: Array, lo: Array, hi: Array, max_nfe
             longest = float(np.abs(delta).max())
             if longest > max_step:
                 delta = delta * (max_step / longest)
-            xt = _step_into_box_1(x, delta, lo, hi)
+            xt, xt_inside = _step_into_box_1(x, delta, lo, hi)
             delta = xt - x
             predicted = -(float(g @ delta) + 0.5 * float(delta @ (a @ delta)))
             rt2, jt3 = fun(xt[None, :], row)
@@ -670,7 +674,7 @@ def _solve_single(fun: ResidualFunction, x: Array, lo: Array, hi: Array, max_nfe
             fresh = accept
             if accept:
                 dec = math.nan
-                x, r, jac, cost = xt, rt, jt, ct
+                x, r, jac, cost, inside = xt, rt, jt, ct, xt_inside
                 lam *= max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
                 nu = 2.0
             else:
