@@ -275,6 +275,9 @@ class _Problem:
         """Per-spectrum cost of residuals at round-off level (64 ε |Z| per part)."""
         eps = 64 * _EPS
         mod = np.abs(self.data)
+        if self.same_weights:   # both parts alike: 0.5 ε² Σ 2 (|Z| / w)²
+            t = mod * self.inv_wr
+            return np.asarray(eps * eps * (t * t).sum(axis=1))
         return np.asarray(0.5 * np.sum((eps * mod * self.inv_wr) ** 2
                                        + (eps * mod * self.inv_wi) ** 2, axis=1))
 

@@ -193,7 +193,9 @@ class ParameterSpace:
         Starting values on or beyond a bound are moved just inside it so the solver starts
         from a feasible point.
         """
-        p = np.asarray(params, dtype=np.float64)[..., self.free]
+        p = np.asarray(params, dtype=np.float64)
+        if self.free.size < self.n_params:
+            p = p[..., self.free]
         log = self._log
         positive_start, finite_start = self._replacement_starts
         # keep positive starts strictly positive before taking logs
@@ -215,10 +217,13 @@ class ParameterSpace:
     def to_natural(self, u: Any) -> NDArray[np.float64]:
         """Internal free coordinates (B, Pf) -> natural parameters (B, P), fixed ones filled."""
         u = np.asarray(u, dtype=np.float64)
+        log = self._log
+        free = np.where(log, np.exp(np.where(log, u, 0.0)), u)
+        if self.free.size == self.n_params:   # nothing fixed: a fresh array already
+            return np.asarray(free)
         out = np.empty((*u.shape[:-1], self.n_params))
         out[..., self.fixed] = self.fixed_values[self.fixed]
-        log = self._log
-        out[..., self.free] = np.where(log, np.exp(np.where(log, u, 0.0)), u)
+        out[..., self.free] = free
         return out
 
     def natural_derivative(self, u: Any) -> NDArray[np.float64]:
