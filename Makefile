@@ -35,9 +35,10 @@ lint: $(STAMP)  ## ruff and mypy
 DEMO_CONFIG  := configs/example.toml
 DEMO_RESULTS := results/nacb11h12_milling.h5
 DEMO_INPUTS  := $(DEMO_CONFIG) $(shell find sample_data -type f 2>/dev/null)
+PACKAGE_SRC  := $(shell find eis_pipeline -name '*.py' 2>/dev/null)
 
-# Rebuilt only when the config or a raw file changed (or the installed package did).
-$(DEMO_RESULTS): $(STAMP) $(DEMO_INPUTS)
+# Rebuilt only when the config, a raw file or the code changed.
+$(DEMO_RESULTS): $(STAMP) $(DEMO_INPUTS) $(PACKAGE_SRC)
 	$(BIN)/eis-pipeline run $(DEMO_CONFIG) -o $@ --plots all
 
 demo: $(DEMO_RESULTS)  ## run the demo campaign on sample_data/ and check it against its ground truth
