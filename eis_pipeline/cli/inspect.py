@@ -28,7 +28,7 @@ def describe_spectra(path: Path, format: str | None) -> str:
         f"  sweeps      {len(spectra)}",
         "",
         f"  {'sweep':>5}  {'points':>6}  {'f_max (Hz)':>11}  {'f_min (Hz)':>11}  "
-        f"{'|Z| range (ohm)':>23}  {'T (°C)':>8}",
+        f"{'|Z|min (ohm)':>12}  {'|Z|max (ohm)':>12}  {'T (°C)':>8}",
     ]
     for ds in spectra:
         f = ds.frequency.values
@@ -40,14 +40,15 @@ def describe_spectra(path: Path, format: str | None) -> str:
             if t.size:
                 temp = f"{np.mean(t) - 273.15:8.2f}"
         lines.append(f"  {ds.attrs['sweep']:>5}  {f.size:>6}  {f.max():11.4g}  {f.min():11.4g}  "
-                     f"{z.min():11.4g}-{z.max():<11.4g}  {temp:>8}")
+                     f"{z.min():12.4g}  {z.max():12.4g}  {temp:>8}")
     extra = sorted(set().union(*(set(ds.attrs) for ds in spectra))
                    - {"source", "source_sha256", "source_format", "instrument", "sweep",
                       "original_metadata"})
     if extra:
         lines.append("")
+        width = max(12, *(len(key) + 2 for key in extra))
         for key in extra:
-            lines.append(f"  {key:<12}{first.attrs.get(key)}")
+            lines.append(f"  {key:<{width}}{first.attrs.get(key)}")
     meta = json.loads(first.attrs.get("original_metadata") or "{}")
     if meta:
         lines.append("")
@@ -88,7 +89,7 @@ def inspect(paths: tuple[Path, ...], format_: str | None) -> None:
                 click.echo(describe_results(path))
             else:
                 click.echo(describe_spectra(path, format_))
-        except EisError as exc:
+        except (EisError, OSError) as exc:
             failed = True
             click.echo(f"error: {exc}", err=True)
     if failed:
