@@ -75,7 +75,7 @@ def inspect(paths: tuple[Path, ...], format_: str | None) -> None:
 
     \b
     Examples:
-      eis-pipeline inspect sample_data/*.mpt
+      eis-pipeline inspect sample_data/mill045min/*.mpt
       eis-pipeline inspect results.h5
     """
     failed = False

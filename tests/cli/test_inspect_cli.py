@@ -54,3 +54,14 @@ def test_os_error_is_an_error_line(fake_file, tmp_path):
     r = CliRunner().invoke(cli, ["inspect", str(other), str(fake_file)])
     assert r.exit_code == 1 and "error: " in r.output and "Permission denied" in r.output
     assert "a.fake" in r.output   # the other file is still described
+
+
+def test_help_example_glob_matches_the_bundled_sample_data():
+    from pathlib import Path
+
+    r = CliRunner().invoke(cli, ["inspect", "--help"])
+    pattern = next(w for w in r.output.split() if w.startswith("sample_data/"))
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "sample_data").is_dir():
+        pytest.skip("sample_data/ not present")
+    assert list(root.glob(pattern)), pattern
