@@ -68,8 +68,7 @@ def describe_fits_file(path: Path) -> str:
     import xarray as xr
 
     with h5py.File(path, "r") as fh:
-        groups: list[str | None] = (sorted(f"fits/{name}" for name in fh["fits"])
-                                    if "fits" in fh else [])
+        groups: list[str | None] = [f"fits/{name}" for name in sorted(fh.get("fits", {}))]
     lines = [f"{path}", "  fits file written by `eis-pipeline fit -o`"]
     for group in groups or [None]:
         with xr.open_dataset(path, engine="h5netcdf", group=group) as ds:
