@@ -313,6 +313,7 @@ def arrhenius_plot(temperature_K: ArrayLike,
         raise ValueError(f"form must be 'sigma_T' or 'sigma', got {form!r}")
     times_t = form == "sigma_T"
     markers = "osD^v<>"
+    own_figure = ax is None
     with _style():
         fig, ax = _figure(ax, (3.5, 3.0))
         for i, (name, sigma) in enumerate(series.items()):
@@ -345,7 +346,11 @@ def arrhenius_plot(temperature_K: ArrayLike,
         if title:
             ax.set_title(title)
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(loc="best")
+            # beside the axes: the points run corner to corner, so any inside position hides
+            # some, and a frameless legend's markers would pass for data points
+            ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+            if own_figure:   # room for the legend without squeezing the axes
+                fig.set_size_inches(5.6, 3.0)
     return fig
 
 

@@ -239,3 +239,19 @@ def test_drt_plot(tmp_path: Path) -> None:
     fig2 = drt_plot(result.tau_s, result.gamma_ohm, peaks=[1e-5, 1e-2])
     marks2 = next(line for line in fig2.axes[0].get_lines() if line.get_label() == "peaks")
     assert np.all(marks2.get_ydata() > 0) and not fig2.axes[0].texts
+
+
+def test_arrhenius_legend_does_not_cover_the_points():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from eis_pipeline.plotting import arrhenius_plot
+
+    t = np.array([253.15, 273.15, 298.15, 313.15, 333.15, 353.15])
+    sigma = {c: 1e3 / t * np.exp(-ea / (8.617333262e-5 * t))
+             for c, ea in [("bulk", 0.34), ("grain_boundary", 0.40), ("total", 0.36)]}
+    fig = arrhenius_plot(t, sigma, title="s")
+    FigureCanvasAgg(fig).draw()
+    ax = fig.axes[0]
+    legend_box = ax.get_legend().get_window_extent()
+    assert legend_box.x0 >= ax.get_window_extent().x1   # beside the axes, not over the data
+    assert ax.get_window_extent().width > 0.45 * fig.bbox.width   # axes not squeezed

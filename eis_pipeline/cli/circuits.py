@@ -36,6 +36,9 @@ def circuits(as_json: bool) -> None:
         roles = "; ".join(f"{role} = {', '.join(els.values())}" for role, els in p.roles.items())
         click.echo(f"      roles:    {roles}")
         click.echo(f"      {p.description}")
+    click.echo("  auto")
+    click.echo("      not a circuit: fits every preset above and keeps, per spectrum, the one with")
+    click.echo("      the lowest BIC (`fit --preset auto`, circuit = \"auto\" in a config)")
     click.echo("")
     click.echo("ELEMENTS  (# = the element's index, e.g. CPE1_0 is Q of CPE1)")
     for e in elements:

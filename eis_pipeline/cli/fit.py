@@ -11,10 +11,11 @@ The file is written to a temporary name beside the target and renamed into place
 
 from __future__ import annotations
 
+import difflib
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -67,18 +68,23 @@ def fits_table(fits: Any) -> str:
 
 
 def conductivity_table(fits: Any, thickness_mm: float, diameter_mm: float) -> str:
-    """Conductivities from the physics stage, or a note when it is not available yet."""
-    try:
-        from eis_pipeline.physics.conductivity import conductivity
-    except ImportError:
-        return ("conductivity: not available in this version (physics stage missing); "
-                "the R values above are the fitted resistances")
+    """σ ± stderr (S/cm) of bulk, grain boundary and total per sweep, with role doubts."""
+    from eis_pipeline.physics.conductivity import conductivity
+
     cond = conductivity(fits, thickness_cm=thickness_mm / 10.0, diameter_cm=diameter_mm / 10.0)
-    lines = ["conductivity"]
-    for name in cond.data_vars:
-        if "conductivity" in str(name) and not str(name).endswith("_stderr"):
-            lines.append(f"  {name}:")
-            lines.append("    " + str(cond[name].values).replace("\n", "\n    "))
+    components = [str(c) for c in cond.component.values]
+    lines = [f"conductivity (S/cm)   thickness {thickness_mm:g} mm, diameter {diameter_mm:g} mm"]
+    for i in range(cond.sizes["spectrum"]):
+        row = cond.isel(spectrum=i)
+        lines.append(f"{row.source.item() or '<spectrum>'}  sweep {int(row.sweep)}")
+        for comp in components:
+            value = float(row.conductivity.sel(component=comp))
+            text = ("n/a" if value != value
+                    else format_value(value, float(row.conductivity_stderr.sel(component=comp))))
+            lines.append(f"  {comp:<15} {text}")
+        flags = str(row.role_flags.item()) if "role_flags" in row else ""
+        if flags:
+            lines.append(f"  note: {flags}")
     return "\n".join(lines)
 
 
@@ -110,15 +116,55 @@ def write_fits(fits: Any, path: Path) -> None:
         raise
 
 
+def fail(message: str) -> NoReturn:
+    """Print ``error: message`` on stderr and exit with status 1 (no traceback)."""
+    click.echo(f"error: {message}", err=True)
+    raise SystemExit(1)
+
+
+def check_preset(preset: str | None) -> None:
+    """An unknown ``--preset`` is a usage error naming the closest preset."""
+    from eis_pipeline.circuits import PRESETS
+
+    if preset is None or preset == AUTO or preset in PRESETS:
+        return
+    close = difflib.get_close_matches(preset, list(PRESETS), n=1, cutoff=0.4)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise click.BadParameter(
+        f"unknown preset {preset!r}; {hint}choose one of {', '.join(PRESETS)} or {AUTO!r} "
+        "(`eis-pipeline circuits` describes them); a circuit string goes in --circuit",
+        param_hint="--preset")
+
+
+def check_format(format_: str | None) -> None:
+    """An unknown ``--format`` is a usage error, raised before any file is read."""
+    from eis_pipeline.io.registry import list_formats
+
+    names = [str(r["name"]) for r in list_formats()]
+    if format_ is None or format_ in names:
+        return
+    close = difflib.get_close_matches(format_, names, n=1, cutoff=0.4)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise click.BadParameter(f"unknown format {format_!r}; {hint}`eis-pipeline formats` "
+                             "lists the importers", param_hint="--format")
+
+
+def check_output(output: Path | None) -> None:
+    """Fail before fitting, not after, when ``-o`` cannot be written."""
+    if output is None:
+        return
+    folder = output.resolve().parent
+    if not folder.is_dir():
+        raise click.BadParameter(f"folder {str(folder)!r} does not exist; create it first",
+                                 param_hint="-o/--output")
+
+
 def fit_auto(spectra: list[Any], weighting: str, thickness_mm: float | None,
              diameter_mm: float | None, output: Path | None) -> None:
     """``--preset auto``: per sweep the chosen preset, the BIC table, the chosen fit."""
     from eis_pipeline.fitting.selection import fits_by_circuit, select_circuit
 
-    try:
-        result = select_circuit(spectra, weighting=weighting)
-    except EisError as err:
-        raise click.ClickException(str(err)) from err
+    result = select_circuit(spectra, weighting=weighting)
     click.echo(f"model selection by {result.criterion.upper()} over "
                f"{result.evidence.sizes['candidate']} presets   weighting {weighting}\n")
     for i, chosen in enumerate(result.chosen):
@@ -172,7 +218,8 @@ def write_selection(evidence: Any, groups: dict[str, Any], path: Path) -> None:
                    "lists them. `auto` fits the one- and two-arc presets, with and without "
                    "stray inductance, and keeps the lowest BIC per sweep.")
 @click.option("--circuit", default=None,
-              help='Circuit string in impedance.py notation, e.g. "R0-p(R1,CPE1)-CPE2".')
+              help='Circuit string in impedance.py notation, e.g. "R0-p(R1,CPE1)-CPE2", or '
+                   'Boukamp CDC, e.g. "R(RQ)Q" (`eis-pipeline circuits` lists the elements).')
 @click.option("--weighting", type=click.Choice(WEIGHTING_CHOICES), default="modulus",
               show_default=True, help="Residual weights: 1/|Z|, 1, or 1/|Z'| and 1/|Z''|.")
 @click.option("--format", "format_", default=None,
@@ -205,6 +252,11 @@ def fit(files: tuple[Path, ...], preset: str | None, circuit: str | None, weight
         raise click.UsageError("give either --preset or --circuit, not both")
     if (thickness_mm is None) != (diameter_mm is None):
         raise click.UsageError("--thickness-mm and --diameter-mm go together")
+    if circuit == AUTO:
+        raise click.UsageError("model selection is --preset auto; --circuit takes one circuit")
+    check_preset(preset)
+    check_format(format_)
+    check_output(output)
     spec = circuit or preset or DEFAULT_PRESET
     auto = circuit is None and preset == AUTO
     spectra = []
@@ -212,13 +264,16 @@ def fit(files: tuple[Path, ...], preset: str | None, circuit: str | None, weight
     for path in files:
         try:
             spectra.extend(read_spectra(path, format=format_))
-        except EisError as err:
+        except (EisError, OSError) as err:
             failed += 1
             click.echo(f"error: {err}", err=True)
     if not spectra:
-        raise click.ClickException("no spectra could be read")
+        fail("no spectra could be read")
     if auto:
-        fit_auto(spectra, weighting, thickness_mm, diameter_mm, output)
+        try:
+            fit_auto(spectra, weighting, thickness_mm, diameter_mm, output)
+        except (EisError, OSError) as err:
+            fail(str(err))
         if failed:
             raise SystemExit(1)
         return
@@ -228,17 +283,20 @@ def fit(files: tuple[Path, ...], preset: str | None, circuit: str | None, weight
             warnings.simplefilter("ignore", ConvergenceWarning)
             fits = fit_spectra(spectra, circuit=spec, weighting=weighting, errors="ignore")
     except EisError as err:
-        raise click.ClickException(str(err)) from err
+        fail(str(err))
     click.echo(f"circuit {fits.attrs['circuit']}"
                + (f"  (preset {fits.attrs['preset']})" if fits.attrs["preset"] else "")
                + f"   weighting {weighting}\n")
     click.echo(fits_table(fits))
-    if thickness_mm is not None and diameter_mm is not None:
-        click.echo("")
-        click.echo(conductivity_table(fits, thickness_mm, diameter_mm))
-    if output is not None:
-        write_fits(fits, output)
-        click.echo(f"\nwrote {output}")
+    try:
+        if thickness_mm is not None and diameter_mm is not None:
+            click.echo("")
+            click.echo(conductivity_table(fits, thickness_mm, diameter_mm))
+        if output is not None:
+            write_fits(fits, output)
+            click.echo(f"\nwrote {output}")
+    except (EisError, OSError) as err:
+        fail(str(err))
     n_bad = int((fits.status != 0).sum())
     if n_bad:
         click.echo(f"\n{n_bad} of {fits.sizes['spectrum']} fits did not converge", err=True)

@@ -28,7 +28,7 @@ def describe_spectra(path: Path, format: str | None) -> str:
         f"  sweeps      {len(spectra)}",
         "",
         f"  {'sweep':>5}  {'points':>6}  {'f_max (Hz)':>11}  {'f_min (Hz)':>11}  "
-        f"{'|Z| range (ohm)':>23}  {'T (°C)':>8}",
+        f"{'|Z|min (ohm)':>12}  {'|Z|max (ohm)':>12}  {'T (°C)':>8}",
     ]
     for ds in spectra:
         f = ds.frequency.values
@@ -40,14 +40,15 @@ def describe_spectra(path: Path, format: str | None) -> str:
             if t.size:
                 temp = f"{np.mean(t) - 273.15:8.2f}"
         lines.append(f"  {ds.attrs['sweep']:>5}  {f.size:>6}  {f.max():11.4g}  {f.min():11.4g}  "
-                     f"{z.min():11.4g}-{z.max():<11.4g}  {temp:>8}")
+                     f"{z.min():12.4g}  {z.max():12.4g}  {temp:>8}")
     extra = sorted(set().union(*(set(ds.attrs) for ds in spectra))
                    - {"source", "source_sha256", "source_format", "instrument", "sweep",
                       "original_metadata"})
     if extra:
         lines.append("")
+        width = max(12, *(len(key) + 2 for key in extra))
         for key in extra:
-            lines.append(f"  {key:<12}{first.attrs.get(key)}")
+            lines.append(f"  {key:<{width}}{first.attrs.get(key)}")
     meta = json.loads(first.attrs.get("original_metadata") or "{}")
     if meta:
         lines.append("")
@@ -58,6 +59,37 @@ def describe_spectra(path: Path, format: str | None) -> str:
         if len(meta) > 25:
             lines.append(f"    ... {len(meta) - 25} more entries")
     return "\n".join(lines)
+
+
+def describe_fits_file(path: Path) -> str:
+    """Summary of a file written by ``eis-pipeline fit -o`` (one fits dataset, or with
+    ``--preset auto`` the selection evidence plus one fits group per chosen preset)."""
+    import h5py
+    import xarray as xr
+
+    with h5py.File(path, "r") as fh:
+        groups: list[str | None] = [f"fits/{name}" for name in sorted(fh.get("fits", {}))]
+    lines = [f"{path}", "  fits file written by `eis-pipeline fit -o`"]
+    for group in groups or [None]:
+        with xr.open_dataset(path, engine="h5netcdf", group=group) as ds:
+            n = ds.sizes.get("spectrum", 0)
+            ok = int(ds["converged"].sum()) if "converged" in ds else 0
+            lines.append(f"  {group or 'fits'}")
+            lines.append(f"    circuit     {ds.attrs.get('circuit', '?')}")
+            lines.append(f"    spectra     {n}   converged {ok}")
+            if "param" in ds.coords:
+                lines.append(f"    parameters  {', '.join(map(str, ds['param'].values))}")
+    lines.append("  open with xarray.open_dataset(path, engine='h5netcdf'"
+                 + (", group='fits/<preset>')" if groups else ")"))
+    return "\n".join(lines)
+
+
+def is_campaign_results(path: Path) -> bool:
+    """Results of ``eis-pipeline run`` carry the campaign config in a root attribute."""
+    import h5py
+
+    with h5py.File(path, "r") as fh:
+        return "config" in fh.attrs
 
 
 @click.command()
@@ -74,7 +106,7 @@ def inspect(paths: tuple[Path, ...], format_: str | None) -> None:
 
     \b
     Examples:
-      eis-pipeline inspect sample_data/*.mpt
+      eis-pipeline inspect sample_data/mill045min/*.mpt
       eis-pipeline inspect results.h5
     """
     failed = False
@@ -82,13 +114,15 @@ def inspect(paths: tuple[Path, ...], format_: str | None) -> None:
         try:
             with path.open("rb") as fh:
                 is_hdf5 = fh.read(8) == HDF5_SIGNATURE
-            if is_hdf5:
+            if is_hdf5 and not is_campaign_results(path):
+                click.echo(describe_fits_file(path))
+            elif is_hdf5:
                 from eis_pipeline.io.hdf5 import describe_results
 
                 click.echo(describe_results(path))
             else:
                 click.echo(describe_spectra(path, format_))
-        except EisError as exc:
+        except (EisError, OSError) as exc:
             failed = True
             click.echo(f"error: {exc}", err=True)
     if failed:

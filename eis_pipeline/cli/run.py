@@ -10,6 +10,26 @@ import click
 from eis_pipeline.exceptions import EisError
 
 
+def plural(n: int, noun: str) -> str:
+    """``1 sample``, ``2 samples``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def without_prefix(reason: str, file: str) -> str:
+    """First line of a failure reason, without the ``<file>:`` the reason often starts with.
+
+    The failure line already names the file; ``file: file:12: message`` would say it twice.
+    """
+    first = reason.splitlines()[0] if reason else ""
+    if file and first.startswith(file):
+        rest = first[len(file):]
+        if rest.startswith(": "):
+            return rest[2:]
+        if rest.startswith(":"):
+            return "line " + rest[1:]   # "file:64: message" -> "line 64: message"
+    return first
+
+
 @click.command()
 @click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
@@ -57,17 +77,18 @@ def run(config: Path, output: Path | None, jobs: int, scheduler: str | None, res
 
     try:
         cfg = load_config(config)
-    except EisError as exc:
+    except (EisError, OSError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     out = output or cfg.output
     want_plots = plots if plots is not None else ("summary" if cfg.plots else "none")
-    click.echo(f"campaign {cfg.name!r}: {len(cfg.samples)} samples, "
-               f"{sum(len(s.paths) for s in cfg.samples)} files -> {out}", err=True)
+    n_files = sum(len(s.paths) for s in cfg.samples)
+    click.echo(f"campaign {cfg.name!r}: {plural(len(cfg.samples), 'sample')}, "
+               f"{plural(n_files, 'file')} -> {out}", err=True)
     try:
         tree = run_campaign(cfg, output=out, jobs=jobs, scheduler=scheduler, resume=resume,
                             strict=strict, progress=progress, plots=want_plots)
-    except EisError as exc:
+    except (EisError, OSError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
     if want_plots != "none":
@@ -81,6 +102,7 @@ def run(config: Path, output: Path | None, jobs: int, scheduler: str | None, res
     if n_failed:
         click.echo(f"{n_failed} failure(s) recorded in /failures:", err=True)
         for i in range(n_failed):
-            click.echo(f"  [{failures['stage'].values[i]}] {failures['file'].values[i]}: "
-                       f"{str(failures['reason'].values[i]).splitlines()[0]}", err=True)
+            file = str(failures["file"].values[i])
+            click.echo(f"  [{failures['stage'].values[i]}] {file}: "
+                       f"{without_prefix(str(failures['reason'].values[i]), file)}", err=True)
         sys.exit(1)

@@ -36,3 +36,8 @@ def test_json_listing_is_complete_and_parseable() -> None:
 def test_listed_in_help() -> None:
     result = CliRunner().invoke(cli, ["--help"])
     assert "circuits" in result.output
+
+
+def test_text_listing_explains_auto() -> None:
+    result = CliRunner().invoke(cli, ["circuits"])
+    assert "\n  auto\n" in result.output and "lowest BIC" in result.output

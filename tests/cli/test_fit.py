@@ -49,11 +49,18 @@ def test_prints_table_for_every_sweep(fake_files):
     assert "2e+05" in out or "200000" in out
 
 
-def test_geometry_without_physics_stage_shows_r(fake_files):
+def test_geometry_gives_labelled_conductivity_table(fake_files):
     result = CliRunner().invoke(cli, ["fit", str(fake_files[1]), "--thickness-mm", "1",
                                       "--diameter-mm", "10"])
     assert result.exit_code == 0, result.output
-    assert "conductivity" in result.output
+    out = result.output
+    assert "conductivity (S/cm)" in out
+    # σ = L / (R A) with L = 0.1 cm, A = π 0.25 cm², R_bulk = TRUE[0]
+    sigma_bulk = 0.1 / (TRUE[0] * np.pi * 0.25)
+    line = next(ln for ln in out.splitlines() if ln.strip().startswith("bulk "))
+    assert f"{sigma_bulk:.4g}"[:4] in line and "± " in line
+    assert any(ln.strip().startswith("total ") for ln in out.splitlines())
+    assert "[[" not in out   # no raw numpy array dumps
 
 
 def test_writes_hdf5_atomically(fake_files, tmp_path):
@@ -84,4 +91,38 @@ def test_usage_errors(fake_files):
     r = CliRunner().invoke(cli, ["fit", str(fake_files[0]), "--thickness-mm", "1"])
     assert r.exit_code == 2 and "go together" in r.output
     r = CliRunner().invoke(cli, ["fit", str(fake_files[0]), "--circuit", "R0-p(R1,"])
-    assert r.exit_code == 1 and "Error" in r.output
+    assert r.exit_code == 1 and "error: " in r.output and "Traceback" not in r.output
+
+
+def test_unknown_preset_suggests_closest(fake_files):
+    r = CliRunner().invoke(cli, ["fit", str(fake_files[0]), "--preset", "bulk-gb"])
+    assert r.exit_code == 2
+    assert "unknown preset 'bulk-gb'" in r.output and "did you mean 'bulk-gb-electrode'" in r.output
+
+
+def test_unknown_format_is_a_usage_error(fake_files):
+    r = CliRunner().invoke(cli, ["fit", str(fake_files[0]), "--format", "gamry"])
+    assert r.exit_code == 2 and "did you mean 'gamry-dta'" in r.output
+
+
+def test_output_in_missing_folder_fails_before_fitting(fake_files, tmp_path):
+    out = tmp_path / "no" / "such" / "fits.h5"
+    r = CliRunner().invoke(cli, ["fit", str(fake_files[0]), "-o", str(out)])
+    assert r.exit_code == 2 and "does not exist" in r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit)
+    assert "sweep 0" not in r.output
+
+
+def test_write_error_is_reported_without_traceback(fake_files, tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "fits.h5"))
+
+    monkeypatch.setattr("eis_pipeline.cli.fit.write_fits", refuse)
+    r = CliRunner().invoke(cli, ["fit", str(fake_files[0]), "-o", str(tmp_path / "fits.h5")])
+    assert r.exit_code == 1 and "error: " in r.output and "Permission denied" in r.output
+    assert isinstance(r.exception, SystemExit)
+
+
+def test_no_readable_file_is_an_error_line(fake_files):
+    r = CliRunner().invoke(cli, ["fit", str(fake_files[2])])
+    assert r.exit_code == 1 and "error: no spectra could be read" in r.output

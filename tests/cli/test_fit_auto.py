@@ -70,5 +70,5 @@ def test_auto_writes_evidence_and_groups(fake_files, tmp_path):
 
 def test_auto_with_circuit_string_is_not_auto(fake_files):
     result = CliRunner().invoke(cli, ["fit", str(fake_files[0]), "--circuit", "auto"])
-    assert result.exit_code != 0
-    assert "select_circuit" in result.output
+    assert result.exit_code == 2
+    assert "--preset auto" in result.output
