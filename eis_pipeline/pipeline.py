@@ -293,8 +293,7 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
             finish(name)
         for result in iter_results(tasks, jobs=jobs, scheduler=scheduler, progress=progress):
             if strict and result.failures:
-                raise EisError(f"{result.failures[0]['file']}: "
-                               f"{result.failures[0]['reason']}")
+                raise EisError(result.failures[0]["reason"])
             collected[result.sample].append(result)
             failures.extend(result.failures)
             pending[result.sample] -= 1

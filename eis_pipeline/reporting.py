@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from eis_pipeline.conventions import ZERO_CELSIUS_K
+
 COMPONENTS = ("bulk", "grain_boundary", "total")
 _SHORT = {"bulk": "bulk", "grain_boundary": "gb", "total": "total"}
 SPECTRUM_DPI = 120
@@ -53,29 +55,33 @@ def summary_rows(tree: xr.DataTree) -> list[dict[str, Any]]:
 
 
 def _sigma(value: float, err: float) -> str:
+    """``value ± err`` with the value rounded to the error's first significant digit
+    (at least three significant digits of the value)."""
     if not np.isfinite(value):
         return "-"
-    if np.isfinite(err) and err > 0:
-        return f"{value:.3g} ± {err:.1g}"
-    return f"{value:.3g}"
+    if not (np.isfinite(err) and err > 0):
+        return f"{value:.3g}"
+    decimals = max(0, -int(np.floor(np.log10(err))), 2 - int(np.floor(np.log10(abs(value))))
+                   if value else 0)
+    return f"{value:.{decimals}f} ± {err:.{decimals}f}"
 
 
 def format_summary(tree: xr.DataTree) -> str:
     """The end-of-run table: per sample σ(25 °C) bulk/gb/total (mS/cm), E_a, fit quality."""
     rows = summary_rows(tree)
-    head = (f"{'sample':<14}{'σ25 bulk':>18}{'σ25 gb':>18}{'σ25 total':>18}"
-            f"{'Ea bulk':>15}{'Ea gb':>15}{'Ea total':>15}{'fits ok':>9}{'KK fail':>9}")
+    head = (f"{'sample':<14}{'σ25 bulk':>19}{'σ25 gb':>19}{'σ25 total':>19}"
+            f"{'Ea bulk':>17}{'Ea gb':>17}{'Ea total':>17}{'fits ok':>9}{'KK fail':>9}")
     lines = ["σ(25 °C) in mS/cm, Ea in eV", head, "-" * len(head)]
     for row in rows:
         text = f"{row['sample']:<14}"
         for short in ("bulk", "gb", "total"):
             value = row.get(f"sigma25_{short}_S_cm", np.nan) * 1e3
             err = row.get(f"sigma25_{short}_stderr_S_cm", np.nan) * 1e3
-            text += f"{_sigma(value, err):>18}"
+            text += f"{_sigma(value, err):>19}"
         for short in ("bulk", "gb", "total"):
             ea = _sigma(row.get(f"Ea_{short}_eV", np.nan),
                         row.get(f"Ea_{short}_stderr_eV", np.nan))
-            text += f"{ea:>15}"
+            text += f"{ea:>17}"
         ok = f"{row.get('n_converged', 0)}/{row.get('n_spectra', 0)}"
         text += f"{ok:>9}{row.get('n_kk_failed', 0):>9}"
         lines.append(text)
@@ -160,6 +166,8 @@ def write_sample_plots(node: xr.DataTree, folder: str | Path, *, fmt: str = "png
         for sid, child in node["spectra"].children.items():
             ds = child.to_dataset()
             title = f"{name} · {sid}"
+            if "temperature" in ds and np.isfinite(ds["temperature"].values).any():
+                title += f" · {np.nanmean(ds['temperature'].values) - ZERO_CELSIUS_K:.0f} °C"
             fit = ds if "impedance_fit" in ds else None
             # Screen resolution: a campaign has many spectra, and this is the slow part.
             written.append(plotting.save_figure(

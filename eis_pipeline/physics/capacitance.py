@@ -65,7 +65,9 @@ def effective_capacitance(resistance: ArrayLike, q: ArrayLike, n: ArrayLike) -> 
     qq = np.asarray(q, dtype=np.float64)
     nn = np.asarray(n, dtype=np.float64)
     ok = (r > 0) & (qq > 0) & (nn > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # Overflow too: an exponent at its lower bound (n -> 0) makes Q^(1/n) infinite, which the
+    # role checks then flag; a raw numpy warning would tell the user nothing.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         log_r = np.log(np.where(ok, r, np.nan))
         log_q = np.log(np.where(ok, qq, np.nan))
         inv_n = 1.0 / np.where(ok, nn, np.nan)
