@@ -28,11 +28,13 @@ AUTO = "auto"
 
 
 def format_value(value: float, stderr: float) -> str:
-    """``1.234e+05 ± 2.1e+02``; ``(fixed)`` for a zero stderr, ``± n/a`` for NaN."""
-    if stderr != stderr:  # NaN
-        return f"{value:.5g} ± n/a"
+    """``1.234e+05 ± 2.1e+02``; ``(fixed)`` for a zero stderr; ``(undetermined)`` when the
+    data do not pin the value down (no standard error, or one larger than the value)."""
     if stderr == 0:
         return f"{value:.5g} (fixed)"
+    if stderr != stderr or stderr > abs(value):  # NaN, or uncertain beyond the value
+        shown = "" if stderr != stderr else f" ± {stderr:.2g}"
+        return f"{value:.5g}{shown} (undetermined)"
     return f"{value:.5g} ± {stderr:.2g}"
 
 

@@ -57,6 +57,14 @@ def _temperature(ds: xr.Dataset) -> float:
     return float(t.mean()) if t.size else float("nan")
 
 
+def undetermined(value: NDArray[np.float64], stderr: NDArray[np.float64],
+                 fixed: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """Free parameters of finite value whose standard error is NaN or exceeds the value."""
+    with np.errstate(invalid="ignore"):
+        unknown = ~np.isfinite(stderr) | (stderr > np.abs(value))
+    return unknown & np.isfinite(value) & ~fixed
+
+
 def fit_spectra(
     spectra: Sequence[xr.Dataset] | xr.Dataset,
     circuit: str = "bulk-gb-electrode",
@@ -194,6 +202,10 @@ def fit_spectra(
             "covariance": (("spectrum", "param", "param_j"), cov),
             "correlation": (("spectrum", "param", "param_j"), corr),
             "fixed": ("param", space.fixed.copy()),
+            # Not pinned down by the data: no finite standard error, or one larger than the
+            # value itself (e.g. a parameter run to its floor or a spike's Q on 5 points).
+            "undetermined": (("spectrum", "param"), undetermined(value, stderr,
+                                                                 space.fixed)),
             "status": ("spectrum", status),
             "converged": ("spectrum", status == Status.CONVERGED),
             "message": ("spectrum", message.astype(str)),

@@ -45,7 +45,10 @@ def combine_fits(groups: Mapping[str, xr.Dataset]) -> xr.Dataset:
     parts = []
     for preset, fits in groups.items():
         part = fits.drop_vars([v for v in _PER_PARAM if v in fits.variables])
-        part = part.reindex(param=params, param_j=params)
+        # Parameters another circuit has: NaN values, and no "undetermined" flag.
+        part = part.reindex(param=params, param_j=params,
+                            fill_value={"undetermined": False, **{
+                                v: np.nan for v in part.data_vars if v != "undetermined"}})
         parts.append(part.assign(preset=("spectrum", np.full(part.sizes["spectrum"], preset))))
     combined = xr.concat(parts, dim="spectrum", data_vars="minimal", coords="minimal",
                          compat="override", combine_attrs="drop_conflicts").sortby("spectrum")
