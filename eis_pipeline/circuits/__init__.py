@@ -12,6 +12,8 @@ Only numpy is imported here: never scipy, and impedance.py only inside ``to_impe
 
 from __future__ import annotations
 
+import difflib
+import re
 from functools import lru_cache
 
 from eis_pipeline.circuits.cdc import cdc_to_circuit, circuit_to_cdc, looks_like_cdc, parse_cdc
@@ -85,6 +87,12 @@ def normalise_circuit(circuit: str) -> str:
     """
     if circuit in PRESETS:
         return PRESETS[circuit].circuit
+    if re.fullmatch(r"[a-z]+(?:-[a-z]+)+", circuit.strip()):
+        # Lower-case words joined by hyphens: a preset name, mistyped.
+        close = difflib.get_close_matches(circuit.strip(), list(PRESETS), n=3, cutoff=0.5)
+        hint = f"did you mean {' or '.join(close)}? " if close else ""
+        raise CircuitError(f"unknown preset {circuit.strip()!r}; {hint}presets: "
+                           f"{', '.join(PRESETS)} (run `eis-pipeline circuits`)")
     if looks_like_cdc(circuit):
         return render(parse_cdc(circuit))
     return render(parse_circuit(circuit))

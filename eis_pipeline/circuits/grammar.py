@@ -150,7 +150,7 @@ def _unknown_element_message(letters: str) -> str:
 
     close = [k for k in ELEMENTS if k.lower() == letters.lower()]
     close = close or difflib.get_close_matches(letters, list(ELEMENTS), n=3, cutoff=0.4)
-    hint = f"; did you mean {' or '.join(close)}?" if close else ""
+    hint = f"; did you mean {' or '.join(close)}?" if close else "."
     return (f"unknown element {letters!r}{hint} Known elements: {', '.join(ELEMENTS)} "
             "(run `eis-pipeline circuits`)")
 

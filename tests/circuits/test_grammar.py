@@ -101,3 +101,12 @@ def test_no_eval_in_the_package() -> None:
     for path in Path(pkg.__file__).parent.glob("*.py"):
         source = path.read_text()
         assert "eval(" not in source and "exec(" not in source, path.name
+
+
+def test_mistyped_preset_name_suggests_presets():
+    from eis_pipeline.circuits import compile_circuit
+    from eis_pipeline.exceptions import CircuitError
+
+    with pytest.raises(CircuitError, match="unknown preset 'bulk-gb'; did you mean "
+                                           "bulk-gb-electrode"):
+        compile_circuit("bulk-gb")
