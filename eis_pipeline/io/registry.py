@@ -149,6 +149,21 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def _forced_format_hint(exc: FormatError, path: Path, forced: Importer) -> FormatError:
+    """``exc`` with a hint when the content looks like another format than the forced one."""
+    try:
+        detected = detect_format(path)
+    except FormatError:
+        return exc
+    if detected.name == forced.name:
+        return exc
+    hint = (f" (format={forced.name!r} was forced, but the content looks like "
+            f"{detected.name!r}: drop --format / format= to detect it)")
+    if isinstance(exc, ParseError):
+        return ParseError(exc.reason + hint, exc.path, exc.line)
+    return type(exc)(f"{exc}{hint}")
+
+
 def read_spectra(path: str | Path, format: str | None = None) -> list[xr.Dataset]:
     """Read every impedance sweep in ``path``.
 
@@ -179,7 +194,9 @@ def read_spectra(path: str | Path, format: str | None = None) -> list[xr.Dataset
     importer = get_importer(format) if format is not None else detect_format(path)
     try:
         spectra = importer.read(path)
-    except FormatError:
+    except FormatError as exc:
+        if format is not None:
+            raise _forced_format_hint(exc, path, importer) from exc
         raise
     except (IndexError, KeyError, UnicodeDecodeError, ValueError, OverflowError,
             struct.error) as exc:

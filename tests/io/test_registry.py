@@ -70,3 +70,18 @@ def test_empty_result_and_empty_file_are_errors(tmp_path, fake_registry):
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError):
         registry.read_spectra(tmp_path / "missing.mpt")
+
+
+def test_forced_wrong_format_hints_at_the_detected_one(tmp_path, fake_registry, monkeypatch):
+    def refuse(path):
+        raise ParseError("no table", path, 3)
+
+    table = dict(fake_registry)
+    table["empty"] = Importer(name="empty", description="", suffixes=(".fake",),
+                              sniff=lambda p, h: 0.0, read=refuse)
+    monkeypatch.setattr(registry, "_registry", lambda: table)
+    path = tmp_path / "a.txt"
+    path.write_bytes(b"GOOD data")
+    with pytest.raises(ParseError, match="looks like 'good'") as info:
+        registry.read_spectra(path, format="empty")
+    assert info.value.line == 3
