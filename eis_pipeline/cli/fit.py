@@ -69,6 +69,20 @@ def fits_table(fits: Any) -> str:
     return "\n".join(lines).rstrip()
 
 
+def geometry_from_files(spectra: list[Any]) -> tuple[float | None, float | None]:
+    """Thickness and diameter (mm) when every spectrum's header gave the same ones
+    (Novocontrol exports carry them as ``thickness_cm``/``diameter_cm``)."""
+    found = {(ds.attrs.get("thickness_cm"), ds.attrs.get("diameter_cm")) for ds in spectra}
+    if len(found) != 1:
+        return None, None
+    thickness_cm, diameter_cm = found.pop()
+    if thickness_cm is None or diameter_cm is None:
+        return None, None
+    click.echo(f"geometry from the file header: thickness {10 * thickness_cm:g} mm, "
+               f"diameter {10 * diameter_cm:g} mm", err=True)
+    return 10.0 * float(thickness_cm), 10.0 * float(diameter_cm)
+
+
 def conductivity_table(fits: Any, thickness_mm: float, diameter_mm: float) -> str:
     """σ ± stderr (S/cm) of bulk, grain boundary and total per sweep, with role doubts."""
     from eis_pipeline.physics.conductivity import conductivity
@@ -271,6 +285,8 @@ def fit(files: tuple[Path, ...], preset: str | None, circuit: str | None, weight
             click.echo(f"error: {err}", err=True)
     if not spectra:
         fail("no spectra could be read")
+    if thickness_mm is None:
+        thickness_mm, diameter_mm = geometry_from_files(spectra)
     if auto:
         try:
             fit_auto(spectra, weighting, thickness_mm, diameter_mm, output)

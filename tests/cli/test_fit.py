@@ -126,3 +126,11 @@ def test_write_error_is_reported_without_traceback(fake_files, tmp_path, monkeyp
 def test_no_readable_file_is_an_error_line(fake_files):
     r = CliRunner().invoke(cli, ["fit", str(fake_files[2])])
     assert r.exit_code == 1 and "error: no spectra could be read" in r.output
+
+
+def test_geometry_from_the_file_header(shared_formats):
+    path = shared_formats / "novocontrol" / "Example2a.txt"
+    result = CliRunner().invoke(cli, ["fit", str(path), "--preset", "single-arc-electrode"])
+    assert result.exit_code == 0, result.output
+    assert "geometry from the file header: thickness 0.75 mm, diameter 13 mm" in result.output
+    assert "conductivity (S/cm)" in result.output
