@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -108,17 +109,23 @@ def _encode_circuit(circuit: str) -> CodedCircuit | None:
 def prepare(compiled: Any) -> CodedCircuit | None:
     """The coded circuit for the compiled path, or None when that path is off or cannot
     evaluate this circuit."""
-    if not ENABLED or not hasattr(compiled, "ast"):
+    if not ENABLED or not hasattr(compiled, "ast") or _kernels() is None:
         return None
     return _encode_circuit(compiled.circuit)
 
 
 @lru_cache(maxsize=1)
 def _kernels() -> Any:
-    """Compile (or load from numba's cache) the kernels on first use: importing numba and
-    loading cached machine code costs ~0.3 s, paid only by a process that fits one spectrum."""
-    from eis_pipeline.fitting import _lm_kernels
-
+    """The kernels module, imported on first use (importing numba and loading its cached
+    machine code costs ~0.3 s, paid only by a process that fits one spectrum); None when
+    numba cannot set them up (a broken install, no writable cache directory), with a
+    warning: the numpy path then runs."""
+    try:
+        from eis_pipeline.fitting import _lm_kernels
+    except Exception as exc:   # any numba failure must leave the numpy path working
+        warnings.warn(f"numba is installed but the compiled fit is unavailable ({exc}); "
+                      "using the numpy path", RuntimeWarning, stacklevel=3)
+        return None
     return _lm_kernels
 
 

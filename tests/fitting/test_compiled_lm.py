@@ -96,3 +96,12 @@ def test_engine_uses_compiled_path(monkeypatch: pytest.MonkeyPatch) -> None:
     CircuitModel("R0-p(R1,C1)").fit(F, z)
     assert not calls
     assert engine.compiled_lm is compiled_lm
+
+
+def test_numba_failure_falls_back_to_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """numba installed but unusable (e.g. no cache directory): prepare says no, fits work."""
+    monkeypatch.setattr(compiled_lm, "_kernels", lambda: None)
+    assert compiled_lm.prepare(compile_circuit("R0-p(R1,C1)")) is None
+    z = _spectra("R0-p(R1,C1)", np.array([10.0, 100.0, 1e-6]), 0.0, 1)[0]
+    model = CircuitModel("R0-p(R1,C1)").fit(F, z)
+    np.testing.assert_allclose(list(model.params_.values()), [10.0, 100.0, 1e-6], rtol=1e-6)
