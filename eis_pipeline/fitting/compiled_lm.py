@@ -1,0 +1,172 @@
+"""Optional numba-compiled one-spectrum fit: circuit evaluation and Levenberg–Marquardt in one
+machine-code loop.
+
+A :class:`~eis_pipeline.fitting.model.CircuitModel` fit of one spectrum makes a handful of
+evaluations and iterations on arrays of ~70 points: in numpy, almost all of its time is call
+overhead (a few dozen numpy calls per evaluation, a dozen per iteration). With numba installed
+(``pip install eis-pipeline[fast]``) the one-row solve runs here instead: the circuit's
+operations are encoded as integers and interpreted point by point in forward mode (each
+slot carries its value and its gradient over the parameters), and the iteration is
+:func:`eis_pipeline.fitting.solver._solve_single` step for step (same tests, same order, same
+constants), so both reach the same point. Without numba, or for a circuit with an element not
+encoded here, nothing changes: :func:`prepare` returns None and the numpy path runs.
+
+Forward mode (PHYSICS.md section 2): series ``Z = Σ Z_i``, ``dZ = Σ dZ_i``; parallel
+``Z = 1 / Σ (1 / Z_i)``, ``dZ = Z² Σ dZ_i / Z_i²``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from eis_pipeline.circuits.grammar import Element, Node, Parallel
+
+__all__ = ["ENABLED", "CodedCircuit", "prepare", "solve_one"]
+
+#: Whether the compiled path is used. True when numba is importable; tests set it to False
+#: to exercise the numpy fallback.
+ENABLED: bool = importlib.util.find_spec("numba") is not None
+
+Array = NDArray[np.float64]
+
+# operation codes; a leaf's code is its element kind's
+_SERIES, _PARALLEL = 0, 1
+_LEAF_CODES = {"R": 2, "C": 3, "L": 4, "CPE": 5, "W": 6, "La": 7, "K": 8, "Zarc": 9}
+
+
+@dataclass(frozen=True)
+class CodedCircuit:
+    """A circuit as integer operations for the compiled kernel.
+
+    ``ops`` rows are ``(code, slot, start, first_child, n_children, p_start, p_stop)`` in
+    post-order: a leaf reads parameters from ``start``; a block combines the slots
+    ``children[first:first + n]``. A subtree's parameters are contiguous (circuit order is
+    depth-first): its gradient is nonzero over ``p_start:p_stop`` only.
+    """
+
+    ops: NDArray[np.int64]
+    children: NDArray[np.int64]
+    n_slots: int
+    root: int
+
+
+def encode(ast: Node) -> CodedCircuit | None:
+    """Encode ``ast``; None when it has an element the kernel does not know."""
+    ops: list[tuple[int, int, int, int, int, int, int]] = []
+    children: list[int] = []
+    n_params = 0
+
+    def build(node: Node) -> int | None:
+        nonlocal n_params
+        if isinstance(node, Element):
+            code = _LEAF_CODES.get(node.kind)
+            if code is None:
+                return None
+            from eis_pipeline.circuits.elements import ELEMENTS
+
+            slot = len(ops)
+            start = n_params
+            n_params += ELEMENTS[node.kind].n_params
+            ops.append((code, slot, start, 0, 0, start, n_params))
+            return slot
+        kids = []
+        for child in node.children:
+            s = build(child)
+            if s is None:
+                return None
+            kids.append(s)
+        first = len(children)
+        children.extend(kids)
+        slot = len(ops)
+        p_start = min(ops[k][5] for k in kids)
+        p_stop = max(ops[k][6] for k in kids)
+        ops.append((_PARALLEL if isinstance(node, Parallel) else _SERIES, slot, 0, first,
+                    len(kids), p_start, p_stop))
+        return slot
+
+    root = build(ast)
+    if root is None:
+        return None
+    return CodedCircuit(np.array(ops, dtype=np.int64).reshape(-1, 7),
+                        np.array(children, dtype=np.int64), len(ops), root)
+
+
+@lru_cache(maxsize=64)
+def _encode_circuit(circuit: str) -> CodedCircuit | None:
+    from eis_pipeline.circuits import compile_circuit
+
+    return encode(compile_circuit(circuit).ast)
+
+
+def prepare(compiled: Any) -> CodedCircuit | None:
+    """The coded circuit for the compiled path, or None when that path is off or cannot
+    evaluate this circuit."""
+    if not ENABLED or not hasattr(compiled, "ast") or _kernels() is None:
+        return None
+    return _encode_circuit(compiled.circuit)
+
+
+@lru_cache(maxsize=1)
+def _kernels() -> Any:
+    """The kernels module, imported on first use (importing numba and loading its cached
+    machine code costs ~0.3 s, paid only by a process that fits one spectrum); None when
+    numba cannot set them up (a broken install, no writable cache directory), with a
+    warning: the numpy path then runs."""
+    try:
+        from eis_pipeline.fitting import _lm_kernels
+    except Exception as exc:   # any numba failure must leave the numpy path working
+        warnings.warn(f"numba is installed but the compiled fit is unavailable ({exc}); "
+                      "using the numpy path", RuntimeWarning, stacklevel=3)
+        return None
+    return _lm_kernels
+
+
+def solve_one(coded: CodedCircuit, omega: Array, data: NDArray[np.complex128], inv_wr: Array,
+              inv_wi: Array, n_params: int, free: NDArray[np.intp], log: NDArray[np.bool_],
+              fixed: NDArray[np.intp], fixed_values: Array, x: Array, lo: Array, hi: Array,
+              max_nfev: int, tol: tuple[float, float, float, float, float, float],
+              cost_floor: float | None) -> tuple[Any, ...]:
+    """One-row Levenberg–Marquardt; returns the fields of a one-row
+    :class:`~eis_pipeline.fitting.solver.SolverResult`: x, cost, residuals, jacobian, status,
+    reason, nfev, n_iterations, newton_decrement."""
+    k = _kernels()
+    p_fixed = np.zeros(n_params)
+    p_fixed[fixed] = fixed_values
+    floor = math.nan if cost_floor is None else float(cost_floor)
+    return tuple(k.solve_single(
+        coded.ops, coded.children, coded.n_slots, coded.root, omega,
+        np.ascontiguousarray(data.real), np.ascontiguousarray(data.imag),
+        np.ascontiguousarray(inv_wr, dtype=np.float64),
+        np.ascontiguousarray(inv_wi, dtype=np.float64),
+        p_fixed, free.astype(np.int64), log.astype(np.bool_),
+        np.array(x, dtype=np.float64), np.ascontiguousarray(lo, dtype=np.float64),
+        np.ascontiguousarray(hi, dtype=np.float64), int(max_nfev),
+        *(float(t) for t in tol), floor))
+
+
+def residuals_and_jacobian(coded: CodedCircuit, omega: Array, data: NDArray[np.complex128],
+                           inv_wr: Array, inv_wi: Array, n_params: int, free: NDArray[np.intp],
+                           log: NDArray[np.bool_], fixed: NDArray[np.intp],
+                           fixed_values: Array, u: Array) -> tuple[Array, Array]:
+    """Weighted residuals (2N,) and their Jacobian (2N, Pf) at internal ``u`` (for tests)."""
+    k = _kernels()
+    p_fixed = np.zeros(n_params)
+    p_fixed[fixed] = fixed_values
+    n, pf = omega.size, free.size
+    r = np.empty(2 * n)
+    jac = np.empty((2 * n, pf))
+    k.evaluate(coded.ops, coded.children, coded.n_slots, coded.root, omega,
+               np.ascontiguousarray(data.real), np.ascontiguousarray(data.imag),
+               np.ascontiguousarray(inv_wr, dtype=np.float64),
+               np.ascontiguousarray(inv_wi, dtype=np.float64), p_fixed,
+               free.astype(np.int64), log.astype(np.bool_), np.asarray(u, dtype=np.float64),
+               r, jac)
+    return r, jac

@@ -1,0 +1,107 @@
+"""The numba-compiled one-spectrum fit against the numpy path (skipped without numba)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from eis_pipeline.circuits import compile_circuit
+from eis_pipeline.fitting import compiled_lm
+from eis_pipeline.fitting.model import CircuitModel
+
+pytest.importorskip("numba")
+
+F = np.logspace(np.log10(7e6), 0, 69)
+
+
+@pytest.mark.parametrize(("circuit", "params"), [
+    ("p(R1,CPE1)-p(R2,CPE2)-CPE3", [1e3, 2e-11, 0.9, 3e3, 1e-9, 0.8, 1e-6, 0.85]),
+    ("L0-R1-p(R2,C2)-W3", [1e-7, 20.0, 500.0, 1e-9, 30.0]),
+    ("R0-p(K1,La2)-Zarc3", [5.0, 40.0, 1e-4, 1e-3, 0.9, 300.0, 1e-3, 0.8]),
+    ("p(R1-p(R2,CPE2),C1)", [100.0, 1e3, 1e-7, 0.75, 1e-10]),
+])
+def test_kernel_matches_numpy_impedance_and_jacobian(circuit: str, params: list[float]) -> None:
+    c = compile_circuit(circuit)
+    coded = compiled_lm.encode(c.ast)
+    assert coded is not None
+    p = np.array(params)
+    z, dz = (np.asarray(a) for a in c.impedance_and_jacobian(p, F))
+    z, dz = z.reshape(F.size), dz.reshape(F.size, p.size)
+    ones = np.ones(F.size)
+    # data 0, unit weights, natural coordinates: r = (Re Z, Im Z), J = (Re dZ, Im dZ)
+    r, jac = compiled_lm.residuals_and_jacobian(
+        coded, 2 * np.pi * F, np.zeros(F.size, dtype=complex), ones, ones, p.size,
+        np.arange(p.size), np.zeros(p.size, dtype=bool), np.array([], dtype=np.intp),
+        np.array([]), p)
+    np.testing.assert_allclose(r[:F.size] + 1j * r[F.size:], z, rtol=1e-12)
+    scale = np.abs(dz).max(axis=0)
+    np.testing.assert_allclose((jac[:F.size] + 1j * jac[F.size:]) / scale, dz / scale,
+                               rtol=0, atol=1e-12)
+
+
+def test_unknown_element_falls_back() -> None:
+    assert compiled_lm.encode(compile_circuit("R0-Wo1").ast) is None
+    assert compiled_lm.prepare(compile_circuit("R0-p(R1,C1)")) is not None
+
+
+def _spectra(circuit: str, truth: np.ndarray, noise: float, n: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(7)
+    z = compile_circuit(circuit).impedance(truth, F).ravel()
+    return [z + noise * np.abs(z) * (rng.standard_normal(F.size)
+                                     + 1j * rng.standard_normal(F.size)) for _ in range(n)]
+
+
+@pytest.mark.parametrize(("circuit", "truth", "kwargs"), [
+    ("p(R1,CPE1)-p(R2,CPE2)-CPE3", [1e3, 2e-11, 0.9, 3e3, 1e-9, 0.8, 1e-6, 0.85], {}),
+    ("L0-R1-p(R2,CPE2)-CPE3", [1e-7, 20.0, 500.0, 1e-9, 0.85, 1e-6, 0.8], {}),
+    ("p(R1,CPE1)-p(R2,CPE2)-CPE3", [1e3, 2e-11, 0.9, 3e3, 1e-9, 0.8, 1e-6, 0.85],
+     {"constants": {"CPE3_1": 0.85}, "weighting": "proportional"}),
+    ("p(R1,CPE1)-p(R2,CPE2)-CPE3", [1e3, 2e-11, 0.9, 3e3, 1e-9, 0.8, 1e-6, 0.85],
+     {"initial_guess": [2e3, 1e-11, 0.95, 1e3, 1e-8, 0.9, 1e-5, 0.9]}),
+])
+@pytest.mark.parametrize("noise", [0.005, 0.02])
+def test_same_optimum_as_numpy_path(monkeypatch: pytest.MonkeyPatch, circuit: str,
+                                    truth: list[float], kwargs: dict, noise: float) -> None:
+    spectra = _spectra(circuit, np.array(truth), noise, 8)
+    results = {}
+    for enabled in (False, True):
+        monkeypatch.setattr(compiled_lm, "ENABLED", enabled)
+        model = CircuitModel(circuit, **kwargs)
+        fits = [model.fit(F, z).result_ for z in spectra]
+        results[enabled] = fits
+    for slow, fast in zip(results[False], results[True], strict=True):
+        assert fast.status == slow.status
+        np.testing.assert_allclose(fast.x, slow.x, rtol=1e-6)
+        np.testing.assert_allclose(fast.cost, slow.cost, rtol=1e-9)
+        np.testing.assert_allclose(fast.covariance, slow.covariance, rtol=1e-4, atol=0)
+
+
+def test_engine_uses_compiled_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Guard against a silent fallback: the compiled solver is what runs when enabled."""
+    from eis_pipeline.fitting import engine
+
+    calls = []
+    original = compiled_lm.solve_one
+
+    def spy(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(compiled_lm, "solve_one", spy)
+    z = _spectra("R0-p(R1,C1)", np.array([10.0, 100.0, 1e-6]), 0.0, 1)[0]
+    CircuitModel("R0-p(R1,C1)").fit(F, z)
+    assert calls
+    calls.clear()
+    monkeypatch.setattr(compiled_lm, "ENABLED", False)
+    CircuitModel("R0-p(R1,C1)").fit(F, z)
+    assert not calls
+    assert engine.compiled_lm is compiled_lm
+
+
+def test_numba_failure_falls_back_to_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """numba installed but unusable (e.g. no cache directory): prepare says no, fits work."""
+    monkeypatch.setattr(compiled_lm, "_kernels", lambda: None)
+    assert compiled_lm.prepare(compile_circuit("R0-p(R1,C1)")) is None
+    z = _spectra("R0-p(R1,C1)", np.array([10.0, 100.0, 1e-6]), 0.0, 1)[0]
+    model = CircuitModel("R0-p(R1,C1)").fit(F, z)
+    np.testing.assert_allclose(list(model.params_.values()), [10.0, 100.0, 1e-6], rtol=1e-6)
