@@ -177,19 +177,6 @@ def root_attrs(config: CampaignConfig) -> dict[str, Any]:
     return {"config": config.to_json(), "campaign": config.name}
 
 
-def build_tree(config: CampaignConfig, results: Sequence[TaskResult],
-               failures: Sequence[dict[str, str]]) -> xr.DataTree:
-    """All task results at once -> the results tree (everything held in memory)."""
-    by_sample: dict[str, list[TaskResult]] = {s.name: [] for s in config.samples}
-    all_failures = list(failures)
-    for r in results:
-        by_sample[r.sample].append(r)
-        all_failures.extend(r.failures)
-    samples = {s.name: finish_sample(s, by_sample[s.name], all_failures)
-               for s in config.samples}
-    return assemble_tree(config, samples, all_failures)
-
-
 # --------------------------------------------------------------------------- the run
 
 def iter_results(tasks: Sequence[FileTask], *, jobs: int = 1, scheduler: Any = None,
@@ -250,7 +237,7 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
     out = Path(output) if output is not None else cfg.output
     mode = _plot_mode(plots, cfg.plots)
     reused: list[TaskResult] = []
-    skip: set[tuple[str, str, str]] = set()
+    skip: set[tuple[str, str]] = set()
     if resume and out.is_file():
         from eis_pipeline.io.hdf5 import read_results
 

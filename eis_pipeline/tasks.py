@@ -193,22 +193,21 @@ def fit_task_spectra(spectra: list[xr.Dataset], settings: FitDefaults
 
 # --------------------------------------------------------------------------- planning
 
-def plan_tasks(config: CampaignConfig, *, skip: set[tuple[str, str, str]] | None = None
+def plan_tasks(config: CampaignConfig, *, skip: set[tuple[str, str]] | None = None
                ) -> tuple[list[FileTask], list[dict[str, str]]]:
-    """Cut the campaign into tasks; ``skip`` holds (sample, path, sha256) already done.
+    """Cut the campaign into tasks; ``skip`` holds (sample, path) already done (see
+    :func:`reusable_results`, which has checked their content).
 
     Returns the tasks and the failures found while planning (e.g. a file name that does not
     match the temperature pattern).
     """
-    from eis_pipeline.io.registry import sha256_file
-
     tasks: list[FileTask] = []
     failures: list[dict[str, str]] = []
     for sample in config.samples:
         digest = settings_hash(sample)
         todo: list[tuple[Path, float | None]] = []
         for path in sample.paths:
-            if skip and (sample.name, str(path), sha256_file(path)) in skip:
+            if skip and (sample.name, str(path)) in skip:
                 continue
             try:
                 todo.append((path, sample.temperature.from_file(path)))
@@ -225,11 +224,13 @@ def plan_tasks(config: CampaignConfig, *, skip: set[tuple[str, str, str]] | None
 # --------------------------------------------------------------------------- resume
 
 def reusable_results(config: CampaignConfig, previous: xr.DataTree
-                     ) -> tuple[list[TaskResult], set[tuple[str, str, str]]]:
+                     ) -> tuple[list[TaskResult], set[tuple[str, str]]]:
     """Task results recovered from a previous results file for files whose content (SHA-256)
-    and sample settings are unchanged, and the keys of those files."""
+    and sample settings are unchanged, and their (sample, path) keys."""
+    from eis_pipeline.io.registry import sha256_file
+
     results: list[TaskResult] = []
-    done: set[tuple[str, str, str]] = set()
+    done: set[tuple[str, str]] = set()
     for sample in config.samples:
         if sample.name not in previous.children or "fit" not in previous[sample.name].children:
             continue
@@ -243,18 +244,15 @@ def reusable_results(config: CampaignConfig, previous: xr.DataTree
             rows = np.flatnonzero(sources == str(path))
             if rows.size == 0:
                 continue
-            from eis_pipeline.io.registry import sha256_file
-
-            digest = sha256_file(path)
-            if not np.all(shas[rows] == digest):
+            if not np.all(shas[rows] == sha256_file(path)):
                 continue
             ids = fits["spectrum_id"].values[rows].astype(str)
             result = TaskResult(sample.name)
             result.spectra = [node["spectra"][i].to_dataset() for i in ids]
             result.fits = fits.isel(spectrum=rows)
-            for group, attr in (("validation", "validation"), ("drt", "drt")):
+            for group in ("validation", "drt", "selection"):
                 if group in node.children:
-                    setattr(result, attr, node[group].ds.isel(spectrum=rows))
+                    setattr(result, group, node[group].ds.isel(spectrum=rows))
             results.append(result)
-            done.add((sample.name, str(path), digest))
+            done.add((sample.name, str(path)))
     return results, done

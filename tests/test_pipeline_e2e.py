@@ -148,6 +148,9 @@ def test_resume_refits_only_changed_files(tmp_path):
     first = run(config, output=out, progress=False, plots=False)
     again = run(config, output=out, progress=False, plots=False, resume=True)
     assert again.attrs["reused_files"] == 12
+    for name in ("mill045", "mill360"):   # "auto" evidence comes back with the reused fits
+        assert (again[name]["selection"].ds.sizes["spectrum"]
+                == again[name]["fit"].ds.sizes["spectrum"])
     for key, value in _values(first).items():
         np.testing.assert_array_equal(_values(again)[key], value, err_msg=key)
     changed = tmp_path / "sample_data" / "mill045min" / "mill045_25C.mpt"
