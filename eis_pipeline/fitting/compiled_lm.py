@@ -21,7 +21,7 @@ import importlib.util
 import math
 import warnings
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import numpy as np
@@ -114,19 +114,23 @@ def prepare(compiled: Any) -> CodedCircuit | None:
     return _encode_circuit(compiled.circuit)
 
 
-@lru_cache(maxsize=1)
-def _kernels() -> Any:
-    """The kernels module, imported on first use (importing numba and loading its cached
-    machine code costs ~0.3 s, paid only by a process that fits one spectrum); None when
-    numba cannot set them up (a broken install, no writable cache directory), with a
-    warning: the numpy path then runs."""
+@cache
+def load_kernels(module: str) -> Any:
+    """The numba kernels module ``eis_pipeline.fitting.<module>``, imported on first use
+    (importing numba and loading its cached machine code costs ~0.3 s, paid only by a
+    process that fits one spectrum); None when numba cannot set them up (a broken install,
+    no writable cache directory), with a warning: the numpy path then runs."""
     try:
-        from eis_pipeline.fitting import _lm_kernels
+        return importlib.import_module(f"eis_pipeline.fitting.{module}")
     except Exception as exc:   # any numba failure must leave the numpy path working
         warnings.warn(f"numba is installed but the compiled fit is unavailable ({exc}); "
                       "using the numpy path", RuntimeWarning, stacklevel=3)
         return None
-    return _lm_kernels
+
+
+def _kernels() -> Any:
+    """The solver's kernels (:func:`load_kernels`)."""
+    return load_kernels("_lm_kernels")
 
 
 def solve_one(coded: CodedCircuit, omega: Array, data: NDArray[np.complex128], inv_wr: Array,

@@ -203,6 +203,14 @@ def initial_guesses(
     bulk_from_intercept : bool
         The bulk resistance is a series resistance read at the high-frequency intercept.
     """
+    if roles and frequency.shape[0] == 1:
+        # one spectrum (a CircuitModel fit): the compiled twin of _from_roles when numba is
+        # installed (the numpy arithmetic below is mostly call overhead at this size)
+        from eis_pipeline.fitting.compiled_starts import role_starts
+
+        one = role_starts(frequency[0], impedance[0], names, roles, bulk_from_intercept)
+        if one is not None:
+            return one[None]
     feat = spectral_features(frequency, impedance)
     index = {n: i for i, n in enumerate(names)}
     roles = roles or {}
