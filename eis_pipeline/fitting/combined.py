@@ -50,7 +50,7 @@ def combine_fits(groups: Mapping[str, xr.Dataset]) -> xr.Dataset:
         # Parameters another circuit has: NaN values, and no "undetermined" or "at_bound" flag.
         flags = {v: False for v in _PER_SPECTRUM_PARAM_FLAGS if v in part.data_vars}
         part = part.reindex(param=params, param_j=params,
-                            fill_value={**{v: np.nan for v in part.data_vars}, **flags})
+                            fill_value={**dict.fromkeys(part.data_vars, np.nan), **flags})
         parts.append(part.assign(preset=("spectrum", np.full(part.sizes["spectrum"], preset))))
     combined = xr.concat(parts, dim="spectrum", data_vars="minimal", coords="minimal",
                          compat="override", combine_attrs="drop_conflicts").sortby("spectrum")

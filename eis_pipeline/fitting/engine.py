@@ -609,14 +609,21 @@ def _at_bound(space: ParameterSpace, u: Array, lo: Array, hi: Array) -> NDArray[
     so that side counts only when the user set an upper bound below 1. Fixed parameters are
     never at a bound.
     """
-    exponent = np.array([space.kinds[i] == "exponent" for i in space.free], dtype=bool)
-    # an open side (±inf) is never reached: u - lo and hi - u are +inf there
-    on_lo = u - lo <= AT_BOUND_TOL * np.maximum(1.0, np.abs(lo))
-    on_hi = (hi - u <= AT_BOUND_TOL * np.maximum(1.0, np.abs(hi))) & ~(exponent & (hi >= 1.0))
+    exponent = _exponents(space)
+    # an open side (±inf) is never reached (its tolerance would be inf too)
+    on_lo = np.isfinite(lo) & (u - lo <= AT_BOUND_TOL * np.maximum(1.0, np.abs(lo)))
+    on_hi = (np.isfinite(hi) & (hi - u <= AT_BOUND_TOL * np.maximum(1.0, np.abs(hi)))
+             & ~(exponent & (hi >= 1.0)))
     on = on_lo | on_hi
     out = np.zeros((u.shape[0], space.n_params), dtype=bool)
     out[:, space.free] = on
     return out
+
+
+@lru_cache(maxsize=64)
+def _exponents(space: ParameterSpace) -> NDArray[np.bool_]:
+    """True for each free parameter that is a CPE exponent."""
+    return np.array([space.kinds[i] == "exponent" for i in space.free], dtype=bool)
 
 
 def fit_arrays(
