@@ -27,19 +27,32 @@ DEFAULT_PRESET = "bulk-gb-electrode"
 AUTO = "auto"
 
 
-def format_value(value: float, stderr: float) -> str:
-    """``1.234e+05 ± 2.1e+02``; ``(fixed)`` for a zero stderr; ``(undetermined)`` when the
-    data do not pin the value down (no standard error, or one larger than the value)."""
+#: Why a parameter ends on a bound, and what to do (the note under a fit in ``fits_table``).
+AT_BOUND_HINT = "the circuit may have more elements than the data resolve"
+AT_BOUND_ADVICE = "; try --preset auto or a simpler circuit"
+
+
+def format_value(value: float, stderr: float, at_bound: bool = False) -> str:
+    """``1.234e+05 ± 2.1e+02``; ``(fixed)`` for a zero stderr; ``(at bound)`` when the fit
+    ended on a bound (user bound or safeguard); ``(undetermined)`` when the data do not pin
+    the value down (no standard error, or one larger than the value)."""
     if stderr == 0:
         return f"{value:.5g} (fixed)"
+    if at_bound:   # the more specific diagnosis: the error of a pinned value means little
+        shown = "" if stderr != stderr else f" ± {stderr:.2g}"
+        return f"{value:.5g}{shown} (at bound)"
     if stderr != stderr or stderr > abs(value):  # NaN, or uncertain beyond the value
         shown = "" if stderr != stderr else f" ± {stderr:.2g}"
         return f"{value:.5g}{shown} (undetermined)"
     return f"{value:.5g} ± {stderr:.2g}"
 
 
-def fits_table(fits: Any) -> str:
-    """Human-readable parameter tables, one block per spectrum."""
+def fits_table(fits: Any, advice: str = AT_BOUND_ADVICE) -> str:
+    """Human-readable parameter tables, one block per spectrum.
+
+    A fit with parameters on a bound gets a note naming them, with :data:`AT_BOUND_HINT`
+    and ``advice``.
+    """
     import numpy as np
 
     lines: list[str] = []
@@ -58,13 +71,18 @@ def fits_table(fits: Any) -> str:
             lines.append(f"  {row.message.item()}")
             lines.append("")
             continue
+        pinned = (row.at_bound.values.astype(bool) if "at_bound" in row
+                  else np.zeros(len(names), dtype=bool))
         for j, name in enumerate(names):
-            text = format_value(float(row.value[j]), float(row.stderr[j]))
+            text = format_value(float(row.value[j]), float(row.stderr[j]), bool(pinned[j]))
             lines.append(f"  {name:<{width}}  {text:<28} {units[j]}")
         lines.append(f"  chi-square {float(row.chi_square):.4g}   reduced "
                      f"{float(row.reduced_chi_square):.4g}   points {int(row.n_points)}   "
                      f"iterations {int(row.n_iterations)}")
         lines.append(f"  status {status}: {row.message.item()}")
+        if pinned.any():
+            at = ", ".join(n for n, b in zip(names, pinned.tolist(), strict=True) if b)
+            lines.append(f"  note: {at} at a bound: {AT_BOUND_HINT}{advice}")
         lines.append("")
     return "\n".join(lines).rstrip()
 
@@ -191,7 +209,7 @@ def fit_auto(spectra: list[Any], weighting: str, thickness_mm: float | None,
             continue
         fits = result.fits[chosen].isel(spectrum=[i])
         note = "" if result.selection_converged[i] else "  (no candidate converged)"
-        block = fits_table(fits).split("\n", 1)
+        block = fits_table(fits, advice="").split("\n", 1)
         click.echo(block[0])
         click.echo(f"  chosen {chosen}: {fits.attrs['circuit']}{note}")
         click.echo(result.table(i))
@@ -318,5 +336,9 @@ def fit(files: tuple[Path, ...], preset: str | None, circuit: str | None, weight
     n_bad = int((fits.status != 0).sum())
     if n_bad:
         click.echo(f"\n{n_bad} of {fits.sizes['spectrum']} fits did not converge", err=True)
+    n_pinned = int(fits.at_bound.any("param").sum())
+    if n_pinned:
+        click.echo(f"\n{n_pinned} of {fits.sizes['spectrum']} fits have parameters at a bound "
+                   "(marked '(at bound)')", err=True)
     if failed:
         raise SystemExit(1)

@@ -170,6 +170,7 @@ def fit_spectra(
         return np.full(shape, fill, dtype=dtype)
 
     value, stderr = full((s, p), np.nan), full((s, p), np.nan)
+    at_bound = full((s, p), False, np.bool_)
     cov, corr = full((s, p, p), np.nan), full((s, p, p), np.nan)
     status = full((s,), Status.FAILED, np.int64)
     message = np.array([failed.get(i, "") for i in range(s)], dtype=object)
@@ -181,6 +182,7 @@ def fit_spectra(
     if fit is not None:
         idx = np.asarray(ok)
         value[idx], stderr[idx] = fit.params, fit.stderr
+        at_bound[idx] = fit.at_bound
         cov[idx], corr[idx] = fit.covariance, fit.correlation
         status[idx] = fit.status
         message[idx] = fit.messages
@@ -206,6 +208,9 @@ def fit_spectra(
             # value itself (e.g. a parameter run to its floor or a spike's Q on 5 points).
             "undetermined": (("spectrum", "param"), undetermined(value, stderr,
                                                                  space.fixed)),
+            # Pinned at a bound the solver used (the user's, or a safeguard such as the
+            # resistance floor): the data pushed it there, so the fit is degenerate there.
+            "at_bound": (("spectrum", "param"), at_bound),
             "status": ("spectrum", status),
             "converged": ("spectrum", status == Status.CONVERGED),
             "message": ("spectrum", message.astype(str)),

@@ -20,6 +20,8 @@ from eis_pipeline.exceptions import FitError
 
 AUTO = "auto"
 _PER_PARAM = ("fixed", "param_units")
+#: Boolean (spectrum, param) flags: False, not NaN, for another circuit's parameters.
+_PER_SPECTRUM_PARAM_FLAGS = ("undetermined", "at_bound")
 _GROUP_ATTRS = ("circuit", "preset", "roles", "bulk_from_intercept")
 
 
@@ -45,10 +47,10 @@ def combine_fits(groups: Mapping[str, xr.Dataset]) -> xr.Dataset:
     parts = []
     for preset, fits in groups.items():
         part = fits.drop_vars([v for v in _PER_PARAM if v in fits.variables])
-        # Parameters another circuit has: NaN values, and no "undetermined" flag.
+        # Parameters another circuit has: NaN values, and no "undetermined" or "at_bound" flag.
+        flags = {v: False for v in _PER_SPECTRUM_PARAM_FLAGS if v in part.data_vars}
         part = part.reindex(param=params, param_j=params,
-                            fill_value={"undetermined": False, **{
-                                v: np.nan for v in part.data_vars if v != "undetermined"}})
+                            fill_value={**dict.fromkeys(part.data_vars, np.nan), **flags})
         parts.append(part.assign(preset=("spectrum", np.full(part.sizes["spectrum"], preset))))
     combined = xr.concat(parts, dim="spectrum", data_vars="minimal", coords="minimal",
                          compat="override", combine_attrs="drop_conflicts").sortby("spectrum")

@@ -81,6 +81,7 @@ class BatchFit:
     impedance_fit: CArray         # (S, N), NaN-padded
     residuals: Array              # (S, 2N) weighted, real parts then imaginary parts
     swapped: NDArray[np.bool_]    # arcs reordered by the bulk/gb rule
+    at_bound: NDArray[np.bool_]   # (S, P) free parameter pinned at a bound (see _at_bound)
 
     @property
     def converged(self) -> NDArray[np.bool_]:
@@ -322,8 +323,11 @@ def _starting_points(initial_guess: Array | None, frequency: Array, impedance: C
 
 def _arc_swap(params: Array, cov: Array, corr: Array, stderr: Array,
               space: ParameterSpace, roles: Mapping[str, Mapping[str, str]] | None,
-              bulk_from_intercept: bool) -> NDArray[np.bool_]:
+              bulk_from_intercept: bool, flags: NDArray[np.bool_] | None = None
+              ) -> NDArray[np.bool_]:
     """Make the bulk arc the one with the smaller τ = (R Q)^(1/n); swap in place if not.
+
+    ``flags`` (S, P), when given, is permuted with the parameters.
 
     The two arcs are interchangeable only when the user treats them alike: with a constant
     or a bound on one arc and not (identically) on the other, the labels are fixed by the
@@ -349,6 +353,8 @@ def _arc_swap(params: Array, cov: Array, corr: Array, stderr: Array,
         stderr[rows] = stderr[rows][:, perm]
         cov[rows] = cov[rows][:, perm][:, :, perm]
         corr[rows] = corr[rows][:, perm][:, :, perm]
+        if flags is not None:
+            flags[rows] = flags[rows][:, perm]
     return swapped
 
 
@@ -589,6 +595,37 @@ def _merge(full: SolverResult, part: SolverResult, rows: NDArray[np.intp]) -> No
         getattr(full, name)[rows] = getattr(part, name)[take]
 
 
+#: A parameter within this distance (internal units, relative beyond 1) of a bound is on it.
+#: The solver's projection puts a pinned parameter exactly on the bound; the tolerance only
+#: absorbs round-off.
+AT_BOUND_TOL = 1e-9
+
+
+def _at_bound(space: ParameterSpace, u: Array, lo: Array, hi: Array) -> NDArray[np.bool_]:
+    """(S, P): free parameters whose internal value ``u`` (S, Pf) lies on a bound the solver
+    used, ``lo``/``hi`` (S, Pf) from :func:`_row_bounds` (user bound or safeguard).
+
+    A CPE exponent at its physical limit n = 1 is an ideal capacitor, an ordinary result,
+    so that side counts only when the user set an upper bound below 1. Fixed parameters are
+    never at a bound.
+    """
+    exponent = _exponents(space)
+    # an open side (±inf) is never reached (its tolerance would be inf too)
+    on_lo = np.isfinite(lo) & (u - lo <= AT_BOUND_TOL * np.maximum(1.0, np.abs(lo)))
+    on_hi = (np.isfinite(hi) & (hi - u <= AT_BOUND_TOL * np.maximum(1.0, np.abs(hi)))
+             & ~(exponent & (hi >= 1.0)))
+    on = on_lo | on_hi
+    out = np.zeros((u.shape[0], space.n_params), dtype=bool)
+    out[:, space.free] = on
+    return out
+
+
+@lru_cache(maxsize=64)
+def _exponents(space: ParameterSpace) -> NDArray[np.bool_]:
+    """True for each free parameter that is a CPE exponent."""
+    return np.array([space.kinds[i] == "exponent" for i in space.free], dtype=bool)
+
+
 def fit_arrays(
     compiled: CompiledLike,
     frequency: Array,
@@ -690,8 +727,9 @@ def fit_arrays(
     residuals = pick(res.residuals)
     stats = fit_statistics(residuals, pick(res.jacobian),
                            space.natural_derivative(u), space.free, p, 2 * n_points)
+    at_bound = _at_bound(space, u, lo, hi)
     swapped = _arc_swap(params, stats.covariance, stats.correlation, stats.stderr, space,
-                        roles, bulk_from_intercept)
+                        roles, bulk_from_intercept, flags=at_bound)
     return BatchFit(
         params=params, stderr=stats.stderr, covariance=stats.covariance,
         correlation=stats.correlation, status=pick(res.status), messages=messages,
@@ -699,4 +737,4 @@ def fit_arrays(
         reduced_chi_square=stats.reduced_chi_square, aic=stats.aic, bic=stats.bic,
         n_points=n_points, nfev=nfev, n_iterations=pick(res.n_iterations),
         impedance_fit=problem.model_at(params, residuals), residuals=residuals,
-        swapped=swapped)
+        swapped=swapped, at_bound=at_bound)

@@ -57,6 +57,12 @@ class FitResult:
         Weighted residuals ``(Z_model - Z_data) / w``, real parts then imaginary parts.
     arcs_swapped : bool
         True when the bulk and grain-boundary arcs were exchanged to keep τ_bulk < τ_gb.
+    at_bound : tuple of str
+        Free parameters that ended on a bound the solver used (a user bound, or a safeguard
+        such as the resistance floor 1e-6 min|Z|), circuit order. Non-empty means the data
+        pushed a parameter as far as allowed: often a circuit with more elements than the
+        spectrum resolves (docs/fitting.md). A CPE exponent at n = 1 is not listed unless
+        the user bounded it below 1.
     """
 
     x: NDArray[np.float64]
@@ -76,6 +82,7 @@ class FitResult:
     n_points: int
     residuals: NDArray[np.float64]
     arcs_swapped: bool
+    at_bound: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -255,7 +262,9 @@ class CircuitModel:
             bic=float(fit.bic[0]), covariance=fit.covariance[0],
             correlation=fit.correlation[0], nfev=int(fit.nfev[0]),
             n_iterations=int(fit.n_iterations[0]), n_points=int(fit.n_points[0]),
-            residuals=fit.residuals[0], arcs_swapped=bool(fit.swapped[0]))
+            residuals=fit.residuals[0], arcs_swapped=bool(fit.swapped[0]),
+            at_bound=tuple(n for n, b in zip(names, fit.at_bound[0].tolist(), strict=True)
+                           if b))
         if not self.result_.converged:
             warnings.warn(f"{self.circuit}: {self.result_.message}", ConvergenceWarning,
                           stacklevel=2)

@@ -134,3 +134,38 @@ def test_geometry_from_the_file_header(shared_formats):
     assert result.exit_code == 0, result.output
     assert "geometry from the file header: thickness 0.75 mm, diameter 13 mm" in result.output
     assert "conductivity (S/cm)" in result.output
+
+
+def test_parameters_at_a_bound_are_marked_with_a_hint(fake_files, tmp_path):
+    """The intercept preset forced on a spectrum whose bulk arc is visible: R1 has nothing
+    to describe and ends on the resistance floor."""
+    out_file = tmp_path / "fits.h5"
+    result = CliRunner().invoke(cli, ["fit", str(fake_files[1]), "--preset",
+                                      "hf-intercept-gb-electrode", "-o", str(out_file)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    r1 = next(ln for ln in lines if ln.strip().startswith("R1 "))
+    assert r1.rstrip().endswith("(at bound) ohm")
+    r2 = next(ln for ln in lines if ln.strip().startswith("R2 "))
+    assert "(at bound)" not in r2
+    note = next(ln for ln in lines if ln.strip().startswith("note:"))
+    assert "R1" in note and "R2" not in note and "at a bound" in note
+    assert "--preset auto" in note
+    with xr.open_dataset(out_file, engine="h5netcdf") as ds:
+        assert ds.at_bound.dtype == bool and bool(ds.at_bound.sel(param="R1").all())
+
+
+def test_a_normal_fit_has_no_bound_marks(fake_files):
+    result = CliRunner().invoke(cli, ["fit", str(fake_files[1])])
+    assert result.exit_code == 0, result.output
+    assert "(at bound)" not in result.output and "note:" not in result.output
+
+
+def test_format_value_marks():
+    from eis_pipeline.cli.fit import format_value
+
+    assert format_value(0.011, 3.6e3, at_bound=True) == "0.011 ± 3.6e+03 (at bound)"
+    assert format_value(150.0, float("nan"), at_bound=True) == "150 (at bound)"
+    assert format_value(150.0, 2.0) == "150 ± 2"
+    assert format_value(0.011, 3.6e3) == "0.011 ± 3.6e+03 (undetermined)"
+    assert format_value(1.0, 0.0, at_bound=True) == "1 (fixed)"
