@@ -231,10 +231,3 @@ class ParameterSpace:
         u = np.asarray(u, dtype=np.float64)
         log = self._log
         return np.where(log, np.exp(np.where(log, u, 0.0)), 1.0)
-
-    def at_bound(self, u: Any, rtol: float = 1e-9) -> NDArray[np.bool_]:
-        """Which free parameters sit on a bound (within ``rtol`` in internal units)."""
-        u = np.asarray(u, dtype=np.float64)
-        lo, hi = self._internal_bounds
-        tol = rtol * np.maximum(1.0, np.abs(u))
-        return (u <= lo + tol) | (u >= hi - tol)
