@@ -13,14 +13,19 @@ import json
 import re
 import traceback
 import warnings
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
 
 from eis_pipeline.config import AUTO_CIRCUIT, CampaignConfig, FitDefaults, SampleConfig
 from eis_pipeline.exceptions import EisError
+
+if TYPE_CHECKING:
+    from eis_pipeline.validation.drt import DrtResult
 
 #: files per task: enough to batch the fits, few enough to spread over workers
 FILES_PER_TASK = 8
@@ -120,7 +125,7 @@ def process_task(task: FileTask) -> TaskResult:
 
 def _process_task(task: FileTask) -> TaskResult:
     from eis_pipeline.io.registry import read_spectra
-    from eis_pipeline.validation.tables import drt_table, kramers_kronig_table
+    from eis_pipeline.validation.tables import compute_drts, drt_table, kramers_kronig_table
 
     result = TaskResult(task.sample)
     spectra: list[xr.Dataset] = []
@@ -135,9 +140,13 @@ def _process_task(task: FileTask) -> TaskResult:
     if not spectra:
         return result
     try:
+        # Each spectrum's DRT is computed once and used twice: by "auto" circuit selection
+        # (arc counts, seeds for fits that did not converge) and for the /<sample>/drt table.
+        drts = compute_drts(spectra) if task.settings.drt else None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # non-converged fits are counted in the summary
-            fits, curves, result.selection = fit_task_spectra(spectra, task.settings)
+            fits, curves, result.selection = fit_task_spectra(spectra, task.settings,
+                                                              drts=drts)
     except Exception as exc:
         for ds in spectra:
             result.failures.append(failure_record(task.sample, ds.attrs["source"], "fit", exc))
@@ -159,18 +168,21 @@ def _process_task(task: FileTask) -> TaskResult:
     if result.selection is not None:
         result.selection = result.selection.assign_coords(spectrum_id=("spectrum", ids))
     result.validation = kramers_kronig_table(spectra, ids)
-    if task.settings.drt:
-        result.drt = drt_table(spectra, ids)
+    if drts is not None:
+        result.drt = drt_table(spectra, ids, drts)
     return result
 
 
-def fit_task_spectra(spectra: list[xr.Dataset], settings: FitDefaults
+def fit_task_spectra(spectra: list[xr.Dataset], settings: FitDefaults, *,
+                     drts: Sequence[DrtResult | None] | None = None
                      ) -> tuple[xr.Dataset, xr.Dataset, xr.Dataset | None]:
     """Fit the spectra with the configured circuit, or choose one per spectrum ("auto").
 
     Returns the fits dataset (for "auto" the combined one of :mod:`eis_pipeline.fitting.
     combined`), a dataset with the fitted curves in input order, and the selection evidence
-    (None for a fixed circuit).
+    (None for a fixed circuit). ``drts`` are the spectra's DRTs if already computed (one per
+    spectrum, :func:`eis_pipeline.validation.tables.compute_drts`), used by "auto" selection
+    when ``settings.drt`` is set instead of computing them again.
     """
     from eis_pipeline.fitting.batch import fit_spectra
 
@@ -182,7 +194,7 @@ def fit_task_spectra(spectra: list[xr.Dataset], settings: FitDefaults
     from eis_pipeline.fitting.selection import chosen_fits, fits_by_circuit, select_circuit
 
     selection = select_circuit(spectra, candidates=PELLET_CANDIDATES,
-                               weighting=settings.weighting, drt=settings.drt)
+                               weighting=settings.weighting, drt=settings.drt, drts=drts)
     unfit = [ds.attrs["spectrum_id"] for ds, c in zip(spectra, selection.chosen, strict=True)
              if not c]
     if unfit:

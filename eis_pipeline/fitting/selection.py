@@ -42,18 +42,20 @@ DRT could not be computed) — independent, model-free evidence to compare with 
 
 DRT seeds
 ---------
-With ``drt=True`` (default) each spectrum's DRT is computed once. Where a candidate's fit did
-not converge, that spectrum is fitted once more from a seed built from the DRT
+With ``drt=True`` (default) each spectrum's DRT is computed once, or taken from ``drts=`` when
+the caller has them already (the campaign pipeline computes them once per spectrum for both this
+and its DRT table, :func:`eis_pipeline.validation.tables.compute_drts`). Where a candidate's fit
+did not converge, that spectrum is fitted once more from a seed built from the DRT
 (:func:`eis_pipeline.fitting.drt_seed.drt_initial_guess`: R_∞, L, the electrode CPE and one
 ``(R, τ)`` per arc, ``Q = τ^n / R``, PHYSICS.md section 3), and the retry replaces the failed
 fit only when it converges (``seeded`` in the evidence; the fit's ``message`` says so). It is a
 per-spectrum fallback because ``fit_spectra`` takes one ``initial_guess`` for all spectra and a
 guess replaces the data-driven multi-start rather than adding to it; adding DRT seeds as extra
-starts inside the engine (``fit_arrays`` already accepts an (S, P) guess) is left to the
-fitting engine's owner. On the 24 demo spectra it repaired 4 of 10 non-converged candidate fits
-and changed no choice; the other 6 are circuits that do not describe their spectrum (4 two-arc
-fits whose bulk arc lies above the window, where the bulk CPE is not identifiable; a circuit
-without the visible inductance; one arc for two).
+starts inside the engine (``fit_arrays`` already accepts an (S, P) guess) is left to the fitting
+engine's owner. On the 24 demo spectra it repaired 4 of 10 non-converged candidate fits and
+changed no choice; the other 6 are circuits that do not describe their spectrum (4 two-arc fits
+whose bulk arc lies above the window, where the bulk CPE is not identifiable; a circuit without
+the visible inductance; one arc for two).
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ import numpy as np
 import xarray as xr
 from numpy.typing import NDArray
 
-from eis_pipeline.exceptions import ConvergenceWarning, EisError, FitError
+from eis_pipeline.exceptions import ConvergenceWarning, FitError
 
 if TYPE_CHECKING:
     from eis_pipeline.validation.drt import DrtResult
@@ -141,6 +143,7 @@ def select_circuit(
     weighting: str = "modulus",
     *,
     drt: bool = True,
+    drts: Sequence[DrtResult | None] | None = None,
     max_nfev: int | None = None,
 ) -> SelectionResult:
     """Fit every candidate preset to every spectrum and choose per spectrum by BIC or AIC.
@@ -159,6 +162,10 @@ def select_circuit(
         Compute each spectrum's DRT: its arc count goes in the evidence (``drt_arcs``) and,
         where a candidate's fit did not converge, the fit is repeated once from the DRT
         seed (module docstring, "DRT seeds"; ``seeded`` in the evidence).
+    drts : sequence of DrtResult or None, optional
+        The spectra's DRTs already computed, one per spectrum (None where it failed), e.g.
+        from :func:`eis_pipeline.validation.tables.compute_drts`: used instead of computing
+        them again when ``drt`` is True, ignored when it is False.
     max_nfev : int, optional
         Passed to ``fit_spectra``.
 
@@ -169,7 +176,8 @@ def select_circuit(
     Raises
     ------
     FitError
-        For an unknown criterion, an empty or duplicated candidate list.
+        For an unknown criterion, an empty or duplicated candidate list, or ``drts`` not
+        holding one entry per spectrum.
 
     Examples
     --------
@@ -194,6 +202,9 @@ def select_circuit(
     if isinstance(spectra, xr.Dataset):
         spectra = [spectra]
     spectra = list(spectra)
+    if drt and drts is not None and len(drts) != len(spectra):
+        raise FitError(f"select_circuit: {len(drts)} DRT results for {len(spectra)} spectra; "
+                       "pass one per spectrum (None where the DRT failed)")
 
     fits: dict[str, xr.Dataset] = {}
     with warnings.catch_warnings():
@@ -202,11 +213,11 @@ def select_circuit(
         for name in candidates:
             fits[name] = fit_spectra(spectra, circuit=name, weighting=weighting,
                                      errors="ignore", max_nfev=max_nfev)
-        drts = drt_results(spectra) if drt else None
+        entries = drt_results(spectra, drts) if drt else None
         seeded = np.zeros((len(spectra), len(candidates)), dtype=bool)
-        if drts is not None:
+        if entries is not None:
             for j, name in enumerate(candidates):
-                fits[name], seeded[:, j] = reseed_from_drt(fits[name], spectra, drts, name,
+                fits[name], seeded[:, j] = reseed_from_drt(fits[name], spectra, entries, name,
                                                            weighting, max_nfev)
 
     def stack(var: str) -> NDArray[np.float64]:
@@ -257,8 +268,9 @@ def select_circuit(
                "rule": "lowest criterion among converged fits; within significant_delta of "
                        "it, the fewest free parameters (eis_pipeline.fitting.selection)"},
     )
-    if drts is not None:
-        counts = np.array([len(d[1]) if d is not None else -1 for d in drts], dtype=np.int64)
+    if entries is not None:
+        counts = np.array([len(d[1]) if d is not None else -1 for d in entries],
+                          dtype=np.int64)
         evidence["drt_arcs"] = ("spectrum", counts,
                                 {"long_name": "arcs found by DRT suggest_arcs (-1: no DRT)"})
         evidence["seeded"] = (("spectrum", "candidate"), seeded,
@@ -356,23 +368,21 @@ def chosen_fits(result: SelectionResult) -> xr.Dataset:
 DrtEntry = tuple["DrtResult", list[tuple[float, float]]]
 
 
-def drt_results(spectra: Sequence[xr.Dataset]) -> list[DrtEntry | None]:
+def drt_results(spectra: Sequence[xr.Dataset],
+                drts: Sequence[DrtResult | None] | None = None) -> list[DrtEntry | None]:
     """Each spectrum's DRT and :func:`~eis_pipeline.validation.drt.suggest_arcs`.
 
-    None where the DRT cannot be computed (too few or invalid points). The DRT is a
-    per-spectrum regularised solve (a few ms), so this is one call per spectrum.
+    None where the DRT cannot be computed (too few or invalid points). ``drts`` are the
+    spectra's DRTs when already computed (one per spectrum, None where it failed); otherwise
+    they are computed here (:func:`eis_pipeline.validation.tables.compute_drts`, one
+    regularised solve of a few ms per spectrum).
     """
-    from eis_pipeline.validation.drt import drt, suggest_arcs
+    from eis_pipeline.validation.drt import suggest_arcs
+    from eis_pipeline.validation.tables import compute_drts
 
-    out: list[DrtEntry | None] = []
-    for ds in spectra:
-        try:
-            d = drt(ds["frequency"].values, ds["impedance"].values)
-        except (EisError, ValueError):
-            out.append(None)
-            continue
-        out.append((d, suggest_arcs(d)))
-    return out
+    if drts is None:
+        drts = compute_drts(spectra)
+    return [(d, suggest_arcs(d)) if d is not None else None for d in drts]
 
 
 def reseed_from_drt(fits: xr.Dataset, spectra: Sequence[xr.Dataset],

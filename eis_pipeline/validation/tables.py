@@ -44,17 +44,50 @@ def kramers_kronig_table(spectra: Sequence[xr.Dataset], ids: Sequence[str]) -> x
                "hard_limit": float(rows[0].hard_limit) if rows else np.nan})
 
 
-def drt_table(spectra: Sequence[xr.Dataset], ids: Sequence[str]) -> xr.Dataset:
-    """Distribution of relaxation times of each spectrum, NaN-padded to a common length.
+def compute_drts(spectra: Sequence[xr.Dataset]) -> list[DrtResult | None]:
+    """Each spectrum's DRT (:func:`~eis_pipeline.validation.drt.drt`, default settings).
 
-    A spectrum whose DRT cannot be computed (too few points) gets a NaN row.
+    None where the DRT cannot be computed (too few or invalid points). The DRT is a
+    per-spectrum regularised solve (a few ms), so a pipeline computes it once per spectrum
+    and hands the results to every consumer: circuit selection
+    (:func:`eis_pipeline.fitting.selection.select_circuit`, ``drts=``) and
+    :func:`drt_table` (``results=``).
     """
     results: list[DrtResult | None] = []
     for ds in spectra:
         try:
             results.append(drt(ds["frequency"].values, ds["impedance"].values))
-        except EisError:
+        except (EisError, ValueError):
             results.append(None)
+    return results
+
+
+def drt_table(spectra: Sequence[xr.Dataset], ids: Sequence[str],
+              results: Sequence[DrtResult | None] | None = None) -> xr.Dataset:
+    """Distribution of relaxation times of each spectrum, NaN-padded to a common length.
+
+    A spectrum whose DRT cannot be computed (too few points) gets a NaN row.
+
+    Parameters
+    ----------
+    spectra : sequence of xarray.Dataset
+        Canonical spectra.
+    ids : sequence of str
+        One spectrum id per spectrum (the ``spectrum_id`` coordinate).
+    results : sequence of DrtResult or None, optional
+        The spectra's DRTs already computed (:func:`compute_drts`), one per spectrum, None
+        where it failed; computed here when omitted.
+
+    Raises
+    ------
+    EisError
+        When ``results`` or ``ids`` do not have one entry per spectrum.
+    """
+    if results is None:
+        results = compute_drts(spectra)
+    if len(results) != len(spectra) or len(ids) != len(spectra):
+        raise EisError(f"drt_table: {len(spectra)} spectra but {len(results)} DRT results "
+                       f"and {len(ids)} ids; pass one of each per spectrum")
     n_tau = max((r.tau_s.size for r in results if r is not None), default=1)
     n_peaks = max((len(r.peaks) for r in results if r is not None), default=1) or 1
     tau = np.full((len(spectra), n_tau), np.nan)

@@ -232,3 +232,29 @@ def test_chosen_fits_follow_the_choice(selection, spectra):
     # the candidates' own datasets are not modified by the grouping helpers
     fits_by_circuit(selection)
     assert all("selection_criterion" not in f.attrs for f in selection.fits.values())
+
+
+def test_precomputed_drts_are_used_as_given(selection, spectra, monkeypatch):
+    # the campaign pipeline computes each DRT once and hands it over: selection must then
+    # give the same result without solving a DRT again
+    import eis_pipeline.validation.drt as drt_module
+    import eis_pipeline.validation.tables as tables
+    from eis_pipeline.validation.tables import compute_drts
+
+    drts = compute_drts(spectra)
+
+    def no_drt(*args, **kwargs):
+        raise AssertionError("select_circuit recomputed a DRT it was given")
+
+    monkeypatch.setattr(drt_module, "drt", no_drt)
+    monkeypatch.setattr(tables, "drt", no_drt)
+    given = select_circuit(spectra, drts=drts)
+    assert given.chosen == selection.chosen
+    xr.testing.assert_identical(given.evidence, selection.evidence)
+    for name, fits in selection.fits.items():
+        xr.testing.assert_identical(given.fits[name], fits)
+
+
+def test_precomputed_drts_need_one_per_spectrum(spectra):
+    with pytest.raises(FitError, match="one per spectrum"):
+        select_circuit(spectra[:2], drts=[None])

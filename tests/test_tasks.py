@@ -1,0 +1,65 @@
+"""One task of a campaign (eis_pipeline.tasks): read, fit and check a few files."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+import eis_pipeline.validation.drt as drt_module
+import eis_pipeline.validation.tables as tables
+from eis_pipeline.config import AUTO_CIRCUIT, load_config
+from eis_pipeline.tasks import FileTask, plan_tasks, process_task
+
+CONFIG = Path(__file__).resolve().parents[1] / "configs" / "example.toml"
+
+
+@pytest.fixture(scope="module")
+def small_task() -> FileTask:
+    """Two files of the demo campaign, circuit "auto" with DRT (the config's defaults)."""
+    if not CONFIG.exists() or not (CONFIG.parents[1] / "sample_data").exists():
+        pytest.skip("demo config or sample_data/ not present")
+    tasks, failures = plan_tasks(load_config(CONFIG))
+    assert not failures
+    task = tasks[0]
+    assert task.settings.circuit == AUTO_CIRCUIT and task.settings.drt
+    return dataclasses.replace(task, paths=task.paths[:2],
+                               temperatures_K=task.temperatures_K[:2])
+
+
+def _count_drt_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count every DRT solve, whichever module-level name the caller looks it up by."""
+    calls = [0]
+    original = drt_module.drt
+
+    def counting(*args, **kwargs):
+        calls[0] += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(drt_module, "drt", counting)
+    monkeypatch.setattr(tables, "drt", counting)
+    return calls
+
+
+def test_auto_mode_computes_each_drt_once(small_task, monkeypatch):
+    calls = _count_drt_calls(monkeypatch)
+    result = process_task(small_task)
+    assert not result.failures
+    n = len(result.spectra)
+    assert n >= 2
+    # one DRT per spectrum, used for both the selection evidence and the /drt table
+    assert calls[0] == n
+    assert result.drt is not None and result.drt.sizes["spectrum"] == n
+    assert result.selection is not None and "drt_arcs" in result.selection
+    assert (result.selection.drt_arcs.values >= 0).all()
+
+
+def test_no_drt_when_switched_off(small_task, monkeypatch):
+    calls = _count_drt_calls(monkeypatch)
+    task = dataclasses.replace(small_task,
+                               settings=dataclasses.replace(small_task.settings, drt=False))
+    result = process_task(task)
+    assert not result.failures and result.spectra
+    assert calls[0] == 0 and result.drt is None
+    assert result.selection is not None and "drt_arcs" not in result.selection
