@@ -275,11 +275,17 @@ def fit(files: tuple[Path, ...], preset: str | None, circuit: str | None, weight
       eis-pipeline fit data/*.mpt --preset hf-intercept-gb-electrode -o fits.h5
       eis-pipeline fit run.txt --circuit "R0-p(R1,CPE1)-CPE2" --weighting unit
       eis-pipeline fit data/*.DTA --preset auto
+
+    Parameters are printed with their standard errors, "(undetermined)" where the data
+    do not fix a value, "(at bound)" where one sits on a bound. Exit status 1 when a
+    file cannot be read or a sweep cannot be fitted (the other sweeps are still
+    fitted and printed).
     """
     import warnings
 
     from eis_pipeline.exceptions import ConvergenceWarning
     from eis_pipeline.fitting.batch import fit_spectra
+    from eis_pipeline.fitting.solver import Status
     from eis_pipeline.io.registry import read_spectra
 
     if preset is not None and circuit is not None:
@@ -333,12 +339,15 @@ def fit(files: tuple[Path, ...], preset: str | None, circuit: str | None, weight
             click.echo(f"\nwrote {output}")
     except (EisError, OSError) as err:
         fail(str(err))
-    n_bad = int((fits.status != 0).sum())
-    if n_bad:
-        click.echo(f"\n{n_bad} of {fits.sizes['spectrum']} fits did not converge", err=True)
+    n_failed = int((fits.status == Status.FAILED).sum())
+    n_stopped = int(((fits.status != Status.CONVERGED) & (fits.status != Status.FAILED)).sum())
+    for count, what in ((n_failed, "failed (no fit; the reason is in the table)"),
+                        (n_stopped, "did not converge")):
+        if count:
+            click.echo(f"\n{count} of {fits.sizes['spectrum']} fits {what}", err=True)
     n_pinned = int(fits.at_bound.any("param").sum())
     if n_pinned:
         click.echo(f"\n{n_pinned} of {fits.sizes['spectrum']} fits have parameters at a bound "
                    "(marked '(at bound)')", err=True)
-    if failed:
+    if failed or n_failed:
         raise SystemExit(1)

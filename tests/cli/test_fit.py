@@ -84,6 +84,27 @@ def test_unreadable_file_is_reported_and_others_fitted(fake_files):
     assert "status 0: converged" in result.output
 
 
+def test_unfittable_sweep_is_reported_others_fitted_exit_1(fake_files, monkeypatch):
+    """A one-point sweep cannot be fitted: its row says why, the rest are fitted, the
+    summary says 'failed' (not 'did not converge') and the exit status is 1."""
+    import eis_pipeline.io.registry as registry
+
+    whole = registry.read_spectra
+
+    def read_spectra(path, format=None):
+        spectra = whole(path, format)
+        if path.name == "b.fake":
+            return [spectra[0].isel(frequency=slice(0, 1))]
+        return spectra
+
+    monkeypatch.setattr(registry, "read_spectra", read_spectra)
+    result = CliRunner().invoke(cli, ["fit", str(fake_files[0]), str(fake_files[1])])
+    assert result.exit_code == 1, result.output
+    assert "1 points, too few to fit 8 free parameters" in result.output
+    assert result.output.count("status 0: converged") == 2
+    assert "1 of 3 fits failed" in result.output and "did not converge" not in result.output
+
+
 def test_usage_errors(fake_files):
     r = CliRunner().invoke(cli, ["fit", str(fake_files[0]), "--preset", "bulk-gb-electrode",
                                  "--circuit", "R0-p(R1,C1)"])
