@@ -271,8 +271,10 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
 
             write_sample_plots(node, folder, fmt=cfg.plot_format, spectra=mode == "all")
         if not keep and "spectra" in node.children:
-            node = node.copy()
-            del node["spectra"]
+            # a new root over the other children: copying the node would copy every spectrum
+            node = xr.DataTree(node.to_dataset(inherit=False), name=node.name,
+                               children={k: v for k, v in node.children.items()
+                                         if k != "spectra"})
         samples[name] = node
 
     try:

@@ -334,3 +334,28 @@ def solve_single(ops, children, n_slots, root, omega, dre, dim, iwr, iwi, p_fixe
         elif not dec <= stationary_rtol * cost + tiny:
             status = _NOT_STATIONARY
     return x, cost, r, jac, status, reason, nfev, n_iter, dec
+
+
+@nb.njit(cache=True)
+def solve_rows(ops, children, n_slots, root, omega, dre, dim, iwr, iwi, spec, p_fixed, free_idx,
+               log, x0, lo, hi, max_nfev, ftol, xtol, gtol, stationary_rtol, lambda0, max_step,
+               cost_floor, out_x, out_cost, out_r, out_jac, out_int,
+               out_dec):  # pragma: no cover - compiled
+    """:func:`solve_single` for every row of x0 (R, Pf) against spectrum ``spec[row]`` of
+    the (S, N) data on one grid; results into the ``out_*`` arrays (``out_int`` columns:
+    status, reason, nfev, n_iterations). The loop over rows is compiled too."""
+    for row in range(x0.shape[0]):
+        i = spec[row]
+        x, cost, r, jac, status, reason, nfev, n_iter, dec = solve_single(
+            ops, children, n_slots, root, omega, dre[i], dim[i], iwr[i], iwi[i], p_fixed,
+            free_idx, log, x0[row].copy(), lo[row], hi[row], max_nfev, ftol, xtol, gtol,
+            stationary_rtol, lambda0, max_step, cost_floor[row])
+        out_x[row] = x
+        out_cost[row] = cost
+        out_r[row] = r
+        out_jac[row] = jac
+        out_int[row, 0] = status
+        out_int[row, 1] = reason
+        out_int[row, 2] = nfev
+        out_int[row, 3] = n_iter
+        out_dec[row] = dec

@@ -18,7 +18,6 @@ Forward mode (PHYSICS.md section 2): series ``Z = Σ Z_i``, ``dZ = Σ dZ_i``; pa
 from __future__ import annotations
 
 import importlib.util
-import math
 import warnings
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -29,7 +28,7 @@ from numpy.typing import NDArray
 
 from eis_pipeline.circuits.grammar import Element, Node, Parallel
 
-__all__ = ["ENABLED", "CodedCircuit", "prepare", "solve_one"]
+__all__ = ["ENABLED", "CodedCircuit", "prepare", "solve_rows"]
 
 #: Whether the compiled path is used. True when numba is importable; tests set it to False
 #: to exercise the numpy fallback.
@@ -133,27 +132,39 @@ def _kernels() -> Any:
     return load_kernels("_lm_kernels")
 
 
-def solve_one(coded: CodedCircuit, omega: Array, data: NDArray[np.complex128], inv_wr: Array,
-              inv_wi: Array, n_params: int, free: NDArray[np.intp], log: NDArray[np.bool_],
-              fixed: NDArray[np.intp], fixed_values: Array, x: Array, lo: Array, hi: Array,
-              max_nfev: int, tol: tuple[float, float, float, float, float, float],
-              cost_floor: float | None) -> tuple[Any, ...]:
-    """One-row Levenberg–Marquardt; returns the fields of a one-row
-    :class:`~eis_pipeline.fitting.solver.SolverResult`: x, cost, residuals, jacobian, status,
-    reason, nfev, n_iterations, newton_decrement."""
+def solve_rows(coded: CodedCircuit, omega: Array, data: NDArray[np.complex128], inv_wr: Array,
+               inv_wi: Array, spec: NDArray[np.intp], n_params: int, free: NDArray[np.intp],
+               log: NDArray[np.bool_], fixed: NDArray[np.intp], fixed_values: Array, x0: Array,
+               lo: Array, hi: Array, max_nfev: int,
+               tol: tuple[float, float, float, float, float, float],
+               cost_floor: Array) -> tuple[Any, ...]:
+    """Levenberg–Marquardt for each row of ``x0`` (R, Pf) against spectrum ``spec[row]`` of
+    ``data`` (S, N) on the one grid ``omega`` (N,), with ``lo``, ``hi`` (R, Pf) and
+    ``cost_floor`` (R,) per row; rows are independent and solved one after another in
+    machine code. Returns the fields of a :class:`~eis_pipeline.fitting.solver.SolverResult`:
+    x, cost, residuals, jacobian, status, reason, nfev, n_iterations, newton_decrement."""
     k = _kernels()
     p_fixed = np.zeros(n_params)
     p_fixed[fixed] = fixed_values
-    floor = math.nan if cost_floor is None else float(cost_floor)
-    return tuple(k.solve_single(
-        coded.ops, coded.children, coded.n_slots, coded.root, omega,
-        np.ascontiguousarray(data.real), np.ascontiguousarray(data.imag),
-        np.ascontiguousarray(inv_wr, dtype=np.float64),
-        np.ascontiguousarray(inv_wi, dtype=np.float64),
-        p_fixed, free.astype(np.int64), log.astype(np.bool_),
-        np.array(x, dtype=np.float64), np.ascontiguousarray(lo, dtype=np.float64),
-        np.ascontiguousarray(hi, dtype=np.float64), int(max_nfev),
-        *(float(t) for t in tol), floor))
+    rows, pf = x0.shape
+    m = 2 * omega.size
+    x = np.empty((rows, pf))
+    cost = np.empty(rows)
+    r = np.empty((rows, m))
+    jac = np.empty((rows, m, pf))
+    ints = np.empty((rows, 4), dtype=np.int64)
+    dec = np.empty(rows)
+
+    def f64(a: Any) -> Array:
+        return np.ascontiguousarray(a, dtype=np.float64)
+
+    k.solve_rows(coded.ops, coded.children, coded.n_slots, coded.root, f64(omega),
+                 f64(data.real), f64(data.imag), f64(inv_wr), f64(inv_wi),
+                 np.asarray(spec, dtype=np.int64), p_fixed, free.astype(np.int64),
+                 log.astype(np.bool_), f64(x0), f64(lo), f64(hi), int(max_nfev),
+                 *(float(t) for t in tol), f64(cost_floor), x, cost, r, jac, ints, dec)
+    status, reason, nfev, n_iter = (ints[:, c].astype(np.int_) for c in range(4))
+    return x, cost, r, jac, status, reason, nfev, n_iter, dec
 
 
 def residuals_and_jacobian(coded: CodedCircuit, omega: Array, data: NDArray[np.complex128],

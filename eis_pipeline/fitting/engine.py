@@ -513,13 +513,12 @@ def _solve_part(problem: _Problem, u0: Array, lo: Array, hi: Array, floor: Array
         return problem(u, rows[sub])
 
     spec = rows // problem.n_starts if problem.n_starts > 1 else rows
-    # One spectrum (CircuitModel.fit): its starts one by one through the compiled solver
-    # (rows are independent without ``groups``: the same points as the batch)
-    if (problem.coded is not None and problem.data.shape[0] == 1
-            and set(options) <= _COMPILED_OPTIONS):
-        parts = [_solve_compiled(problem, u0[i], lo[j], hi[j], float(floor[j]), options)
-                 for i, j in zip(rows.tolist(), spec.tolist(), strict=True)]
-        return parts[0] if len(parts) == 1 else _stack(parts)
+    # One unpadded grid (every CircuitModel.fit, a campaign on one grid): each row through the
+    # compiled solver when numba is installed (rows are independent without ``groups``: the
+    # same points as the batch, without numpy's per-call overhead on small batches)
+    if problem.coded is not None and set(options) <= _COMPILED_OPTIONS:
+        return _solve_compiled(problem, u0[rows], lo[spec], hi[spec], floor[spec], spec,
+                               options)
     return least_squares_batch(fun, u0[rows], lo[spec], hi[spec], cost_floor=floor[spec],
                                **options)
 
@@ -528,40 +527,26 @@ _COMPILED_OPTIONS = frozenset({"max_nfev", "max_step", "ftol", "xtol", "gtol",
                                "stationary_rtol", "lambda0"})
 
 
-def _solve_compiled(problem: _Problem, u0: Array, lo: Array, hi: Array, floor: float,
-                    options: Mapping[str, Any]) -> SolverResult:
-    """One row through :func:`compiled_lm.solve_one`: the iteration of
-    :func:`~eis_pipeline.fitting.solver.least_squares_batch` for one row, compiled."""
+def _solve_compiled(problem: _Problem, u0: Array, lo: Array, hi: Array, floor: Array,
+                    spec: NDArray[np.intp], options: Mapping[str, Any]) -> SolverResult:
+    """Rows ``u0`` (R, Pf) of spectra ``spec`` through :func:`compiled_lm.solve_rows`: the
+    iteration of :func:`~eis_pipeline.fitting.solver.least_squares_batch`, compiled."""
     assert problem.coded is not None
     defaults = {"ftol": 1e-10, "xtol": 1e-10, "gtol": 1e-10, "stationary_rtol": 1e-6,
                 "lambda0": 1e-3}
     opts = {**defaults, **{k: v for k, v in options.items() if v is not None}}
-    pf = u0.size
+    pf = u0.shape[1]
     max_nfev = int(opts.get("max_nfev", 100 * (pf + 1)))
     tol = (opts["ftol"], opts["xtol"], opts["gtol"], opts["stationary_rtol"], opts["lambda0"],
            float(opts.get("max_step", np.inf)))
     fixed, fixed_values = problem.space.fixed_split
     x0 = np.minimum(np.maximum(u0, lo), hi)
-    x, cost, r, jac, status, reason, nfev, n_iter, dec = compiled_lm.solve_one(
-        problem.coded, problem.grids[0].omega, problem.data[0], problem.inv_wr[0],
-        problem.inv_wi[0], problem.space.n_params, problem.free, problem._log, fixed,
-        fixed_values, x0, lo, hi, max_nfev, tol, floor)
-
-    def one(v: object, dtype: type = np.float64) -> NDArray[Any]:
-        return np.array([v], dtype=dtype)
-
-    return SolverResult(x=x[None, :], cost=one(cost), residuals=r[None, :],
-                        jacobian=jac[None], status=one(status, np.int_),
-                        reason=one(reason, np.int_), nfev=one(nfev, np.int_),
-                        n_iterations=one(n_iter, np.int_), newton_decrement=one(dec))
-
-
-def _stack(parts: Sequence[SolverResult]) -> SolverResult:
-    """One result over the rows of ``parts`` (one-row results), in order."""
-    return SolverResult(**{name: np.concatenate([getattr(q, name) for q in parts])
-                           for name in ("x", "cost", "residuals", "jacobian", "status",
-                                        "reason", "nfev", "n_iterations",
-                                        "newton_decrement")})
+    x, cost, r, jac, status, reason, nfev, n_iter, dec = compiled_lm.solve_rows(
+        problem.coded, problem.grids[0].omega, problem.data, problem.inv_wr, problem.inv_wi,
+        spec, problem.space.n_params, problem.free, problem._log, fixed, fixed_values, x0, lo,
+        hi, max_nfev, tol, floor)
+    return SolverResult(x=x, cost=cost, residuals=r, jacobian=jac, status=status,
+                        reason=reason, nfev=nfev, n_iterations=n_iter, newton_decrement=dec)
 
 
 def _expand(part: SolverResult, rows: NDArray[np.intp], u0: Array) -> SolverResult:

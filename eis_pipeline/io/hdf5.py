@@ -103,15 +103,17 @@ def _encode_dataset(ds: xr.Dataset) -> xr.Dataset:
 
 
 def _encode_tree(tree: xr.DataTree, provenance: Mapping[str, Any], *,
-                 root_attrs: bool = True) -> xr.DataTree:
-    """A copy of ``tree`` with netCDF-safe attributes and, at its root, ``provenance``."""
-    nodes: dict[str, xr.Dataset] = {}
+                 root_attrs: bool = True) -> list[tuple[str, xr.Dataset]]:
+    """``tree``'s nodes as (path relative to it, "" for itself; dataset) pairs in tree order,
+    with netCDF-safe attributes and, at its root, ``provenance``. (Pairs, not a new tree:
+    building a DataTree copies every subtree again, the bulk of the write time.)"""
+    nodes: list[tuple[str, xr.Dataset]] = []
     for node in tree.subtree:
         ds = _encode_dataset(node.to_dataset(inherit=False))
         if node is tree and root_attrs:
             ds.attrs.update(_clean_attrs(provenance))
-        nodes["/" + node.relative_to(tree) if node is not tree else "/"] = ds
-    return xr.DataTree.from_dict(nodes)
+        nodes.append(("" if node is tree else node.relative_to(tree), ds))
+    return nodes
 
 
 def _provenance(tree: xr.DataTree, config: str | Mapping[str, Any] | None,
@@ -197,17 +199,17 @@ class _Writer:
                 dset.dims[axis].attach_scale(scales[dim])
 
 
-def _write_node(writer: _Writer, tree: xr.DataTree, at: str) -> None:
-    """Write an encoded ``tree`` (and everything below it) at group path ``at``."""
+def _write_node(writer: _Writer, nodes: list[tuple[str, xr.Dataset]], at: str) -> None:
+    """Write encoded ``nodes`` (:func:`_encode_tree`) as the group at path ``at`` and the
+    groups below it."""
     base = at.strip("/")
-    for node in tree.subtree:
-        parts = [p for p in (base, node.relative_to(tree) if node is not tree else "")
-                 if p and p != "."]
+    for path, ds in nodes:
+        parts = [p for p in (base, path) if p and p != "."]
         group: h5py.Group = writer.h5
         for part in "/".join(parts).split("/") if parts else ():
             group = group[part] if part in group else group.create_group(part,
                                                                          track_order=True)
-        writer.group(group, node.to_dataset(inherit=False))
+        writer.group(group, ds)
 
 
 class ResultsWriter:
