@@ -18,6 +18,8 @@ from eis_pipeline.fitting.model import CircuitModel
 from eis_pipeline.fitting.transforms import ParameterSpace
 from eis_pipeline.io.hdf5 import read_results, write_results
 
+pytestmark = pytest.mark.usefixtures("both_solvers")
+
 RC = "R0-p(R1,C1)"
 RC_TRUE = {"R0": 10.0, "R1": 100.0, "C1": 1e-6}
 

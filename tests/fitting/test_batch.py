@@ -13,6 +13,8 @@ from eis_pipeline.conventions import make_spectrum
 from eis_pipeline.exceptions import ConvergenceWarning, SpectrumError
 from eis_pipeline.fitting.batch import fit_spectra
 
+pytestmark = pytest.mark.usefixtures("both_solvers")
+
 TRUE = np.array([[2.0e5, 5.0e-12, 0.95, 4.0e5, 2.0e-9, 0.85, 1.0e-6, 0.90],
                  [3.0e4, 2.0e-11, 1.00, 1.0e4, 5.0e-8, 0.75, 3.0e-7, 0.80],
                  [8.0e5, 3.0e-12, 0.90, 2.0e6, 6.0e-10, 0.92, 5.0e-6, 0.95]])

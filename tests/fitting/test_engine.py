@@ -9,6 +9,8 @@ from eis_pipeline.circuits import compile_circuit
 from eis_pipeline.fitting.engine import WEIGHTINGS, _Problem
 from eis_pipeline.fitting.transforms import ParameterSpace
 
+pytestmark = pytest.mark.usefixtures("both_solvers")
+
 CIRCUIT = "L0-p(R1,CPE1)-p(R2,CPE2)-CPE3"
 F = np.logspace(6, 0, 41)
 

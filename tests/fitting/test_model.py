@@ -11,6 +11,8 @@ from eis_pipeline.circuits import compile_circuit
 from eis_pipeline.exceptions import ConvergenceWarning, FitError, NotFittedError, SpectrumError
 from eis_pipeline.fitting.model import CircuitModel
 
+pytestmark = pytest.mark.usefixtures("both_solvers")
+
 F_A = np.logspace(np.log10(7e6), 0, 69)
 F_B = np.logspace(6, -1, 71)
 

@@ -1,10 +1,13 @@
 import warnings
 
 import numpy as np
+import pytest
 
 from eis_pipeline.circuits import compile_circuit
 from eis_pipeline.conventions import make_spectrum
 from eis_pipeline.fitting.batch import fit_spectra, undetermined
+
+pytestmark = pytest.mark.usefixtures("both_solvers")
 
 
 def test_undetermined_flags_nan_or_oversized_errors_only():
