@@ -123,7 +123,8 @@ def _ohm_scale(values: NDArray[np.float64]) -> tuple[float, str]:
 def nyquist(spectrum: SpectrumLike, fit: Any = None,
             arcs: Mapping[str, ArrayLike] | None = None, ax: Axes | None = None, *,
             label: str = "data", title: str | None = None,
-            annotate_decades: bool = True, zoom: bool = True) -> Figure:
+            annotate_decades: bool = True, zoom: bool = True,
+            series_resistance: float = 0.0) -> Figure:
     """Nyquist plot: -Z'' upward against Z', equal aspect.
 
     Parameters
@@ -137,6 +138,9 @@ def nyquist(spectrum: SpectrumLike, fit: Any = None,
         Each arc's own impedance (e.g. ``{"bulk": Z_b, "grain boundary": Z_gb}``), in series
         order. Each is drawn shifted right by the resistances of the arcs before it (the
         largest real part of each), so the arcs sit under the data they explain.
+    series_resistance : float
+        Ohm in series before the first arc (a bulk resistance read at the high-frequency
+        intercept): the arcs start there.
     ax : Axes, optional
         Draw into this axes instead of a new figure.
     label, title : str
@@ -157,10 +161,11 @@ def nyquist(spectrum: SpectrumLike, fit: Any = None,
         else:
             everything = [z] + ([fit_fz[1]] if fit_fz else [])
             scale, unit = _ohm_scale(np.concatenate([np.abs(v) for v in everything]))
-        offset = 0.0
+        offset = float(series_resistance) if np.isfinite(series_resistance) else 0.0
         for i, (name, arc) in enumerate((arcs or {}).items()):
             za = np.asarray(arc, dtype=np.complex128)
-            color = f"C{(i + 2) % 7}"
+            # the same colour for a role in every plot (grain boundary alone stays pink)
+            color = _ARC_COLORS.get(name, f"C{(i + 2) % 7}")
             ax.fill_between((za.real + offset) / scale, 0, -za.imag / scale, color=color,
                             alpha=0.12, linewidth=0)
             ax.plot((za.real + offset) / scale, -za.imag / scale, "--", color=color,
@@ -172,14 +177,6 @@ def nyquist(spectrum: SpectrumLike, fit: Any = None,
             order = np.argsort(fit_fz[0])
             zf = fit_fz[1][order]
             ax.plot(zf.real / scale, -zf.imag / scale, "-", color="C1", label="fit")
-        if annotate_decades and f.size > 2:
-            for decade in range(int(np.floor(np.log10(f.min()))),
-                                int(np.ceil(np.log10(f.max()))) + 1):
-                i = int(np.argmin(np.abs(np.log10(f) - decade)))
-                if abs(np.log10(f[i]) - decade) < 0.05:
-                    ax.annotate(f"$10^{{{decade}}}$ Hz", (z.real[i] / scale, -z.imag[i] / scale),
-                                xytext=(4, 4), textcoords="offset points", fontsize=6,
-                                color="0.35")
         ax.axhline(0, color="0.6", linewidth=0.6, zorder=0)
         if limit is not None:
             x0 = min(0.0, float(np.min(z.real))) / scale
@@ -198,7 +195,62 @@ def nyquist(spectrum: SpectrumLike, fit: Any = None,
         if title:
             ax.set_title(title)
         ax.legend(loc="best")
+        if annotate_decades and f.size > 2:
+            _annotate_decades(ax, f, z.real / scale, -z.imag / scale)
     return fig
+
+
+def _annotate_decades(ax: Axes, f: NDArray[np.float64], x: NDArray[np.float64],
+                      y: NDArray[np.float64], fontsize: float = 6.0) -> None:
+    """Label the point nearest each decade of frequency, beside the curve.
+
+    Each label sits off the curve along its normal (above it, or right of a steep run such
+    as the electrode spike), on a light box so lines do not cross it; a label that would
+    overlap one already placed, or fall outside the axes, is left out.
+    """
+    ax.apply_aspect()   # the final axes box: display positions are then those of the file
+    to_display = ax.transData.transform
+    order = np.argsort(-f)
+    f, pts = f[order], to_display(np.column_stack([x[order], y[order]]))
+    box = ax.get_window_extent()
+    px = fontsize / 72.0 * ax.figure.dpi   # the font size in pixels
+    placed: list[tuple[float, float, float, float]] = []
+    lg = np.log10(f)
+    for decade in range(int(np.ceil(lg.min() - 0.05)), int(np.floor(lg.max() + 0.05)) + 1):
+        i = int(np.argmin(np.abs(lg - decade)))
+        if abs(lg[i] - decade) >= 0.05 or not np.all(np.isfinite(pts[i])):
+            continue
+        t = pts[min(i + 1, len(pts) - 1)] - pts[max(i - 1, 0)]
+        n = np.array([-t[1], t[0]]) / (np.hypot(*t) or 1.0)
+        if abs(t[0]) < 0.3 * abs(t[1]):   # a steep run: to its right
+            n = n if n[0] >= 0 else -n
+        elif n[1] < 0:                    # otherwise above the curve
+            n = -n
+        text = f"$10^{{{decade}}}$ Hz"
+        width, height = 0.55 * px * (len(str(decade)) + 5), 1.3 * px
+        gap = 0.8 * px
+        for side in (n, -n):   # the preferred side, else the other one
+            cx, cy = pts[i] + side * (gap + 0.5 * np.hypot(width * side[0], height * side[1]))
+            rect = (cx - width / 2, cy - height / 2, cx + width / 2, cy + height / 2)
+            inside = (rect[0] >= box.x0 and rect[2] <= box.x1 and rect[1] >= box.y0
+                      and rect[3] <= box.y1)
+            if inside and not any(rect[0] < q[2] and q[0] < rect[2] and rect[1] < q[3]
+                                  and q[1] < rect[3] for q in placed):
+                break
+        else:
+            continue
+        placed.append(rect)
+        # (an offset in points: it stays right when the file is saved at another dpi)
+        offset = (np.array([cx, cy]) - pts[i]) * 72.0 / ax.figure.dpi
+        ax.annotate(text, (x[order][i], y[order][i]), xytext=tuple(offset),
+                    textcoords="offset points", ha="center", va="center", fontsize=fontsize,
+                    color="0.3", zorder=5,
+                    bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none",
+                          "alpha": 0.8})
+
+
+#: Arc colours by role name, as :func:`nyquist` labels them.
+_ARC_COLORS = {"bulk": "C2", "grain boundary": "C3"}
 
 
 def arc_view_limit(frequency: ArrayLike, impedance: ArrayLike) -> float | None:

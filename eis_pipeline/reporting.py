@@ -109,14 +109,17 @@ def write_csv_summary(tree: xr.DataTree, path: str | Path) -> Path:
     return path
 
 
-def _arcs(node: xr.DataTree, sid: str, spectrum: xr.Dataset) -> dict[str, Any] | None:
-    """Each fitted R‖CPE arc of spectrum ``sid`` (bulk, grain boundary), for the Nyquist plot."""
+def _arcs(node: xr.DataTree, sid: str,
+          spectrum: xr.Dataset) -> tuple[dict[str, Any] | None, float]:
+    """Each fitted R‖CPE arc of spectrum ``sid`` (bulk, grain boundary), for the Nyquist
+    plot, and the series resistance before them (ohm: a bulk read at the high-frequency
+    intercept, else 0)."""
     import json
 
     from eis_pipeline.simulate import rq_impedance
 
     if "fit" not in node.children:
-        return None
+        return None, 0.0
     fits = node["fit"].ds
     row = int(np.flatnonzero(fits["spectrum_id"].values.astype(str) == sid)[0])
     roles = json.loads(str(fits.attrs.get("roles", "{}")))
@@ -125,13 +128,16 @@ def _arcs(node: xr.DataTree, sid: str, spectrum: xr.Dataset) -> dict[str, Any] |
         roles = json.loads(presets.get(str(fits["preset"].values[row]), {}).get("roles") or "{}")
     values = dict(zip(fits["param"].values.astype(str), fits["value"].values[row], strict=True))
     arcs = {}
+    series = 0.0
     for role in ("bulk", "grain_boundary"):
         elements = roles.get(role, {})
         r, cpe = elements.get("resistance"), elements.get("cpe")
         if r and cpe and np.isfinite([values.get(r, np.nan), values.get(f"{cpe}_0", np.nan)]).all():
             arcs[role.replace("_", " ")] = rq_impedance(
                 spectrum["frequency"].values, values[r], values[f"{cpe}_0"], values[f"{cpe}_1"])
-    return arcs or None
+        elif role == "bulk" and r and not cpe and np.isfinite(values.get(r, np.nan)):
+            series = float(values[r])   # the intercept: the arcs start at R_bulk
+    return arcs or None, series
 
 
 def _checks(node: xr.DataTree, sid: str, spectrum: xr.Dataset, title: str) -> Any:
@@ -169,9 +175,11 @@ def write_sample_plots(node: xr.DataTree, folder: str | Path, *, fmt: str = "png
             if "temperature" in ds and np.isfinite(ds["temperature"].values).any():
                 title += f" · {np.nanmean(ds['temperature'].values) - ZERO_CELSIUS_K:.0f} °C"
             fit = ds if "impedance_fit" in ds else None
+            arcs, series = _arcs(node, sid, ds)
             # Screen resolution: a campaign has many spectra, and this is the slow part.
             written.append(plotting.save_figure(
-                plotting.nyquist(ds, fit=fit, arcs=_arcs(node, sid, ds), title=title),
+                plotting.nyquist(ds, fit=fit, arcs=arcs, series_resistance=series,
+                                 title=title),
                 folder / name / f"{sid}_nyquist.{fmt}", dpi=SPECTRUM_DPI))
             written.append(plotting.save_figure(
                 plotting.bode(ds, fit=fit, title=title),

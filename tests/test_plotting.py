@@ -66,6 +66,49 @@ def test_nyquist_with_fit_and_arcs(tmp_path: Path, pellet: PelletModel,
     assert sorted(p.name for p in out.parent.iterdir()) == ["nyquist.png"]
 
 
+@pytest.mark.parametrize("dpi", [100, 300])
+def test_decade_labels_sit_beside_their_points_without_overlapping(pellet: PelletModel,
+                                                                   dpi: int) -> None:
+    """Each decade label is near its data point, inside the axes, apart from the others,
+    at the dpi the figure is drawn with (offsets in points, not pixels)."""
+    f = log_frequencies(7e6, 1, 10)
+    z = pellet.impedance(f, 298.15)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = nyquist((f, z))
+    fig.set_dpi(dpi)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    ax = fig.axes[0]
+    texts = [t for t in ax.texts if t.get_text().endswith("Hz")]
+    assert len(texts) >= 4
+    renderer = canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in texts]
+    axes_box = ax.get_window_extent(renderer)
+    for i, (text, box) in enumerate(zip(texts, boxes, strict=True)):
+        decade = int(text.get_text().split("{")[1].split("}")[0])
+        point = ax.transData.transform(text.xy)
+        assert abs(np.log10(f[np.argmin(np.abs(np.log10(f) - decade))]) - decade) < 0.05
+        # within ~3 label heights of its point, inside the axes
+        assert np.hypot(*(np.array([box.x0 + box.x1, box.y0 + box.y1]) / 2 - point)) \
+            < 3 * box.height + box.width
+        assert axes_box.x0 - 1 <= box.x0 and box.x1 <= axes_box.x1 + 1
+        assert not any(box.overlaps(other) for other in boxes[i + 1:])
+
+
+def test_arcs_start_at_the_series_resistance(pellet: PelletModel) -> None:
+    """With the bulk read at the intercept, the grain-boundary arc starts at R_bulk."""
+    f = log_frequencies(1e6, 1, 10)
+    p = pellet.parameters(298.15)
+    gb = rq_impedance(f, p["R2"], p["CPE2_0"], p["CPE2_1"])
+    fig = nyquist((f, p["R1"] + gb), arcs={"grain boundary": gb}, series_resistance=p["R1"])
+    ax = fig.axes[0]
+    line = next(li for li in ax.get_lines() if li.get_label() == "grain boundary")
+    scale = 1e3 if ax.get_xlabel().endswith("(kΩ)") else 1.0
+    assert np.min(line.get_xdata()) * scale == pytest.approx(p["R1"], rel=1e-2)
+    assert np.max(line.get_xdata()) * scale == pytest.approx(p["R1"] + p["R2"], rel=1e-2)
+
+
 def test_bode_with_residual_panel(tmp_path: Path, pellet: PelletModel) -> None:
     f = log_frequencies(1e6, 1, 10)
     z = pellet.impedance(f, 320.0)
