@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -109,14 +110,31 @@ def write_csv_summary(tree: xr.DataTree, path: str | Path) -> Path:
     return path
 
 
+def fitted_arcs(frequency: Any, values: Mapping[str, float],
+                roles: Mapping[str, Mapping[str, str]]) -> tuple[dict[str, Any] | None, float]:
+    """Each fitted R‖CPE arc (bulk, grain boundary) of a preset fit on ``frequency`` (Hz), for
+    :func:`~eis_pipeline.plotting.nyquist`, and the series resistance before them (ohm: a bulk
+    read at the high-frequency intercept, else 0). ``values`` maps parameter names to values,
+    ``roles`` is the preset's role mapping."""
+    from eis_pipeline.simulate import rq_impedance
+
+    arcs = {}
+    series = 0.0
+    for role in ("bulk", "grain_boundary"):
+        elements = roles.get(role, {})
+        r, cpe = elements.get("resistance"), elements.get("cpe")
+        if r and cpe and np.isfinite([values.get(r, np.nan), values.get(f"{cpe}_0", np.nan)]).all():
+            arcs[role.replace("_", " ")] = rq_impedance(
+                np.asarray(frequency), values[r], values[f"{cpe}_0"], values[f"{cpe}_1"])
+        elif role == "bulk" and r and not cpe and np.isfinite(values.get(r, np.nan)):
+            series = float(values[r])   # the intercept: the arcs start at R_bulk
+    return arcs or None, series
+
+
 def _arcs(node: xr.DataTree, sid: str,
           spectrum: xr.Dataset) -> tuple[dict[str, Any] | None, float]:
-    """Each fitted R‖CPE arc of spectrum ``sid`` (bulk, grain boundary), for the Nyquist
-    plot, and the series resistance before them (ohm: a bulk read at the high-frequency
-    intercept, else 0)."""
+    """:func:`fitted_arcs` of spectrum ``sid`` of a sample node of the results tree."""
     import json
-
-    from eis_pipeline.simulate import rq_impedance
 
     if "fit" not in node.children:
         return None, 0.0
@@ -127,17 +145,7 @@ def _arcs(node: xr.DataTree, sid: str,
         presets = json.loads(str(fits.attrs.get("presets", "{}")))
         roles = json.loads(presets.get(str(fits["preset"].values[row]), {}).get("roles") or "{}")
     values = dict(zip(fits["param"].values.astype(str), fits["value"].values[row], strict=True))
-    arcs = {}
-    series = 0.0
-    for role in ("bulk", "grain_boundary"):
-        elements = roles.get(role, {})
-        r, cpe = elements.get("resistance"), elements.get("cpe")
-        if r and cpe and np.isfinite([values.get(r, np.nan), values.get(f"{cpe}_0", np.nan)]).all():
-            arcs[role.replace("_", " ")] = rq_impedance(
-                spectrum["frequency"].values, values[r], values[f"{cpe}_0"], values[f"{cpe}_1"])
-        elif role == "bulk" and r and not cpe and np.isfinite(values.get(r, np.nan)):
-            series = float(values[r])   # the intercept: the arcs start at R_bulk
-    return arcs or None, series
+    return fitted_arcs(spectrum["frequency"].values, values, roles)
 
 
 def _checks(node: xr.DataTree, sid: str, spectrum: xr.Dataset, title: str) -> Any:

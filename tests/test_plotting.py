@@ -298,3 +298,21 @@ def test_arrhenius_legend_does_not_cover_the_points():
     legend_box = ax.get_legend().get_window_extent()
     assert legend_box.x0 >= ax.get_window_extent().x1   # beside the axes, not over the data
     assert ax.get_window_extent().width > 0.45 * fig.bbox.width   # axes not squeezed
+
+
+def test_fitted_arcs_from_preset_roles() -> None:
+    """Two-arc preset: both arcs, no series R; intercept preset: the gb arc after R_bulk."""
+    from eis_pipeline.circuits import PRESETS
+    from eis_pipeline.reporting import fitted_arcs
+
+    f = log_frequencies(1e6, 1, 10)
+    two = {"R1": 100.0, "CPE1_0": 1e-10, "CPE1_1": 0.9, "R2": 300.0, "CPE2_0": 1e-8,
+           "CPE2_1": 0.8, "CPE3_0": 1e-6, "CPE3_1": 0.85}
+    arcs, series = fitted_arcs(f, two, PRESETS["bulk-gb-electrode"].roles)
+    assert arcs is not None and list(arcs) == ["bulk", "grain boundary"] and series == 0.0
+    np.testing.assert_allclose(arcs["grain boundary"], rq_impedance(f, 300.0, 1e-8, 0.8))
+    intercept = {"L0": 1e-7, "R1": 42.0, "R2": 300.0, "CPE2_0": 1e-8, "CPE2_1": 0.8,
+                 "CPE3_0": 1e-6, "CPE3_1": 0.85}
+    arcs, series = fitted_arcs(f, intercept, PRESETS["hf-intercept-gb-electrode"].roles)
+    assert arcs is not None and list(arcs) == ["grain boundary"] and series == 42.0
+    assert fitted_arcs(f, {"R0": 1.0}, {}) == (None, 0.0)

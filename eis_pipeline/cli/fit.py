@@ -194,7 +194,8 @@ def check_output(output: Path | None) -> None:
 
 
 def fit_auto(spectra: list[Any], weighting: str, thickness_mm: float | None,
-             diameter_mm: float | None, output: Path | None) -> None:
+             diameter_mm: float | None, output: Path | None,
+             plots: Path | None = None) -> None:
     """``--preset auto``: per sweep the chosen preset, the BIC table, the chosen fit."""
     from eis_pipeline.fitting.selection import fits_by_circuit, select_circuit
 
@@ -223,9 +224,55 @@ def fit_auto(spectra: list[Any], weighting: str, thickness_mm: float | None,
     if output is not None:
         write_selection(result.evidence, groups, output)
         click.echo(f"wrote {output}")
+    if plots is not None:
+        pairs = [(ds, result.fits[chosen].isel(spectrum=[i]))
+                 for i, (ds, chosen) in enumerate(zip(spectra, result.chosen, strict=True))
+                 if chosen]
+        click.echo(f"wrote {write_fit_plots(pairs, plots)} plots to {plots}")
     n_bad = int((~result.selection_converged).sum())
     if n_bad:
         click.echo(f"\n{n_bad} of {len(result.chosen)} sweeps: no candidate converged", err=True)
+
+
+def write_fit_plots(pairs: list[tuple[Any, Any]], folder: Path) -> int:
+    """Nyquist (with each fitted arc) and Bode figures of each sweep into ``folder``:
+    ``<file stem>_s<sweep>_nyquist.png`` and ``..._bode.png``. ``pairs`` holds (spectrum,
+    its one-row fits dataset). Returns the number of files written."""
+    import json
+
+    import numpy as np
+    from tqdm.auto import tqdm
+
+    from eis_pipeline import plotting
+    from eis_pipeline.conventions import ZERO_CELSIUS_K
+    from eis_pipeline.reporting import SPECTRUM_DPI, fitted_arcs
+
+    folder.mkdir(parents=True, exist_ok=True)
+    used: set[str] = set()
+    written = 0
+    for spectrum, row in tqdm(pairs, desc="plots", unit="sweep", disable=None, leave=False):
+        source = Path(str(spectrum.attrs.get("source") or "spectrum"))
+        sweep = int(spectrum.attrs.get("sweep", 0))
+        stem = f"{source.stem}_s{sweep}"
+        if stem in used:   # the same file name in two folders
+            stem = f"{stem}_{sum(u.startswith(stem) for u in used) + 1}"
+        used.add(stem)
+        n = spectrum.sizes["frequency"]
+        z_fit = row["impedance_fit"].values[0, :n]
+        fit = (spectrum["frequency"].values, z_fit) if np.isfinite(z_fit).all() else None
+        values = dict(zip(row["param"].values.astype(str), row["value"].values[0], strict=True))
+        arcs, series = fitted_arcs(spectrum["frequency"].values, values,
+                                   json.loads(str(row.attrs.get("roles") or "{}")))
+        title = f"{source.name} · sweep {sweep}"
+        if "temperature" in spectrum and np.isfinite(spectrum["temperature"].values).any():
+            title += f" · {np.nanmean(spectrum['temperature'].values) - ZERO_CELSIUS_K:.0f} °C"
+        plotting.save_figure(plotting.nyquist(spectrum, fit=fit, arcs=arcs,
+                                              series_resistance=series, title=title),
+                             folder / f"{stem}_nyquist.png", dpi=SPECTRUM_DPI)
+        plotting.save_figure(plotting.bode(spectrum, fit=fit, title=title),
+                             folder / f"{stem}_bode.png", dpi=SPECTRUM_DPI)
+        written += 2
+    return written
 
 
 def write_selection(evidence: Any, groups: dict[str, Any], path: Path) -> None:
@@ -264,9 +311,12 @@ def write_selection(evidence: Any, groups: dict[str, Any], path: Path) -> None:
               help="Pellet diameter in mm.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the fits dataset to this HDF5 (netCDF4) file.")
+@click.option("--plots", "plots", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Save a Nyquist plot (with each fitted arc) and a Bode plot "
+              "(with residuals) of every sweep into this folder, created if missing.")
 def fit(files: tuple[Path, ...], preset: str | None, circuit: str | None, weighting: str,
         format_: str | None, thickness_mm: float | None, diameter_mm: float | None,
-        output: Path | None) -> None:
+        output: Path | None, plots: Path | None) -> None:
     """Fit an equivalent circuit to every sweep of FILES and print the parameters.
 
     \b
@@ -274,7 +324,7 @@ def fit(files: tuple[Path, ...], preset: str | None, circuit: str | None, weight
       eis-pipeline fit pellet_25C.mpt
       eis-pipeline fit data/*.mpt --preset hf-intercept-gb-electrode -o fits.h5
       eis-pipeline fit run.txt --circuit "R0-p(R1,CPE1)-CPE2" --weighting unit
-      eis-pipeline fit data/*.DTA --preset auto
+      eis-pipeline fit data/*.DTA --preset auto --plots fit_plots/
 
     Parameters are printed with their standard errors, "(undetermined)" where the data
     do not fix a value, "(at bound)" where one sits on a bound. Exit status 1 when a
@@ -313,7 +363,7 @@ def fit(files: tuple[Path, ...], preset: str | None, circuit: str | None, weight
         thickness_mm, diameter_mm = geometry_from_files(spectra)
     if auto:
         try:
-            fit_auto(spectra, weighting, thickness_mm, diameter_mm, output)
+            fit_auto(spectra, weighting, thickness_mm, diameter_mm, output, plots)
         except (EisError, OSError) as err:
             fail(str(err))
         if failed:
@@ -337,6 +387,10 @@ def fit(files: tuple[Path, ...], preset: str | None, circuit: str | None, weight
         if output is not None:
             write_fits(fits, output)
             click.echo(f"\nwrote {output}")
+        if plots is not None:
+            count = write_fit_plots([(ds, fits.isel(spectrum=[i]))
+                                     for i, ds in enumerate(spectra)], plots)
+            click.echo(f"\nwrote {count} plots to {plots}")
     except (EisError, OSError) as err:
         fail(str(err))
     n_failed = int((fits.status == Status.FAILED).sum())

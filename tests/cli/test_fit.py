@@ -105,6 +105,21 @@ def test_unfittable_sweep_is_reported_others_fitted_exit_1(fake_files, monkeypat
     assert "1 of 3 fits failed" in result.output and "did not converge" not in result.output
 
 
+@pytest.mark.parametrize("preset", ["bulk-gb-electrode", "auto"])
+def test_plots_of_every_sweep(fake_files, tmp_path, preset):
+    """--plots DIR: a Nyquist and a Bode PNG per sweep, named by file and sweep, the
+    Nyquist with each fitted arc."""
+    folder = tmp_path / "plots" / "fit"
+    result = CliRunner().invoke(cli, ["fit", str(fake_files[0]), str(fake_files[1]),
+                                      "--preset", preset, "--plots", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in folder.iterdir()) == [
+        f"{stem}_{kind}.png" for stem in ("a_s0", "a_s1", "b_s0")
+        for kind in ("bode", "nyquist")]
+    assert all(p.read_bytes().startswith(b"\x89PNG") for p in folder.iterdir())
+    assert "wrote 6 plots" in result.output
+
+
 def test_usage_errors(fake_files):
     r = CliRunner().invoke(cli, ["fit", str(fake_files[0]), "--preset", "bulk-gb-electrode",
                                  "--circuit", "R0-p(R1,C1)"])
