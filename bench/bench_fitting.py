@@ -105,6 +105,25 @@ def _run_cell(circuit: str, preset: str, gen: Callable[..., np.ndarray], f: np.n
         fitted.append(model.result_.x)
     out["eis_pipeline (multi-start)"] = summarise(times, np.array(fitted), n_ours)
 
+    from eis_pipeline.fitting import compiled_lm
+
+    if compiled_lm.ENABLED:   # the same fits on the numpy path (numba off)
+        times, fitted = [], []
+        compiled_lm.ENABLED = False
+        try:
+            for i in range(n_ours):
+                best = np.inf
+                for _ in range(repeat):
+                    t0 = time.perf_counter()
+                    model.fit(f, z[i])
+                    best = min(best, time.perf_counter() - t0)
+                times.append(best)
+                fitted.append(model.result_.x)
+        finally:
+            compiled_lm.ENABLED = True
+        out["eis_pipeline (multi-start, numpy only)"] = summarise(times, np.array(fitted),
+                                                                  n_ours)
+
     times, fitted = [], []
     for i in range(n_ours):
         m1 = CircuitModel(preset, initial_guess=starts[i])
@@ -222,7 +241,8 @@ def run(quick: bool = False) -> str:
         "",
         "Speed ratio: impedance.py median time / this row's median time. R within 5 % is a "
         "property of the data as much as of the fitter: with overlapping arcs at 2 % noise the "
-        "standard error of R_gb itself exceeds 5 %.",
+        "standard error of R_gb itself exceeds 5 %. *numpy only*: the same fits with the "
+        "numba paths switched off (what runs should numba fail to load).",
     ]
     return "\n".join(lines)
 

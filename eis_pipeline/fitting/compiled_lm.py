@@ -1,15 +1,16 @@
-"""Optional numba-compiled one-spectrum fit: circuit evaluation and Levenberg–Marquardt in one
-machine-code loop.
+"""numba-compiled fit: circuit evaluation and Levenberg–Marquardt in one machine-code loop.
 
-A :class:`~eis_pipeline.fitting.model.CircuitModel` fit of one spectrum makes a handful of
-evaluations and iterations on arrays of ~70 points: in numpy, almost all of its time is call
-overhead (a few dozen numpy calls per evaluation, a dozen per iteration). With numba installed
-(``pip install eis-pipeline[fast]``) the one-row solve runs here instead: the circuit's
-operations are encoded as integers and interpreted point by point in forward mode (each
-slot carries its value and its gradient over the parameters), and the iteration is
+A fit of one spectrum makes a handful of evaluations and iterations on arrays of ~70 points:
+in numpy, almost all of its time is call overhead (a few dozen numpy calls per evaluation, a
+dozen per iteration). Here the rows of a fit on one grid (every start of a
+:class:`~eis_pipeline.fitting.model.CircuitModel` fit, every spectrum of a campaign batch)
+are solved one after another in compiled code: the circuit's operations are encoded as
+integers and interpreted point by point in forward mode (each slot carries its value and its
+gradient over the parameters), and the iteration is
 :func:`eis_pipeline.fitting.solver._solve_single` step for step (same tests, same order, same
-constants), so both reach the same point. Without numba, or for a circuit with an element not
-encoded here, nothing changes: :func:`prepare` returns None and the numpy path runs.
+constants), so both reach the same point. When numba cannot load (:data:`ENABLED` False, or
+a warning from :func:`load_kernels`), or a circuit has an element not encoded here, nothing
+changes: :func:`prepare` returns None and the numpy path runs.
 
 Forward mode (PHYSICS.md section 2): series ``Z = Σ Z_i``, ``dZ = Σ dZ_i``; parallel
 ``Z = 1 / Σ (1 / Z_i)``, ``dZ = Z² Σ dZ_i / Z_i²``.
