@@ -361,6 +361,10 @@ def fit(files: tuple[Path, ...], preset: str | None, circuit: str | None, weight
         fail("no spectra could be read")
     if thickness_mm is None:
         thickness_mm, diameter_mm = geometry_from_files(spectra)
+    from eis_pipeline.fitting import compiled_lm
+
+    if compiled_lm.needs_compiling():
+        click.echo(compiled_lm.COMPILING_NOTE, err=True)
     if auto:
         try:
             fit_auto(spectra, weighting, thickness_mm, diameter_mm, output, plots)

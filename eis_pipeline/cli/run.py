@@ -85,6 +85,10 @@ def run(config: Path, output: Path | None, jobs: int, scheduler: str | None, res
     n_files = sum(len(s.paths) for s in cfg.samples)
     click.echo(f"campaign {cfg.name!r}: {plural(len(cfg.samples), 'sample')}, "
                f"{plural(n_files, 'file')} -> {out}", err=True)
+    from eis_pipeline.fitting import compiled_lm
+
+    if compiled_lm.needs_compiling():
+        click.echo(compiled_lm.COMPILING_NOTE, err=True)
     try:
         tree = run_campaign(cfg, output=out, jobs=jobs, scheduler=scheduler, resume=resume,
                             strict=strict, progress=progress, plots=want_plots)

@@ -128,6 +128,29 @@ def load_kernels(module: str) -> Any:
         return None
 
 
+#: What a command prints before the first fit on a machine (:func:`needs_compiling`).
+COMPILING_NOTE = ("note: compiling the fit kernels for this machine, once (about half a minute; "
+                  "cached for later runs)")
+
+
+def needs_compiling() -> bool:
+    """True when the kernels have no machine code cached yet for this machine and version
+    (the first fit then compiles them: ~25 s once), so a command can say why it waits."""
+    if not ENABLED:
+        return False
+    from pathlib import Path
+
+    for module, name in (("_lm_kernels", "solve_rows"), ("_start_kernels", "role_starts")):
+        kernels = load_kernels(module)
+        try:   # numba's cache index file (private API: on any doubt, say nothing)
+            index = getattr(kernels, name)._cache._cache_file._index_path
+        except Exception:
+            return False
+        if not Path(index).is_file():
+            return True
+    return False
+
+
 def _kernels() -> Any:
     """The solver's kernels (:func:`load_kernels`)."""
     return load_kernels("_lm_kernels")

@@ -153,3 +153,33 @@ def test_batches_take_the_compiled_path_to_the_same_fits(monkeypatch: pytest.Mon
     assert np.all(close | (diff <= 1e-3 * np.where(np.isfinite(stderr), stderr, 0.0))
                   | (flat & (diff <= 1e-4 * np.abs(value))))
     assert close.mean() > 0.9
+
+
+def test_needs_compiling_reads_numba_cache_index(monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path) -> None:
+    """True exactly when a kernel's cache index is missing (then commands say they compile)."""
+    from eis_pipeline.fitting import _lm_kernels
+
+    CircuitModel("R0-p(R1,C1)").fit(F, _spectra("R0-p(R1,C1)", np.array([10.0, 100.0, 1e-6]),
+                                                0.0, 1)[0])   # compiled and cached now
+    assert compiled_lm.needs_compiling() is False
+    cache_file = _lm_kernels.solve_rows._cache._cache_file
+    monkeypatch.setattr(cache_file, "_index_path", str(tmp_path / "missing.nbi"))
+    assert compiled_lm.needs_compiling() is True
+    monkeypatch.setattr(compiled_lm, "ENABLED", False)
+    assert compiled_lm.needs_compiling() is False
+
+
+def test_cli_says_it_compiles(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from eis_pipeline.cli.main import cli
+
+    z = _spectra("R0-p(R1,C1)", np.array([10.0, 100.0, 1e-6]), 0.0, 1)[0]
+    path = tmp_path / "s.csv"
+    path.write_text("frequency,z_real,z_imag\n" + "".join(
+        f"{fi},{zi.real},{zi.imag}\n" for fi, zi in zip(F, z, strict=True)))
+    monkeypatch.setattr(compiled_lm, "needs_compiling", lambda: True)
+    result = CliRunner().invoke(cli, ["fit", str(path), "--circuit", "R0-p(R1,C1)"])
+    assert result.exit_code == 0, result.output
+    assert compiled_lm.COMPILING_NOTE in result.output
