@@ -337,23 +337,35 @@ def solve_single(ops, children, n_slots, root, omega, dre, dim, iwr, iwi, p_fixe
 
 
 @nb.njit(cache=True)
-def solve_rows(ops, children, n_slots, root, omega, dre, dim, iwr, iwi, spec, p_fixed, free_idx,
-               log, x0, lo, hi, max_nfev, ftol, xtol, gtol, stationary_rtol, lambda0, max_step,
-               cost_floor, out_x, out_cost, out_r, out_jac, out_int,
+def solve_rows(ops, children, n_slots, root, omega, grid_of, n_valid, dre, dim, iwr, iwi, spec,
+               p_fixed, free_idx, log, x0, lo, hi, max_nfev, ftol, xtol, gtol, stationary_rtol,
+               lambda0, max_step, cost_floor, out_x, out_cost, out_r, out_jac, out_int,
                out_dec):  # pragma: no cover - compiled
-    """:func:`solve_single` for every row of x0 (R, Pf) against spectrum ``spec[row]`` of
-    the (S, N) data on one grid; results into the ``out_*`` arrays (``out_int`` columns:
-    status, reason, nfev, n_iterations). The loop over rows is compiled too."""
+    """:func:`solve_single` for every row of x0 (R, Pf) against spectrum ``i = spec[row]``:
+    its first ``n_valid[i]`` points of the (S, N) data, on grid ``omega[grid_of[i]]``.
+    Results into the ``out_*`` arrays in the padded layout of the numpy solver (residuals:
+    real parts at 0.., imaginary parts at N..; zeros for padding); ``out_int`` columns:
+    status, reason, nfev, n_iterations. The loop over rows is compiled too."""
+    n_max = dre.shape[1]
     for row in range(x0.shape[0]):
         i = spec[row]
+        n = n_valid[i]
         x, cost, r, jac, status, reason, nfev, n_iter, dec = solve_single(
-            ops, children, n_slots, root, omega, dre[i], dim[i], iwr[i], iwi[i], p_fixed,
-            free_idx, log, x0[row].copy(), lo[row], hi[row], max_nfev, ftol, xtol, gtol,
-            stationary_rtol, lambda0, max_step, cost_floor[row])
+            ops, children, n_slots, root, omega[grid_of[i], :n], dre[i, :n], dim[i, :n],
+            iwr[i, :n], iwi[i, :n], p_fixed, free_idx, log, x0[row].copy(), lo[row], hi[row],
+            max_nfev, ftol, xtol, gtol, stationary_rtol, lambda0, max_step, cost_floor[row])
         out_x[row] = x
         out_cost[row] = cost
-        out_r[row] = r
-        out_jac[row] = jac
+        if n == n_max:
+            out_r[row] = r
+            out_jac[row] = jac
+        else:
+            out_r[row] = 0.0
+            out_jac[row] = 0.0
+            out_r[row, :n] = r[:n]
+            out_r[row, n_max:n_max + n] = r[n:]
+            out_jac[row, :n] = jac[:n]
+            out_jac[row, n_max:n_max + n] = jac[n:]
         out_int[row, 0] = status
         out_int[row, 1] = reason
         out_int[row, 2] = nfev

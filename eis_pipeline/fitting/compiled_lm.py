@@ -156,22 +156,25 @@ def _kernels() -> Any:
     return load_kernels("_lm_kernels")
 
 
-def solve_rows(coded: CodedCircuit, omega: Array, data: NDArray[np.complex128], inv_wr: Array,
+def solve_rows(coded: CodedCircuit, omega: Array, grid_of: NDArray[np.intp],
+               n_valid: NDArray[np.intp], data: NDArray[np.complex128], inv_wr: Array,
                inv_wi: Array, spec: NDArray[np.intp], n_params: int, free: NDArray[np.intp],
                log: NDArray[np.bool_], fixed: NDArray[np.intp], fixed_values: Array, x0: Array,
                lo: Array, hi: Array, max_nfev: int,
                tol: tuple[float, float, float, float, float, float],
                cost_floor: Array) -> tuple[Any, ...]:
-    """Levenberg–Marquardt for each row of ``x0`` (R, Pf) against spectrum ``spec[row]`` of
-    ``data`` (S, N) on the one grid ``omega`` (N,), with ``lo``, ``hi`` (R, Pf) and
-    ``cost_floor`` (R,) per row; rows are independent and solved one after another in
-    machine code. Returns the fields of a :class:`~eis_pipeline.fitting.solver.SolverResult`:
-    x, cost, residuals, jacobian, status, reason, nfev, n_iterations, newton_decrement."""
+    """Levenberg–Marquardt for each row of ``x0`` (R, Pf) against spectrum ``i = spec[row]``
+    of ``data`` (S, N): its first ``n_valid[i]`` points, at the angular frequencies
+    ``omega[grid_of[i]]`` (rows of a (G, N) table; spectra sharing a grid share a row), with
+    ``lo``, ``hi`` (R, Pf) and ``cost_floor`` (R,) per row. Rows are independent and solved
+    one after another in machine code. Returns the fields of a
+    :class:`~eis_pipeline.fitting.solver.SolverResult` (padded like the numpy solver's): x,
+    cost, residuals, jacobian, status, reason, nfev, n_iterations, newton_decrement."""
     k = _kernels()
     p_fixed = np.zeros(n_params)
     p_fixed[fixed] = fixed_values
     rows, pf = x0.shape
-    m = 2 * omega.size
+    m = 2 * data.shape[1]
     x = np.empty((rows, pf))
     cost = np.empty(rows)
     r = np.empty((rows, m))
@@ -182,11 +185,14 @@ def solve_rows(coded: CodedCircuit, omega: Array, data: NDArray[np.complex128], 
     def f64(a: Any) -> Array:
         return np.ascontiguousarray(a, dtype=np.float64)
 
-    k.solve_rows(coded.ops, coded.children, coded.n_slots, coded.root, f64(omega),
-                 f64(data.real), f64(data.imag), f64(inv_wr), f64(inv_wi),
-                 np.asarray(spec, dtype=np.int64), p_fixed, free.astype(np.int64),
-                 log.astype(np.bool_), f64(x0), f64(lo), f64(hi), int(max_nfev),
-                 *(float(t) for t in tol), f64(cost_floor), x, cost, r, jac, ints, dec)
+    def i64(a: Any) -> NDArray[np.int64]:
+        return np.ascontiguousarray(a, dtype=np.int64)
+
+    k.solve_rows(coded.ops, coded.children, coded.n_slots, coded.root, f64(omega), i64(grid_of),
+                 i64(n_valid), f64(data.real), f64(data.imag), f64(inv_wr), f64(inv_wi),
+                 i64(spec), p_fixed, free.astype(np.int64), log.astype(np.bool_), f64(x0),
+                 f64(lo), f64(hi), int(max_nfev), *(float(t) for t in tol), f64(cost_floor),
+                 x, cost, r, jac, ints, dec)
     status, reason, nfev, n_iter = (ints[:, c].astype(np.int_) for c in range(4))
     return x, cost, r, jac, status, reason, nfev, n_iter, dec
 

@@ -198,8 +198,20 @@ class _Problem:
         self.simple = self.dense and not self.per_row
         self._log = space.log_free
         self._fixed, self._fixed_values = space.fixed_split
-        # the numba-compiled one-row solve (compiled_lm), when numba is installed
-        self.coded = compiled_lm.prepare(compiled) if self.simple else None
+        # the numba-compiled row solver (compiled_lm), unless numba is off or cannot load
+        self.coded = compiled_lm.prepare(compiled)
+        self._frequency = frequency
+
+    def compiled_grids(self) -> tuple[Array, NDArray[np.intp], NDArray[np.intp]]:
+        """Angular-frequency table (G, N), each spectrum's row in it, and its number of
+        points, for :func:`compiled_lm.solve_rows` (points packed at the start of each row)."""
+        s, n = self.data.shape
+        if self.simple:
+            return (self.grids[0].omega[None, :], np.zeros(s, dtype=np.intp),
+                    np.full(s, n, dtype=np.intp))
+        valid = np.isfinite(self._frequency)
+        return (2 * np.pi * np.where(valid, self._frequency, 0.0), np.arange(s),
+                valid.sum(axis=1))
 
     def __call__(self, u: Array, rows: NDArray[np.intp]) -> tuple[Array, Array]:
         if self.simple:
@@ -513,9 +525,8 @@ def _solve_part(problem: _Problem, u0: Array, lo: Array, hi: Array, floor: Array
         return problem(u, rows[sub])
 
     spec = rows // problem.n_starts if problem.n_starts > 1 else rows
-    # One unpadded grid (every CircuitModel.fit, a campaign on one grid): each row through the
-    # compiled solver when numba is installed (rows are independent without ``groups``: the
-    # same points as the batch, without numpy's per-call overhead on small batches)
+    # Each row through the compiled solver unless numba is off (rows are independent without
+    # ``groups``: the same points as the batch, without numpy's per-call overhead)
     if problem.coded is not None and set(options) <= _COMPILED_OPTIONS:
         return _solve_compiled(problem, u0[rows], lo[spec], hi[spec], floor[spec], spec,
                                options)
@@ -541,8 +552,9 @@ def _solve_compiled(problem: _Problem, u0: Array, lo: Array, hi: Array, floor: A
            float(opts.get("max_step", np.inf)))
     fixed, fixed_values = problem.space.fixed_split
     x0 = np.minimum(np.maximum(u0, lo), hi)
+    omega, grid_of, n_valid = problem.compiled_grids()
     x, cost, r, jac, status, reason, nfev, n_iter, dec = compiled_lm.solve_rows(
-        problem.coded, problem.grids[0].omega, problem.data, problem.inv_wr, problem.inv_wi,
+        problem.coded, omega, grid_of, n_valid, problem.data, problem.inv_wr, problem.inv_wi,
         spec, problem.space.n_params, problem.free, problem._log, fixed, fixed_values, x0, lo,
         hi, max_nfev, tol, floor)
     return SolverResult(x=x, cost=cost, residuals=r, jacobian=jac, status=status,

@@ -133,7 +133,7 @@ def test_batches_take_the_compiled_path_to_the_same_fits(monkeypatch: pytest.Mon
     original = compiled_lm.solve_rows
 
     def spy(*args: object, **kwargs: object) -> object:
-        calls.append(np.asarray(args[5]).size)   # rows solved in this call
+        calls.append(np.asarray(args[7]).size)   # spec: the rows solved in this call
         return original(*args, **kwargs)
 
     monkeypatch.setattr(compiled_lm, "solve_rows", spy)
@@ -183,3 +183,41 @@ def test_cli_says_it_compiles(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None
     result = CliRunner().invoke(cli, ["fit", str(path), "--circuit", "R0-p(R1,C1)"])
     assert result.exit_code == 0, result.output
     assert compiled_lm.COMPILING_NOTE in result.output
+
+
+def test_mixed_grids_and_padding_take_the_compiled_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Spectra on different grids and of different lengths (padded rows): the compiled rows
+    read each spectrum's own points and give the numpy solver's fits, padding included."""
+    from eis_pipeline.conventions import make_spectrum
+    from eis_pipeline.fitting.batch import fit_spectra
+
+    circuit = "p(R1,CPE1)-p(R2,CPE2)-CPE3"
+    truth = np.array([1e4, 2e-11, 0.9, 3e4, 1e-9, 0.8, 1e-6, 0.85])
+    rng = np.random.default_rng(9)
+    spectra = []
+    for i, (f_hi, n) in enumerate([(7e6, 69), (5e6, 60), (7.1e6, 69), (1e6, 45), (3e6, 52),
+                                   (6e6, 66)]):
+        f = np.logspace(np.log10(f_hi), 0, n) * (1 + 1e-4 * rng.standard_normal(n))
+        z = compile_circuit(circuit).impedance(truth, f).ravel()
+        z = z + 0.005 * np.abs(z) * (rng.standard_normal(n) + 1j * rng.standard_normal(n))
+        spectra.append(make_spectrum(f, z, sweep=i))
+    calls = []
+    original = compiled_lm.solve_rows
+
+    def spy(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(compiled_lm, "solve_rows", spy)
+    fast = fit_spectra(spectra, circuit="bulk-gb-electrode")
+    assert calls
+    monkeypatch.setattr(compiled_lm, "ENABLED", False)
+    slow = fit_spectra(spectra, circuit="bulk-gb-electrode")
+    np.testing.assert_array_equal(fast.status.values, slow.status.values)
+    np.testing.assert_allclose(fast.cost.values, slow.cost.values, rtol=1e-9)
+    np.testing.assert_allclose(fast.value.values, slow.value.values, rtol=1e-6)
+    np.testing.assert_allclose(fast.stderr.values, slow.stderr.values, rtol=1e-4)
+    same = np.isfinite(slow.impedance_residual.values)
+    np.testing.assert_array_equal(np.isfinite(fast.impedance_residual.values), same)
+    np.testing.assert_allclose(fast.impedance_fit.values[same], slow.impedance_fit.values[same],
+                               rtol=1e-6)
