@@ -28,7 +28,8 @@ from eis_pipeline.io.importers._common import (
     split_pair,
 )
 from eis_pipeline.io.registry import Importer
-from eis_pipeline.io.text import parse_table, read_lines
+from eis_pipeline.io.source import Source
+from eis_pipeline.io.text import parse_table
 
 NAME = "chi-txt"
 _TITLE_START = "freq/hz"
@@ -81,10 +82,11 @@ def _header(lines: list[str]) -> dict[str, Any]:
     return meta
 
 
-def read(path: Path) -> list[xr.Dataset]:
+def read(path: Path | Source) -> list[xr.Dataset]:
     """Read the impedance table of a CH Instruments export; see the module docstring."""
-    path = Path(path)
-    lines = read_lines(path)
+    source = Source.of(path)
+    path = source.path
+    lines = source.lines()
     at = _title_index(lines)
     if at is None:
         raise FormatError(f"{path}: no 'Freq/Hz, Z'/ohm, Z\"/ohm, ...' title line in the "
@@ -115,5 +117,6 @@ IMPORTERS = (
         suffixes=(".txt", ".csv"),
         sniff=sniff,
         read=read,
+        read_source=read,
     ),
 )

@@ -29,7 +29,8 @@ from eis_pipeline.io.importers._common import (
     require_positive,
 )
 from eis_pipeline.io.registry import Importer
-from eis_pipeline.io.text import parse_table, read_lines
+from eis_pipeline.io.source import Source
+from eis_pipeline.io.text import parse_table
 
 INSTRUMENT = "Elchemea Analytical"
 
@@ -64,7 +65,7 @@ def sniff(path: Path, head: bytes) -> float:
     return 0.8 if path.suffix.lower() == ".i2b" else 0.2
 
 
-def read(path: Path) -> list[xr.Dataset]:
+def read(path: Path | Source) -> list[xr.Dataset]:
     """Read an Elchemea ``.i2b`` file: one sweep.
 
     Examples
@@ -73,7 +74,9 @@ def read(path: Path) -> list[xr.Dataset]:
     >>> get_importer("elchemea-i2b").suffixes
     ('.i2b',)
     """
-    lines = read_lines(path)
+    source = Source.of(path)
+    path = source.path
+    lines = source.lines()
     i = _find_count_line(lines)
     if i is None:
         raise FormatError(f"{path}: no point-count line followed by rows of 'f Z' Z''' "
@@ -97,5 +100,5 @@ def read(path: Path) -> list[xr.Dataset]:
 
 IMPORTERS = (
     Importer(name="elchemea-i2b", description="Elchemea Analytical impedance file (.i2b)",
-             suffixes=(".i2b",), sniff=sniff, read=read),
+             suffixes=(".i2b",), sniff=sniff, read=read, read_source=read),
 )

@@ -29,7 +29,8 @@ from eis_pipeline.io.importers._common import (
     sweep_starts,
 )
 from eis_pipeline.io.registry import Importer
-from eis_pipeline.io.text import decode, looks_decimal_comma, parse_table
+from eis_pipeline.io.source import Source
+from eis_pipeline.io.text import looks_decimal_comma, parse_table
 
 DELIMITERS = ("\t", ";", ",")
 
@@ -178,7 +179,7 @@ def split_sweeps(frequency: np.ndarray) -> list[slice]:
 
 
 def read_generic_csv(
-    path: str | Path,
+    path: str | Path | Source,
     *,
     columns: Mapping[str, int | str] | None = None,
     delimiter: str | None = None,
@@ -189,8 +190,8 @@ def read_generic_csv(
 
     Parameters
     ----------
-    path : str or Path
-        The file.
+    path : str, Path or Source
+        The file (or its bytes already read, see :class:`eis_pipeline.io.source.Source`).
     columns : mapping, optional
         Quantity -> column index (0-based) or header name, overriding recognition. Quantities:
         ``frequency`` (Hz) and either ``real``/``imag`` (ohm) or ``modulus`` (ohm)/``phase``
@@ -206,8 +207,9 @@ def read_generic_csv(
     list of xarray.Dataset
         One spectrum per sweep, impedance with the physical sign.
     """
-    path = Path(path)
-    lines = decode(path.read_bytes()).splitlines()
+    source = Source.of(path)
+    path = source.path
+    lines = source.lines()
     layout = _layout(lines, path)
     delim = delimiter if delimiter is not None else layout.delimiter
     dec = decimal if decimal is not None else layout.decimal
@@ -308,5 +310,6 @@ IMPORTERS = (
         suffixes=(".csv", ".tsv", ".txt", ".dat"),
         sniff=_sniff,
         read=read_generic_csv,
+        read_source=read_generic_csv,
     ),
 )
