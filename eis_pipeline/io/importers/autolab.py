@@ -65,10 +65,12 @@ def _find_txt_header(lines: list[str]) -> int | None:
 def sniff_txt(path: Path, head: bytes) -> float:
     """Confidence that ``head`` starts an Autolab FRA ASCII table."""
     lines = first_lines(head_text(head), 40)
-    header = _find_txt_header(lines)
     # ZPlot writes the same column names: the Z60W title line and the point count right
-    # above the header are what make it this export.
-    if header is None or header < 2 or not _TXT_SIGNATURE.match(lines[0]):
+    # above the header are what make it this export. The title is checked first (cheap).
+    if not lines or not _TXT_SIGNATURE.match(lines[0]):
+        return 0.0
+    header = _find_txt_header(lines)
+    if header is None or header < 2:
         return 0.0
     return 0.95 if lines[header - 1].strip().isdecimal() else 0.0
 
@@ -178,6 +180,8 @@ def _p00_columns(line: str) -> list[str]:
 
 def _find_p00_header(lines: list[str]) -> int | None:
     for i, line in enumerate(lines):
+        if "f/Hz" not in line:
+            continue  # cheap test first: no column can be named f/Hz
         cols = _p00_columns(line)
         if "f/Hz" in cols and "Z'/Ohm" in cols and any(c.endswith("Z''/Ohm") for c in cols):
             return i

@@ -36,8 +36,10 @@ _TITLE_START = "freq/hz"
 
 
 def _title_index(lines: list[str]) -> int | None:
+    # Only the line's first characters are lower-cased: the sniffer runs on every file.
+    n = len(_TITLE_START)
     return next((i for i, s in enumerate(lines[:80])
-                 if s.strip().lower().startswith(_TITLE_START)), None)
+                 if s.lstrip()[:n].lower() == _TITLE_START), None)
 
 
 def sniff(path: Path, head: bytes) -> float:

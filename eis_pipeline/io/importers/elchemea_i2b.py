@@ -51,10 +51,11 @@ def sniff(path: Path, head: bytes) -> float:
     """Confidence that ``head`` is an Elchemea ``.i2b`` file."""
     if b"\x00" in head:
         return 0.0
-    lines = first_lines(head_text(head), len(head))
-    i = _find_count_line(lines[:200])
+    text = head_text(head)
+    i = _find_count_line(first_lines(text, 200))
     if i is None:
         return 0.0
+    lines = first_lines(text, len(head))  # every line, only split once the start matched
     n = int(lines[i])
     rows = lines[i + 1:i + 1 + n]
     complete = len(head) < 65536  # the whole file is in ``head``: check it all

@@ -289,9 +289,15 @@ def _sniff(path: Path, head: bytes) -> float:
     delim = layout.delimiter
     data = lines[1:] if layout.header is not None else lines
     rows = [line.split(delim) if delim else line.split() for line in data]
-    numeric = [_is_numeric_row(r) and len(r) >= 3 for r in rows]
-    # The first rows must be numbers; a bad row further down is the reader's to report.
-    if not rows or not all(numeric[:2]) or sum(numeric) < 0.8 * len(numeric):
+
+    def numeric(row: list[str]) -> bool:
+        return _is_numeric_row(row) and len(row) >= 3
+
+    # The first rows must be numbers (checked first: most files fail there); a bad row
+    # further down is the reader's to report.
+    if not rows or not all(numeric(r) for r in rows[:2]):
+        return 0.0
+    if sum(numeric(r) for r in rows) < 0.8 * len(rows):
         return 0.0
     if layout.header is not None:
         try:
