@@ -44,7 +44,7 @@ def first_lines(text: str, n: int) -> list[str]:
 
     Examples
     --------
-    >>> first_lines("a\r\nb\rc\nd", 3)
+    >>> first_lines("a\\r\\nb\\rc\\nd", 3)
     ['a', 'b', 'c']
     """
     return list(_first_lines(text, n))
