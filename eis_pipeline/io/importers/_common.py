@@ -87,6 +87,7 @@ def number(text: str) -> float | str:
     return token
 
 
+@lru_cache(maxsize=4096)
 def normalise_name(name: str) -> str:
     """Column name for matching: case-folded, without any whitespace (software versions differ
     in both, e.g. EC-Lab's ``freq/Hz`` and ``Freq / Hz``).
@@ -96,6 +97,7 @@ def normalise_name(name: str) -> str:
     >>> normalise_name(" Freq / Hz ")
     'freq/hz'
     """
+    # Cached: column lookups normalise the same few dozen names many times per file.
     return "".join(name.split()).casefold()
 
 
