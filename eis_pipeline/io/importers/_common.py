@@ -39,26 +39,36 @@ def first_lines(text: str, n: int) -> list[str]:
     """The first ``n`` lines of ``text`` (any line ending): ``text.splitlines()[:n]``.
 
     Only a prefix long enough to hold ``n + 1`` lines is split (sniffers look at a few dozen
-    lines of a 64 KiB head), and the result is cached: during detection every text sniffer
-    asks for lines of the same decoded head.
+    lines of a 64 KiB head), and the split is kept for the next call: during detection every
+    text sniffer asks for lines of the same decoded head.
 
     Examples
     --------
     >>> first_lines("a\\r\\nb\\rc\\nd", 3)
     ['a', 'b', 'c']
     """
-    return list(_first_lines(text, n))
+    return _split_head(text).first(n)
 
 
-@lru_cache(maxsize=32)
-def _first_lines(text: str, n: int) -> tuple[str, ...]:
-    size = 4096
-    while True:
+class _HeadLines:
+    """The lines of a growing prefix of one text, split again only when more are needed."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.size = 0
+        self.lines: list[str] = []
+
+    def first(self, n: int) -> list[str]:
         # With n + 1 lines in the prefix, the n-th ended before the cut: it is complete.
-        lines = text[:size].splitlines()
-        if len(lines) > n or size >= len(text):
-            return tuple(lines[:n])
-        size *= 4
+        while len(self.lines) <= n and self.size < len(self.text):
+            self.size = max(4 * self.size, 4096)
+            self.lines = self.text[:self.size].splitlines()
+        return self.lines[:n]
+
+
+@lru_cache(maxsize=4)
+def _split_head(text: str) -> _HeadLines:
+    return _HeadLines(text)
 
 
 def is_number(token: str) -> bool:

@@ -42,7 +42,8 @@ _ROW = re.compile(rf"^\s*{_NUMBER}\s+{_NUMBER}\s+{_NUMBER}\s*$")
 def _find_count_line(lines: list[str]) -> int | None:
     """Index of the point-count line: a bare integer followed by a row of three numbers."""
     for i, line in enumerate(lines[:-1]):
-        if _COUNT.match(line) and _ROW.match(lines[i + 1]):
+        # isdecimal() first: a cheap necessary condition (the sniffer runs on every file).
+        if line.strip().isdecimal() and _COUNT.match(line) and _ROW.match(lines[i + 1]):
             return i
     return None
 
