@@ -124,7 +124,7 @@ def make_spectrum(
             continue
         data_vars[name] = xr.Variable((FREQUENCY,), np.asarray(values, dtype=np.float64),
                                       {"units": UNITS[name], "long_name": LONG_NAMES[name]})
-    coord = xr.IndexVariable((FREQUENCY,), f, {
+    coord = xr.Variable((FREQUENCY,), f, {
         "units": UNITS[FREQUENCY], "long_name": LONG_NAMES[FREQUENCY]})
     for name, var in data_vars.items():
         if var.shape != coord.shape:
@@ -140,7 +140,9 @@ def make_spectrum(
         return xr.Dataset(data_vars, coords={FREQUENCY: coord}, attrs=ds_attrs)
     # What xr.Dataset(...) builds, without its merge: the frequency index, its coordinate
     # variable (wrapping that index) and the data variables, whose dims were checked above.
-    index = PandasIndex.from_variables({FREQUENCY: coord}, options={})
+    # The index is built straight from the float64 array (PandasIndex.from_variables on an
+    # IndexVariable would cast the values to a pandas index twice).
+    index = PandasIndex(f, FREQUENCY, coord_dtype=f.dtype)
     variables = {**data_vars, **index.create_variables({FREQUENCY: coord})}
     ds: xr.Dataset = _CONSTRUCT_DIRECT(variables, {FREQUENCY}, {FREQUENCY: coord.shape[0]},
                                        ds_attrs, {FREQUENCY: index})
