@@ -8,6 +8,9 @@ the entry-point group ``eis_pipeline.importers``, whose entries load an :class:`
 Detection asks every importer's ``sniff`` for a confidence in [0, 1] from the file's first
 bytes; the best wins, with a matching suffix breaking ties. ``sniff`` must not raise, and
 errors from ``read`` are never swallowed.
+
+:func:`read_spectra` reads a file's bytes once (a :class:`~eis_pipeline.io.source.Source`)
+and shares them between detection, the importer and the SHA-256.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import xarray as xr
 
 from eis_pipeline.conventions import validate_spectrum
 from eis_pipeline.exceptions import FormatError, ParseError, UnknownFormatError
+from eis_pipeline.io.source import Source
 
 ENTRY_POINT_GROUP = "eis_pipeline.importers"
 SNIFF_BYTES = 64 * 1024
@@ -49,6 +53,12 @@ class Importer:
     read : callable (path) -> list of xarray.Dataset
         One dataset per sweep, built with :func:`eis_pipeline.conventions.make_spectrum`.
         Raises :class:`FormatError`/:class:`ParseError` with file and line on bad content.
+    read_source : callable (Source) -> list of xarray.Dataset, optional
+        The same as ``read``, from a :class:`~eis_pipeline.io.source.Source` holding the
+        bytes :func:`read_spectra` has already read. When given, :func:`read_spectra` calls it
+        instead of ``read``, so the file is read from disk once; without it ``read`` gets the
+        path and opens the file again. Built-in importers pass one function for both (it
+        takes either, through :meth:`Source.of <eis_pipeline.io.source.Source.of>`).
     """
 
     name: str
@@ -56,6 +66,13 @@ class Importer:
     suffixes: tuple[str, ...]
     sniff: Callable[[Path, bytes], float]
     read: Callable[[Path], list[xr.Dataset]]
+    read_source: Callable[[Source], list[xr.Dataset]] | None = None
+
+    def read_from(self, source: Source) -> list[xr.Dataset]:
+        """Parse ``source``: with ``read_source`` when the importer has one, else ``read``."""
+        if self.read_source is not None:
+            return self.read_source(source)
+        return self.read(source.path)
 
 
 def _as_importers(obj: object, origin: str) -> list[Importer]:
@@ -120,6 +137,11 @@ def detect_format(path: str | Path) -> Importer:
     path = Path(path)
     with path.open("rb") as fh:
         head = fh.read(SNIFF_BYTES)
+    return _detect(path, head)
+
+
+def _detect(path: Path, head: bytes) -> Importer:
+    """:func:`detect_format` on a head already read (at most :data:`SNIFF_BYTES` bytes)."""
     if not head:
         raise FormatError(f"{path}: file is empty; expected an impedance export")
     suffix = path.suffix.lower()
@@ -141,7 +163,7 @@ def detect_format(path: str | Path) -> Importer:
 
 
 def sha256_file(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
+    """Hex SHA-256 of a file's bytes (streamed: for files not otherwise read whole)."""
     digest = hashlib.sha256()
     with Path(path).open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -149,10 +171,10 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def _forced_format_hint(exc: FormatError, path: Path, forced: Importer) -> FormatError:
+def _forced_format_hint(exc: FormatError, source: Source, forced: Importer) -> FormatError:
     """``exc`` with a hint when the content looks like another format than the forced one."""
     try:
-        detected = detect_format(path)
+        detected = _detect(source.path, source.data[:SNIFF_BYTES])
     except FormatError:
         return exc
     if detected.name == forced.name:
@@ -191,12 +213,15 @@ def read_spectra(path: str | Path, format: str | None = None) -> list[xr.Dataset
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
-    importer = get_importer(format) if format is not None else detect_format(path)
+    importer = get_importer(format) if format is not None else None
+    source = Source.of(path)  # the only read of the file (unless a plugin lacks read_source)
+    if importer is None:
+        importer = _detect(path, source.data[:SNIFF_BYTES])
     try:
-        spectra = importer.read(path)
+        spectra = importer.read_from(source)
     except FormatError as exc:
         if format is not None:
-            raise _forced_format_hint(exc, path, importer) from exc
+            raise _forced_format_hint(exc, source, importer) from exc
         raise
     except (IndexError, KeyError, UnicodeDecodeError, ValueError, OverflowError,
             struct.error) as exc:
@@ -206,7 +231,7 @@ def read_spectra(path: str | Path, format: str | None = None) -> list[xr.Dataset
     if not spectra:
         raise FormatError(f"{path}: read as {importer.name}, but it holds no impedance data "
                           "points (empty table, or an aborted measurement)")
-    digest = sha256_file(path)
+    digest = source.sha256
     for ds in spectra:
         ds.attrs.update({"source": str(path), "source_sha256": digest,
                          "source_format": importer.name})

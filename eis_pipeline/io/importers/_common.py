@@ -36,17 +36,39 @@ def head_text(head: bytes) -> str:
 
 
 def first_lines(text: str, n: int) -> list[str]:
-    """The first ``n`` lines of ``text`` (any line ending).
+    """The first ``n`` lines of ``text`` (any line ending): ``text.splitlines()[:n]``.
 
-    Splitting is cached: during detection every text sniffer asks for lines of the same
-    decoded head, and splitting 64 KiB costs more than most sniffers' own checks.
+    Only a prefix long enough to hold ``n + 1`` lines is split (sniffers look at a few dozen
+    lines of a 64 KiB head), and the split is kept for the next call: during detection every
+    text sniffer asks for lines of the same decoded head.
+
+    Examples
+    --------
+    >>> first_lines("a\\r\\nb\\rc\\nd", 3)
+    ['a', 'b', 'c']
     """
-    return list(_lines(text)[:n])
+    return _split_head(text).first(n)
+
+
+class _HeadLines:
+    """The lines of a growing prefix of one text, split again only when more are needed."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.size = 0
+        self.lines: list[str] = []
+
+    def first(self, n: int) -> list[str]:
+        # With n + 1 lines in the prefix, the n-th ended before the cut: it is complete.
+        while len(self.lines) <= n and self.size < len(self.text):
+            self.size = max(4 * self.size, 4096)
+            self.lines = self.text[:self.size].splitlines()
+        return self.lines[:n]
 
 
 @lru_cache(maxsize=4)
-def _lines(text: str) -> tuple[str, ...]:
-    return tuple(text.splitlines())
+def _split_head(text: str) -> _HeadLines:
+    return _HeadLines(text)
 
 
 def is_number(token: str) -> bool:
@@ -75,6 +97,7 @@ def number(text: str) -> float | str:
     return token
 
 
+@lru_cache(maxsize=4096)
 def normalise_name(name: str) -> str:
     """Column name for matching: case-folded, without any whitespace (software versions differ
     in both, e.g. EC-Lab's ``freq/Hz`` and ``Freq / Hz``).
@@ -84,6 +107,7 @@ def normalise_name(name: str) -> str:
     >>> normalise_name(" Freq / Hz ")
     'freq/hz'
     """
+    # Cached: column lookups normalise the same few dozen names many times per file.
     return "".join(name.split()).casefold()
 
 

@@ -41,7 +41,8 @@ from eis_pipeline.io.importers._common import (
     require_positive,
 )
 from eis_pipeline.io.registry import Importer
-from eis_pipeline.io.text import parse_table, read_lines
+from eis_pipeline.io.source import Source
+from eis_pipeline.io.text import parse_table
 
 INSTRUMENT = "Metrohm Autolab"
 
@@ -64,15 +65,17 @@ def _find_txt_header(lines: list[str]) -> int | None:
 def sniff_txt(path: Path, head: bytes) -> float:
     """Confidence that ``head`` starts an Autolab FRA ASCII table."""
     lines = first_lines(head_text(head), 40)
-    header = _find_txt_header(lines)
     # ZPlot writes the same column names: the Z60W title line and the point count right
-    # above the header are what make it this export.
-    if header is None or header < 2 or not _TXT_SIGNATURE.match(lines[0]):
+    # above the header are what make it this export. The title is checked first (cheap).
+    if not lines or not _TXT_SIGNATURE.match(lines[0]):
+        return 0.0
+    header = _find_txt_header(lines)
+    if header is None or header < 2:
         return 0.0
     return 0.95 if lines[header - 1].strip().isdecimal() else 0.0
 
 
-def read_txt(path: Path) -> list[xr.Dataset]:
+def read_txt(path: Path | Source) -> list[xr.Dataset]:
     """Read an Autolab FRA ASCII table: one sweep.
 
     Examples
@@ -81,7 +84,9 @@ def read_txt(path: Path) -> list[xr.Dataset]:
     >>> get_importer("autolab-txt").suffixes
     ('.txt',)
     """
-    lines = read_lines(path)
+    source = Source.of(path)
+    path = source.path
+    lines = source.lines()
     header = _find_txt_header(lines)
     if header is None:
         raise FormatError(f"{path}: no column header with 'Freq', \"Z'(a)\" and \"Z''(b)\"; "
@@ -132,9 +137,11 @@ def sniff_dfr(path: Path, head: bytes) -> float:
     return 0.9
 
 
-def read_dfr(path: Path) -> list[xr.Dataset]:
+def read_dfr(path: Path | Source) -> list[xr.Dataset]:
     """Read an Autolab ``.dfr`` file: one sweep."""
-    lines = read_lines(path)
+    source = Source.of(path)
+    path = source.path
+    lines = source.lines()
     if not lines or not _DFR_VERSION.match(lines[0].strip()):
         raise ParseError(f"expected 'VERSION<number>' on the first line, found "
                          f"{(lines or [''])[0][:40]!r}", path, 1)
@@ -173,6 +180,8 @@ def _p00_columns(line: str) -> list[str]:
 
 def _find_p00_header(lines: list[str]) -> int | None:
     for i, line in enumerate(lines):
+        if "f/Hz" not in line:
+            continue  # cheap test first: no column can be named f/Hz
         cols = _p00_columns(line)
         if "f/Hz" in cols and "Z'/Ohm" in cols and any(c.endswith("Z''/Ohm") for c in cols):
             return i
@@ -191,9 +200,11 @@ _P00_VARIABLES = {"time/s": ("time", 1.0), "Edc/V": ("potential", 1.0),
                   "Idc/A": ("current", 1.0)}
 
 
-def read_p00(path: Path) -> list[xr.Dataset]:
+def read_p00(path: Path | Source) -> list[xr.Dataset]:
     """Read an Autolab ``.P00`` export: one sweep."""
-    lines = read_lines(path)
+    source = Source.of(path)
+    path = source.path
+    lines = source.lines()
     header = _find_p00_header(lines)
     if header is None:
         raise FormatError(f"{path}: no tab-separated column line with 'f/Hz', \"Z'/Ohm\" and "
@@ -223,9 +234,9 @@ def read_p00(path: Path) -> list[xr.Dataset]:
 
 IMPORTERS = (
     Importer(name="autolab-txt", description="Metrohm Autolab FRA ASCII table (Z60W, .txt)",
-             suffixes=(".txt",), sniff=sniff_txt, read=read_txt),
+             suffixes=(".txt",), sniff=sniff_txt, read=read_txt, read_source=read_txt),
     Importer(name="autolab-dfr", description="Metrohm Autolab FRA data file (.dfr)",
-             suffixes=(".dfr",), sniff=sniff_dfr, read=read_dfr),
+             suffixes=(".dfr",), sniff=sniff_dfr, read=read_dfr, read_source=read_dfr),
     Importer(name="autolab-p00", description="Metrohm Autolab .P00 export (5 significant digits)",
-             suffixes=(".p00",), sniff=sniff_p00, read=read_p00),
+             suffixes=(".p00",), sniff=sniff_p00, read=read_p00, read_source=read_p00),
 )

@@ -42,6 +42,7 @@ from eis_pipeline.exceptions import ParseError
 from eis_pipeline.io.importers._biologic_mpr_columns import COLUMNS, FREQUENCY_ID
 from eis_pipeline.io.importers._biologic_spectra import build_spectra
 from eis_pipeline.io.registry import Importer
+from eis_pipeline.io.source import Source
 
 MAGIC = b"BIO-LOGIC MODULAR FILE"
 FILE_HEADER_SIZE = 52
@@ -200,10 +201,11 @@ def _loop_starts(data: bytes, modules: list[Module], n_points: int) -> np.ndarra
     return starts.astype(np.intp)
 
 
-def read(path: Path) -> list[xr.Dataset]:
+def read(path: Path | Source) -> list[xr.Dataset]:
     """Read every impedance sweep of an EC-Lab ``.mpr`` file (see the module docstring)."""
-    path = Path(path)
-    data = path.read_bytes()
+    source = Source.of(path)
+    path = source.path
+    data = source.data
     modules = read_modules(data, path)
     module = next((m for m in modules if m.short_name == "VMP data"), None)
     if module is None:
@@ -247,5 +249,6 @@ IMPORTERS = (
         suffixes=(".mpr",),
         sniff=sniff,
         read=read,
+        read_source=read,
     ),
 )

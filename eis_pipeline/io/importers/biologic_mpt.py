@@ -26,6 +26,7 @@ from eis_pipeline.io.importers._biologic_spectra import (
 )
 from eis_pipeline.io.importers._common import first_lines, head_text
 from eis_pipeline.io.registry import Importer
+from eis_pipeline.io.source import Source
 from eis_pipeline.io.text import decode, parse_table
 
 MAGIC = "EC-Lab ASCII FILE"
@@ -149,10 +150,11 @@ def _locate_header(first_lines: list[str], n_lines: int, path: Path) -> int:
     return n_header
 
 
-def read(path: Path) -> list[xr.Dataset]:
+def read(path: Path | Source) -> list[xr.Dataset]:
     """Read every impedance sweep of an EC-Lab ``.mpt`` file (see the module docstring)."""
-    path = Path(path)
-    raw_lines = _byte_lines(path.read_bytes())
+    source = Source.of(path)
+    path = source.path
+    raw_lines = _byte_lines(source.data)
     if not raw_lines:
         raise ParseError("file is empty; expected an EC-Lab text export", path)
     n_header = _locate_header(decode(b"\n".join(raw_lines[:2])).split("\n"), len(raw_lines),
@@ -203,5 +205,6 @@ IMPORTERS = (
         suffixes=(".mpt",),
         sniff=sniff,
         read=read,
+        read_source=read,
     ),
 )

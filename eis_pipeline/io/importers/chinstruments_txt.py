@@ -28,15 +28,18 @@ from eis_pipeline.io.importers._common import (
     split_pair,
 )
 from eis_pipeline.io.registry import Importer
-from eis_pipeline.io.text import parse_table, read_lines
+from eis_pipeline.io.source import Source
+from eis_pipeline.io.text import parse_table
 
 NAME = "chi-txt"
 _TITLE_START = "freq/hz"
 
 
 def _title_index(lines: list[str]) -> int | None:
+    # Only the line's first characters are lower-cased: the sniffer runs on every file.
+    n = len(_TITLE_START)
     return next((i for i, s in enumerate(lines[:80])
-                 if s.strip().lower().startswith(_TITLE_START)), None)
+                 if s.lstrip()[:n].lower() == _TITLE_START), None)
 
 
 def sniff(path: Path, head: bytes) -> float:
@@ -81,10 +84,11 @@ def _header(lines: list[str]) -> dict[str, Any]:
     return meta
 
 
-def read(path: Path) -> list[xr.Dataset]:
+def read(path: Path | Source) -> list[xr.Dataset]:
     """Read the impedance table of a CH Instruments export; see the module docstring."""
-    path = Path(path)
-    lines = read_lines(path)
+    source = Source.of(path)
+    path = source.path
+    lines = source.lines()
     at = _title_index(lines)
     if at is None:
         raise FormatError(f"{path}: no 'Freq/Hz, Z'/ohm, Z\"/ohm, ...' title line in the "
@@ -115,5 +119,6 @@ IMPORTERS = (
         suffixes=(".txt", ".csv"),
         sniff=sniff,
         read=read,
+        read_source=read,
     ),
 )

@@ -29,7 +29,8 @@ from eis_pipeline.io.importers._common import (
     require_positive,
 )
 from eis_pipeline.io.registry import Importer
-from eis_pipeline.io.text import parse_table, read_lines
+from eis_pipeline.io.source import Source
+from eis_pipeline.io.text import parse_table
 
 INSTRUMENT = "Elchemea Analytical"
 
@@ -41,7 +42,8 @@ _ROW = re.compile(rf"^\s*{_NUMBER}\s+{_NUMBER}\s+{_NUMBER}\s*$")
 def _find_count_line(lines: list[str]) -> int | None:
     """Index of the point-count line: a bare integer followed by a row of three numbers."""
     for i, line in enumerate(lines[:-1]):
-        if _COUNT.match(line) and _ROW.match(lines[i + 1]):
+        # isdecimal() first: a cheap necessary condition (the sniffer runs on every file).
+        if line.strip().isdecimal() and _COUNT.match(line) and _ROW.match(lines[i + 1]):
             return i
     return None
 
@@ -50,10 +52,11 @@ def sniff(path: Path, head: bytes) -> float:
     """Confidence that ``head`` is an Elchemea ``.i2b`` file."""
     if b"\x00" in head:
         return 0.0
-    lines = first_lines(head_text(head), len(head))
-    i = _find_count_line(lines[:200])
+    text = head_text(head)
+    i = _find_count_line(first_lines(text, 200))
     if i is None:
         return 0.0
+    lines = first_lines(text, len(head))  # every line, only split once the start matched
     n = int(lines[i])
     rows = lines[i + 1:i + 1 + n]
     complete = len(head) < 65536  # the whole file is in ``head``: check it all
@@ -64,7 +67,7 @@ def sniff(path: Path, head: bytes) -> float:
     return 0.8 if path.suffix.lower() == ".i2b" else 0.2
 
 
-def read(path: Path) -> list[xr.Dataset]:
+def read(path: Path | Source) -> list[xr.Dataset]:
     """Read an Elchemea ``.i2b`` file: one sweep.
 
     Examples
@@ -73,7 +76,9 @@ def read(path: Path) -> list[xr.Dataset]:
     >>> get_importer("elchemea-i2b").suffixes
     ('.i2b',)
     """
-    lines = read_lines(path)
+    source = Source.of(path)
+    path = source.path
+    lines = source.lines()
     i = _find_count_line(lines)
     if i is None:
         raise FormatError(f"{path}: no point-count line followed by rows of 'f Z' Z''' "
@@ -97,5 +102,5 @@ def read(path: Path) -> list[xr.Dataset]:
 
 IMPORTERS = (
     Importer(name="elchemea-i2b", description="Elchemea Analytical impedance file (.i2b)",
-             suffixes=(".i2b",), sniff=sniff, read=read),
+             suffixes=(".i2b",), sniff=sniff, read=read, read_source=read),
 )

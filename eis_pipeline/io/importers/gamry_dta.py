@@ -42,7 +42,8 @@ from eis_pipeline.io.importers._common import (
     optional_column,
 )
 from eis_pipeline.io.registry import Importer
-from eis_pipeline.io.text import parse_table, read_lines
+from eis_pipeline.io.source import Source
+from eis_pipeline.io.text import parse_table
 
 NAME = "gamry-dta"
 _NUMERIC_KINDS = frozenset({"QUANT", "IQUANT", "POTEN", "SELECTOR"})
@@ -124,10 +125,11 @@ def _read_zcurve(lines: list[str], start: int, path: Path) -> tuple[dict[str, An
     return out, stop
 
 
-def read(path: Path) -> list[xr.Dataset]:
+def read(path: Path | Source) -> list[xr.Dataset]:
     """Read every ZCURVE table of a Gamry ``.DTA`` file; see the module docstring."""
-    path = Path(path)
-    lines = read_lines(path)
+    source = Source.of(path)
+    path = source.path
+    lines = source.lines()
     metadata: dict[str, Any] = {}
     tables: list[str] = []
     curves: list[dict[str, Any]] = []
@@ -199,5 +201,6 @@ IMPORTERS = (
         suffixes=(".dta",),
         sniff=sniff,
         read=read,
+        read_source=read,
     ),
 )

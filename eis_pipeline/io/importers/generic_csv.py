@@ -29,7 +29,8 @@ from eis_pipeline.io.importers._common import (
     sweep_starts,
 )
 from eis_pipeline.io.registry import Importer
-from eis_pipeline.io.text import decode, looks_decimal_comma, parse_table
+from eis_pipeline.io.source import Source
+from eis_pipeline.io.text import looks_decimal_comma, parse_table
 
 DELIMITERS = ("\t", ";", ",")
 
@@ -178,7 +179,7 @@ def split_sweeps(frequency: np.ndarray) -> list[slice]:
 
 
 def read_generic_csv(
-    path: str | Path,
+    path: str | Path | Source,
     *,
     columns: Mapping[str, int | str] | None = None,
     delimiter: str | None = None,
@@ -189,8 +190,8 @@ def read_generic_csv(
 
     Parameters
     ----------
-    path : str or Path
-        The file.
+    path : str, Path or Source
+        The file (or its bytes already read, see :class:`eis_pipeline.io.source.Source`).
     columns : mapping, optional
         Quantity -> column index (0-based) or header name, overriding recognition. Quantities:
         ``frequency`` (Hz) and either ``real``/``imag`` (ohm) or ``modulus`` (ohm)/``phase``
@@ -206,8 +207,9 @@ def read_generic_csv(
     list of xarray.Dataset
         One spectrum per sweep, impedance with the physical sign.
     """
-    path = Path(path)
-    lines = decode(path.read_bytes()).splitlines()
+    source = Source.of(path)
+    path = source.path
+    lines = source.lines()
     layout = _layout(lines, path)
     delim = delimiter if delimiter is not None else layout.delimiter
     dec = decimal if decimal is not None else layout.decimal
@@ -287,9 +289,15 @@ def _sniff(path: Path, head: bytes) -> float:
     delim = layout.delimiter
     data = lines[1:] if layout.header is not None else lines
     rows = [line.split(delim) if delim else line.split() for line in data]
-    numeric = [_is_numeric_row(r) and len(r) >= 3 for r in rows]
-    # The first rows must be numbers; a bad row further down is the reader's to report.
-    if not rows or not all(numeric[:2]) or sum(numeric) < 0.8 * len(numeric):
+
+    def numeric(row: list[str]) -> bool:
+        return _is_numeric_row(row) and len(row) >= 3
+
+    # The first rows must be numbers (checked first: most files fail there); a bad row
+    # further down is the reader's to report.
+    if not rows or not all(numeric(r) for r in rows[:2]):
+        return 0.0
+    if sum(numeric(r) for r in rows) < 0.8 * len(rows):
         return 0.0
     if layout.header is not None:
         try:
@@ -308,5 +316,6 @@ IMPORTERS = (
         suffixes=(".csv", ".tsv", ".txt", ".dat"),
         sniff=_sniff,
         read=read_generic_csv,
+        read_source=read_generic_csv,
     ),
 )

@@ -34,6 +34,7 @@ from eis_pipeline.conventions import make_spectrum
 from eis_pipeline.exceptions import FormatError, ParseError
 from eis_pipeline.io.importers._common import announced_rows, require_positive
 from eis_pipeline.io.registry import Importer
+from eis_pipeline.io.source import Source
 from eis_pipeline.io.text import parse_table
 
 INSTRUMENT = "Ivium"
@@ -104,7 +105,7 @@ def _timing(meta: dict[str, Any], n: int) -> np.ndarray | None:
     return values if np.all(np.isfinite(values)) else None
 
 
-def read(path: Path) -> list[xr.Dataset]:
+def read(path: Path | Source) -> list[xr.Dataset]:
     """Read every impedance data set of an Ivium ``.idf``/``.ids`` file, one sweep each.
 
     Examples
@@ -113,7 +114,9 @@ def read(path: Path) -> list[xr.Dataset]:
     >>> get_importer("ivium-idf").suffixes
     ('.idf', '.ids')
     """
-    data = path.read_bytes()
+    source = Source.of(path)
+    path = source.path
+    data = source.data
     if not all(sig in data[:1024] for sig in _SIGNATURE):
         raise FormatError(f"{path}: missing the 'Peaks=', 'Corrosion=', 'Solarcell=' keys that "
                           "open every Ivium data set; expected an IviumSoft .idf/.ids file")
@@ -151,5 +154,5 @@ def read(path: Path) -> list[xr.Dataset]:
 IMPORTERS = (
     Importer(name="ivium-idf",
              description="IviumSoft data set (.idf) or data-set series (.ids)",
-             suffixes=(".idf", ".ids"), sniff=sniff, read=read),
+             suffixes=(".idf", ".ids"), sniff=sniff, read=read, read_source=read),
 )

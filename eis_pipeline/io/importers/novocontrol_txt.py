@@ -41,7 +41,8 @@ from eis_pipeline.io.importers._common import (
     sweep_bounds,
 )
 from eis_pipeline.io.registry import Importer
-from eis_pipeline.io.text import parse_float, parse_table, read_lines
+from eis_pipeline.io.source import Source
+from eis_pipeline.io.text import parse_float, parse_table
 
 NAME = "novocontrol-txt"
 
@@ -105,10 +106,11 @@ def _header(lines: list[str], path: Path) -> tuple[dict[str, Any], dict[str, flo
     return meta, attrs
 
 
-def read(path: Path) -> list[xr.Dataset]:
+def read(path: Path | Source) -> list[xr.Dataset]:
     """Read the impedance spectrum of a Novocontrol ASCII export; see the module docstring."""
-    path = Path(path)
-    lines = read_lines(path)
+    source = Source.of(path)
+    path = source.path
+    lines = source.lines()
     at = _title_index(lines)
     if at is None:
         raise FormatError(f"{path}: no column-title line with a frequency column "
@@ -157,5 +159,6 @@ IMPORTERS = (
         suffixes=(".txt", ".asc", ".dat"),
         sniff=sniff,
         read=read,
+        read_source=read,
     ),
 )

@@ -41,6 +41,7 @@ from eis_pipeline.conventions import make_spectrum
 from eis_pipeline.exceptions import FormatError, ParseError
 from eis_pipeline.io.importers._common import split_pair
 from eis_pipeline.io.registry import Importer
+from eis_pipeline.io.source import Source
 
 INSTRUMENT = "PalmSens"
 
@@ -210,7 +211,7 @@ def _channel_attrs(entry: Any) -> dict[str, Any]:
     return attrs
 
 
-def read(path: Path) -> list[xr.Dataset]:
+def read(path: Path | Source) -> list[xr.Dataset]:
     """Read every EIS sweep of a PalmSens session file.
 
     Examples
@@ -219,7 +220,9 @@ def read(path: Path) -> list[xr.Dataset]:
     >>> get_importer("palmsens-pssession").suffixes
     ('.pssession',)
     """
-    text = _decode(path.read_bytes())
+    source = Source.of(path)
+    path = source.path
+    text = _decode(source.data)
     try:
         root, _ = json.JSONDecoder().raw_decode(text)
     except json.JSONDecodeError as exc:
@@ -266,5 +269,5 @@ IMPORTERS = (
     Importer(name="palmsens-pssession",
              description="PalmSens PSTrace session, UTF-16 JSON (.pssession); multiplexer "
                          "channels and sub-scans split into sweeps",
-             suffixes=(".pssession",), sniff=sniff, read=read),
+             suffixes=(".pssession",), sniff=sniff, read=read, read_source=read),
 )

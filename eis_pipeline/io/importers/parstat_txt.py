@@ -30,7 +30,8 @@ from eis_pipeline.io.importers._common import (
     sweep_bounds,
 )
 from eis_pipeline.io.registry import Importer
-from eis_pipeline.io.text import parse_table, read_lines
+from eis_pipeline.io.source import Source
+from eis_pipeline.io.text import parse_table
 
 NAME = "parstat-txt"
 _REQUIRED = ("frequency (hz)", "zre (ohms)", "zim (ohms)")
@@ -52,10 +53,11 @@ def sniff(path: Path, head: bytes) -> float:
     return 0.9 if all(r in lowered for r in _REQUIRED) else 0.0
 
 
-def read(path: Path) -> list[xr.Dataset]:
+def read(path: Path | Source) -> list[xr.Dataset]:
     """Read every impedance sweep of a Parstat/VersaStudio text export."""
-    path = Path(path)
-    lines = read_lines(path)
+    source = Source.of(path)
+    path = source.path
+    lines = source.lines()
     at = next((i for i, s in enumerate(lines) if s.strip()), None)
     if at is None:
         raise FormatError(f"{path}: file has no text; expected a Parstat/VersaStudio export")
@@ -99,5 +101,6 @@ IMPORTERS = (
         suffixes=(".txt",),
         sniff=sniff,
         read=read,
+        read_source=read,
     ),
 )

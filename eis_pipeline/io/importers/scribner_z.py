@@ -38,7 +38,8 @@ from eis_pipeline.io.importers._common import (
     split_pair,
 )
 from eis_pipeline.io.registry import Importer
-from eis_pipeline.io.text import parse_table, read_lines
+from eis_pipeline.io.source import Source
+from eis_pipeline.io.text import parse_table
 
 NAME = "zplot-z"
 
@@ -156,10 +157,11 @@ def _read_zplotw(lines: list[str], path: Path) -> tuple[dict[str, Any], list[str
     return meta, names, title_at + 1
 
 
-def read(path: Path) -> list[xr.Dataset]:
+def read(path: Path | Source) -> list[xr.Dataset]:
     """Read the single sweep of a ZPlot/ZView ``.z`` file; see the module docstring."""
-    path = Path(path)
-    lines = read_lines(path)
+    source = Source.of(path)
+    path = source.path
+    lines = source.lines()
     first = lines[0].strip().strip('"').strip() if lines else ""
     if first == "ZPLOT2 ASCII":
         meta, names, data_at = _read_zplot2(lines, path)
@@ -196,5 +198,6 @@ IMPORTERS = (
         suffixes=(".z",),
         sniff=sniff,
         read=read,
+        read_source=read,
     ),
 )

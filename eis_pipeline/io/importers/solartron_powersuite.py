@@ -24,7 +24,8 @@ from eis_pipeline.io.importers._common import (
     require_rows,
 )
 from eis_pipeline.io.registry import Importer
-from eis_pipeline.io.text import parse_table, read_text
+from eis_pipeline.io.source import Source
+from eis_pipeline.io.text import parse_table
 
 NAME = "powersuite-txt"
 _TITLES = ("frequency", "zre", "zimg")
@@ -48,10 +49,11 @@ def sniff(path: Path, head: bytes) -> float:
     return 0.8 if _is_title(first) else 0.0
 
 
-def read(path: Path) -> list[xr.Dataset]:
+def read(path: Path | Source) -> list[xr.Dataset]:
     """Read the sweep of a PowerSuite text export; see the module docstring."""
-    path = Path(path)
-    lines = _lines(read_text(path))
+    source = Source.of(path)
+    path = source.path
+    lines = _lines(source.text)
     at = next((i for i, s in enumerate(lines) if s.strip()), None)
     if at is None or not _is_title(lines[at]):
         found = lines[at].strip()[:60] if at is not None else ""
@@ -80,5 +82,6 @@ IMPORTERS = (
         suffixes=(".txt",),
         sniff=sniff,
         read=read,
+        read_source=read,
     ),
 )

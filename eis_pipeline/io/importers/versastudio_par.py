@@ -37,7 +37,8 @@ from eis_pipeline.io.importers._common import (
     sweep_bounds,
 )
 from eis_pipeline.io.registry import Importer
-from eis_pipeline.io.text import parse_table, read_lines
+from eis_pipeline.io.source import Source
+from eis_pipeline.io.text import parse_table
 
 NAME = "versastudio-par"
 _OPEN = re.compile(r"^<([A-Za-z][\w]*)>$")
@@ -94,10 +95,11 @@ def _segments(lines: list[str]) -> tuple[dict[str, Any], list[tuple[str, str, in
     return meta, segments
 
 
-def read(path: Path) -> list[xr.Dataset]:
+def read(path: Path | Source) -> list[xr.Dataset]:
     """Read every impedance sweep of a VersaStudio ``.par`` file."""
-    path = Path(path)
-    lines = read_lines(path)
+    source = Source.of(path)
+    path = source.path
+    lines = source.lines()
     meta, segments = _segments(lines)
     spectra: list[xr.Dataset] = []
     instrument_type = str(meta.get("Instrument", {}).get("Type", "")).strip()
@@ -146,5 +148,6 @@ IMPORTERS = (
         suffixes=(".par",),
         sniff=sniff,
         read=read,
+        read_source=read,
     ),
 )

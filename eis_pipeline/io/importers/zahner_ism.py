@@ -38,6 +38,7 @@ import xarray as xr
 from eis_pipeline.conventions import make_spectrum
 from eis_pipeline.exceptions import DataQualityWarning, FormatError, ParseError
 from eis_pipeline.io.registry import Importer
+from eis_pipeline.io.source import Source
 
 INSTRUMENT = "Zahner"
 
@@ -141,7 +142,7 @@ def _overlap_slice(f: np.ndarray) -> slice:
     return slice(lo, hi + 1)
 
 
-def read(path: Path) -> list[xr.Dataset]:
+def read(path: Path | Source) -> list[xr.Dataset]:
     """Read a Zahner ``.ism`` file: one sweep, overlap points removed.
 
     Examples
@@ -150,7 +151,9 @@ def read(path: Path) -> list[xr.Dataset]:
     >>> get_importer("zahner-ism").suffixes
     ('.ism',)
     """
-    data = path.read_bytes()
+    source = Source.of(path)
+    path = source.path
+    data = source.data
     parsed = _header(data)
     if parsed is None:
         raise FormatError(f"{path}: the first 12 bytes are not a Zahner .ism header "
@@ -202,5 +205,5 @@ def read(path: Path) -> list[xr.Dataset]:
 
 IMPORTERS = (
     Importer(name="zahner-ism", description="Zahner Thales impedance spectrum (.ism, binary)",
-             suffixes=(".ism",), sniff=sniff, read=read),
+             suffixes=(".ism",), sniff=sniff, read=read, read_source=read),
 )
