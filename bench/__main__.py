@@ -1,7 +1,8 @@
 """Run every ``bench/bench_*.py`` and write ``bench/RESULTS.md``.
 
 Each benchmark module defines ``run(quick: bool) -> str`` returning a Markdown section (a
-``## heading`` and its tables). ``python -m bench [NAME ...] [--quick]`` runs some or all.
+``## heading`` and its tables). ``python -m bench [NAME ...] [--quick]`` runs some or all;
+naming some replaces only their sections of an existing RESULTS.md.
 """
 
 from __future__ import annotations
@@ -52,6 +53,24 @@ def machine_description() -> str:
     ])
 
 
+def _split(text: str) -> tuple[str, list[str]]:
+    """(header, sections): a section starts at a line ``## ...``."""
+    parts = ("\n" + text.strip()).split("\n## ")
+    return parts[0].strip(), ["## " + p.strip() for p in parts[1:]]
+
+
+def merge_sections(previous: str, sections: list[str]) -> str:
+    """``previous`` RESULTS.md with the sections of the same headings replaced by
+    ``sections`` (new headings appended), and a header line saying what was re-run when."""
+    header, old = _split(previous)
+    new = {sec.splitlines()[0]: sec for sec in sections}
+    merged = [new.pop(sec.splitlines()[0], sec) for sec in old] + list(new.values())
+    rerun = machine_description().splitlines()[0].removeprefix("- date: ")
+    titles = ", ".join(sec.splitlines()[0].removeprefix("## ") for sec in sections)
+    header += f"\n- re-run {rerun}: {titles}"
+    return header + "\n\n" + "\n\n".join(merged)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("names", nargs="*", help="benchmarks to run (default: all)")
@@ -69,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         module = importlib.import_module(f"bench.bench_{name}")
         sections.append(module.run(quick=args.quick))
     text = "# Benchmark results\n\n" + machine_description() + "\n\n" + "\n\n".join(sections)
+    if args.names and args.output.is_file() and not args.quick:
+        # some benchmarks only: replace their sections, keep the others as measured before
+        text = merge_sections(args.output.read_text(), sections)
     if args.quick:
         print(text)
     else:
