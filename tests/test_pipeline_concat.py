@@ -1,0 +1,50 @@
+"""Stacking per-file datasets along ``spectrum``: the numpy fast path equals xr.concat."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from eis_pipeline import pipeline
+
+
+def part(n: int, points: int, ids: list[str], params: tuple[str, ...] = ("R1", "C1"),
+         seed: int = 0) -> xr.Dataset:
+    rng = np.random.default_rng(seed)
+    return xr.Dataset(
+        {"value": (("spectrum", "param"), rng.random((n, len(params))), {"units": "x"}),
+         "impedance_fit": (("spectrum", "point"),
+                           rng.random((n, points)) + 1j * rng.random((n, points))),
+         "converged": ("spectrum", rng.random(n) > 0.5),
+         "n_points": ("spectrum", np.full(n, points)),
+         "spectrum_id": ("spectrum", np.array(ids)),
+         "param_units": ("param", np.array(["ohm", "F"][:len(params)]))},
+        coords={"spectrum": np.arange(n), "param": list(params)},
+        attrs={"circuit": "R0-p(R1,C1)"})
+
+
+def slow(parts: list[xr.Dataset], monkeypatch: pytest.MonkeyPatch) -> xr.Dataset | None:
+    with monkeypatch.context() as m:
+        m.setattr(pipeline, "_concat_alike", lambda parts: None)
+        return pipeline._concat(parts)
+
+
+def test_alike_parts_take_the_fast_path_and_match(monkeypatch: pytest.MonkeyPatch) -> None:
+    parts = [part(2, 5, ["a_s0", "a_s1"], seed=1), part(1, 5, ["longer_name_s0"], seed=2),
+             part(3, 5, ["b_s0", "b_s1", "b_s2"], seed=3)]
+    assert pipeline._concat_alike(parts) is not None
+    fast = pipeline._concat(parts)
+    xr.testing.assert_identical(fast, slow(parts, monkeypatch))
+    assert fast.spectrum_id.dtype == np.dtype("<U14")
+
+
+@pytest.mark.parametrize("other", [
+    part(1, 7, ["c_s0"]),                                  # other point count: padding
+    part(1, 5, ["c_s0"], params=("R1", "R2")),             # other parameters: alignment
+])
+def test_unlike_parts_fall_back_to_xarray(monkeypatch: pytest.MonkeyPatch,
+                                          other: xr.Dataset) -> None:
+    parts = [part(2, 5, ["a_s0", "a_s1"]), other]
+    assert pipeline._concat_alike(parts) is None
+    xr.testing.assert_identical(pipeline._concat(parts), slow(parts, monkeypatch))
