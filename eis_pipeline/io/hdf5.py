@@ -457,10 +457,15 @@ def _read_group(group: h5py.Group) -> xr.Dataset:
         data = item.asstr()[()] if h5py.check_string_dtype(item.dtype) else item[()]
         if isinstance(data, str):
             data = np.array(data, dtype=object)
-        attrs = {k: _attr(v) for k, v in item.attrs.items() if k not in _INTERNAL_ATTRS}
-        variables[name] = xr.Variable(dims, data, attrs)
-    attrs = {k: _attr(v) for k, v in group.attrs.items() if k not in _INTERNAL_ATTRS}
-    return xr.decode_cf(xr.Dataset(variables, attrs=attrs))
+        variables[name] = xr.Variable(dims, data, _user_attrs(item))
+    return xr.decode_cf(xr.Dataset(variables, attrs=_user_attrs(group)))
+
+
+def _user_attrs(obj: h5py.Group | h5py.Dataset) -> dict[str, Any]:
+    """``obj``'s attributes but the HDF5/netCDF bookkeeping ones, which are not even read:
+    dimension-scale references are slow to read and grow with the file)."""
+    attrs = obj.attrs
+    return {k: _attr(attrs[k]) for k in attrs if k not in _INTERNAL_ATTRS}
 
 
 def _dim_name(item: h5py.Dataset, axis: int, scales: Mapping[Any, str]) -> str:
