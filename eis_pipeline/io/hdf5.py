@@ -51,7 +51,7 @@ from typing import Any
 import h5py
 import numpy as np
 import xarray as xr
-from h5py import h5a, h5d, h5ds, h5p, h5s, h5t
+from h5py import h5a, h5d, h5ds, h5g, h5o, h5p, h5s, h5t
 from xarray.conventions import cf_encoder, encode_dataset_coordinates
 
 from eis_pipeline.exceptions import EisError
@@ -440,11 +440,24 @@ def _attr(value: Any) -> Any:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
-def _read_group(group: h5py.Group) -> xr.Dataset:
-    datasets = {name: item for name, item in group.items() if isinstance(item, h5py.Dataset)}
+def _members(group: h5py.Group) -> tuple[dict[str, h5py.Dataset], dict[str, h5py.Group]]:
+    """``group``'s datasets and subgroups, in link order. (Opened here with one low-level
+    call each: h5py's ``items()`` costs several times more per member.)"""
+    datasets: dict[str, h5py.Dataset] = {}
+    groups: dict[str, h5py.Group] = {}
+    for name in group:
+        oid = h5o.open(group.id, _encode_name(name))
+        if isinstance(oid, h5d.DatasetID):
+            datasets[name] = h5py.Dataset(oid)
+        elif isinstance(oid, h5g.GroupID):
+            groups[name] = h5py.Group(oid)
+    return datasets, groups
+
+
+def _read_group(datasets: Mapping[str, h5py.Dataset], group: h5py.Group) -> xr.Dataset:
     # Dimension names by scale identity. (h5py's ``.name`` of a dereferenced scale asks HDF5
     # to search the file for a path, which grows with the file: identity lookups do not.)
-    scales = {item.id: name for name, item in datasets.items() if item.is_scale}
+    scales = {item.id: name for name, item in datasets.items() if h5ds.is_scale(item.id)}
     variables = {}
     for name, item in datasets.items():
         if item.id in scales:
@@ -462,28 +475,27 @@ def _read_group(group: h5py.Group) -> xr.Dataset:
 
 
 def _user_attrs(obj: h5py.Group | h5py.Dataset) -> dict[str, Any]:
-    """``obj``'s attributes but the HDF5/netCDF bookkeeping ones, which are not even read:
-    dimension-scale references are slow to read and grow with the file)."""
+    """``obj``'s attributes but the HDF5/netCDF bookkeeping ones, which are not even read
+    (dimension-scale references are slow to read, and grow with the file)."""
     attrs = obj.attrs
     return {k: _attr(attrs[k]) for k in attrs if k not in _INTERNAL_ATTRS}
 
 
 def _dim_name(item: h5py.Dataset, axis: int, scales: Mapping[Any, str]) -> str:
-    attached = item.dims[axis]
-    if not len(attached):
+    if not h5ds.get_num_scales(item.id, axis):
         return f"phony_dim_{axis}"
-    scale = attached[0]
-    return scales.get(scale.id) or posixpath.basename(scale.name)   # else: a parent's scale
+    scale = h5ds.iterate(item.id, axis, lambda scale_id: scale_id)   # the first scale
+    return scales.get(scale) or posixpath.basename(h5py.Dataset(scale).name)  # else: a parent's
 
 
 def _read_h5(path: Path) -> xr.DataTree:
     nodes: dict[str, xr.Dataset] = {}
     with h5py.File(path, "r") as h5:
         def visit(group: h5py.Group, where: str) -> None:
-            nodes[where] = _read_group(group)
-            for name, item in group.items():
-                if isinstance(item, h5py.Group):
-                    visit(item, f"{where.rstrip('/')}/{name}")
+            datasets, groups = _members(group)
+            nodes[where] = _read_group(datasets, group)
+            for name, child in groups.items():
+                visit(child, f"{where.rstrip('/')}/{name}")
 
         visit(h5, "/")
     return xr.DataTree.from_dict(nodes)
