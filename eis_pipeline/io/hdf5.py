@@ -350,13 +350,25 @@ def _write_node(writer: _Writer, nodes: list[tuple[str, _Group]], at: str) -> No
     """Write encoded ``nodes`` (:func:`_encode_tree`) as the group at path ``at`` and the
     groups below it."""
     base = at.strip("/")
+    # Groups opened during this call, by path: nodes come in tree order, so a node's parent
+    # is at hand (a sample's hundreds of spectra do not each walk the path from the root).
+    opened: dict[str, h5py.Group] = {}
     for path, encoded in nodes:
-        parts = [p for p in (base, path) if p and p != "."]
-        group: h5py.Group = writer.h5
-        for part in "/".join(parts).split("/") if parts else ():
-            group = group[part] if part in group else group.create_group(part,
+        full = "/".join(p for p in (base, path) if p and p != ".")
+        parent, _, name = full.rpartition("/")
+        group = opened[parent] if parent in opened else _require_group(writer.h5, parent)
+        if name:
+            group = group[name] if name in group else group.create_group(name,
                                                                          track_order=True)
+        opened[full] = group
         writer.group(group, encoded)
+
+
+def _require_group(group: h5py.Group, path: str) -> h5py.Group:
+    """The group at ``path`` below ``group``, created (creation order tracked) if needed."""
+    for part in path.split("/") if path else ():
+        group = group[part] if part in group else group.create_group(part, track_order=True)
+    return group
 
 
 class ResultsWriter:
