@@ -27,7 +27,11 @@ engine="h5netcdf")`` all read the file without help:
 The file is written with h5py directly rather than through ``DataTree.to_netcdf``: xarray
 reopens the file for every group and h5netcdf's per-group bookkeeping grows with the number
 of groups, which made a 240-spectrum campaign take tens of seconds
-(``python -m bench results_io`` measures both).
+(``python -m bench results_io`` measures both). Datasets and attributes go through h5py's
+low-level API and plain variables skip xarray's CF coder chain (both per-call Python
+overheads dominated the write of a spectrum group); the bytes written are the same as with
+h5py's high-level calls and ``cf_encoder``, which tests/io/test_hdf5.py checks against
+xarray's own writer.
 
 Writes go to a temporary file in the destination folder, are flushed to disk (fsync) and
 renamed over the destination (``os.replace``, atomic on POSIX and Windows): a crash or a kill
@@ -44,12 +48,14 @@ import posixpath
 import sys
 import tempfile
 from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import h5py
 import numpy as np
 import xarray as xr
+from h5py import h5a, h5d, h5ds, h5g, h5o, h5p, h5s, h5t
 from xarray.conventions import cf_encoder, encode_dataset_coordinates
 
 from eis_pipeline.exceptions import EisError
@@ -85,7 +91,7 @@ def _clean_attr(value: Any) -> Any:
     return value
 
 
-def _clean_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
+def _clean_attrs(attrs: Mapping[Any, Any]) -> dict[str, Any]:
     out = {}
     for key, value in attrs.items():
         cleaned = _clean_attr(value)
@@ -94,25 +100,78 @@ def _clean_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _encode_dataset(ds: xr.Dataset) -> xr.Dataset:
-    ds = ds.copy(deep=False)
-    ds.attrs = _clean_attrs(ds.attrs)
-    for name in ds.variables:
-        ds[name].attrs = _clean_attrs(ds[name].attrs)
-    return ds
+#: Attributes (or encodings) some coder of xarray's CF chain acts on; a variable with none of
+#: them, no encoding and a plain dtype passes through that chain unchanged except for a NaN
+#: ``_FillValue`` on floats (see :func:`_plain_cf_variables`).
+_CF_KEYS = frozenset({"_FillValue", "missing_value", "scale_factor", "add_offset", "dtype",
+                      "coordinates", "bounds", "_Unsigned"})
+
+
+def _plain(dtype: np.dtype[Any], kinds: str) -> bool:
+    """Whether ``dtype`` is of one of ``kinds`` and not float16 (which h5py converts)."""
+    return dtype.kind in kinds and not (dtype.kind == "f" and dtype.itemsize == 2)
+
+
+@dataclass(frozen=True)
+class _Group:
+    """One node, encoded: what is written into its HDF5 group."""
+
+    attrs: dict[str, Any]
+    sizes: Mapping[Hashable, int]
+    variables: Mapping[Hashable, xr.Variable]
+
+
+def _plain_cf_variables(ds: xr.Dataset) -> dict[Hashable, xr.Variable] | None:
+    """``ds``'s variables CF-encoded without xarray's coder chain, or None when some variable
+    needs it.
+
+    ``cf_encoder`` costs ~0.1 ms per variable, most of the per-spectrum encoding time, yet for
+    the variables a spectrum holds (floats, complex numbers, integers, strings, no encoding,
+    every coordinate a dimension coordinate) its only effect is ``_FillValue = NaN`` on
+    floats (``DefaultFillvalueCoder``). Anything else (datetimes, booleans, objects, an
+    encoding, CF attributes, non-dimension coordinates) takes the full chain;
+    tests/io/test_hdf5.py checks both give the same variables.
+    """
+    dims = ds.dims
+    if any(name not in dims for name in ds.coords):
+        return None                      # "coordinates" attributes to compute
+    out: dict[Hashable, xr.Variable] = {}
+    for name, var in ds.variables.items():
+        dtype = var.dtype
+        if var.encoding or not _plain(dtype, "fciuU") or not _CF_KEYS.isdisjoint(var.attrs):
+            return None
+        attrs = _clean_attrs(var.attrs)
+        if dtype.kind == "f":
+            attrs["_FillValue"] = dtype.type(np.nan)
+        # .values: an index coordinate converts its pandas index to numpy once, here
+        out[name] = xr.Variable(var.dims, var.values, attrs, fastpath=True)
+    return out
+
+
+def _encode_dataset(ds: xr.Dataset) -> _Group:
+    """``ds`` as written: netCDF-safe attributes, then xarray's CF encoding."""
+    attrs = _clean_attrs(ds.attrs)
+    variables = _plain_cf_variables(ds)
+    if variables is None:
+        ds = ds.copy(deep=False)
+        ds.attrs = attrs
+        for var in ds.variables.values():
+            var.attrs = _clean_attrs(var.attrs)
+        variables, attrs = cf_encoder(*encode_dataset_coordinates(ds))
+    return _Group(dict(attrs), ds.sizes, variables)
 
 
 def _encode_tree(tree: xr.DataTree, provenance: Mapping[str, Any], *,
-                 root_attrs: bool = True) -> list[tuple[str, xr.Dataset]]:
-    """``tree``'s nodes as (path relative to it, "" for itself; dataset) pairs in tree order,
-    with netCDF-safe attributes and, at its root, ``provenance``. (Pairs, not a new tree:
-    building a DataTree copies every subtree again, the bulk of the write time.)"""
-    nodes: list[tuple[str, xr.Dataset]] = []
+                 root_attrs: bool = True) -> list[tuple[str, _Group]]:
+    """``tree``'s nodes as (path relative to it, "" for itself; encoded group) pairs in tree
+    order, with netCDF-safe attributes and, at its root, ``provenance``. (Pairs, not a new
+    tree: building a DataTree copies every subtree again, the bulk of the write time.)"""
+    nodes: list[tuple[str, _Group]] = []
     for node in tree.subtree:
-        ds = _encode_dataset(node.to_dataset(inherit=False))
+        group = _encode_dataset(node.to_dataset(inherit=False))
         if node is tree and root_attrs:
-            ds.attrs.update(_clean_attrs(provenance))
-        nodes.append(("" if node is tree else node.relative_to(tree), ds))
+            group.attrs.update(_clean_attrs(provenance))
+        nodes.append(("" if node is tree else node.relative_to(tree), group))
     return nodes
 
 
@@ -136,6 +195,7 @@ def _provenance(tree: xr.DataTree, config: str | Mapping[str, Any] | None,
 
 # --------------------------------------------------------------------------- storage
 
+_STR_DTYPE = h5py.string_dtype()     # variable-length UTF-8
 _NOT_A_VARIABLE = "This is a netCDF dimension but not a netCDF variable."
 _COMPLEX_TYPES = {np.dtype(np.complex128): "_PFNC_DOUBLE_COMPLEX_TYPE",
                   np.dtype(np.complex64): "_PFNC_FLOAT_COMPLEX_TYPE"}
@@ -146,11 +206,23 @@ _INTERNAL_ATTRS = frozenset({"CLASS", "NAME", "DIMENSION_LIST", "REFERENCE_LIST"
 
 
 class _Writer:
-    """Writes encoded datasets into an open h5py file as netCDF-4 groups."""
+    """Writes encoded groups into an open h5py file as netCDF-4 groups.
+
+    Datasets and attributes are created with h5py's low-level API, with the property lists
+    and HDF5 types h5py's high-level calls would make (so the file is the same), built once
+    here rather than per call: the high-level ``create_dataset`` and ``attrs[...] = ...``
+    spend most of their time in Python bookkeeping, ~3/4 of the write time for a spectrum
+    group. Values without a fast path (byte strings, bool or object arrays, ...) go through
+    h5py's high-level API.
+    """
 
     def __init__(self, h5: h5py.File) -> None:
         self.h5 = h5
         self.types: dict[np.dtype[Any], h5py.Datatype] = {}
+        self._dcpls: dict[tuple[str, bytes], h5p.PropDCID] = {}
+        self._htypes: dict[np.dtype[Any], tuple[h5t.TypeID, h5t.TypeID]] = {}
+        self._str = (h5t.py_create(_STR_DTYPE, logical=True), h5t.py_create(_STR_DTYPE))
+        self._scalar = h5s.create_simple(())
 
     def dtype_for(self, dtype: np.dtype[Any]) -> Any:
         if dtype.kind in "UO":
@@ -162,31 +234,86 @@ class _Writer:
             return self.types[dtype]
         return dtype
 
+    # ----------------------------------------------------------------- attributes
+
+    def _htype(self, dtype: np.dtype[Any]) -> tuple[h5t.TypeID, h5t.TypeID]:
+        """HDF5 file and memory types for an attribute of ``dtype`` (as h5py makes them)."""
+        types = self._htypes.get(dtype)
+        if types is None:
+            types = self._htypes[dtype] = (h5t.py_create(dtype, logical=True),
+                                           h5t.py_create(dtype))
+        return types
+
+    def attrs(self, obj: h5py.Group | h5py.Dataset, attrs: Mapping[str, Any], *,
+              new: bool = False) -> None:
+        """Set ``attrs`` on ``obj`` (``new``: it has no attributes yet)."""
+        oid = obj.id
+        for key, value in attrs.items():
+            name = _encode_name(key)
+            data = _fast_attr(value)
+            if data is None:
+                obj.attrs[key] = value                           # h5py's general path
+                continue
+            if data.dtype.kind == "O":
+                htype, mtype = self._str
+            else:
+                htype, mtype = self._htype(data.dtype)
+            space = self._scalar if data.ndim == 0 else h5s.create_simple(data.shape)
+            if not new and h5a.exists(oid, name):
+                h5a.delete(oid, name)
+            attr = h5a.create(oid, name, htype, space)
+            try:
+                attr.write(data, mtype=mtype)
+            finally:
+                attr.close()
+
+    # ----------------------------------------------------------------- datasets
+
+    def _dcpl(self, fill: np.ndarray[Any, Any] | None) -> h5p.PropDCID:
+        key = ("", b"") if fill is None else (fill.dtype.str, fill.tobytes())
+        dcpl = self._dcpls.get(key)
+        if dcpl is None:
+            dcpl = h5p.create(h5p.DATASET_CREATE)
+            if fill is not None:
+                dcpl.set_fill_value(fill)
+            dcpl.set_obj_track_times(False)
+            dcpl.set_attr_creation_order(0)
+            self._dcpls[key] = dcpl
+        return dcpl
+
     def variable(self, group: h5py.Group, name: str, var: xr.Variable) -> h5py.Dataset:
         data = np.asarray(var.values)
         attrs = dict(var.attrs)
         fill = attrs.pop("_FillValue", None)
         if data.dtype.kind == "U":
             data = data.astype(object)
-        kwargs: dict[str, Any] = {}
+        fillvalue = None
         if fill is not None and data.dtype.kind in "fiu":
-            kwargs["fillvalue"] = np.asarray(fill, dtype=data.dtype)
-            attrs["_FillValue"] = np.asarray(fill, dtype=data.dtype)
-        dset = group.create_dataset(name, data=data, dtype=self.dtype_for(data.dtype), **kwargs)
-        for key, value in attrs.items():
-            dset.attrs[key] = value
+            fillvalue = np.asarray(fill, dtype=data.dtype)
+            attrs["_FillValue"] = fillvalue
+        dtype = self.dtype_for(data.dtype)
+        if _plain(data.dtype, "fiuc"):
+            data = np.asarray(data, order="C")
+            tid = dtype.id if isinstance(dtype, h5py.Datatype) else self._htype(data.dtype)[0]
+            dsid = h5d.create(group.id, _encode_name(name), tid, h5s.create_simple(data.shape),
+                              dcpl=self._dcpl(fillvalue))
+            dsid.write(h5s.ALL, h5s.ALL, data)
+            dset = h5py.Dataset(dsid)
+        else:                                                    # h5py's general path
+            kwargs = {} if fillvalue is None else {"fillvalue": fillvalue}
+            dset = group.create_dataset(name, data=data, dtype=dtype, **kwargs)
+        self.attrs(dset, attrs, new=True)
         return dset
 
-    def group(self, group: h5py.Group, ds: xr.Dataset) -> None:
-        variables, attrs = cf_encoder(*encode_dataset_coordinates(ds))
-        for key, value in attrs.items():
-            group.attrs[key] = value
+    def group(self, group: h5py.Group, encoded: _Group) -> None:
+        variables = encoded.variables
+        self.attrs(group, encoded.attrs)
         scales: dict[Hashable, h5py.Dataset] = {}
-        for dim, size in ds.sizes.items():
+        for dim, size in encoded.sizes.items():
             coord = variables.get(dim)
             if coord is not None and coord.dims == (dim,):
                 scale = self.variable(group, str(dim), coord)
-                scale.make_scale(str(dim))
+                h5ds.set_scale(scale.id, _encode_name(str(dim)))
             else:   # netCDF's representation of a dimension without a coordinate variable
                 scale = group.create_dataset(str(dim), shape=(size,), dtype="f4")
                 scale.make_scale(f"{_NOT_A_VARIABLE}{size:10d}")
@@ -196,20 +323,52 @@ class _Writer:
                 continue
             dset = self.variable(group, str(name), var)
             for axis, dim in enumerate(var.dims):
-                dset.dims[axis].attach_scale(scales[dim])
+                h5ds.attach_scale(dset.id, scales[dim].id, axis)
 
 
-def _write_node(writer: _Writer, nodes: list[tuple[str, xr.Dataset]], at: str) -> None:
+def _fast_attr(value: Any) -> np.ndarray[Any, Any] | None:
+    """``value`` as the array h5py would write for it, if it is a str or a numeric scalar or
+    array; else None (h5py's high-level API handles it)."""
+    if type(value) is str:
+        return np.array(value, dtype=_STR_DTYPE)
+    if type(value) in (int, float) or isinstance(value, np.number):
+        value = np.asarray(value)
+    if isinstance(value, np.ndarray) and _plain(value.dtype, "fiu"):
+        return np.asarray(value, order="C")
+    return None
+
+
+def _encode_name(name: str) -> bytes:
+    """An HDF5 object or attribute name as h5py encodes it (ASCII if it can, else UTF-8)."""
+    try:
+        return name.encode("ascii")
+    except UnicodeEncodeError:
+        return name.encode("utf-8")
+
+
+def _write_node(writer: _Writer, nodes: list[tuple[str, _Group]], at: str) -> None:
     """Write encoded ``nodes`` (:func:`_encode_tree`) as the group at path ``at`` and the
     groups below it."""
     base = at.strip("/")
-    for path, ds in nodes:
-        parts = [p for p in (base, path) if p and p != "."]
-        group: h5py.Group = writer.h5
-        for part in "/".join(parts).split("/") if parts else ():
-            group = group[part] if part in group else group.create_group(part,
+    # Groups opened during this call, by path: nodes come in tree order, so a node's parent
+    # is at hand (a sample's hundreds of spectra do not each walk the path from the root).
+    opened: dict[str, h5py.Group] = {}
+    for path, encoded in nodes:
+        full = "/".join(p for p in (base, path) if p and p != ".")
+        parent, _, name = full.rpartition("/")
+        group = opened[parent] if parent in opened else _require_group(writer.h5, parent)
+        if name:
+            group = group[name] if name in group else group.create_group(name,
                                                                          track_order=True)
-        writer.group(group, ds)
+        opened[full] = group
+        writer.group(group, encoded)
+
+
+def _require_group(group: h5py.Group, path: str) -> h5py.Group:
+    """The group at ``path`` below ``group``, created (creation order tracked) if needed."""
+    for part in path.split("/") if path else ():
+        group = group[part] if part in group else group.create_group(part, track_order=True)
+    return group
 
 
 class ResultsWriter:
@@ -297,11 +456,24 @@ def _attr(value: Any) -> Any:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
-def _read_group(group: h5py.Group) -> xr.Dataset:
-    datasets = {name: item for name, item in group.items() if isinstance(item, h5py.Dataset)}
+def _members(group: h5py.Group) -> tuple[dict[str, h5py.Dataset], dict[str, h5py.Group]]:
+    """``group``'s datasets and subgroups, in link order. (Opened here with one low-level
+    call each: h5py's ``items()`` costs several times more per member.)"""
+    datasets: dict[str, h5py.Dataset] = {}
+    groups: dict[str, h5py.Group] = {}
+    for name in group:
+        oid = h5o.open(group.id, _encode_name(name))
+        if isinstance(oid, h5d.DatasetID):
+            datasets[name] = h5py.Dataset(oid)
+        elif isinstance(oid, h5g.GroupID):
+            groups[name] = h5py.Group(oid)
+    return datasets, groups
+
+
+def _read_group(datasets: Mapping[str, h5py.Dataset], group: h5py.Group) -> xr.Dataset:
     # Dimension names by scale identity. (h5py's ``.name`` of a dereferenced scale asks HDF5
     # to search the file for a path, which grows with the file: identity lookups do not.)
-    scales = {item.id: name for name, item in datasets.items() if item.is_scale}
+    scales = {item.id: name for name, item in datasets.items() if h5ds.is_scale(item.id)}
     variables = {}
     for name, item in datasets.items():
         if item.id in scales:
@@ -314,28 +486,32 @@ def _read_group(group: h5py.Group) -> xr.Dataset:
         data = item.asstr()[()] if h5py.check_string_dtype(item.dtype) else item[()]
         if isinstance(data, str):
             data = np.array(data, dtype=object)
-        attrs = {k: _attr(v) for k, v in item.attrs.items() if k not in _INTERNAL_ATTRS}
-        variables[name] = xr.Variable(dims, data, attrs)
-    attrs = {k: _attr(v) for k, v in group.attrs.items() if k not in _INTERNAL_ATTRS}
-    return xr.decode_cf(xr.Dataset(variables, attrs=attrs))
+        variables[name] = xr.Variable(dims, data, _user_attrs(item))
+    return xr.decode_cf(xr.Dataset(variables, attrs=_user_attrs(group)))
+
+
+def _user_attrs(obj: h5py.Group | h5py.Dataset) -> dict[str, Any]:
+    """``obj``'s attributes but the HDF5/netCDF bookkeeping ones, which are not even read
+    (dimension-scale references are slow to read, and grow with the file)."""
+    attrs = obj.attrs
+    return {k: _attr(attrs[k]) for k in attrs if k not in _INTERNAL_ATTRS}
 
 
 def _dim_name(item: h5py.Dataset, axis: int, scales: Mapping[Any, str]) -> str:
-    attached = item.dims[axis]
-    if not len(attached):
+    if not h5ds.get_num_scales(item.id, axis):
         return f"phony_dim_{axis}"
-    scale = attached[0]
-    return scales.get(scale.id) or posixpath.basename(scale.name)   # else: a parent's scale
+    scale = h5ds.iterate(item.id, axis, lambda scale_id: scale_id)   # the first scale
+    return scales.get(scale) or posixpath.basename(h5py.Dataset(scale).name)  # else: a parent's
 
 
 def _read_h5(path: Path) -> xr.DataTree:
     nodes: dict[str, xr.Dataset] = {}
     with h5py.File(path, "r") as h5:
         def visit(group: h5py.Group, where: str) -> None:
-            nodes[where] = _read_group(group)
-            for name, item in group.items():
-                if isinstance(item, h5py.Group):
-                    visit(item, f"{where.rstrip('/')}/{name}")
+            datasets, groups = _members(group)
+            nodes[where] = _read_group(datasets, group)
+            for name, child in groups.items():
+                visit(child, f"{where.rstrip('/')}/{name}")
 
         visit(h5, "/")
     return xr.DataTree.from_dict(nodes)

@@ -240,3 +240,100 @@ def test_incremental_writer_matches_whole_tree(tmp_path: Path, rng: np.random.Ge
     for node in whole.subtree:
         xr.testing.assert_identical(node.to_dataset(inherit=False).drop_attrs(),
                                     parts[node.path].to_dataset(inherit=False).drop_attrs())
+
+
+def netcdf_safe_tree(rng: np.random.Generator) -> xr.DataTree:
+    """Every kind of variable a results file holds, with attributes netCDF stores as they are
+    (so xarray's own writer accepts the tree unchanged)."""
+    f = np.logspace(6, 0, 13)
+    z = 100 / (1 + 1j * f / 1e4) + rng.normal(size=f.size) * 1j
+    spectrum = xr.Dataset(
+        {"impedance": ("frequency", z, {"units": "ohm", "long_name": "impedance"}),
+         "temperature": ("frequency", np.full(f.size, 298.15), {"units": "K"}),
+         "cycle": ("frequency", np.arange(f.size, dtype=np.int32))},
+        coords={"frequency": ("frequency", f, {"units": "Hz"})},
+        attrs={"source": "a.mpt", "sweep": 0, "scale": 1.5, "shape": np.array([1.0, 2.0])})
+    fit = xr.Dataset(
+        {"value": (("spectrum", "param"), rng.normal(size=(2, 3))),
+         "stderr": (("spectrum", "param"), np.array([[np.nan, 1, 2], [3, 4, np.nan]])),
+         "converged": ("spectrum", np.array([True, False])),
+         "message": ("spectrum", np.array(["ok", "iteration limit"])),
+         "n_starts": ((), 2),
+         "ratio": ("spectrum", np.array([0.5, np.nan], np.float32))},
+        coords={"spectrum": [0, 1], "param": ["R1", "CPE1_0", "CPE1_1"],
+                "source": ("spectrum", ["a.mpt", "b.mpt"])},
+        attrs={"circuit": "p(R1,CPE1)"})
+    return xr.DataTree.from_dict({
+        "/": xr.Dataset(attrs={"campaign": "demo"}),
+        "/s1": xr.Dataset(attrs={"thickness_cm": 0.064}),
+        "/s1/spectra/000": spectrum,
+        "/s1/spectra/001": spectrum * 2,
+        "/s1/fit": fit,
+        "/s1/drt": xr.Dataset({"gamma": (("spectrum", "tau_index"), rng.normal(size=(2, 4)))}),
+        "/failures": xr.Dataset({"reason": ("failure", np.array([], dtype="<U1"))}),
+    })
+
+
+def test_content_matches_xarray_writer(tmp_path: Path, rng: np.random.Generator) -> None:
+    """Our direct h5py writer and xarray's own ``to_netcdf`` (through h5netcdf) give files
+    that xarray reads back identically: variables, dims, coords, attrs, dtypes, encodings."""
+    tree = netcdf_safe_tree(rng)
+    tree.to_netcdf(tmp_path / "xarray.h5", engine="h5netcdf")
+    write_results(tree, tmp_path / "ours.h5")
+    provenance = {"eis_pipeline_version", "created", "config", "history"}
+    with (xr.open_datatree(tmp_path / "xarray.h5", engine="h5netcdf") as theirs,
+          xr.open_datatree(tmp_path / "ours.h5", engine="h5netcdf") as ours):
+        assert [n.path for n in theirs.subtree] == [n.path for n in ours.subtree]
+        for node in theirs.subtree:
+            expected = node.to_dataset(inherit=False).load()
+            got = ours[node.path].to_dataset(inherit=False).load()
+            if node.path == "/":
+                assert set(got.attrs) - set(expected.attrs) == provenance
+                got.attrs = {k: v for k, v in got.attrs.items() if k not in provenance}
+            xr.testing.assert_identical(expected, got)
+            assert list(expected.variables) == list(got.variables)          # same order
+            for name, var in expected.variables.items():
+                assert got[name].dtype == var.dtype
+                theirs_enc = {k: v for k, v in var.encoding.items() if k != "source"}
+                ours_enc = {k: v for k, v in got[name].encoding.items() if k != "source"}
+                assert repr(ours_enc) == repr(theirs_enc), (node.path, name)  # NaN == NaN
+
+
+@pytest.mark.parametrize("case", ["spectrum", "mixed", "fit", "bool", "datetime", "fill",
+                                  "encoding", "float16", "object"])
+def test_plain_encoding_matches_cf_encoder(case: str, rng: np.random.Generator) -> None:
+    """The shortcut past xarray's CF coder chain gives exactly what the chain gives, and is
+    taken only where it may be."""
+    from xarray.conventions import cf_encoder, encode_dataset_coordinates
+
+    tree = netcdf_safe_tree(rng)
+    ds = {"spectrum": tree["s1/spectra/000"].to_dataset(),
+          "mixed": xr.Dataset(
+              {"f4": ("x", np.array([0.5, np.nan], np.float32), {"units": "S/cm"}),
+               "c8": ("x", np.array([1j, 2], np.complex64)), "scalar": ((), 3.0),
+               "label": ("x", ["a", "bc"]), "n": (("x", "y"), np.ones((2, 3), np.uint8))},
+              coords={"x": ("x", [10, 20], {"long_name": "index"})},
+              attrs={"note": "kept"}),
+          "fit": tree["s1/fit"].to_dataset(),       # a non-dimension coordinate
+          "bool": xr.Dataset({"ok": ("x", [True, False])}),
+          "datetime": xr.Dataset({"t": ("x", np.array(["2026-01-01"], "datetime64[ns]"))}),
+          "fill": xr.Dataset({"v": ("x", [1.0, np.nan], {"_FillValue": -1.0})}),
+          "encoding": xr.Dataset({"v": ("x", [1.0, 2.0])}),
+          "float16": xr.Dataset({"v": ("x", np.array([1.0], np.float16))}),
+          "object": xr.Dataset({"v": ("x", np.array(["a"], dtype=object))}),
+          }[case]
+    if case == "encoding":
+        ds["v"].encoding["dtype"] = "int16"
+    plain = hdf5._plain_cf_variables(ds)
+    if case not in ("spectrum", "mixed"):
+        assert plain is None            # needs the chain: bools, times, fill values, ...
+        return
+    assert plain is not None
+    reference, _ = cf_encoder(*encode_dataset_coordinates(ds))
+    assert list(plain) == list(reference)
+    for name, var in reference.items():
+        got = plain[name]
+        assert got.dims == var.dims and got.dtype == var.dtype
+        np.testing.assert_array_equal(got.values, var.values)
+        assert repr(got.attrs) == repr(var.attrs)          # same keys, order, types, NaN
+        assert got.encoding == var.encoding == {}
