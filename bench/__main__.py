@@ -18,7 +18,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-PACKAGES = ("eis-pipeline", "numpy", "scipy", "xarray", "h5py", "h5netcdf", "impedance",
+PACKAGES = ("eis-pipeline", "numpy", "numba", "scipy", "xarray", "h5py", "h5netcdf", "impedance",
             "dask", "matplotlib")
 
 
