@@ -12,8 +12,10 @@ from bench.synthetic_fitting import CIRCUIT_A, add_noise, grid, params_a
 from eis_pipeline.circuits import compile_circuit
 from eis_pipeline.conventions import make_spectrum
 from eis_pipeline.fitting.batch import fit_spectra
+from eis_pipeline.fitting.bounds import INDUCTANCE_FLOOR, RESISTANCE_FLOOR
+from eis_pipeline.fitting.bounds import at_bound as _at_bound
 from eis_pipeline.fitting.combined import combine_fits
-from eis_pipeline.fitting.engine import INDUCTANCE_FLOOR, RESISTANCE_FLOOR, _arc_swap, _at_bound
+from eis_pipeline.fitting.engine import _arc_swap
 from eis_pipeline.fitting.model import CircuitModel
 from eis_pipeline.fitting.transforms import ParameterSpace
 from eis_pipeline.io.hdf5 import read_results, write_results

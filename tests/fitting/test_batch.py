@@ -85,7 +85,7 @@ def test_same_answer_as_one_by_one():
 def test_many_different_grids_take_the_per_row_path():
     c = compile_circuit("R0-p(R1,C1)")
     spectra = []
-    for i in range(7):   # more distinct grids than engine.MAX_GROUPS
+    for i in range(7):   # more distinct grids than problem.MAX_GROUPS
         f = np.logspace(5 + 0.1 * i, -1, 30 + i)
         spectra.append(make_spectrum(f, c.impedance([10.0 + i, 1e3, 1e-6], f)))
     ds = fit_spectra(spectra, circuit="R0-p(R1,C1)")

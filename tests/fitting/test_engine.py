@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from eis_pipeline.circuits import compile_circuit
-from eis_pipeline.fitting.engine import WEIGHTINGS, _Problem
+from eis_pipeline.fitting.problem import WEIGHTINGS
+from eis_pipeline.fitting.problem import Problem as _Problem
 from eis_pipeline.fitting.transforms import ParameterSpace
 
 pytestmark = pytest.mark.usefixtures("both_solvers")

@@ -1,0 +1,116 @@
+"""Per-spectrum box constraints of a fit, and which parameters end on them.
+
+On top of the user's bounds, log parameters get safeguards (:func:`row_bounds`); a
+parameter the solver leaves on any bound it used is reported (:func:`at_bound`).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+from numpy.typing import NDArray
+
+from eis_pipeline.fitting.transforms import ParameterSpace
+
+__all__ = ["AT_BOUND_TOL", "INDUCTANCE_FLOOR", "RESISTANCE_FLOOR", "SAFETY_FACTOR", "at_bound",
+           "row_bounds"]
+
+Array = NDArray[np.float64]
+CArray = NDArray[np.complex128]
+
+
+#: Log parameters stay within this factor of their data-driven value (see row_bounds).
+SAFETY_FACTOR = 1e10
+#: An inductance whose reactance at the top frequency is below this fraction of |Z| there
+#: is not measurable.
+INDUCTANCE_FLOOR = 1e-6
+#: A resistance below this fraction of the smallest |Z| is not measurable.
+RESISTANCE_FLOOR = 1e-6
+
+
+def row_bounds(space: ParameterSpace, frequency: Array, impedance: CArray, starts: Array,
+               u_start: Array | None = None) -> tuple[Array, Array]:
+    """Per-spectrum box constraints (S, Pf) in internal coordinates.
+
+    On top of the user's bounds, two safeguards for log parameters, which would otherwise
+    drift without limit where the data stop constraining them:
+
+    - an inductance gets the floor ``1e-6 |Z(f_max)| / ω_max`` and a resistance the floor
+      ``1e-6 min|Z|``, below which they change the model by less than a part per million
+      (or, in parallel, short everything); with a finite floor the projected solver can
+      leave it again when the gradient turns, whereas in pure log space a collapsed L has a
+      vanishing gradient and is trapped;
+    - every log parameter stays within a factor 1e10 of the first starting point, so a
+      degenerate direction (an R shorted by its CPE) ends at a finite value instead of
+      overflowing. A meaningful fit never comes near either limit.
+
+    ``u_start`` (S, Pf), when given, is the first start already in internal coordinates.
+    """
+    ulo, uhi = space.internal_bounds()
+    log = space.log_free
+    if u_start is None:
+        u_start = space.to_internal(starts[:, 0, :])
+    span = np.log(SAFETY_FACTOR)
+    lo = np.where(log, np.maximum(ulo, u_start - span), ulo)
+    hi = np.where(log, np.minimum(uhi, u_start + span), uhi)
+    s = frequency.shape[0]
+    if np.isfinite(frequency).all():   # no padding: the plain reductions are much cheaper
+        f_top = frequency.max(axis=1)
+        i_top = frequency.argmax(axis=1)
+        z_min = np.abs(impedance).min(axis=1)
+    else:
+        f_top = np.nanmax(frequency, axis=1)
+        i_top = np.nanargmax(frequency, axis=1)
+        z_min = np.nanmin(np.abs(impedance), axis=1)
+    floors: dict[str, Array] = {}
+    for j, kind in _floored(space):
+        if kind not in floors:
+            floors[kind] = (np.log(INDUCTANCE_FLOOR * np.abs(impedance[np.arange(s), i_top])
+                                   / (2 * np.pi * f_top)) if kind == "L"
+                            else np.log(RESISTANCE_FLOOR * z_min))
+        lo[:, j] = np.maximum(lo[:, j], np.minimum(floors[kind], hi[:, j] - 1.0))
+    # an explicit user bound replaces the safeguard on its side
+    lo = np.where(np.isfinite(ulo), ulo, lo)
+    hi = np.where(np.isfinite(uhi), uhi, hi)
+    hi = np.maximum(hi, lo + 1e-12)
+    return lo, hi
+
+
+@lru_cache(maxsize=64)
+def _floored(space: ParameterSpace) -> tuple[tuple[int, str], ...]:
+    """(free index, "L" or "R") of the log-space inductances and resistances."""
+    return tuple((j, kind) for j, i in enumerate(space.free)
+                 if space.log_free[j]
+                 and (kind := space.names[i].rstrip("0123456789")) in ("L", "R"))
+
+
+#: A parameter within this distance (internal units, relative beyond 1) of a bound is on it.
+#: The solver's projection puts a pinned parameter exactly on the bound; the tolerance only
+#: absorbs round-off.
+AT_BOUND_TOL = 1e-9
+
+
+def at_bound(space: ParameterSpace, u: Array, lo: Array, hi: Array) -> NDArray[np.bool_]:
+    """(S, P): free parameters whose internal value ``u`` (S, Pf) lies on a bound the solver
+    used, ``lo``/``hi`` (S, Pf) from :func:`row_bounds` (user bound or safeguard).
+
+    A CPE exponent at its physical limit n = 1 is an ideal capacitor, an ordinary result,
+    so that side counts only when the user set an upper bound below 1. Fixed parameters are
+    never at a bound.
+    """
+    exponent = _exponents(space)
+    # an open side (±inf) is never reached (its tolerance would be inf too)
+    on_lo = np.isfinite(lo) & (u - lo <= AT_BOUND_TOL * np.maximum(1.0, np.abs(lo)))
+    on_hi = (np.isfinite(hi) & (hi - u <= AT_BOUND_TOL * np.maximum(1.0, np.abs(hi)))
+             & ~(exponent & (hi >= 1.0)))
+    on = on_lo | on_hi
+    out = np.zeros((u.shape[0], space.n_params), dtype=bool)
+    out[:, space.free] = on
+    return out
+
+
+@lru_cache(maxsize=64)
+def _exponents(space: ParameterSpace) -> NDArray[np.bool_]:
+    """True for each free parameter that is a CPE exponent."""
+    return np.array([space.kinds[i] == "exponent" for i in space.free], dtype=bool)
