@@ -88,53 +88,38 @@ def _run_cell(circuit: str, preset: str, gen: Callable[..., np.ndarray], f: np.n
                 "optimum_pct": 100 * float(np.mean(cost <= cost_true[:n] * 1.001)),
                 "r_within_5pct": 100 * float(np.mean(np.all(rel < 0.05, axis=1)))}
 
+    def timed(models: Callable[[int], Any]) -> tuple[list[float], np.ndarray]:
+        """Best-of-``repeat`` time and fitted parameters of ``models(i).fit`` per spectrum."""
+        times, fitted = [], []
+        for i in range(n_ours):
+            m = models(i)
+            best = np.inf
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                m.fit(f, z[i])
+                best = min(best, time.perf_counter() - t0)
+            times.append(best)
+            fitted.append(m.result_.x)
+        return times, np.array(fitted)
+
+    from eis_pipeline.fitting import compiled_lm
+
     out = {}
     warnings.simplefilter("ignore")
     model = CircuitModel(preset)
     # untimed warm-up: the first fit of a process loads numba's cached machine code
     # (eis_pipeline.fitting.compiled_lm, ~0.3 s), a one-off cost not part of a fit
     model.fit(f, z[0])
-    times, fitted = [], []
-    for i in range(n_ours):
-        best = np.inf
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            model.fit(f, z[i])
-            best = min(best, time.perf_counter() - t0)
-        times.append(best)
-        fitted.append(model.result_.x)
-    out["eis_pipeline (multi-start)"] = summarise(times, np.array(fitted), n_ours)
-
-    from eis_pipeline.fitting import compiled_lm
-
+    out["eis_pipeline (multi-start)"] = summarise(*timed(lambda i: model), n_ours)
     if compiled_lm.ENABLED:   # the same fits on the numpy path (numba off)
-        times, fitted = [], []
         compiled_lm.ENABLED = False
         try:
-            for i in range(n_ours):
-                best = np.inf
-                for _ in range(repeat):
-                    t0 = time.perf_counter()
-                    model.fit(f, z[i])
-                    best = min(best, time.perf_counter() - t0)
-                times.append(best)
-                fitted.append(model.result_.x)
+            out["eis_pipeline (multi-start, numpy only)"] = summarise(
+                *timed(lambda i: model), n_ours)
         finally:
             compiled_lm.ENABLED = True
-        out["eis_pipeline (multi-start, numpy only)"] = summarise(times, np.array(fitted),
-                                                                  n_ours)
-
-    times, fitted = [], []
-    for i in range(n_ours):
-        m1 = CircuitModel(preset, initial_guess=starts[i])
-        best = np.inf
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            m1.fit(f, z[i])
-            best = min(best, time.perf_counter() - t0)
-        times.append(best)
-        fitted.append(m1.result_.x)
-    out["eis_pipeline (first start only)"] = summarise(times, np.array(fitted), n_ours)
+    out["eis_pipeline (first start only)"] = summarise(
+        *timed(lambda i: CircuitModel(preset, initial_guess=starts[i])), n_ours)
 
     times, fitted = [], []
     for i in range(n_ref):

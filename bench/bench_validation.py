@@ -127,7 +127,7 @@ def run(quick: bool = False) -> str:
         z = syn.add_noise(spectra["two arcs + electrode spike"], np.random.default_rng(1),
                           noise) if noise else spectra["two arcs + electrode spike"]
         for part in ("complex", "imaginary"):
-            res = drt(f, z, part=part)  # type: ignore[arg-type]
+            res = drt(f, z, part=part)
             arcs = suggest_arcs(res)
             r_txt = ", ".join(f"{r:.0f}" for r, _ in arcs)
             t_txt = ", ".join(f"{np.log10(t):.2f}" for _, t in arcs)

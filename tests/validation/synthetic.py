@@ -24,11 +24,11 @@ def omega(frequency: FloatArray) -> FloatArray:
 
 def r_cpe(frequency: FloatArray, r: float, q: float, n: float) -> ComplexArray:
     """R in parallel with a CPE (n = 1: an ideal R‖C)."""
-    return r / (1 + r * q * (1j * omega(frequency)) ** n)
+    return np.asarray(r / (1 + r * q * (1j * omega(frequency)) ** n), dtype=np.complex128)
 
 
 def cpe(frequency: FloatArray, q: float, n: float) -> ComplexArray:
-    return 1 / (q * (1j * omega(frequency)) ** n)
+    return np.asarray(1 / (q * (1j * omega(frequency)) ** n), dtype=np.complex128)
 
 
 def tau_of(r: float, q: float, n: float) -> float:
