@@ -14,6 +14,20 @@ pytest.importorskip("numba")
 F = np.logspace(np.log10(7e6), 0, 69)
 
 
+@pytest.fixture
+def solve_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Rows solved by each call of the compiled solver (a spy around solve_rows)."""
+    calls: list[int] = []
+    original = compiled_lm.solve_rows
+
+    def spy(*args: object, **kwargs: object) -> object:
+        calls.append(np.asarray(args[7]).size)   # spec: the rows solved in this call
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(compiled_lm, "solve_rows", spy)
+    return calls
+
+
 @pytest.mark.parametrize(("circuit", "params"), [
     ("p(R1,CPE1)-p(R2,CPE2)-CPE3", [1e3, 2e-11, 0.9, 3e3, 1e-9, 0.8, 1e-6, 0.85]),
     ("L0-R1-p(R2,C2)-W3", [1e-7, 20.0, 500.0, 1e-9, 30.0]),
@@ -76,18 +90,12 @@ def test_same_optimum_as_numpy_path(monkeypatch: pytest.MonkeyPatch, circuit: st
         np.testing.assert_allclose(fast.covariance, slow.covariance, rtol=1e-4, atol=0)
 
 
-def test_engine_uses_compiled_path(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_engine_uses_compiled_path(monkeypatch: pytest.MonkeyPatch,
+                                   solve_calls: list[int]) -> None:
     """Guard against a silent fallback: the compiled solver is what runs when enabled."""
     from eis_pipeline.fitting import engine
 
-    calls = []
-    original = compiled_lm.solve_rows
-
-    def spy(*args: object, **kwargs: object) -> object:
-        calls.append(1)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(compiled_lm, "solve_rows", spy)
+    calls = solve_calls
     z = _spectra("R0-p(R1,C1)", np.array([10.0, 100.0, 1e-6]), 0.0, 1)[0]
     CircuitModel("R0-p(R1,C1)").fit(F, z)
     assert calls
@@ -114,7 +122,8 @@ def test_numba_failure_falls_back_to_numpy(monkeypatch: pytest.MonkeyPatch) -> N
      [1e-7, 20.0, 500.0, 1e-9, 0.85, 1e-6, 0.8]),
 ])
 def test_batches_take_the_compiled_path_to_the_same_fits(monkeypatch: pytest.MonkeyPatch,
-                                                         preset: str, circuit: str,
+                                                         solve_calls: list[int], preset: str,
+                                                         circuit: str,
                                                          truth: list[float]) -> None:
     """fit_spectra on one grid solves its rows (stage 1 and the multi-start stage 2) in the
     compiled row loop and ends where the batched numpy solver does."""
@@ -185,7 +194,8 @@ def test_cli_says_it_compiles(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None
     assert compiled_lm.COMPILING_NOTE in result.output
 
 
-def test_mixed_grids_and_padding_take_the_compiled_path(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mixed_grids_and_padding_take_the_compiled_path(monkeypatch: pytest.MonkeyPatch,
+                                                        solve_calls: list[int]) -> None:
     """Spectra on different grids and of different lengths (padded rows): the compiled rows
     read each spectrum's own points and give the numpy solver's fits, padding included."""
     from eis_pipeline.conventions import make_spectrum
@@ -201,14 +211,7 @@ def test_mixed_grids_and_padding_take_the_compiled_path(monkeypatch: pytest.Monk
         z = compile_circuit(circuit).impedance(truth, f).ravel()
         z = z + 0.005 * np.abs(z) * (rng.standard_normal(n) + 1j * rng.standard_normal(n))
         spectra.append(make_spectrum(f, z, sweep=i))
-    calls = []
-    original = compiled_lm.solve_rows
-
-    def spy(*args: object, **kwargs: object) -> object:
-        calls.append(1)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(compiled_lm, "solve_rows", spy)
+    calls = solve_calls
     fast = fit_spectra(spectra, circuit="bulk-gb-electrode")
     assert calls
     monkeypatch.setattr(compiled_lm, "ENABLED", False)
