@@ -17,7 +17,14 @@ import pytest
 import xarray as xr
 
 from eis_pipeline.io import hdf5
-from eis_pipeline.io.hdf5 import ResultsError, describe_results, read_results, write_results
+from eis_pipeline.io.hdf5 import (
+    ResultsError,
+    describe_results,
+    encode,
+    read_results,
+    write,
+    write_results,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -114,14 +121,14 @@ def test_failure_midway_keeps_previous_file(tmp_path: Path, rng: np.random.Gener
     path = write_results(small_tree(rng), tmp_path / "r.h5")
     before = path.read_bytes()
 
-    write_node = hdf5._write_node
+    write_node = write.write_node
 
     def partial_then_fail(writer: object, tree: object, at: str) -> None:
         if at != "/":        # the root is written, then the disk fills up
             raise OSError("disk full")
         write_node(writer, tree, at)
 
-    monkeypatch.setattr(hdf5, "_write_node", partial_then_fail)
+    monkeypatch.setattr(write, "write_node", partial_then_fail)
     with pytest.raises(ResultsError, match="previous file"):
         write_results(small_tree(rng, 3.0), path)
     monkeypatch.undo()
@@ -132,14 +139,14 @@ def test_failure_midway_keeps_previous_file(tmp_path: Path, rng: np.random.Gener
 
 def test_interrupt_is_not_swallowed(tmp_path: Path, rng: np.random.Generator,
                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    write_node = hdf5._write_node
+    write_node = write.write_node
 
     def interrupted(writer: object, tree: object, at: str) -> None:
         if at != "/":
             raise KeyboardInterrupt
         write_node(writer, tree, at)
 
-    monkeypatch.setattr(hdf5, "_write_node", interrupted)
+    monkeypatch.setattr(write, "write_node", interrupted)
     with pytest.raises(KeyboardInterrupt):
         write_results(small_tree(rng), tmp_path / "r.h5")
     assert list(tmp_path.iterdir()) == []
@@ -324,7 +331,7 @@ def test_plain_encoding_matches_cf_encoder(case: str, rng: np.random.Generator) 
           }[case]
     if case == "encoding":
         ds["v"].encoding["dtype"] = "int16"
-    plain = hdf5._plain_cf_variables(ds)
+    plain = encode.plain_cf_variables(ds)
     if case not in ("spectrum", "mixed"):
         assert plain is None            # needs the chain: bools, times, fill values, ...
         return
