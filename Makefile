@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-all lint demo bench clean
+.PHONY: help install test test-all fuzz lint demo bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -27,6 +27,10 @@ test: $(STAMP)  ## run the test suite (skips the slow marker; about a few minute
 
 test-all: $(STAMP)  ## every test, including slow property and recovery tests
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+FUZZ_EXAMPLES ?= 2000
+fuzz: $(STAMP)  ## fuzz the fitter on random circuits (FUZZ_EXAMPLES=2000, about a minute)
+	EIS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -m slow -p no:cacheprovider tests/fitting/test_fuzz_solvers.py
 
 lint: $(STAMP)  ## ruff and mypy
 	$(BIN)/ruff check eis_pipeline tests bench scripts

@@ -174,6 +174,23 @@ def _solve_scaled(a, g, d, lam, free, all_free):  # pragma: no cover - compiled
 
 
 @nb.njit(cache=True)
+def _descent_gain(a, g, p, x, lo, hi, radius):  # pragma: no cover - compiled
+    """solver._descent_gain_1."""
+    gp = g @ p
+    if not gp < 0:
+        return 0.0
+    pap = p @ (a @ p)
+    t = min(-gp / pap if pap > 0 else np.inf, radius / np.abs(p).max())
+    for i in range(p.size):
+        if p[i] > 0:
+            t = min(t, (hi[i] - x[i]) / p[i])
+        elif p[i] < 0:
+            t = min(t, (lo[i] - x[i]) / p[i])
+    gain = -(t * gp + 0.5 * t * t * pap)
+    return gain if math.isfinite(gain) else 0.0
+
+
+@nb.njit(cache=True)
 def _decrement(a, g, x, lo, hi, radius, free, all_free):  # pragma: no cover - compiled
     d = np.sqrt(np.maximum(np.diag(a).copy(), 1e-300))
     delta = _solve_scaled(a, g, d, 1e-12, free, all_free)
@@ -324,11 +341,15 @@ def solve_single(ops, children, n_slots, root, omega, dre, dim, iwr, iwi, p_fixe
             continue
         break
     if finite:
+        a = jac.T @ jac
+        g = jac.T @ r
+        fr = ~(((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0)))
         if math.isnan(dec):
-            a = jac.T @ jac
-            g = jac.T @ r
-            fr = ~(((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0)))
             dec = _decrement(a, g, x, lo, hi, 1.0, fr, fr.all())
+        # solver._descent_decrease_1: steepest-descent steps bound the best decrease below
+        d = np.sqrt(np.maximum(np.diag(a).copy(), 1e-300))
+        dec = max(dec, _descent_gain(a, g, np.where(fr, -g, 0.0), x, lo, hi, 1.0),
+                  _descent_gain(a, g, np.where(fr, -g / (d * d), 0.0), x, lo, hi, 1.0))
         if reason == _MAXFEV:
             status = _MAX_NFEV
         elif not dec <= stationary_rtol * cost + tiny:

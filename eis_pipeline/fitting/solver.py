@@ -199,6 +199,9 @@ def newton_decrement(jac: Array, r: Array, x: Array, lo: Array, hi: Array,
     coordinates extrapolates a finite gain from an arbitrarily long step, although moving the
     parameter by a factor e changes the model by almost nothing. Components whose full step
     leaves the box are held at ``±radius`` and the others re-solved (one active-set pass).
+
+    That step can be poor where JᵀJ is nearly singular; rows are judged with
+    :func:`descent_decrease` as well.
     """
     a, g = _normal(jac, r)
     return _decrement(a, g, x, lo, hi, radius)
@@ -219,6 +222,45 @@ def _decrement(a: Array, g: Array, x: Array, lo: Array, hi: Array,
         delta = np.clip(delta, -radius, radius)
     gain = -(_dot(g, delta) + 0.5 * _dot(delta, _mv(a, delta)))
     return np.asarray(np.maximum(gain, 0.0))
+
+
+def descent_decrease(jac: Array, r: Array, x: Array, lo: Array, hi: Array,
+                     radius: float = 1.0) -> Array:
+    """Cost decrease the Gauss–Newton model predicts for the best steepest-descent step
+    inside ``|δ_i| <= radius`` and the bounds; batched.
+
+    A lower bound of the best decrease, used with :func:`newton_decrement` when a row is
+    judged: where JᵀJ is nearly singular (a parameter that no longer changes the model) the
+    Newton-type step can be poor and its gain read as 0, while a plain descent direction
+    is still clear. (Not used for the early Newton stop: it would only prolong fits that
+    have converged.)
+    """
+    a, g = _normal(jac, r)
+    d = np.sqrt(np.maximum(np.diagonal(a, axis1=1, axis2=2), 1e-300))
+    return _cauchy_gain(a, g, d, x, lo, hi, _free_mask(x, g, lo, hi), radius)
+
+
+def _cauchy_gain(a: Array, g: Array, d: Array, x: Array, lo: Array, hi: Array,
+                 free: NDArray[np.bool_], radius: float) -> Array:
+    """Model decrease of the best step along steepest descent, plain (``-g``: internal
+    units are alike, a factor e or a whole exponent) or scaled (``-g / d²``), whichever is
+    larger; free parameters only, at most ``radius`` per component, inside [lo, hi]."""
+    return np.maximum(_descent_gain(a, g, np.where(free, -g, 0.0), x, lo, hi, radius),
+                      _descent_gain(a, g, np.where(free, -g / (d * d), 0.0), x, lo, hi,
+                                    radius))
+
+
+def _descent_gain(a: Array, g: Array, p: Array, x: Array, lo: Array, hi: Array,
+                  radius: float) -> Array:
+    """Model decrease ``-(t g·p + t² pᵀap / 2)`` at the best admissible ``t`` along ``p``."""
+    gp = _dot(g, p)
+    pap = _dot(p, _mv(a, p))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        room = np.where(p > 0, (hi - x) / p, np.where(p < 0, (lo - x) / p, np.inf))
+        t = np.minimum(np.where(pap > 0, -gp / pap, np.inf),
+                       np.minimum(radius / np.abs(p).max(axis=1), room.min(axis=1)))
+        gain = -(t * gp + 0.5 * t * t * pap)
+    return np.where((gp < 0) & np.isfinite(gain), gain, 0.0)
 
 
 def least_squares_batch(
@@ -485,6 +527,10 @@ def _solve_batch(fun: ResidualFunction, x: Array, lo: Array, hi: Array, max_nfev
     if ok_rows.size:
         dec[ok_rows] = newton_decrement(jac[ok_rows], r[ok_rows], x[ok_rows], lo[ok_rows],
                                         hi[ok_rows])
+    judge = np.flatnonzero((status != Status.NON_FINITE) & (reason != _PRUNED))
+    if judge.size:
+        dec[judge] = np.maximum(dec[judge], descent_decrease(
+            jac[judge], r[judge], x[judge], lo[judge], hi[judge]))
     stationary = dec <= stationary_rtol * cost + tiny_cost
     judged = (status != Status.NON_FINITE) & (reason != _PRUNED)
     status[reason == _PRUNED] = Status.NOT_STATIONARY
@@ -576,6 +622,36 @@ def _decrement_1(a: Array, g: Array, x: Array, lo: Array, hi: Array,
         delta = np.minimum(np.maximum(delta, -radius), radius)
     gain = -(float(g @ delta) + 0.5 * float(delta @ (a @ delta)))
     return max(gain, 0.0)
+
+
+def _descent_decrease_1(jac: Array, r: Array, x: Array, lo: Array, hi: Array,
+                        radius: float = 1.0) -> float:
+    """One-row :func:`descent_decrease`."""
+    a, g = jac.T @ jac, jac.T @ r
+    d = np.sqrt(np.maximum(a.diagonal(), 1e-300))
+    free = ~(((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0)))
+    return _cauchy_gain_1(a, g, d, x, lo, hi, free, radius)
+
+
+def _cauchy_gain_1(a: Array, g: Array, d: Array, x: Array, lo: Array, hi: Array,
+                   free: NDArray[np.bool_], radius: float) -> float:
+    """One-row :func:`_cauchy_gain`."""
+    return max(_descent_gain_1(a, g, np.where(free, -g, 0.0), x, lo, hi, radius),
+               _descent_gain_1(a, g, np.where(free, -g / (d * d), 0.0), x, lo, hi, radius))
+
+
+def _descent_gain_1(a: Array, g: Array, p: Array, x: Array, lo: Array, hi: Array,
+                    radius: float) -> float:
+    """One-row :func:`_descent_gain`."""
+    gp = float(g @ p)
+    if not gp < 0:
+        return 0.0
+    pap = float(p @ (a @ p))
+    t = min(-gp / pap if pap > 0 else math.inf, radius / float(np.abs(p).max()))
+    for i in np.flatnonzero(p).tolist():
+        t = min(t, ((hi[i] if p[i] > 0 else lo[i]) - x[i]) / p[i])
+    gain = -(t * gp + 0.5 * t * t * pap)
+    return gain if math.isfinite(gain) else 0.0
 
 
 def _solve_single(fun: ResidualFunction, x: Array, lo: Array, hi: Array, max_nfev: int,
@@ -699,6 +775,7 @@ def _solve_single(fun: ResidualFunction, x: Array, lo: Array, hi: Array, max_nfe
     if finite:
         if math.isnan(dec):
             dec = _newton_decrement_1(jac, r, x, lo, hi)
+        dec = max(dec, _descent_decrease_1(jac, r, x, lo, hi))
         if reason == _MAXFEV:
             status = Status.MAX_NFEV
         elif not dec <= stationary_rtol * cost + tiny:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -81,12 +81,15 @@ _KINDS = sorted(ELEMENTS)
 
 
 @st.composite
-def circuits(draw: st.DrawFn, max_leaves: int = 12) -> Node:
-    """Random circuit ASTs: any elements, series and (nested) parallel blocks."""
+def circuits(draw: st.DrawFn, max_leaves: int = 12,
+             kinds: Sequence[str] | None = None) -> Node:
+    """Random circuit ASTs: elements of ``kinds`` (default: all), series and (nested)
+    parallel blocks."""
     counter = iter(range(10_000))
+    pool = sorted(kinds) if kinds is not None else _KINDS
 
     def element() -> st.SearchStrategy[Node]:
-        return st.sampled_from(_KINDS).map(lambda k: Element(k, f"{k}{next(counter)}"))
+        return st.sampled_from(pool).map(lambda k: Element(k, f"{k}{next(counter)}"))
 
     def extend(children: st.SearchStrategy[Node]) -> st.SearchStrategy[Node]:
         return st.one_of(
