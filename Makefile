@@ -22,10 +22,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install the package with test and dev tools
 
-test: $(STAMP)  ## run the test suite (skips the slow marker; about a few minutes)
+test: $(STAMP)  ## run the test suite (skips the slow marker; about a minute)
 	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
-test-all: $(STAMP)  ## every test, including slow property and recovery tests
+test-all: $(STAMP)  ## every test, including the slow fuzzer at 200 circuits
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 FUZZ_EXAMPLES ?= 2000
