@@ -1,7 +1,7 @@
 """numba kernels of :mod:`eis_pipeline.fitting.compiled_lm` (imported only when numba is).
 
-:func:`solve_single` mirrors :func:`eis_pipeline.fitting.solver._solve_single` line by line;
-change both together (tests/fitting/test_compiled_lm.py checks they agree).
+:func:`solve_single` is one row of :func:`eis_pipeline.fitting.solver._solve_batch`, step by
+step; change both together (tests/fitting/test_compiled_lm.py checks they agree).
 """
 
 from __future__ import annotations
@@ -226,7 +226,8 @@ def _step_into_box(x, delta, lo, hi):  # pragma: no cover - compiled
 def solve_single(ops, children, n_slots, root, omega, dre, dim, iwr, iwi, p_fixed, free_idx, log,
                  x, lo, hi, max_nfev, ftol, xtol, gtol, stationary_rtol, lambda0, max_step,
                  cost_floor):  # pragma: no cover - compiled
-    """solver._solve_single with the residual function compiled in; cost_floor NaN = none."""
+    """One row of solver._solve_batch with the residual function compiled in; cost_floor NaN =
+    none."""
     p = x.size
     m = 2 * omega.size
     r = np.empty(m)

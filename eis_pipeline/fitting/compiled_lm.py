@@ -6,11 +6,11 @@ dozen per iteration). Here the rows of a fit on one grid (every start of a
 :class:`~eis_pipeline.fitting.model.CircuitModel` fit, every spectrum of a campaign batch)
 are solved one after another in compiled code: the circuit's operations are encoded as
 integers and interpreted point by point in forward mode (each slot carries its value and its
-gradient over the parameters), and the iteration is
-:func:`eis_pipeline.fitting.solver._solve_single` step for step (same tests, same order, same
-constants), so both reach the same point. When numba cannot load (:data:`ENABLED` False, or
-a warning from :func:`load_kernels`), or a circuit has an element not encoded here, nothing
-changes: :func:`prepare` returns None and the numpy path runs.
+gradient over the parameters), and the iteration is that of
+:func:`eis_pipeline.fitting.solver._solve_batch` row by row, step for step (same tests, same
+order, same constants), so both reach the same point. When numba cannot load
+(:data:`ENABLED` False, or a warning from :func:`load_kernels`), or a circuit has an element
+not encoded here, nothing changes: :func:`prepare` returns None and the numpy path runs.
 
 Forward mode (PHYSICS.md section 2): series ``Z = Σ Z_i``, ``dZ = Σ dZ_i``; parallel
 ``Z = 1 / Σ (1 / Z_i)``, ``dZ = Z² Σ dZ_i / Z_i²``.

@@ -116,8 +116,8 @@ def test_pruning_keeps_the_best_start():
     ([1.0, 1e-3], None, 3, None),                          # evaluation limit
 ])
 def test_one_row_path_takes_the_batched_steps(rng, start, upper, max_nfev, max_step):
-    """A single row runs the one-row iteration (scalar bookkeeping); the same problem
-    duplicated in a batch of two runs the batched one: same steps, same outcome."""
+    """A row takes the same steps alone as in a batch (the compiled solver relies on it:
+    it solves rows one at a time): same steps, same outcome."""
     z = rc(np.array([1e3]), np.array([1e-7]))
     z = z + 0.01 * np.abs(z) * (rng.standard_normal(z.shape) + 1j * rng.standard_normal(z.shape))
     x0 = np.log([start])
