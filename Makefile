@@ -30,7 +30,7 @@ test-all: $(STAMP)  ## every test, including the slow fuzzer at 200 circuits
 
 FUZZ_EXAMPLES ?= 2000
 fuzz: $(STAMP)  ## fuzz the fitter on random circuits (FUZZ_EXAMPLES=2000, about a minute)
-	EIS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -m slow -p no:cacheprovider tests/fitting/test_fuzz_solvers.py
+	HYPOTHESIS_PROFILE=explore EIS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -m slow -p no:cacheprovider tests/fitting/test_fuzz_solvers.py
 
 lint: $(STAMP)  ## ruff and mypy
 	$(BIN)/ruff check eis_pipeline tests bench scripts

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# Property tests draw the same examples on every run of `make test` (a CI gate must not fail
+# at random); `make fuzz` explores new ones (HYPOTHESIS_PROFILE=explore).
+settings.register_profile("default", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 SHARED_FORMATS = Path(__file__).resolve().parents[1].parent / "shared" / "formats"
 
