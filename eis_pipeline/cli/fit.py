@@ -28,8 +28,9 @@ AUTO = "auto"
 
 
 #: Why a parameter ends on a bound, and what to do (the note under a fit in ``fits_table``).
-AT_BOUND_HINT = "the circuit may have more elements than the data resolve"
-AT_BOUND_ADVICE = "; try --preset auto or a simpler circuit"
+AT_BOUND_HINT = ("the circuit does not suit this spectrum (an element the data do not need, "
+                 "or one standing in for a feature it cannot describe)")
+AT_BOUND_ADVICE = "; try --preset auto or another circuit"
 
 
 def format_value(value: float, stderr: float, at_bound: bool = False) -> str:

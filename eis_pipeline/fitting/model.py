@@ -60,8 +60,8 @@ class FitResult:
     at_bound : tuple of str
         Free parameters that ended on a bound the solver used (a user bound, or a safeguard
         such as the resistance floor 1e-6 min|Z|), circuit order. Non-empty means the data
-        pushed a parameter as far as allowed: often a circuit with more elements than the
-        spectrum resolves (docs/fitting.md). A CPE exponent at n = 1 is not listed unless
+        pushed a parameter as far as allowed: often a circuit that does not suit the
+        spectrum (docs/fitting.md). A CPE exponent at n = 1 is not listed unless
         the user bounded it below 1.
     """
 
