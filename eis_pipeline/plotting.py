@@ -24,7 +24,6 @@ atomically.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -623,17 +622,12 @@ def drt_plot(tau_s: ArrayLike, gamma_ohm: ArrayLike, peaks: Any = None,
 
 def save_figure(fig: Figure, path: str | Path, *, dpi: int = 300) -> Path:
     """Save ``fig`` atomically (temporary sibling, then rename); format from the suffix."""
+    from eis_pipeline.io.atomic import replacing
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fmt = path.suffix.lstrip(".").lower() or "png"
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with _style():
-            fig.savefig(tmp, format=fmt, dpi=dpi)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+    with replacing(path) as tmp, _style():
+        fig.savefig(tmp, format=fmt, dpi=dpi)
     return path
 
 

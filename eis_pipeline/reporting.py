@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import numpy as np
 import xarray as xr
 
 from eis_pipeline.conventions import ZERO_CELSIUS_K
+from eis_pipeline.io.atomic import replacing
 
 COMPONENTS = ("bulk", "grain_boundary", "total")
 _SHORT = {"bulk": "bulk", "grain_boundary": "gb", "total": "total"}
@@ -103,10 +103,8 @@ def write_csv_summary(tree: xr.DataTree, path: str | Path) -> Path:
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(buffer.getvalue(), encoding="utf-8")
-    os.replace(tmp, path)
+    with replacing(path) as tmp:
+        tmp.write_text(buffer.getvalue(), encoding="utf-8")
     return path
 
 

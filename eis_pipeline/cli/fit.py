@@ -12,8 +12,6 @@ The file is written to a temporary name beside the target and renamed into place
 from __future__ import annotations
 
 import difflib
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -140,15 +138,10 @@ def netcdf_ready(fits: Any) -> Any:
 
 def write_fits(fits: Any, path: Path) -> None:
     """Write atomically: a temporary file in the target folder, then rename."""
-    path = path.resolve()
-    fd, tmp = tempfile.mkstemp(suffix=".h5.tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    from eis_pipeline.io.atomic import replacing
+
+    with replacing(path.resolve()) as tmp:
         netcdf_ready(fits).to_netcdf(tmp, engine="h5netcdf")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def fail(message: str) -> NoReturn:
@@ -278,18 +271,13 @@ def write_fit_plots(pairs: list[tuple[Any, Any]], folder: Path) -> int:
 
 def write_selection(evidence: Any, groups: dict[str, Any], path: Path) -> None:
     """Evidence in the root group, each chosen preset's fits in group ``fits/<preset>``."""
-    path = path.resolve()
-    fd, tmp = tempfile.mkstemp(suffix=".h5.tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    from eis_pipeline.io.atomic import replacing
+
+    with replacing(path.resolve()) as tmp:
         evidence.to_netcdf(tmp, engine="h5netcdf", mode="w")
         for name, fits in groups.items():
             netcdf_ready(fits).to_netcdf(tmp, engine="h5netcdf", mode="a",
                                          group=f"fits/{name}")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @click.command("fit")

@@ -17,12 +17,13 @@ Both writers are deterministic: the same arrays and arguments give byte-identica
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from eis_pipeline.io.atomic import replacing
 
 __all__ = ["write_gamry_dta", "write_mpt"]
 
@@ -34,16 +35,9 @@ _ECLAB_COLUMNS = (
 
 
 def _atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to a temporary sibling, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    """Write ``data`` to ``path`` atomically (:func:`eis_pipeline.io.atomic.replacing`)."""
+    with replacing(path) as tmp:
         tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _eclab_setting(key: str, value: str) -> str:

@@ -34,8 +34,8 @@ This package is the stable import path; its modules have one job each:
 :mod:`.encode`            xarray trees to netCDF-safe attributes and CF-encoded variables,
                           plus the root's provenance (no HDF5)
 :mod:`.groups`            encoded groups into an open HDF5 file as netCDF-4 groups
-:mod:`.atomic`            temporary file, fsync, rename: atomic replacement of a file
-:mod:`.write`             :class:`ResultsWriter` and :func:`write_results` (the three above)
+:mod:`.write`             :class:`ResultsWriter` and :func:`write_results` (the two above,
+                          atomic through :mod:`eis_pipeline.io.atomic`)
 :mod:`.read`              :func:`read_results`
 :mod:`.describe`          :func:`describe_results`, the text summary of ``inspect``
 :mod:`.netcdf`            netCDF-4-on-HDF5 names and markers shared by writer and reader

@@ -5,7 +5,7 @@ reopens the file for every group and h5netcdf's per-group bookkeeping grows with
 of groups, which made a 240-spectrum campaign take tens of seconds
 (``python -m bench results_io`` measures both). Each tree is encoded (:mod:`.encode`), then
 written group by group (:mod:`.groups`) into a temporary file that replaces the destination
-only once complete and on disk (:mod:`.atomic`).
+only once complete and on disk (:mod:`eis_pipeline.io.atomic`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import h5py
 import numpy as np
 import xarray as xr
 
-from eis_pipeline.io.hdf5.atomic import fsync, fsync_dir, remove_stale_temps, temp_path
+from eis_pipeline.io.atomic import fsync, fsync_dir, remove_stale_temps, temp_path
 from eis_pipeline.io.hdf5.encode import encode_tree, provenance_attrs
 from eis_pipeline.io.hdf5.errors import ResultsError
 from eis_pipeline.io.hdf5.groups import GroupWriter, write_node

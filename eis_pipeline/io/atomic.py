@@ -1,4 +1,7 @@
-"""Atomic replacement of a file: write to a temporary file beside it, fsync, rename over it.
+"""Atomic replacement of a file: write to a temporary file beside it, rename over it.
+
+Every file the project writes goes through here: :func:`replacing` for a file written in
+one go (exports, figures, CSV, fit files), the pieces for the streaming results writer.
 
 The temporary file is in the destination folder (so the rename stays on one file system) and
 named after the destination and the writer's pid, so that the temporary files of writers that
@@ -11,9 +14,10 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["TMP_SUFFIX", "fsync", "fsync_dir", "remove_stale_temps", "temp_path"]
+__all__ = ["TMP_SUFFIX", "fsync", "fsync_dir", "remove_stale_temps", "replacing", "temp_path"]
 
 TMP_SUFFIX = ".tmp"
 
@@ -61,3 +65,25 @@ def fsync_dir(folder: Path) -> None:
         return
     with contextlib.suppress(OSError):
         fsync(folder)
+
+
+@contextlib.contextmanager
+def replacing(path: str | Path, *, durable: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` to write to; on leaving the block normally it
+    is renamed over ``path`` (flushed to disk first when ``durable``), on an exception it is
+    deleted and ``path`` is untouched. The destination folder is created if missing.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path(path)
+    try:
+        yield tmp
+        if durable:
+            fsync(tmp)
+        os.replace(tmp, path)
+        if durable:
+            fsync_dir(path.parent)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
