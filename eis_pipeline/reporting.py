@@ -108,6 +108,29 @@ def write_csv_summary(tree: xr.DataTree, path: str | Path) -> Path:
     return path
 
 
+def spectrum_title(prefix: str, spectrum: xr.Dataset) -> str:
+    """``prefix``, and the spectrum's mean temperature in °C when it has one."""
+    if "temperature" in spectrum and np.isfinite(spectrum["temperature"].values).any():
+        return f"{prefix} · {np.nanmean(spectrum['temperature'].values) - ZERO_CELSIUS_K:.0f} °C"
+    return prefix
+
+
+def write_spectrum_plots(spectrum: xr.Dataset, fit: Any, arcs: Mapping[str, Any] | None,
+                         series_resistance: float, title: str, stem: Path,
+                         fmt: str = "png") -> list[Path]:
+    """Nyquist (with each fitted arc) and Bode (with residuals) of one spectrum, as
+    ``<stem>_nyquist.<fmt>`` and ``<stem>_bode.<fmt>``; ``fit`` as :func:`plotting.nyquist`
+    takes it. Screen resolution: a campaign has many spectra, and this is the slow part."""
+    from eis_pipeline import plotting
+
+    return [plotting.save_figure(plotting.nyquist(spectrum, fit=fit, arcs=arcs,
+                                                  series_resistance=series_resistance,
+                                                  title=title),
+                                 stem.with_name(f"{stem.name}_nyquist.{fmt}"), dpi=SPECTRUM_DPI),
+            plotting.save_figure(plotting.bode(spectrum, fit=fit, title=title),
+                                 stem.with_name(f"{stem.name}_bode.{fmt}"), dpi=SPECTRUM_DPI)]
+
+
 def fitted_arcs(frequency: Any, values: Mapping[str, float],
                 roles: Mapping[str, Mapping[str, str]]) -> tuple[dict[str, Any] | None, float]:
     """Each fitted R‖CPE arc (bulk, grain boundary) of a preset fit on ``frequency`` (Hz), for
@@ -177,19 +200,10 @@ def write_sample_plots(node: xr.DataTree, folder: str | Path, *, fmt: str = "png
     if spectra and "spectra" in node.children:
         for sid, child in node["spectra"].children.items():
             ds = child.to_dataset()
-            title = f"{name} · {sid}"
-            if "temperature" in ds and np.isfinite(ds["temperature"].values).any():
-                title += f" · {np.nanmean(ds['temperature'].values) - ZERO_CELSIUS_K:.0f} °C"
-            fit = ds if "impedance_fit" in ds else None
+            title = spectrum_title(f"{name} · {sid}", ds)
             arcs, series = _arcs(node, sid, ds)
-            # Screen resolution: a campaign has many spectra, and this is the slow part.
-            written.append(plotting.save_figure(
-                plotting.nyquist(ds, fit=fit, arcs=arcs, series_resistance=series,
-                                 title=title),
-                folder / name / f"{sid}_nyquist.{fmt}", dpi=SPECTRUM_DPI))
-            written.append(plotting.save_figure(
-                plotting.bode(ds, fit=fit, title=title),
-                folder / name / f"{sid}_bode.{fmt}", dpi=SPECTRUM_DPI))
+            written += write_spectrum_plots(ds, ds if "impedance_fit" in ds else None, arcs,
+                                            series, title, folder / name / sid, fmt)
             if "validation" in node.children:
                 written.append(plotting.save_figure(
                     _checks(node, sid, ds, title), folder / name / f"{sid}_checks.{fmt}",

@@ -237,9 +237,7 @@ def write_fit_plots(pairs: list[tuple[Any, Any]], folder: Path) -> int:
     import numpy as np
     from tqdm.auto import tqdm
 
-    from eis_pipeline import plotting
-    from eis_pipeline.conventions import ZERO_CELSIUS_K
-    from eis_pipeline.reporting import SPECTRUM_DPI, fitted_arcs
+    from eis_pipeline.reporting import fitted_arcs, spectrum_title, write_spectrum_plots
 
     folder.mkdir(parents=True, exist_ok=True)
     used: set[str] = set()
@@ -257,15 +255,8 @@ def write_fit_plots(pairs: list[tuple[Any, Any]], folder: Path) -> int:
         values = dict(zip(row["param"].values.astype(str), row["value"].values[0], strict=True))
         arcs, series = fitted_arcs(spectrum["frequency"].values, values,
                                    json.loads(str(row.attrs.get("roles") or "{}")))
-        title = f"{source.name} · sweep {sweep}"
-        if "temperature" in spectrum and np.isfinite(spectrum["temperature"].values).any():
-            title += f" · {np.nanmean(spectrum['temperature'].values) - ZERO_CELSIUS_K:.0f} °C"
-        plotting.save_figure(plotting.nyquist(spectrum, fit=fit, arcs=arcs,
-                                              series_resistance=series, title=title),
-                             folder / f"{stem}_nyquist.png", dpi=SPECTRUM_DPI)
-        plotting.save_figure(plotting.bode(spectrum, fit=fit, title=title),
-                             folder / f"{stem}_bode.png", dpi=SPECTRUM_DPI)
-        written += 2
+        title = spectrum_title(f"{source.name} · sweep {sweep}", spectrum)
+        written += len(write_spectrum_plots(spectrum, fit, arcs, series, title, folder / stem))
     return written
 
 
