@@ -347,7 +347,7 @@ def solve_single(ops, children, n_slots, root, omega, dre, dim, iwr, iwi, p_fixe
         fr = ~(((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0)))
         if math.isnan(dec):
             dec = _decrement(a, g, x, lo, hi, 1.0, fr, fr.all())
-        # solver._descent_decrease_1: steepest-descent steps bound the best decrease below
+        # solver._cauchy_gain: steepest-descent steps bound the best decrease below
         d = np.sqrt(np.maximum(np.diag(a).copy(), 1e-300))
         dec = max(dec, _descent_gain(a, g, np.where(fr, -g, 0.0), x, lo, hi, 1.0),
                   _descent_gain(a, g, np.where(fr, -g / (d * d), 0.0), x, lo, hi, 1.0))

@@ -189,9 +189,10 @@ def _solve_scaled(a: Array, g: Array, d: Array, lam: Array,
     return y * s
 
 
-def newton_decrement(jac: Array, r: Array, x: Array, lo: Array, hi: Array,
-                     radius: float = 1.0) -> Array:
-    """Cost decrease the Gauss–Newton model predicts within ``|δ_i| <= radius``; batched.
+def _decrement(a: Array, g: Array, x: Array, lo: Array, hi: Array,
+               radius: float = 1.0) -> Array:
+    """Cost decrease the Gauss–Newton model (``a = JᵀJ``, ``g = Jᵀr``) predicts within
+    ``|δ_i| <= radius``; batched.
 
     The box matters for log parameters drifting towards 0 or infinity (a stray inductance
     too small to matter, a resistance shorted by its CPE): there the linear model in log
@@ -200,15 +201,8 @@ def newton_decrement(jac: Array, r: Array, x: Array, lo: Array, hi: Array,
     leaves the box are held at ``±radius`` and the others re-solved (one active-set pass).
 
     That step can be poor where JᵀJ is nearly singular; rows are judged with
-    :func:`descent_decrease` as well.
+    :func:`_cauchy_gain` as well.
     """
-    a, g = _normal(jac, r)
-    return _decrement(a, g, x, lo, hi, radius)
-
-
-def _decrement(a: Array, g: Array, x: Array, lo: Array, hi: Array,
-               radius: float = 1.0) -> Array:
-    """:func:`newton_decrement` from the normal equations ``a = JᵀJ``, ``g = Jᵀr``."""
     d = np.sqrt(np.maximum(np.diagonal(a, axis1=1, axis2=2), 1e-300))
     free = _free_mask(x, g, lo, hi)
     lam = np.full(len(x), 1e-12)
@@ -223,27 +217,17 @@ def _decrement(a: Array, g: Array, x: Array, lo: Array, hi: Array,
     return np.asarray(np.maximum(gain, 0.0))
 
 
-def descent_decrease(jac: Array, r: Array, x: Array, lo: Array, hi: Array,
-                     radius: float = 1.0) -> Array:
-    """Cost decrease the Gauss–Newton model predicts for the best steepest-descent step
-    inside ``|δ_i| <= radius`` and the bounds; batched.
-
-    A lower bound of the best decrease, used with :func:`newton_decrement` when a row is
-    judged: where JᵀJ is nearly singular (a parameter that no longer changes the model) the
-    Newton-type step can be poor and its gain read as 0, while a plain descent direction
-    is still clear. (Not used for the early Newton stop: it would only prolong fits that
-    have converged.)
-    """
-    a, g = _normal(jac, r)
-    d = np.sqrt(np.maximum(np.diagonal(a, axis1=1, axis2=2), 1e-300))
-    return _cauchy_gain(a, g, d, x, lo, hi, _free_mask(x, g, lo, hi), radius)
-
-
 def _cauchy_gain(a: Array, g: Array, d: Array, x: Array, lo: Array, hi: Array,
                  free: NDArray[np.bool_], radius: float) -> Array:
     """Model decrease of the best step along steepest descent, plain (``-g``: internal
     units are alike, a factor e or a whole exponent) or scaled (``-g / d²``), whichever is
-    larger; free parameters only, at most ``radius`` per component, inside [lo, hi]."""
+    larger; free parameters only, at most ``radius`` per component, inside [lo, hi].
+
+    A lower bound of the best decrease, used with the Newton-type estimate when a row is
+    judged: where JᵀJ is nearly singular (a parameter that no longer changes the model) that
+    step can be poor and its gain read as 0, while a plain descent direction is still clear.
+    (Not used for the early Newton stop: it would only prolong fits that have converged.)
+    """
     return np.maximum(_descent_gain(a, g, np.where(free, -g, 0.0), x, lo, hi, radius),
                       _descent_gain(a, g, np.where(free, -g / (d * d), 0.0), x, lo, hi,
                                     radius))
@@ -515,17 +499,21 @@ def _solve_batch(fun: ResidualFunction, x: Array, lo: Array, hi: Array, max_nfev
                 done[act[stop]] = True
 
     # -- judge every row honestly ------------------------------------------------------------
-    ok_rows = np.flatnonzero((status != Status.NON_FINITE) & (reason != _PRUNED)
-                             & np.isnan(dec))
-    if ok_rows.size:
-        dec[ok_rows] = newton_decrement(jac[ok_rows], r[ok_rows], x[ok_rows], lo[ok_rows],
-                                        hi[ok_rows])
-    judge = np.flatnonzero((status != Status.NON_FINITE) & (reason != _PRUNED))
-    if judge.size:
-        dec[judge] = np.maximum(dec[judge], descent_decrease(
-            jac[judge], r[judge], x[judge], lo[judge], hi[judge]))
-    stationary = dec <= stationary_rtol * cost + tiny_cost
     judged = (status != Status.NON_FINITE) & (reason != _PRUNED)
+    rows = np.flatnonzero(judged)
+    if rows.size:
+        # the Newton-type decrease where the iteration did not leave one, and the descent
+        # steps' decrease everywhere, from one set of normal equations
+        a, g = _normal(jac[rows], r[rows])
+        xj, loj, hij = x[rows], lo[rows], hi[rows]
+        fresh = np.isnan(dec[rows])
+        if fresh.any():
+            dec[rows[fresh]] = _decrement(a[fresh], g[fresh], xj[fresh], loj[fresh],
+                                          hij[fresh])
+        d = np.sqrt(np.maximum(np.diagonal(a, axis1=1, axis2=2), 1e-300))
+        dec[rows] = np.maximum(dec[rows], _cauchy_gain(a, g, d, xj, loj, hij,
+                                                        _free_mask(xj, g, loj, hij), 1.0))
+    stationary = dec <= stationary_rtol * cost + tiny_cost
     status[reason == _PRUNED] = Status.NOT_STATIONARY
     status[judged & (reason == _MAXFEV)] = Status.MAX_NFEV
     status[judged & (reason != _MAXFEV) & ~stationary] = Status.NOT_STATIONARY
