@@ -22,7 +22,14 @@ from eis_pipeline.fitting import compiled_lm
 from eis_pipeline.fitting.bounds import at_bound, row_bounds
 from eis_pipeline.fitting.initial import initial_guesses
 from eis_pipeline.fitting.problem import WEIGHTINGS, CompiledLike, Problem, weights
-from eis_pipeline.fitting.solver import REASONS, SolverResult, Status, least_squares_batch
+from eis_pipeline.fitting.solver import (
+    REASONS,
+    TOLERANCES,
+    SolverResult,
+    Status,
+    default_max_nfev,
+    least_squares_batch,
+)
 from eis_pipeline.fitting.statistics import fit_statistics
 from eis_pipeline.fitting.transforms import ParameterSpace
 
@@ -213,11 +220,8 @@ def _solve_compiled(problem: Problem, u0: Array, lo: Array, hi: Array, floor: Ar
     """Rows ``u0`` (R, Pf) of spectra ``spec`` through :func:`compiled_lm.solve_rows`: the
     iteration of :func:`~eis_pipeline.fitting.solver.least_squares_batch`, compiled."""
     assert problem.coded is not None
-    defaults = {"ftol": 1e-10, "xtol": 1e-10, "gtol": 1e-10, "stationary_rtol": 1e-6,
-                "lambda0": 1e-3}
-    opts = {**defaults, **{k: v for k, v in options.items() if v is not None}}
-    pf = u0.shape[1]
-    max_nfev = int(opts.get("max_nfev", 100 * (pf + 1)))
+    opts = {**TOLERANCES, **{k: v for k, v in options.items() if v is not None}}
+    max_nfev = int(opts.get("max_nfev", default_max_nfev(u0.shape[1])))
     tol = (opts["ftol"], opts["xtol"], opts["gtol"], opts["stationary_rtol"], opts["lambda0"],
            float(opts.get("max_step", np.inf)))
     fixed, fixed_values = problem.space.fixed_split

@@ -246,6 +246,17 @@ def _descent_gain(a: Array, g: Array, p: Array, x: Array, lo: Array, hi: Array,
     return np.where((gp < 0) & np.isfinite(gain), gain, 0.0)
 
 
+#: Default stopping and judging tolerances of :func:`least_squares_batch`, which the compiled
+#: solver (:mod:`eis_pipeline.fitting.compiled_lm`) takes too.
+TOLERANCES = {"ftol": 1e-10, "xtol": 1e-10, "gtol": 1e-10, "stationary_rtol": 1e-6,
+              "lambda0": 1e-3}
+
+
+def default_max_nfev(n_params: int) -> int:
+    """Evaluation limit per row when none is given."""
+    return 100 * (n_params + 1)
+
+
 def least_squares_batch(
     fun: ResidualFunction,
     x0: Array,
@@ -253,11 +264,11 @@ def least_squares_batch(
     upper: Array | None = None,
     *,
     max_nfev: int | None = None,
-    ftol: float = 1e-10,
-    xtol: float = 1e-10,
-    gtol: float = 1e-10,
-    stationary_rtol: float = 1e-6,
-    lambda0: float = 1e-3,
+    ftol: float = TOLERANCES["ftol"],
+    xtol: float = TOLERANCES["xtol"],
+    gtol: float = TOLERANCES["gtol"],
+    stationary_rtol: float = TOLERANCES["stationary_rtol"],
+    lambda0: float = TOLERANCES["lambda0"],
     groups: NDArray[np.intp] | None = None,
     prune_factor: float = 2.0,
     prune_grace: int = 10,
@@ -330,7 +341,7 @@ def least_squares_batch(
                          (b, p))
     x = np.minimum(np.maximum(x, lo), hi)   # np.clip, without its call overhead
     if max_nfev is None:
-        max_nfev = 100 * (p + 1)
+        max_nfev = default_max_nfev(p)
     tol = (ftol, xtol, gtol, stationary_rtol, lambda0, np.inf if max_step is None else max_step)
     return _solve_batch(fun, x, lo, hi, max_nfev, tol, cost_floor, groups, prune_factor,
                         prune_grace)
