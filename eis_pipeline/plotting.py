@@ -37,6 +37,7 @@ from matplotlib.figure import Figure
 from numpy.typing import ArrayLike, NDArray
 
 from eis_pipeline.conventions import BOLTZMANN_EV_PER_K, ZERO_CELSIUS_K
+from eis_pipeline.io.atomic import replacing
 
 #: Alias of :data:`eis_pipeline.conventions.BOLTZMANN_EV_PER_K` (PHYSICS.md section 6).
 BOLTZMANN_EV_K = BOLTZMANN_EV_PER_K
@@ -622,8 +623,6 @@ def drt_plot(tau_s: ArrayLike, gamma_ohm: ArrayLike, peaks: Any = None,
 
 def save_figure(fig: Figure, path: str | Path, *, dpi: int = 300) -> Path:
     """Save ``fig`` atomically (temporary sibling, then rename); format from the suffix."""
-    from eis_pipeline.io.atomic import replacing
-
     path = Path(path)
     fmt = path.suffix.lstrip(".").lower() or "png"
     with replacing(path) as tmp, _style():
