@@ -16,7 +16,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from eis_pipeline.config.schema import (
     ARRHENIUS_BREAKPOINTS,
@@ -39,6 +39,8 @@ from eis_pipeline.conventions import ZERO_CELSIUS_K
 from eis_pipeline.exceptions import ConfigError
 
 __all__ = ["load_config", "parse_config"]
+
+_Name = TypeVar("_Name", bound=str)
 
 
 # --------------------------------------------------------------------------- locating keys
@@ -136,13 +138,13 @@ class _Parser:
             raise self.src.error(f"{name} must be {need}, got {value!r}", key, section)
         return v
 
-    def _choice(self, value: Any, choices: Sequence[str], key: str,
-                section: str | int | None) -> str:
+    def _choice(self, value: Any, choices: Sequence[_Name], key: str,
+                section: str | int | None) -> _Name:
         name = key.rsplit(".", 1)[-1]
         if not isinstance(value, str) or value not in choices:
             raise self.src.error(f"{name} = {value!r} is not a valid choice; "
                                  f"{_suggest(str(value), choices)}", key, section)
-        return value
+        return cast(_Name, value)
 
     def _string(self, value: Any, key: str, section: str | int | None) -> str:
         if not isinstance(value, str) or not value.strip():
