@@ -237,7 +237,7 @@ def write_fit_plots(pairs: list[tuple[Any, Any]], folder: Path) -> int:
     import numpy as np
     from tqdm.auto import tqdm
 
-    from eis_pipeline.reporting import fitted_arcs, spectrum_title, write_spectrum_plots
+    from eis_pipeline.report.plots import fitted_arcs, spectrum_title, write_spectrum_plots
 
     folder.mkdir(parents=True, exist_ok=True)
     used: set[str] = set()
