@@ -23,7 +23,8 @@ _SHORT = {"bulk": "bulk", "grain_boundary": "gb", "total": "total"}
 def summary_rows(tree: xr.DataTree) -> list[dict[str, Any]]:
     """One dict per sample: synthesis parameters, σ(25 °C) and E_a per component, fit counts.
 
-    Units are in the keys (``sigma25_total_S_cm``, ``Ea_bulk_eV``).
+    Units are in the keys (``sigma25_total_S_cm``, ``Ea_bulk_eV``); ``sigma25_<c>_extrapolated``
+    says whether 25 °C lies outside the measured temperature range.
     """
     if "campaign" not in tree.children:
         return []
@@ -43,6 +44,8 @@ def summary_rows(tree: xr.DataTree) -> list[dict[str, Any]]:
             short = _SHORT[comp]
             row[f"sigma25_{short}_S_cm"] = float(sel["sigma_25C"])
             row[f"sigma25_{short}_stderr_S_cm"] = float(sel["sigma_25C_stderr"])
+            if "sigma_25C_extrapolated" in sel:
+                row[f"sigma25_{short}_extrapolated"] = bool(sel["sigma_25C_extrapolated"])
             row[f"Ea_{short}_eV"] = float(sel["activation_energy"])
             row[f"Ea_{short}_stderr_eV"] = float(sel["activation_energy_stderr"])
         for key in ("n_spectra", "n_converged", "n_kk_failed"):
@@ -52,37 +55,83 @@ def summary_rows(tree: xr.DataTree) -> list[dict[str, Any]]:
     return rows
 
 
-def _sigma(value: float, err: float) -> str:
+#: SI prefixes a conductivity column can be shown in, largest first: (factor from S/cm, unit).
+_SIGMA_UNITS = ((1.0, "S/cm"), (1e3, "mS/cm"), (1e6, "µS/cm"), (1e9, "nS/cm"), (1e12, "pS/cm"))
+#: Marks a σ(25 °C) extrapolated outside the measured temperature range.
+EXTRAPOLATED_MARK = "*"
+
+
+def sigma_unit(values_S_cm: Any) -> tuple[float, str]:
+    """The factor and unit that put the median of ``values_S_cm`` in [1, 1000): one unit per
+    column, chosen from the data, so sub-µS/cm values are not printed as ``0.00000561``."""
+    values = np.abs(np.asarray(values_S_cm, dtype=float))
+    values = values[np.isfinite(values) & (values > 0)]
+    if values.size == 0:
+        return 1e3, "mS/cm"
+    median = float(np.median(values))
+    for factor, unit in _SIGMA_UNITS:
+        if median * factor >= 1.0:
+            return factor, unit
+    return _SIGMA_UNITS[-1]
+
+
+def value_with_error(value: float, err: float) -> str:
     """``value ± err`` with the value rounded to the error's first significant digit
-    (at least three significant digits of the value)."""
+    (at least three significant digits of the value); ``-`` when the value is missing."""
     if not np.isfinite(value):
         return "-"
     if not (np.isfinite(err) and err > 0):
         return f"{value:.3g}"
-    decimals = max(0, -int(np.floor(np.log10(err))), 2 - int(np.floor(np.log10(abs(value))))
-                   if value else 0)
+    digits_err = -int(np.floor(np.log10(err)))
+    digits_value = 2 - int(np.floor(np.log10(abs(value)))) if value else 0
+    decimals = max(0, digits_err, digits_value)
     return f"{value:.{decimals}f} ± {err:.{decimals}f}"
 
 
+def format_table(header: list[str], rows: list[list[str]], *, gap: int = 2) -> list[str]:
+    """Rows of strings as aligned text: the first column left-aligned, the others right;
+    every column as wide as its widest cell plus ``gap`` spaces, so columns never touch."""
+    widths = [max([len(header[i])] + [len(r[i]) for r in rows]) for i in range(len(header))]
+    def line(cells: list[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        rest = "".join(" " * gap + c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True))
+        return first + rest
+    head = line(header)
+    return [head, "-" * len(head), *(line(r) for r in rows)]
+
+
 def format_summary(tree: xr.DataTree) -> str:
-    """The end-of-run table: per sample σ(25 °C) bulk/gb/total (mS/cm), E_a, fit quality."""
+    """The end-of-run table: per sample σ(25 °C) bulk/gb/total, E_a, fit quality.
+
+    Each σ column is in the unit that suits its values (stated in its header); a σ(25 °C)
+    extrapolated outside the measured temperature range is marked with ``*``.
+    """
     rows = summary_rows(tree)
-    head = (f"{'sample':<14}{'σ25 bulk':>19}{'σ25 gb':>19}{'σ25 total':>19}"
-            f"{'Ea bulk':>17}{'Ea gb':>17}{'Ea total':>17}{'fits ok':>9}{'KK fail':>9}")
-    lines = ["σ(25 °C) in mS/cm, Ea in eV", head, "-" * len(head)]
+    shorts = [s for s in ("bulk", "gb", "total")
+              if any(f"sigma25_{s}_S_cm" in r for r in rows)]
+    units = {s: sigma_unit([r.get(f"sigma25_{s}_S_cm", np.nan) for r in rows]) for s in shorts}
+    header = (["sample"] + [f"σ25 {s} ({units[s][1]})" for s in shorts]
+              + [f"Ea {s} (eV)" for s in shorts] + ["fits ok", "KK fail"])
+    cells = []
+    any_extrapolated = False
     for row in rows:
-        text = f"{row['sample']:<14}"
-        for short in ("bulk", "gb", "total"):
-            value = row.get(f"sigma25_{short}_S_cm", np.nan) * 1e3
-            err = row.get(f"sigma25_{short}_stderr_S_cm", np.nan) * 1e3
-            text += f"{_sigma(value, err):>19}"
-        for short in ("bulk", "gb", "total"):
-            ea = _sigma(row.get(f"Ea_{short}_eV", np.nan),
-                        row.get(f"Ea_{short}_stderr_eV", np.nan))
-            text += f"{ea:>17}"
-        ok = f"{row.get('n_converged', 0)}/{row.get('n_spectra', 0)}"
-        text += f"{ok:>9}{row.get('n_kk_failed', 0):>9}"
-        lines.append(text)
+        line = [str(row["sample"])]
+        for s in shorts:
+            factor = units[s][0]
+            text = value_with_error(row.get(f"sigma25_{s}_S_cm", np.nan) * factor,
+                                    row.get(f"sigma25_{s}_stderr_S_cm", np.nan) * factor)
+            extrapolated = bool(row.get(f"sigma25_{s}_extrapolated", False)) and text != "-"
+            any_extrapolated |= extrapolated
+            line.append(text + (EXTRAPOLATED_MARK if extrapolated else " "))
+        line += [value_with_error(row.get(f"Ea_{s}_eV", np.nan),
+                                  row.get(f"Ea_{s}_stderr_eV", np.nan)) for s in shorts]
+        line += [f"{row.get('n_converged', 0)}/{row.get('n_spectra', 0)}",
+                 str(row.get("n_kk_failed", 0))]
+        cells.append(line)
+    lines = format_table(header, cells)
+    if any_extrapolated:
+        lines.append(f"{EXTRAPOLATED_MARK} σ(25 °C) extrapolated outside the measured "
+                     "temperature range (Arrhenius law assumed to hold)")
     best = tree["campaign"].attrs.get("best_sample") if "campaign" in tree.children else None
     if best:
         lines.append(f"best sample (highest total σ at 25 °C): {best}")
