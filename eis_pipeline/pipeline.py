@@ -318,7 +318,7 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
         if writer is not None:
             writer.write(node, f"/{name}")
         if write and mode != "none":
-            from eis_pipeline.reporting import write_sample_plots
+            from eis_pipeline.report.plots import write_sample_plots
 
             write_sample_plots(node, folder, fmt=cfg.plot_format, spectra=mode == "all")
         if not keep and "spectra" in node.children:
@@ -350,7 +350,8 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
             writer.discard()
         raise
     if write:
-        from eis_pipeline.reporting import write_campaign_plots, write_csv_summary
+        from eis_pipeline.report.plots import write_campaign_plots
+        from eis_pipeline.report.tables import write_csv_summary
 
         write_csv_summary(tree, out.with_suffix(".csv"))
         if mode != "none":

@@ -308,7 +308,7 @@ def fit(files: tuple[Path, ...], preset: str | None, circuit: str | None, weight
         if output is not None:
             click.echo(f"\nwrote {output}")
         if plots is not None:
-            from eis_pipeline.reporting import write_sample_plots
+            from eis_pipeline.report.plots import write_sample_plots
 
             count = len(write_sample_plots(tree.children[SAMPLE], plots, spectra=True))
             click.echo(f"\nwrote {count} plots to {plots / SAMPLE}")
