@@ -12,7 +12,8 @@ Every error derives from :class:`EisError` and also from the matching built-in, 
     ├── FitError (RuntimeError)             a fit could not be carried out at all
     ├── NotFittedError (ValueError, AttributeError)   model used before .fit()
     ├── GeometryError (ValueError)          impossible pellet geometry
-    └── ConfigError (ValueError)            bad campaign config (.path, .line, .key)
+    ├── ConfigError (ValueError)            bad campaign config (.path, .line, .key)
+    └── OutputError (ValueError)            an output would replace an input or a foreign file
 
     EisWarning (UserWarning)
     ├── ConvergenceWarning                  a fit stopped without reaching a stationary point
@@ -36,6 +37,7 @@ __all__ = [
     "FormatError",
     "GeometryError",
     "NotFittedError",
+    "OutputError",
     "ParseError",
     "SpectrumError",
     "UnknownFormatError",
@@ -115,6 +117,16 @@ class ConfigError(EisError, ValueError):
         if key is not None:
             where = f"{where}: key {key!r}"
         super().__init__(f"{where}: {message}")
+
+
+class OutputError(EisError, ValueError):
+    """An output path is refused: it would replace an input file, the config, or a file the
+    tool did not write; ``path`` is the refused output."""
+
+    def __init__(self, message: str, path: str | PathLike[str]) -> None:
+        self.path = str(path)
+        self.reason = message
+        super().__init__(f"{self.path}: {message}")
 
 
 class EisWarning(UserWarning):

@@ -23,7 +23,8 @@ import numpy as np
 import xarray as xr
 
 from eis_pipeline.config import CampaignConfig, SampleConfig, load_config
-from eis_pipeline.exceptions import EisError
+from eis_pipeline.exceptions import EisError, OutputError
+from eis_pipeline.io.atomic import remove_stale_temps
 from eis_pipeline.tasks import (
     FileTask,
     TaskResult,
@@ -276,6 +277,12 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
     cfg = config if isinstance(config, CampaignConfig) else load_config(config)
     out = Path(output) if output is not None else cfg.output
     mode = _plot_mode(plots, cfg.plots)
+    folder = plots_folder(out)
+    if write:
+        check_run_outputs(cfg, out, folder if mode != "none" else None)
+        remove_stale_temps(out)
+        if mode != "none":
+            remove_stale_temps(folder, recursive=True)
     reused: list[TaskResult] = []
     skip: set[tuple[str, str]] = set()
     if resume and out.is_file():
@@ -292,7 +299,6 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
         collected[result.sample].append(result)
     by_name = {s.name: s for s in cfg.samples}
     samples: dict[str, xr.DataTree] = {}
-    folder = out.with_name(out.stem + "_plots")
     writer = None
     if write:
         from eis_pipeline.io.hdf5 import ResultsWriter
@@ -345,6 +351,26 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
         if mode != "none":
             write_campaign_plots(tree, folder, fmt=cfg.plot_format)
     return tree
+
+
+def plots_folder(out: Path) -> Path:
+    """The plots folder beside results file ``out``: ``<stem>_plots``."""
+    return out.with_name(out.stem + "_plots")
+
+
+def check_run_outputs(config: CampaignConfig, out: Path, plots: Path | None) -> None:
+    """Refuse a results file, CSV summary or plots folder that would replace an input file
+    or the config (:func:`eis_pipeline.io.outputs.check_outputs`)."""
+    from eis_pipeline.io.outputs import check_outputs
+
+    csv = out.with_suffix(".csv")
+    if csv == out:
+        raise OutputError("the results file would be overwritten by the CSV summary written "
+                          "beside it; name it .h5", out)
+    inputs = [p for s in config.samples for p in s.paths]
+    if config.path is not None:
+        inputs.append(config.path)
+    check_outputs(inputs, files=[csv], hdf5=[out], folders=[plots] if plots else [])
 
 
 def _plot_mode(plots: bool | str | None, config_default: bool) -> str:
