@@ -65,6 +65,10 @@ class ParseError(FormatError):
             where = f"{where}:{line}"
         super().__init__(f"{where}: {message}")
 
+    def __reduce__(self) -> tuple[type, tuple[str, str | None, int | None]]:
+        # rebuilt from its parts when a worker process sends it back (args is the full text)
+        return type(self), (self.reason, self.path, self.line)
+
 
 class UnknownFormatError(FormatError):
     """No registered importer recognises the file (or the requested format is unknown)."""
@@ -88,6 +92,9 @@ class CircuitError(EisError, ValueError):
         elif circuit is not None:
             text = f"{message} (circuit {circuit!r})"
         super().__init__(text)
+
+    def __reduce__(self) -> tuple[type, tuple[str, str | None, int | None]]:
+        return type(self), (self.reason, self.circuit, self.position)
 
 
 class FitError(EisError, RuntimeError):
@@ -118,15 +125,21 @@ class ConfigError(EisError, ValueError):
             where = f"{where}: key {key!r}"
         super().__init__(f"{where}: {message}")
 
+    def __reduce__(self) -> tuple[type, tuple[str, str | None, int | None, str | None]]:
+        return type(self), (self.reason, self.path, self.line, self.key)
+
 
 class OutputError(EisError, ValueError):
     """An output path is refused: it would replace an input file, the config, or a file the
     tool did not write; ``path`` is the refused output."""
 
-    def __init__(self, message: str, path: str | PathLike[str]) -> None:
+    def __init__(self, message: str, path: str | PathLike[str] = "<output>") -> None:
         self.path = str(path)
         self.reason = message
         super().__init__(f"{self.path}: {message}")
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        return type(self), (self.reason, self.path)
 
 
 class EisWarning(UserWarning):

@@ -8,9 +8,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+import xarray as xr
 
 from eis_pipeline.config import load_config
 from eis_pipeline.exceptions import ConfigError, OutputError
+from eis_pipeline.io.hdf5 import read_results
 from eis_pipeline.pipeline import run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,7 +50,7 @@ def test_output_naming_an_input_or_the_config_is_refused(tmp_path, output):
 def test_output_through_a_symlink_to_an_input_is_refused(tmp_path):
     config = campaign(tmp_path, output="link.h5")
     (tmp_path / "link.h5").symlink_to(tmp_path / "data" / "mill045_0C.mpt")
-    with pytest.raises(OutputError, match="mill045_0C.mpt"):
+    with pytest.raises(OutputError, match=r"mill045_0C\.mpt"):
         run(config, progress=False, plots="none")
 
 
@@ -98,3 +100,78 @@ def test_outputs_are_readable_by_the_group(tmp_path):
     written = [p for p in out.rglob("*") if p.is_file()]
     assert {p.suffix for p in written} >= {".h5", ".csv", ".png"}
     assert {p.stat().st_mode & 0o777 for p in written} == {0o644}
+
+
+# --------------------------------------------------------------------------- failure isolation
+
+def _failures(out: Path) -> list[dict[str, str]]:
+    ds = read_results(out)["failures"].ds
+    return [{k: str(ds[k].values[i]) for k in ds.data_vars} for i in range(ds.sizes["failure"])]
+
+
+def test_one_unfittable_spectrum_fails_only_its_file_with_auto(tmp_path):
+    config = campaign(tmp_path, files=4)
+    bad = tmp_path / "data" / "mill045_25C.mpt"
+    lines = bad.read_text(encoding="latin-1").splitlines(keepends=True)
+    header = int(lines[1].split(":")[1])
+    bad.write_text("".join(lines[:header + 2]), encoding="latin-1")   # 2 points left
+    tree = run(config, progress=False, plots="none")
+    assert tree["a"]["fit"].ds.sizes["spectrum"] == 3
+    failures = _failures(tmp_path / "out" / "r.h5")
+    assert [(Path(f["file"]).name, f["stage"], f["error"]) for f in failures] == [
+        ("mill045_25C.mpt", "fit", "FitError")]
+
+
+def test_batch_error_is_isolated_to_the_spectrum_at_fault(tmp_path, monkeypatch):
+    from eis_pipeline import tasks
+
+    real = tasks.fit_task_spectra
+
+    def flaky(spectra, settings, **kwargs):
+        if any("_0C" in ds.attrs["spectrum_id"] for ds in spectra):
+            raise ZeroDivisionError("boom")
+        return real(spectra, settings, **kwargs)
+
+    monkeypatch.setattr(tasks, "fit_task_spectra", flaky)
+    tree = run(campaign(tmp_path, files=3, circuit="bulk-gb-electrode"), progress=False,
+               plots="none")
+    assert tree["a"]["fit"].ds.sizes["spectrum"] == 2
+    [failure] = _failures(tmp_path / "out" / "r.h5")
+    assert failure["error"] == "ZeroDivisionError" and failure["stage"] == "fit"
+    assert Path(failure["file"]).name == "mill045_0C.mpt" and "boom" in failure["reason"]
+
+
+def test_missing_metadata_temperatures_are_recorded_and_fits_kept(tmp_path):
+    config = campaign(tmp_path, files=3, temperature='{from = "metadata"}')
+    tree = run(config, progress=False, plots="summary")
+    out = tmp_path / "out" / "r.h5"
+    assert read_results(out)["a"]["fit"].ds.sizes["spectrum"] == 3
+    assert "arrhenius" not in tree["a"].children
+    failures = _failures(out)
+    assert {f["stage"] for f in failures} == {"temperature"} and len(failures) == 3
+    assert "no temperature" in failures[0]["reason"]
+
+
+def test_a_failing_figure_loses_no_fit(tmp_path, monkeypatch):
+    from eis_pipeline import plotting
+
+    def broken(*args, **kwargs):
+        raise ValueError("Axis limits cannot be NaN or Inf")
+
+    monkeypatch.setattr(plotting, "arrhenius_plot", broken)
+    run(campaign(tmp_path, files=3), progress=False, plots="summary")
+    out = tmp_path / "out" / "r.h5"
+    assert read_results(out)["a"]["arrhenius"].ds.sizes["component"] > 0
+    [failure] = _failures(out)
+    assert failure["stage"] == "plot" and failure["sample"] == "a"
+    assert xr.open_datatree(out, engine="h5netcdf")["a"]["fit"].ds.sizes["spectrum"] == 3
+
+
+def test_strict_raises_the_original_exception(tmp_path, monkeypatch):
+    from eis_pipeline import plotting
+
+    monkeypatch.setattr(plotting, "arrhenius_plot",
+                        lambda *a, **k: (_ for _ in ()).throw(KeyError("original")))
+    with pytest.raises(KeyError, match="original"):
+        run(campaign(tmp_path, files=2), progress=False, plots="summary", strict=True)
+    assert not (tmp_path / "out" / "r.h5").exists()
