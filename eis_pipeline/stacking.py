@@ -17,6 +17,8 @@ def stack(parts: Sequence[xr.Dataset | None], *, renumber: bool = True
     present = [p for p in parts if p is not None]
     if not present:
         return None
+    if renumber:   # labels are replaced anyway; parts read back from a file have none
+        present = [p.drop_vars("spectrum") if "spectrum" in p.coords else p for p in present]
     sizes: dict[Hashable, int] = {}
     for part in present:
         for dim, size in part.sizes.items():

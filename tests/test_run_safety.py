@@ -175,3 +175,29 @@ def test_strict_raises_the_original_exception(tmp_path, monkeypatch):
     with pytest.raises(KeyError, match="original"):
         run(campaign(tmp_path, files=2), progress=False, plots="summary", strict=True)
     assert not (tmp_path / "out" / "r.h5").exists()
+
+
+# --------------------------------------------------------------------------- resume
+
+def _numbers(tree: xr.DataTree) -> dict[str, object]:
+    return {f"{g}/{v}": tree["a"][g].ds[v].values for g in ("fit", "conductivity", "arrhenius")
+            for v in tree["a"][g].ds.data_vars if tree["a"][g].ds[v].dtype.kind == "f"}
+
+
+def test_resume_after_adding_and_changing_files_equals_a_clean_run(tmp_path):
+    import numpy as np
+
+    config = campaign(tmp_path, files=3)
+    out = tmp_path / "out" / "r.h5"
+    run(config, progress=False, plots="none")
+    shutil.copy(sorted(DEMO.glob("*.mpt"))[3], tmp_path / "data")           # a new file
+    added = run(config, progress=False, plots="none", resume=True)
+    assert added.attrs["reused_files"] == 3 and not _failures(out)
+    changed = tmp_path / "data" / "mill045_0C.mpt"
+    changed.write_bytes(changed.read_bytes().replace(b"\n", b"\r\n"))       # same data
+    again = run(config, progress=False, plots="none", resume=True)
+    assert again.attrs["reused_files"] == 3 and not _failures(out)
+    clean = run(config, progress=False, plots="none", write=False)
+    assert again["a"]["fit"].ds.sizes["spectrum"] == 4
+    for key, value in _numbers(clean).items():
+        np.testing.assert_allclose(_numbers(again)[key], value, rtol=1e-9, err_msg=key)
