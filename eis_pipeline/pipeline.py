@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
+import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -303,38 +305,60 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
                                          if k != "spectra"})
         samples[name] = node
 
-    try:
-        for name in [s.name for s in cfg.samples if not pending[s.name]]:
-            finish(name)
-        for result in iter_results(tasks, jobs=jobs, scheduler=scheduler, progress=progress):
-            if strict and result.failures:
-                raise result.failures[0]["exception"]
-            collected[result.sample].append(result)
-            failures.extend(result.failures)
-            pending[result.sample] -= 1
-            if not pending[result.sample]:
-                finish(result.sample)
-        tree = assemble_tree(cfg, samples, failures, strict=strict)
-        tree.attrs["reused_files"] = len(skip)
-        if write and mode != "none":
-            from eis_pipeline.reporting import write_campaign_plots
+    with sigterm_exits():   # a kill runs the clean-up below: no temporary files left
+        try:
+            for name in [s.name for s in cfg.samples if not pending[s.name]]:
+                finish(name)
+            for result in iter_results(tasks, jobs=jobs, scheduler=scheduler, progress=progress):
+                if strict and result.failures:
+                    raise result.failures[0]["exception"]
+                collected[result.sample].append(result)
+                failures.extend(result.failures)
+                pending[result.sample] -= 1
+                if not pending[result.sample]:
+                    finish(result.sample)
+            tree = assemble_tree(cfg, samples, failures, strict=strict)
+            tree.attrs["reused_files"] = len(skip)
+            if write and mode != "none":
+                from eis_pipeline.reporting import write_campaign_plots
 
-            with _recorded(None if strict else failures, "", "plot"):
-                write_campaign_plots(tree, folder, fmt=cfg.plot_format)
-            tree["failures"] = xr.DataTree(failures_dataset(failures))
-        if writer is not None:
-            writer.write(tree.children["campaign"], "/campaign")
-            writer.write(tree.children["failures"], "/failures")
-            writer.close()
-    except BaseException:
-        if writer is not None:
-            writer.discard()
-        raise
+                with _recorded(None if strict else failures, "", "plot"):
+                    write_campaign_plots(tree, folder, fmt=cfg.plot_format)
+                tree["failures"] = xr.DataTree(failures_dataset(failures))
+            if writer is not None:
+                writer.write(tree.children["campaign"], "/campaign")
+                writer.write(tree.children["failures"], "/failures")
+                writer.close()
+        except BaseException:
+            if writer is not None:
+                writer.discard()
+            raise
     if write:
         from eis_pipeline.reporting import write_csv_summary
 
         write_csv_summary(tree, out.with_suffix(".csv"))
     return tree
+
+
+@contextlib.contextmanager
+def sigterm_exits() -> Iterator[None]:
+    """Inside the block, SIGTERM raises ``SystemExit(143)`` (instead of ending the process
+    on the spot), so that clean-up runs: workers stopped, temporary files deleted, the
+    previous results file left as it was. Only in the main thread, and only when SIGTERM
+    has its default action (an application's own handler is kept)."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
+        yield
+        return
+
+    def exit_(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, exit_)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def plots_folder(out: Path) -> Path:
