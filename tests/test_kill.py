@@ -44,7 +44,9 @@ def _values(tree):
             for g, v in (("fit", "value"), ("conductivity", "conductivity"))}
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGKILL,
+                                 pytest.param(signal.SIGTERM, marks=pytest.mark.slow)],
+                         ids=["SIGKILL", "SIGTERM"])
 def test_killed_parallel_run_leaves_no_workers_and_resume_completes(tmp_path, sig):
     config = _config(tmp_path)
     out = tmp_path / "out" / "r.h5"
