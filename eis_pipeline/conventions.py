@@ -186,7 +186,7 @@ def validate_spectrum(ds: xr.Dataset, *, require_attrs: bool = False,
     >>> validate_spectrum(make_spectrum([10.0, 10.0], [1 - 1j, 2 - 1j]))
     Traceback (most recent call last):
     ...
-    eis_pipeline.exceptions.SpectrumError: <spectrum>: frequency 10.0 Hz appears twice (points 0 and 1); ...
+    eis_pipeline.exceptions.SpectrumError: <spectrum>: frequency 10.0 Hz appears twice ...
     """
     if not isinstance(ds, xr.Dataset):
         raise SpectrumError(f"expected an xarray.Dataset, got {type(ds).__name__}")
@@ -215,8 +215,8 @@ def validate_spectrum(ds: xr.Dataset, *, require_attrs: bool = False,
     good = np.isfinite(f) & (f > 0) & (f < MAX_FREQUENCY_HZ)
     if not good.all():
         bad = int(np.flatnonzero(~good)[0])
-        raise fail(f"frequency must be positive, finite and below {MAX_FREQUENCY_HZ:g} Hz; point {bad} "
-                   f"is {float(f[bad])!r} Hz (a damaged row or a DC point left in?)")
+        raise fail(f"frequency must be positive, finite and below {MAX_FREQUENCY_HZ:g} Hz; "
+                   f"point {bad} is {float(f[bad])!r} Hz (a damaged row or a DC point left in?)")
     if f.size > 1:
         order = np.argsort(f, kind="stable")
         same = np.flatnonzero(f[order[1:]] == f[order[:-1]])
