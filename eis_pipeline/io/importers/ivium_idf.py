@@ -32,7 +32,11 @@ import xarray as xr
 
 from eis_pipeline.conventions import make_spectrum
 from eis_pipeline.exceptions import FormatError, ParseError
-from eis_pipeline.io.importers._common import announced_rows, require_positive
+from eis_pipeline.io.importers._common import (
+    announced_rows,
+    parse_count,
+    require_positive,
+)
 from eis_pipeline.io.registry import Importer
 from eis_pipeline.io.source import Source
 from eis_pipeline.io.text import parse_table
@@ -60,10 +64,11 @@ def _clean(line: str) -> str:
 
 def _int_line(lines: list[str], k: int, path: Path, what: str) -> int:
     text = _clean(lines[k]) if k < len(lines) else "<end of file>"
-    if not text.isdecimal():
+    count = parse_count(text)
+    if count is None:
         raise ParseError(f"expected the {what} (an integer) in the data block, found "
                          f"{text[:40]!r}", path, k + 1)
-    return int(text)
+    return count
 
 
 def _parse_header(lines: list[str]) -> dict[str, Any]:
