@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from eis_pipeline.conventions import celsius_to_kelvin, make_spectrum
+from eis_pipeline.conventions import MAX_FREQUENCY_HZ, celsius_to_kelvin, make_spectrum
+from eis_pipeline.exceptions import ParseError
 from eis_pipeline.io.importers._common import optional_column, sweep_starts
 
 #: EC-Lab names of the columns this package reads, by role, in order of preference.
@@ -94,6 +95,7 @@ def build_spectra(
     instrument: str,
     metadata: Mapping[str, Any],
     loop_starts: np.ndarray | None = None,
+    first_line: int | None = None,
 ) -> list[xr.Dataset]:
     """One canonical spectrum per sweep from EC-Lab columns.
 
@@ -110,6 +112,15 @@ def build_spectra(
         The parsed header, stored as ``original_metadata``.
     loop_starts : ndarray, optional
         Row indices where EC-Lab's loop index says a new loop starts (``.mpr`` files).
+    first_line : int, optional
+        1-based file line of the first row (``.mpt``), for error messages; ``.mpr`` errors
+        name the record index instead.
+
+    Raises
+    ------
+    ParseError
+        At a row whose frequency is negative, not finite or above 1e12 Hz, or zero while it
+        carries an impedance (a damaged row: EC-Lab's DC records have Z = 0).
 
     Returns
     -------
@@ -140,9 +151,21 @@ def build_spectra(
         extras["temperature"] = celsius_to_kelvin(values) if temperature[1] == "C" else values
     cycle = column(CYCLE_NAMES)
 
-    # Rows at frequency 0 are the DC/OCV points EC-Lab interleaves with the sweep (GEIS, and
-    # techniques that record between loops): they carry no impedance.
-    keep = frequency != 0
+    # Rows at frequency 0 with Z = 0 are the DC/OCV records EC-Lab interleaves with the sweep
+    # (GEIS, and techniques that record between loops): skipped, and counted in the metadata.
+    # Any other row that is not a physical frequency is damage, never dropped in silence.
+    dc = (frequency == 0) & (real == 0) & (imag == 0)
+    keep = (frequency > 0) & (frequency < MAX_FREQUENCY_HZ)
+    bad = np.flatnonzero(~(keep | dc))
+    if bad.size:
+        row = int(bad[0])
+        what = (f"frequency is 0 Hz but the row holds an impedance ({real[row]!r} ohm real)"
+                if frequency[row] == 0 else f"frequency is {float(frequency[row])!r} Hz")
+        hint = "; expected a positive frequency below 1e12 Hz (damaged row?)"
+        if first_line is None:
+            raise ParseError(f"{what} in data record {row}{hint}", path)
+        raise ParseError(what + hint, path, first_line + row)
+    metadata = {**metadata, "dc_rows_skipped": int(np.count_nonzero(dc))}
     if loop_starts is not None:
         # Loop indices count rows before the zero-frequency ones are dropped.
         kept_before = np.concatenate([[0], np.cumsum(keep)])

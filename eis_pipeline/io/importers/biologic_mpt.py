@@ -207,7 +207,8 @@ def read(path: Path | Source) -> list[xr.Dataset]:
                          "column", path, n_header + 1)
     data = _numeric_block(rows, path=path, first_line=n_header + 1, ncols=ncols)
     columns = {name: data[:, i] for i, name in enumerate(names[:ncols]) if name}
-    return build_spectra(columns, path=path, instrument=instrument, metadata=metadata)
+    return build_spectra(columns, path=path, instrument=instrument, metadata=metadata,
+                         first_line=n_header + 1)
 
 
 IMPORTERS = (
