@@ -161,7 +161,7 @@ def build_spectra(
         row = int(bad[0])
         what = (f"frequency is 0 Hz but the row holds an impedance ({real[row]!r} ohm real)"
                 if frequency[row] == 0 else f"frequency is {float(frequency[row])!r} Hz")
-        hint = "; expected a positive frequency below 1e12 Hz (damaged row?)"
+        hint = f"; expected a positive frequency below {MAX_FREQUENCY_HZ:g} Hz (damaged row?)"
         if first_line is None:
             raise ParseError(f"{what} in data record {row}{hint}", path)
         raise ParseError(what + hint, path, first_line + row)
