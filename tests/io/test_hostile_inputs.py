@@ -9,6 +9,7 @@ generous (the fixed code takes milliseconds; the old regexes took 10-120 s).
 from __future__ import annotations
 
 import codecs
+import contextlib
 import time
 from pathlib import Path
 
@@ -196,7 +197,7 @@ def test_an_impossible_frequency_is_an_error_not_a_split_sweep(tmp_path: Path,
                        "frequency below 1e\\+12 Hz")
 
 
-@pytest.mark.parametrize("column", [3, 4, 5])  # time, potential, current
+@pytest.mark.parametrize("column", [3, 4, 5, 6])  # time, potential, current, cycle
 @pytest.mark.parametrize("value", ["NaN", "inf"])
 def test_nan_or_inf_in_time_potential_or_current_is_not_stored(tmp_path: Path, column: int,
                                                                value: str) -> None:
@@ -219,3 +220,29 @@ def test_versastudio_par_cut_before_its_closing_tag_is_an_error(tmp_path: Path) 
     assert ds.sizes["frequency"] == F.size
     cut = text[:text.index("</Segment1>")]
     assert_parse_error(write(tmp_path, "b.par", cut), None, "no closing </Segment1> tag")
+
+
+# --- every sniffer and importer on large adversarial headers ----------------------------------
+
+_ADVERSARIAL = {
+    "digits": "9" * 65_536, "spaces": " " * 65_535 + "x", "tabs": "\t" * 65_535 + "x",
+    "key-colon": "a :" * 21_845, "numbers": "1.0 " * 16_384, "commas": "1,5;" * 16_384,
+    "tags": "<" * 65_536, "equals": "=" * 65_536, "quotes": '"' * 65_536,
+    "digit-words": ("1" * 4000 + " ") * 16, "words": "Freq Z' Z'' " * 5_000,
+}
+
+
+@pytest.mark.parametrize("pattern", sorted(_ADVERSARIAL))
+def test_every_sniffer_and_importer_is_fast_on_adversarial_headers(tmp_path: Path,
+                                                                   pattern: str) -> None:
+    """Issue 10: sniffers and header parsers took 10-120 s on such 64 KiB headers."""
+    line = _ADVERSARIAL[pattern]
+    head = (line + "\n").encode()[:65_536]
+    for importer in importers().values():
+        score = _timed(importer.sniff, Path("a.txt"), head)
+        assert 0.0 <= score <= 1.0, importer.name
+    body = (line + "\n" + mpt_text(mpt_rows())).encode("latin-1")
+    path = write(tmp_path, "a.mpt", body)
+    for importer in importers().values():
+        with contextlib.suppress(EisError):
+            _timed(read_spectra, path, importer.name)

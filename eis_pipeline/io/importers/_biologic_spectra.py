@@ -88,6 +88,22 @@ def loop_starts_of(frequency: np.ndarray, cycle: np.ndarray | None,
     return sweep_starts(frequency, breaks=known)
 
 
+def _require_finite(columns: Mapping[str, np.ndarray | None], *, path: Path,
+                    first_line: int | None) -> None:
+    """Raise :class:`ParseError` at the first row where a column this reader keeps is NaN or
+    infinite: a damaged value, never something to store (or to turn into a cycle number)."""
+    for name, values in columns.items():
+        if values is None:
+            continue
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            row = int(bad[0])
+            what = f"{name} is {float(values[row])!r}, not a finite number (damaged value)"
+            if first_line is None:
+                raise ParseError(f"{what} in data record {row}", path)
+            raise ParseError(what, path, first_line + row)
+
+
 def build_spectra(
     columns: Mapping[str, np.ndarray],
     *,
@@ -150,6 +166,8 @@ def build_spectra(
         values = np.asarray(columns[names[temperature[0]]], dtype=np.float64)
         extras["temperature"] = celsius_to_kelvin(values) if temperature[1] == "C" else values
     cycle = column(CYCLE_NAMES)
+    _require_finite({"freq/Hz": frequency, "Re(Z)/Ohm": real, "Im(Z)/Ohm": imag,
+                     "cycle number": cycle, **extras}, path=path, first_line=first_line)
 
     # Rows at frequency 0 with Z = 0 are the DC/OCV records EC-Lab interleaves with the sweep
     # (GEIS, and techniques that record between loops): skipped, and counted in the metadata.
