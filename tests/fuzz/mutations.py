@@ -54,13 +54,17 @@ def byte_flips(data: bytes, rng: np.random.Generator) -> Mutant:
     return Mutant("byte_flip", bytes(buf))
 
 
-def delete_line(data: bytes, rng: np.random.Generator) -> Mutant:
+def delete_line(data: bytes, rng: np.random.Generator) -> Mutant | None:
+    if not _is_text(data):
+        return None  # a binary layout has no lines; truncation and byte flips cover it
     lines = _lines(data)
     k = int(rng.integers(0, len(lines)))
     return Mutant("delete_line", b"".join(lines[:k] + lines[k + 1:]), "subset", 1)
 
 
-def duplicate_line(data: bytes, rng: np.random.Generator) -> Mutant:
+def duplicate_line(data: bytes, rng: np.random.Generator) -> Mutant | None:
+    if not _is_text(data):
+        return None
     lines = _lines(data)
     k = int(rng.integers(0, len(lines)))
     return Mutant("duplicate_line", b"".join(lines[:k + 1] + lines[k:]), "subset", 0)
