@@ -66,7 +66,7 @@ def _read(path: Path) -> tuple[Any, ...]:
     warned = any(issubclass(w.category, EisWarning) for w in caught)
     points = np.concatenate([np.column_stack([ds.frequency.values, ds.impedance.values.real,
                                               ds.impedance.values.imag]) for ds in spectra])
-    return ("ok", points, warned)
+    return ("ok", points, warned, len(spectra))
 
 
 def _worker(conn: Any) -> None:
@@ -133,8 +133,13 @@ def _rows(points: np.ndarray) -> Counter[tuple[float, float, float]]:
     return Counter(map(tuple, points.tolist()))
 
 
-def _judge(mutant: Mutant, original: np.ndarray, points: np.ndarray) -> str | None:
-    """Why a successful, unwarned read is a silent value change, or None."""
+def _judge(mutant: Mutant, original: np.ndarray, points: np.ndarray,
+           per_line: int = 1) -> str | None:
+    """Why a successful, unwarned read is a silent value change, or None.
+
+    ``per_line``: points one line may hold (the original's number of spectra: a Gamry file
+    holds its drift-corrected and uncorrected spectra side by side, one point of each per row).
+    """
     if mutant.expect == "valid":
         return None
     got, had = _rows(points), _rows(original)
@@ -146,7 +151,7 @@ def _judge(mutant: Mutant, original: np.ndarray, points: np.ndarray) -> str | No
     allowed_invented = 1 if mutant.kind == "truncate" else 0  # the row the cut went through
     if invented > allowed_invented:
         return f"{invented} point(s) not in the original (shifted or misread fields)"
-    if mutant.lost is not None and lost > mutant.lost + invented:
+    if mutant.lost is not None and lost > mutant.lost * per_line + invented:
         return f"{lost} original point(s) lost without a word"
     return None
 
@@ -162,11 +167,11 @@ def fuzz(files: Iterable[Path], mutations: int, seed: int, timeout: float,
     reader = Reader(timeout)
     try:
         with tempfile.TemporaryDirectory(prefix="eis-fuzz-") as tmp:
-            originals: dict[Path, np.ndarray] = {}
+            originals: dict[Path, tuple[np.ndarray, int]] = {}
             for path in files:
                 result, _ = reader.read(path, timeout=60.0)
                 if result is not None and result[0] == "ok":
-                    originals[path] = result[1]
+                    originals[path] = (result[1], result[3])
             files = [p for p in files if p in originals]
             if not files:
                 raise RuntimeError("no file of the corpus reads cleanly: nothing to mutate")
@@ -200,7 +205,8 @@ def fuzz(files: Iterable[Path], mutations: int, seed: int, timeout: float,
                 else:
                     summary.outcomes["warned" if result[2] else "read"] += 1
                     if not result[2]:
-                        why = _judge(mutant, originals[source], result[1])
+                        points, n_spectra = originals[source]
+                        why = _judge(mutant, points, result[1], n_spectra)
                         if why:
                             finding = ("silent", why)
                 if finding:
