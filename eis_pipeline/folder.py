@@ -41,6 +41,7 @@ __all__ = ["FolderPlan", "SamplePlan", "plan_folders", "temperature_from_name",
            "TEMPERATURE_RANGE_K"]
 
 SIDECAR = "samples.csv"
+DEFAULT_CIRCUIT = "auto"
 #: Sample temperatures outside this range (K) are flagged as implausible: -150 °C to 1000 °C
 #: covers cryostats and furnaces used for solid electrolytes; 1395 °C is a typo or a
 #: thermocouple fault.
@@ -168,7 +169,7 @@ class FolderPlan:
                  "[defaults]",
                  '# "auto" picks the preset per spectrum by information criterion;',
                  "# `eis-pipeline circuits` lists presets.",
-                 'circuit = "auto"']
+                 f"circuit = {q(DEFAULT_CIRCUIT)}"]
         for s in self.samples:
             lines += ["", "[[samples]]", f"name = {q(s.name)}",
                       f"# {len(s.files)} file(s) in {rel(s.folder)}", "files = ["]
@@ -309,7 +310,7 @@ def _plan_sample(name: str, folder: Path, files: list[Path], flags: Mapping[str,
         kind = header_kind
         for f in plans:
             f.temperature_K = None
-            f.temperature_reason = ("temperature column" if kind == "column"
+            f.temperature_reason = ("temperature in the file" if kind == "column"
                                     else "file header")
     else:
         missing = ", ".join(f.path.name for f in plans if f.temperature_K is None)
