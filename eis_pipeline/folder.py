@@ -37,8 +37,13 @@ from eis_pipeline.config import CampaignConfig, parse_config
 from eis_pipeline.conventions import ZERO_CELSIUS_K
 from eis_pipeline.exceptions import ConfigError, EisError
 
-__all__ = ["FolderPlan", "SamplePlan", "plan_folders", "temperature_from_name",
-           "TEMPERATURE_RANGE_K"]
+__all__ = [
+    "TEMPERATURE_RANGE_K",
+    "FolderPlan",
+    "SamplePlan",
+    "plan_folders",
+    "temperature_from_name",
+]
 
 SIDECAR = "samples.csv"
 DEFAULT_CIRCUIT = "auto"

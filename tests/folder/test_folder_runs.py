@@ -89,7 +89,7 @@ def test_header_geometry_and_temperature(tmp_path):
 
 def test_missing_temperature_and_geometry_say_how_to_fix(tmp_path):
     rc_csv(tmp_path / "d" / "p" / "run01.csv")
-    with pytest.raises(ConfigError, match="no temperature for run01.csv"):
+    with pytest.raises(ConfigError, match=r"no temperature for run01\.csv"):
         plan_folders([tmp_path / "d"], thickness_mm=1, diameter_mm=10)
     rc_csv(tmp_path / "e" / "p" / "p_25C.csv")
     with pytest.raises(ConfigError, match="--thickness-mm"):
