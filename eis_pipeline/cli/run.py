@@ -96,7 +96,7 @@ def run(sources: tuple[Path, ...], output: Path | None, thickness_mm: float | No
     """
     from eis_pipeline.config import load_config
     from eis_pipeline.pipeline import run as run_campaign
-    from eis_pipeline.reporting import format_summary
+    from eis_pipeline.report.tables import format_summary
 
     try:
         if len(sources) == 1 and sources[0].is_file():
