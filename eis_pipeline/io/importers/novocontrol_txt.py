@@ -16,8 +16,8 @@ impedance ``Z'``/``Z''`` (any WinDETA subscript, e.g. ``Zs'``) in ohm (``[ohm]``
 ``[Ohms]``); titles are separated by tabs or, in re-saved files, by two or more spaces.
 Novocontrol writes Z'' with the physical sign, and a title ``-Z''`` is negated. Exports of
 a series (e.g. one sweep per temperature, with a temperature column) concatenate the sweeps:
-a new sweep starts where the frequency jumps back to the start of the range. The temperature in a sample *name*
-(``..._25deg``) is a label, not a measurement, and is not interpreted.
+a new sweep starts where the frequency jumps back to the start of the range. The temperature
+in a sample *name* (``..._25deg``) is a label, not a measurement, and is not interpreted.
 """
 
 from __future__ import annotations
