@@ -6,9 +6,9 @@ line ``End Comments``; data rows follow, tab-separated. The header can be almost
 the version line and the titles), as in files written by third-party programs.
 
 ``ZPlotW`` (older ZPlot for Windows), and the ZView template other programs fill in (EC-Lab:
-first line ``"ZView Calculated Data File: Version 1.1"``): quoted header lines (title, experiment, free comment, open
-circuit potential), a line with the declared number of points, the quoted column titles, then
-comma-separated rows.
+first line ``"ZView Calculated Data File: Version 1.1"``): quoted header lines (title,
+experiment, free comment, open circuit potential), a line with the declared number of points,
+the quoted column titles, then comma-separated rows.
 
 Columns follow the ZPlot convention, by position: ``Freq(Hz), Ampl, Bias, Time(Sec), Z'(a),
 Z''(b), GD, Err, Range``. Z' and Z'' are impedance in ohm with the physical sign. When a title
