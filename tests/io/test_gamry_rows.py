@@ -53,3 +53,15 @@ def test_a_row_that_cannot_be_read_is_an_error_naming_its_line(tmp_path):
     path.write_text(gamry(lines), encoding="latin-1")
     with pytest.raises(ParseError, match=r"bad\.DTA:12"):
         read_spectra(path)
+
+
+def test_undetected_gamry_file_gets_the_gamry_reason(tmp_path):
+    """Issue 13: auto-detection on a non-EIS Gamry file carries the Gamry importer's reason."""
+    from eis_pipeline.exceptions import UnknownFormatError
+
+    path = tmp_path / "cv.DTA"
+    path.write_text("EXPLAIN\nTAG\tCV\nTITLE\tLABEL\tCyclic Voltammetry\tTest &Identifier\n"
+                    "CURVE1\tTABLE\t2\n\tPt\tT\tVf\tIm\n\t#\ts\tV\tA\n"
+                    "\t0\t0.1\t0.5\t1e-6\n\t1\t0.2\t0.6\t2e-6\n", encoding="latin-1")
+    with pytest.raises(UnknownFormatError, match=r"Closest: gamry-dta: .*TAG 'CV'.* no ZCURVE"):
+        read_spectra(path)
