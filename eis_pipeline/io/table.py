@@ -26,7 +26,7 @@ import xarray as xr
 
 from eis_pipeline.conventions import ZERO_CELSIUS_K, make_spectrum
 from eis_pipeline.exceptions import ParseError
-from eis_pipeline.io.importers.generic_csv import Column, recognise_columns, split_sweeps
+from eis_pipeline.io.importers.generic_csv import Column, recognise_columns, table_to_spectra
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -149,24 +149,23 @@ def read_table(data: str | Path | pd.DataFrame, *, labels: Sequence[str] | None 
 def _spectra(values: dict[str, np.ndarray], cols: dict[str, Column], row: Any,
              temp: tuple[int, bool] | None, labels: Sequence[str], path: Path, line: int,
              start: int, temperatures: Any = None) -> list[xr.Dataset]:
-    f = values["frequency"] * cols["frequency"].sign * cols["frequency"].scale
-
-    def v(q: str) -> np.ndarray:
-        return values[q] * cols[q].sign * cols[q].scale
-
-    if "real" in cols:
-        z = v("real") + 1j * v("imag")
-    else:
-        phase = v("phase")
-        z = v("modulus") * np.exp(1j * (phase if cols["phase"].radians else np.deg2rad(phase)))
-    if not (np.all(np.isfinite(f)) and np.all(f > 0)):
-        raise ParseError("frequencies must be positive and finite", path, line)
+    # The generic reader's conversion (signs, units, polar form, sweep splitting) on a
+    # table holding just the impedance columns.
+    n = next(iter(values.values())).size
+    table = np.full((n, 1 + max(c.index for c in cols.values())), np.nan)
+    for q, c in cols.items():
+        table[:, c.index] = values[q]
+    parts = table_to_spectra(table, cols, path=path, first_line=line, split=True)
     kelvin = None
     if temp is not None:
         source = (temperatures.iloc[:, temp[0]].to_numpy(dtype=np.float64)
-                  if temperatures is not None else np.full(f.size, float(row.iloc[temp[0]])))
+                  if temperatures is not None else np.full(n, float(row.iloc[temp[0]])))
         kelvin = source if temp[1] else source + ZERO_CELSIUS_K
     attrs = {n: (row[n].item() if hasattr(row[n], "item") else row[n]) for n in labels}
-    return [make_spectrum(f[s], z[s], sweep=start + k, metadata={"table_row": line, **attrs},
-                          attrs=attrs, temperature=None if kelvin is None else kelvin[s])
-            for k, s in enumerate(split_sweeps(f))]
+    spectra, offset = [], 0
+    for k, (f, z) in enumerate(parts):
+        t = None if kelvin is None else kelvin[offset:offset + f.size]
+        offset += f.size
+        spectra.append(make_spectrum(f, z, sweep=start + k, metadata={"table_row": line, **attrs},
+                                     attrs=attrs, temperature=t))
+    return spectra

@@ -272,7 +272,7 @@ def read_generic_csv(
     if table.shape[1] < needed:
         raise ParseError(f"expected at least {needed} columns, found {table.shape[1]}", path,
                          rows[0][0] + 1)
-    spectra = _to_spectra(table, cols, path=path, first_line=rows[0][0] + 1, split=split)
+    spectra = table_to_spectra(table, cols, path=path, first_line=rows[0][0] + 1, split=split)
     meta: dict[str, object] = {"header": layout.header or [],
                                "delimiter": delim or "whitespace", "decimal": dec}
     if layout.preamble:
@@ -302,8 +302,10 @@ def _explicit_columns(columns: Mapping[str, int | str], header: list[str] | None
     return cols
 
 
-def _to_spectra(table: np.ndarray, cols: dict[str, Column], *, path: Path, first_line: int,
-                split: bool) -> list[tuple[np.ndarray, np.ndarray]]:
+def table_to_spectra(table: np.ndarray, cols: dict[str, Column], *, path: Path,
+                     first_line: int, split: bool) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(frequency in Hz, impedance in ohm with the physical sign) per sweep of ``table``,
+    whose columns ``cols`` locates and scales (also used by :func:`eis_pipeline.read_table`)."""
     def value(q: str) -> np.ndarray:
         c = cols[q]
         return table[:, c.index] * c.sign * c.scale
