@@ -163,8 +163,8 @@ def fit_spectra(
     fit: BatchFit | None = None
     if ok:
         fit = fit_arrays(c, f_all[ok], z_all[ok], weighting=weighting, space=space,
-                         initial_guess=guess, roles=resolved.roles,
-                         bulk_from_intercept=resolved.bulk_from_intercept, max_nfev=max_nfev)
+                         initial_guess=guess, roles=resolved.start_roles,
+                         bulk_from_intercept=resolved.start_intercept, max_nfev=max_nfev)
 
     def full(shape: tuple[int, ...], fill: Any, dtype: Any = np.float64) -> NDArray[Any]:
         return np.full(shape, fill, dtype=dtype)

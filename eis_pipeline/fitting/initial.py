@@ -248,18 +248,23 @@ def _from_roles(feat: Mapping[str, Any], names: Sequence[str], index: Mapping[st
     elec = roles.get("electrode", {})
     l_name = roles.get("inductance", {}).get("inductor")
     series = bulk_from_intercept and bulk.get("resistance") in index
+    # a series resistance besides the arcs (a custom circuit's structure: R0-p(..)-p(..)-..)
+    extra_r = roles.get("series", {}).get("resistance")
+    extra_r = extra_r if extra_r in index else None
 
     # -- high-frequency end: R_s + jωL + A (jω)^-n over the top points -----------------------
     r_s = np.zeros(s)
     hf_q: Array | None = None   # high-frequency arc (Q, n), used with a single arc
     hf_n = np.empty(0)
     z_c = z   # arcs + electrode: nothing else in series to remove
-    if series or l_name in index:
+    if series or extra_r is not None or l_name in index:
         r_s, l0, hf_q, hf_n = _high_frequency(feat, with_l=l_name in index)
         l0 = np.maximum(l0, 1e-4 * zs / feat["omega_max"])
         put(l_name, l0[:, None])
         if series:
             put(bulk["resistance"], r_s[:, None])
+        if extra_r is not None:
+            put(extra_r, r_s[:, None])
         z_c = z - 1j * omega * l0[:, None] - r_s[:, None]
 
     # -- arcs and the trough before the spike ------------------------------------------------

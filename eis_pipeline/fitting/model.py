@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -87,12 +87,20 @@ class FitResult:
 
 @dataclass(frozen=True)
 class ResolvedCircuit:
-    """A compiled circuit with its preset information (empty for a custom circuit)."""
+    """A compiled circuit with its preset information (empty for a custom circuit).
+
+    ``start_roles`` / ``start_intercept`` steer the starting points and the arc order: the
+    preset's roles, or for a custom circuit the roles read from its structure
+    (:func:`~eis_pipeline.fitting.structure.structural_roles`), so a renamed, reordered or
+    CDC spelling of a circuit starts from the same points.
+    """
 
     compiled: CompiledLike
     preset: str
     roles: Mapping[str, Mapping[str, str]]
     bulk_from_intercept: bool
+    start_roles: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    start_intercept: bool = False
 
 
 def resolve_circuit(circuit: str) -> ResolvedCircuit:
@@ -118,9 +126,15 @@ def resolve_circuit(circuit: str) -> ResolvedCircuit:
                 preset = candidate
                 break
     if preset is None:
-        return ResolvedCircuit(compiled, "", {}, False)
-    return ResolvedCircuit(compiled, preset.name, preset.roles_dict(),
-                           bool(preset.bulk_from_intercept))
+        from eis_pipeline.fitting.structure import structural_roles
+
+        found = structural_roles(compiled.ast)
+        if found is None:
+            return ResolvedCircuit(compiled, "", {}, False)
+        return ResolvedCircuit(compiled, "", {}, False, found.roles, found.bulk_from_intercept)
+    roles = preset.roles_dict()
+    intercept = bool(preset.bulk_from_intercept)
+    return ResolvedCircuit(compiled, preset.name, roles, intercept, roles, intercept)
 
 
 def guess_vector(initial_guess: Mapping[str, float] | Sequence[float] | None,
@@ -249,8 +263,8 @@ class CircuitModel:
         f, z = as_spectrum_arrays(frequency, impedance)
         r = self._resolved
         fit = fit_arrays(r.compiled, f[None, :], z[None, :], weighting=self.weighting,
-                         space=self._space, initial_guess=self._guess, roles=r.roles,
-                         bulk_from_intercept=r.bulk_from_intercept, max_nfev=self.max_nfev)
+                         space=self._space, initial_guess=self._guess, roles=r.start_roles,
+                         bulk_from_intercept=r.start_intercept, max_nfev=self.max_nfev)
         names = self.param_names
         self.params_ = dict(zip(names, fit.params[0].tolist(), strict=True))
         self.stderr_ = dict(zip(names, fit.stderr[0].tolist(), strict=True))
