@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from eis_pipeline.exceptions import ConvergenceWarning, FitError, NotFittedError, SpectrumError
+from eis_pipeline.fitting.bounds import expand_bounds
 from eis_pipeline.fitting.engine import WEIGHTINGS, CompiledLike, fit_arrays
 from eis_pipeline.fitting.transforms import Bounds, ParameterSpace
 
@@ -200,7 +201,9 @@ class CircuitModel:
     constants : mapping, optional
         Parameters held fixed, name -> value (as impedance.py's ``constants``).
     bounds : mapping, optional
-        name -> (lower, upper), natural units, ``None`` for an open side.
+        name -> (lower, upper), natural units, ``None`` for an open side; a name may be an
+        element type (``"R"``, ``"CPE_1"``) to bound every parameter of that type (a
+        per-parameter entry wins).
     max_nfev : int, optional
         Residual evaluations allowed per start.
 
@@ -227,7 +230,7 @@ class CircuitModel:
         self._resolved = resolve_circuit(circuit)
         c = self._resolved.compiled
         self._space = ParameterSpace.build(c.param_names, c.param_kinds, self.constants,
-                                           self.bounds)
+                                           expand_bounds(c.param_names, self.bounds))
         self._guess = guess_vector(initial_guess, c.param_names, self._space)
 
     def __repr__(self) -> str:
@@ -254,13 +257,25 @@ class CircuitModel:
         self.stderr_ = dict.fromkeys(names, float("nan"))
         return self
 
-    def fit(self, frequency: Any, impedance: Any) -> CircuitModel:
+    def fit(self, frequency: Any, impedance: Any, *, f_min_hz: float | None = None,
+            f_max_hz: float | None = None, mask: Any = None) -> CircuitModel:
         """Fit the circuit to one spectrum; return ``self``.
+
+        ``f_min_hz``/``f_max_hz`` (Hz) and ``mask`` (one boolean per point, True = fit)
+        restrict the points fitted; ``result_.residuals`` and ``n_points`` are over those.
 
         Warns :class:`~eis_pipeline.exceptions.ConvergenceWarning` when the fit did not reach
         a stationary point (``result_.status`` says why).
         """
         f, z = as_spectrum_arrays(frequency, impedance)
+        if f_min_hz is not None or f_max_hz is not None or mask is not None:
+            from eis_pipeline.fitting.batch import point_window
+
+            if mask is not None:
+                mask = np.asarray(mask, dtype=bool)
+            f2, z2, n = point_window(f[None], z[None], np.array([f.size]), f_min_hz,
+                                     f_max_hz, mask)
+            f, z = f2[0, :n[0]], z2[0, :n[0]]
         r = self._resolved
         fit = fit_arrays(r.compiled, f[None, :], z[None, :], weighting=self.weighting,
                          space=self._space, initial_guess=self._guess, roles=r.start_roles,
