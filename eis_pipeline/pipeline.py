@@ -141,7 +141,7 @@ def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult]) -> xr.Da
     cond = cond.sortby("spectrum")
     node["conductivity"] = xr.DataTree(cond)
     node["arrhenius"] = xr.DataTree(arrhenius_by_component(
-        cond, form=sample.settings.arrhenius_form,  # type: ignore[arg-type]
+        cond, form=sample.settings.arrhenius_form,
         breakpoints=sample.settings.arrhenius_breakpoints,
         breakpoint_K=sample.settings.arrhenius_breakpoint_K))
     return node

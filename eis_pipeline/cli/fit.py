@@ -18,11 +18,10 @@ from typing import Any, NoReturn
 import click
 
 from eis_pipeline.exceptions import EisError
+from eis_pipeline.vocabulary import AUTO_CIRCUIT as AUTO
+from eis_pipeline.vocabulary import WEIGHTINGS as WEIGHTING_CHOICES
 
-WEIGHTING_CHOICES = ("modulus", "unit", "proportional")
 DEFAULT_PRESET = "bulk-gb-electrode"
-#: ``--preset auto``: fit the candidate presets and choose per sweep by BIC.
-AUTO = "auto"
 
 
 #: Why a parameter ends on a bound, and what to do (the note under a fit in ``fits_table``).

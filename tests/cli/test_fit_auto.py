@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from eis_pipeline.cli.main import cli
 from eis_pipeline.conventions import make_spectrum
-from eis_pipeline.simulate import add_proportional_noise, log_frequencies, pellet_impedance
+from eis_pipeline.testing.simulate import add_proportional_noise, log_frequencies, pellet_impedance
 
 F = log_frequencies(7e6, 1.0, 10)
 TWO_ARCS = {"L0": 0.0, "R1": 4000.0, "CPE1_0": 5.5e-11, "CPE1_1": 0.95, "R2": 5000.0,
