@@ -192,6 +192,56 @@ def _runs_z(residuals: Array, n_points: NDArray[np.int_]) -> Array:
     return np.asarray(np.min(z, axis=1))
 
 
+#: Restarts around the best point of a spectrum whose every start stopped unconverged, and
+#: their spread in internal coordinates (a factor e^0.7 ~ 2 for log parameters).
+N_RESTARTS = 4
+RESTART_SPREAD = 0.7
+#: Seed of the restart perturbations: the same for every spectrum and every run, so a result
+#: never depends on the batch a spectrum was fitted in.
+RESTART_SEED = 20261204
+
+
+def _restart(best: SolverResult, messages: list[str], compiled: CompiledLike,
+             space: ParameterSpace, frequency: Array, impedance: CArray, weighting: str,
+             lo: Array, hi: Array, floor: Array, options: Mapping[str, Any]) -> list[str]:
+    """Solve :data:`N_RESTARTS` perturbed copies of each unconverged spectrum's best point;
+    keep a restart (in place in ``best``) where it converges at a cost no higher, or lowers
+    the cost. Returns the messages, updated where a restart was kept."""
+    bad = np.flatnonzero(~best.converged & np.isfinite(best.cost))
+    if bad.size == 0:
+        return messages
+    m = N_RESTARTS
+    pf = best.x.shape[1]
+    noise = np.random.default_rng(RESTART_SEED).standard_normal((m, pf)) * RESTART_SPREAD
+    u = best.x[bad][:, None, :] + noise[None, :, :]
+    u = np.minimum(np.maximum(u, lo[bad][:, None]), hi[bad][:, None]).reshape(-1, pf)
+    sub = Problem(compiled, space, frequency[bad], impedance[bad], weighting, m)
+    spec_lo, spec_hi, spec_floor = lo[bad], hi[bad], floor[bad]
+    part = _solve_part(sub, u, spec_lo, spec_hi, spec_floor, np.arange(u.shape[0]), options)
+    cost = np.where(np.isfinite(part.cost), part.cost, np.inf).reshape(-1, m)
+    # prefer converged restarts: among them the cheapest, else the cheapest of all
+    conv = part.converged.reshape(-1, m)
+    pick = np.where(conv.any(axis=1), np.argmin(np.where(conv, cost, np.inf), axis=1),
+                    np.argmin(cost, axis=1))
+    rows = np.arange(bad.size) * m + pick
+    new_cost = part.cost[rows]
+    old_cost = best.cost[bad]
+    take = ((part.converged[rows] & (new_cost <= old_cost * (1 + AGREE_RTOL)))
+            | (new_cost < old_cost * (1 - AGREE_RTOL)))
+    best.nfev[bad] += part.nfev.reshape(-1, m).sum(axis=1)
+    if not take.any():
+        return messages
+    dest, src = bad[take], rows[take]
+    for name in ("x", "cost", "residuals", "jacobian", "status", "reason", "n_iterations",
+                 "newton_decrement"):
+        getattr(best, name)[dest] = getattr(part, name)[src]
+    new_messages = part.messages()
+    out = list(messages)
+    for d, r in zip(dest.tolist(), src.tolist(), strict=True):
+        out[d] = f"{new_messages[r]} (after a restart near the best start)"
+    return out
+
+
 #: Two starts whose costs agree within this fraction reached the same point.
 AGREE_RTOL = 1e-3
 
@@ -400,19 +450,27 @@ def fit_arrays(
         messages = [all_messages[i] for i in rows.tolist()]
         nfev = res.nfev.reshape(s, k).sum(1)
     nfev = nfev + ranked
-    u = pick(res.x)
+    best = SolverResult(x=pick(res.x), cost=pick(res.cost), residuals=pick(res.residuals),
+                        jacobian=pick(res.jacobian), status=pick(res.status),
+                        reason=pick(res.reason), nfev=nfev, n_iterations=pick(res.n_iterations),
+                        newton_decrement=pick(res.newton_decrement))
+    if staged and initial_guess is None and not best.converged.all():
+        messages = _restart(best, messages, compiled, space, frequency, impedance, weighting,
+                            lo, hi, floor, options)
+    nfev = best.nfev
+    u = best.x
     params = space.to_natural(u)
-    residuals = pick(res.residuals)
-    stats = fit_statistics(residuals, pick(res.jacobian),
+    residuals = best.residuals
+    stats = fit_statistics(residuals, best.jacobian,
                            space.natural_derivative(u), space.free, p, 2 * n_points)
     pinned = at_bound(space, u, lo, hi)
     swapped = _arc_swap(params, stats.covariance, stats.correlation, stats.stderr, space,
                         roles, bulk_from_intercept, flags=pinned)
     return BatchFit(
         params=params, stderr=stats.stderr, covariance=stats.covariance,
-        correlation=stats.correlation, status=pick(res.status), messages=messages,
-        cost=pick(res.cost), chi_square=stats.chi_square,
+        correlation=stats.correlation, status=best.status, messages=messages,
+        cost=best.cost, chi_square=stats.chi_square,
         reduced_chi_square=stats.reduced_chi_square, aic=stats.aic, bic=stats.bic,
-        n_points=n_points, nfev=nfev, n_iterations=pick(res.n_iterations),
+        n_points=n_points, nfev=nfev, n_iterations=best.n_iterations,
         impedance_fit=problem.model_at(params, residuals), residuals=residuals,
         swapped=swapped, at_bound=pinned)
