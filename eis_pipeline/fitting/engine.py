@@ -20,7 +20,8 @@ from numpy.typing import NDArray
 from eis_pipeline.exceptions import FitError
 from eis_pipeline.fitting import compiled_lm
 from eis_pipeline.fitting.bounds import at_bound, row_bounds
-from eis_pipeline.fitting.initial import initial_guesses
+from eis_pipeline.fitting.initial import grid_start, initial_guesses
+from eis_pipeline.fitting.structure import series_terms
 from eis_pipeline.fitting.problem import WEIGHTINGS, CompiledLike, Problem, weights
 from eis_pipeline.fitting.solver import (
     REASONS,
@@ -69,12 +70,19 @@ class BatchFit:
 
 def _starting_points(initial_guess: Array | None, frequency: Array, impedance: CArray,
                      names: Sequence[str], roles: Mapping[str, Mapping[str, str]] | None,
-                     bulk_from_intercept: bool) -> Array:
+                     bulk_from_intercept: bool, terms: Any = None) -> Array:
     if initial_guess is not None:
         guess = np.asarray(initial_guess, dtype=np.float64)
         guess = np.broadcast_to(guess, (frequency.shape[0], len(names)))
         return guess[:, None, :]
-    return initial_guesses(frequency, impedance, names, roles, bulk_from_intercept)
+    starts = initial_guesses(frequency, impedance, names, roles, bulk_from_intercept)
+    if terms is not None and not roles:
+        extra = grid_start(frequency, impedance, names, terms)
+        if extra is not None:
+            # where the τ search found nothing feasible, repeat the first start
+            extra = np.where(np.isfinite(extra), extra, starts[:, 0])
+            starts = np.concatenate([extra[:, None], starts], axis=1)
+    return starts
 
 
 def _arc_swap(params: Array, cov: Array, corr: Array, stderr: Array,
@@ -390,8 +398,10 @@ def fit_arrays(
         bad = int(np.flatnonzero(2 * n_points < pf)[0])
         raise FitError(f"spectrum {bad} has {int(n_points[bad])} points: too few to fit "
                        f"{pf} free parameters (need at least {(pf + 1) // 2})")
+    ast = getattr(compiled, "ast", None)
+    terms = series_terms(ast) if ast is not None else None
     starts = _starting_points(initial_guess, frequency, impedance, names, roles,
-                              bulk_from_intercept)
+                              bulk_from_intercept, terms)
     s, k, p = starts.shape
     problem = Problem(compiled, space, frequency, impedance, weighting, k)
     u0 = space.to_internal(starts.reshape(s * k, p))

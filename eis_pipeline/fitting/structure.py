@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from eis_pipeline.circuits.grammar import Element, Node, Parallel, Series
 
-__all__ = ["StructuralRoles", "structural_roles"]
+__all__ = ["SeriesTerms", "StructuralRoles", "series_terms", "structural_roles"]
 
 
 @dataclass(frozen=True)
@@ -105,3 +105,47 @@ def structural_roles(ast: Node) -> StructuralRoles | None:
     if inductors:
         roles["inductance"] = {"inductor": inductors[0]}
     return StructuralRoles(roles, intercept)
+
+
+@dataclass(frozen=True)
+class SeriesTerms:
+    """The top-level series terms of a circuit of arcs (for :func:`~eis_pipeline.fitting.
+    initial.grid_start`): each arc as (resistor, capacitive element, its kind "CPE"/"C")."""
+
+    arcs: tuple[tuple[str, str, str], ...]
+    resistors: tuple[str, ...]
+    inductors: tuple[str, ...]
+    electrodes: tuple[tuple[str, str], ...]   # (name, "CPE" or "C")
+
+
+def series_terms(ast: Node) -> SeriesTerms | None:
+    """The series terms of a circuit made only of R, L, CPE/C in series and R‖CPE / R‖C
+    arcs (any number, any order, any names); None for any other shape.
+
+    >>> from eis_pipeline.circuits import parse_circuit
+    >>> series_terms(parse_circuit("CPE9-p(C2,R2)-R5-p(R1,CPE1)")).arcs
+    (('R2', 'C2', 'C'), ('R1', 'CPE1', 'CPE'))
+    """
+    terms = ast.children if isinstance(ast, Series) else (ast,)
+    arcs: list[tuple[str, str, str]] = []
+    resistors: list[str] = []
+    inductors: list[str] = []
+    electrodes: list[tuple[str, str]] = []
+    for t in terms:
+        if isinstance(t, Parallel):
+            arc = _arc(t)
+            if arc is None:
+                return None
+            cap = arc.get("cpe") or arc["capacitor"]
+            arcs.append((arc["resistance"], cap, "CPE" if "cpe" in arc else "C"))
+        elif isinstance(t, Element) and t.kind == "R":
+            resistors.append(t.name)
+        elif isinstance(t, Element) and t.kind == "L":
+            inductors.append(t.name)
+        elif isinstance(t, Element) and t.kind in ("CPE", "C"):
+            electrodes.append((t.name, t.kind))
+        else:
+            return None
+    if not arcs:
+        return None
+    return SeriesTerms(tuple(arcs), tuple(resistors), tuple(inductors), tuple(electrodes))
