@@ -21,7 +21,6 @@ from eis_pipeline.exceptions import FitError
 from eis_pipeline.fitting import compiled_lm
 from eis_pipeline.fitting.bounds import at_bound, row_bounds
 from eis_pipeline.fitting.initial import grid_start, initial_guesses
-from eis_pipeline.fitting.structure import series_terms
 from eis_pipeline.fitting.problem import WEIGHTINGS, CompiledLike, Problem, weights
 from eis_pipeline.fitting.solver import (
     REASONS,
@@ -32,6 +31,7 @@ from eis_pipeline.fitting.solver import (
     least_squares_batch,
 )
 from eis_pipeline.fitting.statistics import fit_statistics
+from eis_pipeline.fitting.structure import series_terms
 from eis_pipeline.fitting.transforms import ParameterSpace
 
 __all__ = ["WEIGHTINGS", "BatchFit", "CompiledLike", "fit_arrays", "weights"]
@@ -76,7 +76,9 @@ def _starting_points(initial_guess: Array | None, frequency: Array, impedance: C
         guess = np.broadcast_to(guess, (frequency.shape[0], len(names)))
         return guess[:, None, :]
     starts = initial_guesses(frequency, impedance, names, roles, bulk_from_intercept)
-    if terms is not None and not roles:
+    # the τ search where the roles cannot order the arcs: no roles, or arcs of different
+    # kinds (R‖C and R‖CPE: which one is faster is the data's to say)
+    if terms is not None and (not roles or len({a[2] for a in terms.arcs}) > 1):
         extra = grid_start(frequency, impedance, names, terms)
         if extra is not None:
             # where the τ search found nothing feasible, repeat the first start

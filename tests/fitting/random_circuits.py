@@ -14,12 +14,13 @@ F = np.logspace(6.5, -0.5, 71)
 
 def random_case(rng: np.random.Generator, n_arcs: int) -> tuple[str, dict[str, float]]:
     """A circuit string (elements in random order, random indices) and true parameters:
-    optional series R and L, ``n_arcs`` R‖CPE or R‖C arcs a decade or more apart in τ,
-    optional blocking-electrode CPE."""
+    optional series R and L, ``n_arcs`` R‖CPE or R‖C arcs a decade or more apart in τ
+    inside the window, optional blocking-electrode CPE whose impedance is a tenth of the
+    arcs' two decades below the slowest apex (every feature resolvable)."""
     idx = iter(rng.permutation(10).tolist())
     terms: list[str] = []
     p: dict[str, float] = {}
-    taus = np.sort(10.0 ** rng.uniform(-6.5, -1.0, n_arcs))
+    taus = np.sort(10.0 ** rng.uniform(-6.0, -3.0, n_arcs))
     for i in range(1, n_arcs):   # resolvable: at least a decade apart
         taus[i] = max(taus[i], taus[i - 1] * 10.0)
     for tau in taus:
@@ -45,7 +46,11 @@ def random_case(rng: np.random.Generator, n_arcs: int) -> tuple[str, dict[str, f
     if rng.random() < 0.7:
         k = next(idx)
         terms.append(f"CPE{k}")
-        p[f"CPE{k}_0"], p[f"CPE{k}_1"] = 10.0 ** rng.uniform(-6.5, -5), rng.uniform(0.8, 0.95)
+        # a spike that rises above the arcs at the low end without hiding the slowest one
+        n_e = rng.uniform(0.8, 0.95)
+        r_tot = sum(v for name, v in p.items() if name.startswith("R"))
+        w_slow = 1.0 / taus[-1]
+        p[f"CPE{k}_0"], p[f"CPE{k}_1"] = 10.0 / (r_tot * (w_slow / 100.0) ** n_e), n_e
     rng.shuffle(terms)
     return "-".join(terms), p
 
