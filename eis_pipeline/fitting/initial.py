@@ -479,7 +479,7 @@ def grid_start(frequency: Array, impedance: NDArray[np.complex128], names: Seque
     y = np.concatenate([np.where(valid, z.real, 0.0) * inv,
                         np.where(valid, z.imag, 0.0) * inv], axis=1)     # (S, 2N)
 
-    def col(h: NDArray[np.complex128]) -> Array:
+    def col(h: Any) -> Array:
         return np.concatenate([h.real * inv, h.imag * inv], axis=-1)
 
     fixed: list[Array] = []
