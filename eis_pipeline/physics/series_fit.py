@@ -219,6 +219,9 @@ def fit_temperature_series(
     plan = _Plan([], [], [], [("free", None)] * len(names), [])
     theta0: list[float] = []
     r_start: dict[str, FloatArray] = {}
+    # per role: (median in-window C_eff, start n, θ index of the shared n or -1)
+    arc_start: dict[str, tuple[float, float, int]] = {}
+    q_cols: dict[str, FloatArray] = {}
     for role, r_el, cap in role_arcs:
         r = p0[:, idx[r_el]]
         inwin = np.isfinite(r) & (r > 0)
@@ -229,7 +232,12 @@ def fit_temperature_series(
             n_exp = p0[:, idx[f"{cap}_1"]] if f"{cap}_1" in idx else np.ones(n_t)
             c_eff = q ** (1 / n_exp) * r ** ((1 - n_exp) / n_exp)
             apex = 1.0 / (2 * np.pi * r * c_eff)
-            inwin &= (apex >= fmin) & (apex <= fmax)
+            inwin &= (apex >= fmin) & (apex <= fmax) & (n_exp >= 0.5)
+            # An arc whose capacitance jumps by > 10x from the others is another feature the
+            # per-spectrum fit put in this slot (arcs swap as they leave the window).
+            if inwin.any():
+                med = np.median(np.log(c_eff[inwin]))
+                inwin &= np.abs(np.log(c_eff) - med) < math.log(10.0)
         if inwin.sum() < 2:
             inwin = np.isfinite(r) & (r > 0)
         if inwin.sum() < 2:
@@ -244,19 +252,23 @@ def fit_temperature_series(
         theta0 += [-icpt, slope]
         plan.kind[idx[r_el]] = ("arrhenius", len(plan.roles) - 1)
         r_start[role] = np.exp(np.log(kappa) + log_t - (-icpt) + slope * (x - x_mid))
+        n_med = float(np.clip(np.nanmedian(n_exp[inwin]), 0.31, 0.999)) if cap else 1.0
+        c_med = float(np.exp(np.nanmedian(np.log(c_eff[inwin])))) if cap else math.nan
+        arc_start[role] = (c_med, n_med, -1)
         if cap and f"{cap}_1" in idx and "exponents" in shared:
             plan.kind[idx[f"{cap}_1"]] = ("shared", len(theta0))
+            arc_start[role] = (c_med, n_med, len(theta0))
             plan.names.append(f"{cap}_1")
             plan.lower.append(0.3)
             plan.upper.append(1.0)
-            theta0.append(float(np.clip(np.nanmedian(n_exp[inwin]), 0.31, 0.999)))
+            theta0.append(n_med)
         if cap and "capacitances" in shared:
             n_j = idx.get(f"{cap}_1", -1)
             plan.kind[idx[f"{cap}_0"]] = ("cdl", len(plan.roles) - 1, len(theta0), n_j)
             plan.names.append(f"{role}_ln_capacitance")
             plan.lower.append(-np.inf)
             plan.upper.append(np.inf)
-            theta0.append(float(np.nanmedian(np.log(c_eff[inwin]))))
+            theta0.append(math.log(c_med))
     # per-temperature free parameters
     for j, name in enumerate(names):
         if plan.kind[j][0] != "free":
@@ -267,13 +279,11 @@ def fit_temperature_series(
         vals[bad_v] = np.nanmedian(vals) if np.any(~bad_v) else 1.0
         role_of = next((ra for ra in role_arcs if ra[2] and name == f"{ra[2]}_0"), None)
         if role_of is not None:
-            # Q of an arc outside the window is unreliable: rebuild it from C_eff and R(T)
-            r_el, cap = role_of[1], role_of[2]
-            n_exp = p0[:, idx[f"{cap}_1"]] if f"{cap}_1" in idx else np.ones(n_t)
-            c_eff = vals ** (1 / n_exp) * p0[:, idx[r_el]] ** ((1 - n_exp) / n_exp)
-            cmed = float(np.nanmedian(c_eff))
-            nmed = float(np.nanmedian(n_exp))
+            # Q of an arc outside the window is unreliable: rebuild it from the in-window
+            # C_eff and R(T) (PHYSICS.md 3: Q = C^n R^(n-1))
+            cmed, nmed, _ = arc_start[role_of[0]]
             vals = cmed**nmed * r_start[role_of[0]] ** (nmed - 1)
+            q_cols[role_of[0]] = np.arange(len(theta0), len(theta0) + n_t)
         lo, hi = float(c.lower_bounds[j]), float(c.upper_bounds[j])
         cols = []
         for t in range(n_t):
@@ -294,6 +304,17 @@ def fit_temperature_series(
     th0 = np.clip(np.array(theta0), lower + 1e-12 * np.abs(lower) + 1e-12,
                   upper - 1e-12 * np.abs(upper) - 1e-12)
     th0 = np.where(np.isfinite(lower) | np.isfinite(upper), th0, np.array(theta0))
+    # A second start with near-ideal arcs (n = 0.9): per-spectrum fits of out-of-window arcs
+    # can put the shared exponent in a wrong basin (seen: n at its 0.3 bound, χ² 40x noise).
+    starts = [th0]
+    alt = th0.copy()
+    for role, (cmed, _nmed, n_col) in arc_start.items():
+        if n_col >= 0:
+            alt[n_col] = 0.9
+            if role in q_cols:
+                alt[q_cols[role]] = 0.9 * math.log(cmed) - 0.1 * np.log(r_start[role])
+    if not np.array_equal(alt, th0):
+        starts.append(alt)
 
     def unpack(th: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Transformed circuit parameters u (T, P) and du/dθ (T, P, Θ)."""
@@ -347,9 +368,10 @@ def fit_temperature_series(
     # The matrices are small (≈ 2000 × 100): BLAS threads only contend with other processes
     # (measured: SVD 2 s threaded on a busy machine, 0.08 s on one thread).
     with threadpool_limits(limits=1):
-        sol = least_squares(residual, th0, jac=jacobian, bounds=(lower, upper), method="trf",
-                            x_scale="jac", max_nfev=budget, xtol=1e-12, ftol=1e-12,
-                            gtol=1e-10)
+        sols = [least_squares(residual, s0, jac=jacobian, bounds=(lower, upper), method="trf",
+                              x_scale="jac", max_nfev=budget, xtol=1e-12, ftol=1e-12,
+                              gtol=1e-10) for s0 in starts]
+    sol = min(sols, key=lambda r: r.cost if np.isfinite(r.cost) else math.inf)
     th = sol.x
     jac = jacobian(th)
     res = residual(th)
