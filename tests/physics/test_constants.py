@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import importlib
 
-from eis_pipeline import conventions, plotting, simulate
+from eis_pipeline import conventions, plotting
 from eis_pipeline.physics import roles
+from eis_pipeline.testing import simulate
 
 # physics/__init__ re-exports the *function* arrhenius under the module's name
 arrhenius = importlib.import_module("eis_pipeline.physics.arrhenius")
