@@ -379,15 +379,33 @@ def fit_temperature_series(
     dof = n_obs - th.size
     chi2 = float(res @ res)
     s2 = chi2 / dof if dof > 0 else math.nan
-    try:
-        cov = np.linalg.inv(jac.T @ jac) * s2
-    except np.linalg.LinAlgError:
-        cov = np.full((th.size, th.size), np.nan)
+    with threadpool_limits(limits=1):
+        cov, n_undetermined = _covariance(jac, s2)
     at_bound = np.isclose(th, lower) | np.isclose(th, upper)
     converged = bool(sol.success and sol.status > 0 and np.all(np.isfinite(th)))
-    return _assemble(spectra, order, temps_sorted, f, z, mask, c, names, unpack, natural,
-                     th, cov, plan, kappa, form, x, x_mid, chi2, dof, converged, sol,
-                     at_bound, tuple(shared), reference_temperature_K)
+    ds = _assemble(spectra, order, temps_sorted, f, z, mask, c, names, unpack, natural,
+                   th, cov, plan, kappa, form, x, x_mid, chi2, dof, converged, sol,
+                   at_bound, tuple(shared), reference_temperature_K)
+    ds["n_undetermined"] = ((), n_undetermined)
+    return ds
+
+
+def _covariance(jac: FloatArray, s2: float) -> tuple[FloatArray, int]:
+    """``(JᵀJ)⁻¹ s²`` from the SVD of the column-scaled Jacobian, and the number of
+    undetermined directions.
+
+    A per-temperature parameter of an arc far outside the window (its Q at the hottest
+    temperatures) has no effect on any residual: JᵀJ is singular, and a plain inverse returns
+    noise (negative variances were seen). Such directions (singular value below 1e-10 of the
+    largest) are dropped: they do not couple to the determined parameters such as E_a.
+    """
+    scale = np.linalg.norm(jac, axis=0)
+    scale[scale == 0] = 1.0
+    _, sv, vt = np.linalg.svd(jac / scale, full_matrices=False)
+    keep = sv > 1e-10 * sv[0]
+    v = vt[keep].T / sv[keep]
+    cov = (v @ v.T) / np.outer(scale, scale) * s2
+    return cov, int((~keep).sum())
 
 
 def _assemble(spectra, order, temps, f, z, mask, c, names, unpack, natural, th, cov,  # type: ignore[no-untyped-def]

@@ -7,7 +7,12 @@ import pytest
 
 from eis_pipeline.conventions import VACUUM_PERMITTIVITY_F_PER_CM
 from eis_pipeline.physics.dielectric import conductivity_spectra, dielectric_spectra, jonscher_fit
-from eis_pipeline.simulate import ArrheniusLaw, PelletModel, log_frequencies, simulate_spectrum
+from eis_pipeline.testing.simulate import (
+    ArrheniusLaw,
+    PelletModel,
+    log_frequencies,
+    simulate_spectrum,
+)
 
 R, C, KAPPA = 2.0e4, 3.0e-11, 0.127
 

@@ -13,7 +13,12 @@ from eis_pipeline.fitting.batch import fit_spectra
 from eis_pipeline.physics.arrhenius import arrhenius_by_component
 from eis_pipeline.physics.conductivity import conductivity
 from eis_pipeline.physics.series_fit import fit_temperature_series
-from eis_pipeline.simulate import ArrheniusLaw, PelletModel, log_frequencies, simulate_spectrum
+from eis_pipeline.testing.simulate import (
+    ArrheniusLaw,
+    PelletModel,
+    log_frequencies,
+    simulate_spectrum,
+)
 
 EA_BULK, EA_GB = 0.35, 0.45
 MODEL = PelletModel(0.1, 1.0, bulk=ArrheniusLaw.from_sigma_at(1e-3, EA_BULK),
