@@ -153,6 +153,12 @@ def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult]) -> xr.Da
         cond, form=sample.settings.arrhenius_form,
         breakpoints=sample.settings.arrhenius_breakpoints,
         breakpoint_K=sample.settings.arrhenius_breakpoint_K))
+    if sample.settings.series_fit == "global":   # issue 14 hook (module owned by "series")
+        from eis_pipeline.physics.series_fit import series_fit_for_campaign
+
+        node["series_fit"] = xr.DataTree(series_fit_for_campaign(
+            spectra, fits, sample.settings.circuit, geometry.physics_kwargs(),
+            sample.settings.arrhenius_form))
     return node
 
 
