@@ -301,9 +301,12 @@ def fit_temperature_series(
         plan.kind[j] = ("free", np.array(cols))
     positive = np.array([k == "positive" for k in c.param_kinds])
     lower, upper = np.array(plan.lower), np.array(plan.upper)
-    th0 = np.clip(np.array(theta0), lower + 1e-12 * np.abs(lower) + 1e-12,
-                  upper - 1e-12 * np.abs(upper) - 1e-12)
-    th0 = np.where(np.isfinite(lower) | np.isfinite(upper), th0, np.array(theta0))
+    with np.errstate(invalid="ignore"):   # inf bounds stay inf
+        pad = 1e-9 * np.maximum(1.0, np.abs(np.where(np.isfinite(lower), lower, 0.0)))
+        lo_in = np.where(np.isfinite(lower), lower + pad, -np.inf)
+        pad = 1e-9 * np.maximum(1.0, np.abs(np.where(np.isfinite(upper), upper, 0.0)))
+        hi_in = np.where(np.isfinite(upper), upper - pad, np.inf)
+    th0 = np.clip(np.array(theta0), lo_in, hi_in)  # strictly inside: trf needs it
     # A second start with near-ideal arcs (n = 0.9): per-spectrum fits of out-of-window arcs
     # can put the shared exponent in a wrong basin (seen: n at its 0.3 bound, χ² 40x noise).
     starts = [th0]
@@ -405,6 +408,10 @@ def _covariance(jac: FloatArray, s2: float) -> tuple[FloatArray, int]:
     keep = sv > 1e-10 * sv[0]
     v = vt[keep].T / sv[keep]
     cov = (v @ v.T) / np.outer(scale, scale) * s2
+    # a parameter with a share in a dropped direction is itself undetermined: NaN, not 0
+    lost = np.sum(vt[~keep] ** 2, axis=0) > 1e-8
+    cov[lost, :] = np.nan
+    cov[:, lost] = np.nan
     return cov, int((~keep).sum())
 
 
@@ -539,5 +546,12 @@ def series_fit_for_campaign(spectra: Sequence[xr.Dataset], fits: xr.Dataset, cir
         empty.attrs.update(reason=f"{type(exc).__name__}: {exc}", circuit=use, form=form)
         return empty
     ds.attrs["source"] = "; ".join(ds.attrs["source"])
-    ds.attrs["reason"] = "" if bool(ds.converged) else f"not converged: {ds.attrs['message']}"
+    reasons = [] if bool(ds.converged) else [f"not converged: {ds.attrs['message']}"]
+    lost = [str(c) for c in ds.component.values[:2]
+            if np.isfinite(ds.activation_energy.sel(component=c))
+            and not np.isfinite(ds.activation_energy_stderr.sel(component=c))]
+    if lost:
+        reasons.append(f"E_a of {', '.join(lost)} undetermined by the data (check the circuit: "
+                       "is that arc in the window at any temperature?)")
+    ds.attrs["reason"] = "; ".join(reasons)
     return ds

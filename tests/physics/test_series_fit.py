@@ -91,7 +91,7 @@ def test_bad_input_names_the_fix() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="measured at 2f5e: all 50 within 0.01 eV but only 38/50 "
+@pytest.mark.xfail(strict=True, reason="measured 2026-12-04: all 50 within 0.01 eV but only 38/50 "
                    "within 3 linearised standard errors (under-coverage, issue 14 open)")
 def test_coverage_over_fifty_series() -> None:
     """E_a within 3 standard errors in >= 95 % of series (nominal 99.7 %), within 0.01 eV."""
