@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +30,7 @@ def run(quick: bool = False) -> str:
     model = PelletModel(0.1, 1.0, bulk=ArrheniusLaw.from_sigma_at(1e-3, 0.35),
                         grain_boundary=ArrheniusLaw.from_sigma_at(5e-4, 0.45),
                         inductance_H=0.0)
-    geometry = {"thickness_cm": 0.1, "diameter_cm": 1.0}
+    geometry: dict[str, Any] = {"thickness_cm": 0.1, "diameter_cm": 1.0}
     repeats = 1 if quick else 3
     lines = ["## Global temperature-series fit", "",
              "Simulated pellet: bulk 0.35 eV, grain boundary 0.45 eV, -40 ... 100 °C, "

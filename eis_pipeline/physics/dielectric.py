@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -182,7 +183,8 @@ def conductivity_spectra(spectra: Sequence[xr.Dataset], cell_constant_per_cm: fl
             temps[i] = float(np.nanmedian(ds["temperature"].values))
     units = {"frequency": "Hz", "conductivity_real": "S/cm", "permittivity_real": "1",
              "modulus_imag": "1"}
-    data = {k: (("spectrum", "point"), v, {"units": units[k]}) for k, v in cols.items()}
+    data: dict[str, Any] = {k: (("spectrum", "point"), v, {"units": units[k]})
+                            for k, v in cols.items()}
     for key, name, unit in (("sigma_dc", "sigma_dc", "S/cm"),
                             ("sigma_dc_stderr", "sigma_dc_stderr", "S/cm"),
                             ("crossover_frequency", "crossover_frequency", "Hz"),

@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -57,7 +58,7 @@ class _Plan:
     upper: list[float]
     # per circuit parameter j: ("free", θ index per T) | ("arrhenius", role index) |
     # ("shared", θ index) | ("cdl", role index, θ index of ln C, circuit index of n)
-    kind: list[tuple]           # type: ignore[type-arg]
+    kind: list[tuple[Any, ...]]
     roles: list[tuple[str, int, int]]  # (role, θ index of a', circuit index of R)
 
 
@@ -96,7 +97,7 @@ def _weights(z: NDArray[np.complex128], weighting: str) -> FloatArray:
 def fit_temperature_series(
     spectra: Sequence[xr.Dataset],
     circuit: str = "bulk-gb-electrode",
-    temperature_K: Sequence[float] | None = None,
+    temperature_K: Sequence[float] | NDArray[np.float64] | None = None,
     *,
     thickness_cm: float | None = None,
     diameter_cm: float | None = None,
@@ -186,7 +187,7 @@ def fit_temperature_series(
         kappa = resolve_geometry({}, thickness_cm=thickness_cm, diameter_cm=diameter_cm,
                                  area_cm2=area_cm2).cell_constant_per_cm
     resolved = resolve_circuit(circuit)
-    c = resolved.compiled
+    c: Any = resolved.compiled   # CompiledCircuit: bounds and kinds are read too
     names = list(c.param_names)
     layout = parse_layout(c.circuit)
     role_arcs = []
@@ -221,7 +222,7 @@ def fit_temperature_series(
     r_start: dict[str, FloatArray] = {}
     # per role: (median in-window C_eff, start n, θ index of the shared n or -1)
     arc_start: dict[str, tuple[float, float, int]] = {}
-    q_cols: dict[str, FloatArray] = {}
+    q_cols: dict[str, NDArray[np.int_]] = {}
     for role, r_el, cap in role_arcs:
         r = p0[:, idx[r_el]]
         inwin = np.isfinite(r) & (r > 0)
@@ -415,7 +416,7 @@ def _covariance(jac: FloatArray, s2: float) -> tuple[FloatArray, int]:
     return cov, int((~keep).sum())
 
 
-def _assemble(spectra, order, temps, f, z, mask, c, names, unpack, natural, th, cov,  # type: ignore[no-untyped-def]
+def _assemble(spectra, order, temps, f, z, mask, c, names, unpack, natural, th, cov,
               plan, kappa, form, x, x_mid, chi2, dof, converged, sol, at_bound, shared,
               t_ref):
     """The result dataset (spectra in the caller's order along ``spectrum``)."""
@@ -537,10 +538,12 @@ def series_fit_for_campaign(spectra: Sequence[xr.Dataset], fits: xr.Dataset, cir
     use = circuit if circuit != "auto" else "bulk-gb-electrode"
     temps = (np.asarray(fits["temperature"].values, float) if "temperature" in fits.coords
              or "temperature" in fits else None)
-    geo = {k: v for k, v in geometry_kwargs.items()
-           if k in ("thickness_cm", "diameter_cm", "area_cm2")}
+    geo = geometry_kwargs
     try:
-        ds = fit_temperature_series(spectra, use, temps, form=form, **geo)
+        ds = fit_temperature_series(spectra, use, temps, form=form,
+                                    thickness_cm=geo.get("thickness_cm"),
+                                    diameter_cm=geo.get("diameter_cm"),
+                                    area_cm2=geo.get("area_cm2"))
     except EisError as exc:
         empty = xr.Dataset()
         empty.attrs.update(reason=f"{type(exc).__name__}: {exc}", circuit=use, form=form)
