@@ -98,7 +98,7 @@ def _measure_run(n_files: int, circuit: str, jobs: int, dask: bool) -> dict[str,
         tree = run_campaign(config, jobs=jobs, scheduler=client, progress=False, plots=False)
         wall = time.perf_counter() - start
         after = _usage()
-        if client is not None:
+        if client is not None and cluster is not None:
             client.close()
             cluster.close()
         n_spectra = tree["bench"]["fit"].ds.sizes["spectrum"]
