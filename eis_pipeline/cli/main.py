@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "inspect": "eis_pipeline.cli.inspect:inspect",
     "formats": "eis_pipeline.cli.formats:formats",
     "circuits": "eis_pipeline.cli.circuits:circuits",
+    "export": "eis_pipeline.cli.export:export",
 }
 
 #: one-line help shown by ``eis-pipeline --help`` without importing the command
@@ -29,6 +30,7 @@ SHORT_HELP: dict[str, str] = {
     "inspect": "Describe an instrument export or a results file.",
     "formats": "List the supported instrument formats.",
     "circuits": "List circuit presets and elements.",
+    "export": "Export spectra and fits as CSV, ZView .z or BDF files.",
 }
 
 
