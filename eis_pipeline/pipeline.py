@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Hashable, Iterator, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import numpy as np
 import xarray as xr
 
 from eis_pipeline.config import CampaignConfig, SampleConfig, load_config
+from eis_pipeline.config.files import geometry_from_headers
 from eis_pipeline.exceptions import EisError
 from eis_pipeline.tasks import (
     FileTask,
@@ -132,8 +134,15 @@ def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult]) -> xr.Da
             node[group] = xr.DataTree(stacked)
     from eis_pipeline.fitting.combined import split_fits
 
+    geometry = sample.geometry
+    if geometry is None:   # a quick campaign (``eis-pipeline fit``): the headers' geometry
+        geometry = geometry_from_headers([ds.attrs for ds in spectra])
+        node.attrs["geometry_source"] = "none" if geometry is None else "file header"
+        if geometry is None:
+            return node
+        node.attrs["geometry"] = json.dumps(_known(asdict(geometry)))
     # One physics pass per circuit ("auto" mixes them), rows put back in spectrum order.
-    parts = [conductivity(group, **sample.geometry.physics_kwargs())
+    parts = [conductivity(group, **geometry.physics_kwargs())
              for group in split_fits(fits).values()]
     cond = _concat(parts, renumber=False)
     if cond is None:
@@ -141,16 +150,18 @@ def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult]) -> xr.Da
     cond = cond.sortby("spectrum")
     node["conductivity"] = xr.DataTree(cond)
     node["arrhenius"] = xr.DataTree(arrhenius_by_component(
-        cond, form=sample.settings.arrhenius_form,  # type: ignore[arg-type]
+        cond, form=sample.settings.arrhenius_form,
         breakpoints=sample.settings.arrhenius_breakpoints,
         breakpoint_K=sample.settings.arrhenius_breakpoint_K))
     return node
 
 
-def _sample_attrs(sample: SampleConfig) -> dict[str, Any]:
-    from dataclasses import asdict
+def _known(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
 
-    geometry = {k: v for k, v in asdict(sample.geometry).items() if v is not None}
+
+def _sample_attrs(sample: SampleConfig) -> dict[str, Any]:
+    geometry = {} if sample.geometry is None else _known(asdict(sample.geometry))
     return {"geometry": json.dumps(geometry), "synthesis": json.dumps(dict(sample.synthesis)),
             "circuit": sample.settings.circuit, "files": len(sample.paths),
             **{f"synthesis_{k}": v for k, v in sample.synthesis.items()}}

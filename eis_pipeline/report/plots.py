@@ -50,7 +50,7 @@ def fitted_arcs(frequency: Any, values: Mapping[str, float],
     :func:`~eis_pipeline.report.figures.nyquist`, and the series resistance before them (ohm: a bulk
     read at the high-frequency intercept, else 0). ``values`` maps parameter names to values,
     ``roles`` is the preset's role mapping."""
-    from eis_pipeline.simulate import rq_impedance
+    from eis_pipeline.testing.simulate import rq_impedance
 
     arcs = {}
     series = 0.0

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import importlib
 
-from eis_pipeline import conventions, simulate
+from eis_pipeline import conventions
 from eis_pipeline.physics import roles
 from eis_pipeline.report import figures
+from eis_pipeline.testing import simulate
 
 # physics/__init__ re-exports the *function* arrhenius under the module's name
 arrhenius = importlib.import_module("eis_pipeline.physics.arrhenius")

@@ -24,7 +24,7 @@ from eis_pipeline.report.figures import (
     save_figure,
     trend_plot,
 )
-from eis_pipeline.simulate import ArrheniusLaw, PelletModel, log_frequencies, rq_impedance
+from eis_pipeline.testing.simulate import ArrheniusLaw, PelletModel, log_frequencies, rq_impedance
 
 ROOT = Path(__file__).resolve().parents[2]
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -203,8 +203,8 @@ def test_axis_label_units() -> None:
 
 
 def test_only_plotting_imports_matplotlib() -> None:
-    code = ("import sys, eis_pipeline, eis_pipeline.config, eis_pipeline.simulate, "
-            "eis_pipeline.io.hdf5, eis_pipeline.io.writers; "
+    code = ("import sys, eis_pipeline, eis_pipeline.config, eis_pipeline.testing.simulate, "
+            "eis_pipeline.io.hdf5, eis_pipeline.testing.writers; "
             "print('matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ROOT, env={"PYTHONPATH": str(ROOT)}, check=True)
