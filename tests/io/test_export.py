@@ -13,7 +13,7 @@ import xarray as xr
 from eis_pipeline.conventions import make_spectrum
 from eis_pipeline.io.export import export_results, zview_text
 from eis_pipeline.io.registry import read_spectra
-from eis_pipeline.simulate import add_proportional_noise, log_frequencies, pellet_impedance
+from eis_pipeline.testing.simulate import add_proportional_noise, log_frequencies, pellet_impedance
 
 PARAMS = {"L0": 2.5e-7, "R1": 1234.5678901, "CPE1_0": 3.3e-11, "CPE1_1": 0.93,
           "R2": 987.654321, "CPE2_0": 2.1e-9, "CPE2_1": 0.81, "CPE3_0": 4.4e-6,
