@@ -630,6 +630,16 @@ def save_figure(fig: Figure, path: str | Path, *, dpi: int = 300) -> Path:
     return path
 
 
+def figure_bytes(fig: Figure, fmt: str, *, dpi: int = 300) -> bytes:
+    """``fig`` rendered in the house style as ``fmt`` (``svg``, ``png``, ``pdf``) bytes."""
+    import io
+
+    buffer = io.BytesIO()
+    with _style():
+        fig.savefig(buffer, format=fmt, dpi=dpi)
+    return buffer.getvalue()
+
+
 def checks_figure(frequency: ArrayLike, kk_residual: ArrayLike, tau_s: ArrayLike | None = None,
                   gamma_ohm: ArrayLike | None = None, *, threshold: float = 0.01,
                   noise: float | None = None, title: str | None = None) -> Figure:
