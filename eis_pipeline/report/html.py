@@ -36,20 +36,24 @@ _DEPENDENCIES = ("numpy", "scipy", "xarray", "h5py", "h5netcdf", "matplotlib", "
 _SHORT = {"bulk": "bulk", "grain_boundary": "gb", "total": "total"}
 
 _CSS = """
-body{font:14px/1.45 system-ui,sans-serif;margin:1.5em auto;max-width:1100px;color:#222;padding:0 1em}
+body{font:14px/1.45 system-ui,sans-serif;margin:1.5em auto;max-width:1100px;color:#222;
+padding:0 1em}
 h1{font-size:1.5em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
 table{border-collapse:collapse;margin:.5em 0;font-variant-numeric:tabular-nums}
 th,td{border:1px solid #ddd;padding:.25em .55em;text-align:right;white-space:nowrap}
 th{background:#f3f3f3;cursor:pointer}td:first-child,th:first-child{text-align:left}
 tr.bad td{background:#fff1f0}.extrapolated{color:#a15c00}
-figure{display:inline-block;margin:.4em;vertical-align:top}figure svg,figure img{max-width:100%;height:auto}
-details{margin:.3em 0}summary{cursor:pointer}pre{white-space:pre-wrap;background:#f7f7f7;padding:.6em;font-size:12px}
+figure{display:inline-block;margin:.4em;vertical-align:top}
+figure svg,figure img{max-width:100%;height:auto}
+details{margin:.3em 0}summary{cursor:pointer}
+pre{white-space:pre-wrap;background:#f7f7f7;padding:.6em;font-size:12px}
 .note{color:#555;font-size:.92em}
 @media print{details{display:block}details>*{display:block}th{cursor:auto}}
 """
 
 _JS = """
-document.querySelectorAll('table.sortable th').forEach((th, i) => th.addEventListener('click', () => {
+document.querySelectorAll('table.sortable th').forEach((th, i) =>
+    th.addEventListener('click', () => {
   const body = th.closest('table').tBodies[0];
   const key = r => { const t = r.cells[i].dataset.value ?? r.cells[i].textContent;
                      const x = parseFloat(t); return isNaN(x) ? t : x; };
@@ -103,8 +107,10 @@ def _summary_section(tree: xr.DataTree) -> str:
         return "<p>No campaign summary in this file.</p>"
     shorts = [s for s in _SHORT.values() if any(f"sigma25_{s}_S_cm" in r for r in rows)]
     units = {s: sigma_unit([r.get(f"sigma25_{s}_S_cm", np.nan) for r in rows]) for s in shorts}
-    synthesis = [k for k in rows[0] if k != "sample" and not k.startswith(("sigma25_", "Ea_",
-                                                                          "n_"))]
+    # only the synthesis parameters that vary: the constant ones would crowd the table
+    synthesis = [k for k in rows[0] if k != "sample"
+                 and not k.startswith(("sigma25_", "Ea_", "n_"))
+                 and len({str(r.get(k)) for r in rows}) > 1]
     header = (["sample", *synthesis] + [f"σ(25 °C) {s} ({units[s][1]})" for s in shorts]
               + [f"Ea {s} (eV)" for s in shorts] + ["fits converged", "KK failed"])
     cells = []
@@ -126,12 +132,14 @@ def _summary_section(tree: xr.DataTree) -> str:
         line += [f"{row.get('n_converged', 0)}/{row.get('n_spectra', 0)}",
                  _esc(row.get("n_kk_failed", 0))]
         cells.append(line)
-    note = (f'<p class="note">{EXTRAPOLATED_MARK} σ(25 °C) extrapolated outside the measured '
-            "temperature range with the fitted Arrhenius law: not a measurement.</p>")
+    extrapolated = any(r.get(f"sigma25_{s}_extrapolated") for r in rows for s in shorts)
+    note = "" if not extrapolated else (
+        f'<p class="note">{EXTRAPOLATED_MARK} σ(25 °C) extrapolated outside the measured '
+        "temperature range with the fitted Arrhenius law: not a measurement.</p>")
     best = tree["campaign"].attrs.get("best_sample")
     best_text = f"<p>Best sample (highest total σ at 25 °C): <b>{_esc(best)}</b></p>" if best \
         else ""
-    return _table(header, cells) + note + best_text
+    return f'<div style="overflow-x:auto">{_table(header, cells)}</div>' + note + best_text
 
 
 def _trend_section(tree: xr.DataTree) -> str:
