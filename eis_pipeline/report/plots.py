@@ -95,10 +95,13 @@ def _checks(node: xr.DataTree, sid: str, spectrum: xr.Dataset, title: str) -> An
         keep = np.isfinite(drt["tau"].values)
         tau, gamma = drt["tau"].values[keep], drt["gamma"].values[keep]
     noise = float(kk["kk_noise_estimate"].values[row]) if "kk_noise_estimate" in kk else None
+    hard_limit = float(kk.attrs["hard_limit"]) if "hard_limit" in kk.attrs else None
+    verdict = str(kk["kk_reason"].values[row]) if "kk_reason" in kk else None
     return figures.checks_figure(spectrum["frequency"].values,
                                   kk["kk_residual"].values[row, :n], tau, gamma,
                                   threshold=float(kk.attrs.get("threshold", 0.01)),
-                                  noise=noise, title=title)
+                                  noise=noise, hard_limit=hard_limit, verdict=verdict,
+                                  title=title)
 
 
 def sample_spectrum_figures(node: xr.DataTree) -> list[tuple[str, list[tuple[str, Any]]]]:
