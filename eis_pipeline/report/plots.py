@@ -143,6 +143,7 @@ def write_sample_plots(node: xr.DataTree, folder: str | Path, *, fmt: str = "png
                 written.append(figures.save_figure(fig, folder / name / stem, dpi=SPECTRUM_DPI))
     if "conductivity" in node.children and "arrhenius" in node.children:
         cond = node["conductivity"].ds
+        cond = cond.isel(spectrum=np.isfinite(cond["temperature"].values))  # known T only
         sigma = {c: cond["conductivity"].sel(component=c).values
                  for c in COMPONENTS if c in cond["component"].values}
         written.append(figures.save_figure(
