@@ -144,15 +144,10 @@ def impedance_py_rows(fits: xr.Dataset) -> list[dict[str, Any]]:
 
 
 def impedance_py_csv_text(fits: xr.Dataset) -> str:
-    rows = impedance_py_rows(fits)
-    columns: list[str] = []
-    for row in rows:
-        columns += [k for k in row if k not in columns]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
+    """:func:`impedance_py_rows` as CSV text."""
+    from eis_pipeline.report.tables import rows_csv_text
+
+    return rows_csv_text(impedance_py_rows(fits))
 
 
 def _safe(name: str) -> str:
