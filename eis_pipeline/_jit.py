@@ -46,9 +46,12 @@ def kernel(fn: F | None = None, *, signature: Any = None) -> Any:
             return f
         import numba
 
+        # error_model="numpy": 1/0 gives inf (a trial point the solver rejects), as in numpy,
+        # instead of raising ZeroDivisionError inside compiled code
         if signature is None:
-            return numba.njit(cache=True)(f)  # type: ignore[no-any-return]
-        return numba.njit(signature, cache=True)(f)  # type: ignore[no-any-return]
+            return numba.njit(cache=True, error_model="numpy")(f)  # type: ignore[no-any-return]
+        return numba.njit(signature, cache=True,  # type: ignore[no-any-return]
+                          error_model="numpy")(f)
     return wrap if fn is None else wrap(fn)
 
 

@@ -11,13 +11,12 @@ machine code next to it: a circuit is compiled once per machine, not once per pr
 spectrum. The pure-Python twin of a generated module (:func:`~eis_pipeline._jit.pure` mode)
 runs the same source uncompiled.
 
-Each module defines
-
-- ``evaluate(p, omega, z, jac)``: Z (N,) and dZ/dp (N, P) for one parameter vector p (P,),
-  natural units, at angular frequencies ω (N,);
-- ``impedance(p, omega, z)``: Z only;
-- ``evaluate_rows`` / ``impedance_rows``: the same over rows of a batch, row ``b`` on grid
-  ``omega[grid_of[b]]``.
+Each module defines one kernel, ``evaluate(p, omega, z, jac)``: Z (N,) and dZ/dp (N, P) for
+one parameter vector p (P,), natural units, at angular frequencies ω (N,). It has one numba
+signature, so other kernels take it as a first-class function (compiled once for every
+circuit): the solver (:mod:`eis_pipeline.fitting._lm_kernels`) and the batch loops of
+:mod:`~eis_pipeline.circuits.batch_kernels`. Only this small function is compiled per
+structure (about a second, once per machine).
 
 Jacobian (PHYSICS.md section 2): an element's parameters enter Z only through that element,
 so dZ/dp = (dZ/dZ_leaf) dZ_leaf/dp, and the chain factor dZ/dZ_leaf is the product, along the
@@ -43,9 +42,8 @@ __all__ = ["EVALUATE_SIGNATURE", "cache_dir", "evaluator", "generate_source", "s
 
 #: numba signature of ``evaluate`` (what the compiled solver calls through a pointer).
 EVALUATE_SIGNATURE = "void(float64[::1], float64[::1], complex128[::1], complex128[:, ::1])"
-_IMPEDANCE_SIGNATURE = "void(float64[::1], float64[::1], complex128[::1])"
 #: Bump when the generated code changes shape (the file name hashes it).
-_VERSION = "1"
+_VERSION = "2"
 
 
 def structure(ast: Node) -> str:
@@ -72,25 +70,25 @@ class _Writer:
         self.n_vars += 1
         return f"{prefix}{self.n_vars}"
 
-    def value(self, node: Node, grads: bool) -> tuple[str, list[tuple[Node, str]]]:
-        """Emit ``node``'s value; return its variable and, per child of a parallel block,
-        the variable of the child's admittance."""
+    def value(self, node: Node) -> str:
+        """Emit ``node``'s value (and, in a parallel block, each child's admittance); return
+        the value's variable."""
         if isinstance(node, Element):
             element = ELEMENTS[node.kind]
             start = self.n_params
             self.n_params += element.n_params
             v = self.var("v")
-            derivs = [f"d{start + i}" if grads else "_" for i in range(element.n_params)]
+            derivs = [f"d{start + i}" for i in range(element.n_params)]
             args = ", ".join(f"p{start + i}" for i in range(element.n_params))
             self.values.append(f"{v}, {', '.join(derivs)} = K.{element.kernel}(w, {args})")
             self._leaves[id(node)] = (start, element.n_params)
-            return v, []
-        children = [self.value(child, grads)[0] for child in node.children]
+            return v
+        children = [self.value(child) for child in node.children]
         v = self.var("v")
         if isinstance(node, Series):
             self.values.append(f"{v} = {' + '.join(children)}")
             self._blocks[id(node)] = (v, [])
-            return v, []
+            return v
         inverses = []
         for c in children:
             i = self.var("y")
@@ -98,7 +96,7 @@ class _Writer:
             inverses.append(i)
         self.values.append(f"{v} = K.reciprocal({' + '.join(inverses)})")
         self._blocks[id(node)] = (v, inverses)
-        return v, []
+        return v
 
     def factor(self, node: Node, f: str | None) -> None:
         """Emit the chain factors below ``node`` (``f``: its own; None means 1) and the
@@ -119,18 +117,17 @@ class _Writer:
             self.factors.append(f"{c} = {t} * {t}" + (f" * {f}" if f else ""))
             self.factor(child, c)
 
-    def point(self, ast: Node, grads: bool) -> tuple[str, int]:
+    def point(self, ast: Node) -> tuple[str, int]:
         self._leaves: dict[int, tuple[int, int]] = {}
         self._blocks: dict[int, tuple[str, list[str]]] = {}
-        root, _ = self.value(ast, grads)
-        if grads:
-            self.factor(ast, None)
+        root = self.value(ast)
+        self.factor(ast, None)
         return root, self.n_params
 
 
-def _body(ast: Node, grads: bool) -> tuple[list[str], int]:
+def _body(ast: Node) -> tuple[list[str], int]:
     writer = _Writer()
-    root, n_params = writer.point(ast, grads)
+    root, n_params = writer.point(ast)
     lines = [f"p{i} = p[{i}]" for i in range(n_params)]
     lines.append("for k in range(omega.shape[0]):")
     inner = ["w = omega[k]", *writer.values, f"z[k] = {root}", *writer.factors,
@@ -141,8 +138,7 @@ def _body(ast: Node, grads: bool) -> tuple[list[str], int]:
 
 def generate_source(ast: Node) -> str:
     """The Python source of the evaluator module for ``ast``'s structure."""
-    zj, n_params = _body(ast, grads=True)
-    z_only, _ = _body(ast, grads=False)
+    zj, n_params = _body(ast)
 
     def indent(lines: list[str]) -> str:
         return "\n".join("    " + line for line in lines)
@@ -160,23 +156,6 @@ N_PARAMS = {n_params}
 @kernel(signature="{EVALUATE_SIGNATURE}")
 def evaluate(p, omega, z, jac):  # pragma: no cover - generated
 {indent(zj)}
-
-
-@kernel(signature="{_IMPEDANCE_SIGNATURE}")
-def impedance(p, omega, z):  # pragma: no cover - generated
-{indent(z_only)}
-
-
-@kernel
-def evaluate_rows(p, omega, grid_of, z, jac):  # pragma: no cover - generated
-    for b in range(p.shape[0]):
-        evaluate(p[b], omega[grid_of[b]], z[b], jac[b])
-
-
-@kernel
-def impedance_rows(p, omega, grid_of, z):  # pragma: no cover - generated
-    for b in range(p.shape[0]):
-        impedance(p[b], omega[grid_of[b]], z[b])
 '''
 
 

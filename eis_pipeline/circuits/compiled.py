@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from eis_pipeline import _jit
 from eis_pipeline.circuits.codegen import evaluator, structure
 from eis_pipeline.circuits.elements import ELEMENTS, ParamKind
 from eis_pipeline.circuits.grammar import Node, iter_elements, render
@@ -91,6 +92,7 @@ class CompiledCircuit:
         #: one structure share one generated evaluator.
         self.structure = structure(ast)
         self._kernels: ModuleType | None = None
+        self._batch_loops: tuple[ModuleType, Any] | None = None
 
     @property
     def n_params(self) -> int:
@@ -115,6 +117,19 @@ class CompiledCircuit:
         if module is None:
             module = self._kernels = evaluator(self.ast)
         return module
+
+    def _loops(self) -> tuple[ModuleType, Any]:
+        """The batch loops and the evaluator to pass them (compiled, or both pure)."""
+        loops = self._batch_loops
+        if loops is None:
+            evaluate = self.kernels.evaluate
+            if _jit.AVAILABLE:
+                loops = (_jit.twin("eis_pipeline.circuits.batch_kernels"),
+                         _jit.FirstClass(evaluate))
+            else:
+                loops = (_jit.pure("eis_pipeline.circuits.batch_kernels"), evaluate)
+            self._batch_loops = loops
+        return loops
 
     def _batch(self, params: Any, frequency: Any) -> tuple[Array, Array, Array, bool]:
         """Parameter rows (B, P), ω table (G, F), each row's grid, and whether the caller
@@ -157,7 +172,8 @@ class CompiledCircuit:
         p, omega, grid_of, single = self._batch(params, frequency)
         z = np.empty((p.shape[0], omega.shape[1]), np.complex128)
         with np.errstate(all="ignore"):
-            self.kernels.impedance_rows(p, omega, grid_of, z)
+            loops, evaluate = self._loops()
+            loops.impedance_rows(evaluate, p, omega, grid_of, z)
         return z[0] if single else z
 
     def impedance_and_jacobian(self, params: Any, frequency: Any) -> tuple[Array, Array]:
@@ -179,7 +195,8 @@ class CompiledCircuit:
         z = np.empty((b, f), np.complex128)
         jac = np.empty((b, f, self.n_params), np.complex128)
         with np.errstate(all="ignore"):
-            self.kernels.evaluate_rows(p, omega, grid_of, z, jac)
+            loops, evaluate = self._loops()
+            loops.evaluate_rows(evaluate, p, omega, grid_of, z, jac)
         if single:
             return z[0], jac[0]
         return z, jac
