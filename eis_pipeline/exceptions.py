@@ -12,7 +12,8 @@ Every error derives from :class:`EisError` and also from the matching built-in, 
     ├── FitError (RuntimeError)             a fit could not be carried out at all
     ├── NotFittedError (ValueError, AttributeError)   model used before .fit()
     ├── GeometryError (ValueError)          impossible pellet geometry
-    └── ConfigError (ValueError)            bad campaign config (.path, .line, .key)
+    ├── ConfigError (ValueError)            bad campaign config (.path, .line, .key)
+    └── OutputError (ValueError)            an output would replace an input or a foreign file
 
     EisWarning (UserWarning)
     ├── ConvergenceWarning                  a fit stopped without reaching a stationary point
@@ -36,6 +37,7 @@ __all__ = [
     "FormatError",
     "GeometryError",
     "NotFittedError",
+    "OutputError",
     "ParseError",
     "SpectrumError",
     "UnknownFormatError",
@@ -63,6 +65,10 @@ class ParseError(FormatError):
             where = f"{where}:{line}"
         super().__init__(f"{where}: {message}")
 
+    def __reduce__(self) -> tuple[type, tuple[str, str | None, int | None]]:
+        # rebuilt from its parts when a worker process sends it back (args is the full text)
+        return type(self), (self.reason, self.path, self.line)
+
 
 class UnknownFormatError(FormatError):
     """No registered importer recognises the file (or the requested format is unknown)."""
@@ -86,6 +92,9 @@ class CircuitError(EisError, ValueError):
         elif circuit is not None:
             text = f"{message} (circuit {circuit!r})"
         super().__init__(text)
+
+    def __reduce__(self) -> tuple[type, tuple[str, str | None, int | None]]:
+        return type(self), (self.reason, self.circuit, self.position)
 
 
 class FitError(EisError, RuntimeError):
@@ -115,6 +124,22 @@ class ConfigError(EisError, ValueError):
         if key is not None:
             where = f"{where}: key {key!r}"
         super().__init__(f"{where}: {message}")
+
+    def __reduce__(self) -> tuple[type, tuple[str, str | None, int | None, str | None]]:
+        return type(self), (self.reason, self.path, self.line, self.key)
+
+
+class OutputError(EisError, ValueError):
+    """An output path is refused: it would replace an input file, the config, or a file the
+    tool did not write; ``path`` is the refused output."""
+
+    def __init__(self, message: str, path: str | PathLike[str] = "<output>") -> None:
+        self.path = str(path)
+        self.reason = message
+        super().__init__(f"{self.path}: {message}")
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        return type(self), (self.reason, self.path)
 
 
 class EisWarning(UserWarning):

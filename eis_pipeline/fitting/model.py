@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 from eis_pipeline.exceptions import ConvergenceWarning, FitError, NotFittedError, SpectrumError
 from eis_pipeline.fitting.engine import WEIGHTINGS, CompiledLike, fit_arrays
 from eis_pipeline.fitting.transforms import Bounds, ParameterSpace
+from eis_pipeline.vocabulary import is_auto_circuit
 
 __all__ = ["CircuitModel", "FitResult", "resolve_circuit"]
 
@@ -102,7 +103,7 @@ def resolve_circuit(circuit: str) -> ResolvedCircuit:
     """
     from eis_pipeline.circuits import PRESETS, compile_circuit, get_preset
 
-    if isinstance(circuit, str) and circuit.strip().lower() == "auto":
+    if is_auto_circuit(circuit):
         # "auto" is a choice between circuits, which a single-circuit fit cannot make
         raise FitError("circuit 'auto' means model selection, not one circuit: call "
                        "eis_pipeline.fitting.select_circuit(spectra) to fit the candidate "

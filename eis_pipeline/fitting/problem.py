@@ -24,12 +24,12 @@ from numpy.typing import NDArray
 from eis_pipeline.exceptions import FitError
 from eis_pipeline.fitting import compiled_lm
 from eis_pipeline.fitting.transforms import ParameterSpace
+from eis_pipeline.vocabulary import WEIGHTINGS
 
 __all__ = ["WEIGHTINGS", "CompiledLike", "Problem", "weights"]
 
 Array = NDArray[np.float64]
 CArray = NDArray[np.complex128]
-WEIGHTINGS = ("modulus", "unit", "proportional")
 PROPORTIONAL_FLOOR = 1e-3
 _EPS = float(np.finfo(np.float64).eps)
 

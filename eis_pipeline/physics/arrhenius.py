@@ -24,6 +24,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from eis_pipeline.conventions import BOLTZMANN_EV_PER_K, ROOM_TEMPERATURE_K
 from eis_pipeline.physics.geometry import Geometry
+from eis_pipeline.vocabulary import ArrheniusForm
 
 __all__ = ["BOLTZMANN_EV_PER_K", "ROOM_TEMPERATURE_K", "arrhenius", "arrhenius_by_component"]
 
@@ -39,7 +40,7 @@ _RESIDUAL_FLOOR = 1e-3
 _BREAKPOINT_PARAMS = 3
 
 FloatArray = NDArray[np.float64]
-Form = Literal["sigma_T", "sigma"]
+Form = ArrheniusForm
 
 
 @dataclass

@@ -13,7 +13,7 @@ from eis_pipeline.exceptions import ConvergenceWarning
 from eis_pipeline.fitting import fit_spectra
 from eis_pipeline.fitting.drt_seed import drt_initial_guess
 from eis_pipeline.fitting.selection import drt_results, reseed_from_drt
-from eis_pipeline.simulate import log_frequencies, pellet_impedance
+from eis_pipeline.testing.simulate import log_frequencies, pellet_impedance
 from eis_pipeline.validation.drt import drt, suggest_arcs
 
 F = log_frequencies(7e6, 0.1, 10)

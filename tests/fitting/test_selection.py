@@ -20,7 +20,7 @@ from eis_pipeline.fitting.selection import (
     fits_by_circuit,
     select_circuit,
 )
-from eis_pipeline.simulate import add_proportional_noise, log_frequencies, pellet_impedance
+from eis_pipeline.testing.simulate import add_proportional_noise, log_frequencies, pellet_impedance
 
 F = log_frequencies(7e6, 1.0, 10)   # 69 points, a BioLogic-like window
 

@@ -1,13 +1,12 @@
 """Pellet physics end to end: simulated temperature series -> real files -> fits -> E_a, σ.
 
-A pellet with known Arrhenius laws and geometry (eis_pipeline.simulate) is measured at several
-temperatures with 0.5 % noise, each spectrum WRITTEN as an EC-Lab ``.mpt`` file, then read back
-with :func:`eis_pipeline.read_spectra` (temperature from the file name, as a campaign config
-does), fitted with a preset circuit, turned into conductivities with the pellet geometry and
-fitted with Arrhenius per component. The recovered E_a must agree with the truth within its
-*reported* uncertainty, and that uncertainty must be honest over many noise realisations
-(coverage), not tuned on one seed.
-"""
+A pellet with known Arrhenius laws and geometry (eis_pipeline.testing.simulate) is measured at
+several temperatures with 0.5 % noise, each spectrum WRITTEN as an EC-Lab ``.mpt`` file, then read
+back with :func:`eis_pipeline.read_spectra` (temperature from the file name, as a campaign config
+does), fitted with a preset circuit, turned into conductivities with the pellet geometry and fitted
+with Arrhenius per component. The recovered E_a must agree with the truth within its *reported*
+uncertainty, and that uncertainty must be honest over many noise realisations (coverage), not tuned
+on one seed. """
 
 from __future__ import annotations
 
@@ -22,15 +21,15 @@ from eis_pipeline import read_spectra
 from eis_pipeline.config import TemperatureSource
 from eis_pipeline.conventions import ROOM_TEMPERATURE_K, ZERO_CELSIUS_K
 from eis_pipeline.fitting import fit_spectra
-from eis_pipeline.io.writers import write_mpt
 from eis_pipeline.physics import arrhenius_by_component, conductivity
-from eis_pipeline.simulate import (
+from eis_pipeline.testing.simulate import (
     ArrheniusLaw,
     PelletModel,
     add_proportional_noise,
     log_frequencies,
     measurement_times,
 )
+from eis_pipeline.testing.writers import write_mpt
 
 TEMPERATURES_C = (0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0)
 NOISE = 0.005

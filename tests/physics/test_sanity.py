@@ -17,7 +17,7 @@ import xarray as xr
 
 from eis_pipeline.conventions import ZERO_CELSIUS_K
 from eis_pipeline.physics import arrhenius_by_component, conductivity
-from eis_pipeline.simulate import ArrheniusLaw, PelletModel
+from eis_pipeline.testing.simulate import ArrheniusLaw, PelletModel
 from tests.physics.fits_factory import BULK_GB_ELECTRODE, BULK_GB_ELECTRODE_ROLES, make_fits
 
 PARAMS = ("R1", "CPE1_0", "CPE1_1", "R2", "CPE2_0", "CPE2_1", "CPE3_0", "CPE3_1")

@@ -20,7 +20,7 @@ section 3) equals the physical one: ``Q = C_eff**n * R**(n - 1)``. The arc's ape
 at ``ω = 1 / (R C_eff)``, so the bulk apex frequency is the material's dielectric relaxation
 frequency ``σ_b / (2π ε_r ε₀)``, independent of the pellet geometry.
 
-This module only computes; it writes no files (see :mod:`eis_pipeline.io.writers`).
+This module only computes; it writes no files (see :mod:`eis_pipeline.testing.writers`).
 """
 
 from __future__ import annotations
@@ -298,7 +298,7 @@ def simulate_spectrum(model: PelletModel, temperature_K: float, frequency: Array
                          "when noise or temperature_jitter_K is not zero")
     return make_spectrum(
         f, z, time=measurement_times(f), temperature=temperature,
-        instrument="eis_pipeline.simulate",
+        instrument="eis_pipeline.testing.simulate",
         attrs={f"true_{k}": float(v) for k, v in params.items()},
     )
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eis_pipeline.io.writers import write_gamry_dta, write_mpt
-from eis_pipeline.simulate import log_frequencies, rq_impedance
+from eis_pipeline.testing.simulate import log_frequencies, rq_impedance
+from eis_pipeline.testing.writers import write_gamry_dta, write_mpt
 
 
 def read_mpt(path: Path) -> tuple[dict[str, str], list[str], np.ndarray]:

@@ -1,303 +1,47 @@
-"""Campaign configuration: a TOML file -> frozen dataclasses, units converted once.
+"""Reading a campaign config: TOML text -> :class:`~eis_pipeline.config.schema.CampaignConfig`.
 
-A campaign config names the samples of a series, the files of each, how to find each
-spectrum's temperature, the pellet geometry and the synthesis parameters::
-
-    [campaign]
-    name = "NaCB11H12 milling series"
-    output = "results/milling.h5"          # relative to this file's folder
-
-    [defaults]                              # every key may be overridden per sample
-    circuit = "bulk-gb-electrode-inductance"
-    f_min_hz = 1.0
-    f_max_hz = 7e6
-    weighting = "modulus"
-    arrhenius_form = "sigma_T"
-
-    [[samples]]
-    name = "mill045"
-    files = ["mill045min/*.mpt"]           # globs relative to this file's folder
-    temperature = {from = "filename", pattern = "(?P<celsius>-?\\d+)C"}
-    thickness_mm = 0.64
-    thickness_stderr_mm = 0.01
-    diameter_mm = 10.02
-    diameter_stderr_mm = 0.01
-    [samples.synthesis]
-    milling_time_min = 45
-    milling_speed_rpm = 500
-
-Units: keys carry their unit and are converted exactly once, here. Geometry is stored in
-**cm / cm² / g** (the units of the physics API, ``conductivity(fits, thickness_cm=...)``),
-temperatures in **K**, frequencies in **Hz**. Synthesis values are descriptive metadata and
-are kept as written, with their unit-suffixed names (``milling_time_min``), because they label
-trend axes rather than enter formulas.
-
-Errors: every problem raises :class:`~eis_pipeline.exceptions.ConfigError` naming the file,
-the line (found by scanning the TOML text: tomllib reports no positions), the key, what was
-expected and, for unknown keys or choices, the valid ones with the closest match suggested.
+tomllib reports no positions, so :class:`_Source` scans the text for the line of each key;
+every problem raises :class:`~eis_pipeline.exceptions.ConfigError` naming the file, that
+line, the key, what was expected and, for unknown keys or choices, the valid ones with the
+closest match suggested. Units are converted here, once (docs/config.md).
 """
 
 from __future__ import annotations
 
 import difflib
 import glob
-import json
 import math
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
+from eis_pipeline.config.schema import (
+    ARRHENIUS_BREAKPOINTS,
+    ARRHENIUS_FORMS,
+    AUTO_CIRCUIT,
+    CAMPAIGN_KEYS,
+    DEFAULT_KEYS,
+    PLOT_FORMATS,
+    SAMPLE_KEYS,
+    SYNTHESIS_KEYS,
+    TEMPERATURE_SOURCES,
+    WEIGHTINGS,
+    CampaignConfig,
+    FitDefaults,
+    Geometry,
+    SampleConfig,
+    TemperatureSource,
+    sample_name_problem,
+)
 from eis_pipeline.conventions import ZERO_CELSIUS_K
 from eis_pipeline.exceptions import ConfigError
 
-__all__ = [
-    "ARRHENIUS_FORMS",
-    "TEMPERATURE_SOURCES",
-    "WEIGHTINGS",
-    "CampaignConfig",
-    "FitDefaults",
-    "Geometry",
-    "SampleConfig",
-    "TemperatureSource",
-    "load_config",
-    "parse_config",
-]
+__all__ = ["load_config", "parse_config"]
 
-WEIGHTINGS = ("modulus", "proportional", "unit")
-ARRHENIUS_FORMS = ("sigma_T", "sigma")
-TEMPERATURE_SOURCES = ("filename", "column", "table", "metadata")
-DEFAULT_CIRCUIT = "auto"
-#: choose the preset per spectrum by information criterion (eis_pipeline.fitting.selection)
-AUTO_CIRCUIT = "auto"
-
-_CAMPAIGN_KEYS = {"name": str, "description": str, "output": str, "plots": bool,
-                  "plot_format": str}
-_PLOT_FORMATS = ("png", "pdf", "svg")
-_DEFAULT_KEYS = ("circuit", "f_min_hz", "f_max_hz", "weighting", "arrhenius_form",
-                 "arrhenius_breakpoints", "arrhenius_breakpoint_celsius", "drt", "format")
-ARRHENIUS_BREAKPOINTS = ("auto", 0, 1)
-_GEOMETRY_KEYS = ("thickness_mm", "thickness_stderr_mm", "diameter_mm", "diameter_stderr_mm",
-                  "area_cm2", "area_stderr_cm2", "mass_mg", "theoretical_density_g_cm3")
-_SAMPLE_KEYS = ("name", "files", "temperature", "synthesis", *_GEOMETRY_KEYS, *_DEFAULT_KEYS)
-#: Known synthesis keys and their types; other keys are allowed (free metadata).
-SYNTHESIS_KEYS: dict[str, type] = {
-    "milling_time_min": float, "milling_speed_rpm": float, "ball_to_powder_ratio": float,
-    "ball_diameter_mm": float, "jar_material": str, "ball_material": str,
-    "annealing_temperature_celsius": float, "annealing_time_min": float,
-    "pressing_pressure_mpa": float, "atmosphere": str, "precursors": str,
-}
-
-
-# --------------------------------------------------------------------------- dataclasses
-
-@dataclass(frozen=True)
-class FitDefaults:
-    """Analysis settings, campaign-wide in ``[defaults]``, overridable per sample.
-
-    Attributes
-    ----------
-    circuit : str
-        Preset name or impedance.py circuit string.
-    f_min_hz, f_max_hz : float or None
-        Frequency window kept for fitting (None: no limit).
-    weighting : str
-        One of :data:`WEIGHTINGS`.
-    arrhenius_form : str
-        ``"sigma_T"`` (σT = σ₀ exp(-E_a/kT)) or ``"sigma"``, PHYSICS.md section 6.
-    arrhenius_breakpoints : {"auto", 0, 1}
-        Phase transitions: 0 fits one line, 1 always two segments, "auto" two segments only
-        when an information criterion prefers them (PHYSICS.md section 6).
-    arrhenius_breakpoint_K : float or None
-        A known transition temperature: split the Arrhenius fit there instead of searching.
-    drt : bool
-        Compute each spectrum's distribution of relaxation times (stored under ``drt``).
-    format : str or None
-        Importer name; None sniffs each file's format from its content.
-    """
-
-    circuit: str = DEFAULT_CIRCUIT
-    f_min_hz: float | None = None
-    f_max_hz: float | None = None
-    weighting: str = "modulus"
-    arrhenius_form: str = "sigma_T"
-    arrhenius_breakpoints: str | int = "auto"
-    arrhenius_breakpoint_K: float | None = None
-    drt: bool = True
-    format: str | None = None
-
-
-@dataclass(frozen=True)
-class Geometry:
-    """Pellet geometry in cm, cm² and g (the physics API's units).
-
-    ``area_cm2`` is always set (from the diameter when given); ``diameter_cm`` is None when
-    the config gave an area. Standard errors are 0 when the config gave none.
-    """
-
-    thickness_cm: float
-    thickness_stderr_cm: float
-    area_cm2: float
-    area_stderr_cm2: float
-    diameter_cm: float | None = None
-    diameter_stderr_cm: float = 0.0
-    mass_g: float | None = None
-    theoretical_density_g_cm3: float | None = None
-
-    @property
-    def relative_density(self) -> float | None:
-        """m / (A L ρ_theoretical) (PHYSICS.md section 5), or None when unknown."""
-        if self.mass_g is None or self.theoretical_density_g_cm3 is None:
-            return None
-        return self.mass_g / (self.area_cm2 * self.thickness_cm * self.theoretical_density_g_cm3)
-
-    def physics_kwargs(self) -> dict[str, float]:
-        """Keyword arguments for ``eis_pipeline.conductivity``: thickness and diameter (or
-        area) with their standard errors, and mass and theoretical density when known."""
-        kwargs = {"thickness_cm": self.thickness_cm,
-                  "thickness_stderr_cm": self.thickness_stderr_cm}
-        if self.diameter_cm is not None:
-            kwargs.update(diameter_cm=self.diameter_cm,
-                          diameter_stderr_cm=self.diameter_stderr_cm)
-        else:
-            kwargs.update(area_cm2=self.area_cm2, area_stderr_cm2=self.area_stderr_cm2)
-        if self.mass_g is not None:
-            kwargs["mass_g"] = self.mass_g
-        if self.theoretical_density_g_cm3 is not None:
-            kwargs["theoretical_density_g_cm3"] = self.theoretical_density_g_cm3
-        return kwargs
-
-
-@dataclass(frozen=True)
-class TemperatureSource:
-    """Where each spectrum's temperature comes from.
-
-    ``kind`` is ``"filename"`` (regular expression ``pattern`` with a named group
-    ``celsius`` or ``kelvin``), ``"column"`` (the spectrum's ``temperature`` variable),
-    ``"table"`` (``table_K``: file name -> K) or ``"metadata"`` (an importer-provided
-    attribute).
-    """
-
-    kind: str
-    pattern: str | None = None
-    table_K: Mapping[str, float] = field(default_factory=dict)
-
-    def from_file(self, path: str | Path) -> float | None:
-        """Temperature in K known from the config for ``path``; None for ``column`` and
-        ``metadata`` (the pipeline reads those from the spectra).
-
-        Raises
-        ------
-        ConfigError
-            If the file name does not match the pattern or the table has no entry.
-        """
-        path = Path(path)
-        if self.kind == "filename" and self.pattern is not None:
-            match = re.search(self.pattern, path.name)
-            if match is None:
-                raise ConfigError(f"file name {path.name!r} does not match the temperature "
-                                  f"pattern {self.pattern!r}; fix the pattern or rename the "
-                                  "file", key="temperature.pattern")
-            groups = match.groupdict()
-            if groups.get("celsius") is not None:
-                return float(groups["celsius"].replace(",", ".")) + ZERO_CELSIUS_K
-            return float(groups["kelvin"].replace(",", "."))
-        if self.kind == "table":
-            for key in (path.as_posix(), path.name):
-                if key in self.table_K:
-                    return self.table_K[key]
-            raise ConfigError(f"no temperature for {path.name!r} in the temperature table; "
-                              f"entries: {', '.join(sorted(self.table_K))}",
-                              key="temperature")
-        return None
-
-
-@dataclass(frozen=True)
-class SampleConfig:
-    """One sample (pellet) of the campaign.
-
-    ``files`` are the glob patterns as written; ``paths`` the resolved files (sorted,
-    absolute, deterministic).
-    """
-
-    name: str
-    files: tuple[str, ...]
-    paths: tuple[Path, ...]
-    temperature: TemperatureSource
-    geometry: Geometry
-    settings: FitDefaults
-    synthesis: Mapping[str, float | str | bool] = field(default_factory=dict)
-
-    def to_attrs(self) -> dict[str, float | str | bool]:
-        """Flat attributes for the sample's results group (DESIGN.md section 7): geometry in
-        cm/cm²/g (unknown values left out), ``relative_density``, the synthesis keys as
-        written and ``temperature_source``."""
-        attrs: dict[str, float | str | bool] = {
-            k: v for k, v in asdict(self.geometry).items() if v is not None}
-        if self.geometry.diameter_cm is None:
-            attrs.pop("diameter_stderr_cm", None)
-        if self.geometry.relative_density is not None:
-            attrs["relative_density"] = self.geometry.relative_density
-        attrs.update(self.synthesis)
-        attrs["temperature_source"] = self.temperature.kind
-        return attrs
-
-    def file_temperatures_K(self) -> dict[Path, float | None]:
-        """Temperature in K for each file when the config fixes it (filename, table)."""
-        return {p: self.temperature.from_file(p) for p in self.paths}
-
-
-@dataclass(frozen=True)
-class CampaignConfig:
-    """A whole campaign: name, output, defaults and samples."""
-
-    name: str
-    path: Path | None
-    base_dir: Path
-    output: Path
-    defaults: FitDefaults
-    samples: tuple[SampleConfig, ...]
-    description: str = ""
-    plots: bool = True
-    plot_format: str = "png"
-
-    def sample(self, name: str) -> SampleConfig:
-        """The sample called ``name``."""
-        for s in self.samples:
-            if s.name == name:
-                return s
-        raise KeyError(f"no sample {name!r}; samples: {', '.join(s.name for s in self.samples)}")
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict (paths relative to the config's folder where possible)."""
-
-        def rel(p: Path) -> str:
-            try:
-                return p.relative_to(self.base_dir).as_posix()
-            except ValueError:
-                return p.as_posix()
-
-        samples = []
-        for s in self.samples:
-            d = asdict(s)
-            d["paths"] = [rel(p) for p in s.paths]
-            d["temperature"]["table_K"] = dict(s.temperature.table_K)
-            d["synthesis"] = dict(s.synthesis)
-            d["geometry"]["relative_density"] = s.geometry.relative_density
-            samples.append(d)
-        return {
-            "name": self.name, "description": self.description,
-            "config_path": None if self.path is None else self.path.as_posix(),
-            "output": rel(self.output), "plots": self.plots, "plot_format": self.plot_format,
-            "defaults": asdict(self.defaults), "samples": samples,
-            "units": {"geometry": "cm, cm2, g", "temperature": "K", "frequency": "Hz"},
-        }
-
-    def to_json(self) -> str:
-        """The config as deterministic JSON (sorted keys), stored in the results file."""
-        return json.dumps(self.to_dict(), sort_keys=True, default=str)
+_Name = TypeVar("_Name", bound=str)
 
 
 # --------------------------------------------------------------------------- locating keys
@@ -395,13 +139,13 @@ class _Parser:
             raise self.src.error(f"{name} must be {need}, got {value!r}", key, section)
         return v
 
-    def _choice(self, value: Any, choices: Sequence[str], key: str,
-                section: str | int | None) -> str:
+    def _choice(self, value: Any, choices: Sequence[_Name], key: str,
+                section: str | int | None) -> _Name:
         name = key.rsplit(".", 1)[-1]
         if not isinstance(value, str) or value not in choices:
             raise self.src.error(f"{name} = {value!r} is not a valid choice; "
                                  f"{_suggest(str(value), choices)}", key, section)
-        return value
+        return cast(_Name, value)
 
     def _string(self, value: Any, key: str, section: str | int | None) -> str:
         if not isinstance(value, str) or not value.strip():
@@ -413,7 +157,7 @@ class _Parser:
     def settings(self, table: Mapping[str, Any], base: FitDefaults, section: str | int,
                  prefix: str) -> FitDefaults:
         values = asdict(base)
-        for key in _DEFAULT_KEYS:
+        for key in DEFAULT_KEYS:
             if key not in table:
                 continue
             value, full = table[key], f"{prefix}{key}"
@@ -492,20 +236,10 @@ class _Parser:
         a_err = get("area_stderr_cm2", allow_zero=True) or 0.0
         mass = get("mass_mg")
         rho = get("theoretical_density_g_cm3")
-        if diameter is not None:
-            d_cm = diameter / 10.0
-            area_cm2 = math.pi * d_cm**2 / 4.0
-            area_err = math.pi * d_cm / 2.0 * (d_err / 10.0)   # dA = (π d / 2) dd
-            return Geometry(thickness_cm=thickness / 10.0, thickness_stderr_cm=t_err / 10.0,
-                            area_cm2=area_cm2, area_stderr_cm2=area_err, diameter_cm=d_cm,
-                            diameter_stderr_cm=d_err / 10.0,
-                            mass_g=None if mass is None else mass / 1e3,
-                            theoretical_density_g_cm3=rho)
-        return Geometry(thickness_cm=thickness / 10.0, thickness_stderr_cm=t_err / 10.0,
-                        area_cm2=cast(float, area),  # exactly one of diameter/area is set
-                        area_stderr_cm2=a_err,
-                        mass_g=None if mass is None else mass / 1e3,
-                        theoretical_density_g_cm3=rho)
+        return Geometry.from_mm(thickness, diameter_mm=diameter, area_cm2=area,
+                                thickness_stderr_mm=t_err, diameter_stderr_mm=d_err,
+                                area_stderr_cm2=a_err, mass_mg=mass,
+                                theoretical_density_g_cm3=rho)
 
     def temperature(self, value: Any, i: int, prefix: str) -> TemperatureSource:
         key = prefix + "temperature"
@@ -586,14 +320,15 @@ class _Parser:
             raise ConfigError("each [[samples]] entry must be a table", self.path, None,
                               f"samples[{i}]")
         prefix = f"samples[{i}]."
-        self._check_keys(s, _SAMPLE_KEYS, f"[[samples]] #{i + 1}", i, prefix)
+        self._check_keys(s, SAMPLE_KEYS, f"[[samples]] #{i + 1}", i, prefix)
         if "name" not in s:
             raise self.src.error("missing name", prefix + "name", i, lookup="samples")
         name = self._string(s["name"], prefix + "name", i)
-        if "/" in name or name in ("campaign", "failures"):
-            raise self.src.error(f"sample name {name!r} may not contain '/' or be 'campaign' "
-                                 "or 'failures' (they name groups in the results file)",
-                                 prefix + "name", i)
+        problem = sample_name_problem(name)
+        if problem is not None:
+            shown = repr(name[:60]) + ("..." if len(name) > 60 else "")
+            raise self.src.error(f"sample name {shown} {problem} (it names a group of the "
+                                 "results file and its plot files)", prefix + "name", i)
         if "files" not in s:
             raise self.src.error("missing files (globs relative to the config file)",
                                  prefix + "files", i, lookup="name")
@@ -619,21 +354,21 @@ class _Parser:
         camp = top.get("campaign", {})
         if not isinstance(camp, Mapping):
             raise self.src.error("campaign must be a table", "campaign")
-        self._check_keys(camp, list(_CAMPAIGN_KEYS), "[campaign]", "campaign", "campaign.")
-        for key, typ in _CAMPAIGN_KEYS.items():
+        self._check_keys(camp, list(CAMPAIGN_KEYS), "[campaign]", "campaign", "campaign.")
+        for key, typ in CAMPAIGN_KEYS.items():
             if key in camp and not isinstance(camp[key], typ):
                 raise self.src.error(f"{key} must be a {typ.__name__}, got {camp[key]!r}",
                                      f"campaign.{key}", "campaign")
         name = camp.get("name") or (self.path.stem if self.path else "campaign")
         plot_format = camp.get("plot_format", "png")
-        self._choice(plot_format, _PLOT_FORMATS, "campaign.plot_format", "campaign")
+        self._choice(plot_format, PLOT_FORMATS, "campaign.plot_format", "campaign")
         output = Path(camp.get("output", f"results/{name.replace(' ', '_')}.h5"))
         if not output.is_absolute():
             output = (self.base_dir / output).resolve()
         dtable = top.get("defaults", {})
         if not isinstance(dtable, Mapping):
             raise self.src.error("defaults must be a table", "defaults")
-        self._check_keys(dtable, _DEFAULT_KEYS, "[defaults]", "defaults", "defaults.")
+        self._check_keys(dtable, DEFAULT_KEYS, "[defaults]", "defaults", "defaults.")
         defaults = self.settings(dtable, FitDefaults(), "defaults", "defaults.")
         raw = top.get("samples")
         if not isinstance(raw, list) or not raw:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from eis_pipeline.conventions import validate_spectrum
-from eis_pipeline.simulate import (
+from eis_pipeline.testing.simulate import (
     BOLTZMANN_EV_K,
     VACUUM_PERMITTIVITY_F_CM,
     ArrheniusLaw,
@@ -26,7 +26,7 @@ from eis_pipeline.simulate import (
     simulate_spectrum,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def model(**kw: float) -> PelletModel:
