@@ -16,6 +16,7 @@ import time
 import timeit
 import warnings
 from collections.abc import Callable
+from functools import partial
 
 import numba as nb
 import numpy as np
@@ -127,14 +128,13 @@ def run(quick: bool) -> str:
             raise AssertionError(f"hand kernel of {circuit} disagrees with the generated one")
         n_cpe = circuit.count("CPE")
         _floor(params, omega, z2, jac2, n_cpe)
-        ours = _seconds(lambda: evaluate(params, omega, z, jac), budget)
-        ref_hand = _seconds(lambda: hand(params, omega, z2, jac2), budget)
-        floor = _seconds(lambda: _floor(params, omega, z2, jac2, n_cpe), budget)
+        ours = _seconds(partial(evaluate, params, omega, z, jac), budget)
+        ref_hand = _seconds(partial(hand, params, omega, z2, jac2), budget)
+        floor = _seconds(partial(_floor, params, omega, z2, jac2, n_cpe), budget)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = CustomCircuit(circuit, initial_guess=list(params))
-            f_list = FREQUENCY
-            ref_z = _seconds(lambda: model.predict(f_list, use_initial=True), budget)
+            ref_z = _seconds(partial(model.predict, FREQUENCY, use_initial=True), budget)
         ref_zj = ref_z * (params.size + 1)
         rows.append(f"| `{circuit}` | {ours * 1e6:.2f} | {ref_hand * 1e6:.2f} | "
                     f"{ours / ref_hand:.2f} | {floor * 1e6:.2f} | {ours / floor:.1f} | "
