@@ -41,7 +41,7 @@ def kernel(fn: F | None = None, *, signature: Any = None) -> Any:
     """Compile ``fn`` with numba (``nopython``, cached on disk); plain ``fn`` when numba is
     absent or while :func:`pure` loads the module. ``signature`` compiles eagerly for that
     signature only (needed for functions passed to other kernels as first-class values)."""
-    def wrap(f: F) -> F:
+    def wrap(f: F) -> Any:
         if _pure_now() or not AVAILABLE:
             return f
         import numba
@@ -49,9 +49,8 @@ def kernel(fn: F | None = None, *, signature: Any = None) -> Any:
         # error_model="numpy": 1/0 gives inf (a trial point the solver rejects), as in numpy,
         # instead of raising ZeroDivisionError inside compiled code
         if signature is None:
-            return numba.njit(cache=True, error_model="numpy")(f)  # type: ignore[no-any-return]
-        return numba.njit(signature, cache=True,  # type: ignore[no-any-return]
-                          error_model="numpy")(f)
+            return numba.njit(cache=True, error_model="numpy")(f)
+        return numba.njit(signature, cache=True, error_model="numpy")(f)
     return wrap if fn is None else wrap(fn)
 
 
