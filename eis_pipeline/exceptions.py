@@ -7,12 +7,15 @@ Every error derives from :class:`EisError` and also from the matching built-in, 
     ├── FormatError (ValueError)            file content is not what an importer expects
     │   ├── ParseError                      ... at a known file and line (.path, .line)
     │   └── UnknownFormatError              no importer recognises the file
+    ├── InputFileError (OSError)            a path is not a readable regular file (.path)
+    │   └── MissingFileError (FileNotFoundError)   ... because it does not exist
     ├── SpectrumError (ValueError)          a dataset breaks the canonical spectrum contract
     ├── CircuitError (ValueError)           bad circuit string (.position in the string)
     ├── FitError (RuntimeError)             a fit could not be carried out at all
     ├── NotFittedError (ValueError, AttributeError)   model used before .fit()
     ├── GeometryError (ValueError)          impossible pellet geometry
-    └── ConfigError (ValueError)            bad campaign config (.path, .line, .key)
+    ├── ConfigError (ValueError)            bad campaign config (.path, .line, .key)
+    └── OutputError (ValueError)            an output would replace an input or a foreign file
 
     EisWarning (UserWarning)
     ├── ConvergenceWarning                  a fit stopped without reaching a stationary point
@@ -35,7 +38,10 @@ __all__ = [
     "FitError",
     "FormatError",
     "GeometryError",
+    "InputFileError",
+    "MissingFileError",
     "NotFittedError",
+    "OutputError",
     "ParseError",
     "SpectrumError",
     "UnknownFormatError",
@@ -63,9 +69,32 @@ class ParseError(FormatError):
             where = f"{where}:{line}"
         super().__init__(f"{where}: {message}")
 
+    def __reduce__(self) -> tuple[type, tuple[str, str | None, int | None]]:
+        # rebuilt from its parts when a worker process sends it back (args is the full text)
+        return type(self), (self.reason, self.path, self.line)
+
 
 class UnknownFormatError(FormatError):
     """No registered importer recognises the file (or the requested format is unknown)."""
+
+
+class InputFileError(EisError, OSError):
+    """An input path cannot be read as a file (a directory, FIFO, symlink loop, no permission).
+
+    ``path`` is the path given; ``str(exc)`` names it and says how to fix it.
+    """
+
+    def __init__(self, message: str, path: str | PathLike[str]) -> None:
+        self.path = str(path)
+        self.reason = message
+        super().__init__(f"{self.path}: {message}")
+
+    def __str__(self) -> str:  # OSError would format (errno, strerror) instead
+        return f"{self.path}: {self.reason}"
+
+
+class MissingFileError(InputFileError, FileNotFoundError):
+    """An input file does not exist."""
 
 
 class SpectrumError(EisError, ValueError):
@@ -86,6 +115,9 @@ class CircuitError(EisError, ValueError):
         elif circuit is not None:
             text = f"{message} (circuit {circuit!r})"
         super().__init__(text)
+
+    def __reduce__(self) -> tuple[type, tuple[str, str | None, int | None]]:
+        return type(self), (self.reason, self.circuit, self.position)
 
 
 class FitError(EisError, RuntimeError):
@@ -115,6 +147,22 @@ class ConfigError(EisError, ValueError):
         if key is not None:
             where = f"{where}: key {key!r}"
         super().__init__(f"{where}: {message}")
+
+    def __reduce__(self) -> tuple[type, tuple[str, str | None, int | None, str | None]]:
+        return type(self), (self.reason, self.path, self.line, self.key)
+
+
+class OutputError(EisError, ValueError):
+    """An output path is refused: it would replace an input file, the config, or a file the
+    tool did not write; ``path`` is the refused output."""
+
+    def __init__(self, message: str, path: str | PathLike[str] = "<output>") -> None:
+        self.path = str(path)
+        self.reason = message
+        super().__init__(f"{self.path}: {message}")
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        return type(self), (self.reason, self.path)
 
 
 class EisWarning(UserWarning):

@@ -7,11 +7,20 @@ caller sorts or places them: serial, process and dask runs give identical output
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, TypeVar
+
+#: prctl option: the signal a process gets when its parent dies (linux/prctl.h)
+_PR_SET_PDEATHSIG = 1
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -79,7 +88,9 @@ def run_tasks(
 def _processes(func: Callable[[T], R], items: Sequence[T], jobs: int) -> Iterator[tuple[int, R]]:
     # Keep at most 2 tasks per worker in flight: results stream out instead of piling up.
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context,
+                               initializer=_worker_start, initargs=(os.getpid(),))
+    try:
         pending: dict[Future[R], int] = {}
         queue = iter(enumerate(items))
         for i, item in queue:
@@ -93,6 +104,42 @@ def _processes(func: Callable[[T], R], items: Sequence[T], jobs: int) -> Iterato
                 nxt = next(queue, None)
                 if nxt is not None:
                     pending[pool.submit(func, nxt[1])] = nxt[0]
+    except BaseException:
+        # interrupted (Ctrl-C, SIGTERM, an error, the consumer stopped): stop the workers
+        # now instead of waiting for the tasks in flight
+        _terminate(pool)
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.terminate()
+
+
+def _worker_start(parent: int) -> None:
+    """In each worker: die with the parent, even when it is killed with SIGKILL (otherwise
+    the workers of a killed run stay alive, blocked on their task queue)."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)   # not the parent's handler (fork)
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(Exception):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:   # the parent died before prctl took effect
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True,
+                     name="eis-parent-watch").start()
+
+
+def _watch_parent(parent: int) -> None:
+    # where prctl is not available (macOS): notice re-parenting within a second
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
 
 
 def _dask(func: Callable[[T], R], items: Sequence[T], scheduler: Any) -> Iterator[tuple[int, R]]:

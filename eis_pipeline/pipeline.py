@@ -13,9 +13,12 @@ before it is pure.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
+import threading
 from collections import Counter
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -25,7 +28,9 @@ import xarray as xr
 
 from eis_pipeline.config import CampaignConfig, SampleConfig, load_config
 from eis_pipeline.config.files import geometry_from_headers
-from eis_pipeline.exceptions import EisError
+from eis_pipeline.exceptions import EisError, OutputError
+from eis_pipeline.io.atomic import remove_stale_temps
+from eis_pipeline.stacking import stack
 from eis_pipeline.tasks import (
     FileTask,
     TaskResult,
@@ -37,80 +42,20 @@ from eis_pipeline.tasks import (
 
 # --------------------------------------------------------------------------- per sample
 
-def _concat(parts: Sequence[xr.Dataset | None], *, renumber: bool = True
-            ) -> xr.Dataset | None:
-    """Stack datasets along ``spectrum``, NaN-padding their other dimensions; ``renumber``
-    makes the ``spectrum`` coordinate 0..n-1."""
-    present = [p for p in parts if p is not None]
-    if not present:
-        return None
-    sizes: dict[Hashable, int] = {}
-    for part in present:
-        for dim, size in part.sizes.items():
-            if dim != "spectrum":
-                sizes[dim] = max(sizes.get(dim, 0), size)
-
-    def pad(part: xr.Dataset) -> xr.Dataset:
-        # Positional dimensions are padded; labelled ones (an index) align by label below.
-        short = {dim: (0, sizes[dim] - n) for dim, n in part.sizes.items()
-                 if dim != "spectrum" and dim not in part.indexes and n < sizes[dim]}
-        return part.pad(short) if short else part
-
-    merged = _concat_alike(present)
-    if merged is None:
-        padded = [pad(part) for part in present]
-        merged = xr.concat(padded, dim="spectrum", data_vars="minimal", coords="minimal",
-                           compat="override", combine_attrs="override", join="outer")
-    if not renumber:
-        return merged
-    return merged.assign_coords(spectrum=np.arange(merged.sizes["spectrum"]))
-
-
-def _concat_alike(parts: Sequence[xr.Dataset]) -> xr.Dataset | None:
-    """:func:`_concat` for the common case, one numpy concatenation per variable: parts
-    with the same variables on the same dimensions, equal sizes and labels off ``spectrum``
-    (nothing to pad or align). None otherwise. (``xr.concat`` of a campaign's hundreds of
-    small per-file datasets costs more than the fits.)"""
-    first = parts[0]
-    if len(parts) == 1 or "spectrum" not in first.dims:
-        return None
-    names = list(first.variables)
-    for part in parts[1:]:
-        if list(part.variables) != names:
-            return None
-        for name in names:
-            a, b = first.variables[name], part.variables[name]
-            if a.dims != b.dims or (a.dtype != b.dtype
-                                    and not a.dtype.kind == b.dtype.kind == "U"):
-                return None   # (strings of other widths concatenate to the widest)
-            if "spectrum" not in a.dims:
-                if a.shape != b.shape or (name in first.indexes and not a.equals(b)):
-                    return None
-            else:   # the same sizes off the spectrum axis
-                axis = a.dims.index("spectrum")
-                if a.shape[:axis] + a.shape[axis + 1:] != b.shape[:axis] + b.shape[axis + 1:]:
-                    return None
-    variables = {}
-    for name in names:
-        var = first.variables[name]
-        if "spectrum" in var.dims:
-            axis = var.dims.index("spectrum")
-            data = np.concatenate([p.variables[name].values for p in parts], axis=axis)
-            variables[name] = xr.Variable(var.dims, data, var.attrs)
-        else:
-            variables[name] = var
-    coords = [n for n in names if n in first.coords]
-    return xr.Dataset({n: v for n, v in variables.items() if n not in coords},
-                      coords={n: variables[n] for n in coords}, attrs=first.attrs)
-
-
 def _order(results: Sequence[TaskResult]) -> list[TaskResult]:
     """Task results in a deterministic order (by their first source file)."""
     return sorted(results, key=lambda r: str(r.spectra[0].attrs["source"]) if r.spectra else "")
 
 
-def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult]) -> xr.DataTree:
-    """Combine a sample's task results and run the physics stage on them."""
+def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult],
+                   failures: list[dict[str, Any]] | None = None) -> xr.DataTree:
+    """Combine a sample's task results and run the physics stage on them.
+
+    With ``failures``, a stage that fails (conductivity, Arrhenius) is recorded there and
+    what came before it is kept (spectra and fits are never lost to a later stage);
+    without, it raises.
+    """
+    from eis_pipeline.fitting.combined import split_fits
     from eis_pipeline.physics.arrhenius import arrhenius_by_component
     from eis_pipeline.physics.conductivity import conductivity
 
@@ -121,18 +66,20 @@ def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult]) -> xr.Da
     if not spectra:
         return node
     node["spectra"] = xr.DataTree.from_dict({ds.attrs["spectrum_id"]: ds for ds in spectra})
-    fits = _concat([r.fits for r in ordered])
+    fits = stack([r.fits for r in ordered])
     if fits is None:  # spectra come only with fits; nothing to analyse otherwise
         return node
     node["fit"] = xr.DataTree(fits)
-    validation = _concat([r.validation for r in ordered])
+    validation = stack([r.validation for r in ordered])
     if validation is not None:
         node["validation"] = xr.DataTree(validation)
     for group in ("drt", "selection"):
-        stacked = _concat([getattr(r, group) for r in ordered])
+        stacked = stack([getattr(r, group) for r in ordered])
         if stacked is not None:
             node[group] = xr.DataTree(stacked)
-    from eis_pipeline.fitting.combined import split_fits
+
+    def stage(name: str) -> Any:
+        return _recorded(failures, sample.name, name)
 
     geometry = sample.geometry
     if geometry is None:   # a quick campaign (``eis-pipeline fit``): the headers' geometry
@@ -141,29 +88,60 @@ def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult]) -> xr.Da
         if geometry is None:
             return node
         node.attrs["geometry"] = json.dumps(_known(asdict(geometry)))
-    # One physics pass per circuit ("auto" mixes them), rows put back in spectrum order.
-    parts = [conductivity(group, **geometry.physics_kwargs())
-             for group in split_fits(fits).values()]
-    cond = _concat(parts, renumber=False)
-    if cond is None:
+    with stage("conductivity"):
+        # One physics pass per circuit ("auto" mixes them), rows put back in spectrum order.
+        parts = [conductivity(group, **geometry.physics_kwargs())
+                 for group in split_fits(fits).values()]
+        cond = stack(parts, renumber=False)
+        if cond is None:
+            return node
+        node["conductivity"] = xr.DataTree(cond.sortby("spectrum"))
+    if "conductivity" not in node.children:
         return node
-    cond = cond.sortby("spectrum")
-    node["conductivity"] = xr.DataTree(cond)
-    node["arrhenius"] = xr.DataTree(arrhenius_by_component(
-        cond, form=sample.settings.arrhenius_form,
-        breakpoints=sample.settings.arrhenius_breakpoints,
-        breakpoint_K=sample.settings.arrhenius_breakpoint_K))
+    cond = node["conductivity"].ds
+    with stage("arrhenius"):
+        known = (np.isfinite(cond["temperature"].values) if "temperature" in cond.coords
+                 else np.zeros(cond.sizes["spectrum"], dtype=bool))
+        sources = (cond["source"].values.astype(str) if "source" in cond.coords
+                   else np.full(known.size, ""))
+        for source in dict.fromkeys(sources[~known]):
+            unknown = EisError("no temperature for this file: fitted, but left out of the "
+                               "Arrhenius fit; give it in the config (temperature = {from = "
+                               '"filename", pattern = ...} or a table)')
+            if failures is None:
+                raise unknown
+            failures.append(failure_record(sample.name, source, "temperature", unknown))
+        if known.sum() >= 2:
+            node["arrhenius"] = xr.DataTree(arrhenius_by_component(
+                cond.isel(spectrum=known), form=sample.settings.arrhenius_form,
+                breakpoints=sample.settings.arrhenius_breakpoints,
+                breakpoint_K=sample.settings.arrhenius_breakpoint_K))
     if sample.settings.series_fit == "global":   # issue 14 hook (module owned by "series")
         from eis_pipeline.physics.series_fit import series_fit_for_campaign
 
-        node["series_fit"] = xr.DataTree(series_fit_for_campaign(
-            spectra, fits, sample.settings.circuit, geometry.physics_kwargs(),
-            sample.settings.arrhenius_form))
+        with stage("series_fit"):
+            node["series_fit"] = xr.DataTree(series_fit_for_campaign(
+                spectra, fits, sample.settings.circuit, geometry.physics_kwargs(),
+                sample.settings.arrhenius_form))
     return node
 
 
 def _known(values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
+
+
+@contextlib.contextmanager
+def _recorded(failures: list[dict[str, Any]] | None, sample: str, stage: str,
+              file: str = "") -> Iterator[None]:
+    """Run a block; an exception in it is recorded in ``failures`` (None: raised)."""
+    if failures is None:
+        yield
+        return
+    try:
+        yield
+    except Exception as exc:
+        failures.append(failure_record(sample, file, stage, exc))
+
 
 
 def _sample_attrs(sample: SampleConfig) -> dict[str, Any]:
@@ -173,7 +151,7 @@ def _sample_attrs(sample: SampleConfig) -> dict[str, Any]:
             **{f"synthesis_{k}": v for k, v in sample.synthesis.items()}}
 
 
-def failures_dataset(failures: Sequence[dict[str, str]]) -> xr.Dataset:
+def failures_dataset(failures: Sequence[dict[str, Any]]) -> xr.Dataset:
     """The ``/failures`` table: one row per file or spectrum that could not be processed."""
     keys = ("sample", "file", "stage", "error", "reason")
     return xr.Dataset({k: ("failure", np.array([f[k] for f in failures], dtype=str)
@@ -208,23 +186,27 @@ def campaign_node(config: CampaignConfig, samples: dict[str, xr.DataTree]) -> xr
 
 
 def finish_sample(sample: SampleConfig, results: Sequence[TaskResult],
-                  failures: list[dict[str, str]]) -> xr.DataTree:
-    """:func:`analyse_sample`, recording a failure (and an empty node) instead of raising."""
+                  failures: list[dict[str, Any]]) -> xr.DataTree:
+    """:func:`analyse_sample`, recording failures instead of raising (an empty node if even
+    the fits cannot be combined)."""
     try:
-        return analyse_sample(sample, results)
+        return analyse_sample(sample, results, failures)
     except Exception as exc:
         failures.append(failure_record(sample.name, "", "physics", exc))
         return xr.DataTree(name=sample.name)
 
 
 def assemble_tree(config: CampaignConfig, samples: dict[str, xr.DataTree],
-                  failures: Sequence[dict[str, str]]) -> xr.DataTree:
-    """The results tree of DESIGN.md section 7, samples in config order."""
+                  failures: list[dict[str, Any]], *, strict: bool = False) -> xr.DataTree:
+    """The results tree of DESIGN.md section 7, samples in config order. A campaign summary
+    that fails is recorded in ``failures`` (raised when ``strict``) and left empty."""
     root = xr.DataTree()
     root.attrs.update(root_attrs(config))
     for sample in config.samples:
         root[sample.name] = samples[sample.name]
-    root["campaign"] = campaign_node(config, samples)
+    root["campaign"] = xr.DataTree(name="campaign")
+    with _recorded(None if strict else failures, "", "campaign"):
+        root["campaign"] = campaign_node(config, samples)
     root["failures"] = xr.DataTree(failures_dataset(failures))
     return root
 
@@ -293,6 +275,12 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
     cfg = config if isinstance(config, CampaignConfig) else load_config(config)
     out = Path(output) if output is not None else cfg.output
     mode = _plot_mode(plots, cfg.plots)
+    folder = plots_folder(out)
+    if write:
+        check_run_outputs(cfg, out, folder if mode != "none" else None)
+        remove_stale_temps(out)
+        if mode != "none":
+            remove_stale_temps(folder, recursive=True)
     reused: list[TaskResult] = []
     skip: set[tuple[str, str]] = set()
     if resume and out.is_file():
@@ -301,7 +289,7 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
         reused, skip = reusable_results(cfg, read_results(out))
     tasks, failures = plan_tasks(cfg, skip=skip)
     if strict and failures:
-        raise EisError(failures[0]["reason"])
+        raise failures[0]["exception"]
     keep = (not write) if keep_spectra is None else keep_spectra
     pending = Counter(task.sample for task in tasks)
     collected: dict[str, list[TaskResult]] = {s.name: [] for s in cfg.samples}
@@ -309,7 +297,6 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
         collected[result.sample].append(result)
     by_name = {s.name: s for s in cfg.samples}
     samples: dict[str, xr.DataTree] = {}
-    folder = out.with_name(out.stem + "_plots")
     writer = None
     if write:
         from eis_pipeline.io.hdf5 import ResultsWriter
@@ -320,13 +307,16 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
     def finish(name: str) -> None:
         # A sample is analysed, plotted and written as soon as its last task is in; only
         # its summaries stay in memory (unless keep_spectra).
-        node = finish_sample(by_name[name], collected.pop(name), failures)
+        node = (analyse_sample(by_name[name], collected.pop(name)) if strict
+                else finish_sample(by_name[name], collected.pop(name), failures))
         if writer is not None:
             writer.write(node, f"/{name}")
         if write and mode != "none":
-            from eis_pipeline.reporting import write_sample_plots
+            from eis_pipeline.report.plots import write_sample_plots
 
-            write_sample_plots(node, folder, fmt=cfg.plot_format, spectra=mode == "all")
+            # after the node is written: a figure that fails loses no fit
+            with _recorded(None if strict else failures, name, "plot"):
+                write_sample_plots(node, folder, fmt=cfg.plot_format, spectra=mode == "all")
         if not keep and "spectra" in node.children:
             # a new root over the other children: copying the node would copy every spectrum
             node = xr.DataTree(node.to_dataset(inherit=False), name=node.name,
@@ -334,34 +324,80 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
                                          if k != "spectra"})
         samples[name] = node
 
-    try:
-        for name in [s.name for s in cfg.samples if not pending[s.name]]:
-            finish(name)
-        for result in iter_results(tasks, jobs=jobs, scheduler=scheduler, progress=progress):
-            if strict and result.failures:
-                raise EisError(result.failures[0]["reason"])
-            collected[result.sample].append(result)
-            failures.extend(result.failures)
-            pending[result.sample] -= 1
-            if not pending[result.sample]:
-                finish(result.sample)
-        tree = assemble_tree(cfg, samples, failures)
-        tree.attrs["reused_files"] = len(skip)
-        if writer is not None:
-            writer.write(tree.children["campaign"], "/campaign")
-            writer.write(tree.children["failures"], "/failures")
-            writer.close()
-    except BaseException:
-        if writer is not None:
-            writer.discard()
-        raise
+    with sigterm_exits():   # a kill runs the clean-up below: no temporary files left
+        try:
+            for name in [s.name for s in cfg.samples if not pending[s.name]]:
+                finish(name)
+            for result in iter_results(tasks, jobs=jobs, scheduler=scheduler, progress=progress):
+                if strict and result.failures:
+                    raise result.failures[0]["exception"]
+                collected[result.sample].append(result)
+                failures.extend(result.failures)
+                pending[result.sample] -= 1
+                if not pending[result.sample]:
+                    finish(result.sample)
+            tree = assemble_tree(cfg, samples, failures, strict=strict)
+            tree.attrs["reused_files"] = len(skip)
+            if write and mode != "none":
+                from eis_pipeline.report.plots import write_campaign_plots
+
+                with _recorded(None if strict else failures, "", "plot"):
+                    write_campaign_plots(tree, folder, fmt=cfg.plot_format)
+                tree["failures"] = xr.DataTree(failures_dataset(failures))
+            if writer is not None:
+                writer.write(tree.children["campaign"], "/campaign")
+                writer.write(tree.children["failures"], "/failures")
+                writer.close()
+        except BaseException:
+            if writer is not None:
+                writer.discard()
+            raise
     if write:
-        from eis_pipeline.reporting import write_campaign_plots, write_csv_summary
+        from eis_pipeline.report.tables import write_csv_summary
 
         write_csv_summary(tree, out.with_suffix(".csv"))
-        if mode != "none":
-            write_campaign_plots(tree, folder, fmt=cfg.plot_format)
     return tree
+
+
+@contextlib.contextmanager
+def sigterm_exits() -> Iterator[None]:
+    """Inside the block, SIGTERM raises ``SystemExit(143)`` (instead of ending the process
+    on the spot), so that clean-up runs: workers stopped, temporary files deleted, the
+    previous results file left as it was. Only in the main thread, and only when SIGTERM
+    has its default action (an application's own handler is kept)."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
+        yield
+        return
+
+    def exit_(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, exit_)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def plots_folder(out: Path) -> Path:
+    """The plots folder beside results file ``out``: ``<stem>_plots``."""
+    return out.with_name(out.stem + "_plots")
+
+
+def check_run_outputs(config: CampaignConfig, out: Path, plots: Path | None) -> None:
+    """Refuse a results file, CSV summary or plots folder that would replace an input file
+    or the config (:func:`eis_pipeline.io.outputs.check_outputs`)."""
+    from eis_pipeline.io.outputs import check_outputs
+
+    csv = out.with_suffix(".csv")
+    if csv == out:
+        raise OutputError("the results file would be overwritten by the CSV summary written "
+                          "beside it; name it .h5", out)
+    inputs = [p for s in config.samples for p in s.paths]
+    if config.path is not None:
+        inputs.append(config.path)
+    check_outputs(inputs, files=[csv], hdf5=[out], folders=[plots] if plots else [])
 
 
 def _plot_mode(plots: bool | str | None, config_default: bool) -> str:

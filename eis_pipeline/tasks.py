@@ -14,17 +14,18 @@ import re
 import traceback
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
 
 from eis_pipeline.config import AUTO_CIRCUIT, CampaignConfig, FitDefaults, SampleConfig
-from eis_pipeline.exceptions import EisError
+from eis_pipeline.exceptions import EisError, FitError
 
 if TYPE_CHECKING:
+    from eis_pipeline.fitting.selection import SelectionResult
     from eis_pipeline.validation.drt import DrtResult
 
 #: files per task: enough to batch the fits, few enough to spread over workers
@@ -59,7 +60,7 @@ class TaskResult:
     validation: xr.Dataset | None = None
     drt: xr.Dataset | None = None
     selection: xr.Dataset | None = None
-    failures: list[dict[str, str]] = field(default_factory=list)
+    failures: list[dict[str, Any]] = field(default_factory=list)
 
 
 def settings_hash(sample: SampleConfig) -> str:
@@ -79,12 +80,14 @@ def spectrum_id(path: Path, sweep: int) -> str:
 
 # --------------------------------------------------------------------------- one task
 
-def failure_record(sample: str, path: Path | str, stage: str, exc: BaseException) -> dict[str, str]:
+def failure_record(sample: str, path: Path | str, stage: str, exc: BaseException) -> dict[str, Any]:
+    """One row of ``/failures``: sample, file, stage, exception type and reason (message),
+    and the exception itself (``"exception"``, not written; ``--strict`` raises it)."""
     reason = str(exc) if isinstance(exc, EisError | OSError) else (
         f"{type(exc).__name__}: {exc} (internal error; please report it with this file)\n"
         + "".join(traceback.format_exception_only(exc)).strip())
     return {"sample": sample, "file": str(path), "stage": stage,
-            "error": type(exc).__name__, "reason": reason}
+            "error": type(exc).__name__, "reason": reason, "exception": exc}
 
 
 def prepare_spectrum(ds: xr.Dataset, settings: FitDefaults, temperature_K: float | None,
@@ -125,7 +128,6 @@ def process_task(task: FileTask) -> TaskResult:
 
 def _process_task(task: FileTask) -> TaskResult:
     from eis_pipeline.io.registry import read_spectra
-    from eis_pipeline.validation.tables import compute_drts, drt_table, kramers_kronig_table
 
     result = TaskResult(task.sample)
     spectra: list[xr.Dataset] = []
@@ -137,76 +139,128 @@ def _process_task(task: FileTask) -> TaskResult:
                 spectra.append(ds)
         except Exception as exc:
             result.failures.append(failure_record(task.sample, path, "read", exc))
-    if not spectra:
-        return result
+    return _analyse(task, spectra, result) if spectra else result
+
+
+def _analyse(task: FileTask, spectra: list[xr.Dataset], result: TaskResult) -> TaskResult:
+    """Fit and check ``spectra`` into ``result``. When the batch fails, the spectra are
+    analysed one at a time, so that only the one at fault is recorded as failed."""
+    from eis_pipeline.validation.tables import compute_drts, drt_table, kramers_kronig_table
+
+    stage = "drt"
     try:
         # Each spectrum's DRT is computed once and used twice: by "auto" circuit selection
         # (arc counts, seeds for fits that did not converge) and for the /<sample>/drt table.
         drts = compute_drts(spectra) if task.settings.drt else None
+        stage = "fit"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # non-converged fits are counted in the summary
-            fits, curves, result.selection = fit_task_spectra(spectra, task.settings,
+            fits, curves, selection, unfit = fit_task_spectra(spectra, task.settings,
                                                               drts=drts)
+        failures = [failure_record(task.sample, spectra[i].attrs["source"], "fit", FitError(
+            f"{spectra[i].attrs['spectrum_id']}: no candidate circuit could be fitted "
+            f"({spectra[i].sizes['frequency']} points)")) for i in unfit]
+        if unfit:   # "auto": nothing fitted to these; the others go on
+            kept = [i for i in range(len(spectra)) if i not in set(unfit)]
+            spectra = [spectra[i] for i in kept]
+            drts = None if drts is None else [drts[i] for i in kept]
+        ids = [ds.attrs["spectrum_id"] for ds in spectra]
+        fits = fits.assign_coords(
+            spectrum_id=("spectrum", ids),
+            source_sha256=("spectrum", [ds.attrs["source_sha256"] for ds in spectra]))
+        fits.attrs["settings_hash"] = task.settings_hash
+        fitted = []
+        for i, ds in enumerate(spectra):
+            n = ds.sizes["frequency"]
+            fitted.append(ds.assign(
+                impedance_fit=("frequency", curves["impedance_fit"].values[i, :n],
+                               {"units": "ohm", "long_name": "fitted impedance"}),
+                impedance_residual=("frequency", curves["impedance_residual"].values[i, :n],
+                                    {"units": "ohm", "long_name": "data minus fit"})))
+        stage = "validation"
+        validation = kramers_kronig_table(fitted, ids)
+        table = None if drts is None else drt_table(fitted, ids, drts)
     except Exception as exc:
-        for ds in spectra:
-            result.failures.append(failure_record(task.sample, ds.attrs["source"], "fit", exc))
+        if len(spectra) > 1:   # find the spectrum at fault: the others are analysed alone
+            return _one_by_one(task, spectra, result)
+        result.failures.append(failure_record(task.sample, spectra[0].attrs["source"], stage,
+                                              exc))
         return result
-    ids = [ds.attrs["spectrum_id"] for ds in spectra]
-    fits = fits.assign_coords(
-        spectrum_id=("spectrum", ids),
-        source_sha256=("spectrum", [ds.attrs["source_sha256"] for ds in spectra]))
-    fits.attrs["settings_hash"] = task.settings_hash
-    for i, ds in enumerate(spectra):
-        n = ds.sizes["frequency"]
-        spectra[i] = ds.assign(
-            impedance_fit=("frequency", curves["impedance_fit"].values[i, :n],
-                           {"units": "ohm", "long_name": "fitted impedance"}),
-            impedance_residual=("frequency", curves["impedance_residual"].values[i, :n],
-                                {"units": "ohm", "long_name": "data minus fit"}))
-    result.spectra = spectra
+    result.failures.extend(failures)
+    result.spectra.extend(fitted)
     result.fits = fits.drop_vars([v for v in _FIT_CURVES if v in fits.variables])
-    if result.selection is not None:
-        result.selection = result.selection.assign_coords(spectrum_id=("spectrum", ids))
-    result.validation = kramers_kronig_table(spectra, ids)
-    if drts is not None:
-        result.drt = drt_table(spectra, ids, drts)
+    if selection is not None:
+        result.selection = selection.assign_coords(spectrum_id=("spectrum", ids))
+    result.validation = validation
+    result.drt = table
     return result
 
 
 def fit_task_spectra(spectra: list[xr.Dataset], settings: FitDefaults, *,
                      drts: Sequence[DrtResult | None] | None = None
-                     ) -> tuple[xr.Dataset, xr.Dataset, xr.Dataset | None]:
+                     ) -> tuple[xr.Dataset, xr.Dataset, xr.Dataset | None, list[int]]:
     """Fit the spectra with the configured circuit, or choose one per spectrum ("auto").
 
     Returns the fits dataset (for "auto" the combined one of :mod:`eis_pipeline.fitting.
     combined`), a dataset with the fitted curves in input order, and the selection evidence
-    (None for a fixed circuit). ``drts`` are the spectra's DRTs if already computed (one per
-    spectrum, :func:`eis_pipeline.validation.tables.compute_drts`), used by "auto" selection
-    when ``settings.drt`` is set instead of computing them again.
+    (None for a fixed circuit), and the positions of the spectra nothing could be fitted to
+    ("auto"; left out of the other three). ``drts`` are the spectra's DRTs if already
+    computed (one per spectrum, :func:`eis_pipeline.validation.tables.compute_drts`), used
+    by "auto" selection when ``settings.drt`` is set instead of computing them again.
     """
     from eis_pipeline.fitting.batch import fit_spectra
 
     if settings.circuit != AUTO_CIRCUIT:
         fits = fit_spectra(spectra, circuit=settings.circuit, weighting=settings.weighting,
                            errors="ignore")
-        return fits, fits, None
+        return fits, fits, None, []
     from eis_pipeline.fitting.combined import combine_fits
     from eis_pipeline.fitting.selection import chosen_fits, fits_by_circuit, select_circuit
 
     selection = select_circuit(spectra, candidates=PELLET_CANDIDATES,
                                weighting=settings.weighting, drt=settings.drt, drts=drts)
-    unfit = [ds.attrs["spectrum_id"] for ds, c in zip(spectra, selection.chosen, strict=True)
-             if not c]
+    unfit = [i for i, c in enumerate(selection.chosen) if not c]
     if unfit:
-        raise EisError(f"no candidate circuit could be fitted to {', '.join(unfit)}")
+        if len(unfit) == len(spectra):
+            raise FitError("no candidate circuit could be fitted to any spectrum")
+        selection = _without(selection, unfit)
     fits = combine_fits(fits_by_circuit(selection))
-    return fits, chosen_fits(selection), selection.evidence
+    return fits, chosen_fits(selection), selection.evidence, unfit
+
+
+def _without(selection: SelectionResult, rows: Sequence[int]) -> SelectionResult:
+    """``selection`` without the spectra at positions ``rows``, renumbered 0..n-1."""
+    keep = np.setdiff1d(np.arange(len(selection.chosen)), rows)
+
+    def cut(ds: xr.Dataset) -> xr.Dataset:
+        ds = ds.isel(spectrum=keep)
+        return ds.assign_coords(spectrum=np.arange(keep.size)) if "spectrum" in ds.coords \
+            else ds
+
+    return replace(selection, chosen=tuple(selection.chosen[i] for i in keep),
+                   evidence=cut(selection.evidence),
+                   fits={k: cut(v) for k, v in selection.fits.items()})
+
+
+def _one_by_one(task: FileTask, spectra: list[xr.Dataset], result: TaskResult
+                ) -> TaskResult:
+    """A task's spectra analysed one at a time (after the batch failed): the failure is
+    recorded for the spectra that fail alone, the others keep their results."""
+    from eis_pipeline.stacking import stack
+
+    parts = [_analyse(task, [ds], TaskResult(task.sample)) for ds in spectra]
+    for part in parts:
+        result.failures.extend(part.failures)
+        result.spectra.extend(part.spectra)
+    for group in ("fits", "validation", "drt", "selection"):
+        setattr(result, group, stack([getattr(p, group) for p in parts]))
+    return result
 
 
 # --------------------------------------------------------------------------- planning
 
 def plan_tasks(config: CampaignConfig, *, skip: set[tuple[str, str]] | None = None
-               ) -> tuple[list[FileTask], list[dict[str, str]]]:
+               ) -> tuple[list[FileTask], list[dict[str, Any]]]:
     """Cut the campaign into tasks; ``skip`` holds (sample, path) already done (see
     :func:`reusable_results`, which has checked their content).
 
@@ -214,7 +268,7 @@ def plan_tasks(config: CampaignConfig, *, skip: set[tuple[str, str]] | None = No
     match the temperature pattern).
     """
     tasks: list[FileTask] = []
-    failures: list[dict[str, str]] = []
+    failures: list[dict[str, Any]] = []
     for sample in config.samples:
         digest = settings_hash(sample)
         todo: list[tuple[Path, float | None]] = []

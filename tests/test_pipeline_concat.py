@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from eis_pipeline import pipeline
+from eis_pipeline import stacking
 
 
 def part(n: int, points: int, ids: list[str], params: tuple[str, ...] = ("R1", "C1"),
@@ -26,15 +26,15 @@ def part(n: int, points: int, ids: list[str], params: tuple[str, ...] = ("R1", "
 
 def slow(parts: list[xr.Dataset], monkeypatch: pytest.MonkeyPatch) -> xr.Dataset | None:
     with monkeypatch.context() as m:
-        m.setattr(pipeline, "_concat_alike", lambda parts: None)
-        return pipeline._concat(parts)
+        m.setattr(stacking, "stack_alike", lambda parts: None)
+        return stacking.stack(parts)
 
 
 def test_alike_parts_take_the_fast_path_and_match(monkeypatch: pytest.MonkeyPatch) -> None:
     parts = [part(2, 5, ["a_s0", "a_s1"], seed=1), part(1, 5, ["longer_name_s0"], seed=2),
              part(3, 5, ["b_s0", "b_s1", "b_s2"], seed=3)]
-    assert pipeline._concat_alike(parts) is not None
-    fast = pipeline._concat(parts)
+    assert stacking.stack_alike(parts) is not None
+    fast = stacking.stack(parts)
     xr.testing.assert_identical(fast, slow(parts, monkeypatch))
     assert fast.spectrum_id.dtype == np.dtype("<U14")
 
@@ -46,5 +46,5 @@ def test_alike_parts_take_the_fast_path_and_match(monkeypatch: pytest.MonkeyPatc
 def test_unlike_parts_fall_back_to_xarray(monkeypatch: pytest.MonkeyPatch,
                                           other: xr.Dataset) -> None:
     parts = [part(2, 5, ["a_s0", "a_s1"]), other]
-    assert pipeline._concat_alike(parts) is None
-    xr.testing.assert_identical(pipeline._concat(parts), slow(parts, monkeypatch))
+    assert stacking.stack_alike(parts) is None
+    xr.testing.assert_identical(stacking.stack(parts), slow(parts, monkeypatch))

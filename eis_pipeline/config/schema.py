@@ -251,6 +251,38 @@ class TemperatureSource:
         return None
 
 
+#: longest sample name: it names a results group and plot files (a file name has 255 bytes)
+MAX_SAMPLE_NAME = 100
+#: group names the results file uses itself
+RESERVED_SAMPLE_NAMES = ("campaign", "failures")
+_UNSAFE_NAME_CHARS = re.compile(r'[/\\<>:"|?*\x00-\x1f\x7f]')
+
+
+def sample_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a sample (a results group and plot files), or None.
+
+    Refused: ``/``, ``\\``, the characters Windows reserves (``<>:"|?*``) and control
+    characters; a leading dot (``.``, ``..``, hidden files); leading or trailing spaces;
+    more than :data:`MAX_SAMPLE_NAME` characters; ``campaign`` and ``failures``.
+    """
+    bad = _UNSAFE_NAME_CHARS.search(name)
+    if bad:
+        return (f"contains {bad.group()!r}; use letters, digits, spaces and _ - . + "
+                "(no path separators, control characters or <>:\"|?*)")
+    if not name.strip():
+        return "is empty"
+    if name.startswith("."):
+        return "starts with '.'; it would name a hidden file or a parent folder"
+    if name != name.strip():
+        return "starts or ends with a space"
+    if len(name) > MAX_SAMPLE_NAME:
+        return (f"has {len(name)} characters, more than {MAX_SAMPLE_NAME}; it names plot "
+                "files. Put long descriptions in [samples.synthesis]")
+    if name in RESERVED_SAMPLE_NAMES:
+        return "names a group of the results file itself ('campaign', 'failures')"
+    return None
+
+
 @dataclass(frozen=True)
 class SampleConfig:
     """One sample (pellet) of the campaign.
@@ -268,6 +300,13 @@ class SampleConfig:
     geometry: Geometry | None
     settings: FitDefaults
     synthesis: Mapping[str, float | str | bool] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # also for configs built in code (folder runs): a name is a group and file names
+        problem = sample_name_problem(self.name)
+        if problem is not None:
+            raise ConfigError(f"sample name {self.name[:60]!r}"
+                              f"{'...' if len(self.name) > 60 else ''} {problem}", key="name")
 
     def to_attrs(self) -> dict[str, float | str | bool]:
         """Flat attributes for the sample's results group (DESIGN.md section 7): geometry in

@@ -35,6 +35,7 @@ from eis_pipeline.config.schema import (
     Geometry,
     SampleConfig,
     TemperatureSource,
+    sample_name_problem,
 )
 from eis_pipeline.conventions import ZERO_CELSIUS_K
 from eis_pipeline.exceptions import ConfigError
@@ -326,10 +327,11 @@ class _Parser:
         if "name" not in s:
             raise self.src.error("missing name", prefix + "name", i, lookup="samples")
         name = self._string(s["name"], prefix + "name", i)
-        if "/" in name or name in ("campaign", "failures"):
-            raise self.src.error(f"sample name {name!r} may not contain '/' or be 'campaign' "
-                                 "or 'failures' (they name groups in the results file)",
-                                 prefix + "name", i)
+        problem = sample_name_problem(name)
+        if problem is not None:
+            shown = repr(name[:60]) + ("..." if len(name) > 60 else "")
+            raise self.src.error(f"sample name {shown} {problem} (it names a group of the "
+                                 "results file and its plot files)", prefix + "name", i)
         if "files" not in s:
             raise self.src.error("missing files (globs relative to the config file)",
                                  prefix + "files", i, lookup="name")
