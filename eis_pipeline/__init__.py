@@ -35,6 +35,7 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {
     "list_formats": "eis_pipeline.io.registry",
     "read_spectra": "eis_pipeline.io.registry",
+    "read_table": "eis_pipeline.io.table",
     "make_spectrum": "eis_pipeline.conventions",
     "validate_spectrum": "eis_pipeline.conventions",
     "CircuitModel": "eis_pipeline.fitting.model",
@@ -74,6 +75,7 @@ __all__ = [
     "list_formats",
     "make_spectrum",
     "read_spectra",
+    "read_table",
     "run",
     "validate_spectrum",
 ]
@@ -97,6 +99,7 @@ if TYPE_CHECKING:
     from eis_pipeline.fitting.batch import fit_spectra
     from eis_pipeline.fitting.model import CircuitModel
     from eis_pipeline.io.registry import list_formats, read_spectra
+    from eis_pipeline.io.table import read_table
     from eis_pipeline.physics.arrhenius import arrhenius
     from eis_pipeline.physics.conductivity import conductivity
     from eis_pipeline.pipeline import run

@@ -116,10 +116,10 @@ def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult],
                 cond.isel(spectrum=known), form=sample.settings.arrhenius_form,
                 breakpoints=sample.settings.arrhenius_breakpoints,
                 breakpoint_K=sample.settings.arrhenius_breakpoint_K))
-    if sample.settings.series_fit == "global":   # issue 14 hook (module owned by "series")
-        from eis_pipeline.physics.series_fit import series_fit_for_campaign
-
+    if sample.settings.series_fit == "global" and "arrhenius" in node.children:
         with stage("series_fit"):
+            from eis_pipeline.physics.series_fit import series_fit_for_campaign
+
             node["series_fit"] = xr.DataTree(series_fit_for_campaign(
                 spectra, fits, sample.settings.circuit, geometry.physics_kwargs(),
                 sample.settings.arrhenius_form))

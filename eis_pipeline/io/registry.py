@@ -273,6 +273,30 @@ def _forced_format_hint(exc: FormatError, source: Source, forced: Importer) -> F
     return type(exc)(f"{exc}{hint}")
 
 
+def _closest_reason(source: Source) -> str | None:
+    """Why the importer that got furthest into an undetected file refused it.
+
+    Only importers claiming the file's suffix are tried (reading is their job, not the
+    sniffer's, so this runs only when detection has already failed). The one that got
+    furthest is the one whose error names the latest line; an error without a line (the
+    format's own verdict on the whole file, e.g. Gamry's "no ZCURVE table") counts as read to
+    the end.
+    """
+    suffix = source.path.suffix.lower()
+    reasons: list[tuple[int, str]] = []
+    for imp in _registry().values():
+        if suffix not in imp.suffixes:
+            continue
+        try:
+            imp.read_from(source)
+        except FormatError as exc:
+            line = exc.line if isinstance(exc, ParseError) and exc.line else 1 << 30
+            reasons.append((line, f"{imp.name}: {str(exc).removeprefix(f'{source.path}: ')}"))
+        except Exception:
+            continue
+    return max(reasons)[1] if reasons else None
+
+
 def read_spectra(path: str | Path, format: str | None = None) -> list[xr.Dataset]:
     """Read every impedance sweep in ``path``.
 
@@ -307,7 +331,13 @@ def read_spectra(path: str | Path, format: str | None = None) -> list[xr.Dataset
     importer = get_importer(format) if format is not None else None
     source = _read_source(path)  # the only read (unless a plugin lacks read_source)
     if importer is None:
-        importer = _detect(path, source.data[:SNIFF_BYTES])
+        try:
+            importer = _detect(path, source.data[:SNIFF_BYTES])
+        except UnknownFormatError as exc:
+            closest = _closest_reason(source)
+            if closest is None:
+                raise
+            raise UnknownFormatError(f"{exc} Closest: {closest}") from None
     try:
         spectra = importer.read_from(source)
     except FormatError as exc:
