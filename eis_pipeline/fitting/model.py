@@ -215,24 +215,47 @@ class CircuitModel:
     result_ : FitResult
     """
 
+    #: the constructor's arguments, as scikit-learn's ``get_params`` reports them
+    _PARAMS = ("circuit", "weighting", "initial_guess", "constants", "bounds", "max_nfev")
+
     def __init__(self, circuit: str, weighting: str = "modulus",
                  initial_guess: Mapping[str, float] | Sequence[float] | None = None,
                  constants: Mapping[str, float] | None = None,
                  bounds: Bounds | None = None, max_nfev: int | None = None) -> None:
-        if weighting not in WEIGHTINGS:
-            raise FitError(f"unknown weighting {weighting!r}; expected one of "
-                           f"{', '.join(WEIGHTINGS)}")
+        # scikit-learn's convention: store the arguments as given, check them in ``fit``
+        # (so ``set_params`` and cloning work); the compiled circuit is cached per string.
         self.circuit = circuit
         self.weighting = weighting
         self.initial_guess = initial_guess
-        self.constants = dict(constants or {})
-        self.bounds = dict(bounds or {})
+        self.constants = constants
+        self.bounds = bounds
         self.max_nfev = max_nfev
-        self._resolved = resolve_circuit(circuit)
-        c = self._resolved.compiled
-        self._space = ParameterSpace.build(c.param_names, c.param_kinds, self.constants,
-                                           expand_bounds(c.param_names, self.bounds))
-        self._guess = guess_vector(initial_guess, c.param_names, self._space)
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor's arguments (scikit-learn's estimator API)."""
+        return {name: getattr(self, name) for name in self._PARAMS}
+
+    def set_params(self, **params: Any) -> CircuitModel:
+        """Change constructor arguments; returns ``self`` (scikit-learn's estimator API).
+        Fitted values (``params_``) are set with :meth:`set_params_`."""
+        unknown = sorted(set(params) - set(self._PARAMS))
+        if unknown:
+            raise FitError(f"CircuitModel has no parameter {unknown[0]!r}; valid: "
+                           f"{', '.join(self._PARAMS)}")
+        for name, value in params.items():
+            setattr(self, name, value)
+        return self
+
+    def _setup(self) -> tuple[Any, ParameterSpace, Any]:
+        """The checked arguments: resolved circuit, parameter space, starting vector."""
+        if self.weighting not in WEIGHTINGS:
+            raise FitError(f"unknown weighting {self.weighting!r}; expected one of "
+                           f"{', '.join(WEIGHTINGS)}")
+        resolved = resolve_circuit(self.circuit)
+        c = resolved.compiled
+        space = ParameterSpace.build(c.param_names, c.param_kinds, dict(self.constants or {}),
+                                     expand_bounds(c.param_names, dict(self.bounds or {})))
+        return resolved, space, guess_vector(self.initial_guess, c.param_names, space)
 
     def __repr__(self) -> str:
         return f"CircuitModel({self.circuit!r}, weighting={self.weighting!r})"
@@ -240,12 +263,12 @@ class CircuitModel:
     @property
     def param_names(self) -> tuple[str, ...]:
         """impedance.py parameter names, circuit order."""
-        return tuple(self._resolved.compiled.param_names)
+        return tuple(resolve_circuit(self.circuit).compiled.param_names)
 
     @property
     def param_units(self) -> dict[str, str]:
         """Unit of each parameter."""
-        c = self._resolved.compiled
+        c = resolve_circuit(self.circuit).compiled
         return dict(zip(c.param_names, c.param_units, strict=True))
 
     def set_params_(self, params: Mapping[str, float]) -> CircuitModel:
@@ -268,6 +291,7 @@ class CircuitModel:
         Warns :class:`~eis_pipeline.exceptions.ConvergenceWarning` when the fit did not reach
         a stationary point (``result_.status`` says why).
         """
+        r, space, guess = self._setup()
         f, z = as_spectrum_arrays(frequency, impedance)
         if f_min_hz is not None or f_max_hz is not None or mask is not None:
             from eis_pipeline.fitting.batch import point_window
@@ -277,9 +301,8 @@ class CircuitModel:
             f2, z2, n = point_window(f[None], z[None], np.array([f.size]), f_min_hz,
                                      f_max_hz, mask)
             f, z = f2[0, :n[0]], z2[0, :n[0]]
-        r = self._resolved
         fit = fit_arrays(r.compiled, f[None, :], z[None, :], weighting=self.weighting,
-                         space=self._space, initial_guess=self._guess, roles=r.start_roles,
+                         space=space, initial_guess=guess, roles=r.start_roles,
                          bulk_from_intercept=r.start_intercept, max_nfev=self.max_nfev)
         names = self.param_names
         self.params_ = dict(zip(names, fit.params[0].tolist(), strict=True))
@@ -310,7 +333,7 @@ class CircuitModel:
         self._check_fitted()
         f = np.asarray(frequency, dtype=np.float64)
         p = np.array([self.params_[n] for n in self.param_names])
-        return np.asarray(self._resolved.compiled.impedance(p, f))
+        return np.asarray(resolve_circuit(self.circuit).compiled.impedance(p, f))
 
     def to_impedance_py(self) -> Any:
         """An ``impedance.models.circuits.CustomCircuit`` carrying the fitted values.
@@ -322,9 +345,10 @@ class CircuitModel:
         from impedance.models.circuits import CustomCircuit
 
         names = self.param_names
-        free = [n for i, n in enumerate(names) if not self._space.fixed[i]]
+        _, space, _ = self._setup()
+        free = [n for i, n in enumerate(names) if not space.fixed[i]]
         constants = {n: self.params_[n] for n in names if n not in free}
-        cc = CustomCircuit(self._resolved.compiled.circuit,
+        cc = CustomCircuit(resolve_circuit(self.circuit).compiled.circuit,
                            initial_guess=[self.params_[n] for n in free], constants=constants)
         cc.parameters_ = np.array([self.params_[n] for n in free])
         cc.conf_ = np.array([self.stderr_[n] for n in free])

@@ -189,8 +189,11 @@ def test_result_fields_and_custom_circuit():
     ({"initial_guess": {"R0": 1.0}}, FitError, "lacks"),
 ])
 def test_bad_arguments(kwargs, exc, match):
+    f = np.logspace(5, -1, 20)
+    z = spectrum("R0-p(R1,C1)", [10.0, 1e3, 1e-6], f)
+    model = CircuitModel("R0-p(R1,C1)", **kwargs)   # checked in fit (scikit-learn's rule)
     with pytest.raises(exc, match=match):
-        CircuitModel("R0-p(R1,C1)", **kwargs)
+        model.fit(f, z)
 
 
 def test_bad_spectrum_arrays():
@@ -232,3 +235,27 @@ def test_user_lower_bound_below_the_safety_floor_is_respected():
     user = ParameterSpace.build(c.param_names, c.param_kinds, bounds={"R0": (1e-9, 1e9)})
     lo, hi = row_bounds(user, f[None], z, starts)
     assert lo[0, 0] == pytest.approx(np.log(1e-9)) and hi[0, 0] == pytest.approx(np.log(1e9))
+
+
+def test_scikit_learn_estimator_contract():
+    """scikit-learn's conventions, checked without depending on it: __init__ stores the
+    arguments unchanged and does nothing else (bad values surface in fit), get_params
+    returns them, set_params returns self, and a clone from get_params fits identically."""
+    guess = {"R0": 5.0, "R1": 500.0, "C1": 1e-6}
+    bounds = {"R": (1.0, None)}
+    m = CircuitModel("R0-p(R1,C1)", weighting="unit", initial_guess=guess, bounds=bounds)
+    params = m.get_params()
+    assert params == {"circuit": "R0-p(R1,C1)", "weighting": "unit", "initial_guess": guess,
+                      "constants": None, "bounds": bounds, "max_nfev": None}
+    assert params["initial_guess"] is guess and params["bounds"] is bounds
+    lazy = CircuitModel("R0-p(R1,C1)", weighting="sigma")   # no error yet
+    assert lazy.set_params(weighting="modulus") is lazy and lazy.weighting == "modulus"
+    with pytest.raises(FitError, match="no parameter 'weights'"):
+        lazy.set_params(weights="unit")
+    f = np.logspace(5, -1, 40)
+    z = spectrum("R0-p(R1,C1)", [10.0, 1e3, 1e-6], f)
+    with pytest.raises(FitError, match="unknown weighting"):
+        CircuitModel("R0-p(R1,C1)", weighting="sigma").fit(f, z)
+    a = m.fit(f, z)
+    b = CircuitModel(**m.get_params()).fit(f, z)
+    assert a.params_ == b.params_
