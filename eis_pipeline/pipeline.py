@@ -19,6 +19,7 @@ import signal
 import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ import numpy as np
 import xarray as xr
 
 from eis_pipeline.config import CampaignConfig, SampleConfig, load_config
+from eis_pipeline.config.files import geometry_from_headers
 from eis_pipeline.exceptions import EisError, OutputError
 from eis_pipeline.io.atomic import remove_stale_temps
 from eis_pipeline.stacking import stack
@@ -79,9 +81,16 @@ def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult],
     def stage(name: str) -> Any:
         return _recorded(failures, sample.name, name)
 
+    geometry = sample.geometry
+    if geometry is None:   # a quick campaign (``eis-pipeline fit``): the headers' geometry
+        geometry = geometry_from_headers([ds.attrs for ds in spectra])
+        node.attrs["geometry_source"] = "none" if geometry is None else "file header"
+        if geometry is None:
+            return node
+        node.attrs["geometry"] = json.dumps(_known(asdict(geometry)))
     with stage("conductivity"):
         # One physics pass per circuit ("auto" mixes them), rows put back in spectrum order.
-        parts = [conductivity(group, **sample.geometry.physics_kwargs())
+        parts = [conductivity(group, **geometry.physics_kwargs())
                  for group in split_fits(fits).values()]
         cond = stack(parts, renumber=False)
         if cond is None:
@@ -123,10 +132,12 @@ def _recorded(failures: list[dict[str, Any]] | None, sample: str, stage: str,
         failures.append(failure_record(sample, file, stage, exc))
 
 
-def _sample_attrs(sample: SampleConfig) -> dict[str, Any]:
-    from dataclasses import asdict
+def _known(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
 
-    geometry = {k: v for k, v in asdict(sample.geometry).items() if v is not None}
+
+def _sample_attrs(sample: SampleConfig) -> dict[str, Any]:
+    geometry = {} if sample.geometry is None else _known(asdict(sample.geometry))
     return {"geometry": json.dumps(geometry), "synthesis": json.dumps(dict(sample.synthesis)),
             "circuit": sample.settings.circuit, "files": len(sample.paths),
             **{f"synthesis_{k}": v for k, v in sample.synthesis.items()}}
@@ -293,7 +304,7 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
         if writer is not None:
             writer.write(node, f"/{name}")
         if write and mode != "none":
-            from eis_pipeline.reporting import write_sample_plots
+            from eis_pipeline.report.plots import write_sample_plots
 
             # after the node is written: a figure that fails loses no fit
             with _recorded(None if strict else failures, name, "plot"):
@@ -320,7 +331,7 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
             tree = assemble_tree(cfg, samples, failures, strict=strict)
             tree.attrs["reused_files"] = len(skip)
             if write and mode != "none":
-                from eis_pipeline.reporting import write_campaign_plots
+                from eis_pipeline.report.plots import write_campaign_plots
 
                 with _recorded(None if strict else failures, "", "plot"):
                     write_campaign_plots(tree, folder, fmt=cfg.plot_format)
@@ -334,7 +345,7 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
                 writer.discard()
             raise
     if write:
-        from eis_pipeline.reporting import write_csv_summary
+        from eis_pipeline.report.tables import write_csv_summary
 
         write_csv_summary(tree, out.with_suffix(".csv"))
     return tree

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from eis_pipeline.io.hdf5 import read_results
-from eis_pipeline.reporting import compare_with_ground_truth, format_comparison
+from eis_pipeline.report.tables import compare_with_ground_truth, format_comparison
 
 EA_TOLERANCE_EV = 0.01
 SIGMA_TOLERANCE = 0.05

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from eis_pipeline.cli.main import cli
 from eis_pipeline.io.hdf5 import read_results
 from eis_pipeline.pipeline import run
-from eis_pipeline.reporting import compare_with_ground_truth
+from eis_pipeline.report.tables import compare_with_ground_truth
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_DATA = ROOT / "sample_data"

@@ -153,7 +153,7 @@ def test_missing_metadata_temperatures_are_recorded_and_fits_kept(tmp_path):
 
 
 def test_a_failing_figure_loses_no_fit(tmp_path, monkeypatch):
-    from eis_pipeline import plotting
+    from eis_pipeline.report import figures as plotting
 
     def broken(*args, **kwargs):
         raise ValueError("Axis limits cannot be NaN or Inf")
@@ -168,7 +168,7 @@ def test_a_failing_figure_loses_no_fit(tmp_path, monkeypatch):
 
 
 def test_strict_raises_the_original_exception(tmp_path, monkeypatch):
-    from eis_pipeline import plotting
+    from eis_pipeline.report import figures as plotting
 
     monkeypatch.setattr(plotting, "arrhenius_plot",
                         lambda *a, **k: (_ for _ in ()).throw(KeyError("original")))

@@ -61,37 +61,6 @@ def describe_spectra(path: Path, format: str | None) -> str:
     return "\n".join(lines)
 
 
-def describe_fits_file(path: Path) -> str:
-    """Summary of a file written by ``eis-pipeline fit -o`` (one fits dataset, or with
-    ``--preset auto`` the selection evidence plus one fits group per chosen preset)."""
-    import h5py
-    import xarray as xr
-
-    with h5py.File(path, "r") as fh:
-        groups: list[str | None] = [f"fits/{name}" for name in sorted(fh.get("fits", {}))]
-    lines = [f"{path}", "  fits file written by `eis-pipeline fit -o`"]
-    for group in groups or [None]:
-        with xr.open_dataset(path, engine="h5netcdf", group=group) as ds:
-            n = ds.sizes.get("spectrum", 0)
-            ok = int(ds["converged"].sum()) if "converged" in ds else 0
-            lines.append(f"  {group or 'fits'}")
-            lines.append(f"    circuit     {ds.attrs.get('circuit', '?')}")
-            lines.append(f"    spectra     {n}   converged {ok}")
-            if "param" in ds.coords:
-                lines.append(f"    parameters  {', '.join(map(str, ds['param'].values))}")
-    lines.append("  open with xarray.open_dataset(path, engine='h5netcdf'"
-                 + (", group='fits/<preset>')" if groups else ")"))
-    return "\n".join(lines)
-
-
-def is_campaign_results(path: Path) -> bool:
-    """Results of ``eis-pipeline run`` carry the campaign config in a root attribute."""
-    import h5py
-
-    with h5py.File(path, "r") as fh:
-        return "config" in fh.attrs
-
-
 @click.command()
 @click.argument("paths", nargs=-1, required=True,
                 type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -114,9 +83,7 @@ def inspect(paths: tuple[Path, ...], format_: str | None) -> None:
         try:
             with path.open("rb") as fh:
                 is_hdf5 = fh.read(8) == HDF5_SIGNATURE
-            if is_hdf5 and not is_campaign_results(path):
-                click.echo(describe_fits_file(path))
-            elif is_hdf5:
+            if is_hdf5:
                 from eis_pipeline.io.hdf5 import describe_results
 
                 click.echo(describe_results(path))

@@ -73,7 +73,7 @@ def run(config: Path, output: Path | None, jobs: int, scheduler: str | None, res
     """
     from eis_pipeline.config import load_config
     from eis_pipeline.pipeline import run as run_campaign
-    from eis_pipeline.reporting import format_summary
+    from eis_pipeline.report.tables import format_summary
 
     try:
         cfg = load_config(config)

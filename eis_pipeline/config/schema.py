@@ -40,6 +40,7 @@ expected and, for unknown keys or choices, the valid ones with the closest match
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -150,6 +151,30 @@ class Geometry:
     diameter_stderr_cm: float = 0.0
     mass_g: float | None = None
     theoretical_density_g_cm3: float | None = None
+
+    @classmethod
+    def from_mm(cls, thickness_mm: float, *, diameter_mm: float | None = None,
+                area_cm2: float | None = None, thickness_stderr_mm: float = 0.0,
+                diameter_stderr_mm: float = 0.0, area_stderr_cm2: float = 0.0,
+                mass_mg: float | None = None,
+                theoretical_density_g_cm3: float | None = None) -> Geometry:
+        """The geometry as a config gives it: lengths in mm, area (if no diameter) in cm²,
+        mass in mg. The area of a diameter is π d²/4 with stderr (π d / 2) δd."""
+        mass_g = None if mass_mg is None else mass_mg / 1e3
+        if diameter_mm is None:
+            if area_cm2 is None:
+                raise ValueError("give a diameter or an area")
+            return cls(thickness_cm=thickness_mm / 10.0,
+                       thickness_stderr_cm=thickness_stderr_mm / 10.0, area_cm2=area_cm2,
+                       area_stderr_cm2=area_stderr_cm2, mass_g=mass_g,
+                       theoretical_density_g_cm3=theoretical_density_g_cm3)
+        d_cm = diameter_mm / 10.0
+        return cls(thickness_cm=thickness_mm / 10.0,
+                   thickness_stderr_cm=thickness_stderr_mm / 10.0,
+                   area_cm2=math.pi * d_cm**2 / 4.0,
+                   area_stderr_cm2=math.pi * d_cm / 2.0 * (diameter_stderr_mm / 10.0),
+                   diameter_cm=d_cm, diameter_stderr_cm=diameter_stderr_mm / 10.0,
+                   mass_g=mass_g, theoretical_density_g_cm3=theoretical_density_g_cm3)
 
     @property
     def relative_density(self) -> float | None:
@@ -263,7 +288,9 @@ class SampleConfig:
     files: tuple[str, ...]
     paths: tuple[Path, ...]
     temperature: TemperatureSource
-    geometry: Geometry
+    #: None: from the files' headers when they carry one (``eis-pipeline fit``), else no
+    #: conductivity
+    geometry: Geometry | None
     settings: FitDefaults
     synthesis: Mapping[str, float | str | bool] = field(default_factory=dict)
 
@@ -278,12 +305,13 @@ class SampleConfig:
         """Flat attributes for the sample's results group (DESIGN.md section 7): geometry in
         cm/cm²/g (unknown values left out), ``relative_density``, the synthesis keys as
         written and ``temperature_source``."""
-        attrs: dict[str, float | str | bool] = {
-            k: v for k, v in asdict(self.geometry).items() if v is not None}
-        if self.geometry.diameter_cm is None:
+        geometry = self.geometry
+        attrs: dict[str, float | str | bool] = {} if geometry is None else {
+            k: v for k, v in asdict(geometry).items() if v is not None}
+        if geometry is not None and geometry.diameter_cm is None:
             attrs.pop("diameter_stderr_cm", None)
-        if self.geometry.relative_density is not None:
-            attrs["relative_density"] = self.geometry.relative_density
+        if geometry is not None and geometry.relative_density is not None:
+            attrs["relative_density"] = geometry.relative_density
         attrs.update(self.synthesis)
         attrs["temperature_source"] = self.temperature.kind
         return attrs
@@ -329,7 +357,8 @@ class CampaignConfig:
             d["paths"] = [rel(p) for p in s.paths]
             d["temperature"]["table_K"] = dict(s.temperature.table_K)
             d["synthesis"] = dict(s.synthesis)
-            d["geometry"]["relative_density"] = s.geometry.relative_density
+            if s.geometry is not None:
+                d["geometry"]["relative_density"] = s.geometry.relative_density
             samples.append(d)
         return {
             "name": self.name, "description": self.description,

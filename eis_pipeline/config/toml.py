@@ -236,20 +236,10 @@ class _Parser:
         a_err = get("area_stderr_cm2", allow_zero=True) or 0.0
         mass = get("mass_mg")
         rho = get("theoretical_density_g_cm3")
-        if diameter is not None:
-            d_cm = diameter / 10.0
-            area_cm2 = math.pi * d_cm**2 / 4.0
-            area_err = math.pi * d_cm / 2.0 * (d_err / 10.0)   # dA = (π d / 2) dd
-            return Geometry(thickness_cm=thickness / 10.0, thickness_stderr_cm=t_err / 10.0,
-                            area_cm2=area_cm2, area_stderr_cm2=area_err, diameter_cm=d_cm,
-                            diameter_stderr_cm=d_err / 10.0,
-                            mass_g=None if mass is None else mass / 1e3,
-                            theoretical_density_g_cm3=rho)
-        return Geometry(thickness_cm=thickness / 10.0, thickness_stderr_cm=t_err / 10.0,
-                        area_cm2=cast(float, area),  # exactly one of diameter/area is set
-                        area_stderr_cm2=a_err,
-                        mass_g=None if mass is None else mass / 1e3,
-                        theoretical_density_g_cm3=rho)
+        return Geometry.from_mm(thickness, diameter_mm=diameter, area_cm2=area,
+                                thickness_stderr_mm=t_err, diameter_stderr_mm=d_err,
+                                area_stderr_cm2=a_err, mass_mg=mass,
+                                theoretical_density_g_cm3=rho)
 
     def temperature(self, value: Any, i: int, prefix: str) -> TemperatureSource:
         key = prefix + "temperature"

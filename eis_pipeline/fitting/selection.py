@@ -75,7 +75,7 @@ if TYPE_CHECKING:
     from eis_pipeline.validation.drt import DrtResult
 
 __all__ = ["DEFAULT_CANDIDATES", "SIGNIFICANT_DELTA", "SelectionResult", "chosen_fits",
-           "fits_by_circuit", "select_circuit"]
+           "evidence_table", "fits_by_circuit", "select_circuit"]
 
 #: Presets compared by default: one or two arcs in the window, with or without stray inductance.
 DEFAULT_CANDIDATES: tuple[str, ...] = (
@@ -119,21 +119,29 @@ class SelectionResult:
         return np.asarray(self.evidence["selection_converged"].values, dtype=bool)
 
     def table(self, spectrum: int) -> str:
-        """The candidates of one spectrum as text: criterion, Δ, weight, k, status."""
-        ev = self.evidence.isel(spectrum=spectrum)
-        crit = self.criterion.upper()
-        width = max(len(str(c)) for c in ev.candidate.values)
-        lines = [f"  {'candidate':<{width}}  {crit:>10}  {'Δ' + crit:>8}  {'weight':>6}  "
-                 f"{'k':>2}  converged"]
-        for j, name in enumerate(ev.candidate.values):
-            mark = "*" if str(name) == self.chosen[spectrum] else " "
-            value = float(ev[self.criterion].values[j])
-            delta = float(ev["delta"].values[j])
-            weight = float(ev["weight"].values[j])
-            lines.append(f"{mark} {name!s:<{width}}  {value:>10.2f}  {delta:>8.2f}  "
-                         f"{weight:>6.3f}  {int(ev['n_params'].values[j]):>2}  "
-                         f"{'yes' if bool(ev['converged'].values[j]) else 'no'}")
-        return "\n".join(lines)
+        """The candidates of one spectrum as text (:func:`evidence_table`)."""
+        return evidence_table(self.evidence, spectrum)
+
+
+def evidence_table(evidence: xr.Dataset, spectrum: int) -> str:
+    """The candidates of row ``spectrum`` of a selection ``evidence`` dataset as text:
+    criterion, Δ, weight, k and whether the fit converged; ``*`` marks the chosen one."""
+    ev = evidence.isel(spectrum=spectrum)
+    criterion = str(evidence.attrs.get("criterion", "bic"))
+    crit = criterion.upper()
+    chosen = str(ev["chosen"].values)
+    width = max(len(str(c)) for c in ev.candidate.values)
+    lines = [f"  {'candidate':<{width}}  {crit:>10}  {'Δ' + crit:>8}  {'weight':>6}  "
+             f"{'k':>2}  converged"]
+    for j, name in enumerate(ev.candidate.values):
+        mark = "*" if str(name) == chosen else " "
+        value = float(ev[criterion].values[j])
+        delta = float(ev["delta"].values[j])
+        weight = float(ev["weight"].values[j])
+        lines.append(f"{mark} {name!s:<{width}}  {value:>10.2f}  {delta:>8.2f}  "
+                     f"{weight:>6.3f}  {int(ev['n_params'].values[j]):>2}  "
+                     f"{'yes' if bool(ev['converged'].values[j]) else 'no'}")
+    return "\n".join(lines)
 
 
 def select_circuit(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import xarray as xr
 from click.testing import CliRunner
 
 from eis_pipeline.circuits import compile_circuit
 from eis_pipeline.cli.main import cli
 from eis_pipeline.conventions import make_spectrum
 from eis_pipeline.exceptions import ParseError
+from eis_pipeline.io.hdf5 import read_results
 
 TRUE = [2.0e5, 5.0e-12, 0.95, 4.0e5, 2.0e-9, 0.85, 1.0e-6, 0.90]
 
@@ -29,7 +29,8 @@ def fake_files(tmp_path, monkeypatch):
             raise ParseError("no impedance table", path=path, line=3)
         sweeps = 2 if path.name == "a.fake" else 1
         return [make_spectrum(f, z, sweep=i, temperature=np.full(f.size, 298.15),
-                              attrs={"source": str(path), "source_format": "fake"})
+                              attrs={"source": str(path), "source_format": "fake",
+                                     "source_sha256": "0" * 64})
                 for i in range(sweeps)]
 
     monkeypatch.setattr("eis_pipeline.io.registry.read_spectra", read_spectra)
@@ -68,13 +69,17 @@ def test_writes_hdf5_atomically(fake_files, tmp_path):
     result = CliRunner().invoke(cli, ["fit", str(fake_files[0]), "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert out.exists() and not list(tmp_path.glob("*.tmp"))
-    with xr.open_dataset(out, engine="h5netcdf") as ds:
-        assert ds.sizes["spectrum"] == 2
-        np.testing.assert_allclose(ds.value.values[0], TRUE, rtol=1e-6)
-        z = ds.impedance_real.values + 1j * ds.impedance_imag.values
-        assert np.iscomplexobj(z) and ds.impedance_real.attrs["complex_part"] == "real"
-        assert ds.converged.dtype == bool and bool(ds.converged.all())
-        assert ds.attrs["preset"] == "bulk-gb-electrode"
+    # the layout of `eis-pipeline run`: one sample called "fit", read by read_results
+    tree = read_results(out)
+    ds = tree["fit/fit"].ds
+    assert ds.sizes["spectrum"] == 2
+    np.testing.assert_allclose(ds.value.values[0], TRUE, rtol=1e-6)
+    assert ds.converged.dtype == bool and bool(ds.converged.all())
+    assert ds.attrs["preset"] == "bulk-gb-electrode"
+    spectrum = tree["fit/spectra"].children["a_s0"].ds
+    assert np.iscomplexobj(spectrum.impedance_fit.values)
+    assert tree["failures"].ds.sizes.get("failure", 0) == 0
+    assert out.with_suffix(".csv").is_file()
 
 
 def test_unreadable_file_is_reported_and_others_fitted(fake_files):
@@ -85,7 +90,7 @@ def test_unreadable_file_is_reported_and_others_fitted(fake_files):
 
 
 def test_unfittable_sweep_is_reported_others_fitted_exit_1(fake_files, monkeypatch):
-    """A one-point sweep cannot be fitted: its row says why, the rest are fitted, the
+    """A three-point sweep cannot be fitted: its row says why, the rest are fitted, the
     summary says 'failed' (not 'did not converge') and the exit status is 1."""
     import eis_pipeline.io.registry as registry
 
@@ -94,30 +99,31 @@ def test_unfittable_sweep_is_reported_others_fitted_exit_1(fake_files, monkeypat
     def read_spectra(path, format=None):
         spectra = whole(path, format)
         if path.name == "b.fake":
-            return [spectra[0].isel(frequency=slice(0, 1))]
+            return [spectra[0].isel(frequency=slice(0, 3))]
         return spectra
 
     monkeypatch.setattr(registry, "read_spectra", read_spectra)
     result = CliRunner().invoke(cli, ["fit", str(fake_files[0]), str(fake_files[1])])
     assert result.exit_code == 1, result.output
-    assert "1 points, too few to fit 8 free parameters" in result.output
+    assert "3 points, too few to fit 8 free parameters" in result.output
     assert result.output.count("status 0: converged") == 2
     assert "1 of 3 fits failed" in result.output and "did not converge" not in result.output
 
 
 @pytest.mark.parametrize("preset", ["bulk-gb-electrode", "auto"])
 def test_plots_of_every_sweep(fake_files, tmp_path, preset):
-    """--plots DIR: a Nyquist and a Bode PNG per sweep, named by file and sweep, the
-    Nyquist with each fitted arc."""
+    """--plots DIR: a Nyquist, a Bode and a checks PNG per sweep in DIR/fit/, named by file
+    and sweep, the Nyquist with each fitted arc."""
     folder = tmp_path / "plots" / "fit"
     result = CliRunner().invoke(cli, ["fit", str(fake_files[0]), str(fake_files[1]),
                                       "--preset", preset, "--plots", str(folder)])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in folder.iterdir()) == [
+    written = folder / "fit"
+    assert sorted(p.name for p in written.iterdir()) == [
         f"{stem}_{kind}.png" for stem in ("a_s0", "a_s1", "b_s0")
-        for kind in ("bode", "nyquist")]
-    assert all(p.read_bytes().startswith(b"\x89PNG") for p in folder.iterdir())
-    assert "wrote 6 plots" in result.output
+        for kind in ("bode", "checks", "nyquist")]
+    assert all(p.read_bytes().startswith(b"\x89PNG") for p in written.iterdir())
+    assert "wrote 9 plots" in result.output
 
 
 def test_usage_errors(fake_files):
@@ -153,7 +159,7 @@ def test_write_error_is_reported_without_traceback(fake_files, tmp_path, monkeyp
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied", str(tmp_path / "fits.h5"))
 
-    monkeypatch.setattr("eis_pipeline.cli.fit.write_fits", refuse)
+    monkeypatch.setattr("eis_pipeline.io.hdf5.ResultsWriter", refuse)
     r = CliRunner().invoke(cli, ["fit", str(fake_files[0]), "-o", str(tmp_path / "fits.h5")])
     assert r.exit_code == 1 and "error: " in r.output and "Permission denied" in r.output
     assert isinstance(r.exception, SystemExit)
@@ -187,8 +193,8 @@ def test_parameters_at_a_bound_are_marked_with_a_hint(fake_files, tmp_path):
     note = next(ln for ln in lines if ln.strip().startswith("note:"))
     assert "R1" in note and "R2" not in note and "at a bound" in note
     assert "--preset auto" in note
-    with xr.open_dataset(out_file, engine="h5netcdf") as ds:
-        assert ds.at_bound.dtype == bool and bool(ds.at_bound.sel(param="R1").all())
+    ds = read_results(out_file)["fit/fit"].ds
+    assert ds.at_bound.dtype == bool and bool(ds.at_bound.sel(param="R1").all())
 
 
 def test_a_normal_fit_has_no_bound_marks(fake_files):

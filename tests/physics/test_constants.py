@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import importlib
 
-from eis_pipeline import conventions, plotting
+from eis_pipeline import conventions
 from eis_pipeline.physics import roles
+from eis_pipeline.report import figures
 from eis_pipeline.testing import simulate
 
 # physics/__init__ re-exports the *function* arrhenius under the module's name
@@ -23,7 +24,7 @@ def test_values_are_codata_2018_as_in_physics_md() -> None:
 def test_aliases_are_the_same_objects() -> None:
     assert arrhenius.BOLTZMANN_EV_PER_K is conventions.BOLTZMANN_EV_PER_K
     assert simulate.BOLTZMANN_EV_K is conventions.BOLTZMANN_EV_PER_K
-    assert plotting.BOLTZMANN_EV_K is conventions.BOLTZMANN_EV_PER_K
+    assert figures.BOLTZMANN_EV_K is conventions.BOLTZMANN_EV_PER_K
     assert roles.EPSILON_0_F_PER_CM is conventions.VACUUM_PERMITTIVITY_F_PER_CM
     assert simulate.VACUUM_PERMITTIVITY_F_CM is conventions.VACUUM_PERMITTIVITY_F_PER_CM
     assert arrhenius.ROOM_TEMPERATURE_K is simulate.ROOM_TEMPERATURE_K

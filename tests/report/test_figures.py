@@ -12,7 +12,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from eis_pipeline.conventions import make_spectrum
-from eis_pipeline.plotting import (
+from eis_pipeline.report.figures import (
     BOLTZMANN_EV_K,
     arc_view_limit,
     arrhenius_plot,
@@ -26,7 +26,7 @@ from eis_pipeline.plotting import (
 )
 from eis_pipeline.testing.simulate import ArrheniusLaw, PelletModel, log_frequencies, rq_impedance
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -229,7 +229,7 @@ def test_arc_view_limit(pellet: PelletModel) -> None:
 
 
 def test_value_with_error_decimals() -> None:
-    from eis_pipeline.plotting import _value_with_error
+    from eis_pipeline.report.figures import _value_with_error
 
     assert _value_with_error(0.4012, 0.0123) == "0.40 ± 0.01"
     assert _value_with_error(0.4612, 0.0021) == "0.461 ± 0.002"
@@ -287,7 +287,7 @@ def test_drt_plot(tmp_path: Path) -> None:
 def test_arrhenius_legend_does_not_cover_the_points():
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    from eis_pipeline.plotting import arrhenius_plot
+    from eis_pipeline.report.figures import arrhenius_plot
 
     t = np.array([253.15, 273.15, 298.15, 313.15, 333.15, 353.15])
     sigma = {c: 1e3 / t * np.exp(-ea / (8.617333262e-5 * t))
@@ -303,7 +303,7 @@ def test_arrhenius_legend_does_not_cover_the_points():
 def test_fitted_arcs_from_preset_roles() -> None:
     """Two-arc preset: both arcs, no series R; intercept preset: the gb arc after R_bulk."""
     from eis_pipeline.circuits import PRESETS
-    from eis_pipeline.reporting import fitted_arcs
+    from eis_pipeline.report.plots import fitted_arcs
 
     f = log_frequencies(1e6, 1, 10)
     two = {"R1": 100.0, "CPE1_0": 1e-10, "CPE1_1": 0.9, "R2": 300.0, "CPE2_0": 1e-8,

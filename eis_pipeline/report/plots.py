@@ -1,0 +1,162 @@
+"""Figure files of a results tree: per-spectrum Nyquist/Bode/checks, Arrhenius, campaign trends.
+
+Works on the results tree of :func:`eis_pipeline.pipeline.run` (DESIGN.md section 7), whether
+it was just computed or read back from the HDF5 file. matplotlib is imported only inside the
+functions that draw (through :mod:`eis_pipeline.report.figures`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from eis_pipeline.conventions import ZERO_CELSIUS_K
+from eis_pipeline.report.tables import COMPONENTS
+
+SPECTRUM_DPI = 120
+
+
+def spectrum_title(prefix: str, spectrum: xr.Dataset) -> str:
+    """``prefix``, and the spectrum's mean temperature in °C when it has one."""
+    if "temperature" in spectrum and np.isfinite(spectrum["temperature"].values).any():
+        return f"{prefix} · {np.nanmean(spectrum['temperature'].values) - ZERO_CELSIUS_K:.0f} °C"
+    return prefix
+
+
+def write_spectrum_plots(spectrum: xr.Dataset, fit: Any, arcs: Mapping[str, Any] | None,
+                         series_resistance: float, title: str, stem: Path,
+                         fmt: str = "png") -> list[Path]:
+    """Nyquist (with each fitted arc) and Bode (with residuals) of one spectrum, as
+    ``<stem>_nyquist.<fmt>`` and ``<stem>_bode.<fmt>``; ``fit`` as
+    :func:`~eis_pipeline.report.figures.nyquist` takes it. Screen resolution: a campaign has
+    many spectra, and this is the slow part."""
+    from eis_pipeline.report import figures
+
+    return [figures.save_figure(figures.nyquist(spectrum, fit=fit, arcs=arcs,
+                                                series_resistance=series_resistance,
+                                                title=title),
+                                stem.with_name(f"{stem.name}_nyquist.{fmt}"), dpi=SPECTRUM_DPI),
+            figures.save_figure(figures.bode(spectrum, fit=fit, title=title),
+                                stem.with_name(f"{stem.name}_bode.{fmt}"), dpi=SPECTRUM_DPI)]
+
+
+def fitted_arcs(frequency: Any, values: Mapping[str, float],
+                roles: Mapping[str, Mapping[str, str]]) -> tuple[dict[str, Any] | None, float]:
+    """Each fitted R‖CPE arc (bulk, grain boundary) of a preset fit on ``frequency`` (Hz), for
+    :func:`~eis_pipeline.report.figures.nyquist`, and the series resistance before them (ohm: a bulk
+    read at the high-frequency intercept, else 0). ``values`` maps parameter names to values,
+    ``roles`` is the preset's role mapping."""
+    from eis_pipeline.testing.simulate import rq_impedance
+
+    arcs = {}
+    series = 0.0
+    for role in ("bulk", "grain_boundary"):
+        elements = roles.get(role, {})
+        r, cpe = elements.get("resistance"), elements.get("cpe")
+        if r and cpe and np.isfinite([values.get(r, np.nan), values.get(f"{cpe}_0", np.nan)]).all():
+            arcs[role.replace("_", " ")] = rq_impedance(
+                np.asarray(frequency), values[r], values[f"{cpe}_0"], values[f"{cpe}_1"])
+        elif role == "bulk" and r and not cpe and np.isfinite(values.get(r, np.nan)):
+            series = float(values[r])   # the intercept: the arcs start at R_bulk
+    return arcs or None, series
+
+
+def _arcs(node: xr.DataTree, sid: str,
+          spectrum: xr.Dataset) -> tuple[dict[str, Any] | None, float]:
+    """:func:`fitted_arcs` of spectrum ``sid`` of a sample node of the results tree."""
+    import json
+
+    if "fit" not in node.children:
+        return None, 0.0
+    fits = node["fit"].ds
+    row = int(np.flatnonzero(fits["spectrum_id"].values.astype(str) == sid)[0])
+    roles = json.loads(str(fits.attrs.get("roles", "{}")))
+    if "preset" in fits:  # circuit chosen per spectrum: roles of that spectrum's preset
+        presets = json.loads(str(fits.attrs.get("presets", "{}")))
+        roles = json.loads(presets.get(str(fits["preset"].values[row]), {}).get("roles") or "{}")
+    values = dict(zip(fits["param"].values.astype(str), fits["value"].values[row], strict=True))
+    return fitted_arcs(spectrum["frequency"].values, values, roles)
+
+
+def _checks(node: xr.DataTree, sid: str, spectrum: xr.Dataset, title: str) -> Any:
+    """KK residuals and DRT of spectrum ``sid`` of a sample node, as one figure."""
+    from eis_pipeline.report import figures
+
+    kk = node["validation"].ds
+    row = int(np.flatnonzero(kk["spectrum_id"].values.astype(str) == sid)[0])
+    n = spectrum.sizes["frequency"]
+    tau = gamma = None
+    if "drt" in node.children:
+        drt = node["drt"].ds.isel(spectrum=row)
+        keep = np.isfinite(drt["tau"].values)
+        tau, gamma = drt["tau"].values[keep], drt["gamma"].values[keep]
+    noise = float(kk["kk_noise_estimate"].values[row]) if "kk_noise_estimate" in kk else None
+    return figures.checks_figure(spectrum["frequency"].values,
+                                  kk["kk_residual"].values[row, :n], tau, gamma,
+                                  threshold=float(kk.attrs.get("threshold", 0.01)),
+                                  noise=noise, title=title)
+
+
+def write_sample_plots(node: xr.DataTree, folder: str | Path, *, fmt: str = "png",
+                       spectra: bool = True) -> list[Path]:
+    """One sample's plots: Arrhenius, and with ``spectra`` Nyquist (with each arc), Bode and
+    the Kramers-Kronig/DRT checks of every spectrum."""
+    from eis_pipeline.report import figures
+
+    folder = Path(folder)
+    name = str(node.name)
+    written: list[Path] = []
+    if spectra and "spectra" in node.children:
+        for sid, child in node["spectra"].children.items():
+            ds = child.to_dataset()
+            title = spectrum_title(f"{name} · {sid}", ds)
+            arcs, series = _arcs(node, sid, ds)
+            written += write_spectrum_plots(ds, ds if "impedance_fit" in ds else None, arcs,
+                                            series, title, folder / name / sid, fmt)
+            if "validation" in node.children:
+                written.append(figures.save_figure(
+                    _checks(node, sid, ds, title), folder / name / f"{sid}_checks.{fmt}",
+                    dpi=SPECTRUM_DPI))
+    if "conductivity" in node.children and "arrhenius" in node.children:
+        cond = node["conductivity"].ds
+        cond = cond.isel(spectrum=np.isfinite(cond["temperature"].values))  # known T only
+        sigma = {c: cond["conductivity"].sel(component=c).values
+                 for c in COMPONENTS if c in cond["component"].values}
+        written.append(figures.save_figure(
+            figures.arrhenius_plot(cond["temperature"].values, sigma,
+                                    fit=node["arrhenius"].ds, title=name),
+            folder / f"{name}_arrhenius.{fmt}"))
+    return written
+
+
+def write_campaign_plots(tree: xr.DataTree, folder: str | Path, *,
+                         fmt: str = "png") -> list[Path]:
+    """σ(25 °C) against every synthesis parameter that varies across the campaign."""
+    from eis_pipeline.report import figures
+
+    written: list[Path] = []
+    if "campaign" not in tree.children:
+        return written
+    summary = tree["campaign"].ds
+    for key in summary.data_vars:
+        var = summary[key]
+        if (var.attrs.get("synthesis_parameter") and var.dtype.kind == "f"
+                and np.unique(var.values[np.isfinite(var.values)]).size > 1):
+            written.append(figures.save_figure(
+                figures.trend_plot(summary, str(key)),
+                Path(folder) / f"campaign_sigma25_vs_{key}.{fmt}"))
+    return written
+
+
+def write_plots(tree: xr.DataTree, folder: str | Path, *, fmt: str = "png",
+                spectra: bool = True) -> list[Path]:
+    """Every plot of a results tree (e.g. one read back with ``read_results``)."""
+    written: list[Path] = []
+    for name, node in tree.children.items():
+        if name not in {"campaign", "failures"}:
+            written += write_sample_plots(node, folder, fmt=fmt, spectra=spectra)
+    return written + write_campaign_plots(tree, folder, fmt=fmt)

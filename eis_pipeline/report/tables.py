@@ -1,0 +1,199 @@
+"""What a person reads after a run: the summary table and its CSV twin.
+
+Works on the results tree of :func:`eis_pipeline.pipeline.run` (DESIGN.md section 7), whether
+it was just computed or read back from the HDF5 file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from eis_pipeline.io.atomic import replacing
+
+COMPONENTS = ("bulk", "grain_boundary", "total")
+_SHORT = {"bulk": "bulk", "grain_boundary": "gb", "total": "total"}
+
+
+def summary_rows(tree: xr.DataTree) -> list[dict[str, Any]]:
+    """One dict per sample: synthesis parameters, σ(25 °C) and E_a per component, fit counts.
+
+    Units are in the keys (``sigma25_total_S_cm``, ``Ea_bulk_eV``); ``sigma25_<c>_extrapolated``
+    says whether 25 °C lies outside the measured temperature range.
+    """
+    if "campaign" not in tree.children:
+        return []
+    summary = tree["campaign"].ds
+    synthesis = [str(v) for v in summary.data_vars
+                 if summary[v].attrs.get("synthesis_parameter")]
+    rows = []
+    for i, name in enumerate(summary["sample"].values.astype(str)):
+        row: dict[str, Any] = {"sample": name}
+        for key in synthesis:
+            value = summary[key].values[i]
+            row[key] = value.item() if hasattr(value, "item") else value
+        for comp in COMPONENTS:
+            if comp not in summary["component"].values:
+                continue
+            sel = summary.sel(component=comp).isel(sample=i)
+            short = _SHORT[comp]
+            row[f"sigma25_{short}_S_cm"] = float(sel["sigma_25C"])
+            row[f"sigma25_{short}_stderr_S_cm"] = float(sel["sigma_25C_stderr"])
+            if "sigma_25C_extrapolated" in sel:
+                row[f"sigma25_{short}_extrapolated"] = bool(sel["sigma_25C_extrapolated"])
+            row[f"Ea_{short}_eV"] = float(sel["activation_energy"])
+            row[f"Ea_{short}_stderr_eV"] = float(sel["activation_energy_stderr"])
+        for key in ("n_spectra", "n_converged", "n_kk_failed"):
+            if key in summary:
+                row[key] = int(summary[key].values[i])
+        rows.append(row)
+    return rows
+
+
+#: SI prefixes a conductivity column can be shown in, largest first: (factor from S/cm, unit).
+_SIGMA_UNITS = ((1.0, "S/cm"), (1e3, "mS/cm"), (1e6, "µS/cm"), (1e9, "nS/cm"), (1e12, "pS/cm"))
+#: Marks a σ(25 °C) extrapolated outside the measured temperature range.
+EXTRAPOLATED_MARK = "*"
+
+
+def sigma_unit(values_S_cm: Any) -> tuple[float, str]:
+    """The factor and unit that put the median of ``values_S_cm`` in [1, 1000): one unit per
+    column, chosen from the data, so sub-µS/cm values are not printed as ``0.00000561``."""
+    values = np.abs(np.asarray(values_S_cm, dtype=float))
+    values = values[np.isfinite(values) & (values > 0)]
+    if values.size == 0:
+        return 1e3, "mS/cm"
+    median = float(np.median(values))
+    for factor, unit in _SIGMA_UNITS:
+        if median * factor >= 1.0:
+            return factor, unit
+    return _SIGMA_UNITS[-1]
+
+
+def value_with_error(value: float, err: float) -> str:
+    """``value ± err`` with the value rounded to the error's first significant digit
+    (at least three significant digits of the value); ``-`` when the value is missing."""
+    if not np.isfinite(value):
+        return "-"
+    if not (np.isfinite(err) and err > 0):
+        return f"{value:.3g}"
+    digits_err = -int(np.floor(np.log10(err)))
+    digits_value = 2 - int(np.floor(np.log10(abs(value)))) if value else 0
+    decimals = max(0, digits_err, digits_value)
+    return f"{value:.{decimals}f} ± {err:.{decimals}f}"
+
+
+def format_table(header: list[str], rows: list[list[str]], *, gap: int = 2) -> list[str]:
+    """Rows of strings as aligned text: the first column left-aligned, the others right;
+    every column as wide as its widest cell plus ``gap`` spaces, so columns never touch."""
+    widths = [max([len(header[i])] + [len(r[i]) for r in rows]) for i in range(len(header))]
+    def line(cells: list[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        rest = "".join(" " * gap + c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True))
+        return first + rest
+    head = line(header)
+    return [head, "-" * len(head), *(line(r) for r in rows)]
+
+
+def format_summary(tree: xr.DataTree) -> str:
+    """The end-of-run table: per sample σ(25 °C) bulk/gb/total, E_a, fit quality.
+
+    Each σ column is in the unit that suits its values (stated in its header); a σ(25 °C)
+    extrapolated outside the measured temperature range is marked with ``*``.
+    """
+    rows = summary_rows(tree)
+    shorts = [s for s in ("bulk", "gb", "total")
+              if any(f"sigma25_{s}_S_cm" in r for r in rows)]
+    units = {s: sigma_unit([r.get(f"sigma25_{s}_S_cm", np.nan) for r in rows]) for s in shorts}
+    header = (["sample"] + [f"σ25 {s} ({units[s][1]})" for s in shorts]
+              + [f"Ea {s} (eV)" for s in shorts] + ["fits ok", "KK fail"])
+    cells = []
+    any_extrapolated = False
+    for row in rows:
+        line = [str(row["sample"])]
+        for s in shorts:
+            factor = units[s][0]
+            text = value_with_error(row.get(f"sigma25_{s}_S_cm", np.nan) * factor,
+                                    row.get(f"sigma25_{s}_stderr_S_cm", np.nan) * factor)
+            extrapolated = bool(row.get(f"sigma25_{s}_extrapolated", False)) and text != "-"
+            any_extrapolated |= extrapolated
+            line.append(text + (EXTRAPOLATED_MARK if extrapolated else " "))
+        line += [value_with_error(row.get(f"Ea_{s}_eV", np.nan),
+                                  row.get(f"Ea_{s}_stderr_eV", np.nan)) for s in shorts]
+        line += [f"{row.get('n_converged', 0)}/{row.get('n_spectra', 0)}",
+                 str(row.get("n_kk_failed", 0))]
+        cells.append(line)
+    lines = format_table(header, cells)
+    if any_extrapolated:
+        lines.append(f"{EXTRAPOLATED_MARK} σ(25 °C) extrapolated outside the measured "
+                     "temperature range (Arrhenius law assumed to hold)")
+    best = tree["campaign"].attrs.get("best_sample") if "campaign" in tree.children else None
+    if best:
+        lines.append(f"best sample (highest total σ at 25 °C): {best}")
+    return "\n".join(lines)
+
+
+def write_csv_summary(tree: xr.DataTree, path: str | Path) -> Path:
+    """Write :func:`summary_rows` as CSV, atomically (temporary file, then rename)."""
+    path = Path(path)
+    rows = summary_rows(tree)
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    with replacing(path) as tmp:
+        tmp.write_text(buffer.getvalue(), encoding="utf-8")
+    return path
+
+
+def compare_with_ground_truth(tree: xr.DataTree, truth: dict[str, Any]) -> list[dict[str, Any]]:
+    """Recovered against true E_a and σ(25 °C) per sample and component.
+
+    ``truth`` is a simulator's ``ground_truth.json`` (``scripts/make_sample_data.py``): per
+    sample, ``components[c].activation_energy_eV`` and ``sigma_25C_S_cm[c]``. Returns one row
+    per (sample, component) with the true and recovered values and their differences:
+    ``Ea_error_eV`` (recovered - true) and ``sigma25_relative_error``.
+    """
+    summary = tree["campaign"].ds
+    rows = []
+    for name, sample in truth["samples"].items():
+        for comp in COMPONENTS:
+            sel = summary.sel(sample=name, component=comp)
+            true_ea = sample.get("components", {}).get(comp, {}).get("activation_energy_eV")
+            true_sigma = sample.get("sigma_25C_S_cm", {}).get(comp)
+            ea = float(sel["activation_energy"])
+            sigma = float(sel["sigma_25C"])
+            rows.append({
+                "sample": name, "component": comp,
+                "Ea_true_eV": true_ea, "Ea_eV": ea,
+                "Ea_error_eV": None if true_ea is None else ea - true_ea,
+                "sigma25_true_S_cm": true_sigma, "sigma25_S_cm": sigma,
+                "sigma25_relative_error": None if true_sigma is None
+                else sigma / true_sigma - 1.0,
+            })
+    return rows
+
+
+def format_comparison(rows: list[dict[str, Any]]) -> str:
+    """:func:`compare_with_ground_truth` as a table."""
+    head = (f"{'sample':<10}{'component':<16}{'Ea true':>9}{'Ea fit':>9}{'ΔEa (eV)':>10}"
+            f"{'σ25 true (S/cm)':>17}{'σ25 fit (S/cm)':>16}{'Δσ25':>8}")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        ea_true = "-" if r["Ea_true_eV"] is None else f"{r['Ea_true_eV']:.3f}"
+        d_ea = "-" if r["Ea_error_eV"] is None else f"{r['Ea_error_eV']:+.4f}"
+        d_sigma = ("-" if r["sigma25_relative_error"] is None
+                   else f"{100 * r['sigma25_relative_error']:+.1f}%")
+        sigma_true = ("-" if r["sigma25_true_S_cm"] is None
+                      else f"{r['sigma25_true_S_cm']:.3g}")
+        lines.append(f"{r['sample']:<10}{r['component']:<16}{ea_true:>9}{r['Ea_eV']:>9.3f}"
+                     f"{d_ea:>10}{sigma_true:>17}{r['sigma25_S_cm']:>16.3g}{d_sigma:>8}")
+    return "\n".join(lines)
