@@ -218,12 +218,14 @@ class TemperatureSource:
     ``kind`` is ``"filename"`` (regular expression ``pattern`` with a named group
     ``celsius`` or ``kelvin``), ``"column"`` (the spectrum's ``temperature`` variable),
     ``"table"`` (``table_K``: file name -> K) or ``"metadata"`` (an importer-provided
-    attribute).
+    attribute). ``required``: a spectrum left without a temperature is a recorded failure
+    (a campaign's Arrhenius fit needs it); False for quick fits of loose files.
     """
 
     kind: TemperatureSourceKind
     pattern: str | None = None
     table_K: Mapping[str, float] = field(default_factory=dict)
+    required: bool = True
 
     def from_file(self, path: str | Path) -> float | None:
         """Temperature in K known from the config for ``path``; None for ``column`` and
