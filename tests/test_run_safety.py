@@ -228,3 +228,15 @@ def test_config_mistakes_name_the_key_the_value_and_what_is_expected(tmp_path, e
     with pytest.raises(ConfigError) as info:
         load_config(config)
     assert info.value.key == key and words in str(info.value)
+
+
+def test_same_file_names_in_two_folders_keep_every_spectrum(tmp_path):
+    config = campaign(tmp_path, files=2)
+    (tmp_path / "data2").mkdir()
+    for src in sorted((tmp_path / "data").glob("*.mpt")):
+        shutil.copy(src, tmp_path / "data2" / src.name)
+    config.write_text(config.read_text().replace('"data/*.mpt"', '"data/*.mpt", "data2/*.mpt"'))
+    run(config, progress=False, plots="none")
+    node = read_results(tmp_path / "out" / "r.h5")["a"]
+    ids = node["fit"].ds["spectrum_id"].values.astype(str)
+    assert len(set(ids)) == 4 and set(node["spectra"].children) == set(ids)
