@@ -29,7 +29,10 @@ test-all: $(STAMP)  ## every test, including the slow fuzzer at 200 circuits
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 FUZZ_EXAMPLES ?= 2000
-fuzz: $(STAMP)  ## fuzz the fitter on random circuits (FUZZ_EXAMPLES=2000, about a minute)
+FUZZ_MUTATIONS ?= 10000
+FUZZ_SEED ?= 1
+fuzz: $(STAMP)  ## fuzz the importers (FUZZ_MUTATIONS=10000 mutated files, 5 s limit each) and the fitter (FUZZ_EXAMPLES=2000)
+	$(BIN)/python -m tests.fuzz --mutations $(FUZZ_MUTATIONS) --seed $(FUZZ_SEED) --timeout 5
 	HYPOTHESIS_PROFILE=explore EIS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -q -m slow -p no:cacheprovider tests/fitting/test_fuzz_solvers.py
 
 lint: $(STAMP)  ## ruff and mypy

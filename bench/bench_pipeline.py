@@ -1,15 +1,33 @@
-"""End-to-end throughput: raw files -> fits, checks, physics -> HDF5 (``eis-pipeline run``).
+"""End-to-end campaign cost (``eis-pipeline run``) in floor-kernel units, and cold start.
 
 A campaign of N EC-Lab files is made by copying the demo's mill120 spectra (six temperatures)
-under new names, in a temporary folder; it is run serially and with 2 local processes, without
-plots. Reported: wall time, spectra/s end to end, and the peak resident memory of this process
-(workers excluded).
+under new names, in a temporary folder, and run without plots: with the fixed preset
+``bulk-gb-electrode-inductance`` and with ``circuit = "auto"`` (model selection per spectrum);
+Kramers-Kronig and DRT per spectrum in both. Each run is a fresh subprocess (so peak memory
+is its own), warmed by a 6-file campaign first (numba kernels loaded from the cache, imports
+done), then measured with ``getrusage``:
+
+- CPU per spectrum: user + system time of the run's process and of its reaped children
+  (the ``--jobs 2`` workers), divided by the spectra; "floor evals" divides it by one
+  evaluation of the floor kernel (bench/floor_kernel.py, timed in the same benchmark run);
+- "× bare fit": end-to-end spectra/s over bare ``fit_spectra`` of the same spectra (same
+  preset, same 1 Hz crop), measured in the same kind of subprocess;
+- the dask row runs on a ``distributed.LocalCluster`` of 2 worker processes (1 thread each);
+  its workers are not children that ``getrusage`` sees, so only its wall time is reported;
+- peak RSS: the run's process (for ``--jobs 2`` the largest worker, reported separately).
+
+Cold start: ``eis-pipeline --help``, and a 6-file campaign from a fresh process, once with the
+numba cache as installed and once with an empty cache (what the first command after installing
+pays when the kernels are compiled on first use).
 """
 
 from __future__ import annotations
 
-import resource
+import json
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,7 +40,7 @@ output = "results.h5"
 plots = false
 
 [defaults]
-circuit = "bulk-gb-electrode-inductance"
+circuit = "{circuit}"
 f_min_hz = 1.0
 
 [[samples]]
@@ -32,48 +50,159 @@ temperature = {{from = "filename", pattern = "_(?P<celsius>-?\\\\d+)C\\\\.mpt$"}
 thickness_mm = 0.71
 diameter_mm = 9.98
 """
+PRESET = "bulk-gb-electrode-inductance"
 
 
-def _campaign(folder: Path, n_files: int) -> Path:
+def _campaign(folder: Path, n_files: int, circuit: str = PRESET) -> Path:
     sources = sorted((ROOT / "sample_data" / "mill120min").glob("*.mpt"))
     data = folder / "data"
-    data.mkdir()
+    data.mkdir(parents=True)
     for i in range(n_files):
         src = sources[i % len(sources)]
         temperature = src.stem.rsplit("_", 1)[1]
         shutil.copy(src, data / f"copy{i:05d}_{temperature}.mpt")
     config = folder / "campaign.toml"
-    config.write_text(CONFIG.format())
+    config.write_text(CONFIG.format(circuit=circuit))
     return config
 
 
-def run(quick: bool) -> str:
+# --- measured in a subprocess (python -m bench.bench_pipeline MODE ...) ------------------------
+
+def _usage() -> dict[str, float]:
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"cpu": own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime,
+            "rss_mib": own.ru_maxrss / 1024, "child_rss_mib": kids.ru_maxrss / 1024}
+
+
+def _measure_run(n_files: int, circuit: str, jobs: int, dask: bool) -> dict[str, float]:
     from eis_pipeline.pipeline import run as run_campaign
 
-    sizes = (120,) if quick else (600, 2400)
+    with tempfile.TemporaryDirectory() as tmp:
+        warm = _campaign(Path(tmp) / "warm", 6, circuit)
+        run_campaign(warm, progress=False, plots=False)
+        config = _campaign(Path(tmp) / "main", n_files, circuit)
+        cluster = client = None
+        if dask:
+            import distributed
+
+            cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1,
+                                               processes=True, dashboard_address=None)
+            client = distributed.Client(cluster)
+            # Warm the workers as this process was: imports and numba kernels loaded.
+            run_campaign(warm, scheduler=client, progress=False, plots=False)
+        before = _usage()
+        start = time.perf_counter()
+        tree = run_campaign(config, jobs=jobs, scheduler=client, progress=False, plots=False)
+        wall = time.perf_counter() - start
+        after = _usage()
+        if client is not None:
+            client.close()
+            cluster.close()
+        n_spectra = tree["bench"]["fit"].ds.sizes["spectrum"]
+        size_mb = (Path(tmp) / "main" / "results.h5").stat().st_size / 1e6
+    return {"wall": wall, "cpu": after["cpu"] - before["cpu"], "spectra": n_spectra,
+            "rss_mib": after["rss_mib"], "child_rss_mib": after["child_rss_mib"],
+            "size_mb": size_mb}
+
+
+def _measure_bare_fit(n_files: int) -> dict[str, float]:
+    import eis_pipeline as eis
+
+    sources = sorted((ROOT / "sample_data" / "mill120min").glob("*.mpt"))
+    spectra = []
+    for src in sources:
+        for ds in eis.read_spectra(src):
+            spectra.append(ds.isel(frequency=ds["frequency"].values >= 1.0))
+    batch = [spectra[i % len(spectra)] for i in range(n_files)]
+    eis.fit_spectra(batch[:6], circuit=PRESET)  # warm
+    start = time.perf_counter()
+    cpu0 = time.process_time()
+    eis.fit_spectra(batch, circuit=PRESET)
+    return {"wall": time.perf_counter() - start, "cpu": time.process_time() - cpu0,
+            "spectra": len(batch)}
+
+
+def _subprocess(*args: str, env: dict[str, str] | None = None) -> dict[str, float]:
+    out = subprocess.run([sys.executable, "-m", "bench.bench_pipeline", *args], cwd=ROOT,
+                         capture_output=True, text=True, check=True,
+                         env={**os.environ, **(env or {})})
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def _cold_start() -> list[str]:
+    exe = Path(sys.executable).with_name("eis-pipeline")
     rows = []
-    for n_files in sizes:
-        for jobs in (1, 2):
-            with tempfile.TemporaryDirectory() as tmp:
-                config = _campaign(Path(tmp), n_files)
-                start = time.perf_counter()
-                tree = run_campaign(config, jobs=jobs, progress=False, plots=False)
-                elapsed = time.perf_counter() - start
-                n_spectra = tree["bench"]["fit"].ds.sizes["spectrum"]
-                converged = int(tree["bench"]["fit"].ds["converged"].sum())
-                size_mb = (Path(tmp) / "results.h5").stat().st_size / 1e6
-            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            rows.append(f"| {n_files} | {jobs} | {n_spectra} | {elapsed:.1f} | "
-                        f"{n_spectra / elapsed:.0f} | {converged / n_spectra:.1%} | "
-                        f"{size_mb:.1f} | {rss:.0f} |")
+    start = time.perf_counter()
+    subprocess.run([str(exe), "--help"], capture_output=True, check=True)
+    rows.append(f"| `eis-pipeline --help` | {time.perf_counter() - start:.2f} |")
+    with tempfile.TemporaryDirectory() as tmp:
+        config = _campaign(Path(tmp) / "small", 6)
+        for label, env in (("numba cache as installed", {}),
+                           ("empty numba cache (first use)",
+                            {"NUMBA_CACHE_DIR": str(Path(tmp) / "numba_cache")})):
+            start = time.perf_counter()
+            subprocess.run([str(exe), "run", str(config), "--plots", "none", "--no-progress",
+                            "-o", str(Path(tmp) / "small.h5")], capture_output=True,
+                           check=True, env={**os.environ, **env})
+            rows.append(f"| `eis-pipeline run` of 6 files, {label} | "
+                        f"{time.perf_counter() - start:.2f} |")
+    return rows
+
+
+def run(quick: bool) -> str:
+    from bench.floor_kernel import floor_seconds
+
+    n_files = 24 if quick else 120
+    floor = floor_seconds()
+    bare = _subprocess("bare", str(n_files))
+    bare_rate = bare["spectra"] / bare["wall"]
+    rows = []
+    for circuit in (PRESET, "auto"):
+        for label, jobs, dask in (("1", 1, False), ("2", 2, False), ("dask 2", 1, True)):
+            m = _subprocess("run", str(n_files), circuit, str(jobs), str(int(dask)))
+            rate = m["spectra"] / m["wall"]
+            per = m["cpu"] / m["spectra"]
+            cpu_ms, evals = ("n/a", "n/a") if dask else (f"{1e3 * per:.1f}",
+                                                         f"{per / floor:,.0f}")
+            rss = f"{m['rss_mib']:.0f}" + (f" (worker {m['child_rss_mib']:.0f})"
+                                           if jobs > 1 else "")
+            rows.append(f"| {circuit} | {label} | {m['spectra']:.0f} | {m['wall']:.1f} | "
+                        f"{rate:.0f} | {cpu_ms} | {evals} | {rate / bare_rate:.2f} | "
+                        f"{rss} | {m['size_mb']:.1f} |")
     return "\n".join([
-        "## End-to-end campaign throughput (`eis-pipeline run`)",
+        "## End-to-end campaign cost (`eis-pipeline run`)",
         "",
-        "EC-Lab `.mpt` files (70 points, 7 MHz-1 Hz, copies of the demo's mill120 pellet),",
-        "bulk-gb-electrode-inductance, with Kramers-Kronig and DRT per spectrum; no plots.",
-        "Time from raw files to the HDF5 file renamed into place.",
+        f"{n_files} EC-Lab `.mpt` files (70 points, 7 MHz-1 Hz, cropped at 1 Hz; copies of the "
+        "demo's mill120 pellet), Kramers-Kronig and DRT per spectrum, no plots; time from raw "
+        "files to the HDF5 file renamed into place. The machine's 2 cores are shared with other "
+        "work, so wall times and the jobs-2 speed-up are lower bounds on what an idle machine "
+        "gives. Floor kernel (bench/floor_kernel.py, Z + Jacobian of "
+        f"p(R1,CPE1)-p(R2,CPE2)-CPE3 at 61 points): {1e6 * floor:.2f} µs. Bare `fit_spectra` "
+        f"of the same spectra ({PRESET}): {bare_rate:.0f} spectra/s, "
+        f"{1e3 * bare['cpu'] / bare['spectra']:.2f} ms CPU per spectrum "
+        f"({bare['cpu'] / bare['spectra'] / floor:,.0f} floor evals).",
         "",
-        "| files | jobs | spectra | wall s | spectra/s | converged | HDF5 MB | peak RSS MiB |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| circuit | jobs | spectra | wall s | spectra/s | CPU ms/spectrum | floor evals "
+        "| × bare fit | peak RSS MiB | HDF5 MB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         *rows,
+        "",
+        "Cold start (wall s, fresh process):",
+        "",
+        "| command | s |",
+        "|---|---:|",
+        *_cold_start(),
     ])
+
+
+if __name__ == "__main__":
+    mode, *rest = sys.argv[1:]
+    if mode == "bare":
+        result = _measure_bare_fit(int(rest[0]))
+    else:
+        n, circuit, jobs, dask = rest
+        result = _measure_run(int(n), circuit, int(jobs), bool(int(dask)))
+    print(json.dumps(result))

@@ -35,12 +35,15 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {
     "list_formats": "eis_pipeline.io.registry",
     "read_spectra": "eis_pipeline.io.registry",
+    "read_table": "eis_pipeline.io.table",
     "make_spectrum": "eis_pipeline.conventions",
     "validate_spectrum": "eis_pipeline.conventions",
     "CircuitModel": "eis_pipeline.fitting.model",
     "fit_spectra": "eis_pipeline.fitting.batch",
     "conductivity": "eis_pipeline.physics.conductivity",
     "arrhenius": "eis_pipeline.physics.arrhenius",
+    "fit_temperature_series": "eis_pipeline.physics.series_fit",
+    "conductivity_spectra": "eis_pipeline.physics.dielectric",
     "kramers_kronig": "eis_pipeline.validation.kramers_kronig",
     "drt": "eis_pipeline.validation.drt",
     "run": "eis_pipeline.pipeline",
@@ -64,12 +67,15 @@ __all__ = [
     "__version__",
     "arrhenius",
     "conductivity",
+    "conductivity_spectra",
     "drt",
     "fit_spectra",
+    "fit_temperature_series",
     "kramers_kronig",
     "list_formats",
     "make_spectrum",
     "read_spectra",
+    "read_table",
     "run",
     "validate_spectrum",
 ]
@@ -93,6 +99,7 @@ if TYPE_CHECKING:
     from eis_pipeline.fitting.batch import fit_spectra
     from eis_pipeline.fitting.model import CircuitModel
     from eis_pipeline.io.registry import list_formats, read_spectra
+    from eis_pipeline.io.table import read_table
     from eis_pipeline.physics.arrhenius import arrhenius
     from eis_pipeline.physics.conductivity import conductivity
     from eis_pipeline.pipeline import run

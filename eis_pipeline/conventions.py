@@ -149,22 +149,50 @@ def make_spectrum(
     return ds
 
 
-def validate_spectrum(ds: xr.Dataset, *, require_attrs: bool = False) -> xr.Dataset:
+#: Upper bound of a physical frequency (Hz): no impedance analyser reaches 1 THz; a larger
+#: value is a damaged field (a lost exponent sign, ``1e308``), never a measurement.
+MAX_FREQUENCY_HZ = 1e12
+
+
+def validate_spectrum(ds: xr.Dataset, *, require_attrs: bool = False,
+                      min_points: int = 1) -> xr.Dataset:
     """Check that ``ds`` satisfies the canonical spectrum contract; return it unchanged.
+
+    The one place that refuses physically impossible spectra: frequencies must be finite,
+    in (0, :data:`MAX_FREQUENCY_HZ`) Hz and each present once; impedance and every optional
+    variable finite, temperature positive (kelvin); at least ``min_points`` points. Importers
+    check their rows first so that their errors name the file line; this is the contract
+    every stage relies on, run on every spectrum :func:`~eis_pipeline.read_spectra` returns.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The spectrum.
+    require_attrs : bool
+        Also require the provenance attributes :data:`REQUIRED_ATTRS`.
+    min_points : int
+        Fewest points accepted (1: a single-frequency measurement is a valid spectrum).
 
     Raises
     ------
     SpectrumError
-        Naming what is wrong and where (the ``source`` attribute when present).
+        Naming what is wrong and where (the ``source`` attribute and ``sweep`` when present,
+        the point index and its frequency), and how to fix it.
 
     Examples
     --------
     >>> validate_spectrum(make_spectrum([1.0], [1 - 1j])).sizes["frequency"]
     1
+    >>> validate_spectrum(make_spectrum([10.0, 10.0], [1 - 1j, 2 - 1j]))
+    Traceback (most recent call last):
+    ...
+    eis_pipeline.exceptions.SpectrumError: <spectrum>: frequency 10.0 Hz appears twice ...
     """
     if not isinstance(ds, xr.Dataset):
         raise SpectrumError(f"expected an xarray.Dataset, got {type(ds).__name__}")
-    where = ds.attrs.get("source", "<spectrum>")
+    where = str(ds.attrs.get("source", "<spectrum>"))
+    if "sweep" in ds.attrs and "source" in ds.attrs:
+        where = f"{where} (sweep {ds.attrs['sweep']})"
 
     def fail(msg: str) -> SpectrumError:
         return SpectrumError(f"{where}: {msg}")
@@ -180,23 +208,40 @@ def validate_spectrum(ds: xr.Dataset, *, require_attrs: bool = False) -> xr.Data
     z = variables[IMPEDANCE]
     if f.size == 0:
         raise fail("spectrum has no points")
+    if f.size < min_points:
+        raise fail(f"spectrum has {f.size} point(s); at least {min_points} are needed")
     if f.dtype != np.float64:
         raise fail(f"frequency must be float64, got {f.dtype}")
-    if not np.all(np.isfinite(f)) or np.any(f <= 0):
-        bad = int(np.flatnonzero(~(np.isfinite(f) & (f > 0)))[0])
-        raise fail(f"frequency must be positive and finite; point {bad} is {f[bad]!r}")
+    good = np.isfinite(f) & (f > 0) & (f < MAX_FREQUENCY_HZ)
+    if not good.all():
+        bad = int(np.flatnonzero(~good)[0])
+        raise fail(f"frequency must be positive, finite and below {MAX_FREQUENCY_HZ:g} Hz; "
+                   f"point {bad} is {float(f[bad])!r} Hz (a damaged row or a DC point left in?)")
+    if f.size > 1:
+        order = np.argsort(f, kind="stable")
+        same = np.flatnonzero(f[order[1:]] == f[order[:-1]])
+        if same.size:
+            i, j = sorted((int(order[same[0]]), int(order[same[0] + 1])))
+            raise fail(f"frequency {float(f[i])!r} Hz appears twice (points {i} and {j}); a "
+                       "spectrum holds each frequency once: remove the repeated row, or split "
+                       "the sweeps it belongs to")
     if z.dims != (FREQUENCY,):
         raise fail(f"impedance must have dims ('frequency',), got {z.dims}")
     if z.dtype != np.complex128:
         raise fail(f"impedance must be complex128, got {z.dtype}")
-    zv = z.values
-    if not np.all(np.isfinite(zv)):
-        bad = int(np.flatnonzero(~np.isfinite(zv))[0])
-        raise fail(f"impedance must be finite; point {bad} is {zv[bad]!r}")
     for name in (FREQUENCY, *ds.data_vars):
         units = variables[name].attrs.get("units")
         if name in UNITS and units != UNITS[name]:
             raise fail(f"{name} must have units {UNITS[name]!r}, got {units!r}")
+    for name in (IMPEDANCE, *OPTIONAL_VARIABLES):
+        if name not in variables:
+            continue
+        values = variables[name].values
+        finite = np.isfinite(values)
+        if not finite.all():
+            bad = int(np.flatnonzero(~finite)[0])
+            raise fail(f"{name} must be finite; point {bad} (at {float(f[bad])!r} Hz) is "
+                       f"{values[bad]!r}. Fix or remove that row of the file.")
     if "temperature" in variables and np.any(variables["temperature"].values <= 0):
         raise fail("temperature must be in kelvin (positive)")
     if require_attrs:

@@ -7,6 +7,8 @@ Every error derives from :class:`EisError` and also from the matching built-in, 
     ├── FormatError (ValueError)            file content is not what an importer expects
     │   ├── ParseError                      ... at a known file and line (.path, .line)
     │   └── UnknownFormatError              no importer recognises the file
+    ├── InputFileError (OSError)            a path is not a readable regular file (.path)
+    │   └── MissingFileError (FileNotFoundError)   ... because it does not exist
     ├── SpectrumError (ValueError)          a dataset breaks the canonical spectrum contract
     ├── CircuitError (ValueError)           bad circuit string (.position in the string)
     ├── FitError (RuntimeError)             a fit could not be carried out at all
@@ -36,6 +38,8 @@ __all__ = [
     "FitError",
     "FormatError",
     "GeometryError",
+    "InputFileError",
+    "MissingFileError",
     "NotFittedError",
     "OutputError",
     "ParseError",
@@ -72,6 +76,25 @@ class ParseError(FormatError):
 
 class UnknownFormatError(FormatError):
     """No registered importer recognises the file (or the requested format is unknown)."""
+
+
+class InputFileError(EisError, OSError):
+    """An input path cannot be read as a file (a directory, FIFO, symlink loop, no permission).
+
+    ``path`` is the path given; ``str(exc)`` names it and says how to fix it.
+    """
+
+    def __init__(self, message: str, path: str | PathLike[str]) -> None:
+        self.path = str(path)
+        self.reason = message
+        super().__init__(f"{self.path}: {message}")
+
+    def __str__(self) -> str:  # OSError would format (errno, strerror) instead
+        return f"{self.path}: {self.reason}"
+
+
+class MissingFileError(InputFileError, FileNotFoundError):
+    """An input file does not exist."""
 
 
 class SpectrumError(EisError, ValueError):

@@ -116,7 +116,18 @@ def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult],
                 cond.isel(spectrum=known), form=sample.settings.arrhenius_form,
                 breakpoints=sample.settings.arrhenius_breakpoints,
                 breakpoint_K=sample.settings.arrhenius_breakpoint_K))
+    if sample.settings.series_fit == "global" and "arrhenius" in node.children:
+        with stage("series_fit"):
+            from eis_pipeline.physics.series_fit import series_fit_for_campaign
+
+            node["series_fit"] = xr.DataTree(series_fit_for_campaign(
+                spectra, fits, sample.settings.circuit, geometry.physics_kwargs(),
+                sample.settings.arrhenius_form))
     return node
+
+
+def _known(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
 
 
 @contextlib.contextmanager
@@ -131,9 +142,6 @@ def _recorded(failures: list[dict[str, Any]] | None, sample: str, stage: str,
     except Exception as exc:
         failures.append(failure_record(sample, file, stage, exc))
 
-
-def _known(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if v is not None}
 
 
 def _sample_attrs(sample: SampleConfig) -> dict[str, Any]:

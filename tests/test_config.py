@@ -219,3 +219,11 @@ def test_format_checked_against_registry(campaign_dir: Path,
     with pytest.raises(ConfigError, match="did you mean 'gamry-dta'") as info:
         load_config(write(campaign_dir, ok.replace('"gamry-dta"', '"gamry_dta"')))
     assert info.value.line == 31
+
+
+def test_series_fit_key(campaign_dir: Path) -> None:
+    text = BASE.replace('weighting = "unit"', 'weighting = "unit"\nseries_fit = "global"')
+    a, b = load_config(write(campaign_dir, text)).samples
+    assert (a.settings.series_fit, b.settings.series_fit) == ("none", "global")
+    with pytest.raises(ConfigError, match="series_fit = 'globl' is not a valid choice"):
+        load_config(write(campaign_dir, text.replace('"global"', '"globl"')))

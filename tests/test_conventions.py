@@ -22,6 +22,9 @@ def test_make_spectrum_is_valid_and_carries_units():
         ([1.0, np.nan], [1, 1], "positive"),
         ([1.0, 2.0], [1, np.inf], "finite"),
         ([], [], "no points"),
+        ([1.0, 1e308], [1, 1], "below 1e\\+12 Hz"),
+        ([0.0, 1.0], [1, 1], "positive"),
+        ([10.0, 1.0, 10.0], [1, 2, 3], r"10\.0 Hz appears twice \(points 0 and 2\)"),
     ],
 )
 def test_validate_rejects_bad_values(frequency, impedance, message):
@@ -57,3 +60,19 @@ def test_errors_inherit_builtins():
 def test_non_dataset_is_a_spectrum_error():
     with pytest.raises(SpectrumError, match=r"expected an xarray\.Dataset"):
         validate_spectrum([1, 2, 3])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", ["time", "potential", "current", "temperature"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_validate_rejects_non_finite_optional_variables(name, bad):
+    ds = make_spectrum([100.0, 10.0], [1 - 1j, 2 - 1j], **{name: [300.0, bad]})
+    with pytest.raises(SpectrumError, match=rf"{name} must be finite; point 1 \(at 10\.0 Hz\)"):
+        validate_spectrum(ds)
+
+
+def test_validate_min_points_and_where():
+    ds = make_spectrum([100.0, 10.0], [1 - 1j, 2 - 1j], sweep=3)
+    ds.attrs["source"] = "cell.mpt"
+    assert validate_spectrum(ds, min_points=2) is ds
+    with pytest.raises(SpectrumError, match=r"^cell\.mpt \(sweep 3\): spectrum has 2 point"):
+        validate_spectrum(ds, min_points=3)

@@ -195,7 +195,13 @@ def report(tree: xr.DataTree, geometry: Geometry | None) -> int:
     """Print the tables of the quick campaign; returns the number of failures and failed
     fits (the exit status is 1 when there are any)."""
     failures = tree["failures"].ds
-    for i in range(failures.sizes.get("failure", 0)):
+    stages = failures["stage"].values.astype(str)
+    # a quick fit needs no temperature: files without one are only left out of Arrhenius
+    n_untempered = int((stages == "temperature").sum())
+    if n_untempered:
+        click.echo(f"note: {n_untempered} file(s) carry no temperature (no Arrhenius fit)",
+                   err=True)
+    for i in np.flatnonzero(stages != "temperature"):
         click.echo(f"error: {failures['reason'].values[i]}", err=True)
     node = tree.children[SAMPLE]
     if "fit" not in node.children:
@@ -227,7 +233,7 @@ def report(tree: xr.DataTree, geometry: Geometry | None) -> int:
     if n_pinned:
         click.echo(f"\n{n_pinned} of {n} fits have parameters at a bound "
                    "(marked '(at bound)')", err=True)
-    return failures.sizes.get("failure", 0) + n_failed
+    return int((stages != "temperature").sum()) + n_failed
 
 
 @click.command("fit")

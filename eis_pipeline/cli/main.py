@@ -16,6 +16,7 @@ from eis_pipeline import __version__
 #: command name -> "module:attribute"
 COMMANDS: dict[str, str] = {
     "run": "eis_pipeline.cli.run:run",
+    "init": "eis_pipeline.cli.init:init",
     "fit": "eis_pipeline.cli.fit:fit",
     "inspect": "eis_pipeline.cli.inspect:inspect",
     "formats": "eis_pipeline.cli.formats:formats",
@@ -24,7 +25,8 @@ COMMANDS: dict[str, str] = {
 
 #: one-line help shown by ``eis-pipeline --help`` without importing the command
 SHORT_HELP: dict[str, str] = {
-    "run": "Run a whole campaign from a TOML config into one HDF5 file.",
+    "run": "Run a whole campaign (TOML config or data folders) into one HDF5 file.",
+    "init": "Write the campaign config a folder run would infer, to edit and keep.",
     "fit": "Fit equivalent circuits to files directly, without a config.",
     "inspect": "Describe an instrument export or a results file.",
     "formats": "List the supported instrument formats.",

@@ -1,13 +1,24 @@
-"""``eis-pipeline run``: a whole campaign from its TOML config."""
+"""``eis-pipeline run``: a whole campaign from its TOML config or from measurement folders."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from eis_pipeline.exceptions import EisError
+
+
+def geometry_options(command: Callable[..., None]) -> Callable[..., None]:
+    """``--thickness-mm``, ``--diameter-mm``, ``--area-cm2`` for folder runs and ``init``."""
+    for name, unit in (("area-cm2", "cm²"), ("diameter-mm", "mm"), ("thickness-mm", "mm")):
+        what = name.split("-")[0]
+        command = click.option(f"--{name}", type=click.FloatRange(min=0, min_open=True),
+                               help=f"Pellet {what} in {unit} for every sample of a folder "
+                                    "run (wins over samples.csv and file headers).")(command)
+    return command
 
 
 def plural(n: int, noun: str) -> str:
@@ -31,9 +42,12 @@ def without_prefix(reason: str, file: str) -> str:
 
 
 @click.command()
-@click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("sources", nargs=-1, required=True,
+                type=click.Path(exists=True, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Results file (.h5). Default: `output` in the config's [campaign] table.")
+              help="Results file (.h5). Default: `output` in the config's [campaign] table "
+                   "(for folders: DIRNAME_results.h5 here).")
+@geometry_options
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               envvar="EIS_PIPELINE_JOBS", show_envvar=True,
               help="Worker processes on this machine.")
@@ -49,9 +63,17 @@ def without_prefix(reason: str, file: str) -> str:
                    "Default: summary, or none when the config says plots = false.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar (default: only on a terminal).")
-def run(config: Path, output: Path | None, jobs: int, scheduler: str | None, resume: bool,
-        strict: bool, plots: str | None, progress: bool | None) -> None:
-    """Run the campaign described by CONFIG (TOML) into one HDF5 results file.
+def run(sources: tuple[Path, ...], output: Path | None, thickness_mm: float | None,
+        diameter_mm: float | None, area_cm2: float | None, jobs: int, scheduler: str | None,
+        resume: bool, strict: bool, plots: str | None, progress: bool | None) -> None:
+    """Run the campaign described by a CONFIG (TOML), or by folders, into one HDF5 file.
+
+    SOURCES is one config file, or one or more measurement folders: each subfolder holding
+    impedance files is a sample (files directly in the folder form one too). Temperatures come
+    from the file or folder names (25C, -20degC, 298K, T25, RT), else from the files; geometry
+    from the flags, else a samples.csv beside the subfolders, else the file headers. What was
+    inferred is printed before anything is fitted; `eis-pipeline init DIR` writes it as a
+    config to edit and keep.
 
     Reads every file of every sample, fits the circuit, checks each spectrum
     (Kramers-Kronig, DRT), computes conductivities and activation energies, and summarises
@@ -66,6 +88,7 @@ def run(config: Path, output: Path | None, jobs: int, scheduler: str | None, res
       eis-pipeline run configs/example.toml
       eis-pipeline run configs/example.toml -o results/today.h5 --jobs 2 --plots all
       eis-pipeline run big.toml --resume          # refit only new or changed files
+      eis-pipeline run data/ --thickness-mm 0.8 --diameter-mm 10
       eis-pipeline inspect results/today.h5       # look at it again later
 
     Options may also come from the environment (EIS_PIPELINE_JOBS, EIS_PIPELINE_SCHEDULER);
@@ -76,7 +99,20 @@ def run(config: Path, output: Path | None, jobs: int, scheduler: str | None, res
     from eis_pipeline.report.tables import format_summary
 
     try:
-        cfg = load_config(config)
+        if len(sources) == 1 and sources[0].is_file():
+            if thickness_mm or diameter_mm or area_cm2:
+                raise click.UsageError("geometry flags are for folder runs; a config gives "
+                                       "the geometry per sample")
+            cfg = load_config(sources[0])
+        else:
+            from eis_pipeline.folder import plan_folders
+
+            if not all(s.is_dir() for s in sources):
+                raise click.UsageError("give one config file, or one or more folders")
+            plan = plan_folders(sources, thickness_mm=thickness_mm, diameter_mm=diameter_mm,
+                                area_cm2=area_cm2)
+            click.echo(plan.describe(), err=True)
+            cfg = plan.config()
     except (EisError, OSError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

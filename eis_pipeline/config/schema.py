@@ -84,7 +84,10 @@ DEFAULT_CIRCUIT = AUTO_CIRCUIT
 CAMPAIGN_KEYS = {"name": str, "description": str, "output": str, "plots": bool,
                   "plot_format": str}
 DEFAULT_KEYS = ("circuit", "f_min_hz", "f_max_hz", "weighting", "arrhenius_form",
-                 "arrhenius_breakpoints", "arrhenius_breakpoint_celsius", "drt", "format")
+                 "arrhenius_breakpoints", "arrhenius_breakpoint_celsius", "drt", "format",
+                 "series_fit")
+#: ``series_fit``: "none", or "global" (fit_temperature_series over each sample's spectra).
+SERIES_FITS = ("none", "global")
 GEOMETRY_KEYS = ("thickness_mm", "thickness_stderr_mm", "diameter_mm", "diameter_stderr_mm",
                   "area_cm2", "area_stderr_cm2", "mass_mg", "theoretical_density_g_cm3")
 SAMPLE_KEYS = ("name", "files", "temperature", "synthesis", *GEOMETRY_KEYS, *DEFAULT_KEYS)
@@ -133,6 +136,9 @@ class FitDefaults:
         Compute each spectrum's distribution of relaxation times (stored under ``drt``).
     format : str or None
         Importer name; None sniffs each file's format from its content.
+    series_fit : {"none", "global"}
+        "global" also fits each sample's temperature series as one Arrhenius-constrained
+        model (:func:`eis_pipeline.fit_temperature_series`), stored under ``series_fit``.
     """
 
     circuit: str = DEFAULT_CIRCUIT
@@ -144,6 +150,7 @@ class FitDefaults:
     arrhenius_breakpoint_K: float | None = None
     drt: bool = True
     format: str | None = None
+    series_fit: str = "none"
 
 
 @dataclass(frozen=True)

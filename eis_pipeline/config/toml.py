@@ -28,6 +28,7 @@ from eis_pipeline.config.schema import (
     PLOT_FORMATS,
     RESERVED_SYNTHESIS_KEYS,
     SAMPLE_KEYS,
+    SERIES_FITS,
     SYNTHESIS_KEYS,
     TEMPERATURE_SOURCES,
     WEIGHTINGS,
@@ -190,6 +191,8 @@ class _Parser:
                 values[key] = value
             elif key == "format":
                 values[key] = self._format(value, full, section)
+            elif key == "series_fit":
+                values[key] = self._choice(value, SERIES_FITS, full, section)
         out = FitDefaults(**values)
         if (out.f_min_hz is not None and out.f_max_hz is not None
                 and out.f_min_hz >= out.f_max_hz):

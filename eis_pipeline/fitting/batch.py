@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 
 from eis_pipeline.conventions import validate_spectrum
 from eis_pipeline.exceptions import ConvergenceWarning, EisError, FitError, SpectrumError
+from eis_pipeline.fitting.bounds import expand_bounds
 from eis_pipeline.fitting.engine import WEIGHTINGS, BatchFit, fit_arrays
 from eis_pipeline.fitting.model import guess_vector, resolve_circuit
 from eis_pipeline.fitting.solver import STATUS_MESSAGES, Status
@@ -49,6 +50,47 @@ def _pack(spectra: Sequence[xr.Dataset], usable: Sequence[bool]
     return f, z, lengths
 
 
+def point_window(frequency: NDArray[np.float64], impedance: NDArray[np.complex128],
+                 lengths: NDArray[np.int64], f_min_hz: float | None, f_max_hz: float | None,
+                 mask: Any = None) -> tuple[NDArray[np.float64], NDArray[np.complex128],
+                                            NDArray[np.int64]]:
+    """Keep the points inside ``[f_min_hz, f_max_hz]`` and where ``mask`` is True.
+
+    ``frequency``/``impedance`` (S, N) are NaN-padded with ``lengths`` points per row;
+    ``mask`` is None, one boolean array (N_i,) for every spectrum, or a sequence of such
+    arrays, one per spectrum. The kept points are packed at the start of each row (their
+    order kept), the rest NaN. Raises :class:`FitError` for a mask of the wrong length.
+    """
+    s, n = frequency.shape
+    if f_min_hz is None and f_max_hz is None and mask is None:
+        return frequency, impedance, lengths
+    filled = np.arange(n)[None, :] < lengths[:, None]
+    keep = filled.copy()
+    with np.errstate(invalid="ignore"):
+        if f_min_hz is not None:
+            keep &= frequency >= float(f_min_hz)
+        if f_max_hz is not None:
+            keep &= frequency <= float(f_max_hz)
+    if mask is not None:
+        one = isinstance(mask, np.ndarray) and mask.ndim == 1 and mask.dtype == bool
+        masks = [mask] * s if one else list(mask)
+        if len(masks) != s:
+            raise FitError(f"mask: {len(masks)} masks for {s} spectra; give one boolean "
+                           "array per spectrum, or one for all")
+        for i, m in enumerate(masks):   # copying flags, not fitting: cheap per spectrum
+            if lengths[i] == 0:   # an unusable spectrum: nothing to mask
+                continue
+            m = np.asarray(m, dtype=bool)
+            if m.shape != (int(lengths[i]),):
+                raise FitError(f"mask for spectrum {i} has shape {m.shape}; expected one "
+                               f"boolean per point ({int(lengths[i])},)")
+            keep[i, :lengths[i]] &= m
+    order = np.argsort(~keep, axis=1, kind="stable")   # kept points first, order kept
+    f = np.take_along_axis(np.where(keep, frequency, np.nan), order, axis=1)
+    z = np.take_along_axis(np.where(keep, impedance, np.nan + 0j), order, axis=1)
+    return f, z, keep.sum(axis=1).astype(np.int64)
+
+
 def _temperature(ds: xr.Dataset) -> float:
     if not isinstance(ds, xr.Dataset) or "temperature" not in ds.variables:
         return float("nan")
@@ -74,6 +116,10 @@ def fit_spectra(
     bounds: Bounds | None = None,
     errors: Literal["raise", "ignore"] = "raise",
     max_nfev: int | None = None,
+    *,
+    f_min_hz: float | None = None,
+    f_max_hz: float | None = None,
+    mask: Any = None,
 ) -> xr.Dataset:
     """Fit one circuit to every spectrum, all in one batch.
 
@@ -92,6 +138,15 @@ def fit_spectra(
         values, status 4 and the reason in ``message``, and the others are fitted.
     max_nfev : int, optional
         Residual evaluations allowed per start.
+    f_min_hz, f_max_hz : float, optional
+        Fit only the points inside this frequency window (Hz).
+    mask : boolean array or sequence of them, optional
+        Points to fit (True) per spectrum: one array for every spectrum, or one per
+        spectrum. The fits dataset holds the points that were fitted.
+
+    ``bounds`` may also name an element type (``{"R": (1e-3, 1e10), "CPE_1": (0.5, 1)}``),
+    applying to every parameter of it; a per-parameter entry wins
+    (:func:`~eis_pipeline.fitting.bounds.expand_bounds`).
 
     Returns
     -------
@@ -123,7 +178,7 @@ def fit_spectra(
     resolved = resolve_circuit(circuit)
     c = resolved.compiled
     names = tuple(c.param_names)
-    space = ParameterSpace.build(names, c.param_kinds, constants, bounds)
+    space = ParameterSpace.build(names, c.param_kinds, constants, expand_bounds(names, bounds))
     guess = guess_vector(initial_guess, names, space)
 
     failed: dict[int, str] = {}
@@ -138,6 +193,7 @@ def fit_spectra(
     # vectorised, and validate_spectrum only to word the error for a spectrum that fails.
     usable = [_structure_ok(ds) for ds in spectra]
     f_all, z_all, lengths = _pack(spectra, usable)
+    f_all, z_all, lengths = point_window(f_all, z_all, lengths, f_min_hz, f_max_hz, mask)
     filled = np.arange(f_all.shape[1])[None, :] < lengths[:, None]
     bad_values = np.any(filled & ~((f_all > 0) & np.isfinite(f_all) & np.isfinite(z_all)),
                         axis=1)
@@ -163,8 +219,8 @@ def fit_spectra(
     fit: BatchFit | None = None
     if ok:
         fit = fit_arrays(c, f_all[ok], z_all[ok], weighting=weighting, space=space,
-                         initial_guess=guess, roles=resolved.roles,
-                         bulk_from_intercept=resolved.bulk_from_intercept, max_nfev=max_nfev)
+                         initial_guess=guess, roles=resolved.start_roles,
+                         bulk_from_intercept=resolved.start_intercept, max_nfev=max_nfev)
 
     def full(shape: tuple[int, ...], fill: Any, dtype: Any = np.float64) -> NDArray[Any]:
         return np.full(shape, fill, dtype=dtype)
@@ -242,6 +298,8 @@ def fit_spectra(
             "roles": json.dumps(resolved.roles),
             "bulk_from_intercept": int(resolved.bulk_from_intercept),
             "weighting": weighting,
+            **({"f_min_hz": float(f_min_hz)} if f_min_hz is not None else {}),
+            **({"f_max_hz": float(f_max_hz)} if f_max_hz is not None else {}),
         },
     )
     ds["value"].attrs["long_name"] = "fitted parameter value (units in param_units)"

@@ -6,6 +6,7 @@ parameter the solver leaves on any bound it used is reported (:func:`at_bound`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -14,10 +15,49 @@ from numpy.typing import NDArray
 from eis_pipeline.fitting.transforms import ParameterSpace
 
 __all__ = ["AT_BOUND_TOL", "INDUCTANCE_FLOOR", "RESISTANCE_FLOOR", "SAFETY_FACTOR", "at_bound",
-           "row_bounds"]
+           "expand_bounds", "row_bounds"]
 
 Array = NDArray[np.float64]
 CArray = NDArray[np.complex128]
+
+
+Pair = tuple[float | None, float | None]
+
+
+def _kind_key(name: str) -> str:
+    """The element-type key of a parameter name: ``"R1" -> "R"``, ``"CPE1_1" -> "CPE_1"``."""
+    base, sep, suffix = name.partition("_")
+    return base.rstrip("0123456789") + sep + suffix
+
+
+def expand_bounds(names: Sequence[str], bounds: Mapping[str, Pair] | None) -> dict[str, Pair]:
+    """Per-parameter bounds from bounds given per parameter and/or per element type.
+
+    A key that is not a parameter name but an element type applies to every parameter of
+    that type: ``"R"`` to every resistance, ``"CPE_1"`` to every CPE exponent (the parameter
+    suffix as in the names, ``CPE1_1``). A per-parameter entry overrides its type's. Keys
+    matching neither stay as given (ParameterSpace.build names them in its error).
+
+    >>> expand_bounds(["R1", "CPE1_0", "CPE1_1", "R2"], {"R": (1e-3, 1e10), "R2": (1, 2),
+    ...                                                  "CPE_1": (0.5, 1)})
+    {'R1': (0.001, 10000000000.0), 'CPE1_1': (0.5, 1), 'R2': (1, 2)}
+    """
+    if not bounds:
+        return {}
+    names = list(names)
+    by_kind: dict[str, list[str]] = {}
+    for n in names:
+        by_kind.setdefault(_kind_key(n), []).append(n)
+    out: dict[str, Pair] = {}
+    for key, pair in bounds.items():
+        if key not in names and key in by_kind:
+            for n in by_kind[key]:
+                out[n] = pair
+    for key, pair in bounds.items():
+        if key in names or key not in by_kind:
+            out[key] = pair
+    return {n: out[n] for n in names if n in out} | {k: v for k, v in out.items()
+                                                    if k not in names}
 
 
 #: Log parameters stay within this factor of their data-driven value (see row_bounds).

@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from eis_pipeline.exceptions import FitError
 from eis_pipeline.fitting import compiled_lm
 from eis_pipeline.fitting.bounds import at_bound, row_bounds
-from eis_pipeline.fitting.initial import initial_guesses
+from eis_pipeline.fitting.initial import grid_start, initial_guesses
 from eis_pipeline.fitting.problem import WEIGHTINGS, CompiledLike, Problem, weights
 from eis_pipeline.fitting.solver import (
     REASONS,
@@ -31,6 +31,7 @@ from eis_pipeline.fitting.solver import (
     least_squares_batch,
 )
 from eis_pipeline.fitting.statistics import fit_statistics
+from eis_pipeline.fitting.structure import series_terms
 from eis_pipeline.fitting.transforms import ParameterSpace
 
 __all__ = ["WEIGHTINGS", "BatchFit", "CompiledLike", "fit_arrays", "weights"]
@@ -69,12 +70,21 @@ class BatchFit:
 
 def _starting_points(initial_guess: Array | None, frequency: Array, impedance: CArray,
                      names: Sequence[str], roles: Mapping[str, Mapping[str, str]] | None,
-                     bulk_from_intercept: bool) -> Array:
+                     bulk_from_intercept: bool, terms: Any = None) -> Array:
     if initial_guess is not None:
         guess = np.asarray(initial_guess, dtype=np.float64)
         guess = np.broadcast_to(guess, (frequency.shape[0], len(names)))
         return guess[:, None, :]
-    return initial_guesses(frequency, impedance, names, roles, bulk_from_intercept)
+    starts = initial_guesses(frequency, impedance, names, roles, bulk_from_intercept)
+    # the τ search where the roles cannot order the arcs: no roles, or arcs of different
+    # kinds (R‖C and R‖CPE: which one is faster is the data's to say)
+    if terms is not None and (not roles or len({a[2] for a in terms.arcs}) > 1):
+        extra = grid_start(frequency, impedance, names, terms)
+        if extra is not None:
+            # where the τ search found nothing feasible, repeat the first start
+            extra = np.where(np.isfinite(extra), extra, starts[:, 0])
+            starts = np.concatenate([extra[:, None], starts], axis=1)
+    return starts
 
 
 def _arc_swap(params: Array, cov: Array, corr: Array, stderr: Array,
@@ -190,6 +200,79 @@ def _runs_z(residuals: Array, n_points: NDArray[np.int_]) -> Array:
         var = (mu - 1) * (mu - 2) / (total - 1)
         z = np.where(var > 0, (changes + 1 - mu) / np.sqrt(var), 0.0)
     return np.asarray(np.min(z, axis=1))
+
+
+#: Restarts around the best point of a spectrum whose every start stopped unconverged, and
+#: their spread in internal coordinates (a factor e^0.7 ~ 2 for log parameters).
+N_RESTARTS = 4
+RESTART_SPREAD = 0.7
+#: Seed of the restart perturbations: the same for every spectrum and every run, so a result
+#: never depends on the batch a spectrum was fitted in.
+RESTART_SEED = 20261204
+
+
+def _restart(best: SolverResult, messages: list[str], compiled: CompiledLike,
+             space: ParameterSpace, frequency: Array, impedance: CArray, weighting: str,
+             lo: Array, hi: Array, floor: Array, options: Mapping[str, Any]) -> list[str]:
+    """Solve :data:`N_RESTARTS` perturbed copies of each unconverged spectrum's best point;
+    keep a restart (in place in ``best``) where it converges at a cost no higher, or lowers
+    the cost. Returns the messages, updated where a restart was kept."""
+    bad = np.flatnonzero(~best.converged & np.isfinite(best.cost))
+    if bad.size == 0:
+        return messages
+    m = N_RESTARTS
+    pf = best.x.shape[1]
+    noise = np.random.default_rng(RESTART_SEED).standard_normal((m, pf)) * RESTART_SPREAD
+    u = best.x[bad][:, None, :] + noise[None, :, :]
+    u = np.minimum(np.maximum(u, lo[bad][:, None]), hi[bad][:, None]).reshape(-1, pf)
+    sub = Problem(compiled, space, frequency[bad], impedance[bad], weighting, m)
+    spec_lo, spec_hi, spec_floor = lo[bad], hi[bad], floor[bad]
+    part = _solve_part(sub, u, spec_lo, spec_hi, spec_floor, np.arange(u.shape[0]), options)
+    cost = np.where(np.isfinite(part.cost), part.cost, np.inf).reshape(-1, m)
+    # prefer converged restarts: among them the cheapest, else the cheapest of all
+    conv = part.converged.reshape(-1, m)
+    pick = np.where(conv.any(axis=1), np.argmin(np.where(conv, cost, np.inf), axis=1),
+                    np.argmin(cost, axis=1))
+    rows = np.arange(bad.size) * m + pick
+    new_cost = part.cost[rows]
+    old_cost = best.cost[bad]
+    take = ((part.converged[rows] & (new_cost <= old_cost * (1 + AGREE_RTOL)))
+            | (new_cost < old_cost * (1 - AGREE_RTOL)))
+    best.nfev[bad] += part.nfev.reshape(-1, m).sum(axis=1)
+    if not take.any():
+        return messages
+    dest, src = bad[take], rows[take]
+    for name in ("x", "cost", "residuals", "jacobian", "status", "reason", "n_iterations",
+                 "newton_decrement"):
+        getattr(best, name)[dest] = getattr(part, name)[src]
+    new_messages = part.messages()
+    out = list(messages)
+    for d, r in zip(dest.tolist(), src.tolist(), strict=True):
+        out[d] = f"{new_messages[r]} (after a restart near the best start)"
+    return out
+
+
+#: Two starts whose costs agree within this fraction reached the same point.
+AGREE_RTOL = 1e-3
+
+
+def _rank_starts(problem: Problem, space: ParameterSpace, u0: Array, s: int, k: int) -> Array:
+    """The rows ``u0`` (S k, Pf) reordered so that each spectrum's starts go by increasing
+    initial cost (ties and non-finite costs keep their order)."""
+    u = u0.reshape(s, k, -1)
+    cost = np.empty((s, k))
+    data = problem.data
+    for j in range(k):
+        z = problem.model(space.to_natural(u[:, j]))
+        with np.errstate(invalid="ignore", over="ignore"):
+            r2 = (((z.real - data.real) * problem.inv_wr) ** 2
+                  + ((z.imag - data.imag) * problem.inv_wi) ** 2)
+        c = np.where(np.isfinite(z), r2, 0.0).sum(axis=1)
+        cost[:, j] = np.where(np.isfinite(c) & np.isfinite(z).any(axis=1), c, np.inf)
+    order = np.argsort(cost, axis=1, kind="stable")
+    if (order == np.arange(k)[None, :]).all():
+        return u0
+    return np.take_along_axis(u, order[:, :, None], axis=1).reshape(s * k, -1)
 
 
 def _solve_part(problem: Problem, u0: Array, lo: Array, hi: Array, floor: Array,
@@ -317,8 +400,10 @@ def fit_arrays(
         bad = int(np.flatnonzero(2 * n_points < pf)[0])
         raise FitError(f"spectrum {bad} has {int(n_points[bad])} points: too few to fit "
                        f"{pf} free parameters (need at least {(pf + 1) // 2})")
+    ast = getattr(compiled, "ast", None)
+    terms = series_terms(ast) if ast is not None else None
     starts = _starting_points(initial_guess, frequency, impedance, names, roles,
-                              bulk_from_intercept)
+                              bulk_from_intercept, terms)
     s, k, p = starts.shape
     problem = Problem(compiled, space, frequency, impedance, weighting, k)
     u0 = space.to_internal(starts.reshape(s * k, p))
@@ -328,12 +413,19 @@ def fit_arrays(
                     hi[:, None]).reshape(s * k, -1)
     floor = problem.cost_floor()
     options = {"max_nfev": max_nfev, "max_step": MAX_STEP, **(solver_options or {})}
+    ranked = 0   # evaluations spent ranking the starts (counted in nfev)
     if k == 1 or not staged:
         res = _solve_rows(problem, u0, lo, hi, floor, np.arange(s * k), options)
     else:
-        # Stage 1: the first data-driven start of every spectrum. Stage 2: the other starts,
-        # only for spectra whose stage-1 fit is doubtful (not converged, or residuals with
-        # too few sign runs for noise: the signature of a wrong local minimum).
+        # The starts of each spectrum are solved in the order of their initial cost (one
+        # evaluation each): a start near the data's arcs usually needs few iterations.
+        u0 = _rank_starts(problem, space, u0, s, k)
+        ranked = k
+        # Stage 1: the best-ranked start of every spectrum. Stage 2: the second, only for
+        # spectra whose stage-1 fit is doubtful (not converged, residuals with too few sign
+        # runs for noise: the signature of a wrong local minimum). Stage 3: the remaining
+        # starts, only where the two fits disagree (a cost 0.1 % apart, or one of them not
+        # converged): two starts reaching one point settle it.
         first = np.arange(s) * k
         res = _solve_part(problem, u0, lo, hi, floor, first, options)
         doubtful = ~res.converged | (
@@ -341,8 +433,15 @@ def fit_arrays(
         if doubtful.any():
             again = np.flatnonzero(doubtful)
             res = _expand(res, first, u0)
-            rows = (again[:, None] * k + np.arange(1, k)[None, :]).ravel()
-            _merge(res, _solve_part(problem, u0, lo, hi, floor, rows, options), rows)
+            second = again * k + 1
+            _merge(res, _solve_part(problem, u0, lo, hi, floor, second, options), second)
+            c1, c2 = res.cost[again * k], res.cost[second]
+            agree = (res.converged[again * k] & res.converged[second]
+                     & (np.abs(c1 - c2) <= AGREE_RTOL * np.minimum(c1, c2)))
+            rest = again[~agree]
+            if rest.size and k > 2:
+                rows = (rest[:, None] * k + np.arange(2, k)[None, :]).ravel()
+                _merge(res, _solve_part(problem, u0, lo, hi, floor, rows, options), rows)
         else:
             k = 1   # every spectrum keeps its first start: the result is over those only
 
@@ -362,19 +461,28 @@ def fit_arrays(
         all_messages = res.messages()
         messages = [all_messages[i] for i in rows.tolist()]
         nfev = res.nfev.reshape(s, k).sum(1)
-    u = pick(res.x)
+    nfev = nfev + ranked
+    best = SolverResult(x=pick(res.x), cost=pick(res.cost), residuals=pick(res.residuals),
+                        jacobian=pick(res.jacobian), status=pick(res.status),
+                        reason=pick(res.reason), nfev=nfev, n_iterations=pick(res.n_iterations),
+                        newton_decrement=pick(res.newton_decrement))
+    if staged and initial_guess is None and not best.converged.all():
+        messages = _restart(best, messages, compiled, space, frequency, impedance, weighting,
+                            lo, hi, floor, options)
+    nfev = best.nfev
+    u = best.x
     params = space.to_natural(u)
-    residuals = pick(res.residuals)
-    stats = fit_statistics(residuals, pick(res.jacobian),
+    residuals = best.residuals
+    stats = fit_statistics(residuals, best.jacobian,
                            space.natural_derivative(u), space.free, p, 2 * n_points)
     pinned = at_bound(space, u, lo, hi)
     swapped = _arc_swap(params, stats.covariance, stats.correlation, stats.stderr, space,
                         roles, bulk_from_intercept, flags=pinned)
     return BatchFit(
         params=params, stderr=stats.stderr, covariance=stats.covariance,
-        correlation=stats.correlation, status=pick(res.status), messages=messages,
-        cost=pick(res.cost), chi_square=stats.chi_square,
+        correlation=stats.correlation, status=best.status, messages=messages,
+        cost=best.cost, chi_square=stats.chi_square,
         reduced_chi_square=stats.reduced_chi_square, aic=stats.aic, bic=stats.bic,
-        n_points=n_points, nfev=nfev, n_iterations=pick(res.n_iterations),
+        n_points=n_points, nfev=nfev, n_iterations=best.n_iterations,
         impedance_fit=problem.model_at(params, residuals), residuals=residuals,
         swapped=swapped, at_bound=pinned)

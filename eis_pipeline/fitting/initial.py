@@ -248,18 +248,23 @@ def _from_roles(feat: Mapping[str, Any], names: Sequence[str], index: Mapping[st
     elec = roles.get("electrode", {})
     l_name = roles.get("inductance", {}).get("inductor")
     series = bulk_from_intercept and bulk.get("resistance") in index
+    # a series resistance besides the arcs (a custom circuit's structure: R0-p(..)-p(..)-..)
+    extra_r = roles.get("series", {}).get("resistance")
+    extra_r = extra_r if extra_r in index else None
 
     # -- high-frequency end: R_s + jωL + A (jω)^-n over the top points -----------------------
     r_s = np.zeros(s)
     hf_q: Array | None = None   # high-frequency arc (Q, n), used with a single arc
     hf_n = np.empty(0)
     z_c = z   # arcs + electrode: nothing else in series to remove
-    if series or l_name in index:
+    if series or extra_r is not None or l_name in index:
         r_s, l0, hf_q, hf_n = _high_frequency(feat, with_l=l_name in index)
         l0 = np.maximum(l0, 1e-4 * zs / feat["omega_max"])
         put(l_name, l0[:, None])
         if series:
             put(bulk["resistance"], r_s[:, None])
+        if extra_r is not None:
+            put(extra_r, r_s[:, None])
         z_c = z - 1j * omega * l0[:, None] - r_s[:, None]
 
     # -- arcs and the trough before the spike ------------------------------------------------
@@ -424,3 +429,137 @@ def _put_arc(out: Array, index: Mapping[str, int], role: Mapping[str, str],
     for name, values in columns:
         out[:, k, index[name]] = values
         written.add(index[name])
+
+
+#: Time constants tried per arc by :func:`grid_start`: one per decade, from a decade above
+#: the top frequency to a decade below the lowest.
+GRID_PER_DECADE = 1.0
+#: Exponents assumed by :func:`grid_start` for arc CPEs and for an electrode CPE.
+GRID_ARC_N = 0.9
+GRID_ELECTRODE_N = 0.85
+
+
+def _arc_orders(kinds: tuple[str, ...]) -> list[tuple[int, ...]]:
+    """Distinct assignments of the arcs (their kinds) to increasing time constants: every
+    ordering of arcs of different kinds, one per set of alike arcs."""
+    from itertools import permutations
+
+    seen: dict[tuple[str, ...], tuple[int, ...]] = {}
+    for perm in permutations(range(len(kinds))):
+        seen.setdefault(tuple(kinds[i] for i in perm), perm)
+    return list(seen.values())
+
+
+def grid_start(frequency: Array, impedance: NDArray[np.complex128], names: Sequence[str],
+               terms: Any) -> Array | None:
+    """One start (S, P) for a circuit of series terms (structure.SeriesTerms), from a search
+    over the arcs' time constants.
+
+    For fixed time constants and exponents the model ``R_s + jωL + A (jω)^-n_e +
+    Σ R_k / (1 + (jωτ_k)^n_k)`` is linear in (R_s, L, A, R_k): every assignment of the
+    arcs to a grid of τ (one per decade over the window ± a decade, arcs in increasing τ)
+    is solved by modulus-weighted linear least squares, and the best one with all
+    coefficients positive gives the start (CPE ``Q = τⁿ / R``, PHYSICS.md section 3; C =
+    τ / R). So the data's arcs are mapped onto the circuit's by time constant, whatever the
+    elements are called or the order they are written in. None where no assignment is
+    feasible or the circuit has more than three arcs.
+    """
+    from itertools import combinations
+
+    arcs = terms.arcs
+    k = len(arcs)
+    if k > 3:
+        return None
+    f = np.asarray(frequency, dtype=np.float64)
+    z = np.asarray(impedance, dtype=np.complex128)
+    valid = np.isfinite(f) & np.isfinite(z)
+    w = 2 * np.pi * np.where(valid, f, 1.0)
+    s = f.shape[0]
+    inv = np.where(valid, 1.0 / np.where(valid, np.abs(z), 1.0), 0.0)
+    y = np.concatenate([np.where(valid, z.real, 0.0) * inv,
+                        np.where(valid, z.imag, 0.0) * inv], axis=1)     # (S, 2N)
+
+    def col(h: Any) -> Array:
+        return np.concatenate([h.real * inv, h.imag * inv], axis=-1)
+
+    fixed: list[Array] = []
+    if terms.resistors:
+        fixed.append(col(np.ones_like(z)))
+    if terms.inductors:
+        fixed.append(col(1j * w))
+    if terms.electrodes:
+        n_e = GRID_ELECTRODE_N if terms.electrodes[0][1] == "CPE" else 1.0
+        fixed.append(col((1j * w) ** -n_e))
+    w_top = np.nanmax(np.where(valid, w, np.nan), axis=1)
+    w_low = np.nanmin(np.where(valid, w, np.nan), axis=1)
+    decades = np.log10(w_top / w_low) + 2.0
+    g = int(np.ceil(np.nanmax(decades) * GRID_PER_DECADE)) + 1
+    # τ grid per spectrum: (S, G), relative to its own window
+    tau = (0.1 / w_top)[:, None] * 10.0 ** (np.arange(g)[None, :] / GRID_PER_DECADE)
+    exps = {"CPE": GRID_ARC_N, "C": 1.0}
+    basis = {kind: col(1.0 / (1.0 + (1j * w[:, None, :] * tau[:, :, None]) ** n))
+             for kind, n in exps.items() if any(a[2] == kind for a in arcs)}   # (S, G, 2N)
+    orders = _arc_orders(tuple(a[2] for a in arcs))
+    combos = np.array(list(combinations(range(g), k)), dtype=np.intp)        # (C, k)
+    best_cost = np.full(s, np.inf)
+    best_coef = np.zeros((s, len(fixed) + k))
+    best_tau = np.zeros((s, k))
+    n_fixed = len(fixed)
+    fx = np.stack(fixed, axis=-1) if fixed else np.zeros((s, y.shape[1], 0))   # (S, 2N, c)
+    for order in orders:
+        # arc order[j] takes the j-th smallest τ of the combination
+        cols = [basis[arcs[order[j]][2]][:, combos[:, j], :] for j in range(k)]   # (S, C, 2N)
+        x = np.concatenate([np.broadcast_to(fx[:, None], (s, combos.shape[0], *fx.shape[1:])),
+                            np.stack(cols, axis=-1)], axis=-1)                # (S, C, 2N, c)
+        a = np.einsum("scmi,scmj->scij", x, x)
+        a += 1e-12 * np.trace(a, axis1=2, axis2=3)[..., None, None] * np.eye(a.shape[-1])
+        b = np.einsum("scmi,sm->sci", x, y)
+        with np.errstate(all="ignore"):
+            coef = np.linalg.solve(a, b[..., None])[..., 0]                  # (S, C, c)
+            cost = ((np.einsum("scmi,sci->scm", x, coef) - y[:, None, :]) ** 2).sum(axis=2)
+        cost = np.where((coef > 0).all(axis=2) & np.isfinite(cost), cost, np.inf)
+        i = cost.argmin(axis=1)
+        c_i = cost[np.arange(s), i]
+        better = c_i < best_cost
+        if better.any():
+            best_cost = np.where(better, c_i, best_cost)
+            coef_i = coef[np.arange(s), i]
+            tau_i = tau[np.arange(s)[:, None], combos[i]]                    # (S, k)
+            perm = np.empty(k, dtype=np.intp)
+            perm[list(order)] = np.arange(k)
+            coef_i[:, n_fixed:] = coef_i[:, n_fixed + perm]   # arcs back to circuit order
+            best_coef[better] = coef_i[better]
+            best_tau[better] = tau_i[better][:, perm]   # back to circuit order of the arcs
+    if not np.isfinite(best_cost).any():
+        return None
+    index = {n: i for i, n in enumerate(names)}
+    out = np.full((s, len(names)), np.nan)
+    j = 0
+    if terms.resistors:
+        for r in terms.resistors:
+            out[:, index[r]] = best_coef[:, j] / len(terms.resistors)
+        j += 1
+    if terms.inductors:
+        for ind in terms.inductors:
+            out[:, index[ind]] = best_coef[:, j] / len(terms.inductors)
+        j += 1
+    if terms.electrodes:
+        for e, kind in terms.electrodes:
+            q = len(terms.electrodes) / best_coef[:, j]
+            if kind == "CPE":
+                out[:, index[f"{e}_0"]], out[:, index[f"{e}_1"]] = q, GRID_ELECTRODE_N
+            else:
+                out[:, index[e]] = q
+        j += 1
+    for a_i, (r, cap, kind) in enumerate(arcs):
+        rk = best_coef[:, n_fixed + a_i]
+        t = best_tau[:, a_i]
+        out[:, index[r]] = rk
+        if kind == "CPE":
+            out[:, index[f"{cap}_0"]] = t**GRID_ARC_N / rk
+            out[:, index[f"{cap}_1"]] = GRID_ARC_N
+        else:
+            out[:, index[cap]] = t / rk
+    # spectra without a feasible assignment: NaN, replaced by the caller
+    out[~np.isfinite(best_cost)] = np.nan
+    return out

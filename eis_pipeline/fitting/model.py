@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from eis_pipeline.exceptions import ConvergenceWarning, FitError, NotFittedError, SpectrumError
+from eis_pipeline.fitting.bounds import expand_bounds
 from eis_pipeline.fitting.engine import WEIGHTINGS, CompiledLike, fit_arrays
 from eis_pipeline.fitting.transforms import Bounds, ParameterSpace
 from eis_pipeline.vocabulary import is_auto_circuit
@@ -88,12 +89,20 @@ class FitResult:
 
 @dataclass(frozen=True)
 class ResolvedCircuit:
-    """A compiled circuit with its preset information (empty for a custom circuit)."""
+    """A compiled circuit with its preset information (empty for a custom circuit).
+
+    ``start_roles`` / ``start_intercept`` steer the starting points and the arc order: the
+    preset's roles, or for a custom circuit the roles read from its structure
+    (:func:`~eis_pipeline.fitting.structure.structural_roles`), so a renamed, reordered or
+    CDC spelling of a circuit starts from the same points.
+    """
 
     compiled: CompiledLike
     preset: str
     roles: Mapping[str, Mapping[str, str]]
     bulk_from_intercept: bool
+    start_roles: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    start_intercept: bool = False
 
 
 def resolve_circuit(circuit: str) -> ResolvedCircuit:
@@ -119,9 +128,15 @@ def resolve_circuit(circuit: str) -> ResolvedCircuit:
                 preset = candidate
                 break
     if preset is None:
-        return ResolvedCircuit(compiled, "", {}, False)
-    return ResolvedCircuit(compiled, preset.name, preset.roles_dict(),
-                           bool(preset.bulk_from_intercept))
+        from eis_pipeline.fitting.structure import structural_roles
+
+        found = structural_roles(compiled.ast)
+        if found is None:
+            return ResolvedCircuit(compiled, "", {}, False)
+        return ResolvedCircuit(compiled, "", {}, False, found.roles, found.bulk_from_intercept)
+    roles = preset.roles_dict()
+    intercept = bool(preset.bulk_from_intercept)
+    return ResolvedCircuit(compiled, preset.name, roles, intercept, roles, intercept)
 
 
 def guess_vector(initial_guess: Mapping[str, float] | Sequence[float] | None,
@@ -187,7 +202,9 @@ class CircuitModel:
     constants : mapping, optional
         Parameters held fixed, name -> value (as impedance.py's ``constants``).
     bounds : mapping, optional
-        name -> (lower, upper), natural units, ``None`` for an open side.
+        name -> (lower, upper), natural units, ``None`` for an open side; a name may be an
+        element type (``"R"``, ``"CPE_1"``) to bound every parameter of that type (a
+        per-parameter entry wins).
     max_nfev : int, optional
         Residual evaluations allowed per start.
 
@@ -214,7 +231,7 @@ class CircuitModel:
         self._resolved = resolve_circuit(circuit)
         c = self._resolved.compiled
         self._space = ParameterSpace.build(c.param_names, c.param_kinds, self.constants,
-                                           self.bounds)
+                                           expand_bounds(c.param_names, self.bounds))
         self._guess = guess_vector(initial_guess, c.param_names, self._space)
 
     def __repr__(self) -> str:
@@ -241,17 +258,29 @@ class CircuitModel:
         self.stderr_ = dict.fromkeys(names, float("nan"))
         return self
 
-    def fit(self, frequency: Any, impedance: Any) -> CircuitModel:
+    def fit(self, frequency: Any, impedance: Any, *, f_min_hz: float | None = None,
+            f_max_hz: float | None = None, mask: Any = None) -> CircuitModel:
         """Fit the circuit to one spectrum; return ``self``.
+
+        ``f_min_hz``/``f_max_hz`` (Hz) and ``mask`` (one boolean per point, True = fit)
+        restrict the points fitted; ``result_.residuals`` and ``n_points`` are over those.
 
         Warns :class:`~eis_pipeline.exceptions.ConvergenceWarning` when the fit did not reach
         a stationary point (``result_.status`` says why).
         """
         f, z = as_spectrum_arrays(frequency, impedance)
+        if f_min_hz is not None or f_max_hz is not None or mask is not None:
+            from eis_pipeline.fitting.batch import point_window
+
+            if mask is not None:
+                mask = np.asarray(mask, dtype=bool)
+            f2, z2, n = point_window(f[None], z[None], np.array([f.size]), f_min_hz,
+                                     f_max_hz, mask)
+            f, z = f2[0, :n[0]], z2[0, :n[0]]
         r = self._resolved
         fit = fit_arrays(r.compiled, f[None, :], z[None, :], weighting=self.weighting,
-                         space=self._space, initial_guess=self._guess, roles=r.roles,
-                         bulk_from_intercept=r.bulk_from_intercept, max_nfev=self.max_nfev)
+                         space=self._space, initial_guess=self._guess, roles=r.start_roles,
+                         bulk_from_intercept=r.start_intercept, max_nfev=self.max_nfev)
         names = self.param_names
         self.params_ = dict(zip(names, fit.params[0].tolist(), strict=True))
         self.stderr_ = dict(zip(names, fit.stderr[0].tolist(), strict=True))

@@ -6,8 +6,11 @@ the entry-point group ``eis_pipeline.importers``, whose entries load an :class:`
 (or a sequence of them).
 
 Detection asks every importer's ``sniff`` for a confidence in [0, 1] from the file's first
-bytes; the best wins, with a matching suffix breaking ties. ``sniff`` must not raise, and
-errors from ``read`` are never swallowed.
+bytes (at most :data:`SNIFF_BYTES`, so detection time is bounded whatever the file size);
+the best wins, with a matching suffix breaking ties. ``sniff`` must not raise (one that does
+scores 0, with a warning). Errors from ``read`` are never swallowed: anything that is not
+already an :class:`~eis_pipeline.exceptions.EisError` becomes a ``ParseError`` naming the
+file, and a plugin that fails to load is a warning, not a broken registry.
 
 :func:`read_spectra` reads a file's bytes once (a :class:`~eis_pipeline.io.source.Source`)
 and shares them between detection, the importer and the SHA-256.
@@ -15,20 +18,30 @@ and shares them between detection, the importer and the SHA-256.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import importlib
 import pkgutil
-import struct
+import stat
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
 import xarray as xr
 
 from eis_pipeline.conventions import validate_spectrum
-from eis_pipeline.exceptions import FormatError, ParseError, UnknownFormatError
+from eis_pipeline.exceptions import (
+    EisError,
+    EisWarning,
+    FormatError,
+    InputFileError,
+    MissingFileError,
+    ParseError,
+    UnknownFormatError,
+)
 from eis_pipeline.io.source import Source
 
 ENTRY_POINT_GROUP = "eis_pipeline.importers"
@@ -83,25 +96,44 @@ def _as_importers(obj: object, origin: str) -> list[Importer]:
     return items  # type: ignore[return-value]
 
 
+def _plugin_importers(ep: EntryPoint) -> list[Importer]:
+    """The importers of one entry point; a plugin that fails to load is a warning, not fatal.
+
+    A broken third-party package (an import error, a wrong object) must not take every
+    built-in format down with it: its formats are left out and the warning says why.
+    """
+    origin = f"importer plugin {ep.name!r} ({ep.value})"
+    try:
+        return _as_importers(ep.load(), origin)
+    except Exception as exc:  # any failure inside third-party code
+        warnings.warn(f"{origin} could not be loaded and is skipped: {type(exc).__name__}: "
+                      f"{exc}. Fix or uninstall the package that provides it.", EisWarning,
+                      stacklevel=3)
+        return []
+
+
 @cache
 def _registry() -> dict[str, Importer]:
     from eis_pipeline.io import importers as package
 
     found: dict[str, Importer] = {}
-
-    def add(items: list[Importer], origin: str) -> None:
-        for imp in items:
-            if imp.name in found:
-                raise RuntimeError(f"importer name {imp.name!r} from {origin} is already taken")
-            found[imp.name] = imp
-
     for mod in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
         if mod.name.startswith("_"):
             continue
         module = importlib.import_module(f"{package.__name__}.{mod.name}")
-        add(_as_importers(module.IMPORTERS, module.__name__), module.__name__)
+        for imp in _as_importers(module.IMPORTERS, module.__name__):
+            if imp.name in found:
+                raise RuntimeError(f"importer name {imp.name!r} of {module.__name__} is "
+                                   "already taken")
+            found[imp.name] = imp
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        add(_as_importers(ep.load(), f"entry point {ep.name!r}"), ep.value)
+        for imp in _plugin_importers(ep):
+            if imp.name in found:
+                warnings.warn(f"importer plugin {ep.name!r} ({ep.value}) provides "
+                              f"{imp.name!r}, a name already taken; that importer is skipped. "
+                              "Rename it in the plugin.", EisWarning, stacklevel=2)
+                continue
+            found[imp.name] = imp
     return found
 
 
@@ -135,8 +167,12 @@ def get_importer(name: str) -> Importer:
 def detect_format(path: str | Path) -> Importer:
     """Choose the importer for ``path`` from its content (suffix only breaks ties)."""
     path = Path(path)
-    with path.open("rb") as fh:
-        head = fh.read(SNIFF_BYTES)
+    _check_input(path)
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(SNIFF_BYTES)
+    except OSError as exc:
+        raise InputFileError(f"cannot be read ({exc.strerror or exc})", path) from None
     return _detect(path, head)
 
 
@@ -147,7 +183,7 @@ def _detect(path: Path, head: bytes) -> Importer:
     suffix = path.suffix.lower()
     scored = []
     for imp in _registry().values():
-        score = float(imp.sniff(path, head))
+        score = _sniff(imp, path, head)
         if score > 0:
             scored.append((score + (0.01 if suffix in imp.suffixes else 0.0), imp.name))
     if not scored:
@@ -160,6 +196,57 @@ def _detect(path: Path, head: bytes) -> Importer:
             "`eis-pipeline formats` lists the supported formats.")
     scored.sort(reverse=True)
     return _registry()[scored[0][1]]
+
+
+def _sniff(imp: Importer, path: Path, head: bytes) -> float:
+    """``imp.sniff(path, head)`` as a score in [0, 1]; a sniffer that raises scores 0.
+
+    A sniffer must not raise, but one that does (a plugin, or a bug met by odd input) must
+    not stop detection for every other format: it is reported as a warning instead.
+    """
+    try:
+        score = float(imp.sniff(path, head))
+    except Exception as exc:  # a sniffer's bug, not the file's fault
+        warnings.warn(f"{path}: the {imp.name!r} sniffer raised {type(exc).__name__}: {exc}; "
+                      "treated as not matching (please report this file)", EisWarning,
+                      stacklevel=3)
+        return 0.0
+    return min(score, 1.0) if score > 0 else 0.0  # NaN scores nothing
+
+
+def _check_input(path: Path) -> None:
+    """Refuse, with a message that says why, a path that is not a readable regular file.
+
+    A FIFO or a device would block or never end, a directory is a folder run, and a symlink
+    loop or a permission problem is not "no such file".
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise InputFileError("is a broken symbolic link (its target does not exist)",
+                                 path) from None
+        raise MissingFileError("no such file; check the path (relative paths start in "
+                               f"{Path.cwd()})", path) from None
+    except OSError as exc:
+        reason = ("is a symbolic link loop" if exc.errno == errno.ELOOP
+                  else f"cannot be opened ({exc.strerror or exc})")
+        raise InputFileError(reason, path) from None
+    if stat.S_ISDIR(mode):
+        raise InputFileError("is a directory, not a file; pass one export, or run the folder "
+                             "with `eis-pipeline run DIR`", path)
+    if not stat.S_ISREG(mode):
+        kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else
+                "a socket" if stat.S_ISSOCK(mode) else "a device")
+        raise InputFileError(f"is {kind}, not a regular file; copy the export to a file "
+                             "first", path)
+
+
+def _read_source(path: Path) -> Source:
+    try:
+        return Source.of(path)
+    except OSError as exc:
+        raise InputFileError(f"cannot be read ({exc.strerror or exc})", path) from None
 
 
 def sha256_file(path: str | Path) -> str:
@@ -186,6 +273,30 @@ def _forced_format_hint(exc: FormatError, source: Source, forced: Importer) -> F
     return type(exc)(f"{exc}{hint}")
 
 
+def _closest_reason(source: Source) -> str | None:
+    """Why the importer that got furthest into an undetected file refused it.
+
+    Only importers claiming the file's suffix are tried (reading is their job, not the
+    sniffer's, so this runs only when detection has already failed). The one that got
+    furthest is the one whose error names the latest line; an error without a line (the
+    format's own verdict on the whole file, e.g. Gamry's "no ZCURVE table") counts as read to
+    the end.
+    """
+    suffix = source.path.suffix.lower()
+    reasons: list[tuple[int, str]] = []
+    for imp in _registry().values():
+        if suffix not in imp.suffixes:
+            continue
+        try:
+            imp.read_from(source)
+        except FormatError as exc:
+            line = exc.line if isinstance(exc, ParseError) and exc.line else 1 << 30
+            reasons.append((line, f"{imp.name}: {str(exc).removeprefix(f'{source.path}: ')}"))
+        except Exception:
+            continue
+    return max(reasons)[1] if reasons else None
+
+
 def read_spectra(path: str | Path, format: str | None = None) -> list[xr.Dataset]:
     """Read every impedance sweep in ``path``.
 
@@ -204,29 +315,43 @@ def read_spectra(path: str | Path, format: str | None = None) -> list[xr.Dataset
 
     Raises
     ------
-    FileNotFoundError
-        If ``path`` does not exist.
+    MissingFileError
+        If ``path`` does not exist (also a :class:`FileNotFoundError`).
+    InputFileError
+        If ``path`` is a directory, FIFO, device, symlink loop or cannot be read.
     FormatError
         If the content is not impedance data of the chosen format; the message names the
-        file and, where it can, the line.
+        file and, where it can, the line. Every other exception an importer raises is
+        re-raised as a :class:`ParseError` naming the file, with the original chained.
+    SpectrumError
+        If a spectrum breaks the contract (:func:`~eis_pipeline.conventions.validate_spectrum`).
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
+    _check_input(path)
     importer = get_importer(format) if format is not None else None
-    source = Source.of(path)  # the only read of the file (unless a plugin lacks read_source)
+    source = _read_source(path)  # the only read (unless a plugin lacks read_source)
     if importer is None:
-        importer = _detect(path, source.data[:SNIFF_BYTES])
+        try:
+            importer = _detect(path, source.data[:SNIFF_BYTES])
+        except UnknownFormatError as exc:
+            closest = _closest_reason(source)
+            if closest is None:
+                raise
+            raise UnknownFormatError(f"{exc} Closest: {closest}") from None
     try:
         spectra = importer.read_from(source)
     except FormatError as exc:
         if format is not None:
             raise _forced_format_hint(exc, source, importer) from exc
         raise
-    except (IndexError, KeyError, UnicodeDecodeError, ValueError, OverflowError,
-            struct.error) as exc:
-        # An importer bug or an input it did not foresee: still name the file and the format.
-        raise ParseError(f"could not read as {importer.name}: {type(exc).__name__}: {exc}",
+    except EisError:
+        raise
+    except Exception as exc:
+        # An importer bug or an input it did not foresee (IndexError, struct.error,
+        # RecursionError, MemoryError...): still an EisError naming the file and the format,
+        # with the original exception chained for the report.
+        raise ParseError(f"could not read as {importer.name}: {type(exc).__name__}: {exc} "
+                         "(an input the importer did not foresee; please report this file)",
                          path) from exc
     if not spectra:
         raise FormatError(f"{path}: read as {importer.name}, but it holds no impedance data "

@@ -18,7 +18,7 @@ import pytest
 import xarray as xr
 
 from eis_pipeline.conventions import make_spectrum
-from eis_pipeline.exceptions import ParseError, UnknownFormatError
+from eis_pipeline.exceptions import EisWarning, ParseError, UnknownFormatError
 from eis_pipeline.io import registry
 from eis_pipeline.io.registry import Importer, list_formats, read_spectra
 from eis_pipeline.io.text import parse_table, read_lines
@@ -103,11 +103,40 @@ def test_without_the_plugin_the_file_is_unknown(acme_file: Path) -> None:
 
 def test_entry_point_that_is_not_an_importer(monkeypatch: pytest.MonkeyPatch) -> None:
     _install(monkeypatch, f"{__name__}:NOT_AN_IMPORTER")
-    with pytest.raises(TypeError, match="not an eis_pipeline Importer"):
-        list_formats()
+    with pytest.warns(EisWarning, match=r"plugin 'acme' .* skipped: TypeError: .* not an "
+                                        "eis_pipeline Importer"):
+        names = [f["name"] for f in list_formats()]
+    assert "acme-eis" not in names and "biologic-mpt" in names
 
 
 def test_entry_point_cannot_take_a_builtin_name(monkeypatch: pytest.MonkeyPatch) -> None:
     _install(monkeypatch, f"{__name__}:CLASHING")
-    with pytest.raises(RuntimeError, match=r"'biologic-mpt' .* already taken"):
-        list_formats()
+    with pytest.warns(EisWarning, match=r"'biologic-mpt', a name already taken"):
+        formats = list_formats()
+    assert next(f for f in formats if f["name"] == "biologic-mpt")["description"] != "clash"
+
+
+def test_a_plugin_that_raises_on_import_leaves_the_registry_working(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A broken third-party package is a warning naming it; every built-in still reads."""
+    _install(monkeypatch, "eis_pipeline_no_such_plugin_module:IMPORTERS")
+    with pytest.warns(EisWarning, match=r"plugin 'acme' .* could not be loaded .* "
+                                        "ModuleNotFoundError"):
+        names = [f["name"] for f in list_formats()]
+    assert "biologic-mpt" in names
+
+
+def _raising_sniff(path: Path, head: bytes) -> float:
+    raise ValueError("sniffer bug")
+
+
+RAISING_SNIFFER = Importer(name="acme-raising", description="sniffer raises",
+                           suffixes=(".acme",), sniff=_raising_sniff, read=_read)
+
+
+def test_a_sniffer_that_raises_scores_zero_with_a_warning(
+        monkeypatch: pytest.MonkeyPatch, acme_file: Path) -> None:
+    _install(monkeypatch, f"{__name__}:RAISING_SNIFFER")
+    with pytest.warns(EisWarning, match="'acme-raising' sniffer raised ValueError"), \
+            pytest.raises(UnknownFormatError):
+        read_spectra(acme_file)

@@ -1,9 +1,17 @@
+import os
 from pathlib import Path
 
 import pytest
 
 from eis_pipeline.conventions import make_spectrum
-from eis_pipeline.exceptions import FormatError, ParseError, UnknownFormatError
+from eis_pipeline.exceptions import (
+    EisError,
+    FormatError,
+    InputFileError,
+    MissingFileError,
+    ParseError,
+    UnknownFormatError,
+)
 from eis_pipeline.io import registry
 from eis_pipeline.io.registry import Importer
 
@@ -68,8 +76,43 @@ def test_empty_result_and_empty_file_are_errors(tmp_path, fake_registry):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match=r"missing\.mpt: no such file") as info:
         registry.read_spectra(tmp_path / "missing.mpt")
+    assert isinstance(info.value, MissingFileError) and isinstance(info.value, EisError)
+
+
+def test_directory_fifo_and_symlink_loop_are_named_for_what_they_are(tmp_path):
+    """Issue 10: these used to say "no such file" (and a FIFO could block the reader)."""
+    with pytest.raises(InputFileError, match=r"is a directory.*eis-pipeline run DIR"):
+        registry.read_spectra(tmp_path)
+    fifo = tmp_path / "pipe.mpt"
+    os.mkfifo(fifo)
+    with pytest.raises(InputFileError, match="is a FIFO"):
+        registry.read_spectra(fifo)
+    loop = tmp_path / "loop.mpt"
+    loop.symlink_to(loop)
+    with pytest.raises(InputFileError, match="symbolic link loop"):
+        registry.read_spectra(loop)
+    dangling = tmp_path / "dangling.mpt"
+    dangling.symlink_to(tmp_path / "gone.mpt")
+    with pytest.raises(InputFileError, match="broken symbolic link"):
+        registry.read_spectra(dangling)
+    with pytest.raises(InputFileError, match="is a directory"):
+        registry.detect_format(tmp_path)
+
+
+def test_any_importer_exception_becomes_a_parse_error(tmp_path, monkeypatch):
+    """RecursionError, MemoryError, TypeError... out of an importer are EisErrors too."""
+    def deep(path):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    table = {"deep": Importer(name="deep", description="", suffixes=(".x",),
+                              sniff=lambda p, h: 1.0, read=deep)}
+    monkeypatch.setattr(registry, "_registry", lambda: table)
+    path = tmp_path / "a.x"
+    path.write_bytes(b"x")
+    with pytest.raises(ParseError, match=r"a\.x: could not read as deep: RecursionError"):
+        registry.read_spectra(path)
 
 
 def test_forced_wrong_format_hints_at_the_detected_one(tmp_path, fake_registry, monkeypatch):

@@ -275,3 +275,19 @@ def test_sample_data_spectra_all_pass():
                for p in files for ds in read_spectra(p)]
     assert len(results) >= 20
     assert all(r.passed for r in results), [r.summary() for r in results if not r.passed]
+
+
+@pytest.mark.parametrize("n_cols", [1, 5, 30])
+def test_direct_lapack_solve_matches_scipy_lstsq_bit_for_bit(rng, n_cols):
+    # _least_squares calls dgelsy without scipy's wrapper (speed); it must stay the same solve,
+    # including on a rank-deficient design (two equal columns), where gelsy's pivoting decides.
+    import scipy.linalg
+
+    from eis_pipeline.validation.kramers_kronig import _least_squares
+
+    design = rng.standard_normal((140, n_cols))
+    if n_cols > 1:
+        design[:, -1] = design[:, 0]
+    target = rng.standard_normal(140)
+    expected = scipy.linalg.lstsq(design, target, lapack_driver="gelsy", check_finite=False)[0]
+    np.testing.assert_array_equal(_least_squares(design, target), expected)

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from eis_pipeline.conventions import celsius_to_kelvin, make_spectrum
+from eis_pipeline.conventions import MAX_FREQUENCY_HZ, celsius_to_kelvin, make_spectrum
+from eis_pipeline.exceptions import ParseError
 from eis_pipeline.io.importers._common import optional_column, sweep_starts
 
 #: EC-Lab names of the columns this package reads, by role, in order of preference.
@@ -87,6 +88,22 @@ def loop_starts_of(frequency: np.ndarray, cycle: np.ndarray | None,
     return sweep_starts(frequency, breaks=known)
 
 
+def _require_finite(columns: Mapping[str, np.ndarray | None], *, path: Path,
+                    first_line: int | None) -> None:
+    """Raise :class:`ParseError` at the first row where a column this reader keeps is NaN or
+    infinite: a damaged value, never something to store (or to turn into a cycle number)."""
+    for name, values in columns.items():
+        if values is None:
+            continue
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            row = int(bad[0])
+            what = f"{name} is {float(values[row])!r}, not a finite number (damaged value)"
+            if first_line is None:
+                raise ParseError(f"{what} in data record {row}", path)
+            raise ParseError(what, path, first_line + row)
+
+
 def build_spectra(
     columns: Mapping[str, np.ndarray],
     *,
@@ -94,6 +111,7 @@ def build_spectra(
     instrument: str,
     metadata: Mapping[str, Any],
     loop_starts: np.ndarray | None = None,
+    first_line: int | None = None,
 ) -> list[xr.Dataset]:
     """One canonical spectrum per sweep from EC-Lab columns.
 
@@ -110,6 +128,15 @@ def build_spectra(
         The parsed header, stored as ``original_metadata``.
     loop_starts : ndarray, optional
         Row indices where EC-Lab's loop index says a new loop starts (``.mpr`` files).
+    first_line : int, optional
+        1-based file line of the first row (``.mpt``), for error messages; ``.mpr`` errors
+        name the record index instead.
+
+    Raises
+    ------
+    ParseError
+        At a row whose frequency is negative, not finite or above 1e12 Hz, or zero while it
+        carries an impedance (a damaged row: EC-Lab's DC records have Z = 0).
 
     Returns
     -------
@@ -139,10 +166,24 @@ def build_spectra(
         values = np.asarray(columns[names[temperature[0]]], dtype=np.float64)
         extras["temperature"] = celsius_to_kelvin(values) if temperature[1] == "C" else values
     cycle = column(CYCLE_NAMES)
+    _require_finite({"freq/Hz": frequency, "Re(Z)/Ohm": real, "Im(Z)/Ohm": imag,
+                     "cycle number": cycle, **extras}, path=path, first_line=first_line)
 
-    # Rows at frequency 0 are the DC/OCV points EC-Lab interleaves with the sweep (GEIS, and
-    # techniques that record between loops): they carry no impedance.
-    keep = frequency != 0
+    # Rows at frequency 0 with Z = 0 are the DC/OCV records EC-Lab interleaves with the sweep
+    # (GEIS, and techniques that record between loops): skipped, and counted in the metadata.
+    # Any other row that is not a physical frequency is damage, never dropped in silence.
+    dc = (frequency == 0) & (real == 0) & (imag == 0)
+    keep = (frequency > 0) & (frequency < MAX_FREQUENCY_HZ)
+    bad = np.flatnonzero(~(keep | dc))
+    if bad.size:
+        row = int(bad[0])
+        what = (f"frequency is 0 Hz but the row holds an impedance ({real[row]!r} ohm real)"
+                if frequency[row] == 0 else f"frequency is {float(frequency[row])!r} Hz")
+        hint = f"; expected a positive frequency below {MAX_FREQUENCY_HZ:g} Hz (damaged row?)"
+        if first_line is None:
+            raise ParseError(f"{what} in data record {row}{hint}", path)
+        raise ParseError(what + hint, path, first_line + row)
+    metadata = {**metadata, "dc_rows_skipped": int(np.count_nonzero(dc))}
     if loop_starts is not None:
         # Loop indices count rows before the zero-frequency ones are dropped.
         kept_before = np.concatenate([[0], np.cumsum(keep)])

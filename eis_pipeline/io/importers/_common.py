@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from eis_pipeline.conventions import MAX_FREQUENCY_HZ
 from eis_pipeline.exceptions import ParseError
 from eis_pipeline.io.text import decode, looks_decimal_comma
 
@@ -74,6 +75,28 @@ def _split_head(text: str) -> _HeadLines:
 def is_number(token: str) -> bool:
     """True when ``token`` is a plain number (decimal point or comma, optional exponent)."""
     return bool(_NUMBER.match(token.strip()))
+
+
+#: Most digits a point, line or column count may have: a header "count" longer than this is
+#: damage, and refusing it early keeps ``int()`` away from Python's 4,300-digit limit.
+MAX_COUNT_DIGITS = 9
+
+
+def parse_count(text: str) -> int | None:
+    """A header count (points, lines, columns) as an int, or None when ``text`` is not one.
+
+    Only ASCII digits are accepted (``str.isdecimal`` would also take Arabic-Indic or
+    full-width digits), at most :data:`MAX_COUNT_DIGITS` of them.
+
+    Examples
+    --------
+    >>> parse_count(" 29 "), parse_count("2.5"), parse_count("٣"), parse_count("9" * 4300)
+    (29, None, None, None)
+    """
+    token = text.strip()
+    if not (0 < len(token) <= MAX_COUNT_DIGITS and token.isascii() and token.isdigit()):
+        return None
+    return int(token)
 
 
 def decimal_of(rows: Sequence[str], delimiter: str | None) -> str:
@@ -199,16 +222,52 @@ def require_finite(table: np.ndarray, columns: Sequence[int], *, path: Path, fir
 
 def require_positive(frequency: np.ndarray, *, path: Path, first_line: int,
                      step: int = 1) -> None:
-    """Raise :class:`ParseError` at the first row whose frequency is not positive and finite.
+    """Raise :class:`ParseError` at the first row whose frequency is not a physical one:
+    finite and in (0, :data:`~eis_pipeline.conventions.MAX_FREQUENCY_HZ`) Hz.
 
     ``step`` is the number of file lines per point (1 for a table row; more when each value
     stands on its own line, as in Autolab ``.dfr``).
     """
-    bad = np.flatnonzero(~(np.isfinite(frequency) & (frequency > 0)))
+    bad = np.flatnonzero(~(np.isfinite(frequency) & (frequency > 0)
+                           & (frequency < MAX_FREQUENCY_HZ)))
     if bad.size:
         row = int(bad[0])
         raise ParseError(f"frequency is {float(frequency[row])!r} Hz; expected a positive "
-                         "frequency (damaged row?)", path, first_line + step * row)
+                         f"frequency below {MAX_FREQUENCY_HZ:g} Hz (damaged row?)", path,
+                         first_line + step * row)
+
+
+def require_monotone(frequency: np.ndarray, *, path: Path, first_line: int,
+                     step: int = 1) -> None:
+    """Raise :class:`ParseError` where a single sweep's frequencies stop being monotone.
+
+    For formats that hold one sweep per table: a frequency that steps against the sweep's
+    direction there means a deleted, duplicated or shifted line (every later value would sit
+    in the wrong field), not a measurement. ``step`` as in :func:`require_positive`.
+    """
+    if frequency.size < 3:
+        return
+    step_sign = np.sign(np.diff(frequency))
+    direction = -1.0 if np.count_nonzero(step_sign < 0) >= np.count_nonzero(step_sign > 0) else 1.0
+    bad = np.flatnonzero(step_sign != direction)
+    if bad.size:
+        k = int(bad[0]) + 1
+        order = "descending" if direction < 0 else "ascending"
+        raise ParseError(f"frequency {float(frequency[k])!r} Hz after {float(frequency[k - 1])!r} "
+                         f"Hz breaks the {order} sweep (a deleted, duplicated or shifted line?)",
+                         path, first_line + step * k)
+
+
+def require_end(lines: Sequence[str], stop: int, *, path: Path, n: int, what: str) -> None:
+    """Raise :class:`ParseError` at the first non-blank line from ``lines[stop]`` on.
+
+    For tables whose header announces ``n`` rows: a row more is a miscount, not data to drop.
+    """
+    extra = next((i for i in range(stop, len(lines)) if lines[i].strip()), None)
+    if extra is not None:
+        raise ParseError(f"unexpected content after the {n} rows {what} announces: "
+                         f"{lines[extra].strip()[:40]!r}; is the point count right (an added or "
+                         "duplicated row)?", path, extra + 1)
 
 
 def check_impedance_columns(table: np.ndarray, columns: Sequence[int], *, path: Path,

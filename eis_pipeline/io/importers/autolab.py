@@ -36,8 +36,13 @@ from eis_pipeline.conventions import make_spectrum
 from eis_pipeline.exceptions import FormatError, ParseError
 from eis_pipeline.io.importers._common import (
     announced_rows,
+    check_impedance_columns,
     first_lines,
     head_text,
+    parse_count,
+    require_end,
+    require_finite,
+    require_monotone,
     require_positive,
 )
 from eis_pipeline.io.registry import Importer
@@ -72,7 +77,7 @@ def sniff_txt(path: Path, head: bytes) -> float:
     header = _find_txt_header(lines)
     if header is None or header < 2:
         return 0.0
-    return 0.95 if lines[header - 1].strip().isdecimal() else 0.0
+    return 0.95 if parse_count(lines[header - 1]) is not None else 0.0
 
 
 def read_txt(path: Path | Source) -> list[xr.Dataset]:
@@ -93,13 +98,22 @@ def read_txt(path: Path | Source) -> list[xr.Dataset]:
                           "expected an Autolab FRA ASCII export")
     # The point count sits on the line just above the column names.
     count_line = lines[header - 1].strip() if header > 0 else ""
-    if not count_line.isdecimal():
+    n = parse_count(count_line)
+    if n is None:
         raise ParseError(f"expected the number of points above the column header, found "
-                         f"{count_line!r}", path, header)
-    n = int(count_line)
+                         f"{count_line[:40]!r}", path, header)
     rows = announced_rows(lines, header + 1, n, path=path, what="the header")
-    table = parse_table(rows, path=path, first_line=header + 2, delimiter=",", ncols=6)
-    require_positive(table[:, 0], path=path, first_line=header + 2)
+    require_end(lines, header + 1 + n, path=path, n=n, what="the header")
+    # Every row has the width of the first (nine fields; six at least are read): a short
+    # row is a truncated one, not a point with fields to guess.
+    width = len(rows[0].split(",")) if rows else 6
+    if width < 6:
+        raise ParseError(f"expected at least 6 comma-separated fields (Freq, Ampl, Bias, Time, "
+                         f"Z'(a), Z''(b)), found {width}", path, header + 2)
+    table = parse_table(rows, path=path, first_line=header + 2, delimiter=",", ncols=width,
+                        exact=True)
+    check_impedance_columns(table, (0, 4, 5, 3), path=path, first_line=header + 2)
+    require_monotone(table[:, 0], path=path, first_line=header + 2)
     metadata: dict[str, Any] = {
         "title": lines[0].strip().strip('"').lstrip("\ufeff"),
         "comments": [line.strip().strip('"') for line in lines[1:header - 2]
@@ -128,7 +142,7 @@ def sniff_dfr(path: Path, head: bytes) -> float:
     lines = first_lines(head_text(head), 4)
     if len(lines) < 4 or not _DFR_VERSION.match(lines[0].strip()):
         return 0.0
-    if not (lines[1].strip().isdecimal() and lines[2].strip().isdecimal()):
+    if parse_count(lines[1]) is None or parse_count(lines[2]) is None:
         return 0.0
     try:
         float(lines[3])
@@ -148,10 +162,11 @@ def read_dfr(path: Path | Source) -> list[xr.Dataset]:
     counts = []
     for lineno in (2, 3):
         text = lines[lineno - 1].strip() if len(lines) >= lineno else ""
-        if not text.isdecimal():
-            raise ParseError(f"expected an integer (point/block count), found {text!r}",
+        count = parse_count(text)
+        if count is None:
+            raise ParseError(f"expected an integer (point/block count), found {text[:40]!r}",
                              path, lineno)
-        counts.append(int(text))
+        counts.append(count)
     n = counts[0]
     first = 4
     end = first - 1 + n * DFR_RECORD
@@ -159,7 +174,11 @@ def read_dfr(path: Path | Source) -> list[xr.Dataset]:
                           what=f"the header ({n} points)", unit="values")
     values = parse_table(rows, path=path, first_line=first, ncols=1)
     records = values.reshape(n, DFR_RECORD)
+    require_finite(values, (0,), path=path, first_line=first)
     require_positive(records[:, 0], path=path, first_line=first, step=DFR_RECORD)
+    # One value per line: a deleted or repeated line shifts every later value into the wrong
+    # field, which shows as frequencies out of sweep order.
+    require_monotone(records[:, 0], path=path, first_line=first, step=DFR_RECORD)
     trailer = [line.strip() for line in lines[end:] if line.strip()]
     metadata = {"version": lines[0].strip(), "points": n, "blocks": counts[1],
                 "dates": [t for t in trailer if re.match(r"^\d\d\.\d\d\.\d{4}", t)],
@@ -211,19 +230,23 @@ def read_p00(path: Path | Source) -> list[xr.Dataset]:
                           "\"-Z''/Ohm\"; expected an Autolab .P00 export")
     cols = _p00_columns(lines[header])
     count = lines[header + 1].strip() if len(lines) > header + 1 else ""
-    if not count.isdecimal():
+    n = parse_count(count)
+    if n is None:
         raise ParseError(f"expected the number of points below the column names, found "
-                         f"{count!r}", path, header + 2)
-    n = int(count)
+                         f"{count[:40]!r}", path, header + 2)
     first = header + 3
     rows = announced_rows(lines, first - 1, n, path=path, what="the header")
-    table = parse_table(rows, path=path, first_line=first, delimiter="\t", ncols=len(cols))
+    require_end(lines, first - 1 + n, path=path, n=n, what="the header")
+    table = parse_table(rows, path=path, first_line=first, delimiter="\t", ncols=len(cols),
+                        exact=True)
+    check_impedance_columns(table, list(range(len(cols))), path=path, first_line=first,
+                            names=cols)
     index = {c: j for j, c in enumerate(cols)}
     imag_name = next(c for c in cols if c.endswith("Z''/Ohm"))
     imag = table[:, index[imag_name]]
     if imag_name.startswith("-"):
         imag = -imag
-    require_positive(table[:, index["f/Hz"]], path=path, first_line=first)
+    require_monotone(table[:, index["f/Hz"]], path=path, first_line=first)
     variables: dict[str, Any] = {name: table[:, index[col]] * scale
                  for col, (name, scale) in _P00_VARIABLES.items() if col in index}
     metadata = {"procedure": lines[0].split(":", 1)[-1].strip(),

@@ -32,8 +32,7 @@ from eis_pipeline.io.text import decode, parse_table
 MAGIC = "EC-Lab ASCII FILE"
 #: BT-Lab (BioLogic's battery software) writes the same format under its own name.
 MAGICS = (MAGIC, "BT-Lab ASCII FILE")
-_HEADER_COUNT = re.compile(r"^\s*Nb\s+header\s+lines\s*:\s*(\d+)\s*$", re.IGNORECASE)
-_KEY_VALUE = re.compile(r"^\s*(?P<key>[^:]*?[^\s:])\s+:\s*(?P<value>.*?)\s*$")
+_HEADER_COUNT = re.compile(r"^\s*Nb\s+header\s+lines\s*:\s*(\d{1,9})\s*$", re.IGNORECASE)
 _SOFTWARE = re.compile(r"EC-Lab\s+for\s+windows\s+v?(?P<version>[\w.]+)", re.IGNORECASE)
 #: Column names of a headerless export: at least two of these, tab-separated, on line 1.
 _TYPICAL_COLUMNS = ("freq/Hz", "Re(Z)/Ohm", "-Im(Z)/Ohm", "time/s", "<Ewe>/V", "Ewe/V",
@@ -52,6 +51,19 @@ def sniff(path: Path, head: bytes) -> float:
     return 0.0
 
 
+def _key_value(line: str) -> tuple[str, str] | None:
+    """``(key, value)`` of an EC-Lab ``key : value`` line (space before the first colon).
+
+    Written with ``str.partition``: the regular expression it replaces backtracked
+    quadratically on header lines holding long runs of spaces (seconds for one line).
+    """
+    before, colon, after = line.partition(":")
+    key = before.strip()
+    if not colon or not key or before == before.rstrip():
+        return None
+    return key, after.strip()
+
+
 def _parse_header(lines: list[str]) -> dict[str, Any]:
     """The settings lines as a dict: ``key : value`` pairs and the technique's parameter table.
 
@@ -63,13 +75,13 @@ def _parse_header(lines: list[str]) -> dict[str, Any]:
     meta: dict[str, Any] = {}
     parameters: dict[str, Any] = {}
     other: list[str] = []
-    matches = [_KEY_VALUE.match(line) for line in lines]
+    matches = [_key_value(line) for line in lines]
     last_pair = max((i for i, m in enumerate(matches) if m), default=-1)
     for i, (line, match) in enumerate(zip(lines, matches, strict=True)):
         if not line.strip():
             continue
         if match and i <= last_pair:
-            meta.setdefault(match["key"], match["value"])
+            meta.setdefault(*match)
         elif i > last_pair and len(line) > 20 and line[19] == " " and not line[0].isspace():
             cells = [line[j:j + 20].strip() for j in range(20, len(line), 20)]
             cells = [c for c in cells if c]
@@ -195,7 +207,8 @@ def read(path: Path | Source) -> list[xr.Dataset]:
                          "column", path, n_header + 1)
     data = _numeric_block(rows, path=path, first_line=n_header + 1, ncols=ncols)
     columns = {name: data[:, i] for i, name in enumerate(names[:ncols]) if name}
-    return build_spectra(columns, path=path, instrument=instrument, metadata=metadata)
+    return build_spectra(columns, path=path, instrument=instrument, metadata=metadata,
+                         first_line=n_header + 1)
 
 
 IMPORTERS = (

@@ -26,6 +26,7 @@ from eis_pipeline.io.importers._common import (
     announced_rows,
     first_lines,
     head_text,
+    parse_count,
     require_positive,
 )
 from eis_pipeline.io.registry import Importer
@@ -34,16 +35,22 @@ from eis_pipeline.io.text import parse_table
 
 INSTRUMENT = "Elchemea Analytical"
 
-_COUNT = re.compile(r"^\s*\d+\s*$")
-_NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
-_ROW = re.compile(rf"^\s*{_NUMBER}\s+{_NUMBER}\s+{_NUMBER}\s*$")
+#: One number with a decimal point. Unambiguous (the digits before the point cannot also be
+#: matched after it), so matching is linear in the token: an earlier row pattern with
+#: ``\d+\.?\d*`` and adjacent ``\s*``/``\s+`` backtracked for minutes on long digit runs.
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def _is_row(line: str) -> bool:
+    """True for a row of exactly three numbers separated by whitespace."""
+    fields = line.split()
+    return len(fields) == 3 and all(_NUMBER.fullmatch(f) for f in fields)
 
 
 def _find_count_line(lines: list[str]) -> int | None:
     """Index of the point-count line: a bare integer followed by a row of three numbers."""
     for i, line in enumerate(lines[:-1]):
-        # isdecimal() first: a cheap necessary condition (the sniffer runs on every file).
-        if line.strip().isdecimal() and _COUNT.match(line) and _ROW.match(lines[i + 1]):
+        if parse_count(line) is not None and _is_row(lines[i + 1]):
             return i
     return None
 
@@ -57,10 +64,10 @@ def sniff(path: Path, head: bytes) -> float:
     if i is None:
         return 0.0
     lines = first_lines(text, len(head))  # every line, only split once the start matched
-    n = int(lines[i])
+    n = parse_count(lines[i]) or 0
     rows = lines[i + 1:i + 1 + n]
     complete = len(head) < 65536  # the whole file is in ``head``: check it all
-    if not all(_ROW.match(r) for r in rows[:50]):
+    if not all(_is_row(r) for r in rows[:50]):
         return 0.0
     if complete and (len(rows) != n or any(line.strip() for line in lines[i + 1 + n:])):
         return 0.0
@@ -83,7 +90,7 @@ def read(path: Path | Source) -> list[xr.Dataset]:
     if i is None:
         raise FormatError(f"{path}: no point-count line followed by rows of 'f Z' Z''' "
                           "found; expected an Elchemea .i2b file")
-    n = int(lines[i])
+    n = parse_count(lines[i]) or 0
     rows = announced_rows(lines, i + 1, n, path=path, what=f"line {i + 1}")
     table = parse_table(rows, path=path, first_line=i + 2, ncols=3)
     extra = [k for k, line in enumerate(lines[i + 1 + n:]) if line.strip()]

@@ -11,6 +11,9 @@ Quirks handled:
 
 * aborted runs: the ZCURVE table ends early (``EXPERIMENTABORTED`` follows); the points that
   exist are returned.
+* rows indented with spaces instead of a tab, or with space-separated fields (files re-saved
+  by an editor): read like tab-separated rows; a data row found outside any table is an
+  error naming its line, never skipped.
 * decimal commas (European Windows locales), detected from the first data row.
 * drift correction: when the table also has ``ZrealDrCor``/``ZimagDrCor``, each ZCURVE table
   gives **two sweeps, in this order**: first the data as measured (attribute
@@ -38,6 +41,7 @@ from eis_pipeline.io.importers._common import (
     find_column,
     first_lines,
     head_text,
+    is_number,
     number,
     optional_column,
 )
@@ -85,6 +89,28 @@ def _temperature_k(celsius: np.ndarray, unit: str) -> np.ndarray | None:
     return None if np.all(np.isnan(kelvin)) else kelvin
 
 
+def _is_row(line: str) -> bool:
+    """A table row: indented (by a tab, or spaces in re-saved files) or starting with its
+    point number; a blank line or a header key ends the table."""
+    if not line.strip():
+        return False
+    if line[0] in " \t":
+        return True
+    first = line.split(None, 1)[0]
+    return is_number(first)
+
+
+def _tab_row(line: str, ncols: int) -> str:
+    """``line`` without its indent, fields tab-separated: a row whose fields are separated by
+    spaces (an editor's re-save) is re-joined with tabs when it has one field per column."""
+    row = line[1:] if line.startswith("\t") else line.lstrip(" ")
+    if "\t" not in row:
+        fields = row.split()
+        if len(fields) == ncols:
+            return "\t".join(fields)
+    return row
+
+
 def _read_zcurve(lines: list[str], start: int, path: Path) -> tuple[dict[str, Any], int]:
     """Parse the ZCURVE table whose ``TABLE`` line is ``lines[start]``.
 
@@ -98,9 +124,9 @@ def _read_zcurve(lines: list[str], start: int, path: Path) -> tuple[dict[str, An
     first = start + 3
     rows = []
     for line in islice(lines, first, None):
-        if not line.startswith("\t") or not line.strip():
+        if not _is_row(line):
             break  # the next header key (or EXPERIMENTABORTED) ends the table
-        rows.append(line[1:])
+        rows.append(_tab_row(line, len(names)))
     stop = first + len(rows)
     name_line = start + 2  # 1-based number of the column-name line
     col = {
@@ -140,7 +166,10 @@ def read(path: Path | Source) -> list[xr.Dataset]:
         key = fields[0].strip()
         kind = fields[1].strip().upper() if len(fields) > 1 else ""
         if not key or line.startswith("\t"):
-            i += 1  # a stray indented line outside any table
+            if len(fields) > 2 and all(is_number(f) for f in fields[1:3]):
+                raise ParseError("a data row outside any table (rows belong after a TABLE "
+                                 "line and its column-name and units lines)", path, i + 1)
+            i += 1  # an indented note or an empty field outside any table
             continue
         if kind == "TABLE":
             tables.append(key)
@@ -153,7 +182,7 @@ def read(path: Path | Source) -> list[xr.Dataset]:
                 i = stop
             else:
                 i += 3  # name and units lines, then skip the rows
-                while i < len(lines) and lines[i].startswith("\t"):
+                while i < len(lines) and _is_row(lines[i]):
                     i += 1
             continue
         if kind == "NOTES":

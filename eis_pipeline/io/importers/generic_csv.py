@@ -34,19 +34,33 @@ from eis_pipeline.io.text import looks_decimal_comma, parse_table
 
 DELIMITERS = ("\t", ";", ",")
 
-#: quantity -> header names (lower case, units and spaces stripped) that mean it
+#: quantity -> header names (lower case, units, spaces and trailing dots stripped, ``"``
+#: read as ``''``, a subscript after Z dropped: ``Zs'`` -> ``z'``) that mean it
 _NAMES: dict[str, tuple[str, ...]] = {
-    "frequency": ("f", "freq", "frequency", "fhz", "freqhz", "frequencyhz"),
-    "real": ("z'", "zre", "zreal", "re(z)", "rez", "real", "z_real", "z_re", "zr", "r"),
-    "imag": ("z''", 'z"', "zim", "zimag", "im(z)", "imz", "imag", "imaginary", "z_imag",
-             "z_im", "zi", "x"),
-    "modulus": ("|z|", "zmod", "mod(z)", "modulus", "magnitude", "abs(z)", "z_mod", "|z|/ohm"),
-    "phase": ("phase", "phase(z)", "phi", "theta", "zphz", "zphase", "phase_angle"),
+    "frequency": ("f", "freq", "frequency", "fhz", "freqhz", "frequencyhz", "fr", "nu",
+                  "frequenz", "fréquence", "frequency(hz)"),
+    "real": ("z'", "zre", "zreal", "re(z)", "rez", "real", "z_real", "z_re", "zr", "r",
+             "real(z)", "realz", "re", "z'(real)", "zreal'", "realimpedance", "impedancereal",
+             "resistance"),
+    "imag": ("z''", "zim", "zimag", "im(z)", "imz", "imag", "imaginary", "z_imag",
+             "z_im", "zi", "x", "imag(z)", "imagz", "im", "z''(imag)", "imaginaryimpedance",
+             "impedanceimaginary", "reactance"),
+    "modulus": ("|z|", "zmod", "mod(z)", "modulus", "magnitude", "abs(z)", "z_mod", "|z|/ohm",
+                "modz", "absz", "zabs", "|impedance|", "impedancemagnitude", "z_abs"),
+    "phase": ("phase", "phase(z)", "phi", "theta", "zphz", "zphase", "phase_angle", "phz",
+              "phaseangle", "arg(z)", "angle", "φ", "θ", "phase(z)/deg"),
 }
+#: WinDETA-style subscripts of Z (``Zs'``, ``Zp''``): a letter between Z and the prime.
+_SUBSCRIPT = re.compile(r"^z[a-z](?=')")
 _UNIT = re.compile(r"\s*(?:[(\[/]\s*([^)\]]*?)\s*[)\]]?)\s*$")
 _PREFIXES = {"": 1.0, "m": 1e-3, "u": 1e-6, "µ": 1e-6, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}
-_KNOWN_UNITS = {p.lower() + base for p in _PREFIXES for base in ("ohm", "hz")} | {
+_KNOWN_UNITS = {p.lower() + base for p in _PREFIXES for base in ("ohm", "ohms", "hz")} | {
     "deg", "°", "degree", "degrees", "rad"}
+#: In a whitespace-separated table, header names may hold one space (``Freq. [Hz]``) and are
+#: then separated by a tab or two or more spaces.
+_WIDE_SEPARATOR = re.compile(r"\t|  +")
+#: Free-text lines allowed before the header (instrument, sample, date...).
+MAX_PREAMBLE_LINES = 100
 
 
 @dataclass(frozen=True)
@@ -67,7 +81,8 @@ def _split_name(header: str) -> tuple[str, str]:
     if match and match.start() > 0 and match.group(1).lower().replace("ω", "ohm") in _KNOWN_UNITS:
         unit = match.group(1)
         text = text[: match.start()]
-    return text.replace(" ", "").lower(), unit.strip()
+    name = text.replace(" ", "").lower().rstrip(".").replace('"', "''")
+    return _SUBSCRIPT.sub("z", name), unit.strip()
 
 
 def _unit_scale(unit: str, base: str, *, path: Path, line: int, header: str) -> float:
@@ -75,6 +90,8 @@ def _unit_scale(unit: str, base: str, *, path: Path, line: int, header: str) -> 
     if not unit:
         return 1.0
     normalised = unit.replace("Ω", "Ohm")
+    if normalised.lower().endswith("ohms"):
+        normalised = normalised[:-1]
     if not normalised.lower().endswith(base):
         raise ParseError(f"column {header!r}: unit {unit!r} is not a unit of {base}", path, line)
     prefix = normalised[: len(normalised) - len(base)]
@@ -132,6 +149,12 @@ def _is_numeric_row(fields: list[str]) -> bool:
     return len(fields) >= 2
 
 
+def _numeric_line(line: str) -> bool:
+    """True when ``line`` is a row of at least two numbers under some delimiter."""
+    return any(_is_numeric_row(line.split(d) if d else line.split())
+               for d in (*DELIMITERS, None) if d is None or d in line)
+
+
 @dataclass(frozen=True)
 class _Layout:
     delimiter: str | None
@@ -139,28 +162,47 @@ class _Layout:
     header: list[str] | None
     header_line: int | None  # 0-based
     first_data: int  # 0-based
+    preamble: tuple[str, ...] = ()
+
+
+def _header_fields(line: str, delim: str | None, ncols: int | None) -> list[str]:
+    if delim:
+        return line.split(delim)
+    wide = [t for t in _WIDE_SEPARATOR.split(line.strip()) if t.strip()]
+    narrow = line.split()
+    return wide if ncols is not None and len(wide) == ncols != len(narrow) else narrow
 
 
 def _layout(lines: list[str], path: Path) -> _Layout:
     nonblank = [i for i, line in enumerate(lines) if line.strip()]
     if not nonblank:
         raise ParseError("no data: the file is empty or blank", path, 1)
-    first = nonblank[0]
-    sample = [lines[i] for i in nonblank[:20]]
-    delim = _delimiter(sample[1:] or sample) if len(sample) > 1 else _delimiter(sample)
-    fields = lines[first].split(delim) if delim else lines[first].split()
+    # The first numeric row starts the data; the line before it, if text, is the header and
+    # any text lines before that are a free-text preamble (kept in the metadata). No numeric
+    # row is ever taken for preamble.
+    k = next((k for k, i in enumerate(nonblank[:MAX_PREAMBLE_LINES + 2])
+              if _numeric_line(lines[i])), None)
+    if k is None:
+        k = 1  # no numbers: the first line is the header, the parser reports the rest
+    sample = [lines[i] for i in nonblank[k:k + 20]] or [lines[nonblank[0]]]
+    delim = _delimiter(sample)
+    if delim is None and 0 < k < len(nonblank):
+        # Short tables with a bad row: the header and first row agreeing decide.
+        delim = _delimiter([lines[nonblank[k - 1]], sample[0]])
     header: list[str] | None = None
     header_line = None
-    data_start = first
-    if not _is_numeric_row(fields):
-        header, header_line, data_start = fields, first, first + 1
+    data_start = nonblank[k] if k < len(nonblank) else len(lines)
+    if k > 0:
+        header_line = nonblank[k - 1]
+        ncols = len(sample[0].split(delim) if delim else sample[0].split())
+        header = _header_fields(lines[header_line], delim, ncols if k < len(nonblank) else None)
+    preamble = tuple(lines[i].strip() for i in nonblank[:max(k - 1, 0)])
     # Only rows holding a comma can hold a decimal comma: the test per token is skipped on
     # the others (most files), which keeps sniffing cheap.
-    data_sample = [lines[i] for i in nonblank if i >= data_start][:20]
-    tokens = [t for row in data_sample if "," in row
+    tokens = [t for row in sample if "," in row
               for t in (row.split(delim) if delim else row.split())]
     decimal = "," if delim != "," and any(looks_decimal_comma(t) for t in tokens) else "."
-    return _Layout(delim, decimal, header, header_line, data_start)
+    return _Layout(delim, decimal, header, header_line, data_start, preamble)
 
 
 def split_sweeps(frequency: np.ndarray) -> list[slice]:
@@ -230,9 +272,11 @@ def read_generic_csv(
     if table.shape[1] < needed:
         raise ParseError(f"expected at least {needed} columns, found {table.shape[1]}", path,
                          rows[0][0] + 1)
-    spectra = _to_spectra(table, cols, path=path, first_line=rows[0][0] + 1, split=split)
-    meta = {"header": layout.header or [], "delimiter": delim or "whitespace",
-            "decimal": dec}
+    spectra = table_to_spectra(table, cols, path=path, first_line=rows[0][0] + 1, split=split)
+    meta: dict[str, object] = {"header": layout.header or [],
+                               "delimiter": delim or "whitespace", "decimal": dec}
+    if layout.preamble:
+        meta["preamble"] = list(layout.preamble)
     return [make_spectrum(f, z, sweep=i, metadata=meta) for i, (f, z) in enumerate(spectra)]
 
 
@@ -258,8 +302,10 @@ def _explicit_columns(columns: Mapping[str, int | str], header: list[str] | None
     return cols
 
 
-def _to_spectra(table: np.ndarray, cols: dict[str, Column], *, path: Path, first_line: int,
-                split: bool) -> list[tuple[np.ndarray, np.ndarray]]:
+def table_to_spectra(table: np.ndarray, cols: dict[str, Column], *, path: Path,
+                     first_line: int, split: bool) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(frequency in Hz, impedance in ohm with the physical sign) per sweep of ``table``,
+    whose columns ``cols`` locates and scales (also used by :func:`eis_pipeline.read_table`)."""
     def value(q: str) -> np.ndarray:
         c = cols[q]
         return table[:, c.index] * c.sign * c.scale
@@ -277,7 +323,8 @@ def _to_spectra(table: np.ndarray, cols: dict[str, Column], *, path: Path, first
 
 
 def _sniff(path: Path, head: bytes) -> float:
-    lines = [line for line in first_lines(head_text(head), 30) if line.strip()]
+    lines = [line for line in first_lines(head_text(head), MAX_PREAMBLE_LINES + 30)
+             if line.strip()]
     if len(head) == 65536 and len(lines) > 1:
         lines = lines[:-1]  # the last line may be cut
     if len(lines) < 2:
@@ -287,7 +334,7 @@ def _sniff(path: Path, head: bytes) -> float:
     except ParseError:
         return 0.0
     delim = layout.delimiter
-    data = lines[1:] if layout.header is not None else lines
+    data = lines[layout.first_data:][:30]
     rows = [line.split(delim) if delim else line.split() for line in data]
 
     def numeric(row: list[str]) -> bool:
@@ -298,6 +345,10 @@ def _sniff(path: Path, head: bytes) -> float:
     if not rows or not all(numeric(r) for r in rows[:2]):
         return 0.0
     if sum(numeric(r) for r in rows) < 0.8 * len(rows):
+        return 0.0
+    if layout.preamble:
+        # Vendor formats are text before a table: claiming them would make detection depend
+        # on tie-breaks. A generic table with a preamble is read when the format is given.
         return 0.0
     if layout.header is not None:
         try:

@@ -32,7 +32,11 @@ import xarray as xr
 
 from eis_pipeline.conventions import make_spectrum
 from eis_pipeline.exceptions import FormatError, ParseError
-from eis_pipeline.io.importers._common import announced_rows, require_positive
+from eis_pipeline.io.importers._common import (
+    announced_rows,
+    parse_count,
+    require_positive,
+)
 from eis_pipeline.io.registry import Importer
 from eis_pipeline.io.source import Source
 from eis_pipeline.io.text import parse_table
@@ -60,10 +64,11 @@ def _clean(line: str) -> str:
 
 def _int_line(lines: list[str], k: int, path: Path, what: str) -> int:
     text = _clean(lines[k]) if k < len(lines) else "<end of file>"
-    if not text.isdecimal():
+    count = parse_count(text)
+    if count is None:
         raise ParseError(f"expected the {what} (an integer) in the data block, found "
                          f"{text[:40]!r}", path, k + 1)
-    return int(text)
+    return count
 
 
 def _parse_header(lines: list[str]) -> dict[str, Any]:
@@ -91,6 +96,24 @@ def _read_block(lines: list[str], k: int, path: Path) -> tuple[np.ndarray, int]:
     table = parse_table([_clean(r) for r in rows], path=path, first_line=first + 1,
                         ncols=ncols, exact=True)
     return table, first + nrows
+
+
+def _skip_oscillograms(lines: list[str], k: int, path: Path) -> int:
+    """End of the ``osc_data`` object starting at line index ``k`` (its type line), if any.
+
+    Its declared blocks (count, then columns, rows and the rows of each) must all be there:
+    a file cut inside them is truncated, and a data set after it would vanish unnoticed.
+    """
+    if k + 1 >= len(lines) or _clean(lines[k + 1]) != "osc_data":
+        return k
+    count = _int_line(lines, k + 2, path, "number of oscillograms")
+    pos = k + 3
+    for _ in range(count):
+        _int_line(lines, pos, path, "number of oscillogram columns")
+        nrows = _int_line(lines, pos + 1, path, "number of oscillogram rows")
+        announced_rows(lines, pos + 2, nrows, path=path, what="an oscillogram", unit="rows")
+        pos += 2 + nrows
+    return pos
 
 
 def _timing(meta: dict[str, Any], n: int) -> np.ndarray | None:
@@ -134,6 +157,7 @@ def read(path: Path | Source) -> list[xr.Dataset]:
             raise FormatError(f"{path}:{k + 1}: data set {len(spectra)} was measured with "
                               f"method {method!r}, not Impedance; no impedance data to read")
         table, start = _read_block(lines, k, path)
+        start = _skip_oscillograms(lines, start, path)
         f = table[:, 2]
         require_positive(f, path=path, first_line=k + 4)
         spectra.append(make_spectrum(f, table[:, 0] + 1j * table[:, 1], sweep=len(spectra),

@@ -12,11 +12,12 @@ Every ``Name[unit]: value`` / ``Name [unit]=value`` of the header goes to the me
 geometry becomes the attributes ``diameter_cm`` and ``thickness_cm`` (converted from the unit
 given); a fixed temperature (``Temperature [°C]=...``) or a temperature column becomes the
 ``temperature`` variable in K. Columns are found by their titles: frequency ``Freq[...][Hz]``,
-impedance ``Z'``/``Z''`` (any WinDETA subscript, e.g. ``Zs'``) in ohm; Novocontrol writes Z''
-with the physical sign, and a title ``-Z''`` is negated. Exports of a series (e.g. one sweep
-per temperature, with a temperature column) concatenate the sweeps: a new sweep starts where
-the frequency jumps back to the start of the range. The temperature in a sample *name*
-(``..._25deg``) is a label, not a measurement, and is not interpreted.
+impedance ``Z'``/``Z''`` (any WinDETA subscript, e.g. ``Zs'``) in ohm (``[ohm]`` or
+``[Ohms]``); titles are separated by tabs or, in re-saved files, by two or more spaces.
+Novocontrol writes Z'' with the physical sign, and a title ``-Z''`` is negated. Exports of
+a series (e.g. one sweep per temperature, with a temperature column) concatenate the sweeps:
+a new sweep starts where the frequency jumps back to the start of the range. The temperature
+in a sample *name* (``..._25deg``) is a label, not a measurement, and is not interpreted.
 """
 
 from __future__ import annotations
@@ -47,8 +48,11 @@ from eis_pipeline.io.text import parse_float, parse_table
 NAME = "novocontrol-txt"
 
 _FREQ = r"freq[a-z.]*\s*\[hz\]"
-_Z_REAL = r"-?z[a-z]*'\s*\[ohm\]"
-_Z_IMAG = r"-?z[a-z]*''\s*\[ohm\]"
+_Z_REAL = r"-?z[a-z]*'\s*\[ohms?\]"
+_Z_IMAG = r"-?z[a-z]*''\s*\[ohms?\]"
+#: Column titles are tab-separated, or (re-saved exports) separated by two or more spaces:
+#: one space sits inside a title (``Freq. [Hz]``).
+_TITLE_SEPARATOR = re.compile(r"\t|  +")
 _TEMP_COLUMN = r"t(emp[a-z.]*)?\s*\[(°c|c|k)\]"
 #: ``Name[unit]: value`` or ``Name [unit]=value``; names are words joined by single spaces,
 #: so two spaces end a name ("Edge Correction On  Electrode Thickness[mm]: 4.00e+00").
@@ -59,12 +63,16 @@ _NOVOCONTROL_MARKERS = ("Diameter[mm]", "Thickness[mm]", "Fixed value(s)")
 _PER_CM = {"mm": 10.0, "cm": 1.0, "m": 0.01, "um": 1e4, "µm": 1e4}
 
 
+def _titles(line: str) -> list[str]:
+    return [n.strip() for n in _TITLE_SEPARATOR.split(line) if n.strip()]
+
+
 def _title_index(lines: list[str]) -> int | None:
     """Index of the column-title line among the first lines, or None."""
     for i, line in enumerate(lines[:40]):
         if "[hz]" not in line.lower():
             continue  # _FREQ needs "[Hz]": skip the regex on every other line (sniff speed)
-        names = [n.strip().lower() for n in line.split("\t")]
+        names = [n.lower() for n in _titles(line)]
         if any(re.fullmatch(_FREQ, n) for n in names):
             return i
     return None
@@ -76,7 +84,7 @@ def sniff(path: Path, head: bytes) -> float:
     at = _title_index(lines)
     if at is None:
         return 0.0
-    names = [n.strip().lower() for n in lines[at].split("\t")]
+    names = [n.lower() for n in _titles(lines[at])]
     if not (any(re.fullmatch(_Z_REAL, n) for n in names)
             and any(re.fullmatch(_Z_IMAG, n) for n in names)):
         return 0.0  # permittivity or conductivity only: not impedance
@@ -115,7 +123,7 @@ def read(path: Path | Source) -> list[xr.Dataset]:
     if at is None:
         raise FormatError(f"{path}: no column-title line with a frequency column "
                           "('Freq.[Hz]') in the first 40 lines; not a Novocontrol export")
-    names = [n.strip() for n in lines[at].split("\t") if n.strip()]
+    names = _titles(lines[at])
     col_f = find_column(names, [_FREQ], path=path, line=at + 1, what="frequency (Freq.[Hz])",
                         pattern=True)
     col_zr = find_column(names, [_Z_REAL], path=path, line=at + 1, what="Z' [ohm]",

@@ -228,6 +228,9 @@ def read(path: Path | Source) -> list[xr.Dataset]:
     except json.JSONDecodeError as exc:
         raise ParseError(f"invalid JSON ({exc.msg}, column {exc.colno}); the session file is "
                          "truncated or damaged", path, exc.lineno) from None
+    except RecursionError:
+        raise ParseError("JSON nested too deeply to be a PSTrace session (damaged file?)",
+                         path) from None
     doc = _Doc(path)
     if not isinstance(root, dict) or root.get("Type") != _FILE_TYPE:
         raise FormatError(f"{path}: not a PalmSens session file (expected JSON with "

@@ -5,16 +5,17 @@
 line ``End Comments``; data rows follow, tab-separated. The header can be almost empty (only
 the version line and the titles), as in files written by third-party programs.
 
-``ZPlotW`` (older ZPlot for Windows): quoted header lines (title, experiment, free comment, open
-circuit potential), a line with the declared number of points, the quoted column titles, then
-comma-separated rows.
+``ZPlotW`` (older ZPlot for Windows), and the ZView template other programs fill in (EC-Lab:
+first line ``"ZView Calculated Data File: Version 1.1"``): quoted header lines (title,
+experiment, free comment, open circuit potential), a line with the declared number of points,
+the quoted column titles, then comma-separated rows.
 
 Columns follow the ZPlot convention, by position: ``Freq(Hz), Ampl, Bias, Time(Sec), Z'(a),
 Z''(b), GD, Err, Range``. Z' and Z'' are impedance in ohm with the physical sign. When a title
 line is present the columns are located by name and must be Z' and Z'' (ZPlot's ``(a)``/``(b)``
 channels can hold other quantities in other experiment types; those are rejected, not
-misread). Sweeps that stopped early hold fewer rows than the declared ``Data Points``: the rows
-that exist are returned and both counts go to the metadata.
+misread). The declared point count is not trusted (stopped sweeps hold fewer rows, template
+headers keep the template's count): every row is read and both counts go to the metadata.
 """
 
 from __future__ import annotations
@@ -48,13 +49,18 @@ _POSITIONS = {"f": 0, "t": 3, "zr": 4, "zi": 5}
 _TITLES = {"f": r"freq.*\(hz\)", "t": r"time.*", "zr": r"z'(\(a\))?", "zi": r"z''(\(b\))?"}
 
 
+#: First lines of the quoted (ZPlotW-style) layout: ZPlot for Windows, and the ZView template
+#: that EC-Lab and other programs fill in ("ZView Calculated Data File: Version 1.1").
+_QUOTED_LAYOUTS = ("ZPlotW Data File", "ZView Calculated Data File", "ZView Data File")
+
+
 def sniff(path: Path, head: bytes) -> float:
     """Confidence that ``head`` starts a ZPlot/ZView ``.z`` file."""
     lines = first_lines(head_text(head), 1)
     if not lines:
         return 0.0
     first = lines[0].strip().strip('"').strip()
-    if first == "ZPLOT2 ASCII" or first.startswith("ZPlotW Data File"):
+    if first == "ZPLOT2 ASCII" or first.startswith(_QUOTED_LAYOUTS):
         return 0.95
     return 0.0
 
@@ -134,8 +140,10 @@ def _read_zplotw(lines: list[str], path: Path) -> tuple[dict[str, Any], list[str
                          "in its first 50 lines", path, 1)
     meta: dict[str, Any] = {}
     comments: list[str] = []
-    version = lines[0].strip().strip('"').partition("Version")[2].strip()
-    meta["instrument"] = f"Scribner ZPlotW {version}".strip()
+    first = lines[0].strip().strip('"')
+    version = first.partition("Version")[2].strip()
+    program = "ZView" if first.startswith("ZView") else "ZPlotW"
+    meta["instrument"] = f"Scribner {program} {version}".strip()
     declared = number(lines[title_at - 1]) if title_at >= 1 else ""
     header_end = title_at - 1 if isinstance(declared, float) else title_at
     for line in lines[1:header_end]:
@@ -165,11 +173,12 @@ def read(path: Path | Source) -> list[xr.Dataset]:
     first = lines[0].strip().strip('"').strip() if lines else ""
     if first == "ZPLOT2 ASCII":
         meta, names, data_at = _read_zplot2(lines, path)
-    elif first.startswith("ZPlotW"):
+    elif first.startswith(_QUOTED_LAYOUTS):
         meta, names, data_at = _read_zplotw(lines, path)
     else:
         raise FormatError(f"{path}: not a ZPlot .z file: the first line is {first[:40]!r}, "
-                          "expected 'ZPLOT2 ASCII' or '\"ZPlotW Data File...\"'")
+                          "expected 'ZPLOT2 ASCII', '\"ZPlotW Data File...\"' or '\"ZView "
+                          "Calculated Data File...\"'")
     cols = _columns(names, path=path, line=data_at)
     # Blank lines before the first row and at the end are tolerated; one inside the table
     # is reported by parse_table with its line number.

@@ -24,7 +24,7 @@ from typing import Any
 import xarray as xr
 
 from eis_pipeline.conventions import make_spectrum
-from eis_pipeline.exceptions import FormatError
+from eis_pipeline.exceptions import FormatError, ParseError
 from eis_pipeline.io.importers._common import (
     check_impedance_columns,
     data_span,
@@ -57,12 +57,13 @@ def sniff(path: Path, head: bytes) -> float:
     return 0.5 if "VersaStudio" in text or "<Instrument>" in text else 0.0
 
 
-def _segments(lines: list[str]) -> tuple[dict[str, Any], list[tuple[str, str, int, int]]]:
+def _segments(lines: list[str], path: Path
+              ) -> tuple[dict[str, Any], list[tuple[str, str, int, int]]]:
     """Header sections as metadata, and the segments.
 
     Each segment is ``(name, definition, definition_index, stop)``: its rows are
-    ``lines[definition_index + 1:stop]``. A missing closing tag (truncated file) lets the rows
-    run to the end of the file.
+    ``lines[definition_index + 1:stop]``. A segment without its closing tag is a truncated
+    file, a :class:`ParseError` (reading its rows to the end gave 9 of 61 points, silently).
     """
     meta: dict[str, Any] = {}
     segments: list[tuple[str, str, int, int]] = []
@@ -83,6 +84,10 @@ def _segments(lines: list[str]) -> tuple[dict[str, Any], list[tuple[str, str, in
                 stop = j + 1
                 while stop < len(lines) and lines[stop].strip() != close:
                     stop += 1
+                if stop == len(lines):
+                    raise ParseError(f"section <{name}> opened on line {i + 1} has no closing "
+                                     f"{close} tag: the file is truncated; export it again",
+                                     path, len(lines))
                 segments.append((name, pair[1], j, stop))
                 j = stop
                 break
@@ -100,7 +105,7 @@ def read(path: Path | Source) -> list[xr.Dataset]:
     source = Source.of(path)
     path = source.path
     lines = source.lines()
-    meta, segments = _segments(lines)
+    meta, segments = _segments(lines, path)
     spectra: list[xr.Dataset] = []
     instrument_type = str(meta.get("Instrument", {}).get("Type", "")).strip()
     instrument = f"Princeton Applied Research {instrument_type}".strip()

@@ -92,7 +92,12 @@ def _string(data: bytes, pos: int, path: Path, name: str) -> tuple[str, int]:
 
 
 def _value(text: str, unit_pattern: str) -> float | None:
-    """First number in ``text`` followed by a unit prefix + ``unit_pattern``, in SI units."""
+    """First number in ``text`` followed by a unit prefix + ``unit_pattern``, in SI units.
+
+    Only the first 200 characters are searched: the pattern backtracks over digit runs, and a
+    damaged string may hold 32,767 characters.
+    """
+    text = text[:200]
     m = re.search(r"([+-]?\d+(?:\.\d*)?(?:[eE][+-]?\d+)?)\s*([munpkM]?)" + unit_pattern, text)
     if not m:
         return None

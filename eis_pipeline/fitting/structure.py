@@ -1,0 +1,151 @@
+"""Roles of a circuit's elements read from its structure, whatever their names or order.
+
+A preset declares its roles (docs/contracts.md); a circuit a user writes has none, so the same
+circuit renamed (``p(R0,CPE0)-p(R1,CPE1)-CPE2``), reordered (``CPE3-p(R2,CPE2)-p(R1,CPE1)``)
+or written in CDC (``(RQ)(RQ)Q``) would otherwise get generic starting values and could stop
+at another optimum. :func:`structural_roles` analyses the top-level series of the circuit
+tree instead:
+
+- a parallel block of one resistor and one CPE (or capacitor) is an arc;
+- a CPE or capacitor in series is the blocking electrode (PHYSICS.md section 1);
+- an inductor in series is the stray inductance;
+- a resistor in series is the high-frequency intercept (``series``).
+
+Arcs are listed in circuit order; the first is given the role ``bulk`` and the second
+``grain_boundary`` for the starting points, and after the fit interchangeable arcs are put
+in τ order (smaller τ first, :func:`eis_pipeline.fitting.engine._arc_swap`), so the result
+does not depend on the order they were written in. A circuit with one arc and a series
+resistor is read as the high-frequency-intercept preset (the resistor is the bulk). Anything
+else (three arcs, nested blocks, Warburg elements) is not given roles for it: those
+parameters keep the generic, time-constant-varied starts.
+
+These roles steer only the starting points and the arc order; the fits dataset still records
+a custom circuit's roles as ``{}`` (the physics stage assigns its arcs by capacitance).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eis_pipeline.circuits.grammar import Element, Node, Parallel, Series
+
+__all__ = ["SeriesTerms", "StructuralRoles", "series_terms", "structural_roles"]
+
+
+@dataclass(frozen=True)
+class StructuralRoles:
+    """Roles in the format of :attr:`eis_pipeline.circuits.presets.Preset.roles`."""
+
+    roles: dict[str, dict[str, str]]
+    bulk_from_intercept: bool
+
+
+def _arc(node: Parallel) -> dict[str, str] | None:
+    """{"resistance": R, "cpe" or "capacitor": Q} of an R‖CPE or R‖C block, else None."""
+    if len(node.children) != 2 or not all(isinstance(c, Element) for c in node.children):
+        return None
+    kinds = {c.kind: c.name for c in node.children if isinstance(c, Element)}
+    if "R" in kinds and "CPE" in kinds:
+        return {"resistance": kinds["R"], "cpe": kinds["CPE"]}
+    if "R" in kinds and "C" in kinds:
+        return {"resistance": kinds["R"], "capacitor": kinds["C"]}
+    return None
+
+
+def structural_roles(ast: Node) -> StructuralRoles | None:
+    """Roles of a circuit built from series R, L, an electrode CPE/C and one or two arcs.
+
+    None when the circuit has another shape (its starts stay generic).
+
+    Examples
+    --------
+    >>> from eis_pipeline.circuits import parse_cdc, parse_circuit
+    >>> structural_roles(parse_circuit("CPE2-p(R0,CPE0)-p(CPE1,R1)")).roles["bulk"]
+    {'resistance': 'R0', 'cpe': 'CPE0'}
+    >>> s = structural_roles(parse_cdc("LR(RQ)Q"))
+    >>> s.bulk_from_intercept, s.roles["bulk"], s.roles["grain_boundary"]["resistance"]
+    (True, {'resistance': 'R0'}, 'R1')
+    """
+    terms = ast.children if isinstance(ast, Series) else (ast,)
+    arcs: list[dict[str, str]] = []
+    series_r: list[str] = []
+    electrode: list[dict[str, str]] = []
+    inductors: list[str] = []
+    for t in terms:
+        if isinstance(t, Parallel):
+            arc = _arc(t)
+            if arc is None:
+                return None
+            arcs.append(arc)
+        elif isinstance(t, Element) and t.kind == "R":
+            series_r.append(t.name)
+        elif isinstance(t, Element) and t.kind == "L":
+            inductors.append(t.name)
+        elif isinstance(t, Element) and t.kind == "CPE":
+            electrode.append({"cpe": t.name})
+        elif isinstance(t, Element) and t.kind == "C":
+            electrode.append({"capacitor": t.name})
+        else:
+            return None
+    if len(series_r) > 1 or len(inductors) > 1 or len(electrode) > 1 or not 1 <= len(arcs) <= 2:
+        return None
+    roles: dict[str, dict[str, str]] = {}
+    intercept = bool(series_r) and len(arcs) == 1
+    if intercept:
+        roles["bulk"] = {"resistance": series_r[0]}
+        roles["grain_boundary"] = arcs[0]
+    else:
+        roles["bulk"] = arcs[0]
+        if len(arcs) == 2:
+            roles["grain_boundary"] = arcs[1]
+        if series_r:
+            roles["series"] = {"resistance": series_r[0]}
+    if electrode:
+        roles["electrode"] = electrode[0]
+    if inductors:
+        roles["inductance"] = {"inductor": inductors[0]}
+    return StructuralRoles(roles, intercept)
+
+
+@dataclass(frozen=True)
+class SeriesTerms:
+    """The top-level series terms of a circuit of arcs (for :func:`~eis_pipeline.fitting.
+    initial.grid_start`): each arc as (resistor, capacitive element, its kind "CPE"/"C")."""
+
+    arcs: tuple[tuple[str, str, str], ...]
+    resistors: tuple[str, ...]
+    inductors: tuple[str, ...]
+    electrodes: tuple[tuple[str, str], ...]   # (name, "CPE" or "C")
+
+
+def series_terms(ast: Node) -> SeriesTerms | None:
+    """The series terms of a circuit made only of R, L, CPE/C in series and R‖CPE / R‖C
+    arcs (any number, any order, any names); None for any other shape.
+
+    >>> from eis_pipeline.circuits import parse_circuit
+    >>> series_terms(parse_circuit("CPE9-p(C2,R2)-R5-p(R1,CPE1)")).arcs
+    (('R2', 'C2', 'C'), ('R1', 'CPE1', 'CPE'))
+    """
+    terms = ast.children if isinstance(ast, Series) else (ast,)
+    arcs: list[tuple[str, str, str]] = []
+    resistors: list[str] = []
+    inductors: list[str] = []
+    electrodes: list[tuple[str, str]] = []
+    for t in terms:
+        if isinstance(t, Parallel):
+            arc = _arc(t)
+            if arc is None:
+                return None
+            cap = arc.get("cpe") or arc["capacitor"]
+            arcs.append((arc["resistance"], cap, "CPE" if "cpe" in arc else "C"))
+        elif isinstance(t, Element) and t.kind == "R":
+            resistors.append(t.name)
+        elif isinstance(t, Element) and t.kind == "L":
+            inductors.append(t.name)
+        elif isinstance(t, Element) and t.kind in ("CPE", "C"):
+            electrodes.append((t.name, t.kind))
+        else:
+            return None
+    if not arcs:
+        return None
+    return SeriesTerms(tuple(arcs), tuple(resistors), tuple(inductors), tuple(electrodes))

@@ -1,0 +1,1 @@
+"""Mutation fuzzer for the importers: ``python -m tests.fuzz`` (``make fuzz``)."""
