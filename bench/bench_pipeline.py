@@ -98,7 +98,7 @@ def _measure_run(n_files: int, circuit: str, jobs: int, dask: bool) -> dict[str,
         tree = run_campaign(config, jobs=jobs, scheduler=client, progress=False, plots=False)
         wall = time.perf_counter() - start
         after = _usage()
-        if client is not None:
+        if client is not None and cluster is not None:
             client.close()
             cluster.close()
         n_spectra = tree["bench"]["fit"].ds.sizes["spectrum"]
@@ -156,6 +156,7 @@ def run(quick: bool) -> str:
     from bench.floor_kernel import floor_seconds
 
     n_files = 24 if quick else 120
+    load_before = os.getloadavg()[0]
     floor = floor_seconds()
     bare = _subprocess("bare", str(n_files))
     bare_rate = bare["spectra"] / bare["wall"]
@@ -195,6 +196,9 @@ def run(quick: bool) -> str:
         "| command | s |",
         "|---|---:|",
         *_cold_start(),
+        "",
+        f"Load average (1 min) at the start and the end: {load_before:.1f}, "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores.",
     ])
 
 

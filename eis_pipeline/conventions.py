@@ -159,8 +159,9 @@ def validate_spectrum(ds: xr.Dataset, *, require_attrs: bool = False,
     """Check that ``ds`` satisfies the canonical spectrum contract; return it unchanged.
 
     The one place that refuses physically impossible spectra: frequencies must be finite,
-    in (0, :data:`MAX_FREQUENCY_HZ`) Hz and each present once; impedance and every optional
-    variable finite, temperature positive (kelvin); at least ``min_points`` points. Importers
+    in (0, :data:`MAX_FREQUENCY_HZ`) Hz and each present once; impedance, time, potential and
+    current finite; temperature positive (kelvin) or NaN where it was not recorded; at least
+    ``min_points`` points. Importers
     check their rows first so that their errors name the file line; this is the contract
     every stage relies on, run on every spectrum :func:`~eis_pipeline.read_spectra` returns.
 
@@ -238,11 +239,15 @@ def validate_spectrum(ds: xr.Dataset, *, require_attrs: bool = False,
             continue
         values = variables[name].values
         finite = np.isfinite(values)
+        if name == "temperature":
+            # NaN marks a point whose temperature was not recorded (e.g. Gamry's "no
+            # thermocouple" filler); the series stages report it. Infinity is damage.
+            finite |= np.isnan(values)
         if not finite.all():
             bad = int(np.flatnonzero(~finite)[0])
             raise fail(f"{name} must be finite; point {bad} (at {float(f[bad])!r} Hz) is "
                        f"{values[bad]!r}. Fix or remove that row of the file.")
-    if "temperature" in variables and np.any(variables["temperature"].values <= 0):
+    if "temperature" in variables and np.any(variables["temperature"].values <= 0):  # NaN: no
         raise fail("temperature must be in kelvin (positive)")
     if require_attrs:
         missing = [a for a in REQUIRED_ATTRS if a not in ds.attrs]
