@@ -1,20 +1,22 @@
-"""A circuit compiled once: parameter metadata and a vectorised evaluator of Z and dZ/dp.
+"""A circuit compiled once: parameter metadata and an evaluator of Z and dZ/dp over batches.
 
-The evaluation plan itself lives in :mod:`eis_pipeline.circuits.program`.
+The evaluator is generated for the circuit's structure by :mod:`eis_pipeline.circuits.codegen`.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from eis_pipeline import _jit
+from eis_pipeline.circuits.codegen import evaluator, structure
 from eis_pipeline.circuits.elements import ELEMENTS, ParamKind
 from eis_pipeline.circuits.grammar import Node, iter_elements, render
 from eis_pipeline.circuits.grid import FrequencyGrid
-from eis_pipeline.circuits.program import Program
 from eis_pipeline.exceptions import CircuitError
 
 __all__ = ["CompiledCircuit"]
@@ -43,9 +45,8 @@ class CompiledCircuit:
 
     Notes
     -----
-    Pass a :class:`~eis_pipeline.circuits.grid.FrequencyGrid` instead of a frequency array
-    when evaluating the same frequencies repeatedly (a fit): the grid validates the
-    frequencies and caches ln ω, √(jω) etc. once.
+    A :class:`~eis_pipeline.circuits.grid.FrequencyGrid` may be passed instead of a frequency
+    array: it is validated once.
 
     Examples
     --------
@@ -87,7 +88,11 @@ class CompiledCircuit:
         self.lower_bounds.flags.writeable = False
         self.upper_bounds.flags.writeable = False
         self.element_slices = slices
-        self._program = Program(ast)
+        #: The circuit with names reduced to element kinds (``p(R,CPE)-CPE``): circuits of
+        #: one structure share one generated evaluator.
+        self.structure = structure(ast)
+        self._kernels: ModuleType | None = None
+        self._batch_loops: tuple[ModuleType, Any] | None = None
 
     @property
     def n_params(self) -> int:
@@ -104,25 +109,48 @@ class CompiledCircuit:
 
     # ----------------------------------------------------------------------- evaluation
 
-    def _columns(self, params: Any) -> tuple[Array, bool]:
+    @property
+    def kernels(self) -> ModuleType:
+        """The generated evaluator module of this circuit's structure
+        (:mod:`~eis_pipeline.circuits.codegen`), compiled on first use and cached on disk."""
+        module = self._kernels
+        if module is None:
+            module = self._kernels = evaluator(self.ast)
+        return module
+
+    def _loops(self) -> tuple[ModuleType, Any]:
+        """The batch loops and the evaluator to pass them (compiled, or both pure)."""
+        loops = self._batch_loops
+        if loops is None:
+            evaluate = self.kernels.evaluate
+            if _jit.AVAILABLE:
+                loops = (_jit.twin("eis_pipeline.circuits.batch_kernels"),
+                         _jit.FirstClass(evaluate))
+            else:
+                loops = (_jit.pure("eis_pipeline.circuits.batch_kernels"), evaluate)
+            self._batch_loops = loops
+        return loops
+
+    def _batch(self, params: Any, frequency: Any) -> tuple[Array, Array, Array, bool]:
+        """Parameter rows (B, P), ω table (G, F), each row's grid, and whether the caller
+        gave one parameter vector on one grid."""
         p = np.asarray(params, dtype=np.float64)
         if p.ndim not in (1, 2) or p.shape[-1] != self.n_params:
             raise CircuitError(
                 f"parameters have shape {p.shape}; circuit {self.circuit} needs "
                 f"{self.n_params} values per spectrum, shape ({self.n_params},) or "
                 f"(B, {self.n_params}), in the order {', '.join(self.param_names)}")
-        single = p.ndim == 1
-        if single:
-            p = p[None, :]
-        return p.T[:, :, None], single
-
-    def _shape(self, cols: Array, g: FrequencyGrid) -> tuple[int, int]:
-        b = cols.shape[1]
-        if g.frequency.ndim == 2:
-            if b not in (1, g.shape[0]):
-                raise CircuitError(f"{b} parameter vectors but {g.shape[0]} frequency rows")
-            b = g.shape[0]
-        return b, g.shape[-1]
+        omega = FrequencyGrid.of(frequency).omega
+        single = p.ndim == 1 and omega.ndim == 1
+        p = np.ascontiguousarray(p.reshape(-1, self.n_params))
+        if omega.ndim == 1:
+            return p, omega[None, :], np.zeros(p.shape[0], dtype=np.intp), single
+        b = omega.shape[0]
+        if p.shape[0] not in (1, b):
+            raise CircuitError(f"{p.shape[0]} parameter vectors but {b} frequency rows")
+        if p.shape[0] == 1:
+            p = np.repeat(p, b, axis=0)
+        return p, np.ascontiguousarray(omega), np.arange(b, dtype=np.intp), single
 
     def impedance(self, params: Any, frequency: Any) -> Array:
         """Complex impedance in ohm.
@@ -133,7 +161,7 @@ class CompiledCircuit:
             Natural parameter values, shape ``(P,)`` or ``(B, P)``, in :attr:`param_names`
             order.
         frequency
-            Hz, shape ``(F,)`` or ``(B, F)``, or a prepared
+            Hz, shape ``(F,)`` or ``(B, F)``, or a
             :class:`~eis_pipeline.circuits.grid.FrequencyGrid`.
 
         Returns
@@ -141,17 +169,12 @@ class CompiledCircuit:
         ndarray of complex
             ``(F,)`` for a single parameter vector on a 1-D grid, else ``(B, F)``.
         """
-        g = FrequencyGrid.of(frequency)
-        cols, single = self._columns(params)
-        shape = self._shape(cols, g)
-        chunks = _chunks(shape)
-        if chunks is None:
-            z = _as_shape(self._program.value(cols, g), shape)
-        else:
-            z = np.empty(shape, np.complex128)
-            for rows in chunks:
-                z[rows] = self._program.value(_rows(cols, rows), g.rows(rows))
-        return z[0] if single and g.frequency.ndim == 1 else z
+        p, omega, grid_of, single = self._batch(params, frequency)
+        z = np.empty((p.shape[0], omega.shape[1]), np.complex128)
+        with np.errstate(all="ignore"):
+            loops, evaluate = self._loops()
+            loops.impedance_rows(evaluate, p, omega, grid_of, z)
+        return z[0] if single else z
 
     def impedance_and_jacobian(self, params: Any, frequency: Any) -> tuple[Array, Array]:
         """Impedance and its analytic Jacobian with respect to the natural parameters.
@@ -165,57 +188,18 @@ class CompiledCircuit:
         -------
         z : ndarray of complex, ``(B, F)`` (or ``(F,)``)
         jacobian : ndarray of complex, ``(B, F, P)`` (or ``(F, P)``)
-            ∂Z/∂p_k in ohm per unit of p_k. It is a view of a ``(P, B, F)`` C-contiguous
-            buffer, so ``jacobian[..., k]`` is contiguous.
+            ∂Z/∂p_k in ohm per unit of p_k.
         """
-        g = FrequencyGrid.of(frequency)
-        cols, single = self._columns(params)
-        shape = self._shape(cols, g)
-        jac = np.empty((self.n_params, *shape), np.complex128)
-        chunks = _chunks(shape)
-        if chunks is None:
-            z = _as_shape(self._program.value_and_grad(cols, g, jac), shape)
-        else:
-            z = np.empty(shape, np.complex128)
-            for rows in chunks:
-                z[rows] = self._program.value_and_grad(_rows(cols, rows), g.rows(rows),
-                                                       jac[:, rows])
-        jac_bfp = jac.transpose(1, 2, 0)
-        if single and g.frequency.ndim == 1:
-            return z[0], jac_bfp[0]
-        return z, jac_bfp
-
-
-#: Rows of a batch evaluated together hold about this many points per array. Small enough
-#: that temporaries (64 KiB) stay in the allocator's heap and the CPU cache: large arrays are
-#: mmap-ed fresh by malloc on every call, and their page faults cost more than the arithmetic
-#: (measured 3x on Z + Jacobian for 1000 x 70 points).
-CHUNK_POINTS = 4096
-
-
-def _as_shape(z: Any, shape: tuple[int, int]) -> Array:
-    """The program's result as a complex (B, F) array (it may come as (F,), a broadcastable
-    shape, or a scalar for a frequency-independent circuit)."""
-    if getattr(z, "shape", None) == shape and z.dtype == np.complex128:
-        return np.asarray(z)
-    z = np.asarray(z, dtype=np.complex128)
-    if z.size == shape[0] * shape[1]:
-        return z.reshape(shape)
-    return np.broadcast_to(z, shape).copy()
-
-
-def _chunks(shape: tuple[int, int]) -> list[slice] | None:
-    """Row slices of a (B, F) batch, or None when it fits in one chunk."""
-    b, f = shape
-    rows = max(1, CHUNK_POINTS // f)
-    if b <= rows:
-        return None
-    return [slice(start, min(b, start + rows)) for start in range(0, b, rows)]
-
-
-def _rows(cols: Array, rows: slice) -> Array:
-    """Parameter columns (P, B, 1) of some rows; one parameter vector serves every row."""
-    return cols if cols.shape[1] == 1 else cols[:, rows]
+        p, omega, grid_of, single = self._batch(params, frequency)
+        b, f = p.shape[0], omega.shape[1]
+        z = np.empty((b, f), np.complex128)
+        jac = np.empty((b, f, self.n_params), np.complex128)
+        with np.errstate(all="ignore"):
+            loops, evaluate = self._loops()
+            loops.evaluate_rows(evaluate, p, omega, grid_of, z, jac)
+        if single:
+            return z[0], jac[0]
+        return z, jac
 
 
 @lru_cache(maxsize=256)

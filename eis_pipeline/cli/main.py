@@ -21,6 +21,8 @@ COMMANDS: dict[str, str] = {
     "inspect": "eis_pipeline.cli.inspect:inspect",
     "formats": "eis_pipeline.cli.formats:formats",
     "circuits": "eis_pipeline.cli.circuits:circuits",
+    "report": "eis_pipeline.cli.report:report",
+    "export": "eis_pipeline.cli.export:export",
 }
 
 #: one-line help shown by ``eis-pipeline --help`` without importing the command
@@ -31,6 +33,8 @@ SHORT_HELP: dict[str, str] = {
     "inspect": "Describe an instrument export or a results file.",
     "formats": "List the supported instrument formats.",
     "circuits": "List circuit presets and elements.",
+    "report": "Write a self-contained HTML report of a results file.",
+    "export": "Export spectra and fits as CSV, ZView .z or BDF files.",
 }
 
 

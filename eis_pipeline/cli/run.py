@@ -63,9 +63,13 @@ def without_prefix(reason: str, file: str) -> str:
                    "Default: summary, or none when the config says plots = false.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar (default: only on a terminal).")
+@click.option("--report", "html_report", is_flag=True,
+              help="Also write RESULTS.html, the self-contained report (as `eis-pipeline "
+                   "report RESULTS.h5`).")
 def run(sources: tuple[Path, ...], output: Path | None, thickness_mm: float | None,
         diameter_mm: float | None, area_cm2: float | None, jobs: int, scheduler: str | None,
-        resume: bool, strict: bool, plots: str | None, progress: bool | None) -> None:
+        resume: bool, strict: bool, plots: str | None, progress: bool | None,
+        html_report: bool) -> None:
     """Run the campaign described by a CONFIG (TOML), or by folders, into one HDF5 file.
 
     SOURCES is one config file, or one or more measurement folders: each subfolder holding
@@ -134,6 +138,15 @@ def run(sources: tuple[Path, ...], output: Path | None, thickness_mm: float | No
     if want_plots != "none":
         click.echo(f"plots in {out.with_name(out.stem + '_plots')}", err=True)
     click.echo(format_summary(tree))
+    if html_report:
+        from eis_pipeline.cli.report import report_command_line
+        from eis_pipeline.io.hdf5.read import read_results
+        from eis_pipeline.report.html import write_report
+
+        # from the file: the in-memory tree may have dropped the spectra to save memory
+        page = write_report(read_results(out), out.with_suffix(".html"),
+                            command=report_command_line())
+        click.echo(f"report: {page}", err=True)
     failures = tree["failures"].ds
     n_failed = failures.sizes.get("failure", 0)
     reused = int(tree.attrs.get("reused_files", 0))

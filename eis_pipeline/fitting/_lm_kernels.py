@@ -1,119 +1,80 @@
-"""numba kernels of :mod:`eis_pipeline.fitting.compiled_lm` (imported only when numba is).
+"""The Levenberg-Marquardt iteration, once: compiled by numba, or its pure-Python twin.
 
-:func:`solve_single` is one row of :func:`eis_pipeline.fitting.solver._solve_batch`, step by
-step; change both together (tests/fitting/test_compiled_lm.py checks they agree).
+The method is described in :mod:`eis_pipeline.fitting.solver`. The residual function is the
+circuit's generated ``evaluate(p, omega, z, dz)`` kernel
+(:mod:`eis_pipeline.circuits.codegen`), passed in as a first-class function, so this code is
+compiled once for every circuit; :func:`eis_pipeline.fitting.solver.least_squares_batch`
+runs the pure twin (:func:`eis_pipeline._jit.pure`) with a Python residual function.
 """
 
 from __future__ import annotations
 
 import math
 
-import numba as nb
 import numpy as np
 
+from eis_pipeline._jit import kernel
+from eis_pipeline.fitting.solver import (  # reasons and statuses (compile-time constants)
+    _EXACT,
+    _FTOL,
+    _GTOL,
+    _LAMBDA,
+    _MAXFEV,
+    _NEWTON,
+    _NONFINITE,
+    _ROUNDOFF,
+    _XTOL,
+    Status,
+)
+
 _EPS = float(np.finfo(np.float64).eps)
-# reasons, as in solver.py
-_GTOL, _FTOL, _XTOL, _EXACT, _ROUNDOFF, _MAXFEV, _LAMBDA, _NONFINITE = 1, 2, 3, 4, 5, 6, 7, 8
-_NEWTON = 10
-_CONVERGED, _MAX_NFEV, _NOT_STATIONARY, _NON_FINITE = 0, 1, 2, 3
+_CONVERGED = Status.CONVERGED
+_MAX_NFEV = Status.MAX_NFEV
+_NOT_STATIONARY = Status.NOT_STATIONARY
+_NON_FINITE = Status.NON_FINITE
 
 
-@nb.njit(cache=True)
-def evaluate(ops, children, n_slots, root, omega, dre, dim, iwr, iwi, p_fixed, free, log, u,
-             r, jac):  # pragma: no cover - compiled
-    """Weighted residuals r (2N,) and Jacobian jac (2N, Pf) at internal coordinates u."""
-    n_par = p_fixed.size
-    pf = free.size
-    p = p_fixed.copy()
-    dpdu = np.ones(pf)
-    for i in range(pf):
+@kernel
+def _natural(u, p_fixed, free, log, p, dpdu):  # pragma: no cover - compiled
+    """Natural parameters p (P,) and dp/du (Pf,) at internal coordinates u (Pf,)."""
+    for i in range(free.size):
         if log[i]:
             e = math.exp(u[i])
             p[free[i]] = e
             dpdu[i] = e
         else:
             p[free[i]] = u[i]
-    val = np.empty(n_slots, dtype=np.complex128)
-    grad = np.zeros((n_slots, n_par), dtype=np.complex128)
-    n = omega.size
+            dpdu[i] = 1.0
+
+
+@kernel
+def _weigh(z, dz, dre, dim, iwr, iwi, free, dpdu, r, jac):  # pragma: no cover - compiled
+    """Weighted residuals r (2N,): real parts then imaginary parts, and their Jacobian
+    (2N, Pf) with respect to the internal coordinates, from Z (N,) and dZ/dp (N, P)."""
+    n = z.size
     for k in range(n):
-        w = omega[k]
-        jw = 1j * w
-        lj = complex(math.log(w), 0.5 * math.pi)   # log(jω)
-        for o in range(ops.shape[0]):
-            code, slot, s = ops[o, 0], ops[o, 1], ops[o, 2]
-            if code <= 1:
-                first, m, p0, p1 = ops[o, 3], ops[o, 4], ops[o, 5], ops[o, 6]
-                for q in range(p0, p1):
-                    grad[slot, q] = 0.0
-                if code == 0:   # series
-                    z = 0j
-                    for c in range(first, first + m):
-                        ch = children[c]
-                        z += val[ch]
-                        for q in range(ops[ch, 5], ops[ch, 6]):
-                            grad[slot, q] += grad[ch, q]
-                else:           # parallel
-                    y = 0j
-                    for c in range(first, first + m):
-                        y += 1.0 / val[children[c]]
-                    z = 1.0 / y
-                    for c in range(first, first + m):
-                        ch = children[c]
-                        zc = val[ch]
-                        fc = (z * z) / (zc * zc)
-                        for q in range(ops[ch, 5], ops[ch, 6]):
-                            grad[slot, q] += grad[ch, q] * fc
-                val[slot] = z
-            elif code == 2:     # R
-                val[slot] = p[s]
-                grad[slot, s] = 1.0
-            elif code == 3:     # C: 1 / (jωC)
-                z = 1.0 / (jw * p[s])
-                val[slot] = z
-                grad[slot, s] = -z / p[s]
-            elif code == 4:     # L: jωL
-                val[slot] = jw * p[s]
-                grad[slot, s] = jw
-            elif code == 5:     # CPE: (jω)^-n / Q
-                z = np.exp(-p[s + 1] * lj) / p[s]
-                val[slot] = z
-                grad[slot, s] = -z / p[s]
-                grad[slot, s + 1] = -z * lj
-            elif code == 6:     # W: A (1 - j) / √ω
-                b = (1.0 - 1j) / math.sqrt(w)
-                val[slot] = p[s] * b
-                grad[slot, s] = b
-            elif code == 7:     # La: (L jω)^α
-                ll = lj + math.log(p[s])
-                z = np.exp(p[s + 1] * ll)
-                val[slot] = z
-                grad[slot, s] = z * p[s + 1] / p[s]
-                grad[slot, s + 1] = z * ll
-            elif code == 8:     # K: R / (1 + jωτ)
-                inv = 1.0 / (1.0 + jw * p[s + 1])
-                val[slot] = p[s] * inv
-                grad[slot, s] = inv
-                grad[slot, s + 1] = -p[s] * jw * inv * inv
-            else:               # Zarc: R / (1 + (jωτ)^γ)
-                lt = lj + math.log(p[s + 1])
-                qz = np.exp(p[s + 2] * lt)
-                inv = 1.0 / (1.0 + qz)
-                z = p[s] * inv
-                val[slot] = z
-                grad[slot, s] = inv
-                grad[slot, s + 1] = -z * inv * qz * p[s + 2] / p[s + 1]
-                grad[slot, s + 2] = -z * inv * qz * lt
-        z = val[root]
-        r[k] = (z.real - dre[k]) * iwr[k]
-        r[n + k] = (z.imag - dim[k]) * iwi[k]
-        for i in range(pf):
-            d = grad[root, free[i]]
-            jac[k, i] = d.real * (iwr[k] * dpdu[i])
-            jac[n + k, i] = d.imag * (iwi[k] * dpdu[i])
+        zk = z[k]
+        a = iwr[k]
+        b = iwi[k]
+        r[k] = (zk.real - dre[k]) * a
+        r[n + k] = (zk.imag - dim[k]) * b
+        for i in range(free.size):
+            d = dz[k, free[i]]
+            jac[k, i] = d.real * (a * dpdu[i])
+            jac[n + k, i] = d.imag * (b * dpdu[i])
 
 
-@nb.njit(cache=True)
+@kernel
+def _residuals(evaluate, omega, dre, dim, iwr, iwi, p, dpdu, free, log, u, z, dz, r,
+               jac):  # pragma: no cover - compiled
+    """r and jac at u: the circuit's generated ``evaluate(p, omega, z, dz)``, then weights.
+    ``p`` holds the fixed parameters' values on entry."""
+    _natural(u, p, free, log, p, dpdu)
+    evaluate(p, omega, z, dz)
+    _weigh(z, dz, dre, dim, iwr, iwi, free, dpdu, r, jac)
+
+
+@kernel
 def _lu_solve(a, b):  # pragma: no cover - compiled
     """Gaussian elimination with partial pivoting (LAPACK gesv's algorithm, unblocked);
     the pseudo-inverse when a pivot is exactly zero (gesv's info > 0)."""
@@ -152,8 +113,10 @@ def _lu_solve(a, b):  # pragma: no cover - compiled
     return y
 
 
-@nb.njit(cache=True)
+@kernel
 def _solve_scaled(a, g, d, lam, free, all_free):  # pragma: no cover - compiled
+    """Solve ``(A + λ diag(d²)) δ = -g`` in Jacobi-scaled form on the free subspace (frozen
+    parameters: identity row and column, δ = 0)."""
     p = g.size
     s = 1.0 / d
     a_s = np.empty((p, p))
@@ -173,9 +136,10 @@ def _solve_scaled(a, g, d, lam, free, all_free):  # pragma: no cover - compiled
     return _lu_solve(a_s, rhs) * s
 
 
-@nb.njit(cache=True)
+@kernel
 def _descent_gain(a, g, p, x, lo, hi, radius):  # pragma: no cover - compiled
-    """solver._descent_gain_1."""
+    """Model decrease ``-(t g·p + t² pᵀap / 2)`` at the best admissible ``t`` along ``p``
+    (at most ``radius`` per component, inside [lo, hi])."""
     gp = g @ p
     if not gp < 0:
         return 0.0
@@ -190,8 +154,17 @@ def _descent_gain(a, g, p, x, lo, hi, radius):  # pragma: no cover - compiled
     return gain if math.isfinite(gain) else 0.0
 
 
-@nb.njit(cache=True)
+@kernel
 def _decrement(a, g, x, lo, hi, radius, free, all_free):  # pragma: no cover - compiled
+    """Cost decrease the Gauss-Newton model (``a = JᵀJ``, ``g = Jᵀr``) predicts within
+    ``|δ_i| <= radius``.
+
+    The box matters for log parameters drifting towards 0 or infinity (a stray inductance too
+    small to matter, a resistance shorted by its CPE): there the linear model extrapolates a
+    finite gain from an arbitrarily long step although moving the parameter by a factor e
+    changes the model by almost nothing. Components whose full step leaves the box are held
+    at ``±radius`` and the others re-solved (one active-set pass).
+    """
     d = np.sqrt(np.maximum(np.diag(a).copy(), 1e-300))
     delta = _solve_scaled(a, g, d, 1e-12, free, all_free)
     out = np.abs(delta) > radius
@@ -203,8 +176,13 @@ def _decrement(a, g, x, lo, hi, radius, free, all_free):  # pragma: no cover - c
     return max(gain, 0.0)
 
 
-@nb.njit(cache=True)
+@kernel
 def _step_into_box(x, delta, lo, hi):  # pragma: no cover - compiled
+    """``x + α δ`` with the largest α <= 1 that stays in the box, and whether x + δ was
+    strictly inside. Shortening keeps the direction (a descent direction of the quadratic
+    model for every α in (0, 1]), where clipping each coordinate could bend it into an
+    ascent; a bound reached within round-off is landed on exactly, so the active set sees it.
+    """
     xt = x + delta
     if np.minimum(hi - xt, xt - lo).min() > 1e-12 * (1.0 + np.abs(xt).max()):
         return xt, True
@@ -222,18 +200,23 @@ def _step_into_box(x, delta, lo, hi):  # pragma: no cover - compiled
     return np.minimum(np.maximum(xt, lo), hi), False
 
 
-@nb.njit(cache=True)
-def solve_single(ops, children, n_slots, root, omega, dre, dim, iwr, iwi, p_fixed, free_idx, log,
-                 x, lo, hi, max_nfev, ftol, xtol, gtol, stationary_rtol, lambda0, max_step,
+@kernel
+def solve_single(evaluate, omega, dre, dim, iwr, iwi, p_fixed, free_idx, log, x, lo, hi,
+                 max_nfev, ftol, xtol, gtol, stationary_rtol, lambda0, max_step,
                  cost_floor):  # pragma: no cover - compiled
-    """One row of solver._solve_batch with the residual function compiled in; cost_floor NaN =
-    none."""
+    """Levenberg-Marquardt for one row (the method: :mod:`eis_pipeline.fitting.solver`);
+    ``evaluate`` is the circuit's generated Z + Jacobian kernel; cost_floor NaN = none."""
     p = x.size
-    m = 2 * omega.size
+    n_omega = omega.size
+    m = 2 * n_omega
     r = np.empty(m)
     jac = np.empty((m, p))
-    evaluate(ops, children, n_slots, root, omega, dre, dim, iwr, iwi, p_fixed, free_idx, log,
-             x, r, jac)
+    pn = p_fixed.copy()
+    dpdu = np.ones(p)
+    zb = np.empty(n_omega, dtype=np.complex128)
+    dzb = np.empty((n_omega, p_fixed.size), dtype=np.complex128)
+    _residuals(evaluate, omega, dre, dim, iwr, iwi, pn, dpdu, free_idx, log, x, zb, dzb, r,
+               jac)
     rt = np.empty(m)
     jt = np.empty((m, p))
     cost = 0.5 * float(r @ r)
@@ -305,8 +288,8 @@ def solve_single(ops, children, n_slots, root, omega, dre, dim, iwr, iwi, p_fixe
         xt, xt_inside = _step_into_box(x, delta, lo, hi)
         delta = xt - x
         predicted = -(g @ delta + 0.5 * (delta @ (a @ delta)))
-        evaluate(ops, children, n_slots, root, omega, dre, dim, iwr, iwi, p_fixed, free_idx,
-                 log, xt, rt, jt)
+        _residuals(evaluate, omega, dre, dim, iwr, iwi, pn, dpdu, free_idx, log, xt, zb, dzb,
+                   rt, jt)
         ct = 0.5 * float(rt @ rt)
         ok = bool(math.isfinite(ct) and np.isfinite(jt).all())
         if not ok:
@@ -347,7 +330,9 @@ def solve_single(ops, children, n_slots, root, omega, dre, dim, iwr, iwi, p_fixe
         fr = ~(((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0)))
         if math.isnan(dec):
             dec = _decrement(a, g, x, lo, hi, 1.0, fr, fr.all())
-        # solver._cauchy_gain: steepest-descent steps bound the best decrease below
+        # Steepest-descent steps, plain (-g: internal units are alike, a factor e or a whole
+        # exponent) and scaled (-g/d²), bound the best decrease from below: where JᵀJ is
+        # nearly singular the Newton-type step can be poor and read a clear descent as 0.
         d = np.sqrt(np.maximum(np.diag(a).copy(), 1e-300))
         dec = max(dec, _descent_gain(a, g, np.where(fr, -g, 0.0), x, lo, hi, 1.0),
                   _descent_gain(a, g, np.where(fr, -g / (d * d), 0.0), x, lo, hi, 1.0))
@@ -358,10 +343,10 @@ def solve_single(ops, children, n_slots, root, omega, dre, dim, iwr, iwi, p_fixe
     return x, cost, r, jac, status, reason, nfev, n_iter, dec
 
 
-@nb.njit(cache=True)
-def solve_rows(ops, children, n_slots, root, omega, grid_of, n_valid, dre, dim, iwr, iwi, spec,
-               p_fixed, free_idx, log, x0, lo, hi, max_nfev, ftol, xtol, gtol, stationary_rtol,
-               lambda0, max_step, cost_floor, out_x, out_cost, out_r, out_jac, out_int,
+@kernel
+def solve_rows(evaluate, omega, grid_of, n_valid, dre, dim, iwr, iwi, spec, p_fixed, free_idx,
+               log, x0, lo, hi, max_nfev, ftol, xtol, gtol, stationary_rtol, lambda0,
+               max_step, cost_floor, out_x, out_cost, out_r, out_jac, out_int,
                out_dec):  # pragma: no cover - compiled
     """:func:`solve_single` for every row of x0 (R, Pf) against spectrum ``i = spec[row]``:
     its first ``n_valid[i]`` points of the (S, N) data, on grid ``omega[grid_of[i]]``.
@@ -373,7 +358,7 @@ def solve_rows(ops, children, n_slots, root, omega, grid_of, n_valid, dre, dim, 
         i = spec[row]
         n = n_valid[i]
         x, cost, r, jac, status, reason, nfev, n_iter, dec = solve_single(
-            ops, children, n_slots, root, omega[grid_of[i], :n], dre[i, :n], dim[i, :n],
+            evaluate, omega[grid_of[i], :n], dre[i, :n], dim[i, :n],
             iwr[i, :n], iwi[i, :n], p_fixed, free_idx, log, x0[row].copy(), lo[row], hi[row],
             max_nfev, ftol, xtol, gtol, stationary_rtol, lambda0, max_step, cost_floor[row])
         out_x[row] = x

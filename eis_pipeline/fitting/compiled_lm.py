@@ -1,19 +1,17 @@
-"""numba-compiled fit: circuit evaluation and Levenberg–Marquardt in one machine-code loop.
+"""A circuit fit in machine code: the generated evaluator and Levenberg–Marquardt in one loop.
 
 A fit of one spectrum makes a handful of evaluations and iterations on arrays of ~70 points:
-in numpy, almost all of its time is call overhead (a few dozen numpy calls per evaluation, a
-dozen per iteration). Here the rows of a fit on one grid (every start of a
-:class:`~eis_pipeline.fitting.model.CircuitModel` fit, every spectrum of a campaign batch)
-are solved one after another in compiled code: the circuit's operations are encoded as
-integers and interpreted point by point in forward mode (each slot carries its value and its
-gradient over the parameters), and the iteration is that of
-:func:`eis_pipeline.fitting.solver._solve_batch` row by row, step for step (same tests, same
-order, same constants), so both reach the same point. When numba cannot load
-(:data:`ENABLED` False, or a warning from :func:`load_kernels`), or a circuit has an element
-not encoded here, nothing changes: :func:`prepare` returns None and the numpy path runs.
+in numpy, almost all of its time would be call overhead. Here the rows of a fit on one grid
+(every start of a :class:`~eis_pipeline.fitting.model.CircuitModel` fit, every spectrum of a
+campaign batch) are solved one after another by the compiled iteration of
+:mod:`~eis_pipeline.fitting._lm_kernels`, which calls the circuit's generated evaluator
+(:mod:`eis_pipeline.circuits.codegen`: straight-line code for that circuit, every element
+compiled) through a function pointer. The iteration is compiled once for all circuits; each
+circuit structure's evaluator once per machine (both cached on disk).
 
-Forward mode (PHYSICS.md section 2): series ``Z = Σ Z_i``, ``dZ = Σ dZ_i``; parallel
-``Z = 1 / Σ (1 / Z_i)``, ``dZ = Z² Σ dZ_i / Z_i²``.
+When numba is switched off (:data:`ENABLED` False) or cannot load (a warning from
+:func:`load_kernels`), the same two pieces of source run as their pure-Python twins
+(:func:`eis_pipeline._jit.pure`): slower, same iteration, same optimum.
 """
 
 from __future__ import annotations
@@ -21,97 +19,68 @@ from __future__ import annotations
 import importlib.util
 import warnings
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from eis_pipeline.circuits.grammar import Element, Node, Parallel
+from eis_pipeline import _jit
 
 __all__ = ["ENABLED", "CodedCircuit", "prepare", "solve_rows"]
 
 #: Whether the compiled path is used. True when numba is importable; tests set it to False
-#: to exercise the numpy fallback.
-ENABLED: bool = importlib.util.find_spec("numba") is not None
+#: to exercise the pure-Python twins of the same kernels.
+ENABLED: bool = _jit.AVAILABLE and importlib.util.find_spec("numba") is not None
 
 Array = NDArray[np.float64]
-
-# operation codes; a leaf's code is its element kind's
-_SERIES, _PARALLEL = 0, 1
-_LEAF_CODES = {"R": 2, "C": 3, "L": 4, "CPE": 5, "W": 6, "La": 7, "K": 8, "Zarc": 9}
 
 
 @dataclass(frozen=True)
 class CodedCircuit:
-    """A circuit as integer operations for the compiled kernel.
+    """A circuit ready for :func:`solve_rows`: its generated ``evaluate`` kernel and the
+    solver kernels to run it with (compiled, or both pure)."""
 
-    ``ops`` rows are ``(code, slot, start, first_child, n_children, p_start, p_stop)`` in
-    post-order: a leaf reads parameters from ``start``; a block combines the slots
-    ``children[first:first + n]``. A subtree's parameters are contiguous (circuit order is
-    depth-first): its gradient is nonzero over ``p_start:p_stop`` only.
-    """
+    evaluate: Any
+    solver: Any
+    structure: str
 
-    ops: NDArray[np.int64]
-    children: NDArray[np.int64]
-    n_slots: int
-    root: int
-
-
-def encode(ast: Node) -> CodedCircuit | None:
-    """Encode ``ast``; None when it has an element the kernel does not know."""
-    ops: list[tuple[int, int, int, int, int, int, int]] = []
-    children: list[int] = []
-    n_params = 0
-
-    def build(node: Node) -> int | None:
-        nonlocal n_params
-        if isinstance(node, Element):
-            code = _LEAF_CODES.get(node.kind)
-            if code is None:
-                return None
-            from eis_pipeline.circuits.elements import ELEMENTS
-
-            slot = len(ops)
-            start = n_params
-            n_params += ELEMENTS[node.kind].n_params
-            ops.append((code, slot, start, 0, 0, start, n_params))
-            return slot
-        kids = []
-        for child in node.children:
-            s = build(child)
-            if s is None:
-                return None
-            kids.append(s)
-        first = len(children)
-        children.extend(kids)
-        slot = len(ops)
-        p_start = min(ops[k][5] for k in kids)
-        p_stop = max(ops[k][6] for k in kids)
-        ops.append((_PARALLEL if isinstance(node, Parallel) else _SERIES, slot, 0, first,
-                    len(kids), p_start, p_stop))
-        return slot
-
-    root = build(ast)
-    if root is None:
-        return None
-    return CodedCircuit(np.array(ops, dtype=np.int64).reshape(-1, 7),
-                        np.array(children, dtype=np.int64), len(ops), root)
-
-
-@lru_cache(maxsize=64)
-def _encode_circuit(circuit: str) -> CodedCircuit | None:
-    from eis_pipeline.circuits import compile_circuit
-
-    return encode(compile_circuit(circuit).ast)
+    @property
+    def compiled(self) -> bool:
+        return isinstance(self.evaluate, _jit.FirstClass)
 
 
 def prepare(compiled: Any) -> CodedCircuit | None:
-    """The coded circuit for the compiled path, or None when that path is off or cannot
-    evaluate this circuit."""
-    if not ENABLED or not hasattr(compiled, "ast") or _kernels() is None:
+    """The circuit for the compiled solver: compiled kernels when :data:`ENABLED` and numba
+    loads, else their pure twins; None for an object without a circuit tree (a user's own
+    :class:`~eis_pipeline.fitting.problem.CompiledLike`), which takes the generic solver."""
+    if not hasattr(compiled, "ast"):
         return None
-    return _encode_circuit(compiled.circuit)
+    from eis_pipeline.circuits.codegen import structure
+
+    key = (structure(compiled.ast), ENABLED)
+    coded = _CODED.get(key)
+    if coded is None:
+        coded = _CODED[key] = _code(compiled.ast, key[0], ENABLED)
+    return coded
+
+
+_CODED: dict[tuple[str, bool], CodedCircuit] = {}
+
+
+def _code(ast: Any, key: str, compiled: bool) -> CodedCircuit:
+    """Compiled kernels when ``compiled`` and numba loads, else the pure twins."""
+    from eis_pipeline.circuits import codegen
+
+    solver = _kernels() if compiled else None
+    if solver is not None:
+        try:
+            return CodedCircuit(_jit.FirstClass(codegen.evaluator(ast).evaluate), solver, key)
+        except Exception as exc:   # a numba failure must leave the pure path working
+            warnings.warn(f"the compiled evaluator of {key} is unavailable ({exc}); using "
+                          "the pure-Python kernels", RuntimeWarning, stacklevel=4)
+    return CodedCircuit(codegen.evaluator(ast, pure=True).evaluate,
+                        _jit.pure("eis_pipeline.fitting._lm_kernels"), key)
 
 
 @cache
@@ -170,7 +139,7 @@ def solve_rows(coded: CodedCircuit, omega: Array, grid_of: NDArray[np.intp],
     one after another in machine code. Returns the fields of a
     :class:`~eis_pipeline.fitting.solver.SolverResult` (padded like the numpy solver's): x,
     cost, residuals, jacobian, status, reason, nfev, n_iterations, newton_decrement."""
-    k = _kernels()
+    k = coded.solver
     p_fixed = np.zeros(n_params)
     p_fixed[fixed] = fixed_values
     rows, pf = x0.shape
@@ -188,8 +157,8 @@ def solve_rows(coded: CodedCircuit, omega: Array, grid_of: NDArray[np.intp],
     def i64(a: Any) -> NDArray[np.int64]:
         return np.ascontiguousarray(a, dtype=np.int64)
 
-    k.solve_rows(coded.ops, coded.children, coded.n_slots, coded.root, f64(omega), i64(grid_of),
-                 i64(n_valid), f64(data.real), f64(data.imag), f64(inv_wr), f64(inv_wi),
+    k.solve_rows(coded.evaluate, f64(omega), i64(grid_of), i64(n_valid), f64(data.real),
+                 f64(data.imag), f64(inv_wr), f64(inv_wi),
                  i64(spec), p_fixed, free.astype(np.int64), log.astype(np.bool_), f64(x0),
                  f64(lo), f64(hi), int(max_nfev), *(float(t) for t in tol), f64(cost_floor),
                  x, cost, r, jac, ints, dec)
@@ -202,16 +171,16 @@ def residuals_and_jacobian(coded: CodedCircuit, omega: Array, data: NDArray[np.c
                            log: NDArray[np.bool_], fixed: NDArray[np.intp],
                            fixed_values: Array, u: Array) -> tuple[Array, Array]:
     """Weighted residuals (2N,) and their Jacobian (2N, Pf) at internal ``u`` (for tests)."""
-    k = _kernels()
-    p_fixed = np.zeros(n_params)
-    p_fixed[fixed] = fixed_values
+    p = np.zeros(n_params)
+    p[fixed] = fixed_values
     n, pf = omega.size, free.size
     r = np.empty(2 * n)
     jac = np.empty((2 * n, pf))
-    k.evaluate(coded.ops, coded.children, coded.n_slots, coded.root, omega,
-               np.ascontiguousarray(data.real), np.ascontiguousarray(data.imag),
-               np.ascontiguousarray(inv_wr, dtype=np.float64),
-               np.ascontiguousarray(inv_wi, dtype=np.float64), p_fixed,
-               free.astype(np.int64), log.astype(np.bool_), np.asarray(u, dtype=np.float64),
-               r, jac)
+    coded.solver._residuals(
+        coded.evaluate, np.ascontiguousarray(omega, dtype=np.float64),
+        np.ascontiguousarray(data.real), np.ascontiguousarray(data.imag),
+        np.ascontiguousarray(inv_wr, dtype=np.float64),
+        np.ascontiguousarray(inv_wi, dtype=np.float64), p, np.ones(pf),
+        free.astype(np.int64), log.astype(np.bool_), np.asarray(u, dtype=np.float64),
+        np.empty(n, np.complex128), np.empty((n, n_params), np.complex128), r, jac)
     return r, jac

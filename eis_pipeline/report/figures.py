@@ -504,8 +504,10 @@ def trend_plot(summary: xr.Dataset, parameter: str, ax: Axes | None = None, *,
 
 def kk_residual_plot(frequency: ArrayLike, residual_real: ArrayLike, residual_imag: ArrayLike,
                      threshold: float = 0.01, ax: Axes | None = None, *,
-                     noise: float | None = None, title: str | None = None) -> Figure:
-    """Lin-KK residuals against frequency, with the threshold band (PHYSICS.md section 8).
+                     noise: float | None = None, hard_limit: float | None = None,
+                     verdict: str | None = None, title: str | None = None) -> Figure:
+    """Lin-KK residuals against frequency, with the limits the verdict applied (PHYSICS.md
+    section 8): the threshold band, the hard limit and the verdict's reason.
 
     Parameters
     ----------
@@ -519,6 +521,12 @@ def kk_residual_plot(frequency: ArrayLike, residual_real: ArrayLike, residual_im
     noise : float, optional
         Estimated noise σ (fraction of |Z|, ``KramersKronigResult.noise_estimate``): dashed
         lines at ±3σ, where white-noise residuals stay.
+    hard_limit : float, optional
+        Fraction of |Z| above which the spectrum fails whatever the residuals look like
+        (``KramersKronigResult.hard_limit``): dotted red lines. Between the threshold and the
+        hard limit, unstructured residuals pass; without it the band alone would mislead.
+    verdict : str, optional
+        The reason of the pass/fail verdict, written in the panel.
     ax : Axes, optional
     title : str, optional
     """
@@ -537,10 +545,20 @@ def kk_residual_plot(frequency: ArrayLike, residual_real: ArrayLike, residual_im
             for sign in (1, -1):
                 ax.axhline(sign * 300 * noise, color="0.4", linewidth=0.8, linestyle="--",
                            label="±3σ noise" if sign > 0 else None)
+        if hard_limit is not None and np.isfinite(hard_limit):
+            for sign in (1, -1):
+                ax.axhline(sign * 100 * hard_limit, color="C3", linewidth=0.8, linestyle=":",
+                           label=f"±{100 * hard_limit:.3g} % hard limit" if sign > 0 else None)
         ax.semilogx(f, re, "o-", ms=3, lw=0.6, color="C0", label="Z′")
         ax.semilogx(f, im, "s-", ms=3, lw=0.6, mfc="none", color="C3", label="Z″")
-        limit = max(1.5 * band, 1.1 * float(np.nanmax(np.abs(np.concatenate([re, im])))))
+        largest = float(np.nanmax(np.abs(np.concatenate([re, im]))))
+        limit = max(1.5 * band, 1.1 * largest)
+        if hard_limit is not None and np.isfinite(hard_limit) and largest > band:
+            limit = max(limit, 110 * hard_limit)   # above the threshold: the hard limit decides
         ax.set_ylim(-limit, limit)
+        if verdict:   # its first clause; the full reason is in the results and the report
+            ax.text(0.02, 0.97, verdict.split(" (")[0].split(":")[0], transform=ax.transAxes,
+                    va="top", ha="left", fontsize=7)
         ax.set_xlabel("frequency (Hz)")
         ax.set_ylabel("KK residual (% of |Z|)")
         # outside the axes: the residuals fill the whole frequency range
@@ -581,7 +599,11 @@ def _ohm_text(r: float) -> str:
 
 def drt_plot(tau_s: ArrayLike, gamma_ohm: ArrayLike, peaks: Any = None,
              ax: Axes | None = None, *, title: str | None = None) -> Figure:
-    """Distribution of relaxation times: γ against τ on a log axis, peaks marked.
+    """Distribution of relaxation times: γ against τ, both on log axes, peaks marked.
+
+    γ is drawn on a log scale (four decades below its maximum): the electrode tail is often
+    a hundred times taller than the bulk and grain-boundary peaks, which a linear axis flattens
+    into the baseline.
 
     Parameters
     ----------
@@ -603,8 +625,12 @@ def drt_plot(tau_s: ArrayLike, gamma_ohm: ArrayLike, peaks: Any = None,
     scale, unit = _ohm_scale(gamma)
     with _style():
         fig, ax = _figure(ax, (3.5, 2.4))
-        ax.semilogx(tau, gamma / scale, "-", color="C0")
-        ax.fill_between(tau, 0, gamma / scale, color="C0", alpha=0.15, linewidth=0)
+        top = float(np.nanmax(gamma)) / scale if np.isfinite(gamma).any() else 1.0
+        top = top if top > 0 else 1.0
+        bottom = top * 1e-4
+        shown = np.clip(gamma / scale, bottom, None)
+        ax.loglog(tau, shown, "-", color="C0")
+        ax.fill_between(tau, bottom, shown, color="C0", alpha=0.15, linewidth=0)
         if peaks is not None and len(peaks):
             pt, pg, pr = _peak_points(peaks, tau, gamma)
             ax.plot(pt, pg / scale, "v", color="C1", ms=5, label="peaks")
@@ -613,7 +639,7 @@ def drt_plot(tau_s: ArrayLike, gamma_ohm: ArrayLike, peaks: Any = None,
                     ax.annotate(_ohm_text(r), (t, g / scale),
                                 textcoords="offset points", xytext=(0, 6), ha="center",
                                 fontsize=7)
-        ax.set_ylim(bottom=0, top=float(np.nanmax(gamma)) / scale * 1.25 or 1.0)
+        ax.set_ylim(bottom=bottom, top=top * 3)
         ax.set_xlabel("τ (s)")
         ax.set_ylabel(f"γ ({unit})")
         if title:
@@ -630,16 +656,27 @@ def save_figure(fig: Figure, path: str | Path, *, dpi: int = 300) -> Path:
     return path
 
 
+def figure_bytes(fig: Figure, fmt: str, *, dpi: int = 300) -> bytes:
+    """``fig`` rendered in the house style as ``fmt`` (``svg``, ``png``, ``pdf``) bytes."""
+    import io
+
+    buffer = io.BytesIO()
+    with _style():
+        fig.savefig(buffer, format=fmt, dpi=dpi)
+    return buffer.getvalue()
+
+
 def checks_figure(frequency: ArrayLike, kk_residual: ArrayLike, tau_s: ArrayLike | None = None,
                   gamma_ohm: ArrayLike | None = None, *, threshold: float = 0.01,
-                  noise: float | None = None, title: str | None = None) -> Figure:
+                  noise: float | None = None, hard_limit: float | None = None,
+                  verdict: str | None = None, title: str | None = None) -> Figure:
     """Kramers-Kronig residuals and, when given, the DRT of one spectrum, side by side."""
     residual = np.asarray(kk_residual)
     with _style():
         fig = Figure(figsize=(7.0, 2.8), layout="constrained")
         axes = fig.subplots(1, 2 if tau_s is not None else 1, squeeze=False)[0]
         kk_residual_plot(frequency, residual.real, residual.imag, threshold=threshold,
-                         ax=axes[0], noise=noise)
+                         ax=axes[0], noise=noise, hard_limit=hard_limit, verdict=verdict)
         if tau_s is not None and gamma_ohm is not None:
             drt_plot(tau_s, gamma_ohm, ax=axes[1])
         if title:

@@ -95,10 +95,35 @@ def _checks(node: xr.DataTree, sid: str, spectrum: xr.Dataset, title: str) -> An
         keep = np.isfinite(drt["tau"].values)
         tau, gamma = drt["tau"].values[keep], drt["gamma"].values[keep]
     noise = float(kk["kk_noise_estimate"].values[row]) if "kk_noise_estimate" in kk else None
+    hard_limit = float(kk.attrs["hard_limit"]) if "hard_limit" in kk.attrs else None
+    verdict = str(kk["kk_reason"].values[row]) if "kk_reason" in kk else None
     return figures.checks_figure(spectrum["frequency"].values,
                                   kk["kk_residual"].values[row, :n], tau, gamma,
                                   threshold=float(kk.attrs.get("threshold", 0.01)),
-                                  noise=noise, title=title)
+                                  noise=noise, hard_limit=hard_limit, verdict=verdict,
+                                  title=title)
+
+
+def sample_spectrum_figures(node: xr.DataTree) -> list[tuple[str, list[tuple[str, Any]]]]:
+    """Per spectrum of a sample node, in order: its title and its ``(kind, figure)`` pairs
+    (``nyquist`` with each fitted arc, ``bode`` with residuals, and ``checks``: the
+    Kramers-Kronig residuals and DRT when the node has them)."""
+    from eis_pipeline.report import figures
+
+    name = str(node.name)
+    out = []
+    for sid, child in node["spectra"].children.items():
+        ds = child.to_dataset()
+        title = spectrum_title(f"{name} · {sid}", ds)
+        arcs, series = _arcs(node, sid, ds)
+        fit = ds if "impedance_fit" in ds else None
+        figs = [("nyquist", figures.nyquist(ds, fit=fit, arcs=arcs, series_resistance=series,
+                                            title=title)),
+                ("bode", figures.bode(ds, fit=fit, title=title))]
+        if "validation" in node.children:
+            figs.append(("checks", _checks(node, sid, ds, title)))
+        out.append((title, figs))
+    return out
 
 
 def write_sample_plots(node: xr.DataTree, folder: str | Path, *, fmt: str = "png",
@@ -111,16 +136,11 @@ def write_sample_plots(node: xr.DataTree, folder: str | Path, *, fmt: str = "png
     name = str(node.name)
     written: list[Path] = []
     if spectra and "spectra" in node.children:
-        for sid, child in node["spectra"].children.items():
-            ds = child.to_dataset()
-            title = spectrum_title(f"{name} · {sid}", ds)
-            arcs, series = _arcs(node, sid, ds)
-            written += write_spectrum_plots(ds, ds if "impedance_fit" in ds else None, arcs,
-                                            series, title, folder / name / sid, fmt)
-            if "validation" in node.children:
-                written.append(figures.save_figure(
-                    _checks(node, sid, ds, title), folder / name / f"{sid}_checks.{fmt}",
-                    dpi=SPECTRUM_DPI))
+        for sid, (_, figs) in zip(node["spectra"].children, sample_spectrum_figures(node),
+                                  strict=True):
+            for kind, fig in figs:
+                stem = f"{sid}_{kind}.{fmt}"
+                written.append(figures.save_figure(fig, folder / name / stem, dpi=SPECTRUM_DPI))
     if "conductivity" in node.children and "arrhenius" in node.children:
         cond = node["conductivity"].ds
         cond = cond.isel(spectrum=np.isfinite(cond["temperature"].values))  # known T only
@@ -128,7 +148,7 @@ def write_sample_plots(node: xr.DataTree, folder: str | Path, *, fmt: str = "png
                  for c in COMPONENTS if c in cond["component"].values}
         written.append(figures.save_figure(
             figures.arrhenius_plot(cond["temperature"].values, sigma,
-                                    fit=node["arrhenius"].ds, title=name),
+                                   fit=node["arrhenius"].ds, title=name),
             folder / f"{name}_arrhenius.{fmt}"))
     return written
 

@@ -138,10 +138,8 @@ def format_summary(tree: xr.DataTree) -> str:
     return "\n".join(lines)
 
 
-def write_csv_summary(tree: xr.DataTree, path: str | Path) -> Path:
-    """Write :func:`summary_rows` as CSV, atomically (temporary file, then rename)."""
-    path = Path(path)
-    rows = summary_rows(tree)
+def rows_csv_text(rows: list[dict[str, Any]]) -> str:
+    """Dict rows as CSV text; the columns are every key, in order of first appearance."""
     columns: list[str] = []
     for row in rows:
         columns += [k for k in row if k not in columns]
@@ -149,8 +147,15 @@ def write_csv_summary(tree: xr.DataTree, path: str | Path) -> Path:
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def write_csv_summary(tree: xr.DataTree, path: str | Path) -> Path:
+    """Write :func:`summary_rows` as CSV, atomically (temporary file, then rename)."""
+    path = Path(path)
+    text = rows_csv_text(summary_rows(tree))
     with replacing(path) as tmp:
-        tmp.write_text(buffer.getvalue(), encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8")
     return path
 
 

@@ -27,6 +27,10 @@ def random_params(circuit: str, rng: np.random.Generator, batch: int | None = No
             out[..., k] = 10 ** rng.uniform(-11, -5, n)
         elif name.startswith("L"):
             out[..., k] = 10 ** rng.uniform(-8, -5, n)
+        elif name.startswith("T") and name[:-2].isalnum() and "LMQ" not in name:
+            # Paasch A, B in ohm; a, b with |β| < 100 (impedance.py's sinh cut-off)
+            low, high = {"_0": (0, 4), "_1": (0, 4), "_2": (-3, 0), "_3": (-9, -6)}[name[-2:]]
+            out[..., k] = 10 ** rng.uniform(low, high, n)
         elif kind == "real":
             out[..., k] = rng.choice([-1.0, 1.0], n) * 10 ** rng.uniform(0, 4, n)
         elif name.endswith("_1") or name.endswith("_2"):  # time constants, phi
@@ -108,3 +112,18 @@ def circuits(draw: st.DrawFn, max_leaves: int = 12,
         )
 
     return draw(st.recursive(st.deferred(element), extend, max_leaves=max_leaves))
+
+
+def pure_evaluate(circuit: str, params: Any, frequency: Any) -> tuple[Any, Any]:
+    """Z and dZ/dp from the pure-Python twin of the circuit's generated evaluator: the same
+    source as the compiled one (tests/circuits/test_elements.py checks they agree), without
+    compiling every random circuit of a property test."""
+    from eis_pipeline.circuits import codegen
+
+    module = codegen.evaluator(compile_circuit(circuit).ast, pure=True)
+    p = np.asarray(params, dtype=float)
+    f = np.asarray(frequency, dtype=float)
+    z = np.empty(f.size, complex)
+    jac = np.empty((f.size, p.size), complex)
+    module.evaluate(p, 2 * np.pi * f, z, jac)
+    return z, jac

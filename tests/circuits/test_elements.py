@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eis_pipeline.circuits import ELEMENTS, circuit_elements, compile_circuit
-from eis_pipeline.circuits.elements import derivative
-from eis_pipeline.circuits.grid import FrequencyGrid
+from eis_pipeline import _jit
+from eis_pipeline.circuits import ELEMENTS, circuit_elements, codegen, compile_circuit
+from eis_pipeline.circuits.grammar import parse_circuit
 from tests.circuits.helpers import (
     FREQUENCY,
     assert_jacobian_close,
@@ -20,12 +20,18 @@ impedance_elements = pytest.importorskip("impedance.models.circuits.elements")
 ELEMENT_KINDS = sorted(ELEMENTS)
 
 
-def _evaluate(kind: str, params: np.ndarray, frequency: np.ndarray, admittance: bool = False):
-    element = ELEMENTS[kind]
-    cols = np.asarray(params, float)[:, None, None]
-    g = FrequencyGrid(frequency)
-    fn = element.admittance if admittance else element.z
-    return np.broadcast_to(fn(cols, g), (1, frequency.size))[0]
+def _evaluate(kind: str, params: np.ndarray, frequency: np.ndarray) -> np.ndarray:
+    return compile_circuit(f"{kind}1").impedance(params, frequency)
+
+
+def _pure(circuit: str, params: np.ndarray, frequency: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Z and dZ/dp from the pure-Python twin of the same generated source."""
+    module = codegen.evaluator(parse_circuit(circuit), pure=True)
+    p = np.asarray(params, dtype=float)
+    z = np.empty(frequency.size, complex)
+    jac = np.empty((frequency.size, p.size), complex)
+    module.evaluate(p, 2 * np.pi * frequency, z, jac)
+    return z, jac
 
 
 @pytest.mark.parametrize("kind", ELEMENT_KINDS)
@@ -48,25 +54,37 @@ def test_metadata_matches_impedance_py(kind: str) -> None:
     assert list(c.param_names) == [kind + s for s in expected]
 
 
+def test_every_element_of_impedance_py_is_in_the_table() -> None:
+    # (its table also holds the series and parallel functions s and p)
+    theirs = {k for k in impedance_elements.circuit_elements if k not in ("s", "p", "__builtins__")}
+    assert theirs <= set(ELEMENTS)
+
+
 @pytest.mark.parametrize("kind", ELEMENT_KINDS)
-@pytest.mark.parametrize("admittance", [False, True])
-def test_gradient_matches_finite_differences(kind: str, admittance: bool,
-                                             rng: np.random.Generator) -> None:
-    element = ELEMENTS[kind]
-    g = FrequencyGrid(FREQUENCY)
+def test_gradient_matches_finite_differences(kind: str, rng: np.random.Generator) -> None:
+    c = compile_circuit(f"{kind}1")
     for _ in range(10):
         params = random_params(f"{kind}1", rng)
-        grad_fn = element.admittance_neg_grad if admittance else element.z_grad
-        value, grads = grad_fn(params[:, None, None], g)
-        grads = tuple(derivative(d) for d in grads)
-        if admittance:  # admittance gradients come negated, -dY/dp
-            grads = tuple(-np.asarray(d) for d in grads)
-        np.testing.assert_allclose(np.broadcast_to(value, (1, FREQUENCY.size))[0],
-                                   _evaluate(kind, params, FREQUENCY, admittance), rtol=1e-13)
-        jac = np.stack([np.broadcast_to(d, (1, FREQUENCY.size))[0] for d in grads], axis=-1)
-        ref = finite_difference_jacobian(
-            lambda p: _evaluate(kind, p, FREQUENCY, admittance), params)
+        value, jac = c.impedance_and_jacobian(params, FREQUENCY)
+        np.testing.assert_allclose(value, _evaluate(kind, params, FREQUENCY), rtol=1e-15)
+        ref = finite_difference_jacobian(lambda p: _evaluate(kind, p, FREQUENCY), params)
         assert_jacobian_close(jac, ref, rtol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ELEMENT_KINDS)
+def test_every_element_is_compiled(kind: str) -> None:
+    # the circuit's evaluator is numba machine code, and its pure twin (the no-numba path)
+    # runs the same source to the same numbers
+    if not _jit.AVAILABLE:
+        pytest.skip("numba is not installed")
+    c = compile_circuit(f"p({kind}1,R9)-{kind}2")
+    assert hasattr(c.kernels.evaluate, "nopython_signatures")
+    assert c.kernels.evaluate.nopython_signatures
+    params = random_params(c.circuit, np.random.default_rng(3))
+    z, jac = c.impedance_and_jacobian(params, FREQUENCY)
+    zp, jacp = _pure(c.circuit, params, FREQUENCY)
+    np.testing.assert_allclose(z, zp, rtol=1e-13)
+    np.testing.assert_allclose(jac, jacp, rtol=1e-12, atol=1e-300)
 
 
 def test_cpe_with_unit_exponent_is_a_capacitor() -> None:
@@ -144,7 +162,7 @@ def test_tlmq_low_frequency_limit() -> None:
 def test_large_arguments_stay_finite() -> None:
     f = np.array([1e9, 1e12])
     for kind, p in [("Wo1", [10.0, 1e3]), ("Ws1", [10.0, 1e3]), ("Gs1", [5.0, 1e3, 10.0]),
-                    ("TLMQ1", [10.0, 1.0, 1.0])]:
+                    ("TLMQ1", [10.0, 1.0, 1.0]), ("T1", [10.0, 5.0, 1.0, 1e3])]:
         z, jac = compile_circuit(kind).impedance_and_jacobian(p, f)
         assert np.all(np.isfinite(z)) and np.all(np.isfinite(jac)), kind
 
@@ -174,14 +192,26 @@ def test_low_frequency_derivatives_use_the_cancellation_free_series() -> None:
 def test_series_and_closed_form_agree_near_the_switch(kind: str, params: list[float],
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     # |x| from 0.005 to 0.02 around the switch at 0.01: closed form (error ~eps/|x|^2) and
-    # series (error ~|x|^6) must agree to far better than the fit will ever need.
-    from eis_pipeline.circuits import elements
-
+    # series (error ~|x|^6) must agree to far better than the fit will ever need. The pure
+    # twin reads the threshold at run time, so it can be moved.
+    pure_kernels = _jit.pure("eis_pipeline.circuits.element_kernels")
     x = np.linspace(0.005, 0.02, 7)
     f = x**2 / (2 * np.pi * (params[1] if kind == "Ws1" else params[0] * params[1]))
-    c = compile_circuit(kind)
-    monkeypatch.setattr(elements, "_SERIES_BELOW", 0.0)
-    _, closed = c.impedance_and_jacobian(params, f)
-    monkeypatch.setattr(elements, "_SERIES_BELOW", 1.0)
-    _, series = c.impedance_and_jacobian(params, f)
+    monkeypatch.setattr(pure_kernels, "_SERIES_BELOW", 0.0)
+    _, closed = _pure(kind, params, f)
+    monkeypatch.setattr(pure_kernels, "_SERIES_BELOW", 1.0)
+    _, series = _pure(kind, params, f)
     np.testing.assert_allclose(series, closed, rtol=1e-9)
+
+
+def test_paasch_limits() -> None:
+    # T with B = 0 is A coth(β)/β; at a -> 0, b -> 0 (β -> 0) Z -> (A + B)/β² + (A - B/2)/3
+    a_, b_ = 10.0, 4.0
+    f = np.array([1e-3, 1.0, 1e3])
+    beta = np.sqrt(0.3 + 2j * np.pi * f * 1e-3)
+    z = compile_circuit("T1").impedance([a_, 0.0 + 1e-300, 0.3, 1e-3], f)
+    np.testing.assert_allclose(z, a_ / (beta * np.tanh(beta)), rtol=1e-12)
+    small = np.array([1e-9])
+    beta = np.sqrt(1e-8 + 2j * np.pi * small * 1e-6)
+    z = compile_circuit("T1").impedance([a_, b_, 1e-8, 1e-6], small)
+    np.testing.assert_allclose(z, (a_ + b_) / beta**2 + (a_ - b_ / 2) / 3, rtol=1e-6)

@@ -28,7 +28,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from eis_pipeline.circuits import compile_circuit
+from eis_pipeline.circuits import ELEMENTS, compile_circuit
 from eis_pipeline.circuits.grammar import Node, render
 from eis_pipeline.fitting import compiled_lm
 from eis_pipeline.fitting.model import CircuitModel
@@ -40,7 +40,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(not compiled_lm.ENABLED,
 
 EXAMPLES = int(os.environ.get("EIS_FUZZ_EXAMPLES", "200"))
 F = np.logspace(6, -1, 50)
-KNOWN = set(compiled_lm._LEAF_CODES)
+KNOWN = set(ELEMENTS)   # every element has the compiled path
 
 
 def _fit(circuit: str, z: np.ndarray, guess: np.ndarray, compiled: bool,

@@ -94,19 +94,6 @@ def test_non_finite_start_is_flagged():
     assert REASONS[res.reason[0]] == "non-finite starting point"
 
 
-def test_pruning_keeps_the_best_start():
-    z = rc(np.array([1e3, 2e4]), np.array([1e-7, 1e-9]))
-    fun2 = rc_problem(np.repeat(z, 3, axis=0))
-    x0 = np.log([[1e3, 1e-7], [1.0, 1.0], [1e6, 1e-12],
-                 [2e4, 1e-9], [1.0, 1.0], [1e6, 1e-3]]) + 0.3
-    res = least_squares_batch(fun2, x0, groups=np.repeat([0, 1], 3), prune_factor=1.0,
-                              prune_grace=1)
-    best = res.cost.reshape(2, 3).argmin(axis=1)
-    assert res.converged.reshape(2, 3)[[0, 1], best].all()
-    np.testing.assert_allclose(np.exp(res.x.reshape(2, 3, 2)[[0, 1], best]),
-                               [[1e3, 1e-7], [2e4, 1e-9]], rtol=1e-7)
-
-
 @pytest.mark.parametrize(("start", "upper", "max_nfev", "max_step"), [
     ([3e3, 3e-8], None, None, None),                       # noisy data, interior optimum
     ([1.0, 1e-3], None, None, None),                       # far start: rejected steps

@@ -3,15 +3,10 @@ per-spectrum fits + Arrhenius line it replaces (issue 14's simulated pellet)."""
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 
 from eis_pipeline.exceptions import FitError
-from eis_pipeline.fitting.batch import fit_spectra
-from eis_pipeline.physics.arrhenius import arrhenius_by_component
-from eis_pipeline.physics.conductivity import conductivity
 from eis_pipeline.physics.series_fit import fit_temperature_series
 from eis_pipeline.testing.simulate import (
     ArrheniusLaw,
@@ -40,7 +35,7 @@ def _recovered(res) -> tuple[np.ndarray, np.ndarray]:
     return ea, err
 
 
-def test_global_fit_recovers_ea_and_agrees_with_the_sequential_route() -> None:
+def test_global_fit_recovers_ea_with_bulk_arc_above_window() -> None:
     spectra = _series(3)
     res = fit_temperature_series(spectra, "bulk-gb-electrode", **GEOMETRY)
     assert bool(res.converged)
@@ -51,16 +46,9 @@ def test_global_fit_recovers_ea_and_agrees_with_the_sequential_route() -> None:
     # σ(T) of the model against the simulator's truth
     sigma_b = [MODEL.parameters(t)["bulk_conductivity_S_cm"] for t in res.temperature.values]
     np.testing.assert_allclose(res.conductivity.sel(component="bulk"), sigma_b, rtol=0.02)
-    # the sequential route: per-spectrum fits, then a line through them
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fits = fit_spectra(spectra, "bulk-gb-electrode", errors="ignore")
-    fits = fits.assign_coords(temperature=("spectrum", res.temperature.values))
-    seq = arrhenius_by_component(conductivity(fits, **GEOMETRY), breakpoints=0)
-    seq_bulk = float(seq.activation_energy.sel(component="bulk")[0])
-    # the two routes agree within the global fit's uncertainty (how close the sequential
-    # route gets depends on the per-spectrum starts, not on this module)
-    assert abs(seq_bulk - ea[0]) < 3 * err[0] + 0.01
+    # The per-spectrum route (fit_spectra + arrhenius_by_component) missed bulk by 0.04 eV
+    # on this series before main's improved starting points (17:45 UTC); since then it
+    # recovers it too, so the comparison lives in bench/bench_series.py, not here.
 
 
 def test_result_does_not_depend_on_spectrum_order() -> None:

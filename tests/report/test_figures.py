@@ -316,3 +316,29 @@ def test_fitted_arcs_from_preset_roles() -> None:
     arcs, series = fitted_arcs(f, intercept, PRESETS["hf-intercept-gb-electrode"].roles)
     assert arcs is not None and list(arcs) == ["grain boundary"] and series == 42.0
     assert fitted_arcs(f, {"R0": 1.0}, {}) == (None, 0.0)
+
+
+def test_drt_gamma_axis_is_logarithmic() -> None:
+    from eis_pipeline.report.figures import drt_plot
+
+    tau = np.logspace(-8, 0, 80)
+    # a small bulk peak beside an electrode tail 300 times taller
+    gamma = np.exp(-((np.log(tau / 1e-7)) ** 2)) + 300 * np.exp(-(np.log(tau) ** 2))
+    ax = drt_plot(tau, gamma).axes[0]
+    assert ax.get_yscale() == "log"
+    low, high = ax.get_ylim()
+    assert low < 0.1 and high > 300           # both peaks inside the view (ohm)
+
+
+def test_kk_panel_draws_the_hard_limit_and_verdict() -> None:
+    from eis_pipeline.report.figures import kk_residual_plot
+
+    f = np.logspace(6, 0, 40)
+    residual = np.full(f.size, 0.03)              # 3 %: above the 1 % band, below 5 %
+    fig = kk_residual_plot(f, residual, -residual, threshold=0.01, hard_limit=0.05,
+                           verdict="residuals above the threshold but unstructured (z = 0.1)")
+    ax = fig.axes[0]
+    assert ax.get_ylim()[1] >= 5.0                # the hard limit is in view
+    labels = ax.get_legend_handles_labels()[1]
+    assert "±5 % hard limit" in labels
+    assert any("unstructured" in t.get_text() for t in ax.texts)

@@ -1,0 +1,303 @@
+"""A self-contained HTML report of a results tree: one file, readable offline and printable.
+
+Figures are inline (summary figures as SVG, the many per-spectrum figures as PNG data URIs to
+keep the file small); the only script is a few lines of inline JavaScript that sort tables, so
+opening the file makes no network request. Works on the tree of
+:func:`eis_pipeline.pipeline.run` or one read back with ``read_results``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from eis_pipeline import __version__
+from eis_pipeline.conventions import ZERO_CELSIUS_K
+from eis_pipeline.io.atomic import replacing
+from eis_pipeline.report.tables import (
+    COMPONENTS,
+    EXTRAPOLATED_MARK,
+    sigma_unit,
+    summary_rows,
+    value_with_error,
+)
+
+#: Libraries whose versions go into the provenance section.
+_DEPENDENCIES = ("numpy", "scipy", "xarray", "h5py", "h5netcdf", "matplotlib", "numba",
+                 "impedance")
+_SHORT = {"bulk": "bulk", "grain_boundary": "gb", "total": "total"}
+
+_CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:1.5em auto;max-width:1100px;color:#222;
+padding:0 1em}
+h1{font-size:1.5em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
+table{border-collapse:collapse;margin:.5em 0;font-variant-numeric:tabular-nums}
+th,td{border:1px solid #ddd;padding:.25em .55em;text-align:right;white-space:nowrap}
+th{background:#f3f3f3;cursor:pointer}td:first-child,th:first-child{text-align:left}
+tr.bad td{background:#fff1f0}.extrapolated{color:#a15c00}
+figure{display:inline-block;margin:.4em;vertical-align:top}
+figure svg,figure img{max-width:100%;height:auto}
+details{margin:.3em 0}summary{cursor:pointer}
+pre{white-space:pre-wrap;background:#f7f7f7;padding:.6em;font-size:12px}
+.note{color:#555;font-size:.92em}
+@media print{details{display:block}details>*{display:block}th{cursor:auto}}
+"""
+
+_JS = """
+document.querySelectorAll('table.sortable th').forEach((th, i) =>
+    th.addEventListener('click', () => {
+  const body = th.closest('table').tBodies[0];
+  const key = r => { const t = r.cells[i].dataset.value ?? r.cells[i].textContent;
+                     const x = parseFloat(t); return isNaN(x) ? t : x; };
+  const dir = th.dataset.dir = th.dataset.dir === 'asc' ? 'desc' : 'asc';
+  [...body.rows].sort((a, b) => (key(a) > key(b) ? 1 : key(a) < key(b) ? -1 : 0) *
+                               (dir === 'asc' ? 1 : -1)).forEach(r => body.appendChild(r));
+}));
+"""
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _anchor(*parts: str) -> str:
+    return "-".join("".join(c if c.isalnum() else "_" for c in p) for p in parts)
+
+
+def _svg(fig: Any) -> str:
+    """A figure as inline SVG markup (the XML prolog dropped)."""
+    from eis_pipeline.report.figures import figure_bytes
+
+    text = figure_bytes(fig, "svg").decode("utf-8")
+    return text[text.index("<svg"):]
+
+
+def _png(fig: Any, dpi: int = 90) -> str:
+    from eis_pipeline.report.figures import figure_bytes
+
+    data = base64.b64encode(figure_bytes(fig, "png", dpi=dpi)).decode("ascii")
+    return f'<img alt="" src="data:image/png;base64,{data}">'
+
+
+def _figure(markup: str, caption: str) -> str:
+    return f"<figure>{markup}<figcaption>{_esc(caption)}</figcaption></figure>"
+
+
+def _table(header: list[str], rows: list[list[str]], *, classes: list[str] | None = None) -> str:
+    """``rows`` are already-escaped cell markup."""
+    head = "".join(f"<th>{_esc(h)}</th>" for h in header)
+    body = "".join(
+        f'<tr class="{classes[i] if classes else ""}">' + "".join(f"<td>{c}</td>" for c in row)
+        + "</tr>" for i, row in enumerate(rows))
+    return (f'<table class="sortable"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{body}</tbody></table>")
+
+
+def _summary_section(tree: xr.DataTree) -> str:
+    rows = summary_rows(tree)
+    if not rows:
+        return "<p>No campaign summary in this file.</p>"
+    shorts = [s for s in _SHORT.values() if any(f"sigma25_{s}_S_cm" in r for r in rows)]
+    units = {s: sigma_unit([r.get(f"sigma25_{s}_S_cm", np.nan) for r in rows]) for s in shorts}
+    # only the synthesis parameters that vary: the constant ones would crowd the table
+    synthesis = [k for k in rows[0] if k != "sample"
+                 and not k.startswith(("sigma25_", "Ea_", "n_"))
+                 and len({str(r.get(k)) for r in rows}) > 1]
+    header = (["sample", *synthesis] + [f"σ(25 °C) {s} ({units[s][1]})" for s in shorts]
+              + [f"Ea {s} (eV)" for s in shorts] + ["fits converged", "KK failed"])
+    cells = []
+    for row in rows:
+        name = str(row["sample"])
+        line = [f'<a href="#{_anchor("sample", name)}">{_esc(name)}</a>']
+        line += [_esc(row.get(k, "")) for k in synthesis]
+        for s in shorts:
+            factor = units[s][0]
+            value = row.get(f"sigma25_{s}_S_cm", np.nan)
+            text = _esc(value_with_error(value * factor,
+                                         row.get(f"sigma25_{s}_stderr_S_cm", np.nan) * factor))
+            if row.get(f"sigma25_{s}_extrapolated"):
+                text = (f'<span class="extrapolated" title="extrapolated outside the measured '
+                        f'temperature range">{text}{EXTRAPOLATED_MARK}</span>')
+            line.append(f'<span data-value="{value}">{text}</span>')
+        line += [_esc(value_with_error(row.get(f"Ea_{s}_eV", np.nan),
+                                       row.get(f"Ea_{s}_stderr_eV", np.nan))) for s in shorts]
+        line += [f"{row.get('n_converged', 0)}/{row.get('n_spectra', 0)}",
+                 _esc(row.get("n_kk_failed", 0))]
+        cells.append(line)
+    extrapolated = any(r.get(f"sigma25_{s}_extrapolated") for r in rows for s in shorts)
+    note = "" if not extrapolated else (
+        f'<p class="note">{EXTRAPOLATED_MARK} σ(25 °C) extrapolated outside the measured '
+        "temperature range with the fitted Arrhenius law: not a measurement.</p>")
+    best = tree["campaign"].attrs.get("best_sample")
+    best_text = f"<p>Best sample (highest total σ at 25 °C): <b>{_esc(best)}</b></p>" if best \
+        else ""
+    return f'<div style="overflow-x:auto">{_table(header, cells)}</div>' + note + best_text
+
+
+def _trend_section(tree: xr.DataTree) -> str:
+    from eis_pipeline.report import figures
+
+    if "campaign" not in tree.children:
+        return ""
+    summary = tree["campaign"].ds
+    parts = []
+    for key in summary.data_vars:
+        var = summary[key]
+        if (var.attrs.get("synthesis_parameter") and var.dtype.kind == "f"
+                and np.unique(var.values[np.isfinite(var.values)]).size > 1):
+            parts.append(_figure(_svg(figures.trend_plot(summary, str(key))),
+                                 f"σ(25 °C) against {key}"))
+    return "".join(parts) or "<p>No synthesis parameter varies across the campaign.</p>"
+
+
+def _spectrum_rows(node: xr.DataTree) -> list[dict[str, Any]]:
+    """Per spectrum of a sample: id, temperature, circuit, fit and KK quality."""
+    fits = node["fit"].ds if "fit" in node.children else None
+    kk = node["validation"].ds if "validation" in node.children else None
+    rows = []
+    for sid, child in node["spectra"].children.items():
+        ds = child.ds
+        row: dict[str, Any] = {"id": str(sid), "T_C": np.nan}
+        if "temperature" in ds:
+            row["T_C"] = float(np.nanmean(ds["temperature"].values)) - ZERO_CELSIUS_K
+        if fits is not None:
+            i = np.flatnonzero(fits["spectrum_id"].values.astype(str) == sid)
+            if i.size:
+                j = int(i[0])
+                row["circuit"] = (str(fits["preset"].values[j]) if "preset" in fits
+                                  else str(fits.attrs.get("circuit", "")))
+                row["converged"] = bool(fits["converged"].values[j])
+                row["chi2"] = float(fits["reduced_chi_square"].values[j])
+        if kk is not None:
+            i = np.flatnonzero(kk["spectrum_id"].values.astype(str) == sid)
+            if i.size:
+                j = int(i[0])
+                row["kk_max"] = float(kk["kk_max_residual"].values[j])
+                row["kk_passed"] = bool(kk["kk_passed"].values[j])
+                row["kk_reason"] = str(kk["kk_reason"].values[j]) if "kk_reason" in kk else ""
+        rows.append(row)
+    return rows
+
+
+def _sample_section(name: str, node: xr.DataTree) -> str:
+    from eis_pipeline.report import figures
+    from eis_pipeline.report.plots import sample_spectrum_figures
+
+    parts = [f'<h2 id="{_anchor("sample", name)}">Sample {_esc(name)}</h2>']
+    if "conductivity" in node.children and "arrhenius" in node.children:
+        cond = node["conductivity"].ds
+        sigma = {c: cond["conductivity"].sel(component=c).values
+                 for c in COMPONENTS if c in cond["component"].values}
+        fig = figures.arrhenius_plot(cond["temperature"].values, sigma,
+                                     fit=node["arrhenius"].ds, title=name)
+        parts.append(_figure(_svg(fig), f"Arrhenius plot of {name}"))
+    if "spectra" not in node.children:
+        return "".join(parts)
+    rows = _spectrum_rows(node)
+    header = ["spectrum", "T (°C)", "circuit", "fit", "reduced χ²", "KK max residual (%)",
+              "KK"]
+    cells, classes = [], []
+    for row in rows:
+        link = f'<a href="#{_anchor("spectrum", name, row["id"])}">{_esc(row["id"])}</a>'
+        kk = ("-" if "kk_passed" not in row else "pass" if row["kk_passed"]
+              else f'<span title="{_esc(row.get("kk_reason", ""))}">fail</span>')
+        cells.append([link, f"{row['T_C']:.1f}", _esc(row.get("circuit", "-")),
+                      "converged" if row.get("converged") else "not converged",
+                      f"{row.get('chi2', np.nan):.3g}",
+                      f"{100 * row.get('kk_max', np.nan):.2f}", kk])
+        classes.append("" if row.get("converged", True) and row.get("kk_passed", True)
+                       else "bad")
+    parts.append(_table(header, cells, classes=classes))
+    for row, (title, figs) in zip(rows, sample_spectrum_figures(node), strict=True):
+        images = "".join(_figure(_png(fig), caption) for caption, fig in figs)
+        parts.append(f'<details id="{_anchor("spectrum", name, row["id"])}">'
+                     f"<summary>{_esc(title)}</summary>{images}</details>")
+    return "".join(parts)
+
+
+def _failures_section(tree: xr.DataTree) -> str:
+    if "failures" not in tree.children or tree["failures"].ds.sizes.get("failure", 0) == 0:
+        return "<p>None: every file and spectrum was processed.</p>"
+    ds = tree["failures"].ds
+    names = [str(v) for v in ds.data_vars]
+    cells = [[_esc(ds[v].values[i]) for v in names] for i in range(ds.sizes["failure"])]
+    return _table(names, cells)
+
+
+def _versions() -> dict[str, str]:
+    found = {"python": sys.version.split()[0], "eis_pipeline (report)": __version__}
+    for dist in _DEPENDENCIES:
+        try:
+            found[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def _provenance_section(tree: xr.DataTree, command: str | None) -> str:
+    attrs = dict(tree.attrs)
+    rows = [["written by", _esc(f"eis_pipeline {attrs.get('eis_pipeline_version', '?')}")],
+            ["created", _esc(attrs.get("created", "?"))]]
+    if command:
+        rows.append(["report command", _esc(command)])
+    if attrs.get("history"):
+        rows.append(["history", _esc(attrs["history"])])
+    rows += [[_esc(k), _esc(v)] for k, v in _versions().items()]
+    parts = [_table(["item", "value"], rows)]
+    files = []
+    for sample, node in tree.children.items():
+        if "spectra" in node.children:
+            for sid, child in node["spectra"].children.items():
+                files.append([_esc(sample), _esc(sid), _esc(child.attrs.get("source", "")),
+                              f"<code>{_esc(child.attrs.get('source_sha256', ''))}</code>"])
+    if files:
+        parts.append("<details><summary>Input files and their SHA-256</summary>"
+                     + _table(["sample", "spectrum", "file", "sha256"], files) + "</details>")
+    config = attrs.get("config")
+    if config:
+        try:
+            config = json.dumps(json.loads(str(config)), indent=2)
+        except ValueError:
+            config = str(config)
+        parts.append(f"<details><summary>Configuration</summary><pre>{_esc(config)}</pre>"
+                     "</details>")
+    return "".join(parts)
+
+
+def render_report(tree: xr.DataTree, *, title: str = "EIS campaign report",
+                  command: str | None = None) -> str:
+    """The HTML text of the report of ``tree``; ``command`` is recorded in the provenance."""
+    samples = [(str(n), node) for n, node in tree.children.items()
+               if n not in {"campaign", "failures"}]
+    toc = " · ".join(f'<a href="#{_anchor("sample", n)}">{_esc(n)}</a>' for n, _ in samples)
+    body = [f"<h1>{_esc(title)}</h1>",
+            f"<p>{len(samples)} samples: {toc}</p>",
+            "<h2 id=\"summary\">Campaign summary</h2>", _summary_section(tree),
+            "<h2 id=\"trends\">Trends</h2>", _trend_section(tree)]
+    body += [_sample_section(n, node) for n, node in samples]
+    body += ["<h2 id=\"failures\">Failures</h2>", _failures_section(tree),
+             "<h2 id=\"provenance\">Provenance</h2>", _provenance_section(tree, command)]
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>{_esc(title)}</title><style>{_CSS}</style></head><body>"
+            + "\n".join(body) + f"<script>{_JS}</script></body></html>\n")
+
+
+def write_report(tree: xr.DataTree, path: str | Path, **options: Any) -> Path:
+    """Write :func:`render_report` to ``path`` atomically; returns the path."""
+    path = Path(path)
+    text = render_report(tree, **options)
+    with replacing(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
+
+
+__all__ = ["render_report", "write_report"]
