@@ -104,7 +104,7 @@ def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult],
                  else np.zeros(cond.sizes["spectrum"], dtype=bool))
         sources = (cond["source"].values.astype(str) if "source" in cond.coords
                    else np.full(known.size, ""))
-        for source in dict.fromkeys(sources[~known]):
+        for source in dict.fromkeys(sources[~known] if sample.temperature.required else []):
             unknown = EisError("no temperature for this file: fitted, but left out of the "
                                "Arrhenius fit; give it in the config (temperature = {from = "
                                '"filename", pattern = ...} or a table)')

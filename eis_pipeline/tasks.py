@@ -13,6 +13,7 @@ import json
 import re
 import traceback
 import warnings
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -48,6 +49,8 @@ class FileTask:
     temperature_kind: str
     settings: FitDefaults
     settings_hash: str
+    #: each file's spectrum-id stem, unique within the sample (:func:`spectrum_stems`)
+    stems: tuple[str, ...] = ()
 
 
 @dataclass
@@ -72,10 +75,25 @@ def settings_hash(sample: SampleConfig) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def spectrum_id(path: Path, sweep: int) -> str:
+def spectrum_id(path: Path, sweep: int, stem: str | None = None) -> str:
     """A group name for one sweep of one file: ``<stem>_s<sweep>``, netCDF-safe."""
-    stem = re.sub(r"[^A-Za-z0-9_.+-]", "_", path.stem)
-    return f"{stem}_s{sweep}"
+    return f"{stem or _safe_stem(path)}_s{sweep}"
+
+
+def _safe_stem(path: Path) -> str:
+    stem = re.sub(r"[^A-Za-z0-9_.+-]", "_", path.stem)[:80]
+    return stem if stem and not stem.startswith(".") else f"_{stem}"
+
+
+def spectrum_stems(paths: Sequence[Path]) -> dict[Path, str]:
+    """Each file's spectrum-id stem, unique among ``paths``: files of one sample in two
+    folders under the same name (two pellets' ``25C.mpt``) would otherwise share group
+    names, and one would silently replace the other in the results file. A stem shared by
+    several files gets a short hash of the file's path."""
+    stems = {p: _safe_stem(p) for p in paths}
+    counts = Counter(stems.values())
+    return {p: s if counts[s] == 1 else
+            f"{s}_{hashlib.sha256(str(p).encode()).hexdigest()[:8]}" for p, s in stems.items()}
 
 
 # --------------------------------------------------------------------------- one task
@@ -130,12 +148,14 @@ def _process_task(task: FileTask) -> TaskResult:
     from eis_pipeline.io.registry import read_spectra
 
     result = TaskResult(task.sample)
+    stems = dict(zip(task.paths, task.stems, strict=False))
     spectra: list[xr.Dataset] = []
     for path, temp in zip(task.paths, task.temperatures_K, strict=True):
         try:
             for ds in read_spectra(path, format=task.settings.format):
                 ds = prepare_spectrum(ds, task.settings, temp, task.temperature_kind)
-                ds.attrs["spectrum_id"] = spectrum_id(path, int(ds.attrs["sweep"]))
+                ds.attrs["spectrum_id"] = spectrum_id(path, int(ds.attrs["sweep"]),
+                                                      stems.get(path))
                 spectra.append(ds)
         except Exception as exc:
             result.failures.append(failure_record(task.sample, path, "read", exc))
@@ -271,6 +291,7 @@ def plan_tasks(config: CampaignConfig, *, skip: set[tuple[str, str]] | None = No
     failures: list[dict[str, Any]] = []
     for sample in config.samples:
         digest = settings_hash(sample)
+        stems = spectrum_stems(sample.paths)
         todo: list[tuple[Path, float | None]] = []
         for path in sample.paths:
             if skip and (sample.name, str(path)) in skip:
@@ -283,7 +304,7 @@ def plan_tasks(config: CampaignConfig, *, skip: set[tuple[str, str]] | None = No
             chunk = todo[start:start + FILES_PER_TASK]
             tasks.append(FileTask(sample.name, tuple(p for p, _ in chunk),
                                   tuple(t for _, t in chunk), sample.temperature.kind,
-                                  sample.settings, digest))
+                                  sample.settings, digest, tuple(stems[p] for p, _ in chunk)))
     return tasks, failures
 
 
@@ -304,6 +325,7 @@ def reusable_results(config: CampaignConfig, previous: xr.DataTree
         fits = node["fit"].ds
         if fits.attrs.get("settings_hash") != settings_hash(sample):
             continue
+        stems = spectrum_stems(sample.paths)
         sources = fits["source"].values.astype(str)
         shas = fits["source_sha256"].values.astype(str)
         for path in sample.paths:
@@ -313,6 +335,8 @@ def reusable_results(config: CampaignConfig, previous: xr.DataTree
             if not np.all(shas[rows] == sha256_file(path)):
                 continue
             ids = fits["spectrum_id"].values[rows].astype(str)
+            if any(i.rsplit("_s", 1)[0] != stems[path] for i in ids):
+                continue   # named otherwise now (a file of the same name was added): refit
             result = TaskResult(sample.name)
             result.spectra = [node["spectra"][i].to_dataset() for i in ids]
             result.fits = fits.isel(spectrum=rows)

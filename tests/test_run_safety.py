@@ -201,3 +201,42 @@ def test_resume_after_adding_and_changing_files_equals_a_clean_run(tmp_path):
     assert again["a"]["fit"].ds.sizes["spectrum"] == 4
     for key, value in _numbers(clean).items():
         np.testing.assert_allclose(_numbers(again)[key], value, rtol=1e-9, err_msg=key)
+
+
+# --------------------------------------------------------------------------- config errors
+
+@pytest.mark.parametrize(("edit", "key", "words"), [
+    (('temperature = {from = "filename", pattern = "_(?P<celsius>-?\\\\d+)C"}',
+      'temperature = {from = "filename", pattern = "(?P<celsius>mill)"}'),
+     "samples[0].temperature", "not a number"),
+    (("thickness_mm = 0.64", "thickness_mm = 1e308"), "samples[0].thickness_mm", "at most"),
+    (("diameter_mm = 10", "diameter_mm = 10\n[samples.synthesis]\nsigma_25C = 1"),
+     "samples[0].synthesis.sigma_25C", "summary"),
+    (("thickness_mm = 0.64", "thickness_mm = 0.64\nx = " + "[" * 2000 + "]" * 2000),
+     None, "nested too deeply"),
+    (("thickness_mm = 0.64", 'thickness_mm = "0.64"'), "samples[0].thickness_mm",
+     "must be a number, got '0.64'"),
+    (("thickness_mm = 0.64", "thickness_mm = 0.64\nthicknes_stderr_mm = 0.01"),
+     "samples[0].thicknes_stderr_mm", "did you mean 'thickness_stderr_mm'"),
+])
+def test_config_mistakes_name_the_key_the_value_and_what_is_expected(tmp_path, edit, key,
+                                                                     words):
+    config = campaign(tmp_path)
+    text = config.read_text()
+    assert edit[0] in text
+    config.write_text(text.replace(edit[0], edit[1]))
+    with pytest.raises(ConfigError) as info:
+        load_config(config)
+    assert info.value.key == key and words in str(info.value)
+
+
+def test_same_file_names_in_two_folders_keep_every_spectrum(tmp_path):
+    config = campaign(tmp_path, files=2)
+    (tmp_path / "data2").mkdir()
+    for src in sorted((tmp_path / "data").glob("*.mpt")):
+        shutil.copy(src, tmp_path / "data2" / src.name)
+    config.write_text(config.read_text().replace('"data/*.mpt"', '"data/*.mpt", "data2/*.mpt"'))
+    run(config, progress=False, plots="none")
+    node = read_results(tmp_path / "out" / "r.h5")["a"]
+    ids = node["fit"].ds["spectrum_id"].values.astype(str)
+    assert len(set(ids)) == 4 and set(node["spectra"].children) == set(ids)

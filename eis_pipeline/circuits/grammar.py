@@ -157,11 +157,17 @@ def _unknown_element_message(letters: str) -> str:
 
 # ---------------------------------------------------------------------------- parser
 
+#: deepest nesting of p(...) blocks: far beyond any physical circuit, far below Python's
+#: recursion limit (the parser and every walk over the tree recurse once per level)
+MAX_DEPTH = 32
+
+
 class _Parser:
     def __init__(self, text: str, tokens: list[_Token]) -> None:
         self.text = text
         self.tokens = tokens
         self.i = 0
+        self.depth = 0
         self.seen: dict[str, int] = {}
 
     @property
@@ -200,6 +206,11 @@ class _Parser:
     def parallel(self) -> Node:
         open_tok = self.tok
         self.i += 1
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(f"p(...) blocks nested more than {MAX_DEPTH} deep; a circuit "
+                             "this deep is not a model of a cell (check the string)",
+                             open_tok.position)
         if self.tok.kind == ")":
             raise self.error("empty parallel block p(); put two or more branches inside, "
                              "e.g. p(R1,C1)", open_tok.position)
@@ -214,6 +225,7 @@ class _Parser:
             raise self.error(f"expected ',' or ')' in parallel block, found {self.tok.text!r}",
                              self.tok.position)
         self.i += 1
+        self.depth -= 1
         if len(branches) == 1:
             raise self.error(f"parallel block with a single branch; write "
                              f"{render(branches[0])} instead of p({render(branches[0])})",

@@ -33,7 +33,8 @@ def campaign_from_files(paths: Sequence[str | Path], settings: FitDefaults, *,
     """
     resolved = tuple(dict.fromkeys(Path(p).resolve() for p in paths))
     sample = SampleConfig(name=name, files=tuple(str(p) for p in paths), paths=resolved,
-                          temperature=TemperatureSource("metadata"), geometry=geometry,
+                          temperature=TemperatureSource("metadata", required=False),
+                          geometry=geometry,
                           settings=settings)
     return CampaignConfig(name=name, path=None, base_dir=Path.cwd(),
                           output=Path(output).resolve(), defaults=settings, samples=(sample,),

@@ -98,6 +98,17 @@ SYNTHESIS_KEYS: dict[str, type] = {
     "annealing_temperature_celsius": float, "annealing_time_min": float,
     "pressing_pressure_mpa": float, "atmosphere": str, "precursors": str,
 }
+#: names the campaign summary gives its own columns and coordinates (physics.campaign and
+#: pipeline.campaign_node): a synthesis key of that name would clash with them
+RESERVED_SYNTHESIS_KEYS = ("name", "sample", "component", "sigma_25C", "sigma_25C_stderr",
+                           "sigma_25C_extrapolated", "activation_energy",
+                           "activation_energy_stderr", "n_spectra", "n_converged",
+                           "n_kk_failed")
+#: largest geometry values accepted, in each key's unit: a 1 m pellet is already absurd, and
+#: larger numbers (1e308) overflow the physics
+GEOMETRY_LIMITS = {"thickness_mm": 1e3, "thickness_stderr_mm": 1e3, "diameter_mm": 1e3,
+                   "diameter_stderr_mm": 1e3, "area_cm2": 1e4, "area_stderr_cm2": 1e4,
+                   "mass_mg": 1e6, "theoretical_density_g_cm3": 100.0}
 
 
 # --------------------------------------------------------------------------- dataclasses
@@ -214,12 +225,14 @@ class TemperatureSource:
     ``kind`` is ``"filename"`` (regular expression ``pattern`` with a named group
     ``celsius`` or ``kelvin``), ``"column"`` (the spectrum's ``temperature`` variable),
     ``"table"`` (``table_K``: file name -> K) or ``"metadata"`` (an importer-provided
-    attribute).
+    attribute). ``required``: a spectrum left without a temperature is a recorded failure
+    (a campaign's Arrhenius fit needs it); False for quick fits of loose files.
     """
 
     kind: TemperatureSourceKind
     pattern: str | None = None
     table_K: Mapping[str, float] = field(default_factory=dict)
+    required: bool = True
 
     def from_file(self, path: str | Path) -> float | None:
         """Temperature in K known from the config for ``path``; None for ``column`` and
@@ -237,10 +250,18 @@ class TemperatureSource:
                 raise ConfigError(f"file name {path.name!r} does not match the temperature "
                                   f"pattern {self.pattern!r}; fix the pattern or rename the "
                                   "file", key="temperature.pattern")
-            groups = match.groupdict()
-            if groups.get("celsius") is not None:
-                return float(groups["celsius"].replace(",", ".")) + ZERO_CELSIUS_K
-            return float(groups["kelvin"].replace(",", "."))
+            unit = "celsius" if match.groupdict().get("celsius") is not None else "kelvin"
+            text = match.group(unit) or ""
+            try:
+                value = float(text.replace(",", "."))
+            except ValueError:
+                value = math.nan
+            if not math.isfinite(value):
+                raise ConfigError(f"the temperature pattern {self.pattern!r} takes {text!r} "
+                                  f"from {path.name!r} as the {unit} group, which is not a "
+                                  r"number; match digits, e.g. (?P<celsius>-?\d+)",
+                                  key="temperature.pattern")
+            return value + ZERO_CELSIUS_K if unit == "celsius" else value
         if self.kind == "table":
             for key in (path.as_posix(), path.name):
                 if key in self.table_K:

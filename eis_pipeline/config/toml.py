@@ -24,7 +24,9 @@ from eis_pipeline.config.schema import (
     AUTO_CIRCUIT,
     CAMPAIGN_KEYS,
     DEFAULT_KEYS,
+    GEOMETRY_LIMITS,
     PLOT_FORMATS,
+    RESERVED_SYNTHESIS_KEYS,
     SAMPLE_KEYS,
     SERIES_FITS,
     SYNTHESIS_KEYS,
@@ -114,6 +116,9 @@ class _Parser:
         self.resolve = resolve
         try:
             self.data = tomllib.loads(text)
+        except RecursionError:
+            raise ConfigError("not valid TOML for a campaign: arrays or tables nested too "
+                              "deeply", path) from None
         except tomllib.TOMLDecodeError as exc:
             m = re.search(r"line (\d+)", str(exc))
             raise ConfigError(f"not valid TOML: {exc}", path,
@@ -222,7 +227,12 @@ class _Parser:
         def get(key: str, *, allow_zero: bool = False) -> float | None:
             if key not in s:
                 return None
-            return self._number(s[key], prefix + key, i, allow_zero=allow_zero)
+            value = self._number(s[key], prefix + key, i, allow_zero=allow_zero)
+            if value > GEOMETRY_LIMITS[key]:
+                raise self.src.error(f"{key} = {s[key]!r} is not a pellet's; expected at most "
+                                     f"{GEOMETRY_LIMITS[key]:g} (check the unit in the key's "
+                                     "name)", prefix + key, i)
+            return value
 
         thickness = get("thickness_mm")
         if thickness is None:
@@ -287,6 +297,10 @@ class _Parser:
             raise self.src.error("synthesis must be a table ([samples.synthesis])", key, i)
         out: dict[str, float | str | bool] = {}
         for name, v in value.items():
+            if name in RESERVED_SYNTHESIS_KEYS:
+                raise self.src.error(f"synthesis key {name!r} is a column of the campaign "
+                                     "summary; rename it (e.g. with its unit: "
+                                     f"{name}_measured)", f"{key}.{name}", i, lookup=name)
             want = SYNTHESIS_KEYS.get(name)
             if want is float:
                 out[name] = self._number(v, f"{key}.{name}", i, positive=False)

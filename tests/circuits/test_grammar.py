@@ -110,3 +110,21 @@ def test_mistyped_preset_name_suggests_presets():
     with pytest.raises(CircuitError, match="unknown preset 'bulk-gb'; did you mean "
                                            "bulk-gb-electrode"):
         compile_circuit("bulk-gb")
+
+
+@pytest.mark.parametrize("depth", [33, 400, 5000])
+def test_deep_nesting_is_a_circuit_error_not_a_recursion_error(depth):
+    from eis_pipeline.circuits.grammar import MAX_DEPTH, parse_circuit
+
+    text = "".join(f"p(R{i}," for i in range(depth)) + "C0" + ")" * depth
+    with pytest.raises(CircuitError, match="nested more than") as info:
+        parse_circuit(text)
+    # at the first p( too deep
+    assert info.value.position == sum(len(f"p(R{i},") for i in range(MAX_DEPTH))
+
+
+def test_nesting_up_to_the_limit_parses():
+    from eis_pipeline.circuits.grammar import MAX_DEPTH, parse_circuit, render
+
+    text = "".join(f"p(R{i}," for i in range(MAX_DEPTH)) + "C0" + ")" * MAX_DEPTH
+    assert render(parse_circuit(text)).replace(" ", "") == text
