@@ -170,13 +170,3 @@ def write_campaign_plots(tree: xr.DataTree, folder: str | Path, *,
                 figures.trend_plot(summary, str(key)),
                 Path(folder) / f"campaign_sigma25_vs_{key}.{fmt}"))
     return written
-
-
-def write_plots(tree: xr.DataTree, folder: str | Path, *, fmt: str = "png",
-                spectra: bool = True) -> list[Path]:
-    """Every plot of a results tree (e.g. one read back with ``read_results``)."""
-    written: list[Path] = []
-    for name, node in tree.children.items():
-        if name not in {"campaign", "failures"}:
-            written += write_sample_plots(node, folder, fmt=fmt, spectra=spectra)
-    return written + write_campaign_plots(tree, folder, fmt=fmt)
