@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from eis_pipeline.exceptions import ConvergenceWarning
 from eis_pipeline.fitting import CircuitModel
+from eis_pipeline.fitting.model import resolve_circuit
 from tests.fitting.random_circuits import F, brute_force_cost, random_case, simulate
 
 PRESET = "p(R1,CPE1)-p(R2,CPE2)-CPE3"
@@ -26,7 +27,7 @@ NOVOCONTROL = Path(__file__).parents[2] / ".." / "shared" / "formats" / "novocon
 def _arcs(model: CircuitModel) -> list[tuple[float, float]]:
     """(R, τ) of each R‖CPE arc in circuit order."""
     out = []
-    for node in re.findall(r"p\((\w+),(\w+)\)", model._resolved.compiled.circuit):
+    for node in re.findall(r"p\((\w+),(\w+)\)", resolve_circuit(model.circuit).compiled.circuit):
         r = next(n for n in node if n.startswith("R"))
         q = next(n for n in node if n.startswith("CPE"))
         p = model.params_

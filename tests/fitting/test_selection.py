@@ -194,7 +194,7 @@ def test_bad_arguments(spectra, kwargs, match):
 
 def test_auto_is_not_a_circuit(spectra):
     with pytest.raises(FitError, match="select_circuit"):
-        CircuitModel("auto")
+        CircuitModel("auto").fit(spectra[0].frequency.values, spectra[0].impedance.values)
     with pytest.raises(FitError, match="select_circuit"):
         fit_spectra(spectra[:1], circuit="auto")
 
