@@ -249,6 +249,12 @@ def report(tree: xr.DataTree, geometry: Geometry | None) -> int:
                    'Boukamp CDC, e.g. "R(RQ)Q" (`eis-pipeline circuits` lists the elements).')
 @click.option("--weighting", type=click.Choice(WEIGHTINGS), default="modulus",
               show_default=True, help="Residual weights: 1/|Z|, 1/|Z'| and 1/|Z''|, or 1.")
+@click.option("--f-min-hz", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Fit only points at or above this frequency (Hz), e.g. to leave out the "
+                   "electrode spike.")
+@click.option("--f-max-hz", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Fit only points at or below this frequency (Hz), e.g. to leave out "
+                   "cable inductance.")
 @click.option("--format", "format_", default=None,
               help="Importer name when detection is not wanted (`eis-pipeline formats`).")
 @click.option("--thickness-mm", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -264,8 +270,9 @@ def report(tree: xr.DataTree, geometry: Geometry | None) -> int:
               "(with residuals) and the Kramers-Kronig/DRT checks of every sweep into this "
               "folder, created if missing.")
 def fit(files: tuple[Path, ...], preset: str | None, circuit: str | None, weighting: str,
-        format_: str | None, thickness_mm: float | None, diameter_mm: float | None,
-        output: Path | None, plots: Path | None) -> None:
+        f_min_hz: float | None, f_max_hz: float | None, format_: str | None,
+        thickness_mm: float | None, diameter_mm: float | None, output: Path | None,
+        plots: Path | None) -> None:
     """Fit an equivalent circuit to every sweep of FILES and print the parameters.
 
     \b
@@ -273,6 +280,7 @@ def fit(files: tuple[Path, ...], preset: str | None, circuit: str | None, weight
       eis-pipeline fit pellet_25C.mpt
       eis-pipeline fit data/*.mpt --preset hf-intercept-gb-electrode -o fits.h5
       eis-pipeline fit run.txt --circuit "R0-p(R1,CPE1)-CPE2" --weighting unit
+      eis-pipeline fit pellet.mpt --f-min-hz 10 --f-max-hz 1e6
       eis-pipeline fit data/*.DTA --preset auto --plots fit_plots/
 
     The files are one sample of a quick campaign: the same stages as `eis-pipeline run`
@@ -298,7 +306,10 @@ def fit(files: tuple[Path, ...], preset: str | None, circuit: str | None, weight
         check_circuit(circuit)
     geometry = (None if thickness_mm is None or diameter_mm is None
                 else Geometry.from_mm(thickness_mm, diameter_mm=diameter_mm))
-    settings = FitDefaults(circuit=spec, weighting=cast(Weighting, weighting), format=format_)
+    if f_min_hz is not None and f_max_hz is not None and f_min_hz >= f_max_hz:
+        raise click.UsageError(f"--f-min-hz {f_min_hz:g} must be below --f-max-hz {f_max_hz:g}")
+    settings = FitDefaults(circuit=spec, weighting=cast(Weighting, weighting), format=format_,
+                           f_min_hz=f_min_hz, f_max_hz=f_max_hz)
     config = campaign_from_files(files, settings, geometry=geometry, name=SAMPLE,
                                  output=output or "fit.h5")
     from eis_pipeline.fitting import compiled_lm

@@ -211,3 +211,16 @@ def test_format_value_marks():
     assert format_value(150.0, 2.0) == "150 ± 2"
     assert format_value(0.011, 3.6e3) == "0.011 ± 3.6e+03 (undetermined)"
     assert format_value(1.0, 0.0, at_bound=True) == "1 (fixed)"
+
+
+def test_frequency_window_limits_the_points_fitted(fake_files):
+    """--f-min-hz/--f-max-hz keep the points inside the window (69 points from 7 MHz to
+    1 Hz, 10.4 per decade: 1 kHz..1 MHz holds 32) and a reversed window is a usage error."""
+    f = np.logspace(np.log10(7e6), 0, 69)
+    inside = int(((f >= 1e3) & (f <= 1e6)).sum())
+    result = CliRunner().invoke(cli, ["fit", str(fake_files[1]), "--f-min-hz", "1e3",
+                                      "--f-max-hz", "1e6"])
+    assert f"points {inside} " in result.output, result.output
+    r = CliRunner().invoke(cli, ["fit", str(fake_files[1]), "--f-min-hz", "1e6",
+                                 "--f-max-hz", "1e3"])
+    assert r.exit_code == 2 and "must be below" in r.output
