@@ -23,12 +23,12 @@ from eis_pipeline.config.files import campaign_from_files
 from eis_pipeline.conventions import ZERO_CELSIUS_K
 from eis_pipeline.exceptions import EisError
 from eis_pipeline.fitting.selection import evidence_table
-from eis_pipeline.vocabulary import AUTO_CIRCUIT, WEIGHTINGS, Weighting
+from eis_pipeline.fitting.solver import Status
+from eis_pipeline.vocabulary import AUTO_CIRCUIT, WEIGHTINGS, Weighting, is_auto_circuit
 
 DEFAULT_PRESET = "bulk-gb-electrode"
 #: the sample name of the quick campaign (its group in the results file)
 SAMPLE = "fit"
-FAILED = 4   # eis_pipeline.fitting.solver.Status.FAILED (not imported: scipy is slow to load)
 
 #: Why a parameter ends on a bound, and what to do (the note under a fit in ``fits_table``).
 AT_BOUND_HINT = ("the circuit does not suit this spectrum (an element the data do not need, "
@@ -80,7 +80,7 @@ def fits_table(fits: xr.Dataset, selection: xr.Dataset | None = None) -> str:
             lines.append(evidence_table(selection, i))
             lines.append("")
         status = int(row.status)
-        if status == FAILED:   # failed before fitting: no numbers to show
+        if status == Status.FAILED:   # failed before fitting: no numbers to show
             lines.append(f"  {row.message.item()}")
             lines.append("")
             continue
@@ -104,11 +104,16 @@ def fits_table(fits: xr.Dataset, selection: xr.Dataset | None = None) -> str:
     return "\n".join(lines).rstrip()
 
 
-def conductivity_table(cond: xr.Dataset, geometry: Geometry) -> str:
-    """σ ± stderr (S/cm) of bulk, grain boundary and total per sweep, with role doubts."""
+def _pellet(geometry: Geometry) -> str:
+    """``thickness 1 mm, diameter 10 mm`` (or the area when no diameter was given)."""
     size = (f"diameter {10 * geometry.diameter_cm:g} mm" if geometry.diameter_cm is not None
             else f"area {geometry.area_cm2:g} cm²")
-    lines = [f"conductivity (S/cm)   thickness {10 * geometry.thickness_cm:g} mm, {size}"]
+    return f"thickness {10 * geometry.thickness_cm:g} mm, {size}"
+
+
+def conductivity_table(cond: xr.Dataset, geometry: Geometry) -> str:
+    """σ ± stderr (S/cm) of bulk, grain boundary and total per sweep, with role doubts."""
+    lines = [f"conductivity (S/cm)   {_pellet(geometry)}"]
     components = [str(c) for c in cond.component.values]
     for i in range(cond.sizes["spectrum"]):
         row = cond.isel(spectrum=i)
@@ -184,10 +189,7 @@ def _geometry_used(node: xr.DataTree, given: Geometry | None) -> Geometry | None
     import json
 
     geometry = Geometry(**json.loads(str(node.attrs["geometry"])))
-    size = (f"diameter {10 * geometry.diameter_cm:g} mm" if geometry.diameter_cm is not None
-            else f"area {geometry.area_cm2:g} cm²")
-    click.echo(f"geometry from the file header: thickness {10 * geometry.thickness_cm:g} mm, "
-               f"{size}", err=True)
+    click.echo(f"geometry from the file header: {_pellet(geometry)}", err=True)
     return geometry
 
 
@@ -195,13 +197,8 @@ def report(tree: xr.DataTree, geometry: Geometry | None) -> int:
     """Print the tables of the quick campaign; returns the number of failures and failed
     fits (the exit status is 1 when there are any)."""
     failures = tree["failures"].ds
-    stages = failures["stage"].values.astype(str)
-    # a quick fit needs no temperature: files without one are only left out of Arrhenius
-    n_untempered = int((stages == "temperature").sum())
-    if n_untempered:
-        click.echo(f"note: {n_untempered} file(s) carry no temperature (no Arrhenius fit)",
-                   err=True)
-    for i in np.flatnonzero(stages != "temperature"):
+    n_failures = failures.sizes.get("failure", 0)
+    for i in range(n_failures):
         click.echo(f"error: {failures['reason'].values[i]}", err=True)
     node = tree.children[SAMPLE]
     if "fit" not in node.children:
@@ -223,7 +220,7 @@ def report(tree: xr.DataTree, geometry: Geometry | None) -> int:
         click.echo("")
         click.echo(conductivity_table(node["conductivity"].ds, geometry))
     n = fits.sizes["spectrum"]
-    n_failed = int((fits.status == FAILED).sum())
+    n_failed = int((fits.status == Status.FAILED).sum())
     n_stopped = int((~fits.converged.astype(bool)).sum()) - n_failed
     for count, what in ((n_failed, "failed (no fit; the reason is in the table)"),
                         (n_stopped, "did not converge")):
@@ -233,7 +230,7 @@ def report(tree: xr.DataTree, geometry: Geometry | None) -> int:
     if n_pinned:
         click.echo(f"\n{n_pinned} of {n} fits have parameters at a bound "
                    "(marked '(at bound)')", err=True)
-    return int((stages != "temperature").sum()) + n_failed
+    return n_failures + n_failed
 
 
 @click.command("fit")
@@ -296,7 +293,7 @@ def fit(files: tuple[Path, ...], preset: str | None, circuit: str | None, weight
         raise click.UsageError("give either --preset or --circuit, not both")
     if (thickness_mm is None) != (diameter_mm is None):
         raise click.UsageError("--thickness-mm and --diameter-mm go together")
-    if circuit is not None and circuit.strip().lower() == AUTO_CIRCUIT:
+    if is_auto_circuit(circuit):
         raise click.UsageError("model selection is --preset auto; --circuit takes one circuit")
     check_preset(preset)
     check_format(format_)
