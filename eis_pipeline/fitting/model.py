@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from eis_pipeline.circuits import PRESETS, compile_circuit, get_preset
 from eis_pipeline.exceptions import ConvergenceWarning, FitError, NotFittedError, SpectrumError
 from eis_pipeline.fitting.bounds import expand_bounds
 from eis_pipeline.fitting.engine import WEIGHTINGS, CompiledLike, fit_arrays
@@ -110,8 +111,6 @@ def resolve_circuit(circuit: str) -> ResolvedCircuit:
 
     A custom string identical (after normalisation) to a preset's circuit gets its roles too.
     """
-    from eis_pipeline.circuits import PRESETS, compile_circuit, get_preset
-
     if is_auto_circuit(circuit):
         # "auto" is a choice between circuits, which a single-circuit fit cannot make
         raise FitError("circuit 'auto' means model selection, not one circuit: call "
@@ -263,12 +262,12 @@ class CircuitModel:
     @property
     def param_names(self) -> tuple[str, ...]:
         """impedance.py parameter names, circuit order."""
-        return tuple(resolve_circuit(self.circuit).compiled.param_names)
+        return tuple(compile_circuit(self.circuit).param_names)
 
     @property
     def param_units(self) -> dict[str, str]:
         """Unit of each parameter."""
-        c = resolve_circuit(self.circuit).compiled
+        c = compile_circuit(self.circuit)
         return dict(zip(c.param_names, c.param_units, strict=True))
 
     def set_params_(self, params: Mapping[str, float]) -> CircuitModel:
@@ -333,7 +332,7 @@ class CircuitModel:
         self._check_fitted()
         f = np.asarray(frequency, dtype=np.float64)
         p = np.array([self.params_[n] for n in self.param_names])
-        return np.asarray(resolve_circuit(self.circuit).compiled.impedance(p, f))
+        return np.asarray(compile_circuit(self.circuit).impedance(p, f))
 
     def to_impedance_py(self) -> Any:
         """An ``impedance.models.circuits.CustomCircuit`` carrying the fitted values.
@@ -348,7 +347,7 @@ class CircuitModel:
         _, space, _ = self._setup()
         free = [n for i, n in enumerate(names) if not space.fixed[i]]
         constants = {n: self.params_[n] for n in names if n not in free}
-        cc = CustomCircuit(resolve_circuit(self.circuit).compiled.circuit,
+        cc = CustomCircuit(compile_circuit(self.circuit).circuit,
                            initial_guess=[self.params_[n] for n in free], constants=constants)
         cc.parameters_ = np.array([self.params_[n] for n in free])
         cc.conf_ = np.array([self.stderr_[n] for n in free])
