@@ -17,7 +17,8 @@ from numpy.typing import NDArray
 from eis_pipeline.conventions import validate_spectrum
 from eis_pipeline.exceptions import ConvergenceWarning, EisError, FitError, SpectrumError
 from eis_pipeline.fitting.bounds import expand_bounds
-from eis_pipeline.fitting.engine import WEIGHTINGS, BatchFit, fit_arrays
+from eis_pipeline.fitting.canonical import fit_canonical
+from eis_pipeline.fitting.engine import WEIGHTINGS, BatchFit
 from eis_pipeline.fitting.model import guess_vector, resolve_circuit
 from eis_pipeline.fitting.solver import STATUS_MESSAGES, Status
 from eis_pipeline.fitting.transforms import Bounds, ParameterSpace
@@ -218,9 +219,9 @@ def fit_spectra(
     s = len(spectra)
     fit: BatchFit | None = None
     if ok:
-        fit = fit_arrays(c, f_all[ok], z_all[ok], weighting=weighting, space=space,
-                         initial_guess=guess, roles=resolved.start_roles,
-                         bulk_from_intercept=resolved.start_intercept, max_nfev=max_nfev)
+        fit = fit_canonical(c, f_all[ok], z_all[ok], weighting=weighting, space=space,
+                            initial_guess=guess, roles=resolved.start_roles,
+                            bulk_from_intercept=resolved.start_intercept, max_nfev=max_nfev)
 
     def full(shape: tuple[int, ...], fill: Any, dtype: Any = np.float64) -> NDArray[Any]:
         return np.full(shape, fill, dtype=dtype)

@@ -24,7 +24,9 @@ from numpy.typing import NDArray
 from eis_pipeline.circuits import PRESETS, compile_circuit, get_preset
 from eis_pipeline.exceptions import ConvergenceWarning, FitError, NotFittedError, SpectrumError
 from eis_pipeline.fitting.bounds import expand_bounds
-from eis_pipeline.fitting.engine import WEIGHTINGS, CompiledLike, fit_arrays
+from eis_pipeline.fitting.canonical import fit_canonical
+from eis_pipeline.fitting.engine import WEIGHTINGS, CompiledLike
+from eis_pipeline.fitting.structure import circuit_roles
 from eis_pipeline.fitting.transforms import Bounds, ParameterSpace
 from eis_pipeline.vocabulary import is_auto_circuit
 
@@ -90,12 +92,15 @@ class FitResult:
 
 @dataclass(frozen=True)
 class ResolvedCircuit:
-    """A compiled circuit with its preset information (empty for a custom circuit).
+    """A compiled circuit with its roles.
 
-    ``start_roles`` / ``start_intercept`` steer the starting points and the arc order: the
-    preset's roles, or for a custom circuit the roles read from its structure
-    (:func:`~eis_pipeline.fitting.structure.structural_roles`), so a renamed, reordered or
-    CDC spelling of a circuit starts from the same points.
+    ``roles`` / ``bulk_from_intercept`` are what the fits dataset records for the physics
+    stage: a preset's declared roles, or for a custom circuit the roles read from its
+    structure when they name the arcs for certain
+    (:func:`~eis_pipeline.fitting.structure.circuit_roles`), else empty (the physics stage
+    then assigns the arcs by capacitance). ``start_roles`` / ``start_intercept`` steer the
+    starting points and the arc order, also where the arcs' labels are not certain. Every
+    spelling of one circuit gets the same roles for the same elements.
     """
 
     compiled: CompiledLike
@@ -107,9 +112,10 @@ class ResolvedCircuit:
 
 
 def resolve_circuit(circuit: str) -> ResolvedCircuit:
-    """Compile a circuit string or preset name; attach the preset's roles when it is one.
+    """Compile a circuit string or preset name; attach the preset's roles when it is one,
+    else the roles of its structure.
 
-    A custom string identical (after normalisation) to a preset's circuit gets its roles too.
+    A custom string identical (after normalisation) to a preset's circuit is that preset.
     """
     if is_auto_circuit(circuit):
         # "auto" is a choice between circuits, which a single-circuit fit cannot make
@@ -127,12 +133,14 @@ def resolve_circuit(circuit: str) -> ResolvedCircuit:
                 preset = candidate
                 break
     if preset is None:
-        from eis_pipeline.fitting.structure import structural_roles
-
-        found = structural_roles(compiled.ast)
+        found = circuit_roles(compiled.ast)
         if found is None:
             return ResolvedCircuit(compiled, "", {}, False)
-        return ResolvedCircuit(compiled, "", {}, False, found.roles, found.bulk_from_intercept)
+        if not found.ordered:
+            return ResolvedCircuit(compiled, "", {}, False, found.roles,
+                                   found.bulk_from_intercept)
+        return ResolvedCircuit(compiled, "", found.roles, found.bulk_from_intercept,
+                               found.roles, found.bulk_from_intercept)
     roles = preset.roles_dict()
     intercept = bool(preset.bulk_from_intercept)
     return ResolvedCircuit(compiled, preset.name, roles, intercept, roles, intercept)
@@ -300,9 +308,9 @@ class CircuitModel:
             f2, z2, n = point_window(f[None], z[None], np.array([f.size]), f_min_hz,
                                      f_max_hz, mask)
             f, z = f2[0, :n[0]], z2[0, :n[0]]
-        fit = fit_arrays(r.compiled, f[None, :], z[None, :], weighting=self.weighting,
-                         space=space, initial_guess=guess, roles=r.start_roles,
-                         bulk_from_intercept=r.start_intercept, max_nfev=self.max_nfev)
+        fit = fit_canonical(r.compiled, f[None, :], z[None, :], weighting=self.weighting,
+                            space=space, initial_guess=guess, roles=r.start_roles,
+                            bulk_from_intercept=r.start_intercept, max_nfev=self.max_nfev)
         names = self.param_names
         self.params_ = dict(zip(names, fit.params[0].tolist(), strict=True))
         self.stderr_ = dict(zip(names, fit.stderr[0].tolist(), strict=True))

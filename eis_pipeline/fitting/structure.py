@@ -12,32 +12,71 @@ tree instead:
 - a resistor in series is the high-frequency intercept (``series``).
 
 Arcs are listed in circuit order; the first is given the role ``bulk`` and the second
-``grain_boundary`` for the starting points, and after the fit interchangeable arcs are put
-in τ order (smaller τ first, :func:`eis_pipeline.fitting.engine._arc_swap`), so the result
-does not depend on the order they were written in. A circuit with one arc and a series
+``grain_boundary``. :func:`circuit_roles` reads them from the circuit's canonical spelling
+(:mod:`eis_pipeline.circuits.canonical`), so every spelling gives the same element the same
+role; after the fit interchangeable R‖CPE arcs are put in τ order (smaller τ first,
+:func:`eis_pipeline.fitting.engine._arc_swap`). A circuit with one arc and a series
 resistor is read as the high-frequency-intercept preset (the resistor is the bulk). Anything
 else (three arcs, nested blocks, Warburg elements) is not given roles for it: those
 parameters keep the generic, time-constant-varied starts.
 
-These roles steer only the starting points and the arc order; the fits dataset still records
-a custom circuit's roles as ``{}`` (the physics stage assigns its arcs by capacitance).
+The roles steer the starting points and the arc order, and when they name the arcs for
+certain (:attr:`StructuralRoles.ordered`) the fits dataset records them, so the physics
+stage reads a renamed preset exactly as the preset. Otherwise (arcs of different kinds,
+R‖C arcs the fitter does not order) it records ``{}`` and the physics stage assigns the arcs
+by capacitance.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from eis_pipeline.circuits import compile_circuit
+from eis_pipeline.circuits.canonical import canonical_form
 from eis_pipeline.circuits.grammar import Element, Node, Parallel, Series
 
-__all__ = ["SeriesTerms", "StructuralRoles", "series_terms", "structural_roles"]
+__all__ = ["SeriesTerms", "StructuralRoles", "circuit_roles", "rename_roles", "series_terms",
+           "structural_roles"]
 
 
 @dataclass(frozen=True)
 class StructuralRoles:
-    """Roles in the format of :attr:`eis_pipeline.circuits.presets.Preset.roles`."""
+    """Roles in the format of :attr:`eis_pipeline.circuits.presets.Preset.roles`.
+
+    ``ordered``: the bulk/grain-boundary labels are certain (one arc, or R‖CPE arcs, which
+    the fitter puts in τ order), so they may be recorded for the physics stage.
+    """
 
     roles: dict[str, dict[str, str]]
     bulk_from_intercept: bool
+    ordered: bool = True
+
+
+def rename_roles(roles: Mapping[str, Mapping[str, str]],
+                 names: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """``roles`` with every element name replaced through ``names`` (others kept)."""
+    return {role: {k: names.get(v, v) for k, v in elements.items()}
+            for role, elements in roles.items()}
+
+
+def circuit_roles(ast: Node) -> StructuralRoles | None:
+    """:func:`structural_roles` of the circuit's canonical spelling, in ``ast``'s names.
+
+    Two spellings of one circuit give corresponding elements the same roles (the arc that
+    comes first in the canonical order is the bulk, whatever it is called).
+
+    >>> from eis_pipeline.circuits import parse_circuit
+    >>> circuit_roles(parse_circuit("CPE7-p(C4,R4)-p(R2,CPE2)")).roles["bulk"]
+    {'resistance': 'R4', 'capacitor': 'C4'}
+    """
+    form = canonical_form(ast)
+    found = structural_roles(compile_circuit(form.circuit).ast)
+    if found is None:
+        return None
+    back = {c: u for u, c in form.element_names.items()}
+    return StructuralRoles(rename_roles(found.roles, back), found.bulk_from_intercept,
+                           found.ordered)
 
 
 def _arc(node: Parallel) -> dict[str, str] | None:
@@ -104,7 +143,8 @@ def structural_roles(ast: Node) -> StructuralRoles | None:
         roles["electrode"] = electrode[0]
     if inductors:
         roles["inductance"] = {"inductor": inductors[0]}
-    return StructuralRoles(roles, intercept)
+    ordered = len(arcs) == 1 or all("cpe" in a for a in arcs)
+    return StructuralRoles(roles, intercept, ordered)
 
 
 @dataclass(frozen=True)

@@ -36,13 +36,40 @@ def _arcs(model: CircuitModel) -> list[tuple[float, float]]:
 
 
 def _check_same_optimum(f: np.ndarray, z: np.ndarray) -> None:
+    """Every spelling is solved in one canonical form: identical numbers, not close ones."""
     models = [CircuitModel(c).fit(f, z) for c in SPELLINGS]
     costs = np.array([m.result_.cost for m in models])
-    np.testing.assert_allclose(costs, costs[0], rtol=1e-3)
+    np.testing.assert_array_equal(costs, costs[0])
     ref = _arcs(models[0])
     assert ref[0][1] < ref[1][1]   # smaller τ first
     for m in models[1:]:
-        np.testing.assert_allclose(_arcs(m), ref, rtol=1e-3)
+        np.testing.assert_array_equal(_arcs(m), ref)
+        assert m.result_.nfev == models[0].result_.nfev
+
+
+def _single_arc_spellings() -> list[str]:
+    """Every way of writing p(R1,CPE1)-CPE2: names, term order, branch order, CDC."""
+    out = []
+    for a, e in ((1, 2), (0, 1), (5, 3)):
+        for branch in (f"R{a},CPE{a}", f"CPE{a},R{a}"):
+            arc, spike = f"p({branch})", f"CPE{e}"
+            out += [f"{arc}-{spike}", f"{spike}-{arc}"]
+    return [*out, "(RQ)Q", "Q(RQ)", "(QR)Q", "single-arc-electrode"]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_single_arc_spellings_on_two_arc_spectra_are_identical(seed):
+    """A one-arc circuit on a two-arc spectrum has a flat valley of near-optimal points; a
+    spelling-dependent order of operations stopped spellings 0.15-0.35 % apart there."""
+    z = simulate(PRESET, TRUE, np.random.default_rng(seed), noise=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fits = [CircuitModel(c).fit(F, z) for c in _single_arc_spellings()]
+    ref = fits[0].result_
+    for c, m in zip(_single_arc_spellings(), fits, strict=True):
+        assert m.result_.cost == ref.cost, c
+        r = next(n for n in m.params_ if n.startswith("R"))
+        assert m.params_[r] == fits[0].params_["R1"], c
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
