@@ -216,3 +216,21 @@ def test_written_run_streams_spectra_to_the_file(tmp_path):
     assert len(on_disk["mill045"]["spectra"].children) == 6
     kept = run(config, output=out, progress=False, plots="none", keep_spectra=True)
     assert len(kept["mill045"]["spectra"].children) == 6
+
+
+@pytest.mark.parametrize("spelling", ["p(R0,CPE0)-p(R1,CPE1)-CPE2", "CPE3-p(R2,CPE2)-p(CPE1,R1)",
+                                      "(RQ)(RQ)Q"])
+def test_spellings_of_a_preset_give_the_preset_summary(tmp_path, spelling):
+    """A renamed, reordered or CDC spelling of bulk-gb-electrode is read by the physics stage
+    as the preset (roles from its structure, issue 12): the same summary, number for number."""
+    config = _campaign_copy(tmp_path, samples=("mill045",))
+    text = config.read_text()
+    csv = {}
+    for name, circuit in (("preset", "bulk-gb-electrode"), ("spelling", spelling)):
+        config.write_text(text.replace('circuit = "auto"', f'circuit = "{circuit}"'))
+        out = tmp_path / f"{name}.h5"
+        result = CliRunner().invoke(cli, ["run", str(config), "-o", str(out), "--plots",
+                                          "none", "--no-progress"])
+        assert result.exit_code == 0, result.output
+        csv[name] = out.with_suffix(".csv").read_text()
+    assert csv["spelling"] == csv["preset"]
