@@ -1,27 +1,36 @@
-"""numba kernel of :mod:`eis_pipeline.fitting.compiled_starts` (imported only when numba is).
+"""Starting points from a spectrum's features, once: compiled by numba, or the same code pure.
 
-:func:`role_starts` is :func:`eis_pipeline.fitting.initial._from_roles` for one complete
-spectrum, written with scalars and loops; change both together
-(tests/fitting/test_compiled_starts.py checks they agree).
+:func:`role_starts` reads the features of each spectrum (PHYSICS.md sections 1-3; the method
+is described in :mod:`eis_pipeline.fitting.initial`) with scalars and loops, one spectrum
+after another: a handful of numpy calls per spectrum would cost more than the arithmetic.
+:func:`eis_pipeline.fitting.initial.initial_guesses` runs it compiled, or as its pure-Python
+twin (:func:`eis_pipeline._jit.pure`) when numba is off; there is no second copy.
 """
 
 from __future__ import annotations
 
 import math
 
-import numba as nb
 import numpy as np
 
-# as in initial.py
-_ARC_N = 0.9
-_N_STARTS = 4
-_N_TOP = 6
+from eis_pipeline._jit import kernel
+
+#: Alternative starting points per spectrum (the lists below hold this many; it is
+#: initial.N_STARTS, tested there).
+N_STARTS = 4
+#: Points at the top of the spectrum fitted by :func:`high_frequency`.
+N_TOP = 6
 
 
-@nb.njit(cache=True)
-def _high_frequency(omega, zr, zi, with_l, exponents):  # pragma: no cover - compiled
-    """initial._high_frequency for one spectrum: (R_s, L, Q, n)."""
-    t = min(_N_TOP, omega.size)
+@kernel
+def high_frequency(omega, zr, zi, with_l, exponents):  # pragma: no cover - compiled
+    """Fit ``R_s + jωL + A (jω)^-n`` to the top :data:`N_TOP` points for each n of
+    ``exponents``: linear in (R_s, L, A) for fixed n, solved by modulus-weighted normal
+    equations; the n with the smallest misfit wins (the first on a tie).
+
+    Returns (R_s, L, Q = 1/A, n): Q NaN when A <= 0; Q and n 0 when no exponent gives a
+    finite misfit."""
+    t = min(N_TOP, omega.size)
     c = 3 if with_l else 2
     best_misfit = np.inf
     best = np.zeros(c)
@@ -45,7 +54,9 @@ def _high_frequency(omega, zr, zi, with_l, exponents):  # pragma: no cover - com
                 x[t + i, 1] = omega[i] * wt
             x[i, c - 1] = cn * wn * wt
             x[t + i, c - 1] = -sn * wn * wt
-        a = x.T @ x + 1e-12 * np.eye(c)
+        a = x.T @ x
+        for j in range(c):   # a ridge against singularity, relative: the columns' scales
+            a[j, j] += 1e-12 * a[j, j] + 1e-300   # differ by many decades (ω^-n vs 1)
         coef = np.linalg.solve(a, x.T @ rw)
         d = x @ coef - rw
         misfit = np.sum(d * d)
@@ -63,13 +74,19 @@ def _high_frequency(omega, zr, zi, with_l, exponents):  # pragma: no cover - com
     return r_s, max(l_hat, 0.0), q, n_best
 
 
-@nb.njit(cache=True)
-def _peaks(y):  # pragma: no cover - compiled
-    """initial._peaks for one spectrum (no padding): (i1, i2, has2, trough)."""
+@kernel
+def peaks(y):  # pragma: no cover - compiled
+    """Arc apices and the trough before the electrode spike of ``y = -Z''`` (decreasing
+    frequency): (i1, i2, has2, trough).
+
+    ``i1`` is the highest interior local maximum of the 3-point smoothed ``y`` above the
+    trough, ``i2`` the highest other one at least three points away and 5 % as high
+    (``has2`` says if there is one), the trough the minimum of the smoothed ``y`` on the
+    low-frequency side of the lowest-frequency apex (the last point when no spike rises)."""
     m = y.size
     ys = y.copy()
     for i in range(1, m - 1):
-        ys[i] = (y[i - 1] + y[i] + y[i + 1]) / 3.0
+        ys[i] = (y[i - 1] + y[i] + y[i + 1]) / 3.0   # smoothing against noise
     peak = np.zeros(m, dtype=np.bool_)
     p_lo = 0
     for i in range(1, m - 1):
@@ -104,80 +121,71 @@ def _peaks(y):  # pragma: no cover - compiled
     return i1, max(i2, 0), has2, trough
 
 
-@nb.njit(cache=True)
-def _put_arc(out, written, cols, r, q, n):  # pragma: no cover - compiled
-    """Write one arc's (R, Q, n) for every start; ``cols`` = (R, Q, n, capacitor), -1 absent."""
-    for k in range(_N_STARTS):
+@kernel
+def _put_arc(out, cols, r, q, n):  # pragma: no cover - compiled
+    """Write one arc's (R, Q, n) for every start; ``cols`` = (R, Q, n, capacitor), -1 absent
+    (a capacitor takes the Q column's value)."""
+    for k in range(N_STARTS):
         out[k, cols[0]] = r[k]
         if cols[1] >= 0:
             out[k, cols[1]] = q[k]
             out[k, cols[2]] = n[k]
         if cols[3] >= 0:
             out[k, cols[3]] = q[k]
-    written[cols[0]] = True
-    if cols[1] >= 0:
-        written[cols[1]] = True
-        written[cols[2]] = True
-    if cols[3] >= 0:
-        written[cols[3]] = True
 
 
-@nb.njit(cache=True)
-def role_starts(omega, zr, zi, n_params, l_col, series_col, elec_cols, arc_cols, n_arcs,
-                exponents):  # pragma: no cover - compiled
-    """Starts (N_STARTS, P) of one spectrum sorted by decreasing frequency, and which columns
-    they set. ``elec_cols`` = (Q, n, capacitor) and ``arc_cols`` rows (R, Q, n, capacitor)
-    are column indices, -1 where absent; ``series_col`` is the intercept bulk resistance."""
+@kernel
+def one_spectrum(out, omega, zr, zi, l_col, series_col, extra_col, elec_cols, arc_cols,
+                 n_arcs, exponents, arc_n):  # pragma: no cover - compiled
+    """The starts (N_STARTS, P) of one complete spectrum sorted by decreasing frequency,
+    written into ``out`` at the columns of the plan (see :func:`role_starts`)."""
     m = omega.size
-    out = np.empty((_N_STARTS, n_params))
-    written = np.zeros(n_params, dtype=np.bool_)
     last = m - 1
     w_top, w_min = omega[0], omega[last]
     mods = np.sort(np.hypot(zr, zi))
-    zs = (mods[(m - 1) // 2] + mods[m // 2]) / 2.0
+    zs = (mods[(m - 1) // 2] + mods[m // 2]) / 2.0   # median |Z|
 
-    # high-frequency end: series resistance, stray inductance
+    # high-frequency end: series resistance, stray inductance, removed from the data
     r_s = 0.0
     have_hf = False
-    hf_q, hf_n = math.nan, _ARC_N
+    hf_q, hf_n = math.nan, arc_n
     cr = zr.copy()
     ci = zi.copy()
-    if series_col >= 0 or l_col >= 0:
-        r_s, l0, hf_q, hf_n = _high_frequency(omega, zr, zi, l_col >= 0, exponents)
+    if series_col >= 0 or extra_col >= 0 or l_col >= 0:
+        r_s, l0, hf_q, hf_n = high_frequency(omega, zr, zi, l_col >= 0, exponents)
         have_hf = True
         l0 = max(l0, 1e-4 * zs / w_top)
         if l_col >= 0:
             out[:, l_col] = l0
-            written[l_col] = True
         if series_col >= 0:
             out[:, series_col] = r_s
-            written[series_col] = True
+        if extra_col >= 0:
+            out[:, extra_col] = r_s
         for i in range(m):
             cr[i] = zr[i] - r_s
             ci[i] = zi[i] - omega[i] * l0
     y = -ci
 
-    # arcs and the trough before the spike
-    i1, i2, has2, trough = _peaks(y)
+    # arcs and the trough before the spike: the arcs' total resistance
+    i1, i2, has2, trough = peaks(y)
     r_tot = max(cr[trough], 1e-2 * zs)
-    # electrode spike beyond the trough
+    # electrode spike beyond the trough: phase and modulus of Z - R_total at the last point
     if elec_cols[0] >= 0 or elec_cols[1] >= 0 or elec_cols[2] >= 0:
         if trough < last:
             tr, ti = cr[last] - r_tot, ci[last]
             n3 = min(max(-math.atan2(ti, tr) / (math.pi / 2), 0.5), 1.0)
             mod = math.hypot(tr, ti)
         else:
-            n3, mod = _ARC_N, 0.3 * r_tot
+            n3, mod = arc_n, 0.3 * r_tot
         if elec_cols[0] >= 0:
             out[:, elec_cols[0]] = 1.0 / (mod * w_min**n3)
-            written[elec_cols[0]] = True
         if elec_cols[1] >= 0:
             out[:, elec_cols[1]] = n3
-            written[elec_cols[1]] = True
         if elec_cols[2] >= 0:
             out[:, elec_cols[2]] = 1.0 / (mod * w_min)
-            written[elec_cols[2]] = True
 
+    # arcs: apices give the time constants (Q = 1 / (R ω_apexⁿ)), the valley between two
+    # apices splits the total resistance
     w1, w2 = omega[i1], omega[i2]
     w_hi = max(w1, w2) if has2 else w1
     w_lo = min(w1, w2) if has2 else w1
@@ -189,30 +197,54 @@ def role_starts(omega, zr, zi, n_params, l_col, series_col, elec_cols, arc_cols,
     share = min(max(cr[valley] / r_tot, 0.05), 0.95) if has2 and valley >= 0 else 0.3
 
     if n_arcs == 2:
+        # the starts: (bulk R share, bulk apex, gb apex)
         sh = np.array([share, 0.05, 0.9, 0.5])
         wb = np.array([w_hi, 3.0 * w_top, w1, w1 * 10.0])
         wg = np.array([w_lo if has2 else w1 / 100.0, w1, w1 / 100.0, w1 / 10.0])
-        nn = np.full(_N_STARTS, _ARC_N)
+        nn = np.full(N_STARTS, arc_n)
         r = sh * r_tot
-        _put_arc(out, written, arc_cols[0], r, 1.0 / (r * wb**_ARC_N), nn)
+        _put_arc(out, arc_cols[0], r, 1.0 / (r * wb**arc_n), nn)
         r = (1 - sh) * r_tot
-        _put_arc(out, written, arc_cols[1], r, 1.0 / (r * wg**_ARC_N), nn)
+        _put_arc(out, arc_cols[1], r, 1.0 / (r * wg**arc_n), nn)
     elif n_arcs == 1:
         if not have_hf:
-            hf_q, hf_n = math.nan, _ARC_N
-        n_hf = min(max(hf_n if math.isfinite(hf_q) else _ARC_N, 0.5), 1.0)
-        q_hf = hf_q if math.isfinite(hf_q) else 1.0 / (r_tot * w1**_ARC_N)
+            hf_q, hf_n = math.nan, arc_n
+        n_hf = min(max(hf_n if math.isfinite(hf_q) else arc_n, 0.5), 1.0)
+        q_hf = hf_q if math.isfinite(hf_q) else 1.0 / (r_tot * w1**arc_n)
         h1 = max(y[i1], 1e-3 * zs)
-        r_height = 2.0 * h1 / math.tan(_ARC_N * math.pi / 4)
+        r_height = 2.0 * h1 / math.tan(arc_n * math.pi / 4)   # R from the apex height
         re_top = max(zr[0], 1e-3 * zs)
+        # the starts: (arc R, Q, n) and the series R, the least certain number
         r = np.array([r_tot, r_tot, r_tot, r_height])
-        nn = np.array([_ARC_N, n_hf, 0.75, _ARC_N])
+        nn = np.array([arc_n, n_hf, 0.75, arc_n])
         q = 1.0 / (r * w1**nn)
         q[1] = q_hf
-        _put_arc(out, written, arc_cols[0], r, q, nn)
+        _put_arc(out, arc_cols[0], r, q, nn)
         if series_col >= 0:
             out[0, series_col] = r_s
             out[1, series_col] = r_s
             out[2, series_col] = 0.5 * re_top
             out[3, series_col] = 0.05 * re_top
-    return out, written
+
+
+@kernel
+def role_starts(omega, zr, zi, n_valid, n_params, l_col, series_col, extra_col, elec_cols,
+                arc_cols, n_arcs, exponents, arc_n):  # pragma: no cover - compiled
+    """Starts (S, N_STARTS, P) of spectra (S, N) sorted by decreasing frequency, the first
+    ``n_valid[s]`` points of each row valid (padding after them is never read).
+
+    Column indices (-1 where absent): ``l_col`` the stray inductance, ``series_col`` the
+    bulk resistance read at the high-frequency intercept, ``extra_col`` a series resistance
+    beside the arcs, ``elec_cols`` the electrode's (Q, n, capacitor), ``arc_cols`` rows
+    (R, Q, n, capacitor) of ``n_arcs`` arcs (bulk first); ``exponents`` those tried by
+    :func:`high_frequency`, ``arc_n`` the arcs' exponent at the start. Columns no role
+    covers are left NaN for the caller."""
+    s = omega.shape[0]
+    out = np.full((s, N_STARTS, n_params), np.nan)
+    for i in range(s):
+        m = n_valid[i]
+        if m < 1:
+            continue
+        one_spectrum(out[i], omega[i, :m], zr[i, :m], zi[i, :m], l_col, series_col,
+                     extra_col, elec_cols, arc_cols, n_arcs, exponents, arc_n)
+    return out

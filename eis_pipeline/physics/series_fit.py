@@ -228,8 +228,9 @@ def fit_temperature_series(
         inwin = np.isfinite(r) & (r > 0)
         c_eff = np.full(n_t, np.nan)
         n_exp = np.full(n_t, np.nan)
+        q_name = cap if cap in idx else f"{cap}_0"   # a capacitor C, or a CPE's Q
         if cap:
-            q = p0[:, idx[f"{cap}_0"]]
+            q = p0[:, idx[q_name]]
             n_exp = p0[:, idx[f"{cap}_1"]] if f"{cap}_1" in idx else np.ones(n_t)
             c_eff = q ** (1 / n_exp) * r ** ((1 - n_exp) / n_exp)
             apex = 1.0 / (2 * np.pi * r * c_eff)
@@ -265,7 +266,7 @@ def fit_temperature_series(
             theta0.append(n_med)
         if cap and "capacitances" in shared:
             n_j = idx.get(f"{cap}_1", -1)
-            plan.kind[idx[f"{cap}_0"]] = ("cdl", len(plan.roles) - 1, len(theta0), n_j)
+            plan.kind[idx[q_name]] = ("cdl", len(plan.roles) - 1, len(theta0), n_j)
             plan.names.append(f"{role}_ln_capacitance")
             plan.lower.append(-np.inf)
             plan.upper.append(np.inf)

@@ -77,7 +77,17 @@ def test_bad_input_names_the_fix() -> None:
     with pytest.raises(FitError, match="shared"):
         fit_temperature_series(spectra, shared=("everything",), **GEOMETRY)
     with pytest.raises(FitError, match="no bulk or grain_boundary"):
-        fit_temperature_series(spectra, circuit="R0-p(R1,C1)", **GEOMETRY)
+        # three arcs: no roles read from the structure
+        fit_temperature_series(spectra, circuit="p(R1,C1)-p(R2,C2)-p(R3,C3)", **GEOMETRY)
+
+
+def test_a_custom_spelling_of_a_preset_fits_like_the_preset() -> None:
+    """Roles read from a custom circuit's structure (issue 12): a renamed, reordered
+    bulk-gb-electrode gives the preset's activation energies."""
+    spectra = _series(3, n=5)
+    ref = fit_temperature_series(spectra, **GEOMETRY)
+    other = fit_temperature_series(spectra, circuit="CPE9-p(CPE4,R4)-p(R2,CPE2)", **GEOMETRY)
+    np.testing.assert_allclose(_recovered(other)[0], _recovered(ref)[0], rtol=1e-6)
 
 
 @pytest.mark.slow
