@@ -100,6 +100,22 @@ def _temperature(ds: xr.Dataset) -> float:
     return float(t.mean()) if t.size else float("nan")
 
 
+def _chained(fit: BatchFit, spectra: Sequence[xr.Dataset], f: NDArray[np.float64],
+             z: NDArray[np.complex128], fit_from: Any) -> BatchFit:
+    """``fit`` improved by warm starts along the temperatures of ``spectra``."""
+    from eis_pipeline.fitting.chain import chain_fits
+
+    temps = np.array([_temperature(ds) for ds in spectra])
+    if not np.isfinite(temps).all():
+        bad = int(np.flatnonzero(~np.isfinite(temps))[0])
+        where = spectra[bad].attrs.get("source") or f"spectrum {bad}"
+        raise FitError(f"chain='temperature': {where} has no temperature; set its "
+                       "'temperature' variable (K), or fit without chain")
+    order = np.argsort(temps, kind="stable")
+    return chain_fits(fit, order, lambda row, start: fit_from(f[row:row + 1],
+                                                              z[row:row + 1], start))
+
+
 def undetermined(value: NDArray[np.float64], stderr: NDArray[np.float64],
                  fixed: NDArray[np.bool_]) -> NDArray[np.bool_]:
     """Free parameters of finite value whose standard error is NaN or exceeds the value."""
@@ -121,6 +137,7 @@ def fit_spectra(
     f_min_hz: float | None = None,
     f_max_hz: float | None = None,
     mask: Any = None,
+    chain: Literal["temperature"] | None = None,
 ) -> xr.Dataset:
     """Fit one circuit to every spectrum, all in one batch.
 
@@ -144,6 +161,13 @@ def fit_spectra(
     mask : boolean array or sequence of them, optional
         Points to fit (True) per spectrum: one array for every spectrum, or one per
         spectrum. The fits dataset holds the points that were fitted.
+
+    chain : {"temperature"}, optional
+        After every spectrum is fitted from its own data, refit them in temperature order,
+        each from its neighbour's fitted parameters, and keep the better fit of each
+        (:mod:`~eis_pipeline.fitting.chain`): every spectrum reaches at least the optimum
+        of its independent fit. Needs a finite temperature for every spectrum; ignored with
+        ``initial_guess`` (one start for all).
 
     ``bounds`` may also name an element type (``{"R": (1e-3, 1e10), "CPE_1": (0.5, 1)}``),
     applying to every parameter of it; a per-parameter entry wins
@@ -173,6 +197,8 @@ def fit_spectra(
         raise FitError(f"errors must be 'raise' or 'ignore', got {errors!r}")
     if weighting not in WEIGHTINGS:
         raise FitError(f"unknown weighting {weighting!r}; expected one of {', '.join(WEIGHTINGS)}")
+    if chain not in (None, "temperature"):
+        raise FitError(f"chain must be None or 'temperature', got {chain!r}")
     if isinstance(spectra, xr.Dataset):
         spectra = [spectra]
     spectra = list(spectra)
@@ -222,6 +248,13 @@ def fit_spectra(
         fit = fit_canonical(c, f_all[ok], z_all[ok], weighting=weighting, space=space,
                             initial_guess=guess, roles=resolved.start_roles,
                             bulk_from_intercept=resolved.start_intercept, max_nfev=max_nfev)
+        if chain == "temperature" and guess is None and len(ok) > 1:
+            fit = _chained(fit, [spectra[i] for i in ok], f_all[ok], z_all[ok],
+                           lambda f, z, start: fit_canonical(
+                               c, f, z, weighting=weighting, space=space, initial_guess=start,
+                               roles=resolved.start_roles,
+                               bulk_from_intercept=resolved.start_intercept,
+                               max_nfev=max_nfev))
 
     def full(shape: tuple[int, ...], fill: Any, dtype: Any = np.float64) -> NDArray[Any]:
         return np.full(shape, fill, dtype=dtype)
@@ -299,6 +332,7 @@ def fit_spectra(
             "roles": json.dumps(resolved.roles),
             "bulk_from_intercept": int(resolved.bulk_from_intercept),
             "weighting": weighting,
+            **({"chain": chain} if chain is not None and guess is None else {}),
             **({"f_min_hz": float(f_min_hz)} if f_min_hz is not None else {}),
             **({"f_max_hz": float(f_max_hz)} if f_max_hz is not None else {}),
         },

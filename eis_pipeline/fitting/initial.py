@@ -304,7 +304,9 @@ def grid_start(frequency: Array, impedance: NDArray[np.complex128], names: Seque
                         np.where(valid, z.imag, 0.0) * inv], axis=1)     # (S, 2N)
 
     def col(h: Any) -> Array:
-        return np.concatenate([h.real * inv, h.imag * inv], axis=-1)
+        """Weighted real and imaginary parts of a basis function (S, N) or (S, G, N)."""
+        wt = inv if h.ndim == 2 else inv[:, None, :]
+        return np.concatenate([h.real * wt, h.imag * wt], axis=-1)
 
     fixed: list[Array] = []
     if terms.resistors:
