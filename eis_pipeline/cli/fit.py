@@ -18,12 +18,17 @@ import click
 import numpy as np
 import xarray as xr
 
+from eis_pipeline.circuits import PRESETS, compile_circuit
 from eis_pipeline.config import FitDefaults, Geometry
 from eis_pipeline.config.files import campaign_from_files
 from eis_pipeline.conventions import ZERO_CELSIUS_K
 from eis_pipeline.exceptions import EisError
+from eis_pipeline.fitting import compiled_lm
 from eis_pipeline.fitting.selection import evidence_table
 from eis_pipeline.fitting.solver import Status
+from eis_pipeline.io.registry import list_formats
+from eis_pipeline.pipeline import run
+from eis_pipeline.report.plots import write_sample_plots
 from eis_pipeline.vocabulary import AUTO_CIRCUIT, WEIGHTINGS, Weighting, is_auto_circuit
 
 DEFAULT_PRESET = "bulk-gb-electrode"
@@ -137,7 +142,6 @@ def fail(message: str) -> NoReturn:
 
 def check_preset(preset: str | None) -> None:
     """An unknown ``--preset`` is a usage error naming the closest preset."""
-    from eis_pipeline.circuits import PRESETS
 
     if preset is None or preset == AUTO_CIRCUIT or preset in PRESETS:
         return
@@ -151,7 +155,6 @@ def check_preset(preset: str | None) -> None:
 
 def check_circuit(circuit: str) -> None:
     """A circuit string that does not parse fails before any file is read."""
-    from eis_pipeline.circuits import compile_circuit
 
     try:
         compile_circuit(circuit)
@@ -161,7 +164,6 @@ def check_circuit(circuit: str) -> None:
 
 def check_format(format_: str | None) -> None:
     """An unknown ``--format`` is a usage error, raised before any file is read."""
-    from eis_pipeline.io.registry import list_formats
 
     names = [str(r["name"]) for r in list_formats()]
     if format_ is None or format_ in names:
@@ -287,7 +289,6 @@ def fit(files: tuple[Path, ...], preset: str | None, circuit: str | None, weight
     bound. Exit status 1 when a file cannot be read or a sweep cannot be fitted (the other
     sweeps are still fitted and printed).
     """
-    from eis_pipeline.pipeline import run
 
     if preset is not None and circuit is not None:
         raise click.UsageError("give either --preset or --circuit, not both")
@@ -309,7 +310,6 @@ def fit(files: tuple[Path, ...], preset: str | None, circuit: str | None, weight
                            f_min_hz=f_min_hz, f_max_hz=f_max_hz)
     config = campaign_from_files(files, settings, geometry=geometry, name=SAMPLE,
                                  output=output or "fit.h5")
-    from eis_pipeline.fitting import compiled_lm
 
     if compiled_lm.needs_compiling():
         click.echo(compiled_lm.COMPILING_NOTE, err=True)
@@ -322,7 +322,6 @@ def fit(files: tuple[Path, ...], preset: str | None, circuit: str | None, weight
         if output is not None:
             click.echo(f"\nwrote {output}")
         if plots is not None:
-            from eis_pipeline.report.plots import write_sample_plots
 
             count = len(write_sample_plots(tree.children[SAMPLE], plots, spectra=True))
             click.echo(f"\nwrote {count} plots to {plots / SAMPLE}")

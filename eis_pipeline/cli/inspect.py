@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 
 from eis_pipeline.exceptions import EisError
+from eis_pipeline.io.hdf5 import describe_results
+from eis_pipeline.io.registry import read_spectra
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
@@ -16,7 +18,6 @@ def describe_spectra(path: Path, format: str | None) -> str:
     """A human-readable summary of every sweep in an instrument export."""
     import numpy as np
 
-    from eis_pipeline.io.registry import read_spectra
 
     spectra = read_spectra(path, format=format)
     first = spectra[0]
@@ -84,7 +85,6 @@ def inspect(paths: tuple[Path, ...], format_: str | None) -> None:
             with path.open("rb") as fh:
                 is_hdf5 = fh.read(8) == HDF5_SIGNATURE
             if is_hdf5:
-                from eis_pipeline.io.hdf5 import describe_results
 
                 click.echo(describe_results(path))
             else:
