@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from eis_pipeline.circuits import compile_circuit
 from eis_pipeline.circuits.roles import Roles
 from eis_pipeline.conventions import ZERO_CELSIUS_K
 from eis_pipeline.report import figures
 from eis_pipeline.report.tables import COMPONENTS
-from eis_pipeline.testing.simulate import rq_impedance
 
 SPECTRUM_DPI = 120
 
@@ -46,6 +46,10 @@ def write_spectrum_plots(spectrum: xr.Dataset, fit: Any, arcs: Mapping[str, Any]
                                 stem.with_name(f"{stem.name}_bode.{fmt}"), dpi=SPECTRUM_DPI)]
 
 
+#: One arc alone, R‖C and R‖CPE (indexed by "has a CPE"), evaluated by the circuit compiler.
+_ARC = (compile_circuit("p(R0,C0)"), compile_circuit("p(R0,CPE0)"))
+
+
 def fitted_arcs(frequency: Any, values: Mapping[str, float],
                 roles: Mapping[str, Mapping[str, str]]) -> tuple[dict[str, Any] | None, float]:
     """Each fitted R‖CPE arc (bulk, grain boundary) of a preset fit on ``frequency`` (Hz), for
@@ -57,11 +61,15 @@ def fitted_arcs(frequency: Any, values: Mapping[str, float],
     series = 0.0
     for role in ("bulk", "grain_boundary"):
         elements = roles.get(role, {})
-        r, cpe = elements.get("resistance"), elements.get("cpe")
-        if r and cpe and np.isfinite([values.get(r, np.nan), values.get(f"{cpe}_0", np.nan)]).all():
-            arcs[role.replace("_", " ")] = rq_impedance(
-                np.asarray(frequency), values[r], values[f"{cpe}_0"], values[f"{cpe}_1"])
-        elif role == "bulk" and r and not cpe and np.isfinite(values.get(r, np.nan)):
+        r, cpe, cap = elements.get("resistance"), elements.get("cpe"), elements.get("capacitor")
+        if r and (cpe or cap):
+            arc = ([values.get(r, np.nan), values.get(f"{cpe}_0", np.nan),
+                    values.get(f"{cpe}_1", np.nan)] if cpe
+                   else [values.get(r, np.nan), values.get(str(cap), np.nan)])
+            if np.isfinite(arc).all():
+                arcs[role.replace("_", " ")] = _ARC[bool(cpe)].impedance(
+                    np.asarray(arc, dtype=float), np.asarray(frequency, dtype=float))
+        elif role == "bulk" and r and np.isfinite(values.get(r, np.nan)):
             series = float(values[r])   # the intercept: the arcs start at R_bulk
     return arcs or None, series
 

@@ -204,7 +204,7 @@ def test_a_normal_fit_has_no_bound_marks(fake_files):
 
 
 def test_format_value_marks():
-    from eis_pipeline.cli.fit import format_value
+    from eis_pipeline.report.fit_tables import format_value
 
     assert format_value(0.011, 3.6e3, at_bound=True) == "0.011 ± 3.6e+03 (at bound)"
     assert format_value(150.0, float("nan"), at_bound=True) == "150 (at bound)"

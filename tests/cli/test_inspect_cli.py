@@ -24,7 +24,7 @@ def fake_file(tmp_path, monkeypatch):
                                            "source_sha256": "0" * 64, "sweep": 0,
                                            "drift_corrected": 0, "cycle_number": 1})]
 
-    monkeypatch.setattr("eis_pipeline.cli.inspect.read_spectra", read_spectra)
+    monkeypatch.setattr("eis_pipeline.report.describe.read_spectra", read_spectra)
     return path
 
 
