@@ -22,12 +22,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from eis_pipeline.circuits import PRESETS, compile_circuit, get_preset
+from eis_pipeline.circuits.roles import Roles
 from eis_pipeline.exceptions import ConvergenceWarning, FitError, NotFittedError, SpectrumError
 from eis_pipeline.fitting.bounds import expand_bounds
 from eis_pipeline.fitting.canonical import fit_canonical
 from eis_pipeline.fitting.engine import WEIGHTINGS, CompiledLike
 from eis_pipeline.fitting.structure import circuit_roles
 from eis_pipeline.fitting.transforms import Bounds, ParameterSpace
+from eis_pipeline.fitting.window import point_window
 from eis_pipeline.vocabulary import is_auto_circuit
 
 __all__ = ["CircuitModel", "FitResult", "resolve_circuit"]
@@ -105,9 +107,9 @@ class ResolvedCircuit:
 
     compiled: CompiledLike
     preset: str
-    roles: Mapping[str, Mapping[str, str]]
+    roles: Roles
     bulk_from_intercept: bool
-    start_roles: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    start_roles: Roles = field(default_factory=Roles)
     start_intercept: bool = False
 
 
@@ -135,13 +137,13 @@ def resolve_circuit(circuit: str) -> ResolvedCircuit:
     if preset is None:
         found = circuit_roles(compiled.ast)
         if found is None:
-            return ResolvedCircuit(compiled, "", {}, False)
+            return ResolvedCircuit(compiled, "", Roles(), False)
         if not found.ordered:
-            return ResolvedCircuit(compiled, "", {}, False, found.roles,
+            return ResolvedCircuit(compiled, "", Roles(), False, found.roles,
                                    found.bulk_from_intercept)
         return ResolvedCircuit(compiled, "", found.roles, found.bulk_from_intercept,
                                found.roles, found.bulk_from_intercept)
-    roles = preset.roles_dict()
+    roles = preset.roles
     intercept = bool(preset.bulk_from_intercept)
     return ResolvedCircuit(compiled, preset.name, roles, intercept, roles, intercept)
 
@@ -301,7 +303,6 @@ class CircuitModel:
         r, space, guess = self._setup()
         f, z = as_spectrum_arrays(frequency, impedance)
         if f_min_hz is not None or f_max_hz is not None or mask is not None:
-            from eis_pipeline.fitting.batch import point_window
 
             if mask is not None:
                 mask = np.asarray(mask, dtype=bool)

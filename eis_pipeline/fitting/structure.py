@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from eis_pipeline.circuits import compile_circuit
 from eis_pipeline.circuits.canonical import canonical_form
 from eis_pipeline.circuits.grammar import Element, Node, Parallel, Series
+from eis_pipeline.circuits.roles import Roles
 
 __all__ = ["SeriesTerms", "StructuralRoles", "circuit_roles", "rename_roles", "series_terms",
            "structural_roles"]
@@ -42,22 +43,21 @@ __all__ = ["SeriesTerms", "StructuralRoles", "circuit_roles", "rename_roles", "s
 
 @dataclass(frozen=True)
 class StructuralRoles:
-    """Roles in the format of :attr:`eis_pipeline.circuits.presets.Preset.roles`.
+    """Roles read from a circuit's tree, as a preset would declare them.
 
     ``ordered``: the bulk/grain-boundary labels are certain (one arc, or R‖CPE arcs, which
     the fitter puts in τ order), so they may be recorded for the physics stage.
     """
 
-    roles: dict[str, dict[str, str]]
+    roles: Roles
     bulk_from_intercept: bool
     ordered: bool = True
 
 
-def rename_roles(roles: Mapping[str, Mapping[str, str]],
-                 names: Mapping[str, str]) -> dict[str, dict[str, str]]:
+def rename_roles(roles: Mapping[str, Mapping[str, str]], names: Mapping[str, str]) -> Roles:
     """``roles`` with every element name replaced through ``names`` (others kept)."""
-    return {role: {k: names.get(v, v) for k, v in elements.items()}
-            for role, elements in roles.items()}
+    return Roles({role: {k: names.get(v, v) for k, v in elements.items()}
+                  for role, elements in roles.items()})
 
 
 def circuit_roles(ast: Node) -> StructuralRoles | None:
@@ -144,7 +144,7 @@ def structural_roles(ast: Node) -> StructuralRoles | None:
     if inductors:
         roles["inductance"] = {"inductor": inductors[0]}
     ordered = len(arcs) == 1 or all("cpe" in a for a in arcs)
-    return StructuralRoles(roles, intercept, ordered)
+    return StructuralRoles(Roles(roles), intercept, ordered)
 
 
 @dataclass(frozen=True)
