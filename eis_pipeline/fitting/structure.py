@@ -67,7 +67,7 @@ def circuit_roles(ast: Node) -> StructuralRoles | None:
     comes first in the canonical order is the bulk, whatever it is called).
 
     >>> from eis_pipeline.circuits import parse_circuit
-    >>> circuit_roles(parse_circuit("CPE7-p(C4,R4)-p(R2,CPE2)")).roles["bulk"]
+    >>> dict(circuit_roles(parse_circuit("CPE7-p(C4,R4)-p(R2,CPE2)")).roles["bulk"])
     {'resistance': 'R4', 'capacitor': 'C4'}
     """
     form = canonical_form(ast)
@@ -99,10 +99,10 @@ def structural_roles(ast: Node) -> StructuralRoles | None:
     Examples
     --------
     >>> from eis_pipeline.circuits import parse_cdc, parse_circuit
-    >>> structural_roles(parse_circuit("CPE2-p(R0,CPE0)-p(CPE1,R1)")).roles["bulk"]
+    >>> dict(structural_roles(parse_circuit("CPE2-p(R0,CPE0)-p(CPE1,R1)")).roles["bulk"])
     {'resistance': 'R0', 'cpe': 'CPE0'}
     >>> s = structural_roles(parse_cdc("LR(RQ)Q"))
-    >>> s.bulk_from_intercept, s.roles["bulk"], s.roles["grain_boundary"]["resistance"]
+    >>> s.bulk_from_intercept, dict(s.roles["bulk"]), s.roles["grain_boundary"]["resistance"]
     (True, {'resistance': 'R0'}, 'R1')
     """
     terms = ast.children if isinstance(ast, Series) else (ast,)
