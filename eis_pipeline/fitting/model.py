@@ -23,7 +23,8 @@ from numpy.typing import NDArray
 
 from eis_pipeline.circuits import PRESETS, compile_circuit, get_preset
 from eis_pipeline.circuits.roles import Roles
-from eis_pipeline.exceptions import ConvergenceWarning, FitError, NotFittedError, SpectrumError
+from eis_pipeline.conventions import check_spectrum_arrays
+from eis_pipeline.exceptions import ConvergenceWarning, FitError, NotFittedError
 from eis_pipeline.fitting.bounds import expand_bounds
 from eis_pipeline.fitting.canonical import fit_canonical
 from eis_pipeline.fitting.engine import WEIGHTINGS, CompiledLike
@@ -178,23 +179,6 @@ def guess_vector(initial_guess: Mapping[str, float] | Sequence[float] | None,
     return out
 
 
-def as_spectrum_arrays(frequency: Any, impedance: Any) -> tuple[NDArray[np.float64],
-                                                               NDArray[np.complex128]]:
-    """Validate 1-D frequency (Hz) and complex impedance (ohm) arrays of equal length."""
-    f = np.asarray(frequency, dtype=np.float64)
-    z = np.asarray(impedance, dtype=np.complex128)
-    if f.ndim != 1 or z.shape != f.shape:
-        raise SpectrumError(f"frequency and impedance must be 1-D arrays of equal length; "
-                            f"got shapes {f.shape} and {z.shape}")
-    # min > 0 is False for NaN; max < inf catches inf (two reductions, no temporaries)
-    if f.size and not (f.min() > 0 and f.max() < np.inf):
-        raise SpectrumError("frequency must be positive and finite (Hz)")
-    if not np.isfinite(z).all():
-        bad = int(np.flatnonzero(~np.isfinite(z))[0])
-        raise SpectrumError(f"impedance must be finite; point {bad} is {z[bad]!r}")
-    return f, z
-
-
 class CircuitModel:
     """An equivalent-circuit model fitted by batched Levenberg–Marquardt.
 
@@ -301,7 +285,7 @@ class CircuitModel:
         a stationary point (``result_.status`` says why).
         """
         r, space, guess = self._setup()
-        f, z = as_spectrum_arrays(frequency, impedance)
+        f, z = check_spectrum_arrays(frequency, impedance, where="CircuitModel.fit")
         if f_min_hz is not None or f_max_hz is not None or mask is not None:
 
             if mask is not None:
