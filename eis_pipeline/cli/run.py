@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import click
 
+from eis_pipeline.cli.options import geometry_options
 from eis_pipeline.exceptions import EisError
-
-
-def geometry_options(command: Callable[..., None]) -> Callable[..., None]:
-    """``--thickness-mm``, ``--diameter-mm``, ``--area-cm2`` for folder runs and ``init``."""
-    for name, unit in (("area-cm2", "cm²"), ("diameter-mm", "mm"), ("thickness-mm", "mm")):
-        what = name.split("-")[0]
-        command = click.option(f"--{name}", type=click.FloatRange(min=0, min_open=True),
-                               help=f"Pellet {what} in {unit} for every sample of a folder "
-                                    "run (wins over samples.csv and file headers).")(command)
-    return command
 
 
 def plural(n: int, noun: str) -> str:
@@ -66,8 +56,8 @@ def without_prefix(reason: str, file: str) -> str:
 @click.option("--report", "html_report", is_flag=True,
               help="Also write RESULTS.html, the self-contained report (as `eis-pipeline "
                    "report RESULTS.h5`).")
-def run(sources: tuple[Path, ...], output: Path | None, thickness_mm: float | None,
-        diameter_mm: float | None, area_cm2: float | None, jobs: int, scheduler: str | None,
+def run(sources: tuple[Path, ...], output: Path | None, geometry: dict[str, float],
+        jobs: int, scheduler: str | None,
         resume: bool, strict: bool, plots: str | None, progress: bool | None,
         html_report: bool) -> None:
     """Run the campaign described by a CONFIG (TOML), or by folders, into one HDF5 file.
@@ -75,7 +65,9 @@ def run(sources: tuple[Path, ...], output: Path | None, thickness_mm: float | No
     SOURCES is one config file, or one or more measurement folders: each subfolder holding
     impedance files is a sample (files directly in the folder form one too). Temperatures come
     from the file or folder names (25C, -20degC, 298K, T25, RT), else from the files; geometry
-    from the flags, else a samples.csv beside the subfolders, else the file headers. What was
+    from the flags (a pellet's --thickness-mm with --diameter-mm or --area-cm2, or a cell's
+    --cell-constant-per-cm, for every sample), else a samples.csv beside the subfolders, else
+    the file headers. What was
     inferred is printed before anything is fitted; `eis-pipeline init DIR` writes it as a
     config to edit and keep.
 
@@ -93,6 +85,7 @@ def run(sources: tuple[Path, ...], output: Path | None, thickness_mm: float | No
       eis-pipeline run configs/example.toml -o results/today.h5 --jobs 2 --plots all
       eis-pipeline run big.toml --resume          # refit only new or changed files
       eis-pipeline run data/ --thickness-mm 0.8 --diameter-mm 10
+      eis-pipeline run cells/ --cell-constant-per-cm 1.0    # conductivity cells
       eis-pipeline inspect results/today.h5       # look at it again later
 
     Options may also come from the environment (EIS_PIPELINE_JOBS, EIS_PIPELINE_SCHEDULER);
@@ -104,7 +97,7 @@ def run(sources: tuple[Path, ...], output: Path | None, thickness_mm: float | No
 
     try:
         if len(sources) == 1 and sources[0].is_file():
-            if thickness_mm or diameter_mm or area_cm2:
+            if geometry:
                 raise click.UsageError("geometry flags are for folder runs; a config gives "
                                        "the geometry per sample")
             cfg = load_config(sources[0])
@@ -113,8 +106,7 @@ def run(sources: tuple[Path, ...], output: Path | None, thickness_mm: float | No
 
             if not all(s.is_dir() for s in sources):
                 raise click.UsageError("give one config file, or one or more folders")
-            plan = plan_folders(sources, thickness_mm=thickness_mm, diameter_mm=diameter_mm,
-                                area_cm2=area_cm2)
+            plan = plan_folders(sources, geometry=geometry)
             click.echo(plan.describe(), err=True)
             cfg = plan.config()
     except (EisError, OSError) as exc:
