@@ -17,6 +17,7 @@ from eis_pipeline.exceptions import GeometryError
 from eis_pipeline.physics.arcs import RoleQuantities, Roles, read_fit_arrays, role_quantities
 from eis_pipeline.physics.capacitance import delta_method_stderr
 from eis_pipeline.physics.geometry import Geometry, conductivity_from_resistance, resolve_geometry
+from eis_pipeline.physics.plausibility import TEMPERATURE_RANGE_K
 from eis_pipeline.physics.roles import EPSILON_0_F_PER_CM, append_flag
 
 __all__ = ["COMPONENTS", "conductivity"]
@@ -52,6 +53,15 @@ def _brick_layer(roles: Roles, cov: FloatArray, geometry: Geometry) -> tuple[Flo
     rel_fit = delta_method_stderr(log_grad, cov)
     rel_geo2 = geometry.relative_variance  # only L/A enters
     return value, np.abs(value) * np.sqrt(rel_fit**2 + rel_geo2)
+
+
+def _implausible_temperatures(fits: xr.Dataset, n: int) -> NDArray[np.bool_]:
+    """True where a spectrum's temperature is known and outside the plausible range."""
+    if "temperature" not in fits.coords and "temperature" not in fits:
+        return np.zeros(n, dtype=bool)
+    kelvin = np.asarray(fits["temperature"].values, dtype=float)
+    low, high = TEMPERATURE_RANGE_K
+    return np.asarray(np.isfinite(kelvin) & ((kelvin < low) | (kelvin > high)))
 
 
 def conductivity(
@@ -101,7 +111,8 @@ def conductivity(
         ``apex_frequency``, the role's ``resistance_element``/``capacitance_element``;
         per spectrum: ``relative_permittivity`` (bulk), ``grain_boundary_specific_conductivity``
         (brick layer), ``electrode_capacitance``, ``bulk_source``, ``role_flags``,
-        ``role_ambiguous``, ``converged``; ``relative_density`` when mass and density are given.
+        ``role_ambiguous``, ``converged``, ``temperature_implausible`` (outside -150…1000 °C);
+        ``relative_density`` when mass and density are given.
         Failed fits give NaN rows.
 
     Raises
@@ -195,6 +206,7 @@ def conductivity(
         "electrode_capacitance_stderr": electrode_stderr,
         "bulk_source": bulk_source, "role_flags": flags, "role_ambiguous": roles.ambiguous,
         "converged": fa.ok,
+        "temperature_implausible": _implausible_temperatures(fits, n_spec),
         "arc_resistance": arc_stack["resistance"],
         "arc_capacitance": arc_stack["capacitance"],
         "arc_specific_capacitance": arc_stack["capacitance"] * kappa,
@@ -228,6 +240,8 @@ _META: dict[str, tuple[str, str]] = {
     "role_flags": ("", "doubts about the role assignment; empty when none"),
     "role_ambiguous": ("", "role assignment is ambiguous or implausible"),
     "converged": ("", "the fit converged (else every value is NaN)"),
+    "temperature_implausible": ("", "temperature outside the plausible range "
+                                    "(physics.plausibility.TEMPERATURE_RANGE_K)"),
     "arc_resistance": ("ohm", "resistance of each R‖CPE arc of the circuit"),
     "arc_capacitance": ("F", "effective capacitance of each arc (Hsu–Mansfeld)"),
     "arc_specific_capacitance": ("F/cm", "C · L / A of each arc: the role evidence"),
