@@ -207,7 +207,8 @@ def test_geometry_in_defaults_and_cell_constants(campaign_dir: Path) -> None:
     assert a.geometry.diameter_cm == pytest.approx(1.2) and a.geometry.thickness_cm == 0.08
     assert b.geometry.thickness_cm is None and b.geometry.cell_constant_per_cm == 1.5
     assert math.sqrt(b.geometry.relative_variance) == pytest.approx(0.01)
-    both = text.replace("cell_constant_per_cm = 1.5", "cell_constant_per_cm = 1.5\nthickness_mm = 1")
+    both = text.replace("cell_constant_per_cm = 1.5",
+                        "cell_constant_per_cm = 1.5\nthickness_mm = 1")
     with pytest.raises(ConfigError, match="not both"):
         load_config(write(campaign_dir, both))
     # no geometry anywhere: None, taken from the files' headers at run time

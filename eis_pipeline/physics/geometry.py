@@ -160,7 +160,7 @@ class Geometry:
                    theoretical_density_g_cm3=theoretical_density_g_cm3)
 
     @classmethod
-    def from_attrs(cls, attrs: Mapping[str, Any]) -> Geometry | None:
+    def from_attrs(cls, attrs: Mapping[Any, Any]) -> Geometry | None:
         """The geometry stored in ``attrs`` under :data:`ATTR_KEYS` (a header's, a fits or
         conductivity dataset's, a results group's), or None when they hold none.
 
@@ -283,7 +283,7 @@ class Geometry:
                        **changed)
 
 
-def header_geometry(headers: Sequence[Mapping[str, Any]]) -> Geometry | None:
+def header_geometry(headers: Sequence[Mapping[Any, Any]]) -> Geometry | None:
     """The geometry the files' headers give (e.g. Novocontrol's ``Diameter[mm]`` and
     ``Thickness[mm]``, converted by the importer to ``diameter_cm``/``thickness_cm``) when
     every header gives the same one; None when any lacks it or they disagree."""
@@ -294,7 +294,7 @@ def header_geometry(headers: Sequence[Mapping[str, Any]]) -> Geometry | None:
 
 
 def resolve_geometry(
-    attrs: Mapping[str, Any],
+    attrs: Mapping[Any, Any],
     *,
     thickness_cm: float | None = None,
     diameter_cm: float | None = None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
@@ -55,14 +56,14 @@ def implausible_temperature(kelvin: float) -> str | None:
 
 
 def temperature_warnings(temperature_K: Sequence[float] | np.ndarray,
-                         sources: Sequence[str]) -> list[str]:
+                         sources: Sequence[str] | np.ndarray) -> list[str]:
     """One warning per file whose spectra have a temperature outside the plausible range
     (unknown temperatures, NaN, are not warned about here)."""
     out: dict[str, str] = {}
     for kelvin, source in zip(np.asarray(temperature_K, float), sources, strict=True):
         warning = implausible_temperature(float(kelvin)) if np.isfinite(kelvin) else None
         if warning is not None:
-            out.setdefault(str(source), f"{source}: {warning}")
+            out.setdefault(str(source), f"{Path(str(source)).name}: {warning}")
     return list(out.values())
 
 
@@ -90,12 +91,37 @@ def _slips(geometry: Geometry) -> list[tuple[float, str]]:
     return out
 
 
+def _permittivity(cond: xr.Dataset, ok: np.ndarray) -> tuple[float, int, bool]:
+    """(median ε_r, spectra it is over, whether a high value is meaningful) of the bulk.
+
+    Per spectrum, the arc of smallest capacitance: every other process (grain boundaries,
+    electrodes) adds capacitance, so it is the bulk arc when the bulk arc is measured,
+    whatever role the fit gave it, and an upper bound on the bulk's ε_r otherwise. So
+    spectra whose bulk arc lies above the measured range (bulk from the high-frequency
+    intercept) can only show an ε_r too low; a too-high one needs spectra with a bulk arc.
+    """
+    if "arc_relative_permittivity" in cond and cond.sizes.get("arc", 0):
+        per_arc = np.asarray(cond["arc_relative_permittivity"].values, float)
+        per_arc = np.where(np.isfinite(per_arc) & (per_arc > 0), per_arc, np.inf)
+        eps = per_arc.min(axis=1)
+    else:
+        eps = np.asarray(cond["relative_permittivity"].values, float)
+    known = ok & np.isfinite(eps) & (eps > 0)
+    with_arc = known & (np.asarray(cond["bulk_source"].values).astype(str) == "arc"
+                        if "bulk_source" in cond else known)
+    use = with_arc if with_arc.any() else known
+    if not use.any():
+        return math.nan, 0, False
+    return float(np.median(eps[use])), int(use.sum()), bool(with_arc.any())
+
+
 def conductivity_warnings(cond: xr.Dataset) -> list[str]:
     """Warnings when a sample's σ or bulk permittivity is physically implausible for the
     geometry it was computed with (read from ``cond.attrs``), naming the likely unit slip.
 
     Looks at the median over converged spectra of the total σ and of the bulk arc's
-    ε_r = C_b·L/(ε₀·A) (PHYSICS.md sections 4 and 5). Outside :data:`PERMITTIVITY_RANGE` or
+    ε_r = C_b·L/(ε₀·A) (PHYSICS.md sections 4 and 5; the bulk arc is the one of smallest
+    capacitance, see :func:`_permittivity`). Outside :data:`PERMITTIVITY_RANGE` or
     :data:`CONDUCTIVITY_RANGE_S_PER_CM`, every single-value slip (thickness or diameter ×10
     or ÷10, area or cell constant ×100 or ÷100...) that brings both back is tried, and the
     one landing nearest a typical permittivity is named.
@@ -104,22 +130,24 @@ def conductivity_warnings(cond: xr.Dataset) -> list[str]:
     --------
     >>> cond = conductivity(fits, thickness_cm=1.0, diameter_cm=1.0)   # doctest: +SKIP
     >>> conductivity_warnings(cond)                                    # doctest: +SKIP
-    ['bulk relative permittivity 250 (median of 8 spectra) is outside 5-100 ...:
-      thickness 10 mm? did you mean 1 mm (then ε_r 25, σ 4.1e-03 S/cm)']
+    ['bulk relative permittivity ε_r = C·L/(ε₀·A) = 300 (median of 1 spectra) is outside
+      the 5-100 of a bulk arc (PHYSICS.md section 4) for thickness 10 mm, diameter 10 mm:
+      thickness 10 mm? did you mean 1 mm (then ε_r 30, σ 0.003 S/cm)']
     """
     geometry = Geometry.from_attrs(cond.attrs)
     if geometry is None or cond.sizes.get("spectrum", 0) == 0:
         return []
-    ok = np.asarray(cond["converged"].values, bool) if "converged" in cond else True
+    ok = (np.asarray(cond["converged"].values, bool) if "converged" in cond
+          else np.ones(cond.sizes["spectrum"], dtype=bool))
     sigma = np.asarray(cond["conductivity"].sel(component="total").values, float)[ok]
-    eps = np.asarray(cond["relative_permittivity"].values, float)[ok]
-    sigma, eps = sigma[np.isfinite(sigma) & (sigma > 0)], eps[np.isfinite(eps) & (eps > 0)]
+    sigma = sigma[np.isfinite(sigma) & (sigma > 0)]
     med_sigma = float(np.median(sigma)) if sigma.size else math.nan
-    med_eps = float(np.median(eps)) if eps.size else math.nan
+    med_eps, n_eps, upper = _permittivity(cond, ok)
     problems = []
-    if eps.size and not _in(med_eps, PERMITTIVITY_RANGE):
+    low_eps, high_eps = PERMITTIVITY_RANGE
+    if n_eps and (med_eps < low_eps or (upper and med_eps > high_eps)):
         problems.append(f"bulk relative permittivity ε_r = C·L/(ε₀·A) = {med_eps:.3g} (median "
-                        f"of {eps.size} spectra) is outside the {PERMITTIVITY_RANGE[0]:g}-"
+                        f"of {n_eps} spectra) is outside the {PERMITTIVITY_RANGE[0]:g}-"
                         f"{PERMITTIVITY_RANGE[1]:g} of a bulk arc (PHYSICS.md section 4)")
     if sigma.size and not _in(med_sigma, CONDUCTIVITY_RANGE_S_PER_CM):
         low, high = CONDUCTIVITY_RANGE_S_PER_CM
@@ -130,7 +158,8 @@ def conductivity_warnings(cond: xr.Dataset) -> list[str]:
         return []
     fixes = []
     for factor, text in _slips(geometry):
-        new_eps, new_sigma = med_eps * factor, med_sigma * factor
+        new_eps = med_eps * factor if n_eps else math.nan
+        new_sigma = med_sigma * factor
         if ((math.isnan(new_eps) or _in(new_eps, PERMITTIVITY_RANGE))
                 and (math.isnan(new_sigma) or _in(new_sigma, CONDUCTIVITY_RANGE_S_PER_CM))):
             after = ", ".join(f"{name} {value:.3g}{unit}" for name, value, unit in

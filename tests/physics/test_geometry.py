@@ -18,7 +18,8 @@ R = np.array([30.0, 12.0, 42.0])
 
 
 def test_cell_constant_gives_sigma_kappa_over_r_closed_form() -> None:
-    cond = conductivity(li6ps5cl_fits(), cell_constant_per_cm=1.7, cell_constant_stderr_per_cm=0.017)
+    cond = conductivity(li6ps5cl_fits(), cell_constant_per_cm=1.7,
+                        cell_constant_stderr_per_cm=0.017)
     np.testing.assert_allclose(cond.conductivity.isel(spectrum=0), 1.7 / R, rtol=1e-14)
     # the geometry's 1 % adds in quadrature to the fit's relative error (PHYSICS.md 5)
     fit_rel = cond.conductivity_fit_stderr / cond.conductivity
@@ -120,7 +121,7 @@ def test_a_unit_slip_is_named(geometry: dict[str, float], named: str) -> None:
 
 def test_implausible_sigma_without_a_bulk_capacitance_still_warns() -> None:
     cond = conductivity(li6ps5cl_fits(), cell_constant_per_cm=1e3)
-    cond["relative_permittivity"][:] = np.nan   # bulk from the intercept: no capacitance
+    cond["arc_relative_permittivity"][:] = np.nan   # no arc capacitance known
     (warning,) = conductivity_warnings(cond)
     assert "total σ = 23.8 S/cm" in warning and "cell constant 1000 cm⁻¹? did you mean" in warning
 
