@@ -110,8 +110,33 @@ def test_numeric_row_is_never_taken_for_preamble(tmp_path):
         read_generic_csv(path)
 
 
-def test_unknown_unit_prefix_is_an_error(tmp_path):
+def test_unknown_unit_prefix_is_named(tmp_path):
     path = tmp_path / "u.csv"
-    path.write_text("f (Hz),Z' (xOhm),Z'' (Ohm)\n1,2,3\n")
-    with pytest.raises(ParseError, match=r"u\.csv:1: header .*xOhm"):
-        read_generic_csv(path)
+    path.write_text("f (Hz),Z' (xOhm),Z'' (Ohm)\n1,2,3\n2,3,4\n")
+    for read in (read_generic_csv, read_spectra):   # also when detecting the format
+        with pytest.raises(ParseError, match=r"u\.csv:1: column \"Z' \(xOhm\)\": unit prefix "
+                                             r"'x' not understood"):
+            read(path)
+
+
+def test_preamble_over_a_named_table_is_detected(tmp_path):
+    path = tmp_path / "pre.csv"
+    path.write_text("Sample pellet 3\nmeasured by AB, 2025-01-02\n"
+                    + table(["f", "Z'", "Z''"], ","))
+    (ds,) = read_spectra(path)
+    assert ds.attrs["source_format"] == "generic-csv"
+    np.testing.assert_allclose(ds.impedance, Z, rtol=1e-12)
+
+
+@pytest.mark.parametrize("headers", [["freq/Hz", "Re(Z)/kOhm", "-Im(Z)/kOhm"],
+                                     ["freq/Hz", "Re(Z)/Ohm", "-Im(Z)/MOhm"]])
+def test_tab_table_headed_freq_hz_is_generic_unless_ec_lab_columns(tmp_path, headers):
+    """A tab table headed freq/Hz was claimed by the EC-Lab sniffer, whose importer then
+    refused its kOhm columns; it is generic-csv's unless it has EC-Lab's own columns."""
+    path = tmp_path / "t.txt"
+    path.write_text(table(headers, "\t"))
+    (ds,) = read_spectra(path)
+    assert ds.attrs["source_format"] == "generic-csv"
+    np.testing.assert_allclose(ds.impedance, Z, rtol=1e-12)
+    path.write_text(table(["freq/Hz", "Re(Z)/Ohm", "-Im(Z)/Ohm"], "\t"))
+    assert read_spectra(path)[0].attrs["source_format"] == "biologic-mpt"
