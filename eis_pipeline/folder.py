@@ -196,7 +196,8 @@ class FolderPlan:
 
 
 def _num(value: float) -> str:
-    return repr(float(value))
+    # 12 significant digits: 298 K is 24.85 °C, not 24.850000000000023
+    return repr(float(f"{float(value):.12g}"))
 
 
 #: samples.csv columns that are geometry: the config's keys
