@@ -148,6 +148,7 @@ def run(sources: tuple[Path, ...], output: Path | None, geometry: dict[str, floa
         click.echo(f"{n_failed} failure(s) recorded in /failures:", err=True)
         for i in range(n_failed):
             file = str(failures["file"].values[i])
-            click.echo(f"  [{failures['stage'].values[i]}] {file}: "
+            where = file or f"sample {failures['sample'].values[i]}"   # a sample-wide stage
+            click.echo(f"  [{failures['stage'].values[i]}] {where}: "
                        f"{without_prefix(str(failures['reason'].values[i]), file)}", err=True)
         sys.exit(1)
