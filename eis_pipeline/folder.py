@@ -30,13 +30,16 @@ import math
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from eis_pipeline.config import CampaignConfig, parse_config
+from eis_pipeline.config.schema import GEOMETRY_KEYS
 from eis_pipeline.conventions import ZERO_CELSIUS_K
-from eis_pipeline.exceptions import ConfigError, EisError
+from eis_pipeline.exceptions import ConfigError, EisError, GeometryError
 from eis_pipeline.io.registry import detect_format, importers, read_spectra
+from eis_pipeline.physics.geometry import Geometry
+from eis_pipeline.physics.plausibility import TEMPERATURE_RANGE_K, implausible_temperature
 
 __all__ = [
     "TEMPERATURE_RANGE_K",
@@ -48,10 +51,6 @@ __all__ = [
 
 SIDECAR = "samples.csv"
 DEFAULT_CIRCUIT = "auto"
-#: Sample temperatures outside this range (K) are flagged as implausible: -150 °C to 1000 °C
-#: covers cryostats and furnaces used for solid electrolytes; 1395 °C is a typo or a
-#: thermocouple fault.
-TEMPERATURE_RANGE_K = (123.15, 1273.15)
 ROOM_TEMPERATURE_C = 25.0
 
 # Linear-time patterns (no nested quantifiers). A number may not continue a word or another
@@ -100,16 +99,6 @@ def temperature_from_name(name: str) -> tuple[float | None, str]:
         return None, "no temperature in the name"
     kelvin, text = found[0]
     return kelvin, text if text.startswith("'") else repr(text)
-
-
-def implausible_temperature(kelvin: float) -> str | None:
-    """A warning when ``kelvin`` lies outside :data:`TEMPERATURE_RANGE_K`, else None."""
-    low, high = TEMPERATURE_RANGE_K
-    if low <= kelvin <= high:
-        return None
-    return (f"{kelvin - ZERO_CELSIUS_K:.6g} °C is outside the plausible range "
-            f"{low - ZERO_CELSIUS_K:.0f}..{high - ZERO_CELSIUS_K:.0f} °C: check the name or "
-            "the thermocouple reading")
 
 
 @dataclass
@@ -199,17 +188,21 @@ class FolderPlan:
         return "\n".join(lines) + "\n"
 
     def config(self) -> CampaignConfig:
-        """The campaign config of :meth:`to_toml`, parsed (the folder run uses exactly this)."""
-        return parse_config(self.to_toml(), base_dir=self.base_dir)
+        """The campaign config of :meth:`to_toml`, parsed (the folder run uses exactly this),
+        each sample saying where its geometry came from."""
+        cfg = parse_config(self.to_toml(), base_dir=self.base_dir)
+        sources = {s.name: s.geometry_source for s in self.samples}
+        return replace(cfg, samples=tuple(replace(s, geometry_source=sources[s.name])
+                                          for s in cfg.samples))
 
 
 def _num(value: float) -> str:
-    return repr(float(value))
+    # 12 significant digits: 298 K is 24.85 °C, not 24.850000000000023
+    return repr(float(f"{float(value):.12g}"))
 
 
-_GEOMETRY_COLUMNS = ("thickness_mm", "thickness_stderr_mm", "diameter_mm",
-                     "diameter_stderr_mm", "area_cm2", "area_stderr_cm2", "mass_mg",
-                     "theoretical_density_g_cm3")
+#: samples.csv columns that are geometry: the config's keys
+_GEOMETRY_COLUMNS = GEOMETRY_KEYS
 
 
 def read_sidecar(path: Path) -> dict[str, dict[str, float | str]]:
@@ -283,9 +276,8 @@ def _from_file(path: Path) -> tuple[str | None, dict[str, float]]:
     ds = read_spectra(path)[0]
     kind = "column" if "temperature" in ds else (
         "metadata" if "temperature_K" in ds.attrs else None)
-    geometry = {f"{k}_mm": float(ds.attrs[f"{k}_cm"]) * 10.0
-                for k in ("thickness", "diameter") if f"{k}_cm" in ds.attrs}
-    return kind, geometry
+    geometry = Geometry.from_attrs(ds.attrs)
+    return kind, {} if geometry is None else geometry.config_keys()
 
 
 def _plan_sample(name: str, folder: Path, files: list[Path], flags: Mapping[str, float],
@@ -332,15 +324,20 @@ def _plan_sample(name: str, folder: Path, files: list[Path], flags: Mapping[str,
         geometry, source = header_geometry, f"header of {plans[0].path.name}"
     else:
         raise ConfigError(f"sample {name!r}: no pellet geometry: pass --thickness-mm and "
-                          f"--diameter-mm (or --area-cm2), or add a row for it to {SIDECAR} "
-                          f"in {folder.parent} (columns sample, thickness_mm, diameter_mm)")
+                          f"--diameter-mm (or --area-cm2, or --cell-constant-per-cm), or add "
+                          f"a row for it to {SIDECAR} in {folder.parent} (columns sample, "
+                          "thickness_mm, diameter_mm)")
     if "area_cm2" in geometry and "diameter_mm" in geometry:
         geometry.pop("area_cm2")  # the diameter is the measured value; the area follows
+    try:
+        Geometry.from_mm(**geometry)
+    except GeometryError as exc:
+        raise ConfigError(f"sample {name!r}: the geometry from {source} is incomplete: "
+                          f"{exc}") from None
     return SamplePlan(name, folder, plans, kind, geometry, source, synthesis, warnings)
 
 
-def plan_folders(folders: Sequence[str | Path], *, thickness_mm: float | None = None,
-                 diameter_mm: float | None = None, area_cm2: float | None = None,
+def plan_folders(folders: Sequence[str | Path], *, geometry: Mapping[str, float] | None = None,
                  output: str | None = None, base_dir: str | Path | None = None) -> FolderPlan:
     """Infer a campaign from measurement folders (see the module docstring).
 
@@ -348,8 +345,10 @@ def plan_folders(folders: Sequence[str | Path], *, thickness_mm: float | None = 
     ----------
     folders : sequence of path
         Folders holding one subfolder per sample (or the sample's files themselves).
-    thickness_mm, diameter_mm, area_cm2 : float, optional
-        Pellet geometry for every sample; overrides ``samples.csv`` and file headers.
+    geometry : mapping, optional
+        Geometry for every sample in the config's keys (``{"thickness_mm": 0.8,
+        "diameter_mm": 10}``, or ``area_cm2``, or ``{"cell_constant_per_cm": 1.0}``);
+        overrides ``samples.csv`` and file headers.
     output : str, optional
         Results file, relative to ``base_dir`` (default ``<name>_results.h5``).
     base_dir : path, optional
@@ -361,12 +360,13 @@ def plan_folders(folders: Sequence[str | Path], *, thickness_mm: float | None = 
         When a sample has no temperature or no geometry, or nothing is found.
     """
 
-    flags = {k: v for k, v in (("thickness_mm", thickness_mm), ("diameter_mm", diameter_mm),
-                               ("area_cm2", area_cm2)) if v is not None}
-    if flags and "thickness_mm" not in flags:
-        raise ConfigError("--diameter-mm/--area-cm2 given without --thickness-mm")
-    if flags and not {"diameter_mm", "area_cm2"} & flags.keys():
-        raise ConfigError("--thickness-mm given without --diameter-mm or --area-cm2")
+    flags = dict(geometry or {})
+    if flags:
+        try:
+            Geometry.from_mm(**flags)
+        except (GeometryError, TypeError) as exc:
+            raise ConfigError(f"the geometry given for every sample, {flags}, is not one: "
+                              f"{exc}") from None
     samples: list[SamplePlan] = []
     skipped: list[tuple[Path, str]] = []
     names: set[str] = set()

@@ -19,7 +19,6 @@ import signal
 import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +26,7 @@ import numpy as np
 import xarray as xr
 
 from eis_pipeline.config import CampaignConfig, SampleConfig, load_config
-from eis_pipeline.config.files import geometry_from_headers
-from eis_pipeline.exceptions import EisError, OutputError
+from eis_pipeline.exceptions import EisError, GeometryError, OutputError
 from eis_pipeline.fitting.combined import split_fits
 from eis_pipeline.io.atomic import remove_stale_temps
 from eis_pipeline.io.hdf5 import ResultsWriter, read_results
@@ -37,6 +35,8 @@ from eis_pipeline.parallel import run_tasks
 from eis_pipeline.physics.arrhenius import arrhenius_by_component
 from eis_pipeline.physics.campaign import campaign_trends, summarise_campaign
 from eis_pipeline.physics.conductivity import conductivity
+from eis_pipeline.physics.geometry import header_geometry
+from eis_pipeline.physics.plausibility import conductivity_warnings, temperature_warnings
 from eis_pipeline.physics.series_fit import series_fit_for_campaign
 from eis_pipeline.report.plots import write_campaign_plots, write_sample_plots
 from eis_pipeline.report.tables import write_csv_summary
@@ -88,21 +88,33 @@ def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult],
     def stage(name: str) -> Any:
         return _recorded(failures, sample.name, name)
 
-    geometry = sample.geometry
-    if geometry is None:   # a quick campaign (``eis-pipeline fit``): the headers' geometry
-        geometry = geometry_from_headers([ds.attrs for ds in spectra])
+    warnings = (temperature_warnings(fits["temperature"].values,
+                                     fits["source"].values.astype(str))
+                if "temperature" in fits.coords and "source" in fits.coords else [])
+    node.attrs["warnings"] = "\n".join(warnings)
+    geometry, node.attrs["geometry_source"] = sample.geometry, sample.geometry_source
+    if geometry is None:   # no configured geometry: the files' headers', when they agree
+        geometry = header_geometry([ds.attrs for ds in spectra])
         node.attrs["geometry_source"] = "none" if geometry is None else "file header"
-        if geometry is None:
-            return node
-        node.attrs["geometry"] = json.dumps(_known(asdict(geometry)))
+    if geometry is None:
+        if sample.geometry_required:
+            with stage("conductivity"):
+                raise GeometryError(
+                    "no pellet geometry: fitted, but no conductivity. Give thickness_mm with "
+                    "diameter_mm or area_cm2 (or cell_constant_per_cm) for the sample or in "
+                    "[defaults]; the files' headers carry none (or disagree)")
+        return node
+    node.attrs.update(geometry.to_attrs())
     with stage("conductivity"):
         # One physics pass per circuit ("auto" mixes them), rows put back in spectrum order.
-        parts = [conductivity(group, **geometry.physics_kwargs())
+        parts = [conductivity(group, geometry=geometry)
                  for group in split_fits(fits).values()]
         cond = stack(parts, renumber=False)
         if cond is None:
             return node
         node["conductivity"] = xr.DataTree(cond.sortby("spectrum"))
+        warnings += conductivity_warnings(node["conductivity"].ds)
+        node.attrs["warnings"] = "\n".join(warnings)
     if "conductivity" not in node.children:
         return node
     cond = node["conductivity"].ds
@@ -127,13 +139,9 @@ def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult],
         with stage("series_fit"):
 
             node["series_fit"] = xr.DataTree(series_fit_for_campaign(
-                spectra, fits, sample.settings.circuit, geometry.physics_kwargs(),
+                spectra, fits, sample.settings.circuit, geometry,
                 sample.settings.arrhenius_form))
     return node
-
-
-def _known(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if v is not None}
 
 
 @contextlib.contextmanager
@@ -151,8 +159,7 @@ def _recorded(failures: list[dict[str, Any]] | None, sample: str, stage: str,
 
 
 def _sample_attrs(sample: SampleConfig) -> dict[str, Any]:
-    geometry = {} if sample.geometry is None else _known(asdict(sample.geometry))
-    return {"geometry": json.dumps(geometry), "synthesis": json.dumps(dict(sample.synthesis)),
+    return {"synthesis": json.dumps(dict(sample.synthesis)),
             "circuit": sample.settings.circuit, "files": len(sample.paths),
             **{f"synthesis_{k}": v for k, v in sample.synthesis.items()}}
 

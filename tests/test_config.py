@@ -72,9 +72,8 @@ def test_units_converted_once_and_defaults_overridden(campaign_dir: Path) -> Non
     assert a.geometry.area_stderr_cm2 == pytest.approx(math.pi / 2 * 0.002)
     assert a.geometry.mass_g == pytest.approx(0.060)
     assert a.geometry.relative_density == pytest.approx(0.060 / (math.pi / 4 * 0.08 * 1.2))
-    assert a.geometry.physics_kwargs()["diameter_cm"] == pytest.approx(1.0)
     assert b.geometry.diameter_cm is None and b.geometry.area_cm2 == 0.5
-    assert "area_cm2" in b.geometry.physics_kwargs()
+    assert "diameter_cm" in a.geometry.to_attrs() and "diameter_cm" not in b.geometry.to_attrs()
     assert a.settings.weighting == "modulus" and b.settings.weighting == "unit"
     assert a.settings.f_max_hz == 1e6 and b.settings.circuit == "p(R1,CPE1)-CPE2"
     assert a.synthesis == {"milling_time_min": 45.0, "jar_material": "ZrO2", "operator": "AB"}
@@ -196,6 +195,25 @@ def test_example_config_loads_against_sample_data() -> None:
             by_file = {p.name: k for p, k in s.file_temperatures_K().items()}
             for spec in t["spectra"]:
                 assert by_file[Path(spec["file"]).name] == pytest.approx(spec["temperature_K"])
+
+
+def test_geometry_in_defaults_and_cell_constants(campaign_dir: Path) -> None:
+    # a campaign-wide die diameter, per-sample thicknesses; a sample in a conductivity cell
+    text = (BASE.replace('weighting = "modulus"\n', 'weighting = "modulus"\ndiameter_mm = 12.0\n')
+            .replace("diameter_mm = 10.0\ndiameter_stderr_mm = 0.02\n", "")
+            .replace("thickness_mm = 1.0\narea_cm2 = 0.5\n",
+                     "cell_constant_per_cm = 1.5\ncell_constant_stderr_per_cm = 0.015\n"))
+    a, b = load_config(write(campaign_dir, text)).samples
+    assert a.geometry.diameter_cm == pytest.approx(1.2) and a.geometry.thickness_cm == 0.08
+    assert b.geometry.thickness_cm is None and b.geometry.cell_constant_per_cm == 1.5
+    assert math.sqrt(b.geometry.relative_variance) == pytest.approx(0.01)
+    both = text.replace("cell_constant_per_cm = 1.5",
+                        "cell_constant_per_cm = 1.5\nthickness_mm = 1")
+    with pytest.raises(ConfigError, match="not both"):
+        load_config(write(campaign_dir, both))
+    # no geometry anywhere: None, taken from the files' headers at run time
+    bare = BASE.replace("thickness_mm = 1.0\narea_cm2 = 0.5\n", "")
+    assert load_config(write(campaign_dir, bare)).samples[1].geometry is None
 
 
 def test_sample_attrs_for_results(campaign_dir: Path) -> None:

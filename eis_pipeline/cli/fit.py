@@ -18,6 +18,7 @@ import click
 import xarray as xr
 
 from eis_pipeline.circuits import PRESETS, compile_circuit
+from eis_pipeline.cli.options import geometry_options
 from eis_pipeline.config import FitDefaults, Geometry
 from eis_pipeline.config.files import campaign_from_files
 from eis_pipeline.exceptions import EisError
@@ -25,7 +26,7 @@ from eis_pipeline.fitting import compiled_lm
 from eis_pipeline.fitting.solver import Status
 from eis_pipeline.io.registry import list_formats
 from eis_pipeline.pipeline import run
-from eis_pipeline.report.fit_tables import conductivity_table, fits_table, pellet_size
+from eis_pipeline.report.fit_tables import conductivity_table, fits_table
 from eis_pipeline.report.plots import write_sample_plots
 from eis_pipeline.vocabulary import AUTO_CIRCUIT, WEIGHTINGS, Weighting, is_auto_circuit
 
@@ -83,18 +84,16 @@ def check_output(output: Path | None) -> None:
                                  param_hint="-o/--output")
 
 
-def _geometry_used(node: xr.DataTree, given: Geometry | None) -> Geometry | None:
-    """The geometry the physics stage used: the one given, else the files' headers'."""
-    if given is not None or node.attrs.get("geometry_source") != "file header":
-        return given
-    import json
-
-    geometry = Geometry(**json.loads(str(node.attrs["geometry"])))
-    click.echo(f"geometry from the file header: {pellet_size(geometry)}", err=True)
+def _geometry_used(node: xr.DataTree) -> Geometry | None:
+    """The geometry the physics stage used (recorded on the sample's group), said when it
+    came from the file headers."""
+    geometry = Geometry.from_attrs(node.attrs)
+    if geometry is not None and node.attrs.get("geometry_source") == "file header":
+        click.echo(f"geometry from the file header: {geometry.describe()}", err=True)
     return geometry
 
 
-def report(tree: xr.DataTree, geometry: Geometry | None) -> int:
+def report(tree: xr.DataTree) -> int:
     """Print the tables of the quick campaign; returns the number of failures and failed
     fits (the exit status is 1 when there are any)."""
     failures = tree["failures"].ds
@@ -116,10 +115,12 @@ def report(tree: xr.DataTree, geometry: Geometry | None) -> int:
                    + (f"  (preset {fits.attrs['preset']})" if fits.attrs["preset"] else "")
                    + f"   weighting {fits.attrs['weighting']}\n")
     click.echo(fits_table(fits, selection))
-    geometry = _geometry_used(node, geometry)
+    geometry = _geometry_used(node)
     if geometry is not None and "conductivity" in node.children:
         click.echo("")
         click.echo(conductivity_table(node["conductivity"].ds, geometry))
+    for warning in filter(None, str(node.attrs.get("warnings", "")).split("\n")):
+        click.echo(f"\nwarning: {warning}", err=True)
     n = fits.sizes["spectrum"]
     n_failed = int((fits.status == Status.FAILED).sum())
     n_stopped = int((~fits.converged.astype(bool)).sum()) - n_failed
@@ -155,11 +156,7 @@ def report(tree: xr.DataTree, geometry: Geometry | None) -> int:
                    "cable inductance.")
 @click.option("--format", "format_", default=None,
               help="Importer name when detection is not wanted (`eis-pipeline formats`).")
-@click.option("--thickness-mm", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Pellet thickness in mm (with --diameter-mm: conductivity; without, the "
-                   "file headers' geometry is used when they carry one).")
-@click.option("--diameter-mm", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Pellet diameter in mm.")
+@geometry_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the results (the layout of `eis-pipeline run`, one sample called "
                    "'fit') to this HDF5 file, with a CSV summary beside it.")
@@ -169,8 +166,7 @@ def report(tree: xr.DataTree, geometry: Geometry | None) -> int:
               "folder, created if missing.")
 def fit(files: tuple[Path, ...], preset: str | None, circuit: str | None, weighting: str,
         f_min_hz: float | None, f_max_hz: float | None, format_: str | None,
-        thickness_mm: float | None, diameter_mm: float | None, output: Path | None,
-        plots: Path | None) -> None:
+        geometry: dict[str, float], output: Path | None, plots: Path | None) -> None:
     """Fit an equivalent circuit to every sweep of FILES and print the parameters.
 
     \b
@@ -179,10 +175,13 @@ def fit(files: tuple[Path, ...], preset: str | None, circuit: str | None, weight
       eis-pipeline fit data/*.mpt --preset hf-intercept-gb-electrode -o fits.h5
       eis-pipeline fit run.txt --circuit "R0-p(R1,CPE1)-CPE2" --weighting unit
       eis-pipeline fit pellet.mpt --f-min-hz 10 --f-max-hz 1e6
+      eis-pipeline fit pellet_25C.mpt --thickness-mm 0.8 --diameter-mm 10
       eis-pipeline fit data/*.DTA --preset auto --plots fit_plots/
 
     The files are one sample of a quick campaign: the same stages as `eis-pipeline run`
-    (fits, Kramers-Kronig and DRT checks, conductivity when the geometry is known) and,
+    (fits, Kramers-Kronig and DRT checks, conductivity when the geometry is known: from
+    --thickness-mm with --diameter-mm or --area-cm2, or --cell-constant-per-cm, else from
+    the file headers when they carry one) and,
     with -o, the same results file. Parameters are printed with their standard errors,
     "(undetermined)" where the data do not fix a value, "(at bound)" where one sits on a
     bound. Exit status 1 when a file cannot be read or a sweep cannot be fitted (the other
@@ -191,8 +190,6 @@ def fit(files: tuple[Path, ...], preset: str | None, circuit: str | None, weight
 
     if preset is not None and circuit is not None:
         raise click.UsageError("give either --preset or --circuit, not both")
-    if (thickness_mm is None) != (diameter_mm is None):
-        raise click.UsageError("--thickness-mm and --diameter-mm go together")
     if is_auto_circuit(circuit):
         raise click.UsageError("model selection is --preset auto; --circuit takes one circuit")
     check_preset(preset)
@@ -201,13 +198,12 @@ def fit(files: tuple[Path, ...], preset: str | None, circuit: str | None, weight
     spec = circuit or preset or DEFAULT_PRESET
     if circuit is not None:
         check_circuit(circuit)
-    geometry = (None if thickness_mm is None or diameter_mm is None
-                else Geometry.from_mm(thickness_mm, diameter_mm=diameter_mm))
     if f_min_hz is not None and f_max_hz is not None and f_min_hz >= f_max_hz:
         raise click.UsageError(f"--f-min-hz {f_min_hz:g} must be below --f-max-hz {f_max_hz:g}")
     settings = FitDefaults(circuit=spec, weighting=cast(Weighting, weighting), format=format_,
                            f_min_hz=f_min_hz, f_max_hz=f_max_hz)
-    config = campaign_from_files(files, settings, geometry=geometry, name=SAMPLE,
+    config = campaign_from_files(files, settings, name=SAMPLE,
+                                 geometry=Geometry.from_mm(**geometry) if geometry else None,
                                  output=output or "fit.h5")
 
     if compiled_lm.needs_compiling():
@@ -216,7 +212,7 @@ def fit(files: tuple[Path, ...], preset: str | None, circuit: str | None, weight
         tree = run(config, write=output is not None, plots="none", keep_spectra=True)
     except (EisError, OSError) as err:
         fail(str(err))
-    bad = report(tree, geometry)
+    bad = report(tree)
     try:
         if output is not None:
             click.echo(f"\nwrote {output}")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from eis_pipeline.cli.run import geometry_options
+from eis_pipeline.cli.options import geometry_options
 from eis_pipeline.exceptions import EisError
 from eis_pipeline.folder import plan_folders
 
@@ -19,8 +19,8 @@ from eis_pipeline.folder import plan_folders
               help="Write the config here (paths in it relative to its folder). Default: "
                    "standard output, with paths relative to the current directory.")
 @geometry_options
-def init(folders: tuple[Path, ...], config_file: Path | None, thickness_mm: float | None,
-         diameter_mm: float | None, area_cm2: float | None) -> None:
+def init(folders: tuple[Path, ...], config_file: Path | None,
+         geometry: dict[str, float]) -> None:
     """Write the commented TOML config that `eis-pipeline run FOLDERS` would use.
 
     The inference (samples, importer and temperature per file, geometry and where it came
@@ -35,8 +35,7 @@ def init(folders: tuple[Path, ...], config_file: Path | None, thickness_mm: floa
 
     where = (config_file.parent if config_file else Path.cwd()).resolve()
     try:
-        plan = plan_folders(folders, thickness_mm=thickness_mm, diameter_mm=diameter_mm,
-                            area_cm2=area_cm2, base_dir=where)
+        plan = plan_folders(folders, geometry=geometry, base_dir=where)
     except (EisError, OSError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)

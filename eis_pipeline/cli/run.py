@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import click
 
+from eis_pipeline.cli.options import geometry_options
 from eis_pipeline.cli.report import report_command_line
 from eis_pipeline.config import load_config
 from eis_pipeline.exceptions import EisError
@@ -17,16 +17,6 @@ from eis_pipeline.io.hdf5.read import read_results
 from eis_pipeline.pipeline import run as run_campaign
 from eis_pipeline.report.html import write_report
 from eis_pipeline.report.tables import format_summary
-
-
-def geometry_options(command: Callable[..., None]) -> Callable[..., None]:
-    """``--thickness-mm``, ``--diameter-mm``, ``--area-cm2`` for folder runs and ``init``."""
-    for name, unit in (("area-cm2", "cm²"), ("diameter-mm", "mm"), ("thickness-mm", "mm")):
-        what = name.split("-")[0]
-        command = click.option(f"--{name}", type=click.FloatRange(min=0, min_open=True),
-                               help=f"Pellet {what} in {unit} for every sample of a folder "
-                                    "run (wins over samples.csv and file headers).")(command)
-    return command
 
 
 def plural(n: int, noun: str) -> str:
@@ -74,8 +64,8 @@ def without_prefix(reason: str, file: str) -> str:
 @click.option("--report", "html_report", is_flag=True,
               help="Also write RESULTS.html, the self-contained report (as `eis-pipeline "
                    "report RESULTS.h5`).")
-def run(sources: tuple[Path, ...], output: Path | None, thickness_mm: float | None,
-        diameter_mm: float | None, area_cm2: float | None, jobs: int, scheduler: str | None,
+def run(sources: tuple[Path, ...], output: Path | None, geometry: dict[str, float],
+        jobs: int, scheduler: str | None,
         resume: bool, strict: bool, plots: str | None, progress: bool | None,
         html_report: bool) -> None:
     """Run the campaign described by a CONFIG (TOML), or by folders, into one HDF5 file.
@@ -83,7 +73,9 @@ def run(sources: tuple[Path, ...], output: Path | None, thickness_mm: float | No
     SOURCES is one config file, or one or more measurement folders: each subfolder holding
     impedance files is a sample (files directly in the folder form one too). Temperatures come
     from the file or folder names (25C, -20degC, 298K, T25, RT), else from the files; geometry
-    from the flags, else a samples.csv beside the subfolders, else the file headers. What was
+    from the flags (a pellet's --thickness-mm with --diameter-mm or --area-cm2, or a cell's
+    --cell-constant-per-cm, for every sample), else a samples.csv beside the subfolders, else
+    the file headers. What was
     inferred is printed before anything is fitted; `eis-pipeline init DIR` writes it as a
     config to edit and keep.
 
@@ -101,6 +93,7 @@ def run(sources: tuple[Path, ...], output: Path | None, thickness_mm: float | No
       eis-pipeline run configs/example.toml -o results/today.h5 --jobs 2 --plots all
       eis-pipeline run big.toml --resume          # refit only new or changed files
       eis-pipeline run data/ --thickness-mm 0.8 --diameter-mm 10
+      eis-pipeline run cells/ --cell-constant-per-cm 1.0    # conductivity cells
       eis-pipeline inspect results/today.h5       # look at it again later
 
     Options may also come from the environment (EIS_PIPELINE_JOBS, EIS_PIPELINE_SCHEDULER);
@@ -109,7 +102,7 @@ def run(sources: tuple[Path, ...], output: Path | None, thickness_mm: float | No
 
     try:
         if len(sources) == 1 and sources[0].is_file():
-            if thickness_mm or diameter_mm or area_cm2:
+            if geometry:
                 raise click.UsageError("geometry flags are for folder runs; a config gives "
                                        "the geometry per sample")
             cfg = load_config(sources[0])
@@ -117,8 +110,7 @@ def run(sources: tuple[Path, ...], output: Path | None, thickness_mm: float | No
 
             if not all(s.is_dir() for s in sources):
                 raise click.UsageError("give one config file, or one or more folders")
-            plan = plan_folders(sources, thickness_mm=thickness_mm, diameter_mm=diameter_mm,
-                                area_cm2=area_cm2)
+            plan = plan_folders(sources, geometry=geometry)
             click.echo(plan.describe(), err=True)
             cfg = plan.config()
     except (EisError, OSError) as exc:
@@ -156,6 +148,7 @@ def run(sources: tuple[Path, ...], output: Path | None, thickness_mm: float | No
         click.echo(f"{n_failed} failure(s) recorded in /failures:", err=True)
         for i in range(n_failed):
             file = str(failures["file"].values[i])
-            click.echo(f"  [{failures['stage'].values[i]}] {file}: "
+            where = file or f"sample {failures['sample'].values[i]}"   # a sample-wide stage
+            click.echo(f"  [{failures['stage'].values[i]}] {where}: "
                        f"{without_prefix(str(failures['reason'].values[i]), file)}", err=True)
         sys.exit(1)

@@ -49,6 +49,7 @@ from typing import Any
 
 from eis_pipeline.conventions import ZERO_CELSIUS_K
 from eis_pipeline.exceptions import ConfigError
+from eis_pipeline.physics.geometry import Geometry
 from eis_pipeline.vocabulary import (
     ARRHENIUS_BREAKPOINTS,
     ARRHENIUS_FORMS,
@@ -88,8 +89,11 @@ DEFAULT_KEYS = ("circuit", "f_min_hz", "f_max_hz", "weighting", "arrhenius_form"
                  "series_fit")
 #: ``series_fit``: "none", or "global" (fit_temperature_series over each sample's spectra).
 SERIES_FITS = ("none", "global")
+#: the geometry in a config's units (mm, cm², cm⁻¹, mg): a pellet's thickness with its
+#: diameter or area, or a conductivity cell's constant; in [defaults] and per sample
 GEOMETRY_KEYS = ("thickness_mm", "thickness_stderr_mm", "diameter_mm", "diameter_stderr_mm",
-                  "area_cm2", "area_stderr_cm2", "mass_mg", "theoretical_density_g_cm3")
+                  "area_cm2", "area_stderr_cm2", "cell_constant_per_cm",
+                  "cell_constant_stderr_per_cm", "mass_mg", "theoretical_density_g_cm3")
 SAMPLE_KEYS = ("name", "files", "temperature", "synthesis", *GEOMETRY_KEYS, *DEFAULT_KEYS)
 #: Known synthesis keys and their types; other keys are allowed (free metadata).
 SYNTHESIS_KEYS: dict[str, type] = {
@@ -108,6 +112,7 @@ RESERVED_SYNTHESIS_KEYS = ("name", "sample", "component", "sigma_25C", "sigma_25
 #: larger numbers (1e308) overflow the physics
 GEOMETRY_LIMITS = {"thickness_mm": 1e3, "thickness_stderr_mm": 1e3, "diameter_mm": 1e3,
                    "diameter_stderr_mm": 1e3, "area_cm2": 1e4, "area_stderr_cm2": 1e4,
+                   "cell_constant_per_cm": 1e6, "cell_constant_stderr_per_cm": 1e6,
                    "mass_mg": 1e6, "theoretical_density_g_cm3": 100.0}
 
 
@@ -151,71 +156,6 @@ class FitDefaults:
     drt: bool = True
     format: str | None = None
     series_fit: str = "none"
-
-
-@dataclass(frozen=True)
-class Geometry:
-    """Pellet geometry in cm, cm² and g (the physics API's units).
-
-    ``area_cm2`` is always set (from the diameter when given); ``diameter_cm`` is None when
-    the config gave an area. Standard errors are 0 when the config gave none.
-    """
-
-    thickness_cm: float
-    thickness_stderr_cm: float
-    area_cm2: float
-    area_stderr_cm2: float
-    diameter_cm: float | None = None
-    diameter_stderr_cm: float = 0.0
-    mass_g: float | None = None
-    theoretical_density_g_cm3: float | None = None
-
-    @classmethod
-    def from_mm(cls, thickness_mm: float, *, diameter_mm: float | None = None,
-                area_cm2: float | None = None, thickness_stderr_mm: float = 0.0,
-                diameter_stderr_mm: float = 0.0, area_stderr_cm2: float = 0.0,
-                mass_mg: float | None = None,
-                theoretical_density_g_cm3: float | None = None) -> Geometry:
-        """The geometry as a config gives it: lengths in mm, area (if no diameter) in cm²,
-        mass in mg. The area of a diameter is π d²/4 with stderr (π d / 2) δd."""
-        mass_g = None if mass_mg is None else mass_mg / 1e3
-        if diameter_mm is None:
-            if area_cm2 is None:
-                raise ValueError("give a diameter or an area")
-            return cls(thickness_cm=thickness_mm / 10.0,
-                       thickness_stderr_cm=thickness_stderr_mm / 10.0, area_cm2=area_cm2,
-                       area_stderr_cm2=area_stderr_cm2, mass_g=mass_g,
-                       theoretical_density_g_cm3=theoretical_density_g_cm3)
-        d_cm = diameter_mm / 10.0
-        return cls(thickness_cm=thickness_mm / 10.0,
-                   thickness_stderr_cm=thickness_stderr_mm / 10.0,
-                   area_cm2=math.pi * d_cm**2 / 4.0,
-                   area_stderr_cm2=math.pi * d_cm / 2.0 * (diameter_stderr_mm / 10.0),
-                   diameter_cm=d_cm, diameter_stderr_cm=diameter_stderr_mm / 10.0,
-                   mass_g=mass_g, theoretical_density_g_cm3=theoretical_density_g_cm3)
-
-    @property
-    def relative_density(self) -> float | None:
-        """m / (A L ρ_theoretical) (PHYSICS.md section 5), or None when unknown."""
-        if self.mass_g is None or self.theoretical_density_g_cm3 is None:
-            return None
-        return self.mass_g / (self.area_cm2 * self.thickness_cm * self.theoretical_density_g_cm3)
-
-    def physics_kwargs(self) -> dict[str, float]:
-        """Keyword arguments for ``eis_pipeline.conductivity``: thickness and diameter (or
-        area) with their standard errors, and mass and theoretical density when known."""
-        kwargs = {"thickness_cm": self.thickness_cm,
-                  "thickness_stderr_cm": self.thickness_stderr_cm}
-        if self.diameter_cm is not None:
-            kwargs.update(diameter_cm=self.diameter_cm,
-                          diameter_stderr_cm=self.diameter_stderr_cm)
-        else:
-            kwargs.update(area_cm2=self.area_cm2, area_stderr_cm2=self.area_stderr_cm2)
-        if self.mass_g is not None:
-            kwargs["mass_g"] = self.mass_g
-        if self.theoretical_density_g_cm3 is not None:
-            kwargs["theoretical_density_g_cm3"] = self.theoretical_density_g_cm3
-        return kwargs
 
 
 @dataclass(frozen=True)
@@ -316,11 +256,16 @@ class SampleConfig:
     files: tuple[str, ...]
     paths: tuple[Path, ...]
     temperature: TemperatureSource
-    #: None: from the files' headers when they carry one (``eis-pipeline fit``), else no
-    #: conductivity
+    #: None: from the files' headers when they all carry the same one
     geometry: Geometry | None
     settings: FitDefaults
     synthesis: Mapping[str, float | str | bool] = field(default_factory=dict)
+    #: where the geometry came from ("config", "command line", "samples.csv", ...; "file
+    #: header" when ``geometry`` is None), recorded with the results
+    geometry_source: str = "config"
+    #: a sample left without a geometry is a recorded failure (a campaign needs σ); False
+    #: for quick fits of loose files, whose conductivity is only shown when known
+    geometry_required: bool = True
 
     def __post_init__(self) -> None:
         # also for configs built in code (folder runs): a name is a group and file names
@@ -333,13 +278,8 @@ class SampleConfig:
         """Flat attributes for the sample's results group (DESIGN.md section 7): geometry in
         cm/cm²/g (unknown values left out), ``relative_density``, the synthesis keys as
         written and ``temperature_source``."""
-        geometry = self.geometry
-        attrs: dict[str, float | str | bool] = {} if geometry is None else {
-            k: v for k, v in asdict(geometry).items() if v is not None}
-        if geometry is not None and geometry.diameter_cm is None:
-            attrs.pop("diameter_stderr_cm", None)
-        if geometry is not None and geometry.relative_density is not None:
-            attrs["relative_density"] = geometry.relative_density
+        attrs: dict[str, float | str | bool] = ({} if self.geometry is None
+                                                else dict(self.geometry.to_attrs()))
         attrs.update(self.synthesis)
         attrs["temperature_source"] = self.temperature.kind
         return attrs
@@ -385,8 +325,7 @@ class CampaignConfig:
             d["paths"] = [rel(p) for p in s.paths]
             d["temperature"]["table_K"] = dict(s.temperature.table_K)
             d["synthesis"] = dict(s.synthesis)
-            if s.geometry is not None:
-                d["geometry"]["relative_density"] = s.geometry.relative_density
+            d["geometry"] = None if s.geometry is None else s.geometry.to_attrs()
             samples.append(d)
         return {
             "name": self.name, "description": self.description,

@@ -25,6 +25,7 @@ from eis_pipeline.config.schema import (
     AUTO_CIRCUIT,
     CAMPAIGN_KEYS,
     DEFAULT_KEYS,
+    GEOMETRY_KEYS,
     GEOMETRY_LIMITS,
     PLOT_FORMATS,
     RESERVED_SYNTHESIS_KEYS,
@@ -222,36 +223,61 @@ class _Parser:
                                  "(`eis-pipeline formats` lists them)", key, section)
         return name
 
-    def geometry(self, s: Mapping[str, Any], i: int, prefix: str) -> Geometry:
-        def get(key: str, *, allow_zero: bool = False) -> float | None:
-            if key not in s:
-                return None
-            value = self._number(s[key], prefix + key, i, allow_zero=allow_zero)
+    def geometry_values(self, table: Mapping[str, Any], section: str | int,
+                        prefix: str) -> dict[str, float]:
+        """The geometry keys of ``table`` ([defaults] or a sample), each checked."""
+        out = {}
+        for key in GEOMETRY_KEYS:
+            if key not in table:
+                continue
+            value = self._number(table[key], prefix + key, section,
+                                 allow_zero="stderr" in key)
             if value > GEOMETRY_LIMITS[key]:
-                raise self.src.error(f"{key} = {s[key]!r} is not a pellet's; expected at most "
-                                     f"{GEOMETRY_LIMITS[key]:g} (check the unit in the key's "
-                                     "name)", prefix + key, i)
-            return value
+                raise self.src.error(f"{key} = {table[key]!r} is not a pellet's; expected at "
+                                     f"most {GEOMETRY_LIMITS[key]:g} (check the unit in the "
+                                     "key's name)", prefix + key, section)
+            out[key] = value
+        return out
 
-        thickness = get("thickness_mm")
-        if thickness is None:
-            raise self.src.error("missing thickness_mm (pellet thickness in mm)",
-                                 prefix + "thickness_mm", i, lookup="name")
-        diameter, area = get("diameter_mm"), get("area_cm2")
-        if (diameter is None) == (area is None):
-            found = "both" if diameter is not None else "neither"
-            raise self.src.error(f"give exactly one of diameter_mm and area_cm2, found {found}",
-                                 prefix + ("diameter_mm" if diameter is not None else "name"),
-                                 i, lookup="diameter_mm" if diameter is not None else "name")
-        t_err = get("thickness_stderr_mm", allow_zero=True) or 0.0
-        d_err = get("diameter_stderr_mm", allow_zero=True) or 0.0
-        a_err = get("area_stderr_cm2", allow_zero=True) or 0.0
-        mass = get("mass_mg")
-        rho = get("theoretical_density_g_cm3")
-        return Geometry.from_mm(thickness, diameter_mm=diameter, area_cm2=area,
-                                thickness_stderr_mm=t_err, diameter_stderr_mm=d_err,
-                                area_stderr_cm2=a_err, mass_mg=mass,
-                                theoretical_density_g_cm3=rho)
+    def geometry(self, defaults: Mapping[str, float], s: Mapping[str, Any], i: int,
+                 prefix: str) -> Geometry | None:
+        """The sample's geometry: its own keys, the rest from [defaults] (a group given by the
+        sample replaces the same group of the defaults, see :func:`merge_geometry`); None
+        when neither gives one (then the files' headers are used)."""
+        values = merge_geometry(defaults, self.geometry_values(s, i, prefix))
+        if not values:
+            return None
+        cell = "cell_constant_per_cm" in values
+        pellet = [k for k in ("thickness_mm", "diameter_mm", "area_cm2") if k in values]
+        if cell and pellet:
+            raise self.src.error(f"give the pellet's thickness_mm with diameter_mm or area_cm2, "
+                                 f"or its cell_constant_per_cm, not both (found "
+                                 f"cell_constant_per_cm and {', '.join(pellet)})",
+                                 prefix + "cell_constant_per_cm", i, lookup="name")
+        if not cell:
+            if "thickness_mm" not in values:
+                raise self.src.error("missing thickness_mm (pellet thickness in mm), or give "
+                                     "cell_constant_per_cm for a conductivity cell",
+                                     prefix + "thickness_mm", i, lookup="name")
+            diameter, area = values.get("diameter_mm"), values.get("area_cm2")
+            if diameter is not None and area is not None:
+                key, section = ((prefix + "diameter_mm", i) if "diameter_mm" in s
+                                else ("defaults.diameter_mm", "defaults"))
+                raise self.src.error("give exactly one of diameter_mm and area_cm2, found both "
+                                     "(with [defaults])", key, section)
+            if diameter is None and area is None:
+                raise self.src.error("give exactly one of diameter_mm and area_cm2, found "
+                                     "neither", prefix + "name", i, lookup="name")
+        return Geometry.from_mm(
+            values.get("thickness_mm"), diameter_mm=values.get("diameter_mm"),
+            area_cm2=values.get("area_cm2"),
+            cell_constant_per_cm=values.get("cell_constant_per_cm"),
+            thickness_stderr_mm=values.get("thickness_stderr_mm", 0.0),
+            diameter_stderr_mm=values.get("diameter_stderr_mm", 0.0),
+            area_stderr_cm2=values.get("area_stderr_cm2", 0.0),
+            cell_constant_stderr_per_cm=values.get("cell_constant_stderr_per_cm", 0.0),
+            mass_mg=values.get("mass_mg"),
+            theoretical_density_g_cm3=values.get("theoretical_density_g_cm3"))
 
     def temperature(self, value: Any, i: int, prefix: str) -> TemperatureSource:
         key = prefix + "temperature"
@@ -331,7 +357,8 @@ class _Parser:
                 found.extend(m for m in matches if m not in found)
         return tuple(patterns), tuple(found)
 
-    def sample(self, s: Any, i: int, defaults: FitDefaults) -> SampleConfig:
+    def sample(self, s: Any, i: int, defaults: FitDefaults,
+               default_geometry: Mapping[str, float]) -> SampleConfig:
         if not isinstance(s, Mapping):
             raise ConfigError("each [[samples]] entry must be a table", self.path, None,
                               f"samples[{i}]")
@@ -359,7 +386,7 @@ class _Parser:
                                          prefix + "temperature", i) from None
         return SampleConfig(
             name=name, files=patterns, paths=paths, temperature=temperature,
-            geometry=self.geometry(s, i, prefix),
+            geometry=self.geometry(default_geometry, s, i, prefix),
             settings=self.settings(s, defaults, i, prefix),
             synthesis=self.synthesis(s.get("synthesis"), i, prefix),
         )
@@ -384,13 +411,16 @@ class _Parser:
         dtable = top.get("defaults", {})
         if not isinstance(dtable, Mapping):
             raise self.src.error("defaults must be a table", "defaults")
-        self._check_keys(dtable, DEFAULT_KEYS, "[defaults]", "defaults", "defaults.")
+        self._check_keys(dtable, (*DEFAULT_KEYS, *GEOMETRY_KEYS), "[defaults]", "defaults",
+                         "defaults.")
         defaults = self.settings(dtable, FitDefaults(), "defaults", "defaults.")
+        default_geometry = self.geometry_values(dtable, "defaults", "defaults.")
         raw = top.get("samples")
         if not isinstance(raw, list) or not raw:
             raise ConfigError("no samples: add at least one [[samples]] table", self.path,
                               None, "samples")
-        samples = tuple(self.sample(s, i, defaults) for i, s in enumerate(raw))
+        samples = tuple(self.sample(s, i, defaults, default_geometry)
+                        for i, s in enumerate(raw))
         seen: dict[str, int] = {}
         owner: dict[Path, str] = {}
         for i, s in enumerate(samples):
@@ -408,6 +438,41 @@ class _Parser:
                               output=output, defaults=defaults, samples=samples,
                               description=str(camp.get("description", "")),
                               plots=bool(camp.get("plots", True)), plot_format=plot_format)
+
+
+#: keys that give one measured quantity together: a sample giving one of a group replaces
+#: that whole group of [defaults] (its diameter replaces a default area, and so on)
+_GEOMETRY_GROUPS = (("thickness_mm", "thickness_stderr_mm"),
+                    ("diameter_mm", "diameter_stderr_mm", "area_cm2", "area_stderr_cm2"),
+                    ("cell_constant_per_cm", "cell_constant_stderr_per_cm"),
+                    ("mass_mg",), ("theoretical_density_g_cm3",))
+
+
+def merge_geometry(defaults: Mapping[str, float],
+                   sample: Mapping[str, float]) -> dict[str, float]:
+    """A sample's geometry keys over those of [defaults]: a group the sample gives (thickness,
+    electrode size, cell constant) replaces the defaults' group, and a cell constant and a
+    pellet's dimensions replace each other.
+
+    Examples
+    --------
+    >>> merge_geometry({"diameter_mm": 10.0, "thickness_mm": 1.0}, {"thickness_mm": 0.8})
+    {'diameter_mm': 10.0, 'thickness_mm': 0.8}
+    >>> merge_geometry({"diameter_mm": 10.0}, {"cell_constant_per_cm": 1.0})
+    {'cell_constant_per_cm': 1.0}
+    """
+    out = dict(defaults)
+    pellet = _GEOMETRY_GROUPS[0] + _GEOMETRY_GROUPS[1]
+    for group in _GEOMETRY_GROUPS:
+        if any(k in sample for k in group):
+            replaced = set(group)
+            if group == _GEOMETRY_GROUPS[2]:
+                replaced.update(pellet)
+            elif set(group) <= set(pellet):
+                replaced.update(_GEOMETRY_GROUPS[2])
+            out = {k: v for k, v in out.items() if k not in replaced}
+    out.update(sample)
+    return out
 
 
 def parse_config(text: str, *, path: str | Path | None = None,

@@ -114,9 +114,10 @@ def _capacitive(fa: FitArrays, element: str, kind: str,
         return fa.column(element), fa.unit_gradient(element)
     q_name, n_name = f"{element}_0", f"{element}_1"
     c = effective_capacitance(resistance, fa.column(q_name), fa.column(n_name))
-    grad = (c.d_resistance[:, None] * r_gradient
-            + c.d_q[:, None] * fa.unit_gradient(q_name)
-            + c.d_n[:, None] * fa.unit_gradient(n_name))
+    with np.errstate(invalid="ignore"):   # an undetermined parameter: NaN gradient, said so
+        grad = (c.d_resistance[:, None] * r_gradient
+                + c.d_q[:, None] * fa.unit_gradient(q_name)
+                + c.d_n[:, None] * fa.unit_gradient(n_name))
     return c.value, grad
 
 

@@ -471,10 +471,8 @@ def arrhenius_by_component(
         raise ValueError("the conductivity dataset has no 'temperature' coordinate: "
                          "fit spectra that carry a temperature, or call arrhenius() directly")
     attrs = cond.attrs
-    geo_rel = math.sqrt(Geometry(
-        float(attrs.get("thickness_cm", 1.0)), float(attrs.get("area_cm2", 1.0)),
-        float(attrs.get("thickness_stderr_cm", 0.0)),
-        float(attrs.get("area_stderr_cm2", 0.0))).relative_variance)
+    geometry = Geometry.from_attrs(attrs)
+    geo_rel = 0.0 if geometry is None else math.sqrt(geometry.relative_variance)
     parts = []
     for comp in cond["component"].values:
         c = cond.sel(component=comp)

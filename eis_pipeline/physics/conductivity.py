@@ -7,7 +7,7 @@ as R_b–R_gb included) and from the geometry, added in quadrature (PHYSICS.md s
 
 from __future__ import annotations
 
-import math
+from dataclasses import replace
 
 import numpy as np
 import xarray as xr
@@ -21,12 +21,8 @@ from eis_pipeline.physics.arcs import (
     role_quantities,
 )
 from eis_pipeline.physics.capacitance import delta_method_stderr
-from eis_pipeline.physics.geometry import (
-    Geometry,
-    conductivity_from_resistance,
-    relative_density,
-    resolve_geometry,
-)
+from eis_pipeline.physics.geometry import Geometry, conductivity_from_resistance, resolve_geometry
+from eis_pipeline.physics.plausibility import TEMPERATURE_RANGE_K
 from eis_pipeline.physics.roles import EPSILON_0_F_PER_CM, append_flag
 
 __all__ = ["COMPONENTS", "conductivity"]
@@ -64,17 +60,29 @@ def _brick_layer(roles: SpectrumRoles, cov: FloatArray, geometry: Geometry) -> t
     return value, np.abs(value) * np.sqrt(rel_fit**2 + rel_geo2)
 
 
+def _implausible_temperatures(fits: xr.Dataset, n: int) -> NDArray[np.bool_]:
+    """True where a spectrum's temperature is known and outside the plausible range."""
+    if "temperature" not in fits.coords and "temperature" not in fits:
+        return np.zeros(n, dtype=bool)
+    kelvin = np.asarray(fits["temperature"].values, dtype=float)
+    low, high = TEMPERATURE_RANGE_K
+    return np.asarray(np.isfinite(kelvin) & ((kelvin < low) | (kelvin > high)))
+
+
 def conductivity(
     fits: xr.Dataset,
     *,
     thickness_cm: float | None = None,
     diameter_cm: float | None = None,
     area_cm2: float | None = None,
+    cell_constant_per_cm: float | None = None,
     thickness_stderr_cm: float = 0.0,
     diameter_stderr_cm: float = 0.0,
     area_stderr_cm2: float = 0.0,
+    cell_constant_stderr_per_cm: float = 0.0,
     mass_g: float | None = None,
     theoretical_density_g_cm3: float | None = None,
+    geometry: Geometry | None = None,
 ) -> xr.Dataset:
     """Resistances, conductivities and capacitances of bulk, grain boundary and total.
 
@@ -83,24 +91,33 @@ def conductivity(
     fits : xarray.Dataset
         Output of ``fit_spectra`` (schema in docs/contracts.md). Never modified.
     thickness_cm, diameter_cm, area_cm2 : float, optional
-        Pellet thickness L and electrode diameter d (``A = π d²/4``) or area A. When None,
-        read from ``fits.attrs`` (``thickness_cm``, ``diameter_cm``/``area_cm2``).
-    thickness_stderr_cm, diameter_stderr_cm, area_stderr_cm2 : float
+        Pellet thickness L and electrode diameter d (``A = π d²/4``) or area A.
+    cell_constant_per_cm : float, optional
+        A conductivity cell's constant κ = L/A (cm⁻¹), instead of the pellet's dimensions:
+        σ = κ / R. When no geometry is passed, it is read from ``fits.attrs``
+        (``thickness_cm`` with ``diameter_cm``/``area_cm2``, or ``cell_constant_per_cm``).
+    thickness_stderr_cm, diameter_stderr_cm, area_stderr_cm2, cell_constant_stderr_per_cm
         Standard errors of the geometry (a micrometer gives ±0.001 cm on L).
     mass_g, theoretical_density_g_cm3 : float, optional
         Pellet mass and crystallographic density, for the relative density.
+    geometry : Geometry, optional
+        All of the above as one value (:class:`eis_pipeline.physics.geometry.Geometry`,
+        e.g. ``Geometry.from_mm(0.8, diameter_mm=10)``), instead of the separate arguments.
 
     Returns
     -------
     xarray.Dataset
-        Dims ``(spectrum, component)``, component in ``bulk``, ``grain_boundary``, ``total``:
+        Dims ``(spectrum, component)``, component in ``bulk``, ``grain_boundary``, ``total``
+        (attrs: the geometry used, ``thickness_cm``, ``area_cm2``, ``diameter_cm`` when
+        given, ``cell_constant_per_cm``, each with ``_stderr``):
         ``resistance``, ``conductivity`` (each with ``_stderr``; ``conductivity_fit_stderr``
         leaves the geometry out, which is what an Arrhenius slope should be weighted with),
         ``capacitance`` (effective, with ``_stderr``), ``specific_capacitance`` (C·L/A),
         ``apex_frequency``, the role's ``resistance_element``/``capacitance_element``;
         per spectrum: ``relative_permittivity`` (bulk), ``grain_boundary_specific_conductivity``
         (brick layer), ``electrode_capacitance``, ``bulk_source``, ``role_flags``,
-        ``role_ambiguous``, ``converged``; ``relative_density`` when mass and density are given.
+        ``role_ambiguous``, ``converged``, ``temperature_implausible`` (outside -150…1000 °C);
+        ``relative_density`` when mass and density are given.
         Failed fits give NaN rows.
 
     Raises
@@ -115,11 +132,29 @@ def conductivity(
     >>> cond = conductivity(fits, thickness_cm=0.1, diameter_cm=1.0)   # doctest: +SKIP
     >>> cond.conductivity.sel(component="total")                        # doctest: +SKIP
     """
-    geometry = resolve_geometry(dict(fits.attrs), thickness_cm=thickness_cm,
-                                diameter_cm=diameter_cm, area_cm2=area_cm2,
-                                thickness_stderr_cm=thickness_stderr_cm,
-                                diameter_stderr_cm=diameter_stderr_cm,
-                                area_stderr_cm2=area_stderr_cm2)
+    separate = (thickness_cm, diameter_cm, area_cm2, cell_constant_per_cm, mass_g,
+                theoretical_density_g_cm3)
+    if geometry is not None and any(v is not None for v in separate):
+        raise GeometryError("give the geometry either as geometry=Geometry(...) or as separate "
+                            "arguments (thickness_cm=..., ...), not both")
+    if geometry is None:
+        geometry = resolve_geometry(fits.attrs, thickness_cm=thickness_cm,
+                                    diameter_cm=diameter_cm, area_cm2=area_cm2,
+                                    cell_constant_per_cm=cell_constant_per_cm,
+                                    thickness_stderr_cm=thickness_stderr_cm,
+                                    diameter_stderr_cm=diameter_stderr_cm,
+                                    area_stderr_cm2=area_stderr_cm2,
+                                    cell_constant_stderr_per_cm=cell_constant_stderr_per_cm)
+        if (mass_g is None) != (theoretical_density_g_cm3 is None):
+            raise GeometryError("relative density needs both mass_g and "
+                                f"theoretical_density_g_cm3; got mass_g={mass_g!r}, "
+                                f"theoretical_density_g_cm3={theoretical_density_g_cm3!r}")
+        if mass_g is not None:
+            if not geometry.is_pellet:
+                raise GeometryError("relative density needs the pellet's thickness and area, "
+                                    "not a cell constant")
+            geometry = replace(geometry, mass_g=mass_g,
+                               theoretical_density_g_cm3=theoretical_density_g_cm3)
     fa = read_fit_arrays(fits)
     cov = fa.covariance
     kappa = geometry.cell_constant_per_cm
@@ -131,8 +166,8 @@ def conductivity(
     r_grads = np.stack([bulk.resistance_gradient, gb.resistance_gradient, r_total_grad], axis=1)
     resistance_stderr = delta_method_stderr(r_grads, cov[:, None])
 
-    # σ = L/(R A) (section 5): relative errors of R, L and A add in quadrature.
-    sigma = conductivity_from_resistance(resistance, geometry.thickness_cm, geometry.area_cm2)
+    # σ = κ/R = L/(R A) (section 5): relative errors of R and κ (L, A) add in quadrature.
+    sigma = conductivity_from_resistance(resistance, kappa)
     rel_fit = _relative(resistance, resistance_stderr)
     sigma_fit_stderr = sigma * rel_fit
     sigma_stderr = sigma * np.sqrt(rel_fit**2 + geometry.relative_variance)
@@ -176,19 +211,16 @@ def conductivity(
         "electrode_capacitance_stderr": electrode_stderr,
         "bulk_source": bulk_source, "role_flags": flags, "role_ambiguous": roles.ambiguous,
         "converged": fa.ok,
+        "temperature_implausible": _implausible_temperatures(fits, n_spec),
         "arc_resistance": arc_stack["resistance"],
         "arc_capacitance": arc_stack["capacitance"],
         "arc_specific_capacitance": arc_stack["capacitance"] * kappa,
         "arc_relative_permittivity": arc_stack["capacitance"] * kappa / EPSILON_0_F_PER_CM,
         "arc_apex_frequency": arc_stack["apex_frequency"]})
-    if (mass_g is None) != (theoretical_density_g_cm3 is None):
-        raise GeometryError("relative density needs both mass_g and theoretical_density_g_cm3; "
-                            f"got mass_g={mass_g!r}, "
-                            f"theoretical_density_g_cm3={theoretical_density_g_cm3!r}")
-    if mass_g is not None and theoretical_density_g_cm3 is not None:
-        rho, rho_err = relative_density(mass_g, geometry, theoretical_density_g_cm3)
+    rho = geometry.relative_density
+    if rho is not None:
         ds["relative_density"] = ((), rho, {"units": "1", "long_name": "m / (A L ρ_theoretical)"})
-        ds["relative_density_stderr"] = ((), rho_err, {"units": "1"})
+        ds["relative_density_stderr"] = ((), geometry.relative_density_stderr, {"units": "1"})
     return ds
 
 
@@ -213,6 +245,8 @@ _META: dict[str, tuple[str, str]] = {
     "role_flags": ("", "doubts about the role assignment; empty when none"),
     "role_ambiguous": ("", "role assignment is ambiguous or implausible"),
     "converged": ("", "the fit converged (else every value is NaN)"),
+    "temperature_implausible": ("", "temperature outside the plausible range "
+                                    "(physics.plausibility.TEMPERATURE_RANGE_K)"),
     "arc_resistance": ("ohm", "resistance of each R‖CPE arc of the circuit"),
     "arc_capacitance": ("F", "effective capacitance of each arc (Hsu–Mansfeld)"),
     "arc_specific_capacitance": ("F/cm", "C · L / A of each arc: the role evidence"),
@@ -243,19 +277,13 @@ def _assemble(fits: xr.Dataset, geometry: Geometry, roles: SpectrumRoles,
                 "range); it includes lead resistance and has no capacitance")
         for name in ("resistance", "conductivity"):
             ds[name].attrs["bulk_source"] = note
+    ds.attrs.update(geometry.to_attrs())
+    ds.attrs.pop("relative_density", None)   # a variable of its own
     ds.attrs.update({
-        "thickness_cm": geometry.thickness_cm,
-        "thickness_stderr_cm": geometry.thickness_stderr_cm,
-        "area_cm2": geometry.area_cm2,
-        "area_stderr_cm2": geometry.area_stderr_cm2,
-        "cell_constant_per_cm": geometry.cell_constant_per_cm,
         "circuit": str(fits.attrs.get("circuit", "")),
         "preset": str(fits.attrs.get("preset", "")),
         "role_source": roles.source,
         "bulk_from_intercept": int(roles.bulk_from_intercept.any()),
         "uncertainty": "delta method on the fit covariance; geometry added in quadrature",
     })
-    if not math.isnan(geometry.diameter_cm):
-        ds.attrs["diameter_cm"] = geometry.diameter_cm
-        ds.attrs["diameter_stderr_cm"] = geometry.diameter_stderr_cm
     return ds

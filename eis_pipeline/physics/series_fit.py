@@ -41,7 +41,7 @@ from eis_pipeline.exceptions import EisError, FitError
 from eis_pipeline.fitting.batch import fit_spectra
 from eis_pipeline.fitting.model import resolve_circuit
 from eis_pipeline.physics.arrhenius import Form, arrhenius
-from eis_pipeline.physics.geometry import resolve_geometry
+from eis_pipeline.physics.geometry import Geometry, resolve_geometry
 from eis_pipeline.physics.roles import parse_layout
 
 __all__ = ["fit_temperature_series"]
@@ -526,7 +526,7 @@ def _assemble(spectra, order, temps, f, z, mask, c, names, unpack, natural, th, 
 
 
 def series_fit_for_campaign(spectra: Sequence[xr.Dataset], fits: xr.Dataset, circuit: str,
-                            geometry_kwargs: dict[str, float], form: Form) -> xr.Dataset:
+                            geometry: Geometry, form: Form) -> xr.Dataset:
     """The campaign's ``series_fit = "global"`` stage for one sample.
 
     Temperatures come from the fits' ``temperature`` coordinate (what the run inferred), in
@@ -538,12 +538,9 @@ def series_fit_for_campaign(spectra: Sequence[xr.Dataset], fits: xr.Dataset, cir
     use = circuit if circuit != "auto" else "bulk-gb-electrode"
     temps = (np.asarray(fits["temperature"].values, float) if "temperature" in fits.coords
              or "temperature" in fits else None)
-    geo = geometry_kwargs
     try:
         ds = fit_temperature_series(spectra, use, temps, form=form,
-                                    thickness_cm=geo.get("thickness_cm"),
-                                    diameter_cm=geo.get("diameter_cm"),
-                                    area_cm2=geo.get("area_cm2"))
+                                    cell_constant_per_cm=geometry.cell_constant_per_cm)
     except EisError as exc:
         empty = xr.Dataset()
         empty.attrs.update(reason=f"{type(exc).__name__}: {exc}", circuit=use, form=form)

@@ -17,7 +17,7 @@ from eis_pipeline.fitting.selection import evidence_table
 from eis_pipeline.fitting.solver import Status
 
 __all__ = ["AT_BOUND_ADVICE", "AT_BOUND_HINT", "conductivity_table", "fits_table",
-           "format_value", "pellet_size"]
+           "format_value"]
 
 #: Why a parameter ends on a bound, and what to do (the note under a fit in :func:`fits_table`).
 AT_BOUND_HINT = ("the circuit does not suit this spectrum (an element the data do not need, "
@@ -93,16 +93,9 @@ def fits_table(fits: xr.Dataset, selection: xr.Dataset | None = None) -> str:
     return "\n".join(lines).rstrip()
 
 
-def pellet_size(geometry: Geometry) -> str:
-    """``thickness 1 mm, diameter 10 mm`` (or the area when no diameter was given)."""
-    size = (f"diameter {10 * geometry.diameter_cm:g} mm" if geometry.diameter_cm is not None
-            else f"area {geometry.area_cm2:g} cm²")
-    return f"thickness {10 * geometry.thickness_cm:g} mm, {size}"
-
-
 def conductivity_table(cond: xr.Dataset, geometry: Geometry) -> str:
     """σ ± stderr (S/cm) of bulk, grain boundary and total per sweep, with role doubts."""
-    lines = [f"conductivity (S/cm)   {pellet_size(geometry)}"]
+    lines = [f"conductivity (S/cm)   {geometry.describe()}"]
     components = [str(c) for c in cond.component.values]
     for i in range(cond.sizes["spectrum"]):
         row = cond.isel(spectrum=i)

@@ -24,7 +24,8 @@ def summary_rows(tree: xr.DataTree) -> list[dict[str, Any]]:
     """One dict per sample: synthesis parameters, σ(25 °C) and E_a per component, fit counts.
 
     Units are in the keys (``sigma25_total_S_cm``, ``Ea_bulk_eV``); ``sigma25_<c>_extrapolated``
-    says whether 25 °C lies outside the measured temperature range.
+    says whether 25 °C lies outside the measured temperature range; ``warnings`` holds the
+    sample's plausibility warnings joined by `` | `` (empty when none).
     """
     if "campaign" not in tree.children:
         return []
@@ -51,8 +52,17 @@ def summary_rows(tree: xr.DataTree) -> list[dict[str, Any]]:
         for key in ("n_spectra", "n_converged", "n_kk_failed"):
             if key in summary:
                 row[key] = int(summary[key].values[i])
+        row["warnings"] = " | ".join(sample_warnings(tree, name))
         rows.append(row)
     return rows
+
+
+def sample_warnings(tree: xr.DataTree, sample: str) -> list[str]:
+    """The plausibility warnings the run stored with a sample (implausible temperatures,
+    permittivity or σ and the likely unit slip; :mod:`eis_pipeline.physics.plausibility`)."""
+    node = tree.children.get(sample)
+    text = "" if node is None else str(node.attrs.get("warnings", ""))
+    return [w for w in text.split("\n") if w]
 
 
 #: SI prefixes a conductivity column can be shown in, largest first: (factor from S/cm, unit).
@@ -101,7 +111,8 @@ def format_table(header: list[str], rows: list[list[str]], *, gap: int = 2) -> l
 
 
 def format_summary(tree: xr.DataTree) -> str:
-    """The end-of-run table: per sample σ(25 °C) bulk/gb/total, E_a, fit quality.
+    """The end-of-run table: per sample σ(25 °C) bulk/gb/total, E_a, fit quality, then the
+    plausibility warnings stored with each sample.
 
     Each σ column is in the unit that suits its values (stated in its header); a σ(25 °C)
     extrapolated outside the measured temperature range is marked with ``*``.
@@ -135,6 +146,9 @@ def format_summary(tree: xr.DataTree) -> str:
     best = tree["campaign"].attrs.get("best_sample") if "campaign" in tree.children else None
     if best:
         lines.append(f"best sample (highest total σ at 25 °C): {best}")
+    for row in rows:
+        lines += [f"warning: {row['sample']}: {w}"
+                  for w in sample_warnings(tree, str(row["sample"]))]
     return "\n".join(lines)
 
 

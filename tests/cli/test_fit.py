@@ -131,7 +131,7 @@ def test_usage_errors(fake_files):
                                  "--circuit", "R0-p(R1,C1)"])
     assert r.exit_code == 2 and "not both" in r.output
     r = CliRunner().invoke(cli, ["fit", str(fake_files[0]), "--thickness-mm", "1"])
-    assert r.exit_code == 2 and "go together" in r.output
+    assert r.exit_code == 2 and "needs exactly one of --diameter-mm" in r.output
     r = CliRunner().invoke(cli, ["fit", str(fake_files[0]), "--circuit", "R0-p(R1,"])
     assert r.exit_code == 1 and "error: " in r.output and "Traceback" not in r.output
 

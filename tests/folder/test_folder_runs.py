@@ -14,6 +14,8 @@ from eis_pipeline.config import load_config
 from eis_pipeline.exceptions import ConfigError
 from eis_pipeline.folder import plan_folders, read_sidecar
 
+GEO = {"thickness_mm": 1, "diameter_mm": 10}
+
 C = 273.15
 
 
@@ -37,7 +39,7 @@ def campaign(root: Path) -> Path:
 
 
 def test_plan_infers_samples_temperatures_and_reports_skipped(tmp_path):
-    plan = plan_folders([campaign(tmp_path / "data")], thickness_mm=1, diameter_mm=10,
+    plan = plan_folders([campaign(tmp_path / "data")], geometry=GEO,
                         base_dir=tmp_path)
     assert [s.name for s in plan.samples] == ["millA", "millB"]
     temps = [f.temperature_K for f in plan.samples[0].files]
@@ -57,7 +59,7 @@ def test_temperature_from_folder_name_and_sidecar_geometry(tmp_path):
     for t in ("-20C", "RT", "80C"):
         rc_csv(root / "pelletX" / t / "spectrum.csv")
     with pytest.raises(ConfigError, match="unique file names"):
-        plan_folders([root], thickness_mm=1, diameter_mm=10)
+        plan_folders([root], geometry=GEO)
     for i, t in enumerate(("-20C", "RT", "80C")):
         (root / "pelletX" / t / "spectrum.csv").rename(root / "pelletX" / t / f"s{i}.csv")
     (root / "samples.csv").write_text("sample,thickness_mm,diameter_mm,milling_time_min,jar\n"
@@ -70,7 +72,7 @@ def test_temperature_from_folder_name_and_sidecar_geometry(tmp_path):
     assert s.synthesis == {"milling_time_min": 45.0, "jar": "ZrO2"}
     assert plan.config().samples[0].synthesis["milling_time_min"] == 45.0
     # flags win over the sidecar
-    flagged = plan_folders([root], thickness_mm=2, area_cm2=1, base_dir=tmp_path)
+    flagged = plan_folders([root], geometry={"thickness_mm": 2, "area_cm2": 1}, base_dir=tmp_path)
     assert flagged.samples[0].geometry == {"thickness_mm": 2, "area_cm2": 1}
 
 
@@ -90,7 +92,7 @@ def test_header_geometry_and_temperature(tmp_path):
 def test_missing_temperature_and_geometry_say_how_to_fix(tmp_path):
     rc_csv(tmp_path / "d" / "p" / "run01.csv")
     with pytest.raises(ConfigError, match=r"no temperature for run01\.csv"):
-        plan_folders([tmp_path / "d"], thickness_mm=1, diameter_mm=10)
+        plan_folders([tmp_path / "d"], geometry=GEO)
     rc_csv(tmp_path / "e" / "p" / "p_25C.csv")
     with pytest.raises(ConfigError, match="--thickness-mm"):
         plan_folders([tmp_path / "e"])
@@ -98,7 +100,7 @@ def test_missing_temperature_and_geometry_say_how_to_fix(tmp_path):
 
 def test_implausible_temperature_is_a_warning_in_plan_and_config(tmp_path):
     rc_csv(tmp_path / "d" / "p" / "p_1395C.csv")
-    plan = plan_folders([tmp_path / "d"], thickness_mm=1, diameter_mm=10, base_dir=tmp_path)
+    plan = plan_folders([tmp_path / "d"], geometry=GEO, base_dir=tmp_path)
     assert "1395 °C is outside the plausible range" in plan.describe()
     assert "# warning: p_1395C.csv: 1395 °C" in plan.to_toml()
 
@@ -118,7 +120,7 @@ def test_sidecar_row_without_folder_is_an_error(tmp_path):
     root = campaign(tmp_path / "data")
     (root / "samples.csv").write_text("sample,thickness_mm,diameter_mm\nmillC,1,10\n")
     with pytest.raises(ConfigError, match="millC"):
-        plan_folders([root], thickness_mm=1, diameter_mm=10)
+        plan_folders([root], geometry=GEO)
 
 
 def test_init_writes_the_config_the_folder_run_uses(tmp_path, monkeypatch):
@@ -131,7 +133,7 @@ def test_init_writes_the_config_the_folder_run_uses(tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     assert "millB_75C.csv: generic-csv" in r.output
     written = load_config(cfg_path)
-    inferred = plan_folders([root], thickness_mm=1, diameter_mm=10).config()
+    inferred = plan_folders([root], geometry=GEO).config()
     for a, b in zip(written.samples, inferred.samples, strict=True):
         assert (a.name, a.paths, a.geometry) == (b.name, b.paths, b.geometry)
         assert a.file_temperatures_K() == b.file_temperatures_K()

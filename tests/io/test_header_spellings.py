@@ -7,6 +7,8 @@ import itertools
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from eis_pipeline.exceptions import ParseError
 from eis_pipeline.io.importers.generic_csv import read_generic_csv
@@ -110,8 +112,68 @@ def test_numeric_row_is_never_taken_for_preamble(tmp_path):
         read_generic_csv(path)
 
 
-def test_unknown_unit_prefix_is_an_error(tmp_path):
+def test_unknown_unit_prefix_is_named(tmp_path):
     path = tmp_path / "u.csv"
-    path.write_text("f (Hz),Z' (xOhm),Z'' (Ohm)\n1,2,3\n")
-    with pytest.raises(ParseError, match=r"u\.csv:1: header .*xOhm"):
-        read_generic_csv(path)
+    path.write_text("f (Hz),Z' (xOhm),Z'' (Ohm)\n1,2,3\n2,3,4\n")
+    for read in (read_generic_csv, read_spectra):   # also when detecting the format
+        with pytest.raises(ParseError, match=r"u\.csv:1: column \"Z' \(xOhm\)\": unit prefix "
+                                             r"'x' not understood"):
+            read(path)
+
+
+def test_preamble_over_a_named_table_is_detected(tmp_path):
+    path = tmp_path / "pre.csv"
+    path.write_text("Sample pellet 3\nmeasured by AB, 2025-01-02\n"
+                    + table(["f", "Z'", "Z''"], ","))
+    (ds,) = read_spectra(path)
+    assert ds.attrs["source_format"] == "generic-csv"
+    np.testing.assert_allclose(ds.impedance, Z, rtol=1e-12)
+
+
+@pytest.mark.parametrize("headers", [["freq/Hz", "Re(Z)/kOhm", "-Im(Z)/kOhm"],
+                                     ["freq/Hz", "Re(Z)/Ohm", "-Im(Z)/MOhm"]])
+def test_tab_table_headed_freq_hz_is_generic_unless_ec_lab_columns(tmp_path, headers):
+    """A tab table headed freq/Hz was claimed by the EC-Lab sniffer, whose importer then
+    refused its kOhm columns; it is generic-csv's unless it has EC-Lab's own columns."""
+    path = tmp_path / "t.txt"
+    path.write_text(table(headers, "\t"))
+    (ds,) = read_spectra(path)
+    assert ds.attrs["source_format"] == "generic-csv"
+    np.testing.assert_allclose(ds.impedance, Z, rtol=1e-12)
+    path.write_text(table(["freq/Hz", "Re(Z)/Ohm", "-Im(Z)/Ohm"], "\t"))
+    assert read_spectra(path)[0].attrs["source_format"] == "biologic-mpt"
+
+
+# -- property: any spelling, unit prefix, delimiter and preamble reads the same values -----
+
+_UNITS_HZ = {"": 1.0, " [Hz]": 1.0, " (Hz)": 1.0, "/Hz": 1.0, " [kHz]": 1e3, " (MHz)": 1e6}
+_UNITS_OHM = {"": 1.0, " [Ohms]": 1.0, " (Ω)": 1.0, "/Ohm": 1.0, " [kOhm]": 1e3,
+              " (kΩ)": 1e3, "/MOhm": 1e6, " [mOhm]": 1e-3}
+_PREAMBLE_LINE = st.text(alphabet="abcdefghijklmnopqrstuvwxyz ABCDEFGHIJ:_-=#", min_size=1,
+                         max_size=40).filter(lambda t: t.strip() != "")
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(f_name=st.sampled_from(["f", "freq", "Freq.", "Frequency", "FREQUENCY", "frequency"]),
+       f_unit=st.sampled_from(sorted(_UNITS_HZ)),
+       re_name=st.sampled_from(["Z'", "Zs'", "Re(Z)", "Zreal", "z_re", "real"]),
+       re_unit=st.sampled_from(sorted(_UNITS_OHM)),
+       im_name=st.sampled_from(["Z''", "-Z''", "Zs''", "-Im(Z)", "Im(Z)", "Zimag", "-Zimag"]),
+       im_unit=st.sampled_from(sorted(_UNITS_OHM)),
+       delimiter=st.sampled_from([",", "\t", ";"]),
+       preamble=st.lists(_PREAMBLE_LINE, max_size=5))
+def test_property_spellings_prefixes_and_preambles_keep_the_values(
+        tmp_path_factory, f_name, f_unit, re_name, re_unit, im_name, im_unit, delimiter,
+        preamble):
+    headers = [f_name + f_unit, re_name + re_unit, im_name + im_unit]
+    sign = -1.0 if im_name.startswith("-") else 1.0
+    rows = [delimiter.join(f"{v:.15e}" for v in (
+        f / _UNITS_HZ[f_unit], z.real / _UNITS_OHM[re_unit], sign * z.imag / _UNITS_OHM[im_unit]))
+        for f, z in zip(F, Z, strict=True)]
+    path = tmp_path_factory.mktemp("prop") / "t.csv"
+    path.write_text("".join(line + "\n" for line in preamble)
+                    + delimiter.join(headers) + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    (ds,) = read_spectra(path)   # detected, not forced
+    np.testing.assert_allclose(ds.frequency, F, rtol=1e-12)
+    np.testing.assert_allclose(ds.impedance, Z, rtol=1e-12)

@@ -45,7 +45,7 @@ def test_sigma_equals_l_over_r_a_closed_form() -> None:
     cond = conductivity(li6ps5cl_fits(), thickness_cm=0.1, area_cm2=0.5)
     expected = 0.1 / (np.array([30.0, 12.0, 42.0]) * 0.5)
     np.testing.assert_allclose(cond.conductivity.isel(spectrum=0), expected, rtol=1e-14)
-    assert float(conductivity_from_resistance(100.0, 0.2, 0.4)) == pytest.approx(5e-3)
+    assert float(conductivity_from_resistance(100.0, 0.2 / 0.4)) == pytest.approx(5e-3)
     cond_d = conductivity(li6ps5cl_fits(), thickness_cm=0.1, diameter_cm=1.0)
     assert cond_d.attrs["area_cm2"] == pytest.approx(np.pi / 4)
 

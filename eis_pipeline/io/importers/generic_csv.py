@@ -61,6 +61,9 @@ _KNOWN_UNITS = {p.lower() + base for p in _PREFIXES for base in ("ohm", "ohms", 
 _WIDE_SEPARATOR = re.compile(r"\t|  +")
 #: Free-text lines allowed before the header (instrument, sample, date...).
 MAX_PREAMBLE_LINES = 100
+#: Detection score of a named table under a free-text preamble: below every vendor sniffer,
+#: whose formats are text before a table too, so a vendor export always goes to its importer
+PREAMBLE_SCORE = 0.2
 
 
 @dataclass(frozen=True)
@@ -73,12 +76,22 @@ class Column:
     radians: bool = False
 
 
+#: a unit with a prefix (known or not): up to three letters before ohm(s), Ω or Hz, so that an
+#: unknown prefix (``[Pohm]``) is reported by name instead of hiding the column's meaning
+_PREFIXED_UNIT = re.compile(r"^[^\W\d_]{0,3}(?:ohms?|Ω|hz)$", re.IGNORECASE)
+
+
+def _is_unit(text: str) -> bool:
+    return (text.lower().replace("ω", "ohm") in _KNOWN_UNITS
+            or _PREFIXED_UNIT.match(text.strip()) is not None)
+
+
 def _split_name(header: str) -> tuple[str, str]:
     """``"-Z'' (kOhm)"`` -> (``"-z''"``, ``"kOhm"``)."""
     text = header.strip().strip('"').strip()
     match = _UNIT.search(text)
     unit = ""
-    if match and match.start() > 0 and match.group(1).lower().replace("ω", "ohm") in _KNOWN_UNITS:
+    if match and match.start() > 0 and _is_unit(match.group(1)):
         unit = match.group(1)
         text = text[: match.start()]
     name = text.replace(" ", "").lower().rstrip(".").replace('"', "''")
@@ -101,8 +114,12 @@ def _unit_scale(unit: str, base: str, *, path: Path, line: int, header: str) -> 
     return _PREFIXES[prefix]
 
 
-def recognise_columns(headers: list[str], *, path: Path, line: int) -> dict[str, Column]:
-    """Map quantities to columns from header names; raise ParseError when incomplete."""
+def recognise_columns(headers: list[str], *, path: Path, line: int,
+                      check_units: bool = True) -> dict[str, Column]:
+    """Map quantities to columns from header names; raise ParseError when incomplete.
+
+    ``check_units=False`` (detection) takes a column whose unit is not understood
+    (``Z' [Pohm]``) for its quantity anyway: the reader then names the unit."""
     found: dict[str, Column] = {}
     for i, header in enumerate(headers):
         name, unit = _split_name(header)
@@ -112,7 +129,7 @@ def recognise_columns(headers: list[str], *, path: Path, line: int) -> dict[str,
         for quantity, names in _NAMES.items():
             if name in names and quantity not in found:
                 base = "hz" if quantity == "frequency" else "ohm"
-                scale = 1.0 if quantity == "phase" else _unit_scale(
+                scale = 1.0 if quantity == "phase" or not check_units else _unit_scale(
                     unit, base, path=path, line=line, header=header)
                 found[quantity] = Column(i, sign, scale, radians="rad" in unit.lower())
                 break
@@ -346,16 +363,15 @@ def _sniff(path: Path, head: bytes) -> float:
         return 0.0
     if sum(numeric(r) for r in rows) < 0.8 * len(rows):
         return 0.0
-    if layout.preamble:
-        # Vendor formats are text before a table: claiming them would make detection depend
-        # on tie-breaks. A generic table with a preamble is read when the format is given.
-        return 0.0
     if layout.header is not None:
         try:
-            recognise_columns(layout.header, path=path, line=1)
+            recognise_columns(layout.header, path=path, line=1, check_units=False)
         except ParseError:
             return 0.0
-        return 0.5
+        # Vendor formats are text before a table: with a preamble, claim it below every
+        # vendor sniffer (their formats carry more than the table), so that a free-text
+        # preamble over a named table still reads without --format.
+        return PREAMBLE_SCORE if layout.preamble else 0.5
     return 0.3
 
 
