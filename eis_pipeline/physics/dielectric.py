@@ -107,7 +107,8 @@ def _plateau_window(f: FloatArray, sigma: FloatArray) -> tuple[NDArray[np.bool_]
     while first > 0 and ls[first - 1] <= ls[first] + 0.01 \
             and ls[first - 1] >= math.log(ELECTRODE_FLOOR * level):
         first -= 1
-    while last + 1 < f.size and ls[last + 1] <= math.log(DISPERSION_CEILING * level) and slope[last + 1] <= 2.0:
+    ceiling = math.log(DISPERSION_CEILING * level)
+    while last + 1 < f.size and ls[last + 1] <= ceiling and slope[last + 1] <= 2.0:
         last += 1
     keep = (np.arange(f.size) >= first) & (np.arange(f.size) <= last)
     out = np.zeros(f.size, bool)
@@ -148,7 +149,8 @@ def jonscher_fit(frequency: ArrayLike, conductivity_real: ArrayLike) -> dict[str
         ``sigma_dc`` (S/cm) and ``sigma_dc_stderr``, ``crossover_frequency`` f_c (Hz),
         ``exponent`` n, ``electrode_frequency`` f_e (Hz) and ``electrode_exponent`` m,
         ``plateau_slope`` (flattest |d ln σ'/d ln f|), ``plateau_decades`` (span of the run
-        flatter than 0.1), ``plateau_visible`` (slope < 0.1 over >= 0.5 decade), ``f_min``/``f_max`` of the fitted window, ``n_points``,
+        flatter than 0.1), ``plateau_visible`` (slope < 0.1 over >= 0.5 decade),
+        ``f_min``/``f_max`` of the fitted window, ``n_points``,
         ``converged``.
     """
     from scipy.optimize import least_squares
