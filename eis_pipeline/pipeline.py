@@ -123,6 +123,11 @@ def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult],
             node["series_fit"] = xr.DataTree(series_fit_for_campaign(
                 spectra, fits, sample.settings.circuit, geometry.physics_kwargs(),
                 sample.settings.arrhenius_form))
+        with stage("model_free"):
+            from eis_pipeline.physics.series_fit import model_free_for_campaign
+
+            node["model_free"] = xr.DataTree(model_free_for_campaign(
+                spectra, cond, geometry.physics_kwargs()))
     return node
 
 
