@@ -51,8 +51,80 @@ def summary_rows(tree: xr.DataTree) -> list[dict[str, Any]]:
         for key in ("n_spectra", "n_converged", "n_kk_failed"):
             if key in summary:
                 row[key] = int(summary[key].values[i])
+        if name in tree["/"].children:
+            row.update(series_fit_columns(tree[name]))
         rows.append(row)
     return rows
+
+
+#: The global and per-spectrum E_a disagree when they differ by more than this many combined
+#: standard errors √(δ₁² + δ₂²) (conservative: both come from the same spectra).
+DISAGREE_SIGMAS = 2.0
+
+
+def series_fit_columns(node: xr.DataTree) -> dict[str, Any]:
+    """The ``series_fit = "global"`` columns of one sample: ``Ea_<c>_global_eV`` (+ stderr)
+    beside the per-spectrum ``Ea_<c>_eV``, ``Ea_<c>_disagree`` (more than DISAGREE_SIGMAS
+    combined errors apart), ``series_fit_note`` (why the global fit gave nothing), and
+    ``n_sigma_dc_disagree``: spectra whose model-free σ_dc is > 20 % off the circuit's σ.
+    Empty for a sample without a series fit."""
+    out: dict[str, Any] = {}
+    if "series_fit" in node.children:
+        glob = node["series_fit"].ds
+        per = node["arrhenius"].ds if "arrhenius" in node.children else None
+        if "activation_energy" in glob:
+            for comp in COMPONENTS:
+                short = _SHORT[comp]
+                ea = float(glob["activation_energy"].sel(component=comp))
+                err = float(glob["activation_energy_stderr"].sel(component=comp))
+                out[f"Ea_{short}_global_eV"] = ea
+                out[f"Ea_{short}_global_stderr_eV"] = err
+                if per is not None and comp in per["component"].values:
+                    sel = per.sel(component=comp)
+                    if "segment" in sel.dims:
+                        sel = sel.isel(segment=0)
+                    ea1 = float(sel["activation_energy"])
+                    err1 = float(sel["activation_energy_stderr"])
+                    apart = abs(ea - ea1) > DISAGREE_SIGMAS * float(np.hypot(err, err1))
+                    out[f"Ea_{short}_disagree"] = bool(apart and np.isfinite(ea + ea1))
+        out["series_fit_note"] = str(glob.attrs.get("reason", ""))
+    if "model_free" in node.children and "sigma_dc_disagrees" in node["model_free"].ds:
+        out["n_sigma_dc_disagree"] = int(node["model_free"].ds["sigma_dc_disagrees"].sum())
+    return out
+
+
+def format_series_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """Lines under the summary table for samples with a global series fit: its E_a beside
+    the per-spectrum one, and what disagrees."""
+    lines = []
+    for row in rows:
+        if not any(k.endswith("_global_eV") for k in row):
+            if row.get("series_fit_note"):
+                lines.append(f"  {row['sample']}: no global fit ({row['series_fit_note']})")
+            continue
+        parts = []
+        for short in ("bulk", "gb", "total"):
+            if f"Ea_{short}_global_eV" not in row:
+                continue
+            glob = value_with_error(row[f"Ea_{short}_global_eV"],
+                                    row[f"Ea_{short}_global_stderr_eV"])
+            per = value_with_error(row.get(f"Ea_{short}_eV", np.nan),
+                                   row.get(f"Ea_{short}_stderr_eV", np.nan))
+            text = f"{short} {glob} (per spectrum {per})"
+            if row.get(f"Ea_{short}_disagree"):
+                text += " DISAGREE"
+            parts.append(text)
+        line = f"  {row['sample']}: " + "; ".join(parts)
+        if row.get("series_fit_note"):
+            line += f"  [{row['series_fit_note']}]"
+        if row.get("n_sigma_dc_disagree"):
+            line += (f"  ({row['n_sigma_dc_disagree']} spectra: model-free σ_dc > 20 % off "
+                     "the circuit's σ)")
+        lines.append(line)
+    if lines:
+        lines.insert(0, f"global series fit, E_a (eV); DISAGREE: > {DISAGREE_SIGMAS:g} combined "
+                        "standard errors from the per-spectrum Arrhenius fit:")
+    return lines
 
 
 #: SI prefixes a conductivity column can be shown in, largest first: (factor from S/cm, unit).
@@ -132,6 +204,7 @@ def format_summary(tree: xr.DataTree) -> str:
     if any_extrapolated:
         lines.append(f"{EXTRAPOLATED_MARK} σ(25 °C) extrapolated outside the measured "
                      "temperature range (Arrhenius law assumed to hold)")
+    lines += format_series_lines(rows)
     best = tree["campaign"].attrs.get("best_sample") if "campaign" in tree.children else None
     if best:
         lines.append(f"best sample (highest total σ at 25 °C): {best}")
