@@ -5,10 +5,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from eis_pipeline.exceptions import EisError
+
+if TYPE_CHECKING:
+    from eis_pipeline.config import CampaignConfig
 
 
 def geometry_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -19,6 +23,14 @@ def geometry_options(command: Callable[..., None]) -> Callable[..., None]:
                                help=f"Pellet {what} in {unit} for every sample of a folder "
                                     "run (wins over samples.csv and file headers).")(command)
     return command
+
+
+def with_series_fit(cfg: CampaignConfig, series_fit: str) -> CampaignConfig:
+    """``cfg`` with ``series_fit`` set for every sample (the ``--series-fit`` flag)."""
+    from dataclasses import replace
+
+    return replace(cfg, samples=tuple(
+        replace(s, settings=replace(s.settings, series_fit=series_fit)) for s in cfg.samples))
 
 
 def plural(n: int, noun: str) -> str:
@@ -63,13 +75,18 @@ def without_prefix(reason: str, file: str) -> str:
                    "Default: summary, or none when the config says plots = false.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar (default: only on a terminal).")
+@click.option("--series-fit", type=click.Choice(["none", "global"]), default=None,
+              help="global: also fit each sample's temperature series as one "
+                   "Arrhenius-constrained model (fit_temperature_series) and cross-check σ "
+                   "model-free (Jonscher σ_dc); the summary shows the global E_a beside the "
+                   "per-spectrum one. Default: the config's series_fit.")
 @click.option("--report", "html_report", is_flag=True,
               help="Also write RESULTS.html, the self-contained report (as `eis-pipeline "
                    "report RESULTS.h5`).")
 def run(sources: tuple[Path, ...], output: Path | None, thickness_mm: float | None,
         diameter_mm: float | None, area_cm2: float | None, jobs: int, scheduler: str | None,
         resume: bool, strict: bool, plots: str | None, progress: bool | None,
-        html_report: bool) -> None:
+        series_fit: str | None, html_report: bool) -> None:
     """Run the campaign described by a CONFIG (TOML), or by folders, into one HDF5 file.
 
     SOURCES is one config file, or one or more measurement folders: each subfolder holding
@@ -93,6 +110,7 @@ def run(sources: tuple[Path, ...], output: Path | None, thickness_mm: float | No
       eis-pipeline run configs/example.toml -o results/today.h5 --jobs 2 --plots all
       eis-pipeline run big.toml --resume          # refit only new or changed files
       eis-pipeline run data/ --thickness-mm 0.8 --diameter-mm 10
+      eis-pipeline run configs/example.toml --series-fit global   # + one-model E_a
       eis-pipeline inspect results/today.h5       # look at it again later
 
     Options may also come from the environment (EIS_PIPELINE_JOBS, EIS_PIPELINE_SCHEDULER);
@@ -120,6 +138,8 @@ def run(sources: tuple[Path, ...], output: Path | None, thickness_mm: float | No
     except (EisError, OSError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    if series_fit is not None:
+        cfg = with_series_fit(cfg, series_fit)
     out = output or cfg.output
     want_plots = plots if plots is not None else ("summary" if cfg.plots else "none")
     n_files = sum(len(s.paths) for s in cfg.samples)
