@@ -115,14 +115,16 @@ def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult],
             node["arrhenius"] = xr.DataTree(arrhenius_by_component(
                 cond.isel(spectrum=known), form=sample.settings.arrhenius_form,
                 breakpoints=sample.settings.arrhenius_breakpoints,
-                breakpoint_K=sample.settings.arrhenius_breakpoint_K))
+                breakpoint_K=sample.settings.arrhenius_breakpoint_K,
+                weighting=sample.settings.arrhenius_weighting,  # type: ignore[arg-type]
+                reference_temperature_K=sample.settings.reference_temperature_K))
     if sample.settings.series_fit == "global" and "arrhenius" in node.children:
         with stage("series_fit"):
             from eis_pipeline.physics.series_fit import series_fit_for_campaign
 
             node["series_fit"] = xr.DataTree(series_fit_for_campaign(
                 spectra, fits, sample.settings.circuit, geometry.physics_kwargs(),
-                sample.settings.arrhenius_form))
+                sample.settings.arrhenius_form, sample.settings.reference_temperature_K))
         with stage("model_free"):
             from eis_pipeline.physics.series_fit import model_free_for_campaign
 

@@ -108,7 +108,9 @@ def _plateau_window(f: FloatArray, sigma: FloatArray) -> tuple[NDArray[np.bool_]
             and ls[first - 1] >= math.log(ELECTRODE_FLOOR * level):
         first -= 1
     ceiling = math.log(DISPERSION_CEILING * level)
-    while last + 1 < f.size and ls[last + 1] <= ceiling and slope[last + 1] <= 2.0:
+    # not where σ' falls again at the top (stray inductance, cable resonance)
+    while (last + 1 < f.size and ls[last + 1] <= ceiling
+           and -PLATEAU_SLOPE <= slope[last + 1] <= 2.0):
         last += 1
     keep = (np.arange(f.size) >= first) & (np.arange(f.size) <= last)
     out = np.zeros(f.size, bool)
@@ -221,7 +223,9 @@ def conductivity_spectra(spectra: Sequence[xr.Dataset], cell_constant_per_cm: fl
     -------
     xarray.Dataset
         Along ``spectrum``: ``sigma_dc`` (+ ``_stderr``), ``crossover_frequency``,
-        ``jonscher_exponent``, ``plateau_visible``, ``jonscher_converged``, ``temperature``
+        ``jonscher_exponent``, ``plateau_visible``, ``plateau_decades``,
+        ``plateau_fit_f_min``/``_f_max`` (the fitted window), ``jonscher_converged``,
+        ``temperature``
         (K, NaN when absent); along (``spectrum``, ``point``), NaN padded: ``frequency``,
         ``conductivity_real``, ``permittivity_real``, ``modulus_imag``.
     """
@@ -248,6 +252,10 @@ def conductivity_spectra(spectra: Sequence[xr.Dataset], cell_constant_per_cm: fl
                             ("sigma_dc_stderr", "sigma_dc_stderr", "S/cm"),
                             ("crossover_frequency", "crossover_frequency", "Hz"),
                             ("exponent", "jonscher_exponent", "1")):
+        data[name] = ("spectrum", np.array([r[key] for r in fits], float), {"units": unit})
+    for key, name, unit in (("plateau_decades", "plateau_decades", "1"),
+                            ("f_min", "plateau_fit_f_min", "Hz"),
+                            ("f_max", "plateau_fit_f_max", "Hz")):
         data[name] = ("spectrum", np.array([r[key] for r in fits], float), {"units": unit})
     data["plateau_visible"] = ("spectrum", np.array([r["plateau_visible"] for r in fits]))
     data["jonscher_converged"] = ("spectrum", np.array([r["converged"] for r in fits]))

@@ -550,7 +550,8 @@ def _assemble(spectra, order, temps, f, z, mask, c, names, unpack, natural, th, 
 
 
 def series_fit_for_campaign(spectra: Sequence[xr.Dataset], fits: xr.Dataset, circuit: str,
-                            geometry_kwargs: dict[str, float], form: Form) -> xr.Dataset:
+                            geometry_kwargs: dict[str, float], form: Form,
+                            reference_temperature_K: float = ROOM_TEMPERATURE_K) -> xr.Dataset:
     """The campaign's ``series_fit = "global"`` stage for one sample.
 
     Temperatures come from the fits' ``temperature`` coordinate (what the run inferred), in
@@ -577,7 +578,8 @@ def series_fit_for_campaign(spectra: Sequence[xr.Dataset], fits: xr.Dataset, cir
         ds = fit_temperature_series(spectra, use, temps, form=form,
                                     thickness_cm=geo.get("thickness_cm"),
                                     diameter_cm=geo.get("diameter_cm"),
-                                    area_cm2=geo.get("area_cm2"))
+                                    area_cm2=geo.get("area_cm2"),
+                                    reference_temperature_K=reference_temperature_K)
     except EisError as exc:
         empty = xr.Dataset()
         empty.attrs.update(reason=f"{type(exc).__name__}: {exc}", circuit=use, form=form)

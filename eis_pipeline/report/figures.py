@@ -738,7 +738,8 @@ def arrhenius_series_plot(temperature_K: ArrayLike,
 
 
 def dielectric_plot(model_free: xr.Dataset, *, title: str | None = None) -> Figure:
-    """σ'(f) isotherms with the Jonscher σ_dc of each, and M''(f), coloured by temperature.
+    """σ'(f) isotherms with the Jonscher σ_dc of each, and M''(f) (log: each arc's peak, of
+    height C₀/2C, shows), coloured by temperature.
 
     ``model_free`` is a :func:`~eis_pipeline.conductivity_spectra` result (``frequency``,
     ``conductivity_real``, ``modulus_imag`` along (spectrum, point); ``sigma_dc``,
@@ -764,22 +765,27 @@ def dielectric_plot(model_free: xr.Dataset, *, title: str | None = None) -> Figu
         for i in order:
             color = cmap(norm(temps[i])) if known[i] else "0.5"
             ax_s.loglog(f[i], sig[i], "-", color=color, linewidth=1.0)
-            ax_m.semilogx(f[i], mod[i], "-", color=color, linewidth=1.0)
+            ax_m.loglog(f[i], mod[i], "-", color=color, linewidth=1.0)
             sdc = float(model_free["sigma_dc"].values[i])
+            lo, hi = _fit_window(model_free, i, f[i])
             if np.isfinite(sdc):
                 visible = bool(model_free["plateau_visible"].values[i])
-                ax_s.plot(_plateau_centre(f[i], sig[i], sdc), sdc, "o",
-                          mfc=color if visible else "none", mec="k", mew=0.6, ms=4)
+                ax_s.plot([lo, hi], [sdc, sdc], "-" if visible else ":", color=color,
+                          linewidth=3.0, alpha=0.6, solid_capstyle="butt")
             if "sigma_dc_disagrees" in model_free and bool(
                     model_free["sigma_dc_disagrees"].values[i]):
-                ax_s.plot(_plateau_centre(f[i], sig[i], sdc),
-                          float(model_free["sigma_circuit"].values[i]), "x", color="k", ms=5)
+                ax_s.plot(np.sqrt(lo * hi), float(model_free["sigma_circuit"].values[i]), "x",
+                          color="k", ms=5)
         ax_s.set_xlabel("f (Hz)")
         ax_s.set_ylabel("σ' (S cm$^{-1}$)")
         ax_m.set_xlabel("f (Hz)")
         ax_m.set_ylabel("M''")
-        ax_s.text(0.03, 0.97, "● Jonscher σ$_{dc}$ (○: no plateau)\n× circuit σ, > 20 % off",
-                  transform=ax_s.transAxes, va="top", fontsize=7)
+        top = float(np.nanmax(mod)) if np.isfinite(mod).any() else 1.0
+        if top > 0:   # log: the grain-boundary peak (C₀/2C_gb) is ~100x below the bulk one
+            ax_m.set_ylim(top * 1e-4, top * 2)
+        ax_s.text(0.97, 0.03, "bars: Jonscher σ$_{dc}$ over its fit window\n(dotted: no plateau)"
+                  "\n×: circuit σ, > 20 % off", transform=ax_s.transAxes, ha="right",
+                  va="bottom", fontsize=7)
         if known.any():
             bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=[ax_s, ax_m],
                                fraction=0.04, pad=0.02)
@@ -789,10 +795,10 @@ def dielectric_plot(model_free: xr.Dataset, *, title: str | None = None) -> Figu
     return fig
 
 
-def _plateau_centre(f: NDArray[np.float64], sigma: NDArray[np.float64], level: float) -> float:
-    """Frequency where σ'(f) comes closest to ``level`` (where to mark σ_dc)."""
-    ok = np.isfinite(f) & np.isfinite(sigma) & (sigma > 0)
-    if not ok.any() or not np.isfinite(level) or level <= 0:
-        return float("nan")
-    k = int(np.argmin(np.abs(np.log(sigma[ok] / level))))
-    return float(f[ok][k])
+def _fit_window(model_free: xr.Dataset, i: int,
+                f: NDArray[np.float64]) -> tuple[float, float]:
+    """The frequency window σ_dc was fitted over (the whole sweep when not stored)."""
+    if "plateau_fit_f_min" in model_free:
+        return (float(model_free["plateau_fit_f_min"].values[i]),
+                float(model_free["plateau_fit_f_max"].values[i]))
+    return float(np.nanmin(f)), float(np.nanmax(f))

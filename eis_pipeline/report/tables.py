@@ -52,6 +52,7 @@ def summary_rows(tree: xr.DataTree) -> list[dict[str, Any]]:
             if key in summary:
                 row[key] = int(summary[key].values[i])
         if name in tree["/"].children:
+            row.update(reference_columns(tree[name]))
             row.update(series_fit_columns(tree[name]))
         rows.append(row)
     return rows
@@ -60,6 +61,46 @@ def summary_rows(tree: xr.DataTree) -> list[dict[str, Any]]:
 #: The global and per-spectrum E_a disagree when they differ by more than this many combined
 #: standard errors √(δ₁² + δ₂²) (conservative: both come from the same spectra).
 DISAGREE_SIGMAS = 2.0
+
+
+def reference_columns(node: xr.DataTree) -> dict[str, Any]:
+    """σ at the sample's reference temperature when it is not 25 °C (``reference_
+    temperature_celsius`` in the config): ``sigma_ref_<c>_S_cm`` (+ ``_stderr``,
+    ``_extrapolated``) and ``reference_temperature_K``. Empty otherwise."""
+    if "arrhenius" not in node.children:
+        return {}
+    arr = node["arrhenius"].ds
+    t_ref = float(arr.attrs.get("reference_temperature_K", 298.15))
+    if "sigma_ref" not in arr or abs(t_ref - 298.15) < 1e-9:
+        return {}
+    out: dict[str, Any] = {"reference_temperature_K": t_ref}
+    for comp in arr["component"].values:
+        short = _SHORT.get(str(comp), str(comp))
+        sel = arr.sel(component=comp)
+        out[f"sigma_ref_{short}_S_cm"] = float(sel["sigma_ref"])
+        out[f"sigma_ref_{short}_stderr_S_cm"] = float(sel["sigma_ref_stderr"])
+        out[f"sigma_ref_{short}_extrapolated"] = bool(sel["sigma_ref_extrapolated"])
+    return out
+
+
+def format_reference_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """One line per sample with σ at its reference temperature (when not 25 °C), marked
+    ``*`` when extrapolated."""
+    lines = []
+    for row in rows:
+        if "reference_temperature_K" not in row:
+            continue
+        t_c = row["reference_temperature_K"] - 273.15
+        parts = []
+        for short in ("bulk", "gb", "total"):
+            if f"sigma_ref_{short}_S_cm" in row:
+                factor, unit = sigma_unit([row[f"sigma_ref_{short}_S_cm"]])
+                text = value_with_error(row[f"sigma_ref_{short}_S_cm"] * factor,
+                                        row[f"sigma_ref_{short}_stderr_S_cm"] * factor)
+                mark = EXTRAPOLATED_MARK if row[f"sigma_ref_{short}_extrapolated"] else ""
+                parts.append(f"{short} {text}{mark} {unit}")
+        lines.append(f"  {row['sample']}: σ({t_c:g} °C) " + "; ".join(parts))
+    return lines
 
 
 def series_fit_columns(node: xr.DataTree) -> dict[str, Any]:
@@ -201,9 +242,12 @@ def format_summary(tree: xr.DataTree) -> str:
                  str(row.get("n_kk_failed", 0))]
         cells.append(line)
     lines = format_table(header, cells)
+    any_extrapolated |= any(v is True for r in rows for k, v in r.items()
+                            if k.startswith("sigma_ref_") and k.endswith("_extrapolated"))
     if any_extrapolated:
         lines.append(f"{EXTRAPOLATED_MARK} σ(25 °C) extrapolated outside the measured "
                      "temperature range (Arrhenius law assumed to hold)")
+    lines += format_reference_lines(rows)
     lines += format_series_lines(rows)
     best = tree["campaign"].attrs.get("best_sample") if "campaign" in tree.children else None
     if best:
