@@ -124,7 +124,8 @@ def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult],
 
             node["series_fit"] = xr.DataTree(series_fit_for_campaign(
                 spectra, fits, sample.settings.circuit, geometry.physics_kwargs(),
-                sample.settings.arrhenius_form, sample.settings.reference_temperature_K))
+                sample.settings.arrhenius_form, sample.settings.reference_temperature_K,
+                sample.settings.arrhenius_breakpoint_K))
         with stage("model_free"):
             from eis_pipeline.physics.series_fit import model_free_for_campaign
 

@@ -116,6 +116,7 @@ def fit_temperature_series(
     shared: Sequence[str] = ("exponents",),
     weighting: str = "modulus",
     reference_temperature_K: float = ROOM_TEMPERATURE_K,
+    breakpoint_K: float | None = None,
     max_nfev: int | None = None,
 ) -> xr.Dataset:
     """Fit all spectra of one pellet together, arc resistances following Arrhenius.
@@ -141,6 +142,11 @@ def fit_temperature_series(
     weighting : {"modulus", "unit"}
     reference_temperature_K : float
         Where σ is reported (``sigma_ref``); flagged when outside the measured range.
+    breakpoint_K : float, optional
+        A known phase transition (as in :func:`~eis_pipeline.physics.arrhenius.arrhenius`):
+        each arc's law gets two activation energies, below and above it, continuous at the
+        breakpoint (σ has no jump there). ``activation_energy`` and ``prefactor`` then have a
+        ``segment`` dimension (0: below, 1: above). Each side needs >= 2 temperatures.
     max_nfev : int, optional
         Residual evaluations allowed (default 200 × number of parameters).
 
@@ -219,6 +225,25 @@ def fit_temperature_series(
     n_t = temps.size
     x = 1.0 / (BOLTZMANN_EV_PER_K * temps_sorted)
     x_mid = float(x.mean())
+    if breakpoint_K is not None:
+        if not (math.isfinite(breakpoint_K) and breakpoint_K > 0):
+            raise FitError(f"breakpoint_K must be a positive temperature in K, got "
+                           f"{breakpoint_K!r}")
+        below = int(np.sum(temps_sorted < breakpoint_K))
+        if min(below, n_t - below) < 2:
+            raise FitError(f"breakpoint_K = {breakpoint_K:g} K leaves {below} temperature(s) "
+                           f"below and {n_t - below} above it; each side needs >= 2")
+    # ln σT of each law is basis(x) @ θ[a : a + k]: the value at the pivot, then one slope
+    # (-E) per segment; with a breakpoint the pivot is the breakpoint (continuous hinge)
+    pivot = x_mid if breakpoint_K is None else 1.0 / (BOLTZMANN_EV_PER_K * breakpoint_K)
+
+    def basis(xv: FloatArray) -> FloatArray:
+        d = np.asarray(xv, float) - pivot
+        if breakpoint_K is None:
+            return np.stack([np.ones_like(d), -d], axis=1)
+        return np.stack([np.ones_like(d), -np.maximum(d, 0.0), -np.minimum(d, 0.0)], axis=1)
+
+    k_law = 2 if breakpoint_K is None else 3
     log_t = np.log(temps_sorted) if form == "sigma_T" else np.zeros(n_t)
 
     # --- starting values from the per-spectrum fits, trusted only where the arc is in window
@@ -259,14 +284,16 @@ def fit_temperature_series(
             raise FitError(f"the per-spectrum fits give no usable {role} resistance to start "
                            "the series fit from")
         y = np.log(r[inwin]) - np.log(kappa) - log_t[inwin]   # ln R - ln κ - ln T = -a' + E dx
-        slope, icpt = np.polyfit(x[inwin] - x_mid, y, 1)
+        slope, icpt = np.polyfit(x[inwin] - pivot, y, 1)
         plan.roles.append((role, len(theta0), idx[r_el]))
-        plan.names += [f"{role}_ln_sigma_mid", f"{role}_activation_energy"]
-        plan.lower += [-np.inf, -5.0]
-        plan.upper += [np.inf, 5.0]
-        theta0 += [-icpt, slope]
+        segs = [""] if k_law == 2 else ["_below", "_above"]
+        plan.names += [f"{role}_ln_sigma_pivot",
+                       *(f"{role}_activation_energy{sg}" for sg in segs)]
+        plan.lower += [-np.inf] + [-5.0] * (k_law - 1)
+        plan.upper += [np.inf] + [5.0] * (k_law - 1)
+        theta0 += [-icpt] + [slope] * (k_law - 1)
         plan.kind[idx[r_el]] = ("arrhenius", len(plan.roles) - 1)
-        r_start[role] = np.exp(np.log(kappa) + log_t - (-icpt) + slope * (x - x_mid))
+        r_start[role] = np.exp(np.log(kappa) + log_t + icpt + slope * (x - pivot))
         n_med = float(np.clip(np.nanmedian(n_exp[inwin]), 0.31, 0.999)) if cap else 1.0
         c_med = float(np.exp(np.nanmedian(np.log(c_eff[inwin])))) if cap else math.nan
         arc_start[role] = (c_med, n_med, -1)
@@ -335,6 +362,8 @@ def fit_temperature_series(
     if not np.array_equal(alt, th0):
         starts.append(alt)
 
+    b_x = basis(x)
+
     def unpack(th: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Transformed circuit parameters u (T, P) and du/dθ (T, P, Θ)."""
         u = np.empty((n_t, len(names)))
@@ -345,9 +374,8 @@ def fit_temperature_series(
                 du[np.arange(n_t), j, k[1]] = 1.0
             elif k[0] == "arrhenius":
                 a = plan.roles[k[1]][1]
-                u[:, j] = np.log(kappa) + log_t - th[a] + th[a + 1] * (x - x_mid)
-                du[:, j, a] = -1.0
-                du[:, j, a + 1] = x - x_mid
+                u[:, j] = np.log(kappa) + log_t - b_x @ th[a:a + k_law]   # ln R = ln κ/σ
+                du[:, j, a:a + k_law] = -b_x
             elif k[0] == "shared":
                 u[:, j] = th[k[1]]
                 du[:, j, k[1]] = 1.0
@@ -411,8 +439,8 @@ def fit_temperature_series(
     at_bound = np.isclose(th, lower) | np.isclose(th, upper)
     converged = bool(sol.success and sol.status > 0 and np.all(np.isfinite(th)))
     ds = _assemble(spectra, order, temps_sorted, f, z, mask, c, names, unpack, natural,
-                   th, cov, plan, kappa, form, x, x_mid, chi2, dof, converged, sol,
-                   at_bound, tuple(shared), reference_temperature_K)
+                   th, cov, plan, kappa, form, x, basis, pivot, chi2, dof, converged, sol,
+                   at_bound, tuple(shared), reference_temperature_K, breakpoint_K)
     ds["n_undetermined"] = ((), n_undetermined)
     return ds
 
@@ -442,8 +470,8 @@ def _covariance(jac: FloatArray, s2: float) -> tuple[FloatArray, int]:
 
 
 def _assemble(spectra, order, temps, f, z, mask, c, names, unpack, natural, th, cov,
-              plan, kappa, form, x, x_mid, chi2, dof, converged, sol, at_bound, shared,
-              t_ref):
+              plan, kappa, form, x, basis, pivot, chi2, dof, converged, sol, at_bound, shared,
+              t_ref, breakpoint_K):
     """The result dataset (spectra in the caller's order along ``spectrum``)."""
     u, _ = unpack(th)
     p = natural(u)
@@ -451,10 +479,6 @@ def _assemble(spectra, order, temps, f, z, mask, c, names, unpack, natural, th, 
     n_t = temps.size
     log_t = np.log(temps) if form == "sigma_T" else np.zeros(n_t)
     comps = ["bulk", "grain_boundary", "total"]
-    ea = np.full(3, np.nan)
-    ea_err = np.full(3, np.nan)
-    pre = np.full(3, np.nan)
-    pre_err = np.full(3, np.nan)
     s_ref = np.full(3, np.nan)
     s_ref_err = np.full(3, np.nan)
     sigma = np.full((n_t, 3), np.nan)
@@ -463,42 +487,42 @@ def _assemble(spectra, order, temps, f, z, mask, c, names, unpack, natural, th, 
     lt_ref = math.log(t_ref) if form == "sigma_T" else 0.0
     r_grad_total = np.zeros((n_t, th.size))
     r_total = np.zeros(n_t)
+    g_ref = np.zeros(th.size)
+    b_t, b_ref = basis(x), basis(np.array([x_ref]))[0]
+    k = b_t.shape[1]
+    n_seg = k - 1
+    ea, ea_err, pre, pre_err = (np.full((3, n_seg), np.nan) for _ in range(4))
     for role, a, _rj in plan.roles:
         i = comps.index(role)
-        sub = cov[a:a + 2, a:a + 2]
-        ea[i], ea_err[i] = th[a + 1], math.sqrt(max(sub[1, 1], 0.0))
-        # ln σ₀ = a' + E x_mid
-        g0 = np.array([1.0, x_mid])
-        ln_pre = th[a] + th[a + 1] * x_mid
-        pre[i] = math.exp(ln_pre)
-        pre_err[i] = pre[i] * math.sqrt(max(g0 @ sub @ g0, 0.0))
-        # ln σ(T) = a' - E (x - x_mid) - ln T (σT form)
-        ln_s = th[a] - th[a + 1] * (x - x_mid) - log_t
-        sigma[:, i] = np.exp(ln_s)
-        g = np.stack([np.ones(n_t), -(x - x_mid)], axis=1)
-        sigma_err[:, i] = sigma[:, i] * np.sqrt(np.maximum(np.einsum("ti,ij,tj->t", g, sub, g),
-                                                           0.0))
-        gr = np.array([1.0, -(x_ref - x_mid)])
-        s_ref[i] = math.exp(th[a] - th[a + 1] * (x_ref - x_mid) - lt_ref)
-        s_ref_err[i] = s_ref[i] * math.sqrt(max(gr @ sub @ gr, 0.0))
+        law = slice(a, a + k)
+        sub = cov[law, law]
+        for seg in range(n_seg):
+            # on segment seg: ln σT = θ_a - E_seg (x - pivot), so ln σ₀ = θ_a + E_seg pivot
+            ea[i, seg] = th[a + 1 + seg]
+            ea_err[i, seg] = math.sqrt(max(sub[1 + seg, 1 + seg], 0.0))
+            g0 = np.zeros(k)
+            g0[0], g0[1 + seg] = 1.0, pivot
+            pre[i, seg] = math.exp(th[a] + th[a + 1 + seg] * pivot)
+            pre_err[i, seg] = pre[i, seg] * math.sqrt(max(g0 @ sub @ g0, 0.0))
+        sigma[:, i] = np.exp(b_t @ th[law] - log_t)
+        sigma_err[:, i] = sigma[:, i] * np.sqrt(np.maximum(
+            np.einsum("ti,ij,tj->t", b_t, sub, b_t), 0.0))
+        s_ref[i] = math.exp(b_ref @ th[law] - lt_ref)
+        s_ref_err[i] = s_ref[i] * math.sqrt(max(b_ref @ sub @ b_ref, 0.0))
         r = kappa / sigma[:, i]
         r_total += r
-        r_grad_total[:, a] += -r          # dR/da' = -R
-        r_grad_total[:, a + 1] += r * (x - x_mid)
+        r_grad_total[:, law] += -r[:, None] * b_t     # d ln σ/dθ = basis: dR/dθ = -R basis
+        g_ref[law] += -(kappa / s_ref[i]) * b_ref
     sigma[:, 2] = kappa / r_total
     sigma_err[:, 2] = sigma[:, 2] * np.sqrt(np.maximum(
         np.einsum("ti,ij,tj->t", r_grad_total, cov, r_grad_total), 0.0)) / r_total
-    tot = arrhenius(temps, sigma[:, 2], sigma_err[:, 2], form=form, breakpoints=0)
-    ea[2], ea_err[2] = float(tot.activation_energy[0]), float(tot.activation_energy_stderr[0])
-    pre[2], pre_err[2] = float(tot.prefactor[0]), float(tot.prefactor_stderr[0])
-    r_ref = sum(kappa / np.exp(th[a] - th[a + 1] * (x_ref - x_mid) - lt_ref)
-                for _, a, _ in plan.roles)
+    tot = arrhenius(temps, sigma[:, 2], sigma_err[:, 2], form=form,
+                    breakpoints=0 if breakpoint_K is None else 1, breakpoint_K=breakpoint_K)
+    m = min(n_seg, tot.sizes["segment"])
+    ea[2, :m], ea_err[2, :m] = tot.activation_energy[:m], tot.activation_energy_stderr[:m]
+    pre[2, :m], pre_err[2, :m] = tot.prefactor[:m], tot.prefactor_stderr[:m]
+    r_ref = sum(kappa / s_ref[comps.index(role)] for role, _, _ in plan.roles)
     s_ref[2] = kappa / r_ref
-    g_ref = np.zeros(th.size)
-    for _, a, _ in plan.roles:
-        rr = kappa / math.exp(th[a] - th[a + 1] * (x_ref - x_mid) - lt_ref)
-        g_ref[a] += -rr
-        g_ref[a + 1] += rr * (x_ref - x_mid)
     s_ref_err[2] = s_ref[2] * math.sqrt(max(g_ref @ cov @ g_ref, 0.0)) / r_ref
 
     inv = np.empty_like(order)
@@ -508,12 +532,18 @@ def _assemble(spectra, order, temps, f, z, mask, c, names, unpack, natural, th, 
     nan_c = np.where(mask, 0, np.nan)
     extrap = not temps.min() <= t_ref <= temps.max()
     pre_units = "S K/cm" if form == "sigma_T" else "S/cm"
+    # one law per component: (component,); with a breakpoint (component, segment), low T first
+    law_dims: tuple[str, ...] = ("component",) if n_seg == 1 else ("component", "segment")
+
+    def per_law(values: FloatArray) -> FloatArray:
+        return values[:, 0] if n_seg == 1 else values
+
     ds = xr.Dataset(
         {
-            "activation_energy": ("component", ea, {"units": "eV"}),
-            "activation_energy_stderr": ("component", ea_err, {"units": "eV"}),
-            "prefactor": ("component", pre, {"units": pre_units}),
-            "prefactor_stderr": ("component", pre_err, {"units": pre_units}),
+            "activation_energy": (law_dims, per_law(ea), {"units": "eV"}),
+            "activation_energy_stderr": (law_dims, per_law(ea_err), {"units": "eV"}),
+            "prefactor": (law_dims, per_law(pre), {"units": pre_units}),
+            "prefactor_stderr": (law_dims, per_law(pre_err), {"units": pre_units}),
             "sigma_ref": ("component", s_ref, {"units": "S/cm",
                                                "long_name": f"σ at {t_ref:g} K"}),
             "sigma_ref_stderr": ("component", s_ref_err, {"units": "S/cm"}),
@@ -541,6 +571,7 @@ def _assemble(spectra, order, temps, f, z, mask, c, names, unpack, natural, th, 
         reference_temperature_K=float(t_ref), cell_constant_per_cm=float(kappa),
         status=int(sol.status), message=str(sol.message), nfev=int(sol.nfev),
         n_global_params=int(th.size), boltzmann_constant_eV_per_K=BOLTZMANN_EV_PER_K,
+        breakpoint_temperature_K=math.nan if breakpoint_K is None else float(breakpoint_K),
         equation=("σT = σ0 exp(-Ea/(kB T))" if form == "sigma_T" else "σ = σ0 exp(-Ea/(kB T))"),
         total_note=("total = bulk + grain boundary in series is not itself Arrhenius: its E_a "
                     "is the weighted line through the global model's σ_total(T)"),
@@ -551,7 +582,8 @@ def _assemble(spectra, order, temps, f, z, mask, c, names, unpack, natural, th, 
 
 def series_fit_for_campaign(spectra: Sequence[xr.Dataset], fits: xr.Dataset, circuit: str,
                             geometry_kwargs: dict[str, float], form: Form,
-                            reference_temperature_K: float = ROOM_TEMPERATURE_K) -> xr.Dataset:
+                            reference_temperature_K: float = ROOM_TEMPERATURE_K,
+                            breakpoint_K: float | None = None) -> xr.Dataset:
     """The campaign's ``series_fit = "global"`` stage for one sample.
 
     Temperatures come from the fits' ``temperature`` coordinate (what the run inferred), in
@@ -579,7 +611,8 @@ def series_fit_for_campaign(spectra: Sequence[xr.Dataset], fits: xr.Dataset, cir
                                     thickness_cm=geo.get("thickness_cm"),
                                     diameter_cm=geo.get("diameter_cm"),
                                     area_cm2=geo.get("area_cm2"),
-                                    reference_temperature_K=reference_temperature_K)
+                                    reference_temperature_K=reference_temperature_K,
+                                    breakpoint_K=breakpoint_K)
     except EisError as exc:
         empty = xr.Dataset()
         empty.attrs.update(reason=f"{type(exc).__name__}: {exc}", circuit=use, form=form)
@@ -587,13 +620,13 @@ def series_fit_for_campaign(spectra: Sequence[xr.Dataset], fits: xr.Dataset, cir
     ds.attrs["source"] = "; ".join(ds.attrs["source"])
     reasons = [] if bool(ds.converged) else [f"not converged: {ds.attrs['message']}"]
     lost = [str(c) for c in ds.component.values[:2]
-            if np.isfinite(ds.activation_energy.sel(component=c))
-            and not np.isfinite(ds.activation_energy_stderr.sel(component=c))]
+            if np.all(np.isfinite(ds.activation_energy.sel(component=c)))
+            and not np.all(np.isfinite(ds.activation_energy_stderr.sel(component=c)))]
     if lost:
         reasons.append(f"E_a of {', '.join(lost)} undetermined by the data (check the circuit: "
                        "is that arc in the window at any temperature?)")
     poor = [str(c) for c in ds.component.values
-            if float(ds.activation_energy_stderr.sel(component=c)) > POOR_STDERR_EV]
+            if np.any(ds.activation_energy_stderr.sel(component=c).values > POOR_STDERR_EV)]
     if poor:
         reasons.append(f"E_a of {', '.join(poor)} poorly determined (stderr > "
                        f"{POOR_STDERR_EV:g} eV: is that arc in the window at any temperature?)")

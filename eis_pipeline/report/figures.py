@@ -707,7 +707,7 @@ def arrhenius_series_plot(temperature_K: ArrayLike,
     """
     form = str(series_fit.attrs.get("form", "sigma_T"))
     with _style():
-        fig = Figure(figsize=(6.2, 3.2), layout="constrained")
+        fig = Figure(figsize=(7.0, 3.2), layout="constrained")
         ax = fig.add_subplot()
         arrhenius_plot(temperature_K, conductivity_S_cm, fit=fit, ax=ax, form=form,
                        title=title)
@@ -715,22 +715,31 @@ def arrhenius_series_plot(temperature_K: ArrayLike,
         tt = np.linspace(np.nanmin(t_fit), np.nanmax(t_fit), 100)
         x = 1.0 / (BOLTZMANN_EV_PER_K * tt)
         times_t = form == "sigma_T"
+        t_b = float(series_fit.attrs.get("breakpoint_temperature_K", np.nan))
+        # segment of each plotted temperature (0 below a breakpoint, 1 above)
+        seg = (tt > t_b).astype(int) if np.isfinite(t_b) else np.zeros(tt.size, int)
+
+        def law(name: str, comp: str) -> NDArray[np.float64]:
+            v = np.atleast_1d(series_fit[name].sel(component=comp).values).astype(float)
+            return v[np.minimum(seg, v.size - 1)]
+
         laws: dict[str, NDArray[np.float64]] = {}
         for comp in ("bulk", "grain_boundary"):
-            pre = float(series_fit["prefactor"].sel(component=comp))
-            ea = float(series_fit["activation_energy"].sel(component=comp))
-            if np.isfinite(pre) and np.isfinite(ea):   # σ(T) of the law, in S/cm
+            pre, ea = law("prefactor", comp), law("activation_energy", comp)
+            if np.all(np.isfinite(pre) & np.isfinite(ea)):   # σ(T) of the law, in S/cm
                 laws[comp] = pre * np.exp(-ea * x) / (tt if times_t else 1.0)
         if len(laws) == 2:
             laws["total"] = 1.0 / (1.0 / laws["bulk"] + 1.0 / laws["grain_boundary"])
         names = list(conductivity_S_cm)
         for comp, sigma in laws.items():
             color = f"C{names.index(comp) % 7}" if comp in names else "k"
-            ea = float(series_fit["activation_energy"].sel(component=comp))
-            err = float(series_fit["activation_energy_stderr"].sel(component=comp))
+            ea_all = np.atleast_1d(series_fit["activation_energy"].sel(component=comp).values)
+            err_all = np.atleast_1d(
+                series_fit["activation_energy_stderr"].sel(component=comp).values)
+            text = " / ".join(_value_with_error(float(e), float(d))
+                              for e, d in zip(ea_all, err_all, strict=True))
             ax.semilogy(1000 / tt, sigma * tt if times_t else sigma, "--", color=color,
-                        linewidth=1.6, label=f"global {comp.replace('_', ' ')}: "
-                                             f"{_value_with_error(ea, err)} eV")
+                        linewidth=1.6, label=f"global {comp.replace('_', ' ')}: {text} eV")
         ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
                   title="points, solid: per spectrum\ndashed: global series fit",
                   title_fontsize=7, alignment="left")

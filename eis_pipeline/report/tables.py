@@ -112,6 +112,8 @@ def series_fit_columns(node: xr.DataTree) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if "series_fit" in node.children:
         glob = node["series_fit"].ds
+        if "segment" in glob.dims:   # a breakpoint: the low-temperature law, as per spectrum
+            glob = glob.isel(segment=0)
         per = node["arrhenius"].ds if "arrhenius" in node.children else None
         if "activation_energy" in glob:
             for comp in COMPONENTS:

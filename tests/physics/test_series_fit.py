@@ -137,3 +137,33 @@ def test_campaign_circuit_for_auto_follows_the_inductance() -> None:
     mf = model_free_for_campaign(spectra, cond, GEOMETRY)
     assert not mf.sigma_dc_disagrees.any()
     np.testing.assert_allclose(mf.sigma_dc, total, rtol=0.05)
+
+
+def test_breakpoint_gives_two_continuous_laws() -> None:
+    """A slope change at a known transition (continuous σ): 0.35 -> 0.25 eV (bulk) and
+    0.45 -> 0.40 eV (grain boundary) at 303 K, recovered per segment."""
+    from eis_pipeline.testing.simulate import BOLTZMANN_EV_K
+
+    t_b = 303.15
+    x_b = 1 / (BOLTZMANN_EV_K * t_b)
+    low_b, low_gb = MODEL.bulk, MODEL.grain_boundary
+
+    def above(law: ArrheniusLaw, ea: float) -> ArrheniusLaw:   # same σ at the breakpoint
+        return ArrheniusLaw(law.prefactor_S_K_cm * np.exp((ea - law.activation_energy_eV) * x_b),
+                            ea)
+
+    hot = PelletModel(0.1, 1.0, bulk=above(low_b, 0.25), grain_boundary=above(low_gb, 0.40),
+                      inductance_H=0.0)
+    rng = np.random.default_rng(21)
+    temps = np.linspace(233.15, 373.15, 8)
+    spectra = [simulate_spectrum(MODEL if t < t_b else hot, t, log_frequencies(1e6, 0.1, 10),
+                                 noise=0.005, rng=rng) for t in temps]
+    res = fit_temperature_series(spectra, breakpoint_K=t_b, **GEOMETRY)
+    assert res.activation_energy.dims == ("component", "segment")
+    ea = res.activation_energy.sel(component=["bulk", "grain_boundary"]).values
+    err = res.activation_energy_stderr.sel(component=["bulk", "grain_boundary"]).values
+    truth = np.array([[0.35, 0.25], [0.45, 0.40]])
+    assert np.all(np.abs(ea - truth) < 0.01), ea
+    assert np.all(np.abs(ea - truth) < 4 * err), (ea - truth) / err
+    with pytest.raises(FitError, match="each side needs"):
+        fit_temperature_series(spectra, breakpoint_K=240.0, **GEOMETRY)
