@@ -182,14 +182,14 @@ def jonscher_fit(frequency: ArrayLike, conductivity_real: ArrayLike) -> dict[str
         return np.asarray(out)
 
     k0 = int(np.argmax(sw * (sw <= 1.05 * np.median(sw))))
-    p0 = [math.log(sw[k0]), min(max(math.log(fw.max()), lo_f + 1), hi_f - 1), 0.8]
+    start = [math.log(sw[k0]), min(max(math.log(fw.max()), lo_f + 1), hi_f - 1), 0.8]
+    # n >= 0.3: a flatter "power law" trades off against σ_dc when no dispersion is seen
     lower, upper = [-np.inf, lo_f, 0.3], [np.inf, hi_f, 2.0]
     if with_electrode:
-        # n >= 0.3: a flatter "power law" trades off against σ_dc when no dispersion is seen
-        p0 += [math.log(fw.min()), 0.85]
+        start += [math.log(fw.min()), 0.85]
         lower += [lo_f, 0.3]
         upper += [hi_f, 1.0]
-    p0 = np.clip(p0, np.array(lower) + 1e-9, np.array(upper) - 1e-9)
+    p0 = np.clip(start, np.array(lower) + 1e-9, np.array(upper) - 1e-9)
     sol = least_squares(resid, p0, bounds=(lower, upper), method="trf", x_scale="jac")
     dof = fw.size - p0.size
     err = math.nan

@@ -51,9 +51,9 @@ def summary_rows(tree: xr.DataTree) -> list[dict[str, Any]]:
         for key in ("n_spectra", "n_converged", "n_kk_failed"):
             if key in summary:
                 row[key] = int(summary[key].values[i])
-        if name in tree["/"].children:
-            row.update(reference_columns(tree[name]))
-            row.update(series_fit_columns(tree[name]))
+        if name in tree.children:
+            row.update(reference_columns(tree.children[name]))
+            row.update(series_fit_columns(tree.children[name]))
         rows.append(row)
     return rows
 
