@@ -185,6 +185,16 @@ def _at_known_breakpoint(x: FloatArray, y: FloatArray, w: FloatArray, xb: float,
     return out
 
 
+def _series_points(temperature_K: ArrayLike, conductivity_S_cm: ArrayLike
+                   ) -> tuple[FloatArray, FloatArray, NDArray[np.bool_]]:
+    """T and σ as flat float arrays, and the usable points (finite, positive)."""
+    t = np.asarray(temperature_K, dtype=np.float64).ravel()
+    s = np.asarray(conductivity_S_cm, dtype=np.float64).ravel()
+    if t.shape != s.shape:
+        raise ValueError(f"temperature_K has {t.size} values but conductivity_S_cm {s.size}")
+    return t, s, np.isfinite(t) & np.isfinite(s) & (t > 0) & (s > 0)
+
+
 def _criterion(fit: _Fit, n: int, kind: str) -> float:
     """BIC or AICc for Gaussian residuals of unknown variance (weights relative)."""
     # + 1 for the residual variance; the breakpoint, chosen by a search over every gap, costs
@@ -353,11 +363,7 @@ def arrhenius(
         if breakpoints == 0:
             raise ValueError("breakpoints=0 (one line) contradicts breakpoint_K="
                              f"{breakpoint_K!r}; drop one of them")
-    t = np.asarray(temperature_K, dtype=np.float64).ravel()
-    s = np.asarray(conductivity_S_cm, dtype=np.float64).ravel()
-    if t.shape != s.shape:
-        raise ValueError(f"temperature_K has {t.size} values but conductivity_S_cm {s.size}")
-    ok = np.isfinite(t) & np.isfinite(s) & (t > 0) & (s > 0)
+    t, s, ok = _series_points(temperature_K, conductivity_S_cm)
     weighted = conductivity_stderr is not None
     note = ""
     if weighted:
@@ -568,11 +574,7 @@ def vtf(
     """
     from scipy.optimize import minimize_scalar
 
-    t = np.asarray(temperature_K, dtype=np.float64).ravel()
-    s = np.asarray(conductivity_S_cm, dtype=np.float64).ravel()
-    if t.shape != s.shape:
-        raise ValueError(f"temperature_K has {t.size} values but conductivity_S_cm {s.size}")
-    ok = np.isfinite(t) & np.isfinite(s) & (t > 0) & (s > 0)
+    t, s, ok = _series_points(temperature_K, conductivity_S_cm)
     weighted = conductivity_stderr is not None
     if weighted:
         err = np.broadcast_to(np.asarray(conductivity_stderr, dtype=np.float64), s.shape)
