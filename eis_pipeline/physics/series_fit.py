@@ -37,9 +37,13 @@ import numpy as np
 import xarray as xr
 from numpy.typing import NDArray
 
+from eis_pipeline.circuits.presets import PRESETS, get_preset
 from eis_pipeline.conventions import BOLTZMANN_EV_PER_K, ROOM_TEMPERATURE_K
-from eis_pipeline.exceptions import FitError
+from eis_pipeline.exceptions import EisError, FitError
+from eis_pipeline.fitting.batch import fit_spectra
+from eis_pipeline.fitting.model import resolve_circuit
 from eis_pipeline.physics.arrhenius import Form, arrhenius
+from eis_pipeline.physics.dielectric import conductivity_spectra
 from eis_pipeline.physics.geometry import resolve_geometry
 from eis_pipeline.physics.roles import parse_layout
 from eis_pipeline.vocabulary import is_auto_circuit
@@ -174,8 +178,6 @@ def fit_temperature_series(
     from scipy.optimize import least_squares
     from threadpoolctl import threadpool_limits
 
-    from eis_pipeline.fitting.batch import fit_spectra
-    from eis_pipeline.fitting.model import resolve_circuit
 
     spectra = list(spectra)
     if form not in ("sigma_T", "sigma"):
@@ -594,8 +596,6 @@ def series_fit_for_campaign(spectra: Sequence[xr.Dataset], fits: xr.Dataset, cir
     an empty dataset whose ``reason`` attribute says why (the run goes on; the per-spectrum
     results stand); an E_a with a standard error above POOR_STDERR_EV is named in it.
     """
-    from eis_pipeline.circuits.presets import PRESETS, get_preset
-    from eis_pipeline.exceptions import EisError
 
     use = circuit
     if is_auto_circuit(circuit):
@@ -642,8 +642,6 @@ def model_free_for_campaign(spectra: Sequence[xr.Dataset], cond: xr.Dataset,
 
     ``cond`` is the sample's conductivity dataset; its ``spectrum`` labels index ``spectra``.
     """
-    from eis_pipeline.physics.dielectric import conductivity_spectra
-
     kappa = resolve_geometry({}, thickness_cm=geometry_kwargs.get("thickness_cm"),
                              diameter_cm=geometry_kwargs.get("diameter_cm"),
                              area_cm2=geometry_kwargs.get("area_cm2")).cell_constant_per_cm
