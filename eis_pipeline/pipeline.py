@@ -37,7 +37,7 @@ from eis_pipeline.physics.campaign import campaign_trends, summarise_campaign
 from eis_pipeline.physics.conductivity import conductivity
 from eis_pipeline.physics.geometry import header_geometry
 from eis_pipeline.physics.plausibility import conductivity_warnings, temperature_warnings
-from eis_pipeline.physics.series_fit import series_fit_for_campaign
+from eis_pipeline.physics.series_fit import model_free_for_campaign, series_fit_for_campaign
 from eis_pipeline.report.plots import write_campaign_plots, write_sample_plots
 from eis_pipeline.report.tables import write_csv_summary
 from eis_pipeline.stacking import stack
@@ -134,13 +134,17 @@ def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult],
             node["arrhenius"] = xr.DataTree(arrhenius_by_component(
                 cond.isel(spectrum=known), form=sample.settings.arrhenius_form,
                 breakpoints=sample.settings.arrhenius_breakpoints,
-                breakpoint_K=sample.settings.arrhenius_breakpoint_K))
+                breakpoint_K=sample.settings.arrhenius_breakpoint_K,
+                weighting=sample.settings.arrhenius_weighting,  # type: ignore[arg-type]
+                reference_temperature_K=sample.settings.reference_temperature_K))
     if sample.settings.series_fit == "global" and "arrhenius" in node.children:
         with stage("series_fit"):
-
             node["series_fit"] = xr.DataTree(series_fit_for_campaign(
                 spectra, fits, sample.settings.circuit, geometry,
-                sample.settings.arrhenius_form))
+                sample.settings.arrhenius_form, sample.settings.reference_temperature_K,
+                sample.settings.arrhenius_breakpoint_K))
+        with stage("model_free"):
+            node["model_free"] = xr.DataTree(model_free_for_campaign(spectra, cond, geometry))
     return node
 
 

@@ -245,3 +245,17 @@ def test_series_fit_key(campaign_dir: Path) -> None:
     assert (a.settings.series_fit, b.settings.series_fit) == ("none", "global")
     with pytest.raises(ConfigError, match="series_fit = 'globl' is not a valid choice"):
         load_config(write(campaign_dir, text.replace('"global"', '"globl"')))
+
+
+def test_arrhenius_weighting_and_reference_temperature_keys(campaign_dir: Path) -> None:
+    text = BASE.replace('weighting = "unit"', 'weighting = "unit"\narrhenius_weighting = "none"'
+                        '\nreference_temperature_celsius = 60')
+    a, b = load_config(write(campaign_dir, text)).samples
+    assert (a.settings.arrhenius_weighting, b.settings.arrhenius_weighting) == ("fit_stderr",
+                                                                                "none")
+    assert b.settings.reference_temperature_K == pytest.approx(333.15)
+    assert a.settings.reference_temperature_K == pytest.approx(298.15)
+    with pytest.raises(ConfigError, match="did you mean 'none'"):
+        load_config(write(campaign_dir, text.replace('"none"', '"nope"')))
+    with pytest.raises(ConfigError, match="below absolute zero"):
+        load_config(write(campaign_dir, text.replace("celsius = 60", "celsius = -300")))

@@ -234,3 +234,28 @@ def test_spellings_of_a_preset_give_the_preset_summary(tmp_path, spelling):
         assert result.exit_code == 0, result.output
         csv[name] = out.with_suffix(".csv").read_text()
     assert csv["spelling"] == csv["preset"]
+
+
+def test_series_fit_flag_adds_global_ea_model_free_check_and_figures(tmp_path):
+    """`run --series-fit global` on one demo sample: the global E_a beside the per-spectrum
+    one (console and CSV), the model-free σ_dc check in the file, and both figures."""
+    import csv
+
+    config = _campaign_copy(tmp_path, samples=("mill360",))
+    out = tmp_path / "res.h5"
+    result = CliRunner().invoke(cli, ["run", str(config), "-o", str(out), "--series-fit",
+                                      "global", "--plots", "summary", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "global series fit" in result.output
+    row = next(csv.DictReader(out.with_suffix(".csv").open()))
+    truth = json.loads((SAMPLE_DATA / "ground_truth.json").read_text())["samples"]["mill360"]
+    for short, comp in (("bulk", "bulk"), ("gb", "grain_boundary")):
+        expected = truth["components"][comp]["activation_energy_eV"]
+        assert abs(float(row[f"Ea_{short}_global_eV"]) - expected) < 0.01
+        assert row[f"Ea_{short}_disagree"] == "False"
+    assert row["n_sigma_dc_disagree"] == "0"
+    tree = read_results(out)
+    assert {"series_fit", "model_free"} <= set(tree["mill360"].children)
+    plots = out.with_name("res_plots")
+    assert (plots / "mill360_arrhenius_global.png").is_file()
+    assert (plots / "mill360_conductivity_spectra.png").is_file()

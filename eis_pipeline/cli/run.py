@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
 from eis_pipeline.cli.options import geometry_options
 from eis_pipeline.cli.report import report_command_line
-from eis_pipeline.config import load_config
+from eis_pipeline.config import CampaignConfig, load_config
 from eis_pipeline.exceptions import EisError
 from eis_pipeline.fitting import compiled_lm
 from eis_pipeline.folder import plan_folders
@@ -17,6 +18,12 @@ from eis_pipeline.io.hdf5.read import read_results
 from eis_pipeline.pipeline import run as run_campaign
 from eis_pipeline.report.html import write_report
 from eis_pipeline.report.tables import format_summary
+
+
+def with_series_fit(cfg: CampaignConfig, series_fit: str) -> CampaignConfig:
+    """``cfg`` with ``series_fit`` set for every sample (the ``--series-fit`` flag)."""
+    return replace(cfg, samples=tuple(
+        replace(s, settings=replace(s.settings, series_fit=series_fit)) for s in cfg.samples))
 
 
 def plural(n: int, noun: str) -> str:
@@ -61,13 +68,18 @@ def without_prefix(reason: str, file: str) -> str:
                    "Default: summary, or none when the config says plots = false.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar (default: only on a terminal).")
+@click.option("--series-fit", type=click.Choice(["none", "global"]), default=None,
+              help="global: also fit each sample's temperature series as one "
+                   "Arrhenius-constrained model (fit_temperature_series) and cross-check σ "
+                   "model-free (Jonscher σ_dc); the summary shows the global E_a beside the "
+                   "per-spectrum one. Default: the config's series_fit.")
 @click.option("--report", "html_report", is_flag=True,
               help="Also write RESULTS.html, the self-contained report (as `eis-pipeline "
                    "report RESULTS.h5`).")
 def run(sources: tuple[Path, ...], output: Path | None, geometry: dict[str, float],
         jobs: int, scheduler: str | None,
         resume: bool, strict: bool, plots: str | None, progress: bool | None,
-        html_report: bool) -> None:
+        series_fit: str | None, html_report: bool) -> None:
     """Run the campaign described by a CONFIG (TOML), or by folders, into one HDF5 file.
 
     SOURCES is one config file, or one or more measurement folders: each subfolder holding
@@ -94,6 +106,7 @@ def run(sources: tuple[Path, ...], output: Path | None, geometry: dict[str, floa
       eis-pipeline run big.toml --resume          # refit only new or changed files
       eis-pipeline run data/ --thickness-mm 0.8 --diameter-mm 10
       eis-pipeline run cells/ --cell-constant-per-cm 1.0    # conductivity cells
+      eis-pipeline run configs/example.toml --series-fit global   # + one-model E_a
       eis-pipeline inspect results/today.h5       # look at it again later
 
     Options may also come from the environment (EIS_PIPELINE_JOBS, EIS_PIPELINE_SCHEDULER);
@@ -116,6 +129,8 @@ def run(sources: tuple[Path, ...], output: Path | None, geometry: dict[str, floa
     except (EisError, OSError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    if series_fit is not None:
+        cfg = with_series_fit(cfg, series_fit)
     out = output or cfg.output
     want_plots = plots if plots is not None else ("summary" if cfg.plots else "none")
     n_files = sum(len(s.paths) for s in cfg.samples)

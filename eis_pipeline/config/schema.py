@@ -47,7 +47,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eis_pipeline.conventions import ZERO_CELSIUS_K
+from eis_pipeline.conventions import ROOM_TEMPERATURE_K, ZERO_CELSIUS_K
 from eis_pipeline.exceptions import ConfigError
 from eis_pipeline.physics.geometry import Geometry
 from eis_pipeline.vocabulary import (
@@ -85,8 +85,11 @@ DEFAULT_CIRCUIT = AUTO_CIRCUIT
 CAMPAIGN_KEYS = {"name": str, "description": str, "output": str, "plots": bool,
                   "plot_format": str}
 DEFAULT_KEYS = ("circuit", "f_min_hz", "f_max_hz", "weighting", "arrhenius_form",
-                 "arrhenius_breakpoints", "arrhenius_breakpoint_celsius", "drt", "format",
-                 "series_fit")
+                 "arrhenius_breakpoints", "arrhenius_breakpoint_celsius", "arrhenius_weighting",
+                 "reference_temperature_celsius", "drt", "format", "series_fit")
+#: ``arrhenius_weighting``: "fit_stderr" (by each σ's fit error) or "none" (the literature's
+#: usual unweighted line).
+ARRHENIUS_WEIGHTINGS = ("fit_stderr", "none")
 #: ``series_fit``: "none", or "global" (fit_temperature_series over each sample's spectra).
 SERIES_FITS = ("none", "global")
 #: the geometry in a config's units (mm, cm², cm⁻¹, mg): a pellet's thickness with its
@@ -141,6 +144,11 @@ class FitDefaults:
         Compute each spectrum's distribution of relaxation times (stored under ``drt``).
     format : str or None
         Importer name; None sniffs each file's format from its content.
+    arrhenius_weighting : {"fit_stderr", "none"}
+        Weight the Arrhenius line by each σ's fit error, or not (most papers do not).
+    reference_temperature_K : float
+        Where ``sigma_ref`` is reported besides σ(25 °C) (config key
+        ``reference_temperature_celsius``).
     series_fit : {"none", "global"}
         "global" also fits each sample's temperature series as one Arrhenius-constrained
         model (:func:`eis_pipeline.fit_temperature_series`), stored under ``series_fit``.
@@ -155,6 +163,8 @@ class FitDefaults:
     arrhenius_breakpoint_K: float | None = None
     drt: bool = True
     format: str | None = None
+    arrhenius_weighting: str = "fit_stderr"
+    reference_temperature_K: float = ROOM_TEMPERATURE_K
     series_fit: str = "none"
 
 

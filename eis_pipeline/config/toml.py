@@ -22,6 +22,7 @@ from eis_pipeline.circuits import compile_circuit
 from eis_pipeline.config.schema import (
     ARRHENIUS_BREAKPOINTS,
     ARRHENIUS_FORMS,
+    ARRHENIUS_WEIGHTINGS,
     AUTO_CIRCUIT,
     CAMPAIGN_KEYS,
     DEFAULT_KEYS,
@@ -196,6 +197,14 @@ class _Parser:
                 values[key] = self._format(value, full, section)
             elif key == "series_fit":
                 values[key] = self._choice(value, SERIES_FITS, full, section)
+            elif key == "arrhenius_weighting":
+                values[key] = self._choice(value, ARRHENIUS_WEIGHTINGS, full, section)
+            elif key == "reference_temperature_celsius":
+                celsius = self._number(value, full, section, positive=False)
+                if celsius <= -ZERO_CELSIUS_K:
+                    raise self.src.error(f"{full} = {celsius:g} °C is below absolute zero",
+                                         full, section)
+                values["reference_temperature_K"] = celsius + ZERO_CELSIUS_K
         out = FitDefaults(**values)
         if (out.f_min_hz is not None and out.f_max_hz is not None
                 and out.f_min_hz >= out.f_max_hz):

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import xarray as xr
@@ -26,7 +26,7 @@ from eis_pipeline.conventions import BOLTZMANN_EV_PER_K, ROOM_TEMPERATURE_K
 from eis_pipeline.physics.geometry import Geometry
 from eis_pipeline.vocabulary import ArrheniusForm
 
-__all__ = ["BOLTZMANN_EV_PER_K", "ROOM_TEMPERATURE_K", "arrhenius", "arrhenius_by_component"]
+__all__ = ["BOLTZMANN_EV_PER_K", "ROOM_TEMPERATURE_K", "arrhenius", "arrhenius_by_component", "vtf"]
 
 #: RMS residual of ln σ (≈ relative error of σ) below which the criterion sees no difference
 #: between models: 0.1 % is below the reproducibility of any pellet measurement. It keeps the
@@ -185,6 +185,16 @@ def _at_known_breakpoint(x: FloatArray, y: FloatArray, w: FloatArray, xb: float,
     return out
 
 
+def _series_points(temperature_K: ArrayLike, conductivity_S_cm: ArrayLike
+                   ) -> tuple[FloatArray, FloatArray, NDArray[np.bool_]]:
+    """T and σ as flat float arrays, and the usable points (finite, positive)."""
+    t = np.asarray(temperature_K, dtype=np.float64).ravel()
+    s = np.asarray(conductivity_S_cm, dtype=np.float64).ravel()
+    if t.shape != s.shape:
+        raise ValueError(f"temperature_K has {t.size} values but conductivity_S_cm {s.size}")
+    return t, s, np.isfinite(t) & np.isfinite(s) & (t > 0) & (s > 0)
+
+
 def _criterion(fit: _Fit, n: int, kind: str) -> float:
     """BIC or AICc for Gaussian residuals of unknown variance (weights relative)."""
     # + 1 for the residual variance; the breakpoint, chosen by a search over every gap, costs
@@ -214,7 +224,9 @@ def _empty(form: Form, n_used: int, n_dropped: int, reason: str) -> xr.Dataset:
         "prefactor_stderr": nan1, "temperature_min": nan1, "temperature_max": nan1,
         "segment_n_points": np.zeros(1, int), "segment_r_squared": nan1}, {
         "sigma_25C": math.nan, "sigma_25C_stderr": math.nan, "sigma_25C_extrapolated": False,
-        "sigma_25C_segment": -1, "r_squared": math.nan, "breakpoint_temperature": math.nan,
+        "sigma_25C_segment": -1, "sigma_ref": math.nan, "sigma_ref_stderr": math.nan,
+        "sigma_ref_extrapolated": False, "r_squared": math.nan,
+        "breakpoint_temperature": math.nan,
         "breakpoint_temperature_low": math.nan, "breakpoint_temperature_high": math.nan,
         "n_points": n_used, "n_dropped": n_dropped})
     ds.attrs.update(model="none", reason=reason)
@@ -234,6 +246,9 @@ _META: dict[str, tuple[str, str]] = {
     "sigma_25C_stderr": ("S/cm", "standard error of σ(25 °C)"),
     "sigma_25C_extrapolated": ("", "298.15 K lies outside the measured range"),
     "sigma_25C_segment": ("", "segment used for σ(25 °C)"),
+    "sigma_ref": ("S/cm", "σ at the reference temperature (attribute reference_temperature_K)"),
+    "sigma_ref_stderr": ("S/cm", "standard error of σ at the reference temperature"),
+    "sigma_ref_extrapolated": ("", "the reference temperature lies outside the measured range"),
     "r_squared": ("1", "weighted R² of the whole model"),
     "breakpoint_temperature": ("K", "temperature of the breakpoint (NaN: none)"),
     "breakpoint_temperature_low": ("K", "measured temperature just below the breakpoint"),
@@ -271,6 +286,7 @@ def arrhenius(
     breakpoint_K: float | None = None,
     min_segment_points: int = 3,
     criterion: Literal["bic", "aicc"] = "aicc",
+    reference_temperature_K: float = ROOM_TEMPERATURE_K,
 ) -> xr.Dataset:
     """Fit an Arrhenius law to a conductivity series, splitting it at a phase transition.
 
@@ -299,6 +315,9 @@ def arrhenius(
         ``min_segment_points`` points gives one line, said in ``reason``.
     min_segment_points : int
         Minimum points per segment (default 3).
+    reference_temperature_K : float
+        Where ``sigma_ref`` is reported (default 298.15 K, where ``sigma_25C`` always is);
+        ``sigma_ref_extrapolated`` says when it lies outside the measured range.
     criterion : {"aicc", "bic"}
         Information criterion comparing one line, two continuous segments and two segments with
         a jump. The breakpoint counts as 3 parameters (it is searched over every gap). With
@@ -313,7 +332,8 @@ def arrhenius(
         Along ``segment`` (low temperature first): ``activation_energy`` (eV), ``prefactor``
         (S K/cm or S/cm) with ``_stderr``, ``temperature_min/max``, ``segment_n_points``,
         ``segment_r_squared``. Scalars: ``sigma_25C`` and ``sigma_25C_stderr`` (S/cm),
-        ``sigma_25C_extrapolated``, ``sigma_25C_segment``, ``r_squared``,
+        ``sigma_25C_extrapolated``, ``sigma_25C_segment``, ``sigma_ref`` (+ ``_stderr``,
+        ``_extrapolated``) at ``reference_temperature_K`` (an attribute), ``r_squared``,
         ``breakpoint_temperature`` (+ ``_low``/``_high`` bracketing measured temperatures),
         ``n_points``, ``n_dropped``. Attributes ``form``, ``model`` (``line``, ``continuous``,
         ``jump``, ``none``), ``criterion`` values, ``reason`` (why results are NaN, or what was
@@ -329,6 +349,9 @@ def arrhenius(
     """
     if form not in ("sigma_T", "sigma"):
         raise ValueError(f"form must be 'sigma_T' or 'sigma', got {form!r}")
+    if not (math.isfinite(reference_temperature_K) and reference_temperature_K > 0):
+        raise ValueError("reference_temperature_K must be a positive temperature in K, got "
+                         f"{reference_temperature_K!r}")
     if breakpoints not in ("auto", 0, 1):
         raise ValueError(f"breakpoints must be 'auto', 0 or 1, got {breakpoints!r}")
     if criterion not in ("bic", "aicc"):
@@ -340,11 +363,7 @@ def arrhenius(
         if breakpoints == 0:
             raise ValueError("breakpoints=0 (one line) contradicts breakpoint_K="
                              f"{breakpoint_K!r}; drop one of them")
-    t = np.asarray(temperature_K, dtype=np.float64).ravel()
-    s = np.asarray(conductivity_S_cm, dtype=np.float64).ravel()
-    if t.shape != s.shape:
-        raise ValueError(f"temperature_K has {t.size} values but conductivity_S_cm {s.size}")
-    ok = np.isfinite(t) & np.isfinite(s) & (t > 0) & (s > 0)
+    t, s, ok = _series_points(temperature_K, conductivity_S_cm)
     weighted = conductivity_stderr is not None
     note = ""
     if weighted:
@@ -390,12 +409,28 @@ def arrhenius(
     scores = {f.model: _criterion(f, n, criterion) for f in candidates}
     pool = candidates if breakpoints != 1 or len(candidates) == 1 else candidates[1:]
     best = min(pool, key=lambda f: scores[f.model])
-    return _report(best, t, x, y, w, w_scale, weighted, form, n_dropped, scores, criterion, note)
+    return _report(best, t, x, y, w, w_scale, weighted, form, n_dropped, scores, criterion, note,
+                   reference_temperature_K)
+
+
+def _sigma_at(fit: _Fit, temperature_K: float, form: Form,
+              scale: float) -> tuple[float, float, int]:
+    """σ (S/cm) and its standard error at ``temperature_K`` from the segment holding it
+    (segments split at the breakpoint), and that segment's index."""
+    xt = 1.0 / (BOLTZMANN_EV_PER_K * temperature_K)
+    seg = 0 if len(fit.params) == 1 or xt >= fit.breakpoint_x else 1
+    p, cov = fit.params[seg], fit.covs[seg] * scale
+    grad = np.array([1.0, -xt])  # y = ln σ0 - Ea x
+    y_t = float(p[0] - p[1] * xt)
+    sd_y = math.sqrt(max(float(grad @ cov @ grad), 0.0)) if np.all(np.isfinite(cov)) \
+        else math.nan
+    sigma = math.exp(y_t) / (temperature_K if form == "sigma_T" else 1.0)
+    return sigma, sigma * sd_y, seg
 
 
 def _report(fit: _Fit, t: FloatArray, x: FloatArray, y: FloatArray, w: FloatArray,
             w_scale: float, weighted: bool, form: Form, n_dropped: int, scores: dict[str, float],
-            criterion: str, reason: str) -> xr.Dataset:
+            criterion: str, reason: str, reference_K: float) -> xr.Dataset:
     n = t.size
     dof = n - fit.n_coef - (0 if fit.model == "line" else 1)
     # The fit ran on weights normalised to mean 1; w_scale (the mean of the true weights
@@ -414,15 +449,8 @@ def _report(fit: _Fit, t: FloatArray, x: FloatArray, y: FloatArray, w: FloatArra
         tmax.append(float(t[mask].max()))
         npts.append(int(mask.sum()))
         r2.append(_r_squared(y[mask], fit.fitted[mask], w[mask]))
-    # σ(25 °C) from the segment holding 298.15 K (segments split at the breakpoint).
-    x25 = 1.0 / (BOLTZMANN_EV_PER_K * ROOM_TEMPERATURE_K)
-    seg = 0 if len(fit.params) == 1 or x25 >= fit.breakpoint_x else 1
-    p, cov = fit.params[seg], fit.covs[seg] * scale
-    grad = np.array([1.0, -x25])  # y25 = ln σ0 - Ea x25
-    y25 = float(p[0] - p[1] * x25)
-    sd_y25 = math.sqrt(max(float(grad @ cov @ grad), 0.0)) if np.all(np.isfinite(cov)) \
-        else math.nan
-    sigma25 = math.exp(y25) / (ROOM_TEMPERATURE_K if form == "sigma_T" else 1.0)
+    sigma25, sigma25_err, seg = _sigma_at(fit, ROOM_TEMPERATURE_K, form, scale)
+    sigma_ref, sigma_ref_err, _ = _sigma_at(fit, reference_K, form, scale)
     bp_t = 1.0 / (BOLTZMANN_EV_PER_K * fit.breakpoint_x) if fit.model != "line" else math.nan
     lo_t, hi_t = ((1.0 / (BOLTZMANN_EV_PER_K * fit.bracket_x[0]),
                    1.0 / (BOLTZMANN_EV_PER_K * fit.bracket_x[1]))
@@ -432,12 +460,14 @@ def _report(fit: _Fit, t: FloatArray, x: FloatArray, y: FloatArray, w: FloatArra
         "prefactor": np.array(pre), "prefactor_stderr": np.array(pre_err),
         "temperature_min": np.array(tmin), "temperature_max": np.array(tmax),
         "segment_n_points": np.array(npts), "segment_r_squared": np.array(r2)}, {
-        "sigma_25C": sigma25, "sigma_25C_stderr": sigma25 * sd_y25,
+        "sigma_25C": sigma25, "sigma_25C_stderr": sigma25_err,
         "sigma_25C_extrapolated": not t.min() <= ROOM_TEMPERATURE_K <= t.max(),
-        "sigma_25C_segment": seg, "r_squared": _r_squared(y, fit.fitted, w),
+        "sigma_25C_segment": seg, "sigma_ref": sigma_ref, "sigma_ref_stderr": sigma_ref_err,
+        "sigma_ref_extrapolated": not t.min() <= reference_K <= t.max(),
+        "r_squared": _r_squared(y, fit.fitted, w),
         "breakpoint_temperature": bp_t, "breakpoint_temperature_low": lo_t,
         "breakpoint_temperature_high": hi_t, "n_points": n, "n_dropped": n_dropped})
-    ds.attrs.update(model=fit.model, criterion=criterion,
+    ds.attrs.update(model=fit.model, criterion=criterion, reference_temperature_K=reference_K,
                     weighting="(σ/δσ)² on ln σ" if weighted else "unweighted",
                     reduced_chi_square=chi2_red, reason=reason,
                     **{f"{criterion}_{k}": v for k, v in scores.items()})
@@ -452,13 +482,18 @@ def arrhenius_by_component(
     breakpoint_K: float | None = None,
     min_segment_points: int = 3,
     criterion: Literal["bic", "aicc"] = "aicc",
+    weighting: Literal["fit_stderr", "none"] = "fit_stderr",
+    reference_temperature_K: float = ROOM_TEMPERATURE_K,
 ) -> xr.Dataset:
     """:func:`arrhenius` for every component of a :func:`~eis_pipeline.physics.conductivity`
     result, over its ``temperature`` coordinate.
 
-    Weighted by ``conductivity_fit_stderr``: the geometry error is common to every point and
-    moves σ₀ and σ(25 °C), not E_a (it is added to ``sigma_25C_stderr`` and
-    ``prefactor_stderr`` in quadrature here, from ``cond.attrs``).
+    ``weighting="fit_stderr"`` (default) weights by ``conductivity_fit_stderr``;
+    ``"none"`` fits unweighted, as most of the literature does (a point with a tiny fit error
+    then cannot dominate the line). The geometry error is common to every point and moves σ₀
+    and σ(T_ref), not E_a (it is added to ``sigma_25C_stderr``, ``sigma_ref_stderr`` and
+    ``prefactor_stderr`` in quadrature here, from ``cond.attrs``). The output's ``weighting``
+    attribute records the choice.
 
     Returns
     -------
@@ -470,18 +505,20 @@ def arrhenius_by_component(
     if "temperature" not in cond.coords:
         raise ValueError("the conductivity dataset has no 'temperature' coordinate: "
                          "fit spectra that carry a temperature, or call arrhenius() directly")
+    if weighting not in ("fit_stderr", "none"):
+        raise ValueError(f"weighting must be 'fit_stderr' or 'none', got {weighting!r}")
     attrs = cond.attrs
     geometry = Geometry.from_attrs(attrs)
     geo_rel = 0.0 if geometry is None else math.sqrt(geometry.relative_variance)
     parts = []
     for comp in cond["component"].values:
         c = cond.sel(component=comp)
-        err = c.get("conductivity_fit_stderr")
+        err = c.get("conductivity_fit_stderr") if weighting == "fit_stderr" else None
         res = arrhenius(c["temperature"].values, c["conductivity"].values,
                         None if err is None else err.values, form, breakpoints,
                         breakpoint_K=breakpoint_K, min_segment_points=min_segment_points,
-                        criterion=criterion)
-        for name in ("sigma_25C", "prefactor"):
+                        criterion=criterion, reference_temperature_K=reference_temperature_K)
+        for name in ("sigma_25C", "sigma_ref", "prefactor"):
             value, fit_err = res[name], res[f"{name}_stderr"]
             res[f"{name}_stderr"] = ((fit_err**2 + (value * geo_rel) ** 2) ** 0.5).assign_attrs(
                 fit_err.attrs)
@@ -494,5 +531,106 @@ def arrhenius_by_component(
         parts.append(res.expand_dims(component=[str(comp)]))
     out = xr.concat(parts, dim="component", combine_attrs="drop_conflicts",
                     data_vars="all", coords="minimal", join="outer")
-    out.attrs["geometry_relative_stderr"] = geo_rel
+    out.attrs.update(geometry_relative_stderr=geo_rel, weighting=weighting,
+                     reference_temperature_K=float(reference_temperature_K))
     return out
+
+
+def vtf(
+    temperature_K: ArrayLike,
+    conductivity_S_cm: ArrayLike,
+    conductivity_stderr: ArrayLike | None = None,
+    *,
+    reference_temperature_K: float = ROOM_TEMPERATURE_K,
+) -> xr.Dataset:
+    """Vogel-Tammann-Fulcher fit for glassy and polymer electrolytes.
+
+    PHYSICS.md section 6 gives only the Arrhenius forms; VTF is the usual law above the glass
+    transition, where ln σ against 1/T is curved (with T₀ -> 0 it is Arrhenius in σ√T).
+
+    ``σ = A T^(-1/2) exp(-B / (k_B (T - T₀)))``, i.e. ``ln(σ √T) = ln A - B/(k_B (T - T₀))``:
+    B is the pseudo-activation energy (eV), T₀ the ideal glass-transition temperature
+    (0 < T₀ < the coldest point). For each T₀ the fit is linear in (ln A, B); T₀ is found by
+    minimising the (weighted) residual over it, and the standard errors come from the full
+    3-parameter Jacobian at the optimum, scaled as in :func:`arrhenius`.
+
+    Returns
+    -------
+    xarray.Dataset
+        Scalars ``activation_energy`` (B, eV), ``prefactor`` (A, S K^½/cm), ``vtf_T0`` (K),
+        each with ``_stderr``; ``sigma_ref`` (+ ``_stderr``, ``_extrapolated``) at
+        ``reference_temperature_K``, ``n_points``; attributes ``form="vtf"``, ``equation``,
+        ``reduced_chi_square``, ``reason`` (why results are NaN, else "").
+
+    Examples
+    --------
+    >>> T = np.linspace(260.0, 400.0, 8)
+    >>> sigma = 20.0 / np.sqrt(T) * np.exp(-0.06 / (BOLTZMANN_EV_PER_K * (T - 190.0)))
+    >>> res = vtf(T, sigma)
+    >>> round(float(res.activation_energy), 6), round(float(res.vtf_T0), 3)
+    (0.06, 190.0)
+    """
+    from scipy.optimize import minimize_scalar
+
+    t, s, ok = _series_points(temperature_K, conductivity_S_cm)
+    weighted = conductivity_stderr is not None
+    if weighted:
+        err = np.broadcast_to(np.asarray(conductivity_stderr, dtype=np.float64), s.shape)
+        ok &= np.isfinite(err) & (err > 0)
+    names = ("activation_energy", "prefactor", "vtf_T0")
+    units = {"activation_energy": "eV", "prefactor": "S K^0.5/cm", "vtf_T0": "K"}
+    out: dict[str, float] = dict.fromkeys(
+        [*names, *(f"{n}_stderr" for n in names), "sigma_ref", "sigma_ref_stderr"], math.nan)
+    reason = ""
+    t, s = t[ok], s[ok]
+    w = (s / err[ok]) ** 2 if weighted else np.ones_like(t)
+    y = np.log(s * np.sqrt(t))
+    chi2_red = math.nan
+    if t.size < 4 or np.unique(t).size < 4:
+        reason = f"a VTF fit needs >= 4 distinct temperatures, got {np.unique(t).size}"
+    else:
+        def line(t0: float) -> tuple[FloatArray, float]:
+            z = 1.0 / (BOLTZMANN_EV_PER_K * (t - t0))
+            a = np.column_stack([np.ones_like(z), -z]) * np.sqrt(w)[:, None]
+            coef = np.linalg.lstsq(a, y * np.sqrt(w), rcond=None)[0]
+            r = a @ coef - y * np.sqrt(w)
+            return coef, float(r @ r)
+
+        t_cold = float(t.min())
+        opt = minimize_scalar(lambda t0: line(t0)[1], bounds=(0.0, t_cold * (1 - 1e-6)),
+                              method="bounded", options={"xatol": 1e-10 * t_cold})
+        t0 = float(opt.x)
+        (ln_a, b), rss = line(t0)
+        z = 1.0 / (BOLTZMANN_EV_PER_K * (t - t0))
+        jac = np.column_stack([np.ones_like(z), -z, -b * BOLTZMANN_EV_PER_K * z**2])
+        dof = t.size - 3
+        chi2_red = rss / dof
+        scale = max(1.0, chi2_red) if weighted else chi2_red
+        try:
+            cov = np.linalg.inv(jac.T @ (jac * w[:, None])) * scale
+        except np.linalg.LinAlgError:
+            cov = np.full((3, 3), np.nan)
+        sd = np.sqrt(np.maximum(np.diag(cov), 0.0))
+        out.update(activation_energy=float(b), activation_energy_stderr=float(sd[1]),
+                   prefactor=math.exp(ln_a), prefactor_stderr=math.exp(ln_a) * float(sd[0]),
+                   vtf_T0=t0, vtf_T0_stderr=float(sd[2]))
+        tr = reference_temperature_K
+        if tr > t0:
+            zr = 1.0 / (BOLTZMANN_EV_PER_K * (tr - t0))
+            g = np.array([1.0, -zr, -b * BOLTZMANN_EV_PER_K * zr**2])
+            sig = math.exp(ln_a - b * zr) / math.sqrt(tr)
+            out.update(sigma_ref=sig, sigma_ref_stderr=sig * math.sqrt(max(g @ cov @ g, 0.0)))
+        if t0 <= 1e-6 * t_cold or t0 >= t_cold * (1 - 1e-5):
+            reason = f"T0 at the edge of its range ({t0:.3g} K): the data do not fix it"
+    data: dict[str, Any] = {k: ((), v, {"units": units.get(k.removesuffix("_stderr"), "S/cm")})
+                            for k, v in out.items()}
+    data["sigma_ref_extrapolated"] = ((), bool(t.size) and not t.min() <= reference_temperature_K
+                                      <= t.max())
+    data["n_points"] = ((), int(t.size))
+    ds = xr.Dataset(data)
+    ds.attrs.update(form="vtf", equation="σ = A T^(-1/2) exp(-B/(k_B (T - T0)))",
+                    reference_temperature_K=float(reference_temperature_K),
+                    boltzmann_constant_eV_per_K=BOLTZMANN_EV_PER_K,
+                    weighting="(σ/δσ)² on ln σ" if weighted else "unweighted",
+                    reduced_chi_square=chi2_red, reason=reason)
+    return ds

@@ -42,8 +42,9 @@ from eis_pipeline.io.atomic import replacing
 #: Alias of :data:`eis_pipeline.conventions.BOLTZMANN_EV_PER_K` (PHYSICS.md section 6).
 BOLTZMANN_EV_K = BOLTZMANN_EV_PER_K
 
-__all__ = ["arc_view_limit", "arrhenius_plot", "axis_label", "bode", "drt_plot",
-           "kk_residual_plot", "nyquist", "save_figure", "trend_plot"]
+__all__ = ["arc_view_limit", "arrhenius_plot", "arrhenius_series_plot", "axis_label", "bode",
+           "dielectric_plot", "drt_plot", "kk_residual_plot", "nyquist", "save_figure",
+           "trend_plot"]
 
 
 #: House style: readable at single-column width (8.5 cm), vector-friendly fonts.
@@ -682,3 +683,131 @@ def checks_figure(frequency: ArrayLike, kk_residual: ArrayLike, tau_s: ArrayLike
         if title:
             fig.suptitle(title, fontsize="medium")
     return fig
+
+
+def arrhenius_series_plot(temperature_K: ArrayLike,
+                          conductivity_S_cm: Mapping[str, ArrayLike],
+                          series_fit: xr.Dataset, fit: xr.Dataset | None = None, *,
+                          title: str | None = None) -> Figure:
+    """Arrhenius plot of the per-spectrum points and line beside the global series fit.
+
+    The points and thin solid lines are the per-spectrum route (circuit fit per temperature,
+    then a line through σ, :func:`arrhenius_plot`); the dashed lines are the global model of
+    :func:`eis_pipeline.fit_temperature_series` (bulk and grain boundary are its Arrhenius
+    laws; total is 1/(1/σ_b + 1/σ_gb), the series of the two, which is not itself a line).
+
+    Parameters
+    ----------
+    temperature_K, conductivity_S_cm : array_like, mapping of str to array_like
+        The per-spectrum points (K; S/cm per component).
+    series_fit : Dataset
+        A :func:`~eis_pipeline.fit_temperature_series` result.
+    fit : Dataset, optional
+        The per-spectrum Arrhenius fits (:func:`~eis_pipeline.physics.arrhenius_by_component`).
+    """
+    form = str(series_fit.attrs.get("form", "sigma_T"))
+    with _style():
+        fig = Figure(figsize=(7.0, 3.2), layout="constrained")
+        ax = fig.add_subplot()
+        arrhenius_plot(temperature_K, conductivity_S_cm, fit=fit, ax=ax, form=form,
+                       title=title)
+        t_fit = np.asarray(series_fit["temperature"].values, dtype=np.float64)
+        tt = np.linspace(np.nanmin(t_fit), np.nanmax(t_fit), 100)
+        x = 1.0 / (BOLTZMANN_EV_PER_K * tt)
+        times_t = form == "sigma_T"
+        t_b = float(series_fit.attrs.get("breakpoint_temperature_K", np.nan))
+        # segment of each plotted temperature (0 below a breakpoint, 1 above)
+        seg = (tt > t_b).astype(int) if np.isfinite(t_b) else np.zeros(tt.size, int)
+
+        def law(name: str, comp: str) -> NDArray[np.float64]:
+            v = np.atleast_1d(series_fit[name].sel(component=comp).values).astype(float)
+            return v[np.minimum(seg, v.size - 1)]
+
+        laws: dict[str, NDArray[np.float64]] = {}
+        for comp in ("bulk", "grain_boundary"):
+            pre, ea = law("prefactor", comp), law("activation_energy", comp)
+            if np.all(np.isfinite(pre) & np.isfinite(ea)):   # σ(T) of the law, in S/cm
+                laws[comp] = pre * np.exp(-ea * x) / (tt if times_t else 1.0)
+        if len(laws) == 2:
+            laws["total"] = 1.0 / (1.0 / laws["bulk"] + 1.0 / laws["grain_boundary"])
+        names = list(conductivity_S_cm)
+        for comp, sigma in laws.items():
+            color = f"C{names.index(comp) % 7}" if comp in names else "k"
+            ea_all = np.atleast_1d(series_fit["activation_energy"].sel(component=comp).values)
+            err_all = np.atleast_1d(
+                series_fit["activation_energy_stderr"].sel(component=comp).values)
+            text = " / ".join(_value_with_error(float(e), float(d))
+                              for e, d in zip(ea_all, err_all, strict=True))
+            ax.semilogy(1000 / tt, sigma * tt if times_t else sigma, "--", color=color,
+                        linewidth=1.6, label=f"global {comp.replace('_', ' ')}: {text} eV")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
+                  title="points, solid: per spectrum\ndashed: global series fit",
+                  title_fontsize=7, alignment="left")
+    return fig
+
+
+def dielectric_plot(model_free: xr.Dataset, *, title: str | None = None) -> Figure:
+    """σ'(f) isotherms with the Jonscher σ_dc of each, and M''(f) (log: each arc's peak, of
+    height C₀/2C, shows), coloured by temperature.
+
+    ``model_free`` is a :func:`~eis_pipeline.conductivity_spectra` result (``frequency``,
+    ``conductivity_real``, ``modulus_imag`` along (spectrum, point); ``sigma_dc``,
+    ``temperature`` along spectrum). Each σ_dc is a short horizontal bar over the fitted
+    window, hollow where no plateau is visible; a circuit σ more than 20 % away is marked ×.
+    """
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    f = np.asarray(model_free["frequency"].values, dtype=np.float64)
+    sig = np.asarray(model_free["conductivity_real"].values, dtype=np.float64)
+    mod = np.asarray(model_free["modulus_imag"].values, dtype=np.float64)
+    temps = np.asarray(model_free["temperature"].values, dtype=np.float64) - ZERO_CELSIUS_K
+    known = np.isfinite(temps)
+    norm = Normalize(np.nanmin(temps) if known.any() else 0.0,
+                     np.nanmax(temps) if known.any() else 1.0)
+    cmap = colormaps["coolwarm"]
+    order = np.argsort(np.where(known, temps, np.inf))
+    with _style():
+        fig = Figure(figsize=(7.0, 2.9), layout="constrained")
+        ax_s, ax_m = fig.subplots(1, 2)
+        for i in order:
+            color = cmap(norm(temps[i])) if known[i] else "0.5"
+            ax_s.loglog(f[i], sig[i], "-", color=color, linewidth=1.0)
+            ax_m.loglog(f[i], mod[i], "-", color=color, linewidth=1.0)
+            sdc = float(model_free["sigma_dc"].values[i])
+            lo, hi = _fit_window(model_free, i, f[i])
+            if np.isfinite(sdc):
+                visible = bool(model_free["plateau_visible"].values[i])
+                ax_s.plot([lo, hi], [sdc, sdc], "-" if visible else ":", color=color,
+                          linewidth=3.0, alpha=0.6, solid_capstyle="butt")
+            if "sigma_dc_disagrees" in model_free and bool(
+                    model_free["sigma_dc_disagrees"].values[i]):
+                ax_s.plot(np.sqrt(lo * hi), float(model_free["sigma_circuit"].values[i]), "x",
+                          color="k", ms=5)
+        ax_s.set_xlabel("f (Hz)")
+        ax_s.set_ylabel("σ' (S cm$^{-1}$)")
+        ax_m.set_xlabel("f (Hz)")
+        ax_m.set_ylabel("M''")
+        top = float(np.nanmax(mod)) if np.isfinite(mod).any() else 1.0
+        if top > 0:   # log: the grain-boundary peak (C₀/2C_gb) is ~100x below the bulk one
+            ax_m.set_ylim(top * 1e-4, top * 2)
+        ax_s.text(0.97, 0.03, "bars: Jonscher σ$_{dc}$ over its fit window\n(dotted: no plateau)"
+                  "\n×: circuit σ, > 20 % off", transform=ax_s.transAxes, ha="right",
+                  va="bottom", fontsize=7)
+        if known.any():
+            bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=[ax_s, ax_m],
+                               fraction=0.04, pad=0.02)
+            bar.set_label("T (°C)")
+        if title:
+            fig.suptitle(title, fontsize="medium")
+    return fig
+
+
+def _fit_window(model_free: xr.Dataset, i: int,
+                f: NDArray[np.float64]) -> tuple[float, float]:
+    """The frequency window σ_dc was fitted over (the whole sweep when not stored)."""
+    if "plateau_fit_f_min" in model_free:
+        return (float(model_free["plateau_fit_f_min"].values[i]),
+                float(model_free["plateau_fit_f_max"].values[i]))
+    return float(np.nanmin(f)), float(np.nanmax(f))

@@ -152,6 +152,33 @@ def write_sample_plots(node: xr.DataTree, folder: str | Path, *, fmt: str = "png
             figures.arrhenius_plot(cond["temperature"].values, sigma,
                                    fit=node["arrhenius"].ds, title=name),
             folder / f"{name}_arrhenius.{fmt}"))
+    written += write_series_plots(node, folder, fmt=fmt)
+    return written
+
+
+def write_series_plots(node: xr.DataTree, folder: str | Path, *,
+                       fmt: str = "png") -> list[Path]:
+    """With ``series_fit = "global"``: the Arrhenius plot with the global fit beside the
+    per-spectrum points and line (``<sample>_arrhenius_global``), and the σ'(f) / M''(f)
+    isotherms with each Jonscher σ_dc (``<sample>_conductivity_spectra``)."""
+    folder = Path(folder)
+    name = str(node.name)
+    written: list[Path] = []
+    if ("series_fit" in node.children and "activation_energy" in node["series_fit"].ds
+            and "conductivity" in node.children):
+        cond = node["conductivity"].ds
+        cond = cond.isel(spectrum=np.isfinite(cond["temperature"].values))
+        sigma = {c: cond["conductivity"].sel(component=c).values
+                 for c in COMPONENTS if c in cond["component"].values}
+        per = node["arrhenius"].ds if "arrhenius" in node.children else None
+        written.append(figures.save_figure(
+            figures.arrhenius_series_plot(cond["temperature"].values, sigma,
+                                          node["series_fit"].ds, fit=per, title=name),
+            folder / f"{name}_arrhenius_global.{fmt}"))
+    if "model_free" in node.children:
+        written.append(figures.save_figure(
+            figures.dielectric_plot(node["model_free"].ds, title=name),
+            folder / f"{name}_conductivity_spectra.{fmt}"))
     return written
 
 

@@ -53,6 +53,9 @@ def summary_rows(tree: xr.DataTree) -> list[dict[str, Any]]:
             if key in summary:
                 row[key] = int(summary[key].values[i])
         row["warnings"] = " | ".join(sample_warnings(tree, name))
+        if name in tree.children:
+            row.update(reference_columns(tree.children[name]))
+            row.update(series_fit_columns(tree.children[name]))
         rows.append(row)
     return rows
 
@@ -63,6 +66,116 @@ def sample_warnings(tree: xr.DataTree, sample: str) -> list[str]:
     node = tree.children.get(sample)
     text = "" if node is None else str(node.attrs.get("warnings", ""))
     return [w for w in text.split("\n") if w]
+#: The global and per-spectrum E_a disagree when they differ by more than this many combined
+#: standard errors √(δ₁² + δ₂²) (conservative: both come from the same spectra).
+DISAGREE_SIGMAS = 2.0
+
+
+def reference_columns(node: xr.DataTree) -> dict[str, Any]:
+    """σ at the sample's reference temperature when it is not 25 °C (``reference_
+    temperature_celsius`` in the config): ``sigma_ref_<c>_S_cm`` (+ ``_stderr``,
+    ``_extrapolated``) and ``reference_temperature_K``. Empty otherwise."""
+    if "arrhenius" not in node.children:
+        return {}
+    arr = node["arrhenius"].ds
+    t_ref = float(arr.attrs.get("reference_temperature_K", 298.15))
+    if "sigma_ref" not in arr or abs(t_ref - 298.15) < 1e-9:
+        return {}
+    out: dict[str, Any] = {"reference_temperature_K": t_ref}
+    for comp in arr["component"].values:
+        short = _SHORT.get(str(comp), str(comp))
+        sel = arr.sel(component=comp)
+        out[f"sigma_ref_{short}_S_cm"] = float(sel["sigma_ref"])
+        out[f"sigma_ref_{short}_stderr_S_cm"] = float(sel["sigma_ref_stderr"])
+        out[f"sigma_ref_{short}_extrapolated"] = bool(sel["sigma_ref_extrapolated"])
+    return out
+
+
+def format_reference_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """One line per sample with σ at its reference temperature (when not 25 °C), marked
+    ``*`` when extrapolated."""
+    lines = []
+    for row in rows:
+        if "reference_temperature_K" not in row:
+            continue
+        t_c = row["reference_temperature_K"] - 273.15
+        parts = []
+        for short in ("bulk", "gb", "total"):
+            if f"sigma_ref_{short}_S_cm" in row:
+                factor, unit = sigma_unit([row[f"sigma_ref_{short}_S_cm"]])
+                text = value_with_error(row[f"sigma_ref_{short}_S_cm"] * factor,
+                                        row[f"sigma_ref_{short}_stderr_S_cm"] * factor)
+                mark = EXTRAPOLATED_MARK if row[f"sigma_ref_{short}_extrapolated"] else ""
+                parts.append(f"{short} {text}{mark} {unit}")
+        lines.append(f"  {row['sample']}: σ({t_c:g} °C) " + "; ".join(parts))
+    return lines
+
+
+def series_fit_columns(node: xr.DataTree) -> dict[str, Any]:
+    """The ``series_fit = "global"`` columns of one sample: ``Ea_<c>_global_eV`` (+ stderr)
+    beside the per-spectrum ``Ea_<c>_eV``, ``Ea_<c>_disagree`` (more than DISAGREE_SIGMAS
+    combined errors apart), ``series_fit_note`` (why the global fit gave nothing), and
+    ``n_sigma_dc_disagree``: spectra whose model-free σ_dc is > 20 % off the circuit's σ.
+    Empty for a sample without a series fit."""
+    out: dict[str, Any] = {}
+    if "series_fit" in node.children:
+        glob = node["series_fit"].ds
+        if "segment" in glob.dims:   # a breakpoint: the low-temperature law, as per spectrum
+            glob = glob.isel(segment=0)
+        per = node["arrhenius"].ds if "arrhenius" in node.children else None
+        if "activation_energy" in glob:
+            for comp in COMPONENTS:
+                short = _SHORT[comp]
+                ea = float(glob["activation_energy"].sel(component=comp))
+                err = float(glob["activation_energy_stderr"].sel(component=comp))
+                out[f"Ea_{short}_global_eV"] = ea
+                out[f"Ea_{short}_global_stderr_eV"] = err
+                if per is not None and comp in per["component"].values:
+                    sel = per.sel(component=comp)
+                    if "segment" in sel.dims:
+                        sel = sel.isel(segment=0)
+                    ea1 = float(sel["activation_energy"])
+                    err1 = float(sel["activation_energy_stderr"])
+                    apart = abs(ea - ea1) > DISAGREE_SIGMAS * float(np.hypot(err, err1))
+                    out[f"Ea_{short}_disagree"] = bool(apart and np.isfinite(ea + ea1))
+        out["series_fit_note"] = str(glob.attrs.get("reason", ""))
+    if "model_free" in node.children and "sigma_dc_disagrees" in node["model_free"].ds:
+        out["n_sigma_dc_disagree"] = int(node["model_free"].ds["sigma_dc_disagrees"].sum())
+    return out
+
+
+def format_series_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """Lines under the summary table for samples with a global series fit: its E_a beside
+    the per-spectrum one, and what disagrees."""
+    lines = []
+    for row in rows:
+        if not any(k.endswith("_global_eV") for k in row):
+            if row.get("series_fit_note"):
+                lines.append(f"  {row['sample']}: no global fit ({row['series_fit_note']})")
+            continue
+        parts = []
+        for short in ("bulk", "gb", "total"):
+            if f"Ea_{short}_global_eV" not in row:
+                continue
+            glob = value_with_error(row[f"Ea_{short}_global_eV"],
+                                    row[f"Ea_{short}_global_stderr_eV"])
+            per = value_with_error(row.get(f"Ea_{short}_eV", np.nan),
+                                   row.get(f"Ea_{short}_stderr_eV", np.nan))
+            text = f"{short} {glob} (per spectrum {per})"
+            if row.get(f"Ea_{short}_disagree"):
+                text += " DISAGREE"
+            parts.append(text)
+        line = f"  {row['sample']}: " + "; ".join(parts)
+        if row.get("series_fit_note"):
+            line += f"  [{row['series_fit_note']}]"
+        if row.get("n_sigma_dc_disagree"):
+            line += (f"  ({row['n_sigma_dc_disagree']} spectra: model-free σ_dc > 20 % off "
+                     "the circuit's σ)")
+        lines.append(line)
+    if lines:
+        lines.insert(0, f"global series fit, E_a (eV); DISAGREE: > {DISAGREE_SIGMAS:g} combined "
+                        "standard errors from the per-spectrum Arrhenius fit:")
+    return lines
 
 
 #: SI prefixes a conductivity column can be shown in, largest first: (factor from S/cm, unit).
@@ -140,9 +253,13 @@ def format_summary(tree: xr.DataTree) -> str:
                  str(row.get("n_kk_failed", 0))]
         cells.append(line)
     lines = format_table(header, cells)
+    any_extrapolated |= any(v is True for r in rows for k, v in r.items()
+                            if k.startswith("sigma_ref_") and k.endswith("_extrapolated"))
     if any_extrapolated:
         lines.append(f"{EXTRAPOLATED_MARK} σ(25 °C) extrapolated outside the measured "
                      "temperature range (Arrhenius law assumed to hold)")
+    lines += format_reference_lines(rows)
+    lines += format_series_lines(rows)
     best = tree["campaign"].attrs.get("best_sample") if "campaign" in tree.children else None
     if best:
         lines.append(f"best sample (highest total σ at 25 °C): {best}")

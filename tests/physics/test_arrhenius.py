@@ -250,3 +250,71 @@ def test_known_breakpoint_needs_points_on_both_sides() -> None:
         arrhenius(t, s, breakpoints=0, breakpoint_K=300.0)
     with pytest.raises(ValueError, match="breakpoint_K"):
         arrhenius(t, s, breakpoint_K=-5.0)
+
+
+def test_reference_temperature_closed_form() -> None:
+    """σ at T_ref from the fitted law equals σ₀/T exp(-E_a/k_B T) of the generating law."""
+    t = np.linspace(250.0, 350.0, 6)
+    sigma = sigma_t_law(t, 0.4, 2e5)
+    res = arrhenius(t, sigma, breakpoints=0, reference_temperature_K=330.0)
+    assert float(res.sigma_ref) == pytest.approx(float(sigma_t_law(330.0, 0.4, 2e5)), rel=1e-9)
+    assert not bool(res.sigma_ref_extrapolated)
+    assert res.attrs["reference_temperature_K"] == 330.0
+    low = arrhenius(t, sigma, breakpoints=0, reference_temperature_K=200.0)
+    assert bool(low.sigma_ref_extrapolated)
+    default = arrhenius(t, sigma, breakpoints=0)
+    assert float(default.sigma_ref) == pytest.approx(float(default.sigma_25C), rel=1e-12)
+    with pytest.raises(ValueError, match="reference_temperature_K"):
+        arrhenius(t, sigma, reference_temperature_K=-5.0)
+
+
+def test_unweighted_option_ignores_fit_errors() -> None:
+    """weighting="none" is the plain least-squares line (np.polyfit on ln σT vs 1/k_B T),
+    however small one point's fit error; "fit_stderr" lets that point pull the line."""
+    from eis_pipeline.physics.arrhenius import arrhenius_by_component
+    from eis_pipeline.physics.conductivity import conductivity
+    from tests.physics.fits_factory import BULK_GB_ELECTRODE, BULK_GB_ELECTRODE_ROLES, make_fits
+
+    t = np.linspace(253.15, 353.15, 6)
+    kappa = 0.1 / (np.pi / 4)
+    scatter = np.array([1.0, 1.05, 0.97, 1.02, 0.96, 1.0])
+    r_b = kappa / sigma_t_law(t, 0.35, 6e5) * scatter
+    rel_err = np.array([0.01, 1e-4, 0.01, 0.01, 0.01, 0.01])   # point 1: tiny fit error
+    values = {"R1": r_b, "CPE1_0": 2e-11, "CPE1_1": 1.0, "R2": r_b, "CPE2_0": 5e-9,
+              "CPE2_1": 1.0, "CPE3_0": 2e-6, "CPE3_1": 0.9}
+    fits = make_fits(BULK_GB_ELECTRODE, values, stderr={"R1": rel_err * r_b, "R2": rel_err * r_b},
+                     roles=BULK_GB_ELECTRODE_ROLES, temperature=t)
+    cond = conductivity(fits, thickness_cm=0.1, diameter_cm=1.0)
+    plain = arrhenius_by_component(cond, breakpoints=0, weighting="none")
+    weighted = arrhenius_by_component(cond, breakpoints=0)
+    s = cond.conductivity.sel(component="bulk").values
+    slope = np.polyfit(1 / (KB * t), np.log(s * t), 1)[0]
+    ea_plain = float(plain.activation_energy.sel(component="bulk").isel(segment=0))
+    ea_weighted = float(weighted.activation_energy.sel(component="bulk").isel(segment=0))
+    assert ea_plain == pytest.approx(-slope, rel=1e-9)
+    assert abs(ea_weighted - ea_plain) > 1e-3
+    assert plain.attrs["weighting"] == "none"
+    with pytest.raises(ValueError, match="weighting"):
+        arrhenius_by_component(cond, weighting="inverse")
+
+
+def test_vtf_recovers_closed_form_and_arrhenius_limit() -> None:
+    from eis_pipeline.physics.arrhenius import vtf
+
+    t = np.linspace(250.0, 400.0, 10)
+    a, b, t0 = 30.0, 0.07, 180.0
+    sigma = a / np.sqrt(t) * np.exp(-b / (KB * (t - t0)))
+    res = vtf(t, sigma, reference_temperature_K=300.0)
+    assert float(res.activation_energy) == pytest.approx(b, rel=1e-6)
+    assert float(res.vtf_T0) == pytest.approx(t0, rel=1e-6)
+    assert float(res.prefactor) == pytest.approx(a, rel=1e-5)
+    assert float(res.sigma_ref) == pytest.approx(a / np.sqrt(300) * np.exp(-b / (KB * 120)),
+                                                 rel=1e-6)
+    # noisy: errors cover the truth; T0 -> 0 data (Arrhenius in σ√T) put T0 at its edge
+    rng = np.random.default_rng(4)
+    noisy = sigma * np.exp(0.01 * rng.standard_normal(t.size))
+    res = vtf(t, noisy, 0.01 * noisy)
+    assert abs(float(res.vtf_T0) - t0) < 3 * float(res.vtf_T0_stderr)
+    arr = a / np.sqrt(t) * np.exp(-0.3 / (KB * t))
+    assert "edge" in vtf(t, arr).attrs["reason"]
+    assert "4 distinct" in vtf(t[:3], sigma[:3]).attrs["reason"]

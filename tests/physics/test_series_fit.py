@@ -91,16 +91,89 @@ def test_a_custom_spelling_of_a_preset_fits_like_the_preset() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="measured 2026-12-04: all 50 within 0.01 eV but only 38/50 "
-                   "within 3 linearised standard errors (under-coverage, issue 14 open)")
 def test_coverage_over_fifty_series() -> None:
-    """E_a within 3 standard errors in >= 95 % of series (nominal 99.7 %), within 0.01 eV."""
-    hits = close = 0
+    """Honest errors: E_a within 3 standard errors in >= 95 % of series (nominal 99.7 %),
+    within 0.01 eV, and the spread of (E_a - truth)/stderr close to 1.
+
+    Measured 2026-12-04 (seeds 1000-1049): 50/50 within 3 stderr, |z| < 1 in 62 % / 68 %
+    (bulk / gb), std(z) 1.04 / 1.04, largest |E_a - truth| 0.0005 eV. Before the
+    positive-parameter floor (POSITIVE_FLOOR) it was 48/50 with std(z) 1.44 for bulk: a NaN
+    Jacobian row (Q -> 1e-214) zeroed, wrong gradient, the solver stopped short.
+    """
     n = 50
+    z = np.empty((n, 2))
+    dev = np.empty((n, 2))
     for seed in range(n):
         ea, err = _recovered(fit_temperature_series(_series(1000 + seed), **GEOMETRY))
-        dev = np.abs(ea - [EA_BULK, EA_GB])
-        hits += bool(np.all(dev < 3 * err))
-        close += bool(np.all(dev < 0.01))
-    assert close == n
-    assert hits >= 0.95 * n
+        dev[seed] = ea - [EA_BULK, EA_GB]
+        z[seed] = dev[seed] / err
+    assert np.all(np.abs(dev) < 0.01)
+    assert np.all(np.abs(z) < 3, axis=1).sum() >= 0.95 * n
+    assert np.all((z.std(axis=0) > 0.75) & (z.std(axis=0) < 1.35)), z.std(axis=0)
+
+
+def test_out_of_window_arc_keeps_an_exact_jacobian() -> None:
+    """Seed 1012 was a 6-standard-error "outlier" (bulk 0.3512 ± 0.0002 eV): the Q of the
+    grain-boundary arc at 100 °C (above the window) drifted to 1e-214, the compiled Jacobian
+    of that spectrum turned NaN and was zeroed, and the solver stopped on a wrong gradient."""
+    res = fit_temperature_series(_series(1012), **GEOMETRY)
+    ea, err = _recovered(res)
+    assert np.all(np.abs(ea - [EA_BULK, EA_GB]) < 3 * err)
+    assert np.all(res.value.values[:, [1, 4]] >= 1e-30)   # Q floor
+
+
+def test_campaign_circuit_for_auto_follows_the_inductance() -> None:
+    """With circuit = "auto" the series is fitted with both arcs, and with the stray
+    inductance when a chosen preset has one; the model-free check sits beside it."""
+    import xarray as xr
+
+    from eis_pipeline.physics.series_fit import model_free_for_campaign, series_fit_for_campaign
+
+    spectra = _series(7, n=5)
+    temps = [float(s.temperature.values[0]) for s in spectra]
+    fits = xr.Dataset({"preset": ("spectrum", ["hf-intercept-gb-electrode"] * 5)},
+                      coords={"temperature": ("spectrum", temps)})
+    res = series_fit_for_campaign(spectra, fits, "auto", GEOMETRY, "sigma_T")
+    assert res.attrs["circuit"].startswith("L0-")
+    fits["preset"] = ("spectrum", ["bulk-gb-electrode"] * 5)
+    res = series_fit_for_campaign(spectra, fits, "auto", GEOMETRY, "sigma_T")
+    assert res.attrs["circuit"] == "p(R1,CPE1)-p(R2,CPE2)-CPE3"
+    assert res.attrs["reason"] == ""
+    # the model-free σ_dc beside the global model's own total σ: within 5 %, no flag
+    total = res.conductivity.sel(component="total").values
+    cond = xr.Dataset({"conductivity": (("spectrum", "component"), np.c_[total, total, total])},
+                      coords={"spectrum": np.arange(5), "component": ["bulk", "grain_boundary",
+                                                                      "total"]})
+    mf = model_free_for_campaign(spectra, cond, GEOMETRY)
+    assert not mf.sigma_dc_disagrees.any()
+    np.testing.assert_allclose(mf.sigma_dc, total, rtol=0.05)
+
+
+def test_breakpoint_gives_two_continuous_laws() -> None:
+    """A slope change at a known transition (continuous σ): 0.35 -> 0.25 eV (bulk) and
+    0.45 -> 0.40 eV (grain boundary) at 303 K, recovered per segment."""
+    from eis_pipeline.testing.simulate import BOLTZMANN_EV_K
+
+    t_b = 303.15
+    x_b = 1 / (BOLTZMANN_EV_K * t_b)
+    low_b, low_gb = MODEL.bulk, MODEL.grain_boundary
+
+    def above(law: ArrheniusLaw, ea: float) -> ArrheniusLaw:   # same σ at the breakpoint
+        return ArrheniusLaw(law.prefactor_S_K_cm * np.exp((ea - law.activation_energy_eV) * x_b),
+                            ea)
+
+    hot = PelletModel(0.1, 1.0, bulk=above(low_b, 0.25), grain_boundary=above(low_gb, 0.40),
+                      inductance_H=0.0)
+    rng = np.random.default_rng(21)
+    temps = np.linspace(233.15, 373.15, 8)
+    spectra = [simulate_spectrum(MODEL if t < t_b else hot, t, log_frequencies(1e6, 0.1, 10),
+                                 noise=0.005, rng=rng) for t in temps]
+    res = fit_temperature_series(spectra, breakpoint_K=t_b, **GEOMETRY)
+    assert res.activation_energy.dims == ("component", "segment")
+    ea = res.activation_energy.sel(component=["bulk", "grain_boundary"]).values
+    err = res.activation_energy_stderr.sel(component=["bulk", "grain_boundary"]).values
+    truth = np.array([[0.35, 0.25], [0.45, 0.40]])
+    assert np.all(np.abs(ea - truth) < 0.01), ea
+    assert np.all(np.abs(ea - truth) < 4 * err), (ea - truth) / err
+    with pytest.raises(FitError, match="each side needs"):
+        fit_temperature_series(spectra, breakpoint_K=240.0, **GEOMETRY)

@@ -347,3 +347,36 @@ def test_kk_panel_draws_the_hard_limit_and_verdict() -> None:
     labels = ax.get_legend_handles_labels()[1]
     assert "±5 % hard limit" in labels
     assert any("unstructured" in t.get_text() for t in ax.texts)
+
+
+def test_series_figures_draw_the_global_laws(tmp_path: Path, pellet: PelletModel) -> None:
+    """The dashed global lines are the fitted laws (σT = σ₀ exp(-E_a/k_B T)), total the
+    series of the two; the σ'(f) panel shows each σ_dc as a bar over its fit window."""
+    from eis_pipeline.physics.dielectric import conductivity_spectra
+    from eis_pipeline.report.figures import arrhenius_series_plot, dielectric_plot
+    from eis_pipeline.testing.simulate import log_frequencies, simulate_spectrum
+
+    t = np.array([253.15, 273.15, 298.15, 313.15, 333.15])
+    comps = ["bulk", "grain_boundary", "total"]
+    laws = [pellet.bulk, pellet.grain_boundary]
+    glob = xr.Dataset(
+        {"activation_energy": ("component", [law.activation_energy_eV for law in laws] + [0.4]),
+         "activation_energy_stderr": ("component", [0.001, 0.002, 0.003]),
+         "prefactor": ("component", [law.prefactor_S_K_cm for law in laws] + [np.nan])},
+        coords={"component": comps, "temperature": ("spectrum", t)}, attrs={"form": "sigma_T"})
+    sigma = {"bulk": laws[0].conductivity(t), "grain_boundary": laws[1].conductivity(t)}
+    sigma["total"] = 1 / (1 / sigma["bulk"] + 1 / sigma["grain_boundary"])
+    fig = arrhenius_series_plot(t, sigma, glob, title="s")
+    ax = fig.axes[0]
+    total = next(line for line in ax.get_lines() if "global total" in str(line.get_label()))
+    tt = 1000 / np.asarray(total.get_xdata())
+    expected = 1 / (1 / laws[0].conductivity(tt) + 1 / laws[1].conductivity(tt)) * tt
+    np.testing.assert_allclose(np.asarray(total.get_ydata()), expected, rtol=1e-9)
+    save_figure(fig, tmp_path / "global.png", dpi=80)
+    spectra = [simulate_spectrum(pellet, tk, log_frequencies(1e6, 1.0, 5), noise=0.0)
+               for tk in t]
+    mf = conductivity_spectra(spectra, pellet.cell_constant_per_cm,
+                              circuit_sigma_S_cm=sigma["total"])
+    fig = dielectric_plot(mf, title="s")
+    assert fig.axes[0].get_ylabel() == "σ' (S cm$^{-1}$)" and fig.axes[1].get_ylabel() == "M''"
+    save_figure(fig, tmp_path / "dielectric.png", dpi=80)

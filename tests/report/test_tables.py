@@ -70,3 +70,27 @@ def test_csv_has_si_units_in_header_and_flags(tmp_path: Path) -> None:
     assert float(rows[0]["sigma25_bulk_S_cm"]) == 5.61e-6
     assert rows[0]["sigma25_gb_extrapolated"] == "True"
     assert rows[1]["sigma25_gb_extrapolated"] == "False"
+
+
+def test_series_columns_say_when_global_and_per_spectrum_disagree() -> None:
+    from eis_pipeline.report.tables import format_series_lines, series_fit_columns
+
+    comps = ["bulk", "grain_boundary", "total"]
+    glob = xr.Dataset({"activation_energy": ("component", [0.350, 0.450, 0.40]),
+                       "activation_energy_stderr": ("component", [0.001, 0.001, 0.002])},
+                      coords={"component": comps}, attrs={"reason": ""})
+    per = xr.Dataset({"activation_energy": (("component", "segment"), [[0.351], [0.47], [0.40]]),
+                      "activation_energy_stderr": (("component", "segment"),
+                                                   [[0.002], [0.003], [0.002]])},
+                     coords={"component": comps})
+    mf = xr.Dataset({"sigma_dc_disagrees": ("spectrum", [False, True, True])})
+    node = xr.DataTree.from_dict({"series_fit": glob, "arrhenius": per, "model_free": mf})
+    cols = series_fit_columns(node)
+    # bulk 0.001 apart with combined error 0.0022: agree; gb 0.02 apart, 0.0032: disagree
+    assert cols["Ea_bulk_disagree"] is False and cols["Ea_gb_disagree"] is True
+    assert cols["Ea_gb_global_eV"] == 0.45 and cols["n_sigma_dc_disagree"] == 2
+    lines = format_series_lines([{"sample": "s1", **cols, "Ea_gb_eV": 0.47,
+                                  "Ea_gb_stderr_eV": 0.003}])
+    assert "DISAGREE" in lines[1] and "gb 0.450 ± 0.001 (per spectrum 0.470 ± 0.003)" in lines[1]
+    assert "2 spectra" in lines[1]
+    assert series_fit_columns(xr.DataTree()) == {}
