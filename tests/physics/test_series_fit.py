@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from eis_pipeline.exceptions import FitError
+from eis_pipeline.physics.geometry import Geometry
 from eis_pipeline.physics.series_fit import fit_temperature_series
 from eis_pipeline.testing.simulate import (
     ArrheniusLaw,
@@ -133,10 +134,10 @@ def test_campaign_circuit_for_auto_follows_the_inductance() -> None:
     temps = [float(s.temperature.values[0]) for s in spectra]
     fits = xr.Dataset({"preset": ("spectrum", ["hf-intercept-gb-electrode"] * 5)},
                       coords={"temperature": ("spectrum", temps)})
-    res = series_fit_for_campaign(spectra, fits, "auto", GEOMETRY, "sigma_T")
+    res = series_fit_for_campaign(spectra, fits, "auto", Geometry(**GEOMETRY), "sigma_T")
     assert res.attrs["circuit"].startswith("L0-")
     fits["preset"] = ("spectrum", ["bulk-gb-electrode"] * 5)
-    res = series_fit_for_campaign(spectra, fits, "auto", GEOMETRY, "sigma_T")
+    res = series_fit_for_campaign(spectra, fits, "auto", Geometry(**GEOMETRY), "sigma_T")
     assert res.attrs["circuit"] == "p(R1,CPE1)-p(R2,CPE2)-CPE3"
     assert res.attrs["reason"] == ""
     # the model-free σ_dc beside the global model's own total σ: within 5 %, no flag
@@ -144,7 +145,7 @@ def test_campaign_circuit_for_auto_follows_the_inductance() -> None:
     cond = xr.Dataset({"conductivity": (("spectrum", "component"), np.c_[total, total, total])},
                       coords={"spectrum": np.arange(5), "component": ["bulk", "grain_boundary",
                                                                       "total"]})
-    mf = model_free_for_campaign(spectra, cond, GEOMETRY)
+    mf = model_free_for_campaign(spectra, cond, Geometry(**GEOMETRY))
     assert not mf.sigma_dc_disagrees.any()
     np.testing.assert_allclose(mf.sigma_dc, total, rtol=0.05)
 
