@@ -29,6 +29,7 @@ import xarray as xr
 from eis_pipeline.config import CampaignConfig, SampleConfig, load_config
 from eis_pipeline.config.files import geometry_from_headers
 from eis_pipeline.exceptions import EisError, OutputError
+from eis_pipeline.io.hdf5.errors import ResultsError
 from eis_pipeline.io.atomic import remove_stale_temps
 from eis_pipeline.stacking import stack
 from eis_pipeline.tasks import (
@@ -48,38 +49,43 @@ def _order(results: Sequence[TaskResult]) -> list[TaskResult]:
 
 
 def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult],
-                   failures: list[dict[str, Any]] | None = None) -> xr.DataTree:
+                   failures: list[dict[str, Any]] | None = None, *,
+                   into: xr.DataTree | None = None) -> xr.DataTree:
     """Combine a sample's task results and run the physics stage on them.
 
-    With ``failures``, a stage that fails (conductivity, Arrhenius) is recorded there and
-    what came before it is kept (spectra and fits are never lost to a later stage);
-    without, it raises.
+    With ``failures``, a stage that fails (assembling a group, conductivity, Arrhenius) is
+    recorded there and what came before it is kept (spectra and fits are never lost to a
+    later stage); without, it raises. The node is built in ``into`` when given, so that a
+    caller keeps what was built even if an unforeseen error escapes.
     """
     from eis_pipeline.fitting.combined import split_fits
     from eis_pipeline.physics.arrhenius import arrhenius_by_component
     from eis_pipeline.physics.conductivity import conductivity
 
+    def stage(name: str) -> Any:
+        return _recorded(failures, sample.name, name)
+
     ordered = _order(results)
-    node = xr.DataTree(name=sample.name)
+    node = xr.DataTree(name=sample.name) if into is None else into
     node.attrs.update(_sample_attrs(sample))
     spectra = [ds for r in ordered for ds in r.spectra]
     if not spectra:
         return node
-    node["spectra"] = xr.DataTree.from_dict({ds.attrs["spectrum_id"]: ds for ds in spectra})
-    fits = stack([r.fits for r in ordered])
+    # Each group on its own: raw spectra survive a fits table that cannot be combined.
+    with stage("assemble spectra"):
+        node["spectra"] = xr.DataTree.from_dict({ds.attrs["spectrum_id"]: ds
+                                                 for ds in spectra})
+    fits = None
+    with stage("assemble fit"):
+        fits = stack([r.fits for r in ordered])
     if fits is None:  # spectra come only with fits; nothing to analyse otherwise
         return node
     node["fit"] = xr.DataTree(fits)
-    validation = stack([r.validation for r in ordered])
-    if validation is not None:
-        node["validation"] = xr.DataTree(validation)
-    for group in ("drt", "selection"):
-        stacked = stack([getattr(r, group) for r in ordered])
-        if stacked is not None:
-            node[group] = xr.DataTree(stacked)
-
-    def stage(name: str) -> Any:
-        return _recorded(failures, sample.name, name)
+    for group in ("validation", "drt", "selection"):
+        with stage(f"assemble {group}"):
+            stacked = stack([getattr(r, group) for r in ordered])
+            if stacked is not None:
+                node[group] = xr.DataTree(stacked)
 
     geometry = sample.geometry
     if geometry is None:   # a quick campaign (``eis-pipeline fit``): the headers' geometry
@@ -187,13 +193,14 @@ def campaign_node(config: CampaignConfig, samples: dict[str, xr.DataTree]) -> xr
 
 def finish_sample(sample: SampleConfig, results: Sequence[TaskResult],
                   failures: list[dict[str, Any]]) -> xr.DataTree:
-    """:func:`analyse_sample`, recording failures instead of raising (an empty node if even
-    the fits cannot be combined)."""
+    """:func:`analyse_sample`, recording failures instead of raising. An error no stage
+    caught (an internal one) is recorded too, and the groups built before it are kept."""
+    node = xr.DataTree(name=sample.name)
     try:
-        return analyse_sample(sample, results, failures)
+        return analyse_sample(sample, results, failures, into=node)
     except Exception as exc:
         failures.append(failure_record(sample.name, "", "physics", exc))
-        return xr.DataTree(name=sample.name)
+        return node
 
 
 def assemble_tree(config: CampaignConfig, samples: dict[str, xr.DataTree],
@@ -310,7 +317,13 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
         node = (analyse_sample(by_name[name], collected.pop(name)) if strict
                 else finish_sample(by_name[name], collected.pop(name), failures))
         if writer is not None:
-            writer.write(node, f"/{name}")
+            try:
+                writer.write(node, f"/{name}")
+            except ResultsError as exc:
+                if strict or not writer.is_open:
+                    raise
+                # this sample's group could not be encoded: recorded, the others are written
+                failures.append(failure_record(name, "", "write", exc))
         if write and mode != "none":
             from eis_pipeline.report.plots import write_sample_plots
 

@@ -240,3 +240,69 @@ def test_same_file_names_in_two_folders_keep_every_spectrum(tmp_path):
     node = read_results(tmp_path / "out" / "r.h5")["a"]
     ids = node["fit"].ds["spectrum_id"].values.astype(str)
     assert len(set(ids)) == 4 and set(node["spectra"].children) == set(ids)
+
+
+# --------------------------------------------------------------------------- internal errors
+
+def _two_samples(tmp: Path) -> Path:
+    config = campaign(tmp, files=2, circuit="bulk-gb-electrode")
+    shutil.copytree(tmp / "data", tmp / "data_b")
+    config.write_text(config.read_text() + '\n[[samples]]\nname = "b"\nfiles = ["data_b/*.mpt"]\n'
+                      f"temperature = {PATTERN}\nthickness_mm = 0.64\ndiameter_mm = 10\n")
+    return config
+
+
+def test_an_internal_error_while_assembling_keeps_spectra_and_fits(tmp_path, monkeypatch):
+    from eis_pipeline import pipeline
+
+    real = pipeline.stack
+
+    def broken(parts, **kwargs):
+        if parts and parts[0] is not None and "kk_passed" in parts[0]:
+            raise IndexError("internal")
+        return real(parts, **kwargs)
+
+    monkeypatch.setattr(pipeline, "stack", broken)
+    run(campaign(tmp_path, files=3, circuit="bulk-gb-electrode"), progress=False,
+        plots="none")
+    node = read_results(tmp_path / "out" / "r.h5")["a"]
+    assert len(node["spectra"].children) == 3 and node["fit"].ds.sizes["spectrum"] == 3
+    assert "conductivity" in node.children and "arrhenius" in node.children
+    [failure] = _failures(tmp_path / "out" / "r.h5")
+    assert (failure["stage"], failure["error"]) == ("assemble validation", "IndexError")
+
+
+def test_an_error_escaping_every_stage_keeps_what_was_built(tmp_path, monkeypatch):
+    from eis_pipeline import pipeline
+
+    real = pipeline.stack
+
+    def odd(parts, **kwargs):   # a fits table xarray refuses: the error escapes the stages
+        return "not a dataset" if parts and "converged" in parts[0] else real(parts, **kwargs)
+
+    monkeypatch.setattr(pipeline, "stack", odd)
+    run(campaign(tmp_path, files=3, circuit="bulk-gb-electrode"), progress=False,
+        plots="none")
+    node = read_results(tmp_path / "out" / "r.h5")["a"]
+    assert len(node["spectra"].children) == 3
+    [failure] = _failures(tmp_path / "out" / "r.h5")
+    assert (failure["sample"], failure["stage"]) == ("a", "physics")
+
+
+def test_a_sample_that_cannot_be_written_loses_no_other_sample(tmp_path, monkeypatch):
+    from eis_pipeline.io.hdf5 import write
+
+    real = write.encode_tree
+
+    def broken(tree, *args, **kwargs):
+        if tree.name == "b":
+            raise TypeError("cannot encode attribute")
+        return real(tree, *args, **kwargs)
+
+    monkeypatch.setattr(write, "encode_tree", broken)
+    run(_two_samples(tmp_path), progress=False, plots="none")
+    tree = read_results(tmp_path / "out" / "r.h5")
+    assert tree["a"]["fit"].ds.sizes["spectrum"] == 2 and "b" not in tree.children
+    [failure] = _failures(tmp_path / "out" / "r.h5")
+    assert (failure["sample"], failure["stage"], failure["error"]) == ("b", "write",
+                                                                      "ResultsError")
