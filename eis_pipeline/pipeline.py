@@ -29,8 +29,8 @@ import xarray as xr
 from eis_pipeline.config import CampaignConfig, SampleConfig, load_config
 from eis_pipeline.config.files import geometry_from_headers
 from eis_pipeline.exceptions import EisError, OutputError
-from eis_pipeline.io.hdf5.errors import ResultsError
 from eis_pipeline.io.atomic import remove_stale_temps
+from eis_pipeline.io.hdf5.errors import ResultsError
 from eis_pipeline.stacking import stack
 from eis_pipeline.tasks import (
     FileTask,
