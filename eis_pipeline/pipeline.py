@@ -40,6 +40,7 @@ from eis_pipeline.tasks import (
     process_task,
     reusable_results,
 )
+from eis_pipeline.timelimit import TIME_LIMIT_S
 
 # --------------------------------------------------------------------------- per sample
 
@@ -238,7 +239,8 @@ def iter_results(tasks: Sequence[FileTask], *, jobs: int = 1, scheduler: Any = N
 def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None,
         jobs: int = 1, scheduler: Any = None, resume: bool = False, strict: bool = False,
         progress: bool | None = None, plots: bool | str | None = None,
-        write: bool = True, keep_spectra: bool | None = None) -> xr.DataTree:
+        write: bool = True, keep_spectra: bool | None = None,
+        time_limit_s: float | None = TIME_LIMIT_S) -> xr.DataTree:
     """Run a whole campaign.
 
     Parameters
@@ -268,6 +270,11 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
         run streams each sample's spectra to the file as soon as the sample is done, so a
         campaign of thousands of files never holds them all (``read_results`` reads them
         back).
+    time_limit_s : float or None
+        Seconds each file may take to read, and to fit and check (default 300); a file over
+        the limit is recorded in ``/failures`` (stage and limit) and the rest goes on. None
+        or 0: no limit. It interrupts Python code at once and compiled code when it returns;
+        on a dask cluster (tasks in threads) it does not apply.
 
     Returns
     -------
@@ -294,7 +301,7 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
         from eis_pipeline.io.hdf5 import read_results
 
         reused, skip = reusable_results(cfg, read_results(out))
-    tasks, failures = plan_tasks(cfg, skip=skip)
+    tasks, failures = plan_tasks(cfg, skip=skip, time_limit_s=time_limit_s)
     if strict and failures:
         raise failures[0]["exception"]
     keep = (not write) if keep_spectra is None else keep_spectra

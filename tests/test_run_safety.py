@@ -306,3 +306,55 @@ def test_a_sample_that_cannot_be_written_loses_no_other_sample(tmp_path, monkeyp
     [failure] = _failures(tmp_path / "out" / "r.h5")
     assert (failure["sample"], failure["stage"], failure["error"]) == ("b", "write",
                                                                       "ResultsError")
+
+
+# --------------------------------------------------------------------------- time limit
+
+def test_a_file_whose_read_hangs_is_recorded_and_the_rest_finishes(tmp_path, monkeypatch):
+    import time
+
+    from eis_pipeline.io import registry
+
+    real = registry.read_spectra
+
+    def slow(path, format=None):   # a plugin importer stuck on one file (a network drive)
+        if "_0C" in str(path):
+            time.sleep(600)
+        return real(path, format=format)
+
+    monkeypatch.setattr(registry, "read_spectra", slow)
+    started = time.monotonic()
+    # the limit leaves room for a cold start (imports, compiled kernels loaded by the first file)
+    run(campaign(tmp_path, files=3, circuit="bulk-gb-electrode"), progress=False,
+        plots="none", time_limit_s=10.0)
+    assert time.monotonic() - started < 120
+    assert read_results(tmp_path / "out" / "r.h5")["a"]["fit"].ds.sizes["spectrum"] == 2
+    [failure] = _failures(tmp_path / "out" / "r.h5")
+    assert (Path(failure["file"]).name, failure["stage"], failure["error"]) == (
+        "mill045_0C.mpt", "read", "TimeLimitError")
+    assert "time limit of 10 s per file" in failure["reason"]
+
+
+@pytest.mark.parametrize("jobs", [pytest.param(1, marks=pytest.mark.slow), 2])
+def test_a_file_whose_fit_hangs_is_recorded_and_the_rest_finishes(tmp_path, monkeypatch,
+                                                                   jobs):
+    import time
+
+    from eis_pipeline import tasks
+
+    real = tasks.fit_task_spectra
+
+    def slow(spectra, settings, **kwargs):
+        if any("_0C" in ds.attrs["spectrum_id"] for ds in spectra):
+            time.sleep(600)
+        return real(spectra, settings, **kwargs)
+
+    monkeypatch.setattr(tasks, "fit_task_spectra", slow)
+    monkeypatch.setattr(tasks, "FILES_PER_TASK", 1)
+    run(campaign(tmp_path, files=3, circuit="bulk-gb-electrode"), progress=False,
+        plots="none", time_limit_s=10.0, jobs=jobs)
+    assert read_results(tmp_path / "out" / "r.h5")["a"]["fit"].ds.sizes["spectrum"] == 2
+    [failure] = _failures(tmp_path / "out" / "r.h5")
+    assert (Path(failure["file"]).name, failure["stage"], failure["error"]) == (
+        "mill045_0C.mpt", "fit", "TimeLimitError")
+    assert "fitting and checking took longer than the time limit of 10 s" in failure["reason"]

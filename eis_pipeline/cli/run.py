@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from eis_pipeline.exceptions import EisError
+from eis_pipeline.timelimit import TIME_LIMIT_S
 
 
 def geometry_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -63,13 +64,17 @@ def without_prefix(reason: str, file: str) -> str:
                    "Default: summary, or none when the config says plots = false.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar (default: only on a terminal).")
+@click.option("--time-limit", "time_limit_s", type=click.FloatRange(min=0), default=TIME_LIMIT_S,
+              show_default=True, metavar="SECONDS",
+              help="Seconds each file may take to read, and to fit and check; a file over "
+                   "it is recorded in /failures and the run goes on (0: no limit).")
 @click.option("--report", "html_report", is_flag=True,
               help="Also write RESULTS.html, the self-contained report (as `eis-pipeline "
                    "report RESULTS.h5`).")
 def run(sources: tuple[Path, ...], output: Path | None, thickness_mm: float | None,
         diameter_mm: float | None, area_cm2: float | None, jobs: int, scheduler: str | None,
         resume: bool, strict: bool, plots: str | None, progress: bool | None,
-        html_report: bool) -> None:
+        time_limit_s: float, html_report: bool) -> None:
     """Run the campaign described by a CONFIG (TOML), or by folders, into one HDF5 file.
 
     SOURCES is one config file, or one or more measurement folders: each subfolder holding
@@ -131,7 +136,8 @@ def run(sources: tuple[Path, ...], output: Path | None, thickness_mm: float | No
         click.echo(compiled_lm.COMPILING_NOTE, err=True)
     try:
         tree = run_campaign(cfg, output=out, jobs=jobs, scheduler=scheduler, resume=resume,
-                            strict=strict, progress=progress, plots=want_plots)
+                            strict=strict, progress=progress, plots=want_plots,
+                            time_limit_s=time_limit_s)
     except (EisError, OSError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
