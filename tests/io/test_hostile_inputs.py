@@ -246,3 +246,17 @@ def test_every_sniffer_and_importer_is_fast_on_adversarial_headers(tmp_path: Pat
     for importer in importers().values():
         with contextlib.suppress(EisError):
             _timed(read_spectra, path, importer.name)
+
+
+@pytest.mark.parametrize("column", [2, 9, 10])   # Time, Idc, Vdc of a Gamry ZCURVE row
+def test_non_finite_time_potential_or_current_names_the_line(tmp_path: Path, column) -> None:
+    demo = Path(__file__).resolve().parents[2] / "sample_data" / "mill015min"
+    lines = (demo / "mill015_run01.DTA").read_bytes().decode("latin-1").splitlines(True)
+    table = next(i for i, s in enumerate(lines) if s.startswith("ZCURVE"))
+    row = table + 3 + 4                                     # ZCURVE point 4
+    fields = lines[row].split("\t")
+    fields[column] = "nan"
+    lines[row] = "\t".join(fields)
+    path = write(tmp_path, "run.DTA", "".join(lines).encode("latin-1"))
+    error = assert_parse_error(path, row + 1, "not a finite number")
+    assert "point" not in str(error)

@@ -272,11 +272,15 @@ def require_end(lines: Sequence[str], stop: int, *, path: Path, n: int, what: st
 
 def check_impedance_columns(table: np.ndarray, columns: Sequence[int], *, path: Path,
                             first_line: int, names: Sequence[str] | None = None,
-                            dc_rows: bool = False) -> None:
+                            dc_rows: bool = False,
+                            kept: Sequence[int | None] = ()) -> None:
     """The checks every impedance table passes: finite frequency and impedance columns
     (``columns[0]`` the frequency), and positive frequencies unless the format interleaves
-    DC rows at frequency 0 (``dc_rows``), which the caller then drops."""
-    require_finite(table, columns, path=path, first_line=first_line, names=names)
+    DC rows at frequency 0 (``dc_rows``), which the caller then drops. ``kept``: the other
+    columns the spectrum keeps (time, potential, current; None for one the file lacks), which
+    must be finite too, so that the error names their line (not a point number later)."""
+    extra = [c for c in kept if c is not None]
+    require_finite(table, [*columns, *extra], path=path, first_line=first_line, names=names)
     if not dc_rows:
         require_positive(table[:, columns[0]], path=path, first_line=first_line)
 

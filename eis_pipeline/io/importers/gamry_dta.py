@@ -143,7 +143,8 @@ def _read_zcurve(lines: list[str], start: int, path: Path) -> tuple[dict[str, An
     table = parse_table(rows, path=path, first_line=first + 1, delimiter="\t",
                         decimal=decimal, ncols=len(names))
     check_impedance_columns(table, [col[k] for k in ("f", "zr", "zi", "zr_dc", "zi_dc")
-                                    if k in col], path=path, first_line=first + 1, names=names)
+                                    if k in col], path=path, first_line=first + 1, names=names,
+                            kept=[col.get(k) for k in ("t", "v", "i")])
     out: dict[str, Any] = {key: table[:, idx] for key, idx in col.items()}
     if "temp" in col:
         unit = units[col["temp"]] if col["temp"] < len(units) else ""
