@@ -260,3 +260,34 @@ def test_non_finite_time_potential_or_current_names_the_line(tmp_path: Path, col
     path = write(tmp_path, "run.DTA", "".join(lines).encode("latin-1"))
     error = assert_parse_error(path, row + 1, "not a finite number")
     assert "point" not in str(error)
+
+
+# --- swapped header: names exchanged, data not --------------------------------------------
+
+def _swap_names(line: str, a: str, b: str, sep: str = "\t") -> str:
+    names = line.split(sep)
+    i, j = names.index(a), names.index(b)
+    names[i], names[j] = names[j], names[i]
+    return sep.join(names)
+
+
+@pytest.mark.parametrize(("a", "b", "flagged"), [
+    ("Zreal", "Zimag", "Zphz"), ("Zreal", "Zmod", "Zmod"), ("Zimag", "Zmod", "Zmod")])
+def test_gamry_swapped_header_is_detected(tmp_path: Path, a, b, flagged) -> None:
+    demo = Path(__file__).resolve().parents[2] / "sample_data" / "mill015min"
+    lines = (demo / "mill015_run01.DTA").read_bytes().decode("latin-1").splitlines(True)
+    names = next(i for i, s in enumerate(lines) if s.startswith("ZCURVE")) + 1
+    lines[names] = _swap_names(lines[names], a, b)
+    path = write(tmp_path, "run.DTA", "".join(lines).encode("latin-1"))
+    error = assert_parse_error(path, names + 3, "column names do not match the data")
+    assert str(error).count(flagged) >= 1
+
+
+@pytest.mark.parametrize(("a", "b"), [("Re(Z)/Ohm", "-Im(Z)/Ohm"), ("Re(Z)/Ohm", "|Z|/Ohm")])
+def test_ec_lab_swapped_header_is_detected(tmp_path: Path, a, b) -> None:
+    demo = Path(__file__).resolve().parents[2] / "sample_data" / "mill045min"
+    lines = (demo / "mill045_25C.mpt").read_bytes().decode("latin-1").splitlines(True)
+    names = next(i for i, s in enumerate(lines) if s.startswith("freq/Hz"))
+    lines[names] = _swap_names(lines[names], a, b)
+    path = write(tmp_path, "run.mpt", "".join(lines).encode("latin-1"))
+    assert_parse_error(path, names + 2, "column names do not match the data")
