@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from numpy.typing import NDArray
 from xarray.indexes import PandasIndex
 
 from eis_pipeline.exceptions import SpectrumError
@@ -154,6 +155,58 @@ def make_spectrum(
 MAX_FREQUENCY_HZ = 1e12
 
 
+def check_spectrum_arrays(frequency: Any, impedance: Any, *, min_points: int = 1,
+                          where: str = "<spectrum>", nonzero_impedance: bool = False
+                          ) -> tuple[NDArray[np.float64], NDArray[np.complex128]]:
+    """The spectrum rules on bare arrays: the one check every stage uses.
+
+    Returns ``(frequency Hz, impedance ohm)`` as 1-D float64/complex128 arrays. Rules: equal
+    length, at least ``min_points`` points, frequencies finite, in (0, :data:`MAX_FREQUENCY_HZ`)
+    Hz and each present once, impedance finite (and non-zero with ``nonzero_impedance``, for
+    the checks that divide by |Z|). :func:`validate_spectrum` applies the same rules to a
+    dataset; :class:`~eis_pipeline.fitting.model.CircuitModel`, the Kramers-Kronig test and
+    the DRT to the arrays they are given.
+
+    Raises
+    ------
+    SpectrumError
+        ``"<where>: ..."`` naming the rule, the point index and its frequency.
+    """
+    f = np.asarray(frequency, dtype=np.float64)
+    z = np.asarray(impedance, dtype=np.complex128)
+    if f.ndim != 1 or z.shape != f.shape:
+        raise SpectrumError(f"{where}: frequency and impedance must be 1-D arrays of the same "
+                            f"length, got shapes {f.shape} and {z.shape}")
+    if f.size == 0:
+        raise SpectrumError(f"{where}: spectrum has no points")
+    if f.size < min_points:
+        raise SpectrumError(f"{where}: spectrum has {f.size} point(s); at least {min_points} "
+                            "are needed (pass a whole sweep)")
+    good = np.isfinite(f) & (f > 0) & (f < MAX_FREQUENCY_HZ)
+    if not good.all():
+        bad = int(np.flatnonzero(~good)[0])
+        raise SpectrumError(f"{where}: frequency must be positive, finite and below "
+                            f"{MAX_FREQUENCY_HZ:g} Hz; point {bad} is {float(f[bad])!r} Hz (a "
+                            "damaged row or a DC point left in?)")
+    if f.size > 1:
+        order = np.argsort(f, kind="stable")
+        same = np.flatnonzero(f[order[1:]] == f[order[:-1]])
+        if same.size:
+            i, j = sorted((int(order[same[0]]), int(order[same[0] + 1])))
+            raise SpectrumError(f"{where}: frequency {float(f[i])!r} Hz appears twice (points "
+                                f"{i} and {j}); frequencies must be distinct: remove the "
+                                "repeated row, average the points, or split the sweeps it "
+                                "belongs to")
+    bad_z = ~np.isfinite(z) | ((z == 0) if nonzero_impedance else False)
+    if bad_z.any():
+        bad = int(np.flatnonzero(bad_z)[0])
+        rule = "finite and non-zero" if nonzero_impedance else "finite"
+        raise SpectrumError(f"{where}: impedance must be {rule}; point {bad} (at "
+                            f"{float(f[bad])!r} Hz) is {complex(z[bad])!r}. Fix or remove that "
+                            "row of the file.")
+    return f, z
+
+
 def validate_spectrum(ds: xr.Dataset, *, require_attrs: bool = False,
                       min_points: int = 1) -> xr.Dataset:
     """Check that ``ds`` satisfies the canonical spectrum contract; return it unchanged.
@@ -207,34 +260,18 @@ def validate_spectrum(ds: xr.Dataset, *, require_attrs: bool = False,
         raise fail("missing variable 'impedance'")
     f = variables[FREQUENCY].values
     z = variables[IMPEDANCE]
-    if f.size == 0:
-        raise fail("spectrum has no points")
-    if f.size < min_points:
-        raise fail(f"spectrum has {f.size} point(s); at least {min_points} are needed")
     if f.dtype != np.float64:
         raise fail(f"frequency must be float64, got {f.dtype}")
-    good = np.isfinite(f) & (f > 0) & (f < MAX_FREQUENCY_HZ)
-    if not good.all():
-        bad = int(np.flatnonzero(~good)[0])
-        raise fail(f"frequency must be positive, finite and below {MAX_FREQUENCY_HZ:g} Hz; "
-                   f"point {bad} is {float(f[bad])!r} Hz (a damaged row or a DC point left in?)")
-    if f.size > 1:
-        order = np.argsort(f, kind="stable")
-        same = np.flatnonzero(f[order[1:]] == f[order[:-1]])
-        if same.size:
-            i, j = sorted((int(order[same[0]]), int(order[same[0] + 1])))
-            raise fail(f"frequency {float(f[i])!r} Hz appears twice (points {i} and {j}); a "
-                       "spectrum holds each frequency once: remove the repeated row, or split "
-                       "the sweeps it belongs to")
     if z.dims != (FREQUENCY,):
         raise fail(f"impedance must have dims ('frequency',), got {z.dims}")
     if z.dtype != np.complex128:
         raise fail(f"impedance must be complex128, got {z.dtype}")
+    check_spectrum_arrays(f, z.values, min_points=min_points, where=where)
     for name in (FREQUENCY, *ds.data_vars):
         units = variables[name].attrs.get("units")
         if name in UNITS and units != UNITS[name]:
             raise fail(f"{name} must have units {UNITS[name]!r}, got {units!r}")
-    for name in (IMPEDANCE, *OPTIONAL_VARIABLES):
+    for name in OPTIONAL_VARIABLES:   # impedance: checked with the frequencies above
         if name not in variables:
             continue
         values = variables[name].values

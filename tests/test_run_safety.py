@@ -313,16 +313,16 @@ def test_a_sample_that_cannot_be_written_loses_no_other_sample(tmp_path, monkeyp
 def test_a_file_whose_read_hangs_is_recorded_and_the_rest_finishes(tmp_path, monkeypatch):
     import time
 
-    from eis_pipeline.io import registry
+    from eis_pipeline import tasks
 
-    real = registry.read_spectra
+    real = tasks.read_spectra
 
     def slow(path, format=None):   # a plugin importer stuck on one file (a network drive)
         if "_0C" in str(path):
             time.sleep(600)
         return real(path, format=format)
 
-    monkeypatch.setattr(registry, "read_spectra", slow)
+    monkeypatch.setattr(tasks, "read_spectra", slow)
     started = time.monotonic()
     # the limit leaves room for a cold start (imports, compiled kernels loaded by the first file)
     run(campaign(tmp_path, files=3, circuit="bulk-gb-electrode"), progress=False,

@@ -48,7 +48,6 @@ class NonBlank(click.ParamType):
     def __init__(self, inner: click.ParamType) -> None:
         self.inner = inner
         self.name = inner.name
-        self.envvar_list_splitter = inner.envvar_list_splitter
 
     def convert(self, value: Any, param: click.Parameter | None,
                 ctx: click.Context | None) -> Any:
@@ -67,7 +66,7 @@ class NonBlank(click.ParamType):
     def shell_complete(self, *args: Any, **kwargs: Any) -> Any:
         return self.inner.shell_complete(*args, **kwargs)
 
-    def to_info_dict(self) -> dict[str, Any]:
+    def to_info_dict(self) -> Any:
         return self.inner.to_info_dict()
 
 

@@ -22,10 +22,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from eis_pipeline.circuits import PRESETS, compile_circuit, get_preset
-from eis_pipeline.exceptions import ConvergenceWarning, FitError, NotFittedError, SpectrumError
+from eis_pipeline.circuits.roles import Roles
+from eis_pipeline.conventions import check_spectrum_arrays
+from eis_pipeline.exceptions import ConvergenceWarning, FitError, NotFittedError
 from eis_pipeline.fitting.bounds import expand_bounds
 from eis_pipeline.fitting.engine import WEIGHTINGS, CompiledLike, fit_arrays
+from eis_pipeline.fitting.structure import structural_roles
 from eis_pipeline.fitting.transforms import Bounds, ParameterSpace
+from eis_pipeline.fitting.window import point_window
 from eis_pipeline.vocabulary import is_auto_circuit
 
 __all__ = ["CircuitModel", "FitResult", "resolve_circuit"]
@@ -100,9 +104,9 @@ class ResolvedCircuit:
 
     compiled: CompiledLike
     preset: str
-    roles: Mapping[str, Mapping[str, str]]
+    roles: Roles
     bulk_from_intercept: bool
-    start_roles: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    start_roles: Roles = field(default_factory=Roles)
     start_intercept: bool = False
 
 
@@ -127,13 +131,12 @@ def resolve_circuit(circuit: str) -> ResolvedCircuit:
                 preset = candidate
                 break
     if preset is None:
-        from eis_pipeline.fitting.structure import structural_roles
 
         found = structural_roles(compiled.ast)
         if found is None:
-            return ResolvedCircuit(compiled, "", {}, False)
-        return ResolvedCircuit(compiled, "", {}, False, found.roles, found.bulk_from_intercept)
-    roles = preset.roles_dict()
+            return ResolvedCircuit(compiled, "", Roles(), False)
+        return ResolvedCircuit(compiled, "", Roles(), False, found.roles, found.bulk_from_intercept)
+    roles = preset.roles
     intercept = bool(preset.bulk_from_intercept)
     return ResolvedCircuit(compiled, preset.name, roles, intercept, roles, intercept)
 
@@ -166,23 +169,6 @@ def guess_vector(initial_guess: Mapping[str, float] | Sequence[float] | None,
         raise FitError(f"initial_guess has {values.size} values; expected {space.free.size} "
                        f"(the free parameters {', '.join(space.free_names)}) or {len(names)}")
     return out
-
-
-def as_spectrum_arrays(frequency: Any, impedance: Any) -> tuple[NDArray[np.float64],
-                                                               NDArray[np.complex128]]:
-    """Validate 1-D frequency (Hz) and complex impedance (ohm) arrays of equal length."""
-    f = np.asarray(frequency, dtype=np.float64)
-    z = np.asarray(impedance, dtype=np.complex128)
-    if f.ndim != 1 or z.shape != f.shape:
-        raise SpectrumError(f"frequency and impedance must be 1-D arrays of equal length; "
-                            f"got shapes {f.shape} and {z.shape}")
-    # min > 0 is False for NaN; max < inf catches inf (two reductions, no temporaries)
-    if f.size and not (f.min() > 0 and f.max() < np.inf):
-        raise SpectrumError("frequency must be positive and finite (Hz)")
-    if not np.isfinite(z).all():
-        bad = int(np.flatnonzero(~np.isfinite(z))[0])
-        raise SpectrumError(f"impedance must be finite; point {bad} is {z[bad]!r}")
-    return f, z
 
 
 class CircuitModel:
@@ -291,9 +277,8 @@ class CircuitModel:
         a stationary point (``result_.status`` says why).
         """
         r, space, guess = self._setup()
-        f, z = as_spectrum_arrays(frequency, impedance)
+        f, z = check_spectrum_arrays(frequency, impedance, where="CircuitModel.fit")
         if f_min_hz is not None or f_max_hz is not None or mask is not None:
-            from eis_pipeline.fitting.batch import point_window
 
             if mask is not None:
                 mask = np.asarray(mask, dtype=bool)

@@ -57,10 +57,10 @@ import scipy.optimize
 import scipy.signal
 from numpy.typing import ArrayLike, NDArray
 
+from eis_pipeline.conventions import check_spectrum_arrays
 from eis_pipeline.validation._common import (
     ComplexArray,
     FloatArray,
-    as_spectrum_arrays,
     rc_columns,
     stack_real_imag,
 )
@@ -219,7 +219,8 @@ def drt(
     >>> [(round(p.resistance_ohm, -1), round(float(np.log10(p.tau_s)), 1)) for p in result.peaks]
     [(1000.0, -3.0)]
     """
-    f, z = as_spectrum_arrays(frequency, impedance, min_points=4, caller="drt")
+    f, z = check_spectrum_arrays(frequency, impedance, min_points=4, where="drt",
+                                 nonzero_impedance=True)
     if part not in ("complex", "imaginary"):
         raise ValueError(f"drt: part must be 'complex' or 'imaginary', got {part!r}")
     if penalty not in ("identity", "first", "second"):

@@ -100,11 +100,11 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.linalg.lapack import dgelsy, dgelsy_lwork
 
+from eis_pipeline.conventions import check_spectrum_arrays
 from eis_pipeline.exceptions import DataQualityWarning
 from eis_pipeline.validation._common import (
     ComplexArray,
     FloatArray,
-    as_spectrum_arrays,
     rc_columns,
     stack_real_imag,
 )
@@ -314,7 +314,8 @@ def kramers_kronig(
     >>> result.passed, result.max_residual < 1e-3
     (True, True)
     """
-    f, z = as_spectrum_arrays(frequency, impedance, min_points=3, caller="kramers_kronig")
+    f, z = check_spectrum_arrays(frequency, impedance, min_points=3, where="kramers_kronig",
+                                 nonzero_impedance=True)
     if not threshold > 0:
         raise ValueError(f"kramers_kronig: threshold must be a positive fraction of |Z| "
                          f"(0.01 = 1 %), got {threshold!r}")

@@ -198,7 +198,7 @@ def test_bad_arguments(kwargs, exc, match):
 
 def test_bad_spectrum_arrays():
     m = CircuitModel("R0-p(R1,C1)")
-    with pytest.raises(SpectrumError, match="equal length"):
+    with pytest.raises(SpectrumError, match="same length"):
         m.fit([1.0, 2.0], [1.0])
     with pytest.raises(SpectrumError, match="positive"):
         m.fit([1.0, -2.0, 3.0], [1.0, 1.0, 1.0])
