@@ -291,3 +291,12 @@ def test_ec_lab_swapped_header_is_detected(tmp_path: Path, a, b) -> None:
     lines[names] = _swap_names(lines[names], a, b)
     path = write(tmp_path, "run.mpt", "".join(lines).encode("latin-1"))
     assert_parse_error(path, names + 2, "column names do not match the data")
+
+
+def test_a_duplicated_gamry_row_names_its_line(tmp_path: Path) -> None:
+    demo = Path(__file__).resolve().parents[2] / "sample_data" / "mill015min"
+    lines = (demo / "mill015_run01.DTA").read_bytes().decode("latin-1").splitlines(True)
+    row = next(i for i, s in enumerate(lines) if s.startswith("ZCURVE")) + 3 + 5
+    lines.insert(row + 1, lines[row])
+    path = write(tmp_path, "run.DTA", "".join(lines).encode("latin-1"))
+    assert_parse_error(path, row + 2, "repeats the row above")

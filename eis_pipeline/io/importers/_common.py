@@ -323,6 +323,16 @@ def check_impedance_columns(table: np.ndarray, columns: Sequence[int], *, path: 
     must be finite too, so that the error names their line (not a point number later)."""
     extra = [c for c in kept if c is not None]
     require_finite(table, [*columns, *extra], path=path, first_line=first_line, names=names)
+    # A row repeated (a duplicated line) repeats its frequency; the spectrum contract refuses
+    # repeated frequencies later, but could only name the point. Sweeps in one table never
+    # restart at the frequency the previous one ended at, so only consecutive rows count.
+    f = table[:, columns[0]]
+    again = np.flatnonzero((f[1:] == f[:-1]) & (f[1:] > 0))
+    if again.size:
+        row = int(again[0]) + 1
+        raise ParseError(f"frequency {float(f[row])!r} Hz repeats the row above (a duplicated "
+                         "row? each frequency is measured once per sweep)", path,
+                         first_line + row)
     if not dc_rows:
         require_positive(table[:, columns[0]], path=path, first_line=first_line)
 
