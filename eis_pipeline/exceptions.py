@@ -44,6 +44,7 @@ __all__ = [
     "OutputError",
     "ParseError",
     "SpectrumError",
+    "TimeLimitError",
     "UnknownFormatError",
 ]
 
@@ -122,6 +123,10 @@ class CircuitError(EisError, ValueError):
 
 class FitError(EisError, RuntimeError):
     """A fit could not be attempted or produced no usable result."""
+
+
+class TimeLimitError(EisError, TimeoutError):
+    """A file took longer to read or analyse than the run's per-file time limit."""
 
 
 class NotFittedError(EisError, ValueError, AttributeError):

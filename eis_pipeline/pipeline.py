@@ -30,6 +30,7 @@ from eis_pipeline.exceptions import EisError, GeometryError, OutputError
 from eis_pipeline.fitting.combined import split_fits
 from eis_pipeline.io.atomic import remove_stale_temps
 from eis_pipeline.io.hdf5 import ResultsWriter, read_results
+from eis_pipeline.io.hdf5.errors import ResultsError
 from eis_pipeline.io.outputs import check_outputs
 from eis_pipeline.parallel import run_tasks
 from eis_pipeline.physics.arrhenius import arrhenius_by_component
@@ -49,6 +50,7 @@ from eis_pipeline.tasks import (
     process_task,
     reusable_results,
 )
+from eis_pipeline.timelimit import TIME_LIMIT_S
 
 # --------------------------------------------------------------------------- per sample
 
@@ -58,35 +60,39 @@ def _order(results: Sequence[TaskResult]) -> list[TaskResult]:
 
 
 def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult],
-                   failures: list[dict[str, Any]] | None = None) -> xr.DataTree:
+                   failures: list[dict[str, Any]] | None = None, *,
+                   into: xr.DataTree | None = None) -> xr.DataTree:
     """Combine a sample's task results and run the physics stage on them.
 
-    With ``failures``, a stage that fails (conductivity, Arrhenius) is recorded there and
-    what came before it is kept (spectra and fits are never lost to a later stage);
-    without, it raises.
+    With ``failures``, a stage that fails (assembling a group, conductivity, Arrhenius) is
+    recorded there and what came before it is kept (spectra and fits are never lost to a
+    later stage); without, it raises. The node is built in ``into`` when given, so that a
+    caller keeps what was built even if an unforeseen error escapes.
     """
+    def stage(name: str) -> Any:
+        return _recorded(failures, sample.name, name)
 
     ordered = _order(results)
-    node = xr.DataTree(name=sample.name)
+    node = xr.DataTree(name=sample.name) if into is None else into
     node.attrs.update(_sample_attrs(sample))
     spectra = [ds for r in ordered for ds in r.spectra]
     if not spectra:
         return node
-    node["spectra"] = xr.DataTree.from_dict({ds.attrs["spectrum_id"]: ds for ds in spectra})
-    fits = stack([r.fits for r in ordered])
+    # Each group on its own: raw spectra survive a fits table that cannot be combined.
+    with stage("assemble spectra"):
+        node["spectra"] = xr.DataTree.from_dict({ds.attrs["spectrum_id"]: ds
+                                                 for ds in spectra})
+    fits = None
+    with stage("assemble fit"):
+        fits = stack([r.fits for r in ordered])
     if fits is None:  # spectra come only with fits; nothing to analyse otherwise
         return node
     node["fit"] = xr.DataTree(fits)
-    validation = stack([r.validation for r in ordered])
-    if validation is not None:
-        node["validation"] = xr.DataTree(validation)
-    for group in ("drt", "selection"):
-        stacked = stack([getattr(r, group) for r in ordered])
-        if stacked is not None:
-            node[group] = xr.DataTree(stacked)
-
-    def stage(name: str) -> Any:
-        return _recorded(failures, sample.name, name)
+    for group in ("validation", "drt", "selection"):
+        with stage(f"assemble {group}"):
+            stacked = stack([getattr(r, group) for r in ordered])
+            if stacked is not None:
+                node[group] = xr.DataTree(stacked)
 
     warnings = (temperature_warnings(fits["temperature"].values,
                                      fits["source"].values.astype(str))
@@ -203,13 +209,14 @@ def campaign_node(config: CampaignConfig, samples: dict[str, xr.DataTree]) -> xr
 
 def finish_sample(sample: SampleConfig, results: Sequence[TaskResult],
                   failures: list[dict[str, Any]]) -> xr.DataTree:
-    """:func:`analyse_sample`, recording failures instead of raising (an empty node if even
-    the fits cannot be combined)."""
+    """:func:`analyse_sample`, recording failures instead of raising. An error no stage
+    caught (an internal one) is recorded too, and the groups built before it are kept."""
+    node = xr.DataTree(name=sample.name)
     try:
-        return analyse_sample(sample, results, failures)
+        return analyse_sample(sample, results, failures, into=node)
     except Exception as exc:
         failures.append(failure_record(sample.name, "", "physics", exc))
-        return xr.DataTree(name=sample.name)
+        return node
 
 
 def assemble_tree(config: CampaignConfig, samples: dict[str, xr.DataTree],
@@ -246,7 +253,8 @@ def iter_results(tasks: Sequence[FileTask], *, jobs: int = 1, scheduler: Any = N
 def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None,
         jobs: int = 1, scheduler: Any = None, resume: bool = False, strict: bool = False,
         progress: bool | None = None, plots: bool | str | None = None,
-        write: bool = True, keep_spectra: bool | None = None) -> xr.DataTree:
+        write: bool = True, keep_spectra: bool | None = None,
+        time_limit_s: float | None = TIME_LIMIT_S) -> xr.DataTree:
     """Run a whole campaign.
 
     Parameters
@@ -276,6 +284,11 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
         run streams each sample's spectra to the file as soon as the sample is done, so a
         campaign of thousands of files never holds them all (``read_results`` reads them
         back).
+    time_limit_s : float or None
+        Seconds each file may take to read, and to fit and check (default 300); a file over
+        the limit is recorded in ``/failures`` (stage and limit) and the rest goes on. None
+        or 0: no limit. It interrupts Python code at once and compiled code when it returns;
+        on a dask cluster (tasks in threads) it does not apply.
 
     Returns
     -------
@@ -299,9 +312,8 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
     reused: list[TaskResult] = []
     skip: set[tuple[str, str]] = set()
     if resume and out.is_file():
-
         reused, skip = reusable_results(cfg, read_results(out))
-    tasks, failures = plan_tasks(cfg, skip=skip)
+    tasks, failures = plan_tasks(cfg, skip=skip, time_limit_s=time_limit_s)
     if strict and failures:
         raise failures[0]["exception"]
     keep = (not write) if keep_spectra is None else keep_spectra
@@ -323,9 +335,14 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
         node = (analyse_sample(by_name[name], collected.pop(name)) if strict
                 else finish_sample(by_name[name], collected.pop(name), failures))
         if writer is not None:
-            writer.write(node, f"/{name}")
+            try:
+                writer.write(node, f"/{name}")
+            except ResultsError as exc:
+                if strict or not writer.is_open:
+                    raise
+                # this sample's group could not be encoded: recorded, the others are written
+                failures.append(failure_record(name, "", "write", exc))
         if write and mode != "none":
-
             # after the node is written: a figure that fails loses no fit
             with _recorded(None if strict else failures, name, "plot"):
                 write_sample_plots(node, folder, fmt=cfg.plot_format, spectra=mode == "all")

@@ -29,6 +29,7 @@ from eis_pipeline.fitting.combined import combine_fits
 from eis_pipeline.fitting.selection import chosen_fits, fits_by_circuit, select_circuit
 from eis_pipeline.io.registry import read_spectra, sha256_file
 from eis_pipeline.stacking import stack
+from eis_pipeline.timelimit import TIME_LIMIT_S, time_limit
 from eis_pipeline.validation.tables import compute_drts, drt_table, kramers_kronig_table
 
 if TYPE_CHECKING:
@@ -57,6 +58,8 @@ class FileTask:
     settings_hash: str
     #: each file's spectrum-id stem, unique within the sample (:func:`spectrum_stems`)
     stems: tuple[str, ...] = ()
+    #: seconds allowed per file for reading, and for fitting and checking (None: no limit)
+    time_limit_s: float | None = None
 
 
 @dataclass
@@ -150,14 +153,22 @@ def process_task(task: FileTask) -> TaskResult:
         return _process_task(task)
 
 
-def _process_task(task: FileTask) -> TaskResult:
+def _over_limit(task: FileTask, what: str, files: int = 1) -> str:
+    limit = task.time_limit_s or 0.0
+    budget = "" if files == 1 else f", {limit * files:g} s for these {files} files"
+    return (f"{what} took longer than the time limit of {limit:g} s per file{budget}; "
+            "give more with --time-limit SECONDS (0: no limit)")
 
+
+def _process_task(task: FileTask) -> TaskResult:
     result = TaskResult(task.sample)
     stems = dict(zip(task.paths, task.stems, strict=False))
     spectra: list[xr.Dataset] = []
     for path, temp in zip(task.paths, task.temperatures_K, strict=True):
         try:
-            for ds in read_spectra(path, format=task.settings.format):
+            with time_limit(task.time_limit_s, _over_limit(task, "reading")):
+                read = read_spectra(path, format=task.settings.format)
+            for ds in read:
                 ds = prepare_spectrum(ds, task.settings, temp, task.temperature_kind)
                 ds.attrs["spectrum_id"] = spectrum_id(path, int(ds.attrs["sweep"]),
                                                       stems.get(path))
@@ -170,40 +181,45 @@ def _process_task(task: FileTask) -> TaskResult:
 def _analyse(task: FileTask, spectra: list[xr.Dataset], result: TaskResult) -> TaskResult:
     """Fit and check ``spectra`` into ``result``. When the batch fails, the spectra are
     analysed one at a time, so that only the one at fault is recorded as failed."""
-
     stage = "drt"
+    files = len({ds.attrs.get("source") for ds in spectra})
+    limit = None if task.time_limit_s is None else task.time_limit_s * files
     try:
-        # Each spectrum's DRT is computed once and used twice: by "auto" circuit selection
-        # (arc counts, seeds for fits that did not converge) and for the /<sample>/drt table.
-        drts = compute_drts(spectra) if task.settings.drt else None
-        stage = "fit"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # non-converged fits are counted in the summary
-            fits, curves, selection, unfit = fit_task_spectra(spectra, task.settings,
-                                                              drts=drts)
-        failures = [failure_record(task.sample, spectra[i].attrs["source"], "fit", FitError(
-            f"{spectra[i].attrs['spectrum_id']}: no candidate circuit could be fitted "
-            f"({spectra[i].sizes['frequency']} points)")) for i in unfit]
-        if unfit:   # "auto": nothing fitted to these; the others go on
-            kept = [i for i in range(len(spectra)) if i not in set(unfit)]
-            spectra = [spectra[i] for i in kept]
-            drts = None if drts is None else [drts[i] for i in kept]
-        ids = [ds.attrs["spectrum_id"] for ds in spectra]
-        fits = fits.assign_coords(
-            spectrum_id=("spectrum", ids),
-            source_sha256=("spectrum", [ds.attrs["source_sha256"] for ds in spectra]))
-        fits.attrs["settings_hash"] = task.settings_hash
-        fitted = []
-        for i, ds in enumerate(spectra):
-            n = ds.sizes["frequency"]
-            fitted.append(ds.assign(
-                impedance_fit=("frequency", curves["impedance_fit"].values[i, :n],
-                               {"units": "ohm", "long_name": "fitted impedance"}),
-                impedance_residual=("frequency", curves["impedance_residual"].values[i, :n],
-                                    {"units": "ohm", "long_name": "data minus fit"})))
-        stage = "validation"
-        validation = kramers_kronig_table(fitted, ids)
-        table = None if drts is None else drt_table(fitted, ids, drts)
+        with time_limit(limit, _over_limit(task, "fitting and checking", files)):
+            # Each spectrum's DRT is computed once and used twice: by "auto" circuit
+            # selection (arc counts, seeds for fits that did not converge) and for the
+            # /<sample>/drt table.
+            drts = compute_drts(spectra) if task.settings.drt else None
+            stage = "fit"
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # non-converged fits: counted in the summary
+                fits, curves, selection, unfit = fit_task_spectra(spectra, task.settings,
+                                                                  drts=drts)
+            failures = [failure_record(
+                task.sample, spectra[i].attrs["source"], "fit",
+                FitError(f"{spectra[i].attrs['spectrum_id']}: no candidate circuit could be "
+                         f"fitted ({spectra[i].sizes['frequency']} points)")) for i in unfit]
+            if unfit:   # "auto": nothing fitted to these; the others go on
+                kept = [i for i in range(len(spectra)) if i not in set(unfit)]
+                spectra = [spectra[i] for i in kept]
+                drts = None if drts is None else [drts[i] for i in kept]
+            ids = [ds.attrs["spectrum_id"] for ds in spectra]
+            fits = fits.assign_coords(
+                spectrum_id=("spectrum", ids),
+                source_sha256=("spectrum", [ds.attrs["source_sha256"] for ds in spectra]))
+            fits.attrs["settings_hash"] = task.settings_hash
+            fitted = []
+            for i, ds in enumerate(spectra):
+                n = ds.sizes["frequency"]
+                fitted.append(ds.assign(
+                    impedance_fit=("frequency", curves["impedance_fit"].values[i, :n],
+                                   {"units": "ohm", "long_name": "fitted impedance"}),
+                    impedance_residual=("frequency",
+                                        curves["impedance_residual"].values[i, :n],
+                                        {"units": "ohm", "long_name": "data minus fit"})))
+            stage = "validation"
+            validation = kramers_kronig_table(fitted, ids)
+            table = None if drts is None else drt_table(fitted, ids, drts)
     except Exception as exc:
         if len(spectra) > 1:   # find the spectrum at fault: the others are analysed alone
             return _one_by_one(task, spectra, result)
@@ -279,10 +295,12 @@ def _one_by_one(task: FileTask, spectra: list[xr.Dataset], result: TaskResult
 
 # --------------------------------------------------------------------------- planning
 
-def plan_tasks(config: CampaignConfig, *, skip: set[tuple[str, str]] | None = None
+def plan_tasks(config: CampaignConfig, *, skip: set[tuple[str, str]] | None = None,
+               time_limit_s: float | None = TIME_LIMIT_S
                ) -> tuple[list[FileTask], list[dict[str, Any]]]:
     """Cut the campaign into tasks; ``skip`` holds (sample, path) already done (see
-    :func:`reusable_results`, which has checked their content).
+    :func:`reusable_results`, which has checked their content); ``time_limit_s`` is the
+    seconds each file may take to read, and to fit and check (None or 0: no limit).
 
     Returns the tasks and the failures found while planning (e.g. a file name that does not
     match the temperature pattern).
@@ -304,7 +322,8 @@ def plan_tasks(config: CampaignConfig, *, skip: set[tuple[str, str]] | None = No
             chunk = todo[start:start + FILES_PER_TASK]
             tasks.append(FileTask(sample.name, tuple(p for p, _ in chunk),
                                   tuple(t for _, t in chunk), sample.temperature.kind,
-                                  sample.settings, digest, tuple(stems[p] for p, _ in chunk)))
+                                  sample.settings, digest, tuple(stems[p] for p, _ in chunk),
+                                  time_limit_s or None))
     return tasks, failures
 
 

@@ -240,3 +240,121 @@ def test_same_file_names_in_two_folders_keep_every_spectrum(tmp_path):
     node = read_results(tmp_path / "out" / "r.h5")["a"]
     ids = node["fit"].ds["spectrum_id"].values.astype(str)
     assert len(set(ids)) == 4 and set(node["spectra"].children) == set(ids)
+
+
+# --------------------------------------------------------------------------- internal errors
+
+def _two_samples(tmp: Path) -> Path:
+    config = campaign(tmp, files=2, circuit="bulk-gb-electrode")
+    shutil.copytree(tmp / "data", tmp / "data_b")
+    config.write_text(config.read_text() + '\n[[samples]]\nname = "b"\nfiles = ["data_b/*.mpt"]\n'
+                      f"temperature = {PATTERN}\nthickness_mm = 0.64\ndiameter_mm = 10\n")
+    return config
+
+
+def test_an_internal_error_while_assembling_keeps_spectra_and_fits(tmp_path, monkeypatch):
+    from eis_pipeline import pipeline
+
+    real = pipeline.stack
+
+    def broken(parts, **kwargs):
+        if parts and parts[0] is not None and "kk_passed" in parts[0]:
+            raise IndexError("internal")
+        return real(parts, **kwargs)
+
+    monkeypatch.setattr(pipeline, "stack", broken)
+    run(campaign(tmp_path, files=3, circuit="bulk-gb-electrode"), progress=False,
+        plots="none")
+    node = read_results(tmp_path / "out" / "r.h5")["a"]
+    assert len(node["spectra"].children) == 3 and node["fit"].ds.sizes["spectrum"] == 3
+    assert "conductivity" in node.children and "arrhenius" in node.children
+    [failure] = _failures(tmp_path / "out" / "r.h5")
+    assert (failure["stage"], failure["error"]) == ("assemble validation", "IndexError")
+
+
+def test_an_error_escaping_every_stage_keeps_what_was_built(tmp_path, monkeypatch):
+    from eis_pipeline import pipeline
+
+    real = pipeline.stack
+
+    def odd(parts, **kwargs):   # a fits table xarray refuses: the error escapes the stages
+        return "not a dataset" if parts and "converged" in parts[0] else real(parts, **kwargs)
+
+    monkeypatch.setattr(pipeline, "stack", odd)
+    run(campaign(tmp_path, files=3, circuit="bulk-gb-electrode"), progress=False,
+        plots="none")
+    node = read_results(tmp_path / "out" / "r.h5")["a"]
+    assert len(node["spectra"].children) == 3
+    [failure] = _failures(tmp_path / "out" / "r.h5")
+    assert (failure["sample"], failure["stage"]) == ("a", "physics")
+
+
+def test_a_sample_that_cannot_be_written_loses_no_other_sample(tmp_path, monkeypatch):
+    from eis_pipeline.io.hdf5 import write
+
+    real = write.encode_tree
+
+    def broken(tree, *args, **kwargs):
+        if tree.name == "b":
+            raise TypeError("cannot encode attribute")
+        return real(tree, *args, **kwargs)
+
+    monkeypatch.setattr(write, "encode_tree", broken)
+    run(_two_samples(tmp_path), progress=False, plots="none")
+    tree = read_results(tmp_path / "out" / "r.h5")
+    assert tree["a"]["fit"].ds.sizes["spectrum"] == 2 and "b" not in tree.children
+    [failure] = _failures(tmp_path / "out" / "r.h5")
+    assert (failure["sample"], failure["stage"], failure["error"]) == ("b", "write",
+                                                                      "ResultsError")
+
+
+# --------------------------------------------------------------------------- time limit
+
+def test_a_file_whose_read_hangs_is_recorded_and_the_rest_finishes(tmp_path, monkeypatch):
+    import time
+
+    from eis_pipeline import tasks
+
+    real = tasks.read_spectra
+
+    def slow(path, format=None):   # a plugin importer stuck on one file (a network drive)
+        if "_0C" in str(path):
+            time.sleep(600)
+        return real(path, format=format)
+
+    monkeypatch.setattr(tasks, "read_spectra", slow)
+    started = time.monotonic()
+    # the limit leaves room for a cold start (imports, compiled kernels loaded by the first file)
+    run(campaign(tmp_path, files=3, circuit="bulk-gb-electrode"), progress=False,
+        plots="none", time_limit_s=10.0)
+    assert time.monotonic() - started < 120
+    assert read_results(tmp_path / "out" / "r.h5")["a"]["fit"].ds.sizes["spectrum"] == 2
+    [failure] = _failures(tmp_path / "out" / "r.h5")
+    assert (Path(failure["file"]).name, failure["stage"], failure["error"]) == (
+        "mill045_0C.mpt", "read", "TimeLimitError")
+    assert "time limit of 10 s per file" in failure["reason"]
+
+
+@pytest.mark.parametrize("jobs", [pytest.param(1, marks=pytest.mark.slow), 2])
+def test_a_file_whose_fit_hangs_is_recorded_and_the_rest_finishes(tmp_path, monkeypatch,
+                                                                   jobs):
+    import time
+
+    from eis_pipeline import tasks
+
+    real = tasks.fit_task_spectra
+
+    def slow(spectra, settings, **kwargs):
+        if any("_0C" in ds.attrs["spectrum_id"] for ds in spectra):
+            time.sleep(600)
+        return real(spectra, settings, **kwargs)
+
+    monkeypatch.setattr(tasks, "fit_task_spectra", slow)
+    monkeypatch.setattr(tasks, "FILES_PER_TASK", 1)
+    run(campaign(tmp_path, files=3, circuit="bulk-gb-electrode"), progress=False,
+        plots="none", time_limit_s=10.0, jobs=jobs)
+    assert read_results(tmp_path / "out" / "r.h5")["a"]["fit"].ds.sizes["spectrum"] == 2
+    [failure] = _failures(tmp_path / "out" / "r.h5")
+    assert (Path(failure["file"]).name, failure["stage"], failure["error"]) == (
+        "mill045_0C.mpt", "fit", "TimeLimitError")
+    assert "fitting and checking took longer than the time limit of 10 s" in failure["reason"]

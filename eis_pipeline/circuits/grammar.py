@@ -130,9 +130,12 @@ def _tokenize(text: str, known: Callable[[str], bool]) -> list[_Token]:
                 i = j + 1
                 continue
             digits_start = i
-            while i < n and text[i].isdigit():
+            while i < n and text[i].isascii() and text[i].isdigit():
                 i += 1
             digits = text[digits_start:i]
+            if i < n and text[i].isdigit():   # '١', '²', fullwidth digits: look alike, differ
+                raise CircuitError(f"element index digit {text[i]!r} is not one of 0-9; type "
+                                   "the index in ASCII digits", text, i)
             if not known(letters):
                 raise CircuitError(_unknown_element_message(letters), text, start)
             if not digits:

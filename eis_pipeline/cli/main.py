@@ -38,6 +38,50 @@ SHORT_HELP: dict[str, str] = {
 }
 
 
+class NonBlank(click.ParamType):
+    """A text or path parameter type that refuses an empty or whitespace-only value.
+
+    ``--circuit ""`` would otherwise mean "the default" and ``-o ""`` the current folder
+    (``Path("")`` is ``.``): both are almost always a shell variable that was not set.
+    Everything else is the wrapped type's."""
+
+    def __init__(self, inner: click.ParamType) -> None:
+        self.inner = inner
+        self.name = inner.name
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            hint = (" (or leave the option out for its default)"
+                    if isinstance(param, click.Option) else "")
+            self.fail(f"{value!r} is empty; give a value{hint}", param, ctx)
+        return self.inner.convert(value, param, ctx)
+
+    def get_metavar(self, *args: Any, **kwargs: Any) -> str | None:
+        return self.inner.get_metavar(*args, **kwargs)
+
+    def split_envvar_value(self, rv: str) -> Any:
+        return self.inner.split_envvar_value(rv)
+
+    def shell_complete(self, *args: Any, **kwargs: Any) -> Any:
+        return self.inner.shell_complete(*args, **kwargs)
+
+    def to_info_dict(self) -> Any:
+        return self.inner.to_info_dict()
+
+
+def refuse_blank_values(command: click.Command) -> click.Command:
+    """Every text and path option or argument of ``command`` (and its subcommands) refuses
+    an empty value: a usage error naming the option, before the command runs."""
+    for param in command.params:
+        if isinstance(param.type, click.types.StringParamType | click.Path):
+            param.type = NonBlank(param.type)
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            refuse_blank_values(sub)
+    return command
+
+
 class LazyGroup(click.Group):
     """A click group that imports each subcommand only when it is invoked."""
 
@@ -50,7 +94,7 @@ class LazyGroup(click.Group):
             return None
         module_name, attr = target.split(":")
         command: Any = getattr(importlib.import_module(module_name), attr)
-        return command
+        return refuse_blank_values(command)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, SHORT_HELP.get(name, "")) for name in COMMANDS]

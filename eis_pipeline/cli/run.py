@@ -18,6 +18,7 @@ from eis_pipeline.io.hdf5.read import read_results
 from eis_pipeline.pipeline import run as run_campaign
 from eis_pipeline.report.html import write_report
 from eis_pipeline.report.tables import format_summary
+from eis_pipeline.timelimit import TIME_LIMIT_S
 
 
 def with_series_fit(cfg: CampaignConfig, series_fit: str) -> CampaignConfig:
@@ -73,13 +74,17 @@ def without_prefix(reason: str, file: str) -> str:
                    "Arrhenius-constrained model (fit_temperature_series) and cross-check σ "
                    "model-free (Jonscher σ_dc); the summary shows the global E_a beside the "
                    "per-spectrum one. Default: the config's series_fit.")
+@click.option("--time-limit", "time_limit_s", type=click.FloatRange(min=0), default=TIME_LIMIT_S,
+              show_default=True, metavar="SECONDS",
+              help="Seconds each file may take to read, and to fit and check; a file over "
+                   "it is recorded in /failures and the run goes on (0: no limit).")
 @click.option("--report", "html_report", is_flag=True,
               help="Also write RESULTS.html, the self-contained report (as `eis-pipeline "
                    "report RESULTS.h5`).")
 def run(sources: tuple[Path, ...], output: Path | None, geometry: dict[str, float],
         jobs: int, scheduler: str | None,
         resume: bool, strict: bool, plots: str | None, progress: bool | None,
-        series_fit: str | None, html_report: bool) -> None:
+        series_fit: str | None, time_limit_s: float, html_report: bool) -> None:
     """Run the campaign described by a CONFIG (TOML), or by folders, into one HDF5 file.
 
     SOURCES is one config file, or one or more measurement folders: each subfolder holding
@@ -141,7 +146,8 @@ def run(sources: tuple[Path, ...], output: Path | None, geometry: dict[str, floa
         click.echo(compiled_lm.COMPILING_NOTE, err=True)
     try:
         tree = run_campaign(cfg, output=out, jobs=jobs, scheduler=scheduler, resume=resume,
-                            strict=strict, progress=progress, plots=want_plots)
+                            strict=strict, progress=progress, plots=want_plots,
+                            time_limit_s=time_limit_s)
     except (EisError, OSError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)

@@ -39,6 +39,12 @@ _RESIDUAL_FLOOR = 1e-3
 #: gap finds spurious splits in 10-40 % of noisy straight lines (measured with BIC and AICc).
 _BREAKPOINT_PARAMS = 3
 
+#: Temperatures closer than this (K) count as one temperature: two pellets measured "at 25 °C",
+#: or a thermocouple's few-mK jitter between repeats. A line through points 1e-6 K apart has
+#: any slope (E_a of 1e5 eV, a prefactor overflowing a float); no transition can be located
+#: between them, and a segment needs two distinct temperatures.
+_SAME_TEMPERATURE_K = 0.5
+
 FloatArray = NDArray[np.float64]
 Form = ArrheniusForm
 
@@ -68,7 +74,10 @@ def _wls(design: FloatArray, y: FloatArray,
     coef, _, rank, _ = np.linalg.lstsq(a, b, rcond=None)
     if rank < design.shape[1]:
         return None
-    cov = np.asarray(np.linalg.inv(a.T @ a), dtype=np.float64)
+    try:
+        cov = np.asarray(np.linalg.inv(a.T @ a), dtype=np.float64)
+    except np.linalg.LinAlgError:  # full rank by lstsq's tolerance, singular in the square
+        return None
     resid = b - a @ coef
     return np.asarray(coef, dtype=np.float64), cov, float(resid @ resid)
 
@@ -83,15 +92,17 @@ def _line(x: FloatArray, y: FloatArray, w: FloatArray) -> _Fit | None:
                 fitted=coef[0] + coef[1] * x)
 
 
-def _jump(x: FloatArray, y: FloatArray, w: FloatArray, m: int) -> _Fit | None:
+def _jump(x: FloatArray, y: FloatArray, w: FloatArray, m: int,
+          allowed: NDArray[np.bool_]) -> _Fit | None:
     """Two independent lines; the split between consecutive points minimising the RSS.
 
-    ``x`` is sorted descending (``x = 1/k_B T``), so the first points are the coldest.
+    ``x`` is sorted descending (``x = 1/k_B T``), so the first points are the coldest;
+    ``allowed[i]``: a split between points i-1 and i is admissible (see :func:`_admissible`).
     """
     best: _Fit | None = None
     for i in range(m, x.size - m + 1):
-        if x[i - 1] == x[i]:
-            continue  # repeated temperature: no transition can lie between the two
+        if not allowed[i]:
+            continue
         fit = _jump_split(x, y, w, i, 0.5 * (float(x[i - 1]) + float(x[i])))
         if fit is not None and (best is None or fit.rss < best.rss):
             best = fit
@@ -126,7 +137,8 @@ def _hinge_at(x: FloatArray, y: FloatArray, w: FloatArray,
     return None if res is None else (*res, design)
 
 
-def _hinge(x: FloatArray, y: FloatArray, w: FloatArray, m: int) -> _Fit | None:
+def _hinge(x: FloatArray, y: FloatArray, w: FloatArray, m: int,
+           allowed: NDArray[np.bool_]) -> _Fit | None:
     """Two lines meeting at a breakpoint x_b, searched over every admissible gap."""
     from scipy.optimize import minimize_scalar
 
@@ -139,7 +151,7 @@ def _hinge(x: FloatArray, y: FloatArray, w: FloatArray, m: int) -> _Fit | None:
     # a point exactly at the kink fits both segments).
     for i in range(m, x.size - m + 1):
         hi, lo = float(x[i - 1]), float(x[i])
-        if hi == lo:
+        if not allowed[i]:
             continue
         opt = minimize_scalar(rss, bounds=(lo, hi), method="bounded",
                               options={"xatol": 1e-9 * max(abs(hi), 1.0)})
@@ -167,7 +179,7 @@ def _hinge_fit(x: FloatArray, y: FloatArray, w: FloatArray, xb: float,
 
 
 def _at_known_breakpoint(x: FloatArray, y: FloatArray, w: FloatArray, xb: float,
-                         m: int) -> list[_Fit] | str:
+                         m: int, allowed: NDArray[np.bool_]) -> list[_Fit] | str:
     """Continuous and jump models split at a given breakpoint ``xb`` (not searched).
 
     Points colder than the breakpoint (``x > xb``) form the low-temperature segment. Returns
@@ -177,6 +189,9 @@ def _at_known_breakpoint(x: FloatArray, y: FloatArray, w: FloatArray, xb: float,
     if i < m or x.size - i < m:
         return (f"{i} point(s) below and {x.size - i} above the given breakpoint; "
                 f"each side needs >= {m}: one line")
+    if not allowed[i]:
+        return (f"a side of the given breakpoint holds one temperature (within "
+                f"{_SAME_TEMPERATURE_K} K): no slope to fit there; one line")
     gap = (float(x[i - 1]), float(x[i]))
     fits = [_hinge_fit(x, y, w, xb, gap), _jump_split(x, y, w, i, xb)]
     out = [f for f in fits if f is not None]
@@ -193,6 +208,15 @@ def _series_points(temperature_K: ArrayLike, conductivity_S_cm: ArrayLike
     if t.shape != s.shape:
         raise ValueError(f"temperature_K has {t.size} values but conductivity_S_cm {s.size}")
     return t, s, np.isfinite(t) & np.isfinite(s) & (t > 0) & (s > 0)
+def _admissible(t: FloatArray) -> NDArray[np.bool_]:
+    """``allowed[i]`` for i in 0..n: a breakpoint may lie between the sorted temperatures
+    ``t[i-1]`` and ``t[i]``: they differ by more than :data:`_SAME_TEMPERATURE_K` and each side
+    holds at least two distinct temperatures (a segment at one temperature has no slope)."""
+    group = np.concatenate([[0], np.cumsum(np.diff(t) > _SAME_TEMPERATURE_K)])
+    allowed = np.zeros(t.size + 1, dtype=bool)
+    i = np.arange(1, t.size)
+    allowed[1:-1] = (group[i] != group[i - 1]) & (group[i - 1] >= 1) & (group[-1] - group[i] >= 1)
+    return allowed
 
 
 def _criterion(fit: _Fit, n: int, kind: str) -> float:
@@ -388,21 +412,24 @@ def arrhenius(
     w = w / w_scale  # relative weights: the criterion is scale-free; _report restores the scale
     n = t.size
 
-    line = _line(x, y, w)
+    line = _line(x, y, w) if t[-1] - t[0] > _SAME_TEMPERATURE_K else None
     if line is None:
-        return _empty(form, n, n_dropped, "all temperatures are equal: no slope to fit")
+        return _empty(form, n, n_dropped, f"all temperatures are equal (within "
+                      f"{_SAME_TEMPERATURE_K} K): no slope to fit")
+    allowed = _admissible(t)
     candidates = [line]
     if breakpoint_K is not None:
         split = _at_known_breakpoint(x, y, w, 1.0 / (BOLTZMANN_EV_PER_K * breakpoint_K),
-                                     min_segment_points)
+                                     min_segment_points, allowed)
         if isinstance(split, str):
             note = f"{note}; {split}" if note else split
         else:
             candidates += split
     elif breakpoints != 0:
         if n >= 2 * min_segment_points:
-            candidates += [f for f in (_hinge(x, y, w, min_segment_points),
-                                       _jump(x, y, w, min_segment_points)) if f is not None]
+            candidates += [f for f in (_hinge(x, y, w, min_segment_points, allowed),
+                                       _jump(x, y, w, min_segment_points, allowed))
+                           if f is not None]
         elif breakpoints == 1:
             why = f"breakpoints=1 needs >= {2 * min_segment_points} points, got {n}: one line"
             note = f"{note}; {why}" if note else why
@@ -424,8 +451,14 @@ def _sigma_at(fit: _Fit, temperature_K: float, form: Form,
     y_t = float(p[0] - p[1] * xt)
     sd_y = math.sqrt(max(float(grad @ cov @ grad), 0.0)) if np.all(np.isfinite(cov)) \
         else math.nan
-    sigma = math.exp(y_t) / (temperature_K if form == "sigma_T" else 1.0)
+    sigma = _exp(y_t) / (temperature_K if form == "sigma_T" else 1.0)
     return sigma, sigma * sd_y, seg
+
+
+def _exp(value: float) -> float:
+    """exp that gives inf beyond the float range (a prefactor of 1e400 S K/cm is reported as
+    inf, with its E_a, instead of stopping the sample with OverflowError)."""
+    return math.exp(value) if value < 709.0 else math.inf
 
 
 def _report(fit: _Fit, t: FloatArray, x: FloatArray, y: FloatArray, w: FloatArray,
@@ -442,8 +475,8 @@ def _report(fit: _Fit, t: FloatArray, x: FloatArray, y: FloatArray, w: FloatArra
         cov = c * scale
         ea.append(p[1])
         ea_err.append(math.sqrt(cov[1, 1]) if np.isfinite(cov[1, 1]) else math.nan)
-        pre.append(math.exp(p[0]))
-        pre_err.append(math.exp(p[0]) * math.sqrt(cov[0, 0]) if np.isfinite(cov[0, 0])
+        pre.append(_exp(p[0]))
+        pre_err.append(_exp(p[0]) * math.sqrt(cov[0, 0]) if np.isfinite(cov[0, 0])
                        else math.nan)
         tmin.append(float(t[mask].min()))
         tmax.append(float(t[mask].max()))

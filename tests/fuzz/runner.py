@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import re
 import tempfile
 import time
 import warnings
@@ -118,15 +119,24 @@ class Summary:
     findings: list[str] = field(default_factory=list)
     kinds: Counter[str] = field(default_factory=Counter)
     slowest: float = 0.0
+    #: errors that name a point but no file line (the docs promise the line), per source file
+    unlocated: Counter[str] = field(default_factory=Counter)
 
     def text(self) -> str:
         lines = [f"{self.mutants} mutants: " + ", ".join(f"{k} {v}" for k, v in
                                                          sorted(self.outcomes.items())),
                  f"findings: {len(self.findings)} (" + ", ".join(
                      f"{k} {v}" for k, v in sorted(self.kinds.items())) + ")",
-                 f"slowest read: {self.slowest:.2f} s"]
+                 f"slowest read: {self.slowest:.2f} s",
+                 f"errors naming a point but no line: {sum(self.unlocated.values())}"
+                 + (" (" + ", ".join(f"{k} {v}" for k, v in self.unlocated.most_common())
+                    + ")" if self.unlocated else "")]
         lines += [f"  {f}" for f in self.findings[:50]]
         return "\n".join(lines)
+
+
+_UNLOCATED = re.compile(r"\bpoint \d+")
+_LINE = re.compile(r"\bline \d+|:\d+:")
 
 
 def _rows(points: np.ndarray) -> Counter[tuple[float, float, float]]:
@@ -200,6 +210,8 @@ def fuzz(files: Iterable[Path], mutations: int, seed: int, timeout: float,
                     finding = ("hang", f"over {timeout:g} s")
                 elif result[0] == "error":
                     summary.outcomes["error"] += 1
+                    if _UNLOCATED.search(result[4]) and not _LINE.search(result[4]):
+                        summary.unlocated[source.name] += 1
                     if result[2]:
                         finding = ("leak", f"{result[1]}/{result[3]}: {result[4]}")
                 else:

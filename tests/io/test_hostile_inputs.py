@@ -246,3 +246,57 @@ def test_every_sniffer_and_importer_is_fast_on_adversarial_headers(tmp_path: Pat
     for importer in importers().values():
         with contextlib.suppress(EisError):
             _timed(read_spectra, path, importer.name)
+
+
+@pytest.mark.parametrize("column", [2, 9, 10])   # Time, Idc, Vdc of a Gamry ZCURVE row
+def test_non_finite_time_potential_or_current_names_the_line(tmp_path: Path, column) -> None:
+    demo = Path(__file__).resolve().parents[2] / "sample_data" / "mill015min"
+    lines = (demo / "mill015_run01.DTA").read_bytes().decode("latin-1").splitlines(True)
+    table = next(i for i, s in enumerate(lines) if s.startswith("ZCURVE"))
+    row = table + 3 + 4                                     # ZCURVE point 4
+    fields = lines[row].split("\t")
+    fields[column] = "nan"
+    lines[row] = "\t".join(fields)
+    path = write(tmp_path, "run.DTA", "".join(lines).encode("latin-1"))
+    error = assert_parse_error(path, row + 1, "not a finite number")
+    assert "point" not in str(error)
+
+
+# --- swapped header: names exchanged, data not --------------------------------------------
+
+def _swap_names(line: str, a: str, b: str, sep: str = "\t") -> str:
+    names = line.split(sep)
+    i, j = names.index(a), names.index(b)
+    names[i], names[j] = names[j], names[i]
+    return sep.join(names)
+
+
+@pytest.mark.parametrize(("a", "b", "flagged"), [
+    ("Zreal", "Zimag", "Zphz"), ("Zreal", "Zmod", "Zmod"), ("Zimag", "Zmod", "Zmod")])
+def test_gamry_swapped_header_is_detected(tmp_path: Path, a, b, flagged) -> None:
+    demo = Path(__file__).resolve().parents[2] / "sample_data" / "mill015min"
+    lines = (demo / "mill015_run01.DTA").read_bytes().decode("latin-1").splitlines(True)
+    names = next(i for i, s in enumerate(lines) if s.startswith("ZCURVE")) + 1
+    lines[names] = _swap_names(lines[names], a, b)
+    path = write(tmp_path, "run.DTA", "".join(lines).encode("latin-1"))
+    error = assert_parse_error(path, names + 3, "column names do not match the data")
+    assert str(error).count(flagged) >= 1
+
+
+@pytest.mark.parametrize(("a", "b"), [("Re(Z)/Ohm", "-Im(Z)/Ohm"), ("Re(Z)/Ohm", "|Z|/Ohm")])
+def test_ec_lab_swapped_header_is_detected(tmp_path: Path, a, b) -> None:
+    demo = Path(__file__).resolve().parents[2] / "sample_data" / "mill045min"
+    lines = (demo / "mill045_25C.mpt").read_bytes().decode("latin-1").splitlines(True)
+    names = next(i for i, s in enumerate(lines) if s.startswith("freq/Hz"))
+    lines[names] = _swap_names(lines[names], a, b)
+    path = write(tmp_path, "run.mpt", "".join(lines).encode("latin-1"))
+    assert_parse_error(path, names + 2, "column names do not match the data")
+
+
+def test_a_duplicated_gamry_row_names_its_line(tmp_path: Path) -> None:
+    demo = Path(__file__).resolve().parents[2] / "sample_data" / "mill015min"
+    lines = (demo / "mill015_run01.DTA").read_bytes().decode("latin-1").splitlines(True)
+    row = next(i for i, s in enumerate(lines) if s.startswith("ZCURVE")) + 3 + 5
+    lines.insert(row + 1, lines[row])
+    path = write(tmp_path, "run.DTA", "".join(lines).encode("latin-1"))
+    assert_parse_error(path, row + 2, "repeats the row above")

@@ -72,13 +72,25 @@ class ResultsWriter:
 
     def write(self, tree: xr.DataTree, at: str, *,
               provenance: Mapping[str, Any] | None = None) -> None:
-        """Write ``tree`` (netCDF-safe encoding applied here) as the group at path ``at``."""
+        """Write ``tree`` (netCDF-safe encoding applied here) as the group at path ``at``.
+
+        A tree that cannot be encoded raises :class:`ResultsError` with nothing written: the
+        file stays open for the other groups (:attr:`is_open`). A failure while writing
+        abandons the file."""
         try:
-            write_node(self._writer, encode_tree(tree, provenance or {},
-                                                 root_attrs=provenance is not None), at)
+            encoded = encode_tree(tree, provenance or {}, root_attrs=provenance is not None)
+        except Exception as exc:
+            raise self._error(exc) from exc
+        try:
+            write_node(self._writer, encoded, at)
         except BaseException as exc:
             self.discard()
             raise self._error(exc) from exc
+
+    @property
+    def is_open(self) -> bool:
+        """Groups can still be written (no write failed, not closed or discarded)."""
+        return bool(self.h5)
 
     def close(self) -> Path:
         """Finish: flush to disk and rename into place."""

@@ -19,7 +19,11 @@ import xarray as xr
 
 from eis_pipeline.conventions import MAX_FREQUENCY_HZ, celsius_to_kelvin, make_spectrum
 from eis_pipeline.exceptions import ParseError
-from eis_pipeline.io.importers._common import optional_column, sweep_starts
+from eis_pipeline.io.importers._common import (
+    optional_column,
+    require_consistent_polar,
+    sweep_starts,
+)
 
 #: EC-Lab names of the columns this package reads, by role, in order of preference.
 FREQUENCY_NAMES = ("freq/Hz",)
@@ -168,6 +172,9 @@ def build_spectra(
     cycle = column(CYCLE_NAMES)
     _require_finite({"freq/Hz": frequency, "Re(Z)/Ohm": real, "Im(Z)/Ohm": imag,
                      "cycle number": cycle, **extras}, path=path, first_line=first_line)
+    require_consistent_polar(real, imag, column(("|Z|/Ohm",)), column(("Phase(Z)/deg",)),
+                             path=path, first_line=first_line,
+                             names=("Re(Z)/Ohm", "Im(Z)/Ohm", "|Z|/Ohm", "Phase(Z)/deg"))
 
     # Rows at frequency 0 with Z = 0 are the DC/OCV records EC-Lab interleaves with the sweep
     # (GEIS, and techniques that record between loops): skipped, and counted in the metadata.

@@ -220,6 +220,48 @@ def require_finite(table: np.ndarray, columns: Sequence[int], *, path: Path, fir
                          "missing value)", path, first_line + row)
 
 
+#: agreement required of a file's own |Z| and phase columns with its Z' and Z'': instruments
+#: print 7-8 significant digits (measured: 1e-6 relative, 2e-5 degrees on the real exports)
+POLAR_RTOL = 1e-3
+POLAR_DEG = 0.1
+
+
+def require_consistent_polar(real: np.ndarray, imag: np.ndarray, modulus: np.ndarray | None,
+                             phase_deg: np.ndarray | None, *, path: Path,
+                             first_line: int | None, names: Sequence[str]) -> None:
+    """Raise :class:`ParseError` where a file's |Z| or phase column contradicts its Z' and Z''
+    (``names``: the four columns' names in the file, for the message).
+
+    A header whose names were swapped (Z' and Z'', or Z' and |Z|) reads as plausible but
+    wrong data; the redundant polar columns give it away: |Z| = sqrt(Z'^2 + Z''^2) and
+    phase = atan2(Z'', Z') hold on every row of a real export. A column of zeros is an
+    unrecorded one (converters write them) and is not checked.
+    """
+    checks = []
+    if modulus is not None and np.any(modulus):
+        hyp = np.hypot(real, imag)
+        checks.append((names[2], modulus, hyp,
+                       np.abs(modulus - hyp) > POLAR_RTOL * np.maximum(np.abs(modulus), hyp)))
+    if phase_deg is not None and np.any(phase_deg):
+        angle = np.degrees(np.arctan2(imag, real))
+        # a vendor may write the phase of Z or of -Z'' (its sign): the file's own convention
+        # is the one most rows follow
+        off = {sign: np.abs((phase_deg - sign * angle + 180.0) % 360.0 - 180.0)
+               for sign in (1.0, -1.0)}
+        sign = max(off, key=lambda k: int(np.sum(off[k] < POLAR_DEG)))
+        checks.append((names[3], phase_deg, sign * angle, off[sign] > POLAR_DEG))
+    for name, given, implied, bad in checks:
+        rows = np.flatnonzero(bad)
+        if rows.size:
+            row = int(rows[0])
+            what = (f"{name} is {float(given[row])!r} but {names[0]} and {names[1]} give "
+                    f"{float(implied[row]):.7g}: the column names do not match the data (two "
+                    "names swapped in the header?)")
+            if first_line is None:
+                raise ParseError(f"{what} in data record {row}", path)
+            raise ParseError(what, path, first_line + row)
+
+
 def require_positive(frequency: np.ndarray, *, path: Path, first_line: int,
                      step: int = 1) -> None:
     """Raise :class:`ParseError` at the first row whose frequency is not a physical one:
@@ -272,11 +314,25 @@ def require_end(lines: Sequence[str], stop: int, *, path: Path, n: int, what: st
 
 def check_impedance_columns(table: np.ndarray, columns: Sequence[int], *, path: Path,
                             first_line: int, names: Sequence[str] | None = None,
-                            dc_rows: bool = False) -> None:
+                            dc_rows: bool = False,
+                            kept: Sequence[int | None] = ()) -> None:
     """The checks every impedance table passes: finite frequency and impedance columns
     (``columns[0]`` the frequency), and positive frequencies unless the format interleaves
-    DC rows at frequency 0 (``dc_rows``), which the caller then drops."""
-    require_finite(table, columns, path=path, first_line=first_line, names=names)
+    DC rows at frequency 0 (``dc_rows``), which the caller then drops. ``kept``: the other
+    columns the spectrum keeps (time, potential, current; None for one the file lacks), which
+    must be finite too, so that the error names their line (not a point number later)."""
+    extra = [c for c in kept if c is not None]
+    require_finite(table, [*columns, *extra], path=path, first_line=first_line, names=names)
+    # A row repeated (a duplicated line) repeats its frequency; the spectrum contract refuses
+    # repeated frequencies later, but could only name the point. Sweeps in one table never
+    # restart at the frequency the previous one ended at, so only consecutive rows count.
+    f = table[:, columns[0]]
+    again = np.flatnonzero((f[1:] == f[:-1]) & (f[1:] > 0))
+    if again.size:
+        row = int(again[0]) + 1
+        raise ParseError(f"frequency {float(f[row])!r} Hz repeats the row above (a duplicated "
+                         "row? each frequency is measured once per sweep)", path,
+                         first_line + row)
     if not dc_rows:
         require_positive(table[:, columns[0]], path=path, first_line=first_line)
 

@@ -44,6 +44,7 @@ from eis_pipeline.io.importers._common import (
     is_number,
     number,
     optional_column,
+    require_consistent_polar,
 )
 from eis_pipeline.io.registry import Importer
 from eis_pipeline.io.source import Source
@@ -135,6 +136,7 @@ def _read_zcurve(lines: list[str], start: int, path: Path) -> tuple[dict[str, An
         "zi": find_column(names, ["Zimag"], path=path, line=name_line, what="Z'' (Zimag)"),
     }
     for key, name in (("t", "Time"), ("v", "Vdc"), ("i", "Idc"), ("temp", "Temp"),
+                      ("mod", "Zmod"), ("phase", "Zphz"),
                       ("zr_dc", "ZrealDrCor"), ("zi_dc", "ZimagDrCor")):
         idx = optional_column(names, [name])
         if idx is not None:
@@ -143,8 +145,12 @@ def _read_zcurve(lines: list[str], start: int, path: Path) -> tuple[dict[str, An
     table = parse_table(rows, path=path, first_line=first + 1, delimiter="\t",
                         decimal=decimal, ncols=len(names))
     check_impedance_columns(table, [col[k] for k in ("f", "zr", "zi", "zr_dc", "zi_dc")
-                                    if k in col], path=path, first_line=first + 1, names=names)
+                                    if k in col], path=path, first_line=first + 1, names=names,
+                            kept=[col.get(k) for k in ("t", "v", "i")])
     out: dict[str, Any] = {key: table[:, idx] for key, idx in col.items()}
+    require_consistent_polar(out["zr"], out["zi"], out.pop("mod", None), out.pop("phase", None),
+                             path=path, first_line=first + 1,
+                             names=("Zreal", "Zimag", "Zmod", "Zphz"))
     if "temp" in col:
         unit = units[col["temp"]] if col["temp"] < len(units) else ""
         out["temp"] = _temperature_k(out["temp"], unit)

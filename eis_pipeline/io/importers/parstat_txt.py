@@ -74,7 +74,7 @@ def read(path: Path | Source) -> list[xr.Dataset]:
     table = parse_table(rows, path=path, first_line=first + 1, delimiter="\t", decimal=decimal,
                         ncols=len(names))
     check_impedance_columns(table, (col_f, col_zr, col_zi), path=path, first_line=first + 1,
-                            names=names, dc_rows=True)
+                            names=names, dc_rows=True, kept=(col_v, col_i, col_t))
     require_rows(table, path=path, line=at + 1, what="table")
     runs = sweep_bounds(table[:, col_f])
     if not runs:

@@ -189,7 +189,7 @@ def read(path: Path | Source) -> list[xr.Dataset]:
     table = parse_table(rows, path=path, first_line=first_row + 1, delimiter=delimiter,
                         decimal=decimal, ncols=ncols)
     check_impedance_columns(table, (cols["f"], cols["zr"], cols["zi"]), path=path,
-                            first_line=first_row + 1, names=names)
+                            first_line=first_row + 1, names=names, kept=(cols.get("t"),))
     require_rows(table, path=path, line=data_at, what="data table")
     meta["data_points_read"] = int(table.shape[0])
     instrument = str(meta.pop("instrument", ""))

@@ -127,7 +127,8 @@ def read(path: Path | Source) -> list[xr.Dataset]:
         table = parse_table(lines[start:end], path=path, first_line=start + 1, delimiter=",",
                             ncols=len(names))
         check_impedance_columns(table, (col_f, col_zr, col_zi), path=path,
-                                first_line=start + 1, names=names, dc_rows=True)
+                                first_line=start + 1, names=names, dc_rows=True,
+                                kept=(col_v, col_i, col_t))
         for a, b in sweep_bounds(table[:, col_f]):
             part = table[a:b]
             spectra.append(make_spectrum(
