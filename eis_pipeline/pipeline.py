@@ -30,6 +30,7 @@ from eis_pipeline.config import CampaignConfig, SampleConfig, load_config
 from eis_pipeline.config.files import geometry_from_headers
 from eis_pipeline.exceptions import EisError, OutputError
 from eis_pipeline.io.atomic import remove_stale_temps
+from eis_pipeline.packing import concat_packed, spectrum_attrs, unpack_spectra
 from eis_pipeline.stacking import stack
 from eis_pipeline.tasks import (
     FileTask,
@@ -44,7 +45,8 @@ from eis_pipeline.tasks import (
 
 def _order(results: Sequence[TaskResult]) -> list[TaskResult]:
     """Task results in a deterministic order (by their first source file)."""
-    return sorted(results, key=lambda r: str(r.spectra[0].attrs["source"]) if r.spectra else "")
+    return sorted(results, key=lambda r: "" if r.spectra is None
+                  else str(r.spectra["source"].values[0]))
 
 
 def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult],
@@ -59,46 +61,49 @@ def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult],
     from eis_pipeline.physics.arrhenius import arrhenius_by_component
     from eis_pipeline.physics.conductivity import conductivity
 
+    # The groups are collected as datasets and the node built once at the end: each
+    # assignment into a DataTree aligns and copies, which cost more than the physics.
+    attrs = _sample_attrs(sample)
+    groups: dict[str, xr.Dataset] = {}
+
+    def node() -> xr.DataTree:
+        return xr.DataTree(xr.Dataset(attrs=attrs), name=sample.name,
+                           children={k: xr.DataTree(v) for k, v in groups.items()})
+
     ordered = _order(results)
-    node = xr.DataTree(name=sample.name)
-    node.attrs.update(_sample_attrs(sample))
-    spectra = [ds for r in ordered for ds in r.spectra]
-    if not spectra:
-        return node
-    node["spectra"] = xr.DataTree.from_dict({ds.attrs["spectrum_id"]: ds for ds in spectra})
+    spectra = concat_packed([r.spectra for r in ordered])
+    if spectra is None:
+        return node()
+    groups["spectra"] = spectra
     fits = stack([r.fits for r in ordered])
     if fits is None:  # spectra come only with fits; nothing to analyse otherwise
-        return node
-    node["fit"] = xr.DataTree(fits)
-    validation = stack([r.validation for r in ordered])
-    if validation is not None:
-        node["validation"] = xr.DataTree(validation)
-    for group in ("drt", "selection"):
+        return node()
+    groups["fit"] = fits
+    for group in ("validation", "drt", "selection"):
         stacked = stack([getattr(r, group) for r in ordered])
         if stacked is not None:
-            node[group] = xr.DataTree(stacked)
+            groups[group] = stacked
 
     def stage(name: str) -> Any:
         return _recorded(failures, sample.name, name)
 
     geometry = sample.geometry
     if geometry is None:   # a quick campaign (``eis-pipeline fit``): the headers' geometry
-        geometry = geometry_from_headers([ds.attrs for ds in spectra])
-        node.attrs["geometry_source"] = "none" if geometry is None else "file header"
+        geometry = geometry_from_headers(spectrum_attrs(spectra))
+        attrs["geometry_source"] = "none" if geometry is None else "file header"
         if geometry is None:
-            return node
-        node.attrs["geometry"] = json.dumps(_known(asdict(geometry)))
+            return node()
+        attrs["geometry"] = json.dumps(_known(asdict(geometry)))
     with stage("conductivity"):
         # One physics pass per circuit ("auto" mixes them), rows put back in spectrum order.
         parts = [conductivity(group, **geometry.physics_kwargs())
                  for group in split_fits(fits).values()]
-        cond = stack(parts, renumber=False)
-        if cond is None:
-            return node
-        node["conductivity"] = xr.DataTree(cond.sortby("spectrum"))
-    if "conductivity" not in node.children:
-        return node
-    cond = node["conductivity"].ds
+        stacked = stack(parts, renumber=False)
+        if stacked is not None:
+            groups["conductivity"] = stacked.sortby("spectrum")
+    if "conductivity" not in groups:
+        return node()
+    cond = groups["conductivity"]
     with stage("arrhenius"):
         known = (np.isfinite(cond["temperature"].values) if "temperature" in cond.coords
                  else np.zeros(cond.sizes["spectrum"], dtype=bool))
@@ -112,18 +117,18 @@ def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult],
                 raise unknown
             failures.append(failure_record(sample.name, source, "temperature", unknown))
         if known.sum() >= 2:
-            node["arrhenius"] = xr.DataTree(arrhenius_by_component(
+            groups["arrhenius"] = arrhenius_by_component(
                 cond.isel(spectrum=known), form=sample.settings.arrhenius_form,
                 breakpoints=sample.settings.arrhenius_breakpoints,
-                breakpoint_K=sample.settings.arrhenius_breakpoint_K))
-    if sample.settings.series_fit == "global" and "arrhenius" in node.children:
+                breakpoint_K=sample.settings.arrhenius_breakpoint_K)
+    if sample.settings.series_fit == "global" and "arrhenius" in groups:
         with stage("series_fit"):
             from eis_pipeline.physics.series_fit import series_fit_for_campaign
 
-            node["series_fit"] = xr.DataTree(series_fit_for_campaign(
-                spectra, fits, sample.settings.circuit, geometry.physics_kwargs(),
-                sample.settings.arrhenius_form))
-    return node
+            groups["series_fit"] = series_fit_for_campaign(
+                unpack_spectra(spectra), fits, sample.settings.circuit,
+                geometry.physics_kwargs(), sample.settings.arrhenius_form)
+    return node()
 
 
 def _known(values: dict[str, Any]) -> dict[str, Any]:

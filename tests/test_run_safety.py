@@ -239,4 +239,4 @@ def test_same_file_names_in_two_folders_keep_every_spectrum(tmp_path):
     run(config, progress=False, plots="none")
     node = read_results(tmp_path / "out" / "r.h5")["a"]
     ids = node["fit"].ds["spectrum_id"].values.astype(str)
-    assert len(set(ids)) == 4 and set(node["spectra"].children) == set(ids)
+    assert len(set(ids)) == 4 and set(node["spectra"].ds["spectrum_id"].values) == set(ids)

@@ -58,7 +58,7 @@ def describe_results(path: str | Path) -> str:
         node = tree[name]
         n_spectra: int | str = "-"
         if "spectra" in node.children:
-            n_spectra = len(node["spectra"].children)
+            n_spectra = int(node["spectra"].ds.sizes.get("spectrum", 0))
         ok: int | str = "-"
         bad: int | str = "-"
         if "fit" in node.children and "status" in node["fit"].ds:
