@@ -6,8 +6,9 @@ made ``xr.open_datatree`` of a 2,000-file campaign take minutes). A spectrum's v
 ``ds.impedance.isel(spectrum=i)`` up to its length; shorter spectra are padded with NaN at
 the end (frequencies are finite, so ``np.isfinite(frequency)`` marks the real points). Each
 spectrum's attributes (``source``, ``source_sha256``, ``spectrum_id``, ``sweep``,
-``original_metadata``, ...) are ``(spectrum)`` coordinates: strings (``""`` where a spectrum
-lacks it), integers, or floats (NaN where it lacks it).
+``original_metadata``, ...) are ``(spectrum)`` coordinates: strings, integers or floats; when
+some spectra lack an attribute its coordinate says which in its ``spectra_without``
+attribute (their entries are ``""`` or NaN).
 
 :func:`pack_spectra` and :func:`unpack_spectra` convert between this and the canonical
 per-spectrum datasets (DESIGN.md section 4); :func:`sample_spectra` yields a results node's
@@ -30,6 +31,8 @@ __all__ = ["POINT", "concat_packed", "pack_spectra", "sample_spectra", "spectrum
 POINT = "point"
 #: the attribute of a coordinate holding a spectrum attribute whose name is taken by a variable
 _RENAMED = "spectrum_attribute"
+#: the attribute of a coordinate listing the spectra (rows) that lack that attribute
+_WITHOUT = "spectra_without"
 
 
 def pack_spectra(spectra: Sequence[xr.Dataset],
@@ -80,31 +83,39 @@ def pack_spectra(spectra: Sequence[xr.Dataset],
         variables[name] = xr.Variable(("spectrum", POINT), data, dict(attrs))
     coords = {"spectrum": xr.Variable("spectrum", np.arange(n)),
               "frequency": variables.pop("frequency")}
-    for key, column in _attr_columns([ds.attrs for ds in spectra]).items():
+    for key, (column, without) in _attr_columns([ds.attrs for ds in spectra]).items():
         name = key if key not in variables and key not in coords else f"{key}_attribute"
-        coords[name] = xr.Variable("spectrum", column,
-                                   {_RENAMED: key} if name != key else {})
+        coords[name] = xr.Variable("spectrum", column, _column_attrs(key, name, without))
     return xr.Dataset(variables, coords=coords)
 
 
-def _attr_columns(attrs: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray[Any, Any]]:
-    """Per attribute name (first-seen order), one value per spectrum: int64 when every
-    spectrum has an integer, float64 (NaN where absent) for numbers, else strings (``""``
-    where absent; mappings, lists and arrays as JSON)."""
+def _column_attrs(key: str, name: str, without: np.ndarray[Any, Any]) -> dict[str, Any]:
+    attrs: dict[str, Any] = {_RENAMED: key} if name != key else {}
+    if without.size:
+        attrs[_WITHOUT] = without
+    return attrs
+
+
+def _attr_columns(attrs: Sequence[Mapping[str, Any]]
+                  ) -> dict[str, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]]:
+    """Per attribute name (first-seen order): one value per spectrum (int64 when every
+    spectrum has an integer, float64 for numbers, else strings: mappings, lists and arrays
+    as JSON; ``""`` or NaN where absent) and the rows without it. None is absent."""
     keys: dict[str, None] = {}
     for a in attrs:
         keys.update(dict.fromkeys(str(k) for k in a))
     columns = {}
     for key in keys:
         values = [a.get(key) for a in attrs]
+        without = np.array([i for i, v in enumerate(values) if v is None], dtype=np.int64)
         present = [v for v in values if v is not None]
-        if all(_is_int(v) for v in present) and len(present) == len(values):
-            columns[key] = np.array(values).astype(np.int64)
+        if all(_is_int(v) for v in present) and not without.size:
+            column = np.array(values).astype(np.int64)
         elif all(_is_int(v) or isinstance(v, float | np.floating) for v in present):
-            columns[key] = np.array([np.nan if v is None else v for v in values], dtype=float)
+            column = np.array([np.nan if v is None else v for v in values], dtype=float)
         else:
-            columns[key] = np.array(["" if v is None else _text(v) for v in values],
-                                    dtype=object)
+            column = np.array(["" if v is None else _text(v) for v in values], dtype=object)
+        columns[key] = (column, without)
     return columns
 
 
@@ -153,8 +164,14 @@ def concat_packed(parts: Sequence[xr.Dataset | None]) -> xr.Dataset | None:
               "frequency": variables.pop("frequency")}
     for name, first in columns.items():
         pieces = [p.variables[name].values if name in p.variables else None for p in present]
-        coords[name] = xr.Variable("spectrum", _join_columns(pieces, counts),
-                                   dict(first.attrs))
+        without = [np.arange(start, start + n) if name not in p.variables
+                   else start + np.asarray(p.variables[name].attrs.get(_WITHOUT, []), int)
+                   for p, start, n in zip(present, rows, counts, strict=False)]
+        attrs = {k: v for k, v in first.attrs.items() if k != _WITHOUT}
+        coords[name] = xr.Variable("spectrum", _join_columns(pieces, counts), attrs)
+        rows_without = np.concatenate(without).astype(np.int64)
+        if rows_without.size:
+            coords[name].attrs[_WITHOUT] = rows_without
     return xr.Dataset(variables, coords=coords, attrs=dict(present[0].attrs))
 
 
@@ -179,31 +196,31 @@ def _join_columns(pieces: Sequence[np.ndarray[Any, Any] | None], counts: Sequenc
 
 
 def spectrum_attrs(packed: xr.Dataset) -> list[dict[str, Any]]:
-    """Each packed spectrum's attributes (those it had: ``""`` and NaN are absences)."""
+    """Each packed spectrum's attributes (those it had)."""
     n = packed.sizes.get("spectrum", 0)
     out: list[dict[str, Any]] = [{} for _ in range(n)]
     for name, coord in packed.coords.items():
         if name == "spectrum" or coord.dims != ("spectrum",):
             continue
         key = str(coord.attrs.get(_RENAMED, name))
+        without = set(np.asarray(coord.attrs.get(_WITHOUT, []), dtype=int).ravel().tolist())
         values = coord.values
         for i in range(n):
-            value = values[i]
-            if isinstance(value, str | bytes):
-                if value:
-                    out[i][key] = value.decode() if isinstance(value, bytes) else value
-            elif isinstance(value, np.floating) and np.isnan(value):
+            if i in without:
                 continue
-            else:
-                out[i][key] = value.item() if isinstance(value, np.generic) else value
+            value = values[i]
+            if isinstance(value, bytes):
+                value = value.decode()
+            out[i][key] = value.item() if isinstance(value, np.generic) else value
     return out
 
 
 def unpack_spectra(packed: xr.Dataset) -> list[xr.Dataset]:
     """The canonical per-spectrum datasets of a packed dataset (:func:`pack_spectra`).
 
-    Each gets its points up to its last finite frequency and its attributes back; a variable
-    one spectrum lacked while others of its sample had it comes back all NaN.
+    Each gets its points up to its last finite frequency and its attributes back. Where the
+    spectra differed: a variable one lacked while others had it comes back all NaN, and an
+    integer attribute some lacked comes back as a float.
     """
     freq = packed["frequency"].values
     lengths = np.isfinite(freq).sum(axis=1) if freq.ndim == 2 else np.zeros(0, dtype=int)
