@@ -66,6 +66,8 @@ def pack_spectra(spectra: Sequence[xr.Dataset],
                                  "variables only (dimension 'frequency')")
             layout.setdefault(str(name), var)
     names = ["frequency", *(k for k in layout if k != "frequency")]
+    # (Variables built with fastpath: the data are numpy arrays made here, and xarray's scan
+    # of object arrays for dates cost more than the packing.)
     variables: dict[str, xr.Variable] = {}
     for name in names:
         first = layout[name]
@@ -74,18 +76,19 @@ def pack_spectra(spectra: Sequence[xr.Dataset],
         for i, ds in enumerate(spectra):
             if name in ds.variables:
                 data[i, :lengths[i]] = ds.variables[name].values
-        variables[name] = xr.Variable(("spectrum", POINT), data, dict(first.attrs))
+        variables[name] = xr.Variable(("spectrum", POINT), data, dict(first.attrs), fastpath=True)
     for name, (values, attrs) in (extra or {}).items():
         values = np.asarray(values)
         data = np.full((n, width), np.nan, dtype=np.result_type(values.dtype, np.float64))
         data[:, :min(width, values.shape[1])] = values[:, :width]
         data[np.arange(width) >= lengths[:, None]] = np.nan   # a batch pads to its longest
-        variables[name] = xr.Variable(("spectrum", POINT), data, dict(attrs))
+        variables[name] = xr.Variable(("spectrum", POINT), data, dict(attrs), fastpath=True)
     coords = {"spectrum": xr.Variable("spectrum", np.arange(n)),
               "frequency": variables.pop("frequency")}
     for key, (column, without) in _attr_columns([ds.attrs for ds in spectra]).items():
         name = key if key not in variables and key not in coords else f"{key}_attribute"
-        coords[name] = xr.Variable("spectrum", column, _column_attrs(key, name, without))
+        coords[name] = xr.Variable("spectrum", column, _column_attrs(key, name, without),
+                                   fastpath=True)
     return xr.Dataset(variables, coords=coords)
 
 
@@ -159,7 +162,7 @@ def concat_packed(parts: Sequence[xr.Dataset | None]) -> xr.Dataset | None:
             if name in part.variables:
                 values = part.variables[name].values
                 data[start:start + values.shape[0], :values.shape[1]] = values
-        variables[name] = xr.Variable(("spectrum", POINT), data, dict(first.attrs))
+        variables[name] = xr.Variable(("spectrum", POINT), data, dict(first.attrs), fastpath=True)
     coords = {"spectrum": xr.Variable("spectrum", np.arange(rows[-1])),
               "frequency": variables.pop("frequency")}
     for name, first in columns.items():
@@ -168,7 +171,8 @@ def concat_packed(parts: Sequence[xr.Dataset | None]) -> xr.Dataset | None:
                    else start + np.asarray(p.variables[name].attrs.get(_WITHOUT, []), int)
                    for p, start, n in zip(present, rows, counts, strict=False)]
         attrs = {k: v for k, v in first.attrs.items() if k != _WITHOUT}
-        coords[name] = xr.Variable("spectrum", _join_columns(pieces, counts), attrs)
+        coords[name] = xr.Variable("spectrum", _join_columns(pieces, counts), attrs,
+                                   fastpath=True)
         rows_without = np.concatenate(without).astype(np.int64)
         if rows_without.size:
             coords[name].attrs[_WITHOUT] = rows_without
