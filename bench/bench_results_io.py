@@ -15,6 +15,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,9 @@ def _sample_node(folder: Path) -> xr.DataTree:
 
     tree = run(_campaign(folder, 6), progress=False, plots=False, write=False,
                keep_spectra=True)
-    return tree["bench"]
+    node = tree["bench"]
+    assert isinstance(node, xr.DataTree)
+    return node
 
 
 def _tiled(node: xr.DataTree, n: int) -> dict[str, xr.Dataset]:
@@ -88,9 +91,9 @@ def run(quick: bool) -> str:
             for packed in (True, False) if (n_samples, per_sample) == SHAPES[0] else (True,):
                 tree = campaign_tree(node, n_samples, per_sample, packed=packed)
                 path = Path(tmp) / f"{n_samples}x{per_sample}{'p' if packed else 'g'}.h5"
-                write = _timed(lambda tree=tree, path=path: write_results(tree, path))
-                read = _timed(lambda path=path: read_results(path))
-                opened = _timed(lambda path=path: _open(path))
+                write = _timed(partial(write_results, tree, path))
+                read = _timed(partial(read_results, path))
+                opened = _timed(partial(_open, path))
                 layout = "packed per sample" if packed else "group per spectrum (earlier)"
                 rows.append(
                     f"| {n_samples} × {per_sample} = {n_samples * per_sample} | {layout} | "
