@@ -26,7 +26,7 @@ from bench.bench_pipeline import _campaign
 from eis_pipeline.io.hdf5 import read_results, write_results
 from eis_pipeline.packing import unpack_spectra
 
-SHAPES = ((8, 30), (8, 250), (334, 6))     # (samples, spectra per sample)
+SHAPES = ((8, 30), (8, 250), (24, 6))     # (samples, spectra per sample)
 
 
 def _sample_node(folder: Path) -> xr.DataTree:
