@@ -178,9 +178,10 @@ def run(quick: bool) -> str:
         "",
         f"{n_files} EC-Lab `.mpt` files (70 points, 7 MHz-1 Hz, cropped at 1 Hz; copies of the "
         "demo's mill120 pellet), Kramers-Kronig and DRT per spectrum, no plots; time from raw "
-        "files to the HDF5 file renamed into place. The machine's 2 cores are shared with other "
-        "work, so wall times and the jobs-2 speed-up are lower bounds on what an idle machine "
-        "gives. Floor kernel (bench/floor_kernel.py, Z + Jacobian of "
+        "files to the HDF5 file renamed into place. The machine's 2 cores are shared by 8 "
+        "engineers working at once (load average below), so wall times and the jobs-2 speed-up "
+        "are lower bounds on what an idle machine gives. Floor kernel (bench/floor_kernel.py, "
+        "Z + Jacobian of "
         f"p(R1,CPE1)-p(R2,CPE2)-CPE3 at 61 points): {1e6 * floor:.2f} µs. Bare `fit_spectra` "
         f"of the same spectra ({PRESET}): {bare_rate:.0f} spectra/s, "
         f"{1e3 * bare['cpu'] / bare['spectra']:.2f} ms CPU per spectrum "

@@ -19,6 +19,7 @@ import signal
 import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ from eis_pipeline.io.atomic import remove_stale_temps
 from eis_pipeline.io.hdf5 import ResultsWriter, read_results
 from eis_pipeline.io.hdf5.errors import ResultsError
 from eis_pipeline.io.outputs import check_outputs
+from eis_pipeline.packing import concat_packed, spectrum_attrs, unpack_spectra
 from eis_pipeline.parallel import run_tasks
 from eis_pipeline.physics.arrhenius import arrhenius_by_component
 from eis_pipeline.physics.campaign import campaign_trends, summarise_campaign
@@ -56,52 +58,76 @@ from eis_pipeline.timelimit import TIME_LIMIT_S
 
 def _order(results: Sequence[TaskResult]) -> list[TaskResult]:
     """Task results in a deterministic order (by their first source file)."""
-    return sorted(results, key=lambda r: str(r.spectra[0].attrs["source"]) if r.spectra else "")
+    return sorted(results, key=lambda r: "" if r.spectra is None
+                  else str(r.spectra["source"].values[0]))
+
+
+@dataclass
+class SampleParts:
+    """A sample's results as they are built: its attributes and one dataset per group.
+
+    The node is made once at the end (:meth:`tree`): each assignment into a DataTree aligns
+    and copies, which cost more than the physics. A caller that holds the parts keeps what
+    was built even when an unforeseen error escapes (:func:`finish_sample`).
+    """
+
+    name: str
+    attrs: dict[str, Any]
+    groups: dict[str, xr.Dataset] = field(default_factory=dict)
+
+    def tree(self, failures: list[dict[str, Any]] | None = None) -> xr.DataTree:
+        """The sample node; a group that cannot become a node is recorded (with
+        ``failures``) and left out, so the others are kept."""
+        children = {}
+        for key, ds in self.groups.items():
+            with _recorded(failures, self.name, f"assemble {key}"):
+                children[key] = xr.DataTree(ds)
+        return xr.DataTree(xr.Dataset(attrs=self.attrs), name=self.name, children=children)
 
 
 def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult],
                    failures: list[dict[str, Any]] | None = None, *,
-                   into: xr.DataTree | None = None) -> xr.DataTree:
+                   parts: SampleParts | None = None) -> xr.DataTree:
     """Combine a sample's task results and run the physics stage on them.
 
     With ``failures``, a stage that fails (assembling a group, conductivity, Arrhenius) is
     recorded there and what came before it is kept (spectra and fits are never lost to a
-    later stage); without, it raises. The node is built in ``into`` when given, so that a
-    caller keeps what was built even if an unforeseen error escapes.
+    later stage); without, it raises. The groups are collected in ``parts`` when given.
     """
     def stage(name: str) -> Any:
         return _recorded(failures, sample.name, name)
 
+    parts = SampleParts(sample.name, {}) if parts is None else parts
+    parts.attrs.update(_sample_attrs(sample))
+    attrs, groups = parts.attrs, parts.groups
     ordered = _order(results)
-    node = xr.DataTree(name=sample.name) if into is None else into
-    node.attrs.update(_sample_attrs(sample))
-    spectra = [ds for r in ordered for ds in r.spectra]
-    if not spectra:
-        return node
     # Each group on its own: raw spectra survive a fits table that cannot be combined.
+    spectra = None
     with stage("assemble spectra"):
-        node["spectra"] = xr.DataTree.from_dict({ds.attrs["spectrum_id"]: ds
-                                                 for ds in spectra})
+        spectra = concat_packed([r.spectra for r in ordered])
+    if spectra is None:
+        return parts.tree(failures)
+    groups["spectra"] = spectra
     fits = None
     with stage("assemble fit"):
         fits = stack([r.fits for r in ordered])
     if fits is None:  # spectra come only with fits; nothing to analyse otherwise
-        return node
-    node["fit"] = xr.DataTree(fits)
+        return parts.tree(failures)
+    groups["fit"] = fits
     for group in ("validation", "drt", "selection"):
         with stage(f"assemble {group}"):
             stacked = stack([getattr(r, group) for r in ordered])
             if stacked is not None:
-                node[group] = xr.DataTree(stacked)
+                groups[group] = stacked
 
     warnings = (temperature_warnings(fits["temperature"].values,
                                      fits["source"].values.astype(str))
                 if "temperature" in fits.coords and "source" in fits.coords else [])
-    node.attrs["warnings"] = "\n".join(warnings)
-    geometry, node.attrs["geometry_source"] = sample.geometry, sample.geometry_source
+    attrs["warnings"] = "\n".join(warnings)
+    geometry, attrs["geometry_source"] = sample.geometry, sample.geometry_source
     if geometry is None:   # no configured geometry: the files' headers', when they agree
-        geometry = header_geometry([ds.attrs for ds in spectra])
-        node.attrs["geometry_source"] = "none" if geometry is None else "file header"
+        geometry = header_geometry(spectrum_attrs(spectra))
+        attrs["geometry_source"] = "none" if geometry is None else "file header"
     if geometry is None:
         if sample.geometry_required:
             with stage("conductivity"):
@@ -109,21 +135,20 @@ def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult],
                     "no pellet geometry: fitted, but no conductivity. Give thickness_mm with "
                     "diameter_mm or area_cm2 (or cell_constant_per_cm) for the sample or in "
                     "[defaults]; the files' headers carry none (or disagree)")
-        return node
-    node.attrs.update(geometry.to_attrs())
+        return parts.tree(failures)
+    attrs.update(geometry.to_attrs())
     with stage("conductivity"):
         # One physics pass per circuit ("auto" mixes them), rows put back in spectrum order.
-        parts = [conductivity(group, geometry=geometry)
-                 for group in split_fits(fits).values()]
-        cond = stack(parts, renumber=False)
-        if cond is None:
-            return node
-        node["conductivity"] = xr.DataTree(cond.sortby("spectrum"))
-        warnings += conductivity_warnings(node["conductivity"].ds)
-        node.attrs["warnings"] = "\n".join(warnings)
-    if "conductivity" not in node.children:
-        return node
-    cond = node["conductivity"].ds
+        cond_parts = [conductivity(group, geometry=geometry)
+                      for group in split_fits(fits).values()]
+        stacked = stack(cond_parts, renumber=False)
+        if stacked is not None:
+            groups["conductivity"] = stacked.sortby("spectrum")
+            warnings += conductivity_warnings(groups["conductivity"])
+            attrs["warnings"] = "\n".join(warnings)
+    if "conductivity" not in groups:
+        return parts.tree(failures)
+    cond = groups["conductivity"]
     with stage("arrhenius"):
         known = (np.isfinite(cond["temperature"].values) if "temperature" in cond.coords
                  else np.zeros(cond.sizes["spectrum"], dtype=bool))
@@ -137,21 +162,22 @@ def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult],
                 raise unknown
             failures.append(failure_record(sample.name, source, "temperature", unknown))
         if known.sum() >= 2:
-            node["arrhenius"] = xr.DataTree(arrhenius_by_component(
+            groups["arrhenius"] = arrhenius_by_component(
                 cond.isel(spectrum=known), form=sample.settings.arrhenius_form,
                 breakpoints=sample.settings.arrhenius_breakpoints,
                 breakpoint_K=sample.settings.arrhenius_breakpoint_K,
                 weighting=sample.settings.arrhenius_weighting,  # type: ignore[arg-type]
-                reference_temperature_K=sample.settings.reference_temperature_K))
-    if sample.settings.series_fit == "global" and "arrhenius" in node.children:
+                reference_temperature_K=sample.settings.reference_temperature_K)
+    if sample.settings.series_fit == "global" and "arrhenius" in groups:
+        each = unpack_spectra(spectra)
         with stage("series_fit"):
-            node["series_fit"] = xr.DataTree(series_fit_for_campaign(
-                spectra, fits, sample.settings.circuit, geometry,
+            groups["series_fit"] = series_fit_for_campaign(
+                each, fits, sample.settings.circuit, geometry,
                 sample.settings.arrhenius_form, sample.settings.reference_temperature_K,
-                sample.settings.arrhenius_breakpoint_K))
+                sample.settings.arrhenius_breakpoint_K)
         with stage("model_free"):
-            node["model_free"] = xr.DataTree(model_free_for_campaign(spectra, cond, geometry))
-    return node
+            groups["model_free"] = model_free_for_campaign(each, cond, geometry)
+    return parts.tree(failures)
 
 
 @contextlib.contextmanager
@@ -211,12 +237,12 @@ def finish_sample(sample: SampleConfig, results: Sequence[TaskResult],
                   failures: list[dict[str, Any]]) -> xr.DataTree:
     """:func:`analyse_sample`, recording failures instead of raising. An error no stage
     caught (an internal one) is recorded too, and the groups built before it are kept."""
-    node = xr.DataTree(name=sample.name)
+    parts = SampleParts(sample.name, {})
     try:
-        return analyse_sample(sample, results, failures, into=node)
+        return analyse_sample(sample, results, failures, parts=parts)
     except Exception as exc:
         failures.append(failure_record(sample.name, "", "physics", exc))
-        return node
+        return parts.tree(failures)
 
 
 def assemble_tree(config: CampaignConfig, samples: dict[str, xr.DataTree],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -42,10 +43,11 @@ def stack(parts: Sequence[xr.Dataset | None], *, renumber: bool = True
 
 
 def stack_alike(parts: Sequence[xr.Dataset]) -> xr.Dataset | None:
-    """:func:`stack` for the common case, one numpy concatenation per variable: parts
-    with the same variables on the same dimensions, equal sizes and labels off ``spectrum``
-    (nothing to pad or align). None otherwise. (``xr.concat`` of a campaign's hundreds of
-    small per-file datasets costs more than the fits.)"""
+    """:func:`stack` for the common case, one numpy copy per variable: parts with the same
+    variables on the same dimensions and the same labels off ``spectrum``; floating and
+    complex variables may differ in the sizes of unlabelled dimensions (NaN-padded, as a
+    task's DRT peaks or Kramers-Kronig points). None otherwise. (``xr.concat`` of a
+    campaign's hundreds of small per-file datasets costs more than the fits.)"""
     first = parts[0]
     if len(parts) == 1 or "spectrum" not in first.dims:
         return None
@@ -61,19 +63,37 @@ def stack_alike(parts: Sequence[xr.Dataset]) -> xr.Dataset | None:
             if "spectrum" not in a.dims:
                 if a.shape != b.shape or (name in first.indexes and not a.equals(b)):
                     return None
-            else:   # the same sizes off the spectrum axis
-                axis = a.dims.index("spectrum")
-                if a.shape[:axis] + a.shape[axis + 1:] != b.shape[:axis] + b.shape[axis + 1:]:
-                    return None
+            elif any(n != m and dim != "spectrum"
+                     and (dim in first.indexes or a.dtype.kind not in "fc")
+                     for dim, n, m in zip(a.dims, a.shape, b.shape, strict=True)):
+                return None   # only unlabelled dimensions of NaN-able variables are padded
     variables = {}
     for name in names:
         var = first.variables[name]
         if "spectrum" in var.dims:
-            axis = var.dims.index("spectrum")
-            data = np.concatenate([p.variables[name].values for p in parts], axis=axis)
-            variables[name] = xr.Variable(var.dims, data, var.attrs)
+            variables[name] = xr.Variable(var.dims, _joined([p.variables[name].values
+                                                             for p in parts],
+                                                            var.dims.index("spectrum")),
+                                          var.attrs)
         else:
             variables[name] = var
     coords = [n for n in names if n in first.coords]
     return xr.Dataset({n: v for n, v in variables.items() if n not in coords},
                       coords={n: variables[n] for n in coords}, attrs=first.attrs)
+
+
+def _joined(arrays: Sequence[np.ndarray[Any, Any]], axis: int) -> np.ndarray[Any, Any]:
+    """``arrays`` concatenated along ``axis``, NaN-padded to the largest size on the others."""
+    shape = list(np.max([a.shape for a in arrays], axis=0))
+    if all(list(a.shape[:axis]) + list(a.shape[axis + 1:])
+           == shape[:axis] + shape[axis + 1:] for a in arrays):
+        return np.concatenate(arrays, axis=axis)
+    shape[axis] = sum(a.shape[axis] for a in arrays)
+    out = np.full(shape, np.nan, dtype=arrays[0].dtype)
+    start = 0
+    for a in arrays:
+        index = tuple(slice(start, start + n) if i == axis else slice(0, n)
+                      for i, n in enumerate(a.shape))
+        out[index] = a
+        start += a.shape[axis]
+    return out

@@ -28,6 +28,7 @@ from eis_pipeline.fitting.batch import fit_spectra
 from eis_pipeline.fitting.combined import combine_fits
 from eis_pipeline.fitting.selection import chosen_fits, fits_by_circuit, select_circuit
 from eis_pipeline.io.registry import read_spectra, sha256_file
+from eis_pipeline.packing import concat_packed, pack_spectra
 from eis_pipeline.stacking import stack
 from eis_pipeline.timelimit import TIME_LIMIT_S, time_limit
 from eis_pipeline.validation.tables import compute_drts, drt_table, kramers_kronig_table
@@ -64,10 +65,12 @@ class FileTask:
 
 @dataclass
 class TaskResult:
-    """What a task produced: spectra with fits, fit rows, validation rows, failures."""
+    """What a task produced: its spectra with their fitted curves, packed
+    (:func:`eis_pipeline.packing.pack_spectra`: one array per variable, what the parent
+    writes as it is), fit rows, validation rows, failures."""
 
     sample: str
-    spectra: list[xr.Dataset] = field(default_factory=list)
+    spectra: xr.Dataset | None = None
     fits: xr.Dataset | None = None
     validation: xr.Dataset | None = None
     drt: xr.Dataset | None = None
@@ -208,18 +211,15 @@ def _analyse(task: FileTask, spectra: list[xr.Dataset], result: TaskResult) -> T
                 spectrum_id=("spectrum", ids),
                 source_sha256=("spectrum", [ds.attrs["source_sha256"] for ds in spectra]))
             fits.attrs["settings_hash"] = task.settings_hash
-            fitted = []
-            for i, ds in enumerate(spectra):
-                n = ds.sizes["frequency"]
-                fitted.append(ds.assign(
-                    impedance_fit=("frequency", curves["impedance_fit"].values[i, :n],
-                                   {"units": "ohm", "long_name": "fitted impedance"}),
-                    impedance_residual=("frequency",
-                                        curves["impedance_residual"].values[i, :n],
-                                        {"units": "ohm", "long_name": "data minus fit"})))
+            # One array per variable for the parent to write (no dataset per spectrum).
+            packed = pack_spectra(spectra, extra={
+                "impedance_fit": (curves["impedance_fit"].values,
+                                  {"units": "ohm", "long_name": "fitted impedance"}),
+                "impedance_residual": (curves["impedance_residual"].values,
+                                       {"units": "ohm", "long_name": "data minus fit"})})
             stage = "validation"
-            validation = kramers_kronig_table(fitted, ids)
-            table = None if drts is None else drt_table(fitted, ids, drts)
+            validation = kramers_kronig_table(spectra, ids)
+            table = None if drts is None else drt_table(spectra, ids, drts)
     except Exception as exc:
         if len(spectra) > 1:   # find the spectrum at fault: the others are analysed alone
             return _one_by_one(task, spectra, result)
@@ -227,7 +227,7 @@ def _analyse(task: FileTask, spectra: list[xr.Dataset], result: TaskResult) -> T
                                               exc))
         return result
     result.failures.extend(failures)
-    result.spectra.extend(fitted)
+    result.spectra = packed
     result.fits = fits.drop_vars([v for v in _FIT_CURVES if v in fits.variables])
     if selection is not None:
         result.selection = selection.assign_coords(spectrum_id=("spectrum", ids))
@@ -287,7 +287,7 @@ def _one_by_one(task: FileTask, spectra: list[xr.Dataset], result: TaskResult
     parts = [_analyse(task, [ds], TaskResult(task.sample)) for ds in spectra]
     for part in parts:
         result.failures.extend(part.failures)
-        result.spectra.extend(part.spectra)
+    result.spectra = concat_packed([p.spectra for p in parts])
     for group in ("fits", "validation", "drt", "selection"):
         setattr(result, group, stack([getattr(p, group) for p in parts]))
     return result
@@ -337,12 +337,15 @@ def reusable_results(config: CampaignConfig, previous: xr.DataTree
     results: list[TaskResult] = []
     done: set[tuple[str, str]] = set()
     for sample in config.samples:
-        if sample.name not in previous.children or "fit" not in previous[sample.name].children:
+        if (sample.name not in previous.children
+                or not {"fit", "spectra"} <= set(previous[sample.name].children)):
             continue
         node = previous[sample.name]
         fits = node["fit"].ds
         if fits.attrs.get("settings_hash") != settings_hash(sample):
             continue
+        packed = node["spectra"].to_dataset()
+        spectrum_row = {str(sid): i for i, sid in enumerate(packed["spectrum_id"].values)}
         stems = spectrum_stems(sample.paths)
         sources = fits["source"].values.astype(str)
         shas = fits["source_sha256"].values.astype(str)
@@ -353,10 +356,10 @@ def reusable_results(config: CampaignConfig, previous: xr.DataTree
             if not np.all(shas[rows] == sha256_file(path)):
                 continue
             ids = fits["spectrum_id"].values[rows].astype(str)
-            if any(i.rsplit("_s", 1)[0] != stems[path] for i in ids):
+            if any(i.rsplit("_s", 1)[0] != stems[path] or i not in spectrum_row for i in ids):
                 continue   # named otherwise now (a file of the same name was added): refit
             result = TaskResult(sample.name)
-            result.spectra = [node["spectra"][i].to_dataset() for i in ids]
+            result.spectra = packed.isel(spectrum=[spectrum_row[i] for i in ids])
             result.fits = fits.isel(spectrum=rows)
             for group in ("validation", "drt", "selection"):
                 if group in node.children:

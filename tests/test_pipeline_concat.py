@@ -39,8 +39,15 @@ def test_alike_parts_take_the_fast_path_and_match(monkeypatch: pytest.MonkeyPatc
     assert fast.spectrum_id.dtype == np.dtype("<U14")
 
 
+def test_other_point_counts_are_padded_on_the_fast_path(monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    parts = [part(2, 5, ["a_s0", "a_s1"]), part(1, 7, ["c_s0"], seed=4)]
+    fast = stacking.stack_alike(parts)
+    assert fast is not None and np.isnan(fast["impedance_fit"].values[:2, 5:]).all()
+    xr.testing.assert_identical(stacking.stack(parts), slow(parts, monkeypatch))
+
+
 @pytest.mark.parametrize("other", [
-    part(1, 7, ["c_s0"]),                                  # other point count: padding
     part(1, 5, ["c_s0"], params=("R1", "R2")),             # other parameters: alignment
 ])
 def test_unlike_parts_fall_back_to_xarray(monkeypatch: pytest.MonkeyPatch,

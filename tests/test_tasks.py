@@ -46,7 +46,7 @@ def test_auto_mode_computes_each_drt_once(small_task, monkeypatch):
     calls = _count_drt_calls(monkeypatch)
     result = process_task(small_task)
     assert not result.failures
-    n = len(result.spectra)
+    n = result.spectra.sizes["spectrum"]
     assert n >= 2
     # one DRT per spectrum, used for both the selection evidence and the /drt table
     assert calls[0] == n

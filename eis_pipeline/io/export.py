@@ -31,6 +31,7 @@ import xarray as xr
 
 from eis_pipeline import __version__
 from eis_pipeline.io.atomic import replacing
+from eis_pipeline.packing import sample_spectra
 from eis_pipeline.report.tables import rows_csv_text
 
 FORMATS = ("csv", "zview", "bdf")
@@ -159,8 +160,8 @@ def _spectra(tree: xr.DataTree) -> Iterator[tuple[str, str, xr.Dataset]]:
     for sample, node in tree.children.items():
         if sample in {"campaign", "failures"} or "spectra" not in node.children:
             continue
-        for sid, child in node["spectra"].children.items():
-            yield str(sample), str(sid), child.to_dataset()
+        for sid, ds in sample_spectra(node):
+            yield str(sample), sid, ds
 
 
 def export_results(tree: xr.DataTree, folder: str | Path, to: str) -> list[Path]:

@@ -22,6 +22,7 @@ import xarray as xr
 from eis_pipeline import __version__
 from eis_pipeline.conventions import ZERO_CELSIUS_K
 from eis_pipeline.io.atomic import replacing
+from eis_pipeline.packing import sample_spectra
 from eis_pipeline.report import figures
 from eis_pipeline.report.figures import figure_bytes
 from eis_pipeline.report.plots import sample_spectrum_figures
@@ -163,8 +164,7 @@ def _spectrum_rows(node: xr.DataTree) -> list[dict[str, Any]]:
     fits = node["fit"].ds if "fit" in node.children else None
     kk = node["validation"].ds if "validation" in node.children else None
     rows = []
-    for sid, child in node["spectra"].children.items():
-        ds = child.ds
+    for sid, ds in sample_spectra(node):
         row: dict[str, Any] = {"id": str(sid), "T_C": np.nan}
         if "temperature" in ds:
             row["T_C"] = float(np.nanmean(ds["temperature"].values)) - ZERO_CELSIUS_K
@@ -253,9 +253,9 @@ def _provenance_section(tree: xr.DataTree, command: str | None) -> str:
     files = []
     for sample, node in tree.children.items():
         if "spectra" in node.children:
-            for sid, child in node["spectra"].children.items():
-                files.append([_esc(sample), _esc(sid), _esc(child.attrs.get("source", "")),
-                              f"<code>{_esc(child.attrs.get('source_sha256', ''))}</code>"])
+            for sid, ds in sample_spectra(node):
+                files.append([_esc(sample), _esc(sid), _esc(ds.attrs.get("source", "")),
+                              f"<code>{_esc(ds.attrs.get('source_sha256', ''))}</code>"])
     if files:
         parts.append("<details><summary>Input files and their SHA-256</summary>"
                      + _table(["sample", "spectrum", "file", "sha256"], files) + "</details>")

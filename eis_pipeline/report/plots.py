@@ -17,6 +17,7 @@ import xarray as xr
 from eis_pipeline.circuits import compile_circuit
 from eis_pipeline.circuits.roles import Roles
 from eis_pipeline.conventions import ZERO_CELSIUS_K
+from eis_pipeline.packing import sample_spectra
 from eis_pipeline.report import figures
 from eis_pipeline.report.tables import COMPONENTS
 
@@ -115,8 +116,7 @@ def sample_spectrum_figures(node: xr.DataTree) -> list[tuple[str, list[tuple[str
 
     name = str(node.name)
     out = []
-    for sid, child in node["spectra"].children.items():
-        ds = child.to_dataset()
+    for sid, ds in sample_spectra(node):
         title = spectrum_title(f"{name} · {sid}", ds)
         arcs, series = _arcs(node, sid, ds)
         fit = ds if "impedance_fit" in ds else None
@@ -138,8 +138,8 @@ def write_sample_plots(node: xr.DataTree, folder: str | Path, *, fmt: str = "png
     name = str(node.name)
     written: list[Path] = []
     if spectra and "spectra" in node.children:
-        for sid, (_, figs) in zip(node["spectra"].children, sample_spectrum_figures(node),
-                                  strict=True):
+        ids = [sid for sid, _ in sample_spectra(node)]
+        for sid, (_, figs) in zip(ids, sample_spectrum_figures(node), strict=True):
             for kind, fig in figs:
                 stem = f"{sid}_{kind}.{fmt}"
                 written.append(figures.save_figure(fig, folder / name / stem, dpi=SPECTRUM_DPI))

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from eis_pipeline.cli.main import cli
 from eis_pipeline.io.hdf5 import read_results, write_results
 from eis_pipeline.io.registry import read_spectra
+from eis_pipeline.packing import sample_spectra
 from tests.report.test_html import _tree
 
 
@@ -22,7 +23,7 @@ def test_report_and_export_commands(tmp_path: Path) -> None:
     out = runner.invoke(cli, ["export", str(results), str(tmp_path / "zv"), "--to", "zview"])
     assert out.exit_code == 0, out.output
     back = read_spectra(tmp_path / "zv" / "mill015" / "mill015_25C.z")[0]
-    original = read_results(results)["mill015/spectra/mill015_25C"].ds
+    original = dict(sample_spectra(read_results(results)["mill015"]))["mill015_25C"]
     np.testing.assert_array_equal(back["impedance"].values, original["impedance"].values)
 
 

@@ -13,6 +13,7 @@ import xarray as xr
 from eis_pipeline.conventions import make_spectrum
 from eis_pipeline.io.export import export_results, zview_text
 from eis_pipeline.io.registry import read_spectra
+from eis_pipeline.packing import pack_spectra, unpack_spectra
 from eis_pipeline.testing.simulate import add_proportional_noise, log_frequencies, pellet_impedance
 
 PARAMS = {"L0": 2.5e-7, "R1": 1234.5678901, "CPE1_0": 3.3e-11, "CPE1_1": 0.93,
@@ -33,7 +34,8 @@ def _tree(rng: np.random.Generator) -> xr.DataTree:
                       coords={"param": list(PARAMS), "spectrum_id": ("spectrum", ["run 1:s0"]),
                               "temperature": ("spectrum", [298.15])},
                       attrs={"circuit": CIRCUIT})
-    return xr.DataTree.from_dict({"s1/spectra/run 1:s0": spectrum, "s1/fit": fits})
+    spectrum.attrs["spectrum_id"] = "run 1:s0"
+    return xr.DataTree.from_dict({"s1/spectra": pack_spectra([spectrum]), "s1/fit": fits})
 
 
 def test_zview_round_trip_is_exact(tmp_path: Path, rng: np.random.Generator) -> None:
@@ -43,7 +45,7 @@ def test_zview_round_trip_is_exact(tmp_path: Path, rng: np.random.Generator) -> 
     assert z_file.parent == tmp_path / "s1"
     back = read_spectra(z_file)
     assert len(back) == 1
-    original = tree["s1/spectra/run 1:s0"].ds
+    original = unpack_spectra(tree["s1/spectra"].ds)[0]
     np.testing.assert_array_equal(back[0]["frequency"].values, original["frequency"].values)
     np.testing.assert_array_equal(back[0]["impedance"].values, original["impedance"].values)
     np.testing.assert_array_equal(back[0]["time"].values, original["time"].values)
@@ -62,7 +64,7 @@ def test_bdf_and_csv_columns(tmp_path: Path, rng: np.random.Generator) -> None:
     rows = list(csv.DictReader(bdf.open(encoding="utf-8")))
     assert list(rows[0]) == ["frequency_hertz", "real_impedance_ohm",
                              "imaginary_impedance_ohm", "test_time_second"]
-    z = tree["s1/spectra/run 1:s0"].ds["impedance"].values
+    z = unpack_spectra(tree["s1/spectra"].ds)[0]["impedance"].values
     assert float(rows[3]["imaginary_impedance_ohm"]) == z[3].imag
     (plain,) = [p for p in export_results(tree, tmp_path / "c", "csv")
                 if p.parent.name == "s1"]
@@ -82,7 +84,7 @@ def test_impedance_py_table_pastes_into_custom_circuit(tmp_path: Path,
     assert row["circuit"] == CIRCUIT
     assert "R1 (Ohm)" in row and "CPE1_0 (Ohm^-1 sec^a)" in row and "CPE1_1" in row
     model = circuits.CustomCircuit(row["circuit"], initial_guess=json.loads(row["initial_guess"]))
-    f = tree["s1/spectra/run 1:s0"].ds["frequency"].values
+    f = unpack_spectra(tree["s1/spectra"].ds)[0]["frequency"].values
     np.testing.assert_allclose(model.predict(f), pellet_impedance(f, PARAMS), rtol=1e-8)
 
 

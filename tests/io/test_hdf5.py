@@ -24,6 +24,7 @@ from eis_pipeline.io.hdf5 import (
     write,
     write_results,
 )
+from eis_pipeline.packing import pack_spectra, unpack_spectra
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,7 +58,7 @@ def small_tree(rng: np.random.Generator, scale: float = 1.0) -> xr.DataTree:
         "/": xr.Dataset(attrs={"note": None, "tags": ["a", "b"]}),
         "/mill045": xr.Dataset(attrs={"thickness_cm": 0.064,
                                       "synthesis": {"milling_time_min": 45}}),
-        "/mill045/spectra/000": spectrum,
+        "/mill045/spectra": pack_spectra([spectrum]),
         "/mill045/fit": fit,
         "/mill045/arrhenius": arr,
         "/campaign": xr.Dataset({"milling_time_min": ("sample", [45.0])},
@@ -71,11 +72,11 @@ def test_round_trip(tmp_path: Path, rng: np.random.Generator) -> None:
     path = write_results(tree, tmp_path / "out" / "results.h5", config={"name": "demo"},
                          history="pytest")
     back = read_results(path)
-    spec = back["mill045/spectra/000"].ds
+    spec = back["mill045/spectra"].ds
     assert spec["impedance"].dtype == np.complex128
     np.testing.assert_array_equal(spec["impedance"].values,
-                                  tree["mill045/spectra/000"].ds["impedance"].values)
-    assert spec.attrs["flag"] == 1 and spec["impedance"].attrs["units"] == "ohm"
+                                  tree["mill045/spectra"].ds["impedance"].values)
+    assert spec["flag"].values.tolist() == [1] and spec["impedance"].attrs["units"] == "ohm"
     fit = back["mill045/fit"].ds
     assert fit["converged"].dtype == bool
     assert list(fit["message"].values) == ["ok", "iteration limit"]
@@ -86,19 +87,19 @@ def test_round_trip(tmp_path: Path, rng: np.random.Generator) -> None:
     assert "pytest" in back.attrs["history"]
     assert "note" not in back.attrs and json.loads(back.attrs["tags"]) == ["a", "b"]
     # the input tree was not modified
-    assert tree["mill045/spectra/000"].ds.attrs["flag"] is True
+    assert tree["mill045/fit"].ds.attrs["roles"] == {"bulk": {"resistance": "R1"}}
 
 
 def test_readable_by_plain_h5py_and_xarray(tmp_path: Path, rng: np.random.Generator) -> None:
     path = write_results(small_tree(rng), tmp_path / "r.h5")
     with h5py.File(path, "r") as h5:
-        z = h5["mill045/spectra/000/impedance"][()]
-        assert z.dtype == np.complex128 and z.shape == (13,)
+        z = h5["mill045/spectra/impedance"][()]
+        assert z.dtype == np.complex128 and z.shape == (1, 13)
         assert h5["mill045/arrhenius/sigma_25C"][0] == pytest.approx(4.1e-3)
         assert "eis_pipeline_version" in h5.attrs
     ours = read_results(path)
     with xr.open_datatree(path, engine="h5netcdf") as tree:
-        assert tree["mill045/spectra/000"].ds["impedance"].dtype == np.complex128
+        assert tree["mill045/spectra"].ds["impedance"].dtype == np.complex128
         # xarray's own reader sees exactly what read_results returns
         assert [n.path for n in tree.subtree] == [n.path for n in ours.subtree]
         for node in tree.subtree:
@@ -190,7 +191,7 @@ def test_sigkill_during_write_keeps_previous_file(tmp_path: Path,
         proc.stdout.close()  # type: ignore[union-attr]
     assert proc.returncode == -signal.SIGKILL
     assert path.read_bytes() == before
-    assert read_results(path)["mill045/spectra/000"].ds["impedance"].size == 13
+    assert read_results(path)["mill045/spectra"].ds["impedance"].size == 13
     # the killed writer's temp file is cleaned up by the next write
     assert list(tmp_path.glob(".r.h5.*.tmp"))
     write_results(small_tree(rng), path)
@@ -212,12 +213,12 @@ def test_readable_by_netcdf_c(tmp_path: Path, rng: np.random.Generator) -> None:
     tree = small_tree(rng)
     path = write_results(tree, tmp_path / "r.h5")
     with netcdf4.Dataset(path) as nc:
-        group = nc["mill045/spectra/000"]
-        assert list(group.dimensions) == ["frequency"]
+        group = nc["mill045/spectra"]
+        assert list(group.dimensions) == ["spectrum", "point"]
         z = group["impedance"][:]
         if z.dtype.names:                       # nc-complex read as the raw {r, i} compound
             z = z["r"] + 1j * z["i"]
-        np.testing.assert_allclose(z, tree["mill045/spectra/000"].ds["impedance"].values)
+        np.testing.assert_allclose(z, tree["mill045/spectra"].ds["impedance"].values)
         assert list(nc["mill045/fit"]["message"][:]) == ["ok", "iteration limit"]
         assert "failure" in nc["failures"].dimensions
 
@@ -261,8 +262,7 @@ def netcdf_safe_tree(rng: np.random.Generator) -> xr.DataTree:
     return xr.DataTree.from_dict({
         "/": xr.Dataset(attrs={"campaign": "demo"}),
         "/s1": xr.Dataset(attrs={"thickness_cm": 0.064}),
-        "/s1/spectra/000": spectrum,
-        "/s1/spectra/001": spectrum * 2,
+        "/s1/spectra": pack_spectra([spectrum, spectrum * 2]),
         "/s1/fit": fit,
         "/s1/drt": xr.Dataset({"gamma": (("spectrum", "tau_index"), rng.normal(size=(2, 4)))}),
         "/failures": xr.Dataset({"reason": ("failure", np.array([], dtype="<U1"))}),
@@ -302,7 +302,7 @@ def test_plain_encoding_matches_cf_encoder(case: str, rng: np.random.Generator) 
     from xarray.conventions import cf_encoder, encode_dataset_coordinates
 
     tree = netcdf_safe_tree(rng)
-    ds = {"spectrum": tree["s1/spectra/000"].to_dataset(),
+    ds = {"spectrum": unpack_spectra(tree["s1/spectra"].to_dataset())[0],
           "mixed": xr.Dataset(
               {"f4": ("x", np.array([0.5, np.nan], np.float32), {"units": "S/cm"}),
                "c8": ("x", np.array([1j, 2], np.complex64)), "scalar": ((), 3.0),

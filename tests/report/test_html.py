@@ -13,6 +13,7 @@ import pytest
 import xarray as xr
 
 from eis_pipeline.conventions import make_spectrum
+from eis_pipeline.packing import pack_spectra
 from eis_pipeline.report.html import render_report, write_report
 from eis_pipeline.testing.simulate import log_frequencies, pellet_impedance
 
@@ -30,7 +31,8 @@ def _tree() -> xr.DataTree:
         spectrum = make_spectrum(f, z * (1 + 0.002j))
         spectrum["impedance_fit"] = ("frequency", z)
         spectrum["temperature"] = ("frequency", np.full(f.size, 298.15))
-        nodes[f"{sample}/spectra/{sample}_25C"] = spectrum
+        spectrum.attrs["spectrum_id"] = f"{sample}_25C"
+        nodes[f"{sample}/spectra"] = pack_spectra([spectrum])
     campaign = xr.Dataset(
         {"sigma_25C": (("sample", "component"), [[1e-4, 2e-4, 6e-5], [5e-4, 1e-3, 3e-4]]),
          "sigma_25C_stderr": (("sample", "component"), np.full((2, 3), 1e-6)),

@@ -4,7 +4,8 @@ Layout (DESIGN.md section 7)::
 
     /                         attrs: eis_pipeline_version, created, config (JSON), history
     /<sample>/                attrs: geometry, synthesis metadata
-    /<sample>/spectra/<id>    frequency, impedance, impedance_fit, impedance_residual
+    /<sample>/spectra         (spectrum, point) frequency, impedance, impedance_fit, ...;
+                              (spectrum) each spectrum's attributes (docs/results.md)
     /<sample>/fit             (spectrum, param) value, stderr, covariance; status; statistics
     /<sample>/conductivity    (spectrum, component) resistance, conductivity (+ _stderr), ...
     /<sample>/arrhenius       (component) activation_energy, prefactor, sigma_25C (+ _stderr)

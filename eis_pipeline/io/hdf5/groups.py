@@ -47,7 +47,7 @@ class GroupWriter:
     def __init__(self, h5: h5py.File) -> None:
         self.h5 = h5
         self.types: dict[np.dtype[Any], h5py.Datatype] = {}
-        self._dcpls: dict[tuple[str, bytes], h5p.PropDCID] = {}
+        self._dcpls: dict[tuple[str, bytes, tuple[int, ...]], h5p.PropDCID] = {}
         self._htypes: dict[np.dtype[Any], tuple[h5t.TypeID, h5t.TypeID]] = {}
         self._str = (h5t.py_create(STR_DTYPE, logical=True), h5t.py_create(STR_DTYPE))
         self._scalar = h5s.create_simple(())
@@ -98,13 +98,18 @@ class GroupWriter:
 
     # ----------------------------------------------------------------- datasets
 
-    def _dcpl(self, fill: np.ndarray[Any, Any] | None) -> h5p.PropDCID:
-        key = ("", b"") if fill is None else (fill.dtype.str, fill.tobytes())
+    def _dcpl(self, fill: np.ndarray[Any, Any] | None, chunks: tuple[int, ...] = ()
+              ) -> h5p.PropDCID:
+        key = ("", b"", chunks) if fill is None else (fill.dtype.str, fill.tobytes(), chunks)
         dcpl = self._dcpls.get(key)
         if dcpl is None:
             dcpl = h5p.create(h5p.DATASET_CREATE)
             if fill is not None:
                 dcpl.set_fill_value(fill)
+            if chunks:
+                dcpl.set_chunk(chunks)
+                dcpl.set_shuffle()
+                dcpl.set_deflate(COMPRESSION_LEVEL)
             dcpl.set_obj_track_times(False)
             dcpl.set_attr_creation_order(0)
             self._dcpls[key] = dcpl
@@ -126,7 +131,7 @@ class GroupWriter:
             data = np.asarray(data, order="C")
             tid = dtype.id if isinstance(dtype, h5py.Datatype) else self._htype(data.dtype)[0]
             dsid = h5d.create(group.id, encode_name(name), tid, h5s.create_simple(data.shape),
-                              dcpl=self._dcpl(fillvalue))
+                              dcpl=self._dcpl(fillvalue, chunk_shape(var.dims, data)))
             dsid.write(h5s.ALL, h5s.ALL, data)
             dset = h5py.Dataset(dsid)
         else:                                                    # h5py's general path
@@ -155,6 +160,33 @@ class GroupWriter:
             dset = self.variable(group, str(name), var)
             for axis, dim in enumerate(var.dims):
                 h5ds.attach_scale(dset.id, scales[dim].id, axis)
+
+
+#: deflate level of the per-spectrum arrays (1: the sizes of levels 1-4 are within 1 %, the
+#: time is not; see chunk_shape)
+COMPRESSION_LEVEL = 1
+#: bytes per chunk of a compressed array (a few hundred spectra of ~70 points)
+CHUNK_BYTES = 1 << 18
+#: arrays smaller than this stay contiguous and uncompressed
+MIN_COMPRESSED_BYTES = 1 << 15
+
+
+def chunk_shape(dims: tuple[Hashable, ...], data: np.ndarray[Any, Any]) -> tuple[int, ...]:
+    """The chunks of an array stored compressed (shuffle + deflate), or () for contiguous.
+
+    Arrays over a ``spectrum`` dimension and at least one more (a sample's spectra, fit
+    covariances, Kramers-Kronig residuals, DRTs) are chunked by whole rows of
+    :data:`CHUNK_BYTES` and compressed. Measured on 2,000 simulated spectra of 69 points with
+    0.3 % noise (20 MB of such arrays): 13.2 MB with shuffle + deflate 1 (frequency, time and
+    temperature rows shrink ~80x, noisy impedances ~20 %), 15.4 MB without shuffle, 13.0 MB
+    at level 4 for 10 % more time; writing costs 0.3 ms per spectrum more and reading
+    0.05 ms. Small arrays and per-spectrum scalars gain nothing and stay contiguous.
+    """
+    if (len(dims) < 2 or dims[0] != "spectrum" or data.nbytes < MIN_COMPRESSED_BYTES
+            or 0 in data.shape):
+        return ()
+    row = data.nbytes // data.shape[0]
+    return (max(1, min(data.shape[0], CHUNK_BYTES // max(row, 1))), *data.shape[1:])
 
 
 def _fast_attr(value: Any) -> np.ndarray[Any, Any] | None:

@@ -1,6 +1,8 @@
 """Reading a results file back into an ``xarray.DataTree`` (:func:`read_results`).
 
-The file is read with h5py directly, as it was written: each group's datasets become
+The file is read with h5py directly, as it was written (files of the earlier layout,
+with a group per spectrum under ``/<sample>/spectra/``, come back packed as today's:
+:mod:`eis_pipeline.packing`): each group's datasets become
 variables, dimension scales give the dimension names, HDF5/netCDF bookkeeping attributes are
 skipped, and xarray's CF decoding undoes the encoding (booleans, fill values). The result is
 what ``xr.open_datatree(path, engine="h5netcdf")`` gives, loaded (tests/io/test_hdf5.py
@@ -21,6 +23,7 @@ from h5py import h5d, h5ds, h5g, h5o
 
 from eis_pipeline.io.hdf5.errors import ResultsError
 from eis_pipeline.io.hdf5.netcdf import INTERNAL_ATTRS, NOT_A_VARIABLE, encode_name
+from eis_pipeline.packing import pack_spectra
 
 __all__ = ["read_results"]
 
@@ -46,12 +49,25 @@ def _read_h5(path: Path) -> xr.DataTree:
     with h5py.File(path, "r") as h5:
         def visit(group: h5py.Group, where: str) -> None:
             datasets, groups = _members(group)
+            if _per_spectrum_groups(where, datasets, groups):
+                # The earlier layout (a group per spectrum): packed on reading.
+                nodes[where] = pack_spectra([_read_group(*_members(child)[:1], child)
+                                             for child in groups.values()])
+                return
             nodes[where] = _read_group(datasets, group)
             for name, child in groups.items():
                 visit(child, f"{where.rstrip('/')}/{name}")
 
         visit(h5, "/")
     return xr.DataTree.from_dict(nodes)
+
+
+def _per_spectrum_groups(where: str, datasets: Mapping[str, h5py.Dataset],
+                         groups: Mapping[str, h5py.Group]) -> bool:
+    """Whether ``where`` is a sample's ``spectra`` group of the old layout
+    (``/<sample>/spectra/<id>``: subgroups, no datasets)."""
+    return (where.count("/") == 2 and where.endswith("/spectra") and bool(groups)
+            and not datasets)
 
 
 def _attr(value: Any) -> Any:
