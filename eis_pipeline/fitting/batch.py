@@ -17,12 +17,16 @@ from numpy.typing import NDArray
 from eis_pipeline.conventions import validate_spectrum
 from eis_pipeline.exceptions import ConvergenceWarning, EisError, FitError, SpectrumError
 from eis_pipeline.fitting.bounds import expand_bounds
-from eis_pipeline.fitting.engine import WEIGHTINGS, BatchFit, fit_arrays
+from eis_pipeline.fitting.engine import WEIGHTINGS, fit_arrays
 from eis_pipeline.fitting.model import guess_vector, resolve_circuit
 from eis_pipeline.fitting.solver import STATUS_MESSAGES, Status
 from eis_pipeline.fitting.transforms import Bounds, ParameterSpace
 
 __all__ = ["fit_spectra"]
+
+#: Spectra fitted together at most (bench/bench_batch.py: the throughput is flat from a few
+#: hundred spectra per chunk up, the peak memory grows with the chunk).
+FIT_CHUNK = 1024
 
 
 def _structure_ok(ds: object) -> bool:
@@ -213,14 +217,9 @@ def fit_spectra(
             continue
         fail(i, FitError(f"{where}: {int(lengths[i])} points, too few to fit "
                          f"{space.free.size} free parameters"))
-    ok = [i for i in range(len(spectra)) if i not in failed]
+    ok = np.array([i for i in range(len(spectra)) if i not in failed], dtype=np.int64)
     p = len(names)
     s = len(spectra)
-    fit: BatchFit | None = None
-    if ok:
-        fit = fit_arrays(c, f_all[ok], z_all[ok], weighting=weighting, space=space,
-                         initial_guess=guess, roles=resolved.start_roles,
-                         bulk_from_intercept=resolved.start_intercept, max_nfev=max_nfev)
 
     def full(shape: tuple[int, ...], fill: Any, dtype: Any = np.float64) -> NDArray[Any]:
         return np.full(shape, fill, dtype=dtype)
@@ -235,8 +234,13 @@ def fit_spectra(
     n_points = lengths
     n_iter = full((s,), 0, np.int64)
     z_fit = full(z_all.shape, np.nan + 0j, np.complex128)
-    if fit is not None:
-        idx = np.asarray(ok)
+    # The solver's working set (Jacobians of every start, ~50 KB per spectrum) is needed
+    # only while a chunk is fitted: chunks bound the peak memory, the results are small.
+    for first in range(0, ok.size, FIT_CHUNK):
+        idx = ok[first:first + FIT_CHUNK]
+        fit = fit_arrays(c, f_all[idx], z_all[idx], weighting=weighting, space=space,
+                         initial_guess=guess, roles=resolved.start_roles,
+                         bulk_from_intercept=resolved.start_intercept, max_nfev=max_nfev)
         value[idx], stderr[idx] = fit.params, fit.stderr
         at_bound[idx] = fit.at_bound
         cov[idx], corr[idx] = fit.covariance, fit.correlation
@@ -246,10 +250,11 @@ def fit_spectra(
             arr[idx] = getattr(fit, k)
         n_iter[idx] = fit.n_iterations
         z_fit[idx] = fit.impedance_fit
-        bad = int(np.count_nonzero(fit.status != Status.CONVERGED))
-        if bad:
-            warnings.warn(f"{bad} of {len(ok)} fits of {circuit} did not converge; see the "
-                          "'status' and 'message' variables", ConvergenceWarning, stacklevel=2)
+        del fit
+    bad = int(np.count_nonzero(status[ok] != Status.CONVERGED))
+    if bad:
+        warnings.warn(f"{bad} of {ok.size} fits of {circuit} did not converge; see the "
+                      "'status' and 'message' variables", ConvergenceWarning, stacklevel=2)
 
     units = list(c.param_units)
     ds = xr.Dataset(

@@ -167,3 +167,17 @@ def test_errors_ignore_survives_a_non_dataset():
     assert ds.status.values.tolist() == [0, 4]
     assert "xarray.Dataset" in ds.message.values[1]
     assert ds.n_points.values.tolist() == [69, 0]
+
+
+def test_chunked_fit_equals_one_batch(monkeypatch):
+    # fit_spectra fits at most FIT_CHUNK spectra at a time (memory); rows are independent,
+    # so the chunking must not change a single number, failures included.
+    import eis_pipeline.fitting.batch as batch
+
+    spectra = make_set((69, 50, 61, 40, 3, 69, 55))   # the 3-point one fails: too few points
+    whole = fit_spectra(spectra, errors="ignore")
+    monkeypatch.setattr(batch, "FIT_CHUNK", 2)
+    chunked = fit_spectra(spectra, errors="ignore")
+    xr_testing = pytest.importorskip("xarray.testing")
+    xr_testing.assert_identical(chunked, whole)
+    assert int(chunked["status"].values[4]) == 4
