@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from eis_pipeline.io.export import FORMATS
+from eis_pipeline.io.export import FORMATS, export_results
+from eis_pipeline.io.hdf5.read import read_results
 
 
 @click.command()
@@ -27,8 +28,6 @@ def export(results: Path, folder: Path, to: str) -> None:
     Example:
       eis-pipeline export results.h5 exported --to zview
     """
-    from eis_pipeline.io.export import export_results
-    from eis_pipeline.io.hdf5.read import read_results
 
     written = export_results(read_results(results), folder, to)
     click.echo(f"wrote {len(written)} files to {folder}")

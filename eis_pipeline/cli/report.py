@@ -8,6 +8,9 @@ from pathlib import Path
 
 import click
 
+from eis_pipeline.io.hdf5.read import read_results
+from eis_pipeline.report.html import write_report
+
 
 def report_command_line() -> str:
     """The command line that is running, for the report's provenance."""
@@ -31,8 +34,6 @@ def report(results: Path, output: Path | None) -> None:
     Example:
       eis-pipeline report results.h5 -o report.html
     """
-    from eis_pipeline.io.hdf5.read import read_results
-    from eis_pipeline.report.html import write_report
 
     output = output or results.with_suffix(".html")
     if output.resolve() == results.resolve():

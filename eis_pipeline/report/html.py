@@ -22,6 +22,9 @@ import xarray as xr
 from eis_pipeline import __version__
 from eis_pipeline.conventions import ZERO_CELSIUS_K
 from eis_pipeline.io.atomic import replacing
+from eis_pipeline.report import figures
+from eis_pipeline.report.figures import figure_bytes
+from eis_pipeline.report.plots import sample_spectrum_figures
 from eis_pipeline.report.tables import (
     COMPONENTS,
     EXTRAPOLATED_MARK,
@@ -74,14 +77,12 @@ def _anchor(*parts: str) -> str:
 
 def _svg(fig: Any) -> str:
     """A figure as inline SVG markup (the XML prolog dropped)."""
-    from eis_pipeline.report.figures import figure_bytes
 
     text = figure_bytes(fig, "svg").decode("utf-8")
     return text[text.index("<svg"):]
 
 
 def _png(fig: Any, dpi: int = 90) -> str:
-    from eis_pipeline.report.figures import figure_bytes
 
     data = base64.b64encode(figure_bytes(fig, "png", dpi=dpi)).decode("ascii")
     return f'<img alt="" src="data:image/png;base64,{data}">'
@@ -143,7 +144,6 @@ def _summary_section(tree: xr.DataTree) -> str:
 
 
 def _trend_section(tree: xr.DataTree) -> str:
-    from eis_pipeline.report import figures
 
     if "campaign" not in tree.children:
         return ""
@@ -188,8 +188,6 @@ def _spectrum_rows(node: xr.DataTree) -> list[dict[str, Any]]:
 
 
 def _sample_section(name: str, node: xr.DataTree) -> str:
-    from eis_pipeline.report import figures
-    from eis_pipeline.report.plots import sample_spectrum_figures
 
     parts = [f'<h2 id="{_anchor("sample", name)}">Sample {_esc(name)}</h2>']
     if "conductivity" in node.children and "arrhenius" in node.children:
