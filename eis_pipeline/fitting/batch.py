@@ -25,6 +25,10 @@ from eis_pipeline.fitting.window import point_window
 
 __all__ = ["fit_spectra"]
 
+#: Spectra fitted together at most (bench/bench_batch.py: the throughput is flat from a few
+#: hundred spectra per chunk up, the peak memory grows with the chunk).
+FIT_CHUNK = 1024
+
 
 def _structure_ok(ds: object) -> bool:
     """The cheap part of the spectrum contract: the two variables with the right dims."""
@@ -199,21 +203,9 @@ def fit_spectra(
             continue
         fail(i, FitError(f"{where}: {int(lengths[i])} points, too few to fit "
                          f"{space.free.size} free parameters"))
-    ok = [i for i in range(len(spectra)) if i not in failed]
+    ok = np.array([i for i in range(len(spectra)) if i not in failed], dtype=np.int64)
     p = len(names)
     s = len(spectra)
-    fit: BatchFit | None = None
-    if ok:
-        fit = fit_canonical(c, f_all[ok], z_all[ok], weighting=weighting, space=space,
-                            initial_guess=guess, roles=resolved.start_roles,
-                            bulk_from_intercept=resolved.start_intercept, max_nfev=max_nfev)
-        if chain == "temperature" and guess is None and len(ok) > 1:
-            fit = _chained(fit, [spectra[i] for i in ok], f_all[ok], z_all[ok],
-                           lambda f, z, start: fit_canonical(
-                               c, f, z, weighting=weighting, space=space, initial_guess=start,
-                               roles=resolved.start_roles,
-                               bulk_from_intercept=resolved.start_intercept,
-                               max_nfev=max_nfev))
 
     def full(shape: tuple[int, ...], fill: Any, dtype: Any = np.float64) -> NDArray[Any]:
         return np.full(shape, fill, dtype=dtype)
@@ -228,8 +220,22 @@ def fit_spectra(
     n_points = lengths
     n_iter = full((s,), 0, np.int64)
     z_fit = full(z_all.shape, np.nan + 0j, np.complex128)
-    if fit is not None:
-        idx = np.asarray(ok)
+    # The solver's working set (Jacobians of every start, ~50 KB per spectrum) is needed
+    # only while a chunk is fitted: chunks bound the peak memory, the results are small.
+    # A chain runs over the whole temperature series: it is fitted as one chunk.
+    chunk = max(int(ok.size), 1) if chain == "temperature" else FIT_CHUNK
+    for first in range(0, ok.size, chunk):
+        idx = ok[first:first + chunk]
+        fit = fit_canonical(c, f_all[idx], z_all[idx], weighting=weighting, space=space,
+                            initial_guess=guess, roles=resolved.start_roles,
+                            bulk_from_intercept=resolved.start_intercept, max_nfev=max_nfev)
+        if chain == "temperature" and guess is None and idx.size > 1:
+            fit = _chained(fit, [spectra[i] for i in idx], f_all[idx], z_all[idx],
+                           lambda f, z, start: fit_canonical(
+                               c, f, z, weighting=weighting, space=space, initial_guess=start,
+                               roles=resolved.start_roles,
+                               bulk_from_intercept=resolved.start_intercept,
+                               max_nfev=max_nfev))
         value[idx], stderr[idx] = fit.params, fit.stderr
         at_bound[idx] = fit.at_bound
         cov[idx], corr[idx] = fit.covariance, fit.correlation
@@ -239,10 +245,11 @@ def fit_spectra(
             arr[idx] = getattr(fit, k)
         n_iter[idx] = fit.n_iterations
         z_fit[idx] = fit.impedance_fit
-        bad = int(np.count_nonzero(fit.status != Status.CONVERGED))
-        if bad:
-            warnings.warn(f"{bad} of {len(ok)} fits of {circuit} did not converge; see the "
-                          "'status' and 'message' variables", ConvergenceWarning, stacklevel=2)
+        del fit
+    bad = int(np.count_nonzero(status[ok] != Status.CONVERGED))
+    if bad:
+        warnings.warn(f"{bad} of {ok.size} fits of {circuit} did not converge; see the "
+                      "'status' and 'message' variables", ConvergenceWarning, stacklevel=2)
 
     units = list(c.param_units)
     ds = xr.Dataset(

@@ -9,7 +9,7 @@ import xarray as xr
 
 from eis_pipeline.exceptions import EisError
 from eis_pipeline.validation.drt import DrtResult, drt
-from eis_pipeline.validation.kramers_kronig import kramers_kronig
+from eis_pipeline.validation.kramers_kronig import kramers_kronig_batch
 
 
 def kramers_kronig_table(spectra: Sequence[xr.Dataset], ids: Sequence[str]) -> xr.Dataset:
@@ -19,10 +19,10 @@ def kramers_kronig_table(spectra: Sequence[xr.Dataset], ids: Sequence[str]) -> x
     """
     n_points = max(ds.sizes["frequency"] for ds in spectra)
     residual = np.full((len(spectra), n_points), np.nan + 0j)
-    rows = []
-    for i, ds in enumerate(spectra):
-        kk = kramers_kronig(ds["frequency"].values, ds["impedance"].values)
-        rows.append(kk)
+    # One batch: spectra on the same frequencies share their factorisations' set-up.
+    rows = kramers_kronig_batch([ds.variables["frequency"].values for ds in spectra],
+                                [ds.variables["impedance"].values for ds in spectra])
+    for i, kk in enumerate(rows):   # copying rows into the padded table
         residual[i, : kk.frequency.size] = kk.residual_real + 1j * kk.residual_imag
     fraction = {"units": "1"}
     return xr.Dataset(

@@ -167,3 +167,23 @@ def test_errors_ignore_survives_a_non_dataset():
     assert ds.status.values.tolist() == [0, 4]
     assert "xarray.Dataset" in ds.message.values[1]
     assert ds.n_points.values.tolist() == [69, 0]
+
+
+def test_chunked_fit_equals_one_batch(monkeypatch):
+    # fit_spectra fits at most FIT_CHUNK spectra at a time (memory). Each chunk has its own
+    # longest spectrum (padding, grid grouping), so numbers may differ in the last bits, not
+    # more; failures stay put.
+    import eis_pipeline.fitting.batch as batch
+
+    rng = np.random.default_rng(5)
+    spectra = [ds.assign(impedance=ds["impedance"] * (1 + 0.002 * rng.standard_normal(
+        ds.sizes["frequency"]))) for ds in make_set((69, 50, 61)) + make_set((40, 3, 69))]
+    whole = fit_spectra(spectra, errors="ignore")
+    monkeypatch.setattr(batch, "FIT_CHUNK", 2)
+    chunked = fit_spectra(spectra, errors="ignore")
+    np.testing.assert_array_equal(chunked["status"].values, whole["status"].values)
+    np.testing.assert_array_equal(chunked["message"].values, whole["message"].values)
+    assert int(chunked["status"].values[4]) == 4   # the 3-point spectrum: too few points
+    for name in ("value", "stderr", "cost", "impedance_fit"):
+        np.testing.assert_allclose(chunked[name].values, whole[name].values, rtol=1e-9,
+                                   equal_nan=True, err_msg=name)
