@@ -434,7 +434,7 @@ def _place(ax: Any) -> None:
     matplotlib otherwise runs only while drawing)."""
     locator = ax.get_axes_locator()
     fig = ax.get_figure(root=True)
-    ax.apply_aspect(locator(ax, fig._get_renderer()) if locator is not None  # type: ignore[union-attr]
+    ax.apply_aspect(locator(ax, fig._get_renderer()) if locator is not None
                     else None)
 
 
