@@ -50,6 +50,7 @@ figure svg,figure img{max-width:100%;height:auto}
 details{margin:.3em 0}summary{cursor:pointer}
 pre{white-space:pre-wrap;background:#f7f7f7;padding:.6em;font-size:12px}
 .note{color:#555;font-size:.92em}
+table.info td{white-space:normal;text-align:left;overflow-wrap:anywhere}
 @media print{details{display:block}details>*{display:block}th{cursor:auto}}
 """
 
@@ -94,13 +95,14 @@ def _figure(markup: str, caption: str) -> str:
     return f"<figure>{markup}<figcaption>{_esc(caption)}</figcaption></figure>"
 
 
-def _table(header: list[str], rows: list[list[str]], *, classes: list[str] | None = None) -> str:
+def _table(header: list[str], rows: list[list[str]], *, classes: list[str] | None = None,
+           kind: str = "sortable") -> str:
     """``rows`` are already-escaped cell markup."""
     head = "".join(f"<th>{_esc(h)}</th>" for h in header)
     body = "".join(
         f'<tr class="{classes[i] if classes else ""}">' + "".join(f"<td>{c}</td>" for c in row)
         + "</tr>" for i, row in enumerate(rows))
-    return (f'<table class="sortable"><thead><tr>{head}</tr></thead>'
+    return (f'<table class="{kind}"><thead><tr>{head}</tr></thead>'
             f"<tbody>{body}</tbody></table>")
 
 
@@ -285,7 +287,7 @@ def _failures_section(tree: xr.DataTree, figures: list[dict[str, Any]]) -> str:
         cells += [[_esc(f.get(v, "")) for v in names] for f in figures]
     if not cells:
         return "<p>None: every file and spectrum was processed.</p>"
-    return _table(names, cells)
+    return _table(names, cells, kind="sortable info")
 
 
 def _versions() -> dict[str, str]:
@@ -307,7 +309,7 @@ def _provenance_section(tree: xr.DataTree, command: str | None) -> str:
     if attrs.get("history"):
         rows.append(["history", _esc(attrs["history"])])
     rows += [[_esc(k), _esc(v)] for k, v in _versions().items()]
-    parts = [_table(["item", "value"], rows)]
+    parts = [_table(["item", "value"], rows, kind="sortable info")]
     files = []
     for sample, node in tree.children.items():
         if "spectra" in node.children:
@@ -316,7 +318,7 @@ def _provenance_section(tree: xr.DataTree, command: str | None) -> str:
                               f"<code>{_esc(child.attrs.get('source_sha256', ''))}</code>"])
     if files:
         parts.append("<details><summary>Input files and their SHA-256</summary>"
-                     + _table(["sample", "spectrum", "file", "sha256"], files) + "</details>")
+                     + _table(["sample", "spectrum", "file", "sha256"], files, kind="sortable info") + "</details>")
     config = attrs.get("config")
     if config:
         try:
