@@ -36,6 +36,7 @@ from pathlib import Path
 from eis_pipeline.config import CampaignConfig, parse_config
 from eis_pipeline.conventions import ZERO_CELSIUS_K
 from eis_pipeline.exceptions import ConfigError, EisError
+from eis_pipeline.io.registry import detect_format, importers, read_spectra
 
 __all__ = [
     "TEMPERATURE_RANGE_K",
@@ -255,7 +256,6 @@ def read_sidecar(path: Path) -> dict[str, dict[str, float | str]]:
 
 
 def _candidate_files(folder: Path, recursive: bool) -> list[Path]:
-    from eis_pipeline.io.registry import importers
 
     suffixes = {s for imp in importers().values() for s in imp.suffixes}
     found = folder.rglob("*") if recursive else folder.iterdir()
@@ -279,7 +279,6 @@ def _file_temperature(path: Path, root: Path) -> tuple[float | None, str]:
 
 def _from_file(path: Path) -> tuple[str | None, dict[str, float]]:
     """(temperature kind the file supports, header geometry in mm) from reading it."""
-    from eis_pipeline.io.registry import read_spectra
 
     ds = read_spectra(path)[0]
     kind = "column" if "temperature" in ds else (
@@ -291,7 +290,6 @@ def _from_file(path: Path) -> tuple[str | None, dict[str, float]]:
 
 def _plan_sample(name: str, folder: Path, files: list[Path], flags: Mapping[str, float],
                  sidecar: Mapping[str, float | str] | None) -> SamplePlan:
-    from eis_pipeline.io.registry import detect_format
 
     plans = []
     for p in files:
@@ -362,7 +360,6 @@ def plan_folders(folders: Sequence[str | Path], *, thickness_mm: float | None = 
     ConfigError
         When a sample has no temperature or no geometry, or nothing is found.
     """
-    from eis_pipeline.io.registry import detect_format
 
     flags = {k: v for k, v in (("thickness_mm", thickness_mm), ("diameter_mm", diameter_mm),
                                ("area_cm2", area_cm2)) if v is not None}

@@ -29,7 +29,17 @@ import xarray as xr
 from eis_pipeline.config import CampaignConfig, SampleConfig, load_config
 from eis_pipeline.config.files import geometry_from_headers
 from eis_pipeline.exceptions import EisError, OutputError
+from eis_pipeline.fitting.combined import split_fits
 from eis_pipeline.io.atomic import remove_stale_temps
+from eis_pipeline.io.hdf5 import ResultsWriter, read_results
+from eis_pipeline.io.outputs import check_outputs
+from eis_pipeline.parallel import run_tasks
+from eis_pipeline.physics.arrhenius import arrhenius_by_component
+from eis_pipeline.physics.campaign import campaign_trends, summarise_campaign
+from eis_pipeline.physics.conductivity import conductivity
+from eis_pipeline.physics.series_fit import series_fit_for_campaign
+from eis_pipeline.report.plots import write_campaign_plots, write_sample_plots
+from eis_pipeline.report.tables import write_csv_summary
 from eis_pipeline.stacking import stack
 from eis_pipeline.tasks import (
     FileTask,
@@ -55,9 +65,6 @@ def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult],
     what came before it is kept (spectra and fits are never lost to a later stage);
     without, it raises.
     """
-    from eis_pipeline.fitting.combined import split_fits
-    from eis_pipeline.physics.arrhenius import arrhenius_by_component
-    from eis_pipeline.physics.conductivity import conductivity
 
     ordered = _order(results)
     node = xr.DataTree(name=sample.name)
@@ -118,7 +125,6 @@ def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult],
                 breakpoint_K=sample.settings.arrhenius_breakpoint_K))
     if sample.settings.series_fit == "global" and "arrhenius" in node.children:
         with stage("series_fit"):
-            from eis_pipeline.physics.series_fit import series_fit_for_campaign
 
             node["series_fit"] = xr.DataTree(series_fit_for_campaign(
                 spectra, fits, sample.settings.circuit, geometry.physics_kwargs(),
@@ -160,7 +166,6 @@ def failures_dataset(failures: Sequence[dict[str, Any]]) -> xr.Dataset:
 
 def campaign_node(config: CampaignConfig, samples: dict[str, xr.DataTree]) -> xr.DataTree:
     """``/campaign``: one row per sample, and the trends against each synthesis parameter."""
-    from eis_pipeline.physics.campaign import campaign_trends, summarise_campaign
 
     rows = []
     for sample in config.samples:
@@ -221,7 +226,6 @@ def root_attrs(config: CampaignConfig) -> dict[str, Any]:
 def iter_results(tasks: Sequence[FileTask], *, jobs: int = 1, scheduler: Any = None,
                  progress: bool | None = None) -> Iterator[TaskResult]:
     """Process tasks with the chosen backend, yielding results as they complete."""
-    from eis_pipeline.parallel import run_tasks
 
     for _, result in run_tasks(process_task, tasks, jobs=jobs, scheduler=scheduler,
                                progress=progress, desc="fitting"):
@@ -284,7 +288,6 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
     reused: list[TaskResult] = []
     skip: set[tuple[str, str]] = set()
     if resume and out.is_file():
-        from eis_pipeline.io.hdf5 import read_results
 
         reused, skip = reusable_results(cfg, read_results(out))
     tasks, failures = plan_tasks(cfg, skip=skip)
@@ -299,7 +302,6 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
     samples: dict[str, xr.DataTree] = {}
     writer = None
     if write:
-        from eis_pipeline.io.hdf5 import ResultsWriter
 
         writer = ResultsWriter(out, config=cfg.to_json(),
                                attrs={**root_attrs(cfg), "reused_files": len(skip)})
@@ -312,7 +314,6 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
         if writer is not None:
             writer.write(node, f"/{name}")
         if write and mode != "none":
-            from eis_pipeline.report.plots import write_sample_plots
 
             # after the node is written: a figure that fails loses no fit, and is recorded
             # on its own (the sample's other figures are still drawn)
@@ -341,7 +342,6 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
             tree = assemble_tree(cfg, samples, failures, strict=strict)
             tree.attrs["reused_files"] = len(skip)
             if write and mode != "none":
-                from eis_pipeline.report.plots import write_campaign_plots
 
                 with _recorded(None if strict else failures, "", "plot"):
                     write_campaign_plots(tree, folder, fmt=cfg.plot_format)
@@ -355,7 +355,6 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
                 writer.discard()
             raise
     if write:
-        from eis_pipeline.report.tables import write_csv_summary
 
         write_csv_summary(tree, out.with_suffix(".csv"))
     return tree
@@ -390,7 +389,6 @@ def plots_folder(out: Path) -> Path:
 def check_run_outputs(config: CampaignConfig, out: Path, plots: Path | None) -> None:
     """Refuse a results file, CSV summary or plots folder that would replace an input file
     or the config (:func:`eis_pipeline.io.outputs.check_outputs`)."""
-    from eis_pipeline.io.outputs import check_outputs
 
     csv = out.with_suffix(".csv")
     if csv == out:

@@ -24,6 +24,12 @@ import xarray as xr
 
 from eis_pipeline.config import AUTO_CIRCUIT, CampaignConfig, FitDefaults, SampleConfig
 from eis_pipeline.exceptions import EisError, FitError
+from eis_pipeline.fitting.batch import fit_spectra
+from eis_pipeline.fitting.combined import combine_fits
+from eis_pipeline.fitting.selection import chosen_fits, fits_by_circuit, select_circuit
+from eis_pipeline.io.registry import read_spectra, sha256_file
+from eis_pipeline.stacking import stack
+from eis_pipeline.validation.tables import compute_drts, drt_table, kramers_kronig_table
 
 if TYPE_CHECKING:
     from eis_pipeline.fitting.selection import SelectionResult
@@ -145,7 +151,6 @@ def process_task(task: FileTask) -> TaskResult:
 
 
 def _process_task(task: FileTask) -> TaskResult:
-    from eis_pipeline.io.registry import read_spectra
 
     result = TaskResult(task.sample)
     stems = dict(zip(task.paths, task.stems, strict=False))
@@ -165,7 +170,6 @@ def _process_task(task: FileTask) -> TaskResult:
 def _analyse(task: FileTask, spectra: list[xr.Dataset], result: TaskResult) -> TaskResult:
     """Fit and check ``spectra`` into ``result``. When the batch fails, the spectra are
     analysed one at a time, so that only the one at fault is recorded as failed."""
-    from eis_pipeline.validation.tables import compute_drts, drt_table, kramers_kronig_table
 
     stage = "drt"
     try:
@@ -228,14 +232,11 @@ def fit_task_spectra(spectra: list[xr.Dataset], settings: FitDefaults, *,
     computed (one per spectrum, :func:`eis_pipeline.validation.tables.compute_drts`), used
     by "auto" selection when ``settings.drt`` is set instead of computing them again.
     """
-    from eis_pipeline.fitting.batch import fit_spectra
 
     if settings.circuit != AUTO_CIRCUIT:
         fits = fit_spectra(spectra, circuit=settings.circuit, weighting=settings.weighting,
                            errors="ignore")
         return fits, fits, None, []
-    from eis_pipeline.fitting.combined import combine_fits
-    from eis_pipeline.fitting.selection import chosen_fits, fits_by_circuit, select_circuit
 
     selection = select_circuit(spectra, candidates=PELLET_CANDIDATES,
                                weighting=settings.weighting, drt=settings.drt, drts=drts)
@@ -266,7 +267,6 @@ def _one_by_one(task: FileTask, spectra: list[xr.Dataset], result: TaskResult
                 ) -> TaskResult:
     """A task's spectra analysed one at a time (after the batch failed): the failure is
     recorded for the spectra that fail alone, the others keep their results."""
-    from eis_pipeline.stacking import stack
 
     parts = [_analyse(task, [ds], TaskResult(task.sample)) for ds in spectra]
     for part in parts:
@@ -314,7 +314,6 @@ def reusable_results(config: CampaignConfig, previous: xr.DataTree
                      ) -> tuple[list[TaskResult], set[tuple[str, str]]]:
     """Task results recovered from a previous results file for files whose content (SHA-256)
     and sample settings are unchanged, and their (sample, path) keys."""
-    from eis_pipeline.io.registry import sha256_file
 
     results: list[TaskResult] = []
     done: set[tuple[str, str]] = set()

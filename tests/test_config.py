@@ -210,9 +210,9 @@ def test_sample_attrs_for_results(campaign_dir: Path) -> None:
 
 def test_format_checked_against_registry(campaign_dir: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    from eis_pipeline.io import registry
+    from eis_pipeline.config import toml
 
-    monkeypatch.setattr(registry, "importers", lambda: {"biologic-mpt": None,
+    monkeypatch.setattr(toml, "importers", lambda: {"biologic-mpt": None,
                                                         "gamry-dta": None})
     ok = BASE.replace('weighting = "unit"', 'weighting = "unit"\nformat = "gamry-dta"')
     assert load_config(write(campaign_dir, ok)).samples[1].settings.format == "gamry-dta"

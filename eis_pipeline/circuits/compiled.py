@@ -5,6 +5,8 @@ The evaluator is generated for the circuit's structure by :mod:`eis_pipeline.cir
 
 from __future__ import annotations
 
+import difflib
+import re
 from functools import lru_cache
 from types import ModuleType
 from typing import Any
@@ -13,10 +15,12 @@ import numpy as np
 import numpy.typing as npt
 
 from eis_pipeline import _jit
+from eis_pipeline.circuits.cdc import looks_like_cdc, parse_cdc
 from eis_pipeline.circuits.codegen import evaluator, structure
 from eis_pipeline.circuits.elements import ELEMENTS, ParamKind
-from eis_pipeline.circuits.grammar import Node, iter_elements, render
+from eis_pipeline.circuits.grammar import Node, iter_elements, parse_circuit, render
 from eis_pipeline.circuits.grid import FrequencyGrid
+from eis_pipeline.circuits.presets import PRESETS, Preset
 from eis_pipeline.exceptions import CircuitError
 
 __all__ = ["CompiledCircuit"]
@@ -50,8 +54,7 @@ class CompiledCircuit:
 
     Examples
     --------
-    >>> from eis_pipeline.circuits import compile_circuit
-    >>> c = compile_circuit("R0-p(R1,C1)")
+    >>>     >>> c = compile_circuit("R0-p(R1,C1)")
     >>> c.param_names
     ('R0', 'R1', 'C1')
     >>> z = c.impedance([10.0, 100.0, 1e-6], [1e-3, 1e7])
@@ -103,7 +106,6 @@ class CompiledCircuit:
 
     def __reduce__(self) -> tuple[Any, tuple[str]]:
         # Pickles (e.g. to dask workers) as the string and recompiles through the cache.
-        from eis_pipeline.circuits import compile_circuit
 
         return compile_circuit, (self.circuit,)
 
@@ -205,6 +207,61 @@ class CompiledCircuit:
 @lru_cache(maxsize=256)
 def compile_normalised(circuit: str) -> CompiledCircuit:
     """Compile a normalised circuit string (cached; use ``compile_circuit``)."""
-    from eis_pipeline.circuits.grammar import parse_circuit
 
     return CompiledCircuit(parse_circuit(circuit))
+
+
+def compile_circuit(circuit: str | Preset | CompiledCircuit) -> CompiledCircuit:
+    """Compile a circuit into a fast evaluator of Z and its Jacobian (cached).
+
+    Parameters
+    ----------
+    circuit
+        An impedance.py string (``"R0-p(R1,CPE1)-CPE2"``), a preset name
+        (``"bulk-gb-electrode"``), a Boukamp CDC string without indices (``"R(RQ)Q"``, see
+        :mod:`eis_pipeline.circuits.cdc`), a :class:`Preset` or an already compiled circuit.
+
+    Returns
+    -------
+    CompiledCircuit
+        The same object for every spelling of the same normalised circuit.
+
+    Raises
+    ------
+    CircuitError
+        When the string is not a valid circuit; ``position`` points at the character.
+    """
+    if isinstance(circuit, CompiledCircuit):
+        return circuit
+    if isinstance(circuit, Preset):
+        circuit = circuit.circuit
+    if not isinstance(circuit, str):
+        raise CircuitError(f"a circuit must be a string, a Preset or a CompiledCircuit, "
+                           f"got {type(circuit).__name__}")
+    return _compile_text(circuit)
+
+
+@lru_cache(maxsize=512)
+def _compile_text(text: str) -> CompiledCircuit:
+    return compile_normalised(normalise_circuit(text))
+
+
+def normalise_circuit(circuit: str) -> str:
+    """The normalised impedance.py string of a circuit string, preset name or CDC string.
+
+    >>> normalise_circuit(" R0 - p(R1, C1) ")
+    'R0-p(R1,C1)'
+    >>> normalise_circuit("single-arc-electrode")
+    'p(R1,CPE1)-CPE2'
+    """
+    if circuit in PRESETS:
+        return PRESETS[circuit].circuit
+    if re.fullmatch(r"[a-z]+(?:-[a-z]+)+", circuit.strip()):
+        # Lower-case words joined by hyphens: a preset name, mistyped.
+        close = difflib.get_close_matches(circuit.strip(), list(PRESETS), n=3, cutoff=0.5)
+        hint = f"did you mean {' or '.join(close)}? " if close else ""
+        raise CircuitError(f"unknown preset {circuit.strip()!r}; {hint}presets: "
+                           f"{', '.join(PRESETS)} (run `eis-pipeline circuits`)")
+    if looks_like_cdc(circuit):
+        return render(parse_cdc(circuit))
+    return render(parse_circuit(circuit))

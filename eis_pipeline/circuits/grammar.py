@@ -29,6 +29,7 @@ import difflib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from eis_pipeline.circuits.elements import ELEMENTS
 from eis_pipeline.exceptions import CircuitError
 
 __all__ = [
@@ -146,7 +147,6 @@ def _tokenize(text: str, known: Callable[[str], bool]) -> list[_Token]:
 
 
 def _unknown_element_message(letters: str) -> str:
-    from eis_pipeline.circuits.elements import ELEMENTS
 
     close = [k for k in ELEMENTS if k.lower() == letters.lower()]
     close = close or difflib.get_close_matches(letters, list(ELEMENTS), n=3, cutoff=0.4)
@@ -260,7 +260,6 @@ def parse_circuit(circuit: str) -> Node:
                               position=3)),
            position=0)
     """
-    from eis_pipeline.circuits.elements import ELEMENTS
 
     if not isinstance(circuit, str):
         raise CircuitError(f"a circuit must be a string, got {type(circuit).__name__}")

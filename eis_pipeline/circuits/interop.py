@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from eis_pipeline.circuits.compiled import compile_circuit
 from eis_pipeline.exceptions import CircuitError
 
 if TYPE_CHECKING:
@@ -40,7 +41,6 @@ def to_impedance_py(circuit: str | Preset | CompiledCircuit, params: Any) -> Any
     """
     from impedance.models.circuits import CustomCircuit
 
-    from eis_pipeline.circuits import compile_circuit
 
     compiled = compile_circuit(circuit)
     if isinstance(params, Mapping):

@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from eis_pipeline.circuits.roles import Roles
 from eis_pipeline.exceptions import CircuitError
 
 __all__ = ["PRESETS", "Preset", "get_preset"]
 
-Roles = Mapping[str, Mapping[str, str]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,8 +30,8 @@ class Preset:
     circuit : str
         impedance.py notation.
     description : str
-    roles : mapping
-        role -> {element kind -> element name}, JSON-able (``dict(...)`` of each level).
+    roles : Roles
+        role -> {element kind -> element name}.
     bulk_from_intercept : bool
         True when the bulk arc lies above the measured range and R_bulk is the series
         (high-frequency intercept) resistance.
@@ -40,12 +40,8 @@ class Preset:
     name: str
     circuit: str
     description: str
-    roles: Roles = field(default_factory=dict)
+    roles: Roles = field(default_factory=Roles)
     bulk_from_intercept: bool = False
-
-    def roles_dict(self) -> dict[str, dict[str, str]]:
-        """The roles as plain nested dicts (for ``json.dumps``)."""
-        return {role: dict(elements) for role, elements in self.roles.items()}
 
 
 _BULK = {"resistance": "R1", "cpe": "CPE1"}
@@ -55,8 +51,7 @@ _L0 = {"inductor": "L0"}
 
 def _preset(name: str, circuit: str, description: str, roles: dict[str, dict[str, str]],
             bulk_from_intercept: bool = False) -> Preset:
-    frozen = MappingProxyType({k: MappingProxyType(dict(v)) for k, v in roles.items()})
-    return Preset(name, circuit, description, frozen, bulk_from_intercept)
+    return Preset(name, circuit, description, Roles(roles), bulk_from_intercept)
 
 
 PRESETS: Mapping[str, Preset] = MappingProxyType({p.name: p for p in (

@@ -6,6 +6,8 @@ import json
 
 import click
 
+from eis_pipeline.circuits import PRESETS, circuit_elements
+
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON instead.")
@@ -19,12 +21,11 @@ def circuits(as_json: bool) -> None:
     Boukamp CDC strings (R(RQ)Q) and the preset names below are accepted too. Parameters are
     named like impedance.py's: R1, CPE1_0 (Q), CPE1_1 (n).
     """
-    from eis_pipeline.circuits import PRESETS, circuit_elements
 
     elements = circuit_elements()
     if as_json:
         presets = [{"name": p.name, "circuit": p.circuit, "description": p.description,
-                    "roles": p.roles_dict(), "bulk_from_intercept": p.bulk_from_intercept}
+                    "roles": p.roles.to_dict(), "bulk_from_intercept": p.bulk_from_intercept}
                    for p in PRESETS.values()]
         click.echo(json.dumps({"presets": presets, "elements": elements}, indent=2))
         return

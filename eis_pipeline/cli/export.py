@@ -7,7 +7,11 @@ from pathlib import Path
 
 import click
 
-from eis_pipeline.io.export import FORMATS
+from eis_pipeline.cli.report import recorded_inputs
+from eis_pipeline.exceptions import EisError
+from eis_pipeline.io.export import FORMATS, export_results
+from eis_pipeline.io.hdf5.read import read_results
+from eis_pipeline.io.outputs import check_outputs
 
 
 @click.command()
@@ -29,11 +33,6 @@ def export(results: Path, folder: Path, to: str) -> None:
     Example:
       eis-pipeline export results.h5 exported --to zview
     """
-    from eis_pipeline.cli.report import recorded_inputs
-    from eis_pipeline.exceptions import EisError
-    from eis_pipeline.io.export import export_results
-    from eis_pipeline.io.hdf5.read import read_results
-    from eis_pipeline.io.outputs import check_outputs
 
     try:
         tree = read_results(results)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from eis_pipeline.io.registry import list_formats
+
 
 @click.command()
 def formats() -> None:
@@ -12,7 +14,6 @@ def formats() -> None:
     Use a NAME from the first column with --format (or format= in a config) when automatic
     detection from the file content needs help.
     """
-    from eis_pipeline.io.registry import list_formats
 
     rows = list_formats()
     width = max((len(str(r["name"])) for r in rows), default=4)

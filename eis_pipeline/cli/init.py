@@ -9,6 +9,7 @@ import click
 
 from eis_pipeline.cli.run import geometry_options
 from eis_pipeline.exceptions import EisError
+from eis_pipeline.folder import plan_folders
 
 
 @click.command()
@@ -31,7 +32,6 @@ def init(folders: tuple[Path, ...], config_file: Path | None, thickness_mm: floa
       eis-pipeline init data/ --thickness-mm 0.8 --diameter-mm 10 > campaign.toml
       eis-pipeline init data/ -o configs/milling.toml
     """
-    from eis_pipeline.folder import plan_folders
 
     where = (config_file.parent if config_file else Path.cwd()).resolve()
     try:

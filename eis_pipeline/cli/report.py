@@ -10,7 +10,10 @@ from pathlib import Path
 import click
 import xarray as xr
 
-from eis_pipeline.report.html import GENERATOR
+from eis_pipeline.exceptions import EisError, OutputError
+from eis_pipeline.io.hdf5.read import read_results
+from eis_pipeline.io.outputs import check_outputs
+from eis_pipeline.report.html import GENERATOR, write_report
 
 
 def report_command_line() -> str:
@@ -39,8 +42,6 @@ def is_report(path: Path) -> bool:
 def check_report_output(output: Path, inputs: list[Path]) -> None:
     """Refuse a report path that is an input (the results file, a raw file), a folder, or an
     existing file that is not a previous report (a results file above all)."""
-    from eis_pipeline.exceptions import OutputError
-    from eis_pipeline.io.outputs import check_outputs
 
     check_outputs(inputs, files=[output])
     if os.path.lexists(output) and not is_report(output):
@@ -70,9 +71,6 @@ def report(results: Path, output: Path | None, jobs: int) -> None:
     Example:
       eis-pipeline report results.h5 -o report.html
     """
-    from eis_pipeline.exceptions import EisError
-    from eis_pipeline.io.hdf5.read import read_results
-    from eis_pipeline.report.html import write_report
 
     output = output or results.with_suffix(".html")
     try:

@@ -8,7 +8,15 @@ from pathlib import Path
 
 import click
 
+from eis_pipeline.cli.report import report_command_line
+from eis_pipeline.config import load_config
 from eis_pipeline.exceptions import EisError
+from eis_pipeline.fitting import compiled_lm
+from eis_pipeline.folder import plan_folders
+from eis_pipeline.io.hdf5.read import read_results
+from eis_pipeline.pipeline import run as run_campaign
+from eis_pipeline.report.html import write_report
+from eis_pipeline.report.tables import format_summary
 
 
 def geometry_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -98,9 +106,6 @@ def run(sources: tuple[Path, ...], output: Path | None, thickness_mm: float | No
     Options may also come from the environment (EIS_PIPELINE_JOBS, EIS_PIPELINE_SCHEDULER);
     a flag wins over the environment, which wins over the config.
     """
-    from eis_pipeline.config import load_config
-    from eis_pipeline.pipeline import run as run_campaign
-    from eis_pipeline.report.tables import format_summary
 
     try:
         if len(sources) == 1 and sources[0].is_file():
@@ -109,7 +114,6 @@ def run(sources: tuple[Path, ...], output: Path | None, thickness_mm: float | No
                                        "the geometry per sample")
             cfg = load_config(sources[0])
         else:
-            from eis_pipeline.folder import plan_folders
 
             if not all(s.is_dir() for s in sources):
                 raise click.UsageError("give one config file, or one or more folders")
@@ -125,7 +129,6 @@ def run(sources: tuple[Path, ...], output: Path | None, thickness_mm: float | No
     n_files = sum(len(s.paths) for s in cfg.samples)
     click.echo(f"campaign {cfg.name!r}: {plural(len(cfg.samples), 'sample')}, "
                f"{plural(n_files, 'file')} -> {out}", err=True)
-    from eis_pipeline.fitting import compiled_lm
 
     if compiled_lm.needs_compiling():
         click.echo(compiled_lm.COMPILING_NOTE, err=True)
@@ -144,9 +147,6 @@ def run(sources: tuple[Path, ...], output: Path | None, thickness_mm: float | No
         click.echo(f"plots in {out.with_name(out.stem + '_plots')}", err=True)
     click.echo(format_summary(tree))
     if html_report:
-        from eis_pipeline.cli.report import report_command_line
-        from eis_pipeline.io.hdf5.read import read_results
-        from eis_pipeline.report.html import write_report
 
         # from the file: the in-memory tree may have dropped the spectra to save memory
         page = write_report(read_results(out), out.with_suffix(".html"),

@@ -18,6 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+from eis_pipeline.circuits import compile_circuit
 from eis_pipeline.config.schema import (
     ARRHENIUS_BREAKPOINTS,
     ARRHENIUS_FORMS,
@@ -40,7 +41,8 @@ from eis_pipeline.config.schema import (
     sample_name_problem,
 )
 from eis_pipeline.conventions import ZERO_CELSIUS_K
-from eis_pipeline.exceptions import ConfigError
+from eis_pipeline.exceptions import CircuitError, ConfigError
+from eis_pipeline.io.registry import importers
 
 __all__ = ["load_config", "parse_config"]
 
@@ -204,8 +206,6 @@ class _Parser:
         circuit = self._string(value, key, section)
         if circuit == AUTO_CIRCUIT:
             return circuit
-        from eis_pipeline.circuits import compile_circuit
-        from eis_pipeline.exceptions import CircuitError
 
         try:
             compile_circuit(circuit)
@@ -215,7 +215,6 @@ class _Parser:
 
     def _format(self, value: Any, key: str, section: str | int) -> str:
         name = self._string(value, key, section)
-        from eis_pipeline.io.registry import importers
 
         known = sorted(importers())
         if name not in known:

@@ -5,7 +5,6 @@ The schema is fixed by docs/contracts.md ("fitting -> physics, pipeline").
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
@@ -21,6 +20,7 @@ from eis_pipeline.fitting.engine import WEIGHTINGS, BatchFit, fit_arrays
 from eis_pipeline.fitting.model import guess_vector, resolve_circuit
 from eis_pipeline.fitting.solver import STATUS_MESSAGES, Status
 from eis_pipeline.fitting.transforms import Bounds, ParameterSpace
+from eis_pipeline.fitting.window import point_window
 
 __all__ = ["fit_spectra"]
 
@@ -48,47 +48,6 @@ def _pack(spectra: Sequence[xr.Dataset], usable: Sequence[bool]
             f[i, :lengths[i]] = ds.variables["frequency"].values
             z[i, :lengths[i]] = ds.variables["impedance"].values
     return f, z, lengths
-
-
-def point_window(frequency: NDArray[np.float64], impedance: NDArray[np.complex128],
-                 lengths: NDArray[np.int64], f_min_hz: float | None, f_max_hz: float | None,
-                 mask: Any = None) -> tuple[NDArray[np.float64], NDArray[np.complex128],
-                                            NDArray[np.int64]]:
-    """Keep the points inside ``[f_min_hz, f_max_hz]`` and where ``mask`` is True.
-
-    ``frequency``/``impedance`` (S, N) are NaN-padded with ``lengths`` points per row;
-    ``mask`` is None, one boolean array (N_i,) for every spectrum, or a sequence of such
-    arrays, one per spectrum. The kept points are packed at the start of each row (their
-    order kept), the rest NaN. Raises :class:`FitError` for a mask of the wrong length.
-    """
-    s, n = frequency.shape
-    if f_min_hz is None and f_max_hz is None and mask is None:
-        return frequency, impedance, lengths
-    filled = np.arange(n)[None, :] < lengths[:, None]
-    keep = filled.copy()
-    with np.errstate(invalid="ignore"):
-        if f_min_hz is not None:
-            keep &= frequency >= float(f_min_hz)
-        if f_max_hz is not None:
-            keep &= frequency <= float(f_max_hz)
-    if mask is not None:
-        one = isinstance(mask, np.ndarray) and mask.ndim == 1 and mask.dtype == bool
-        masks = [mask] * s if one else list(mask)
-        if len(masks) != s:
-            raise FitError(f"mask: {len(masks)} masks for {s} spectra; give one boolean "
-                           "array per spectrum, or one for all")
-        for i, m in enumerate(masks):   # copying flags, not fitting: cheap per spectrum
-            if lengths[i] == 0:   # an unusable spectrum: nothing to mask
-                continue
-            m = np.asarray(m, dtype=bool)
-            if m.shape != (int(lengths[i]),):
-                raise FitError(f"mask for spectrum {i} has shape {m.shape}; expected one "
-                               f"boolean per point ({int(lengths[i])},)")
-            keep[i, :lengths[i]] &= m
-    order = np.argsort(~keep, axis=1, kind="stable")   # kept points first, order kept
-    f = np.take_along_axis(np.where(keep, frequency, np.nan), order, axis=1)
-    z = np.take_along_axis(np.where(keep, impedance, np.nan + 0j), order, axis=1)
-    return f, z, keep.sum(axis=1).astype(np.int64)
 
 
 def _temperature(ds: xr.Dataset) -> float:
@@ -295,7 +254,7 @@ def fit_spectra(
         attrs={
             "circuit": c.circuit,
             "preset": resolved.preset,
-            "roles": json.dumps(resolved.roles),
+            "roles": resolved.roles.to_json(),
             "bulk_from_intercept": int(resolved.bulk_from_intercept),
             "weighting": weighting,
             **({"f_min_hz": float(f_min_hz)} if f_min_hz is not None else {}),

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 import numpy as np
 import xarray as xr
 
+from eis_pipeline.circuits import compile_circuit
 from eis_pipeline.exceptions import FitError
 
 AUTO = "auto"
@@ -73,7 +74,6 @@ def split_fits(fits: xr.Dataset) -> dict[str, xr.Dataset]:
     """
     if fits.attrs.get("circuit") != AUTO:
         return {str(fits.attrs.get("preset") or fits.attrs.get("circuit")): fits}
-    from eis_pipeline.circuits import compile_circuit
 
     presets = json.loads(fits.attrs["presets"])
     groups: dict[str, xr.Dataset] = {}

@@ -26,6 +26,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from eis_pipeline import _jit
+from eis_pipeline.circuits import codegen
+from eis_pipeline.circuits.codegen import structure
 
 __all__ = ["ENABLED", "CodedCircuit", "prepare", "solve_rows"]
 
@@ -56,7 +58,6 @@ def prepare(compiled: Any) -> CodedCircuit | None:
     :class:`~eis_pipeline.fitting.problem.CompiledLike`), which takes the generic solver."""
     if not hasattr(compiled, "ast"):
         return None
-    from eis_pipeline.circuits.codegen import structure
 
     key = (structure(compiled.ast), ENABLED)
     coded = _CODED.get(key)
@@ -70,7 +71,6 @@ _CODED: dict[tuple[str, bool], CodedCircuit] = {}
 
 def _code(ast: Any, key: str, compiled: bool) -> CodedCircuit:
     """Compiled kernels when ``compiled`` and numba loads, else the pure twins."""
-    from eis_pipeline.circuits import codegen
 
     solver = _kernels() if compiled else None
     if solver is not None:

@@ -16,6 +16,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from eis_pipeline.circuits import compile_circuit, get_preset
+
 __all__ = ["DEFAULT_ARC_EXPONENT", "drt_initial_guess"]
 
 #: Exponent n guessed for every arc's CPE (typical of bulk and grain-boundary arcs).
@@ -75,7 +77,6 @@ def drt_initial_guess(preset: str, result: DrtLike, arcs: list[tuple[float, floa
     >>> g["R1"], round(g["CPE1_0"], 12), g["CPE2_0"]
     (1010.0, 9.901e-08, 2e-06)
     """
-    from eis_pipeline.circuits import compile_circuit, get_preset
 
     p = get_preset(preset)
     names = compile_circuit(p.circuit).param_names

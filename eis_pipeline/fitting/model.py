@@ -22,10 +22,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from eis_pipeline.circuits import PRESETS, compile_circuit, get_preset
+from eis_pipeline.circuits.roles import Roles
 from eis_pipeline.exceptions import ConvergenceWarning, FitError, NotFittedError, SpectrumError
 from eis_pipeline.fitting.bounds import expand_bounds
 from eis_pipeline.fitting.engine import WEIGHTINGS, CompiledLike, fit_arrays
+from eis_pipeline.fitting.structure import structural_roles
 from eis_pipeline.fitting.transforms import Bounds, ParameterSpace
+from eis_pipeline.fitting.window import point_window
 from eis_pipeline.vocabulary import is_auto_circuit
 
 __all__ = ["CircuitModel", "FitResult", "resolve_circuit"]
@@ -100,9 +103,9 @@ class ResolvedCircuit:
 
     compiled: CompiledLike
     preset: str
-    roles: Mapping[str, Mapping[str, str]]
+    roles: Roles
     bulk_from_intercept: bool
-    start_roles: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    start_roles: Roles = field(default_factory=Roles)
     start_intercept: bool = False
 
 
@@ -127,13 +130,12 @@ def resolve_circuit(circuit: str) -> ResolvedCircuit:
                 preset = candidate
                 break
     if preset is None:
-        from eis_pipeline.fitting.structure import structural_roles
 
         found = structural_roles(compiled.ast)
         if found is None:
-            return ResolvedCircuit(compiled, "", {}, False)
-        return ResolvedCircuit(compiled, "", {}, False, found.roles, found.bulk_from_intercept)
-    roles = preset.roles_dict()
+            return ResolvedCircuit(compiled, "", Roles(), False)
+        return ResolvedCircuit(compiled, "", Roles(), False, found.roles, found.bulk_from_intercept)
+    roles = preset.roles
     intercept = bool(preset.bulk_from_intercept)
     return ResolvedCircuit(compiled, preset.name, roles, intercept, roles, intercept)
 
@@ -293,7 +295,6 @@ class CircuitModel:
         r, space, guess = self._setup()
         f, z = as_spectrum_arrays(frequency, impedance)
         if f_min_hz is not None or f_max_hz is not None or mask is not None:
-            from eis_pipeline.fitting.batch import point_window
 
             if mask is not None:
                 mask = np.asarray(mask, dtype=bool)

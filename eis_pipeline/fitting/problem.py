@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from eis_pipeline.circuits import FrequencyGrid
 from eis_pipeline.exceptions import FitError
 from eis_pipeline.fitting import compiled_lm
 from eis_pipeline.fitting.transforms import ParameterSpace
@@ -103,7 +104,6 @@ def _grid_type() -> Any:
     """:class:`~eis_pipeline.circuits.FrequencyGrid` (imported on first use, then kept)."""
     global _FREQUENCY_GRID
     if _FREQUENCY_GRID is None:
-        from eis_pipeline.circuits import FrequencyGrid
 
         _FREQUENCY_GRID = FrequencyGrid
     return _FREQUENCY_GRID

@@ -69,7 +69,13 @@ import numpy as np
 import xarray as xr
 from numpy.typing import NDArray
 
+from eis_pipeline.circuits.roles import Roles
 from eis_pipeline.exceptions import ConvergenceWarning, FitError
+from eis_pipeline.fitting.batch import fit_spectra
+from eis_pipeline.fitting.drt_seed import drt_initial_guess
+from eis_pipeline.fitting.solver import Status
+from eis_pipeline.validation.drt import suggest_arcs
+from eis_pipeline.validation.tables import compute_drts
 
 if TYPE_CHECKING:
     from eis_pipeline.validation.drt import DrtResult
@@ -198,7 +204,6 @@ def select_circuit(
     >>> result.chosen
     ('single-arc-electrode',)
     """
-    from eis_pipeline.fitting.batch import fit_spectra
 
     if criterion not in ("bic", "aic"):
         raise FitError(f"criterion must be 'bic' or 'aic', got {criterion!r}")
@@ -385,8 +390,6 @@ def drt_results(spectra: Sequence[xr.Dataset],
     they are computed here (:func:`eis_pipeline.validation.tables.compute_drts`, one
     regularised solve of a few ms per spectrum).
     """
-    from eis_pipeline.validation.drt import suggest_arcs
-    from eis_pipeline.validation.tables import compute_drts
 
     if drts is None:
         drts = compute_drts(spectra)
@@ -402,9 +405,6 @@ def reseed_from_drt(fits: xr.Dataset, spectra: Sequence[xr.Dataset],
     retried. The retry is kept only when it converges; its message then says so. This is a
     fallback for the few non-converged fits, one small fit per spectrum.
     """
-    from eis_pipeline.fitting.batch import fit_spectra
-    from eis_pipeline.fitting.drt_seed import drt_initial_guess
-    from eis_pipeline.fitting.solver import Status
 
     kept = np.zeros(fits.sizes["spectrum"], dtype=bool)
     retry = np.flatnonzero(~fits["converged"].values & (fits["status"].values != Status.FAILED))
@@ -443,9 +443,7 @@ def reseed_from_drt(fits: xr.Dataset, spectra: Sequence[xr.Dataset],
 
 def _arcs_in_window(fits: xr.Dataset) -> int:
     """R‖CPE arcs the circuit resolves inside the measured window (from its roles)."""
-    import json
-
-    roles = json.loads(str(fits.attrs.get("roles", "{}")))
+    roles = Roles.of(fits)
     arcs = sum(1 for role in ("bulk", "grain_boundary")
                if "cpe" in roles.get(role, {}) or "capacitor" in roles.get(role, {}))
     return int(arcs)

@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from eis_pipeline import _jit
+
 __all__ = ["STATUS_MESSAGES", "SolverResult", "Status", "least_squares_batch"]
 
 Array = NDArray[np.float64]
@@ -203,7 +205,6 @@ def least_squares_batch(
     >>> np.round(res.x, 6).tolist(), res.converged.tolist()
     ([[2.0, 3.0], [2.0, 3.0]], [True, True])
     """
-    from eis_pipeline import _jit
 
     x = np.array(x0, dtype=np.float64, copy=True)
     if x.ndim != 2:

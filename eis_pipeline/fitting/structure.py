@@ -28,15 +28,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from eis_pipeline.circuits.grammar import Element, Node, Parallel, Series
+from eis_pipeline.circuits.roles import Roles
 
 __all__ = ["SeriesTerms", "StructuralRoles", "series_terms", "structural_roles"]
 
 
 @dataclass(frozen=True)
 class StructuralRoles:
-    """Roles in the format of :attr:`eis_pipeline.circuits.presets.Preset.roles`."""
+    """Roles read from a circuit's tree, as a preset would declare them."""
 
-    roles: dict[str, dict[str, str]]
+    roles: Roles
     bulk_from_intercept: bool
 
 
@@ -104,7 +105,7 @@ def structural_roles(ast: Node) -> StructuralRoles | None:
         roles["electrode"] = electrode[0]
     if inductors:
         roles["inductance"] = {"inductor": inductors[0]}
-    return StructuralRoles(roles, intercept)
+    return StructuralRoles(Roles(roles), intercept)
 
 
 @dataclass(frozen=True)

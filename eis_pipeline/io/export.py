@@ -31,6 +31,7 @@ import xarray as xr
 
 from eis_pipeline import __version__
 from eis_pipeline.io.atomic import replacing
+from eis_pipeline.report.tables import rows_csv_text
 
 FORMATS = ("csv", "zview", "bdf")
 
@@ -145,7 +146,6 @@ def impedance_py_rows(fits: xr.Dataset) -> list[dict[str, Any]]:
 
 def impedance_py_csv_text(fits: xr.Dataset) -> str:
     """:func:`impedance_py_rows` as CSV text."""
-    from eis_pipeline.report.tables import rows_csv_text
 
     return rows_csv_text(impedance_py_rows(fits))
 

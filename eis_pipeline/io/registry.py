@@ -42,6 +42,7 @@ from eis_pipeline.exceptions import (
     ParseError,
     UnknownFormatError,
 )
+from eis_pipeline.io import importers as package
 from eis_pipeline.io.source import Source
 
 ENTRY_POINT_GROUP = "eis_pipeline.importers"
@@ -114,7 +115,6 @@ def _plugin_importers(ep: EntryPoint) -> list[Importer]:
 
 @cache
 def _registry() -> dict[str, Importer]:
-    from eis_pipeline.io import importers as package
 
     found: dict[str, Importer] = {}
     for mod in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):

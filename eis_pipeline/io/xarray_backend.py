@@ -16,6 +16,7 @@ import xarray as xr
 from xarray.backends import BackendEntrypoint
 
 from eis_pipeline.exceptions import FormatError
+from eis_pipeline.io.registry import importers, read_spectra
 
 
 def _path(filename_or_obj: Any) -> Path:
@@ -52,7 +53,6 @@ class EisBackendEntrypoint(BackendEntrypoint):
         format: str | None = None,
         sweep: int = 0,
     ) -> xr.Dataset:
-        from eis_pipeline.io.registry import read_spectra
 
         path = _path(filename_or_obj)
         spectra = read_spectra(path, format=format)
@@ -68,7 +68,6 @@ class EisBackendEntrypoint(BackendEntrypoint):
         drop_variables: str | Iterable[str] | None = None,
         format: str | None = None,
     ) -> dict[str, xr.Dataset]:
-        from eis_pipeline.io.registry import read_spectra
 
         path = _path(filename_or_obj)
         spectra = read_spectra(path, format=format)
@@ -97,7 +96,6 @@ class EisBackendEntrypoint(BackendEntrypoint):
             path = _path(filename_or_obj)
         except TypeError:
             return False
-        from eis_pipeline.io.registry import importers
 
         suffix = path.suffix.lower()
         return suffix not in {".nc", ".h5", ".hdf5", ".zarr"} and any(

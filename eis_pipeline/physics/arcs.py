@@ -15,6 +15,7 @@ import numpy as np
 import xarray as xr
 from numpy.typing import NDArray
 
+from eis_pipeline.circuits.roles import Roles
 from eis_pipeline.exceptions import CircuitError
 from eis_pipeline.physics.capacitance import apex_frequency, effective_capacitance
 from eis_pipeline.physics.roles import (
@@ -23,7 +24,6 @@ from eis_pipeline.physics.roles import (
     assign_roles_by_capacitance,
     check_declared_roles,
     parse_layout,
-    parse_roles,
 )
 
 __all__ = ["FitArrays", "RoleQuantities", "read_fit_arrays", "role_quantities"]
@@ -164,7 +164,7 @@ def _select(arcs: list[RoleQuantities], index: NDArray[np.int64],
 
 
 @dataclass
-class Roles:
+class SpectrumRoles:
     """Resolved roles for every spectrum, plus the evidence and flags."""
 
     bulk: RoleQuantities
@@ -182,8 +182,8 @@ def _labels(layout: CircuitLayout) -> list[str]:
     return [f"p({a.resistance},{a.capacitive})" for a in layout.arcs]  # ASCII, circuit notation
 
 
-def _declared(fa: FitArrays, layout: CircuitLayout, declared: dict[str, dict[str, str]],
-              cell_constant: float, from_intercept: bool) -> Roles:
+def _declared(fa: FitArrays, layout: CircuitLayout, declared: Roles,
+              cell_constant: float, from_intercept: bool) -> SpectrumRoles:
     n_spec, n_par = fa.values.shape
     arcs = [_arc(fa, a) for a in layout.arcs]
     resolved: dict[str, RoleQuantities] = {}
@@ -211,12 +211,12 @@ def _declared(fa: FitArrays, layout: CircuitLayout, declared: dict[str, dict[str
     specific = {role: q.capacitance * cell_constant for role, q in resolved.items()
                 if np.char.str_len(q.capacitance_element).any()}
     flags, bad = check_declared_roles(specific, n_spec)
-    return Roles(resolved["bulk"], resolved["grain_boundary"], resolved["electrode"],
+    return SpectrumRoles(resolved["bulk"], resolved["grain_boundary"], resolved["electrode"],
                  np.full(n_spec, from_intercept), flags, bad, "declared", arcs,
                  _labels(layout))
 
 
-def _by_capacitance(fa: FitArrays, layout: CircuitLayout, cell_constant: float) -> Roles:
+def _by_capacitance(fa: FitArrays, layout: CircuitLayout, cell_constant: float) -> SpectrumRoles:
     n_spec, n_par = fa.values.shape
     arcs = [_arc(fa, a) for a in layout.arcs]
     specific = (np.stack([a.capacitance for a in arcs], axis=1) * cell_constant if arcs
@@ -242,17 +242,17 @@ def _by_capacitance(fa: FitArrays, layout: CircuitLayout, cell_constant: float) 
         bulk.resistance_element = np.where(intercept, name, bulk.resistance_element)
     else:
         intercept = np.zeros(n_spec, dtype=bool)
-    return Roles(bulk, gb, electrode, intercept, flags, assigned.ambiguous, "capacitance", arcs,
-                 _labels(layout))
+    return SpectrumRoles(bulk, gb, electrode, intercept, flags, assigned.ambiguous,
+                         "capacitance", arcs, _labels(layout))
 
 
-def role_quantities(fits: xr.Dataset, fa: FitArrays, cell_constant_per_cm: float) -> Roles:
+def role_quantities(fits: xr.Dataset, fa: FitArrays, cell_constant_per_cm: float) -> SpectrumRoles:
     """Resolve roles (declared by the preset, else from capacitances) for every spectrum."""
     circuit = str(fits.attrs.get("circuit", ""))
     if not circuit:
         raise CircuitError("the fits dataset has no 'circuit' attribute (docs/contracts.md)")
     layout = parse_layout(circuit)
-    declared = parse_roles(str(fits.attrs.get("roles", "") or ""))
+    declared = Roles.of(fits)
     if declared:
         return _declared(fa, layout, declared, cell_constant_per_cm,
                          bool(int(fits.attrs.get("bulk_from_intercept", 0))))

@@ -14,7 +14,12 @@ import xarray as xr
 from numpy.typing import NDArray
 
 from eis_pipeline.exceptions import GeometryError
-from eis_pipeline.physics.arcs import RoleQuantities, Roles, read_fit_arrays, role_quantities
+from eis_pipeline.physics.arcs import (
+    RoleQuantities,
+    SpectrumRoles,
+    read_fit_arrays,
+    role_quantities,
+)
 from eis_pipeline.physics.capacitance import delta_method_stderr
 from eis_pipeline.physics.geometry import (
     Geometry,
@@ -45,7 +50,7 @@ def _relative(value: FloatArray, stderr: FloatArray) -> FloatArray:
         return np.asarray(stderr / np.abs(value))
 
 
-def _brick_layer(roles: Roles, cov: FloatArray, geometry: Geometry) -> tuple[FloatArray,
+def _brick_layer(roles: SpectrumRoles, cov: FloatArray, geometry: Geometry) -> tuple[FloatArray,
                                                                              FloatArray]:
     """σ_gb,sp = (L/A)(1/R_gb)(C_b/C_gb) with its stderr (PHYSICS.md section 5)."""
     b, g = roles.bulk, roles.grain_boundary
@@ -216,7 +221,7 @@ _META: dict[str, tuple[str, str]] = {
 }
 
 
-def _assemble(fits: xr.Dataset, geometry: Geometry, roles: Roles,
+def _assemble(fits: xr.Dataset, geometry: Geometry, roles: SpectrumRoles,
               locals_: dict[str, NDArray[np.generic]]) -> xr.Dataset:
     coords: dict[str, object] = {"spectrum": fits["spectrum"].values,
                                  "component": list(COMPONENTS), "arc": roles.arc_labels}

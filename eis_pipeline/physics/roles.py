@@ -1,6 +1,7 @@
 """Which arc is bulk, which is grain boundary, which is the electrode.
 
-Presets declare their roles (``fits.attrs["roles"]``, docs/contracts.md); those are kept as
+Presets declare their roles (``fits.attrs["roles"]``, read by
+:meth:`eis_pipeline.circuits.roles.Roles.of`; docs/contracts.md); those are kept as
 declared and only *checked* against the capacitance table. For a custom circuit (roles ``"{}"``)
 the arcs are assigned from their geometry-normalised (specific) capacitance ``C·L/A`` against the
 Irvine–Sinclair–West table and the implied bulk permittivity (PHYSICS.md section 4), per
@@ -10,7 +11,6 @@ fitter with its arcs numbered either way. Doubtful assignments are flagged, neve
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -27,7 +27,6 @@ from eis_pipeline.circuits.grammar import (
     render,
 )
 from eis_pipeline.conventions import VACUUM_PERMITTIVITY_F_PER_CM
-from eis_pipeline.exceptions import CircuitError
 
 __all__ = [
     "BULK_GB_EDGE_F_PER_CM",
@@ -41,7 +40,6 @@ __all__ = [
     "assign_roles_by_capacitance",
     "check_declared_roles",
     "parse_layout",
-    "parse_roles",
 ]
 
 #: Vacuum permittivity ε₀ in F/cm (PHYSICS.md section 4), the project-wide constant.
@@ -60,8 +58,6 @@ ELECTRODE_MIN_F_PER_CM = 1e-8
 EDGE_FACTOR = 2.0
 #: Two arcs whose capacitances differ by less than this factor cannot be told apart.
 SEPARATION_FACTOR = 3.0
-
-ROLES = ("bulk", "grain_boundary", "electrode", "inductance")
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -149,32 +145,6 @@ def _walk(node: Node) -> Iterator[Node]:
     if not isinstance(node, Element):
         for child in node.children:
             yield from _walk(child)
-
-
-def parse_roles(text: str | None) -> dict[str, dict[str, str]]:
-    """Parse ``fits.attrs["roles"]`` (JSON); ``"{}"``/empty means unknown (custom circuit).
-
-    Raises
-    ------
-    CircuitError
-        When the JSON is malformed or names an unknown role or element kind.
-    """
-    if not text:
-        return {}
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CircuitError(f"fits.attrs['roles'] is not valid JSON ({exc}); expected e.g. "
-                           '{"bulk": {"resistance": "R1", "cpe": "CPE1"}}') from exc
-    if not isinstance(raw, dict):
-        raise CircuitError(f"fits.attrs['roles'] must be a JSON object, got {text!r}")
-    roles: dict[str, dict[str, str]] = {}
-    for role, elements in raw.items():
-        if role not in ROLES or not isinstance(elements, dict):
-            raise CircuitError(f"fits.attrs['roles']: unknown role {role!r} or malformed entry; "
-                               f"expected roles {ROLES} mapping element kind -> element name")
-        roles[role] = {str(k): str(v) for k, v in elements.items()}
-    return roles
 
 
 @dataclass

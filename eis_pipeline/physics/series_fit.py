@@ -37,7 +37,9 @@ import xarray as xr
 from numpy.typing import NDArray
 
 from eis_pipeline.conventions import BOLTZMANN_EV_PER_K, ROOM_TEMPERATURE_K
-from eis_pipeline.exceptions import FitError
+from eis_pipeline.exceptions import EisError, FitError
+from eis_pipeline.fitting.batch import fit_spectra
+from eis_pipeline.fitting.model import resolve_circuit
 from eis_pipeline.physics.arrhenius import Form, arrhenius
 from eis_pipeline.physics.geometry import resolve_geometry
 from eis_pipeline.physics.roles import parse_layout
@@ -159,8 +161,6 @@ def fit_temperature_series(
     from scipy.optimize import least_squares
     from threadpoolctl import threadpool_limits
 
-    from eis_pipeline.fitting.batch import fit_spectra
-    from eis_pipeline.fitting.model import resolve_circuit
 
     spectra = list(spectra)
     if form not in ("sigma_T", "sigma"):
@@ -533,7 +533,6 @@ def series_fit_for_campaign(spectra: Sequence[xr.Dataset], fits: xr.Dataset, cir
     ``bulk-gb-electrode``. A series that cannot be fitted gives an empty dataset whose
     ``reason`` attribute says why (the run goes on; the per-spectrum results stand).
     """
-    from eis_pipeline.exceptions import EisError
 
     use = circuit if circuit != "auto" else "bulk-gb-electrode"
     temps = (np.asarray(fits["temperature"].values, float) if "temperature" in fits.coords

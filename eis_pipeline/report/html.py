@@ -22,6 +22,10 @@ import xarray as xr
 from eis_pipeline import __version__
 from eis_pipeline.conventions import ZERO_CELSIUS_K
 from eis_pipeline.io.atomic import replacing
+from eis_pipeline.parallel import run_tasks
+from eis_pipeline.report import figures
+from eis_pipeline.report.figures import figure_bytes
+from eis_pipeline.report.plots import render_spectra
 from eis_pipeline.report.tables import (
     COMPONENTS,
     EXTRAPOLATED_MARK,
@@ -77,7 +81,6 @@ def _anchor(*parts: str) -> str:
 
 def _svg(fig: Any) -> str:
     """A figure as inline SVG markup (the XML prolog dropped)."""
-    from eis_pipeline.report.figures import figure_bytes
 
     text = figure_bytes(fig, "svg").decode("utf-8")
     return text[text.index("<svg"):]
@@ -148,7 +151,6 @@ def _summary_section(tree: xr.DataTree) -> str:
 
 
 def _trend_section(tree: xr.DataTree) -> str:
-    from eis_pipeline.report import figures
 
     if "campaign" not in tree.children:
         return ""
@@ -197,7 +199,6 @@ def _sample_section(name: str, node: xr.DataTree,
                     failed: dict[str, list[str]]) -> str:
     """A sample's Arrhenius plot, spectrum table and per-spectrum figures (``images``: id ->
     title and rendered PNGs; ``failed``: id -> reasons of figures that could not be drawn)."""
-    from eis_pipeline.report import figures
 
     parts = [f'<h2 id="{_anchor("sample", name)}">Sample {_esc(name)}</h2>']
     if "conductivity" in node.children and "arrhenius" in node.children:
@@ -250,7 +251,6 @@ def _chunks(node: xr.DataTree, size: int) -> list[xr.DataTree]:
 def _render_chunk(node: xr.DataTree) -> tuple[list[tuple[str, str, list[tuple[str, bytes]]]],
                                                list[dict[str, Any]]]:
     """A worker's task: the PNGs of a chunk's spectra, and the figures that failed."""
-    from eis_pipeline.report.plots import render_spectra
 
     failures: list[dict[str, Any]] = []
     rendered = render_spectra(node, fmt="png", dpi=_SPECTRUM_DPI, failures=failures)
@@ -262,7 +262,6 @@ def _spectrum_images(samples: list[tuple[str, xr.DataTree]], jobs: int, progress
                                 list[dict[str, Any]]]:
     """Every sample's per-spectrum PNGs, drawn in ``jobs`` processes (drawing is the slow
     part of a report: about a second of matplotlib per figure); the figures that failed."""
-    from eis_pipeline.parallel import run_tasks
 
     chunks = [c for _, node in samples for c in _chunks(node, 4)]
     images: dict[str, dict[str, tuple[str, list[tuple[str, bytes]]]]] = {}
@@ -277,14 +276,14 @@ def _spectrum_images(samples: list[tuple[str, xr.DataTree]], jobs: int, progress
     return images, failures
 
 
-def _failures_section(tree: xr.DataTree, figures: list[dict[str, Any]]) -> str:
+def _failures_section(tree: xr.DataTree, drawn: list[dict[str, Any]]) -> str:
     """The run's /failures table, then the report's own figures that could not be drawn."""
     ds = tree["failures"].ds if "failures" in tree.children else xr.Dataset()
     names = [str(v) for v in ds.data_vars]
     cells = [[_esc(ds[v].values[i]) for v in names] for i in range(ds.sizes.get("failure", 0))]
-    if figures:
+    if drawn:
         names = names or ["sample", "file", "stage", "error", "reason"]
-        cells += [[_esc(f.get(v, "")) for v in names] for f in figures]
+        cells += [[_esc(f.get(v, "")) for v in names] for f in drawn]
     if not cells:
         return "<p>None: every file and spectrum was processed.</p>"
     return _table(names, cells, kind="sortable info")
@@ -318,7 +317,8 @@ def _provenance_section(tree: xr.DataTree, command: str | None) -> str:
                               f"<code>{_esc(child.attrs.get('source_sha256', ''))}</code>"])
     if files:
         parts.append("<details><summary>Input files and their SHA-256</summary>"
-                     + _table(["sample", "spectrum", "file", "sha256"], files, kind="sortable info") + "</details>")
+                     + _table(["sample", "spectrum", "file", "sha256"], files,
+                              kind="sortable info") + "</details>")
     config = attrs.get("config")
     if config:
         try:

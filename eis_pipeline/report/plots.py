@@ -15,8 +15,13 @@ from typing import Any, TypeVar
 import numpy as np
 import xarray as xr
 
+from eis_pipeline.circuits import compile_circuit
+from eis_pipeline.circuits.roles import Roles
 from eis_pipeline.conventions import ZERO_CELSIUS_K
+from eis_pipeline.io.atomic import replacing
+from eis_pipeline.report import figures
 from eis_pipeline.report.tables import COMPONENTS
+from eis_pipeline.tasks import failure_record
 
 SPECTRUM_DPI = 120
 T = TypeVar("T")
@@ -36,7 +41,6 @@ def write_spectrum_plots(spectrum: xr.Dataset, fit: Any, arcs: Mapping[str, Any]
     ``<stem>_nyquist.<fmt>`` and ``<stem>_bode.<fmt>``; ``fit`` as
     :func:`~eis_pipeline.report.figures.nyquist` takes it. Screen resolution: a campaign has
     many spectra, and this is the slow part."""
-    from eis_pipeline.report import figures
 
     return [figures.save_figure(figures.nyquist(spectrum, fit=fit, arcs=arcs,
                                                 series_resistance=series_resistance,
@@ -46,23 +50,30 @@ def write_spectrum_plots(spectrum: xr.Dataset, fit: Any, arcs: Mapping[str, Any]
                                 stem.with_name(f"{stem.name}_bode.{fmt}"), dpi=SPECTRUM_DPI)]
 
 
+#: One arc alone, R‖C and R‖CPE (indexed by "has a CPE"), evaluated by the circuit compiler.
+_ARC = (compile_circuit("p(R0,C0)"), compile_circuit("p(R0,CPE0)"))
+
+
 def fitted_arcs(frequency: Any, values: Mapping[str, float],
                 roles: Mapping[str, Mapping[str, str]]) -> tuple[dict[str, Any] | None, float]:
     """Each fitted R‖CPE arc (bulk, grain boundary) of a preset fit on ``frequency`` (Hz), for
     :func:`~eis_pipeline.report.figures.nyquist`, and the series resistance before them (ohm: a bulk
     read at the high-frequency intercept, else 0). ``values`` maps parameter names to values,
     ``roles`` is the preset's role mapping."""
-    from eis_pipeline.testing.simulate import rq_impedance
 
     arcs = {}
     series = 0.0
     for role in ("bulk", "grain_boundary"):
         elements = roles.get(role, {})
-        r, cpe = elements.get("resistance"), elements.get("cpe")
-        if r and cpe and np.isfinite([values.get(r, np.nan), values.get(f"{cpe}_0", np.nan)]).all():
-            arcs[role.replace("_", " ")] = rq_impedance(
-                np.asarray(frequency), values[r], values[f"{cpe}_0"], values[f"{cpe}_1"])
-        elif role == "bulk" and r and not cpe and np.isfinite(values.get(r, np.nan)):
+        r, cpe, cap = elements.get("resistance"), elements.get("cpe"), elements.get("capacitor")
+        if r and (cpe or cap):
+            arc = ([values.get(r, np.nan), values.get(f"{cpe}_0", np.nan),
+                    values.get(f"{cpe}_1", np.nan)] if cpe
+                   else [values.get(r, np.nan), values.get(str(cap), np.nan)])
+            if np.isfinite(arc).all():
+                arcs[role.replace("_", " ")] = _ARC[bool(cpe)].impedance(
+                    np.asarray(arc, dtype=float), np.asarray(frequency, dtype=float))
+        elif role == "bulk" and r and np.isfinite(values.get(r, np.nan)):
             series = float(values[r])   # the intercept: the arcs start at R_bulk
     return arcs or None, series
 
@@ -70,23 +81,18 @@ def fitted_arcs(frequency: Any, values: Mapping[str, float],
 def _arcs(node: xr.DataTree, sid: str,
           spectrum: xr.Dataset) -> tuple[dict[str, Any] | None, float]:
     """:func:`fitted_arcs` of spectrum ``sid`` of a sample node of the results tree."""
-    import json
 
     if "fit" not in node.children:
         return None, 0.0
     fits = node["fit"].ds
     row = int(np.flatnonzero(fits["spectrum_id"].values.astype(str) == sid)[0])
-    roles = json.loads(str(fits.attrs.get("roles", "{}")))
-    if "preset" in fits:  # circuit chosen per spectrum: roles of that spectrum's preset
-        presets = json.loads(str(fits.attrs.get("presets", "{}")))
-        roles = json.loads(presets.get(str(fits["preset"].values[row]), {}).get("roles") or "{}")
+    roles = Roles.of(fits, row)   # per spectrum: "auto" chose each spectrum's circuit
     values = dict(zip(fits["param"].values.astype(str), fits["value"].values[row], strict=True))
     return fitted_arcs(spectrum["frequency"].values, values, roles)
 
 
 def _checks(node: xr.DataTree, sid: str, spectrum: xr.Dataset, title: str) -> Any:
     """KK residuals and DRT of spectrum ``sid`` of a sample node, as one figure."""
-    from eis_pipeline.report import figures
 
     kk = node["validation"].ds
     row = int(np.flatnonzero(kk["spectrum_id"].values.astype(str) == sid)[0])
@@ -112,7 +118,6 @@ def spectrum_figures(node: xr.DataTree,
     ``build()`` draws it (``nyquist`` with each fitted arc, ``bode`` with residuals, and
     ``checks``: the Kramers-Kronig residuals and DRT when the node has them). Building is
     left to the caller so that one failing figure can be recorded and the rest drawn."""
-    from eis_pipeline.report import figures
 
     ds = node["spectra"][sid].to_dataset()
     title = spectrum_title(f"{node.name} · {sid}", ds)
@@ -138,14 +143,12 @@ def _isolated(failures: list[dict[str, Any]] | None, sample: str, what: str,
     try:
         return build()
     except Exception as exc:
-        from eis_pipeline.tasks import failure_record
 
         failures.append(failure_record(sample, what, "plot", exc))
         return None
 
 
 def _render(build: Callable[[], Any], fmt: str, dpi: int) -> bytes:
-    from eis_pipeline.report import figures
 
     return figures.figure_bytes(build(), fmt, dpi=dpi)
 
@@ -180,8 +183,6 @@ def write_sample_plots(node: xr.DataTree, folder: str | Path, *, fmt: str = "png
     the Kramers-Kronig/DRT checks of every spectrum. Each figure stands alone: one that
     fails is recorded in ``failures`` (stage "plot"; raised when None) and the others are
     still written."""
-    from eis_pipeline.io.atomic import replacing
-    from eis_pipeline.report import figures
 
     folder = Path(folder)
     name = str(node.name)
@@ -213,7 +214,6 @@ def write_sample_plots(node: xr.DataTree, folder: str | Path, *, fmt: str = "png
 def write_campaign_plots(tree: xr.DataTree, folder: str | Path, *,
                          fmt: str = "png") -> list[Path]:
     """σ(25 °C) against every synthesis parameter that varies across the campaign."""
-    from eis_pipeline.report import figures
 
     written: list[Path] = []
     if "campaign" not in tree.children:

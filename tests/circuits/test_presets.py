@@ -26,13 +26,13 @@ def test_roles_name_elements_of_the_right_kind(name: str) -> None:
         for kind, element in elements.items():
             assert kinds[element] == KIND_OF_ROLE_ELEMENT[kind]
     assert ("inductance" in preset.roles) == ("L0" in kinds)
-    json.dumps(preset.roles_dict())
+    json.dumps(preset.roles.to_dict())
 
 
 def test_contract_presets() -> None:
     p = get_preset("bulk-gb-electrode")
     assert p.circuit == "p(R1,CPE1)-p(R2,CPE2)-CPE3"
-    assert p.roles_dict() == {"bulk": {"resistance": "R1", "cpe": "CPE1"},
+    assert p.roles == {"bulk": {"resistance": "R1", "cpe": "CPE1"},
                               "grain_boundary": {"resistance": "R2", "cpe": "CPE2"},
                               "electrode": {"cpe": "CPE3"}}
     assert not p.bulk_from_intercept

@@ -33,7 +33,7 @@ def fake_files(tmp_path, monkeypatch):
                                      "source_sha256": "0" * 64})
                 for i in range(sweeps)]
 
-    monkeypatch.setattr("eis_pipeline.io.registry.read_spectra", read_spectra)
+    monkeypatch.setattr("eis_pipeline.tasks.read_spectra", read_spectra)
     return paths
 
 
@@ -92,9 +92,9 @@ def test_unreadable_file_is_reported_and_others_fitted(fake_files):
 def test_unfittable_sweep_is_reported_others_fitted_exit_1(fake_files, monkeypatch):
     """A three-point sweep cannot be fitted: its row says why, the rest are fitted, the
     summary says 'failed' (not 'did not converge') and the exit status is 1."""
-    import eis_pipeline.io.registry as registry
+    import eis_pipeline.tasks as tasks
 
-    whole = registry.read_spectra
+    whole = tasks.read_spectra
 
     def read_spectra(path, format=None):
         spectra = whole(path, format)
@@ -102,7 +102,7 @@ def test_unfittable_sweep_is_reported_others_fitted_exit_1(fake_files, monkeypat
             return [spectra[0].isel(frequency=slice(0, 3))]
         return spectra
 
-    monkeypatch.setattr(registry, "read_spectra", read_spectra)
+    monkeypatch.setattr(tasks, "read_spectra", read_spectra)
     result = CliRunner().invoke(cli, ["fit", str(fake_files[0]), str(fake_files[1])])
     assert result.exit_code == 1, result.output
     assert "3 points, too few to fit 8 free parameters" in result.output
@@ -159,7 +159,7 @@ def test_write_error_is_reported_without_traceback(fake_files, tmp_path, monkeyp
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied", str(tmp_path / "fits.h5"))
 
-    monkeypatch.setattr("eis_pipeline.io.hdf5.ResultsWriter", refuse)
+    monkeypatch.setattr("eis_pipeline.pipeline.ResultsWriter", refuse)
     r = CliRunner().invoke(cli, ["fit", str(fake_files[0]), "-o", str(tmp_path / "fits.h5")])
     assert r.exit_code == 1 and "error: " in r.output and "Permission denied" in r.output
     assert isinstance(r.exception, SystemExit)
@@ -204,7 +204,7 @@ def test_a_normal_fit_has_no_bound_marks(fake_files):
 
 
 def test_format_value_marks():
-    from eis_pipeline.cli.fit import format_value
+    from eis_pipeline.report.fit_tables import format_value
 
     assert format_value(0.011, 3.6e3, at_bound=True) == "0.011 ± 3.6e+03 (at bound)"
     assert format_value(150.0, float("nan"), at_bound=True) == "150 (at bound)"

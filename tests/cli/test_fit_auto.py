@@ -37,7 +37,7 @@ def fake_files(tmp_path, monkeypatch):
                               attrs={"source": str(path), "source_format": "fake",
                                      "source_sha256": "0" * 64})]
 
-    monkeypatch.setattr("eis_pipeline.io.registry.read_spectra", read_spectra)
+    monkeypatch.setattr("eis_pipeline.tasks.read_spectra", read_spectra)
     return paths
 
 

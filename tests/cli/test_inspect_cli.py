@@ -24,7 +24,7 @@ def fake_file(tmp_path, monkeypatch):
                                            "source_sha256": "0" * 64, "sweep": 0,
                                            "drift_corrected": 0, "cycle_number": 1})]
 
-    monkeypatch.setattr("eis_pipeline.io.registry.read_spectra", read_spectra)
+    monkeypatch.setattr("eis_pipeline.report.describe.read_spectra", read_spectra)
     return path
 
 
@@ -73,7 +73,7 @@ def test_fit_output_file_is_described_as_results(fake_file, tmp_path, monkeypatc
     f = np.logspace(6, 0, 41)
     true = [2.0e5, 5.0e-12, 0.95, 4.0e5, 2.0e-9, 0.85, 1.0e-6, 0.90]
     z = compile_circuit("bulk-gb-electrode").impedance(np.array(true), f)
-    monkeypatch.setattr("eis_pipeline.io.registry.read_spectra",
+    monkeypatch.setattr("eis_pipeline.tasks.read_spectra",
                         lambda p, format=None: [make_spectrum(
                             f, z, attrs={"source": str(p), "source_sha256": "0" * 64})])
     out = tmp_path / "fits.h5"

@@ -26,7 +26,7 @@ def test_os_error_during_run_is_an_error_line(tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied", str(tmp_path / "out.h5"))
 
-    monkeypatch.setattr("eis_pipeline.pipeline.run", refuse)
+    monkeypatch.setattr("eis_pipeline.cli.run.run_campaign", refuse)
     r = CliRunner().invoke(cli, ["run", str(cfg), "-o", str(tmp_path / "out.h5")])
     assert r.exit_code == 1 and "error: " in r.output and "Permission denied" in r.output
     assert "1 sample, 1 file" in r.output

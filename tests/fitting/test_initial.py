@@ -21,7 +21,7 @@ def starts(preset, params, f):
     c = compile_circuit(preset)
     z = c.impedance(params, f)
     fs = np.broadcast_to(f, z.shape)
-    return initial_guesses(fs, z, c.param_names, p.roles_dict(), p.bulk_from_intercept)
+    return initial_guesses(fs, z, c.param_names, p.roles, p.bulk_from_intercept)
 
 
 def test_two_arc_start_is_close_to_truth():

@@ -19,7 +19,6 @@ import xarray as xr
 from eis_pipeline.io import hdf5
 from eis_pipeline.io.hdf5 import (
     ResultsError,
-    describe_results,
     encode,
     read_results,
     write,
@@ -196,17 +195,6 @@ def test_sigkill_during_write_keeps_previous_file(tmp_path: Path,
     assert list(tmp_path.glob(".r.h5.*.tmp"))
     write_results(small_tree(rng), path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.h5"]
-
-
-def test_describe_results(tmp_path: Path, rng: np.random.Generator) -> None:
-    path = write_results(small_tree(rng), tmp_path / "r.h5", config={"name": "NaCB11H12"})
-    text = describe_results(path)
-    assert "NaCB11H12" in text and "samples     1" in text
-    row = next(line for line in text.splitlines() if line.strip().startswith("mill045"))
-    assert row.split()[1:4] == ["1", "1", "1"]       # spectra, fits ok, failed
-    assert "4.10e-03 ± 1.0e-04" in row and "σ25 total" in text
-    assert "failures    1" in text and "bad.mpt | no frequency column" in text
-    assert "best sample mill045" in text
 
 
 def test_read_errors(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from eis_pipeline.exceptions import CircuitError
 from eis_pipeline.physics.conductivity import conductivity
-from eis_pipeline.physics.roles import EPSILON_0_F_PER_CM, parse_layout, parse_roles
+from eis_pipeline.physics.roles import EPSILON_0_F_PER_CM, parse_layout
 from tests.physics.fits_factory import (
     BULK_GB_ELECTRODE,
     BULK_GB_ELECTRODE_ROLES,
@@ -49,15 +49,6 @@ def test_parse_layout_rejects_malformed(bad: str) -> None:
     with pytest.raises(CircuitError) as info:
         parse_layout(bad)
     assert info.value.position is not None
-
-
-def test_parse_roles() -> None:
-    assert parse_roles("{}") == {}
-    assert parse_roles('{"bulk": {"resistance": "R1"}}') == {"bulk": {"resistance": "R1"}}
-    with pytest.raises(CircuitError, match="unknown role"):
-        parse_roles('{"bulkk": {"resistance": "R1"}}')
-    with pytest.raises(CircuitError, match="JSON"):
-        parse_roles("{bulk")
 
 
 def test_custom_circuit_assigned_from_capacitance_either_numbering() -> None:

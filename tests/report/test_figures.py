@@ -319,6 +319,11 @@ def test_fitted_arcs_from_preset_roles() -> None:
     arcs, series = fitted_arcs(f, intercept, PRESETS["hf-intercept-gb-electrode"].roles)
     assert arcs is not None and list(arcs) == ["grain boundary"] and series == 42.0
     assert fitted_arcs(f, {"R0": 1.0}, {}) == (None, 0.0)
+    # an R‖C arc of a custom circuit: Z = R / (1 + jωRC), the closed form
+    arcs, _ = fitted_arcs(f, {"R0": 50.0, "C0": 1e-9},
+                          {"bulk": {"resistance": "R0", "capacitor": "C0"}})
+    assert arcs is not None
+    np.testing.assert_allclose(arcs["bulk"], 50.0 / (1 + 2j * np.pi * f * 50.0 * 1e-9))
 
 
 def test_drt_gamma_axis_is_logarithmic() -> None:

@@ -37,7 +37,6 @@ This package is the stable import path; its modules have one job each:
 :mod:`.write`             :class:`ResultsWriter` and :func:`write_results` (the two above,
                           atomic through :mod:`eis_pipeline.io.atomic`)
 :mod:`.read`              :func:`read_results`
-:mod:`.describe`          :func:`describe_results`, the text summary of ``inspect``
 :mod:`.netcdf`            netCDF-4-on-HDF5 names and markers shared by writer and reader
 :mod:`.errors`            :class:`ResultsError`
 ========================  =================================================================
@@ -45,10 +44,8 @@ This package is the stable import path; its modules have one job each:
 
 from __future__ import annotations
 
-from eis_pipeline.io.hdf5.describe import describe_results
 from eis_pipeline.io.hdf5.errors import ResultsError
 from eis_pipeline.io.hdf5.read import read_results
 from eis_pipeline.io.hdf5.write import ResultsWriter, write_results
 
-__all__ = ["ResultsError", "ResultsWriter", "describe_results", "read_results",
-           "write_results"]
+__all__ = ["ResultsError", "ResultsWriter", "read_results", "write_results"]

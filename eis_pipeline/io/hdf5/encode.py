@@ -22,6 +22,7 @@ import numpy as np
 import xarray as xr
 from xarray.conventions import cf_encoder, encode_dataset_coordinates
 
+from eis_pipeline import __version__
 from eis_pipeline.io.hdf5.netcdf import plain_dtype
 
 __all__ = ["EncodedGroup", "clean_attrs", "encode_dataset", "encode_tree",
@@ -131,7 +132,6 @@ def provenance_attrs(tree: xr.DataTree, config: str | Mapping[str, Any] | None,
                history: str | None) -> dict[str, Any]:
     """The root attributes saying what wrote the file, when, from which config and command
     (``history`` is appended to ``tree``'s own ``history``, as netCDF's convention has it)."""
-    from eis_pipeline import __version__
 
     now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     previous = str(tree.attrs.get("history", "")).strip()

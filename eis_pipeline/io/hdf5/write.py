@@ -20,6 +20,7 @@ import h5py
 import numpy as np
 import xarray as xr
 
+from eis_pipeline import __version__
 from eis_pipeline.io.atomic import fsync, fsync_dir, remove_stale_temps, temp_path
 from eis_pipeline.io.hdf5.encode import encode_tree, provenance_attrs
 from eis_pipeline.io.hdf5.errors import ResultsError
@@ -45,7 +46,6 @@ class ResultsWriter:
 
     def __init__(self, path: str | Path, *, config: str | Mapping[str, Any] | None = None,
                  history: str | None = None, attrs: Mapping[str, Any] | None = None) -> None:
-        from eis_pipeline import __version__
 
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
