@@ -132,7 +132,8 @@ def nyquist(spectrum: SpectrumLike, fit: Any = None,
     (see :func:`arc_view_limit`), and every data point outside the view is drawn as a red
     triangle at the edge it left through, counted in the legend ("3 off scale"). When the
     high-frequency arc spans less than a tenth of the view, an inset shows it (see
-    :func:`high_frequency_extent`), placed in the corner holding the fewest points.
+    :func:`high_frequency_extent`), placed in the corner holding the fewest points. The legend
+    sits beside the axes, where it hides nothing.
 
     Parameters
     ----------
@@ -200,16 +201,16 @@ def nyquist(spectrum: SpectrumLike, fit: Any = None,
             top = _top_decade_extent(f[bulk], z[bulk])
             hf = top if top is not None and top[1] - top[0] < 0.03 * width else hf
         zoomed, inner_scale = None, 1.0
-        if inset and hf is not None and hf[1] - hf[0] < 0.1 * width:
+        # (an inset needs data to show: a fitted arc above the measured window is not one)
+        if (inset and hf is not None and hf[1] - hf[0] < 0.1 * width
+                and _inset_view(z[bulk], hf)[4] >= 3):
             inner_scale = _ohm_scale(np.array([hf[1]]))[0]   # the inset's own unit
             corner = _corners_by_emptiness(z[bulk], fit_fz, view)[0]
             zoomed = _high_frequency_inset(ax, z, fit_fz, shifted, hf, corner, scale)
-            # beside the axes: the inset takes the emptiest corner
-            ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
-            if own_figure:
-                fig.set_size_inches(4.8, 3.2)
-        else:
-            ax.legend(loc="best")
+        # beside the axes, as in every Nyquist plot: inside, it hides points or the inset
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+        if own_figure:
+            fig.set_size_inches(4.8, 3.2)
         if annotate_decades and f[bulk].size > 2:
             _layout(fig)
             avoid = [_extent(ax.get_legend())]
@@ -386,6 +387,20 @@ def _corners_by_emptiness(z: NDArray[np.complex128],
     return sorted(_CORNERS, key=lambda name: counts[name])   # stable: upper left on ties
 
 
+def _inset_view(z: NDArray[np.complex128],
+                hf: tuple[float, float]) -> tuple[float, float, float, float, int]:
+    """(x0, x1, y0, y1) in ohm of an inset on the Z' range ``hf``, and how many data points
+    it shows."""
+    width = max(hf[1] - hf[0], 1e-12 * max(abs(hf[1]), 1.0))
+    x0, x1 = hf[0] - 0.15 * width, hf[1] + 0.35 * width
+    x, y = z.real, -z.imag
+    seen = np.isfinite(z) & (x >= x0) & (x <= x1)
+    height = 1.1 * float(np.max(y[seen])) if seen.any() else 0.6 * width
+    y0 = -0.1 * width
+    y1 = min(max(0.6 * width, height), (x1 - x0) + y0)
+    return x0, x1, y0, y1, int(np.sum(seen & (y >= y0) & (y <= y1)))
+
+
 def _high_frequency_inset(ax: Axes, z: NDArray[np.complex128],
                           fit_fz: tuple[NDArray[np.float64], NDArray[np.complex128]] | None,
                           shifted: list[tuple[str, str, NDArray[np.complex128]]],
@@ -394,13 +409,7 @@ def _high_frequency_inset(ax: Axes, z: NDArray[np.complex128],
     unit, and a frame on the main axes around what it shows."""
     from matplotlib.patches import Rectangle
 
-    width = max(hf[1] - hf[0], 1e-12 * max(abs(hf[1]), 1.0))
-    x0, x1 = hf[0] - 0.15 * width, hf[1] + 0.35 * width
-    x, y = z.real, -z.imag
-    seen = np.isfinite(z) & (x >= x0) & (x <= x1)
-    height = 1.1 * float(np.max(y[seen])) if seen.any() else 0.6 * width
-    y0 = -0.1 * width
-    y1 = min(max(0.6 * width, height), (x1 - x0) + y0)
+    x0, x1, y0, y1, _ = _inset_view(z, hf)
     scale, unit = _ohm_scale(np.array([hf[1]]))
     box = ax.inset_axes((*_CORNERS[corner], 0.4, 0.4))
     _draw_nyquist(box, z, fit_fz, shifted, scale, None)
