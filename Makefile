@@ -48,10 +48,11 @@ PACKAGE_SRC  := $(shell find eis_pipeline -name '*.py' 2>/dev/null)
 $(DEMO_RESULTS): $(STAMP) $(DEMO_INPUTS) $(PACKAGE_SRC)
 	$(BIN)/eis-pipeline run $(DEMO_CONFIG) -o $@ --plots all
 
-demo: $(DEMO_RESULTS)  ## run the demo campaign on sample_data/ and check it against its ground truth
+demo: $(DEMO_RESULTS)  ## run the demo campaign on sample_data/, check it against its ground truth, write its HTML report
 	@$(BIN)/eis-pipeline inspect $(DEMO_RESULTS)
 	@echo
 	@$(BIN)/python scripts/check_demo.py $(DEMO_RESULTS) sample_data/ground_truth.json
+	@$(BIN)/eis-pipeline report $(DEMO_RESULTS)
 
 bench: $(STAMP)  ## benchmarks against impedance.py; writes bench/RESULTS.md
 	$(BIN)/python -m bench

@@ -369,9 +369,11 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
                 # this sample's group could not be encoded: recorded, the others are written
                 failures.append(failure_record(name, "", "write", exc))
         if write and mode != "none":
-            # after the node is written: a figure that fails loses no fit
+            # after the node is written: a figure that fails loses no fit, and is recorded
+            # on its own (the sample's other figures are still drawn)
             with _recorded(None if strict else failures, name, "plot"):
-                write_sample_plots(node, folder, fmt=cfg.plot_format, spectra=mode == "all")
+                write_sample_plots(node, folder, fmt=cfg.plot_format, spectra=mode == "all",
+                                   failures=None if strict else failures)
         if not keep and "spectra" in node.children:
             # a new root over the other children: copying the node would copy every spectrum
             node = xr.DataTree(node.to_dataset(inherit=False), name=node.name,

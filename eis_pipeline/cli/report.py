@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from pathlib import Path
 
 import click
+import xarray as xr
 
+from eis_pipeline.exceptions import EisError, OutputError
 from eis_pipeline.io.hdf5.read import read_results
-from eis_pipeline.report.html import write_report
+from eis_pipeline.io.outputs import check_outputs
+from eis_pipeline.report.html import GENERATOR, write_report
 
 
 def report_command_line() -> str:
@@ -17,11 +21,44 @@ def report_command_line() -> str:
     return shlex.join(["eis-pipeline", *sys.argv[1:]])
 
 
+def recorded_inputs(results: Path, tree: xr.DataTree) -> list[Path]:
+    """The results file and every raw file its spectra were read from: what a report or an
+    export must never overwrite."""
+    sources = [Path(str(child.attrs["source"])) for node in tree.children.values()
+               if "spectra" in node.children
+               for child in node["spectra"].children.values() if child.attrs.get("source")]
+    return [results, *sources]
+
+
+def is_report(path: Path) -> bool:
+    """Whether ``path`` is an HTML report this tool wrote (its generator tag near the top)."""
+    try:
+        with open(path, "rb") as f:
+            return GENERATOR.encode() in f.read(2048)
+    except OSError:
+        return False
+
+
+def check_report_output(output: Path, inputs: list[Path]) -> None:
+    """Refuse a report path that is an input (the results file, a raw file), a folder, or an
+    existing file that is not a previous report (a results file above all)."""
+
+    check_outputs(inputs, files=[output])
+    if os.path.lexists(output) and not is_report(output):
+        raise OutputError("a file that is not a report written by eis-pipeline is already "
+                          "there (a results file or someone's data); choose another -o, or "
+                          "delete the file if it is not needed", output)
+
+
 @click.command()
 @click.argument("results", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="HTML file to write. Default: RESULTS with the suffix .html.")
-def report(results: Path, output: Path | None) -> None:
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="HTML file to write. Default: RESULTS with the suffix .html. Only a "
+                   "previous report is replaced, never a results or raw data file.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=os.cpu_count() or 1,
+              show_default="the number of CPUs",
+              help="Processes drawing the per-spectrum figures (the slow part).")
+def report(results: Path, output: Path | None, jobs: int) -> None:
     """Write one self-contained HTML file describing RESULTS (.h5).
 
     The file needs no network when opened (figures are inline, no external scripts) and
@@ -36,7 +73,12 @@ def report(results: Path, output: Path | None) -> None:
     """
 
     output = output or results.with_suffix(".html")
-    if output.resolve() == results.resolve():
-        raise click.BadParameter("the report would overwrite the results file", param_hint="-o")
-    path = write_report(read_results(results), output, command=report_command_line())
+    try:
+        tree = read_results(results)
+        check_report_output(output, recorded_inputs(results, tree))
+        path = write_report(tree, output, command=report_command_line(), jobs=jobs,
+                            progress=None)
+    except (EisError, OSError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
     click.echo(f"report -> {path}")

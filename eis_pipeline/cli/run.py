@@ -145,6 +145,11 @@ def run(sources: tuple[Path, ...], output: Path | None, geometry: dict[str, floa
     if compiled_lm.needs_compiling():
         click.echo(compiled_lm.COMPILING_NOTE, err=True)
     try:
+        if html_report:   # refused before hours of fitting, not after
+            from eis_pipeline.cli.report import check_report_output
+
+            check_report_output(out.with_suffix(".html"),
+                                [out, *(p for s in cfg.samples for p in s.paths)])
         tree = run_campaign(cfg, output=out, jobs=jobs, scheduler=scheduler, resume=resume,
                             strict=strict, progress=progress, plots=want_plots,
                             time_limit_s=time_limit_s)
@@ -158,7 +163,7 @@ def run(sources: tuple[Path, ...], output: Path | None, geometry: dict[str, floa
 
         # from the file: the in-memory tree may have dropped the spectra to save memory
         page = write_report(read_results(out), out.with_suffix(".html"),
-                            command=report_command_line())
+                            command=report_command_line(), jobs=jobs, progress=progress)
         click.echo(f"report: {page}", err=True)
     failures = tree["failures"].ds
     n_failed = failures.sizes.get("failure", 0)

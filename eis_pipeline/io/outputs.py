@@ -85,7 +85,7 @@ def check_outputs(inputs: Iterable[Path], *, files: Iterable[Path] = (),
     for folder in folders:
         real = Path(os.path.realpath(folder))
         if real.exists() and not real.is_dir():
-            raise OutputError("the plots folder's name is taken by a file; choose another "
+            raise OutputError("the output folder's name is taken by a file; choose another "
                               "output name", folder)
         inside = sorted(p for r, p in by_path.items() if r.is_relative_to(real))
         if inside:

@@ -124,9 +124,17 @@ def _ohm_scale(values: NDArray[np.float64]) -> tuple[float, str]:
 def nyquist(spectrum: SpectrumLike, fit: Any = None,
             arcs: Mapping[str, ArrayLike] | None = None, ax: Axes | None = None, *,
             label: str = "data", title: str | None = None,
-            annotate_decades: bool = True, zoom: bool = True,
-            series_resistance: float = 0.0) -> Figure:
+            annotate_decades: bool = True, zoom: bool = True, robust: bool = True,
+            inset: bool = True, series_resistance: float = 0.0) -> Figure:
     """Nyquist plot: -Z'' upward against Z', equal aspect.
+
+    The view is set by the data, not by its worst point: isolated outliers (see
+    :func:`nyquist_outliers`) do not widen it, a dwarfing electrode spike is cut at its foot
+    (see :func:`arc_view_limit`), and every data point outside the view is drawn as a red
+    triangle at the edge it left through, counted in the legend ("3 off scale"). When the
+    high-frequency arc spans less than a tenth of the view, an inset shows it (see
+    :func:`high_frequency_extent`), placed in the corner holding the fewest points. The legend
+    sits beside the axes, where it hides nothing.
 
     Parameters
     ----------
@@ -147,79 +155,327 @@ def nyquist(spectrum: SpectrumLike, fit: Any = None,
     label, title : str
         Legend entry of the data; axes title.
     annotate_decades : bool
-        Label the data point nearest each decade of frequency.
+        Label the data point nearest each decade of frequency (labels never overlap each
+        other, the legend or the inset).
     zoom : bool
         When a blocking-electrode spike dwarfs the arcs, show the arcs and the foot of the
-        spike (see :func:`arc_view_limit`) rather than the whole spike.
+        spike rather than the whole spike.
+    robust : bool
+        Keep isolated outliers out of the axis limits (they are still drawn, at the edge).
+    inset : bool
+        Add the high-frequency inset when that arc is small.
     """
     f, z = _as_spectrum(spectrum)
     fit_fz = _as_fit(fit, spectrum)
+    finite = np.isfinite(z) & np.isfinite(f)
+    bulk = finite & ~nyquist_outliers(z) if robust else finite
+    offset = float(series_resistance) if np.isfinite(series_resistance) else 0.0
+    shifted = []   # (name, colour, Z shifted to where the arc sits)
+    bulk_span = None   # Z' from where the bulk arc starts to where it ends (its R)
+    for i, (name, arc) in enumerate((arcs or {}).items()):
+        za = np.asarray(arc, dtype=np.complex128)
+        # the same colour for a role in every plot (grain boundary alone stays pink)
+        shifted.append((name, _ARC_COLORS.get(name, f"C{(i + 2) % 7}"), za + offset))
+        width = float(np.nanmax(za.real))
+        if name == "bulk":
+            bulk_span = (offset, offset + width)
+        offset += width
     with _style():
+        own_figure = ax is None
         fig, ax = _figure(ax, (3.5, 3.2))
-        limit = arc_view_limit(f, z) if zoom else None
-        if limit is not None:
-            scale, unit = _ohm_scale(np.array([limit]))
-        else:
-            everything = [z] + ([fit_fz[1]] if fit_fz else [])
-            scale, unit = _ohm_scale(np.concatenate([np.abs(v) for v in everything]))
-        offset = float(series_resistance) if np.isfinite(series_resistance) else 0.0
-        for i, (name, arc) in enumerate((arcs or {}).items()):
-            za = np.asarray(arc, dtype=np.complex128)
-            # the same colour for a role in every plot (grain boundary alone stays pink)
-            color = _ARC_COLORS.get(name, f"C{(i + 2) % 7}")
-            ax.fill_between((za.real + offset) / scale, 0, -za.imag / scale, color=color,
-                            alpha=0.12, linewidth=0)
-            ax.plot((za.real + offset) / scale, -za.imag / scale, "--", color=color,
-                    linewidth=1.0, label=name)
-            offset += float(np.nanmax(za.real))
-        ax.plot(z.real / scale, -z.imag / scale, "o", mfc="none", mew=0.9, color="C0",
-                label=label)
-        if fit_fz is not None:
-            order = np.argsort(fit_fz[0])
-            zf = fit_fz[1][order]
-            ax.plot(zf.real / scale, -zf.imag / scale, "-", color="C1", label="fit")
-        ax.axhline(0, color="0.6", linewidth=0.6, zorder=0)
-        if limit is not None:
-            x0 = min(0.0, float(np.min(z.real))) / scale
-            shown = z.real <= limit
-            span = limit / scale - x0
-            # show the inductive tail, but give at most 40 % of the height to it
-            y0 = max(min(-0.05 * limit, 1.1 * float(np.min(-z.imag[shown]))) / scale,
-                     -0.4 * span)
-            ax.set_xlim(x0, limit / scale)
-            ax.set_ylim(y0, y0 + 0.85 * span)
-            ax.set_aspect("equal", adjustable="box")
-        else:
-            ax.set_aspect("equal", adjustable="datalim")
+        limit = arc_view_limit(f[bulk], z[bulk]) if zoom else None
+        view = _nyquist_view(z[bulk], limit)
+        scale, unit = _ohm_scale(np.array([max(abs(view[0]), view[1], view[3])]))
+        _draw_nyquist(ax, z, fit_fz, shifted, scale, label)
+        ax.set_xlim(view[0] / scale, view[1] / scale)
+        ax.set_ylim(view[2] / scale, view[3] / scale)
+        ax.set_aspect("equal", adjustable="box")
+        _mark_off_scale(ax, z[finite], view, scale)
         ax.set_xlabel(f"Z′ ({unit})")
         ax.set_ylabel(f"−Z″ ({unit})")
         if title:
             ax.set_title(title)
-        ax.legend(loc="best")
-        if annotate_decades and f.size > 2:
-            _annotate_decades(ax, f, z.real / scale, -z.imag / scale)
+        width = view[1] - view[0]
+        hf = bulk_span or high_frequency_extent(f[bulk], z[bulk])
+        if bulk_span is None and (hf is None or hf[1] - hf[0] >= 0.1 * width):
+            # no small arc closes in the data: the top decade, when it is crowded in a corner
+            top = _top_decade_extent(f[bulk], z[bulk])
+            hf = top if top is not None and top[1] - top[0] < 0.03 * width else hf
+        zoomed, inner_scale = None, 1.0
+        # (an inset needs data to show: a fitted arc above the measured window is not one)
+        if (inset and hf is not None and hf[1] - hf[0] < 0.1 * width
+                and _inset_view(z[bulk], hf)[4] >= 3):
+            inner_scale = _ohm_scale(np.array([hf[1]]))[0]   # the inset's own unit
+            corner = _corners_by_emptiness(z[bulk], fit_fz, view)[0]
+            zoomed = _high_frequency_inset(ax, z, fit_fz, shifted, hf, corner, scale)
+        # beside the axes, as in every Nyquist plot: inside, it hides points or the inset
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+        if own_figure:
+            fig.set_size_inches(4.8, 3.2)
+        if annotate_decades and f[bulk].size > 2:
+            _layout(fig)
+            avoid = [_extent(ax.get_legend())]
+            if zoomed is not None:
+                avoid += [zoomed.get_tightbbox(), _extent(ax.patches[-1])]
+                _annotate_decades(zoomed, f[bulk], z[bulk].real / inner_scale,
+                                  -z[bulk].imag / inner_scale, fontsize=5.0)
+            _annotate_decades(ax, f[bulk], z[bulk].real / scale, -z[bulk].imag / scale,
+                              avoid=avoid)
     return fig
 
 
+def _draw_nyquist(ax: Axes, z: NDArray[np.complex128],
+                  fit_fz: tuple[NDArray[np.float64], NDArray[np.complex128]] | None,
+                  shifted: list[tuple[str, str, NDArray[np.complex128]]], scale: float,
+                  label: str | None) -> None:
+    """Arcs (shaded, dashed), data (open circles) and fit (line) of a Nyquist plot."""
+    for name, color, za in shifted:
+        ax.fill_between(za.real / scale, 0, -za.imag / scale, color=color, alpha=0.12,
+                        linewidth=0)
+        ax.plot(za.real / scale, -za.imag / scale, "--", color=color, linewidth=1.0,
+                label=name if label else None)
+    ax.plot(z.real / scale, -z.imag / scale, "o", mfc="none", mew=0.9, color="C0",
+            label=label)
+    if fit_fz is not None:
+        zf = fit_fz[1][np.argsort(fit_fz[0])]
+        ax.plot(zf.real / scale, -zf.imag / scale, "-", color="C1",
+                label="fit" if label else None)
+    ax.axhline(0, color="0.6", linewidth=0.6, zorder=0)
+
+
+def nyquist_outliers(impedance: ArrayLike, gap: float = 5.0) -> NDArray[np.bool_]:
+    """Isolated points of a Nyquist plot: those set apart from the bulk by a gap.
+
+    Each point's distance from the median point is sorted; walking up the largest quarter,
+    the first step by more than ``gap`` times (and the points beyond it) marks the outliers.
+    A continuous run such as an electrode spike or a large low-frequency arc rises by small
+    steps and stays; junk points hundreds of times further out (a failed low-frequency
+    point at ±200 MΩ beside kΩ arcs) are separated by a gap and go. Non-finite points are
+    not outliers (they are not drawn at all).
+    """
+    z = np.asarray(impedance, dtype=np.complex128)
+    out = np.zeros(z.shape, dtype=bool)
+    ok = np.isfinite(z)
+    if ok.sum() < 5:
+        return out
+    centre = complex(np.median(z[ok].real), np.median(z[ok].imag))
+    d = np.abs(z[ok] - centre)
+    s = np.sort(d)
+    start = int(np.ceil(0.75 * s.size)) - 1
+    floor = max(float(s[s.size // 2]), 1e-300)   # steps from below the median do not count
+    ratio = s[start + 1:] / np.maximum(s[start:-1], floor)
+    jumps = np.flatnonzero(ratio > gap)
+    if jumps.size:
+        out[np.flatnonzero(ok)] = d > s[start + int(jumps[0])]
+    return out
+
+
+def _nyquist_view(z: NDArray[np.complex128],
+                  limit: float | None) -> tuple[float, float, float, float]:
+    """(x0, x1, y0, y1) in ohm: the data's extent (up to the spike cut ``limit``), the origin
+    included, a margin around, the height kept between 0.35 and 1.2 times the width."""
+    x, y = z.real, -z.imag
+    if not x.size:
+        return 0.0, 1.0, -0.05, 0.85
+    if limit is not None:
+        x0 = min(0.0, float(np.min(x)))
+        span = limit - x0
+        shown = x <= limit
+        # the inductive tail shown, but at most 40 % of the height given to it
+        y0 = max(min(-0.05 * limit, 1.1 * float(np.min(y[shown]))), -0.4 * span)
+        return x0, limit, y0, y0 + 0.85 * span
+    x0, x1 = min(0.0, float(np.min(x))), float(np.max(x))
+    y0, y1 = min(0.0, float(np.min(y))), max(0.0, float(np.max(y)))
+    width = (x1 - x0) or max(abs(x1), 1.0)
+    x0, x1 = x0 - 0.04 * width, x1 + 0.04 * width
+    y0, y1 = y0 - 0.05 * width, y1 + 0.05 * width
+    width = x1 - x0
+    if y1 - y0 < 0.35 * width:
+        y1 = y0 + 0.35 * width
+    elif y1 - y0 > 1.2 * width:   # a tall spike: more room to the right rather than squeezed
+        x1 = x0 + (y1 - y0) / 1.2
+    return x0, x1, y0, y1
+
+
+def _mark_off_scale(ax: Axes, z: NDArray[np.complex128],
+                    view: tuple[float, float, float, float], scale: float) -> int:
+    """Draw each point outside ``view`` as a red triangle on the edge it left through; the
+    count goes into the legend. Returns the count."""
+    x0, x1, y0, y1 = view
+    x, y = z.real, -z.imag
+    outside = (x < x0) | (x > x1) | (y < y0) | (y > y1)
+    if not outside.any():
+        return 0
+    # the edge a point crossed is the one it exceeds most, relative to the view's size
+    over = np.column_stack([(x0 - x) / (x1 - x0), (x - x1) / (x1 - x0),
+                            (y0 - y) / (y1 - y0), (y - y1) / (y1 - y0)])[outside]
+    edge = np.argmax(over, axis=1)
+    inset = 0.012   # just inside the frame, so the marker is not clipped in half
+    cx = np.clip(x[outside], x0, x1)
+    cy = np.clip(y[outside], y0, y1)
+    dx, dy = inset * (x1 - x0), inset * (y1 - y0)
+    cx = np.where(edge == 0, x0 + dx, np.where(edge == 1, x1 - dx, cx))
+    cy = np.where(edge == 2, y0 + dy, np.where(edge == 3, y1 - dy, cy))
+    n = int(outside.sum())
+    for k, marker in enumerate("<>v^"):
+        pick = edge == k
+        if pick.any():
+            ax.plot(cx[pick] / scale, cy[pick] / scale, marker, color="C3", ms=4,
+                    clip_on=False, zorder=4,
+                    label=f"{n} off scale" if k == int(edge[0]) else None)
+    return n
+
+
+def high_frequency_extent(frequency: ArrayLike, impedance: ArrayLike,
+                          bulk_arc: ArrayLike | None = None) -> tuple[float, float] | None:
+    """Z' range (ohm) of the high-frequency arc, or None when the data do not close one.
+
+    With a fitted bulk arc (its impedance, already shifted to where it sits), its own Z'
+    range. Otherwise from the data: walking down from the highest frequency, -Z'' rises to
+    the arc's top; the arc ends at the lowest -Z'' after it has fallen below half that top
+    and before it rises above half again (into the next arc or the electrode spike). When
+    no arc closes (a bulk arc merging into the next), the Z' range of the highest decade of
+    frequency.
+    """
+    if bulk_arc is not None:
+        za = np.asarray(bulk_arc, dtype=np.complex128)
+        if np.isfinite(za).any():
+            return float(np.nanmin(za.real)), float(np.nanmax(za.real))
+    f = np.asarray(frequency, dtype=np.float64)
+    z = np.asarray(impedance, dtype=np.complex128)
+    if f.size < 5:
+        return None
+    order = np.argsort(-f)                     # high -> low frequency
+    x, y = z.real[order], -z.imag[order]
+    top = np.maximum.accumulate(y)
+    below = np.flatnonzero((y < 0.5 * top) & (top > 0))
+    if not below.size:
+        return _top_decade_extent(f, z)
+    j = int(below[0])
+    again = np.flatnonzero(y[j:] >= 0.5 * top[j])
+    end = j + (int(again[0]) if again.size else y.size - j)
+    valley = j + int(np.argmin(y[j:end]))
+    return float(np.min(x[:valley + 1])), float(x[valley])
+
+
+def _top_decade_extent(f: NDArray[np.float64],
+                       z: NDArray[np.complex128]) -> tuple[float, float] | None:
+    """Z' range (ohm) of the points in the highest decade of frequency."""
+    if not f.size:
+        return None
+    x = z.real[f >= np.max(f) / 10]
+    return float(np.min(x)), float(np.max(x))
+
+
+#: Inset boxes (axes fraction x0, y0 of a 0.4 x 0.4 box, room left and below for its tick
+#: labels) by corner name.
+_CORNERS = {"upper left": (0.14, 0.56), "upper right": (0.57, 0.56),
+            "lower right": (0.57, 0.14), "upper center": (0.36, 0.56)}
+_ANCHORS = {"upper left": "NW", "upper right": "NE", "lower right": "SE", "upper center": "N"}
+
+
+def _corners_by_emptiness(z: NDArray[np.complex128],
+                          fit_fz: tuple[NDArray[np.float64], NDArray[np.complex128]] | None,
+                          view: tuple[float, float, float, float]) -> list[str]:
+    """The corners of :data:`_CORNERS`, those holding the fewest data and fit points (over
+    the inset and its tick labels) first."""
+    points = np.concatenate([z] + ([fit_fz[1]] if fit_fz is not None else []))
+    u = (points.real - view[0]) / (view[1] - view[0])
+    v = (-points.imag - view[2]) / (view[3] - view[2])
+    counts = {name: int(np.sum((u >= x0 - 0.13) & (u <= x0 + 0.4) & (v >= y0 - 0.13)
+                               & (v <= y0 + 0.4)))
+              for name, (x0, y0) in _CORNERS.items()}
+    return sorted(_CORNERS, key=lambda name: counts[name])   # stable: upper left on ties
+
+
+def _inset_view(z: NDArray[np.complex128],
+                hf: tuple[float, float]) -> tuple[float, float, float, float, int]:
+    """(x0, x1, y0, y1) in ohm of an inset on the Z' range ``hf``, and how many data points
+    it shows."""
+    width = max(hf[1] - hf[0], 1e-12 * max(abs(hf[1]), 1.0))
+    x0, x1 = hf[0] - 0.15 * width, hf[1] + 0.35 * width
+    x, y = z.real, -z.imag
+    seen = np.isfinite(z) & (x >= x0) & (x <= x1)
+    height = 1.1 * float(np.max(y[seen])) if seen.any() else 0.6 * width
+    y0 = -0.1 * width
+    y1 = min(max(0.6 * width, height), (x1 - x0) + y0)
+    return x0, x1, y0, y1, int(np.sum(seen & (y >= y0) & (y <= y1)))
+
+
+def _high_frequency_inset(ax: Axes, z: NDArray[np.complex128],
+                          fit_fz: tuple[NDArray[np.float64], NDArray[np.complex128]] | None,
+                          shifted: list[tuple[str, str, NDArray[np.complex128]]],
+                          hf: tuple[float, float], corner: str, main_scale: float) -> Axes:
+    """An inset on the high-frequency arc (Z' range ``hf``, ohm) in ``corner``, in its own
+    unit, and a frame on the main axes around what it shows."""
+    from matplotlib.patches import Rectangle
+
+    x0, x1, y0, y1, _ = _inset_view(z, hf)
+    scale, unit = _ohm_scale(np.array([hf[1]]))
+    box = ax.inset_axes((*_CORNERS[corner], 0.4, 0.4))
+    _draw_nyquist(box, z, fit_fz, shifted, scale, None)
+    box.set_xlim(x0 / scale, x1 / scale)
+    box.set_ylim(y0 / scale, y1 / scale)
+    box.set_aspect("equal", adjustable="box")
+    box.set_anchor(_ANCHORS[corner])
+    box.tick_params(labelsize=6, length=2, pad=1.5)
+    box.set_title(f"high frequency ({unit})", fontsize=6, pad=2)
+    box.set_facecolor("white")
+    main = main_scale
+    ax.add_patch(Rectangle((x0 / main, y0 / main), (x1 - x0) / main, (y1 - y0) / main,
+                           fill=False, edgecolor="0.45", linewidth=0.6, zorder=4))
+    return box
+
+
+def _layout(fig: Figure) -> None:
+    """Place the axes where the saved file will have them (the layout engine, then each
+    axes' aspect), so display positions can be compared before drawing."""
+    engine = fig.get_layout_engine()
+    if engine is not None:
+        engine.execute(fig)
+    for a in fig.axes:
+        _place(a)
+        for child in a.child_axes:
+            _place(child)
+
+
+def _place(ax: Any) -> None:
+    """Apply ``ax``'s aspect in its final box (an inset's box comes from its locator, which
+    matplotlib otherwise runs only while drawing)."""
+    locator = ax.get_axes_locator()
+    fig = ax.get_figure(root=True)
+    ax.apply_aspect(locator(ax, fig._get_renderer()) if locator is not None
+                    else None)
+
+
+def _extent(artist: Any) -> Any:
+    """Display-space bounding box of a legend or axes (None when there is none)."""
+    return None if artist is None else artist.get_window_extent()
+
+
 def _annotate_decades(ax: Axes, f: NDArray[np.float64], x: NDArray[np.float64],
-                      y: NDArray[np.float64], fontsize: float = 6.0) -> None:
+                      y: NDArray[np.float64], fontsize: float = 6.0,
+                      avoid: list[Any] | None = None) -> None:
     """Label the point nearest each decade of frequency, beside the curve.
 
     Each label sits off the curve along its normal (above it, or right of a steep run such
     as the electrode spike), on a light box so lines do not cross it; a label that would
-    overlap one already placed, or fall outside the axes, is left out.
+    overlap one already placed or a box of ``avoid`` (display-space bounding boxes: the
+    legend, an inset), or fall outside the axes, is left out, as is a point outside them.
     """
-    ax.apply_aspect()   # the final axes box: display positions are then those of the file
+    _place(ax)   # the final axes box: display positions are then those of the file
     to_display = ax.transData.transform
     order = np.argsort(-f)
     f, pts = f[order], to_display(np.column_stack([x[order], y[order]]))
     box = ax.get_window_extent()
     px = fontsize / 72.0 * ax.figure.dpi   # the font size in pixels
-    placed: list[tuple[float, float, float, float]] = []
+    placed: list[tuple[float, float, float, float]] = [
+        (b.x0, b.y0, b.x1, b.y1) for b in (avoid or []) if b is not None]
     lg = np.log10(f)
     for decade in range(int(np.ceil(lg.min() - 0.05)), int(np.floor(lg.max() + 0.05)) + 1):
         i = int(np.argmin(np.abs(lg - decade)))
-        if abs(lg[i] - decade) >= 0.05 or not np.all(np.isfinite(pts[i])):
+        if (abs(lg[i] - decade) >= 0.05 or not np.all(np.isfinite(pts[i]))
+                or not (box.x0 <= pts[i][0] <= box.x1 and box.y0 <= pts[i][1] <= box.y1)):
             continue
         t = pts[min(i + 1, len(pts) - 1)] - pts[max(i - 1, 0)]
         n = np.array([-t[1], t[0]]) / (np.hypot(*t) or 1.0)

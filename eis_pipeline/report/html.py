@@ -23,9 +23,10 @@ from eis_pipeline import __version__
 from eis_pipeline.conventions import ZERO_CELSIUS_K
 from eis_pipeline.io.atomic import replacing
 from eis_pipeline.packing import sample_spectra
+from eis_pipeline.parallel import run_tasks
 from eis_pipeline.report import figures
 from eis_pipeline.report.figures import figure_bytes
-from eis_pipeline.report.plots import sample_spectrum_figures
+from eis_pipeline.report.plots import render_spectra
 from eis_pipeline.report.tables import (
     COMPONENTS,
     EXTRAPOLATED_MARK,
@@ -38,6 +39,8 @@ from eis_pipeline.report.tables import (
 _DEPENDENCIES = ("numpy", "scipy", "xarray", "h5py", "h5netcdf", "matplotlib", "numba",
                  "impedance")
 _SHORT = {"bulk": "bulk", "grain_boundary": "gb", "total": "total"}
+#: The tag that marks a file as a report of this tool (only such a file is replaced).
+GENERATOR = '<meta name="generator" content="eis_pipeline report">'
 
 _CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:1.5em auto;max-width:1100px;color:#222;
@@ -52,6 +55,7 @@ figure svg,figure img{max-width:100%;height:auto}
 details{margin:.3em 0}summary{cursor:pointer}
 pre{white-space:pre-wrap;background:#f7f7f7;padding:.6em;font-size:12px}
 .note{color:#555;font-size:.92em}
+table.info td{white-space:normal;text-align:left;overflow-wrap:anywhere}
 @media print{details{display:block}details>*{display:block}th{cursor:auto}}
 """
 
@@ -83,23 +87,26 @@ def _svg(fig: Any) -> str:
     return text[text.index("<svg"):]
 
 
-def _png(fig: Any, dpi: int = 90) -> str:
+#: Resolution of the per-spectrum PNGs (screen: a campaign has many spectra).
+_SPECTRUM_DPI = 90
 
-    data = base64.b64encode(figure_bytes(fig, "png", dpi=dpi)).decode("ascii")
-    return f'<img alt="" src="data:image/png;base64,{data}">'
+
+def _png_markup(data: bytes) -> str:
+    return f'<img alt="" src="data:image/png;base64,{base64.b64encode(data).decode("ascii")}">'
 
 
 def _figure(markup: str, caption: str) -> str:
     return f"<figure>{markup}<figcaption>{_esc(caption)}</figcaption></figure>"
 
 
-def _table(header: list[str], rows: list[list[str]], *, classes: list[str] | None = None) -> str:
+def _table(header: list[str], rows: list[list[str]], *, classes: list[str] | None = None,
+           kind: str = "sortable") -> str:
     """``rows`` are already-escaped cell markup."""
     head = "".join(f"<th>{_esc(h)}</th>" for h in header)
     body = "".join(
         f'<tr class="{classes[i] if classes else ""}">' + "".join(f"<td>{c}</td>" for c in row)
         + "</tr>" for i, row in enumerate(rows))
-    return (f'<table class="sortable"><thead><tr>{head}</tr></thead>'
+    return (f'<table class="{kind}"><thead><tr>{head}</tr></thead>'
             f"<tbody>{body}</tbody></table>")
 
 
@@ -187,7 +194,11 @@ def _spectrum_rows(node: xr.DataTree) -> list[dict[str, Any]]:
     return rows
 
 
-def _sample_section(name: str, node: xr.DataTree) -> str:
+def _sample_section(name: str, node: xr.DataTree,
+                    images: dict[str, tuple[str, list[tuple[str, bytes]]]],
+                    failed: dict[str, list[str]]) -> str:
+    """A sample's Arrhenius plot, spectrum table and per-spectrum figures (``images``: id ->
+    title and rendered PNGs; ``failed``: id -> reasons of figures that could not be drawn)."""
 
     parts = [f'<h2 id="{_anchor("sample", name)}">Sample {_esc(name)}</h2>']
     if "conductivity" in node.children and "arrhenius" in node.children:
@@ -214,20 +225,68 @@ def _sample_section(name: str, node: xr.DataTree) -> str:
         classes.append("" if row.get("converged", True) and row.get("kk_passed", True)
                        else "bad")
     parts.append(_table(header, cells, classes=classes))
-    for row, (title, figs) in zip(rows, sample_spectrum_figures(node), strict=True):
-        images = "".join(_figure(_png(fig), caption) for caption, fig in figs)
+    for row in rows:
+        title, pngs = images.get(row["id"], (row["id"], []))
+        markup = "".join(_figure(_png_markup(data), kind) for kind, data in pngs)
+        markup += "".join(f'<p class="note">figure not drawn: {_esc(reason)}</p>'
+                          for reason in failed.get(row["id"], []))
         parts.append(f'<details id="{_anchor("spectrum", name, row["id"])}">'
-                     f"<summary>{_esc(title)}</summary>{images}</details>")
+                     f"<summary>{_esc(title)}</summary>{markup}</details>")
     return "".join(parts)
 
 
-def _failures_section(tree: xr.DataTree) -> str:
-    if "failures" not in tree.children or tree["failures"].ds.sizes.get("failure", 0) == 0:
-        return "<p>None: every file and spectrum was processed.</p>"
-    ds = tree["failures"].ds
+def _chunks(node: xr.DataTree, size: int) -> list[xr.DataTree]:
+    """``node`` split into nodes of at most ``size`` spectra each (fits, checks and DRT kept
+    whole: figures look their rows up by spectrum id)."""
+    if "spectra" not in node.children:
+        return []
+    others = {k: v for k, v in node.children.items() if k != "spectra"}
+    ids = list(node["spectra"].children)
+    return [xr.DataTree(node.to_dataset(inherit=False), name=node.name, children={
+        **others, "spectra": xr.DataTree(children={i: node["spectra"].children[i]
+                                                   for i in ids[k:k + size]})})
+            for k in range(0, len(ids), size)]
+
+
+def _render_chunk(node: xr.DataTree) -> tuple[list[tuple[str, str, list[tuple[str, bytes]]]],
+                                               list[dict[str, Any]]]:
+    """A worker's task: the PNGs of a chunk's spectra, and the figures that failed."""
+
+    failures: list[dict[str, Any]] = []
+    rendered = render_spectra(node, fmt="png", dpi=_SPECTRUM_DPI, failures=failures)
+    return rendered, [{k: v for k, v in f.items() if k != "exception"} for f in failures]
+
+
+def _spectrum_images(samples: list[tuple[str, xr.DataTree]], jobs: int, progress: bool | None
+                     ) -> tuple[dict[str, dict[str, tuple[str, list[tuple[str, bytes]]]]],
+                                list[dict[str, Any]]]:
+    """Every sample's per-spectrum PNGs, drawn in ``jobs`` processes (drawing is the slow
+    part of a report: about a second of matplotlib per figure); the figures that failed."""
+
+    chunks = [c for _, node in samples for c in _chunks(node, 4)]
+    images: dict[str, dict[str, tuple[str, list[tuple[str, bytes]]]]] = {}
+    failures: list[dict[str, Any]] = []
+    results = dict(run_tasks(_render_chunk, chunks, jobs=jobs, progress=progress,
+                             desc="report figures"))
+    for i, chunk in enumerate(chunks):   # in the tree's order, whatever finished first
+        rendered, failed = results[i]
+        for sid, title, pngs in rendered:
+            images.setdefault(str(chunk.name), {})[sid] = (title, pngs)
+        failures += failed
+    return images, failures
+
+
+def _failures_section(tree: xr.DataTree, drawn: list[dict[str, Any]]) -> str:
+    """The run's /failures table, then the report's own figures that could not be drawn."""
+    ds = tree["failures"].ds if "failures" in tree.children else xr.Dataset()
     names = [str(v) for v in ds.data_vars]
-    cells = [[_esc(ds[v].values[i]) for v in names] for i in range(ds.sizes["failure"])]
-    return _table(names, cells)
+    cells = [[_esc(ds[v].values[i]) for v in names] for i in range(ds.sizes.get("failure", 0))]
+    if drawn:
+        names = names or ["sample", "file", "stage", "error", "reason"]
+        cells += [[_esc(f.get(v, "")) for v in names] for f in drawn]
+    if not cells:
+        return "<p>None: every file and spectrum was processed.</p>"
+    return _table(names, cells, kind="sortable info")
 
 
 def _versions() -> dict[str, str]:
@@ -249,7 +308,7 @@ def _provenance_section(tree: xr.DataTree, command: str | None) -> str:
     if attrs.get("history"):
         rows.append(["history", _esc(attrs["history"])])
     rows += [[_esc(k), _esc(v)] for k, v in _versions().items()]
-    parts = [_table(["item", "value"], rows)]
+    parts = [_table(["item", "value"], rows, kind="sortable info")]
     files = []
     for sample, node in tree.children.items():
         if "spectra" in node.children:
@@ -258,7 +317,8 @@ def _provenance_section(tree: xr.DataTree, command: str | None) -> str:
                               f"<code>{_esc(ds.attrs.get('source_sha256', ''))}</code>"])
     if files:
         parts.append("<details><summary>Input files and their SHA-256</summary>"
-                     + _table(["sample", "spectrum", "file", "sha256"], files) + "</details>")
+                     + _table(["sample", "spectrum", "file", "sha256"], files,
+                              kind="sortable info") + "</details>")
     config = attrs.get("config")
     if config:
         try:
@@ -271,21 +331,32 @@ def _provenance_section(tree: xr.DataTree, command: str | None) -> str:
 
 
 def render_report(tree: xr.DataTree, *, title: str = "EIS campaign report",
-                  command: str | None = None) -> str:
-    """The HTML text of the report of ``tree``; ``command`` is recorded in the provenance."""
+                  command: str | None = None, jobs: int = 1,
+                  progress: bool | None = False) -> str:
+    """The HTML text of the report of ``tree``; ``command`` is recorded in the provenance.
+
+    The per-spectrum figures are drawn in ``jobs`` processes; a figure that fails is said
+    where it would be and listed with the failures (stage "plot"), the rest are drawn."""
     samples = [(str(n), node) for n, node in tree.children.items()
                if n not in {"campaign", "failures"}]
+    images, figure_failures = _spectrum_images(samples, jobs, progress)
+    failed: dict[tuple[str, str], list[str]] = {}
+    for f in figure_failures:
+        failed.setdefault((f["sample"], f["file"].split(" (")[0]), []).append(
+            f"{f['file']}: {f['reason']}")
     toc = " · ".join(f'<a href="#{_anchor("sample", n)}">{_esc(n)}</a>' for n, _ in samples)
     body = [f"<h1>{_esc(title)}</h1>",
             f"<p>{len(samples)} samples: {toc}</p>",
             "<h2 id=\"summary\">Campaign summary</h2>", _summary_section(tree),
             "<h2 id=\"trends\">Trends</h2>", _trend_section(tree)]
-    body += [_sample_section(n, node) for n, node in samples]
-    body += ["<h2 id=\"failures\">Failures</h2>", _failures_section(tree),
+    body += [_sample_section(n, node, images.get(n, {}),
+                             {sid: r for (s, sid), r in failed.items() if s == n})
+             for n, node in samples]
+    body += ["<h2 id=\"failures\">Failures</h2>", _failures_section(tree, figure_failures),
              "<h2 id=\"provenance\">Provenance</h2>", _provenance_section(tree, command)]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>{_esc(title)}</title><style>{_CSS}</style></head><body>"
+            + GENERATOR + f"<title>{_esc(title)}</title><style>{_CSS}</style></head><body>"
             + "\n".join(body) + f"<script>{_JS}</script></body></html>\n")
 
 
@@ -298,4 +369,4 @@ def write_report(tree: xr.DataTree, path: str | Path, **options: Any) -> Path:
     return path
 
 
-__all__ = ["render_report", "write_report"]
+__all__ = ["GENERATOR", "render_report", "write_report"]

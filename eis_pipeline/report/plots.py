@@ -7,9 +7,10 @@ functions that draw (through :mod:`eis_pipeline.report.figures`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import xarray as xr
@@ -17,11 +18,14 @@ import xarray as xr
 from eis_pipeline.circuits import compile_circuit
 from eis_pipeline.circuits.roles import Roles
 from eis_pipeline.conventions import ZERO_CELSIUS_K
+from eis_pipeline.io.atomic import replacing
 from eis_pipeline.packing import sample_spectra
 from eis_pipeline.report import figures
 from eis_pipeline.report.tables import COMPONENTS
+from eis_pipeline.tasks import failure_record
 
 SPECTRUM_DPI = 120
+T = TypeVar("T")
 
 
 def spectrum_title(prefix: str, spectrum: xr.Dataset) -> str:
@@ -109,61 +113,114 @@ def _checks(node: xr.DataTree, sid: str, spectrum: xr.Dataset, title: str) -> An
                                   title=title)
 
 
-def sample_spectrum_figures(node: xr.DataTree) -> list[tuple[str, list[tuple[str, Any]]]]:
-    """Per spectrum of a sample node, in order: its title and its ``(kind, figure)`` pairs
-    (``nyquist`` with each fitted arc, ``bode`` with residuals, and ``checks``: the
-    Kramers-Kronig residuals and DRT when the node has them)."""
+def spectrum_figures(node: xr.DataTree, sid: str, ds: xr.Dataset
+                     ) -> tuple[str, list[tuple[str, Callable[[], Any]]]]:
+    """Spectrum ``sid`` of a sample node: its title and, per figure, ``(kind, build)`` where
+    ``build()`` draws it (``nyquist`` with each fitted arc, ``bode`` with residuals, and
+    ``checks``: the Kramers-Kronig residuals and DRT when the node has them). Building is
+    left to the caller so that one failing figure can be recorded and the rest drawn."""
 
+    title = spectrum_title(f"{node.name} · {sid}", ds)
+    fit = ds if "impedance_fit" in ds else None
+
+    def nyquist() -> Any:
+        arcs, series = _arcs(node, sid, ds)
+        return figures.nyquist(ds, fit=fit, arcs=arcs, series_resistance=series, title=title)
+
+    builders: list[tuple[str, Callable[[], Any]]] = [
+        ("nyquist", nyquist), ("bode", lambda: figures.bode(ds, fit=fit, title=title))]
+    if "validation" in node.children:
+        builders.append(("checks", lambda: _checks(node, sid, ds, title)))
+    return title, builders
+
+
+def _isolated(failures: list[dict[str, Any]] | None, sample: str, what: str,
+              build: Callable[[], T]) -> T | None:
+    """``build()``; an exception is recorded in ``failures`` (stage "plot", ``what`` as the
+    file) and None returned, or raised when ``failures`` is None."""
+    if failures is None:
+        return build()
+    try:
+        return build()
+    except Exception as exc:
+
+        failures.append(failure_record(sample, what, "plot", exc))
+        return None
+
+
+def _render(build: Callable[[], Any], fmt: str, dpi: int) -> bytes:
+
+    return figures.figure_bytes(build(), fmt, dpi=dpi)
+
+
+def render_spectra(node: xr.DataTree, *, fmt: str = "png", dpi: int = SPECTRUM_DPI,
+                   failures: list[dict[str, Any]] | None = None
+                   ) -> list[tuple[str, str, list[tuple[str, bytes]]]]:
+    """Every spectrum's figures of a sample node rendered as ``fmt`` bytes: per spectrum
+    ``(id, title, [(kind, bytes), ...])``. A figure that fails is left out and recorded
+    in ``failures`` (raised when None)."""
     name = str(node.name)
     out = []
     for sid, ds in sample_spectra(node):
-        title = spectrum_title(f"{name} · {sid}", ds)
-        arcs, series = _arcs(node, sid, ds)
-        fit = ds if "impedance_fit" in ds else None
-        figs = [("nyquist", figures.nyquist(ds, fit=fit, arcs=arcs, series_resistance=series,
-                                            title=title)),
-                ("bode", figures.bode(ds, fit=fit, title=title))]
-        if "validation" in node.children:
-            figs.append(("checks", _checks(node, sid, ds, title)))
-        out.append((title, figs))
+        built = _isolated(failures, name, sid, partial(spectrum_figures, node, sid, ds))
+        if built is None:
+            continue
+        title, builders = built
+        images = []
+        for kind, build in builders:
+            data = _isolated(failures, name, f"{sid} ({kind} figure)",
+                             partial(_render, build, fmt, dpi))
+            if data is not None:
+                images.append((kind, data))
+        out.append((str(sid), title, images))
     return out
 
 
 def write_sample_plots(node: xr.DataTree, folder: str | Path, *, fmt: str = "png",
-                       spectra: bool = True) -> list[Path]:
+                       spectra: bool = True,
+                       failures: list[dict[str, Any]] | None = None) -> list[Path]:
     """One sample's plots: Arrhenius, and with ``spectra`` Nyquist (with each arc), Bode and
-    the Kramers-Kronig/DRT checks of every spectrum."""
+    the Kramers-Kronig/DRT checks of every spectrum. Each figure stands alone: one that
+    fails is recorded in ``failures`` (stage "plot"; raised when None) and the others are
+    still written."""
 
     folder = Path(folder)
     name = str(node.name)
     written: list[Path] = []
-    if spectra and "spectra" in node.children:
-        ids = [sid for sid, _ in sample_spectra(node)]
-        for sid, (_, figs) in zip(ids, sample_spectrum_figures(node), strict=True):
-            for kind, fig in figs:
-                stem = f"{sid}_{kind}.{fmt}"
-                written.append(figures.save_figure(fig, folder / name / stem, dpi=SPECTRUM_DPI))
+    if spectra:
+        for sid, _, images in render_spectra(node, fmt=fmt, failures=failures):
+            for kind, data in images:
+                path = folder / name / f"{sid}_{kind}.{fmt}"
+                with replacing(path) as tmp:
+                    tmp.write_bytes(data)
+                written.append(path)
     if "conductivity" in node.children and "arrhenius" in node.children:
-        cond = node["conductivity"].ds
-        cond = cond.isel(spectrum=np.isfinite(cond["temperature"].values))  # known T only
-        sigma = {c: cond["conductivity"].sel(component=c).values
-                 for c in COMPONENTS if c in cond["component"].values}
-        written.append(figures.save_figure(
-            figures.arrhenius_plot(cond["temperature"].values, sigma,
-                                   fit=node["arrhenius"].ds, title=name),
-            folder / f"{name}_arrhenius.{fmt}"))
-    written += write_series_plots(node, folder, fmt=fmt)
+        def arrhenius() -> Path:
+            cond = node["conductivity"].ds
+            cond = cond.isel(spectrum=np.isfinite(cond["temperature"].values))  # known T only
+            sigma = {c: cond["conductivity"].sel(component=c).values
+                     for c in COMPONENTS if c in cond["component"].values}
+            return figures.save_figure(
+                figures.arrhenius_plot(cond["temperature"].values, sigma,
+                                       fit=node["arrhenius"].ds, title=name),
+                folder / f"{name}_arrhenius.{fmt}")
+
+        arrhenius_path = _isolated(failures, name, "Arrhenius figure", arrhenius)
+        if arrhenius_path is not None:
+            written.append(arrhenius_path)
+    written += write_series_plots(node, folder, fmt=fmt, failures=failures)
     return written
 
 
-def write_series_plots(node: xr.DataTree, folder: str | Path, *,
-                       fmt: str = "png") -> list[Path]:
+def write_series_plots(node: xr.DataTree, folder: str | Path, *, fmt: str = "png",
+                       failures: list[dict[str, Any]] | None = None) -> list[Path]:
     """With ``series_fit = "global"``: the Arrhenius plot with the global fit beside the
     per-spectrum points and line (``<sample>_arrhenius_global``), and the σ'(f) / M''(f)
-    isotherms with each Jonscher σ_dc (``<sample>_conductivity_spectra``)."""
+    isotherms with each Jonscher σ_dc (``<sample>_conductivity_spectra``). Each figure stands
+    alone, as in :func:`write_sample_plots`."""
     folder = Path(folder)
     name = str(node.name)
-    written: list[Path] = []
+    builders: list[tuple[str, Callable[[], Any], Path]] = []
     if ("series_fit" in node.children and "activation_energy" in node["series_fit"].ds
             and "conductivity" in node.children):
         cond = node["conductivity"].ds
@@ -171,15 +228,21 @@ def write_series_plots(node: xr.DataTree, folder: str | Path, *,
         sigma = {c: cond["conductivity"].sel(component=c).values
                  for c in COMPONENTS if c in cond["component"].values}
         per = node["arrhenius"].ds if "arrhenius" in node.children else None
-        written.append(figures.save_figure(
-            figures.arrhenius_series_plot(cond["temperature"].values, sigma,
-                                          node["series_fit"].ds, fit=per, title=name),
+        builders.append(("global Arrhenius figure", partial(
+            figures.arrhenius_series_plot, cond["temperature"].values, sigma,
+            node["series_fit"].ds, fit=per, title=name),
             folder / f"{name}_arrhenius_global.{fmt}"))
     if "model_free" in node.children:
-        written.append(figures.save_figure(
-            figures.dielectric_plot(node["model_free"].ds, title=name),
+        builders.append(("conductivity spectra figure", partial(
+            figures.dielectric_plot, node["model_free"].ds, title=name),
             folder / f"{name}_conductivity_spectra.{fmt}"))
-    return written
+    written = [_isolated(failures, name, what, partial(_save, build, path))
+               for what, build, path in builders]
+    return [path for path in written if path is not None]
+
+
+def _save(build: Callable[[], Any], path: Path) -> Path:
+    return figures.save_figure(build(), path)
 
 
 def write_campaign_plots(tree: xr.DataTree, folder: str | Path, *,

@@ -52,15 +52,18 @@ def test_nyquist_with_fit_and_arcs(tmp_path: Path, pellet: PelletModel,
     ax = fig.axes[0]
     assert ax.get_xlabel() == "Z′ (kΩ)" and ax.get_ylabel() == "−Z″ (kΩ)"
     assert ax.get_aspect() == 1.0
-    assert {t.get_text() for t in ax.get_legend().get_texts()} == {
-        "data", "fit", "bulk", "grain boundary"}
+    # the electrode spike's top is cut at its foot: those points sit on the frame, counted
+    assert {t.get_text() for t in ax.get_legend().get_texts()
+            if not t.get_text().endswith("off scale")} == {"data", "fit", "bulk",
+                                                             "grain boundary"}
     # -Z'' is plotted upward: the capacitive arc is above the axis
     data_line = next(line for line in ax.get_lines() if line.get_label() == "data")
     assert np.nanmax(data_line.get_ydata()) > 0
     # a spectrum group of the results file carries its own fit
     with_fit = spectrum.assign(impedance_fit=("frequency", z_true))
     fig2 = nyquist(with_fit, fit=with_fit)
-    assert {t.get_text() for t in fig2.axes[0].get_legend().get_texts()} == {"data", "fit"}
+    assert {t.get_text() for t in fig2.axes[0].get_legend().get_texts()
+            if not t.get_text().endswith("off scale")} == {"data", "fit"}
     out = save_figure(fig, tmp_path / "plots" / "nyquist.png", dpi=100)
     assert out.read_bytes().startswith(PNG)
     assert sorted(p.name for p in out.parent.iterdir()) == ["nyquist.png"]
@@ -380,3 +383,69 @@ def test_series_figures_draw_the_global_laws(tmp_path: Path, pellet: PelletModel
     fig = dielectric_plot(mf, title="s")
     assert fig.axes[0].get_ylabel() == "σ' (S cm$^{-1}$)" and fig.axes[1].get_ylabel() == "M''"
     save_figure(fig, tmp_path / "dielectric.png", dpi=80)
+
+
+def _gamry_with_junk(pellet: PelletModel) -> tuple[np.ndarray, np.ndarray]:
+    """A kΩ pellet spectrum whose three lowest frequencies are junk at ±200 MΩ."""
+    f = log_frequencies(1e6, 1, 10)
+    p = pellet.parameters(298.15)
+    z = (rq_impedance(f, p["R1"], p["CPE1_0"], p["CPE1_1"])
+         + rq_impedance(f, p["R2"], p["CPE2_0"], p["CPE2_1"]))
+    z[-3:] = [2e8 - 1e8j, -2e8 + 5e7j, 1.5e8 + 2e8j]
+    return f, z
+
+
+def test_nyquist_limits_ignore_outliers_and_mark_them(pellet: PelletModel) -> None:
+    """Junk low-frequency points at ±200 MΩ leave the kΩ arcs filling the view; they are
+    drawn on the edge and counted in the legend."""
+    from eis_pipeline.report.figures import nyquist_outliers
+
+    f, z = _gamry_with_junk(pellet)
+    assert nyquist_outliers(z).sum() == 3 and nyquist_outliers(z)[-3:].all()
+    clean = z[:-3]
+    assert not nyquist_outliers(clean).any()
+    ax = nyquist((f, z)).axes[0]
+    assert ax.get_xlabel() == "Z′ (kΩ)"
+    x1 = ax.get_xlim()[1] * 1e3
+    assert np.max(clean.real) < x1 < 1.2 * np.max(clean.real)
+    legend = {t.get_text() for t in ax.get_legend().get_texts()}
+    assert "3 off scale" in legend
+    marks = [li for li in ax.get_lines() if li.get_color() == "C3" and li.get_linestyle() == "None"]
+    x_lo, x_hi = ax.get_xlim()
+    y_lo, y_hi = ax.get_ylim()
+    for line in marks:   # on the frame, not beyond it
+        assert np.all((line.get_xdata() >= x_lo) & (line.get_xdata() <= x_hi))
+        assert np.all((line.get_ydata() >= y_lo) & (line.get_ydata() <= y_hi))
+    assert sum(len(li.get_xdata()) for li in marks) == 3
+    # an electrode spike is a continuous run, not outliers
+    assert not nyquist_outliers(pellet.impedance(f, 298.15)).any()
+
+
+def test_small_bulk_arc_gets_a_high_frequency_inset() -> None:
+    """A 150 Ω bulk arc beside a 6 kΩ grain boundary and an electrode: an inset shows the
+    bulk arc in its own unit; a spectrum of comparable arcs gets none. Decade labels overlap
+    neither each other nor the inset."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    f = log_frequencies(7e6, 0.1, 10)
+    zb = rq_impedance(f, 150, 5e-10, 1.0)
+    zg = rq_impedance(f, 6000, 2e-8, 0.9)
+    z = zb + zg + 1 / ((2j * np.pi * f) ** 0.85 * 3e-6)
+    for fig in (nyquist((f, z), fit=z, arcs={"bulk": zb, "grain boundary": zg}),
+                nyquist((f, z))):
+        ax = fig.axes[0]
+        assert len(ax.child_axes) == 1
+        box = ax.child_axes[0]
+        assert box.get_xlim()[1] < 250           # in its own unit, Ω
+        assert box.get_title().endswith("(Ω)") and box.get_aspect() == 1.0
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        renderer = canvas.get_renderer()
+        inset_box = box.get_tightbbox(renderer)
+        labels = [t.get_window_extent(renderer) for t in ax.texts if t.get_text().endswith("Hz")]
+        assert labels
+        for i, b in enumerate(labels):
+            assert not b.overlaps(inset_box)
+            assert not any(b.overlaps(o) for o in labels[i + 1:])
+    comparable = rq_impedance(f, 3000, 2e-11, 0.95) + rq_impedance(f, 2000, 5e-9, 0.85)
+    assert not nyquist((f, comparable)).axes[0].child_axes

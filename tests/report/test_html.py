@@ -3,6 +3,7 @@ renders in headless Chromium without console errors."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -62,21 +63,96 @@ def test_report_is_self_contained() -> None:
     assert "<link" not in text
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (`.ci/run` installs "
-                                               "Debian's chromium package when it can)")
-def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
-    page = write_report(_tree(), tmp_path / "report.html")
-    shot = tmp_path / "report.png"
+NO_CHROMIUM = pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium not installed (`.ci/run` installs Debian's chromium "
+                             "package when it can)")
+
+
+def _chromium(page: Path, profile: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """Headless chromium on ``page`` with every network request made to fail (proxy and host
+    resolver point nowhere): a request would show as a console error."""
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0"]
-    run = subprocess.run([str(CHROMIUM), *flags, "--dump-dom", page.as_uri()],
-                         capture_output=True, text=True, timeout=120, check=True)
+             "--proxy-server=127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND",
+             f"--user-data-dir={profile}", "--enable-logging=stderr", "--v=0"]
+    return subprocess.run([str(CHROMIUM), *flags, *extra, page.as_uri()],
+                          capture_output=True, text=True, timeout=120, check=True)
+
+
+def _console(run: subprocess.CompletedProcess[str]) -> list[str]:
+    return [line for line in run.stderr.splitlines() if "CONSOLE" in line]
+
+
+def _screenshots(page: Path, folder: Path) -> list[Path]:
+    """A laptop-sized screenshot of the top and a tall one of the whole page; also copied to
+    $EIS_SCREENSHOTS when set, to look at."""
+    shots = []
+    for name, size in (("top", "1280,800"), ("full", "1280,6000")):
+        shot = folder / f"report_{name}.png"
+        _chromium(page, folder / "profile", f"--window-size={size}", f"--screenshot={shot}")
+        assert shot.stat().st_size > 10_000
+        shots.append(shot)
+    target = os.environ.get("EIS_SCREENSHOTS")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        for shot in shots:
+            shutil.copy(shot, Path(target) / shot.name)
+    return shots
+
+
+@NO_CHROMIUM
+def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
+    page = write_report(_tree(), tmp_path / "report.html")
+    run = _chromium(page, tmp_path / "profile", "--dump-dom")
     dom = run.stdout
     assert "mill015" in dom and "mill045" in dom and "<table" in dom
-    console = [line for line in run.stderr.splitlines() if "CONSOLE" in line]
-    assert not console, console
-    subprocess.run([str(CHROMIUM), *flags, "--window-size=1200,2000",
-                    f"--screenshot={shot}", page.as_uri()],
-                   capture_output=True, text=True, timeout=120, check=True)
-    assert shot.stat().st_size > 10_000
+    assert not _console(run), _console(run)
+    _screenshots(page, tmp_path)
+
+
+DEMO = Path(__file__).resolve().parents[2] / "sample_data"
+
+
+@NO_CHROMIUM
+@pytest.mark.skipif(not DEMO.is_dir(), reason="sample_data/ (the demo campaign) not present")
+def test_demo_campaign_report_in_headless_chromium(tmp_path: Path) -> None:
+    """A two-sample cut of the demo campaign (two temperatures each, KK and DRT on) through
+    `run` and `report`: chromium finds every sample, spectrum, figure and table, logs nothing
+    and requests nothing."""
+    from click.testing import CliRunner
+
+    from eis_pipeline.cli.main import cli
+
+    samples = (("mill045", "mill045min", "*_[24]*C.mpt", 45, 0.64),
+               ("mill120", "mill120min", "*_[24]*C.mpt", 120, 0.71))
+    blocks = "".join(
+        f'[[samples]]\nname = "{name}"\nfiles = ["{DEMO / folder}/{glob}"]\n'
+        'temperature = {from = "filename", pattern = "_(?P<celsius>-?\\\\d+)C"}\n'
+        f"thickness_mm = {t}\ndiameter_mm = 10\n[samples.synthesis]\n"
+        f"milling_time_min = {minutes}\n\n" for name, folder, glob, minutes, t in samples)
+    config = tmp_path / "demo.toml"
+    config.write_text('[campaign]\nname = "demo cut"\noutput = "r.h5"\nplots = false\n\n'
+                      '[defaults]\ncircuit = "bulk-gb-electrode"\nf_min_hz = 1.0\n\n' + blocks)
+    out = CliRunner().invoke(cli, ["run", str(config), "--report", "--no-progress"])
+    assert out.exit_code == 0, out.output
+    page = tmp_path / "r.html"
+    from eis_pipeline.io.hdf5 import read_results
+
+    tree = read_results(tmp_path / "r.h5")
+    spectra = {name: list(tree[name]["spectra"].children) for name, *_ in samples}
+    assert all(len(ids) == 2 for ids in spectra.values()), spectra
+    run = _chromium(page, tmp_path / "profile", "--dump-dom")
+    dom = run.stdout
+    assert not _console(run), _console(run)
+    for name, ids in spectra.items():
+        assert f'id="sample-{name}"' in dom
+        for sid in ids:
+            assert f'id="spectrum-{name}-{sid}"' in dom
+    assert dom.count('src="data:image/png;base64,') == 4 * 3   # Nyquist, Bode, KK/DRT
+    # inline SVG: a trend per varied synthesis parameter and an Arrhenius plot per sample
+    assert dom.count("<svg") >= 1 + 2
+    assert "σ(25 °C) against milling_time_min" in dom
+    # tables: summary, one per sample, failures or its note, provenance
+    assert dom.count("<table") >= 1 + 2 + 1
+    assert "Provenance" in dom and "sha256" in dom
+    _screenshots(page, tmp_path)
