@@ -19,6 +19,14 @@ from numpy.typing import NDArray
 
 from eis_pipeline.exceptions import FitError
 from eis_pipeline.fitting import compiled_lm
+from eis_pipeline.fitting.arc_restarts import (
+    ArcTable,
+    arc_table,
+    assignment_starts,
+    doubtful,
+    relocation_starts,
+    split_start,
+)
 from eis_pipeline.fitting.bounds import at_bound, row_bounds
 from eis_pipeline.fitting.initial import grid_start, initial_guesses
 from eis_pipeline.fitting.problem import WEIGHTINGS, CompiledLike, Problem, weights
@@ -211,36 +219,48 @@ RESTART_SPREAD = 0.7
 RESTART_SEED = 20261204
 
 
-def _restart(best: SolverResult, messages: list[str], compiled: CompiledLike,
-             space: ParameterSpace, frequency: Array, impedance: CArray, weighting: str,
-             lo: Array, hi: Array, floor: Array, options: Mapping[str, Any]) -> list[str]:
-    """Solve :data:`N_RESTARTS` perturbed copies of each unconverged spectrum's best point;
-    keep a restart (in place in ``best``) where it converges at a cost no higher, or lowers
-    the cost. Returns the messages, updated where a restart was kept."""
-    bad = np.flatnonzero(~best.converged & np.isfinite(best.cost))
-    if bad.size == 0:
-        return messages
-    m = N_RESTARTS
-    pf = best.x.shape[1]
-    noise = np.random.default_rng(RESTART_SEED).standard_normal((m, pf)) * RESTART_SPREAD
-    u = best.x[bad][:, None, :] + noise[None, :, :]
-    u = np.minimum(np.maximum(u, lo[bad][:, None]), hi[bad][:, None]).reshape(-1, pf)
-    sub = Problem(compiled, space, frequency[bad], impedance[bad], weighting, m)
-    spec_lo, spec_hi, spec_floor = lo[bad], hi[bad], floor[bad]
-    part = _solve_part(sub, u, spec_lo, spec_hi, spec_floor, np.arange(u.shape[0]), options)
+@dataclass(frozen=True)
+class _Spectra:
+    """What a further batch of starts for some of the spectra needs."""
+
+    problem: Problem
+    frequency: Array
+    impedance: CArray
+    weighting: str
+    lo: Array
+    hi: Array
+    floor: Array
+    options: Mapping[str, Any]
+
+
+def _improve(best: SolverResult, messages: list[str], bad: NDArray[np.intp], u: Array,
+             note: str, ctx: _Spectra) -> tuple[list[str], NDArray[np.bool_]]:
+    """Solve the starts ``u`` (len(bad), m, Pf) of spectra ``bad``; keep (in place in
+    ``best``) the best of a spectrum's starts where it converges at a cost no higher than an
+    unconverged fit's, or lowers the cost. Returns the messages, updated where a start was
+    kept (``note`` appended), and which of ``bad`` took one. Evaluations are added to
+    ``best.nfev``."""
+    m, pf = u.shape[1], u.shape[2]
+    lo, hi = ctx.lo[bad], ctx.hi[bad]
+    u = np.minimum(np.maximum(u, lo[:, None]), hi[:, None]).reshape(-1, pf)
+    p = ctx.problem
+    sub = Problem(p.compiled, p.space, ctx.frequency[bad], ctx.impedance[bad], ctx.weighting,
+                  m)
+    part = _solve_part(sub, u, lo, hi, ctx.floor[bad], np.arange(u.shape[0]), ctx.options)
     cost = np.where(np.isfinite(part.cost), part.cost, np.inf).reshape(-1, m)
-    # prefer converged restarts: among them the cheapest, else the cheapest of all
+    # prefer converged starts: among them the cheapest, else the cheapest of all
     conv = part.converged.reshape(-1, m)
     pick = np.where(conv.any(axis=1), np.argmin(np.where(conv, cost, np.inf), axis=1),
                     np.argmin(cost, axis=1))
     rows = np.arange(bad.size) * m + pick
     new_cost = part.cost[rows]
     old_cost = best.cost[bad]
-    take = ((part.converged[rows] & (new_cost <= old_cost * (1 + AGREE_RTOL)))
-            | (new_cost < old_cost * (1 - AGREE_RTOL)))
+    lower = new_cost < old_cost * (1 - AGREE_RTOL)
+    take = lower | (part.converged[rows] & ~best.converged[bad]
+                    & (new_cost <= old_cost * (1 + AGREE_RTOL)))
     best.nfev[bad] += part.nfev.reshape(-1, m).sum(axis=1)
     if not take.any():
-        return messages
+        return messages, take
     dest, src = bad[take], rows[take]
     for name in ("x", "cost", "residuals", "jacobian", "status", "reason", "n_iterations",
                  "newton_decrement"):
@@ -248,8 +268,54 @@ def _restart(best: SolverResult, messages: list[str], compiled: CompiledLike,
     new_messages = part.messages()
     out = list(messages)
     for d, r in zip(dest.tolist(), src.tolist(), strict=True):
-        out[d] = f"{new_messages[r]} (after a restart near the best start)"
-    return out
+        out[d] = f"{new_messages[r]} ({note})"
+    return out, take
+
+
+def _restart(best: SolverResult, messages: list[str], ctx: _Spectra) -> list[str]:
+    """Solve :data:`N_RESTARTS` perturbed copies of each unconverged spectrum's best point;
+    keep one as :func:`_improve` does."""
+    bad = np.flatnonzero(~best.converged & np.isfinite(best.cost))
+    if bad.size == 0:
+        return messages
+    pf = best.x.shape[1]
+    noise = np.random.default_rng(RESTART_SEED).standard_normal((N_RESTARTS, pf))
+    u = best.x[bad][:, None, :] + RESTART_SPREAD * noise[None, :, :]
+    return _improve(best, messages, bad, u, "after a restart near the best start", ctx)[0]
+
+
+#: Rounds of arc exchanges and moves (each can uncover the next), and the moves solved per
+#: round (the best places of :func:`arc_restarts.relocation_starts`).
+ARC_SEARCH_ROUNDS = 2
+N_MOVES = 1
+
+
+def _arc_search(best: SolverResult, messages: list[str], search: NDArray[np.bool_],
+                table: ArcTable, ctx: _Spectra) -> list[str]:
+    """Where ``search`` (S,) holds or the fit is doubtful (:func:`arc_restarts.doubtful`),
+    try the fitted arcs exchanged between kinds and the weakest arc moved to the largest
+    misfit; keep a start as :func:`_improve` does."""
+    space = ctx.problem.space
+    rows = np.flatnonzero(np.isfinite(best.cost) & (
+        search | doubtful(space.to_natural(best.x), best.x, ctx.lo, ctx.hi, table)))
+    for _ in range(ARC_SEARCH_ROUNDS):
+        if rows.size == 0:
+            break
+        params = space.to_natural(best.x[rows])
+        moved = np.concatenate([relocation_starts(
+            params, table, ctx.frequency[rows], ctx.impedance[rows], ctx.problem.inv_wr[rows],
+            ctx.problem.inv_wi[rows], N_MOVES, fresh) for fresh in (False, True)], axis=1)
+        u_moved = space.to_internal(moved.reshape(-1, moved.shape[2])).reshape(
+            rows.size, moved.shape[1], -1)
+        swaps = assignment_starts(params, table)
+        u_swaps = space.to_internal(swaps.reshape(-1, swaps.shape[2])).reshape(
+            rows.size, swaps.shape[1], u_moved.shape[2])
+        u_split = space.to_internal(split_start(params, table))[:, None]
+        u = np.concatenate([u_swaps, u_split, u_moved], axis=1)
+        messages, took = _improve(best, messages, rows, u, "after exchanging or moving arcs",
+                                  ctx)
+        rows = rows[took]
+    return messages
 
 
 #: Two starts whose costs agree within this fraction reached the same point.
@@ -413,6 +479,9 @@ def fit_arrays(
                     hi[:, None]).reshape(s * k, -1)
     floor = problem.cost_floor()
     options = {"max_nfev": max_nfev, "max_step": MAX_STEP, **(solver_options or {})}
+    table = arc_table(terms, names)
+    # arcs the time constants do not map onto the circuit's unambiguously: always search
+    ambiguous = table is not None and table.ambiguous and initial_guess is None
     ranked = 0   # evaluations spent ranking the starts (counted in nfev)
     if k == 1 or not staged:
         res = _solve_rows(problem, u0, lo, hi, floor, np.arange(s * k), options)
@@ -422,16 +491,18 @@ def fit_arrays(
         u0 = _rank_starts(problem, space, u0, s, k)
         ranked = k
         # Stage 1: the best-ranked start of every spectrum. Stage 2: the second, only for
-        # spectra whose stage-1 fit is doubtful (not converged, residuals with too few sign
-        # runs for noise: the signature of a wrong local minimum). Stage 3: the remaining
-        # starts, only where the two fits disagree (a cost 0.1 % apart, or one of them not
-        # converged): two starts reaching one point settle it.
+        # spectra whose stage-1 fit is doubtful: not converged, a parameter stopped on a
+        # bound, two arcs collapsed onto one feature (arc_restarts.doubtful), or a circuit
+        # whose arcs the data's time constants do not map unambiguously. Stage 3: the
+        # remaining starts, only where the two fits disagree (a cost 0.1 % apart, or one of
+        # them not converged): two starts reaching one point settle it.
         first = np.arange(s) * k
         res = _solve_part(problem, u0, lo, hi, floor, first, options)
-        doubtful = ~res.converged | (
-            (res.reason != EXACT_FIT) & (_runs_z(res.residuals, n_points) < RUNS_Z))
-        if doubtful.any():
-            again = np.flatnonzero(doubtful)
+        unsure = ~res.converged | doubtful(space.to_natural(res.x), res.x, lo, hi, table)
+        if ambiguous:
+            unsure[:] = True
+        if unsure.any():
+            again = np.flatnonzero(unsure)
             res = _expand(res, first, u0)
             second = again * k + 1
             _merge(res, _solve_part(problem, u0, lo, hi, floor, second, options), second)
@@ -466,9 +537,12 @@ def fit_arrays(
                         jacobian=pick(res.jacobian), status=pick(res.status),
                         reason=pick(res.reason), nfev=nfev, n_iterations=pick(res.n_iterations),
                         newton_decrement=pick(res.newton_decrement))
-    if staged and initial_guess is None and not best.converged.all():
-        messages = _restart(best, messages, compiled, space, frequency, impedance, weighting,
-                            lo, hi, floor, options)
+    if staged and initial_guess is None:
+        ctx = _Spectra(problem, frequency, impedance, weighting, lo, hi, floor, options)
+        if table is not None and len(table.kinds) > 1:
+            messages = _arc_search(best, messages, np.full(s, ambiguous), table, ctx)
+        if not best.converged.all():
+            messages = _restart(best, messages, ctx)
     nfev = best.nfev
     u = best.x
     params = space.to_natural(u)
