@@ -30,13 +30,16 @@ from numpy.typing import NDArray
 from eis_pipeline.fitting.bounds import AT_BOUND_TOL
 
 __all__ = ["COLLAPSE_RATIO", "ArcTable", "arc_table", "assignment_starts", "doubtful",
-           "relocation_starts", "split_start", "weakest_arc"]
+           "relocation_starts", "split_start", "watched", "weakest_arc"]
 
 Array = NDArray[np.float64]
 
 #: Two arcs whose time constants are closer than this factor (half a decade) describe one
 #: feature of the data between them: the fit is doubtful.
 COLLAPSE_RATIO = 10.0 ** 0.5
+#: An arc whose τ is beyond the window ``1/ω_max ... 1/ω_min`` by more than this factor (a
+#: decade) is not determined by the data.
+OUTSIDE_WINDOW = 10.0
 #: Exponent given to a CPE that takes over an ideal capacitor's arc, or is moved, and to an
 #: electrode CPE whose exponent is reset.
 MOVED_N = 0.9
@@ -102,18 +105,35 @@ def arc_taus(params: Array, table: ArcTable) -> Array:
         return np.asarray((r * q) ** (1.0 / _exponents(params, table)))
 
 
-def doubtful(params: Array, u: Array, lo: Array, hi: Array,
-             table: ArcTable | None) -> NDArray[np.bool_]:
-    """(S,) fits that may sit in a local minimum: a free parameter on a bound (internal
-    ``u`` against ``lo``/``hi``, the exponent's n = 1 included), or two arcs collapsed."""
+def watched(space: Any, table: ArcTable | None) -> NDArray[np.bool_]:
+    """(Pf,) free parameters whose stop on a bound makes a fit doubtful: exponents (n = 1
+    included) and arc resistances. A stray inductance or series resistance on its floor
+    only says the data show none."""
+    arc_r = set(table.r) if table is not None else set()
+    return np.array([space.kinds[i] == "exponent" or i in arc_r for i in space.free],
+                    dtype=bool)
+
+
+def doubtful(params: Array, u: Array, lo: Array, hi: Array, table: ArcTable | None,
+             watch: NDArray[np.bool_], frequency: Array) -> NDArray[np.bool_]:
+    """(S,) fits that may sit in a local minimum: a ``watch``-ed free parameter on a bound
+    (internal ``u`` against ``lo``/``hi``), two arcs collapsed (time constants within
+    :data:`COLLAPSE_RATIO`), or an arc whose time constant lies more than
+    :data:`OUTSIDE_WINDOW` beyond the measured frequencies (``frequency`` (S, N) Hz,
+    NaN-padded): the data do not pin such an arc, and its parameters can settle anywhere
+    along a valley of nearly equal cost, one of several."""
     on = ((u - lo <= AT_BOUND_TOL * np.maximum(1.0, np.abs(lo)))
           | (hi - u <= AT_BOUND_TOL * np.maximum(1.0, np.abs(hi))))
-    out = on.any(axis=1)
-    if table is not None and len(table.kinds) > 1:
-        tau = np.sort(arc_taus(params, table), axis=1)
+    out = (on & watch).any(axis=1)
+    if table is not None:
+        tau = arc_taus(params, table)
+        w = 2 * np.pi * frequency
         with np.errstate(invalid="ignore", divide="ignore"):
+            outside = ((tau < 1.0 / (OUTSIDE_WINDOW * np.nanmax(w, axis=1)[:, None]))
+                       | (tau > OUTSIDE_WINDOW / np.nanmin(w, axis=1)[:, None]))
+            tau = np.sort(tau, axis=1)
             close = tau[:, 1:] < COLLAPSE_RATIO * tau[:, :-1]
-        out |= close.any(axis=1) | ~np.isfinite(tau).all(axis=1)
+        out |= outside.any(axis=1) | close.any(axis=1) | ~np.isfinite(tau).all(axis=1)
     return np.asarray(out)
 
 
@@ -197,9 +217,10 @@ def split_start(params: Array, table: ArcTable) -> Array:
 
 def relocation_starts(params: Array, table: ArcTable, frequency: Array,
                       impedance: NDArray[np.complex128], inv_wr: Array, inv_wi: Array,
-                      n_best: int, fresh_exponents: bool = False) -> Array:
-    """(S, n_best, P): the weakest arc (:func:`weakest_arc`) moved to the ``n_best`` best of
-    a grid of time constants.
+                      n_best: int, fresh_exponents: bool = False,
+                      arc: int | None = None) -> Array:
+    """(S, n_best, P): arc ``arc`` (default: the weakest, :func:`weakest_arc`) moved to the
+    ``n_best`` best places of a grid of time constants.
 
     Every time constant and exponent but the moved arc's stays as fitted; then the model is
     linear in the amplitudes (series R, L, the electrode's 1/Q, each arc's R), so each place
@@ -217,8 +238,9 @@ def relocation_starts(params: Array, table: ArcTable, frequency: Array,
     y = np.concatenate([np.where(valid, impedance.real, 0.0) * inv_wr,
                         np.where(valid, impedance.imag, 0.0) * inv_wi], axis=1)
 
-    def col(h: Any) -> Array:
-        return np.concatenate([h.real * inv_wr, h.imag * inv_wi], axis=-1)
+    def col(h: Any) -> Array:   # (S, N) or (S, G, N) -> weighted real and imaginary rows
+        wr, wi = (inv_wr, inv_wi) if np.ndim(h) == 2 else (inv_wr[:, None], inv_wi[:, None])
+        return np.concatenate([h.real * wr, h.imag * wi], axis=-1)
 
     tau = arc_taus(params, table)
     n_fit = _exponents(params, table)
@@ -232,7 +254,8 @@ def relocation_starts(params: Array, table: ArcTable, frequency: Array,
             if ne >= 0:
                 params[:, ne] = ELECTRODE_N
         n_fit = _exponents(params, table)
-    weakest = weakest_arc(params, table)
+    weakest = (weakest_arc(params, table) if arc is None
+               else np.full(params.shape[0], arc, dtype=np.intp))
     fixed = []
     if table.resistors:
         fixed.append(col(np.ones_like(w) + 0j))

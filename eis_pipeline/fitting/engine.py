@@ -26,6 +26,7 @@ from eis_pipeline.fitting.arc_restarts import (
     doubtful,
     relocation_starts,
     split_start,
+    watched,
 )
 from eis_pipeline.fitting.bounds import at_bound, row_bounds
 from eis_pipeline.fitting.initial import grid_start, initial_guesses
@@ -38,7 +39,7 @@ from eis_pipeline.fitting.solver import (
     default_max_nfev,
     least_squares_batch,
 )
-from eis_pipeline.fitting.statistics import fit_statistics
+from eis_pipeline.fitting.statistics import fit_statistics, misfit_ratio
 from eis_pipeline.fitting.structure import series_terms
 from eis_pipeline.fitting.transforms import ParameterSpace
 
@@ -167,47 +168,7 @@ def _swap_plan(space: ParameterSpace, roles: Mapping[str, Mapping[str, str]]
     return plan
 
 
-#: Residual sign runs below this z-score (in the real or the imaginary part) mark a fit as
-#: doubtful: white noise gives z ~ N(0, 1); a wrong local minimum leaves long runs.
-RUNS_Z = -2.0
 EXACT_FIT = REASONS.index("exact fit (cost at round-off level)")
-
-
-def _runs_z(residuals: Array, n_points: NDArray[np.int_]) -> Array:
-    """Smallest Wald–Wolfowitz runs-test z-score of the real and imaginary residuals.
-
-    ``residuals`` is (S, 2N) with real parts then imaginary parts, padding at the end of
-    each half. Few runs (negative z) mean systematic misfit.
-    """
-    s, m2 = residuals.shape
-    n = m2 // 2
-    parts = residuals.reshape(s, 2, n)     # both halves in one pass
-    pos = parts > 0
-    neg = parts < 0
-    if not (n_points == n).all():
-        valid = (np.arange(n)[None, :] < n_points[:, None])[:, None, :]
-        pos &= valid
-        neg &= valid
-    # (sums of booleans: np.count_nonzero with an axis is a Python-level wrapper of the same)
-    n_pos = pos.sum(axis=2)
-    n_neg = neg.sum(axis=2)
-    sign = pos.view(np.int8) - neg.view(np.int8)
-    changes = (sign[:, :, 1:] * sign[:, :, :-1] < 0).sum(axis=2)
-    if s == 1:   # one fit: the same arithmetic on Python scalars
-        out = math.inf
-        for n_p, n_n, ch in zip(n_pos[0].tolist(), n_neg[0].tolist(), changes[0].tolist(),
-                                strict=True):
-            tot = n_p + n_n
-            mu = 2.0 * n_p * n_n / tot + 1 if tot > 0 else math.nan
-            var = (mu - 1) * (mu - 2) / (tot - 1) if tot > 1 else math.nan
-            out = min(out, (ch + 1 - mu) / math.sqrt(var) if var > 0 else 0.0)
-        return np.array([out])
-    total = n_pos + n_neg
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mu = 2.0 * n_pos * n_neg / total + 1
-        var = (mu - 1) * (mu - 2) / (total - 1)
-        z = np.where(var > 0, (changes + 1 - mu) / np.sqrt(var), 0.0)
-    return np.asarray(np.min(z, axis=1))
 
 
 #: Restarts around the best point of a spectrum whose every start stopped unconverged, and
@@ -287,17 +248,16 @@ def _restart(best: SolverResult, messages: list[str], ctx: _Spectra) -> list[str
 #: Rounds of arc exchanges and moves (each can uncover the next), and the moves solved per
 #: round (the best places of :func:`arc_restarts.relocation_starts`).
 ARC_SEARCH_ROUNDS = 2
-N_MOVES = 1
+N_MOVES = 3
 
 
-def _arc_search(best: SolverResult, messages: list[str], search: NDArray[np.bool_],
-                table: ArcTable, ctx: _Spectra) -> list[str]:
-    """Where ``search`` (S,) holds or the fit is doubtful (:func:`arc_restarts.doubtful`),
-    try the fitted arcs exchanged between kinds and the weakest arc moved to the largest
-    misfit; keep a start as :func:`_improve` does."""
+def _arc_search(best: SolverResult, messages: list[str], table: ArcTable,
+                ctx: _Spectra) -> list[str]:
+    """Try the fitted arcs exchanged between kinds, the broadest arc split, and the crowded
+    arc moved (:mod:`~eis_pipeline.fitting.arc_restarts`); keep a start as
+    :func:`_improve` does, for up to :data:`ARC_SEARCH_ROUNDS` rounds while one helps."""
     space = ctx.problem.space
-    rows = np.flatnonzero(np.isfinite(best.cost) & (
-        search | doubtful(space.to_natural(best.x), best.x, ctx.lo, ctx.hi, table)))
+    rows = np.flatnonzero(np.isfinite(best.cost))
     for _ in range(ARC_SEARCH_ROUNDS):
         if rows.size == 0:
             break
@@ -317,6 +277,11 @@ def _arc_search(best: SolverResult, messages: list[str], search: NDArray[np.bool
         rows = rows[took]
     return messages
 
+
+#: A first fit whose residuals exceed their noise this many times over (in variance,
+#: statistics.misfit_ratio) is not settled by one start: a model that misses the data has
+#: competing minima.
+MISFIT_RATIO = float("inf")
 
 #: Two starts whose costs agree within this fraction reached the same point.
 AGREE_RTOL = 1e-3
@@ -451,7 +416,7 @@ def fit_arrays(
         Evaluation limit per start.
     staged : bool
         Solve the first data-driven start of every spectrum, then the alternative starts only
-        where that fit is doubtful (:func:`_runs_z`). False solves every start.
+        where that fit is doubtful (see the stages in the code). False solves every start.
     solver_options : mapping, optional
         Extra keyword arguments for :func:`~eis_pipeline.fitting.solver.least_squares_batch`.
     """
@@ -480,6 +445,7 @@ def fit_arrays(
     floor = problem.cost_floor()
     options = {"max_nfev": max_nfev, "max_step": MAX_STEP, **(solver_options or {})}
     table = arc_table(terms, names)
+    watch = watched(space, table)
     # arcs the time constants do not map onto the circuit's unambiguously: always search
     ambiguous = table is not None and table.ambiguous and initial_guess is None
     ranked = 0   # evaluations spent ranking the starts (counted in nfev)
@@ -498,7 +464,10 @@ def fit_arrays(
         # them not converged): two starts reaching one point settle it.
         first = np.arange(s) * k
         res = _solve_part(problem, u0, lo, hi, floor, first, options)
-        unsure = ~res.converged | doubtful(space.to_natural(res.x), res.x, lo, hi, table)
+        unsure = (~res.converged
+                  | doubtful(space.to_natural(res.x), res.x, lo, hi, table, watch, frequency)
+                  | ((misfit_ratio(res.residuals, n_points, frequency) > MISFIT_RATIO)
+                     & (res.reason != EXACT_FIT)))
         if ambiguous:
             unsure[:] = True
         if unsure.any():
@@ -539,8 +508,8 @@ def fit_arrays(
                         newton_decrement=pick(res.newton_decrement))
     if staged and initial_guess is None:
         ctx = _Spectra(problem, frequency, impedance, weighting, lo, hi, floor, options)
-        if table is not None and len(table.kinds) > 1:
-            messages = _arc_search(best, messages, np.full(s, ambiguous), table, ctx)
+        if ambiguous:
+            messages = _arc_search(best, messages, table, ctx)
         if not best.converged.all():
             messages = _restart(best, messages, ctx)
     nfev = best.nfev
