@@ -232,7 +232,7 @@ def relocation_starts(params: Array, table: ArcTable, frequency: Array,
     exponent is reset (arcs :data:`MOVED_N`, electrode :data:`ELECTRODE_N`) first: where
     broadened arcs or electrode cover the missing feature, the fitted ones hide it.
     """
-    s, n_pts = frequency.shape
+    s = frequency.shape[0]
     valid = np.isfinite(frequency) & np.isfinite(impedance)
     w = 2 * np.pi * np.where(valid, frequency, 1.0)                       # (S, N)
     y = np.concatenate([np.where(valid, impedance.real, 0.0) * inv_wr,
@@ -261,7 +261,7 @@ def relocation_starts(params: Array, table: ArcTable, frequency: Array,
         fixed.append(col(np.ones_like(w) + 0j))
     if table.inductors:
         fixed.append(col(1j * w))
-    for q, ne in table.electrodes:
+    for _, ne in table.electrodes:
         e = params[:, ne][:, None] if ne >= 0 else 1.0
         fixed.append(col((1j * w) ** -e))
     k = len(table.kinds)

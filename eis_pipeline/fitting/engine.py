@@ -9,7 +9,6 @@ the statistics.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,14 +31,13 @@ from eis_pipeline.fitting.bounds import at_bound, row_bounds
 from eis_pipeline.fitting.initial import grid_start, initial_guesses
 from eis_pipeline.fitting.problem import WEIGHTINGS, CompiledLike, Problem, weights
 from eis_pipeline.fitting.solver import (
-    REASONS,
     TOLERANCES,
     SolverResult,
     Status,
     default_max_nfev,
     least_squares_batch,
 )
-from eis_pipeline.fitting.statistics import fit_statistics, misfit_ratio
+from eis_pipeline.fitting.statistics import fit_statistics
 from eis_pipeline.fitting.structure import series_terms
 from eis_pipeline.fitting.transforms import ParameterSpace
 
@@ -168,9 +166,6 @@ def _swap_plan(space: ParameterSpace, roles: Mapping[str, Mapping[str, str]]
     return plan
 
 
-EXACT_FIT = REASONS.index("exact fit (cost at round-off level)")
-
-
 #: Restarts around the best point of a spectrum whose every start stopped unconverged, and
 #: their spread in internal coordinates (a factor e^0.7 ~ 2 for log parameters).
 N_RESTARTS = 4
@@ -277,11 +272,6 @@ def _arc_search(best: SolverResult, messages: list[str], table: ArcTable,
         rows = rows[took]
     return messages
 
-
-#: A first fit whose residuals exceed their noise this many times over (in variance,
-#: statistics.misfit_ratio) is not settled by one start: a model that misses the data has
-#: competing minima.
-MISFIT_RATIO = float("inf")
 
 #: Two starts whose costs agree within this fraction reached the same point.
 AGREE_RTOL = 1e-3
@@ -464,10 +454,8 @@ def fit_arrays(
         # them not converged): two starts reaching one point settle it.
         first = np.arange(s) * k
         res = _solve_part(problem, u0, lo, hi, floor, first, options)
-        unsure = (~res.converged
-                  | doubtful(space.to_natural(res.x), res.x, lo, hi, table, watch, frequency)
-                  | ((misfit_ratio(res.residuals, n_points, frequency) > MISFIT_RATIO)
-                     & (res.reason != EXACT_FIT)))
+        unsure = ~res.converged | doubtful(space.to_natural(res.x), res.x, lo, hi, table,
+                                           watch, frequency)
         if ambiguous:
             unsure[:] = True
         if unsure.any():
@@ -508,7 +496,7 @@ def fit_arrays(
                         newton_decrement=pick(res.newton_decrement))
     if staged and initial_guess is None:
         ctx = _Spectra(problem, frequency, impedance, weighting, lo, hi, floor, options)
-        if ambiguous:
+        if ambiguous and table is not None:
             messages = _arc_search(best, messages, table, ctx)
         if not best.converged.all():
             messages = _restart(best, messages, ctx)

@@ -127,7 +127,7 @@ class SolverResult:
 
 #: Default stopping and judging tolerances of :func:`least_squares_batch`, also the compiled
 #: solver's (:mod:`eis_pipeline.fitting.compiled_lm`).
-TOLERANCES = {"ftol": 1e-10, "xtol": 1e-10, "gtol": 1e-10, "stationary_rtol": 1e-6,
+TOLERANCES = {"ftol": 1e-9, "xtol": 1e-10, "gtol": 1e-10, "stationary_rtol": 1e-6,
               "lambda0": 1e-3}
 
 

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["FitStatistics", "fit_statistics", "misfit_ratio"]
+__all__ = ["FitStatistics", "fit_statistics"]
 
 Array = NDArray[np.float64]
 
@@ -198,29 +198,3 @@ def _one_fit(residuals: Array, jacobian: Array, derivative: Array, free: NDArray
                          correlation=corr[None], n_observations=one(n_obs, np.int_),
                          dof=one(dof, np.int_))
 
-
-def misfit_ratio(residuals: Array, n_points: NDArray[np.int_],
-                 frequency: Array | None = None) -> Array:
-    """(S,) mean squared residual over the noise variance its point-to-point scatter implies.
-
-    ``residuals`` (S, 2N) holds real parts then imaginary parts, each padded at the end, at
-    the points of ``frequency`` (S, N; sorted here when given). Second differences along
-    frequency cancel a smooth (systematic) misfit and keep white noise, with variance
-    ``6 σ²``: so ``mean(r²) / (mean((Δ²r)²) / 6)`` is about 1 for residuals that are noise
-    and grows as the square of the systematic misfit over the noise (von Neumann's ratio
-    test, in second differences). Curvature of a real misfit inflates the noise estimate, so
-    the ratio errs towards calling a fit noise-consistent.
-    """
-    s, m2 = residuals.shape
-    n = m2 // 2
-    parts = residuals.reshape(s, 2, n)
-    if frequency is not None and not (frequency[:, :-1] > frequency[:, 1:]).all():
-        order = np.argsort(np.where(np.isfinite(frequency), frequency, np.inf), axis=1)
-        parts = np.take_along_axis(parts, order[:, None, :], axis=2)
-    d2 = parts[:, :, 2:] - 2.0 * parts[:, :, 1:-1] + parts[:, :, :-2]
-    valid = np.arange(n - 2)[None, :] < (n_points - 2)[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        noise = np.where(valid[:, None], d2 * d2, 0.0).sum(axis=(1, 2)) / (
-            12.0 * np.maximum(n_points - 2, 1))
-        total = (parts * parts).sum(axis=(1, 2)) / (2.0 * n_points)
-        return np.asarray(np.where(noise > 0, total / noise, np.inf))
