@@ -115,16 +115,23 @@ def watched(space: Any, table: ArcTable | None) -> NDArray[np.bool_]:
 
 
 def doubtful(params: Array, u: Array, lo: Array, hi: Array, table: ArcTable | None,
-             watch: NDArray[np.bool_], frequency: Array) -> NDArray[np.bool_]:
-    """(S,) fits that may sit in a local minimum: a ``watch``-ed free parameter on a bound
-    (internal ``u`` against ``lo``/``hi``), two arcs collapsed (time constants within
+             watch: NDArray[np.bool_], frequency: Array
+             ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """Fits that may sit in a local minimum, two reasons (S,) each.
+
+    ``pinned``: a ``watch``-ed free parameter on a bound (internal ``u`` against
+    ``lo``/``hi``), the signature of a start trapped away from the optimum, which a second
+    start can fall into too. ``loose``: two arcs collapsed (time constants within
     :data:`COLLAPSE_RATIO`), or an arc whose time constant lies more than
     :data:`OUTSIDE_WINDOW` beyond the measured frequencies (``frequency`` (S, N) Hz,
     NaN-padded): the data do not pin such an arc, and its parameters can settle anywhere
-    along a valley of nearly equal cost, one of several."""
-    on = ((u - lo <= AT_BOUND_TOL * np.maximum(1.0, np.abs(lo)))
-          | (hi - u <= AT_BOUND_TOL * np.maximum(1.0, np.abs(hi))))
-    out = (on & watch).any(axis=1)
+    along a valley, one of several.
+    """
+    with np.errstate(invalid="ignore"):   # an open side (±inf) is never reached
+        on = ((np.isfinite(lo) & (u - lo <= AT_BOUND_TOL * np.maximum(1.0, np.abs(lo))))
+              | (np.isfinite(hi) & (hi - u <= AT_BOUND_TOL * np.maximum(1.0, np.abs(hi)))))
+    pinned = (on & watch).any(axis=1)
+    loose = np.zeros_like(pinned)
     if table is not None:
         tau = arc_taus(params, table)
         w = 2 * np.pi * frequency
@@ -133,8 +140,8 @@ def doubtful(params: Array, u: Array, lo: Array, hi: Array, table: ArcTable | No
                        | (tau > OUTSIDE_WINDOW / np.nanmin(w, axis=1)[:, None]))
             tau = np.sort(tau, axis=1)
             close = tau[:, 1:] < COLLAPSE_RATIO * tau[:, :-1]
-        out |= outside.any(axis=1) | close.any(axis=1) | ~np.isfinite(tau).all(axis=1)
-    return np.asarray(out)
+        loose = outside.any(axis=1) | close.any(axis=1) | ~np.isfinite(tau).all(axis=1)
+    return np.asarray(pinned), np.asarray(loose)
 
 
 def _set_arc(p: Array, table: ArcTable, j: int, r: Array, tau: Array, n: Array) -> None:

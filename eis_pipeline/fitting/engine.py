@@ -454,8 +454,9 @@ def fit_arrays(
         # them not converged): two starts reaching one point settle it.
         first = np.arange(s) * k
         res = _solve_part(problem, u0, lo, hi, floor, first, options)
-        unsure = ~res.converged | doubtful(space.to_natural(res.x), res.x, lo, hi, table,
-                                           watch, frequency)
+        pinned, loose = doubtful(space.to_natural(res.x), res.x, lo, hi, table, watch,
+                                 frequency)
+        unsure = ~res.converged | pinned | loose
         if ambiguous:
             unsure[:] = True
         if unsure.any():
@@ -466,7 +467,10 @@ def fit_arrays(
             c1, c2 = res.cost[again * k], res.cost[second]
             agree = (res.converged[again * k] & res.converged[second]
                      & (np.abs(c1 - c2) <= AGREE_RTOL * np.minimum(c1, c2)))
-            rest = again[~agree]
+            # two starts pinned at one point have found one trap, not settled it
+            p2, _ = doubtful(space.to_natural(res.x[second]), res.x[second], lo[again],
+                             hi[again], table, watch, frequency[again])
+            rest = again[~agree | p2]
             if rest.size and k > 2:
                 rows = (rest[:, None] * k + np.arange(2, k)[None, :]).ravel()
                 _merge(res, _solve_part(problem, u0, lo, hi, floor, rows, options), rows)
