@@ -115,23 +115,24 @@ def watched(space: Any, table: ArcTable | None) -> NDArray[np.bool_]:
 
 
 def doubtful(params: Array, u: Array, lo: Array, hi: Array, table: ArcTable | None,
-             watch: NDArray[np.bool_], frequency: Array
+             watch: NDArray[np.bool_], frequency: Array, free: NDArray[np.intp]
              ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
     """Fits that may sit in a local minimum, two reasons (S,) each.
 
-    ``pinned``: a ``watch``-ed free parameter on a bound (internal ``u`` against
-    ``lo``/``hi``), the signature of a start trapped away from the optimum, which a second
-    start can fall into too. ``loose``: two arcs collapsed (time constants within
-    :data:`COLLAPSE_RATIO`), or an arc whose time constant lies more than
+    ``pinned``: a ``watch``-ed free parameter (natural indices ``free``) on a bound
+    (internal ``u`` against ``lo``/``hi``), the signature of a start trapped away from the
+    optimum, which a second start can fall into too. ``loose``: two arcs collapsed (time
+    constants within :data:`COLLAPSE_RATIO`), or an arc whose time constant lies more than
     :data:`OUTSIDE_WINDOW` beyond the measured frequencies (``frequency`` (S, N) Hz,
     NaN-padded): the data do not pin such an arc, and its parameters can settle anywhere
-    along a valley, one of several.
+    along a valley, one of several; its exponent or resistance on a bound is then no sign
+    of a trap and does not count as pinned.
     """
     with np.errstate(invalid="ignore"):   # an open side (±inf) is never reached
         on = ((np.isfinite(lo) & (u - lo <= AT_BOUND_TOL * np.maximum(1.0, np.abs(lo))))
               | (np.isfinite(hi) & (hi - u <= AT_BOUND_TOL * np.maximum(1.0, np.abs(hi)))))
-    pinned = (on & watch).any(axis=1)
-    loose = np.zeros_like(pinned)
+    on &= watch
+    loose = np.zeros(u.shape[0], dtype=bool)
     if table is not None:
         tau = arc_taus(params, table)
         w = 2 * np.pi * frequency
@@ -141,7 +142,12 @@ def doubtful(params: Array, u: Array, lo: Array, hi: Array, table: ArcTable | No
             tau = np.sort(tau, axis=1)
             close = tau[:, 1:] < COLLAPSE_RATIO * tau[:, :-1]
         loose = outside.any(axis=1) | close.any(axis=1) | ~np.isfinite(tau).all(axis=1)
-    return np.asarray(pinned), np.asarray(loose)
+        where = {int(i): j for j, i in enumerate(free)}
+        for a in range(len(table.kinds)):
+            for i in (table.r[a], table.n[a]):
+                if i in where:
+                    on[:, where[i]] &= ~outside[:, a]
+    return np.asarray(on.any(axis=1)), np.asarray(loose)
 
 
 def _set_arc(p: Array, table: ArcTable, j: int, r: Array, tau: Array, n: Array) -> None:

@@ -455,7 +455,7 @@ def fit_arrays(
         first = np.arange(s) * k
         res = _solve_part(problem, u0, lo, hi, floor, first, options)
         pinned, loose = doubtful(space.to_natural(res.x), res.x, lo, hi, table, watch,
-                                 frequency)
+                                 frequency, space.free)
         unsure = ~res.converged | pinned | loose
         if ambiguous:
             unsure[:] = True
@@ -469,7 +469,7 @@ def fit_arrays(
                      & (np.abs(c1 - c2) <= AGREE_RTOL * np.minimum(c1, c2)))
             # two starts pinned at one point have found one trap, not settled it
             p2, _ = doubtful(space.to_natural(res.x[second]), res.x[second], lo[again],
-                             hi[again], table, watch, frequency[again])
+                             hi[again], table, watch, frequency[again], space.free)
             rest = again[~agree | p2]
             if rest.size and k > 2:
                 rows = (rest[:, None] * k + np.arange(2, k)[None, :]).ravel()

@@ -66,7 +66,7 @@ def _doubt(circuit: str, p: dict[str, float], pin: str | None = None):
     if pin is not None:   # a bound exactly where the parameter stopped
         j = list(space.free_names).index(pin)
         hi[:, j] = u[:, j]
-    pinned, loose = doubtful(x, u, lo, hi, t, watched(space, t), F[None])
+    pinned, loose = doubtful(x, u, lo, hi, t, watched(space, t), F[None], space.free)
     return bool(pinned[0]), bool(loose[0])
 
 
