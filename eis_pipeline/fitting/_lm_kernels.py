@@ -177,6 +177,22 @@ def _decrement(a, g, x, lo, hi, radius, free, all_free):  # pragma: no cover - c
 
 
 @kernel
+def _gain_left(jac, r, x, lo, hi):  # pragma: no cover - compiled
+    """The cost decrease still predicted at ``x``: the Gauss-Newton model's within a unit
+    box (:func:`_decrement`), or the best steepest-descent step's, plain (-g: internal
+    units are alike, a factor e or a whole exponent) and scaled (-g/d²), whichever is
+    larger; where JᵀJ is nearly singular the Newton-type step can be poor and read a clear
+    descent as 0. Parameters on a bound with the gradient pointing out are held."""
+    a = jac.T @ jac
+    g = jac.T @ r
+    fr = ~(((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0)))
+    dec = _decrement(a, g, x, lo, hi, 1.0, fr, fr.all())
+    d = np.sqrt(np.maximum(np.diag(a).copy(), 1e-300))
+    return max(dec, _descent_gain(a, g, np.where(fr, -g, 0.0), x, lo, hi, 1.0),
+               _descent_gain(a, g, np.where(fr, -g / (d * d), 0.0), x, lo, hi, 1.0))
+
+
+@kernel
 def _step_into_box(x, delta, lo, hi):  # pragma: no cover - compiled
     """``x + α δ`` with the largest α <= 1 that stays in the box, and whether x + δ was
     strictly inside. Shortening keeps the direction (a descent direction of the quadratic
@@ -271,8 +287,12 @@ def solve_single(evaluate, omega, dre, dim, iwr, iwi, p_fixed, free_idx, log, x,
             near = False
             dec = _decrement(a, g, x, lo, hi, 1.0, free0, all_free0)
             if dec <= ftol * max(cost, tiny):
-                reason = _NEWTON
-                break
+                # the steepest-descent steps of the final judgement too: on a nearly
+                # singular JᵀJ the Newton-type step can miss a clear descent
+                dec = _gain_left(jac, r, x, lo, hi)
+                if dec <= stationary_rtol * cost + tiny:
+                    reason = _NEWTON
+                    break
         free, all_free = free0, all_free0
         delta = _solve_scaled(a, g, d, lam, free, all_free)
         if any_bound:
@@ -313,6 +333,10 @@ def solve_single(evaluate, omega, dre, dim, iwr, iwi, p_fixed, free_idx, log, x,
             lam *= nu
             nu *= 2.0
         if accept and actual <= ftol * rel_scale and predicted <= ftol * rel_scale:
+            # small steps under heavy damping also gain little: stop only where the
+            # Gauss-Newton model agrees that little is left (the final judgement's test)
+            if _gain_left(jac, r, x, lo, hi) > stationary_rtol * cost + tiny:
+                continue
             reason = _FTOL
         elif accept and np.abs(delta).max() <= xtol:
             reason = _XTOL
@@ -325,17 +349,7 @@ def solve_single(evaluate, omega, dre, dim, iwr, iwi, p_fixed, free_idx, log, x,
             continue
         break
     if finite:
-        a = jac.T @ jac
-        g = jac.T @ r
-        fr = ~(((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0)))
-        if math.isnan(dec):
-            dec = _decrement(a, g, x, lo, hi, 1.0, fr, fr.all())
-        # Steepest-descent steps, plain (-g: internal units are alike, a factor e or a whole
-        # exponent) and scaled (-g/d²), bound the best decrease from below: where JᵀJ is
-        # nearly singular the Newton-type step can be poor and read a clear descent as 0.
-        d = np.sqrt(np.maximum(np.diag(a).copy(), 1e-300))
-        dec = max(dec, _descent_gain(a, g, np.where(fr, -g, 0.0), x, lo, hi, 1.0),
-                  _descent_gain(a, g, np.where(fr, -g / (d * d), 0.0), x, lo, hi, 1.0))
+        dec = _gain_left(jac, r, x, lo, hi)
         if reason == _MAXFEV:
             status = _MAX_NFEV
         elif not dec <= stationary_rtol * cost + tiny:

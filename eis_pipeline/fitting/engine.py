@@ -9,7 +9,6 @@ the statistics.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,11 +18,19 @@ from numpy.typing import NDArray
 
 from eis_pipeline.exceptions import FitError
 from eis_pipeline.fitting import compiled_lm
+from eis_pipeline.fitting.arc_restarts import (
+    ArcTable,
+    arc_table,
+    assignment_starts,
+    doubtful,
+    relocation_starts,
+    split_start,
+    watched,
+)
 from eis_pipeline.fitting.bounds import at_bound, row_bounds
 from eis_pipeline.fitting.initial import grid_start, initial_guesses
 from eis_pipeline.fitting.problem import WEIGHTINGS, CompiledLike, Problem, weights
 from eis_pipeline.fitting.solver import (
-    REASONS,
     TOLERANCES,
     SolverResult,
     Status,
@@ -159,49 +166,6 @@ def _swap_plan(space: ParameterSpace, roles: Mapping[str, Mapping[str, str]]
     return plan
 
 
-#: Residual sign runs below this z-score (in the real or the imaginary part) mark a fit as
-#: doubtful: white noise gives z ~ N(0, 1); a wrong local minimum leaves long runs.
-RUNS_Z = -2.0
-EXACT_FIT = REASONS.index("exact fit (cost at round-off level)")
-
-
-def _runs_z(residuals: Array, n_points: NDArray[np.int_]) -> Array:
-    """Smallest Wald–Wolfowitz runs-test z-score of the real and imaginary residuals.
-
-    ``residuals`` is (S, 2N) with real parts then imaginary parts, padding at the end of
-    each half. Few runs (negative z) mean systematic misfit.
-    """
-    s, m2 = residuals.shape
-    n = m2 // 2
-    parts = residuals.reshape(s, 2, n)     # both halves in one pass
-    pos = parts > 0
-    neg = parts < 0
-    if not (n_points == n).all():
-        valid = (np.arange(n)[None, :] < n_points[:, None])[:, None, :]
-        pos &= valid
-        neg &= valid
-    # (sums of booleans: np.count_nonzero with an axis is a Python-level wrapper of the same)
-    n_pos = pos.sum(axis=2)
-    n_neg = neg.sum(axis=2)
-    sign = pos.view(np.int8) - neg.view(np.int8)
-    changes = (sign[:, :, 1:] * sign[:, :, :-1] < 0).sum(axis=2)
-    if s == 1:   # one fit: the same arithmetic on Python scalars
-        out = math.inf
-        for n_p, n_n, ch in zip(n_pos[0].tolist(), n_neg[0].tolist(), changes[0].tolist(),
-                                strict=True):
-            tot = n_p + n_n
-            mu = 2.0 * n_p * n_n / tot + 1 if tot > 0 else math.nan
-            var = (mu - 1) * (mu - 2) / (tot - 1) if tot > 1 else math.nan
-            out = min(out, (ch + 1 - mu) / math.sqrt(var) if var > 0 else 0.0)
-        return np.array([out])
-    total = n_pos + n_neg
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mu = 2.0 * n_pos * n_neg / total + 1
-        var = (mu - 1) * (mu - 2) / (total - 1)
-        z = np.where(var > 0, (changes + 1 - mu) / np.sqrt(var), 0.0)
-    return np.asarray(np.min(z, axis=1))
-
-
 #: Restarts around the best point of a spectrum whose every start stopped unconverged, and
 #: their spread in internal coordinates (a factor e^0.7 ~ 2 for log parameters).
 N_RESTARTS = 4
@@ -211,36 +175,48 @@ RESTART_SPREAD = 0.7
 RESTART_SEED = 20261204
 
 
-def _restart(best: SolverResult, messages: list[str], compiled: CompiledLike,
-             space: ParameterSpace, frequency: Array, impedance: CArray, weighting: str,
-             lo: Array, hi: Array, floor: Array, options: Mapping[str, Any]) -> list[str]:
-    """Solve :data:`N_RESTARTS` perturbed copies of each unconverged spectrum's best point;
-    keep a restart (in place in ``best``) where it converges at a cost no higher, or lowers
-    the cost. Returns the messages, updated where a restart was kept."""
-    bad = np.flatnonzero(~best.converged & np.isfinite(best.cost))
-    if bad.size == 0:
-        return messages
-    m = N_RESTARTS
-    pf = best.x.shape[1]
-    noise = np.random.default_rng(RESTART_SEED).standard_normal((m, pf)) * RESTART_SPREAD
-    u = best.x[bad][:, None, :] + noise[None, :, :]
-    u = np.minimum(np.maximum(u, lo[bad][:, None]), hi[bad][:, None]).reshape(-1, pf)
-    sub = Problem(compiled, space, frequency[bad], impedance[bad], weighting, m)
-    spec_lo, spec_hi, spec_floor = lo[bad], hi[bad], floor[bad]
-    part = _solve_part(sub, u, spec_lo, spec_hi, spec_floor, np.arange(u.shape[0]), options)
+@dataclass(frozen=True)
+class _Spectra:
+    """What a further batch of starts for some of the spectra needs."""
+
+    problem: Problem
+    frequency: Array
+    impedance: CArray
+    weighting: str
+    lo: Array
+    hi: Array
+    floor: Array
+    options: Mapping[str, Any]
+
+
+def _improve(best: SolverResult, messages: list[str], bad: NDArray[np.intp], u: Array,
+             note: str, ctx: _Spectra) -> tuple[list[str], NDArray[np.bool_]]:
+    """Solve the starts ``u`` (len(bad), m, Pf) of spectra ``bad``; keep (in place in
+    ``best``) the best of a spectrum's starts where it converges at a cost no higher than an
+    unconverged fit's, or lowers the cost. Returns the messages, updated where a start was
+    kept (``note`` appended), and which of ``bad`` took one. Evaluations are added to
+    ``best.nfev``."""
+    m, pf = u.shape[1], u.shape[2]
+    lo, hi = ctx.lo[bad], ctx.hi[bad]
+    u = np.minimum(np.maximum(u, lo[:, None]), hi[:, None]).reshape(-1, pf)
+    p = ctx.problem
+    sub = Problem(p.compiled, p.space, ctx.frequency[bad], ctx.impedance[bad], ctx.weighting,
+                  m)
+    part = _solve_part(sub, u, lo, hi, ctx.floor[bad], np.arange(u.shape[0]), ctx.options)
     cost = np.where(np.isfinite(part.cost), part.cost, np.inf).reshape(-1, m)
-    # prefer converged restarts: among them the cheapest, else the cheapest of all
+    # prefer converged starts: among them the cheapest, else the cheapest of all
     conv = part.converged.reshape(-1, m)
     pick = np.where(conv.any(axis=1), np.argmin(np.where(conv, cost, np.inf), axis=1),
                     np.argmin(cost, axis=1))
     rows = np.arange(bad.size) * m + pick
     new_cost = part.cost[rows]
     old_cost = best.cost[bad]
-    take = ((part.converged[rows] & (new_cost <= old_cost * (1 + AGREE_RTOL)))
-            | (new_cost < old_cost * (1 - AGREE_RTOL)))
+    lower = new_cost < old_cost * (1 - AGREE_RTOL)
+    take = lower | (part.converged[rows] & ~best.converged[bad]
+                    & (new_cost <= old_cost * (1 + AGREE_RTOL)))
     best.nfev[bad] += part.nfev.reshape(-1, m).sum(axis=1)
     if not take.any():
-        return messages
+        return messages, take
     dest, src = bad[take], rows[take]
     for name in ("x", "cost", "residuals", "jacobian", "status", "reason", "n_iterations",
                  "newton_decrement"):
@@ -248,8 +224,53 @@ def _restart(best: SolverResult, messages: list[str], compiled: CompiledLike,
     new_messages = part.messages()
     out = list(messages)
     for d, r in zip(dest.tolist(), src.tolist(), strict=True):
-        out[d] = f"{new_messages[r]} (after a restart near the best start)"
-    return out
+        out[d] = f"{new_messages[r]} ({note})"
+    return out, take
+
+
+def _restart(best: SolverResult, messages: list[str], ctx: _Spectra) -> list[str]:
+    """Solve :data:`N_RESTARTS` perturbed copies of each unconverged spectrum's best point;
+    keep one as :func:`_improve` does."""
+    bad = np.flatnonzero(~best.converged & np.isfinite(best.cost))
+    if bad.size == 0:
+        return messages
+    pf = best.x.shape[1]
+    noise = np.random.default_rng(RESTART_SEED).standard_normal((N_RESTARTS, pf))
+    u = best.x[bad][:, None, :] + RESTART_SPREAD * noise[None, :, :]
+    return _improve(best, messages, bad, u, "after a restart near the best start", ctx)[0]
+
+
+#: Rounds of arc exchanges and moves (each can uncover the next), and the moves solved per
+#: round (the best places of :func:`arc_restarts.relocation_starts`).
+ARC_SEARCH_ROUNDS = 2
+N_MOVES = 3
+
+
+def _arc_search(best: SolverResult, messages: list[str], table: ArcTable,
+                ctx: _Spectra) -> list[str]:
+    """Try the fitted arcs exchanged between kinds, the broadest arc split, and the crowded
+    arc moved (:mod:`~eis_pipeline.fitting.arc_restarts`); keep a start as
+    :func:`_improve` does, for up to :data:`ARC_SEARCH_ROUNDS` rounds while one helps."""
+    space = ctx.problem.space
+    rows = np.flatnonzero(np.isfinite(best.cost))
+    for _ in range(ARC_SEARCH_ROUNDS):
+        if rows.size == 0:
+            break
+        params = space.to_natural(best.x[rows])
+        moved = np.concatenate([relocation_starts(
+            params, table, ctx.frequency[rows], ctx.impedance[rows], ctx.problem.inv_wr[rows],
+            ctx.problem.inv_wi[rows], N_MOVES, fresh) for fresh in (False, True)], axis=1)
+        u_moved = space.to_internal(moved.reshape(-1, moved.shape[2])).reshape(
+            rows.size, moved.shape[1], -1)
+        swaps = assignment_starts(params, table)
+        u_swaps = space.to_internal(swaps.reshape(-1, swaps.shape[2])).reshape(
+            rows.size, swaps.shape[1], u_moved.shape[2])
+        u_split = space.to_internal(split_start(params, table))[:, None]
+        u = np.concatenate([u_swaps, u_split, u_moved], axis=1)
+        messages, took = _improve(best, messages, rows, u, "after exchanging or moving arcs",
+                                  ctx)
+        rows = rows[took]
+    return messages
 
 
 #: Two starts whose costs agree within this fraction reached the same point.
@@ -385,7 +406,7 @@ def fit_arrays(
         Evaluation limit per start.
     staged : bool
         Solve the first data-driven start of every spectrum, then the alternative starts only
-        where that fit is doubtful (:func:`_runs_z`). False solves every start.
+        where that fit is doubtful (see the stages in the code). False solves every start.
     solver_options : mapping, optional
         Extra keyword arguments for :func:`~eis_pipeline.fitting.solver.least_squares_batch`.
     """
@@ -413,6 +434,10 @@ def fit_arrays(
                     hi[:, None]).reshape(s * k, -1)
     floor = problem.cost_floor()
     options = {"max_nfev": max_nfev, "max_step": MAX_STEP, **(solver_options or {})}
+    table = arc_table(terms, names)
+    watch = watched(space, table)
+    # arcs the time constants do not map onto the circuit's unambiguously: always search
+    ambiguous = table is not None and table.ambiguous and initial_guess is None
     ranked = 0   # evaluations spent ranking the starts (counted in nfev)
     if k == 1 or not staged:
         res = _solve_rows(problem, u0, lo, hi, floor, np.arange(s * k), options)
@@ -422,23 +447,30 @@ def fit_arrays(
         u0 = _rank_starts(problem, space, u0, s, k)
         ranked = k
         # Stage 1: the best-ranked start of every spectrum. Stage 2: the second, only for
-        # spectra whose stage-1 fit is doubtful (not converged, residuals with too few sign
-        # runs for noise: the signature of a wrong local minimum). Stage 3: the remaining
-        # starts, only where the two fits disagree (a cost 0.1 % apart, or one of them not
-        # converged): two starts reaching one point settle it.
+        # spectra whose stage-1 fit is doubtful: not converged, a parameter stopped on a
+        # bound, two arcs collapsed onto one feature (arc_restarts.doubtful), or a circuit
+        # whose arcs the data's time constants do not map unambiguously. Stage 3: the
+        # remaining starts, only where the two fits disagree (a cost 0.1 % apart, or one of
+        # them not converged): two starts reaching one point settle it.
         first = np.arange(s) * k
         res = _solve_part(problem, u0, lo, hi, floor, first, options)
-        doubtful = ~res.converged | (
-            (res.reason != EXACT_FIT) & (_runs_z(res.residuals, n_points) < RUNS_Z))
-        if doubtful.any():
-            again = np.flatnonzero(doubtful)
+        pinned, loose = doubtful(space.to_natural(res.x), res.x, lo, hi, table, watch,
+                                 frequency, space.free)
+        unsure = ~res.converged | pinned | loose
+        if ambiguous:
+            unsure[:] = True
+        if unsure.any():
+            again = np.flatnonzero(unsure)
             res = _expand(res, first, u0)
             second = again * k + 1
             _merge(res, _solve_part(problem, u0, lo, hi, floor, second, options), second)
             c1, c2 = res.cost[again * k], res.cost[second]
             agree = (res.converged[again * k] & res.converged[second]
                      & (np.abs(c1 - c2) <= AGREE_RTOL * np.minimum(c1, c2)))
-            rest = again[~agree]
+            # two starts pinned at one point have found one trap, not settled it
+            p2, _ = doubtful(space.to_natural(res.x[second]), res.x[second], lo[again],
+                             hi[again], table, watch, frequency[again], space.free)
+            rest = again[~agree | p2]
             if rest.size and k > 2:
                 rows = (rest[:, None] * k + np.arange(2, k)[None, :]).ravel()
                 _merge(res, _solve_part(problem, u0, lo, hi, floor, rows, options), rows)
@@ -466,9 +498,12 @@ def fit_arrays(
                         jacobian=pick(res.jacobian), status=pick(res.status),
                         reason=pick(res.reason), nfev=nfev, n_iterations=pick(res.n_iterations),
                         newton_decrement=pick(res.newton_decrement))
-    if staged and initial_guess is None and not best.converged.all():
-        messages = _restart(best, messages, compiled, space, frequency, impedance, weighting,
-                            lo, hi, floor, options)
+    if staged and initial_guess is None:
+        ctx = _Spectra(problem, frequency, impedance, weighting, lo, hi, floor, options)
+        if ambiguous and table is not None:
+            messages = _arc_search(best, messages, table, ctx)
+        if not best.converged.all():
+            messages = _restart(best, messages, ctx)
     nfev = best.nfev
     u = best.x
     params = space.to_natural(u)

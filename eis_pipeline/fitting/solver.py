@@ -21,7 +21,9 @@ Stopping tests (per row): gradient (max cosine between the residual and a Jacobi
 <= ``gtol``), cost (actual and predicted relative reduction <= ``ftol``; and, right after a
 step that gained less than ``sqrt(ftol)`` of the cost, the Newton decrement below — the gain
 a full Gauss–Newton step still predicts — <= ``ftol`` of the cost, which spares the
-evaluation that would only confirm convergence), step (max |δ| <= ``xtol`` in internal
+evaluation that would only confirm convergence; both only where the judgement below agrees
+that at most ``stationary_rtol`` of the cost is left, else the iteration goes on: small steps
+under heavy damping gain little too), step (max |δ| <= ``xtol`` in internal
 units, i.e. a relative change for log parameters), an exact fit, a step that cannot reduce the
 cost at machine precision, and the evaluation limit ``max_nfev``. Whatever stopped a row, the
 row is then *judged*: it counts as converged only if neither the Gauss–Newton model
@@ -129,7 +131,7 @@ class SolverResult:
 
 #: Default stopping and judging tolerances of :func:`least_squares_batch`, also the compiled
 #: solver's (:mod:`eis_pipeline.fitting.compiled_lm`).
-TOLERANCES = {"ftol": 1e-10, "xtol": 1e-10, "gtol": 1e-10, "stationary_rtol": 1e-6,
+TOLERANCES = {"ftol": 1e-9, "xtol": 1e-10, "gtol": 1e-10, "stationary_rtol": 1e-6,
               "lambda0": 1e-3}
 
 

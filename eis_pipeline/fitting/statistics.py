@@ -197,3 +197,4 @@ def _one_fit(residuals: Array, jacobian: Array, derivative: Array, free: NDArray
                          aic=one(aic), bic=one(bic), covariance=cov[None], stderr=stderr[None],
                          correlation=corr[None], n_observations=one(n_obs, np.int_),
                          dof=one(dof, np.int_))
+

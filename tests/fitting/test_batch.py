@@ -158,7 +158,12 @@ def test_staged_and_all_starts_agree():
     assert np.all(np.abs(a.params - b.params) <= tol + 1e-12 * np.abs(b.params))
     determined = a.stderr < 0.1 * np.abs(a.params)
     np.testing.assert_allclose(a.params[determined], b.params[determined], rtol=1e-5)
-    assert np.all(a.nfev <= b.nfev)
+    # staging never costs more than solving every start, but for the one evaluation per
+    # start that ranks them (where a doubtful first fit makes every start run)
+    from eis_pipeline.fitting.initial import N_STARTS
+
+    assert np.all(a.nfev <= b.nfev + N_STARTS)
+    assert a.nfev[0] < b.nfev[0]   # a clean first fit settles it
 
 
 def test_errors_ignore_survives_a_non_dataset():

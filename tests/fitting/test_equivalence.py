@@ -133,8 +133,11 @@ def _optimum_rate(n_cases: int, n_brute: int) -> tuple[float, list[str]]:
 
 @pytest.mark.slow
 @pytest.mark.xfail(reason="issue 12 target (>= 99 % at the brute-force optimum) not met: "
-                          "measured 68 % (41 of 60 random 2-3-arc circuits, 20 brute-force "
-                          "starts) at fitstart eb1ffc2", strict=False)
+                          "measured 94 % (94 of 100, 50 brute-force starts) at fitsolve; each "
+                          "of the six misses (1.003-1.02x above) has a true arc of 0.1-1 % of "
+                          "the total resistance, barely above the 0.5 % noise, which the fit "
+                          "and the brute force place differently",
+                   strict=False)
 def test_random_circuits_reach_the_brute_force_optimum():
     rate, misses = _optimum_rate(100, 50)
-    assert rate >= 0.99, "\n".join(misses)
+    assert rate >= 0.99, f"{rate:.0%} at the optimum; misses:\n" + "\n".join(misses)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from eis_pipeline.circuits import compile_circuit, get_preset
-from eis_pipeline.fitting.engine import _runs_z
 from eis_pipeline.fitting.initial import N_STARTS, initial_guesses
 
 F_A = np.logspace(np.log10(7e6), 0, 69)
@@ -58,21 +57,6 @@ def test_generic_starts_for_a_custom_circuit():
     assert s.shape == (1, N_STARTS, 4) and np.all(s > 0)
     # the capacitance is varied over decades across the starts
     assert s[0, :, 2].max() / s[0, :, 2].min() >= 1e4
-
-
-def test_runs_z_separates_noise_from_systematic_misfit(rng):
-    n = 60
-    white = rng.standard_normal((200, 2 * n))
-    z_white = _runs_z(white, np.full(200, n))
-    # the smaller of two independent N(0, 1) scores has mean -1/sqrt(pi)
-    assert abs(np.mean(z_white) + 1 / np.sqrt(np.pi)) < 0.2
-    x = np.linspace(0, 3, n)
-    wave = np.concatenate([np.sin(x * 2), np.cos(x * 2)]) + 0.1 * rng.standard_normal(2 * n)
-    assert _runs_z(wave[None], np.array([n]))[0] < -4
-    # padding is ignored
-    padded = np.concatenate([white[:1, :n], np.zeros((1, 10)), white[:1, n:], np.zeros((1, 10))],
-                            axis=1)
-    assert _runs_z(padded, np.array([n]))[0] == z_white[0]
 
 
 def test_parameters_without_a_role_get_generic_values():

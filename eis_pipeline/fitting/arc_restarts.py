@@ -1,0 +1,331 @@
+"""A second look at the fit of a circuit of arcs: is it doubtful, and which starts may beat it.
+
+The data-driven starts put the data's arcs on the circuit's arcs by time constant. Where that
+mapping is ambiguous the best start can still stop in a local minimum; on random pellet-like
+circuits (tests/fitting/random_circuits.py) the minima left are of three kinds:
+
+- arcs of different kinds on each other's features: the R‖CPE takes the ideal (R‖C) arc with
+  its exponent driven to 1 and the R‖C is left fitting the other arc badly;
+- an arc collapsed onto a neighbour (time constants within :data:`COLLAPSE_RATIO`) or shrunk
+  to nothing, while another arc broadens (small n) to cover two of the data's features;
+- a parameter stopped on a bound (an exponent at 1 included, though n = 1 is an ordinary
+  result: it is also what a CPE does when it is on the wrong feature).
+
+:func:`doubtful` recognises these at a fitted point; :func:`assignment_starts` exchanges the
+fitted arcs between the circuit's arcs of different kinds, and :func:`relocation_start`
+moves the weakest arc to where the residuals say a feature is left unexplained. The engine
+solves them and keeps what is better.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import permutations
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from eis_pipeline.fitting.bounds import AT_BOUND_TOL
+
+__all__ = ["COLLAPSE_RATIO", "ArcTable", "arc_table", "assignment_starts", "doubtful",
+           "relocation_starts", "split_start", "watched", "weakest_arc"]
+
+Array = NDArray[np.float64]
+
+#: Two arcs whose time constants are closer than this factor (half a decade) describe one
+#: feature of the data between them: the fit is doubtful.
+COLLAPSE_RATIO = 10.0 ** 0.5
+#: An arc whose τ is beyond the window ``1/ω_max ... 1/ω_min`` by more than this factor (a
+#: decade) is not determined by the data.
+OUTSIDE_WINDOW = 10.0
+#: Exponent given to a CPE that takes over an ideal capacitor's arc, or is moved, and to an
+#: electrode CPE whose exponent is reset.
+MOVED_N = 0.9
+ELECTRODE_N = 0.85
+
+
+@dataclass(frozen=True)
+class ArcTable:
+    """Natural-parameter indices of each arc of a circuit: R, Q (or C), n (-1 for a C)."""
+
+    r: tuple[int, ...]
+    q: tuple[int, ...]
+    n: tuple[int, ...]
+    kinds: tuple[str, ...]
+    resistors: tuple[int, ...] = ()
+    inductors: tuple[int, ...] = ()
+    electrodes: tuple[tuple[int, int], ...] = ()   # (Q or C, n or -1)
+
+    @property
+    def ambiguous(self) -> bool:
+        """More than two arcs, or arcs of different kinds: ordering the data's arcs by time
+        constant does not say which circuit arc takes which."""
+        return len(self.kinds) > 2 or len(set(self.kinds)) > 1
+
+
+def arc_table(terms: Any, names: Sequence[str]) -> ArcTable | None:
+    """The arcs of :func:`~eis_pipeline.fitting.structure.series_terms` as indices; None for
+    a circuit of another shape."""
+    if terms is None:
+        return None
+    index = {n: i for i, n in enumerate(names)}
+    r, q, n, kinds = [], [], [], []
+    for res, cap, kind in terms.arcs:
+        r.append(index[res])
+        if kind == "CPE":
+            q.append(index[f"{cap}_0"])
+            n.append(index[f"{cap}_1"])
+        else:
+            q.append(index[cap])
+            n.append(-1)
+        kinds.append(kind)
+    electrodes = tuple((index[f"{e}_0"], index[f"{e}_1"]) if kind == "CPE" else (index[e], -1)
+                       for e, kind in terms.electrodes)
+    return ArcTable(tuple(r), tuple(q), tuple(n), tuple(kinds),
+                    tuple(index[x] for x in terms.resistors),
+                    tuple(index[x] for x in terms.inductors), electrodes)
+
+
+def _exponents(params: Array, table: ArcTable) -> Array:
+    """(S, K) arc exponents (1 for a capacitor)."""
+    out = np.ones((params.shape[0], len(table.kinds)))
+    for j, i in enumerate(table.n):
+        if i >= 0:
+            out[:, j] = params[:, i]
+    return out
+
+
+def arc_taus(params: Array, table: ArcTable) -> Array:
+    """(S, K) time constants ``τ = (R Q)^(1/n)`` (PHYSICS.md section 3; ``R C`` for a C)."""
+    r = params[:, list(table.r)]
+    q = params[:, list(table.q)]
+    with np.errstate(all="ignore"):
+        return np.asarray((r * q) ** (1.0 / _exponents(params, table)))
+
+
+def watched(space: Any, table: ArcTable | None) -> NDArray[np.bool_]:
+    """(Pf,) free parameters whose stop on a bound makes a fit doubtful: exponents (n = 1
+    included) and arc resistances. A stray inductance or series resistance on its floor
+    only says the data show none."""
+    arc_r = set(table.r) if table is not None else set()
+    return np.array([space.kinds[i] == "exponent" or i in arc_r for i in space.free],
+                    dtype=bool)
+
+
+def doubtful(params: Array, u: Array, lo: Array, hi: Array, table: ArcTable | None,
+             watch: NDArray[np.bool_], frequency: Array, free: NDArray[np.intp]
+             ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """Fits that may sit in a local minimum, two reasons (S,) each.
+
+    ``pinned``: a ``watch``-ed free parameter (natural indices ``free``) on a bound
+    (internal ``u`` against ``lo``/``hi``), the signature of a start trapped away from the
+    optimum, which a second start can fall into too. ``loose``: two arcs collapsed (time
+    constants within :data:`COLLAPSE_RATIO`), or an arc whose time constant lies more than
+    :data:`OUTSIDE_WINDOW` beyond the measured frequencies (``frequency`` (S, N) Hz,
+    NaN-padded): the data do not pin such an arc, and its parameters can settle anywhere
+    along a valley, one of several; its exponent or resistance on a bound is then no sign
+    of a trap and does not count as pinned.
+    """
+    with np.errstate(invalid="ignore"):   # an open side (±inf) is never reached
+        on = ((np.isfinite(lo) & (u - lo <= AT_BOUND_TOL * np.maximum(1.0, np.abs(lo))))
+              | (np.isfinite(hi) & (hi - u <= AT_BOUND_TOL * np.maximum(1.0, np.abs(hi)))))
+    on &= watch
+    loose = np.zeros(u.shape[0], dtype=bool)
+    if table is not None:
+        tau = arc_taus(params, table)
+        w = 2 * np.pi * frequency
+        with np.errstate(invalid="ignore", divide="ignore"):
+            outside = ((tau < 1.0 / (OUTSIDE_WINDOW * np.nanmax(w, axis=1)[:, None]))
+                       | (tau > OUTSIDE_WINDOW / np.nanmin(w, axis=1)[:, None]))
+            tau = np.sort(tau, axis=1)
+            close = tau[:, 1:] < COLLAPSE_RATIO * tau[:, :-1]
+        loose = outside.any(axis=1) | close.any(axis=1) | ~np.isfinite(tau).all(axis=1)
+        where = {int(i): j for j, i in enumerate(free)}
+        for a in range(len(table.kinds)):
+            for i in (table.r[a], table.n[a]):
+                if i in where:
+                    on[:, where[i]] &= ~outside[:, a]
+    return np.asarray(on.any(axis=1)), np.asarray(loose)
+
+
+def _set_arc(p: Array, table: ArcTable, j: int, r: Array, tau: Array, n: Array) -> None:
+    """Arc ``j`` of every row of ``p`` (S, P) to resistance ``r`` and time constant ``tau``
+    (exponent ``n`` when it is a CPE)."""
+    p[:, table.r[j]] = r
+    if table.n[j] >= 0:
+        p[:, table.n[j]] = n
+        p[:, table.q[j]] = tau ** n / r
+    else:
+        p[:, table.q[j]] = tau / r
+
+
+def assignment_starts(params: Array, table: ArcTable) -> Array:
+    """(S, m, P): the fitted arcs (R, τ, n) given to the circuit's arcs in every other
+    distinct assignment of their kinds (m = 0 when all arcs are of one kind)."""
+    k = len(table.kinds)
+    tau = arc_taus(params, table)
+    n = _exponents(params, table)
+    seen = {table.kinds}
+    out = []
+    for perm in permutations(range(k)):
+        kinds = tuple(table.kinds[perm.index(j)] for j in range(k))   # kind given to arc j
+        if kinds in seen:
+            continue
+        seen.add(kinds)
+        p = params.copy()
+        for target, source in enumerate(perm):
+            n_t = np.where(n[:, source] < 1.0, n[:, source], MOVED_N)
+            _set_arc(p, table, target, params[:, table.r[source]], tau[:, source], n_t)
+        out.append(p)
+    if not out:
+        return np.empty((params.shape[0], 0, params.shape[1]))
+    return np.stack(out, axis=1)
+
+
+def weakest_arc(params: Array, table: ArcTable) -> NDArray[np.intp]:
+    """(S,) index of the arc to move: of the two arcs closest in τ, the one with the smaller
+    resistance (a collapsed or crowded arc, the one the data least need where it is)."""
+    tau = arc_taus(params, table)
+    res = params[:, list(table.r)]
+    by_tau = np.argsort(np.where(np.isfinite(tau), tau, np.inf), axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lt = np.log(np.take_along_axis(tau, by_tau, axis=1))
+        gap = np.where(np.isfinite(np.diff(lt, axis=1)), np.diff(lt, axis=1), 0.0)
+    g = np.argmin(gap, axis=1)
+    rows = np.arange(params.shape[0])
+    a, b = by_tau[rows, g], by_tau[rows, g + 1]
+    return np.asarray(np.where(res[rows, a] <= res[rows, b], a, b))
+
+
+#: A split puts the two halves of the broadest arc this factor either side of its τ.
+SPLIT_FACTOR = 10.0 ** 0.5
+
+
+def split_start(params: Array, table: ArcTable) -> Array:
+    """(S, P): the broadest other arc (smallest n) split in two: it and the weakest arc
+    (:func:`weakest_arc`) each take half its resistance, at ``τ / SPLIT_FACTOR`` and
+    ``τ · SPLIT_FACTOR``, with ``n = MOVED_N`` (a broad arc covering two of the data's)."""
+    weakest = weakest_arc(params, table)
+    n = _exponents(params, table)
+    n[np.arange(n.shape[0]), weakest] = np.inf
+    broad = np.argmin(n, axis=1)
+    tau = arc_taus(params, table)
+    out = params.copy()
+    for b in range(len(table.kinds)):
+        for w in range(len(table.kinds)):
+            sel = (broad == b) & (weakest == w)
+            if w == b or not sel.any():
+                continue
+            part = out[sel]
+            half = params[sel, table.r[b]] / 2
+            t = tau[sel, b]
+            k = int(sel.sum())
+            _set_arc(part, table, b, half, t / SPLIT_FACTOR, np.full(k, MOVED_N))
+            _set_arc(part, table, w, half, t * SPLIT_FACTOR, np.full(k, MOVED_N))
+            out[sel] = part
+    return out
+
+
+def relocation_starts(params: Array, table: ArcTable, frequency: Array,
+                      impedance: NDArray[np.complex128], inv_wr: Array, inv_wi: Array,
+                      n_best: int, fresh_exponents: bool = False,
+                      arc: int | None = None) -> Array:
+    """(S, n_best, P): arc ``arc`` (default: the weakest, :func:`weakest_arc`) moved to the
+    ``n_best`` best places of a grid of time constants.
+
+    Every time constant and exponent but the moved arc's stays as fitted; then the model is
+    linear in the amplitudes (series R, L, the electrode's 1/Q, each arc's R), so each place
+    of the grid (a third of a decade apart, from a decade above the top frequency to a
+    decade below the lowest) is scored by weighted linear least squares (``inv_wr``,
+    ``inv_wi`` as the fit's) and the best places with all amplitudes positive are returned
+    with their amplitudes: a feature the fit left unexplained is found even where the
+    other arcs must give up part of their resistance to it. With ``fresh_exponents`` every
+    exponent is reset (arcs :data:`MOVED_N`, electrode :data:`ELECTRODE_N`) first: where
+    broadened arcs or electrode cover the missing feature, the fitted ones hide it.
+    """
+    s = frequency.shape[0]
+    valid = np.isfinite(frequency) & np.isfinite(impedance)
+    w = 2 * np.pi * np.where(valid, frequency, 1.0)                       # (S, N)
+    y = np.concatenate([np.where(valid, impedance.real, 0.0) * inv_wr,
+                        np.where(valid, impedance.imag, 0.0) * inv_wi], axis=1)
+
+    def col(h: Any) -> Array:   # (S, N) or (S, G, N) -> weighted real and imaginary rows
+        wr, wi = (inv_wr, inv_wi) if np.ndim(h) == 2 else (inv_wr[:, None], inv_wi[:, None])
+        return np.concatenate([h.real * wr, h.imag * wi], axis=-1)
+
+    tau = arc_taus(params, table)
+    n_fit = _exponents(params, table)
+    if fresh_exponents:
+        params = params.copy()
+        for j, i in enumerate(table.n):
+            if i >= 0:
+                _set_arc(params, table, j, params[:, table.r[j]], tau[:, j],
+                         np.full(params.shape[0], MOVED_N))
+        for _, ne in table.electrodes:
+            if ne >= 0:
+                params[:, ne] = ELECTRODE_N
+        n_fit = _exponents(params, table)
+    weakest = (weakest_arc(params, table) if arc is None
+               else np.full(params.shape[0], arc, dtype=np.intp))
+    fixed = []
+    if table.resistors:
+        fixed.append(col(np.ones_like(w) + 0j))
+    if table.inductors:
+        fixed.append(col(1j * w))
+    for _, ne in table.electrodes:
+        e = params[:, ne][:, None] if ne >= 0 else 1.0
+        fixed.append(col((1j * w) ** -e))
+    k = len(table.kinds)
+    arcs = [col(1.0 / (1.0 + (1j * w * tau[:, j, None]) ** n_fit[:, j, None]))
+            for j in range(k)]
+    w_top = np.nanmax(np.where(valid, w, np.nan), axis=1)
+    w_low = np.nanmin(np.where(valid, w, np.nan), axis=1)
+    g = int(np.ceil(3 * (np.log10(np.nanmax(w_top / w_low)) + 2))) + 1
+    grid = (0.1 / w_top)[:, None] * 10.0 ** (np.arange(g)[None, :] / 3.0)   # (S, G)
+    moved_n = np.where(np.asarray(table.n)[weakest] >= 0, MOVED_N, 1.0)
+    moved = col(1.0 / (1.0 + (1j * w[:, None, :] * grid[:, :, None]) ** moved_n[:, None, None]))
+    rows = np.arange(s)
+    cols = [np.broadcast_to(c[:, None], moved.shape) for c in fixed]
+    for j in range(k):
+        a = np.broadcast_to(arcs[j][:, None], moved.shape)
+        cols.append(np.where((weakest == j)[:, None, None], moved, a))
+    x = np.stack(cols, axis=-1)                                          # (S, G, 2N, c)
+    a_mat = np.einsum("sgmi,sgmj->sgij", x, x)
+    b = np.einsum("sgmi,sm->sgi", x, y)
+    with np.errstate(all="ignore"):
+        # Jacobi-scaled normal equations (the columns differ by many orders of magnitude)
+        d = np.sqrt(np.maximum(np.einsum("sgii->sgi", a_mat), 1e-300))
+        scaled = a_mat / (d[..., :, None] * d[..., None, :]) + 1e-12 * np.eye(x.shape[-1])
+        coef = np.linalg.solve(scaled, (b / d)[..., None])[..., 0] / d   # (S, G, c)
+        cost = ((np.einsum("sgmi,sgi->sgm", x, coef) - y[:, None]) ** 2).sum(axis=2)
+    cost = np.where((coef > 0).all(axis=2) & np.isfinite(cost), cost, np.inf)
+    pick = np.argsort(cost, axis=1)[:, :n_best]                          # (S, n_best)
+    out = np.repeat(params[:, None, :], n_best, axis=1)
+    for t in range(n_best):
+        c = coef[rows, pick[:, t]]                                       # (S, c)
+        ok = np.isfinite(cost[rows, pick[:, t]])
+        p = out[:, t]
+        i = 0
+        if table.resistors:
+            for r in table.resistors:
+                p[:, r] = np.where(ok, c[:, i] / len(table.resistors), p[:, r])
+            i += 1
+        if table.inductors:
+            for ind in table.inductors:
+                p[:, ind] = np.where(ok, c[:, i] / len(table.inductors), p[:, ind])
+            i += 1
+        for q, _ in table.electrodes:
+            p[:, q] = np.where(ok, 1.0 / c[:, i], p[:, q])
+            i += 1
+        for j in range(k):
+            mine = weakest == j
+            t_j = np.where(mine, grid[rows, pick[:, t]], tau[:, j])
+            n_j = np.where(mine, MOVED_N, n_fit[:, j])
+            r_j = np.where(ok, c[:, i + j], params[:, table.r[j]])
+            part = p.copy()
+            _set_arc(part, table, j, r_j, t_j, n_j)
+            p[ok] = part[ok]
+        out[:, t] = p
+    return out

@@ -1,0 +1,153 @@
+"""The second look at a fit of arcs: doubt, exchanged arcs, a moved arc (issue 12)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from eis_pipeline.circuits import compile_circuit
+from eis_pipeline.exceptions import ConvergenceWarning
+from eis_pipeline.fitting import CircuitModel
+from eis_pipeline.fitting.arc_restarts import (
+    MOVED_N,
+    arc_table,
+    arc_taus,
+    assignment_starts,
+    doubtful,
+    relocation_starts,
+    split_start,
+    watched,
+    weakest_arc,
+)
+from eis_pipeline.fitting.structure import series_terms
+from eis_pipeline.fitting.transforms import ParameterSpace
+from tests.fitting.random_circuits import F, simulate
+
+MIXED = "p(R1,C1)-p(R2,CPE2)-CPE3"
+
+
+def _table(circuit: str):
+    c = compile_circuit(circuit)
+    return c, arc_table(series_terms(c.ast), c.param_names)
+
+
+def _vector(c, p: dict[str, float]) -> np.ndarray:
+    return np.array([[p[n] for n in c.param_names]])
+
+
+def test_arc_table_reads_any_spelling():
+    c, t = _table("CPE9-p(C2,R2)-R5-p(R1,CPE1)-L4")
+    names = c.param_names
+    assert [names[i] for i in t.r] == ["R2", "R1"]
+    assert [names[i] for i in t.q] == ["C2", "CPE1_0"]
+    assert t.n[0] == -1 and names[t.n[1]] == "CPE1_1"
+    assert [names[i] for i in t.resistors] == ["R5"]
+    assert [names[i] for i in t.inductors] == ["L4"]
+    assert t.ambiguous   # arcs of two kinds
+    assert not _table("p(R1,CPE1)-p(R2,CPE2)-CPE3")[1].ambiguous
+    assert _table("p(R1,CPE1)-p(R2,CPE2)-p(R3,CPE3)")[1].ambiguous   # three arcs
+
+
+def test_arc_time_constants_closed_form():
+    c, t = _table(MIXED)
+    p = _vector(c, {"R1": 100.0, "C1": 1e-9, "R2": 1e3, "CPE2_0": 1e-6, "CPE2_1": 0.8,
+                    "CPE3_0": 1e-5, "CPE3_1": 0.9})
+    np.testing.assert_allclose(arc_taus(p, t)[0], [1e-7, (1e3 * 1e-6) ** (1 / 0.8)])
+
+
+def _doubt(circuit: str, p: dict[str, float], pin: str | None = None):
+    c, t = _table(circuit)
+    space = ParameterSpace.build(c.param_names, c.param_kinds)
+    x = _vector(c, p)
+    u = space.to_internal(x)
+    lo, hi = (np.broadcast_to(b, u.shape).copy() for b in space.internal_bounds())
+    if pin is not None:   # a bound exactly where the parameter stopped
+        j = list(space.free_names).index(pin)
+        hi[:, j] = u[:, j]
+    pinned, loose = doubtful(x, u, lo, hi, t, watched(space, t), F[None], space.free)
+    return bool(pinned[0]), bool(loose[0])
+
+
+GOOD = {"R1": 1e3, "CPE1_0": 1e-9, "CPE1_1": 0.9, "R2": 1e4, "CPE2_0": 1e-6, "CPE2_1": 0.85,
+        "CPE3_0": 1e-5, "CPE3_1": 0.9}
+PRESET = "p(R1,CPE1)-p(R2,CPE2)-CPE3"
+
+
+def test_a_clean_fit_is_not_doubtful():
+    assert _doubt(PRESET, GOOD) == (False, False)
+
+
+def test_an_exponent_on_its_bound_is_doubtful():
+    assert _doubt(PRESET, GOOD, pin="CPE1_1") == (True, False)
+
+
+def test_an_arc_outside_the_window_or_collapsed_is_doubtful():
+    far = dict(GOOD, CPE1_0=1e-9 * 1e-6)   # τ about 1e-13 s, F reaches 3e6 Hz
+    assert _doubt(PRESET, far) == (False, True)
+    # the second arc moved onto the first one's time constant
+    tau1 = (GOOD["R1"] * GOOD["CPE1_0"]) ** (1 / 0.9)
+    close = dict(GOOD, CPE2_0=(2 * tau1) ** 0.85 / GOOD["R2"])
+    assert _doubt(PRESET, close) == (False, True)
+
+
+def test_assignment_starts_exchange_arcs_of_different_kinds_only():
+    c, t = _table(MIXED)
+    p = _vector(c, {"R1": 100.0, "C1": 1e-9, "R2": 1e3, "CPE2_0": 1e-6, "CPE2_1": 0.8,
+                    "CPE3_0": 1e-5, "CPE3_1": 0.9})
+    swapped = assignment_starts(p, t)
+    assert swapped.shape == (1, 1, p.shape[1])
+    tau = arc_taus(p, t)[0]
+    np.testing.assert_allclose(arc_taus(swapped[:, 0], t)[0], tau[::-1])
+    names = c.param_names
+    s = dict(zip(names, swapped[0, 0], strict=True))
+    # the CPE takes the ideal arc with the exponent of a moved CPE
+    assert (s["R1"], s["R2"], s["CPE2_1"]) == (1e3, 100.0, MOVED_N)
+    assert s["CPE3_0"] == 1e-5   # the electrode is left alone
+    _, alike = _table(PRESET)
+    assert assignment_starts(_vector(compile_circuit(PRESET), GOOD), alike).shape[1] == 0
+
+
+def test_split_halves_the_broadest_arc_around_its_time_constant():
+    c, t = _table(PRESET)
+    p = _vector(c, dict(GOOD, CPE2_1=0.6, R1=10.0))   # arc 1 weak, arc 2 broad
+    assert weakest_arc(p, t)[0] == 0
+    s = split_start(p, t)
+    tau = arc_taus(s, t)[0]
+    tau2 = arc_taus(p, t)[0, 1]
+    np.testing.assert_allclose(sorted(tau), [tau2 / 10**0.5, tau2 * 10**0.5])
+    np.testing.assert_allclose(s[0, list(t.r)], GOOD["R2"] / 2)
+
+
+def test_relocation_finds_the_arc_a_fit_left_out():
+    """Data of two arcs a decade and a half apart; a fit with both arcs on the faster one:
+    the scan puts the moved arc within a third of a decade of the slower arc."""
+    c, t = _table(PRESET)
+    true = dict(GOOD)
+    z = compile_circuit(PRESET).impedance(_vector(c, true), F)[0]
+    tau_true = arc_taus(_vector(c, true), t)[0]
+    wrong = dict(GOOD, R2=50.0, CPE2_0=(1.5 * tau_true[0]) ** 0.85 / 50.0)
+    p = _vector(c, wrong)
+    w = 1.0 / np.abs(z)[None]
+    moved = relocation_starts(p, t, F[None], z[None], w, w, 1)
+    tau = arc_taus(moved[:, 0], t)[0]
+    assert abs(np.log10(tau[1] / tau_true[1])) <= 1 / 3 + 1e-9
+    assert moved[0, 0, t.r[1]] == pytest.approx(true["R2"], rel=0.5)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_mixed_arcs_on_each_others_features_are_exchanged(seed):
+    """A fast ideal arc and a slow CPE arc, written CPE arc first: whatever the starts, the
+    fit ends at the optimum a start at the true values reaches (the R‖CPE must not keep the
+    ideal arc with n -> 1)."""
+    circuit = "p(CPE0,R0)-p(R4,C4)-CPE6"
+    true = {"R0": 6.7e4, "CPE0_0": 1.69e-4**0.95 / 6.7e4, "CPE0_1": 0.95, "R4": 2.9e4,
+            "C4": 1.8e-6 / 2.9e4, "CPE6_0": 3.6e-6, "CPE6_1": 0.83}
+    z = simulate(circuit, true, np.random.default_rng(seed))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref = CircuitModel(circuit, initial_guess=true).fit(F, z).result_.cost
+        ours = CircuitModel(circuit).fit(F, z)
+    assert ours.result_.cost <= ref * (1 + 1e-3)
+    assert ours.params_["R4"] == pytest.approx(true["R4"], rel=0.05)
