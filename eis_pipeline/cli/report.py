@@ -24,9 +24,9 @@ def report_command_line() -> str:
 def recorded_inputs(results: Path, tree: xr.DataTree) -> list[Path]:
     """The results file and every raw file its spectra were read from: what a report or an
     export must never overwrite."""
-    sources = [Path(str(child.attrs["source"])) for node in tree.children.values()
-               if "spectra" in node.children
-               for child in node["spectra"].children.values() if child.attrs.get("source")]
+    sources = [Path(str(source)) for node in tree.children.values()
+               if "spectra" in node.children and "source" in node["spectra"].ds.coords
+               for source in node["spectra"].ds["source"].values if str(source)]
     return [results, *sources]
 
 

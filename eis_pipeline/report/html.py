@@ -241,11 +241,11 @@ def _chunks(node: xr.DataTree, size: int) -> list[xr.DataTree]:
     if "spectra" not in node.children:
         return []
     others = {k: v for k, v in node.children.items() if k != "spectra"}
-    ids = list(node["spectra"].children)
+    spectra = node["spectra"].to_dataset()
+    n = spectra.sizes.get("spectrum", 0)
     return [xr.DataTree(node.to_dataset(inherit=False), name=node.name, children={
-        **others, "spectra": xr.DataTree(children={i: node["spectra"].children[i]
-                                                   for i in ids[k:k + size]})})
-            for k in range(0, len(ids), size)]
+        **others, "spectra": xr.DataTree(spectra.isel(spectrum=slice(k, k + size)))})
+            for k in range(0, n, size)]
 
 
 def _render_chunk(node: xr.DataTree) -> tuple[list[tuple[str, str, list[tuple[str, bytes]]]],

@@ -139,7 +139,8 @@ def test_demo_campaign_report_in_headless_chromium(tmp_path: Path) -> None:
     from eis_pipeline.io.hdf5 import read_results
 
     tree = read_results(tmp_path / "r.h5")
-    spectra = {name: list(tree[name]["spectra"].children) for name, *_ in samples}
+    spectra = {name: [str(i) for i in tree[name]["spectra"].ds["spectrum_id"].values]
+               for name, *_ in samples}
     assert all(len(ids) == 2 for ids in spectra.values()), spectra
     run = _chromium(page, tmp_path / "profile", "--dump-dom")
     dom = run.stdout
