@@ -7,14 +7,14 @@ from pathlib import Path
 import click
 
 from eis_pipeline.exceptions import EisError
+from eis_pipeline.io.registry import check_input_file
 from eis_pipeline.report.describe import describe_results, describe_spectra
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True,
-                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "format_", metavar="NAME",
               help="Importer to use instead of detecting it (see `eis-pipeline formats`).")
 def inspect(paths: tuple[Path, ...], format_: str | None) -> None:
@@ -32,6 +32,7 @@ def inspect(paths: tuple[Path, ...], format_: str | None) -> None:
     failed = False
     for path in paths:
         try:
+            check_input_file(path)   # a FIFO would block the sniff below; a loop is not "missing"
             with path.open("rb") as fh:
                 is_hdf5 = fh.read(8) == HDF5_SIGNATURE
             if is_hdf5:

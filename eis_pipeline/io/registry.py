@@ -167,7 +167,7 @@ def get_importer(name: str) -> Importer:
 def detect_format(path: str | Path) -> Importer:
     """Choose the importer for ``path`` from its content (suffix only breaks ties)."""
     path = Path(path)
-    _check_input(path)
+    check_input_file(path)
     try:
         with path.open("rb") as fh:
             head = fh.read(SNIFF_BYTES)
@@ -214,7 +214,7 @@ def _sniff(imp: Importer, path: Path, head: bytes) -> float:
     return min(score, 1.0) if score > 0 else 0.0  # NaN scores nothing
 
 
-def _check_input(path: Path) -> None:
+def check_input_file(path: Path) -> None:
     """Refuse, with a message that says why, a path that is not a readable regular file.
 
     A FIFO or a device would block or never end, a directory is a folder run, and a symlink
@@ -327,7 +327,7 @@ def read_spectra(path: str | Path, format: str | None = None) -> list[xr.Dataset
         If a spectrum breaks the contract (:func:`~eis_pipeline.conventions.validate_spectrum`).
     """
     path = Path(path)
-    _check_input(path)
+    check_input_file(path)
     importer = get_importer(format) if format is not None else None
     source = _read_source(path)  # the only read (unless a plugin lacks read_source)
     if importer is None:

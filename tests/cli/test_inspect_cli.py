@@ -85,3 +85,17 @@ def test_fit_output_file_is_described_as_results(fake_file, tmp_path, monkeypatc
     lines = r.output.splitlines()
     assert any(ln.split()[:2] == ["campaign", "fit"] for ln in lines)
     assert any(ln.split()[:4] == ["fit", "1", "1", "0"] for ln in lines)
+
+
+def test_a_fifo_or_a_symlink_loop_is_named_not_read(tmp_path):
+    """inspect opened a FIFO to sniff it and blocked; a symlink loop said "does not exist"."""
+    import os
+
+    fifo = tmp_path / "pipe.mpt"
+    os.mkfifo(fifo)
+    loop = tmp_path / "loop.mpt"
+    loop.symlink_to(loop)
+    r = CliRunner().invoke(cli, ["inspect", str(fifo), str(loop), str(tmp_path)])
+    assert r.exit_code == 1
+    assert "FIFO" in r.output and "symbolic link loop" in r.output
+    assert "is a directory" in r.output

@@ -119,3 +119,26 @@ def test_novocontrol_headerless_csv_with_leading_spaces(shared_formats):
     assert ds.sizes["frequency"] == 50
     assert ds.frequency.values[0] == pytest.approx(1e6)
     assert ds.impedance.values[0] == pytest.approx(2369.7656 - 6737.6167j)
+
+
+def test_a_headerless_table_with_impossible_signs_warns(tmp_path):
+    """A file written as f,-Z',-Z'' that lost its header line is read by position (as
+    impedance.py writes CSV): Z' < 0 everywhere, so the read says the columns are a guess."""
+    import warnings
+
+    from eis_pipeline.exceptions import DataQualityWarning
+    from eis_pipeline.io.registry import read_spectra
+
+    f = np.logspace(4, 0, 9)
+    z = 100 / (1 + 1j * f / 1e2)
+    good = tmp_path / "good.csv"
+    good.write_text("".join(f"{a:.10g},{b.real:.10g},{b.imag:.10g}\n"
+                            for a, b in zip(f, z, strict=True)))
+    lost = tmp_path / "lost_header.csv"
+    lost.write_text("".join(f"{a:.10g},{-b.real:.10g},{-b.imag:.10g}\n"
+                            for a, b in zip(f, z, strict=True)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_spectra(good, format="generic-csv")   # impedance.py's layout: no warning
+    with pytest.warns(DataQualityWarning, match="no header row.*Z' < 0 at most points"):
+        read_spectra(lost, format="generic-csv")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import warnings
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ import numpy as np
 import xarray as xr
 
 from eis_pipeline.conventions import make_spectrum
-from eis_pipeline.exceptions import ParseError
+from eis_pipeline.exceptions import DataQualityWarning, ParseError
 from eis_pipeline.io.importers._common import (
     first_lines,
     head_text,
@@ -290,11 +291,31 @@ def read_generic_csv(
         raise ParseError(f"expected at least {needed} columns, found {table.shape[1]}", path,
                          rows[0][0] + 1)
     spectra = table_to_spectra(table, cols, path=path, first_line=rows[0][0] + 1, split=split)
+    if layout.header is None and columns is None:
+        _check_positional_signs(spectra, path)
     meta: dict[str, object] = {"header": layout.header or [],
                                "delimiter": delim or "whitespace", "decimal": dec}
     if layout.preamble:
         meta["preamble"] = list(layout.preamble)
     return [make_spectrum(f, z, sweep=i, metadata=meta) for i, (f, z) in enumerate(spectra)]
+
+
+def _check_positional_signs(spectra: list[tuple[np.ndarray, np.ndarray]], path: Path) -> None:
+    """Columns read by position (no header: frequency, Z', Z'' as impedance.py writes them)
+    are a guess; warn when the signs say it is wrong: a passive sample has Z' > 0, and most
+    points of a pellet spectrum are capacitive (Z'' < 0). A header line lost from a file
+    that wrote ``f,-Z',-Z''`` flips both."""
+    for _, z in spectra:
+        negative_real = np.mean(z.real < 0) > 0.5
+        inductive = np.mean(z.imag > 0) > 0.5
+        if negative_real or inductive:
+            what = "Z' < 0" if negative_real else "Z'' > 0"
+            warnings.warn(f"{path}: no header row, so the columns were read by position as "
+                          f"frequency (Hz), Z' (ohm), Z'' (ohm), but {what} at most points: "
+                          "is a header line naming them (e.g. f, -Z', -Z'') missing? Add one, "
+                          "or pass columns= to read_generic_csv", DataQualityWarning,
+                          stacklevel=3)
+            return
 
 
 def _explicit_columns(columns: Mapping[str, int | str], header: list[str] | None, *,
