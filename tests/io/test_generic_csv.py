@@ -142,3 +142,20 @@ def test_a_headerless_table_with_impossible_signs_warns(tmp_path):
         read_spectra(good, format="generic-csv")   # impedance.py's layout: no warning
     with pytest.warns(DataQualityWarning, match="no header row.*Z' < 0 at most points"):
         read_spectra(lost, format="generic-csv")
+
+
+def test_exchanged_column_names_warn(tmp_path):
+    """A file written as f, Z', -Z'' whose two impedance names were exchanged (data not)
+    reads Z' as Z'': inductive at every point of a capacitive arc, which the read says. (An
+    exchange that also swaps the signs, f, -Z'', Z', mirrors the arc into a plausible one
+    and cannot be told from the data.)"""
+    from eis_pipeline.exceptions import DataQualityWarning
+    from eis_pipeline.io.registry import read_spectra
+
+    f = np.logspace(4, 0, 9)
+    z = 100 / (1 + 1j * f / 1e2)
+    path = tmp_path / "swapped.csv"
+    path.write_text("f,Z'',-Z'\n" + "".join(f"{a:.10g},{b.real:.10g},{-b.imag:.10g}\n"
+                                            for a, b in zip(f, z, strict=True)))
+    with pytest.warns(DataQualityWarning, match="two column names exchanged"):
+        read_spectra(path, format="generic-csv")

@@ -291,8 +291,8 @@ def read_generic_csv(
         raise ParseError(f"expected at least {needed} columns, found {table.shape[1]}", path,
                          rows[0][0] + 1)
     spectra = table_to_spectra(table, cols, path=path, first_line=rows[0][0] + 1, split=split)
-    if layout.header is None and columns is None:
-        _check_positional_signs(spectra, path)
+    if columns is None:
+        _check_signs(spectra, path, layout.header)
     meta: dict[str, object] = {"header": layout.header or [],
                                "delimiter": delim or "whitespace", "decimal": dec}
     if layout.preamble:
@@ -300,22 +300,28 @@ def read_generic_csv(
     return [make_spectrum(f, z, sweep=i, metadata=meta) for i, (f, z) in enumerate(spectra)]
 
 
-def _check_positional_signs(spectra: list[tuple[np.ndarray, np.ndarray]], path: Path) -> None:
-    """Columns read by position (no header: frequency, Z', Z'' as impedance.py writes them)
-    are a guess; warn when the signs say it is wrong: a passive sample has Z' > 0, and most
-    points of a pellet spectrum are capacitive (Z'' < 0). A header line lost from a file
-    that wrote ``f,-Z',-Z''`` flips both."""
+def _check_signs(spectra: list[tuple[np.ndarray, np.ndarray]], path: Path,
+                 header: list[str] | None) -> None:
+    """Columns found by name or position are a reading of the file's words; warn when the
+    signs say it is wrong. A passive sample has Z' > 0, and most points of a pellet spectrum
+    are capacitive (Z'' < 0): a header line lost from a file that wrote ``f,-Z',-Z''`` (read
+    by position, as impedance.py writes CSV) flips both; two column names exchanged put
+    -Z'' where Z' belongs."""
     for _, z in spectra:
         negative_real = np.mean(z.real < 0) > 0.5
         inductive = np.mean(z.imag > 0) > 0.5
-        if negative_real or inductive:
-            what = "Z' < 0" if negative_real else "Z'' > 0"
-            warnings.warn(f"{path}: no header row, so the columns were read by position as "
-                          f"frequency (Hz), Z' (ohm), Z'' (ohm), but {what} at most points: "
-                          "is a header line naming them (e.g. f, -Z', -Z'') missing? Add one, "
-                          "or pass columns= to read_generic_csv", DataQualityWarning,
-                          stacklevel=3)
-            return
+        if not (negative_real or inductive):
+            continue
+        what = "Z' < 0" if negative_real else "Z'' > 0 (inductive)"
+        how = ("no header row, so the columns were read by position as frequency (Hz), Z', "
+               "Z'' (ohm)" if header is None else f"the columns were read from the header "
+               f"{header!r}")
+        fix = ("is a header line naming them (e.g. f, -Z', -Z'') missing? Add one"
+               if header is None else "are two column names exchanged, or a sign written "
+               "differently? Fix the header")
+        warnings.warn(f"{path}: {how}, but {what} at most points: {fix}, or pass columns= "
+                      "to read_generic_csv", DataQualityWarning, stacklevel=3)
+        return
 
 
 def _explicit_columns(columns: Mapping[str, int | str], header: list[str] | None, *,
