@@ -24,9 +24,9 @@ import xarray as xr
 from eis_pipeline.conventions import make_spectrum
 from eis_pipeline.exceptions import DataQualityWarning, ParseError
 from eis_pipeline.io.importers._common import (
+    check_impedance_columns,
     first_lines,
     head_text,
-    require_positive,
     sweep_starts,
 )
 from eis_pipeline.io.registry import Importer
@@ -361,7 +361,11 @@ def table_to_spectra(table: np.ndarray, cols: dict[str, Column], *, path: Path,
         phase = value("phase")
         z = value("modulus") * np.exp(1j * (phase if cols["phase"].radians
                                              else np.deg2rad(phase)))
-    require_positive(f, path=path, first_line=first_line)
+    # Non-finite values and repeated rows are named by their line here (the spectrum
+    # contract, checked later, could only name the point).
+    check_impedance_columns(table, [cols["frequency"].index,
+                                    *(c.index for q, c in cols.items() if q != "frequency")],
+                            path=path, first_line=first_line)
     parts = split_sweeps(f) if split else [slice(0, f.size)]
     return [(f[s], z[s]) for s in parts]
 
