@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install the package with test and dev tools
 
-test: $(STAMP)  ## run the test suite (skips the slow marker; about a minute)
+test: $(STAMP)  ## run the test suite (skips the slow marker; about 6 minutes on 2 cores)
 	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 test-all: $(STAMP)  ## every test, including the slow fuzzer at 200 circuits
