@@ -26,9 +26,10 @@ from eis_pipeline.packing import sample_spectra
 from eis_pipeline.parallel import run_tasks
 from eis_pipeline.report import figures
 from eis_pipeline.report.figures import figure_bytes
-from eis_pipeline.report.plots import render_spectra
+from eis_pipeline.report.plots import render_spectra, series_figures
 from eis_pipeline.report.tables import (
     COMPONENTS,
+    DISAGREE_SIGMAS,
     EXTRAPOLATED_MARK,
     sigma_unit,
     summary_rows,
@@ -110,6 +111,11 @@ def _table(header: list[str], rows: list[list[str]], *, classes: list[str] | Non
             f"<tbody>{body}</tbody></table>")
 
 
+#: Summary keys that are results, not synthesis parameters (those become the varied columns).
+_RESULT_KEYS = ("sigma25_", "sigma_ref_", "Ea_", "n_", "warnings", "series_fit_note",
+                "reference_temperature_K")
+
+
 def _summary_section(tree: xr.DataTree) -> str:
     rows = summary_rows(tree)
     if not rows:
@@ -118,10 +124,13 @@ def _summary_section(tree: xr.DataTree) -> str:
     units = {s: sigma_unit([r.get(f"sigma25_{s}_S_cm", np.nan) for r in rows]) for s in shorts}
     # only the synthesis parameters that vary: the constant ones would crowd the table
     synthesis = [k for k in rows[0] if k != "sample"
-                 and not k.startswith(("sigma25_", "Ea_", "n_"))
+                 and not k.startswith(_RESULT_KEYS)
                  and len({str(r.get(k)) for r in rows}) > 1]
+    # the global series fit's E_a beside the per-spectrum one, where a sample has it
+    glob = [s for s in shorts if any(f"Ea_{s}_global_eV" in r for r in rows)]
     header = (["sample", *synthesis] + [f"σ(25 °C) {s} ({units[s][1]})" for s in shorts]
-              + [f"Ea {s} (eV)" for s in shorts] + ["fits converged", "KK failed"])
+              + [f"Ea {s} (eV)" for s in shorts] + [f"Ea {s} global (eV)" for s in glob]
+              + ["fits converged", "KK failed"])
     cells = []
     for row in rows:
         name = str(row["sample"])
@@ -138,6 +147,14 @@ def _summary_section(tree: xr.DataTree) -> str:
             line.append(f'<span data-value="{value}">{text}</span>')
         line += [_esc(value_with_error(row.get(f"Ea_{s}_eV", np.nan),
                                        row.get(f"Ea_{s}_stderr_eV", np.nan))) for s in shorts]
+        for s in glob:
+            text = _esc(value_with_error(row.get(f"Ea_{s}_global_eV", np.nan),
+                                         row.get(f"Ea_{s}_global_stderr_eV", np.nan)))
+            if row.get(f"Ea_{s}_disagree"):
+                text = (f'<span class="extrapolated" title="more than {DISAGREE_SIGMAS:g} '
+                        f'combined standard errors from the per-spectrum E_a">{text} '
+                        "(disagrees)</span>")
+            line.append(text)
         line += [f"{row.get('n_converged', 0)}/{row.get('n_spectra', 0)}",
                  _esc(row.get("n_kk_failed", 0))]
         cells.append(line)
@@ -208,6 +225,12 @@ def _sample_section(name: str, node: xr.DataTree,
         fig = figures.arrhenius_plot(cond["temperature"].values, sigma,
                                      fit=node["arrhenius"].ds, title=name)
         parts.append(_figure(_svg(fig), f"Arrhenius plot of {name}"))
+    for what, _, build in series_figures(node):
+        try:   # one figure that cannot be drawn is said in place; the report goes on
+            parts.append(_figure(_svg(build()), f"{what[0].upper()}{what[1:]} of {name}"))
+        except Exception as exc:
+            parts.append(f'<p class="note">{_esc(what)} not drawn: '
+                         f"{_esc(type(exc).__name__)}: {_esc(exc)}</p>")
     if "spectra" not in node.children:
         return "".join(parts)
     rows = _spectrum_rows(node)

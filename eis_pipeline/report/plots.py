@@ -212,15 +212,13 @@ def write_sample_plots(node: xr.DataTree, folder: str | Path, *, fmt: str = "png
     return written
 
 
-def write_series_plots(node: xr.DataTree, folder: str | Path, *, fmt: str = "png",
-                       failures: list[dict[str, Any]] | None = None) -> list[Path]:
-    """With ``series_fit = "global"``: the Arrhenius plot with the global fit beside the
-    per-spectrum points and line (``<sample>_arrhenius_global``), and the σ'(f) / M''(f)
-    isotherms with each Jonscher σ_dc (``<sample>_conductivity_spectra``). Each figure stands
-    alone, as in :func:`write_sample_plots`."""
-    folder = Path(folder)
+def series_figures(node: xr.DataTree) -> list[tuple[str, str, Callable[[], Any]]]:
+    """With ``series_fit = "global"``: ``(what, file stem, build)`` of the Arrhenius plot with
+    the global fit beside the per-spectrum points and line (``<sample>_arrhenius_global``)
+    and of the σ'(f) / M''(f) isotherms with each Jonscher σ_dc
+    (``<sample>_conductivity_spectra``); building is left to the caller."""
     name = str(node.name)
-    builders: list[tuple[str, Callable[[], Any], Path]] = []
+    out: list[tuple[str, str, Callable[[], Any]]] = []
     if ("series_fit" in node.children and "activation_energy" in node["series_fit"].ds
             and "conductivity" in node.children):
         cond = node["conductivity"].ds
@@ -228,16 +226,23 @@ def write_series_plots(node: xr.DataTree, folder: str | Path, *, fmt: str = "png
         sigma = {c: cond["conductivity"].sel(component=c).values
                  for c in COMPONENTS if c in cond["component"].values}
         per = node["arrhenius"].ds if "arrhenius" in node.children else None
-        builders.append(("global Arrhenius figure", partial(
+        out.append(("global Arrhenius figure", f"{name}_arrhenius_global", partial(
             figures.arrhenius_series_plot, cond["temperature"].values, sigma,
-            node["series_fit"].ds, fit=per, title=name),
-            folder / f"{name}_arrhenius_global.{fmt}"))
+            node["series_fit"].ds, fit=per, title=name)))
     if "model_free" in node.children:
-        builders.append(("conductivity spectra figure", partial(
-            figures.dielectric_plot, node["model_free"].ds, title=name),
-            folder / f"{name}_conductivity_spectra.{fmt}"))
-    written = [_isolated(failures, name, what, partial(_save, build, path))
-               for what, build, path in builders]
+        out.append(("conductivity spectra figure", f"{name}_conductivity_spectra", partial(
+            figures.dielectric_plot, node["model_free"].ds, title=name)))
+    return out
+
+
+def write_series_plots(node: xr.DataTree, folder: str | Path, *, fmt: str = "png",
+                       failures: list[dict[str, Any]] | None = None) -> list[Path]:
+    """The :func:`series_figures` of a sample as files; each figure stands alone, as in
+    :func:`write_sample_plots`."""
+    folder = Path(folder)
+    written = [_isolated(failures, str(node.name), what,
+                         partial(_save, build, folder / f"{stem}.{fmt}"))
+               for what, stem, build in series_figures(node)]
     return [path for path in written if path is not None]
 
 

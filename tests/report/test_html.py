@@ -157,3 +157,29 @@ def test_demo_campaign_report_in_headless_chromium(tmp_path: Path) -> None:
     assert dom.count("<table") >= 1 + 2 + 1
     assert "Provenance" in dom and "sha256" in dom
     _screenshots(page, tmp_path)
+
+
+def test_global_series_fit_in_the_summary_and_its_figures(tmp_path: Path) -> None:
+    """With series_fit = "global" the summary shows the global E_a beside the per-spectrum
+    one, and the sample section draws the global Arrhenius and conductivity-spectra figures."""
+    from eis_pipeline.io.hdf5 import read_results
+    from eis_pipeline.pipeline import run
+    from eis_pipeline.report.html import render_report
+
+    root = Path(__file__).resolve().parents[2] / "sample_data" / "mill120min"
+    if not root.is_dir():
+        pytest.skip("sample_data/ not present")
+    data = tmp_path / "data"
+    data.mkdir()
+    for t in (-20, 25, 80):
+        shutil.copy(root / f"mill120_{t}C.mpt", data)
+    config = tmp_path / "c.toml"
+    config.write_text('[campaign]\nname = "g"\noutput = "r.h5"\n[defaults]\n'
+                      'circuit = "bulk-gb-electrode-inductance"\nseries_fit = "global"\n'
+                      '[[samples]]\nname = "m"\nfiles = ["data/*.mpt"]\n'
+                      'temperature = {from = "filename", pattern = "_(?P<celsius>-?\\\\d+)C"}\n'
+                      "thickness_mm = 0.71\ndiameter_mm = 9.98\n")
+    run(config, progress=False, plots="none")
+    page = render_report(read_results(tmp_path / "r.h5"))
+    assert "Ea bulk global (eV)" in page and "Ea gb global (eV)" in page
+    assert "Global Arrhenius figure of m" in page and "Conductivity spectra figure of m" in page
