@@ -282,7 +282,6 @@ def _from_file(path: Path) -> tuple[str | None, dict[str, float]]:
 
 def _plan_sample(name: str, folder: Path, files: list[Path], flags: Mapping[str, float],
                  sidecar: Mapping[str, float | str] | None) -> SamplePlan:
-
     plans = []
     for p in files:
         kelvin, reason = _file_temperature(p, folder)

@@ -351,7 +351,6 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
     samples: dict[str, xr.DataTree] = {}
     writer = None
     if write:
-
         writer = ResultsWriter(out, config=cfg.to_json(),
                                attrs={**root_attrs(cfg), "reused_files": len(skip)})
 
@@ -396,7 +395,6 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
             tree = assemble_tree(cfg, samples, failures, strict=strict)
             tree.attrs["reused_files"] = len(skip)
             if write and mode != "none":
-
                 with _recorded(None if strict else failures, "", "plot"):
                     write_campaign_plots(tree, folder, fmt=cfg.plot_format)
                 tree["failures"] = xr.DataTree(failures_dataset(failures))
@@ -409,7 +407,6 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
                 writer.discard()
             raise
     if write:
-
         write_csv_summary(tree, out.with_suffix(".csv"))
     return tree
 

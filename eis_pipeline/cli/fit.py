@@ -217,7 +217,6 @@ def fit(files: tuple[Path, ...], preset: str | None, circuit: str | None, weight
         if output is not None:
             click.echo(f"\nwrote {output}")
         if plots is not None:
-
             count = len(write_sample_plots(tree.children[SAMPLE], plots, spectra=True))
             click.echo(f"\nwrote {count} plots to {plots / SAMPLE}")
     except (EisError, OSError) as err:

@@ -125,7 +125,6 @@ def run(sources: tuple[Path, ...], output: Path | None, geometry: dict[str, floa
                                        "the geometry per sample")
             cfg = load_config(sources[0])
         else:
-
             if not all(s.is_dir() for s in sources):
                 raise click.UsageError("give one config file, or one or more folders")
             plan = plan_folders(sources, geometry=geometry)
@@ -160,7 +159,6 @@ def run(sources: tuple[Path, ...], output: Path | None, geometry: dict[str, floa
         click.echo(f"plots in {out.with_name(out.stem + '_plots')}", err=True)
     click.echo(format_summary(tree))
     if html_report:
-
         # from the file: the in-memory tree may have dropped the spectra to save memory
         page = write_report(read_results(out), out.with_suffix(".html"),
                             command=report_command_line(), jobs=jobs, progress=progress)

@@ -287,7 +287,6 @@ class CircuitModel:
         r, space, guess = self._setup()
         f, z = check_spectrum_arrays(frequency, impedance, where="CircuitModel.fit")
         if f_min_hz is not None or f_max_hz is not None or mask is not None:
-
             if mask is not None:
                 mask = np.asarray(mask, dtype=bool)
             f2, z2, n = point_window(f[None], z[None], np.array([f.size]), f_min_hz,

@@ -100,24 +100,12 @@ _GRIDS: dict[bytes, Any] = {}
 _GRIDS_MAX = 16
 
 
-def _grid_type() -> Any:
-    """:class:`~eis_pipeline.circuits.FrequencyGrid` (imported on first use, then kept)."""
-    global _FREQUENCY_GRID
-    if _FREQUENCY_GRID is None:
-
-        _FREQUENCY_GRID = FrequencyGrid
-    return _FREQUENCY_GRID
-
-
-_FREQUENCY_GRID: Any = None
-
-
 def _grid(frequency: Array) -> Any:
     """A cached :class:`~eis_pipeline.circuits.FrequencyGrid` for a 1-D frequency array."""
     key = frequency.tobytes()
     grid = _GRIDS.get(key)
     if grid is None:
-        grid = _grid_type()(frequency)
+        grid = FrequencyGrid(frequency)
         if len(_GRIDS) >= _GRIDS_MAX:
             _GRIDS.pop(next(iter(_GRIDS)))   # the oldest entry
         _GRIDS[key] = grid
@@ -132,7 +120,6 @@ class Problem:
         self.compiled = compiled
         self.space = space
         self.n_starts = n_starts
-        self._grid_type = _grid_type()
         valid = np.isfinite(frequency)
         unpadded = bool(valid.all())
         self.group, grids = _groups(frequency, unpadded)
@@ -224,7 +211,7 @@ class Problem:
         r = np.zeros((k, 2 * n))
         jac = np.empty((k, 2 * n, pf)) if self.dense else np.zeros((k, 2 * n, pf))
         if self.per_row:
-            batches: Any = [(slice(None), self._grid_type(self.filled[spec]), n)]
+            batches: Any = [(slice(None), FrequencyGrid(self.filled[spec]), n)]
         elif len(self.grids) == 1:
             batches = [(slice(None), self.grids[0], self.sizes[0])]
         else:
@@ -279,7 +266,7 @@ class Problem:
     def model(self, params: Array) -> CArray:
         """Z for natural parameters (S, P) at every spectrum's own grid, NaN-padded."""
         if self.per_row:
-            z = self.compiled.impedance(params, self._grid_type(self.filled))
+            z = self.compiled.impedance(params, FrequencyGrid(self.filled))
             return np.where(np.isfinite(self.inv_wr) & (self.inv_wr > 0), z, np.nan + 0j)
         out = np.full((params.shape[0], self.n), np.nan + 0j)
         for g, grid in enumerate(self.grids):

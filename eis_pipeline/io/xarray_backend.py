@@ -53,7 +53,6 @@ class EisBackendEntrypoint(BackendEntrypoint):
         format: str | None = None,
         sweep: int = 0,
     ) -> xr.Dataset:
-
         path = _path(filename_or_obj)
         spectra = read_spectra(path, format=format)
         if not -len(spectra) <= sweep < len(spectra):
@@ -68,7 +67,6 @@ class EisBackendEntrypoint(BackendEntrypoint):
         drop_variables: str | Iterable[str] | None = None,
         format: str | None = None,
     ) -> dict[str, xr.Dataset]:
-
         path = _path(filename_or_obj)
         spectra = read_spectra(path, format=format)
         root = xr.Dataset(attrs={k: spectra[0].attrs[k]

@@ -143,7 +143,6 @@ def _isolated(failures: list[dict[str, Any]] | None, sample: str, what: str,
     try:
         return build()
     except Exception as exc:
-
         failures.append(failure_record(sample, what, "plot", exc))
         return None
 

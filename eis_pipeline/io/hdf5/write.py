@@ -46,7 +46,6 @@ class ResultsWriter:
 
     def __init__(self, path: str | Path, *, config: str | Mapping[str, Any] | None = None,
                  history: str | None = None, attrs: Mapping[str, Any] | None = None) -> None:
-
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temps(self.path)
