@@ -150,12 +150,31 @@ def test_deeply_nested_session_json_is_a_parse_error(tmp_path: Path) -> None:
 
 def test_dfr_with_one_line_deleted_is_an_error_not_shifted_values(tmp_path: Path) -> None:
     lines = dfr_lines()
-    # A value of record 0, the frequency of record 1, a value of record 2. (A line deleted
-    # inside the last record only pulls in the undocumented trailer: not detectable.)
+    # A value of record 0, the frequency of record 1, a value of record 2.
     for deleted in (5, 3 + 9, 4 + 9 * 2):
         damaged = lines[:deleted] + lines[deleted + 1:]
         path = write(tmp_path, "a.dfr", "\n".join(damaged) + "\n")
         assert_parse_error(path, None, "breaks the (de|a)scending sweep|positive frequency")
+
+
+@pytest.mark.parametrize("offset", range(9))
+@pytest.mark.parametrize("change", ["deleted", "added"])
+def test_dfr_line_changed_inside_the_last_record_is_an_error(tmp_path: Path, offset: int,
+                                                             change: str) -> None:
+    """Every value of the last record: the frequency checks see only a changed frequency
+    line (offset 0), the trailer's dates (three numbers after the last record) every other."""
+    lines = dfr_lines()
+    k = 3 + 9 * (F.size - 1) + offset  # 0-based line of the value
+    damaged = (lines[:k] + lines[k + 1:] if change == "deleted"
+               else lines[:k] + [" 0.0"] + lines[k:])
+    path = write(tmp_path, "a.dfr", "\n".join(damaged) + "\n")
+    first_date = 3 + 9 * F.size + 3 + (-1 if change == "deleted" else 1)
+    if offset == 0:
+        assert_parse_error(path, 3 + 9 * (F.size - 1) + 1, "breaks the descending sweep|"
+                           "expected a positive frequency")
+        return
+    error = assert_parse_error(path, first_date + 1, f"a value line above it was {change}")
+    assert f"put it at line {first_date + 1 + (1 if change == 'deleted' else -1)}" in str(error)
 
 
 @pytest.mark.parametrize("case", ["short last row", "duplicated last row", "extra row"])

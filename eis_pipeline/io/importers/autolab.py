@@ -16,7 +16,9 @@ Three layouts, three importers:
 ``autolab-dfr``
     The FRA binary-free data file: ``VERSION<n>``, the point count, a block count, then nine
     numbers per point, one per line (frequency, Z', -Z'', six further channels), then a
-    trailer with the measurement dates. ``-Z''`` is negated on import.
+    trailer: three numbers, the measurement dates (``dd.mm.yyyy hh:mm:ss``, one per line) and
+    further numbers (the layout of the one real export, ``pyimpspec/data.dfr``; no public
+    documentation of it was found). ``-Z''`` is negated on import.
 ``autolab-p00``
     The tab-separated ``.P00`` export: a short header (procedure, dates, description, total
     time), a column-name line (``f/Hz``, ``Z'/Ohm``, ``-Z''/Ohm``, ``time/s``, ``Edc/V``,
@@ -133,8 +135,28 @@ def read_txt(path: Path | Source) -> list[xr.Dataset]:
 # --------------------------------------------------------------------------------------------
 
 _DFR_VERSION = re.compile(r"^VERSION\s*\d+(\.\d+)?$")
+_DFR_DATE = re.compile(r"^\d\d\.\d\d\.\d{4}")
 #: Values per point in a .dfr record: f, Z', -Z'' and six further channels.
 DFR_RECORD = 9
+#: Numbers between the last record and the first measurement date.
+DFR_TRAILER_NUMBERS = 3
+
+
+def _check_dfr_trailer(lines: list[str], end: int, n: int, *, path: Path) -> None:
+    """Raise :class:`ParseError` when the measurement dates are not where ``n`` records put
+    them: a line deleted or added inside the records (even inside the last one, which no
+    frequency check can see) moves the trailer. A file without dates is not checked."""
+    date = next((i for i in range(end, len(lines)) if _DFR_DATE.match(lines[i].strip())), None)
+    if date is None:
+        return
+    expected = end + DFR_TRAILER_NUMBERS
+    if date != expected:
+        raise ParseError(
+            f"the measurement date {lines[date].strip()!r} stands at line {date + 1}, but "
+            f"{n} records of {DFR_RECORD} values and {DFR_TRAILER_NUMBERS} trailer numbers "
+            f"put it at line {expected + 1}: a value line above it was "
+            f"{'deleted' if date < expected else 'added'} (or the point count on line 2 is "
+            "wrong); re-export the file from the instrument software", path, date + 1)
 
 
 def sniff_dfr(path: Path, head: bytes) -> float:
@@ -179,9 +201,10 @@ def read_dfr(path: Path | Source) -> list[xr.Dataset]:
     # One value per line: a deleted or repeated line shifts every later value into the wrong
     # field, which shows as frequencies out of sweep order.
     require_monotone(records[:, 0], path=path, first_line=first, step=DFR_RECORD)
+    _check_dfr_trailer(lines, end, n, path=path)
     trailer = [line.strip() for line in lines[end:] if line.strip()]
     metadata = {"version": lines[0].strip(), "points": n, "blocks": counts[1],
-                "dates": [t for t in trailer if re.match(r"^\d\d\.\d\d\.\d{4}", t)],
+                "dates": [t for t in trailer if _DFR_DATE.match(t)],
                 "trailer": trailer}
     # Column 3 is -Z'': negate for the physical sign.
     return [make_spectrum(records[:, 0], records[:, 1] - 1j * records[:, 2],
