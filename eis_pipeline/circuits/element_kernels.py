@@ -76,7 +76,7 @@ def resistor(w, r):  # pragma: no cover - compiled
 def capacitor(w, c):  # pragma: no cover - compiled
     """C: Z = 1 / (jωC)."""
     z = complex(0.0, -1.0 / (w * c))
-    return z, -z / c
+    return z, z * (-1.0 / c)   # real division: C = 0 gives inf, not a raise (see cpe)
 
 
 @kernel
@@ -90,8 +90,12 @@ def inductor(w, ind):  # pragma: no cover - compiled
 @kernel
 def cpe(w, q, n):  # pragma: no cover - compiled
     """CPE: Z = 1 / (Q (jω)^n); dZ/dQ = -Z/Q, dZ/dn = -Z ln(jω)."""
-    z = math.exp(-n * math.log(w)) * (cmath.exp(complex(0.0, -_HALF_PI * n)) / q)
-    return z, -z / q, -z * _log_jw(w)
+    # 1/Q as a real division: numba's complex division raises on Q = 0 (a Q underflowed from
+    # exp(ln Q)), and through a first-class function pointer that raise is only printed to
+    # stderr and leaves Z unwritten; inf/nan is a bad trial step the solver rejects.
+    inv_q = 1.0 / q
+    z = math.exp(-n * math.log(w)) * (cmath.exp(complex(0.0, -_HALF_PI * n)) * inv_q)
+    return z, -z * inv_q, -z * _log_jw(w)
 
 
 @kernel
