@@ -228,9 +228,11 @@ POLAR_DEG = 0.1
 
 def require_consistent_polar(real: np.ndarray, imag: np.ndarray, modulus: np.ndarray | None,
                              phase_deg: np.ndarray | None, *, path: Path,
-                             first_line: int | None, names: Sequence[str]) -> None:
+                             first_line: int | None, names: Sequence[str],
+                             rtol: float = POLAR_RTOL, deg: float = POLAR_DEG) -> None:
     """Raise :class:`ParseError` where a file's |Z| or phase column contradicts its Z' and Z''
-    (``names``: the four columns' names in the file, for the message).
+    (``names``: the four columns' names in the file, for the message; ``rtol``, ``deg``: the
+    agreement required, looser for a format that prints fewer digits).
 
     A header whose names were swapped (Z' and Z'', or Z' and |Z|) reads as plausible but
     wrong data; the redundant polar columns give it away: |Z| = sqrt(Z'^2 + Z''^2) and
@@ -241,15 +243,15 @@ def require_consistent_polar(real: np.ndarray, imag: np.ndarray, modulus: np.nda
     if modulus is not None and np.any(modulus):
         hyp = np.hypot(real, imag)
         checks.append((names[2], modulus, hyp,
-                       np.abs(modulus - hyp) > POLAR_RTOL * np.maximum(np.abs(modulus), hyp)))
+                       np.abs(modulus - hyp) > rtol * np.maximum(np.abs(modulus), hyp)))
     if phase_deg is not None and np.any(phase_deg):
         angle = np.degrees(np.arctan2(imag, real))
         # a vendor may write the phase of Z or of -Z'' (its sign): the file's own convention
         # is the one most rows follow
         off = {sign: np.abs((phase_deg - sign * angle + 180.0) % 360.0 - 180.0)
                for sign in (1.0, -1.0)}
-        sign = max(off, key=lambda k: int(np.sum(off[k] < POLAR_DEG)))
-        checks.append((names[3], phase_deg, sign * angle, off[sign] > POLAR_DEG))
+        sign = max(off, key=lambda k: int(np.sum(off[k] < deg)))
+        checks.append((names[3], phase_deg, sign * angle, off[sign] > deg))
     for name, given, implied, bad in checks:
         rows = np.flatnonzero(bad)
         if rows.size:
@@ -335,6 +337,72 @@ def check_impedance_columns(table: np.ndarray, columns: Sequence[int], *, path: 
                          first_line + row)
     if not dc_rows:
         require_positive(table[:, columns[0]], path=path, first_line=first_line)
+    require_frequency_column(table, columns, path=path, first_line=first_line, names=names)
+
+
+#: A frequency column is sweeps of log-spaced points: the largest and smallest log step of a
+#: sweep lie within this factor of its median step (measured on every text export in
+#: ../shared/formats: at most 1.82, an EC-Lab sweep with a denser decade).
+REGULAR_STEPS = 1.5
+
+
+def step_irregularity(column: np.ndarray) -> float:
+    """How far ``column`` is from frequency sweeps: the largest factor by which a log step of
+    one of its sweeps (split where the column turns, :func:`sweep_bounds`) differs from the
+    sweep's median step; 1.0 for perfectly log-spaced sweeps, inf for a column that is not
+    positive, repeats a value or turns so often that no sweep has 5 points.
+
+    Examples
+    --------
+    >>> round(step_irregularity(np.logspace(5, 0, 26)), 9)
+    1.0
+    >>> step_irregularity(np.array([100.0, 101, 103, 110, 150, 300, 700])) > 10
+    True
+    """
+    x = np.asarray(column, dtype=float)
+    if x.size < 5 or not np.all(x > 0):
+        return float("inf")
+    bounds = [(a, b) for a, b in sweep_bounds(x) if b - a >= 5]
+    if 5 * len(bounds) > x.size or not bounds:
+        return float("inf")
+    worst = 1.0
+    for a, b in bounds:   # one iteration per sweep
+        d = np.abs(np.diff(np.log(x[a:b])))
+        med, low = float(np.median(d)), float(d.min())
+        if low == 0.0:
+            return float("inf")
+        worst = max(worst, float(d.max()) / med, med / low)
+    return worst
+
+
+def require_frequency_column(table: np.ndarray, columns: Sequence[int], *, path: Path,
+                             first_line: int, names: Sequence[str] | None = None) -> None:
+    """Raise :class:`ParseError` when the frequency column (``columns[0]``) is clearly not
+    one and an impedance column (``columns[1:3]``) clearly is: a header whose frequency and
+    Z' (or -Z'') names were exchanged. "Clearly": the impedance column is log-spaced sweeps
+    (steps within :data:`REGULAR_STEPS` of their median) and the frequency column's steps
+    are more than twice as irregular. Real frequency columns are at most 1.82 irregular, so
+    no real export can fail this; a swapped one fails unless its Z' happens to be
+    log-spaced too. Rows at frequency <= 0 (DC rows of formats that have them) are left out.
+    """
+    if table.shape[0] < 5 or len(columns) < 3:
+        return
+    f = table[:, columns[0]]
+    rows = f > 0
+    own = step_irregularity(f[rows])
+    if own <= 2.0:
+        return
+    for c in columns[1:3]:
+        other = step_irregularity(table[rows, c])
+        if other <= REGULAR_STEPS and own > 2.0 * other:
+            def label(j: int) -> str:
+                return repr(names[j]) if names is not None else f"column {j + 1}"
+            raise ParseError(
+                f"{label(columns[0])} does not look like frequencies (log steps vary "
+                f"{own:.3g}x within a sweep) but {label(c)} does (log-spaced, "
+                f"{float(table[rows, c].max()):.4g} ... {float(table[rows, c].min()):.4g}): "
+                "are the column names exchanged in the header? Fix the header line (or "
+                "re-export the file)", path, first_line)
 
 
 def announced_rows(lines: Sequence[str], start: int, n: int, *, path: Path, what: str,

@@ -24,6 +24,8 @@ from eis_pipeline.io.importers._common import (
     first_lines,
     head_text,
     number,
+    optional_column,
+    require_consistent_polar,
     require_rows,
     split_pair,
 )
@@ -32,6 +34,9 @@ from eis_pipeline.io.source import Source
 from eis_pipeline.io.text import parse_table
 
 NAME = "chi-txt"
+#: agreement required of the Z/ohm and Phase/deg columns with Z' and Z'' (see read)
+CHI_POLAR_RTOL = 2e-3
+CHI_POLAR_DEG = 0.15
 _TITLE_START = "freq/hz"
 
 
@@ -104,10 +109,21 @@ def read(path: Path | Source) -> list[xr.Dataset]:
     check_impedance_columns(table, (col_f, col_zr, col_zi), path=path, first_line=first + 1,
                             names=names)
     require_rows(table, path=path, line=at + 1, what="impedance table")
+    sign = -1.0 if names[col_zi].startswith("-") else 1.0
+    col_mod = optional_column(names, ("Z/ohm", "|Z|/ohm"))
+    col_ph = optional_column(names, ("Phase/deg",))
+    # |Z| and phase are redundant with Z' and Z'': a header with two names exchanged shows
+    # as rows that disagree. CHI prints four significant digits and the phase to 0.1°
+    # (measured on the real export: 8.3e-4 relative, 0.053°): twice that is required.
+    require_consistent_polar(
+        table[:, col_zr], sign * table[:, col_zi],
+        None if col_mod is None else table[:, col_mod],
+        None if col_ph is None else table[:, col_ph], path=path, first_line=first + 1,
+        names=[names[c] if c is not None else "" for c in (col_zr, col_zi, col_mod, col_ph)],
+        rtol=CHI_POLAR_RTOL, deg=CHI_POLAR_DEG)
     meta = _header(lines[:at])
     meta["columns"] = names
     model = str(meta.get("Instrument Model", "")).strip()
-    sign = -1.0 if names[col_zi].startswith("-") else 1.0
     return [make_spectrum(table[:, col_f], table[:, col_zr] + 1j * sign * table[:, col_zi],
                           instrument=f"CH Instruments {model}".strip(), metadata=meta)]
 

@@ -27,6 +27,7 @@ from eis_pipeline.io.importers._common import (
     check_impedance_columns,
     first_lines,
     head_text,
+    require_consistent_polar,
     sweep_starts,
 )
 from eis_pipeline.io.registry import Importer
@@ -366,6 +367,16 @@ def table_to_spectra(table: np.ndarray, cols: dict[str, Column], *, path: Path,
     check_impedance_columns(table, [cols["frequency"].index,
                                     *(c.index for q, c in cols.items() if q != "frequency")],
                             path=path, first_line=first_line)
+    if "real" in cols and ("modulus" in cols or "phase" in cols):
+        # redundant polar columns beside Z' and Z'': rows that disagree mean two names were
+        # exchanged in the header (the data read would be wrong)
+        require_consistent_polar(
+            value("real"), value("imag"), value("modulus") if "modulus" in cols else None,
+            (np.degrees(value("phase")) if cols["phase"].radians else value("phase"))
+            if "phase" in cols else None, path=path, first_line=first_line,
+            names=[f"column {cols[q].index + 1} ({label})" if q in cols else ""
+                   for q, label in (("real", "Z'"), ("imag", "Z''"), ("modulus", "|Z|"),
+                                    ("phase", "phase"))])
     parts = split_sweeps(f) if split else [slice(0, f.size)]
     return [(f[s], z[s]) for s in parts]
 
