@@ -136,7 +136,8 @@ class Summary:
 
 
 _UNLOCATED = re.compile(r"\bpoint \d+")
-_LINE = re.compile(r"\bline \d+|:\d+:")
+#: a file line, or for a binary file the byte offset of the value
+_LINE = re.compile(r"\bline \d+|:\d+:|\bbyte offset \d+")
 
 
 def _rows(points: np.ndarray) -> Counter[tuple[float, float, float]]:
@@ -212,6 +213,8 @@ def fuzz(files: Iterable[Path], mutations: int, seed: int, timeout: float,
                     summary.outcomes["error"] += 1
                     if _UNLOCATED.search(result[4]) and not _LINE.search(result[4]):
                         summary.unlocated[source.name] += 1
+                        if verbose:
+                            print(f"no line: {where}: {result[4]}", flush=True)
                     if result[2]:
                         finding = ("leak", f"{result[1]}/{result[3]}: {result[4]}")
                 else:

@@ -312,6 +312,21 @@ def test_ec_lab_swapped_header_is_detected(tmp_path: Path, a, b) -> None:
     assert_parse_error(path, names + 2, "column names do not match the data")
 
 
+def test_an_infinite_gamry_temperature_names_its_line(tmp_path: Path) -> None:
+    """Was "temperature must be finite; point 14 ... is inf" from the spectrum contract."""
+    demo = Path(__file__).resolve().parents[2] / "sample_data" / "mill015min"
+    lines = (demo / "mill015_run01.DTA").read_bytes().decode("latin-1").splitlines(True)
+    start = next(i for i, s in enumerate(lines) if s.startswith("ZCURVE"))
+    names = lines[start + 1].rstrip("\r\n").split("\t")
+    temp = names.index("Temp")
+    row = start + 3 + 5
+    fields = lines[row].rstrip("\r\n").split("\t")
+    fields[temp] = "inf"
+    lines[row] = "\t".join(fields) + "\n"
+    path = write(tmp_path, "run.DTA", "".join(lines).encode("latin-1"))
+    assert_parse_error(path, row + 1, "Temp is inf, not a finite number")
+
+
 def test_a_duplicated_gamry_row_names_its_line(tmp_path: Path) -> None:
     demo = Path(__file__).resolve().parents[2] / "sample_data" / "mill015min"
     lines = (demo / "mill015_run01.DTA").read_bytes().decode("latin-1").splitlines(True)

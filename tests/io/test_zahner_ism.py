@@ -138,3 +138,22 @@ def test_sniffer_is_specific(shared_formats: Path) -> None:
                  "impedance_py/exampleDataBioLogic.mpr", "yadg/peis.mpr"]:
         path = shared_formats / name
         assert zahner_ism.sniff(path, path.read_bytes()[:65536]) == 0.0, name
+
+
+@pytest.mark.parametrize(("array", "value", "expected"), [
+    (0, 0.0, "a positive number"), (1, -1.0, "a non-negative number"),
+    (2, float("nan"), "a finite number"), (3, float("inf"), "a finite number")])
+def test_a_damaged_value_names_its_byte_offset(tmp_path: Path, array: int, value: float,
+                                               expected: str) -> None:
+    """A binary file has no lines: the error names the point and the value's byte offset
+    (was: "phase of point 3 is not a finite number", no place to look)."""
+    f = np.array([1e4, 1e3, 100.0, 10.0, 1.0])
+    z = 50 / (1 + 1j * 2 * np.pi * f * 50 * 1e-5)
+    data = bytearray(_ism(f, z))
+    offset = zahner_ism.HEADER_BYTES + 8 * (array * f.size + 3)
+    data[offset:offset + 8] = np.array(value, ">f8").tobytes()
+    path = tmp_path / "d.ism"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ParseError, match=rf"point 3 \(the 8 bytes at byte offset {offset}\) "
+                                         rf"is .*, expected {expected}"):
+        read_spectra(path, format="zahner-ism")

@@ -146,7 +146,7 @@ def _read_zcurve(lines: list[str], start: int, path: Path) -> tuple[dict[str, An
                         decimal=decimal, ncols=len(names))
     check_impedance_columns(table, [col[k] for k in ("f", "zr", "zi", "zr_dc", "zi_dc")
                                     if k in col], path=path, first_line=first + 1, names=names,
-                            kept=[col.get(k) for k in ("t", "v", "i")])
+                            kept=[col.get(k) for k in ("t", "v", "i", "temp")])
     out: dict[str, Any] = {key: table[:, idx] for key, idx in col.items()}
     require_consistent_polar(out["zr"], out["zi"], out.pop("mod", None), out.pop("phase", None),
                              path=path, first_line=first + 1,

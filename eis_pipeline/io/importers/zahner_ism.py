@@ -172,15 +172,19 @@ def read(path: Path | Source) -> list[xr.Dataset]:
     arrays = [np.frombuffer(data, ">f8", n, HEADER_BYTES + i * 8 * n).astype(np.float64)
               for i in range(4)]
     f, modulus, phase, seconds = arrays
-    for name, values in (("frequency", f), ("|Z|", modulus), ("phase", phase),
-                         ("time", seconds)):
-        bad = np.flatnonzero(~np.isfinite(values))
+    # A binary file has no lines: errors name the byte offset of the damaged value.
+    for i, (name, values) in enumerate((("frequency", f), ("|Z|", modulus), ("phase", phase),
+                                        ("time", seconds))):
+        bad = np.flatnonzero(~np.isfinite(values) | ((values <= 0) if i == 0 else
+                                                     (values < 0) if i == 1 else False))
         if bad.size:
-            raise ParseError(f"{name} of point {int(bad[0])} is not a finite number "
-                             "(damaged file?)", path)
-    if np.any(f <= 0) or np.any(modulus < 0):
-        raise ParseError("frequencies must be positive and |Z| non-negative (damaged file?)",
-                         path)
+            k = int(bad[0])
+            offset = HEADER_BYTES + 8 * (i * n + k)
+            expected = ("a positive number" if i == 0 else "a non-negative number" if i == 1
+                        else "a finite number")
+            raise ParseError(f"{name} of point {k} (the 8 bytes at byte offset {offset}) is "
+                             f"{float(values[k])!r}, expected {expected} (damaged file? "
+                             "re-export it from Thales)", path)
     pos = need
     strings: dict[str, str] = {}
     for name in STRING_FIELDS:
