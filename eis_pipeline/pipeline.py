@@ -38,8 +38,13 @@ from eis_pipeline.parallel import run_tasks
 from eis_pipeline.physics.arrhenius import arrhenius_by_component
 from eis_pipeline.physics.campaign import campaign_trends, summarise_campaign
 from eis_pipeline.physics.conductivity import conductivity
-from eis_pipeline.physics.geometry import header_geometry
-from eis_pipeline.physics.plausibility import conductivity_warnings, temperature_warnings
+from eis_pipeline.physics.geometry import Geometry, header_geometry
+from eis_pipeline.physics.plausibility import (
+    conductivity_warnings,
+    geometry_mix_warnings,
+    repeated_temperature_warnings,
+    temperature_warnings,
+)
 from eis_pipeline.physics.series_fit import model_free_for_campaign, series_fit_for_campaign
 from eis_pipeline.report.plots import write_campaign_plots, write_sample_plots
 from eis_pipeline.report.tables import write_csv_summary
@@ -125,8 +130,12 @@ def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult],
                 if "temperature" in fits.coords and "source" in fits.coords else [])
     attrs["warnings"] = "\n".join(warnings)
     geometry, attrs["geometry_source"] = sample.geometry, sample.geometry_source
+    headers = spectrum_attrs(spectra)
+    warnings += geometry_mix_warnings([Geometry.from_attrs(h) for h in headers],
+                                      [str(h.get("source", "")) for h in headers])
+    attrs["warnings"] = "\n".join(warnings)
     if geometry is None:   # no configured geometry: the files' headers', when they agree
-        geometry = header_geometry(spectrum_attrs(spectra))
+        geometry = header_geometry(headers)
         attrs["geometry_source"] = "none" if geometry is None else "file header"
     if geometry is None:
         if sample.geometry_required:
@@ -145,6 +154,7 @@ def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult],
         if stacked is not None:
             groups["conductivity"] = stacked.sortby("spectrum")
             warnings += conductivity_warnings(groups["conductivity"])
+            warnings += repeated_temperature_warnings(groups["conductivity"])
             attrs["warnings"] = "\n".join(warnings)
     if "conductivity" not in groups:
         return parts.tree(failures)

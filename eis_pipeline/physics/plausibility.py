@@ -19,8 +19,17 @@ import xarray as xr
 from eis_pipeline.conventions import ZERO_CELSIUS_K
 from eis_pipeline.physics.geometry import Geometry
 
-__all__ = ["CONDUCTIVITY_RANGE_S_PER_CM", "PERMITTIVITY_RANGE", "TEMPERATURE_RANGE_K",
-           "conductivity_warnings", "implausible_temperature", "temperature_warnings"]
+__all__ = [
+    "CONDUCTIVITY_RANGE_S_PER_CM",
+    "PERMITTIVITY_RANGE",
+    "REPEAT_RATIO",
+    "TEMPERATURE_RANGE_K",
+    "conductivity_warnings",
+    "geometry_mix_warnings",
+    "implausible_temperature",
+    "repeated_temperature_warnings",
+    "temperature_warnings",
+]
 
 #: Sample temperatures outside this range (K) are implausible: -150 °C to 1000 °C covers
 #: cryostats and furnaces used for solid electrolytes; 1395 °C is a typo or a thermocouple
@@ -172,3 +181,68 @@ def conductivity_warnings(cond: xr.Dataset) -> list[str]:
               "no single unit slip explains it: check the geometry's units (thickness and "
               "diameter in mm, area in cm², cell constant in cm⁻¹) and which arc is the bulk")
     return [f"{'; '.join(problems)} for {geometry.describe()}: {advice}"]
+
+
+#: Spectra of one sample whose temperatures lie within this (K) are measured at the same
+#: temperature (a furnace setpoint read back with a few tenths of a kelvin of scatter).
+SAME_TEMPERATURE_K = 1.0
+#: Repeated measurements of one pellet at one temperature agree within a few percent (drift,
+#: contact); two pellets of different thickness or density differ by their geometry ratio.
+#: σ values further apart than this factor, and beyond 3 combined standard errors, disagree.
+REPEAT_RATIO = 1.5
+
+
+def repeated_temperature_warnings(cond: xr.Dataset) -> list[str]:
+    """A warning per temperature at which a sample's converged spectra disagree: total σ
+    more than :data:`REPEAT_RATIO` apart and beyond 3 combined fit standard errors (the
+    geometry's error is common to all files of a sample and cannot separate them).
+
+    Two pellets' files in one sample folder give such repeats, and one Arrhenius fit through
+    both would be a line through two materials (or two geometries): the warning names the
+    files and says how to separate them.
+    """
+    if not {"temperature", "source"} <= set(cond.coords) or "conductivity" not in cond:
+        return []
+    temp = np.asarray(cond["temperature"].values, float)
+    sigma = np.asarray(cond["conductivity"].sel(component="total").values, float)
+    err = (np.asarray(cond["conductivity_fit_stderr"].sel(component="total").values, float)
+           if "conductivity_fit_stderr" in cond else np.zeros_like(sigma))
+    ok = np.isfinite(temp) & np.isfinite(sigma) & (sigma > 0)
+    if "converged" in cond:
+        ok &= np.asarray(cond["converged"].values, bool)
+    sources = np.asarray(cond["source"].values).astype(str)
+    rel = np.where(np.isfinite(err) & (err >= 0), err / np.where(sigma > 0, sigma, 1.0), 0.0)
+    idx = np.flatnonzero(ok)[np.argsort(temp[ok], kind="stable")]
+    # runs of spectra at one temperature (consecutive sorted temperatures within the limit)
+    cuts = np.flatnonzero(np.diff(temp[idx]) > SAME_TEMPERATURE_K) + 1
+    out = []
+    for group in np.split(idx, cuts):   # one iteration per temperature
+        if group.size < 2:
+            continue
+        hi, lo = group[np.argmax(sigma[group])], group[np.argmin(sigma[group])]
+        ratio = sigma[hi] / sigma[lo]
+        if ratio <= REPEAT_RATIO or math.log(ratio) <= 3.0 * math.hypot(rel[hi], rel[lo]):
+            continue
+        celsius = float(np.mean(temp[group])) - ZERO_CELSIUS_K
+        out.append(
+            f"at {celsius:.1f} °C the sample's spectra disagree: total σ "
+            f"{sigma[hi]:.3g} S/cm ({Path(sources[hi]).name}) and {sigma[lo]:.3g} S/cm "
+            f"({Path(sources[lo]).name}), {ratio:.3g}x apart, beyond their standard errors: "
+            "are two pellets mixed in this sample? Its Arrhenius fit goes through both; put "
+            "each pellet's files in a sample of its own (a folder or [[samples]] entry each)")
+    return out
+
+
+def geometry_mix_warnings(headers: Sequence[Geometry | None], sources: Sequence[str]) -> list[str]:
+    """A warning when the files of one sample carry different geometries in their headers
+    (two pellets in one sample, or a header geometry unlike the configured one is used)."""
+    seen: dict[Geometry, str] = {}
+    for geometry, source in zip(headers, sources, strict=True):
+        if geometry is not None:
+            seen.setdefault(geometry, Path(str(source)).name)
+    if len(seen) < 2:
+        return []
+    listed = "; ".join(f"{g.describe()} ({name})" for g, name in seen.items())
+    return [f"the sample's files give {len(seen)} different geometries in their headers "
+            f"({listed}): are two pellets mixed in this sample? One geometry is used for "
+            "all; put each pellet's files in a sample of its own"]
