@@ -283,19 +283,23 @@ def _circuit_arcs(compiled: CompiledLike, space: ParameterSpace
     return terms, table, watched(space, table)
 
 
-def _rank_starts(problem: Problem, space: ParameterSpace, u0: Array, s: int, k: int) -> Array:
+def _rank_starts(problem: Problem, u0: Array, s: int, k: int) -> Array:
     """The rows ``u0`` (S k, Pf) reordered so that each spectrum's starts go by increasing
     initial cost (ties and non-finite costs keep their order)."""
     spec = np.repeat(np.arange(s), k)
-    z = problem.model(space.to_natural(u0), spec).reshape(s, k, -1)   # every start at once
-    data = problem.data[:, None]
-    with np.errstate(invalid="ignore", over="ignore"):
-        r2 = (((z.real - data.real) * problem.inv_wr[:, None]) ** 2
-              + ((z.imag - data.imag) * problem.inv_wi[:, None]) ** 2)
-    finite = np.isfinite(z)
-    c = np.where(finite, r2, 0.0).sum(axis=2)
-    cost = np.where(np.isfinite(c) & finite.any(axis=2), c, np.inf)
-    order = np.argsort(cost, axis=1, kind="stable")
+    if problem.coded is not None:   # one compiled evaluation per start
+        omega, grid_of, n_valid = problem.compiled_grids()
+        fixed, fixed_values = problem.space.fixed_split
+        cost = compiled_lm.start_costs(
+            problem.coded, omega, grid_of, n_valid, problem.data, problem.inv_wr,
+            problem.inv_wi, spec, problem.space.n_params, problem.free, problem._log, fixed,
+            fixed_values, u0)
+    else:
+        r, _ = problem(u0, np.arange(s * k))
+        with np.errstate(over="ignore", invalid="ignore"):
+            cost = 0.5 * np.einsum("ij,ij->i", r, r)
+        cost[~np.isfinite(cost)] = np.inf
+    order = np.argsort(cost.reshape(s, k), axis=1, kind="stable")
     if (order == np.arange(k)).all():
         return u0
     return np.take_along_axis(u0.reshape(s, k, -1), order[:, :, None], axis=1).reshape(s * k, -1)
@@ -447,7 +451,7 @@ def fit_arrays(
     else:
         # The starts of each spectrum are solved in the order of their initial cost (one
         # evaluation each): a start near the data's arcs usually needs few iterations.
-        u0 = _rank_starts(problem, space, u0, s, k)
+        u0 = _rank_starts(problem, u0, s, k)
         ranked = k
         # Stage 1: the best-ranked start of every spectrum. Stage 2: the second, only for
         # spectra whose stage-1 fit is doubtful: not converged, a parameter stopped on a

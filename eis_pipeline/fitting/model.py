@@ -313,7 +313,7 @@ class CircuitModel:
         fit = fit_canonical(r.compiled, f[None, :], z[None, :], weighting=self.weighting,
                             space=space, initial_guess=guess, roles=r.start_roles,
                             bulk_from_intercept=r.start_intercept, max_nfev=self.max_nfev)
-        names = self.param_names
+        names = tuple(r.compiled.param_names)
         self.params_ = dict(zip(names, fit.params[0].tolist(), strict=True))
         self.stderr_ = dict(zip(names, fit.stderr[0].tolist(), strict=True))
         self.result_ = FitResult(
