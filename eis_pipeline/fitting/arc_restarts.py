@@ -135,10 +135,14 @@ def doubtful(params: Array, u: Array, lo: Array, hi: Array, table: ArcTable | No
     loose = np.zeros(u.shape[0], dtype=bool)
     if table is not None:
         tau = arc_taus(params, table)
-        w = 2 * np.pi * frequency
+        if np.isfinite(frequency).all():   # no padding: the plain reductions are cheaper
+            w_min, w_max = 2 * np.pi * frequency.min(axis=1), 2 * np.pi * frequency.max(axis=1)
+        else:
+            w_min = 2 * np.pi * np.nanmin(frequency, axis=1)
+            w_max = 2 * np.pi * np.nanmax(frequency, axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            outside = ((tau < 1.0 / (OUTSIDE_WINDOW * np.nanmax(w, axis=1)[:, None]))
-                       | (tau > OUTSIDE_WINDOW / np.nanmin(w, axis=1)[:, None]))
+            outside = ((tau < 1.0 / (OUTSIDE_WINDOW * w_max[:, None]))
+                       | (tau > OUTSIDE_WINDOW / w_min[:, None]))
             tau = np.sort(tau, axis=1)
             close = tau[:, 1:] < COLLAPSE_RATIO * tau[:, :-1]
         loose = outside.any(axis=1) | close.any(axis=1) | ~np.isfinite(tau).all(axis=1)
