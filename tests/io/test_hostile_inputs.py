@@ -166,7 +166,7 @@ def test_dfr_line_changed_inside_the_last_record_is_an_error(tmp_path: Path, off
     lines = dfr_lines()
     k = 3 + 9 * (F.size - 1) + offset  # 0-based line of the value
     damaged = (lines[:k] + lines[k + 1:] if change == "deleted"
-               else lines[:k] + [" 0.0"] + lines[k:])
+               else [*lines[:k], " 0.0", *lines[k:]])
     path = write(tmp_path, "a.dfr", "\n".join(damaged) + "\n")
     first_date = 3 + 9 * F.size + 3 + (-1 if change == "deleted" else 1)
     if offset == 0:

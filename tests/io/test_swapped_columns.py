@@ -89,8 +89,8 @@ def test_autolab_txt_with_frequency_and_z_real_exchanged(tmp_path: Path) -> None
              'Err   Range"', *rows]
     path = tmp_path / "a.txt"
     path.write_text("\n".join(lines) + "\n")
-    with pytest.raises(ParseError, match="column 1 does not look like frequencies .* but "
-                                         "column 5 does") as info:
+    with pytest.raises(ParseError, match=r"column 1 does not look like frequencies .* but "
+                                         r"column 5 does") as info:
         read_spectra(path)
     assert info.value.line == 12
 
