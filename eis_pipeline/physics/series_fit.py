@@ -46,7 +46,7 @@ from eis_pipeline.physics.arrhenius import Form, arrhenius
 from eis_pipeline.physics.dielectric import conductivity_spectra
 from eis_pipeline.physics.geometry import Geometry, resolve_geometry
 from eis_pipeline.physics.roles import parse_layout
-from eis_pipeline.vocabulary import is_auto_circuit
+from eis_pipeline.vocabulary import TemperatureLaw, is_auto_circuit
 
 __all__ = ["fit_temperature_series"]
 
@@ -584,7 +584,7 @@ def _assemble(spectra, order, temps, f, z, mask, c, names, unpack, natural, th, 
 
 
 def series_fit_for_campaign(spectra: Sequence[xr.Dataset], fits: xr.Dataset, circuit: str,
-                            geometry: Geometry, form: Form,
+                            geometry: Geometry, form: TemperatureLaw,
                             reference_temperature_K: float = ROOM_TEMPERATURE_K,
                             breakpoint_K: float | None = None) -> xr.Dataset:
     """The campaign's ``series_fit = "global"`` stage for one sample.
@@ -595,8 +595,15 @@ def series_fit_for_campaign(spectra: Sequence[xr.Dataset], fits: xr.Dataset, cir
     (without it the high-frequency points of a 7 MHz sweep bias E_a: 0.326 instead of 0.33 eV
     on the demo's mill120), else ``bulk-gb-electrode``. A series that cannot be fitted gives
     an empty dataset whose ``reason`` attribute says why (the run goes on; the per-spectrum
-    results stand); an E_a with a standard error above POOR_STDERR_EV is named in it.
+    results stand); an E_a with a standard error above POOR_STDERR_EV is named in it, and
+    so is a VTF ``form`` (the global model has Arrhenius laws only).
     """
+    if form == "vtf":
+        empty = xr.Dataset()
+        empty.attrs.update(reason='the global series fit has Arrhenius laws only; with '
+                                  'arrhenius_form = "vtf" only the per-spectrum route runs',
+                           circuit=circuit, form=form)
+        return empty
 
     use = circuit
     if is_auto_circuit(circuit):
