@@ -93,9 +93,10 @@ def reference_columns(node: xr.DataTree) -> dict[str, Any]:
 
 
 def vtf_columns(node: xr.DataTree) -> dict[str, Any]:
-    """With ``arrhenius_form = "vtf"``: ``temperature_law`` = "vtf" and ``T0_<c>_K``
-    (+ ``_stderr``), the VTF temperature of each component; the ``Ea_<c>_eV`` columns then
-    hold the pseudo-activation energy B. Empty for the Arrhenius forms."""
+    """With ``arrhenius_form = "vtf"``: ``temperature_law`` = "vtf", ``T0_<c>_K``
+    (+ ``_stderr``), the VTF temperature of each component, and ``vtf_note`` (e.g. T0 at the
+    edge of its range: the data do not fix it); the ``Ea_<c>_eV`` columns then hold the
+    pseudo-activation energy B. Empty for the Arrhenius forms."""
     if "arrhenius" not in node.children or "vtf_T0" not in node["arrhenius"].ds:
         return {}
     arr = node["arrhenius"].ds
@@ -104,6 +105,10 @@ def vtf_columns(node: xr.DataTree) -> dict[str, Any]:
         short = _SHORT.get(str(comp), str(comp))
         out[f"T0_{short}_K"] = float(arr["vtf_T0"].sel(component=comp))
         out[f"T0_{short}_stderr_K"] = float(arr["vtf_T0_stderr"].sel(component=comp))
+    notes = [f"{_SHORT.get(str(c), str(c))}: {r}" for c, r in
+             zip(arr["component"].values, np.atleast_1d(arr["reason"].values).astype(str),
+                 strict=True) if r] if "reason" in arr else []
+    out["vtf_note"] = "; ".join(notes)
     return out
 
 
@@ -113,9 +118,12 @@ def format_vtf_lines(rows: list[dict[str, Any]]) -> list[str]:
     for row in rows:
         if row.get("temperature_law") != "vtf":
             continue
-        parts = [f"{short} {value_with_error(row[f'T0_{short}_K'], row[f'T0_{short}_stderr_K'])}"
+        parts = [f"{short} {row[f'T0_{short}_K']:.0f} ± {row[f'T0_{short}_stderr_K']:.0f}"
                  for short in ("bulk", "gb", "total") if f"T0_{short}_K" in row]
-        lines.append(f"  {row['sample']}: VTF law, E_a is B; T0 (K) " + "; ".join(parts))
+        line = f"  {row['sample']}: VTF law, E_a is B; T0 (K) " + "; ".join(parts)
+        if row.get("vtf_note"):
+            line += f"  [{row['vtf_note']}]"
+        lines.append(line)
     return lines
 
 
