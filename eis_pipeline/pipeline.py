@@ -180,11 +180,15 @@ def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult],
                 reference_temperature_K=sample.settings.reference_temperature_K)
     if sample.settings.series_fit == "global" and "arrhenius" in groups:
         each = unpack_spectra(spectra)
+        # the per-spectrum "auto" search found a transition: search the global fit too
+        split = (sample.settings.arrhenius_breakpoints == "auto"
+                 and "model" in groups["arrhenius"]
+                 and bool(np.any(groups["arrhenius"]["model"].values.astype(str) != "line")))
         with stage("series_fit"):
             groups["series_fit"] = series_fit_for_campaign(
                 each, fits, sample.settings.circuit, geometry,
                 sample.settings.arrhenius_form, sample.settings.reference_temperature_K,
-                sample.settings.arrhenius_breakpoint_K)
+                sample.settings.arrhenius_breakpoint_K, search_breakpoint=split)
         with stage("model_free"):
             groups["model_free"] = model_free_for_campaign(each, cond, geometry)
     return parts.tree(failures)

@@ -15,11 +15,13 @@ __all__ = [
     "ARRHENIUS_FORMS",
     "AUTO_CIRCUIT",
     "PLOT_FORMATS",
+    "TEMPERATURE_LAWS",
     "TEMPERATURE_SOURCES",
     "WEIGHTINGS",
     "ArrheniusBreakpoints",
     "ArrheniusForm",
     "PlotFormat",
+    "TemperatureLaw",
     "TemperatureSourceKind",
     "Weighting",
     "is_auto_circuit",
@@ -34,6 +36,10 @@ WEIGHTINGS: tuple[Weighting, ...] = get_args(Weighting)
 #: Arrhenius forms (PHYSICS.md section 6): ``"sigma_T"`` fits ln(σT), ``"sigma"`` fits ln σ.
 ArrheniusForm = Literal["sigma_T", "sigma"]
 ARRHENIUS_FORMS: tuple[ArrheniusForm, ...] = get_args(ArrheniusForm)
+#: The campaign's ``arrhenius_form``: an Arrhenius form, or the Vogel-Tammann-Fulcher law of
+#: glassy and polymer electrolytes (docs/series.md; the per-spectrum route only).
+TemperatureLaw = Literal["sigma_T", "sigma", "vtf"]
+TEMPERATURE_LAWS: tuple[TemperatureLaw, ...] = get_args(TemperatureLaw)
 
 #: Phase transitions in an Arrhenius fit: 0 one line, 1 two segments, "auto" two segments
 #: only when an information criterion prefers them.

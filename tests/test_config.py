@@ -259,3 +259,17 @@ def test_arrhenius_weighting_and_reference_temperature_keys(campaign_dir: Path) 
         load_config(write(campaign_dir, text.replace('"none"', '"nope"')))
     with pytest.raises(ConfigError, match="below absolute zero"):
         load_config(write(campaign_dir, text.replace("celsius = 60", "celsius = -300")))
+
+
+def test_vtf_form_key(campaign_dir: Path) -> None:
+    """arrhenius_form = "vtf" is a choice; with a breakpoint or the (Arrhenius-only) global
+    series fit it is refused, naming the key."""
+    text = BASE.replace('weighting = "unit"', 'weighting = "unit"\narrhenius_form = "vtf"')
+    a, b = load_config(write(campaign_dir, text)).samples
+    assert (a.settings.arrhenius_form, b.settings.arrhenius_form) == ("sigma_T", "vtf")
+    with pytest.raises(ConfigError, match="cannot be used with arrhenius_breakpoint_celsius"):
+        load_config(write(campaign_dir, text + "arrhenius_breakpoint_celsius = 50\n"))
+    with pytest.raises(ConfigError, match='cannot be used with series_fit = "global"'):
+        load_config(write(campaign_dir, text + 'series_fit = "global"\n'))
+    with pytest.raises(ConfigError, match="not a valid choice"):
+        load_config(write(campaign_dir, text.replace('"vtf"', '"vft"')))

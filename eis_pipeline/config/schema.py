@@ -55,11 +55,12 @@ from eis_pipeline.vocabulary import (
     ARRHENIUS_FORMS,
     AUTO_CIRCUIT,
     PLOT_FORMATS,
+    TEMPERATURE_LAWS,
     TEMPERATURE_SOURCES,
     WEIGHTINGS,
     ArrheniusBreakpoints,
-    ArrheniusForm,
     PlotFormat,
+    TemperatureLaw,
     TemperatureSourceKind,
     Weighting,
 )
@@ -71,6 +72,7 @@ __all__ = [
     "DEFAULT_CIRCUIT",
     "PLOT_FORMATS",
     "SYNTHESIS_KEYS",
+    "TEMPERATURE_LAWS",
     "TEMPERATURE_SOURCES",
     "WEIGHTINGS",
     "CampaignConfig",
@@ -133,8 +135,10 @@ class FitDefaults:
         Frequency window kept for fitting (None: no limit).
     weighting : str
         One of :data:`WEIGHTINGS`.
-    arrhenius_form : str
-        ``"sigma_T"`` (σT = σ₀ exp(-E_a/kT)) or ``"sigma"``, PHYSICS.md section 6.
+    arrhenius_form : {"sigma_T", "sigma", "vtf"}
+        ``"sigma_T"`` (σT = σ₀ exp(-E_a/kT)) or ``"sigma"``, PHYSICS.md section 6; ``"vtf"``
+        the Vogel-Tammann-Fulcher law σ = A T^(-1/2) exp(-B/(k(T - T₀))) of glassy and polymer
+        electrolytes (docs/series.md; no breakpoint, no global series fit).
     arrhenius_breakpoints : {"auto", 0, 1}
         Phase transitions: 0 fits one line, 1 always two segments, "auto" two segments only
         when an information criterion prefers them (PHYSICS.md section 6).
@@ -158,7 +162,7 @@ class FitDefaults:
     f_min_hz: float | None = None
     f_max_hz: float | None = None
     weighting: Weighting = "modulus"
-    arrhenius_form: ArrheniusForm = "sigma_T"
+    arrhenius_form: TemperatureLaw = "sigma_T"
     arrhenius_breakpoints: ArrheniusBreakpoints = "auto"
     arrhenius_breakpoint_K: float | None = None
     drt: bool = True

@@ -21,7 +21,6 @@ from typing import Any, TypeVar, cast
 from eis_pipeline.circuits import compile_circuit
 from eis_pipeline.config.schema import (
     ARRHENIUS_BREAKPOINTS,
-    ARRHENIUS_FORMS,
     ARRHENIUS_WEIGHTINGS,
     AUTO_CIRCUIT,
     CAMPAIGN_KEYS,
@@ -33,6 +32,7 @@ from eis_pipeline.config.schema import (
     SAMPLE_KEYS,
     SERIES_FITS,
     SYNTHESIS_KEYS,
+    TEMPERATURE_LAWS,
     TEMPERATURE_SOURCES,
     WEIGHTINGS,
     CampaignConfig,
@@ -178,7 +178,7 @@ class _Parser:
             elif key == "weighting":
                 values[key] = self._choice(value, WEIGHTINGS, full, section)
             elif key == "arrhenius_form":
-                values[key] = self._choice(value, ARRHENIUS_FORMS, full, section)
+                values[key] = self._choice(value, TEMPERATURE_LAWS, full, section)
             elif key == "arrhenius_breakpoints":
                 if isinstance(value, bool) or value not in ARRHENIUS_BREAKPOINTS:
                     raise self.src.error(f"arrhenius_breakpoints = {value!r} is not valid; "
@@ -206,6 +206,14 @@ class _Parser:
                                          full, section)
                 values["reference_temperature_K"] = celsius + ZERO_CELSIUS_K
         out = FitDefaults(**values)
+        if out.arrhenius_form == "vtf" and (out.arrhenius_breakpoint_K is not None
+                                            or out.series_fit == "global"):
+            what = ("arrhenius_breakpoint_celsius" if out.arrhenius_breakpoint_K is not None
+                    else 'series_fit = "global"')
+            raise self.src.error(f'arrhenius_form = "vtf" cannot be used with {what}: a VTF law '
+                                 "has no breakpoint and the global series fit is Arrhenius "
+                                 'only; use arrhenius_form = "sigma_T" or "sigma" for it',
+                                 f"{prefix}arrhenius_form", section)
         if (out.f_min_hz is not None and out.f_max_hz is not None
                 and out.f_min_hz >= out.f_max_hz):
             raise self.src.error(f"f_min_hz ({out.f_min_hz:g}) must be below f_max_hz "

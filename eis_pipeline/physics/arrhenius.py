@@ -24,7 +24,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from eis_pipeline.conventions import BOLTZMANN_EV_PER_K, ROOM_TEMPERATURE_K
 from eis_pipeline.physics.geometry import Geometry
-from eis_pipeline.vocabulary import ArrheniusForm
+from eis_pipeline.vocabulary import ArrheniusForm, TemperatureLaw
 
 __all__ = ["BOLTZMANN_EV_PER_K", "ROOM_TEMPERATURE_K", "arrhenius", "arrhenius_by_component", "vtf"]
 
@@ -509,7 +509,7 @@ def _report(fit: _Fit, t: FloatArray, x: FloatArray, y: FloatArray, w: FloatArra
 
 def arrhenius_by_component(
     cond: xr.Dataset,
-    form: Form = "sigma_T",
+    form: TemperatureLaw = "sigma_T",
     breakpoints: Literal["auto", 0, 1] | int | str = "auto",
     *,
     breakpoint_K: float | None = None,
@@ -519,7 +519,8 @@ def arrhenius_by_component(
     reference_temperature_K: float = ROOM_TEMPERATURE_K,
 ) -> xr.Dataset:
     """:func:`arrhenius` for every component of a :func:`~eis_pipeline.physics.conductivity`
-    result, over its ``temperature`` coordinate.
+    result, over its ``temperature`` coordinate; :func:`vtf` with ``form="vtf"`` (no
+    breakpoint: ``breakpoints`` is then ignored and ``breakpoint_K`` refused).
 
     ``weighting="fit_stderr"`` (default) weights by ``conductivity_fit_stderr``;
     ``"none"`` fits unweighted, as most of the literature does (a point with a tiny fit error
@@ -544,13 +545,23 @@ def arrhenius_by_component(
     geometry = Geometry.from_attrs(attrs)
     geo_rel = 0.0 if geometry is None else math.sqrt(geometry.relative_variance)
     parts = []
+    if form == "vtf" and breakpoint_K is not None:
+        raise ValueError("a VTF law has no breakpoint: give breakpoint_K only with the "
+                         "Arrhenius forms")
     for comp in cond["component"].values:
         c = cond.sel(component=comp)
         err = c.get("conductivity_fit_stderr") if weighting == "fit_stderr" else None
-        res = arrhenius(c["temperature"].values, c["conductivity"].values,
-                        None if err is None else err.values, form, breakpoints,
-                        breakpoint_K=breakpoint_K, min_segment_points=min_segment_points,
-                        criterion=criterion, reference_temperature_K=reference_temperature_K)
+        if form == "vtf":
+            res = vtf(c["temperature"].values, c["conductivity"].values,
+                      None if err is None else err.values,
+                      reference_temperature_K=reference_temperature_K)
+            res.attrs["model"] = "vtf"
+        else:
+            res = arrhenius(c["temperature"].values, c["conductivity"].values,
+                            None if err is None else err.values, form, breakpoints,
+                            breakpoint_K=breakpoint_K, min_segment_points=min_segment_points,
+                            criterion=criterion,
+                            reference_temperature_K=reference_temperature_K)
         for name in ("sigma_25C", "sigma_ref", "prefactor"):
             value, fit_err = res[name], res[f"{name}_stderr"]
             res[f"{name}_stderr"] = ((fit_err**2 + (value * geo_rel) ** 2) ** 0.5).assign_attrs(
@@ -564,7 +575,7 @@ def arrhenius_by_component(
         parts.append(res.expand_dims(component=[str(comp)]))
     out = xr.concat(parts, dim="component", combine_attrs="drop_conflicts",
                     data_vars="all", coords="minimal", join="outer")
-    out.attrs.update(geometry_relative_stderr=geo_rel, weighting=weighting,
+    out.attrs.update(geometry_relative_stderr=geo_rel, weighting=weighting, form=form,
                      reference_temperature_K=float(reference_temperature_K))
     return out
 
@@ -592,7 +603,8 @@ def vtf(
     xarray.Dataset
         Scalars ``activation_energy`` (B, eV), ``prefactor`` (A, S K^½/cm), ``vtf_T0`` (K),
         each with ``_stderr``; ``sigma_ref`` (+ ``_stderr``, ``_extrapolated``) at
-        ``reference_temperature_K``, ``n_points``; attributes ``form="vtf"``, ``equation``,
+        ``reference_temperature_K`` and ``sigma_25C`` (the same at 25 °C),
+        ``temperature_min``/``_max``, ``n_points``; attributes ``form="vtf"``, ``equation``,
         ``reduced_chi_square``, ``reason`` (why results are NaN, else "").
 
     Examples
@@ -613,7 +625,8 @@ def vtf(
     names = ("activation_energy", "prefactor", "vtf_T0")
     units = {"activation_energy": "eV", "prefactor": "S K^0.5/cm", "vtf_T0": "K"}
     out: dict[str, float] = dict.fromkeys(
-        [*names, *(f"{n}_stderr" for n in names), "sigma_ref", "sigma_ref_stderr"], math.nan)
+        [*names, *(f"{n}_stderr" for n in names), "sigma_ref", "sigma_ref_stderr",
+         "sigma_25C", "sigma_25C_stderr"], math.nan)
     reason = ""
     t, s = t[ok], s[ok]
     w = (s / err[ok]) ** 2 if weighted else np.ones_like(t)
@@ -647,18 +660,23 @@ def vtf(
         out.update(activation_energy=float(b), activation_energy_stderr=float(sd[1]),
                    prefactor=math.exp(ln_a), prefactor_stderr=math.exp(ln_a) * float(sd[0]),
                    vtf_T0=t0, vtf_T0_stderr=float(sd[2]))
-        tr = reference_temperature_K
-        if tr > t0:
-            zr = 1.0 / (BOLTZMANN_EV_PER_K * (tr - t0))
-            g = np.array([1.0, -zr, -b * BOLTZMANN_EV_PER_K * zr**2])
-            sig = math.exp(ln_a - b * zr) / math.sqrt(tr)
-            out.update(sigma_ref=sig, sigma_ref_stderr=sig * math.sqrt(max(g @ cov @ g, 0.0)))
+        for key, tr in (("sigma_ref", reference_temperature_K),
+                        ("sigma_25C", ROOM_TEMPERATURE_K)):
+            if tr > t0:
+                zr = 1.0 / (BOLTZMANN_EV_PER_K * (tr - t0))
+                g = np.array([1.0, -zr, -b * BOLTZMANN_EV_PER_K * zr**2])
+                sig = math.exp(ln_a - b * zr) / math.sqrt(tr)
+                out[key] = sig
+                out[f"{key}_stderr"] = sig * math.sqrt(max(g @ cov @ g, 0.0))
         if t0 <= 1e-6 * t_cold or t0 >= t_cold * (1 - 1e-5):
             reason = f"T0 at the edge of its range ({t0:.3g} K): the data do not fix it"
     data: dict[str, Any] = {k: ((), v, {"units": units.get(k.removesuffix("_stderr"), "S/cm")})
                             for k, v in out.items()}
-    data["sigma_ref_extrapolated"] = ((), bool(t.size) and not t.min() <= reference_temperature_K
-                                      <= t.max())
+    for key, tr in (("sigma_ref", reference_temperature_K), ("sigma_25C", ROOM_TEMPERATURE_K)):
+        data[f"{key}_extrapolated"] = ((), bool(t.size) and not t.min() <= tr <= t.max())
+    data["sigma_25C_segment"] = ((), 0)     # one law: the campaign summary's segment index
+    data["temperature_min"] = ((), float(t.min()) if t.size else math.nan, {"units": "K"})
+    data["temperature_max"] = ((), float(t.max()) if t.size else math.nan, {"units": "K"})
     data["n_points"] = ((), int(t.size))
     ds = xr.Dataset(data)
     ds.attrs.update(form="vtf", equation="σ = A T^(-1/2) exp(-B/(k_B (T - T0)))",

@@ -71,8 +71,8 @@ def _room_values(sample: CampaignSample, component: str) -> tuple[float, float, 
     arr = _arrhenius_for(sample, component)
     if arr is not None:
         seg = int(arr["sigma_25C_segment"])
-        ea = arr["activation_energy"].values
-        ea_err = arr["activation_energy_stderr"].values
+        ea = np.atleast_1d(arr["activation_energy"].values)   # a VTF fit has no segments
+        ea_err = np.atleast_1d(arr["activation_energy_stderr"].values)
         pick = seg if 0 <= seg < ea.size else 0
         return (float(arr["sigma_25C"]), float(arr["sigma_25C_stderr"]),
                 float(ea[pick]), float(ea_err[pick]))

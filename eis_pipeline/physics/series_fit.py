@@ -46,9 +46,9 @@ from eis_pipeline.physics.arrhenius import Form, arrhenius
 from eis_pipeline.physics.dielectric import conductivity_spectra
 from eis_pipeline.physics.geometry import Geometry, resolve_geometry
 from eis_pipeline.physics.roles import parse_layout
-from eis_pipeline.vocabulary import is_auto_circuit
+from eis_pipeline.vocabulary import TemperatureLaw, is_auto_circuit
 
-__all__ = ["fit_temperature_series"]
+__all__ = ["fit_temperature_series", "search_series_breakpoint"]
 
 FloatArray = NDArray[np.float64]
 SHARED_CHOICES = ("exponents", "capacitances")
@@ -583,10 +583,69 @@ def _assemble(spectra, order, temps, f, z, mask, c, names, unpack, natural, th, 
     return ds
 
 
+def search_series_breakpoint(spectra: Sequence[xr.Dataset], circuit: str = "bulk-gb-electrode",
+                             temperature_K: Sequence[float] | NDArray[np.float64] | None = None,
+                             *, min_segment_temperatures: int = 3,
+                             criterion: str = "aicc", **options: Any) -> xr.Dataset:
+    """:func:`fit_temperature_series` with a breakpoint searched, by the rules of
+    :func:`~eis_pipeline.physics.arrhenius.arrhenius` with ``breakpoints="auto"``: one law,
+    or a continuous slope change between two neighbouring temperatures, each side with at
+    least ``min_segment_temperatures`` temperatures; the information criterion (AICc or BIC
+    of the series' weighted residuals, the breakpoint charged as arrhenius charges a
+    searched one) keeps the split only when it pays.
+
+    Differences from the per-spectrum search: the candidate breakpoints are the midpoints
+    between measured temperatures (each candidate is a full global fit, so no continuous
+    search), and only the continuous hinge is tried (the global model has no jump).
+
+    Returns the chosen fit; ``attrs["breakpoint_search"]`` lists every candidate as
+    ``"none: <score>; 303.2 K: <score>; ..."`` and ``attrs["breakpoint_searched"]`` is True.
+    ``options`` go to :func:`fit_temperature_series` (not ``breakpoint_K``).
+    """
+    from eis_pipeline.physics.arrhenius import _BREAKPOINT_PARAMS, _RESIDUAL_FLOOR
+
+    if "breakpoint_K" in options:
+        raise FitError("search_series_breakpoint searches the breakpoint: call "
+                       "fit_temperature_series(breakpoint_K=...) for a known one")
+    if criterion not in ("aicc", "bic"):
+        raise FitError(f"criterion must be 'aicc' or 'bic', got {criterion!r}")
+    spectra = list(spectra)
+    temps = (np.array([_spectrum_temperature(ds, i) for i, ds in enumerate(spectra)])
+             if temperature_K is None else np.asarray(temperature_K, float).ravel())
+    levels = np.unique(temps)
+    m = int(min_segment_temperatures)
+    candidates = [None] + [float(0.5 * (levels[i - 1] + levels[i]))
+                           for i in range(max(m, 1), levels.size - m + 1)]
+
+    def score(ds: xr.Dataset, split: bool) -> float:
+        n = 2 * int(np.isfinite(ds["impedance_residual"].values).sum())   # Z' and Z''
+        k = int(ds.attrs["n_global_params"]) + 1 + (_BREAKPOINT_PARAMS if split else 0)
+        rss = max(float(ds["chi_square"]), n * _RESIDUAL_FLOOR**2)
+        base = n * math.log(rss / n)
+        if criterion == "bic":
+            return base + k * math.log(n)
+        return base + 2 * k + 2 * k * (k + 1) / (n - k - 1) if n - k - 1 > 0 else math.inf
+
+    best: xr.Dataset | None = None
+    best_score = math.inf
+    notes = []
+    for t_b in candidates:
+        ds = fit_temperature_series(spectra, circuit, temps, breakpoint_K=t_b, **options)
+        value = score(ds, t_b is not None) if bool(ds["converged"]) else math.inf
+        notes.append(f"{'none' if t_b is None else f'{t_b:.1f} K'}: {value:.1f}")
+        if value < best_score or best is None:
+            best, best_score = ds, value
+    assert best is not None
+    best.attrs.update(breakpoint_searched=True, breakpoint_criterion=criterion,
+                      breakpoint_search="; ".join(notes))
+    return best
+
+
 def series_fit_for_campaign(spectra: Sequence[xr.Dataset], fits: xr.Dataset, circuit: str,
-                            geometry: Geometry, form: Form,
+                            geometry: Geometry, form: TemperatureLaw,
                             reference_temperature_K: float = ROOM_TEMPERATURE_K,
-                            breakpoint_K: float | None = None) -> xr.Dataset:
+                            breakpoint_K: float | None = None,
+                            search_breakpoint: bool = False) -> xr.Dataset:
     """The campaign's ``series_fit = "global"`` stage for one sample.
 
     Temperatures come from the fits' ``temperature`` coordinate (what the run inferred), in
@@ -595,8 +654,16 @@ def series_fit_for_campaign(spectra: Sequence[xr.Dataset], fits: xr.Dataset, cir
     (without it the high-frequency points of a 7 MHz sweep bias E_a: 0.326 instead of 0.33 eV
     on the demo's mill120), else ``bulk-gb-electrode``. A series that cannot be fitted gives
     an empty dataset whose ``reason`` attribute says why (the run goes on; the per-spectrum
-    results stand); an E_a with a standard error above POOR_STDERR_EV is named in it.
+    results stand); an E_a with a standard error above POOR_STDERR_EV is named in it, and
+    so is a VTF ``form`` (the global model has Arrhenius laws only). ``search_breakpoint``
+    (without ``breakpoint_K``) runs :func:`search_series_breakpoint` instead of one fit.
     """
+    if form == "vtf":
+        empty = xr.Dataset()
+        empty.attrs.update(reason='the global series fit has Arrhenius laws only; with '
+                                  'arrhenius_form = "vtf" only the per-spectrum route runs',
+                           circuit=circuit, form=form)
+        return empty
 
     use = circuit
     if is_auto_circuit(circuit):
@@ -607,10 +674,14 @@ def series_fit_for_campaign(spectra: Sequence[xr.Dataset], fits: xr.Dataset, cir
     temps = (np.asarray(fits["temperature"].values, float) if "temperature" in fits.coords
              or "temperature" in fits else None)
     try:
-        ds = fit_temperature_series(spectra, use, temps, form=form,
-                                    cell_constant_per_cm=geometry.cell_constant_per_cm,
-                                    reference_temperature_K=reference_temperature_K,
-                                    breakpoint_K=breakpoint_K)
+        common: dict[str, Any] = {"form": form,
+                                  "cell_constant_per_cm": geometry.cell_constant_per_cm,
+                                  "reference_temperature_K": reference_temperature_K}
+        if search_breakpoint and breakpoint_K is None:
+            ds = search_series_breakpoint(spectra, use, temps, **common)
+        else:
+            ds = fit_temperature_series(spectra, use, temps, breakpoint_K=breakpoint_K,
+                                        **common)
     except EisError as exc:
         empty = xr.Dataset()
         empty.attrs.update(reason=f"{type(exc).__name__}: {exc}", circuit=use, form=form)

@@ -36,7 +36,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike, NDArray
 
-from eis_pipeline.conventions import BOLTZMANN_EV_PER_K, ZERO_CELSIUS_K
+from eis_pipeline.conventions import BOLTZMANN_EV_PER_K, ROOM_TEMPERATURE_K, ZERO_CELSIUS_K
 from eis_pipeline.io.atomic import replacing
 
 #: Alias of :data:`eis_pipeline.conventions.BOLTZMANN_EV_PER_K` (PHYSICS.md section 6).
@@ -590,18 +590,23 @@ def _fit_rows(fit: xr.Dataset, component: str | None) -> list[dict[str, float]]:
 
         rows.append({"ea": get("activation_energy"), "ea_err": get("activation_energy_stderr"),
                      "prefactor": get("prefactor"), "t_min": get("temperature_min"),
-                     "t_max": get("temperature_max")})
+                     "t_max": get("temperature_max"), "t0": get("vtf_T0")})
     return rows
 
 
 def arrhenius_plot(temperature_K: ArrayLike,
                    conductivity_S_cm: ArrayLike | Mapping[str, ArrayLike],
                    fit: xr.Dataset | None = None, ax: Axes | None = None, *,
-                   form: str | None = None, title: str | None = None) -> Figure:
+                   form: str | None = None, title: str | None = None,
+                   reference: bool = True) -> Figure:
     """Arrhenius plot against 1000/T, with a °C axis on top.
 
     Plots σT (S·K/cm) for the ``sigma_T`` form (the default, PHYSICS.md section 6) and σ
     (S/cm) for ``sigma``, so that each fitted law is a straight line; the legend gives E_a.
+    A ``vtf`` fit (:func:`~eis_pipeline.physics.arrhenius.vtf`) plots σ with its curved law
+    σ = A T^(-1/2) exp(-B/(k_B (T - T₀))) and gives B and T₀. σ at the fit's reference
+    temperature (``sigma_ref``) is marked with a star, open when extrapolated
+    (``reference=False``: not marked).
 
     Parameters
     ----------
@@ -611,15 +616,15 @@ def arrhenius_plot(temperature_K: ArrayLike,
         σ (S/cm) at those temperatures, or one array per component.
     fit : Dataset, optional
         Arrhenius fits (see the module docstring); segments are drawn over their range.
-    form : {"sigma_T", "sigma"}, optional
+    form : {"sigma_T", "sigma", "vtf"}, optional
         Default: ``fit.attrs["form"]``, else ``"sigma_T"``.
     """
     t = np.asarray(temperature_K, dtype=np.float64)
     series = (dict(conductivity_S_cm) if isinstance(conductivity_S_cm, Mapping)
               else {"": conductivity_S_cm})
     form = form or (str(fit.attrs.get("form", "sigma_T")) if fit is not None else "sigma_T")
-    if form not in ("sigma_T", "sigma"):
-        raise ValueError(f"form must be 'sigma_T' or 'sigma', got {form!r}")
+    if form not in ("sigma_T", "sigma", "vtf"):
+        raise ValueError(f"form must be 'sigma_T', 'sigma' or 'vtf', got {form!r}")
     times_t = form == "sigma_T"
     markers = "osD^v<>"
     own_figure = ax is None
@@ -644,10 +649,18 @@ def arrhenius_plot(temperature_K: ArrayLike,
                 lo = row["t_min"] if np.isfinite(row["t_min"]) else np.nanmin(t)
                 hi = row["t_max"] if np.isfinite(row["t_max"]) else np.nanmax(t)
                 tt = np.linspace(lo, hi, 50)
-                # σT = σ₀ exp(-E_a/kT), or σ = σ₀' exp(-E_a'/kT): the same expression
-                yy = row["prefactor"] * np.exp(-row["ea"] / (BOLTZMANN_EV_PER_K * tt))
-                ax.semilogy(1000 / tt, yy, "-", color=color, linewidth=1.0,
-                            label=f"E$_a$ = {_value_with_error(row['ea'], row['ea_err'])} eV")
+                if form == "vtf":
+                    yy = (row["prefactor"] / np.sqrt(tt)
+                          * np.exp(-row["ea"] / (BOLTZMANN_EV_PER_K * (tt - row["t0"]))))
+                    label = (f"VTF: B = {_value_with_error(row['ea'], row['ea_err'])} eV, "
+                             f"T$_0$ = {row['t0']:.0f} K")
+                else:
+                    # σT = σ₀ exp(-E_a/kT), or σ = σ₀' exp(-E_a'/kT): the same expression
+                    yy = row["prefactor"] * np.exp(-row["ea"] / (BOLTZMANN_EV_PER_K * tt))
+                    label = f"E$_a$ = {_value_with_error(row['ea'], row['ea_err'])} eV"
+                ax.semilogy(1000 / tt, yy, "-", color=color, linewidth=1.0, label=label)
+            if reference:
+                _mark_reference(ax, fit, comp, color, times_t, marker="*")
         ax.set_xlabel("1000 / T (K$^{-1}$)")
         ax.set_ylabel("σT (S K cm$^{-1}$)" if times_t else "σ (S cm$^{-1}$)")
         top = ax.secondary_xaxis("top", functions=(_inv_kilo_to_celsius, _celsius_to_inv_kilo))
@@ -661,6 +674,32 @@ def arrhenius_plot(temperature_K: ArrayLike,
             if own_figure:   # room for the legend without squeezing the axes
                 fig.set_size_inches(5.6, 3.0)
     return fig
+
+
+def _mark_reference(ax: Axes, fit: xr.Dataset, component: str | None, color: str,
+                    times_t: bool, *, marker: str, prefix: str = "") -> None:
+    """σ at the fit's reference temperature (``sigma_ref`` with its error bar), filled when
+    interpolated, open and marked "extrapolated" in the legend when outside the measured
+    range (``sigma_ref_extrapolated``): the value reported in the summary and CSV."""
+    if "sigma_ref" not in fit:
+        return
+    ds = fit.sel(component=component) if component is not None and "component" in fit.dims \
+        else fit
+    sigma = float(np.atleast_1d(ds["sigma_ref"].values)[0])
+    t_ref = float(fit.attrs.get("reference_temperature_K", ROOM_TEMPERATURE_K))
+    if not (np.isfinite(sigma) and sigma > 0):
+        return
+    err = (float(np.atleast_1d(ds["sigma_ref_stderr"].values)[0])
+           if "sigma_ref_stderr" in ds else np.nan)
+    extrapolated = ("sigma_ref_extrapolated" in ds
+                    and bool(np.atleast_1d(ds["sigma_ref_extrapolated"].values)[0]))
+    scale = t_ref if times_t else 1.0
+    yerr = [[scale * err], [scale * err]] if np.isfinite(err) and err < sigma else None
+    label = (f"{prefix}σ({t_ref - ZERO_CELSIUS_K:g} °C) = {sigma:.2e} S/cm"
+             + (" (extrapolated)" if extrapolated else ""))
+    ax.errorbar([1000 / t_ref], [scale * sigma], yerr=yerr, fmt=marker, ms=8, color=color,
+                mfc="none" if extrapolated else color, mec=color, mew=1.0, capsize=2,
+                label=label, zorder=4)
 
 
 def _value_with_error(value: float, error: float) -> str:
@@ -950,7 +989,8 @@ def arrhenius_series_plot(temperature_K: ArrayLike,
     The points and thin solid lines are the per-spectrum route (circuit fit per temperature,
     then a line through σ, :func:`arrhenius_plot`); the dashed lines are the global model of
     :func:`eis_pipeline.fit_temperature_series` (bulk and grain boundary are its Arrhenius
-    laws; total is 1/(1/σ_b + 1/σ_gb), the series of the two, which is not itself a line).
+    laws; total is 1/(1/σ_b + 1/σ_gb), the series of the two, which is not itself a line),
+    with the global σ at the reference temperature as a plus (open when extrapolated).
 
     Parameters
     ----------
@@ -965,8 +1005,9 @@ def arrhenius_series_plot(temperature_K: ArrayLike,
     with _style():
         fig = Figure(figsize=(7.0, 3.2), layout="constrained")
         ax = fig.add_subplot()
+        # σ_ref marked once, the global fit's (the per-spectrum one is on <sample>_arrhenius)
         arrhenius_plot(temperature_K, conductivity_S_cm, fit=fit, ax=ax, form=form,
-                       title=title)
+                       title=title, reference=False)
         t_fit = np.asarray(series_fit["temperature"].values, dtype=np.float64)
         tt = np.linspace(np.nanmin(t_fit), np.nanmax(t_fit), 100)
         x = 1.0 / (BOLTZMANN_EV_PER_K * tt)
@@ -996,6 +1037,8 @@ def arrhenius_series_plot(temperature_K: ArrayLike,
                               for e, d in zip(ea_all, err_all, strict=True))
             ax.semilogy(1000 / tt, sigma * tt if times_t else sigma, "--", color=color,
                         linewidth=1.6, label=f"global {comp.replace('_', ' ')}: {text} eV")
+            _mark_reference(ax, series_fit, comp, color, times_t, marker="P",
+                            prefix="global ")
         ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
                   title="points, solid: per spectrum\ndashed: global series fit",
                   title_fontsize=7, alignment="left")

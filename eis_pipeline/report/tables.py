@@ -54,6 +54,7 @@ def summary_rows(tree: xr.DataTree) -> list[dict[str, Any]]:
                 row[key] = int(summary[key].values[i])
         row["warnings"] = " | ".join(sample_warnings(tree, name))
         if name in tree.children:
+            row.update(vtf_columns(tree.children[name]))
             row.update(reference_columns(tree.children[name]))
             row.update(series_fit_columns(tree.children[name]))
         rows.append(row)
@@ -89,6 +90,41 @@ def reference_columns(node: xr.DataTree) -> dict[str, Any]:
         out[f"sigma_ref_{short}_stderr_S_cm"] = float(sel["sigma_ref_stderr"])
         out[f"sigma_ref_{short}_extrapolated"] = bool(sel["sigma_ref_extrapolated"])
     return out
+
+
+def vtf_columns(node: xr.DataTree) -> dict[str, Any]:
+    """With ``arrhenius_form = "vtf"``: ``temperature_law`` = "vtf", ``T0_<c>_K``
+    (+ ``_stderr``), the VTF temperature of each component, and ``vtf_note`` (e.g. T0 at the
+    edge of its range: the data do not fix it); the ``Ea_<c>_eV`` columns then hold the
+    pseudo-activation energy B. Empty for the Arrhenius forms."""
+    if "arrhenius" not in node.children or "vtf_T0" not in node["arrhenius"].ds:
+        return {}
+    arr = node["arrhenius"].ds
+    out: dict[str, Any] = {"temperature_law": "vtf"}
+    for comp in arr["component"].values:
+        short = _SHORT.get(str(comp), str(comp))
+        out[f"T0_{short}_K"] = float(arr["vtf_T0"].sel(component=comp))
+        out[f"T0_{short}_stderr_K"] = float(arr["vtf_T0_stderr"].sel(component=comp))
+    notes = [f"{_SHORT.get(str(c), str(c))}: {r}" for c, r in
+             zip(arr["component"].values, np.atleast_1d(arr["reason"].values).astype(str),
+                 strict=True) if r] if "reason" in arr else []
+    out["vtf_note"] = "; ".join(notes)
+    return out
+
+
+def format_vtf_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """One line per VTF sample: E_a there is B of σ = A T^(-1/2) exp(-B/(k(T - T₀))), and T₀."""
+    lines = []
+    for row in rows:
+        if row.get("temperature_law") != "vtf":
+            continue
+        parts = [f"{short} {row[f'T0_{short}_K']:.0f} ± {row[f'T0_{short}_stderr_K']:.0f}"
+                 for short in ("bulk", "gb", "total") if f"T0_{short}_K" in row]
+        line = f"  {row['sample']}: VTF law, E_a is B; T0 (K) " + "; ".join(parts)
+        if row.get("vtf_note"):
+            line += f"  [{row['vtf_note']}]"
+        lines.append(line)
+    return lines
 
 
 def format_reference_lines(rows: list[dict[str, Any]]) -> list[str]:
@@ -258,6 +294,7 @@ def format_summary(tree: xr.DataTree) -> str:
     if any_extrapolated:
         lines.append(f"{EXTRAPOLATED_MARK} σ(25 °C) extrapolated outside the measured "
                      "temperature range (Arrhenius law assumed to hold)")
+    lines += format_vtf_lines(rows)
     lines += format_reference_lines(rows)
     lines += format_series_lines(rows)
     best = tree["campaign"].attrs.get("best_sample") if "campaign" in tree.children else None

@@ -318,3 +318,42 @@ def test_vtf_recovers_closed_form_and_arrhenius_limit() -> None:
     arr = a / np.sqrt(t) * np.exp(-0.3 / (KB * t))
     assert "edge" in vtf(t, arr).attrs["reason"]
     assert "4 distinct" in vtf(t[:3], sigma[:3]).attrs["reason"]
+
+
+def test_vtf_form_by_component_and_in_the_campaign_summary() -> None:
+    """form="vtf" fits every component with the VTF law; on resistances made from the closed
+    form σ = A T^(-1/2) exp(-B/(k_B (T - T₀))) it returns B, T₀, A and σ(25 °C) of that
+    form; the campaign summary takes B as E_a (no segments)."""
+    from eis_pipeline.physics.arrhenius import arrhenius_by_component
+    from eis_pipeline.physics.campaign import CampaignSample, summarise_campaign
+    from eis_pipeline.physics.conductivity import conductivity
+    from tests.physics.fits_factory import BULK_GB_ELECTRODE, BULK_GB_ELECTRODE_ROLES, make_fits
+
+    t = np.linspace(250.0, 380.0, 8)
+    kappa = 0.1 / (np.pi / 4)
+    laws = {"bulk": (30.0, 0.07, 180.0), "grain_boundary": (12.0, 0.09, 160.0)}
+
+    def law(a: float, b: float, t0: float, tk: np.ndarray | float) -> np.ndarray:
+        return np.asarray(a / np.sqrt(tk) * np.exp(-b / (KB * (np.asarray(tk) - t0))))
+
+    values = {"R1": kappa / law(*laws["bulk"], t), "CPE1_0": 2e-11, "CPE1_1": 1.0,
+              "R2": kappa / law(*laws["grain_boundary"], t), "CPE2_0": 5e-9, "CPE2_1": 1.0,
+              "CPE3_0": 2e-6, "CPE3_1": 0.9}
+    fits = make_fits(BULK_GB_ELECTRODE, values, roles=BULK_GB_ELECTRODE_ROLES, temperature=t)
+    cond = conductivity(fits, thickness_cm=0.1, diameter_cm=1.0)
+    res = arrhenius_by_component(cond, form="vtf", weighting="none",
+                                 reference_temperature_K=320.0)
+    assert res.attrs["form"] == "vtf"
+    for comp, (a, b, t0) in laws.items():
+        sel = res.sel(component=comp)
+        assert float(sel.activation_energy) == pytest.approx(b, rel=1e-5)
+        assert float(sel.vtf_T0) == pytest.approx(t0, rel=1e-5)
+        assert float(sel.prefactor) == pytest.approx(a, rel=1e-4)
+        assert float(sel.sigma_25C) == pytest.approx(float(law(a, b, t0, 298.15)), rel=1e-6)
+        assert float(sel.sigma_ref) == pytest.approx(float(law(a, b, t0, 320.0)), rel=1e-6)
+        assert not bool(sel.sigma_ref_extrapolated)
+    summary = summarise_campaign([CampaignSample("s", {}, res)])
+    assert float(summary.activation_energy.sel(component="bulk", sample="s")) == pytest.approx(
+        0.07, rel=1e-5)
+    with pytest.raises(ValueError, match="no breakpoint"):
+        arrhenius_by_component(cond, form="vtf", breakpoint_K=300.0)

@@ -178,3 +178,35 @@ def test_breakpoint_gives_two_continuous_laws() -> None:
     assert np.all(np.abs(ea - truth) < 4 * err), (ea - truth) / err
     with pytest.raises(FitError, match="each side needs"):
         fit_temperature_series(spectra, breakpoint_K=240.0, **GEOMETRY)
+
+
+def test_breakpoint_search_finds_the_transition_and_keeps_one_law_without_one() -> None:
+    """search_series_breakpoint (arrhenius' "auto" rules: >= 3 temperatures a side, AICc with
+    the breakpoint charged): the 303 K slope change of the test above is found among the
+    midpoints 283, 303, 323 K, and a series without one keeps a single law."""
+    from eis_pipeline.physics.series_fit import search_series_breakpoint
+    from eis_pipeline.testing.simulate import BOLTZMANN_EV_K
+
+    t_b = 303.15
+    x_b = 1 / (BOLTZMANN_EV_K * t_b)
+
+    def above(law: ArrheniusLaw, ea: float) -> ArrheniusLaw:
+        return ArrheniusLaw(law.prefactor_S_K_cm * np.exp((ea - law.activation_energy_eV) * x_b),
+                            ea)
+
+    hot = PelletModel(0.1, 1.0, bulk=above(MODEL.bulk, 0.25),
+                      grain_boundary=above(MODEL.grain_boundary, 0.40), inductance_H=0.0)
+    rng = np.random.default_rng(21)
+    temps = np.linspace(233.15, 373.15, 8)
+    spectra = [simulate_spectrum(MODEL if t < t_b else hot, t, log_frequencies(1e6, 0.1, 10),
+                                 noise=0.005, rng=rng) for t in temps]
+    res = search_series_breakpoint(spectra, **GEOMETRY)
+    assert res.attrs["breakpoint_temperature_K"] == pytest.approx(t_b)
+    assert res.attrs["breakpoint_search"].count(":") == 4          # none + 3 midpoints
+    ea = res.activation_energy.sel(component="bulk").values
+    assert np.all(np.abs(ea - [0.35, 0.25]) < 0.01)
+    plain = search_series_breakpoint(_series(3), **GEOMETRY)
+    assert np.isnan(plain.attrs["breakpoint_temperature_K"])
+    assert "segment" not in plain.activation_energy.dims
+    with pytest.raises(FitError, match="known one"):
+        search_series_breakpoint(spectra, breakpoint_K=300.0, **GEOMETRY)

@@ -449,3 +449,53 @@ def test_small_bulk_arc_gets_a_high_frequency_inset() -> None:
             assert not any(b.overlaps(o) for o in labels[i + 1:])
     comparable = rq_impedance(f, 3000, 2e-11, 0.95) + rq_impedance(f, 2000, 5e-9, 0.85)
     assert not nyquist((f, comparable)).axes[0].child_axes
+
+
+def test_arrhenius_plot_marks_sigma_at_the_reference_temperature(pellet: PelletModel) -> None:
+    """σ_ref of each component at (1000/T_ref, σ_ref·T_ref) with its error bar; open and
+    labelled "extrapolated" when T_ref is outside the measured range, as in the CSV."""
+    from eis_pipeline.physics.arrhenius import arrhenius
+
+    t = np.array([253.15, 273.15, 298.15, 313.15, 333.15, 353.15])
+    sigma = {"bulk": pellet.bulk.conductivity(t),
+             "grain_boundary": pellet.grain_boundary.conductivity(t)}
+    for t_ref, extrapolated in ((313.15, False), (393.15, True)):
+        fit = xr.concat([arrhenius(t, s, reference_temperature_K=t_ref)
+                         for s in sigma.values()], dim="component", combine_attrs="override")
+        fit = fit.assign_coords(component=list(sigma))
+        ax = arrhenius_plot(t, sigma, fit).axes[0]
+        texts = [x.get_text() for x in ax.get_legend().get_texts()]
+        for comp in ("bulk", "grain_boundary"):
+            ref = float(fit["sigma_ref"].sel(component=comp))
+            assert ref == pytest.approx(float(pellet.bulk.conductivity(t_ref)
+                                              if comp == "bulk" else
+                                              pellet.grain_boundary.conductivity(t_ref)),
+                                        rel=1e-6)
+            label = f"σ({t_ref - 273.15:g} °C) = {ref:.2e} S/cm" + (
+                " (extrapolated)" if extrapolated else "")
+            assert label in texts
+            mark = next(c for c in ax.containers if c.get_label() == label).lines[0]
+            assert mark.get_xdata()[0] == pytest.approx(1000 / t_ref)
+            assert mark.get_ydata()[0] == pytest.approx(ref * t_ref)
+            assert (mark.get_markerfacecolor() == "none") == extrapolated
+
+
+def test_arrhenius_plot_draws_the_curved_vtf_law() -> None:
+    """A VTF fit is drawn as σ = A T^(-1/2) exp(-B/(k_B (T - T₀))) (curved against 1000/T)
+    over σ itself, with B and T₀ in the legend."""
+    from eis_pipeline.physics.arrhenius import vtf
+
+    t = np.linspace(250.0, 380.0, 8)
+    a, b, t0 = 30.0, 0.07, 180.0
+    sigma = a / np.sqrt(t) * np.exp(-b / (BOLTZMANN_EV_K * (t - t0)))
+    fit = vtf(t, sigma)
+    ax = arrhenius_plot(t, sigma, fit).axes[0]
+    assert ax.get_ylabel() == "σ (S cm$^{-1}$)"
+    curve = next(line for line in ax.get_lines() if "VTF" in str(line.get_label()))
+    assert "B = 0.07" in str(curve.get_label()) and "T$_0$ = 180 K" in str(curve.get_label())
+    tt = 1000 / np.asarray(curve.get_xdata())
+    np.testing.assert_allclose(curve.get_ydata(),
+                               a / np.sqrt(tt) * np.exp(-b / (BOLTZMANN_EV_K * (tt - t0))),
+                               rtol=1e-5)
+    slopes = np.diff(np.log(curve.get_ydata())) / np.diff(curve.get_xdata())
+    assert slopes.max() - slopes.min() > 0.1 * abs(slopes.mean())     # visibly curved
