@@ -392,3 +392,23 @@ def solve_rows(evaluate, omega, grid_of, n_valid, dre, dim, iwr, iwi, spec, p_fi
         out_int[row, 2] = nfev
         out_int[row, 3] = n_iter
         out_dec[row] = dec
+
+
+@kernel
+def start_costs(evaluate, omega, grid_of, n_valid, dre, dim, iwr, iwi, spec, p_fixed,
+                free_idx, log, x0, out_cost):  # pragma: no cover - compiled
+    """The cost ``0.5 |r|²`` of every row of x0 (R, Pf) against spectrum ``spec[row]`` (the
+    layout of :func:`solve_rows`), inf where it is not finite: one evaluation per start,
+    to solve the most promising start first."""
+    pf = x0.shape[1]
+    for row in range(x0.shape[0]):
+        i = spec[row]
+        n = n_valid[i]
+        r = np.empty(2 * n)
+        jac = np.empty((2 * n, pf))
+        _residuals(evaluate, omega[grid_of[i], :n], dre[i, :n], dim[i, :n], iwr[i, :n],
+                   iwi[i, :n], p_fixed.copy(), np.ones(pf), free_idx, log, x0[row],
+                   np.empty(n, dtype=np.complex128),
+                   np.empty((n, p_fixed.size), dtype=np.complex128), r, jac)
+        cost = 0.5 * float(r @ r)
+        out_cost[row] = cost if math.isfinite(cost) else math.inf

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import permutations
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from eis_pipeline.fitting.bounds import AT_BOUND_TOL
+from eis_pipeline.fitting.bounds import on_bounds
 
 __all__ = ["COLLAPSE_RATIO", "ArcTable", "arc_table", "assignment_starts", "doubtful",
            "relocation_starts", "split_start", "watched", "weakest_arc"]
@@ -57,6 +58,18 @@ class ArcTable:
     resistors: tuple[int, ...] = ()
     inductors: tuple[int, ...] = ()
     electrodes: tuple[tuple[int, int], ...] = ()   # (Q or C, n or -1)
+
+    @cached_property
+    def index(self) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
+        """R, Q and n indices as arrays (n: a capacitor's points at its Q; see has_n)."""
+        n = np.array([i if i >= 0 else q for i, q in zip(self.n, self.q, strict=True)],
+                     dtype=np.intp)
+        return np.array(self.r, dtype=np.intp), np.array(self.q, dtype=np.intp), n
+
+    @cached_property
+    def has_n(self) -> NDArray[np.bool_]:
+        """True for each arc with an exponent (a CPE)."""
+        return np.array([i >= 0 for i in self.n], dtype=bool)
 
     @property
     def ambiguous(self) -> bool:
@@ -90,19 +103,14 @@ def arc_table(terms: Any, names: Sequence[str]) -> ArcTable | None:
 
 def _exponents(params: Array, table: ArcTable) -> Array:
     """(S, K) arc exponents (1 for a capacitor)."""
-    out = np.ones((params.shape[0], len(table.kinds)))
-    for j, i in enumerate(table.n):
-        if i >= 0:
-            out[:, j] = params[:, i]
-    return out
+    return np.where(table.has_n, params[:, table.index[2]], 1.0)
 
 
 def arc_taus(params: Array, table: ArcTable) -> Array:
     """(S, K) time constants ``τ = (R Q)^(1/n)`` (PHYSICS.md section 3; ``R C`` for a C)."""
-    r = params[:, list(table.r)]
-    q = params[:, list(table.q)]
+    r, q, _ = table.index
     with np.errstate(all="ignore"):
-        return np.asarray((r * q) ** (1.0 / _exponents(params, table)))
+        return np.asarray((params[:, r] * params[:, q]) ** (1.0 / _exponents(params, table)))
 
 
 def watched(space: Any, table: ArcTable | None) -> NDArray[np.bool_]:
@@ -128,17 +136,19 @@ def doubtful(params: Array, u: Array, lo: Array, hi: Array, table: ArcTable | No
     along a valley, one of several; its exponent or resistance on a bound is then no sign
     of a trap and does not count as pinned.
     """
-    with np.errstate(invalid="ignore"):   # an open side (±inf) is never reached
-        on = ((np.isfinite(lo) & (u - lo <= AT_BOUND_TOL * np.maximum(1.0, np.abs(lo))))
-              | (np.isfinite(hi) & (hi - u <= AT_BOUND_TOL * np.maximum(1.0, np.abs(hi)))))
-    on &= watch
+    on_lo, on_hi = on_bounds(u, lo, hi)
+    on = (on_lo | on_hi) & watch
     loose = np.zeros(u.shape[0], dtype=bool)
     if table is not None:
         tau = arc_taus(params, table)
-        w = 2 * np.pi * frequency
+        if np.isfinite(frequency).all():   # no padding: the plain reductions are cheaper
+            w_min, w_max = 2 * np.pi * frequency.min(axis=1), 2 * np.pi * frequency.max(axis=1)
+        else:
+            w_min = 2 * np.pi * np.nanmin(frequency, axis=1)
+            w_max = 2 * np.pi * np.nanmax(frequency, axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            outside = ((tau < 1.0 / (OUTSIDE_WINDOW * np.nanmax(w, axis=1)[:, None]))
-                       | (tau > OUTSIDE_WINDOW / np.nanmin(w, axis=1)[:, None]))
+            outside = ((tau < 1.0 / (OUTSIDE_WINDOW * w_max[:, None]))
+                       | (tau > OUTSIDE_WINDOW / w_min[:, None]))
             tau = np.sort(tau, axis=1)
             close = tau[:, 1:] < COLLAPSE_RATIO * tau[:, :-1]
         loose = outside.any(axis=1) | close.any(axis=1) | ~np.isfinite(tau).all(axis=1)

@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 from eis_pipeline.fitting.transforms import ParameterSpace
 
 __all__ = ["AT_BOUND_TOL", "INDUCTANCE_FLOOR", "RESISTANCE_FLOOR", "SAFETY_FACTOR", "at_bound",
-           "expand_bounds", "row_bounds"]
+           "expand_bounds", "on_bounds", "row_bounds"]
 
 Array = NDArray[np.float64]
 CArray = NDArray[np.complex128]
@@ -131,6 +131,14 @@ def _floored(space: ParameterSpace) -> tuple[tuple[int, str], ...]:
 AT_BOUND_TOL = 1e-9
 
 
+def on_bounds(u: Array, lo: Array, hi: Array) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """Which internal values ``u`` lie on their lower and their upper bound (within
+    :data:`AT_BOUND_TOL`); an open side (±inf) is never reached."""
+    with np.errstate(invalid="ignore"):   # ±inf + inf: NaN, which compares False
+        return (u <= lo + AT_BOUND_TOL * np.maximum(1.0, np.abs(lo)),
+                u >= hi - AT_BOUND_TOL * np.maximum(1.0, np.abs(hi)))
+
+
 def at_bound(space: ParameterSpace, u: Array, lo: Array, hi: Array) -> NDArray[np.bool_]:
     """(S, P): free parameters whose internal value ``u`` (S, Pf) lies on a bound the solver
     used, ``lo``/``hi`` (S, Pf) from :func:`row_bounds` (user bound or safeguard).
@@ -139,12 +147,8 @@ def at_bound(space: ParameterSpace, u: Array, lo: Array, hi: Array) -> NDArray[n
     so that side counts only when the user set an upper bound below 1. Fixed parameters are
     never at a bound.
     """
-    exponent = _exponents(space)
-    # an open side (±inf) is never reached (its tolerance would be inf too)
-    on_lo = np.isfinite(lo) & (u - lo <= AT_BOUND_TOL * np.maximum(1.0, np.abs(lo)))
-    on_hi = (np.isfinite(hi) & (hi - u <= AT_BOUND_TOL * np.maximum(1.0, np.abs(hi)))
-             & ~(exponent & (hi >= 1.0)))
-    on = on_lo | on_hi
+    on_lo, on_hi = on_bounds(u, lo, hi)
+    on = on_lo | (on_hi & ~(_exponents(space) & (hi >= 1.0)))
     out = np.zeros((u.shape[0], space.n_params), dtype=bool)
     out[:, space.free] = on
     return out

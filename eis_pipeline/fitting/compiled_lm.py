@@ -28,8 +28,9 @@ from numpy.typing import NDArray
 from eis_pipeline import _jit
 from eis_pipeline.circuits import codegen
 from eis_pipeline.circuits.codegen import structure
+from eis_pipeline.fitting.memo import by_identity
 
-__all__ = ["ENABLED", "CodedCircuit", "prepare", "solve_rows"]
+__all__ = ["ENABLED", "CodedCircuit", "prepare", "solve_rows", "start_costs"]
 
 #: Whether the compiled path is used. True when numba is importable; tests set it to False
 #: to exercise the pure-Python twins of the same kernels.
@@ -59,10 +60,15 @@ def prepare(compiled: Any) -> CodedCircuit | None:
     if not hasattr(compiled, "ast"):
         return None
 
-    key = (structure(compiled.ast), ENABLED)
+    return by_identity("coded", (compiled, ENABLED), lambda: _coded(compiled.ast))
+
+
+def _coded(ast: Any) -> CodedCircuit:
+    """:func:`prepare` by the circuit's structure (one evaluator for every circuit of it)."""
+    key = (structure(ast), ENABLED)
     coded = _CODED.get(key)
     if coded is None:
-        coded = _CODED[key] = _code(compiled.ast, key[0], ENABLED)
+        coded = _CODED[key] = _code(ast, key[0], ENABLED)
     return coded
 
 
@@ -164,6 +170,27 @@ def solve_rows(coded: CodedCircuit, omega: Array, grid_of: NDArray[np.intp],
                  x, cost, r, jac, ints, dec)
     status, reason, nfev, n_iter = (ints[:, c].astype(np.int_) for c in range(4))
     return x, cost, r, jac, status, reason, nfev, n_iter, dec
+
+
+def start_costs(coded: CodedCircuit, omega: Array, grid_of: NDArray[np.intp],
+                n_valid: NDArray[np.intp], data: NDArray[np.complex128], inv_wr: Array,
+                inv_wi: Array, spec: NDArray[np.intp], n_params: int, free: NDArray[np.intp],
+                log: NDArray[np.bool_], fixed: NDArray[np.intp], fixed_values: Array,
+                x0: Array) -> Array:
+    """The cost ``0.5 |r|²`` of each row of ``x0`` (R, Pf) (inf where not finite); the
+    arguments as for :func:`solve_rows`."""
+    p_fixed = np.zeros(n_params)
+    p_fixed[fixed] = fixed_values
+    cost = np.empty(x0.shape[0])
+    coded.solver.start_costs(
+        coded.evaluate, np.ascontiguousarray(omega, dtype=np.float64),
+        np.ascontiguousarray(grid_of, dtype=np.int64),
+        np.ascontiguousarray(n_valid, dtype=np.int64), np.ascontiguousarray(data.real),
+        np.ascontiguousarray(data.imag), np.ascontiguousarray(inv_wr, dtype=np.float64),
+        np.ascontiguousarray(inv_wi, dtype=np.float64),
+        np.ascontiguousarray(spec, dtype=np.int64), p_fixed, free.astype(np.int64),
+        log.astype(np.bool_), np.ascontiguousarray(x0, dtype=np.float64), cost)
+    return cost
 
 
 def residuals_and_jacobian(coded: CodedCircuit, omega: Array, data: NDArray[np.complex128],
