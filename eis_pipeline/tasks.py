@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import xarray as xr
@@ -249,7 +249,8 @@ def fit_task_spectra(spectra: list[xr.Dataset], settings: FitDefaults, *,
     by "auto" selection when ``settings.drt`` is set instead of computing them again.
     """
 
-    chain = "temperature" if settings.chain == "temperature" else None
+    chain: Literal["temperature"] | None = \
+        "temperature" if settings.chain == "temperature" else None
     if settings.circuit != AUTO_CIRCUIT:
         fits = fit_spectra(spectra, circuit=settings.circuit, weighting=settings.weighting,
                            errors="ignore", chain=chain)
