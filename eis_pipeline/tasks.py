@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import xarray as xr
@@ -249,13 +249,16 @@ def fit_task_spectra(spectra: list[xr.Dataset], settings: FitDefaults, *,
     by "auto" selection when ``settings.drt`` is set instead of computing them again.
     """
 
+    chain: Literal["temperature"] | None = \
+        "temperature" if settings.chain == "temperature" else None
     if settings.circuit != AUTO_CIRCUIT:
         fits = fit_spectra(spectra, circuit=settings.circuit, weighting=settings.weighting,
-                           errors="ignore")
+                           errors="ignore", chain=chain)
         return fits, fits, None, []
 
     selection = select_circuit(spectra, candidates=PELLET_CANDIDATES,
-                               weighting=settings.weighting, drt=settings.drt, drts=drts)
+                               weighting=settings.weighting, drt=settings.drt, drts=drts,
+                               chain=chain)
     unfit = [i for i, c in enumerate(selection.chosen) if not c]
     if unfit:
         if len(unfit) == len(spectra):
@@ -318,8 +321,11 @@ def plan_tasks(config: CampaignConfig, *, skip: set[tuple[str, str]] | None = No
                 todo.append((path, sample.temperature.from_file(path)))
             except EisError as exc:
                 failures.append(failure_record(sample.name, path, "config", exc))
-        for start in range(0, len(todo), FILES_PER_TASK):
-            chunk = todo[start:start + FILES_PER_TASK]
+        # a chained sample is fitted in one batch: the chain runs along all its temperatures
+        per_task = max(len(todo), 1) if sample.settings.chain == "temperature" \
+            else FILES_PER_TASK
+        for start in range(0, len(todo), per_task):
+            chunk = todo[start:start + per_task]
             tasks.append(FileTask(sample.name, tuple(p for p, _ in chunk),
                                   tuple(t for _, t in chunk), sample.temperature.kind,
                                   sample.settings, digest, tuple(stems[p] for p, _ in chunk),

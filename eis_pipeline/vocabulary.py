@@ -15,12 +15,14 @@ __all__ = [
     "ARRHENIUS_FORMS",
     "AUTO_CIRCUIT",
     "PLOT_FORMATS",
+    "ROLE_SOURCES",
     "TEMPERATURE_LAWS",
     "TEMPERATURE_SOURCES",
     "WEIGHTINGS",
     "ArrheniusBreakpoints",
     "ArrheniusForm",
     "PlotFormat",
+    "RoleSource",
     "TemperatureLaw",
     "TemperatureSourceKind",
     "Weighting",
@@ -53,6 +55,14 @@ TEMPERATURE_SOURCES: tuple[TemperatureSourceKind, ...] = get_args(TemperatureSou
 #: Figure file formats.
 PlotFormat = Literal["png", "pdf", "svg"]
 PLOT_FORMATS: tuple[PlotFormat, ...] = get_args(PlotFormat)
+
+#: Where the physics stage's arc roles came from (the ``role_source`` attribute of the
+#: conductivity dataset): ``"declared"`` by a preset, ``"structure"`` read from a custom
+#: circuit's structure by the fitter (eis_pipeline.fitting.structure.circuit_roles: one arc,
+#: or R‖CPE arcs in time-constant order), ``"capacitance"`` assigned per spectrum from the
+#: fitted capacitances (PHYSICS.md section 4) when neither names the arcs.
+RoleSource = Literal["declared", "structure", "capacitance"]
+ROLE_SOURCES: tuple[RoleSource, ...] = get_args(RoleSource)
 
 #: The circuit name that chooses a preset per spectrum by information criterion
 #: (eis_pipeline.fitting.selection) instead of fitting one circuit.

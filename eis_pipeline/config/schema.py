@@ -88,12 +88,15 @@ CAMPAIGN_KEYS = {"name": str, "description": str, "output": str, "plots": bool,
                   "plot_format": str}
 DEFAULT_KEYS = ("circuit", "f_min_hz", "f_max_hz", "weighting", "arrhenius_form",
                  "arrhenius_breakpoints", "arrhenius_breakpoint_celsius", "arrhenius_weighting",
-                 "reference_temperature_celsius", "drt", "format", "series_fit")
+                 "reference_temperature_celsius", "drt", "format", "series_fit", "chain")
 #: ``arrhenius_weighting``: "fit_stderr" (by each σ's fit error) or "none" (the literature's
 #: usual unweighted line).
 ARRHENIUS_WEIGHTINGS = ("fit_stderr", "none")
 #: ``series_fit``: "none", or "global" (fit_temperature_series over each sample's spectra).
 SERIES_FITS = ("none", "global")
+#: ``chain``: "none", or "temperature" (a sample's spectra fitted together, each also warm-
+#: started from its fitted neighbour in temperature: fit_spectra(..., chain="temperature")).
+CHAINS = ("none", "temperature")
 #: the geometry in a config's units (mm, cm², cm⁻¹, mg): a pellet's thickness with its
 #: diameter or area, or a conductivity cell's constant; in [defaults] and per sample
 GEOMETRY_KEYS = ("thickness_mm", "thickness_stderr_mm", "diameter_mm", "diameter_stderr_mm",
@@ -156,6 +159,10 @@ class FitDefaults:
     series_fit : {"none", "global"}
         "global" also fits each sample's temperature series as one Arrhenius-constrained
         model (:func:`eis_pipeline.fit_temperature_series`), stored under ``series_fit``.
+    chain : {"none", "temperature"}
+        "temperature" fits all of a sample's spectra in one batch and refits each from its
+        fitted neighbour in temperature, keeping the lower cost
+        (:mod:`eis_pipeline.fitting.chain`); the fits record ``chain``.
     """
 
     circuit: str = DEFAULT_CIRCUIT
@@ -170,6 +177,7 @@ class FitDefaults:
     arrhenius_weighting: str = "fit_stderr"
     reference_temperature_K: float = ROOM_TEMPERATURE_K
     series_fit: str = "none"
+    chain: str = "none"
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from eis_pipeline.config.schema import (
     ARRHENIUS_WEIGHTINGS,
     AUTO_CIRCUIT,
     CAMPAIGN_KEYS,
+    CHAINS,
     DEFAULT_KEYS,
     GEOMETRY_KEYS,
     GEOMETRY_LIMITS,
@@ -197,6 +198,8 @@ class _Parser:
                 values[key] = self._format(value, full, section)
             elif key == "series_fit":
                 values[key] = self._choice(value, SERIES_FITS, full, section)
+            elif key == "chain":
+                values[key] = self._choice(value, CHAINS, full, section)
             elif key == "arrhenius_weighting":
                 values[key] = self._choice(value, ARRHENIUS_WEIGHTINGS, full, section)
             elif key == "reference_temperature_celsius":

@@ -32,6 +32,7 @@ from numpy.typing import NDArray
 
 from eis_pipeline import _jit
 from eis_pipeline.fitting import compiled_lm
+from eis_pipeline.fitting.structure import SeriesTerms
 
 __all__ = ["N_STARTS", "generic_guess", "initial_guesses", "spectral_features"]
 
@@ -185,7 +186,39 @@ def _from_roles(feat: Mapping[str, Any], names: Sequence[str],
         plan.n_arcs, HF_EXPONENTS, ARC_N)
     if plan.generic:
         out[:, :, plan.generic] = generic_guess(names, feat)[:, None, plan.generic]
+        return out
+    # Every parameter has a role and there are two arcs: the τ search (grid_start) also
+    # gives a start. The feature kernel sees the apices of -Z''; where two arcs overlap (a
+    # decade apart) it sees one and guesses the other's place, while the search fits every
+    # placement of both. (One arc: the kernel's starts do as well, in fewer evaluations on
+    # the demo spectra. Arcs of different kinds: the engine adds the search itself.)
+    terms = _plan_terms(tuple(names), plan) if plan.n_arcs == 2 else None
+    if terms is not None and len({a[2] for a in terms.arcs}) == 1:
+        grid = grid_start(feat["omega"] / (2 * np.pi), feat["z"], names, terms)
+        if grid is not None:
+            grid = np.where(np.isfinite(grid), grid, out[:, 0])
+            out = np.concatenate([grid[:, None], out], axis=1)
     return out
+
+
+def _plan_terms(names: tuple[str, ...], plan: _Plan) -> SeriesTerms | None:
+    """The circuit's series terms (structure.SeriesTerms) read back from a plan whose roles
+    cover every parameter; None without an arc."""
+    arcs = []
+    for r, q, _, cap in plan.arcs[:plan.n_arcs].tolist():
+        if r < 0:
+            return None
+        arcs.append((names[r], names[q].rsplit("_", 1)[0], "CPE") if q >= 0
+                    else (names[r], names[cap], "C"))
+    if not arcs:
+        return None
+    resistors = tuple(names[c] for c in (plan.series_resistance, plan.extra_resistance)
+                      if c >= 0)
+    inductors = (names[plan.inductance],) if plan.inductance >= 0 else ()
+    q, _, cap = plan.electrode.tolist()
+    electrodes = ((names[q].rsplit("_", 1)[0], "CPE"),) if q >= 0 else (
+        ((names[cap], "C"),) if cap >= 0 else ())
+    return SeriesTerms(tuple(arcs), resistors, inductors, electrodes)
 
 
 #: Exponents tried by the high-frequency fit (``_start_kernels.high_frequency``).
@@ -332,42 +365,58 @@ def grid_start(frequency: Array, impedance: NDArray[np.complex128], names: Seque
     best_tau = np.zeros((s, k))
     n_fixed = len(fixed)
     fx = np.stack(fixed, axis=-1) if fixed else np.zeros((s, y.shape[1], 0))   # (S, 2N, c)
+    soft = list(range(int(bool(terms.resistors)) + int(bool(terms.inductors))))
     for order in orders:
         # arc order[j] takes the j-th smallest τ of the combination
         cols = [basis[arcs[order[j]][2]][:, combos[:, j], :] for j in range(k)]   # (S, C, 2N)
         x = np.concatenate([np.broadcast_to(fx[:, None], (s, combos.shape[0], *fx.shape[1:])),
                             np.stack(cols, axis=-1)], axis=-1)                # (S, C, 2N, c)
-        a = np.einsum("scmi,scmj->scij", x, x)
-        a += 1e-12 * np.trace(a, axis1=2, axis2=3)[..., None, None] * np.eye(a.shape[-1])
-        b = np.einsum("scmi,sm->sci", x, y)
-        with np.errstate(all="ignore"):
-            coef = np.linalg.solve(a, b[..., None])[..., 0]                  # (S, C, c)
-            cost = ((np.einsum("scmi,sci->scm", x, coef) - y[:, None, :]) ** 2).sum(axis=2)
-        cost = np.where((coef > 0).all(axis=2) & np.isfinite(cost), cost, np.inf)
-        i = cost.argmin(axis=1)
-        c_i = cost[np.arange(s), i]
+        c_i, coef_i, i = _best_linear(x, y, soft)
         better = c_i < best_cost
         if better.any():
             best_cost = np.where(better, c_i, best_cost)
-            coef_i = coef[np.arange(s), i]
             tau_i = tau[np.arange(s)[:, None], combos[i]]                    # (S, k)
             perm = np.empty(k, dtype=np.intp)
             perm[list(order)] = np.arange(k)
             coef_i[:, n_fixed:] = coef_i[:, n_fixed + perm]   # arcs back to circuit order
             best_coef[better] = coef_i[better]
             best_tau[better] = tau_i[better][:, perm]   # back to circuit order of the arcs
+    # the grid is a decade coarse: move each arc's τ by thirds, then ninths, of a decade
+    # while that lowers the linear misfit (arcs a decade apart are otherwise placed off
+    # by up to a factor 3, and the fitter starts on the wrong side of a saddle)
+    shifts = np.array([-2.0, -1.0, 1.0, 2.0])
+    found = np.isfinite(best_cost)   # (spectra without a feasible placement have no τ)
+    for step in (1.0 / 3.0, 1.0 / 9.0):
+        for j in range(k):
+            t_new = best_tau[:, j, None] * 10.0 ** (step * shifts)[None, :]  # (S, M)
+            arc_cols = []
+            for a, (_, _, kind) in enumerate(arcs):
+                t_a = t_new if a == j else best_tau[:, a, None]
+                h = 1.0 / (1.0 + (1j * w[:, None, :] * t_a[:, :, None]) ** exps[kind])
+                arc_cols.append(np.broadcast_to(col(h), (s, shifts.size, y.shape[1])))
+            x = np.concatenate([np.broadcast_to(fx[:, None], (s, shifts.size, *fx.shape[1:])),
+                                np.stack(arc_cols, axis=-1)], axis=-1)
+            c_i, coef_i, i = _best_linear(x, y, soft)
+            better = (c_i < best_cost) & found
+            if better.any():
+                best_cost = np.where(better, c_i, best_cost)
+                best_coef[better] = coef_i[better]
+                best_tau[better, j] = t_new[np.arange(s), i][better]
     if not np.isfinite(best_cost).any():
         return None
     index = {n: i for i, n in enumerate(names)}
     out = np.full((s, len(names)), np.nan)
+    z_scale = np.nanmedian(np.where(valid, np.abs(z), np.nan), axis=1)
     j = 0
     if terms.resistors:
+        r_s = np.maximum(best_coef[:, j], 1e-3 * z_scale)
         for r in terms.resistors:
-            out[:, index[r]] = best_coef[:, j] / len(terms.resistors)
+            out[:, index[r]] = r_s / len(terms.resistors)
         j += 1
     if terms.inductors:
+        l_s = np.maximum(best_coef[:, j], 1e-4 * z_scale / w_top)
         for ind in terms.inductors:
-            out[:, index[ind]] = best_coef[:, j] / len(terms.inductors)
+            out[:, index[ind]] = l_s / len(terms.inductors)
         j += 1
     if terms.electrodes:
         for e, kind in terms.electrodes:
@@ -389,3 +438,40 @@ def grid_start(frequency: Array, impedance: NDArray[np.complex128], names: Seque
     # spectra without a feasible assignment: NaN, replaced by the caller
     out[~np.isfinite(best_cost)] = np.nan
     return out
+
+
+def _best_linear(x: Array, y: Array, soft: list[int]
+                 ) -> tuple[Array, Array, NDArray[np.intp]]:
+    """The best of M linear models per spectrum: ``x`` (S, M, 2N, c) columns, ``y`` (S, 2N).
+
+    Every coefficient must be positive. The ``soft`` columns (a series R, an L) are also
+    tried left out (coefficient 0): one the data barely show can take a negative value that
+    absorbs the grid's misplaced τ and n (a "negative inductance" fit of two arcs off the
+    grid). Returns the cost (inf where nothing is feasible), coefficients (S, c) and the
+    index of the model (S,)."""
+    s = x.shape[0]
+    best_cost = np.full(s, np.inf)
+    best_coef = np.zeros((s, x.shape[-1]))
+    best_i = np.zeros(s, dtype=np.intp)
+    for mask in range(1 << len(soft)):
+        dropped = [j for j in soft if mask >> j & 1]
+        xv = x
+        if dropped:
+            xv = x.copy()
+            xv[..., dropped] = 0.0   # with the ridge below its coefficient solves to 0
+        a = np.einsum("scmi,scmj->scij", xv, xv)
+        a += 1e-12 * np.trace(a, axis1=2, axis2=3)[..., None, None] * np.eye(a.shape[-1])
+        b = np.einsum("scmi,sm->sci", xv, y)
+        with np.errstate(all="ignore"):
+            coef = np.linalg.solve(a, b[..., None])[..., 0]                  # (S, M, c)
+            cost = ((np.einsum("scmi,sci->scm", xv, coef) - y[:, None, :]) ** 2).sum(axis=2)
+        kept = np.ones(coef.shape[-1], dtype=bool)
+        kept[dropped] = False
+        cost = np.where((coef[..., kept] > 0).all(axis=2) & np.isfinite(cost), cost, np.inf)
+        i = cost.argmin(axis=1)
+        c_i = cost[np.arange(s), i]
+        better = c_i < best_cost
+        best_cost = np.where(better, c_i, best_cost)
+        best_coef[better] = coef[np.arange(s), i][better]
+        best_i = np.where(better, i, best_i)
+    return best_cost, best_coef, best_i

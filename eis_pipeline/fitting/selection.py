@@ -159,6 +159,7 @@ def select_circuit(
     drt: bool = True,
     drts: Sequence[DrtResult | None] | None = None,
     max_nfev: int | None = None,
+    chain: Literal["temperature"] | None = None,
 ) -> SelectionResult:
     """Fit every candidate preset to every spectrum and choose per spectrum by BIC or AIC.
 
@@ -182,6 +183,9 @@ def select_circuit(
         them again when ``drt`` is True, ignored when it is False.
     max_nfev : int, optional
         Passed to ``fit_spectra``.
+    chain : {"temperature"}, optional
+        Passed to ``fit_spectra``: every candidate is also warm-started along the
+        temperature series (:mod:`~eis_pipeline.fitting.chain`).
 
     Returns
     -------
@@ -225,7 +229,7 @@ def select_circuit(
         warnings.simplefilter("ignore", ConvergenceWarning)
         for name in candidates:
             fits[name] = fit_spectra(spectra, circuit=name, weighting=weighting,
-                                     errors="ignore", max_nfev=max_nfev)
+                                     errors="ignore", max_nfev=max_nfev, chain=chain)
         entries = drt_results(spectra, drts) if drt else None
         seeded = np.zeros((len(spectra), len(candidates)), dtype=bool)
         if entries is not None:

@@ -25,6 +25,7 @@ from eis_pipeline.physics.roles import (
     check_declared_roles,
     parse_layout,
 )
+from eis_pipeline.vocabulary import RoleSource
 
 __all__ = ["FitArrays", "RoleQuantities", "read_fit_arrays", "role_quantities"]
 
@@ -174,7 +175,7 @@ class SpectrumRoles:
     bulk_from_intercept: NDArray[np.bool_]
     flags: NDArray[np.str_]
     ambiguous: NDArray[np.bool_]
-    source: str  # "declared" | "capacitance"
+    source: RoleSource
     arcs: list[RoleQuantities]  # every R‖CPE / R‖C arc of the circuit: the evidence
     arc_labels: list[str]
 
@@ -183,7 +184,7 @@ def _labels(layout: CircuitLayout) -> list[str]:
     return [f"p({a.resistance},{a.capacitive})" for a in layout.arcs]  # ASCII, circuit notation
 
 
-def _declared(fa: FitArrays, layout: CircuitLayout, declared: Roles,
+def _declared(fa: FitArrays, layout: CircuitLayout, declared: Roles, source: RoleSource,
               cell_constant: float, from_intercept: bool) -> SpectrumRoles:
     n_spec, n_par = fa.values.shape
     arcs = [_arc(fa, a) for a in layout.arcs]
@@ -213,7 +214,7 @@ def _declared(fa: FitArrays, layout: CircuitLayout, declared: Roles,
                 if np.char.str_len(q.capacitance_element).any()}
     flags, bad = check_declared_roles(specific, n_spec)
     return SpectrumRoles(resolved["bulk"], resolved["grain_boundary"], resolved["electrode"],
-                 np.full(n_spec, from_intercept), flags, bad, "declared", arcs,
+                 np.full(n_spec, from_intercept), flags, bad, source, arcs,
                  _labels(layout))
 
 
@@ -248,13 +249,18 @@ def _by_capacitance(fa: FitArrays, layout: CircuitLayout, cell_constant: float) 
 
 
 def role_quantities(fits: xr.Dataset, fa: FitArrays, cell_constant_per_cm: float) -> SpectrumRoles:
-    """Resolve roles (declared by the preset, else from capacitances) for every spectrum."""
+    """Resolve roles for every spectrum: the fits dataset's recorded roles (a preset's
+    declared ones, or for a custom circuit those the fitter read from its structure), else
+    from the capacitances."""
     circuit = str(fits.attrs.get("circuit", ""))
     if not circuit:
         raise CircuitError("the fits dataset has no 'circuit' attribute (docs/contracts.md)")
     layout = parse_layout(circuit)
     declared = Roles.of(fits)
     if declared:
-        return _declared(fa, layout, declared, cell_constant_per_cm,
+        # fit_spectra records roles with the preset's name, or without one when it read them
+        # from a custom circuit's structure (fitting.model.resolve_circuit)
+        source: RoleSource = "declared" if fits.attrs.get("preset") else "structure"
+        return _declared(fa, layout, declared, source, cell_constant_per_cm,
                          bool(int(fits.attrs.get("bulk_from_intercept", 0))))
     return _by_capacitance(fa, layout, cell_constant_per_cm)

@@ -159,10 +159,11 @@ def test_staged_and_all_starts_agree():
     determined = a.stderr < 0.1 * np.abs(a.params)
     np.testing.assert_allclose(a.params[determined], b.params[determined], rtol=1e-5)
     # staging never costs more than solving every start, but for the one evaluation per
-    # start that ranks them (where a doubtful first fit makes every start run)
+    # start that ranks them (where a doubtful first fit makes every start run): the
+    # kernel's N_STARTS and, two arcs with roles, the τ search's
     from eis_pipeline.fitting.initial import N_STARTS
 
-    assert np.all(a.nfev <= b.nfev + N_STARTS)
+    assert np.all(a.nfev <= b.nfev + N_STARTS + 1)
     assert a.nfev[0] < b.nfev[0]   # a clean first fit settles it
 
 

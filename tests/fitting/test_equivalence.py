@@ -133,11 +133,13 @@ def _optimum_rate(n_cases: int, n_brute: int) -> tuple[float, list[str]]:
 
 @pytest.mark.slow
 @pytest.mark.xfail(reason="issue 12 target (>= 99 % at the brute-force optimum) not met: "
-                          "measured 94 % (94 of 100, 50 brute-force starts) at fitsolve; each "
-                          "of the six misses (1.003-1.02x above) has a true arc of 0.1-1 % of "
-                          "the total resistance, barely above the 0.5 % noise, which the fit "
-                          "and the brute force place differently",
+                          "seeds 0-199, 50 brute-force starts: 94.5 % (189 of 200; 93.0 % "
+                          "before the τ-search start for two-arc circuits with roles). Ten "
+                          "of the eleven misses end 1.001-1.023x above, each with a true arc "
+                          "of 0.1-1 % of the total resistance that the optimum puts at an "
+                          "end of the window (beside the electrode or the HF intercept) or "
+                          "collapses onto a neighbour; seed 165 (three arcs) 1.14x",
                    strict=False)
 def test_random_circuits_reach_the_brute_force_optimum():
-    rate, misses = _optimum_rate(100, 50)
+    rate, misses = _optimum_rate(200, 50)
     assert rate >= 0.99, f"{rate:.0%} at the optimum; misses:\n" + "\n".join(misses)

@@ -79,7 +79,9 @@ def test_compiled_and_pure_give_the_same_starts(monkeypatch, preset):
         monkeypatch.setattr(compiled_lm, "ENABLED", False)
         slow = _starts(f, z, preset)
         np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=0)
-        assert fast.shape[1] == initial.N_STARTS and np.isfinite(fast).all()
+        # two arcs with roles: the τ-search start (numpy, either way) before the kernel's
+        assert fast.shape[1] in (initial.N_STARTS, initial.N_STARTS + 1)
+        assert np.isfinite(fast).all()
 
 
 def test_padding_is_never_read():

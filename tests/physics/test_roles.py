@@ -163,3 +163,25 @@ def test_surface_layer_like_second_arc_is_flagged_not_ambiguous() -> None:
     assert "surface-layer" in str(cond.role_flags.values[0])
     assert not bool(cond.role_ambiguous[0])
     assert str(cond.resistance_element.sel(component="grain_boundary").values[0]) == "R2"
+
+
+@pytest.mark.parametrize(("circuit", "source"), [
+    ("bulk-gb-electrode", "declared"),
+    ("p(R1,CPE1)-p(R2,CPE2)-CPE3", "declared"),       # the preset's own circuit is the preset
+    ("p(R0,CPE0)-p(R1,CPE1)-CPE2", "structure"),      # renamed: roles read from the structure
+    ("(RQ)(RQ)Q", "structure"),
+    ("p(R1,C1)-p(R2,CPE2)-CPE3", "capacitance"),      # R‖C beside R‖CPE: not named for certain
+])
+def test_role_source_says_where_the_roles_came_from(circuit, source) -> None:
+    """From fit_spectra to the conductivity dataset: a preset's roles are "declared", roles
+    the fitter read from a custom circuit's structure are "structure", and a circuit whose
+    arcs the structure does not name is assigned by capacitance."""
+    from eis_pipeline.fitting import fit_spectra
+    from eis_pipeline.vocabulary import ROLE_SOURCES
+    from tests.physics.test_series_fit import _series
+
+    spectra = _series(0, n=2)[1:]   # 100 °C: both arcs inside the window
+    fits = fit_spectra(spectra, circuit=circuit, errors="ignore")
+    cond = conductivity(fits, **GEOMETRY)
+    assert cond.attrs["role_source"] == source
+    assert source in ROLE_SOURCES
