@@ -1,6 +1,7 @@
 """Campaigns from folders: what ``eis-pipeline run DIR`` and ``eis-pipeline init DIR`` infer.
 
-A folder run is a config run whose config is written by this module. :func:`plan_folders`
+A folder run is a quick campaign (:func:`eis_pipeline.config.files.quick_campaign`, as
+``eis-pipeline fit FILES``) of what this module infers. :func:`plan_folders`
 looks at the folders and decides, printing its reasons (:meth:`FolderPlan.describe`):
 
 - **Samples.** Each subfolder of ``DIR`` holding impedance files (at any depth) is a sample
@@ -16,9 +17,9 @@ looks at the folders and decides, printing its reasons (:meth:`FolderPlan.descri
   synthesis parameter); the header of the sample's first file (e.g. Novocontrol's
   ``Diameter[mm]``/``Thickness[mm]``).
 
-:meth:`FolderPlan.to_toml` writes the equivalent campaign config, commented, so that
-``run DIR`` and ``run CONFIG`` (with the config from ``init DIR``) are the same run: the
-folder run parses that very text.
+:meth:`FolderPlan.config` is that campaign; :meth:`FolderPlan.to_toml` writes it as a
+commented config that parses back into the same objects, so that ``run DIR`` and ``run
+CONFIG`` (with the config from ``init DIR``) are the same run.
 """
 
 from __future__ import annotations
@@ -30,11 +31,17 @@ import math
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from eis_pipeline.config import CampaignConfig, parse_config
-from eis_pipeline.config.schema import GEOMETRY_KEYS
+from eis_pipeline.config import CampaignConfig
+from eis_pipeline.config.files import QuickSample, quick_campaign
+from eis_pipeline.config.schema import (
+    GEOMETRY_KEYS,
+    GEOMETRY_LIMITS,
+    FitDefaults,
+    TemperatureSource,
+)
 from eis_pipeline.conventions import ZERO_CELSIUS_K
 from eis_pipeline.exceptions import ConfigError, EisError, GeometryError
 from eis_pipeline.io.registry import detect_format, importers, read_spectra
@@ -148,10 +155,28 @@ class FolderPlan:
             out.append(f"  skipped {path}: {reason}")
         return "\n".join(out)
 
+    def config(self) -> CampaignConfig:
+        """The campaign the folder run runs (:func:`~eis_pipeline.config.files.
+        quick_campaign`, as ``eis-pipeline fit``), each sample saying where its geometry
+        came from; :meth:`to_toml` writes it as a config that parses back into it."""
+        samples = []
+        for s in self.samples:
+            temperature = (TemperatureSource("table", table_K={
+                f.path.name: f.temperature_K for f in s.files  # type: ignore[misc]
+            }) if s.temperature_kind == "table" else TemperatureSource(s.temperature_kind))
+            samples.append(QuickSample(
+                s.name, [f.path for f in s.files], temperature=temperature,
+                geometry=Geometry.from_mm(**s.geometry), geometry_source=s.geometry_source,
+                geometry_required=True, synthesis=s.synthesis))
+        return quick_campaign(samples, FitDefaults(circuit=DEFAULT_CIRCUIT), name=self.name,
+                              output=self.output, base_dir=self.base_dir, plots=True)
+
     def to_toml(self, config_dir: Path | None = None) -> str:
-        """The equivalent campaign config, commented; paths relative to ``config_dir``
-        (default: :attr:`base_dir`), the folder the config will be saved in."""
+        """:meth:`config` as a campaign config, commented (where each value came from);
+        paths relative to ``config_dir`` (default: :attr:`base_dir`), the folder the config
+        will be saved in."""
         where = (config_dir or self.base_dir).resolve()
+        cfg = self.config()
 
         def rel(p: Path) -> str:
             return Path(os.path.relpath(p.resolve(), where)).as_posix()
@@ -160,45 +185,50 @@ class FolderPlan:
         lines = ["# Campaign config written by `eis-pipeline init`: edit and keep it.",
                  "# Paths are relative to this file's folder. Every inferred value says where",
                  "# it came from; check geometry and temperatures before trusting results.",
-                 "", "[campaign]", f"name = {q(self.name)}", f"output = {q(self.output)}", "",
-                 "[defaults]",
+                 "", "[campaign]", f"name = {q(cfg.name)}", f"output = {q(rel(cfg.output))}",
+                 "", "[defaults]",
                  '# "auto" picks the preset per spectrum by information criterion;',
                  "# `eis-pipeline circuits` lists presets.",
-                 f"circuit = {q(DEFAULT_CIRCUIT)}"]
-        for s in self.samples:
+                 f"circuit = {q(cfg.defaults.circuit)}"]
+        for plan, s in zip(self.samples, cfg.samples, strict=True):
+            importer = {f.path.resolve(): f.importer for f in plan.files}
             lines += ["", "[[samples]]", f"name = {q(s.name)}",
-                      f"# {len(s.files)} file(s) in {rel(s.folder)}", "files = ["]
-            lines += [f"    {q(glob.escape(rel(f.path)))},  # {f.importer}" for f in s.files]
+                      f"# {len(s.paths)} file(s) in {rel(plan.folder)}", "files = ["]
+            lines += [f"    {q(glob.escape(rel(p)))},  # {importer[p]}" for p in s.paths]
             lines.append("]")
-            if s.temperature_kind == "table":
-                lines.append("# temperatures read from the file and folder names")
-                lines.append("temperature = {from = \"table\", celsius = {" + ", ".join(
-                    f"{q(f.path.name)} = {_num(f.temperature_K - ZERO_CELSIUS_K)}"  # type: ignore[operator]
-                    for f in s.files) + "}}")
-            else:
-                lines.append(f"# temperatures read from each file ({s.temperature_kind})")
-                lines.append(f"temperature = {{from = {q(s.temperature_kind)}}}")
+            lines += _temperature_toml(s.temperature)
             lines.append(f"# geometry: {s.geometry_source}")
-            lines += [f"{k} = {_num(v)}" for k, v in s.geometry.items()]
-            lines += [f"# warning: {w}" for w in s.warnings]
+            if s.geometry is not None:
+                lines += [f"{k} = {_num(v)}" for k, v in s.geometry.config_keys().items()
+                          if v or "stderr" not in k]
+            lines += [f"# warning: {w}" for w in plan.warnings]
             if s.synthesis:
                 lines.append("[samples.synthesis]")
                 lines += [f"{k} = {_num(v) if isinstance(v, float) else q(v)}"
                           for k, v in s.synthesis.items()]
         return "\n".join(lines) + "\n"
 
-    def config(self) -> CampaignConfig:
-        """The campaign config of :meth:`to_toml`, parsed (the folder run uses exactly this),
-        each sample saying where its geometry came from."""
-        cfg = parse_config(self.to_toml(), base_dir=self.base_dir)
-        sources = {s.name: s.geometry_source for s in self.samples}
-        return replace(cfg, samples=tuple(replace(s, geometry_source=sources[s.name])
-                                          for s in cfg.samples))
+
+def _temperature_toml(source: TemperatureSource) -> list[str]:
+    """A sample's ``temperature`` key: a table in °C when every value reads back exactly,
+    else in K."""
+    if source.kind != "table":
+        return [f"# temperatures read from each file ({source.kind})",
+                f"temperature = {{from = {json.dumps(source.kind)}}}"]
+    celsius = {k: _num(v - ZERO_CELSIUS_K) for k, v in source.table_K.items()}
+    exact = all(float(c) + ZERO_CELSIUS_K == source.table_K[k] for k, c in celsius.items())
+    unit, values = ("celsius", celsius) if exact else (
+        "kelvin", {k: _num(v) for k, v in source.table_K.items()})
+    return ["# temperatures read from the file and folder names",
+            f"temperature = {{from = \"table\", {unit} = {{"
+            + ", ".join(f"{json.dumps(k)} = {v}" for k, v in values.items()) + "}}"]
 
 
 def _num(value: float) -> str:
-    # 12 significant digits: 298 K is 24.85 °C, not 24.850000000000023
-    return repr(float(f"{float(value):.12g}"))
+    """A number as TOML: 12 significant digits when they read back exactly (298 K is
+    24.85 °C, not 24.850000000000023), else every digit."""
+    short = repr(float(f"{float(value):.12g}"))
+    return short if float(short) == float(value) else repr(float(value))
 
 
 #: samples.csv columns that are geometry: the config's keys
@@ -328,6 +358,11 @@ def _plan_sample(name: str, folder: Path, files: list[Path], flags: Mapping[str,
                           "thickness_mm, diameter_mm)")
     if "area_cm2" in geometry and "diameter_mm" in geometry:
         geometry.pop("area_cm2")  # the diameter is the measured value; the area follows
+    for key, value in geometry.items():
+        if value > GEOMETRY_LIMITS[key]:
+            raise ConfigError(f"sample {name!r}: {key} = {value:g} from {source} is not a "
+                              f"pellet's; expected at most {GEOMETRY_LIMITS[key]:g} (check "
+                              "the unit in the key's name)")
     try:
         Geometry.from_mm(**geometry)
     except GeometryError as exc:
