@@ -24,7 +24,7 @@ import xarray as xr
 
 from eis_pipeline.config import AUTO_CIRCUIT, CampaignConfig, FitDefaults, SampleConfig
 from eis_pipeline.exceptions import EisError, FitError
-from eis_pipeline.fitting.batch import fit_spectra
+from eis_pipeline.fitting.batch import CURVES, fit_spectra_results
 from eis_pipeline.fitting.chosen import ChosenFits
 from eis_pipeline.fitting.selection import chosen_fits, fits_by_circuit, select_circuit
 from eis_pipeline.io.registry import read_spectra, sha256_file
@@ -44,7 +44,6 @@ FILES_PER_TASK = 8
 #: even when it is the grain-boundary arc sitting on an intercept, so they are left out.
 PELLET_CANDIDATES = ("bulk-gb-electrode", "bulk-gb-electrode-inductance",
                      "hf-intercept-gb-electrode", "hf-intercept-gb-electrode-no-inductance")
-_FIT_CURVES = ("frequency", "impedance", "impedance_fit", "impedance_residual")
 
 
 @dataclass(frozen=True)
@@ -228,7 +227,7 @@ def _analyse(task: FileTask, spectra: list[xr.Dataset], result: TaskResult) -> T
         return result
     result.failures.extend(failures)
     result.spectra = packed
-    result.fits = fits.drop_vars(_FIT_CURVES)
+    result.fits = fits.drop_vars(CURVES)  # ("auto": the candidates' fits)
     if selection is not None:
         result.selection = selection.assign_coords(spectrum_id=("spectrum", ids))
     result.validation = validation
@@ -250,9 +249,9 @@ def fit_task_spectra(spectra: list[xr.Dataset], settings: FitDefaults, *,
     """
 
     if settings.circuit != AUTO_CIRCUIT:
-        fits = fit_spectra(spectra, circuit=settings.circuit, weighting=settings.weighting,
-                           errors="ignore")
-        return ChosenFits.single(fits), fits, None, []
+        results = fit_spectra_results(spectra, circuit=settings.circuit,
+                                      weighting=settings.weighting, errors="ignore")
+        return ChosenFits.single(results.parameters), results.curves, None, []
 
     selection = select_circuit(spectra, candidates=PELLET_CANDIDATES,
                                weighting=settings.weighting, drt=settings.drt, drts=drts)
