@@ -46,7 +46,7 @@ def test_init_toml_parses_back_into_the_folder_runs_config(tmp_path):
 
 def test_a_sidecar_geometry_out_of_range_is_refused_as_the_config_would(tmp_path):
     root = _folder(tmp_path / "data", "sample,thickness_mm,diameter_mm\npellet,0.6,5000\n")
-    with pytest.raises(ConfigError, match="diameter_mm = 5000 from samples.csv"):
+    with pytest.raises(ConfigError, match=r"diameter_mm = 5000 from samples\.csv"):
         plan_folders([root], base_dir=tmp_path)
 
 
@@ -72,3 +72,11 @@ def test_fit_files_is_a_quick_campaign_with_optional_temperature_and_geometry(tm
     assert dataclasses.replace(s2, temperature=s.temperature, geometry=None,
                                geometry_source="file header", geometry_required=False,
                                name="fit", files=s.files) == s
+
+
+def test_an_error_of_a_config_built_in_code_names_no_config_file(tmp_path):
+    rc_csv(tmp_path / "data" / "pellet" / "p_25C.csv")
+    with pytest.raises(ConfigError) as info:
+        plan_folders([tmp_path / "data"], base_dir=tmp_path)
+    assert str(info.value).startswith("sample 'pellet': no pellet geometry")
+    assert str(ConfigError("bad", "c.toml", 3, "x")) == "c.toml:3: key 'x': bad"
