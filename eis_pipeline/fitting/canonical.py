@@ -18,12 +18,26 @@ from numpy.typing import NDArray
 from eis_pipeline.circuits import compile_circuit
 from eis_pipeline.circuits.canonical import canonical_form
 from eis_pipeline.fitting.engine import BatchFit, CompiledLike, fit_arrays
+from eis_pipeline.fitting.memo import by_identity
 from eis_pipeline.fitting.structure import rename_roles
 from eis_pipeline.fitting.transforms import ParameterSpace
 
 __all__ = ["fit_canonical"]
 
 Roles = Mapping[str, Mapping[str, str]]
+
+
+def _canonical(ast: Any, space: ParameterSpace, roles: Roles | None
+               ) -> tuple[CompiledLike, ParameterSpace, Roles, NDArray[np.intp], bool]:
+    """The canonical circuit, ``space`` and ``roles`` in its order and names, the order
+    (canonical position -> the user's) and whether it is the user's own."""
+    form = canonical_form(ast)
+    order = np.asarray(form.param_order, dtype=np.intp)
+    space_c = ParameterSpace(compile_circuit(form.circuit).param_names,
+                             tuple(space.kinds[i] for i in order), space.fixed[order],
+                             space.fixed_values[order], space.lower[order], space.upper[order])
+    return (compile_circuit(form.circuit), space_c,
+            rename_roles(roles or {}, form.element_names), order, form.is_identity)
 
 
 def fit_canonical(compiled: CompiledLike, frequency: NDArray[np.float64],
@@ -41,17 +55,12 @@ def fit_canonical(compiled: CompiledLike, frequency: NDArray[np.float64],
         return fit_arrays(compiled, frequency, impedance, space=space,
                           initial_guess=initial_guess, roles=roles,
                           bulk_from_intercept=bulk_from_intercept, **options)
-    form = canonical_form(ast)
-    canon = compile_circuit(form.circuit)
-    order = np.asarray(form.param_order, dtype=np.intp)
-    space_c = ParameterSpace(canon.param_names, tuple(space.kinds[i] for i in order),
-                             space.fixed[order], space.fixed_values[order],
-                             space.lower[order], space.upper[order])
+    canon, space_c, roles_c, order, identity = by_identity(
+        "canonical", (compiled, space, roles), lambda: _canonical(ast, space, roles))
     guess = None if initial_guess is None else np.asarray(initial_guess)[..., order]
     fit = fit_arrays(canon, frequency, impedance, space=space_c, initial_guess=guess,
-                     roles=rename_roles(roles or {}, form.element_names),
-                     bulk_from_intercept=bulk_from_intercept, **options)
-    if form.is_identity:
+                     roles=roles_c, bulk_from_intercept=bulk_from_intercept, **options)
+    if identity:
         return fit
     back = np.argsort(order)
     return dataclasses.replace(

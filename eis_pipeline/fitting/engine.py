@@ -29,6 +29,7 @@ from eis_pipeline.fitting.arc_restarts import (
 )
 from eis_pipeline.fitting.bounds import at_bound, row_bounds
 from eis_pipeline.fitting.initial import grid_start, initial_guesses
+from eis_pipeline.fitting.memo import by_identity
 from eis_pipeline.fitting.problem import WEIGHTINGS, CompiledLike, Problem, weights
 from eis_pipeline.fitting.solver import (
     TOLERANCES,
@@ -133,18 +134,16 @@ def _arc_swap(params: Array, cov: Array, corr: Array, stderr: Array,
 
 #: Longest step of the solver in internal coordinates (a factor e^3 for a log parameter).
 MAX_STEP = 3.0
-#: (space, roles, plan) by (id(space), id(roles)): a CircuitModel fits with the same two
-#: objects every time; holding them keeps the ids valid.
-_SWAP_PLANS: dict[tuple[int, int], tuple[Any, Any, tuple[list[int], list[int]] | None]] = {}
 
 
 def _swap_plan(space: ParameterSpace, roles: Mapping[str, Mapping[str, str]]
                ) -> tuple[list[int], list[int]] | None:
     """Indices (R, Q, n) of the bulk and grain-boundary arcs when they may be exchanged."""
-    key = (id(space), id(roles))
-    hit = _SWAP_PLANS.get(key)
-    if hit is not None and hit[0] is space and hit[1] is roles:
-        return hit[2]
+    return by_identity("swap plan", (space, roles), lambda: _make_swap_plan(space, roles))
+
+
+def _make_swap_plan(space: ParameterSpace, roles: Mapping[str, Mapping[str, str]]
+                    ) -> tuple[list[int], list[int]] | None:
     index = {n: i for i, n in enumerate(space.names)}
 
     def arc(role: Mapping[str, str]) -> list[int] | None:
@@ -160,9 +159,6 @@ def _swap_plan(space: ParameterSpace, roles: Mapping[str, Mapping[str, str]]
             getattr(space, attr)[ib].tobytes() == getattr(space, attr)[ig].tobytes()
             for attr in ("fixed", "fixed_values", "lower", "upper")):
         plan = (ib, ig)
-    if len(_SWAP_PLANS) >= 64:
-        _SWAP_PLANS.pop(next(iter(_SWAP_PLANS)))
-    _SWAP_PLANS[key] = (space, roles, plan)
     return plan
 
 
@@ -277,23 +273,32 @@ def _arc_search(best: SolverResult, messages: list[str], table: ArcTable,
 AGREE_RTOL = 1e-3
 
 
+def _circuit_arcs(compiled: CompiledLike, space: ParameterSpace
+                  ) -> tuple[Any, ArcTable | None, NDArray[np.bool_]]:
+    """The circuit's series terms, arc table and watched parameters (None, None and all
+    False for a circuit without a tree or of another shape)."""
+    ast = getattr(compiled, "ast", None)
+    terms = series_terms(ast) if ast is not None else None
+    table = arc_table(terms, compiled.param_names)
+    return terms, table, watched(space, table)
+
+
 def _rank_starts(problem: Problem, space: ParameterSpace, u0: Array, s: int, k: int) -> Array:
     """The rows ``u0`` (S k, Pf) reordered so that each spectrum's starts go by increasing
     initial cost (ties and non-finite costs keep their order)."""
-    u = u0.reshape(s, k, -1)
-    cost = np.empty((s, k))
-    data = problem.data
-    for j in range(k):
-        z = problem.model(space.to_natural(u[:, j]))
-        with np.errstate(invalid="ignore", over="ignore"):
-            r2 = (((z.real - data.real) * problem.inv_wr) ** 2
-                  + ((z.imag - data.imag) * problem.inv_wi) ** 2)
-        c = np.where(np.isfinite(z), r2, 0.0).sum(axis=1)
-        cost[:, j] = np.where(np.isfinite(c) & np.isfinite(z).any(axis=1), c, np.inf)
+    spec = np.repeat(np.arange(s), k)
+    z = problem.model(space.to_natural(u0), spec).reshape(s, k, -1)   # every start at once
+    data = problem.data[:, None]
+    with np.errstate(invalid="ignore", over="ignore"):
+        r2 = (((z.real - data.real) * problem.inv_wr[:, None]) ** 2
+              + ((z.imag - data.imag) * problem.inv_wi[:, None]) ** 2)
+    finite = np.isfinite(z)
+    c = np.where(finite, r2, 0.0).sum(axis=2)
+    cost = np.where(np.isfinite(c) & finite.any(axis=2), c, np.inf)
     order = np.argsort(cost, axis=1, kind="stable")
-    if (order == np.arange(k)[None, :]).all():
+    if (order == np.arange(k)).all():
         return u0
-    return np.take_along_axis(u, order[:, :, None], axis=1).reshape(s * k, -1)
+    return np.take_along_axis(u0.reshape(s, k, -1), order[:, :, None], axis=1).reshape(s * k, -1)
 
 
 def _solve_part(problem: Problem, u0: Array, lo: Array, hi: Array, floor: Array,
@@ -421,8 +426,8 @@ def fit_arrays(
         bad = int(np.flatnonzero(2 * n_points < pf)[0])
         raise FitError(f"spectrum {bad} has {int(n_points[bad])} points: too few to fit "
                        f"{pf} free parameters (need at least {(pf + 1) // 2})")
-    ast = getattr(compiled, "ast", None)
-    terms = series_terms(ast) if ast is not None else None
+    terms, table, watch = by_identity("arcs", (compiled, space),
+                                      lambda: _circuit_arcs(compiled, space))
     starts = _starting_points(initial_guess, frequency, impedance, names, roles,
                               bulk_from_intercept, terms)
     s, k, p = starts.shape
@@ -434,8 +439,6 @@ def fit_arrays(
                     hi[:, None]).reshape(s * k, -1)
     floor = problem.cost_floor()
     options = {"max_nfev": max_nfev, "max_step": MAX_STEP, **(solver_options or {})}
-    table = arc_table(terms, names)
-    watch = watched(space, table)
     # arcs the time constants do not map onto the circuit's unambiguously: always search
     ambiguous = table is not None and table.ambiguous and initial_guess is None
     ranked = 0   # evaluations spent ranking the starts (counted in nfev)

@@ -13,9 +13,11 @@ True
 
 from __future__ import annotations
 
+import pickle
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -114,9 +116,10 @@ class ResolvedCircuit:
     start_intercept: bool = False
 
 
+@lru_cache(maxsize=256)
 def resolve_circuit(circuit: str) -> ResolvedCircuit:
     """Compile a circuit string or preset name; attach the preset's roles when it is one,
-    else the roles of its structure.
+    else the roles of its structure (cached: the result is immutable).
 
     A custom string identical (after normalisation) to a preset's circuit is that preset.
     """
@@ -211,6 +214,10 @@ class CircuitModel:
     #: the constructor's arguments, as scikit-learn's ``get_params`` reports them
     _PARAMS = ("circuit", "weighting", "initial_guess", "constants", "bounds", "max_nfev")
 
+    #: The last :meth:`_setup`'s arguments and result (class defaults: nothing yet).
+    _setup_key: Any = None
+    _setup_value: Any = None
+
     def __init__(self, circuit: str, weighting: str = "modulus",
                  initial_guess: Mapping[str, float] | Sequence[float] | None = None,
                  constants: Mapping[str, float] | None = None,
@@ -244,11 +251,22 @@ class CircuitModel:
         if self.weighting not in WEIGHTINGS:
             raise FitError(f"unknown weighting {self.weighting!r}; expected one of "
                            f"{', '.join(WEIGHTINGS)}")
-        resolved = resolve_circuit(self.circuit)
-        c = resolved.compiled
-        space = ParameterSpace.build(c.param_names, c.param_kinds, dict(self.constants or {}),
-                                     expand_bounds(c.param_names, dict(self.bounds or {})))
-        return resolved, space, guess_vector(self.initial_guess, c.param_names, space)
+        # the same circuit, constants and bounds as the last fit: the same objects, so the
+        # invariants the engine derives from them are looked up, not recomputed (fitting.memo)
+        try:   # exact bytes of the user's values, whatever their types
+            key: Any = (self.circuit, pickle.dumps((self.constants, self.bounds)))
+        except Exception:   # an unpicklable value: no reuse
+            key = None
+        if key is None or self._setup_key != key:
+            resolved = resolve_circuit(self.circuit)
+            c = resolved.compiled
+            space = ParameterSpace.build(c.param_names, c.param_kinds,
+                                         dict(self.constants or {}),
+                                         expand_bounds(c.param_names, dict(self.bounds or {})))
+            self._setup_key, self._setup_value = key, (resolved, space)
+        resolved, space = self._setup_value
+        return resolved, space, guess_vector(self.initial_guess, resolved.compiled.param_names,
+                                             space)
 
     def __repr__(self) -> str:
         return f"CircuitModel({self.circuit!r}, weighting={self.weighting!r})"

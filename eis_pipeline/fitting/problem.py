@@ -263,14 +263,21 @@ class Problem:
         return np.asarray(self.data + (residuals[:, :n] * self.w_re
                                        + 1j * (residuals[:, n:] * self.w_im)))
 
-    def model(self, params: Array) -> CArray:
-        """Z for natural parameters (S, P) at every spectrum's own grid, NaN-padded."""
+    def model(self, params: Array, spec: NDArray[np.intp] | None = None) -> CArray:
+        """Z for natural parameters (R, P) at the grid of spectrum ``spec[row]`` (default:
+        row i is spectrum i), NaN-padded."""
+        if self.simple:   # one grid, no padding
+            return np.asarray(self.compiled.impedance(params, self.grids[0]))
+        if spec is None:
+            spec = np.arange(params.shape[0])
         if self.per_row:
-            z = self.compiled.impedance(params, FrequencyGrid(self.filled))
-            return np.where(np.isfinite(self.inv_wr) & (self.inv_wr > 0), z, np.nan + 0j)
+            z = self.compiled.impedance(params, FrequencyGrid(self.filled[spec]))
+            valid = np.isfinite(self.inv_wr[spec]) & (self.inv_wr[spec] > 0)
+            return np.where(valid, z, np.nan + 0j)
         out = np.full((params.shape[0], self.n), np.nan + 0j)
+        group = self.group[spec]
         for g, grid in enumerate(self.grids):
-            sel = np.flatnonzero(self.group == g)
+            sel = np.flatnonzero(group == g)
             if sel.size:
                 out[sel, :self.sizes[g]] = self.compiled.impedance(params[sel], grid)
         return out
