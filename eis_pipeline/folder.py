@@ -37,6 +37,7 @@ from pathlib import Path
 from eis_pipeline.config import CampaignConfig
 from eis_pipeline.config.files import QuickSample, quick_campaign
 from eis_pipeline.config.schema import (
+    DEFAULT_CIRCUIT,
     GEOMETRY_KEYS,
     GEOMETRY_LIMITS,
     FitDefaults,
@@ -57,7 +58,6 @@ __all__ = [
 ]
 
 SIDECAR = "samples.csv"
-DEFAULT_CIRCUIT = "auto"
 ROOM_TEMPERATURE_C = 25.0
 
 # Linear-time patterns (no nested quantifiers). A number may not continue a word or another

@@ -21,6 +21,7 @@ from eis_pipeline.conventions import validate_spectrum
 from eis_pipeline.exceptions import ConvergenceWarning, EisError, FitError, SpectrumError
 from eis_pipeline.fitting.bounds import expand_bounds
 from eis_pipeline.fitting.canonical import fit_canonical
+from eis_pipeline.fitting.chain import chain_fits
 from eis_pipeline.fitting.engine import WEIGHTINGS, BatchFit
 from eis_pipeline.fitting.model import guess_vector, resolve_circuit
 from eis_pipeline.fitting.solver import STATUS_MESSAGES, Status
@@ -70,8 +71,6 @@ def _temperature(ds: xr.Dataset) -> float:
 def _chained(fit: BatchFit, spectra: Sequence[xr.Dataset], f: NDArray[np.float64],
              z: NDArray[np.complex128], fit_from: Any) -> BatchFit:
     """``fit`` improved by warm starts along the temperatures of ``spectra``."""
-    from eis_pipeline.fitting.chain import chain_fits
-
     temps = np.array([_temperature(ds) for ds in spectra])
     if not np.isfinite(temps).all():
         bad = int(np.flatnonzero(~np.isfinite(temps))[0])
