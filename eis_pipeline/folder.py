@@ -42,6 +42,7 @@ from eis_pipeline.config.schema import (
     GEOMETRY_LIMITS,
     FitDefaults,
     TemperatureSource,
+    TemperatureSourceKind,
 )
 from eis_pipeline.conventions import ZERO_CELSIUS_K
 from eis_pipeline.exceptions import ConfigError, EisError, GeometryError
@@ -121,7 +122,7 @@ class SamplePlan:
     name: str
     folder: Path
     files: list[FilePlan]
-    temperature_kind: str  # "table", "column" or "metadata"
+    temperature_kind: TemperatureSourceKind  # "table", "column" or "metadata"
     geometry: dict[str, float]
     geometry_source: str
     synthesis: dict[str, float | str] = field(default_factory=dict)
@@ -300,11 +301,11 @@ def _file_temperature(path: Path, root: Path) -> tuple[float | None, str]:
     return None, first_reason
 
 
-def _from_file(path: Path) -> tuple[str | None, dict[str, float]]:
+def _from_file(path: Path) -> tuple[TemperatureSourceKind | None, dict[str, float]]:
     """(temperature kind the file supports, header geometry in mm) from reading it."""
 
     ds = read_spectra(path)[0]
-    kind = "column" if "temperature" in ds else (
+    kind: TemperatureSourceKind | None = "column" if "temperature" in ds else (
         "metadata" if "temperature_K" in ds.attrs else None)
     geometry = Geometry.from_attrs(ds.attrs)
     return kind, {} if geometry is None else geometry.config_keys()
@@ -318,11 +319,12 @@ def _plan_sample(name: str, folder: Path, files: list[Path], flags: Mapping[str,
         plans.append(FilePlan(p, detect_format(p).name, kelvin, reason))
     warnings = [f"{f.path.name}: {w}" for f in plans if f.temperature_K is not None
                 for w in [implausible_temperature(f.temperature_K)] if w]
-    header_kind: str | None = None
+    header_kind: TemperatureSourceKind | None = None
     header_geometry: dict[str, float] = {}
     named = [f for f in plans if f.temperature_K is not None]
     if len(named) < len(plans) or not (flags or sidecar):
         header_kind, header_geometry = _from_file(plans[0].path)
+    kind: TemperatureSourceKind
     if len(named) == len(plans):
         kind = "table"
         seen = [f.path.name for f in plans]
