@@ -196,9 +196,14 @@ def fit_spectra(
     >>> np.round(fits["value"].sel(param="R1").values, 6).tolist()
     [50.0]
     """
-    return _fit(spectra, circuit, weighting, initial_guess, constants, bounds, errors,
-                max_nfev, f_min_hz=f_min_hz, f_max_hz=f_max_hz, mask=mask,
-                chain=chain).to_dataset()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        results = fit_spectra_results(spectra, circuit, weighting, initial_guess, constants,
+                                      bounds, errors, max_nfev, f_min_hz=f_min_hz,
+                                      f_max_hz=f_max_hz, mask=mask, chain=chain)
+    for w in caught:   # said again from here, so that they point at this function's caller
+        warnings.warn(w.message, w.category, stacklevel=2)
+    return results.to_dataset()
 
 
 def fit_spectra_results(
@@ -229,25 +234,6 @@ def fit_spectra_results(
     >>> sorted(results.parameters.dims), results.curve(0).sizes["frequency"]
     (['param', 'param_j', 'spectrum'], 31)
     """
-    return _fit(spectra, circuit, weighting, initial_guess, constants, bounds, errors,
-                max_nfev, f_min_hz=f_min_hz, f_max_hz=f_max_hz, mask=mask, chain=chain)
-
-
-def _fit(
-    spectra: Sequence[xr.Dataset] | xr.Dataset,
-    circuit: str = "bulk-gb-electrode",
-    weighting: str = "modulus",
-    initial_guess: Mapping[str, float] | Sequence[float] | None = None,
-    constants: Mapping[str, float] | None = None,
-    bounds: Bounds | None = None,
-    errors: Literal["raise", "ignore"] = "raise",
-    max_nfev: int | None = None,
-    *,
-    f_min_hz: float | None = None,
-    f_max_hz: float | None = None,
-    mask: Any = None,
-    chain: Literal["temperature"] | None = None,
-) -> SpectraFitResults:
     if errors not in ("raise", "ignore"):
         raise FitError(f"errors must be 'raise' or 'ignore', got {errors!r}")
     if weighting not in WEIGHTINGS:
@@ -341,7 +327,7 @@ def _fit(
     bad = int(np.count_nonzero(status[ok] != Status.CONVERGED))
     if bad:
         warnings.warn(f"{bad} of {ok.size} fits of {circuit} did not converge; see the "
-                      "'status' and 'message' variables", ConvergenceWarning, stacklevel=3)
+                      "'status' and 'message' variables", ConvergenceWarning, stacklevel=2)
 
     units = list(c.param_units)
     ds = xr.Dataset(
