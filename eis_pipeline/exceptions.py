@@ -146,12 +146,13 @@ class ConfigError(EisError, ValueError):
         self.line = line
         self.key = key
         self.reason = message
-        where = self.path or "<config>"
+        # a config built in code (a folder run, `fit FILES`) has no file to name
+        where = self.path or ("<config>" if line is not None else "")
         if line is not None:
             where = f"{where}:{line}"
         if key is not None:
-            where = f"{where}: key {key!r}"
-        super().__init__(f"{where}: {message}")
+            where = f"{where}: key {key!r}" if where else f"key {key!r}"
+        super().__init__(f"{where}: {message}" if where else message)
 
     def __reduce__(self) -> tuple[type, tuple[str, str | None, int | None, str | None]]:
         return type(self), (self.reason, self.path, self.line, self.key)

@@ -1,6 +1,7 @@
 """Campaigns from folders: what ``eis-pipeline run DIR`` and ``eis-pipeline init DIR`` infer.
 
-A folder run is a config run whose config is written by this module. :func:`plan_folders`
+A folder run is a quick campaign (:func:`eis_pipeline.config.files.quick_campaign`, as
+``eis-pipeline fit FILES``) of what this module infers. :func:`plan_folders`
 looks at the folders and decides, printing its reasons (:meth:`FolderPlan.describe`):
 
 - **Samples.** Each subfolder of ``DIR`` holding impedance files (at any depth) is a sample
@@ -16,9 +17,9 @@ looks at the folders and decides, printing its reasons (:meth:`FolderPlan.descri
   synthesis parameter); the header of the sample's first file (e.g. Novocontrol's
   ``Diameter[mm]``/``Thickness[mm]``).
 
-:meth:`FolderPlan.to_toml` writes the equivalent campaign config, commented, so that
-``run DIR`` and ``run CONFIG`` (with the config from ``init DIR``) are the same run: the
-folder run parses that very text.
+:meth:`FolderPlan.config` is that campaign; :meth:`FolderPlan.to_toml` writes it as a
+commented config that parses back into the same objects, so that ``run DIR`` and ``run
+CONFIG`` (with the config from ``init DIR``) are the same run.
 """
 
 from __future__ import annotations
@@ -30,11 +31,19 @@ import math
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from eis_pipeline.config import CampaignConfig, parse_config
-from eis_pipeline.config.schema import GEOMETRY_KEYS
+from eis_pipeline.config import CampaignConfig
+from eis_pipeline.config.files import QuickSample, quick_campaign
+from eis_pipeline.config.schema import (
+    DEFAULT_CIRCUIT,
+    GEOMETRY_KEYS,
+    GEOMETRY_LIMITS,
+    FitDefaults,
+    TemperatureSource,
+    TemperatureSourceKind,
+)
 from eis_pipeline.conventions import ZERO_CELSIUS_K
 from eis_pipeline.exceptions import ConfigError, EisError, GeometryError
 from eis_pipeline.io.registry import detect_format, importers, read_spectra
@@ -50,7 +59,6 @@ __all__ = [
 ]
 
 SIDECAR = "samples.csv"
-DEFAULT_CIRCUIT = "auto"
 ROOM_TEMPERATURE_C = 25.0
 
 # Linear-time patterns (no nested quantifiers). A number may not continue a word or another
@@ -114,7 +122,7 @@ class SamplePlan:
     name: str
     folder: Path
     files: list[FilePlan]
-    temperature_kind: str  # "table", "column" or "metadata"
+    temperature_kind: TemperatureSourceKind  # "table", "column" or "metadata"
     geometry: dict[str, float]
     geometry_source: str
     synthesis: dict[str, float | str] = field(default_factory=dict)
@@ -148,10 +156,28 @@ class FolderPlan:
             out.append(f"  skipped {path}: {reason}")
         return "\n".join(out)
 
+    def config(self) -> CampaignConfig:
+        """The campaign the folder run runs (:func:`~eis_pipeline.config.files.
+        quick_campaign`, as ``eis-pipeline fit``), each sample saying where its geometry
+        came from; :meth:`to_toml` writes it as a config that parses back into it."""
+        samples = []
+        for s in self.samples:
+            temperature = (TemperatureSource("table", table_K={
+                f.path.name: f.temperature_K for f in s.files  # type: ignore[misc]
+            }) if s.temperature_kind == "table" else TemperatureSource(s.temperature_kind))
+            samples.append(QuickSample(
+                s.name, [f.path for f in s.files], temperature=temperature,
+                geometry=Geometry.from_mm(**s.geometry), geometry_source=s.geometry_source,
+                geometry_required=True, synthesis=s.synthesis))
+        return quick_campaign(samples, FitDefaults(circuit=DEFAULT_CIRCUIT), name=self.name,
+                              output=self.output, base_dir=self.base_dir, plots=True)
+
     def to_toml(self, config_dir: Path | None = None) -> str:
-        """The equivalent campaign config, commented; paths relative to ``config_dir``
-        (default: :attr:`base_dir`), the folder the config will be saved in."""
+        """:meth:`config` as a campaign config, commented (where each value came from);
+        paths relative to ``config_dir`` (default: :attr:`base_dir`), the folder the config
+        will be saved in."""
         where = (config_dir or self.base_dir).resolve()
+        cfg = self.config()
 
         def rel(p: Path) -> str:
             return Path(os.path.relpath(p.resolve(), where)).as_posix()
@@ -160,45 +186,50 @@ class FolderPlan:
         lines = ["# Campaign config written by `eis-pipeline init`: edit and keep it.",
                  "# Paths are relative to this file's folder. Every inferred value says where",
                  "# it came from; check geometry and temperatures before trusting results.",
-                 "", "[campaign]", f"name = {q(self.name)}", f"output = {q(self.output)}", "",
-                 "[defaults]",
+                 "", "[campaign]", f"name = {q(cfg.name)}", f"output = {q(rel(cfg.output))}",
+                 "", "[defaults]",
                  '# "auto" picks the preset per spectrum by information criterion;',
                  "# `eis-pipeline circuits` lists presets.",
-                 f"circuit = {q(DEFAULT_CIRCUIT)}"]
-        for s in self.samples:
+                 f"circuit = {q(cfg.defaults.circuit)}"]
+        for plan, s in zip(self.samples, cfg.samples, strict=True):
+            importer = {f.path.resolve(): f.importer for f in plan.files}
             lines += ["", "[[samples]]", f"name = {q(s.name)}",
-                      f"# {len(s.files)} file(s) in {rel(s.folder)}", "files = ["]
-            lines += [f"    {q(glob.escape(rel(f.path)))},  # {f.importer}" for f in s.files]
+                      f"# {len(s.paths)} file(s) in {rel(plan.folder)}", "files = ["]
+            lines += [f"    {q(glob.escape(rel(p)))},  # {importer[p]}" for p in s.paths]
             lines.append("]")
-            if s.temperature_kind == "table":
-                lines.append("# temperatures read from the file and folder names")
-                lines.append("temperature = {from = \"table\", celsius = {" + ", ".join(
-                    f"{q(f.path.name)} = {_num(f.temperature_K - ZERO_CELSIUS_K)}"  # type: ignore[operator]
-                    for f in s.files) + "}}")
-            else:
-                lines.append(f"# temperatures read from each file ({s.temperature_kind})")
-                lines.append(f"temperature = {{from = {q(s.temperature_kind)}}}")
+            lines += _temperature_toml(s.temperature)
             lines.append(f"# geometry: {s.geometry_source}")
-            lines += [f"{k} = {_num(v)}" for k, v in s.geometry.items()]
-            lines += [f"# warning: {w}" for w in s.warnings]
+            if s.geometry is not None:
+                lines += [f"{k} = {_num(v)}" for k, v in s.geometry.config_keys().items()
+                          if v or "stderr" not in k]
+            lines += [f"# warning: {w}" for w in plan.warnings]
             if s.synthesis:
                 lines.append("[samples.synthesis]")
                 lines += [f"{k} = {_num(v) if isinstance(v, float) else q(v)}"
                           for k, v in s.synthesis.items()]
         return "\n".join(lines) + "\n"
 
-    def config(self) -> CampaignConfig:
-        """The campaign config of :meth:`to_toml`, parsed (the folder run uses exactly this),
-        each sample saying where its geometry came from."""
-        cfg = parse_config(self.to_toml(), base_dir=self.base_dir)
-        sources = {s.name: s.geometry_source for s in self.samples}
-        return replace(cfg, samples=tuple(replace(s, geometry_source=sources[s.name])
-                                          for s in cfg.samples))
+
+def _temperature_toml(source: TemperatureSource) -> list[str]:
+    """A sample's ``temperature`` key: a table in °C when every value reads back exactly,
+    else in K."""
+    if source.kind != "table":
+        return [f"# temperatures read from each file ({source.kind})",
+                f"temperature = {{from = {json.dumps(source.kind)}}}"]
+    celsius = {k: _num(v - ZERO_CELSIUS_K) for k, v in source.table_K.items()}
+    exact = all(float(c) + ZERO_CELSIUS_K == source.table_K[k] for k, c in celsius.items())
+    unit, values = ("celsius", celsius) if exact else (
+        "kelvin", {k: _num(v) for k, v in source.table_K.items()})
+    return ["# temperatures read from the file and folder names",
+            f"temperature = {{from = \"table\", {unit} = {{"
+            + ", ".join(f"{json.dumps(k)} = {v}" for k, v in values.items()) + "}}"]
 
 
 def _num(value: float) -> str:
-    # 12 significant digits: 298 K is 24.85 °C, not 24.850000000000023
-    return repr(float(f"{float(value):.12g}"))
+    """A number as TOML: 12 significant digits when they read back exactly (298 K is
+    24.85 °C, not 24.850000000000023), else every digit."""
+    short = repr(float(f"{float(value):.12g}"))
+    return short if float(short) == float(value) else repr(float(value))
 
 
 #: samples.csv columns that are geometry: the config's keys
@@ -270,11 +301,11 @@ def _file_temperature(path: Path, root: Path) -> tuple[float | None, str]:
     return None, first_reason
 
 
-def _from_file(path: Path) -> tuple[str | None, dict[str, float]]:
+def _from_file(path: Path) -> tuple[TemperatureSourceKind | None, dict[str, float]]:
     """(temperature kind the file supports, header geometry in mm) from reading it."""
 
     ds = read_spectra(path)[0]
-    kind = "column" if "temperature" in ds else (
+    kind: TemperatureSourceKind | None = "column" if "temperature" in ds else (
         "metadata" if "temperature_K" in ds.attrs else None)
     geometry = Geometry.from_attrs(ds.attrs)
     return kind, {} if geometry is None else geometry.config_keys()
@@ -288,11 +319,12 @@ def _plan_sample(name: str, folder: Path, files: list[Path], flags: Mapping[str,
         plans.append(FilePlan(p, detect_format(p).name, kelvin, reason))
     warnings = [f"{f.path.name}: {w}" for f in plans if f.temperature_K is not None
                 for w in [implausible_temperature(f.temperature_K)] if w]
-    header_kind: str | None = None
+    header_kind: TemperatureSourceKind | None = None
     header_geometry: dict[str, float] = {}
     named = [f for f in plans if f.temperature_K is not None]
     if len(named) < len(plans) or not (flags or sidecar):
         header_kind, header_geometry = _from_file(plans[0].path)
+    kind: TemperatureSourceKind
     if len(named) == len(plans):
         kind = "table"
         seen = [f.path.name for f in plans]
@@ -328,6 +360,11 @@ def _plan_sample(name: str, folder: Path, files: list[Path], flags: Mapping[str,
                           "thickness_mm, diameter_mm)")
     if "area_cm2" in geometry and "diameter_mm" in geometry:
         geometry.pop("area_cm2")  # the diameter is the measured value; the area follows
+    for key, value in geometry.items():
+        if value > GEOMETRY_LIMITS[key]:
+            raise ConfigError(f"sample {name!r}: {key} = {value:g} from {source} is not a "
+                              f"pellet's; expected at most {GEOMETRY_LIMITS[key]:g} (check "
+                              "the unit in the key's name)")
     try:
         Geometry.from_mm(**geometry)
     except GeometryError as exc:

@@ -28,7 +28,7 @@ import xarray as xr
 
 from eis_pipeline.config import CampaignConfig, SampleConfig, load_config
 from eis_pipeline.exceptions import EisError, GeometryError, OutputError
-from eis_pipeline.fitting.combined import split_fits
+from eis_pipeline.fitting.chosen import ChosenFits
 from eis_pipeline.io.atomic import remove_stale_temps
 from eis_pipeline.io.hdf5 import ResultsWriter, read_results
 from eis_pipeline.io.hdf5.errors import ResultsError
@@ -113,10 +113,11 @@ def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult],
     if spectra is None:
         return parts.tree(failures)
     groups["spectra"] = spectra
-    fits = None
+    fits = chosen = None
     with stage("assemble fit"):
-        fits = stack([r.fits for r in ordered])
-    if fits is None:  # spectra come only with fits; nothing to analyse otherwise
+        chosen = ChosenFits.concat([r.fits for r in ordered])
+        fits = None if chosen is None else chosen.table()
+    if fits is None or chosen is None:  # spectra come only with fits: nothing to analyse
         return parts.tree(failures)
     groups["fit"] = fits
     for group in ("validation", "drt", "selection"):
@@ -149,7 +150,7 @@ def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult],
     with stage("conductivity"):
         # One physics pass per circuit ("auto" mixes them), rows put back in spectrum order.
         cond_parts = [conductivity(group, geometry=geometry)
-                      for group in split_fits(fits).values()]
+                      for group in chosen.groups.values()]
         stacked = stack(cond_parts, renumber=False)
         if stacked is not None:
             groups["conductivity"] = stacked.sortby("spectrum")

@@ -24,8 +24,8 @@ import xarray as xr
 
 from eis_pipeline.config import AUTO_CIRCUIT, CampaignConfig, FitDefaults, SampleConfig
 from eis_pipeline.exceptions import EisError, FitError
-from eis_pipeline.fitting.batch import fit_spectra
-from eis_pipeline.fitting.combined import combine_fits
+from eis_pipeline.fitting.batch import CURVES, fit_spectra_results
+from eis_pipeline.fitting.chosen import ChosenFits
 from eis_pipeline.fitting.selection import chosen_fits, fits_by_circuit, select_circuit
 from eis_pipeline.io.registry import read_spectra, sha256_file
 from eis_pipeline.packing import concat_packed, pack_spectra
@@ -44,7 +44,6 @@ FILES_PER_TASK = 8
 #: even when it is the grain-boundary arc sitting on an intercept, so they are left out.
 PELLET_CANDIDATES = ("bulk-gb-electrode", "bulk-gb-electrode-inductance",
                      "hf-intercept-gb-electrode", "hf-intercept-gb-electrode-no-inductance")
-_FIT_CURVES = ("frequency", "impedance", "impedance_fit", "impedance_residual")
 
 
 @dataclass(frozen=True)
@@ -71,7 +70,8 @@ class TaskResult:
 
     sample: str
     spectra: xr.Dataset | None = None
-    fits: xr.Dataset | None = None
+    #: the fit of each spectrum with its circuit (the stored table: :meth:`ChosenFits.table`)
+    fits: ChosenFits | None = None
     validation: xr.Dataset | None = None
     drt: xr.Dataset | None = None
     selection: xr.Dataset | None = None
@@ -207,10 +207,9 @@ def _analyse(task: FileTask, spectra: list[xr.Dataset], result: TaskResult) -> T
                 spectra = [spectra[i] for i in kept]
                 drts = None if drts is None else [drts[i] for i in kept]
             ids = [ds.attrs["spectrum_id"] for ds in spectra]
-            fits = fits.assign_coords(
-                spectrum_id=("spectrum", ids),
-                source_sha256=("spectrum", [ds.attrs["source_sha256"] for ds in spectra]))
-            fits.attrs["settings_hash"] = task.settings_hash
+            fits = fits.assign_per_spectrum(
+                spectrum_id=ids, source_sha256=[ds.attrs["source_sha256"] for ds in spectra]
+            ).assign_attrs(settings_hash=task.settings_hash)
             # One array per variable for the parent to write (no dataset per spectrum).
             packed = pack_spectra(spectra, extra={
                 "impedance_fit": (curves["impedance_fit"].values,
@@ -228,7 +227,7 @@ def _analyse(task: FileTask, spectra: list[xr.Dataset], result: TaskResult) -> T
         return result
     result.failures.extend(failures)
     result.spectra = packed
-    result.fits = fits.drop_vars([v for v in _FIT_CURVES if v in fits.variables])
+    result.fits = fits.drop_vars(CURVES)  # ("auto": the candidates' fits)
     if selection is not None:
         result.selection = selection.assign_coords(spectrum_id=("spectrum", ids))
     result.validation = validation
@@ -238,11 +237,11 @@ def _analyse(task: FileTask, spectra: list[xr.Dataset], result: TaskResult) -> T
 
 def fit_task_spectra(spectra: list[xr.Dataset], settings: FitDefaults, *,
                      drts: Sequence[DrtResult | None] | None = None
-                     ) -> tuple[xr.Dataset, xr.Dataset, xr.Dataset | None, list[int]]:
+                     ) -> tuple[ChosenFits, xr.Dataset, xr.Dataset | None, list[int]]:
     """Fit the spectra with the configured circuit, or choose one per spectrum ("auto").
 
-    Returns the fits dataset (for "auto" the combined one of :mod:`eis_pipeline.fitting.
-    combined`), a dataset with the fitted curves in input order, and the selection evidence
+    Returns each spectrum's fit with its circuit (:class:`~eis_pipeline.fitting.chosen.
+    ChosenFits`), a dataset with the fitted curves in input order, and the selection evidence
     (None for a fixed circuit), and the positions of the spectra nothing could be fitted to
     ("auto"; left out of the other three). ``drts`` are the spectra's DRTs if already
     computed (one per spectrum, :func:`eis_pipeline.validation.tables.compute_drts`), used
@@ -252,9 +251,10 @@ def fit_task_spectra(spectra: list[xr.Dataset], settings: FitDefaults, *,
     chain: Literal["temperature"] | None = \
         "temperature" if settings.chain == "temperature" else None
     if settings.circuit != AUTO_CIRCUIT:
-        fits = fit_spectra(spectra, circuit=settings.circuit, weighting=settings.weighting,
-                           errors="ignore", chain=chain)
-        return fits, fits, None, []
+        results = fit_spectra_results(spectra, circuit=settings.circuit,
+                                      weighting=settings.weighting, errors="ignore",
+                                      chain=chain)
+        return ChosenFits.single(results.parameters), results.curves, None, []
 
     selection = select_circuit(spectra, candidates=PELLET_CANDIDATES,
                                weighting=settings.weighting, drt=settings.drt, drts=drts,
@@ -264,8 +264,8 @@ def fit_task_spectra(spectra: list[xr.Dataset], settings: FitDefaults, *,
         if len(unfit) == len(spectra):
             raise FitError("no candidate circuit could be fitted to any spectrum")
         selection = _without(selection, unfit)
-    fits = combine_fits(fits_by_circuit(selection))
-    return fits, chosen_fits(selection), selection.evidence, unfit
+    chosen = ChosenFits(fits_by_circuit(selection), auto=True)
+    return chosen, chosen_fits(selection), selection.evidence, unfit
 
 
 def _without(selection: SelectionResult, rows: Sequence[int]) -> SelectionResult:
@@ -291,7 +291,8 @@ def _one_by_one(task: FileTask, spectra: list[xr.Dataset], result: TaskResult
     for part in parts:
         result.failures.extend(part.failures)
     result.spectra = concat_packed([p.spectra for p in parts])
-    for group in ("fits", "validation", "drt", "selection"):
+    result.fits = ChosenFits.concat([p.fits for p in parts])
+    for group in ("validation", "drt", "selection"):
         setattr(result, group, stack([getattr(p, group) for p in parts]))
     return result
 
@@ -366,7 +367,7 @@ def reusable_results(config: CampaignConfig, previous: xr.DataTree
                 continue   # named otherwise now (a file of the same name was added): refit
             result = TaskResult(sample.name)
             result.spectra = packed.isel(spectrum=[spectrum_row[i] for i in ids])
-            result.fits = fits.isel(spectrum=rows)
+            result.fits = ChosenFits.from_table(fits.isel(spectrum=rows))
             for group in ("validation", "drt", "selection"):
                 if group in node.children:
                     setattr(result, group, node[group].ds.isel(spectrum=rows))

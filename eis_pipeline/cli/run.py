@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from eis_pipeline.cli.options import geometry_options
-from eis_pipeline.cli.report import report_command_line
+from eis_pipeline.cli.report import check_report_output, report_command_line
 from eis_pipeline.config import CampaignConfig, load_config
 from eis_pipeline.exceptions import EisError
 from eis_pipeline.fitting import compiled_lm
@@ -145,8 +145,6 @@ def run(sources: tuple[Path, ...], output: Path | None, geometry: dict[str, floa
         click.echo(compiled_lm.COMPILING_NOTE, err=True)
     try:
         if html_report:   # refused before hours of fitting, not after
-            from eis_pipeline.cli.report import check_report_output
-
             check_report_output(out.with_suffix(".html"),
                                 [out, *(p for s in cfg.samples for p in s.paths)])
         tree = run_campaign(cfg, output=out, jobs=jobs, scheduler=scheduler, resume=resume,

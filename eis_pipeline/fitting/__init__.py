@@ -8,14 +8,15 @@ Modules: :mod:`~eis_pipeline.fitting.solver` (batched Levenberg–Marquardt),
 :mod:`~eis_pipeline.fitting.statistics` (covariance, χ², AIC, BIC),
 :mod:`~eis_pipeline.fitting.engine` (weighting, multi-start, arc order),
 :mod:`~eis_pipeline.fitting.model` (:class:`CircuitModel`),
-:mod:`~eis_pipeline.fitting.batch` (:func:`fit_spectra`) and
+:mod:`~eis_pipeline.fitting.batch` (:func:`fit_spectra`, :func:`fit_spectra_results`),
+:mod:`~eis_pipeline.fitting.chosen` (:class:`ChosenFits`: the circuit chosen per spectrum) and
 :mod:`~eis_pipeline.fitting.selection` (:func:`select_circuit`: candidate presets compared by
 BIC/AIC per spectrum).
 """
 
 from __future__ import annotations
 
-from eis_pipeline.fitting.batch import fit_spectra
+from eis_pipeline.fitting.batch import SpectraFitResults, fit_spectra, fit_spectra_results
 from eis_pipeline.fitting.engine import WEIGHTINGS
 from eis_pipeline.fitting.model import CircuitModel, FitResult
 from eis_pipeline.fitting.selection import (
@@ -27,4 +28,5 @@ from eis_pipeline.fitting.selection import (
 from eis_pipeline.fitting.solver import STATUS_MESSAGES, Status
 
 __all__ = ["STATUS_MESSAGES", "WEIGHTINGS", "CircuitModel", "FitResult", "SelectionResult",
-           "Status", "chosen_fits", "fit_spectra", "fits_by_circuit", "select_circuit"]
+           "SpectraFitResults", "Status", "chosen_fits", "fit_spectra", "fit_spectra_results",
+           "fits_by_circuit", "select_circuit"]

@@ -1,12 +1,16 @@
 """``fit_spectra``: one circuit fitted to many spectra in one batch, as an xarray.Dataset.
 
 The schema is fixed by docs/contracts.md ("fitting -> physics, pipeline").
+:func:`fit_spectra_results` gives the same fit with the parameter table and the curves apart
+(:class:`SpectraFitResults`), as the pipeline stores them (``/<sample>/fit`` and
+``/<sample>/spectra``).
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -17,13 +21,14 @@ from eis_pipeline.conventions import validate_spectrum
 from eis_pipeline.exceptions import ConvergenceWarning, EisError, FitError, SpectrumError
 from eis_pipeline.fitting.bounds import expand_bounds
 from eis_pipeline.fitting.canonical import fit_canonical
+from eis_pipeline.fitting.chain import chain_fits
 from eis_pipeline.fitting.engine import WEIGHTINGS, BatchFit
 from eis_pipeline.fitting.model import guess_vector, resolve_circuit
 from eis_pipeline.fitting.solver import STATUS_MESSAGES, Status
 from eis_pipeline.fitting.transforms import Bounds, ParameterSpace
 from eis_pipeline.fitting.window import point_window
 
-__all__ = ["fit_spectra"]
+__all__ = ["SpectraFitResults", "fit_spectra", "fit_spectra_results"]
 
 #: Spectra fitted together at most (bench/bench_batch.py: the throughput is flat from a few
 #: hundred spectra per chunk up, the peak memory grows with the chunk).
@@ -66,8 +71,6 @@ def _temperature(ds: xr.Dataset) -> float:
 def _chained(fit: BatchFit, spectra: Sequence[xr.Dataset], f: NDArray[np.float64],
              z: NDArray[np.complex128], fit_from: Any) -> BatchFit:
     """``fit`` improved by warm starts along the temperatures of ``spectra``."""
-    from eis_pipeline.fitting.chain import chain_fits
-
     temps = np.array([_temperature(ds) for ds in spectra])
     if not np.isfinite(temps).all():
         bad = int(np.flatnonzero(~np.isfinite(temps))[0])
@@ -85,6 +88,42 @@ def undetermined(value: NDArray[np.float64], stderr: NDArray[np.float64],
     with np.errstate(invalid="ignore"):
         unknown = ~np.isfinite(stderr) | (stderr > np.abs(value))
     return unknown & np.isfinite(value) & ~fixed
+
+
+#: The fitted curves of the fits dataset: (spectrum, point), NaN-padded.
+CURVES = ("frequency", "impedance", "impedance_fit", "impedance_residual")
+
+
+@dataclass(frozen=True)
+class SpectraFitResults:
+    """A batch fit with the parameter table and the curves apart.
+
+    Attributes
+    ----------
+    parameters : xarray.Dataset
+        Everything of the fits dataset (docs/contracts.md) but the curves: values, errors,
+        covariances, status and statistics over ``spectrum`` (and ``param``); what the
+        physics stage and the results file's ``fit`` group take.
+    curves : xarray.Dataset
+        ``frequency``, ``impedance``, ``impedance_fit`` and ``impedance_residual`` over
+        ``(spectrum, point)``, packed as the results file packs spectra (docs/results.md):
+        row ``i`` holds spectrum ``i``'s ``n_points`` fitted points, NaN after them;
+        :meth:`curve` gives one spectrum's points alone.
+    """
+
+    parameters: xr.Dataset
+    curves: xr.Dataset
+
+    def curve(self, spectrum: int) -> xr.Dataset:
+        """The fitted points of one spectrum (over ``frequency``), without padding."""
+        n = int(self.parameters["n_points"].values[spectrum])
+        row = self.curves.isel(spectrum=spectrum, point=slice(0, n))
+        return row.drop_vars("spectrum").swap_dims(point="frequency").set_coords("frequency")
+
+    def to_dataset(self) -> xr.Dataset:
+        """Parameters and curves in one dataset: what :func:`fit_spectra` returns."""
+        return self.parameters.assign(
+            {k: self.curves.variables[k] for k in CURVES}).assign_attrs(self.parameters.attrs)
 
 
 def fit_spectra(
@@ -139,7 +178,8 @@ def fit_spectra(
     Returns
     -------
     xarray.Dataset
-        The fits dataset of docs/contracts.md.
+        The fits dataset of docs/contracts.md: the parameter table and the NaN-padded
+        curves together (:func:`fit_spectra_results` keeps them apart).
 
     Warns
     -----
@@ -155,6 +195,44 @@ def fit_spectra(
     >>> fits = fit_spectra([make_spectrum(f, sim.predict(f))], circuit="R0-p(R1,C1)")
     >>> np.round(fits["value"].sel(param="R1").values, 6).tolist()
     [50.0]
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        results = fit_spectra_results(spectra, circuit, weighting, initial_guess, constants,
+                                      bounds, errors, max_nfev, f_min_hz=f_min_hz,
+                                      f_max_hz=f_max_hz, mask=mask, chain=chain)
+    for w in caught:   # said again from here, so that they point at this function's caller
+        warnings.warn(w.message, w.category, stacklevel=2)
+    return results.to_dataset()
+
+
+def fit_spectra_results(
+    spectra: Sequence[xr.Dataset] | xr.Dataset,
+    circuit: str = "bulk-gb-electrode",
+    weighting: str = "modulus",
+    initial_guess: Mapping[str, float] | Sequence[float] | None = None,
+    constants: Mapping[str, float] | None = None,
+    bounds: Bounds | None = None,
+    errors: Literal["raise", "ignore"] = "raise",
+    max_nfev: int | None = None,
+    *,
+    f_min_hz: float | None = None,
+    f_max_hz: float | None = None,
+    mask: Any = None,
+    chain: Literal["temperature"] | None = None,
+) -> SpectraFitResults:
+    """:func:`fit_spectra` with the parameter table and the curves apart
+    (:class:`SpectraFitResults`); the same arguments, fits and warnings.
+
+    Examples
+    --------
+    >>> from eis_pipeline.conventions import make_spectrum
+    >>> from eis_pipeline.fitting.model import CircuitModel
+    >>> f = np.logspace(6, 0, 31)
+    >>> sim = CircuitModel("R0-p(R1,C1)").set_params_({"R0": 5.0, "R1": 50.0, "C1": 1e-6})
+    >>> results = fit_spectra_results([make_spectrum(f, sim.predict(f))], circuit="R0-C1")
+    >>> sorted(results.parameters.dims), results.curve(0).sizes["frequency"]
+    (['param', 'param_j', 'spectrum'], 31)
     """
     if errors not in ("raise", "ignore"):
         raise FitError(f"errors must be 'raise' or 'ignore', got {errors!r}")
@@ -273,11 +351,6 @@ def fit_spectra(
             **{k: ("spectrum", v) for k, v in scalars.items()},
             "n_points": ("spectrum", n_points),
             "n_iterations": ("spectrum", n_iter),
-            "frequency": (("spectrum", "point"), f_all, {"units": "Hz"}),
-            "impedance": (("spectrum", "point"), z_all, {"units": "ohm"}),
-            "impedance_fit": (("spectrum", "point"), z_fit, {"units": "ohm"}),
-            "impedance_residual": (("spectrum", "point"), z_all - z_fit,
-                                   {"units": "ohm", "long_name": "Z_data - Z_fit"}),
         },
         coords={
             "spectrum": np.arange(s),
@@ -305,4 +378,13 @@ def fit_spectra(
     )
     ds["value"].attrs["long_name"] = "fitted parameter value (units in param_units)"
     ds["cost"].attrs["long_name"] = "0.5 * sum of squared weighted residuals"
-    return ds
+    curves = xr.Dataset(
+        {
+            "frequency": (("spectrum", "point"), f_all, {"units": "Hz"}),
+            "impedance": (("spectrum", "point"), z_all, {"units": "ohm"}),
+            "impedance_fit": (("spectrum", "point"), z_fit, {"units": "ohm"}),
+            "impedance_residual": (("spectrum", "point"), z_all - z_fit,
+                                   {"units": "ohm", "long_name": "Z_data - Z_fit"}),
+        },
+        coords={"spectrum": ds["spectrum"].values})
+    return SpectraFitResults(ds, curves)

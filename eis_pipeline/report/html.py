@@ -12,6 +12,8 @@ import base64
 import html
 import json
 import sys
+from collections.abc import Callable
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ from eis_pipeline.packing import sample_spectra
 from eis_pipeline.parallel import run_tasks
 from eis_pipeline.report import figures
 from eis_pipeline.report.figures import figure_bytes
-from eis_pipeline.report.plots import render_spectra, series_figures
+from eis_pipeline.report.plots import isolated, render_spectra, series_figures
 from eis_pipeline.report.tables import (
     COMPONENTS,
     DISAGREE_SIGMAS,
@@ -212,6 +214,10 @@ def _spectrum_rows(node: xr.DataTree) -> list[dict[str, Any]]:
     return rows
 
 
+def _svg_of(build: Callable[[], Any]) -> str:
+    return _svg(build())
+
+
 def _sample_section(name: str, node: xr.DataTree,
                     images: dict[str, tuple[str, list[tuple[str, bytes]]]],
                     failed: dict[str, list[str]]) -> str:
@@ -227,9 +233,13 @@ def _sample_section(name: str, node: xr.DataTree,
                                      fit=node["arrhenius"].ds, title=name)
         parts.append(_figure(_svg(fig), f"Arrhenius plot of {name}"))
     for what, _, build in series_figures(node):
-        try:   # one figure that cannot be drawn is said in place; the report goes on
-            parts.append(_figure(_svg(build()), f"{what[0].upper()}{what[1:]} of {name}"))
-        except Exception as exc:
+        # one figure that cannot be drawn is said in place; the report goes on
+        lost: list[dict[str, Any]] = []
+        svg = isolated(lost, name, what, partial(_svg_of, build))
+        if svg is not None:
+            parts.append(_figure(svg, f"{what[0].upper()}{what[1:]} of {name}"))
+        else:
+            exc = lost[0]["exception"]
             parts.append(f'<p class="note">{_esc(what)} not drawn: '
                          f"{_esc(type(exc).__name__)}: {_esc(exc)}</p>")
     if "spectra" not in node.children:

@@ -134,10 +134,11 @@ def spectrum_figures(node: xr.DataTree, sid: str, ds: xr.Dataset
     return title, builders
 
 
-def _isolated(failures: list[dict[str, Any]] | None, sample: str, what: str,
-              build: Callable[[], T]) -> T | None:
+def isolated(failures: list[dict[str, Any]] | None, sample: str, what: str,
+             build: Callable[[], T]) -> T | None:
     """``build()``; an exception is recorded in ``failures`` (stage "plot", ``what`` as the
-    file) and None returned, or raised when ``failures`` is None."""
+    file) and None returned, or raised when ``failures`` is None. Every figure of the
+    plots folder and of the HTML report is drawn through it: one that fails stands alone."""
     if failures is None:
         return build()
     try:
@@ -161,13 +162,13 @@ def render_spectra(node: xr.DataTree, *, fmt: str = "png", dpi: int = SPECTRUM_D
     name = str(node.name)
     out = []
     for sid, ds in sample_spectra(node):
-        built = _isolated(failures, name, sid, partial(spectrum_figures, node, sid, ds))
+        built = isolated(failures, name, sid, partial(spectrum_figures, node, sid, ds))
         if built is None:
             continue
         title, builders = built
         images = []
         for kind, build in builders:
-            data = _isolated(failures, name, f"{sid} ({kind} figure)",
+            data = isolated(failures, name, f"{sid} ({kind} figure)",
                              partial(_render, build, fmt, dpi))
             if data is not None:
                 images.append((kind, data))
@@ -204,7 +205,7 @@ def write_sample_plots(node: xr.DataTree, folder: str | Path, *, fmt: str = "png
                                        fit=node["arrhenius"].ds, title=name),
                 folder / f"{name}_arrhenius.{fmt}")
 
-        arrhenius_path = _isolated(failures, name, "Arrhenius figure", arrhenius)
+        arrhenius_path = isolated(failures, name, "Arrhenius figure", arrhenius)
         if arrhenius_path is not None:
             written.append(arrhenius_path)
     written += write_series_plots(node, folder, fmt=fmt, failures=failures)
@@ -239,7 +240,7 @@ def write_series_plots(node: xr.DataTree, folder: str | Path, *, fmt: str = "png
     """The :func:`series_figures` of a sample as files; each figure stands alone, as in
     :func:`write_sample_plots`."""
     folder = Path(folder)
-    written = [_isolated(failures, str(node.name), what,
+    written = [isolated(failures, str(node.name), what,
                          partial(_save, build, folder / f"{stem}.{fmt}"))
                for what, stem, build in series_figures(node)]
     return [path for path in written if path is not None]

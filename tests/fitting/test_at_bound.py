@@ -14,7 +14,7 @@ from eis_pipeline.conventions import make_spectrum
 from eis_pipeline.fitting.batch import fit_spectra
 from eis_pipeline.fitting.bounds import INDUCTANCE_FLOOR, RESISTANCE_FLOOR
 from eis_pipeline.fitting.bounds import at_bound as _at_bound
-from eis_pipeline.fitting.combined import combine_fits
+from eis_pipeline.fitting.chosen import ChosenFits
 from eis_pipeline.fitting.engine import _arc_swap
 from eis_pipeline.fitting.model import CircuitModel
 from eis_pipeline.fitting.transforms import ParameterSpace
@@ -154,7 +154,7 @@ def test_combined_fits_fill_false_and_flags_survive_the_results_file(tmp_path):
     a = fit_spectra(spectra, circuit=RC, bounds={"R1": (150.0, None)})
     zb = CircuitModel("R0-C1").set_params_({"R0": 10.0, "C1": 1e-6}).predict(f)
     b = fit_spectra([make_spectrum(f, zb)], circuit="R0-C1").assign_coords(spectrum=[1])
-    combined = combine_fits({"rc": a, "c": b})
+    combined = ChosenFits({"rc": a, "c": b}, auto=True).table()
     assert combined["at_bound"].dtype == bool
     assert combined["at_bound"].sel(spectrum=1).values.tolist() == [False, False, False]
     assert combined["at_bound"].sel(spectrum=0, param="R1").item()

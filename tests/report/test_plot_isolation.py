@@ -58,3 +58,28 @@ def test_report_says_where_a_figure_failed(tmp_path: Path,
     assert "synthetic drawing failure" in text
     # the other spectrum's three figures and the broken one's Bode and checks are there
     assert text.count('src="data:image/png;base64,') == 2 * 3 - 1
+
+
+def test_report_says_in_place_which_series_figure_failed(monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    """The report's series figures go through the same per-figure isolation as the plots
+    folder (report.plots.isolated): the broken one is named with its error, the next drawn."""
+    import matplotlib.pyplot as plt
+
+    from eis_pipeline.report import html
+
+    def broken() -> Any:
+        raise ValueError("synthetic series failure")
+
+    def fine() -> Any:
+        fig, ax = plt.subplots()
+        ax.plot([0, 1], [0, 1])
+        return fig
+
+    monkeypatch.setattr(html, "series_figures", lambda node: [
+        ("global Arrhenius figure", "a", broken), ("conductivity spectra", "b", fine)])
+    text = html._sample_section("s", xr.DataTree(name="s"), {}, {})
+    assert ("global Arrhenius figure not drawn: ValueError: synthetic series failure"
+            in text)
+    assert text.count("<svg") + text.count("<figure") >= 1
+    assert "Conductivity spectra of s" in text
