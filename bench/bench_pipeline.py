@@ -132,16 +132,22 @@ def _subprocess(*args: str, env: dict[str, str] | None = None) -> dict[str, floa
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
-def _timed(*command: str, env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Wall and CPU seconds (user + system, children included) of one fresh process."""
+def _timed(*command: str, env: dict[str, str] | None = None) -> tuple[float, float, str]:
+    """Wall and CPU seconds (user + system, children included) of one fresh process, and
+    how it failed ("" when it did not)."""
     import resource
 
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(command, capture_output=True, check=True, env={**os.environ, **(env or {})})
+    done = subprocess.run(command, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    failed = ""
+    if done.returncode:
+        last = (done.stderr.strip().splitlines() or done.stdout.strip().splitlines() or [""])
+        failed = f"exit {done.returncode}: {last[-1][:120]}"
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), failed
 
 
 def _cold_start() -> list[str]:
@@ -151,8 +157,9 @@ def _cold_start() -> list[str]:
     demo = str(ROOT / "sample_data" / "mill045min" / "mill045_25C.mpt")
     rows = []
 
-    def row(label: str, wall_cpu: tuple[float, float]) -> None:
-        rows.append(f"| {label} | {wall_cpu[0]:.2f} | {wall_cpu[1]:.2f} |")
+    def row(label: str, timed: tuple[float, float, str]) -> None:
+        wall, cpu, failed = timed
+        rows.append(f"| {label} | {wall:.2f} | {cpu:.2f} | {failed} |")
 
     row("`python -c 'import eis_pipeline'`", _timed(sys.executable, "-c", "import eis_pipeline"))
     row("`eis-pipeline --help`", _timed(exe, "--help"))
@@ -215,8 +222,8 @@ def run(quick: bool) -> str:
         "",
         "Cold start (fresh processes; CPU = user + system):",
         "",
-        "| command | wall s | CPU s |",
-        "|---|---:|---:|",
+        "| command | wall s | CPU s | failed |",
+        "|---|---:|---:|---|",
         *_cold_start(),
         "",
         f"Load average (1 min) at the start and the end: {load_before:.1f}, "
