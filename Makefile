@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/eis-pipeline compile
 	touch $(STAMP)
 
 install: $(STAMP)  ## create .venv and install the package with test and dev tools

@@ -46,7 +46,6 @@ from eis_pipeline.physics.plausibility import (
     temperature_warnings,
 )
 from eis_pipeline.physics.series_fit import model_free_for_campaign, series_fit_for_campaign
-from eis_pipeline.report.plots import write_campaign_plots, write_sample_plots
 from eis_pipeline.report.tables import write_csv_summary
 from eis_pipeline.stacking import stack
 from eis_pipeline.tasks import (
@@ -386,6 +385,8 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
             # after the node is written: a figure that fails loses no fit, and is recorded
             # on its own (the sample's other figures are still drawn)
             with _recorded(None if strict else failures, name, "plot"):
+                from eis_pipeline.report.plots import write_sample_plots  # matplotlib: ~1 s
+
                 write_sample_plots(node, folder, fmt=cfg.plot_format, spectra=mode == "all",
                                    failures=None if strict else failures)
         if not keep and "spectra" in node.children:
@@ -411,6 +412,8 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
             tree.attrs["reused_files"] = len(skip)
             if write and mode != "none":
                 with _recorded(None if strict else failures, "", "plot"):
+                    from eis_pipeline.report.plots import write_campaign_plots
+
                     write_campaign_plots(tree, folder, fmt=cfg.plot_format)
                 tree["failures"] = xr.DataTree(failures_dataset(failures))
             if writer is not None:

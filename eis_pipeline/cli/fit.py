@@ -27,7 +27,6 @@ from eis_pipeline.fitting.solver import Status
 from eis_pipeline.io.registry import list_formats
 from eis_pipeline.pipeline import run
 from eis_pipeline.report.fit_tables import conductivity_table, fits_table
-from eis_pipeline.report.plots import write_sample_plots
 from eis_pipeline.vocabulary import AUTO_CIRCUIT, WEIGHTINGS, Weighting, is_auto_circuit
 
 DEFAULT_PRESET = "bulk-gb-electrode"
@@ -217,6 +216,8 @@ def fit(files: tuple[Path, ...], preset: str | None, circuit: str | None, weight
         if output is not None:
             click.echo(f"\nwrote {output}")
         if plots is not None:
+            from eis_pipeline.report.plots import write_sample_plots  # matplotlib only here
+
             count = len(write_sample_plots(tree.children[SAMPLE], plots, spectra=True))
             click.echo(f"\nwrote {count} plots to {plots / SAMPLE}")
     except (EisError, OSError) as err:

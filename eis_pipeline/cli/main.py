@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "circuits": "eis_pipeline.cli.circuits:circuits",
     "report": "eis_pipeline.cli.report:report",
     "export": "eis_pipeline.cli.export:export",
+    "compile": "eis_pipeline.cli.compile:compile_command",
 }
 
 #: one-line help shown by ``eis-pipeline --help`` without importing the command
@@ -35,6 +36,7 @@ SHORT_HELP: dict[str, str] = {
     "circuits": "List circuit presets and elements.",
     "report": "Write a self-contained HTML report of a results file.",
     "export": "Export spectra and fits as CSV, ZView .z or BDF files.",
+    "compile": "Compile the numerical kernels once after installing (else the first fit does).",
 }
 
 

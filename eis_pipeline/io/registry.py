@@ -73,6 +73,11 @@ class Importer:
         instead of ``read``, so the file is read from disk once; without it ``read`` gets the
         path and opens the file again. Built-in importers pass one function for both (it
         takes either, through :meth:`Source.of <eis_pipeline.io.source.Source.of>`).
+    max_score : float
+        The highest score ``sniff`` ever returns (default 1). Detection asks the importers in
+        decreasing ``max_score`` and skips one that cannot beat the best score already found:
+        a generic format whose sniffer is slow and scores low (generic CSV) is then sniffed
+        only for files no vendor format claims. The choice is the same as sniffing all.
     """
 
     name: str
@@ -81,6 +86,7 @@ class Importer:
     sniff: Callable[[Path, bytes], float]
     read: Callable[[Path], list[xr.Dataset]]
     read_source: Callable[[Source], list[xr.Dataset]] | None = None
+    max_score: float = 1.0
 
     def read_from(self, source: Source) -> list[xr.Dataset]:
         """Parse ``source``: with ``read_source`` when the importer has one, else ``read``."""
@@ -182,10 +188,15 @@ def _detect(path: Path, head: bytes) -> Importer:
         raise FormatError(f"{path}: file is empty; expected an impedance export")
     suffix = path.suffix.lower()
     scored = []
-    for imp in _registry().values():
+    best = 0.0
+    for imp in _by_max_score():
+        bonus = 0.01 if suffix in imp.suffixes else 0.0
+        if min(imp.max_score, 1.0) + bonus < best:
+            continue   # cannot win, nor tie (ties go by name below)
         score = _sniff(imp, path, head)
         if score > 0:
-            scored.append((score + (0.01 if suffix in imp.suffixes else 0.0), imp.name))
+            scored.append((score + bonus, imp.name))
+            best = max(best, score + bonus)
     if not scored:
         by_suffix = [i.name for i in _registry().values() if suffix in i.suffixes]
         hint = (f" Its suffix {suffix!r} suggests {', '.join(by_suffix)}, but the content does "
@@ -196,6 +207,11 @@ def _detect(path: Path, head: bytes) -> Importer:
             "`eis-pipeline formats` lists the supported formats.")
     scored.sort(reverse=True)
     return _registry()[scored[0][1]]
+
+
+def _by_max_score() -> list[Importer]:
+    """The importers in decreasing :attr:`Importer.max_score` (the order detection asks)."""
+    return sorted(_registry().values(), key=lambda imp: -imp.max_score)
 
 
 def _sniff(imp: Importer, path: Path, head: bytes) -> float:

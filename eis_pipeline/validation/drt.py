@@ -53,8 +53,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import scipy.optimize
-import scipy.signal
 from numpy.typing import ArrayLike, NDArray
 
 from eis_pipeline.conventions import check_spectrum_arrays
@@ -334,6 +332,8 @@ def _regularised_nnls(
         lam = float(regularization)
     stacked = np.concatenate([a1p, np.sqrt(lam) * d])
     target = np.concatenate([bp, np.zeros(d.shape[0])])
+    import scipy.optimize  # here, not at the top: `import eis_pipeline.fitting` stays light
+
     x = scipy.optimize.nnls(stacked, target, maxiter=50 * d.shape[0])[0]
     x0 = np.linalg.lstsq(a0, b - a1 @ x, rcond=None)[0] if a0.shape[1] else np.empty(0)
     return x, x0, lam, grid, scores
@@ -415,6 +415,10 @@ def find_peaks(tau: FloatArray, gamma: FloatArray, prominence: float) -> tuple[D
     """
     if not np.any(gamma > 0):
         return ()
+    # here, not at the top: scipy.signal imports scipy.stats (~1 s), which `eis-pipeline fit`
+    # never needs
+    import scipy.signal
+
     idx, props = scipy.signal.find_peaks(gamma, prominence=0.0)
     if idx.size == 0:
         return ()

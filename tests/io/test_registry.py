@@ -128,3 +128,35 @@ def test_forced_wrong_format_hints_at_the_detected_one(tmp_path, fake_registry, 
     with pytest.raises(ParseError, match="looks like 'good'") as info:
         registry.read_spectra(path, format="empty")
     assert info.value.line == 3
+
+
+def _every_file(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def test_detection_skipping_low_scorers_chooses_as_sniffing_all(shared_formats: Path) -> None:
+    """Importers whose best possible score cannot win are not sniffed (``max_score``): on every
+    shared export and demo file the choice is the one sniffing every importer gives, and no
+    sniffer scores above its declared ``max_score``."""
+    roots = [shared_formats, Path(__file__).resolve().parents[2] / "sample_data"]
+    files = [p for root in roots for p in _every_file(root)]
+    assert len(files) > 50
+    checked = 0
+    for path in files:
+        head = path.read_bytes()[:registry.SNIFF_BYTES]
+        if not head:
+            continue
+        scores = {name: registry._sniff(imp, path, head)
+                  for name, imp in registry.importers().items()}
+        for name, score in scores.items():
+            assert score <= registry.importers()[name].max_score, (path, name)
+        suffix = path.suffix.lower()
+        ranked = sorted(((s + (0.01 if suffix in registry.importers()[n].suffixes else 0.0), n)
+                         for n, s in scores.items() if s > 0), reverse=True)
+        if not ranked:
+            with pytest.raises(UnknownFormatError):
+                registry._detect(path, head)
+            continue
+        assert registry._detect(path, head).name == ranked[0][1], path
+        checked += 1
+    assert checked > 40

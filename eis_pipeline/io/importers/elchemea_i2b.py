@@ -109,5 +109,6 @@ def read(path: Path | Source) -> list[xr.Dataset]:
 
 IMPORTERS = (
     Importer(name="elchemea-i2b", description="Elchemea Analytical impedance file (.i2b)",
-             suffixes=(".i2b",), sniff=sniff, read=read, read_source=read),
+             suffixes=(".i2b",), sniff=sniff, read=read, read_source=read,
+             max_score=0.8),   # sniff's best: skipped when another format scored more
 )

@@ -426,5 +426,6 @@ IMPORTERS = (
         sniff=_sniff,
         read=read_generic_csv,
         read_source=read_generic_csv,
+        max_score=0.5,   # _sniff's best (detection skips it when a vendor format scored more)
     ),
 )
