@@ -26,7 +26,7 @@ def by_identity(tag: str, objects: tuple[Any, ...], make: Callable[[], T]) -> T:
     key = (tag, *map(id, objects))
     hit = _CACHE.get(key)
     if hit is not None and all(a is b for a, b in zip(hit[0], objects, strict=True)):
-        return hit[1]   # type: ignore[no-any-return]
+        return hit[1]
     value = make()
     if len(_CACHE) >= SIZE:
         _CACHE.pop(next(iter(_CACHE)))
