@@ -77,7 +77,8 @@ def without_prefix(reason: str, file: str) -> str:
 @click.option("--time-limit", "time_limit_s", type=click.FloatRange(min=0), default=TIME_LIMIT_S,
               show_default=True, metavar="SECONDS",
               help="Seconds each file may take to read, and to fit and check; a file over "
-                   "it is recorded in /failures and the run goes on (0: no limit).")
+                   "it is recorded in /failures and the run goes on (0: no limit). Compiling the "
+                   "numba kernels (a first run without `eis-pipeline compile`) is not counted.")
 @click.option("--report", "html_report", is_flag=True,
               help="Also write RESULTS.html, the self-contained report (as `eis-pipeline "
                    "report RESULTS.h5`).")
