@@ -114,7 +114,7 @@ def _table(header: list[str], rows: list[list[str]], *, classes: list[str] | Non
 
 
 #: Summary keys that are results, not synthesis parameters (those become the varied columns).
-_RESULT_KEYS = ("sigma25_", "sigma_ref_", "Ea_", "T0_", "n_", "warnings", "series_fit_note",
+_RESULT_KEYS = ("sigma25_", "sigma_ref_", "Ea_", "T0_", "n_", "warnings", "series_fit_",
                 "temperature_law", "vtf_note",
                 "reference_temperature_K")
 

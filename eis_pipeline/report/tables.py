@@ -150,7 +150,8 @@ def format_reference_lines(rows: list[dict[str, Any]]) -> list[str]:
 def series_fit_columns(node: xr.DataTree) -> dict[str, Any]:
     """The ``series_fit = "global"`` columns of one sample: ``Ea_<c>_global_eV`` (+ stderr)
     beside the per-spectrum ``Ea_<c>_eV``, ``Ea_<c>_disagree`` (more than DISAGREE_SIGMAS
-    combined errors apart), ``series_fit_note`` (why the global fit gave nothing), and
+    combined errors apart), ``series_fit_note`` (why the global fit gave nothing),
+    ``series_fit_shared`` (what the arcs share across temperatures, e.g. chosen by "auto"), and
     ``n_sigma_dc_disagree``: spectra whose model-free σ_dc is > 20 % off the circuit's σ.
     Empty for a sample without a series fit."""
     out: dict[str, Any] = {}
@@ -175,6 +176,8 @@ def series_fit_columns(node: xr.DataTree) -> dict[str, Any]:
                     apart = abs(ea - ea1) > DISAGREE_SIGMAS * float(np.hypot(err, err1))
                     out[f"Ea_{short}_disagree"] = bool(apart and np.isfinite(ea + ea1))
         out["series_fit_note"] = str(glob.attrs.get("reason", ""))
+        if "activation_energy" in glob:
+            out["series_fit_shared"] = str(glob.attrs.get("shared", ""))
     if "model_free" in node.children and "sigma_dc_disagrees" in node["model_free"].ds:
         out["n_sigma_dc_disagree"] = int(node["model_free"].ds["sigma_dc_disagrees"].sum())
     return out
@@ -201,7 +204,8 @@ def format_series_lines(rows: list[dict[str, Any]]) -> list[str]:
             if row.get(f"Ea_{short}_disagree"):
                 text += " DISAGREE"
             parts.append(text)
-        line = f"  {row['sample']}: " + "; ".join(parts)
+        shared = f" (shared: {row['series_fit_shared']})" if row.get("series_fit_shared") else ""
+        line = f"  {row['sample']}{shared}: " + "; ".join(parts)
         if row.get("series_fit_note"):
             line += f"  [{row['series_fit_note']}]"
         if row.get("n_sigma_dc_disagree"):

@@ -74,7 +74,8 @@ def test_result_does_not_depend_on_spectrum_order() -> None:
 def test_shared_capacitances_and_sigma_form() -> None:
     spectra = _series(11, n=6)
     sig_t = fit_temperature_series(spectra, shared=("exponents", "capacitances"), **GEOMETRY)
-    sig = fit_temperature_series(spectra, form="sigma", **GEOMETRY)
+    sig = fit_temperature_series(spectra, form="sigma", shared=("exponents", "capacitances"),
+                                 **GEOMETRY)
     ea_t, _ = _recovered(sig_t)
     ea_s, _ = _recovered(sig)
     assert np.all(np.abs(ea_t - [EA_BULK, EA_GB]) < 0.01)
@@ -221,3 +222,35 @@ def test_breakpoint_search_finds_the_transition_and_keeps_one_law_without_one() 
     assert "segment" not in plain.activation_energy.dims
     with pytest.raises(FitError, match="known one"):
         search_series_breakpoint(spectra, breakpoint_K=300.0, **GEOMETRY)
+
+
+def test_auto_sharing_keeps_what_the_truth_shares() -> None:
+    """The simulated pellet has one C_eff and one n per arc: "auto" keeps both shared."""
+    res = fit_temperature_series(_series(5, n=6), **GEOMETRY)
+    assert res.attrs["shared"] == "exponents,capacitances"
+    assert res.attrs["shared_search"].count(":") == 4
+
+
+def test_auto_sharing_frees_exponents_that_drift_with_temperature() -> None:
+    """Grain-boundary n drifting 0.78 -> 0.90 with temperature (as in a real Novocontrol
+    series at 140-200 °C): one shared n biases E_a; "auto" frees it and recovers both."""
+    from dataclasses import replace
+
+    rng = np.random.default_rng(8)
+    temps = np.linspace(233.15, 373.15, 8)
+    spectra = [simulate_spectrum(replace(MODEL, gb_cpe_exponent=n, bulk_cpe_exponent=0.85),
+                                 t, log_frequencies(1e6, 0.1, 10), noise=0.005, rng=rng)
+               for t, n in zip(temps, np.linspace(0.78, 0.90, temps.size), strict=True)]
+    auto = fit_temperature_series(spectra, **GEOMETRY)
+    assert "exponents" not in auto.attrs["shared"]
+    ea, err = _recovered(auto)
+    assert np.all(np.abs(ea - [EA_BULK, EA_GB]) < 0.01), ea
+    assert np.all(np.abs(ea - [EA_BULK, EA_GB]) < 3 * err), (ea - [EA_BULK, EA_GB]) / err
+    forced, forced_err = _recovered(fit_temperature_series(spectra, shared=("exponents",),
+                                                           **GEOMETRY))
+    assert np.max(np.abs(forced - [EA_BULK, EA_GB]) / forced_err) > 5   # the bias it avoids
+
+
+def test_shared_must_be_auto_or_a_sequence() -> None:
+    with pytest.raises(FitError, match="'auto' or a sequence"):
+        fit_temperature_series(_series(1, n=4), shared="exponent", **GEOMETRY)
