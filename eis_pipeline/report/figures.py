@@ -697,7 +697,16 @@ def _mark_reference(ax: Axes, fit: xr.Dataset, component: str | None, color: str
     yerr = [[scale * err], [scale * err]] if np.isfinite(err) and err < sigma else None
     label = (f"{prefix}σ({t_ref - ZERO_CELSIUS_K:g} °C) = {sigma:.2e} S/cm"
              + (" (extrapolated)" if extrapolated else ""))
-    ax.errorbar([1000 / t_ref], [scale * sigma], yerr=yerr, fmt=marker, ms=8, color=color,
+    x_ref = 1000 / t_ref
+    lo, hi = ax.dataLim.intervalx
+    span = max(hi - lo, 0.1) if np.isfinite(lo) and np.isfinite(hi) else np.inf
+    if extrapolated and not lo - 0.5 * span <= x_ref <= hi + 0.5 * span:
+        # far outside the measured range (a 140-200 °C series reported at 25 °C): a marker
+        # there would squeeze the data into a corner; the legend keeps the value
+        ax.plot([], [], marker, ms=8, color=color, mfc="none", mew=1.0,
+                label=f"{label}, off the axes")
+        return
+    ax.errorbar([x_ref], [scale * sigma], yerr=yerr, fmt=marker, ms=8, color=color,
                 mfc="none" if extrapolated else color, mec=color, mew=1.0, capsize=2,
                 label=label, zorder=4)
 

@@ -480,6 +480,21 @@ def test_arrhenius_plot_marks_sigma_at_the_reference_temperature(pellet: PelletM
             assert (mark.get_markerfacecolor() == "none") == extrapolated
 
 
+def test_a_reference_far_outside_the_range_stays_off_the_axes(pellet: PelletModel) -> None:
+    """A 140-200 °C series reported at 25 °C: the value is in the legend ("off the axes"),
+    the axes keep to the measured range instead of squeezing the points into a corner."""
+    from eis_pipeline.physics.arrhenius import arrhenius
+
+    t = np.linspace(413.15, 473.15, 7)
+    sigma = pellet.bulk.conductivity(t)
+    ax = arrhenius_plot(t, {"bulk": sigma}, arrhenius(t, sigma).expand_dims(
+        component=["bulk"])).axes[0]
+    texts = [x.get_text() for x in ax.get_legend().get_texts()]
+    assert any(x.startswith("σ(25 °C) = ") and x.endswith("(extrapolated), off the axes")
+               for x in texts)
+    assert ax.get_xlim()[1] < 1000 / 373.15   # nowhere near 1000 / 298.15 K
+
+
 def test_arrhenius_plot_draws_the_curved_vtf_law() -> None:
     """A VTF fit is drawn as σ = A T^(-1/2) exp(-B/(k_B (T - T₀))) (curved against 1000/T)
     over σ itself, with B and T₀ in the legend."""
