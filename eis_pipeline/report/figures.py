@@ -34,6 +34,7 @@ import xarray as xr
 from cycler import cycler
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from numpy.typing import ArrayLike, NDArray
 
 from eis_pipeline.conventions import BOLTZMANN_EV_PER_K, ROOM_TEMPERATURE_K, ZERO_CELSIUS_K
@@ -1100,9 +1101,15 @@ def dielectric_plot(model_free: xr.Dataset, *, title: str | None = None) -> Figu
         top = float(np.nanmax(mod)) if np.isfinite(mod).any() else 1.0
         if top > 0:   # log: the grain-boundary peak (C₀/2C_gb) is ~100x below the bulk one
             ax_m.set_ylim(top * 1e-4, top * 2)
-        ax_s.text(0.97, 0.03, "bars: Jonscher σ$_{dc}$ over its fit window\n(dotted: no plateau)"
-                  "\n×: circuit σ, > 20 % off", transform=ax_s.transAxes, ha="right",
-                  va="bottom", fontsize=7)
+        # a key placed where it covers the fewest curves ("best"; a fixed corner hid the
+        # coldest isotherm's bar on a real 140-200 °C series)
+        key = [Line2D([], [], color="0.45", linewidth=3.0, alpha=0.6, solid_capstyle="butt",
+                      label="Jonscher σ$_{dc}$ over its fit window"),
+               Line2D([], [], color="0.45", linewidth=3.0, alpha=0.6, linestyle=":",
+                      label="σ$_{dc}$ without a visible plateau"),
+               Line2D([], [], color="k", marker="x", linestyle="none", ms=5,
+                      label="circuit σ, > 20 % off σ$_{dc}$")]
+        ax_s.legend(handles=key, loc="best", fontsize=7)
         if known.any():
             bar = fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=[ax_s, ax_m],
                                fraction=0.04, pad=0.02)
