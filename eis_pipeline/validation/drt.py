@@ -258,7 +258,8 @@ def drt(
     if has_cpe:
         names.append("electrode")
         series.append((omega.min() / (1j * omega)) ** n_cpe)
-    a1_complex = rc_columns(omega, tau) * (_log_step(tau) * scale)
+    columns = rc_columns(omega, tau)
+    a1_complex = columns * (_log_step(tau) * scale)
     weight = 1.0 / np.abs(zu)
     pick = stack_real_imag if part == "complex" else _imag
     b = pick(zu * weight)
@@ -272,7 +273,8 @@ def drt(
     values = dict(zip(names, x0, strict=True))
 
     omega_all = 2.0 * np.pi * f
-    relax = rc_columns(omega_all, tau) @ (gamma * _log_step(tau))
+    # the fit's columns are those of every point: the same unless spike points were dropped
+    relax = (columns if used.all() else rc_columns(omega_all, tau)) @ (gamma * _log_step(tau))
     if part == "complex":
         r_inf = float(values["resistance"])
     else:

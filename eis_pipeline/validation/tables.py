@@ -56,7 +56,8 @@ def compute_drts(spectra: Sequence[xr.Dataset]) -> list[DrtResult | None]:
     results: list[DrtResult | None] = []
     for ds in spectra:
         try:
-            results.append(drt(ds["frequency"].values, ds["impedance"].values))
+            results.append(drt(ds.variables["frequency"].values,
+                               ds.variables["impedance"].values))
         except (EisError, ValueError):
             results.append(None)
     return results
