@@ -150,6 +150,35 @@ def make_spectrum(
     return ds
 
 
+def with_spectrum_variable(ds: xr.Dataset, name: str, values: Any,
+                           attrs: Mapping[str, Any]) -> xr.Dataset:
+    """Spectrum ``ds`` with the per-point variable ``name`` added (or replaced).
+
+    The same dataset as ``ds.assign({name: ("frequency", values, attrs)})``, built without
+    its merge and alignment passes (~10x cheaper; a campaign adds the temperature to every
+    spectrum). ``ds`` is not modified: the new dataset has its own variable objects, which
+    share their arrays with ``ds`` as ``assign`` does.
+
+    Examples
+    --------
+    >>> ds = make_spectrum([1e3, 1e2], [10 - 1j, 12 - 5j])
+    >>> with_spectrum_variable(ds, "temperature", [300.0, 300.0], {"units": "K"}).temperature.values
+    array([300., 300.])
+    """
+    var = xr.Variable((FREQUENCY,), np.asarray(values), dict(attrs))
+    if var.shape[0] != ds.sizes[FREQUENCY]:
+        raise ValueError(f"spectrum variable {name!r} has {var.shape[0]} points but "
+                         f"frequency has {ds.sizes[FREQUENCY]}; they must be the same length")
+    if _CONSTRUCT_DIRECT is None or name in ds.coords or set(ds.dims) != {FREQUENCY}:
+        return ds.assign({name: var})
+    variables = {key: v.copy(deep=False) for key, v in ds.variables.items()}
+    variables[name] = var
+    out: xr.Dataset = _CONSTRUCT_DIRECT(variables, set(ds.coords), dict(ds.sizes),
+                                        dict(ds.attrs), dict(ds.xindexes),
+                                        dict(ds.encoding))
+    return out
+
+
 #: Upper bound of a physical frequency (Hz): no impedance analyser reaches 1 THz; a larger
 #: value is a damaged field (a lost exponent sign, ``1e308``), never a measurement.
 MAX_FREQUENCY_HZ = 1e12

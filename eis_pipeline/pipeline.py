@@ -353,7 +353,8 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
     skip: set[tuple[str, str]] = set()
     if resume and out.is_file():
         reused, skip = reusable_results(cfg, read_results(out))
-    tasks, failures = plan_tasks(cfg, skip=skip, time_limit_s=time_limit_s)
+    tasks, failures = plan_tasks(cfg, skip=skip, time_limit_s=time_limit_s,
+                                 workers=_workers(jobs, scheduler))
     if strict and failures:
         raise failures[0]["exception"]
     keep = (not write) if keep_spectra is None else keep_spectra
@@ -427,6 +428,15 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
     if write:
         write_csv_summary(tree, out.with_suffix(".csv"))
     return tree
+
+
+def _workers(jobs: int, scheduler: Any) -> int | None:
+    """How many tasks run at once: ``jobs``, or a dask client's threads (None for a
+    scheduler address: not known before connecting)."""
+    if scheduler is None:
+        return jobs
+    nthreads = getattr(scheduler, "nthreads", None)   # distributed.Client.nthreads()
+    return sum(nthreads().values()) if callable(nthreads) else None
 
 
 @contextlib.contextmanager

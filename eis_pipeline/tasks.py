@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import traceback
 import warnings
@@ -23,6 +24,7 @@ import numpy as np
 import xarray as xr
 
 from eis_pipeline.config import AUTO_CIRCUIT, CampaignConfig, FitDefaults, SampleConfig
+from eis_pipeline.conventions import with_spectrum_variable
 from eis_pipeline.exceptions import EisError, FitError
 from eis_pipeline.fitting.batch import CURVES, fit_spectra_results
 from eis_pipeline.fitting.chosen import ChosenFits
@@ -37,8 +39,17 @@ if TYPE_CHECKING:
     from eis_pipeline.fitting.selection import SelectionResult
     from eis_pipeline.validation.drt import DrtResult
 
-#: files per task: enough to batch the fits, few enough to spread over workers
-FILES_PER_TASK = 8
+#: most files per task. Every stage of a task is batched over its spectra (fits, Kramers-Kronig,
+#: DRT), and each batch pays a set-up (starting-point grids, stacked solves, numba dispatch)
+#: that a task of 8 files spreads thinly: a 120-file sample costs 1.5x more CPU in 8-file
+#: tasks than in one (bench/RESULTS.md, end-to-end section). The bound keeps a task's memory
+#: and time limit modest and the results of a large sample streaming in.
+FILES_PER_TASK = 64
+#: fewest files per task when a sample is split to feed parallel workers
+MIN_FILES_PER_TASK = 8
+#: tasks per worker aimed at when splitting a sample: a slower task then leaves another
+#: worker idle for at most half of its share
+TASKS_PER_WORKER = 2
 #: "auto" candidates for pellets: the bulk always shows, as an arc or as the high-frequency
 #: intercept. The single-arc presets (no series resistance) would label a lone arc "bulk"
 #: even when it is the grain-boundary arc sitting on an intercept, so they are left out.
@@ -137,9 +148,9 @@ def prepare_spectrum(ds: xr.Dataset, settings: FitDefaults, temperature_K: float
     if temperature_K is None and temperature_kind == "metadata":
         temperature_K = ds.attrs.get("temperature_K")
     if temperature_K is not None:
-        ds = ds.assign(temperature=("frequency", np.full(ds.sizes["frequency"],
-                                                         float(temperature_K)),
-                                    {"units": "K", "long_name": "sample temperature"}))
+        ds = with_spectrum_variable(ds, "temperature",
+                                    np.full(ds.sizes["frequency"], float(temperature_K)),
+                                    {"units": "K", "long_name": "sample temperature"})
     elif temperature_kind == "column" and "temperature" not in ds:
         raise EisError(f"{ds.attrs.get('source')}: the config takes the temperature from a "
                        "column, but this file has none; use temperature = {from = "
@@ -299,12 +310,28 @@ def _one_by_one(task: FileTask, spectra: list[xr.Dataset], result: TaskResult
 
 # --------------------------------------------------------------------------- planning
 
+def files_per_task(n_files: int, workers: int | None) -> int:
+    """Files per task for a sample of ``n_files`` run on ``workers`` parallel workers (None:
+    unknown, a cluster): as few tasks as keep every worker busy (:data:`TASKS_PER_WORKER`
+    each), between :data:`MIN_FILES_PER_TASK` and :data:`FILES_PER_TASK` files. Results do
+    not depend on it: every stage treats each spectrum of a batch on its own."""
+    if workers is None:
+        share = MIN_FILES_PER_TASK
+    elif workers <= 1:
+        share = FILES_PER_TASK
+    else:
+        share = max(MIN_FILES_PER_TASK, math.ceil(n_files / (TASKS_PER_WORKER * workers)))
+    return max(1, min(FILES_PER_TASK, share))
+
+
 def plan_tasks(config: CampaignConfig, *, skip: set[tuple[str, str]] | None = None,
-               time_limit_s: float | None = TIME_LIMIT_S
+               time_limit_s: float | None = TIME_LIMIT_S, workers: int | None = 1
                ) -> tuple[list[FileTask], list[dict[str, Any]]]:
     """Cut the campaign into tasks; ``skip`` holds (sample, path) already done (see
     :func:`reusable_results`, which has checked their content); ``time_limit_s`` is the
-    seconds each file may take to read, and to fit and check (None or 0: no limit).
+    seconds each file may take to read, and to fit and check (None or 0: no limit);
+    ``workers`` is how many tasks run at once (None: unknown), which sets the task size
+    (:func:`files_per_task`).
 
     Returns the tasks and the failures found while planning (e.g. a file name that does not
     match the temperature pattern).
@@ -324,7 +351,7 @@ def plan_tasks(config: CampaignConfig, *, skip: set[tuple[str, str]] | None = No
                 failures.append(failure_record(sample.name, path, "config", exc))
         # a chained sample is fitted in one batch: the chain runs along all its temperatures
         per_task = max(len(todo), 1) if sample.settings.chain == "temperature" \
-            else FILES_PER_TASK
+            else files_per_task(len(todo), workers)
         for start in range(0, len(todo), per_task):
             chunk = todo[start:start + per_task]
             tasks.append(FileTask(sample.name, tuple(p for p, _ in chunk),

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import xarray as xr
 
 from eis_pipeline.conventions import make_spectrum, validate_spectrum
 from eis_pipeline.exceptions import EisError, SpectrumError
@@ -80,3 +81,25 @@ def test_validate_min_points_and_where():
     assert validate_spectrum(ds, min_points=2) is ds
     with pytest.raises(SpectrumError, match=r"^cell\.mpt \(sweep 3\): spectrum has 2 point"):
         validate_spectrum(ds, min_points=3)
+
+
+@pytest.mark.parametrize("direct", [True, False])
+def test_with_spectrum_variable_is_assign(direct, monkeypatch):
+    from eis_pipeline import conventions
+
+    if not direct:   # the public-API fallback, for an xarray without _construct_direct
+        monkeypatch.setattr(conventions, "_CONSTRUCT_DIRECT", None)
+    ds = make_spectrum([1e3, 1e2, 10.0], [10 - 1j, 12 - 5j, 20 - 9j], sweep=1,
+                       attrs={"source": "x.mpt"})
+    before = ds.copy(deep=True)
+    attrs = {"units": "K", "long_name": "sample temperature"}
+    out = conventions.with_spectrum_variable(ds, "temperature", np.full(3, 300.0), attrs)
+    expected = ds.assign(temperature=("frequency", np.full(3, 300.0), attrs))
+    xr.testing.assert_identical(out, expected)
+    assert list(out.variables) == list(expected.variables)
+    assert list(out.xindexes) == ["frequency"]
+    out.attrs["spectrum_id"] = "a"            # the result is its own dataset
+    out["impedance"].attrs["units"] = "kohm"
+    xr.testing.assert_identical(ds, before)
+    with pytest.raises(ValueError, match="same length"):
+        conventions.with_spectrum_variable(ds, "temperature", np.ones(2), attrs)

@@ -10,7 +10,7 @@ import pytest
 import eis_pipeline.validation.drt as drt_module
 import eis_pipeline.validation.tables as tables
 from eis_pipeline.config import AUTO_CIRCUIT, load_config
-from eis_pipeline.tasks import FileTask, plan_tasks, process_task
+from eis_pipeline.tasks import FileTask, files_per_task, plan_tasks, process_task
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "example.toml"
 
@@ -29,16 +29,17 @@ def small_task() -> FileTask:
 
 
 def _count_drt_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Count every DRT solve, whichever module-level name the caller looks it up by."""
+    """Count every spectrum's DRT solve, whichever module-level name the caller looks it up
+    by (``drt`` is a batch of one: counting the batches' spectra counts both)."""
     calls = [0]
-    original = drt_module.drt
+    original = drt_module.drt_batch
 
-    def counting(*args, **kwargs):
-        calls[0] += 1
-        return original(*args, **kwargs)
+    def counting(frequencies, impedances, **kwargs):
+        calls[0] += len(frequencies)
+        return original(frequencies, impedances, **kwargs)
 
-    monkeypatch.setattr(drt_module, "drt", counting)
-    monkeypatch.setattr(tables, "drt", counting)
+    monkeypatch.setattr(drt_module, "drt_batch", counting)
+    monkeypatch.setattr(tables, "drt_batch", counting)
     return calls
 
 
@@ -63,3 +64,26 @@ def test_no_drt_when_switched_off(small_task, monkeypatch):
     assert not result.failures and result.spectra
     assert calls[0] == 0 and result.drt is None
     assert result.selection is not None and "drt_arcs" not in result.selection
+
+
+def test_task_size_follows_the_workers(monkeypatch):
+    import eis_pipeline.tasks as tasks
+
+    assert files_per_task(120, 1) == tasks.FILES_PER_TASK == 64   # serial: the largest
+    assert files_per_task(120, 2) == 30                            # two tasks per worker
+    assert files_per_task(6, 4) == tasks.MIN_FILES_PER_TASK        # no smaller than 8
+    assert files_per_task(1000, 2) == 64                           # no larger than 64
+    assert files_per_task(120, None) == 8                          # cluster of unknown size
+    monkeypatch.setattr(tasks, "FILES_PER_TASK", 2)                # the cap wins
+    assert files_per_task(120, None) == files_per_task(120, 1) == 2
+
+
+def test_plan_tasks_cuts_a_sample_for_the_workers():
+    if not CONFIG.exists() or not (CONFIG.parents[1] / "sample_data").exists():
+        pytest.skip("demo config or sample_data/ not present")
+    config = load_config(CONFIG)
+    serial, _ = plan_tasks(config)
+    assert [len(t.paths) for t in serial] == [len(s.paths) for s in config.samples]
+    split, _ = plan_tasks(config, workers=None)
+    assert all(len(t.paths) <= 8 for t in split)
+    assert sum(len(t.paths) for t in split) == sum(len(t.paths) for t in serial)

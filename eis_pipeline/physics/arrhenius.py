@@ -562,12 +562,17 @@ def arrhenius_by_component(
                             breakpoint_K=breakpoint_K, min_segment_points=min_segment_points,
                             criterion=criterion,
                             reference_temperature_K=reference_temperature_K)
+        # one assign (one merge) for the five new variables, computed on the variables
+        # (broadcast by dimension name, as the data arrays would be, without alignment)
+        added: dict[str, xr.Variable] = {}
         for name in ("sigma_25C", "sigma_ref", "prefactor"):
-            value, fit_err = res[name], res[f"{name}_stderr"]
-            res[f"{name}_stderr"] = ((fit_err**2 + (value * geo_rel) ** 2) ** 0.5).assign_attrs(
-                fit_err.attrs)
-        res["model"] = ((), res.attrs.pop("model"))
-        res["reason"] = ((), res.attrs.pop("reason"))
+            value, fit_err = res.variables[name], res.variables[f"{name}_stderr"]
+            total = (fit_err**2 + (value * geo_rel) ** 2) ** 0.5
+            total.attrs = dict(fit_err.attrs)
+            added[f"{name}_stderr"] = total
+        added["model"] = xr.Variable((), res.attrs.pop("model"))
+        added["reason"] = xr.Variable((), res.attrs.pop("reason"))
+        res = res.assign(added)
         for key in [k for k in res.attrs if k.startswith(criterion + "_")]:
             res.attrs.pop(key)
         res.attrs.pop("reduced_chi_square", None)

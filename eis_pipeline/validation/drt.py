@@ -49,6 +49,7 @@ part of the electrode in γ and are worse on CPE spikes, and are there for compa
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -56,22 +57,28 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from eis_pipeline.conventions import check_spectrum_arrays
+from eis_pipeline.exceptions import EisError
 from eis_pipeline.validation._common import (
     ComplexArray,
     FloatArray,
     rc_columns,
     stack_real_imag,
 )
+from eis_pipeline.validation.drt_solve import (
+    DEFAULT_LAMBDAS,
+    GCV_TOLERANCE,
+    Penalty,
+    Solution,
+    choose_lambda,
+    gcv_scores,
+    penalty_matrix,
+    regularised_nnls_stack,
+)
 from eis_pipeline.validation.spike import has_capacitive_tail, spike_exponent, spike_mask
 
-__all__ = ["DrtPeak", "DrtResult", "drt", "suggest_arcs"]
+__all__ = ["DEFAULT_LAMBDAS", "GCV_TOLERANCE", "DrtPeak", "DrtResult", "choose_lambda", "drt",
+           "drt_batch", "gcv_scores", "penalty_matrix", "suggest_arcs"]
 
-Penalty = Literal["identity", "first", "second"]
-
-#: Default λ grid (dimensionless; γ is scaled by max|Z|).
-DEFAULT_LAMBDAS = np.logspace(-8, 2, 51)
-#: λ is the largest whose GCV score is within this fraction of the lowest (see choose_lambda).
-GCV_TOLERANCE = 0.05
 #: Peaks lower than this fraction of the highest peak's prominence are ripples, not arcs.
 DEFAULT_PEAK_PROMINENCE = 0.05
 
@@ -217,8 +224,42 @@ def drt(
     >>> [(round(p.resistance_ohm, -1), round(float(np.log10(p.tau_s)), 1)) for p in result.peaks]
     [(1000.0, -3.0)]
     """
-    f, z = check_spectrum_arrays(frequency, impedance, min_points=4, where="drt",
-                                 nonzero_impedance=True)
+    result = drt_batch([frequency], [impedance], part=part, penalty=penalty,
+                       regularization=regularization, lambdas=lambdas,
+                       points_per_decade=points_per_decade, extend_decades=extend_decades,
+                       inductance=inductance, electrode=electrode,
+                       peak_prominence=peak_prominence)[0]
+    assert result is not None   # invalid="raise": a spectrum that fails raised
+    return result
+
+
+def drt_batch(
+    frequencies: Sequence[ArrayLike],
+    impedances: Sequence[ArrayLike],
+    *,
+    part: Literal["complex", "imaginary"] = "complex",
+    penalty: Penalty = "first",
+    regularization: float | None = None,
+    lambdas: ArrayLike | None = None,
+    points_per_decade: int = 10,
+    extend_decades: float = 1.0,
+    inductance: bool = True,
+    electrode: Literal["auto", "cpe", "capacitance", "drop", "none"] = "auto",
+    peak_prominence: float = DEFAULT_PEAK_PROMINENCE,
+    invalid: Literal["raise", "none"] = "raise",
+) -> list[DrtResult | None]:
+    """:func:`drt` of many spectra: one result per spectrum, those of calling it on each alone.
+
+    The options are :func:`drt`'s and apply to every spectrum. Problems of one shape (same
+    number of points, τ-grid size and series terms: a campaign's sweeps) are solved as a
+    stack (:func:`eis_pipeline.validation.drt_solve.regularised_nnls_stack`), and spectra on
+    the same frequencies and τ grid share their RC columns. ``invalid="none"`` gives None for
+    a spectrum whose DRT cannot be computed (too few or invalid points, a factorisation that
+    fails) instead of raising; an invalid option always raises.
+    """
+    if len(frequencies) != len(impedances):
+        raise ValueError(f"drt_batch: {len(frequencies)} frequency arrays but "
+                         f"{len(impedances)} impedance arrays; give one of each per spectrum")
     if part not in ("complex", "imaginary"):
         raise ValueError(f"drt: part must be 'complex' or 'imaginary', got {part!r}")
     if penalty not in ("identity", "first", "second"):
@@ -228,10 +269,76 @@ def drt(
                          f"{points_per_decade!r} and {extend_decades!r}")
     if regularization is not None and not regularization > 0:
         raise ValueError(f"drt: regularization must be positive, got {regularization!r}")
-
     if electrode not in ("auto", "cpe", "capacitance", "drop", "none"):
         raise ValueError("drt: electrode must be 'auto', 'cpe', 'capacitance', 'drop' or "
                          f"'none', got {electrode!r}")
+    if invalid not in ("raise", "none"):
+        raise ValueError(f"drt_batch: invalid must be 'raise' or 'none', got {invalid!r}")
+    options = _Options(part, penalty, points_per_decade, extend_decades, inductance, electrode,
+                       peak_prominence)
+    columns: dict[tuple[bytes, bytes], ComplexArray] = {}
+    problems: list[_Problem | None] = []
+    for f, z in zip(frequencies, impedances, strict=True):
+        try:
+            problems.append(_set_up(f, z, options, columns))
+        except (EisError, ValueError):
+            if invalid == "raise":
+                raise
+            problems.append(None)
+    groups: dict[tuple[tuple[int, ...], tuple[int, ...]], dict[int, _Problem]] = {}
+    for i, problem in enumerate(problems):
+        if problem is not None:
+            groups.setdefault((problem.a0.shape, problem.a1.shape), {})[i] = problem
+    results: list[DrtResult | None] = [None] * len(problems)
+    how = "λ by GCV" if regularization is None else "λ given"
+    for group in groups.values():
+        solutions = _solve(list(group.values()), penalty, regularization, lambdas, invalid)
+        for (i, problem), solution in zip(group.items(), solutions, strict=True):
+            if solution is not None:
+                results[i] = _result(problem, solution, options, how)
+    return results
+
+
+@dataclass(frozen=True)
+class _Options:
+    """The per-spectrum settings of one :func:`drt_batch` call, checked."""
+
+    part: str
+    penalty: str
+    points_per_decade: int
+    extend_decades: float
+    inductance: bool
+    electrode: str
+    peak_prominence: float
+
+
+@dataclass(frozen=True, eq=False)
+class _Problem:
+    """One spectrum's DRT problem, set up for the solve (:func:`_set_up`)."""
+
+    f: FloatArray
+    z: ComplexArray
+    used: NDArray[np.bool_]
+    omega: FloatArray          # of the used points
+    tau: FloatArray
+    scale: float
+    names: tuple[str, ...]
+    has_cpe: bool
+    n_cpe: float
+    columns: ComplexArray      # RC columns at the used points
+    weight: FloatArray
+    a0: FloatArray
+    a1: FloatArray
+    b: FloatArray
+
+
+def _set_up(frequency: ArrayLike, impedance: ArrayLike, opt: _Options,
+            shared: dict[tuple[bytes, bytes], ComplexArray]) -> _Problem:
+    """The weighted least-squares problem of one spectrum (module docstring); ``shared``
+    holds the RC columns already built, by (ω, τ) grid."""
+    f, z = check_spectrum_arrays(frequency, impedance, min_points=4, where="drt",
+                                 nonzero_impedance=True)
+    electrode = opt.electrode
     if electrode == "auto":
         electrode = "cpe" if has_capacitive_tail(f, z) else "none"
     used = spike_mask(f, z) if electrode == "drop" else np.ones(f.size, dtype=bool)
@@ -244,99 +351,110 @@ def drt(
     # -Z''): relaxations there are not identifiable under the electrode's |Z|, so the grid
     # stops extend_decades beyond the onset instead of beyond the lowest frequency.
     window = spike_mask(fu, zu) if has_cpe else np.ones(fu.size, dtype=bool)
-    tau = tau_grid(fu[window], points_per_decade, extend_decades)
+    tau = tau_grid(fu[window], opt.points_per_decade, opt.extend_decades)
     # γ is fitted in units of the largest |Z| of the relaxation window, so λ means the same
     # for every spectrum (the electrode's |Z| would otherwise set the scale).
     scale = float(np.abs(zu[window]).max())
 
     # Columns as complex impedances per unit parameter, each series column scaled to O(1).
-    names = ["resistance"] if part == "complex" else []
-    series = [np.ones_like(omega, dtype=np.complex128)] if part == "complex" else []
-    if inductance:
+    names = ["resistance"] if opt.part == "complex" else []
+    series = [np.ones_like(omega, dtype=np.complex128)] if opt.part == "complex" else []
+    if opt.inductance:
         names.append("inductance")
         series.append(1j * omega / omega.max())
     if has_cpe:
         names.append("electrode")
         series.append((omega.min() / (1j * omega)) ** n_cpe)
-    a1_complex = rc_columns(omega, tau) * (_log_step(tau) * scale)
+    key = (omega.tobytes(), tau.tobytes())
+    if key not in shared:
+        shared[key] = rc_columns(omega, tau)
+    columns = shared[key]
+    a1_complex = columns * (_log_step(tau) * scale)
     weight = 1.0 / np.abs(zu)
-    pick = stack_real_imag if part == "complex" else _imag
+    pick = stack_real_imag if opt.part == "complex" else _imag
     b = pick(zu * weight)
     a1 = pick(a1_complex * weight[:, None])
     a0 = (pick(np.stack(series, axis=1) * weight[:, None]) if series
           else np.empty((b.size, 0)))
+    return _Problem(f, z, used, omega, tau, scale, tuple(names), has_cpe, n_cpe, columns,
+                    weight, a0, a1, b)
 
-    x, x0, lam, grid, scores = _regularised_nnls(
-        a0, a1, b, penalty_matrix(tau.size, penalty), regularization, lambdas)
-    gamma = x * scale
-    values = dict(zip(names, x0, strict=True))
 
+def _solve(problems: list[_Problem], penalty: Penalty, regularization: float | None,
+           lambdas: ArrayLike | None, invalid: str) -> list[Solution | None]:
+    """The problems of one shape solved as a stack; when the stack fails (a factorisation
+    of one problem), each alone, so that only the one at fault is lost (or raises)."""
+    d = penalty_matrix(problems[0].tau.size, penalty)
+
+    def stack(group: list[_Problem]) -> list[Solution]:
+        return regularised_nnls_stack(np.stack([p.a0 for p in group]),
+                                      np.stack([p.a1 for p in group]),
+                                      np.stack([p.b for p in group]), d, regularization,
+                                      lambdas)
+
+    try:
+        return list(stack(problems))
+    except (EisError, ValueError):   # np.linalg.LinAlgError is a ValueError
+        if len(problems) == 1 and invalid == "raise":
+            raise
+    out: list[Solution | None] = []
+    for problem in problems:
+        try:
+            out.extend(stack([problem]))
+        except (EisError, ValueError):
+            if invalid == "raise":
+                raise
+            out.append(None)
+    return out
+
+
+def _result(p: _Problem, solution: Solution, opt: _Options, how: str) -> DrtResult:
+    """The :class:`DrtResult` of a solved problem: γ, series terms, fit and peaks."""
+    x, x0, lam, grid, scores = solution
+    gamma = x * p.scale
+    values = dict(zip(p.names, x0, strict=True))
+    f, omega, tau, used = p.f, p.omega, p.tau, p.used
     omega_all = 2.0 * np.pi * f
-    relax = rc_columns(omega_all, tau) @ (gamma * _log_step(tau))
-    if part == "complex":
+    # the fit's columns are those of every point: the same unless spike points were dropped
+    relax = (p.columns if used.all() else rc_columns(omega_all, tau)) @ (gamma * _log_step(tau))
+    zu = p.z[used]
+    if opt.part == "complex":
         r_inf = float(values["resistance"])
     else:
         # Real part: Z' = R_inf + Re(relaxations); weighted (1/|Z|²) mean of the difference.
-        w2 = weight**2
+        w2 = p.weight**2
         r_inf = float(np.sum(w2 * (zu.real - relax[used].real)) / w2.sum())
-    ind = float(values["inductance"] / omega.max()) if inductance else None
+    ind = float(values["inductance"] / omega.max()) if opt.inductance else None
     q_cpe = None
     fit = r_inf + relax
     if ind is not None:
         fit = fit + 1j * omega_all * ind
-    if has_cpe:
+    n_cpe = p.n_cpe
+    if p.has_cpe:
         inv_q = float(values["electrode"] * omega.min() ** n_cpe)
         q_cpe = float("inf") if inv_q == 0 else 1.0 / inv_q
         fit = fit + inv_q / (1j * omega_all) ** n_cpe
+    penalty = opt.penalty
     return DrtResult(
         tau_s=tau,
         gamma_ohm=gamma,
         series_resistance_ohm=r_inf,
         inductance_h=ind,
         electrode_q=q_cpe,
-        electrode_n=n_cpe if has_cpe else None,
-        peaks=find_peaks(tau, gamma, peak_prominence),
+        electrode_n=n_cpe if p.has_cpe else None,
+        peaks=find_peaks(tau, gamma, opt.peak_prominence),
         regularization=lam,
         penalty=penalty,
-        part=part,
+        part=opt.part,
         method=(f"Tikhonov-regularised NNLS ({penalty}-order penalty)"
                 if penalty != "identity" else "Tikhonov-regularised NNLS (identity penalty)")
-        + (", λ by GCV" if grid is not None else ", λ given"),
+        + f", {how}",
         frequency=f,
         used=used,
         impedance_fit=fit,
         lambda_grid=grid,
         gcv_score=scores,
     )
-
-
-def _regularised_nnls(
-    a0: FloatArray, a1: FloatArray, b: FloatArray, d: FloatArray,
-    regularization: float | None, lambdas: ArrayLike | None,
-) -> tuple[FloatArray, FloatArray, float, FloatArray | None, FloatArray | None]:
-    """Solve min ||a0 x0 + a1 x - b||² + λ||d x||², x ≥ 0, x0 free; λ given or by GCV.
-
-    Returns ``(x, x0, λ, λ grid or None, GCV scores or None)``.
-    """
-    # Project out the free series parameters (exact: they enter linearly, unconstrained).
-    q0 = np.linalg.qr(a0)[0] if a0.shape[1] else np.empty((b.size, 0))
-    a1p = a1 - q0 @ (q0.T @ a1)
-    bp = b - q0 @ (q0.T @ b)
-    grid: FloatArray | None = None
-    scores: FloatArray | None = None
-    if regularization is None:
-        grid = np.asarray(DEFAULT_LAMBDAS if lambdas is None else lambdas, dtype=np.float64)
-        scores = gcv_scores(a1p, bp, d, grid, n_fixed=a0.shape[1])
-        lam = float(grid[choose_lambda(scores, GCV_TOLERANCE)])
-    else:
-        lam = float(regularization)
-    stacked = np.concatenate([a1p, np.sqrt(lam) * d])
-    target = np.concatenate([bp, np.zeros(d.shape[0])])
-    import scipy.optimize  # here, not at the top: `import eis_pipeline.fitting` stays light
-
-    x = scipy.optimize.nnls(stacked, target, maxiter=50 * d.shape[0])[0]
-    x0 = np.linalg.lstsq(a0, b - a1 @ x, rcond=None)[0] if a0.shape[1] else np.empty(0)
-    return x, x0, lam, grid, scores
 
 
 def _imag(a: ComplexArray) -> FloatArray:
@@ -355,56 +473,6 @@ def tau_grid(frequency: FloatArray, points_per_decade: int, extend_decades: floa
     hi = np.log10(1.0 / omega.min()) + extend_decades
     n = int(np.ceil((hi - lo) * points_per_decade)) + 1
     return np.logspace(lo, hi, n)
-
-
-def penalty_matrix(n: int, penalty: Penalty) -> FloatArray:
-    """Square, invertible penalty operator D (n × n).
-
-    Difference rows are completed by rows penalising γ itself at the grid ends (first row, and
-    also the last for the second difference); γ should vanish there, beyond the data.
-    """
-    if penalty == "identity":
-        return np.eye(n)
-    if penalty == "first":
-        return np.eye(n) - np.eye(n, k=-1)
-    d = np.eye(n, k=-1) - 2.0 * np.eye(n) + np.eye(n, k=1)
-    d[0, :] = 0.0
-    d[-1, :] = 0.0
-    d[0, 0] = d[-1, -1] = 1.0
-    return d
-
-
-def gcv_scores(a: FloatArray, b: FloatArray, d: FloatArray, lambdas: FloatArray,
-               *, n_fixed: int = 0) -> FloatArray:
-    """GCV score of min ||a x - b||² + λ||d x||² for every λ, from one SVD.
-
-    ``a`` and ``b`` are already projected orthogonally to ``n_fixed`` free parameters, which
-    take that many degrees of freedom from the trace. In standard form a d⁻¹ = U S Vᵀ, the
-    influence matrix is U diag(s²/(s²+λ)) Uᵀ, so
-
-        GCV(λ) = m ||(I - H) b||² / (m - n_fixed - Σ s²/(s²+λ))²
-    """
-    a_std = np.linalg.solve(d.T, a.T).T
-    u, s, _ = np.linalg.svd(a_std, full_matrices=False)
-    beta = u.T @ b
-    outside = max(float(b @ b - beta @ beta), 0.0)
-    s2 = s[None, :] ** 2
-    filt = s2 / (s2 + lambdas[:, None])
-    residual = ((1.0 - filt) ** 2 * beta[None, :] ** 2).sum(axis=1) + outside
-    dof = b.size - n_fixed - filt.sum(axis=1)
-    return np.asarray(b.size * residual / dof**2, dtype=np.float64)
-
-
-def choose_lambda(scores: FloatArray, tolerance: float) -> int:
-    """Index of the largest λ whose GCV score is within ``tolerance`` of the minimum.
-
-    The GCV curve of a DRT problem is often flat over decades of λ, with shallow local minima
-    at small λ that give rippled, spurious-peaked γ. Within the flat region the scores cannot
-    tell the candidates apart, so the smoothest one is taken (in the spirit of the
-    one-standard-error rule of cross-validation). ``scores`` must follow increasing λ.
-    """
-    ok = np.flatnonzero(scores <= (1.0 + tolerance) * scores.min())
-    return int(ok[-1])
 
 
 def find_peaks(tau: FloatArray, gamma: FloatArray, prominence: float) -> tuple[DrtPeak, ...]:

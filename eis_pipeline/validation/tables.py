@@ -8,7 +8,7 @@ import numpy as np
 import xarray as xr
 
 from eis_pipeline.exceptions import EisError
-from eis_pipeline.validation.drt import DrtResult, drt
+from eis_pipeline.validation.drt import DrtResult, drt_batch
 from eis_pipeline.validation.kramers_kronig import kramers_kronig_batch
 
 
@@ -53,13 +53,9 @@ def compute_drts(spectra: Sequence[xr.Dataset]) -> list[DrtResult | None]:
     (:func:`eis_pipeline.fitting.selection.select_circuit`, ``drts=``) and
     :func:`drt_table` (``results=``).
     """
-    results: list[DrtResult | None] = []
-    for ds in spectra:
-        try:
-            results.append(drt(ds["frequency"].values, ds["impedance"].values))
-        except (EisError, ValueError):
-            results.append(None)
-    return results
+    # One batch: spectra on the same frequencies are solved as one stack.
+    return drt_batch([ds.variables["frequency"].values for ds in spectra],
+                     [ds.variables["impedance"].values for ds in spectra], invalid="none")
 
 
 def drt_table(spectra: Sequence[xr.Dataset], ids: Sequence[str],

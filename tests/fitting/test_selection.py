@@ -246,8 +246,9 @@ def test_precomputed_drts_are_used_as_given(selection, spectra, monkeypatch):
     def no_drt(*args, **kwargs):
         raise AssertionError("select_circuit recomputed a DRT it was given")
 
-    monkeypatch.setattr(drt_module, "drt", no_drt)
-    monkeypatch.setattr(tables, "drt", no_drt)
+    # every DRT goes through drt_batch (drt is a batch of one; compute_drts calls it)
+    monkeypatch.setattr(drt_module, "drt_batch", no_drt)
+    monkeypatch.setattr(tables, "drt_batch", no_drt)
     given = select_circuit(spectra, drts=drts)
     assert given.chosen == selection.chosen
     xr.testing.assert_identical(given.evidence, selection.evidence)
