@@ -57,7 +57,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from eis_pipeline.conventions import check_spectrum_arrays
-from eis_pipeline.exceptions import EisError
+from eis_pipeline.exceptions import EisError, SpectrumError
 from eis_pipeline.validation._common import (
     ComplexArray,
     FloatArray,
@@ -342,6 +342,12 @@ def _set_up(frequency: ArrayLike, impedance: ArrayLike, opt: _Options,
     if electrode == "auto":
         electrode = "cpe" if has_capacitive_tail(f, z) else "none"
     used = spike_mask(f, z) if electrode == "drop" else np.ones(f.size, dtype=bool)
+    if used.sum() < 4:
+        # the minimum of -Z'' at the top of the window (an arc above it): nothing is left
+        raise SpectrumError(
+            f"drt(electrode='drop'): only {int(used.sum())} point(s) lie above the electrode "
+            f"spike's onset (the minimum of -Z'' is at {f[used].min():.3g} Hz), at least 4 "
+            "are needed; use electrode='auto' or 'cpe', which fit the spike instead")
     fu, zu = f[used], z[used]
     # The electrode element, 1/(Q (jω)^n), is linear in 1/Q once n is fixed.
     has_cpe = electrode in ("cpe", "capacitance")

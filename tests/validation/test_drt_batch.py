@@ -85,3 +85,15 @@ def test_a_stack_that_fails_is_solved_one_by_one(rng, monkeypatch):
         _assert_same(result, alone[i])
     with pytest.raises(np.linalg.LinAlgError):
         drt_batch([f for f, _ in spectra], [z for _, z in spectra])
+
+
+def test_dropping_a_spike_that_leaves_no_relaxation_is_a_clear_error():
+    """A fast conductor: its arc lies above the window, so -Z'' falls from the first point and
+    electrode="drop" keeps only that point (was an IndexError from the GCV choice)."""
+    f = syn.sweep(1e6, 0.1)
+    z = syn.r_cpe(f, 100.0, 1e-12, 0.9) + syn.cpe(f, 1e-6, 0.85)   # apex ~ 2 GHz
+    with pytest.raises(SpectrumError, match=r"electrode spike's onset.*electrode='auto'"):
+        drt(f, z, electrode="drop")
+    good = syn.two_arcs_and_spike(f)
+    out = drt_batch([f, f], [z, good], electrode="drop", invalid="none")
+    assert out[0] is None and out[1] is not None
