@@ -23,9 +23,12 @@ from eis_pipeline.fitting.arc_restarts import (
     arc_table,
     assignment_starts,
     doubtful,
+    misplaced,
     relocation_starts,
+    spare_arc,
     split_start,
     watched,
+    weakest_arc,
 )
 from eis_pipeline.fitting.bounds import at_bound, row_bounds
 from eis_pipeline.fitting.initial import grid_start, initial_guesses
@@ -242,29 +245,50 @@ ARC_SEARCH_ROUNDS = 2
 N_MOVES = 3
 
 
-def _arc_search(best: SolverResult, messages: list[str], table: ArcTable,
-                ctx: _Spectra) -> list[str]:
-    """Try the fitted arcs exchanged between kinds, the broadest arc split, and the crowded
-    arc moved (:mod:`~eis_pipeline.fitting.arc_restarts`); keep a start as
-    :func:`_improve` does, for up to :data:`ARC_SEARCH_ROUNDS` rounds while one helps."""
+def _moves(best: SolverResult, rows: NDArray[np.intp], table: ArcTable, ctx: _Spectra,
+           arc: NDArray[np.intp] | None = None) -> Array:
+    """Internal starts (len(rows), 2 N_MOVES, Pf): arc ``arc`` (default the weakest) of the
+    fits at ``rows`` moved, with fitted and with fresh exponents (relocation_starts)."""
     space = ctx.problem.space
-    rows = np.flatnonzero(np.isfinite(best.cost))
+    params = space.to_natural(best.x[rows])
+    moved = np.concatenate([relocation_starts(
+        params, table, ctx.frequency[rows], ctx.impedance[rows], ctx.problem.inv_wr[rows],
+        ctx.problem.inv_wi[rows], N_MOVES, fresh, arc) for fresh in (False, True)], axis=1)
+    return _internal(space, moved)
+
+
+def _internal(space: ParameterSpace, starts: Array) -> Array:
+    """(S, m, P) natural starts as (S, m, Pf) internal ones."""
+    return space.to_internal(starts.reshape(-1, starts.shape[2])).reshape(
+        starts.shape[0], starts.shape[1], space.free.size)
+
+
+def _arc_search(best: SolverResult, messages: list[str], table: ArcTable,
+                ctx: _Spectra, rows: NDArray[np.intp] | None = None) -> list[str]:
+    """Try the fitted arcs exchanged between kinds, the broadest arc split, and the crowded
+    arc and the spare arc moved (:mod:`~eis_pipeline.fitting.arc_restarts`); keep a start
+    as :func:`_improve` does, for up to :data:`ARC_SEARCH_ROUNDS` rounds while one helps.
+    ``rows``: the spectra to search (default: every one with a finite cost)."""
+    space = ctx.problem.space
+    if rows is None:
+        rows = np.flatnonzero(np.isfinite(best.cost))
+    note = "after exchanging or moving arcs"
     for _ in range(ARC_SEARCH_ROUNDS):
         if rows.size == 0:
             break
         params = space.to_natural(best.x[rows])
-        moved = np.concatenate([relocation_starts(
-            params, table, ctx.frequency[rows], ctx.impedance[rows], ctx.problem.inv_wr[rows],
-            ctx.problem.inv_wi[rows], N_MOVES, fresh) for fresh in (False, True)], axis=1)
-        u_moved = space.to_internal(moved.reshape(-1, moved.shape[2])).reshape(
-            rows.size, moved.shape[1], -1)
-        swaps = assignment_starts(params, table)
-        u_swaps = space.to_internal(swaps.reshape(-1, swaps.shape[2])).reshape(
-            rows.size, swaps.shape[1], u_moved.shape[2])
-        u_split = space.to_internal(split_start(params, table))[:, None]
-        u = np.concatenate([u_swaps, u_split, u_moved], axis=1)
-        messages, took = _improve(best, messages, rows, u, "after exchanging or moving arcs",
-                                  ctx)
+        # the spare arc (parked outside the window or shrunk to nothing), where it is not
+        # the crowded one the first moves take
+        spare = spare_arc(params, table, ctx.frequency[rows])
+        other = np.flatnonzero(spare != weakest_arc(params, table))
+        u_spare = _moves(best, rows[other], table, ctx, spare[other]) if other.size else None
+        u = np.concatenate([_internal(space, assignment_starts(params, table)),
+                            space.to_internal(split_start(params, table))[:, None],
+                            _moves(best, rows, table, ctx)], axis=1)
+        messages, took = _improve(best, messages, rows, u, note, ctx)
+        if u_spare is not None:
+            messages, took_spare = _improve(best, messages, rows[other], u_spare, note, ctx)
+            took[other[took_spare]] = True
         rows = rows[took]
     return messages
 
@@ -509,6 +533,16 @@ def fit_arrays(
         ctx = _Spectra(problem, frequency, impedance, weighting, lo, hi, floor, options)
         if ambiguous and table is not None:
             messages = _arc_search(best, messages, table, ctx)
+        elif table is not None and len(table.kinds) > 1:
+            # two alike arcs: the starts map the data's arcs onto them, but where the best
+            # fit has two arcs collapsed onto one feature or one arc spare (a few % of the
+            # resistance), a better place for an arc may be left (random circuits, seeds
+            # 16, 22, 126). Not for an arc outside the window or an exponent at 1: common
+            # on presets, and the starts already settle those.
+            look = np.flatnonzero(misplaced(space.to_natural(best.x), table)
+                                  & np.isfinite(best.cost))
+            if look.size:
+                messages = _arc_search(best, messages, table, ctx, look)
         if not best.converged.all():
             messages = _restart(best, messages, ctx)
     nfev = best.nfev

@@ -101,7 +101,9 @@ def test_overlapping_arcs_beside_a_series_resistance_reach_the_optimum(seed):
         ours = CircuitModel(circuit).fit(F, z).result_
         from_truth = CircuitModel(circuit, initial_guess=true).fit(F, z).result_
     assert ours.cost <= from_truth.cost * (1 + 1e-6)
-    assert ours.nfev < 200
+    # (seed 130's small arc is 0.8 % of the resistance: the spare-arc search, engine
+    # _arc_search, then costs about 230 evaluations more to confirm the place)
+    assert ours.nfev < 400
 
 
 def test_grid_start_places_two_overlapping_arcs():
