@@ -366,12 +366,21 @@ def grid_start(frequency: Array, impedance: NDArray[np.complex128], names: Seque
     n_fixed = len(fixed)
     fx = np.stack(fixed, axis=-1) if fixed else np.zeros((s, y.shape[1], 0))   # (S, 2N, c)
     soft = list(range(int(bool(terms.resistors)) + int(bool(terms.inductors))))
+    # every model's normal equations are entries of one Gram matrix of all basis columns
+    # (the fixed terms, then each kind's G arcs): no pass over the points per placement
+    kinds = list(basis)
+    every = np.concatenate([np.moveaxis(fx, 2, 1), *(basis[kd] for kd in kinds)], axis=1)
+    gram = np.einsum("sim,sjm->sij", every, every)                            # (S, T, T)
+    every_y = np.einsum("sim,sm->si", every, y)
+    yy = np.einsum("sm,sm->s", y, y)
     for order in orders:
         # arc order[j] takes the j-th smallest τ of the combination
-        cols = [basis[arcs[order[j]][2]][:, combos[:, j], :] for j in range(k)]   # (S, C, 2N)
-        x = np.concatenate([np.broadcast_to(fx[:, None], (s, combos.shape[0], *fx.shape[1:])),
-                            np.stack(cols, axis=-1)], axis=-1)                # (S, C, 2N, c)
-        c_i, coef_i, i = _best_linear(x, y, soft)
+        idx = np.concatenate([np.broadcast_to(np.arange(n_fixed), (combos.shape[0], n_fixed)),
+                              np.stack([n_fixed + g * kinds.index(arcs[order[j]][2])
+                                        + combos[:, j] for j in range(k)], axis=1)],
+                             axis=1)                                          # (C, c)
+        c_i, coef_i, i = _best_normal(gram[:, idx[:, :, None], idx[:, None, :]],
+                                      every_y[:, idx], yy, soft)
         better = c_i < best_cost
         if better.any():
             best_cost = np.where(better, c_i, best_cost)
@@ -386,14 +395,20 @@ def grid_start(frequency: Array, impedance: NDArray[np.complex128], names: Seque
     # by up to a factor 3, and the fitter starts on the wrong side of a saddle)
     shifts = np.array([-2.0, -1.0, 1.0, 2.0])
     found = np.isfinite(best_cost)   # (spectra without a feasible placement have no τ)
+    def arc_col(a: int, t: Array) -> Array:
+        """Arc ``a``'s weighted column at time constants ``t`` (S,) or (S, M)."""
+        wt = w if t.ndim == 1 else w[:, None, :]
+        tt = t[:, None] if t.ndim == 1 else t[:, :, None]
+        return col(1.0 / (1.0 + (1j * wt * tt) ** exps[arcs[a][2]]))
+
+    shape = (s, shifts.size, y.shape[1])
     for step in (1.0 / 3.0, 1.0 / 9.0):
         for j in range(k):
             t_new = best_tau[:, j, None] * 10.0 ** (step * shifts)[None, :]  # (S, M)
-            arc_cols = []
-            for a, (_, _, kind) in enumerate(arcs):
-                t_a = t_new if a == j else best_tau[:, a, None]
-                h = 1.0 / (1.0 + (1j * w[:, None, :] * t_a[:, :, None]) ** exps[kind])
-                arc_cols.append(np.broadcast_to(col(h), (s, shifts.size, y.shape[1])))
+            # only arc j moves: the others' columns once, broadcast over the shifts
+            arc_cols = [arc_col(a, t_new) if a == j
+                        else np.broadcast_to(arc_col(a, best_tau[:, a])[:, None], shape)
+                        for a in range(k)]
             x = np.concatenate([np.broadcast_to(fx[:, None], (s, shifts.size, *fx.shape[1:])),
                                 np.stack(arc_cols, axis=-1)], axis=-1)
             c_i, coef_i, i = _best_linear(x, y, soft)
@@ -449,24 +464,33 @@ def _best_linear(x: Array, y: Array, soft: list[int]
     absorbs the grid's misplaced τ and n (a "negative inductance" fit of two arcs off the
     grid). Returns the cost (inf where nothing is feasible), coefficients (S, c) and the
     index of the model (S,)."""
-    s = x.shape[0]
+    a = np.einsum("scmi,scmj->scij", x, x)
+    b = np.einsum("scmi,sm->sci", x, y)
+    return _best_normal(a, b, np.einsum("sm,sm->s", y, y), soft)
+
+
+def _best_normal(a: Array, b: Array, yy: Array, soft: list[int]
+                 ) -> tuple[Array, Array, NDArray[np.intp]]:
+    """:func:`_best_linear` from the normal equations: ``a`` (S, M, c, c) = XᵀX, ``b``
+    (S, M, c) = Xᵀy, ``yy`` (S,) = yᵀy; the cost of a solution is ``yy - 2 bᵀx + xᵀAx``
+    (no pass over the 2N points per model)."""
+    s = a.shape[0]
     best_cost = np.full(s, np.inf)
-    best_coef = np.zeros((s, x.shape[-1]))
+    best_coef = np.zeros((s, a.shape[-1]))
     best_i = np.zeros(s, dtype=np.intp)
+    eye = np.eye(a.shape[-1])
     for mask in range(1 << len(soft)):
         dropped = [j for j in soft if mask >> j & 1]
-        xv = x
-        if dropped:
-            xv = x.copy()
-            xv[..., dropped] = 0.0   # with the ridge below its coefficient solves to 0
-        a = np.einsum("scmi,scmj->scij", xv, xv)
-        a += 1e-12 * np.trace(a, axis1=2, axis2=3)[..., None, None] * np.eye(a.shape[-1])
-        b = np.einsum("scmi,sm->sci", xv, y)
-        with np.errstate(all="ignore"):
-            coef = np.linalg.solve(a, b[..., None])[..., 0]                  # (S, M, c)
-            cost = ((np.einsum("scmi,sci->scm", xv, coef) - y[:, None, :]) ** 2).sum(axis=2)
-        kept = np.ones(coef.shape[-1], dtype=bool)
+        kept = np.ones(a.shape[-1], dtype=bool)
         kept[dropped] = False
+        # a dropped column's rows and columns zeroed: with the ridge its coefficient is 0
+        av = a * (kept[:, None] & kept[None, :]) if dropped else a
+        bv = b * kept if dropped else b
+        ridge = 1e-12 * np.trace(av, axis1=2, axis2=3)[..., None, None] * eye
+        with np.errstate(all="ignore"):
+            coef = np.linalg.solve(av + ridge, bv[..., None])[..., 0]          # (S, M, c)
+            cost = (yy[:, None] - 2.0 * np.einsum("sci,sci->sc", bv, coef)
+                    + np.einsum("sci,scij,scj->sc", coef, av, coef))
         cost = np.where((coef[..., kept] > 0).all(axis=2) & np.isfinite(cost), cost, np.inf)
         i = cost.argmin(axis=1)
         c_i = cost[np.arange(s), i]
