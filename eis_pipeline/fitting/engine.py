@@ -19,6 +19,8 @@ from numpy.typing import NDArray
 from eis_pipeline.exceptions import FitError
 from eis_pipeline.fitting import compiled_lm
 from eis_pipeline.fitting.arc_restarts import (
+    BROAD_ELECTRODE_N,
+    ELECTRODE_N,
     ArcTable,
     arc_table,
     assignment_starts,
@@ -247,13 +249,18 @@ N_MOVES = 3
 
 def _moves(best: SolverResult, rows: NDArray[np.intp], table: ArcTable, ctx: _Spectra,
            arc: NDArray[np.intp] | None = None) -> Array:
-    """Internal starts (len(rows), 2 N_MOVES, Pf): arc ``arc`` (default the weakest) of the
-    fits at ``rows`` moved, with fitted and with fresh exponents (relocation_starts)."""
+    """Internal starts (len(rows), m N_MOVES, Pf): arc ``arc`` (default the weakest) of the
+    fits at ``rows`` moved, with fitted and with fresh exponents (relocation_starts; with
+    an electrode CPE, fresh at two electrode exponents)."""
     space = ctx.problem.space
     params = space.to_natural(best.x[rows])
+    variants = [(False, ELECTRODE_N), (True, ELECTRODE_N)]
+    if any(ne >= 0 for _, ne in table.electrodes):
+        variants.append((True, BROAD_ELECTRODE_N))
     moved = np.concatenate([relocation_starts(
         params, table, ctx.frequency[rows], ctx.impedance[rows], ctx.problem.inv_wr[rows],
-        ctx.problem.inv_wi[rows], N_MOVES, fresh, arc) for fresh in (False, True)], axis=1)
+        ctx.problem.inv_wi[rows], N_MOVES, fresh, arc, n_e) for fresh, n_e in variants],
+        axis=1)
     return _internal(space, moved)
 
 
