@@ -314,26 +314,37 @@ def _circuit_arcs(compiled: CompiledLike, space: ParameterSpace
     return terms, table, watched(space, table)
 
 
-def _rank_starts(problem: Problem, u0: Array, s: int, k: int) -> Array:
+def _rank_starts(problem: Problem, u0: Array, s: int, k: int
+                 ) -> tuple[Array, NDArray[np.bool_]]:
     """The rows ``u0`` (S k, Pf) reordered so that each spectrum's starts go by increasing
-    initial cost (ties and non-finite costs keep their order)."""
-    spec = np.repeat(np.arange(s), k)
+    initial cost (ties and non-finite costs keep their order), and which of them (S, k), in
+    the new order, repeat an earlier start of their spectrum exactly: those are not
+    evaluated (cost inf, ranked last) and not solved (the feature kernel gives one arc's
+    circuits the same start twice where two of its alternatives coincide)."""
+    u3 = u0.reshape(s, k, -1)
+    repeat = np.zeros((s, k), dtype=bool)
+    for j in range(1, k):
+        repeat[:, j] = (u3[:, j, None] == u3[:, :j]).all(axis=2).any(axis=1)
+    rows = np.flatnonzero(~repeat.ravel())
+    cost = np.full(s * k, np.inf)
     if problem.coded is not None:   # one compiled evaluation per start
         omega, grid_of, n_valid = problem.compiled_grids()
         fixed, fixed_values = problem.space.fixed_split
-        cost = compiled_lm.start_costs(
+        cost[rows] = compiled_lm.start_costs(
             problem.coded, omega, grid_of, n_valid, problem.data, problem.inv_wr,
-            problem.inv_wi, spec, problem.space.n_params, problem.free, problem._log, fixed,
-            fixed_values, u0)
+            problem.inv_wi, rows // k, problem.space.n_params, problem.free, problem._log,
+            fixed, fixed_values, u0[rows])
     else:
-        r, _ = problem(u0, np.arange(s * k))
+        r, _ = problem(u0[rows], rows)
         with np.errstate(over="ignore", invalid="ignore"):
-            cost = 0.5 * np.einsum("ij,ij->i", r, r)
-        cost[~np.isfinite(cost)] = np.inf
+            c = 0.5 * np.einsum("ij,ij->i", r, r)
+        c[~np.isfinite(c)] = np.inf
+        cost[rows] = c
     order = np.argsort(cost.reshape(s, k), axis=1, kind="stable")
     if (order == np.arange(k)).all():
-        return u0
-    return np.take_along_axis(u0.reshape(s, k, -1), order[:, :, None], axis=1).reshape(s * k, -1)
+        return u0, repeat
+    return (np.take_along_axis(u3, order[:, :, None], axis=1).reshape(s * k, -1),
+            np.take_along_axis(repeat, order, axis=1))
 
 
 def _solve_part(problem: Problem, u0: Array, lo: Array, hi: Array, floor: Array,
@@ -476,14 +487,14 @@ def fit_arrays(
     options = {"max_nfev": max_nfev, "max_step": MAX_STEP, **(solver_options or {})}
     # arcs the time constants do not map onto the circuit's unambiguously: always search
     ambiguous = table is not None and table.ambiguous and initial_guess is None
-    ranked = 0   # evaluations spent ranking the starts (counted in nfev)
+    ranked = np.zeros(s, dtype=np.int_)   # evaluations ranking the starts (in nfev)
     if k == 1 or not staged:
         res = _solve_rows(problem, u0, lo, hi, floor, np.arange(s * k), options)
     else:
         # The starts of each spectrum are solved in the order of their initial cost (one
         # evaluation each): a start near the data's arcs usually needs few iterations.
-        u0 = _rank_starts(problem, u0, s, k)
-        ranked = k
+        u0, repeat = _rank_starts(problem, u0, s, k)
+        ranked = k - repeat.sum(axis=1)
         # Stage 1: the best-ranked start of every spectrum. Stage 2: the second, only for
         # spectra whose stage-1 fit is doubtful: not converged, a parameter stopped on a
         # bound, two arcs collapsed onto one feature (arc_restarts.doubtful), or a circuit
@@ -497,6 +508,8 @@ def fit_arrays(
         unsure = ~res.converged | pinned | loose
         if ambiguous:
             unsure[:] = True
+        # (a spectrum whose starts are all one start has no second)
+        unsure &= ~repeat[:, 1]
         if unsure.any():
             again = np.flatnonzero(unsure)
             res = _expand(res, first, u0)
@@ -511,6 +524,7 @@ def fit_arrays(
             rest = again[~agree | p2]
             if rest.size and k > 2:
                 rows = (rest[:, None] * k + np.arange(2, k)[None, :]).ravel()
+                rows = rows[~repeat.ravel()[rows]]
                 _merge(res, _solve_part(problem, u0, lo, hi, floor, rows, options), rows)
         else:
             k = 1   # every spectrum keeps its first start: the result is over those only
