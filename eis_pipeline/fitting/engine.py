@@ -559,8 +559,8 @@ def fit_arrays(
             # fit has two arcs collapsed onto one feature or one arc spare (a few % of the
             # resistance), a better place for an arc may be left (random circuits, seeds
             # 16, 22, 126). Not for an arc outside the window or an exponent at 1: common
-            # on presets, and the starts already settle those.
-            look = np.flatnonzero(misplaced(space.to_natural(best.x), table)
+            # on presets (more arcs than the data show), and the starts settle those.
+            look = np.flatnonzero(misplaced(space.to_natural(best.x), table, frequency)
                                   & np.isfinite(best.cost))
             if look.size:
                 messages = _arc_search(best, messages, table, ctx, look)
