@@ -85,8 +85,9 @@ class ArcTable:
 
 def arc_table(terms: Any, names: Sequence[str]) -> ArcTable | None:
     """The arcs of :func:`~eis_pipeline.fitting.structure.series_terms` as indices; None for
-    a circuit of another shape."""
-    if terms is None:
+    a circuit of another shape, or with a diffusion element or Warburg (the linear models
+    of the arc moves have no column for them)."""
+    if terms is None or terms.diffusion or terms.warburgs or not terms.arcs:
         return None
     index = {n: i for i, n in enumerate(names)}
     r, q, n, kinds = [], [], [], []

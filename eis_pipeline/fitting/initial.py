@@ -307,6 +307,33 @@ def _arc_orders(kinds: tuple[str, ...]) -> list[tuple[int, ...]]:
     return list(seen.values())
 
 
+def _coth_over(root: NDArray[np.complex128], inverse: bool) -> NDArray[np.complex128]:
+    """``coth(r) / r`` (``tanh(r) / r`` with ``inverse``) for Re r >= 0, without the
+    overflow of cosh and sinh at large r: tanh r = (1 - e^-2r) / (1 + e^-2r)."""
+    e = np.exp(-2.0 * root)
+    t = (1.0 - e) / (1.0 + e)
+    return np.asarray(t / root if inverse else 1.0 / (t * root))
+
+
+def unit_response(kind: str, x: Any) -> NDArray[np.complex128]:
+    """Impedance per unit amplitude of a term placed by :func:`grid_start` at
+    ``x = jωτ``: an arc (R‖CPE with n = :data:`GRID_ARC_N`, R‖C), a finite Warburg
+    (``Wo``: coth √x / √x, ``Ws``: tanh √x / √x), a transmission line with a CPE (``TLMQ``,
+    Z = R x^(-γ/2) coth x^(γ/2) with x^γ = R / Z_s, γ = GRID_ARC_N) or a Gerischer
+    (``G``: 1 / √(1 + x)); every one is R times this for a fixed τ."""
+    if kind == "CPE":
+        return np.asarray(1.0 / (1.0 + x**GRID_ARC_N))
+    if kind == "C":
+        return np.asarray(1.0 / (1.0 + x))
+    if kind in ("Wo", "Ws"):
+        return _coth_over(np.sqrt(x), inverse=kind == "Ws")
+    if kind == "TLMQ":
+        return _coth_over(x ** (GRID_ARC_N / 2.0), inverse=False)
+    if kind == "G":
+        return np.asarray(1.0 / np.sqrt(1.0 + x))
+    raise ValueError(f"no τ-grid response for {kind!r}")
+
+
 def grid_start(frequency: Array, impedance: NDArray[np.complex128], names: Sequence[str],
                terms: Any) -> Array | None:
     """One start (S, P) for a circuit of series terms (structure.SeriesTerms), from a search
@@ -323,9 +350,11 @@ def grid_start(frequency: Array, impedance: NDArray[np.complex128], names: Seque
     """
     from itertools import combinations
 
-    arcs = terms.arcs
+    # diffusion elements are placed on the τ grid like arcs: (name, name, kind)
+    arcs = [*terms.arcs, *((d, d, kind) for d, kind in getattr(terms, "diffusion", ()))]
+    warburgs = getattr(terms, "warburgs", ())
     k = len(arcs)
-    if k > 3:
+    if k > 3 or k == 0:
         return None
     f = np.asarray(frequency, dtype=np.float64)
     z = np.asarray(impedance, dtype=np.complex128)
@@ -349,15 +378,16 @@ def grid_start(frequency: Array, impedance: NDArray[np.complex128], names: Seque
     if terms.electrodes:
         n_e = GRID_ELECTRODE_N if terms.electrodes[0][1] == "CPE" else 1.0
         fixed.append(col((1j * w) ** -n_e))
+    if warburgs:   # semi-infinite Warburg: A_W (1 - j) / √ω, linear in A_W
+        fixed.append(col((1.0 - 1j) / np.sqrt(w)))
     w_top = np.nanmax(np.where(valid, w, np.nan), axis=1)
     w_low = np.nanmin(np.where(valid, w, np.nan), axis=1)
     decades = np.log10(w_top / w_low) + 2.0
     g = int(np.ceil(np.nanmax(decades) * GRID_PER_DECADE)) + 1
     # τ grid per spectrum: (S, G), relative to its own window
     tau = (0.1 / w_top)[:, None] * 10.0 ** (np.arange(g)[None, :] / GRID_PER_DECADE)
-    exps = {"CPE": GRID_ARC_N, "C": 1.0}
-    basis = {kind: col(1.0 / (1.0 + (1j * w[:, None, :] * tau[:, :, None]) ** n))
-             for kind, n in exps.items() if any(a[2] == kind for a in arcs)}   # (S, G, 2N)
+    basis = {kind: col(unit_response(kind, 1j * w[:, None, :] * tau[:, :, None]))
+             for kind in dict.fromkeys(a[2] for a in arcs)}                  # (S, G, 2N)
     orders = _arc_orders(tuple(a[2] for a in arcs))
     combos = np.array(list(combinations(range(g), k)), dtype=np.intp)        # (C, k)
     best_cost = np.full(s, np.inf)
@@ -395,11 +425,12 @@ def grid_start(frequency: Array, impedance: NDArray[np.complex128], names: Seque
     # by up to a factor 3, and the fitter starts on the wrong side of a saddle)
     shifts = np.array([-2.0, -1.0, 1.0, 2.0])
     found = np.isfinite(best_cost)   # (spectra without a feasible placement have no τ)
+
     def arc_col(a: int, t: Array) -> Array:
         """Arc ``a``'s weighted column at time constants ``t`` (S,) or (S, M)."""
         wt = w if t.ndim == 1 else w[:, None, :]
         tt = t[:, None] if t.ndim == 1 else t[:, :, None]
-        return col(1.0 / (1.0 + (1j * wt * tt) ** exps[arcs[a][2]]))
+        return col(unit_response(arcs[a][2], 1j * wt * tt))
 
     shape = (s, shifts.size, y.shape[1])
     for step in (1.0 / 3.0, 1.0 / 9.0):
@@ -441,9 +472,21 @@ def grid_start(frequency: Array, impedance: NDArray[np.complex128], names: Seque
             else:
                 out[:, index[e]] = q
         j += 1
+    if warburgs:
+        for wb in warburgs:
+            out[:, index[wb]] = best_coef[:, j] / len(warburgs)
+        j += 1
     for a_i, (r, cap, kind) in enumerate(arcs):
         rk = best_coef[:, n_fixed + a_i]
         t = best_tau[:, a_i]
+        if kind in ("Wo", "Ws", "G"):   # (R, τ) or Gerischer (R, t)
+            out[:, index[f"{r}_0"]], out[:, index[f"{r}_1"]] = rk, t
+            continue
+        if kind == "TLMQ":   # (R, Q, γ): R/Z_s = (jωτ)^γ, so Q = τ^γ / R
+            out[:, index[f"{r}_0"]] = rk
+            out[:, index[f"{r}_1"]] = t**GRID_ARC_N / rk
+            out[:, index[f"{r}_2"]] = GRID_ARC_N
+            continue
         out[:, index[r]] = rk
         if kind == "CPE":
             out[:, index[f"{cap}_0"]] = t**GRID_ARC_N / rk
