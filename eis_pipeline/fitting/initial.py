@@ -452,7 +452,8 @@ def grid_start(frequency: Array, impedance: NDArray[np.complex128], names: Seque
         return None
     index = {n: i for i, n in enumerate(names)}
     out = np.full((s, len(names)), np.nan)
-    z_scale = np.nanmedian(np.where(valid, np.abs(z), np.nan), axis=1)
+    z_scale = (_median_rows(np.abs(z)) if valid.all()   # (np.nanmedian's overhead)
+               else np.nanmedian(np.where(valid, np.abs(z), np.nan), axis=1))
     j = 0
     if terms.resistors:
         r_s = np.maximum(best_coef[:, j], 1e-3 * z_scale)
