@@ -238,12 +238,15 @@ def compile_circuit(circuit: str | Preset | CompiledCircuit) -> CompiledCircuit:
     if not isinstance(circuit, str):
         raise CircuitError(f"a circuit must be a string, a Preset or a CompiledCircuit, "
                            f"got {type(circuit).__name__}")
-    return _compile_text(circuit)
+    return compile_normalised(_normalised_text(circuit))
 
 
 @lru_cache(maxsize=512)
-def _compile_text(text: str) -> CompiledCircuit:
-    return compile_normalised(normalise_circuit(text))
+def _normalised_text(text: str) -> str:
+    # the string, not the compiled object: a second cache of objects kept one that the
+    # first had evicted, and two spellings then gave two objects (the same normalised
+    # circuit compiled twice once more than 256 circuits had been compiled)
+    return normalise_circuit(text)
 
 
 def normalise_circuit(circuit: str) -> str:

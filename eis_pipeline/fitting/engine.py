@@ -19,13 +19,18 @@ from numpy.typing import NDArray
 from eis_pipeline.exceptions import FitError
 from eis_pipeline.fitting import compiled_lm
 from eis_pipeline.fitting.arc_restarts import (
+    BROAD_ELECTRODE_N,
+    ELECTRODE_N,
     ArcTable,
     arc_table,
     assignment_starts,
     doubtful,
+    misplaced,
     relocation_starts,
+    spare_arc,
     split_start,
     watched,
+    weakest_arc,
 )
 from eis_pipeline.fitting.bounds import at_bound, row_bounds
 from eis_pipeline.fitting.initial import grid_start, initial_guesses
@@ -242,29 +247,55 @@ ARC_SEARCH_ROUNDS = 2
 N_MOVES = 3
 
 
-def _arc_search(best: SolverResult, messages: list[str], table: ArcTable,
-                ctx: _Spectra) -> list[str]:
-    """Try the fitted arcs exchanged between kinds, the broadest arc split, and the crowded
-    arc moved (:mod:`~eis_pipeline.fitting.arc_restarts`); keep a start as
-    :func:`_improve` does, for up to :data:`ARC_SEARCH_ROUNDS` rounds while one helps."""
+def _moves(best: SolverResult, rows: NDArray[np.intp], table: ArcTable, ctx: _Spectra,
+           arc: NDArray[np.intp] | None = None) -> Array:
+    """Internal starts (len(rows), m N_MOVES, Pf): arc ``arc`` (default the weakest) of the
+    fits at ``rows`` moved, with fitted and with fresh exponents (relocation_starts; with
+    an electrode CPE, fresh at two electrode exponents)."""
     space = ctx.problem.space
-    rows = np.flatnonzero(np.isfinite(best.cost))
+    params = space.to_natural(best.x[rows])
+    variants = [(False, ELECTRODE_N), (True, ELECTRODE_N)]
+    if any(ne >= 0 for _, ne in table.electrodes):
+        variants.append((True, BROAD_ELECTRODE_N))
+    moved = np.concatenate([relocation_starts(
+        params, table, ctx.frequency[rows], ctx.impedance[rows], ctx.problem.inv_wr[rows],
+        ctx.problem.inv_wi[rows], N_MOVES, fresh, arc, n_e) for fresh, n_e in variants],
+        axis=1)
+    return _internal(space, moved)
+
+
+def _internal(space: ParameterSpace, starts: Array) -> Array:
+    """(S, m, P) natural starts as (S, m, Pf) internal ones."""
+    return space.to_internal(starts.reshape(-1, starts.shape[2])).reshape(
+        starts.shape[0], starts.shape[1], space.free.size)
+
+
+def _arc_search(best: SolverResult, messages: list[str], table: ArcTable,
+                ctx: _Spectra, rows: NDArray[np.intp] | None = None) -> list[str]:
+    """Try the fitted arcs exchanged between kinds, the broadest arc split, and the crowded
+    arc and the spare arc moved (:mod:`~eis_pipeline.fitting.arc_restarts`); keep a start
+    as :func:`_improve` does, for up to :data:`ARC_SEARCH_ROUNDS` rounds while one helps.
+    ``rows``: the spectra to search (default: every one with a finite cost)."""
+    space = ctx.problem.space
+    if rows is None:
+        rows = np.flatnonzero(np.isfinite(best.cost))
+    note = "after exchanging or moving arcs"
     for _ in range(ARC_SEARCH_ROUNDS):
         if rows.size == 0:
             break
         params = space.to_natural(best.x[rows])
-        moved = np.concatenate([relocation_starts(
-            params, table, ctx.frequency[rows], ctx.impedance[rows], ctx.problem.inv_wr[rows],
-            ctx.problem.inv_wi[rows], N_MOVES, fresh) for fresh in (False, True)], axis=1)
-        u_moved = space.to_internal(moved.reshape(-1, moved.shape[2])).reshape(
-            rows.size, moved.shape[1], -1)
-        swaps = assignment_starts(params, table)
-        u_swaps = space.to_internal(swaps.reshape(-1, swaps.shape[2])).reshape(
-            rows.size, swaps.shape[1], u_moved.shape[2])
-        u_split = space.to_internal(split_start(params, table))[:, None]
-        u = np.concatenate([u_swaps, u_split, u_moved], axis=1)
-        messages, took = _improve(best, messages, rows, u, "after exchanging or moving arcs",
-                                  ctx)
+        # the spare arc (parked outside the window or shrunk to nothing), where it is not
+        # the crowded one the first moves take
+        spare = spare_arc(params, table, ctx.frequency[rows])
+        other = np.flatnonzero(spare != weakest_arc(params, table))
+        u_spare = _moves(best, rows[other], table, ctx, spare[other]) if other.size else None
+        u = np.concatenate([_internal(space, assignment_starts(params, table)),
+                            space.to_internal(split_start(params, table))[:, None],
+                            _moves(best, rows, table, ctx)], axis=1)
+        messages, took = _improve(best, messages, rows, u, note, ctx)
+        if u_spare is not None:
+            messages, took_spare = _improve(best, messages, rows[other], u_spare, note, ctx)
+            took[other[took_spare]] = True
         rows = rows[took]
     return messages
 
@@ -283,26 +314,37 @@ def _circuit_arcs(compiled: CompiledLike, space: ParameterSpace
     return terms, table, watched(space, table)
 
 
-def _rank_starts(problem: Problem, u0: Array, s: int, k: int) -> Array:
+def _rank_starts(problem: Problem, u0: Array, s: int, k: int
+                 ) -> tuple[Array, NDArray[np.bool_]]:
     """The rows ``u0`` (S k, Pf) reordered so that each spectrum's starts go by increasing
-    initial cost (ties and non-finite costs keep their order)."""
-    spec = np.repeat(np.arange(s), k)
+    initial cost (ties and non-finite costs keep their order), and which of them (S, k), in
+    the new order, repeat an earlier start of their spectrum exactly: those are not
+    evaluated (cost inf, ranked last) and not solved (the feature kernel gives one arc's
+    circuits the same start twice where two of its alternatives coincide)."""
+    u3 = u0.reshape(s, k, -1)
+    repeat = np.zeros((s, k), dtype=bool)
+    for j in range(1, k):
+        repeat[:, j] = (u3[:, j, None] == u3[:, :j]).all(axis=2).any(axis=1)
+    rows = np.flatnonzero(~repeat.ravel())
+    cost = np.full(s * k, np.inf)
     if problem.coded is not None:   # one compiled evaluation per start
         omega, grid_of, n_valid = problem.compiled_grids()
         fixed, fixed_values = problem.space.fixed_split
-        cost = compiled_lm.start_costs(
+        cost[rows] = compiled_lm.start_costs(
             problem.coded, omega, grid_of, n_valid, problem.data, problem.inv_wr,
-            problem.inv_wi, spec, problem.space.n_params, problem.free, problem._log, fixed,
-            fixed_values, u0)
+            problem.inv_wi, rows // k, problem.space.n_params, problem.free, problem._log,
+            fixed, fixed_values, u0[rows])
     else:
-        r, _ = problem(u0, np.arange(s * k))
+        r, _ = problem(u0[rows], rows)
         with np.errstate(over="ignore", invalid="ignore"):
-            cost = 0.5 * np.einsum("ij,ij->i", r, r)
-        cost[~np.isfinite(cost)] = np.inf
+            c = 0.5 * np.einsum("ij,ij->i", r, r)
+        c[~np.isfinite(c)] = np.inf
+        cost[rows] = c
     order = np.argsort(cost.reshape(s, k), axis=1, kind="stable")
     if (order == np.arange(k)).all():
-        return u0
-    return np.take_along_axis(u0.reshape(s, k, -1), order[:, :, None], axis=1).reshape(s * k, -1)
+        return u0, repeat
+    return (np.take_along_axis(u3, order[:, :, None], axis=1).reshape(s * k, -1),
+            np.take_along_axis(repeat, order, axis=1))
 
 
 def _solve_part(problem: Problem, u0: Array, lo: Array, hi: Array, floor: Array,
@@ -445,14 +487,14 @@ def fit_arrays(
     options = {"max_nfev": max_nfev, "max_step": MAX_STEP, **(solver_options or {})}
     # arcs the time constants do not map onto the circuit's unambiguously: always search
     ambiguous = table is not None and table.ambiguous and initial_guess is None
-    ranked = 0   # evaluations spent ranking the starts (counted in nfev)
+    ranked = np.zeros(s, dtype=np.int_)   # evaluations ranking the starts (in nfev)
     if k == 1 or not staged:
         res = _solve_rows(problem, u0, lo, hi, floor, np.arange(s * k), options)
     else:
         # The starts of each spectrum are solved in the order of their initial cost (one
         # evaluation each): a start near the data's arcs usually needs few iterations.
-        u0 = _rank_starts(problem, u0, s, k)
-        ranked = k
+        u0, repeat = _rank_starts(problem, u0, s, k)
+        ranked = k - repeat.sum(axis=1)
         # Stage 1: the best-ranked start of every spectrum. Stage 2: the second, only for
         # spectra whose stage-1 fit is doubtful: not converged, a parameter stopped on a
         # bound, two arcs collapsed onto one feature (arc_restarts.doubtful), or a circuit
@@ -466,6 +508,8 @@ def fit_arrays(
         unsure = ~res.converged | pinned | loose
         if ambiguous:
             unsure[:] = True
+        # (a spectrum whose starts are all one start has no second)
+        unsure &= ~repeat[:, 1]
         if unsure.any():
             again = np.flatnonzero(unsure)
             res = _expand(res, first, u0)
@@ -480,6 +524,7 @@ def fit_arrays(
             rest = again[~agree | p2]
             if rest.size and k > 2:
                 rows = (rest[:, None] * k + np.arange(2, k)[None, :]).ravel()
+                rows = rows[~repeat.ravel()[rows]]
                 _merge(res, _solve_part(problem, u0, lo, hi, floor, rows, options), rows)
         else:
             k = 1   # every spectrum keeps its first start: the result is over those only
@@ -509,6 +554,16 @@ def fit_arrays(
         ctx = _Spectra(problem, frequency, impedance, weighting, lo, hi, floor, options)
         if ambiguous and table is not None:
             messages = _arc_search(best, messages, table, ctx)
+        elif table is not None and len(table.kinds) > 1:
+            # two alike arcs: the starts map the data's arcs onto them, but where the best
+            # fit has two arcs collapsed onto one feature or one arc spare (a few % of the
+            # resistance), a better place for an arc may be left (random circuits, seeds
+            # 16, 22, 126). Not for an arc outside the window or an exponent at 1: common
+            # on presets (more arcs than the data show), and the starts settle those.
+            look = np.flatnonzero(misplaced(space.to_natural(best.x), table, frequency)
+                                  & np.isfinite(best.cost))
+            if look.size:
+                messages = _arc_search(best, messages, table, ctx, look)
         if not best.converged.all():
             messages = _restart(best, messages, ctx)
     nfev = best.nfev

@@ -307,6 +307,33 @@ def _arc_orders(kinds: tuple[str, ...]) -> list[tuple[int, ...]]:
     return list(seen.values())
 
 
+def _coth_over(root: NDArray[np.complex128], inverse: bool) -> NDArray[np.complex128]:
+    """``coth(r) / r`` (``tanh(r) / r`` with ``inverse``) for Re r >= 0, without the
+    overflow of cosh and sinh at large r: tanh r = (1 - e^-2r) / (1 + e^-2r)."""
+    e = np.exp(-2.0 * root)
+    t = (1.0 - e) / (1.0 + e)
+    return np.asarray(t / root if inverse else 1.0 / (t * root))
+
+
+def unit_response(kind: str, x: Any) -> NDArray[np.complex128]:
+    """Impedance per unit amplitude of a term placed by :func:`grid_start` at
+    ``x = jωτ``: an arc (R‖CPE with n = :data:`GRID_ARC_N`, R‖C), a finite Warburg
+    (``Wo``: coth √x / √x, ``Ws``: tanh √x / √x), a transmission line with a CPE (``TLMQ``,
+    Z = R x^(-γ/2) coth x^(γ/2) with x^γ = R / Z_s, γ = GRID_ARC_N) or a Gerischer
+    (``G``: 1 / √(1 + x)); every one is R times this for a fixed τ."""
+    if kind == "CPE":
+        return np.asarray(1.0 / (1.0 + x**GRID_ARC_N))
+    if kind == "C":
+        return np.asarray(1.0 / (1.0 + x))
+    if kind in ("Wo", "Ws"):
+        return _coth_over(np.sqrt(x), inverse=kind == "Ws")
+    if kind == "TLMQ":
+        return _coth_over(x ** (GRID_ARC_N / 2.0), inverse=False)
+    if kind == "G":
+        return np.asarray(1.0 / np.sqrt(1.0 + x))
+    raise ValueError(f"no τ-grid response for {kind!r}")
+
+
 def grid_start(frequency: Array, impedance: NDArray[np.complex128], names: Sequence[str],
                terms: Any) -> Array | None:
     """One start (S, P) for a circuit of series terms (structure.SeriesTerms), from a search
@@ -323,9 +350,11 @@ def grid_start(frequency: Array, impedance: NDArray[np.complex128], names: Seque
     """
     from itertools import combinations
 
-    arcs = terms.arcs
+    # diffusion elements are placed on the τ grid like arcs: (name, name, kind)
+    arcs = [*terms.arcs, *((d, d, kind) for d, kind in getattr(terms, "diffusion", ()))]
+    warburgs = getattr(terms, "warburgs", ())
     k = len(arcs)
-    if k > 3:
+    if k > 3 or k == 0:
         return None
     f = np.asarray(frequency, dtype=np.float64)
     z = np.asarray(impedance, dtype=np.complex128)
@@ -349,15 +378,16 @@ def grid_start(frequency: Array, impedance: NDArray[np.complex128], names: Seque
     if terms.electrodes:
         n_e = GRID_ELECTRODE_N if terms.electrodes[0][1] == "CPE" else 1.0
         fixed.append(col((1j * w) ** -n_e))
+    if warburgs:   # semi-infinite Warburg: A_W (1 - j) / √ω, linear in A_W
+        fixed.append(col((1.0 - 1j) / np.sqrt(w)))
     w_top = np.nanmax(np.where(valid, w, np.nan), axis=1)
     w_low = np.nanmin(np.where(valid, w, np.nan), axis=1)
     decades = np.log10(w_top / w_low) + 2.0
     g = int(np.ceil(np.nanmax(decades) * GRID_PER_DECADE)) + 1
     # τ grid per spectrum: (S, G), relative to its own window
     tau = (0.1 / w_top)[:, None] * 10.0 ** (np.arange(g)[None, :] / GRID_PER_DECADE)
-    exps = {"CPE": GRID_ARC_N, "C": 1.0}
-    basis = {kind: col(1.0 / (1.0 + (1j * w[:, None, :] * tau[:, :, None]) ** n))
-             for kind, n in exps.items() if any(a[2] == kind for a in arcs)}   # (S, G, 2N)
+    basis = {kind: col(unit_response(kind, 1j * w[:, None, :] * tau[:, :, None]))
+             for kind in dict.fromkeys(a[2] for a in arcs)}                  # (S, G, 2N)
     orders = _arc_orders(tuple(a[2] for a in arcs))
     combos = np.array(list(combinations(range(g), k)), dtype=np.intp)        # (C, k)
     best_cost = np.full(s, np.inf)
@@ -366,12 +396,21 @@ def grid_start(frequency: Array, impedance: NDArray[np.complex128], names: Seque
     n_fixed = len(fixed)
     fx = np.stack(fixed, axis=-1) if fixed else np.zeros((s, y.shape[1], 0))   # (S, 2N, c)
     soft = list(range(int(bool(terms.resistors)) + int(bool(terms.inductors))))
+    # every model's normal equations are entries of one Gram matrix of all basis columns
+    # (the fixed terms, then each kind's G arcs): no pass over the points per placement
+    kinds = list(basis)
+    every = np.concatenate([np.moveaxis(fx, 2, 1), *(basis[kd] for kd in kinds)], axis=1)
+    gram = np.einsum("sim,sjm->sij", every, every)                            # (S, T, T)
+    every_y = np.einsum("sim,sm->si", every, y)
+    yy = np.einsum("sm,sm->s", y, y)
     for order in orders:
         # arc order[j] takes the j-th smallest τ of the combination
-        cols = [basis[arcs[order[j]][2]][:, combos[:, j], :] for j in range(k)]   # (S, C, 2N)
-        x = np.concatenate([np.broadcast_to(fx[:, None], (s, combos.shape[0], *fx.shape[1:])),
-                            np.stack(cols, axis=-1)], axis=-1)                # (S, C, 2N, c)
-        c_i, coef_i, i = _best_linear(x, y, soft)
+        idx = np.concatenate([np.broadcast_to(np.arange(n_fixed), (combos.shape[0], n_fixed)),
+                              np.stack([n_fixed + g * kinds.index(arcs[order[j]][2])
+                                        + combos[:, j] for j in range(k)], axis=1)],
+                             axis=1)                                          # (C, c)
+        c_i, coef_i, i = _best_normal(gram[:, idx[:, :, None], idx[:, None, :]],
+                                      every_y[:, idx], yy, soft)
         better = c_i < best_cost
         if better.any():
             best_cost = np.where(better, c_i, best_cost)
@@ -386,14 +425,21 @@ def grid_start(frequency: Array, impedance: NDArray[np.complex128], names: Seque
     # by up to a factor 3, and the fitter starts on the wrong side of a saddle)
     shifts = np.array([-2.0, -1.0, 1.0, 2.0])
     found = np.isfinite(best_cost)   # (spectra without a feasible placement have no τ)
+
+    def arc_col(a: int, t: Array) -> Array:
+        """Arc ``a``'s weighted column at time constants ``t`` (S,) or (S, M)."""
+        wt = w if t.ndim == 1 else w[:, None, :]
+        tt = t[:, None] if t.ndim == 1 else t[:, :, None]
+        return col(unit_response(arcs[a][2], 1j * wt * tt))
+
+    shape = (s, shifts.size, y.shape[1])
     for step in (1.0 / 3.0, 1.0 / 9.0):
         for j in range(k):
             t_new = best_tau[:, j, None] * 10.0 ** (step * shifts)[None, :]  # (S, M)
-            arc_cols = []
-            for a, (_, _, kind) in enumerate(arcs):
-                t_a = t_new if a == j else best_tau[:, a, None]
-                h = 1.0 / (1.0 + (1j * w[:, None, :] * t_a[:, :, None]) ** exps[kind])
-                arc_cols.append(np.broadcast_to(col(h), (s, shifts.size, y.shape[1])))
+            # only arc j moves: the others' columns once, broadcast over the shifts
+            arc_cols = [arc_col(a, t_new) if a == j
+                        else np.broadcast_to(arc_col(a, best_tau[:, a])[:, None], shape)
+                        for a in range(k)]
             x = np.concatenate([np.broadcast_to(fx[:, None], (s, shifts.size, *fx.shape[1:])),
                                 np.stack(arc_cols, axis=-1)], axis=-1)
             c_i, coef_i, i = _best_linear(x, y, soft)
@@ -406,7 +452,8 @@ def grid_start(frequency: Array, impedance: NDArray[np.complex128], names: Seque
         return None
     index = {n: i for i, n in enumerate(names)}
     out = np.full((s, len(names)), np.nan)
-    z_scale = np.nanmedian(np.where(valid, np.abs(z), np.nan), axis=1)
+    z_scale = (_median_rows(np.abs(z)) if valid.all()   # (np.nanmedian's overhead)
+               else np.nanmedian(np.where(valid, np.abs(z), np.nan), axis=1))
     j = 0
     if terms.resistors:
         r_s = np.maximum(best_coef[:, j], 1e-3 * z_scale)
@@ -426,9 +473,21 @@ def grid_start(frequency: Array, impedance: NDArray[np.complex128], names: Seque
             else:
                 out[:, index[e]] = q
         j += 1
+    if warburgs:
+        for wb in warburgs:
+            out[:, index[wb]] = best_coef[:, j] / len(warburgs)
+        j += 1
     for a_i, (r, cap, kind) in enumerate(arcs):
         rk = best_coef[:, n_fixed + a_i]
         t = best_tau[:, a_i]
+        if kind in ("Wo", "Ws", "G"):   # (R, τ) or Gerischer (R, t)
+            out[:, index[f"{r}_0"]], out[:, index[f"{r}_1"]] = rk, t
+            continue
+        if kind == "TLMQ":   # (R, Q, γ): R/Z_s = (jωτ)^γ, so Q = τ^γ / R
+            out[:, index[f"{r}_0"]] = rk
+            out[:, index[f"{r}_1"]] = t**GRID_ARC_N / rk
+            out[:, index[f"{r}_2"]] = GRID_ARC_N
+            continue
         out[:, index[r]] = rk
         if kind == "CPE":
             out[:, index[f"{cap}_0"]] = t**GRID_ARC_N / rk
@@ -449,24 +508,33 @@ def _best_linear(x: Array, y: Array, soft: list[int]
     absorbs the grid's misplaced τ and n (a "negative inductance" fit of two arcs off the
     grid). Returns the cost (inf where nothing is feasible), coefficients (S, c) and the
     index of the model (S,)."""
-    s = x.shape[0]
+    a = np.einsum("scmi,scmj->scij", x, x)
+    b = np.einsum("scmi,sm->sci", x, y)
+    return _best_normal(a, b, np.einsum("sm,sm->s", y, y), soft)
+
+
+def _best_normal(a: Array, b: Array, yy: Array, soft: list[int]
+                 ) -> tuple[Array, Array, NDArray[np.intp]]:
+    """:func:`_best_linear` from the normal equations: ``a`` (S, M, c, c) = XᵀX, ``b``
+    (S, M, c) = Xᵀy, ``yy`` (S,) = yᵀy; the cost of a solution is ``yy - 2 bᵀx + xᵀAx``
+    (no pass over the 2N points per model)."""
+    s = a.shape[0]
     best_cost = np.full(s, np.inf)
-    best_coef = np.zeros((s, x.shape[-1]))
+    best_coef = np.zeros((s, a.shape[-1]))
     best_i = np.zeros(s, dtype=np.intp)
+    eye = np.eye(a.shape[-1])
     for mask in range(1 << len(soft)):
         dropped = [j for j in soft if mask >> j & 1]
-        xv = x
-        if dropped:
-            xv = x.copy()
-            xv[..., dropped] = 0.0   # with the ridge below its coefficient solves to 0
-        a = np.einsum("scmi,scmj->scij", xv, xv)
-        a += 1e-12 * np.trace(a, axis1=2, axis2=3)[..., None, None] * np.eye(a.shape[-1])
-        b = np.einsum("scmi,sm->sci", xv, y)
-        with np.errstate(all="ignore"):
-            coef = np.linalg.solve(a, b[..., None])[..., 0]                  # (S, M, c)
-            cost = ((np.einsum("scmi,sci->scm", xv, coef) - y[:, None, :]) ** 2).sum(axis=2)
-        kept = np.ones(coef.shape[-1], dtype=bool)
+        kept = np.ones(a.shape[-1], dtype=bool)
         kept[dropped] = False
+        # a dropped column's rows and columns zeroed: with the ridge its coefficient is 0
+        av = a * (kept[:, None] & kept[None, :]) if dropped else a
+        bv = b * kept if dropped else b
+        ridge = 1e-12 * np.trace(av, axis1=2, axis2=3)[..., None, None] * eye
+        with np.errstate(all="ignore"):
+            coef = np.linalg.solve(av + ridge, bv[..., None])[..., 0]          # (S, M, c)
+            cost = (yy[:, None] - 2.0 * np.einsum("sci,sci->sc", bv, coef)
+                    + np.einsum("sci,scij,scj->sc", coef, av, coef))
         cost = np.where((coef[..., kept] > 0).all(axis=2) & np.isfinite(cost), cost, np.inf)
         i = cost.argmin(axis=1)
         c_i = cost[np.arange(s), i]

@@ -150,27 +150,40 @@ def structural_roles(ast: Node) -> StructuralRoles | None:
 @dataclass(frozen=True)
 class SeriesTerms:
     """The top-level series terms of a circuit of arcs (for :func:`~eis_pipeline.fitting.
-    initial.grid_start`): each arc as (resistor, capacitive element, its kind "CPE"/"C")."""
+    initial.grid_start`): each arc as (resistor, capacitive element, its kind "CPE"/"C");
+    diffusion elements with a time constant (finite Warburgs Wo/Ws, TLMQ, Gerischer G) as
+    (name, kind); semi-infinite Warburgs W by name."""
 
     arcs: tuple[tuple[str, str, str], ...]
     resistors: tuple[str, ...]
     inductors: tuple[str, ...]
     electrodes: tuple[tuple[str, str], ...]   # (name, "CPE" or "C")
+    diffusion: tuple[tuple[str, str], ...] = ()
+    warburgs: tuple[str, ...] = ()
+
+
+#: Series elements placed on the τ grid like an arc: Z = amplitude × a function of jωτ.
+DIFFUSION_KINDS = frozenset({"Wo", "Ws", "TLMQ", "G"})
 
 
 def series_terms(ast: Node) -> SeriesTerms | None:
-    """The series terms of a circuit made only of R, L, CPE/C in series and R‖CPE / R‖C
-    arcs (any number, any order, any names); None for any other shape.
+    """The series terms of a circuit made only of R, L, CPE/C, W, Wo, Ws, TLMQ and G in
+    series and R‖CPE / R‖C arcs (any number, any order, any names); None for any other
+    shape or without an arc or diffusion element.
 
     >>> from eis_pipeline.circuits import parse_circuit
     >>> series_terms(parse_circuit("CPE9-p(C2,R2)-R5-p(R1,CPE1)")).arcs
     (('R2', 'C2', 'C'), ('R1', 'CPE1', 'CPE'))
+    >>> series_terms(parse_circuit("R0-p(R1,CPE1)-Wo2")).diffusion
+    (('Wo2', 'Wo'),)
     """
     terms = ast.children if isinstance(ast, Series) else (ast,)
     arcs: list[tuple[str, str, str]] = []
     resistors: list[str] = []
     inductors: list[str] = []
     electrodes: list[tuple[str, str]] = []
+    diffusion: list[tuple[str, str]] = []
+    warburgs: list[str] = []
     for t in terms:
         if isinstance(t, Parallel):
             arc = _arc(t)
@@ -184,8 +197,13 @@ def series_terms(ast: Node) -> SeriesTerms | None:
             inductors.append(t.name)
         elif isinstance(t, Element) and t.kind in ("CPE", "C"):
             electrodes.append((t.name, t.kind))
+        elif isinstance(t, Element) and t.kind in DIFFUSION_KINDS:
+            diffusion.append((t.name, t.kind))
+        elif isinstance(t, Element) and t.kind == "W":
+            warburgs.append(t.name)
         else:
             return None
-    if not arcs:
+    if not arcs and not diffusion:
         return None
-    return SeriesTerms(tuple(arcs), tuple(resistors), tuple(inductors), tuple(electrodes))
+    return SeriesTerms(tuple(arcs), tuple(resistors), tuple(inductors), tuple(electrodes),
+                       tuple(diffusion), tuple(warburgs))

@@ -151,6 +151,18 @@ def test_cache_returns_the_same_object_for_every_spelling() -> None:
     assert compile_circuit(a) is a
 
 
+def test_every_spelling_gives_one_object_after_the_cache_evicted_it() -> None:
+    """A spelling cached as text kept its compiled object after the compiled-object cache
+    (256 circuits) had evicted it: the spelling and the normalised string gave two objects
+    (test_cache_returns_the_same_object_for_every_spelling failed after the fitting tests
+    had compiled more than 256 circuits)."""
+    spelled = " R0 - p(R1,C1) - L9 "
+    compile_circuit(spelled)
+    for i in range(300):
+        compile_circuit(f"R{i}-C{i}")
+    assert compile_circuit(spelled) is compile_circuit("R0-p(R1,C1)-L9")
+
+
 def test_metadata_of_the_contract() -> None:
     c = compile_circuit("bulk-gb-electrode")
     assert c.circuit == "p(R1,CPE1)-p(R2,CPE2)-CPE3"

@@ -151,3 +151,26 @@ def test_mixed_arcs_on_each_others_features_are_exchanged(seed):
         ours = CircuitModel(circuit).fit(F, z)
     assert ours.result_.cost <= ref * (1 + 1e-3)
     assert ours.params_["R4"] == pytest.approx(true["R4"], rel=0.05)
+
+
+@pytest.mark.parametrize("seed", [126, 187, 16, 22])
+def test_a_small_arc_is_moved_to_the_optimum(seed):
+    """Random circuits (tests/fitting/random_circuits.py) with an arc of 0.5-2 % of the
+    resistance stopped 0.6-2.3 % above the 50-start brute-force optimum: 126, two arcs, the
+    small one broadened (n 0.49) beside a series R and L the data do not show (every moved
+    place needed a negative R or L, so none was tried); 187, three arcs, the small one
+    parked at the top of the window, where the three best places of the scan were its own
+    valley; 22, two arcs collapsed onto one feature (no arc search for two alike arcs); 16,
+    the optimum moves the small arc beyond the window and broadens the electrode (n 0.83 ->
+    0.28), reached only from a broad fresh electrode exponent. The arc search now runs for
+    a spare or collapsed arc, leaves out a series R or L, tries the best place of each
+    valley of the scan, and a second fresh electrode exponent."""
+    from tests.fitting.random_circuits import brute_force_cost, random_case
+
+    rng = np.random.default_rng(seed)
+    circuit, true = random_case(rng, 2 + seed % 2)
+    z = simulate(circuit, true, rng)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = CircuitModel(circuit).fit(F, z).result_.cost
+    assert ours <= brute_force_cost(circuit, z, true, rng, 50) * (1 + 1e-3)

@@ -193,3 +193,30 @@ def test_chunked_fit_equals_one_batch(monkeypatch):
     for name in ("value", "stderr", "cost", "impedance_fit"):
         np.testing.assert_allclose(chunked[name].values, whole[name].values, rtol=1e-9,
                                    equal_nan=True, err_msg=name)
+
+
+def test_a_repeated_start_is_neither_ranked_nor_solved(monkeypatch):
+    """Starts that coincide exactly (the feature kernel gives one arc's circuits a start
+    twice where two alternatives coincide) cost one ranking evaluation and one solve, not
+    one each: every start the same gives the single-start fit plus the one evaluation that
+    ranks it, and the same point."""
+    from eis_pipeline.fitting import engine
+    from eis_pipeline.fitting.engine import fit_arrays
+    from eis_pipeline.fitting.initial import N_STARTS
+    from eis_pipeline.fitting.model import resolve_circuit
+    from eis_pipeline.fitting.transforms import ParameterSpace
+
+    r = resolve_circuit("single-arc-electrode")
+    c = r.compiled
+    f = np.logspace(6, 0, 61)
+    start = np.array([8e4, 1e-10, 0.8, 1e-6, 0.8])
+    true = np.array([[1e5, 2e-10, 0.9, 2e-6, 0.85]])
+    z = c.impedance(true, f)
+    z = z * (1 + 0.01 * np.random.default_rng(0).standard_normal(z.shape))
+    space = ParameterSpace.build(c.param_names, c.param_kinds)
+    single = fit_arrays(c, f[None], z, space=space, roles=r.roles, initial_guess=start)
+    monkeypatch.setattr(engine, "initial_guesses",
+                        lambda *a, **k: np.broadcast_to(start, (1, N_STARTS, 5)).copy())
+    staged = fit_arrays(c, f[None], z, space=space, roles=r.roles)
+    assert staged.cost[0] == single.cost[0]
+    assert staged.nfev[0] == single.nfev[0] + 1

@@ -101,7 +101,9 @@ def test_overlapping_arcs_beside_a_series_resistance_reach_the_optimum(seed):
         ours = CircuitModel(circuit).fit(F, z).result_
         from_truth = CircuitModel(circuit, initial_guess=true).fit(F, z).result_
     assert ours.cost <= from_truth.cost * (1 + 1e-6)
-    assert ours.nfev < 200
+    # (seed 130's small arc is 0.8 % of the resistance: the spare-arc search, engine
+    # _arc_search, then costs about 230 evaluations more to confirm the place)
+    assert ours.nfev < 400
 
 
 def test_grid_start_places_two_overlapping_arcs():
@@ -123,3 +125,59 @@ def test_grid_start_places_two_overlapping_arcs():
     tau = (first[[2, 5]] * first[[3, 6]]) ** (1 / first[[4, 7]])
     assert np.all(np.abs(np.log(tau / [1.2e-6, 1.2e-5])) < np.log(2.5))
     assert abs(first[2] + first[5] - 6e4) < 6e3
+
+
+@pytest.mark.parametrize(("kind", "params"), [
+    ("Wo", [2e3, 0.3]), ("Ws", [2e3, 0.3]), ("G", [2e3, 1e-3]), ("TLMQ", None)])
+def test_unit_response_is_the_element_per_unit_amplitude(kind, params):
+    """grid_start's basis of each diffusion element, times its amplitude at the grid's τ,
+    is the element's impedance (circuits/elements.py) with the parameters grid_start
+    writes: (R, τ), (R, t), and for TLMQ (R, Q = τ^γ / R, γ)."""
+    from eis_pipeline.fitting.initial import GRID_ARC_N, unit_response
+
+    f = np.logspace(6, -2, 41)
+    w = 2 * np.pi * f
+    if kind == "TLMQ":
+        r, tau = 3e3, 2e-3
+        params = [r, tau**GRID_ARC_N / r, GRID_ARC_N]
+    else:
+        r, tau = params
+    z = compile_circuit(f"{kind}0").impedance(np.array([params]), f)[0]
+    np.testing.assert_allclose(r * unit_response(kind, 1j * w * tau), z, rtol=1e-10)
+
+
+DIFFUSION_CASES = [
+    ("R0-p(R1,CPE1)-Ws2", {"R0": 20.0, "R1": 5e3, "CPE1_0": 1e-6**0.9 / 5e3, "CPE1_1": 0.9,
+                           "Ws2_0": 2e4, "Ws2_1": 0.5}),
+    ("R0-p(R1,C1)-Ws2", {"R0": 50.0, "R1": 1e4, "C1": 1e-5 / 1e4, "Ws2_0": 5e3,
+                         "Ws2_1": 0.05}),
+    ("p(R1,CPE1)-p(R2,CPE2)-Wo3", {"R1": 8e3, "CPE1_0": 1e-6**0.92 / 8e3, "CPE1_1": 0.92,
+                                   "R2": 2e4, "CPE2_0": 1e-4**0.8 / 2e4, "CPE2_1": 0.8,
+                                   "Wo3_0": 5e4, "Wo3_1": 2.0}),
+    ("p(R1,CPE1)-p(R2,CPE2)-TLMQ3", {"R1": 8e3, "CPE1_0": 1e-6**0.92 / 8e3, "CPE1_1": 0.92,
+                                     "R2": 2e4, "CPE2_0": 1e-4**0.8 / 2e4, "CPE2_1": 0.8,
+                                     "TLMQ3_0": 5e4, "TLMQ3_1": 1e-4, "TLMQ3_2": 0.8}),
+    ("R0-p(R1,CPE1)-G2", {"R0": 20.0, "R1": 5e3, "CPE1_0": 1e-6**0.9 / 5e3, "CPE1_1": 0.9,
+                          "G2_0": 2e4, "G2_1": 1e-3}),
+    ("L0-R0-p(R1,CPE1)-Ws2-CPE3", {"L0": 1e-6, "R0": 20.0, "R1": 5e3,
+                                   "CPE1_0": 1e-6**0.9 / 5e3, "CPE1_1": 0.9, "Ws2_0": 2e4,
+                                   "Ws2_1": 0.01, "CPE3_0": 1e-5, "CPE3_1": 0.85}),
+]
+
+
+@pytest.mark.parametrize(("circuit", "true"), DIFFUSION_CASES)
+def test_diffusion_elements_are_placed_by_the_tau_search(circuit, true):
+    """Arcs beside a finite Warburg (Ws, Wo), a transmission line (TLMQ) or a Gerischer: the
+    generic starts stopped 180-5000x above the optimum of a 30-start brute force (the
+    diffusion element's τ and R guessed from |Z| and the mid frequency). The τ search
+    places each diffusion element on the grid like an arc (Z = R f(jωτ), linear in R) and
+    the fit starts in the optimum's basin."""
+    from tests.fitting.random_circuits import F, brute_force_cost, simulate
+
+    rng = np.random.default_rng(0)
+    z = simulate(circuit, true, rng)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = CircuitModel(circuit).fit(F, z).result_
+    assert ours.cost <= brute_force_cost(circuit, z, true, rng, 30) * (1 + 1e-3)
+    assert ours.nfev < 60
