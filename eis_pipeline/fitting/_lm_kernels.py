@@ -193,6 +193,21 @@ def _gain_left(jac, r, x, lo, hi):  # pragma: no cover - compiled
 
 
 @kernel
+def _newton_step_max(jac, r, x, lo, hi):  # pragma: no cover - compiled
+    """Largest component of the Gauss-Newton step to the model's optimum at ``x`` (internal
+    units; parameters on a bound with the gradient pointing out held). Where it is below
+    ``xtol`` the stationary point lies within xtol of ``x``: a decrease the model still
+    predicts there is at the data's own rounding (seen: noise-free spectra written with 11
+    digits, cost 2.5e-21, 3 % of it predicted by steps of 1e-11), not a better point."""
+    a = jac.T @ jac
+    g = jac.T @ r
+    fr = ~(((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0)))
+    d = np.sqrt(np.maximum(np.diag(a).copy(), 1e-300))
+    delta = _solve_scaled(a, g, d, 1e-12, fr, fr.all())
+    return np.abs(delta).max() if delta.size else 0.0
+
+
+@kernel
 def _step_into_box(x, delta, lo, hi):  # pragma: no cover - compiled
     """``x + α δ`` with the largest α <= 1 that stays in the box, and whether x + δ was
     strictly inside. Shortening keeps the direction (a descent direction of the quadratic
@@ -352,7 +367,9 @@ def solve_single(evaluate, omega, dre, dim, iwr, iwi, p_fixed, free_idx, log, x,
         dec = _gain_left(jac, r, x, lo, hi)
         if reason == _MAXFEV:
             status = _MAX_NFEV
-        elif not dec <= stationary_rtol * cost + tiny:
+        elif not (dec <= stationary_rtol * cost + tiny
+                  or (reason in (_XTOL, _ROUNDOFF)
+                      and _newton_step_max(jac, r, x, lo, hi) <= xtol)):
             status = _NOT_STATIONARY
     return x, cost, r, jac, status, reason, nfev, n_iter, dec
 

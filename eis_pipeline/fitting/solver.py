@@ -28,8 +28,10 @@ units, i.e. a relative change for log parameters), an exact fit, a step that can
 cost at machine precision, and the evaluation limit ``max_nfev``. Whatever stopped a row, the
 row is then *judged*: it counts as converged only if neither the Gauss–Newton model
 (``0.5 gᵀ(JᵀJ)⁻¹g`` within a unit box) nor a steepest-descent step predicts a meaningful
-further decrease (``<= stationary_rtol·cost``). A row that hit ``max_nfev`` reports that, even
-if it happened to be close.
+further decrease (``<= stationary_rtol·cost``), or, for a row stopped by the step or
+round-off tests, the Gauss–Newton step to the model's optimum is itself below ``xtol`` (the
+stationary point lies within xtol: a fit to the data's own rounding). A row that hit
+``max_nfev`` reports that, even if it happened to be close.
 """
 
 from __future__ import annotations

@@ -41,3 +41,22 @@ def test_no_convergence_claim_with_a_descent_direction_left(circuit: str, seed: 
                            _determined(r))
     else:
         assert r.status == Status.NOT_STATIONARY and "non-stationary" in r.message
+
+
+def test_a_fit_to_the_rounding_of_the_data_is_converged():
+    """A noise-free p(R,C)-C spectrum written with 11 significant digits (as a CSV export
+    would): the fit reaches the data's rounding (cost ~1e-21) where the model still predicts
+    a few % of that from steps of 1e-11; the optimum is within xtol, so it is converged (was
+    "stopped at a non-stationary point" at 2 of 3 temperatures)."""
+    import numpy as np
+
+    from eis_pipeline.fitting import CircuitModel
+
+    c_f = 20 * 8.8541878128e-14 * (np.pi / 4) / 0.1
+    f = np.logspace(6, 0, 31)
+    for r in (1e5, 4.3459820850707e4, 1.8887560283756e4):
+        z = r / (1 + 2j * np.pi * f * r * c_f) + 1 / (2j * np.pi * f * 1e-6)
+        z = np.array([complex(float(f"{v.real:.10e}"), float(f"{v.imag:.10e}")) for v in z])
+        m = CircuitModel("single-arc-electrode").fit(f, z)
+        assert m.result_.converged, m.result_.message
+        assert m.params_["R1"] == pytest.approx(r, rel=1e-9)
