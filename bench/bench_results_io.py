@@ -104,8 +104,9 @@ def run(quick: bool) -> str:
         "",
         "A real sample's results (6 demo spectra through `run`, fixed preset, KK and DRT) "
         "tiled into campaigns of samples × spectra; `open_datatree` includes loading every "
-        "variable. CPU seconds (wall seconds in brackets): the machine is shared by 8 "
-        f"engineers, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at the start.",
+        "variable. CPU seconds (wall seconds in brackets); load average (1/5/15 min) "
+        f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at the start on {os.cpu_count()} "
+        "cores.",
         "",
         "| samples × spectra | layout | write s | read_results s | open_datatree s | MB |",
         "|---|---|---:|---:|---:|---:|",
