@@ -48,3 +48,26 @@ def test_a_series_resistance_beside_two_arcs_reaches_the_brute_force_optimum(see
     # the grain boundary (R1 ~1.8e5)
     assert ours.params_["R1"] == pytest.approx(SERIES_R_TRUE["R1"], rel=0.3)
     assert ours.params_["R2"] == pytest.approx(SERIES_R_TRUE["R2"], rel=0.3)
+
+
+THREE_ARCS = "p(R1,CPE1)-p(R2,CPE2)-p(R3,CPE3)-CPE4"
+
+
+def test_the_slowest_arc_is_moved_where_the_other_moves_take_another():
+    """The three-arc fit of a real pellet spectrum (140 °C) stopped 1.57x above the
+    brute force with its slowest arc beyond the electrode: the crowded arc (of the two
+    closest in τ, the smaller) and the spare arc (the least resistance) are both the bulk,
+    so the arc search moves the slowest arc as well."""
+    from eis_pipeline.circuits import compile_circuit
+    from eis_pipeline.fitting.arc_restarts import arc_table, spare_arc, weakest_arc
+    from eis_pipeline.fitting.engine import _slowest_arc
+    from eis_pipeline.fitting.structure import series_terms
+
+    c = compile_circuit(THREE_ARCS)
+    table = arc_table(series_terms(c.ast), c.param_names)
+    trapped = {"R1": 5.724e6, "CPE1_0": 5.394e-6, "CPE1_1": 0.9126, "R2": 1.937e6,
+               "CPE2_0": 1.283e-10, "CPE2_1": 0.8072, "R3": 1.665e5, "CPE3_0": 6.78e-11,
+               "CPE3_1": 0.8316, "CPE4_0": 1.635e-6, "CPE4_1": 0.3753}
+    p = np.array([[trapped[n] for n in c.param_names]])
+    assert weakest_arc(p, table)[0] == 2 and spare_arc(p, table, WINDOW[None])[0] == 2
+    assert _slowest_arc(p, table)[0] == 0
