@@ -1,9 +1,9 @@
 """Circuits of other shapes than the presets on pellet-like spectra whose bulk arc's apex is
 near the top of the window (issue 12, real-data misses).
 
-The parameters are a 50-start brute-force optimum on a real pellet spectrum (a Novocontrol
-export at 190 °C, 1 MHz - 30 mHz); the spectra here are simulated from them with 0.5 %
-noise, so the tests need no data file.
+The series-R parameters are a 50-start brute-force optimum on a real pellet spectrum (a
+Novocontrol export at 190 °C, 1 MHz - 30 mHz); the three-arc spectra come from a generator
+of that pellet's kind. All are simulated with 0.5 % noise, so the tests need no data file.
 """
 
 from __future__ import annotations
@@ -71,3 +71,34 @@ def test_the_slowest_arc_is_moved_where_the_other_moves_take_another():
     p = np.array([[trapped[n] for n in c.param_names]])
     assert weakest_arc(p, table)[0] == 2 and spare_arc(p, table, WINDOW[None])[0] == 2
     assert _slowest_arc(p, table)[0] == 0
+
+
+def _three_arcs(seed: int) -> tuple[dict[str, float], np.ndarray, np.random.Generator]:
+    """A pellet of the real spectrum's kind: bulk (τ 0.1-1 µs), grain boundary (10-100 µs),
+    a third arc between them and the electrode (τ 1 ms - 1 s, n 0.5-0.9) and a broad
+    electrode (n 0.35-0.7), on :data:`WINDOW` with 0.5 % noise."""
+    rng = np.random.default_rng(seed)
+
+    def u(a: float, b: float) -> float:
+        return float(10 ** rng.uniform(np.log10(a), np.log10(b)))
+
+    rb, rg, rm = u(3e4, 3e5), u(3e5, 3e6), u(5e4, 5e5)
+    nb, ng = rng.uniform(0.75, 0.9), rng.uniform(0.75, 0.9)
+    nm, ne = rng.uniform(0.5, 0.9), rng.uniform(0.35, 0.7)
+    tb, tg, tm = u(1e-7, 1e-6), u(1e-5, 1e-4), u(1e-3, 1.0)
+    true = {"R1": rg, "CPE1_0": tg**ng / rg, "CPE1_1": ng, "R2": rm, "CPE2_0": tm**nm / rm,
+            "CPE2_1": nm, "R3": rb, "CPE3_0": tb**nb / rb, "CPE3_1": nb,
+            "CPE4_0": u(5e-7, 5e-6), "CPE4_1": ne}
+    return true, simulate(THREE_ARCS, true, rng, frequency=WINDOW), rng
+
+
+@pytest.mark.parametrize("seed", [66, 146, 166, 211, 240])
+def test_three_arcs_beside_a_broad_electrode_reach_the_brute_force_optimum(seed):
+    """Seeds 0-399 of :func:`_three_arcs`: these five stopped 1.02-4.1x above the 50-start
+    brute force with the slowest arc on the electrode's feature, which neither the crowded
+    nor the spare arc's moves took (the real 140 °C spectrum's trap); the others were at
+    the optimum before and are after."""
+    true, z, rng = _three_arcs(seed)
+    ours = _fit(THREE_ARCS, z)
+    assert ours.result_.cost <= brute_force_cost(THREE_ARCS, z, true, rng, 50,
+                                                 frequency=WINDOW) * (1 + 1e-3)
