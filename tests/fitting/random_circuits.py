@@ -56,14 +56,16 @@ def random_case(rng: np.random.Generator, n_arcs: int) -> tuple[str, dict[str, f
 
 
 def simulate(circuit: str, params: dict[str, float], rng: np.random.Generator,
-             noise: float = 0.005) -> np.ndarray:
-    """Z at :data:`F` with relative complex Gaussian noise."""
-    z = CircuitModel(circuit).set_params_(params).predict(F)
-    return z * (1 + noise * (rng.standard_normal(F.size) + 1j * rng.standard_normal(F.size)))
+             noise: float = 0.005, frequency: np.ndarray = F) -> np.ndarray:
+    """Z at ``frequency`` (default :data:`F`) with relative complex Gaussian noise."""
+    n = frequency.size
+    z = CircuitModel(circuit).set_params_(params).predict(frequency)
+    return z * (1 + noise * (rng.standard_normal(n) + 1j * rng.standard_normal(n)))
 
 
 def brute_force_cost(circuit: str, z: np.ndarray, true: dict[str, float],
-                     rng: np.random.Generator, n_starts: int = 50) -> float:
+                     rng: np.random.Generator, n_starts: int = 50,
+                     frequency: np.ndarray = F) -> float:
     """Lowest cost over ``n_starts`` single-start fits: the true parameters, and random
     starts log-uniform within two decades of them (exponents uniform in [0.5, 1])."""
     names = list(true)
@@ -74,6 +76,7 @@ def brute_force_cost(circuit: str, z: np.ndarray, true: dict[str, float],
             guess = dict(true) if i == 0 else {
                 k: (rng.uniform(0.5, 1.0) if k.endswith("_1") else v * 10.0 ** rng.uniform(-2, 2))
                 for k, v in true.items()}
-            m = CircuitModel(circuit, initial_guess={k: guess[k] for k in names}).fit(F, z)
+            m = CircuitModel(circuit, initial_guess={k: guess[k] for k in names}).fit(
+                frequency, z)
             best = min(best, m.result_.cost)
     return best
