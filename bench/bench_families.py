@@ -93,8 +93,8 @@ FAMILIES = (
     ("R‖C + R‖CPE + electrode", _family(2, capacitor=True)),
     ("one arc + electrode", _family(1)),
     ("three arcs + electrode", _family(3)),
-    ("two arcs + finite-length Warburg (Wo)", _family(2, tail="Wo")),
-    ("two arcs + finite-space Warburg (Ws)", _family(2, tail="Ws")),
+    ("two arcs + finite-space Warburg (Wo, coth, reflective)", _family(2, tail="Wo")),
+    ("two arcs + finite-length Warburg (Ws, tanh, transmissive)", _family(2, tail="Ws")),
 )
 
 
