@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -628,10 +628,12 @@ def _information_criterion(ds: xr.Dataset, criterion: str, extra_params: int = 0
     return base + 2 * k + 2 * k * (k + 1) / (n - k - 1) if n - k - 1 > 0 else math.inf
 
 
-def _best_sharing(fit: Any) -> xr.Dataset:
-    """``fit(shared)`` for every :data:`SHARING_CANDIDATES`; the converged one of lowest BIC
-    (BIC: with hundreds of residuals per series it keeps a constraint unless the data
-    clearly contradict it). A candidate that cannot be fitted is skipped and named."""
+def _best_sharing(fit: Callable[[tuple[str, ...]], xr.Dataset],
+                  known: Mapping[tuple[str, ...], xr.Dataset] | None = None) -> xr.Dataset:
+    """``fit(shared)`` for every :data:`SHARING_CANDIDATES` (those in ``known`` already
+    fitted); the converged one of lowest BIC (BIC: with hundreds of residuals per series it
+    keeps a constraint unless the data clearly contradict it). A candidate that cannot be
+    fitted is skipped and named."""
     best: xr.Dataset | None = None
     best_score = math.inf
     notes = []
@@ -639,7 +641,7 @@ def _best_sharing(fit: Any) -> xr.Dataset:
     for choice in SHARING_CANDIDATES:
         label = ",".join(choice) or "none"
         try:
-            ds = fit(choice)
+            ds = known[choice] if known and choice in known else fit(choice)
         except FitError as exc:
             error = exc
             notes.append(f"{label}: {exc}")
@@ -709,8 +711,10 @@ def search_series_breakpoint(spectra: Sequence[xr.Dataset], circuit: str = "bulk
         if value < best_score or best is None:
             best, best_score, best_tb = ds, value, t_b
     assert best is not None
-    if auto:
-        best = fit_temperature_series(spectra, circuit, temps, breakpoint_K=best_tb, **options)
+    if auto:   # the sharing chosen at the breakpoint found; its unshared fit is ``best``
+        best = _best_sharing(lambda choice: fit_temperature_series(
+            spectra, circuit, temps, breakpoint_K=best_tb, **{**options, "shared": choice}),
+            known={(): best})
     best.attrs.update(breakpoint_searched=True, breakpoint_criterion=criterion,
                       breakpoint_search="; ".join(notes))
     return best
