@@ -249,8 +249,8 @@ N_MOVES = 3
 
 
 def _moves(best: SolverResult, rows: NDArray[np.intp], table: ArcTable, ctx: _Spectra,
-           arc: NDArray[np.intp] | None = None) -> Array:
-    """Internal starts (len(rows), m N_MOVES, Pf): arc ``arc`` (default the weakest) of the
+           arc: NDArray[np.intp]) -> Array:
+    """Internal starts (len(rows), m N_MOVES, Pf): arc ``arc`` (one per row) of the
     fits at ``rows`` moved, with fitted and with fresh exponents (relocation_starts; with
     an electrode CPE, fresh at two electrode exponents)."""
     space = ctx.problem.space
@@ -287,12 +287,13 @@ def _arc_search(best: SolverResult, messages: list[str], table: ArcTable,
         params = space.to_natural(best.x[rows])
         # the spare arc (parked outside the window or shrunk to nothing), where it is not
         # the crowded one the first moves take
+        crowded = weakest_arc(params, table)
         spare = spare_arc(params, table, ctx.frequency[rows])
-        other = np.flatnonzero(spare != weakest_arc(params, table))
+        other = np.flatnonzero(spare != crowded)
         u_spare = _moves(best, rows[other], table, ctx, spare[other]) if other.size else None
         u = np.concatenate([_internal(space, assignment_starts(params, table)),
                             space.to_internal(split_start(params, table))[:, None],
-                            _moves(best, rows, table, ctx)], axis=1)
+                            _moves(best, rows, table, ctx, crowded)], axis=1)
         messages, took = _improve(best, messages, rows, u, note, ctx)
         if u_spare is not None:
             messages, took_spare = _improve(best, messages, rows[other], u_spare, note, ctx)
@@ -300,13 +301,13 @@ def _arc_search(best: SolverResult, messages: list[str], table: ArcTable,
         # three arcs or more: the slowest arc too, where neither move took it (it can sit on
         # the electrode's feature; with two arcs it is the crowded arc's neighbour, and the
         # extra moves cost ~100 evaluations per searched fit for nothing on seeds 130, 150)
-        slowest = _slowest_arc(params, table)
-        third = np.flatnonzero((slowest != weakest_arc(params, table)) & (slowest != spare)
-                               & (len(table.kinds) > 2))
-        if third.size:
-            u3 = _moves(best, rows[third], table, ctx, slowest[third])
-            messages, took3 = _improve(best, messages, rows[third], u3, note, ctx)
-            took[third[took3]] = True
+        if len(table.kinds) > 2:
+            slowest = _slowest_arc(params, table)
+            third = np.flatnonzero((slowest != crowded) & (slowest != spare))
+            if third.size:
+                u3 = _moves(best, rows[third], table, ctx, slowest[third])
+                messages, took3 = _improve(best, messages, rows[third], u3, note, ctx)
+                took[third[took3]] = True
         rows = rows[took]
     return messages
 
