@@ -9,7 +9,6 @@ import pytest
 
 from eis_pipeline.pipeline import run
 from eis_pipeline.testing.simulate import (
-    BOLTZMANN_EV_K,
     ArrheniusLaw,
     PelletModel,
     log_frequencies,
@@ -21,14 +20,11 @@ T_B = 308.15    # the transition (35 °C, between two measured temperatures), K:
 LOW = PelletModel(0.1, 1.0, bulk=ArrheniusLaw.from_sigma_at(1e-3, 0.35),
                   grain_boundary=ArrheniusLaw.from_sigma_at(5e-4, 0.45), inductance_H=0.0)
 
-
-def _above(law: ArrheniusLaw, ea: float) -> ArrheniusLaw:
-    x_b = 1 / (BOLTZMANN_EV_K * T_B)
-    return ArrheniusLaw(law.prefactor_S_K_cm * np.exp((ea - law.activation_energy_eV) * x_b), ea)
-
-
-HIGH = PelletModel(0.1, 1.0, bulk=_above(LOW.bulk, 0.25),
-                   grain_boundary=_above(LOW.grain_boundary, 0.30), inductance_H=0.0)
+#: above the transition: the same σ at T_B, smaller activation energies
+HIGH = PelletModel(
+    0.1, 1.0, bulk=ArrheniusLaw.from_sigma_at(float(LOW.bulk.conductivity(T_B)), 0.25, T_B),
+    grain_boundary=ArrheniusLaw.from_sigma_at(float(LOW.grain_boundary.conductivity(T_B)), 0.30,
+                                              T_B), inductance_H=0.0)
 
 CONFIG = """
 [campaign]

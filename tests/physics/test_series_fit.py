@@ -30,6 +30,12 @@ def _series(seed: int, n: int = 8) -> list:
             for t in temps]
 
 
+def _above(law: ArrheniusLaw, ea: float, t_b: float) -> ArrheniusLaw:
+    """The law of activation energy ``ea`` with the same σ as ``law`` at ``t_b`` (a
+    transition where σ is continuous and the slope changes)."""
+    return ArrheniusLaw.from_sigma_at(float(law.conductivity(t_b)), ea, t_b)
+
+
 def _recovered(res) -> tuple[np.ndarray, np.ndarray]:
     ea = res.activation_energy.sel(component=["bulk", "grain_boundary"]).values
     err = res.activation_energy_stderr.sel(component=["bulk", "grain_boundary"]).values
@@ -165,18 +171,9 @@ def test_campaign_circuit_for_auto_follows_the_inductance() -> None:
 def test_breakpoint_gives_two_continuous_laws() -> None:
     """A slope change at a known transition (continuous σ): 0.35 -> 0.25 eV (bulk) and
     0.45 -> 0.40 eV (grain boundary) at 303 K, recovered per segment."""
-    from eis_pipeline.testing.simulate import BOLTZMANN_EV_K
-
     t_b = 303.15
-    x_b = 1 / (BOLTZMANN_EV_K * t_b)
-    low_b, low_gb = MODEL.bulk, MODEL.grain_boundary
-
-    def above(law: ArrheniusLaw, ea: float) -> ArrheniusLaw:   # same σ at the breakpoint
-        return ArrheniusLaw(law.prefactor_S_K_cm * np.exp((ea - law.activation_energy_eV) * x_b),
-                            ea)
-
-    hot = PelletModel(0.1, 1.0, bulk=above(low_b, 0.25), grain_boundary=above(low_gb, 0.40),
-                      inductance_H=0.0)
+    hot = PelletModel(0.1, 1.0, bulk=_above(MODEL.bulk, 0.25, t_b),
+                      grain_boundary=_above(MODEL.grain_boundary, 0.40, t_b), inductance_H=0.0)
     rng = np.random.default_rng(21)
     temps = np.linspace(233.15, 373.15, 8)
     spectra = [simulate_spectrum(MODEL if t < t_b else hot, t, log_frequencies(1e6, 0.1, 10),
@@ -197,17 +194,10 @@ def test_breakpoint_search_finds_the_transition_and_keeps_one_law_without_one() 
     the breakpoint charged): the 303 K slope change of the test above is found among the
     midpoints 283, 303, 323 K, and a series without one keeps a single law."""
     from eis_pipeline.physics.series_fit import search_series_breakpoint
-    from eis_pipeline.testing.simulate import BOLTZMANN_EV_K
 
     t_b = 303.15
-    x_b = 1 / (BOLTZMANN_EV_K * t_b)
-
-    def above(law: ArrheniusLaw, ea: float) -> ArrheniusLaw:
-        return ArrheniusLaw(law.prefactor_S_K_cm * np.exp((ea - law.activation_energy_eV) * x_b),
-                            ea)
-
-    hot = PelletModel(0.1, 1.0, bulk=above(MODEL.bulk, 0.25),
-                      grain_boundary=above(MODEL.grain_boundary, 0.40), inductance_H=0.0)
+    hot = PelletModel(0.1, 1.0, bulk=_above(MODEL.bulk, 0.25, t_b),
+                      grain_boundary=_above(MODEL.grain_boundary, 0.40, t_b), inductance_H=0.0)
     rng = np.random.default_rng(21)
     temps = np.linspace(233.15, 373.15, 8)
     spectra = [simulate_spectrum(MODEL if t < t_b else hot, t, log_frequencies(1e6, 0.1, 10),
