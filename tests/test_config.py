@@ -90,6 +90,12 @@ def test_globs_sorted_and_temperatures_from_names(campaign_dir: Path) -> None:
     assert set(b.file_temperatures_K().values()) == {None}
 
 
+def test_overlapping_globs_list_each_file_once_in_pattern_order(campaign_dir: Path) -> None:
+    text = BASE.replace('files = ["a/*.mpt"]', 'files = ["a/x_8*.mpt", "a/*.mpt", "a/x_25C.mpt"]')
+    a = load_config(write(campaign_dir, text)).samples[0]
+    assert [p.name for p in a.paths] == ["x_80C.mpt", "x_-20C.mpt", "x_25C.mpt"]
+
+
 def test_temperature_table(campaign_dir: Path) -> None:
     text = BASE.replace('temperature = {from = "column"}',
                         'temperature = {from = "table", celsius = {"r1.dta" = 25, '

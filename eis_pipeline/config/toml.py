@@ -365,7 +365,7 @@ class _Parser:
                 or not all(isinstance(p, str) and p for p in patterns)):
             raise self.src.error(f"files must be a glob or a list of globs, got {value!r}",
                                  key, i)
-        found: list[Path] = []
+        found: dict[Path, None] = {}      # insertion-ordered set: linear in the files
         if self.resolve:
             for pattern in patterns:
                 full = pattern if Path(pattern).is_absolute() else str(self.base_dir / pattern)
@@ -374,7 +374,7 @@ class _Parser:
                 if not matches:
                     raise self.src.error(f"{pattern!r} matches no file (relative to "
                                          f"{self.base_dir})", key, i)
-                found.extend(m for m in matches if m not in found)
+                found.update(dict.fromkeys(matches))
         return tuple(patterns), tuple(found)
 
     def sample(self, s: Any, i: int, defaults: FitDefaults,
