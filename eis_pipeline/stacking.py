@@ -32,7 +32,13 @@ def stack(parts: Sequence[xr.Dataset | None], *, renumber: bool = True
                  if dim != "spectrum" and dim not in part.indexes and n < sizes[dim]}
         return part.pad(short) if short else part
 
-    merged = stack_alike(present)
+    if len(present) == 1:   # nothing to join (a sample read in one task): variables ordered
+        part = present[0]   # as xr.concat orders them, data first, so the file is the same
+        merged = xr.Dataset({n: part.variables[n] for n in part.data_vars},
+                            coords={n: part.variables[n] for n in part.coords},
+                            attrs=part.attrs)
+    else:
+        merged = stack_alike(present)
     if merged is None:
         padded = [pad(part) for part in present]
         merged = xr.concat(padded, dim="spectrum", data_vars="minimal", coords="minimal",
