@@ -127,12 +127,18 @@ class GroupWriter:
             fillvalue = np.asarray(fill, dtype=data.dtype)
             attrs["_FillValue"] = fillvalue
         dtype = self.dtype_for(data.dtype)
-        if plain_dtype(data.dtype, "fiuc"):
+        strings = data.dtype.kind == "O" and fillvalue is None and _all_str(data)
+        if plain_dtype(data.dtype, "fiuc") or strings:
             data = np.asarray(data, order="C")
-            tid = dtype.id if isinstance(dtype, h5py.Datatype) else self._htype(data.dtype)[0]
+            if strings:
+                tid, mtype = self._str
+            else:
+                tid = (dtype.id if isinstance(dtype, h5py.Datatype)
+                       else self._htype(data.dtype)[0])
+                mtype = None
             dsid = h5d.create(group.id, encode_name(name), tid, h5s.create_simple(data.shape),
                               dcpl=self._dcpl(fillvalue, chunk_shape(var.dims, data)))
-            dsid.write(h5s.ALL, h5s.ALL, data)
+            dsid.write(h5s.ALL, h5s.ALL, data, mtype=mtype)
             dset = h5py.Dataset(dsid)
         else:                                                    # h5py's general path
             kwargs = {} if fillvalue is None else {"fillvalue": fillvalue}
@@ -187,6 +193,12 @@ def chunk_shape(dims: tuple[Hashable, ...], data: np.ndarray[Any, Any]) -> tuple
         return ()
     row = data.nbytes // data.shape[0]
     return (max(1, min(data.shape[0], CHUNK_BYTES // max(row, 1))), *data.shape[1:])
+
+
+def _all_str(data: np.ndarray[Any, Any]) -> bool:
+    """Whether an object array holds only str (written as variable-length UTF-8 directly;
+    bytes or other objects go through h5py's general path)."""
+    return all(type(item) is str for item in data.flat)
 
 
 def _fast_attr(value: Any) -> np.ndarray[Any, Any] | None:
