@@ -281,11 +281,33 @@ def root_attrs(config: CampaignConfig) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- the run
 
-def iter_results(tasks: Sequence[FileTask], *, jobs: int = 1, scheduler: Any = None,
-                 progress: bool | None = None) -> Iterator[TaskResult]:
+@dataclass(frozen=True)
+class WholeSample:
+    """A task holding every file of its sample still to process: its worker analyses the
+    sample as well (:func:`finish_sample`: conductivity, Arrhenius, series fit), so that in a
+    parallel run the parent only writes it (that work in the parent capped ``--jobs``)."""
+
+    task: FileTask
+    sample: SampleConfig
+
+
+def process_item(item: FileTask | WholeSample) -> TaskResult:
+    """:func:`~eis_pipeline.tasks.process_task`, and for a :class:`WholeSample` the sample's
+    analysis too (the same functions the parent would run, so the same results)."""
+    if isinstance(item, FileTask):
+        return process_task(item)
+    done = process_task(item.task)
+    recorded: list[dict[str, Any]] = []
+    node = finish_sample(item.sample, [done], recorded)
+    return TaskResult(done.sample, failures=done.failures, node=node,
+                      analysis_failures=recorded)
+
+
+def iter_results(tasks: Sequence[FileTask | WholeSample], *, jobs: int = 1,
+                 scheduler: Any = None, progress: bool | None = None) -> Iterator[TaskResult]:
     """Process tasks with the chosen backend, yielding results as they complete."""
 
-    for _, result in run_tasks(process_task, tasks, jobs=jobs, scheduler=scheduler,
+    for _, result in run_tasks(process_item, tasks, jobs=jobs, scheduler=scheduler,
                                progress=progress, desc="fitting"):
         yield result
 
@@ -363,6 +385,10 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
     for result in reused:
         collected[result.sample].append(result)
     by_name = {s.name: s for s in cfg.samples}
+    items: list[FileTask | WholeSample] = list(tasks)
+    if not strict and _workers(jobs, scheduler) != 1:   # parallel: workers analyse samples
+        items = [WholeSample(t, by_name[t.sample])
+                 if pending[t.sample] == 1 and not collected[t.sample] else t for t in tasks]
     samples: dict[str, xr.DataTree] = {}
     writer = None
     if write:
@@ -372,8 +398,14 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
     def finish(name: str) -> None:
         # A sample is analysed, plotted and written as soon as its last task is in; only
         # its summaries stay in memory (unless keep_spectra).
-        node = (analyse_sample(by_name[name], collected.pop(name)) if strict
-                else finish_sample(by_name[name], collected.pop(name), failures))
+        done = collected.pop(name)
+        if len(done) == 1 and done[0].node is not None:          # analysed by its worker
+            node = done[0].node
+            failures.extend(done[0].analysis_failures)
+        elif strict:
+            node = analyse_sample(by_name[name], done)
+        else:
+            node = finish_sample(by_name[name], done, failures)
         if writer is not None:
             try:
                 writer.write(node, f"/{name}")
@@ -401,7 +433,7 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
         try:
             for name in [s.name for s in cfg.samples if not pending[s.name]]:
                 finish(name)
-            for result in iter_results(tasks, jobs=jobs, scheduler=scheduler, progress=progress):
+            for result in iter_results(items, jobs=jobs, scheduler=scheduler, progress=progress):
                 if strict and result.failures:
                     raise result.failures[0]["exception"]
                 collected[result.sample].append(result)

@@ -87,6 +87,11 @@ class TaskResult:
     drt: xr.Dataset | None = None
     selection: xr.Dataset | None = None
     failures: list[dict[str, Any]] = field(default_factory=list)
+    #: the whole sample analysed by the worker (:func:`eis_pipeline.pipeline.run` in
+    #: parallel): the node to write, and what its analysis recorded; the datasets above
+    #: are then not sent back
+    node: xr.DataTree | None = None
+    analysis_failures: list[dict[str, Any]] = field(default_factory=list)
 
 
 def settings_hash(sample: SampleConfig) -> str:

@@ -259,3 +259,23 @@ def test_series_fit_flag_adds_global_ea_model_free_check_and_figures(tmp_path):
     plots = out.with_name("res_plots")
     assert (plots / "mill360_arrhenius_global.png").is_file()
     assert (plots / "mill360_conductivity_spectra.png").is_file()
+
+
+def test_parallel_workers_analyse_whole_samples_to_the_serial_tree(tmp_path, monkeypatch):
+    """With workers, a sample held by one task is analysed in its worker (the parent only
+    writes it): the tree is the serial one, node by node, and the parent analysed nothing."""
+    import eis_pipeline.pipeline as pipeline
+
+    config = _campaign_copy(tmp_path)
+    serial = run(config, write=False, progress=False)
+    in_parent = []
+    real = pipeline.finish_sample
+    monkeypatch.setattr(pipeline, "finish_sample",
+                        lambda sample, *a, **k: in_parent.append(sample.name) or
+                        real(sample, *a, **k))
+    parallel = run(config, write=False, progress=False, jobs=2)
+    assert in_parent == []
+    assert [n.path for n in parallel.subtree] == [n.path for n in serial.subtree]
+    for node in serial.subtree:
+        xr.testing.assert_identical(parallel[node.path].to_dataset(inherit=False),
+                                    node.to_dataset(inherit=False))
