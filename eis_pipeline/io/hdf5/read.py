@@ -152,8 +152,7 @@ def _attr_value(attr: h5a.AttrID, obj: h5py.Group | h5py.Dataset, name: str) -> 
     if shape == () and string is not None and string.length is None:
         value = np.empty((), dtype=dtype)
         attr.read(value)
-        raw: bytes = value[()]
-        return raw.decode("utf-8", "surrogateescape")           # as h5py decodes it
+        return bytes(value.item()).decode("utf-8", "surrogateescape")   # as h5py decodes it
     return obj.attrs[name]                                     # anything else: h5py's way
 
 
