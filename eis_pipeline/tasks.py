@@ -26,7 +26,7 @@ import xarray as xr
 from eis_pipeline.config import AUTO_CIRCUIT, CampaignConfig, FitDefaults, SampleConfig
 from eis_pipeline.conventions import with_spectrum_variable
 from eis_pipeline.exceptions import EisError, FitError
-from eis_pipeline.fitting.batch import CURVES, fit_spectra_results
+from eis_pipeline.fitting.batch import CURVES, SpectraFitResults, fit_spectra_results
 from eis_pipeline.fitting.chosen import ChosenFits
 from eis_pipeline.fitting.selection import chosen_fits, fits_by_circuit, select_circuit
 from eis_pipeline.io.registry import read_spectra, sha256_file
@@ -280,7 +280,8 @@ def fit_task_spectra(spectra: list[xr.Dataset], settings: FitDefaults, *,
         if len(unfit) == len(spectra):
             raise FitError("no candidate circuit could be fitted to any spectrum")
         selection = _without(selection, unfit)
-    chosen = ChosenFits(fits_by_circuit(selection), auto=True)
+    # parameter tables only: the curves go to the spectra (chosen_fits), not the fit table
+    chosen = ChosenFits(fits_by_circuit(selection, curves=False), auto=True)
     return chosen, chosen_fits(selection), selection.evidence, unfit
 
 
@@ -295,7 +296,8 @@ def _without(selection: SelectionResult, rows: Sequence[int]) -> SelectionResult
 
     return replace(selection, chosen=tuple(selection.chosen[i] for i in keep),
                    evidence=cut(selection.evidence),
-                   fits={k: cut(v) for k, v in selection.fits.items()})
+                   results={k: SpectraFitResults(cut(v.parameters), cut(v.curves))
+                            for k, v in selection.results.items()})
 
 
 def _one_by_one(task: FileTask, spectra: list[xr.Dataset], result: TaskResult

@@ -55,3 +55,21 @@ def test_unlike_parts_fall_back_to_xarray(monkeypatch: pytest.MonkeyPatch,
     parts = [part(2, 5, ["a_s0", "a_s1"]), other]
     assert stacking.stack_alike(parts) is None
     xr.testing.assert_identical(stacking.stack(parts), slow(parts, monkeypatch))
+
+
+@pytest.mark.parametrize("renumber", [True, False])
+def test_one_part_is_what_concat_makes_of_it(renumber: bool) -> None:
+    # coordinates given before and between the data variables: concat puts them last
+    one = part(3, 4, ["a_s0", "a_s1", "a_s2"]).assign_coords(
+        source=("spectrum", np.array(["x", "y", "z"])))
+    one = one.assign(late=("spectrum", np.arange(3.0), {"long_name": "after a coord"}))
+    concat = xr.concat([one.drop_vars("spectrum") if renumber else one], dim="spectrum",
+                       data_vars="minimal", coords="minimal", compat="override",
+                       combine_attrs="override", join="outer")
+    if renumber:
+        concat = concat.assign_coords(spectrum=np.arange(3))
+    alone = stacking.stack([one], renumber=renumber)
+    assert alone is not None
+    xr.testing.assert_identical(alone, concat)
+    assert list(alone.variables) == list(concat.variables)
+    assert alone.attrs is not one.attrs

@@ -87,3 +87,31 @@ def test_plan_tasks_cuts_a_sample_for_the_workers():
     split, _ = plan_tasks(config, workers=None)
     assert all(len(t.paths) <= 8 for t in split)
     assert sum(len(t.paths) for t in split) == sum(len(t.paths) for t in serial)
+
+
+def test_auto_fits_are_the_candidates_fits_without_curves(small_task):
+    """The task keeps, per chosen preset, that candidate's fits dataset minus the curves,
+    and each spectrum's curves from its chosen candidate: the same numbers as the merged
+    fits datasets (``SelectionResult.fits``), which the task no longer builds."""
+    import numpy as np
+    import xarray as xr
+
+    from eis_pipeline.fitting.batch import CURVES
+    from eis_pipeline.fitting.selection import select_circuit
+    from eis_pipeline.io.registry import read_spectra
+    from eis_pipeline.tasks import PELLET_CANDIDATES, fit_task_spectra, prepare_spectrum
+
+    spectra = [prepare_spectrum(ds, small_task.settings, t, small_task.temperature_kind)
+               for path, t in zip(small_task.paths, small_task.temperatures_K, strict=True)
+               for ds in read_spectra(path)]
+    settings = dataclasses.replace(small_task.settings, drt=False)
+    chosen, curves, _, unfit = fit_task_spectra(spectra, settings)
+    assert not unfit
+    selection = select_circuit(spectra, candidates=PELLET_CANDIDATES, drt=False)
+    for name, group in chosen.groups.items():
+        rows = group["spectrum"].values
+        merged = selection.fits[name].isel(spectrum=rows)
+        xr.testing.assert_identical(group, merged.drop_vars(list(CURVES)).assign_attrs(
+            selection_criterion="bic"))
+        for var in ("impedance_fit", "impedance_residual"):
+            np.testing.assert_array_equal(curves[var].values[rows], merged[var].values)

@@ -63,7 +63,8 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import numpy as np
 import xarray as xr
@@ -71,7 +72,7 @@ from numpy.typing import NDArray
 
 from eis_pipeline.circuits.roles import Roles
 from eis_pipeline.exceptions import ConvergenceWarning, FitError
-from eis_pipeline.fitting.batch import fit_spectra
+from eis_pipeline.fitting.batch import CURVES, SpectraFitResults, fit_spectra_results
 from eis_pipeline.fitting.drt_seed import drt_initial_guess
 from eis_pipeline.fitting.solver import Status
 from eis_pipeline.validation.drt import suggest_arcs
@@ -108,16 +109,23 @@ class SelectionResult:
         The chosen preset per spectrum, input order ("" when every candidate failed).
     evidence : xarray.Dataset
         The comparison over (spectrum, candidate); see the module docstring.
-    fits : mapping of str to xarray.Dataset
-        Every candidate's fits dataset (docs/contracts.md) over all spectra.
+    results : mapping of str to SpectraFitResults
+        Every candidate's fit over all spectra, parameter table and curves apart
+        (:func:`~eis_pipeline.fitting.batch.fit_spectra_results`).
     criterion : str
         ``"bic"`` or ``"aic"``.
     """
 
     chosen: tuple[str, ...]
     evidence: xr.Dataset
-    fits: Mapping[str, xr.Dataset]
+    results: Mapping[str, SpectraFitResults]
     criterion: str
+
+    @cached_property
+    def fits(self) -> Mapping[str, xr.Dataset]:
+        """Every candidate's fits dataset (docs/contracts.md) over all spectra: what
+        ``fit_spectra`` returns. Built on first use: the pipeline takes :attr:`results`."""
+        return {name: r.to_dataset() for name, r in self.results.items()}
 
     @property
     def selection_converged(self) -> NDArray[np.bool_]:
@@ -223,19 +231,22 @@ def select_circuit(
         raise FitError(f"select_circuit: {len(drts)} DRT results for {len(spectra)} spectra; "
                        "pass one per spectrum (None where the DRT failed)")
 
-    fits: dict[str, xr.Dataset] = {}
+    results: dict[str, SpectraFitResults] = {}
     with warnings.catch_warnings():
         # non-convergence is part of the evidence, not a warning per candidate
         warnings.simplefilter("ignore", ConvergenceWarning)
         for name in candidates:
-            fits[name] = fit_spectra(spectra, circuit=name, weighting=weighting,
-                                     errors="ignore", max_nfev=max_nfev, chain=chain)
+            # the parameter table and the curves apart: the pipeline needs no merged dataset
+            results[name] = fit_spectra_results(spectra, circuit=name, weighting=weighting,
+                                                errors="ignore", max_nfev=max_nfev,
+                                                chain=chain)
         entries = drt_results(spectra, drts) if drt else None
         seeded = np.zeros((len(spectra), len(candidates)), dtype=bool)
         if entries is not None:
             for j, name in enumerate(candidates):
-                fits[name], seeded[:, j] = reseed_from_drt(fits[name], spectra, entries, name,
-                                                           weighting, max_nfev)
+                results[name], seeded[:, j] = reseed_from_drt(results[name], spectra, entries,
+                                                              name, weighting, max_nfev)
+    fits = {name: r.parameters for name, r in results.items()}
 
     def stack(var: str) -> NDArray[np.float64]:
         return np.stack([fits[c][var].values for c in candidates], axis=1)
@@ -292,7 +303,8 @@ def select_circuit(
                                 {"long_name": "arcs found by DRT suggest_arcs (-1: no DRT)"})
         evidence["seeded"] = (("spectrum", "candidate"), seeded,
                               {"long_name": "fit repeated from the DRT seed and kept"})
-    return SelectionResult(chosen=chosen, evidence=evidence, fits=fits, criterion=criterion)
+    return SelectionResult(chosen=chosen, evidence=evidence, results=results,
+                           criterion=criterion)
 
 
 def choose(values: NDArray[np.float64], converged: NDArray[np.bool_],
@@ -331,22 +343,25 @@ def choose(values: NDArray[np.float64], converged: NDArray[np.bool_],
     return chosen.astype(np.intp), eligible, any_good
 
 
-def fits_by_circuit(result: SelectionResult) -> dict[str, xr.Dataset]:
+def fits_by_circuit(result: SelectionResult, *, curves: bool = True) -> dict[str, xr.Dataset]:
     """The chosen fits grouped by preset, each keeping the spectra's original positions.
 
     Each value is that preset's fits dataset restricted to the spectra that chose it; its
     ``spectrum`` coordinate holds their positions in the input list, so per-group results
     (e.g. :func:`eis_pipeline.physics.conductivity.conductivity`) can be put back in order
     with ``xr.concat(..., dim="spectrum").sortby("spectrum")`` or by indexing. Spectra for
-    which nothing could be fitted (chosen "") are left out.
+    which nothing could be fitted (chosen "") are left out. ``curves=False`` leaves the
+    fitted curves out (the parameter table of :func:`~eis_pipeline.fitting.batch.
+    fit_spectra_results` alone, as the pipeline stores it).
     """
     chosen = np.asarray(result.chosen, dtype=object)
+    tables = result.fits if curves else {k: r.parameters for k, r in result.results.items()}
     groups: dict[str, xr.Dataset] = {}
-    for name in result.fits:  # candidate order, so the dict order is stable
+    for name, table in tables.items():  # candidate order, so the dict order is stable
         idx = np.flatnonzero(chosen == name)
         if idx.size:
             # assign_attrs: a new attrs dict, the candidate's own dataset stays untouched
-            groups[name] = result.fits[name].isel(spectrum=idx).assign_attrs(
+            groups[name] = table.isel(spectrum=idx).assign_attrs(
                 selection_criterion=result.criterion)
     return groups
 
@@ -366,14 +381,16 @@ def chosen_fits(result: SelectionResult) -> xr.Dataset:
     the circuits differ. Parameter values are in :func:`fits_by_circuit`. A spectrum with no
     choice gets the first candidate's (failed) entries and preset "".
     """
-    names = list(result.fits)
-    first = result.fits[names[0]]
+    names = list(result.results)
+    first = result.results[names[0]].parameters
     index = np.array([names.index(c) if c else 0 for c in result.chosen], dtype=np.intp)
     data: dict[str, Any] = {}
     for var in PER_SPECTRUM_VARIABLES:
-        stacked = np.stack([result.fits[n][var].values for n in names])  # (C, S, ...)
+        part = "curves" if var in CURVES else "parameters"
+        variables = [getattr(result.results[n], part).variables[var] for n in names]
+        stacked = np.stack([v.values for v in variables])  # (C, S, ...)
         picked = stacked[index, np.arange(index.size)]
-        data[var] = (first[var].dims, picked, dict(first[var].attrs))
+        data[var] = (variables[0].dims, picked, dict(variables[0].attrs))
     data["preset"] = ("spectrum", np.array(result.chosen, dtype=object).astype(str))
     coords = {k: v for k, v in first.coords.items() if "param" not in v.dims
               and "param_j" not in v.dims and k not in ("param", "param_j")}
@@ -400,49 +417,76 @@ def drt_results(spectra: Sequence[xr.Dataset],
     return [(d, suggest_arcs(d)) if d is not None else None for d in drts]
 
 
+@overload
 def reseed_from_drt(fits: xr.Dataset, spectra: Sequence[xr.Dataset],
                     drts: Sequence[DrtEntry | None], preset: str, weighting: str,
-                    max_nfev: int | None) -> tuple[xr.Dataset, NDArray[np.bool_]]:
+                    max_nfev: int | None) -> tuple[xr.Dataset, NDArray[np.bool_]]: ...
+
+
+@overload
+def reseed_from_drt(fits: SpectraFitResults, spectra: Sequence[xr.Dataset],
+                    drts: Sequence[DrtEntry | None], preset: str, weighting: str,
+                    max_nfev: int | None) -> tuple[SpectraFitResults, NDArray[np.bool_]]: ...
+
+
+def reseed_from_drt(fits: xr.Dataset | SpectraFitResults, spectra: Sequence[xr.Dataset],
+                    drts: Sequence[DrtEntry | None], preset: str, weighting: str,
+                    max_nfev: int | None
+                    ) -> tuple[xr.Dataset | SpectraFitResults, NDArray[np.bool_]]:
     """Refit from the DRT seed the spectra whose fit of ``preset`` did not converge.
 
-    A fit that failed before starting (status 4: invalid or too short spectrum) is not
-    retried. The retry is kept only when it converges; its message then says so. This is a
-    fallback for the few non-converged fits, one small fit per spectrum.
+    ``fits`` is a fits dataset or a :class:`~eis_pipeline.fitting.batch.SpectraFitResults`;
+    the same kind is returned. A fit that failed before starting (status 4: invalid or too
+    short spectrum) is not retried. The retry is kept only when it converges; its message
+    then says so. This is a fallback for the few non-converged fits, one small fit per
+    spectrum.
     """
 
-    kept = np.zeros(fits.sizes["spectrum"], dtype=bool)
-    retry = np.flatnonzero(~fits["converged"].values & (fits["status"].values != Status.FAILED))
-    if not fits.attrs.get("preset") or retry.size == 0:
+    table = fits.parameters if isinstance(fits, SpectraFitResults) else fits
+    kept = np.zeros(table.sizes["spectrum"], dtype=bool)
+    retry = np.flatnonzero(~table["converged"].values
+                           & (table["status"].values != Status.FAILED))
+    if not table.attrs.get("preset") or retry.size == 0:
         return fits, kept
-    columns = {name: var.values.astype(object) if var.dtype.kind == "U" else var.values.copy()
-               for name, var in fits.data_vars.items() if "spectrum" in var.dims}
+    refits: dict[int, xr.Dataset] = {}
     for i in retry.tolist():
         entry = drts[i]
         seed = drt_initial_guess(preset, entry[0], entry[1]) if entry is not None else None
         if seed is None:
             continue
-        refit = fit_spectra([spectra[i]], circuit=preset, weighting=weighting,
-                            initial_guess=seed, errors="ignore", max_nfev=max_nfev)
-        if not bool(refit["converged"].values[0]):
+        refit = fit_spectra_results([spectra[i]], circuit=preset, weighting=weighting,
+                                    initial_guess=seed, errors="ignore", max_nfev=max_nfev)
+        if bool(refit.parameters["converged"].values[0]):
+            kept[i] = True
+            refits[i] = refit.to_dataset()
+    if not refits:
+        return fits, kept
+    if isinstance(fits, SpectraFitResults):
+        return SpectraFitResults(_with_rows(fits.parameters, refits),
+                                 _with_rows(fits.curves, refits)), kept
+    return _with_rows(fits, refits), kept
+
+
+def _with_rows(ds: xr.Dataset, refits: Mapping[int, xr.Dataset]) -> xr.Dataset:
+    """A copy of ``ds`` whose per-spectrum variables hold, at each row ``i`` of ``refits``,
+    that one-spectrum fit (its message marked as started from the DRT seed)."""
+    out = ds.copy()
+    for name, var in ds.data_vars.items():
+        if "spectrum" not in var.dims:
             continue
-        kept[i] = True
-        for name, column in columns.items():
+        column = var.values.astype(object) if var.dtype.kind == "U" else var.values.copy()
+        for i, refit in refits.items():
             new = refit[name].values[0]
             if name == "message":
                 new = f"{new} (started from the DRT seed)"
-            if "point" in fits[name].dims:   # NaN-padded to the longest spectrum
+            if "point" in var.dims:   # NaN-padded to the longest spectrum
                 column[i] = np.nan
                 column[i, :new.shape[0]] = new
             else:
                 column[i] = new
-    if not kept.any():
-        return fits, kept
-    fits = fits.copy()
-    for name, column in columns.items():
-        var = fits[name]
-        fits[name] = (var.dims, column.astype(str) if var.dtype.kind == "U" else column,
-                      var.attrs)
-    return fits, kept
+        out[name] = (var.dims, column.astype(str) if var.dtype.kind == "U" else column,
+                     var.attrs)
+    return out
 
 
 def _arcs_in_window(fits: xr.Dataset) -> int:
