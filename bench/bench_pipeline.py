@@ -5,7 +5,8 @@ under new names, in a temporary folder, and run without plots: with the fixed pr
 ``bulk-gb-electrode-inductance`` and with ``circuit = "auto"`` (model selection per spectrum);
 Kramers-Kronig and DRT per spectrum in both. Each run is a fresh subprocess (so peak memory
 is its own), warmed by a 6-file campaign first (numba kernels loaded from the cache, imports
-done), then measured with ``getrusage``:
+done), then run :data:`REPEATS` times, measured with ``getrusage``; the run of least CPU
+(dask: of least wall time) is reported, as is the least of the bare fits:
 
 - CPU per spectrum: user + system time of the run's process and of its reaped children
   (the ``--jobs 2`` workers), divided by the spectra; "floor evals" divides it by one
@@ -53,6 +54,10 @@ thickness_mm = 0.71
 diameter_mm = 9.98
 """
 PRESET = "bulk-gb-electrode-inductance"
+#: Measured runs per row: the one of least CPU is reported. On the shared 2-core machine one
+#: run varies by 15-25 % at loads of 1-3 (interleaved runs of one tree), more than most
+#: changes it is meant to show; the least disturbed run is the figure to compare.
+REPEATS = 3
 
 
 def _campaign(folder: Path, n_files: int, circuit: str = PRESET) -> Path:
@@ -95,17 +100,26 @@ def _measure_run(n_files: int, circuit: str, jobs: int, dask: bool) -> dict[str,
             client = distributed.Client(cluster)
             # Warm the workers as this process was: imports and numba kernels loaded.
             run_campaign(warm, scheduler=client, progress=False, plots=False)
-        before = _usage()
-        start = time.perf_counter()
-        tree = run_campaign(config, jobs=jobs, scheduler=client, progress=False, plots=False)
-        wall = time.perf_counter() - start
+        best: tuple[float, float] | None = None   # (cpu, wall) of the least CPU run
+        for _ in range(REPEATS):
+            before = _usage()
+            start = time.perf_counter()
+            tree = run_campaign(config, jobs=jobs, scheduler=client, progress=False,
+                                plots=False)
+            wall = time.perf_counter() - start
+            cpu = _usage()["cpu"] - before["cpu"]
+            # the dask workers' CPU is not seen here: the least wall time then
+            key = wall if dask else cpu
+            if best is None or key < (best[1] if dask else best[0]):
+                best = (cpu, wall)
         after = _usage()
+        assert best is not None
         if client is not None and cluster is not None:
             client.close()
             cluster.close()
         n_spectra = tree["bench"]["fit"].ds.sizes["spectrum"]
         size_mb = (Path(tmp) / "main" / "results.h5").stat().st_size / 1e6
-    return {"wall": wall, "cpu": after["cpu"] - before["cpu"], "spectra": n_spectra,
+    return {"wall": best[1], "cpu": best[0], "spectra": n_spectra,
             "rss_mib": after["rss_mib"], "child_rss_mib": after["child_rss_mib"],
             "size_mb": size_mb}
 
@@ -156,14 +170,20 @@ def _measure_stages(n_files: int, circuit: str) -> dict[str, float]:
                 owner = importlib.import_module(module_name)
             originals.append((owner, attr, getattr(owner, attr)))
             setattr(owner, attr, timed(getattr(owner, attr), label))
+        kept: dict[str, float] = {}
         try:
-            start = time.process_time()
-            tree = run_campaign(config, progress=False, plots=False)
-            total = time.process_time() - start
+            for _ in range(REPEATS):   # the run of least CPU, its stages with it
+                for label in spent:
+                    spent[label] = 0.0
+                start = time.process_time()
+                tree = run_campaign(config, progress=False, plots=False)
+                total = time.process_time() - start
+                if not kept or total < kept["total"]:
+                    kept = {**spent, "total": total}
         finally:
             for owner, attr, func in originals:
                 setattr(owner, attr, func)
-    return {**spent, "total": total, "spectra": tree["bench"]["fit"].ds.sizes["spectrum"]}
+    return {**kept, "spectra": tree["bench"]["fit"].ds.sizes["spectrum"]}
 
 
 def _measure_bare_fit(n_files: int) -> dict[str, float]:
@@ -181,10 +201,13 @@ def _measure_bare_fit(n_files: int) -> dict[str, float]:
     # one BLAS thread, as the campaign's tasks run (tasks.process_task): on a loaded machine
     # BLAS threads only contend, which would slow the reference and flatter the ratio
     with threadpool_limits(limits=1):
-        start = time.perf_counter()
-        cpu0 = time.process_time()
-        eis.fit_spectra(batch, circuit=PRESET)
-        wall, cpu = time.perf_counter() - start, time.process_time() - cpu0
+        runs = []
+        for _ in range(REPEATS):
+            start = time.perf_counter()
+            cpu0 = time.process_time()
+            eis.fit_spectra(batch, circuit=PRESET)
+            runs.append((time.process_time() - cpu0, time.perf_counter() - start))
+    cpu, wall = min(runs)
     return {"wall": wall, "cpu": cpu, "spectra": len(batch)}
 
 
@@ -288,7 +311,9 @@ def run(quick: bool) -> str:
         "demo's mill120 pellet), Kramers-Kronig and DRT per spectrum, no plots; time from raw "
         "files to the HDF5 file renamed into place. The machine's 2 cores are shared with other "
         "work (load average below): above a load of 2, wall times and the jobs-2 speed-up "
-        "are lower bounds on what an idle machine gives. Floor kernel (bench/floor_kernel.py, "
+        "are lower bounds on what an idle machine gives. Each row is the run of least CPU of "
+        f"{REPEATS} in a row (dask: least wall time), as is the bare fit: one run varies by "
+        "15-25 % at loads of 1-3. Floor kernel (bench/floor_kernel.py, "
         "Z + Jacobian of "
         f"p(R1,CPE1)-p(R2,CPE2)-CPE3 at 61 points): {1e6 * floor:.2f} µs, the lower of its "
         f"timings at the start and the end ({1e6 * floors[0]:.2f} and {1e6 * floors[1]:.2f} "
@@ -303,8 +328,8 @@ def run(quick: bool) -> str:
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         *rows,
         "",
-        "CPU per stage, the same campaign (one `run` in one process, jobs 1; the run's own "
-        "functions wrapped with a CPU timer, no profiler):",
+        "CPU per stage, the same campaign (one process, jobs 1, the `run` of least CPU of "
+        f"{REPEATS}; the run's own functions wrapped with a CPU timer, no profiler):",
         "",
         f"| stage | {PRESET} ms/spectrum | floor evals | auto ms/spectrum | floor evals |",
         "|---|---:|---:|---:|---:|",
