@@ -93,6 +93,11 @@ class InputFileError(EisError, OSError):
     def __str__(self) -> str:  # OSError would format (errno, strerror) instead
         return f"{self.path}: {self.reason}"
 
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        # a worker's failure record travels to the parent pickled: rebuilt from its own
+        # arguments (the default, from the formatted message, lacks ``path``)
+        return type(self), (self.reason, self.path)
+
 
 class MissingFileError(InputFileError, FileNotFoundError):
     """An input file does not exist."""

@@ -141,6 +141,20 @@ def test_batch_error_is_isolated_to_the_spectrum_at_fault(tmp_path, monkeypatch)
     assert Path(failure["file"]).name == "mill045_0C.mpt" and "boom" in failure["reason"]
 
 
+def test_a_file_gone_during_a_parallel_run_is_recorded_and_the_rest_finish(tmp_path):
+    # the worker's failure record (its exception included) travels to the parent pickled:
+    # an error that could not be rebuilt there stopped the whole run
+    cfg = load_config(_two_samples(tmp_path))                # two tasks: run in workers
+    gone = sorted((tmp_path / "data").glob("*.mpt"))[0]
+    gone.unlink()                                            # after planning found it
+    tree = run(cfg, progress=False, plots="none", jobs=2)
+    assert tree["a"]["fit"].ds.sizes["spectrum"] == 1
+    assert tree["b"]["fit"].ds.sizes["spectrum"] == 2
+    failures = _failures(tmp_path / "out" / "r.h5")
+    assert [(Path(f["file"]).name, f["stage"], f["error"]) for f in failures] == [
+        (gone.name, "read", "MissingFileError")]
+
+
 def test_missing_metadata_temperatures_are_recorded_and_fits_kept(tmp_path):
     config = campaign(tmp_path, files=3, temperature='{from = "metadata"}')
     tree = run(config, progress=False, plots="summary")
