@@ -19,19 +19,19 @@ import numpy as np
 
 from eis_pipeline.conventions import MAX_FREQUENCY_HZ
 from eis_pipeline.exceptions import ParseError
-from eis_pipeline.io.text import decode, looks_decimal_comma
+from eis_pipeline.io.text import decode_cached, looks_decimal_comma
 
 _NUMBER = re.compile(r"^[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?$")
 
 
-@lru_cache(maxsize=4)
 def head_text(head: bytes) -> str:
     """Decode the first bytes of a file for sniffing; never raises.
 
-    Cached: during detection every text sniffer asks for the same head.
+    Cached (:func:`~eis_pipeline.io.text.decode_cached`): during detection every text
+    sniffer asks for the same head, and for a small file the importer for the same text.
     """
     try:
-        return decode(head)
+        return decode_cached(head)
     except Exception:  # a sniffer must never raise
         return ""
 
