@@ -115,7 +115,7 @@ def decimal_of(rows: Sequence[str], delimiter: str | None) -> str:
 def number(text: str) -> float | str:
     """Header value as a float when it is a number (either decimal mark), else stripped text."""
     token = text.strip()
-    if is_number(token):
+    if _NUMBER.match(token):   # is_number without a second strip (header loops call this)
         return float(token.replace(",", "."))
     return token
 
