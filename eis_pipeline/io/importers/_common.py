@@ -176,12 +176,19 @@ def optional_column(names: Sequence[str], candidates: Iterable[str]) -> int | No
     >>> optional_column(["freq/Hz", "Re(Z)/Ohm"], ("re(z)/ohm",))
     1
     """
-    index = {normalise_name(n): i for i, n in reversed(list(enumerate(names)))}
+    index = _name_index(tuple(names))
     for cand in candidates:
         i = index.get(normalise_name(cand))
         if i is not None:
             return i
     return None
+
+
+@lru_cache(maxsize=64)
+def _name_index(names: tuple[str, ...]) -> dict[str, int]:
+    """Normalised name -> index of its first column. Cached: an importer looks up a dozen
+    names in the same columns (never mutate the dict returned)."""
+    return {normalise_name(n): i for i, n in reversed(list(enumerate(names)))}
 
 
 def contiguous_runs(mask: np.ndarray) -> list[tuple[int, int]]:
