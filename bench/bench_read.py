@@ -12,6 +12,7 @@ table gives the median and 90th percentile of the largest file, ``yadg/vsp_peis_
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 import warnings
@@ -35,13 +36,17 @@ PEER_KEYS: dict[str, str | None] = {
 
 
 def _times(fn: Callable[[], object], repeats: int) -> list[float]:
-    """Wall times of ``repeats`` calls after one warm-up call (imports, page cache)."""
+    """CPU times of ``repeats`` calls after one warm-up call (imports, page cache).
+
+    CPU time of the process (reading is single-threaded), not wall time: on a machine
+    shared with other work, wall times of sub-millisecond reads vary by a factor of two.
+    """
     fn()
     out = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         fn()
-        out.append(time.perf_counter() - t0)
+        out.append(time.process_time() - t0)
     return out
 
 
@@ -116,11 +121,14 @@ def run(quick: bool) -> str:
     if not SHARED.is_dir():
         return f"{head}\n\nSkipped: {SHARED} not found.\n"
     repeats = 3 if quick else 15
+    load_before = os.getloadavg()[0]
     rows, large = _measure(repeats)
+    load = f"load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after"
     lines = [
         head, "",
         f"`read_spectra` (detection, parsing, datasets, SHA-256, validation) on every readable "
-        f"file of `../shared/formats/`: median of {repeats} reads per file after a warm-up. "
+        f"file of `../shared/formats/`: median of {repeats} reads per file after a warm-up, "
+        f"CPU time of the process ({load}). "
         "Throughput = totals over the per-file medians. *parse only*: the importer's `read` "
         "alone (no detection, hashing or validation), median over files as well. "
         "impedance.py: `preprocessing.readFile` "

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from eis_pipeline.io.text import decode
+from eis_pipeline.io.text import decode_cached
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,7 +55,7 @@ class Source:
     @cached_property
     def text(self) -> str:
         """The bytes decoded with :func:`eis_pipeline.io.text.decode` (BOMs, UTF-16, cp1252)."""
-        return decode(self.data)
+        return decode_cached(self.data)   # a small file: decoded once, for detection
 
     def lines(self) -> list[str]:
         """The decoded text split into lines, whatever the line endings; a fresh list."""

@@ -19,19 +19,19 @@ import numpy as np
 
 from eis_pipeline.conventions import MAX_FREQUENCY_HZ
 from eis_pipeline.exceptions import ParseError
-from eis_pipeline.io.text import decode, looks_decimal_comma
+from eis_pipeline.io.text import decode_cached, looks_decimal_comma
 
 _NUMBER = re.compile(r"^[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?$")
 
 
-@lru_cache(maxsize=4)
 def head_text(head: bytes) -> str:
     """Decode the first bytes of a file for sniffing; never raises.
 
-    Cached: during detection every text sniffer asks for the same head.
+    Cached (:func:`~eis_pipeline.io.text.decode_cached`): during detection every text
+    sniffer asks for the same head, and for a small file the importer for the same text.
     """
     try:
-        return decode(head)
+        return decode_cached(head)
     except Exception:  # a sniffer must never raise
         return ""
 
@@ -115,7 +115,7 @@ def decimal_of(rows: Sequence[str], delimiter: str | None) -> str:
 def number(text: str) -> float | str:
     """Header value as a float when it is a number (either decimal mark), else stripped text."""
     token = text.strip()
-    if is_number(token):
+    if _NUMBER.match(token):   # is_number without a second strip (header loops call this)
         return float(token.replace(",", "."))
     return token
 
@@ -176,12 +176,19 @@ def optional_column(names: Sequence[str], candidates: Iterable[str]) -> int | No
     >>> optional_column(["freq/Hz", "Re(Z)/Ohm"], ("re(z)/ohm",))
     1
     """
-    index = {normalise_name(n): i for i, n in reversed(list(enumerate(names)))}
+    index = _name_index(tuple(names))
     for cand in candidates:
         i = index.get(normalise_name(cand))
         if i is not None:
             return i
     return None
+
+
+@lru_cache(maxsize=64)
+def _name_index(names: tuple[str, ...]) -> dict[str, int]:
+    """Normalised name -> index of its first column. Cached: an importer looks up a dozen
+    names in the same columns (never mutate the dict returned)."""
+    return {normalise_name(n): i for i, n in reversed(list(enumerate(names)))}
 
 
 def contiguous_runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -192,7 +199,10 @@ def contiguous_runs(mask: np.ndarray) -> list[tuple[int, int]]:
     >>> contiguous_runs(np.array([False, True, True, False, True]))
     [(1, 3), (4, 5)]
     """
-    padded = np.concatenate(([False], np.asarray(mask, dtype=bool), [False]))
+    mask = np.asarray(mask, dtype=bool)
+    if mask.all():   # the common case (no DC rows): one run, without the edge search
+        return [(0, mask.size)] if mask.size else []
+    padded = np.concatenate(([False], mask, [False]))
     edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
     return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
 
@@ -362,16 +372,24 @@ def step_irregularity(column: np.ndarray) -> float:
     x = np.asarray(column, dtype=float)
     if x.size < 5 or not np.all(x > 0):
         return float("inf")
-    bounds = [(a, b) for a, b in sweep_bounds(x) if b - a >= 5]
+    # every value is positive: the sweeps are sweep_bounds(x), with the run search skipped
+    edges = [*sweep_starts(x).tolist(), x.size]
+    bounds = [(a, b) for a, b in pairwise(edges) if b - a >= 5]
     if 5 * len(bounds) > x.size or not bounds:
         return float("inf")
+    steps = np.abs(np.diff(np.log(x)))   # a sweep's steps are a slice of these
     worst = 1.0
     for a, b in bounds:   # one iteration per sweep
-        d = np.abs(np.diff(np.log(x[a:b])))
-        med, low = float(np.median(d)), float(d.min())
+        d = np.sort(steps[a:b - 1])
+        low, high = float(d[0]), float(d[-1])
+        if not np.isfinite(high):   # NaN or inf steps: numpy's own rules, as before
+            low, high, med = float(d.min()), float(d.max()), float(np.median(d))
+        else:   # the median as np.median computes it (the mean of the two middle steps)
+            half = d.size // 2
+            med = float(d[half]) if d.size % 2 else float((d[half - 1] + d[half]) / 2.0)
         if low == 0.0:
             return float("inf")
-        worst = max(worst, float(d.max()) / med, med / low)
+        worst = max(worst, high / med, med / low)
     return worst
 
 
@@ -492,14 +510,19 @@ def sweep_starts(frequency: np.ndarray, *, breaks: np.ndarray | None = None) -> 
     n = frequency.size
     if n == 0:
         return np.zeros(0, dtype=np.intp)
-    step = np.sign(np.diff(frequency))
-    direction = np.sign(np.count_nonzero(step > 0) - np.count_nonzero(step < 0))
+    step = np.diff(frequency)
+    rising, falling = step > 0, step < 0   # NaN steps neither, as their sign matches nothing
+    up, down = np.count_nonzero(rising), np.count_nonzero(falling)
+    against = falling if up > down else rising if down > up else None
+    if breaks is None:   # the common case, with fewer array passes
+        if against is None:
+            return np.zeros(1, dtype=np.intp)
+        return np.concatenate((np.zeros(1, dtype=np.intp), np.flatnonzero(against) + 1))
     cut = np.zeros(n, dtype=bool)
     cut[0] = True
-    if direction:
-        cut[1:] = step == -direction
-    if breaks is not None:
-        cut |= breaks
+    if against is not None:
+        cut[1:] = against
+    cut |= breaks
     return np.flatnonzero(cut)
 
 

@@ -280,9 +280,12 @@ def read_p00(path: Path | Source) -> list[xr.Dataset]:
 
 IMPORTERS = (
     Importer(name="autolab-txt", description="Metrohm Autolab FRA ASCII table (Z60W, .txt)",
-             suffixes=(".txt",), sniff=sniff_txt, read=read_txt, read_source=read_txt),
+             suffixes=(".txt",), sniff=sniff_txt, read=read_txt, read_source=read_txt,
+             max_score=0.95),
     Importer(name="autolab-dfr", description="Metrohm Autolab FRA data file (.dfr)",
-             suffixes=(".dfr",), sniff=sniff_dfr, read=read_dfr, read_source=read_dfr),
+             suffixes=(".dfr",), sniff=sniff_dfr, read=read_dfr, read_source=read_dfr,
+             max_score=0.9),
     Importer(name="autolab-p00", description="Metrohm Autolab .P00 export (5 significant digits)",
-             suffixes=(".p00",), sniff=sniff_p00, read=read_p00, read_source=read_p00),
+             suffixes=(".p00",), sniff=sniff_p00, read=read_p00, read_source=read_p00,
+             max_score=0.95),
 )

@@ -102,5 +102,6 @@ IMPORTERS = (
         sniff=sniff,
         read=read,
         read_source=read,
+        max_score=0.9,   # sniff's best: skipped when another format scored more
     ),
 )

@@ -208,5 +208,6 @@ IMPORTERS = (
         sniff=sniff,
         read=read,
         read_source=read,
+        max_score=0.95,   # sniff's best: skipped when another format scored more
     ),
 )

@@ -83,5 +83,6 @@ IMPORTERS = (
         sniff=sniff,
         read=read,
         read_source=read,
+        max_score=0.8,   # sniff's best: skipped when another format scored more
     ),
 )

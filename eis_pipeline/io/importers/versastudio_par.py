@@ -76,6 +76,7 @@ def _segments(lines: list[str], path: Path
         name = match.group(1)
         close = f"</{name}>"
         body: dict[str, Any] = {}
+        keep = _KEEP.match(name) is not None   # other sections' values are not stored
         j = i + 1
         while j < len(lines) and lines[j].strip() != close:
             pair = split_pair(lines[j], "=")
@@ -91,10 +92,10 @@ def _segments(lines: list[str], path: Path
                 segments.append((name, pair[1], j, stop))
                 j = stop
                 break
-            if pair is not None:
+            if pair is not None and keep:
                 body[pair[0]] = number(pair[1])
             j += 1
-        if _KEEP.match(name):
+        if keep:
             meta[name] = body
         i = j + 1
     return meta, segments
@@ -155,5 +156,6 @@ IMPORTERS = (
         sniff=sniff,
         read=read,
         read_source=read,
+        max_score=0.95,   # sniff's best: skipped when another format scored more
     ),
 )

@@ -214,5 +214,6 @@ def read(path: Path | Source) -> list[xr.Dataset]:
 
 IMPORTERS = (
     Importer(name="zahner-ism", description="Zahner Thales impedance spectrum (.ism, binary)",
-             suffixes=(".ism",), sniff=sniff, read=read, read_source=read),
+             suffixes=(".ism",), sniff=sniff, read=read, read_source=read,
+             max_score=0.95),
 )
