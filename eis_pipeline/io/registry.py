@@ -75,7 +75,8 @@ class Importer:
         takes either, through :meth:`Source.of <eis_pipeline.io.source.Source.of>`).
     max_score : float
         The highest score ``sniff`` ever returns (default 1). Detection asks the importers in
-        decreasing ``max_score`` and skips one that cannot beat the best score already found:
+        decreasing ``max_score`` (plus the suffix bonus) and skips one that cannot beat the
+        best score already found:
         a generic format whose sniffer is slow and scores low (generic CSV) is then sniffed
         only for files no vendor format claims. The choice is the same as sniffing all.
     """
