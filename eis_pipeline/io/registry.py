@@ -75,7 +75,8 @@ class Importer:
         takes either, through :meth:`Source.of <eis_pipeline.io.source.Source.of>`).
     max_score : float
         The highest score ``sniff`` ever returns (default 1). Detection asks the importers in
-        decreasing ``max_score`` and skips one that cannot beat the best score already found:
+        decreasing ``max_score`` (plus the suffix bonus) and skips one that cannot beat the
+        best score already found:
         a generic format whose sniffer is slow and scores low (generic CSV) is then sniffed
         only for files no vendor format claims. The choice is the same as sniffing all.
     """
@@ -189,7 +190,7 @@ def _detect(path: Path, head: bytes) -> Importer:
     suffix = path.suffix.lower()
     scored = []
     best = 0.0
-    for imp in _by_max_score():
+    for imp in _by_best_possible(suffix):
         bonus = 0.01 if suffix in imp.suffixes else 0.0
         if min(imp.max_score, 1.0) + bonus < best:
             continue   # cannot win, nor tie (ties go by name below)
@@ -209,9 +210,17 @@ def _detect(path: Path, head: bytes) -> Importer:
     return _registry()[scored[0][1]]
 
 
-def _by_max_score() -> list[Importer]:
-    """The importers in decreasing :attr:`Importer.max_score` (the order detection asks)."""
-    return sorted(_registry().values(), key=lambda imp: -imp.max_score)
+def _by_best_possible(suffix: str) -> list[Importer]:
+    """The importers in decreasing best possible score for a file with ``suffix``
+    (:attr:`Importer.max_score` plus the suffix bonus): the order detection asks them.
+
+    Asking first the importers that can score most lets detection skip the most: an
+    ``.mpr`` is claimed by its binary sniffer before any text sniffer decodes 64 KiB of
+    binary. The choice does not depend on the order (the best score wins, ties by name).
+    """
+    def best(imp: Importer) -> float:
+        return min(imp.max_score, 1.0) + (0.01 if suffix in imp.suffixes else 0.0)
+    return sorted(_registry().values(), key=lambda imp: -best(imp))
 
 
 def _sniff(imp: Importer, path: Path, head: bytes) -> float:
