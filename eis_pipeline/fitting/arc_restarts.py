@@ -14,7 +14,9 @@ circuits (tests/fitting/random_circuits.py) the minima left are of three kinds:
 :func:`doubtful` recognises these at a fitted point; :func:`assignment_starts` exchanges the
 fitted arcs between the circuit's arcs of different kinds, and :func:`relocation_start`
 moves the weakest arc to where the residuals say a feature is left unexplained. The engine
-solves them and keeps what is better.
+solves them and keeps what is better. Diffusion elements in the series (finite Warburgs,
+TLMQ, Gerischer: R times a function of jωτ) are arcs of their own kind here, so a Warburg
+sitting on an arc's feature is exchanged with the arc or moved like one.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from eis_pipeline.fitting.bounds import on_bounds
+from eis_pipeline.fitting.initial import unit_response
 
 __all__ = ["COLLAPSE_RATIO", "ArcTable", "arc_table", "assignment_starts", "doubtful",
            "misplaced", "outside_window", "relocation_starts", "spare_arc", "split_start",
@@ -52,9 +55,20 @@ ELECTRODE_N = 0.85
 BROAD_ELECTRODE_N = 0.6
 
 
+#: Diffusion elements whose second parameter is their time constant itself (structure.
+#: DIFFUSION_KINDS; a TLMQ's (R, Q, γ) is read like an R‖CPE arc: τ = (R Q)^(1/γ)).
+TAU_KINDS = frozenset({"Wo", "Ws", "G"})
+
+
 @dataclass(frozen=True)
 class ArcTable:
-    """Natural-parameter indices of each arc of a circuit: R, Q (or C), n (-1 for a C)."""
+    """Natural-parameter indices of each arc of a circuit: R, Q (or C), n (-1 for a C).
+
+    A diffusion element in the series (finite Warburg Wo/Ws, Gerischer G, TLMQ) is an
+    "arc" too, of its own kind: R its amplitude, q its τ (for a TLMQ its Q, n its γ). Each
+    is R times a function of jωτ, so it is placed on a grid of τ and exchanged with arcs
+    like one (a Ws ends resistive, like an arc: a fit can put it on an arc's feature and
+    the arc on the Ws's, bench families)."""
 
     r: tuple[int, ...]
     q: tuple[int, ...]
@@ -63,6 +77,12 @@ class ArcTable:
     resistors: tuple[int, ...] = ()
     inductors: tuple[int, ...] = ()
     electrodes: tuple[tuple[int, int], ...] = ()   # (Q or C, n or -1)
+    warburgs: tuple[int, ...] = ()                 # semi-infinite Warburgs' A_W
+
+    @cached_property
+    def tau_param(self) -> NDArray[np.bool_]:
+        """True for each arc whose q is its time constant (:data:`TAU_KINDS`)."""
+        return np.array([k in TAU_KINDS for k in self.kinds], dtype=bool)
 
     @cached_property
     def index(self) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
@@ -84,10 +104,10 @@ class ArcTable:
 
 
 def arc_table(terms: Any, names: Sequence[str]) -> ArcTable | None:
-    """The arcs of :func:`~eis_pipeline.fitting.structure.series_terms` as indices; None for
-    a circuit of another shape, or with a diffusion element or Warburg (the linear models
-    of the arc moves have no column for them)."""
-    if terms is None or terms.diffusion or terms.warburgs or not terms.arcs:
+    """The arcs and diffusion elements of :func:`~eis_pipeline.fitting.structure.
+    series_terms` as indices (arcs first, then the diffusion elements, each in circuit
+    order); None for a circuit of another shape."""
+    if terms is None or not (terms.arcs or terms.diffusion):
         return None
     index = {n: i for i, n in enumerate(names)}
     r, q, n, kinds = [], [], [], []
@@ -100,11 +120,17 @@ def arc_table(terms: Any, names: Sequence[str]) -> ArcTable | None:
             q.append(index[cap])
             n.append(-1)
         kinds.append(kind)
+    for name, kind in terms.diffusion:
+        r.append(index[f"{name}_0"])
+        q.append(index[f"{name}_1"])
+        n.append(index[f"{name}_2"] if kind == "TLMQ" else -1)
+        kinds.append(kind)
     electrodes = tuple((index[f"{e}_0"], index[f"{e}_1"]) if kind == "CPE" else (index[e], -1)
                        for e, kind in terms.electrodes)
     return ArcTable(tuple(r), tuple(q), tuple(n), tuple(kinds),
                     tuple(index[x] for x in terms.resistors),
-                    tuple(index[x] for x in terms.inductors), electrodes)
+                    tuple(index[x] for x in terms.inductors), electrodes,
+                    tuple(index[x] for x in terms.warburgs))
 
 
 def _exponents(params: Array, table: ArcTable) -> Array:
@@ -113,10 +139,14 @@ def _exponents(params: Array, table: ArcTable) -> Array:
 
 
 def arc_taus(params: Array, table: ArcTable) -> Array:
-    """(S, K) time constants ``τ = (R Q)^(1/n)`` (PHYSICS.md section 3; ``R C`` for a C)."""
+    """(S, K) time constants ``τ = (R Q)^(1/n)`` (PHYSICS.md section 3; ``R C`` for a C;
+    a Warburg's or Gerischer's own τ)."""
     r, q, _ = table.index
     with np.errstate(all="ignore"):
-        return np.asarray((params[:, r] * params[:, q]) ** (1.0 / _exponents(params, table)))
+        tau = np.asarray((params[:, r] * params[:, q]) ** (1.0 / _exponents(params, table)))
+    if table.tau_param.any():
+        tau[:, table.tau_param] = params[:, q[table.tau_param]]
+    return tau
 
 
 def watched(space: Any, table: ArcTable | None) -> NDArray[np.bool_]:
@@ -177,9 +207,11 @@ def outside_window(tau: Array, frequency: Array) -> NDArray[np.bool_]:
 
 def _set_arc(p: Array, table: ArcTable, j: int, r: Array, tau: Array, n: Array) -> None:
     """Arc ``j`` of every row of ``p`` (S, P) to resistance ``r`` and time constant ``tau``
-    (exponent ``n`` when it is a CPE)."""
+    (exponent ``n`` when it is a CPE or a TLMQ)."""
     p[:, table.r[j]] = r
-    if table.n[j] >= 0:
+    if table.tau_param[j]:
+        p[:, table.q[j]] = tau
+    elif table.n[j] >= 0:
         p[:, table.n[j]] = n
         p[:, table.q[j]] = tau ** n / r
     else:
@@ -288,6 +320,13 @@ def split_start(params: Array, table: ArcTable) -> Array:
     return out
 
 
+def _response_kind(table: ArcTable, j: int) -> str:
+    """The :func:`~eis_pipeline.fitting.initial.unit_response` of arc ``j`` with its fitted
+    exponent (an R‖C as an R‖CPE with n = 1)."""
+    kind = table.kinds[j]
+    return "CPE" if kind == "C" else kind
+
+
 def relocation_starts(params: Array, table: ArcTable, frequency: Array,
                       impedance: NDArray[np.complex128], inv_wr: Array, inv_wi: Array,
                       n_best: int, fresh_exponents: bool = False,
@@ -298,7 +337,8 @@ def relocation_starts(params: Array, table: ArcTable, frequency: Array,
     ``n_best`` best places of a grid of time constants.
 
     Every time constant and exponent but the moved arc's stays as fitted; then the model is
-    linear in the amplitudes (series R, L, the electrode's 1/Q, each arc's R), so each place
+    linear in the amplitudes (series R, L, the electrode's 1/Q, a semi-infinite Warburg's
+    A_W, each arc's or diffusion element's R: its ``unit_response``), so each place
     of the grid (a third of a decade apart, from a decade above the top frequency to a
     decade below the lowest) is scored by weighted linear least squares (``inv_wr``,
     ``inv_wi`` as the fit's) and the best places with all amplitudes positive are returned
@@ -339,15 +379,24 @@ def relocation_starts(params: Array, table: ArcTable, frequency: Array,
     for _, ne in table.electrodes:
         e = params[:, ne][:, None] if ne >= 0 else 1.0
         fixed.append(col((1j * w) ** -e))
+    if table.warburgs:   # semi-infinite Warburg: A_W (1 - j) / √ω
+        fixed.append(col((1.0 - 1j) / np.sqrt(w)))
     k = len(table.kinds)
-    arcs = [col(1.0 / (1.0 + (1j * w * tau[:, j, None]) ** n_fit[:, j, None]))
-            for j in range(k)]
+    arcs = [col(unit_response(_response_kind(table, j), 1j * w * tau[:, j, None],
+                              n_fit[:, j, None])) for j in range(k)]
     w_top = np.nanmax(np.where(valid, w, np.nan), axis=1)
     w_low = np.nanmin(np.where(valid, w, np.nan), axis=1)
     g = int(np.ceil(3 * (np.log10(np.nanmax(w_top / w_low)) + 2))) + 1
     grid = (0.1 / w_top)[:, None] * 10.0 ** (np.arange(g)[None, :] / 3.0)   # (S, G)
     moved_n = np.where(np.asarray(table.n)[weakest] >= 0, MOVED_N, 1.0)
-    moved = col(1.0 / (1.0 + (1j * w[:, None, :] * grid[:, :, None]) ** moved_n[:, None, None]))
+    x_grid = 1j * w[:, None, :] * grid[:, :, None]
+    response = [_response_kind(table, j) for j in range(k)]
+    moved = None
+    for kind in dict.fromkeys(response[j] for j in weakest.tolist()):
+        mine_kind = np.array([response[j] == kind for j in weakest.tolist()])
+        m_k = col(unit_response(kind, x_grid, moved_n[:, None, None]))
+        moved = m_k if moved is None else np.where(mine_kind[:, None, None], m_k, moved)
+    assert moved is not None
     rows = np.arange(s)
     cols = [np.broadcast_to(c[:, None], moved.shape) for c in fixed]
     for j in range(k):
@@ -402,6 +451,10 @@ def relocation_starts(params: Array, table: ArcTable, frequency: Array,
             i += 1
         for q, _ in table.electrodes:
             p[:, q] = np.where(ok, 1.0 / np.where(ok, c[:, i], 1.0), p[:, q])
+            i += 1
+        if table.warburgs:
+            for wb in table.warburgs:
+                p[:, wb] = np.where(ok, c[:, i] / len(table.warburgs), p[:, wb])
             i += 1
         for j in range(k):
             mine = weakest == j
