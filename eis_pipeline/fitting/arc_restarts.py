@@ -33,9 +33,9 @@ from numpy.typing import NDArray
 from eis_pipeline.fitting.bounds import on_bounds
 from eis_pipeline.fitting.initial import unit_response
 
-__all__ = ["COLLAPSE_RATIO", "ArcTable", "arc_table", "assignment_starts", "doubtful",
-           "misplaced", "outside_window", "relocation_starts", "spare_arc", "split_start",
-           "watched", "weakest_arc"]
+__all__ = ["COLLAPSE_RATIO", "ELECTRODE_GRID", "ArcTable", "arc_table", "assignment_starts",
+           "doubtful", "misplaced", "outside_window", "relocation_starts", "spare_arc",
+           "split_start", "watched", "weakest_arc"]
 
 Array = NDArray[np.float64]
 
@@ -53,6 +53,8 @@ ELECTRODE_N = 0.85
 #: low-frequency feature, leaving the electrode broader than a blocking one alone (random
 #: circuits, seed 16: the optimum's electrode n is 0.28 there, 0.83 before the move).
 BROAD_ELECTRODE_N = 0.6
+#: Electrode exponents scanned with each place of a moved arc (the other arcs as fitted).
+ELECTRODE_GRID = tuple(np.round(np.arange(0.5, 1.0001, 0.05), 2).tolist())
 
 
 #: Diffusion elements whose second parameter is their time constant itself (structure.
@@ -327,11 +329,40 @@ def _response_kind(table: ArcTable, j: int) -> str:
     return "CPE" if kind == "C" else kind
 
 
+def _score_places(cols: list[Array], y: Array, soft: list[int]) -> tuple[Array, Array]:
+    """Weighted linear least squares of ``y`` (S, 2N) on the columns (each (S, G, 2N)) at
+    every place G: cost (S, G), inf where an amplitude is not positive (the ``soft``
+    columns are also tried left out, amplitude 0), and the amplitudes (S, G, c)."""
+    x = np.stack(cols, axis=-1)                                          # (S, G, 2N, c)
+    a_full = np.einsum("sgmi,sgmj->sgij", x, x)
+    b_full = np.einsum("sgmi,sm->sgi", x, y)
+    cost = np.full(x.shape[:2], np.inf)
+    coef = np.zeros((*x.shape[:2], x.shape[-1]))
+    for mask in range(1 << len(soft)):
+        keep = np.ones(x.shape[-1], dtype=bool)
+        keep[[j for j in soft if mask >> j & 1]] = False
+        a_mat = a_full * (keep[:, None] & keep[None, :])
+        b = b_full * keep
+        with np.errstate(all="ignore"):
+            # Jacobi-scaled normal equations (the columns differ by many orders of magnitude)
+            d = np.sqrt(np.maximum(np.einsum("sgii->sgi", a_mat), 1e-300))
+            scaled = a_mat / (d[..., :, None] * d[..., None, :]) + 1e-12 * np.eye(x.shape[-1])
+            c_m = np.linalg.solve(scaled, (b / d)[..., None])[..., 0] / d * keep   # (S, G, c)
+            cost_m = ((np.einsum("sgmi,sgi->sgm", x, c_m) - y[:, None]) ** 2).sum(axis=2)
+        cost_m = np.where((c_m[..., keep] > 0).all(axis=2) & np.isfinite(cost_m), cost_m,
+                          np.inf)
+        better = cost_m < cost
+        cost = np.where(better, cost_m, cost)
+        coef = np.where(better[..., None], c_m, coef)
+    return cost, coef
+
+
 def relocation_starts(params: Array, table: ArcTable, frequency: Array,
                       impedance: NDArray[np.complex128], inv_wr: Array, inv_wi: Array,
                       n_best: int, fresh_exponents: bool = False,
                       arc: int | NDArray[np.intp] | None = None,
-                      electrode_n: float = ELECTRODE_N) -> Array:
+                      electrode_n: float | Sequence[float] = ELECTRODE_N,
+                      fresh_electrode: bool | None = None) -> Array:
     """(S, n_best, P): arc ``arc`` (one index, or one per row; default: the weakest,
     :func:`weakest_arc`) moved to the
     ``n_best`` best places of a grid of time constants.
@@ -346,6 +377,10 @@ def relocation_starts(params: Array, table: ArcTable, frequency: Array,
     other arcs must give up part of their resistance to it. With ``fresh_exponents`` every
     exponent is reset (arcs :data:`MOVED_N`, electrode ``electrode_n``) first: where
     broadened arcs or electrode cover the missing feature, the fitted ones hide it.
+    ``fresh_electrode`` (default: as ``fresh_exponents``) resets the electrode's alone;
+    ``electrode_n`` may then be several exponents, each place scored with each and the
+    best kept (a fitted electrode too sharp or too broad beside a parked arc has no place
+    for the moved arc at any single exponent a few hundredths off the data's).
     """
     s = frequency.shape[0]
     valid = np.isfinite(frequency) & np.isfinite(impedance)
@@ -359,28 +394,37 @@ def relocation_starts(params: Array, table: ArcTable, frequency: Array,
 
     tau = arc_taus(params, table)
     n_fit = _exponents(params, table)
-    if fresh_exponents:
+    if fresh_electrode is None:
+        fresh_electrode = fresh_exponents
+    e_grid = np.atleast_1d(np.asarray(electrode_n, dtype=np.float64))
+    if fresh_exponents or fresh_electrode:
         params = params.copy()
         for j, i in enumerate(table.n):
-            if i >= 0:
+            if i >= 0 and fresh_exponents:
                 _set_arc(params, table, j, params[:, table.r[j]], tau[:, j],
                          np.full(params.shape[0], MOVED_N))
         for _, ne in table.electrodes:
-            if ne >= 0:
-                params[:, ne] = electrode_n
+            if ne >= 0 and fresh_electrode:
+                params[:, ne] = e_grid[0]
         n_fit = _exponents(params, table)
+    if not fresh_electrode:
+        e_grid = e_grid[:1]
     weakest = (weakest_arc(params, table) if arc is None
                else np.broadcast_to(np.asarray(arc, dtype=np.intp), (params.shape[0],)))
-    fixed = []
-    if table.resistors:
-        fixed.append(col(np.ones_like(w) + 0j))
-    if table.inductors:
-        fixed.append(col(1j * w))
-    for _, ne in table.electrodes:
-        e = params[:, ne][:, None] if ne >= 0 else 1.0
-        fixed.append(col((1j * w) ** -e))
-    if table.warburgs:   # semi-infinite Warburg: A_W (1 - j) / √ω
-        fixed.append(col((1.0 - 1j) / np.sqrt(w)))
+    def fixed_columns(n_e: float | None) -> list[Array]:
+        """Series R, L, electrodes (exponent ``n_e``, None: as in params), W."""
+        fixed = []
+        if table.resistors:
+            fixed.append(col(np.ones_like(w) + 0j))
+        if table.inductors:
+            fixed.append(col(1j * w))
+        for _, ne in table.electrodes:
+            e = (params[:, ne][:, None] if n_e is None else n_e) if ne >= 0 else 1.0
+            fixed.append(col((1j * w) ** -e))
+        if table.warburgs:   # semi-infinite Warburg: A_W (1 - j) / √ω
+            fixed.append(col((1.0 - 1j) / np.sqrt(w)))
+        return fixed
+
     k = len(table.kinds)
     arcs = [col(unit_response(_response_kind(table, j), 1j * w * tau[:, j, None],
                               n_fit[:, j, None])) for j in range(k)]
@@ -398,34 +442,23 @@ def relocation_starts(params: Array, table: ArcTable, frequency: Array,
         moved = m_k if moved is None else np.where(mine_kind[:, None, None], m_k, moved)
     assert moved is not None
     rows = np.arange(s)
-    cols = [np.broadcast_to(c[:, None], moved.shape) for c in fixed]
-    for j in range(k):
-        a = np.broadcast_to(arcs[j][:, None], moved.shape)
-        cols.append(np.where((weakest == j)[:, None, None], moved, a))
-    x = np.stack(cols, axis=-1)                                          # (S, G, 2N, c)
-    a_full = np.einsum("sgmi,sgmj->sgij", x, x)
-    b_full = np.einsum("sgmi,sm->sgi", x, y)
+    arc_cols = [np.where((weakest == j)[:, None, None], moved,
+                         np.broadcast_to(arcs[j][:, None], moved.shape)) for j in range(k)]
     # a series R or L the data barely show sits on its floor and solves to a negative
     # amplitude here: each is also tried left out (amplitude 0, kept at its fitted value)
     soft = list(range(int(bool(table.resistors)) + int(bool(table.inductors))))
     cost = np.full((s, g), np.inf)
-    coef = np.zeros((s, g, x.shape[-1]))
-    for mask in range(1 << len(soft)):
-        keep = np.ones(x.shape[-1], dtype=bool)
-        keep[[j for j in soft if mask >> j & 1]] = False
-        a_mat = a_full * (keep[:, None] & keep[None, :])
-        b = b_full * keep
-        with np.errstate(all="ignore"):
-            # Jacobi-scaled normal equations (the columns differ by many orders of magnitude)
-            d = np.sqrt(np.maximum(np.einsum("sgii->sgi", a_mat), 1e-300))
-            scaled = a_mat / (d[..., :, None] * d[..., None, :]) + 1e-12 * np.eye(x.shape[-1])
-            c_m = np.linalg.solve(scaled, (b / d)[..., None])[..., 0] / d * keep   # (S, G, c)
-            cost_m = ((np.einsum("sgmi,sgi->sgm", x, c_m) - y[:, None]) ** 2).sum(axis=2)
-        cost_m = np.where((c_m[..., keep] > 0).all(axis=2) & np.isfinite(cost_m), cost_m,
-                          np.inf)
-        better = cost_m < cost
-        cost = np.where(better, cost_m, cost)
-        coef = np.where(better[..., None], c_m, coef)
+    coef = np.zeros((s, g, len(fixed_columns(None)) + k))
+    chosen_e = np.full((s, g), e_grid[0])
+    for n_e in e_grid if e_grid.size > 1 else (None,):
+        cost_e, coef_e = _score_places(
+            [np.broadcast_to(c[:, None], moved.shape) for c in fixed_columns(n_e)]
+            + arc_cols, y, soft)
+        better = cost_e < cost
+        cost = np.where(better, cost_e, cost)
+        coef = np.where(better[..., None], coef_e, coef)
+        if n_e is not None:
+            chosen_e = np.where(better, n_e, chosen_e)
     # the best places of distinct valleys of the cost along the grid first: the few best
     # places overall are neighbours in the valley the arc sits in (random circuits, seed
     # 187: the three best places of a spare arc were its own valley, the optimum's place
@@ -449,8 +482,10 @@ def relocation_starts(params: Array, table: ArcTable, frequency: Array,
                 p[:, ind] = np.where(ok & (c[:, i] > 0), c[:, i] / len(table.inductors),
                                      p[:, ind])
             i += 1
-        for q, _ in table.electrodes:
+        for q, ne in table.electrodes:
             p[:, q] = np.where(ok, 1.0 / np.where(ok, c[:, i], 1.0), p[:, q])
+            if ne >= 0 and e_grid.size > 1:
+                p[:, ne] = np.where(ok, chosen_e[rows, pick[:, t]], p[:, ne])
             i += 1
         if table.warburgs:
             for wb in table.warburgs:

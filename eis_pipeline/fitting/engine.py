@@ -20,6 +20,7 @@ from eis_pipeline.exceptions import FitError
 from eis_pipeline.fitting import compiled_lm
 from eis_pipeline.fitting.arc_restarts import (
     BROAD_ELECTRODE_N,
+    ELECTRODE_GRID,
     ELECTRODE_N,
     ArcTable,
     arc_table,
@@ -200,11 +201,23 @@ def _improve(best: SolverResult, messages: list[str], bad: NDArray[np.intp], u: 
     ``best.nfev``."""
     m, pf = u.shape[1], u.shape[2]
     lo, hi = ctx.lo[bad], ctx.hi[bad]
-    u = np.minimum(np.maximum(u, lo[:, None]), hi[:, None]).reshape(-1, pf)
+    u = np.minimum(np.maximum(u, lo[:, None]), hi[:, None])
     p = ctx.problem
+    # a start that repeats an earlier one of its spectrum, or a converged fit's own point
+    # (an arc move with no feasible place returns the fit unchanged), is not solved: it
+    # would only find that point again
+    here = p.space.to_internal(p.space.to_natural(best.x[bad]))
+    here = np.minimum(np.maximum(here, lo), hi)
+    again = (u == here[:, None]).all(axis=2) & best.converged[bad][:, None]
+    for j in range(1, m):
+        again[:, j] |= (u[:, j, None] == u[:, :j]).all(axis=2).any(axis=1)
+    if again.all():
+        return messages, np.zeros(bad.size, dtype=bool)
+    u = u.reshape(-1, pf)
     sub = Problem(p.compiled, p.space, ctx.frequency[bad], ctx.impedance[bad], ctx.weighting,
                   m)
-    part = _solve_part(sub, u, lo, hi, ctx.floor[bad], np.arange(u.shape[0]), ctx.options)
+    part = _solve_rows(sub, u, lo, hi, ctx.floor[bad], np.flatnonzero(~again.ravel()),
+                       ctx.options)
     cost = np.where(np.isfinite(part.cost), part.cost, np.inf).reshape(-1, m)
     # prefer converged starts: among them the cheapest, else the cheapest of all
     conv = part.converged.reshape(-1, m)
@@ -252,16 +265,21 @@ def _moves(best: SolverResult, rows: NDArray[np.intp], table: ArcTable, ctx: _Sp
            arc: NDArray[np.intp]) -> Array:
     """Internal starts (len(rows), m N_MOVES, Pf): arc ``arc`` (one per row) of the
     fits at ``rows`` moved, with fitted and with fresh exponents (relocation_starts; with
-    an electrode CPE, fresh at two electrode exponents)."""
+    an electrode CPE, fresh at two electrode exponents, and the fitted arcs with the
+    electrode exponent scanned beside each place: a fit that parked an arc beyond the
+    window as a second, broad electrode beside an ideal one has no better place for it at
+    the fitted electrode, nor at one fresh exponent a few hundredths off the data's; bench
+    families, three arcs, seeds 2 and 20261207)."""
     space = ctx.problem.space
     params = space.to_natural(best.x[rows])
-    variants = [(False, ELECTRODE_N), (True, ELECTRODE_N)]
+    variants: list[tuple[bool, Any, bool]] = [(False, ELECTRODE_N, False),
+                                              (True, ELECTRODE_N, True)]
     if any(ne >= 0 for _, ne in table.electrodes):
-        variants.append((True, BROAD_ELECTRODE_N))
+        variants += [(True, BROAD_ELECTRODE_N, True), (False, ELECTRODE_GRID, True)]
     moved = np.concatenate([relocation_starts(
         params, table, ctx.frequency[rows], ctx.impedance[rows], ctx.problem.inv_wr[rows],
-        ctx.problem.inv_wi[rows], N_MOVES, fresh, arc, n_e) for fresh, n_e in variants],
-        axis=1)
+        ctx.problem.inv_wi[rows], N_MOVES, fresh, arc, n_e, fresh_e)
+        for fresh, n_e, fresh_e in variants], axis=1)
     return _internal(space, moved)
 
 

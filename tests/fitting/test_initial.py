@@ -102,8 +102,9 @@ def test_overlapping_arcs_beside_a_series_resistance_reach_the_optimum(seed):
         from_truth = CircuitModel(circuit, initial_guess=true).fit(F, z).result_
     assert ours.cost <= from_truth.cost * (1 + 1e-6)
     # (seed 130's small arc is 0.8 % of the resistance: the spare-arc search, engine
-    # _arc_search, then costs about 230 evaluations more to confirm the place)
-    assert ours.nfev < 400
+    # _arc_search, then costs about 230 evaluations more to confirm the place; seed 150's
+    # misplaced-arc search 226 since the moves also scan the electrode exponent, 414 in all)
+    assert ours.nfev < 450
 
 
 def test_grid_start_places_two_overlapping_arcs():
