@@ -329,26 +329,40 @@ def _response_kind(table: ArcTable, j: int) -> str:
     return "CPE" if kind == "C" else kind
 
 
-def _score_places(cols: list[Array], y: Array, soft: list[int]) -> tuple[Array, Array]:
-    """Weighted linear least squares of ``y`` (S, 2N) on the columns (each (S, G, 2N)) at
-    every place G: cost (S, G), inf where an amplitude is not positive (the ``soft``
-    columns are also tried left out, amplitude 0), and the amplitudes (S, G, c)."""
-    x = np.stack(cols, axis=-1)                                          # (S, G, 2N, c)
-    a_full = np.einsum("sgmi,sgmj->sgij", x, x)
-    b_full = np.einsum("sgmi,sm->sgi", x, y)
-    cost = np.full(x.shape[:2], np.inf)
-    coef = np.zeros((*x.shape[:2], x.shape[-1]))
+def _score_places(static: Array, moved: Array, pos: NDArray[np.intp], y: Array,
+                  soft: list[int]) -> tuple[Array, Array]:
+    """Weighted linear least squares of ``y`` (S, 2N) at every place G of the moved column:
+    ``static`` (S, 2N, c) holds the columns that do not move (column ``pos[s]`` zero),
+    ``moved`` (S, G, 2N) the moved one, put at column ``pos[s]``. Returns the cost (S, G),
+    inf where an amplitude is not positive (the ``soft`` columns are also tried left out,
+    amplitude 0), and the amplitudes (S, G, c). The normal equations are assembled from
+    the static columns' Gram matrix (once) and the moved column's products with them, and
+    each cost is ``yᵀy - 2 bᵀx + xᵀA x``: no pass over the points per place and column."""
+    s, g = moved.shape[:2]
+    c = static.shape[2]
+    rows = np.arange(s)
+    a_full = np.repeat(np.einsum("smi,smj->sij", static, static)[:, None], g, axis=1)
+    cross = np.einsum("sgm,smi->sgi", moved, static)                   # (S, G, c)
+    a_full[rows, :, pos, :] = cross
+    a_full[rows, :, :, pos] = cross
+    a_full[rows, :, pos, pos] = np.einsum("sgm,sgm->sg", moved, moved)
+    b_full = np.repeat(np.einsum("smi,sm->si", static, y)[:, None], g, axis=1)
+    b_full[rows, :, pos] = np.einsum("sgm,sm->sg", moved, y)
+    yy = np.einsum("sm,sm->s", y, y)[:, None]
+    cost = np.full((s, g), np.inf)
+    coef = np.zeros((s, g, c))
     for mask in range(1 << len(soft)):
-        keep = np.ones(x.shape[-1], dtype=bool)
+        keep = np.ones(c, dtype=bool)
         keep[[j for j in soft if mask >> j & 1]] = False
         a_mat = a_full * (keep[:, None] & keep[None, :])
         b = b_full * keep
         with np.errstate(all="ignore"):
             # Jacobi-scaled normal equations (the columns differ by many orders of magnitude)
             d = np.sqrt(np.maximum(np.einsum("sgii->sgi", a_mat), 1e-300))
-            scaled = a_mat / (d[..., :, None] * d[..., None, :]) + 1e-12 * np.eye(x.shape[-1])
+            scaled = a_mat / (d[..., :, None] * d[..., None, :]) + 1e-12 * np.eye(c)
             c_m = np.linalg.solve(scaled, (b / d)[..., None])[..., 0] / d * keep   # (S, G, c)
-            cost_m = ((np.einsum("sgmi,sgi->sgm", x, c_m) - y[:, None]) ** 2).sum(axis=2)
+            cost_m = (yy - 2.0 * np.einsum("sgi,sgi->sg", b, c_m)
+                      + np.einsum("sgi,sgij,sgj->sg", c_m, a_mat, c_m))
         cost_m = np.where((c_m[..., keep] > 0).all(axis=2) & np.isfinite(cost_m), cost_m,
                           np.inf)
         better = cost_m < cost
@@ -442,18 +456,18 @@ def relocation_starts(params: Array, table: ArcTable, frequency: Array,
         moved = m_k if moved is None else np.where(mine_kind[:, None, None], m_k, moved)
     assert moved is not None
     rows = np.arange(s)
-    arc_cols = [np.where((weakest == j)[:, None, None], moved,
-                         np.broadcast_to(arcs[j][:, None], moved.shape)) for j in range(k)]
+    # the moved arc's column is zero among the static ones and comes from ``moved``
+    arc_cols = [np.where((weakest == j)[:, None], 0.0, arcs[j]) for j in range(k)]
     # a series R or L the data barely show sits on its floor and solves to a negative
     # amplitude here: each is also tried left out (amplitude 0, kept at its fitted value)
     soft = list(range(int(bool(table.resistors)) + int(bool(table.inductors))))
     cost = np.full((s, g), np.inf)
     coef = np.zeros((s, g, len(fixed_columns(None)) + k))
     chosen_e = np.full((s, g), e_grid[0])
+    n_fixed = len(fixed_columns(None))
     for n_e in e_grid if e_grid.size > 1 else (None,):
-        cost_e, coef_e = _score_places(
-            [np.broadcast_to(c[:, None], moved.shape) for c in fixed_columns(n_e)]
-            + arc_cols, y, soft)
+        static = np.stack(fixed_columns(n_e) + arc_cols, axis=-1)          # (S, 2N, c)
+        cost_e, coef_e = _score_places(static, moved, n_fixed + weakest, y, soft)
         better = cost_e < cost
         cost = np.where(better, cost_e, cost)
         coef = np.where(better[..., None], coef_e, coef)

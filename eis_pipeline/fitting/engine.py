@@ -266,16 +266,20 @@ def _moves(best: SolverResult, rows: NDArray[np.intp], table: ArcTable, ctx: _Sp
     """Internal starts (len(rows), m N_MOVES, Pf): arc ``arc`` (one per row) of the
     fits at ``rows`` moved, with fitted and with fresh exponents (relocation_starts; with
     an electrode CPE, fresh at two electrode exponents, and the fitted arcs with the
-    electrode exponent scanned beside each place: a fit that parked an arc beyond the
-    window as a second, broad electrode beside an ideal one has no better place for it at
-    the fitted electrode, nor at one fresh exponent a few hundredths off the data's; bench
-    families, three arcs, seeds 2 and 20261207)."""
+    electrode exponent scanned beside each place where the arcs are ambiguous: a fit that
+    parked an arc beyond the window as a second, broad electrode beside an ideal one has
+    no better place for it at the fitted electrode, nor at one fresh exponent a few
+    hundredths off the data's; bench families, three arcs, seeds 2 and 20261207. Not for
+    two alike arcs: there it changed no fit of the benchmarks or the demo spectra and cost
+    a third of fit_spectra's throughput on circuit A)."""
     space = ctx.problem.space
     params = space.to_natural(best.x[rows])
     variants: list[tuple[bool, Any, bool]] = [(False, ELECTRODE_N, False),
                                               (True, ELECTRODE_N, True)]
     if any(ne >= 0 for _, ne in table.electrodes):
-        variants += [(True, BROAD_ELECTRODE_N, True), (False, ELECTRODE_GRID, True)]
+        variants.append((True, BROAD_ELECTRODE_N, True))
+        if table.ambiguous:
+            variants.append((False, ELECTRODE_GRID, True))
     moved = np.concatenate([relocation_starts(
         params, table, ctx.frequency[rows], ctx.impedance[rows], ctx.problem.inv_wr[rows],
         ctx.problem.inv_wi[rows], N_MOVES, fresh, arc, n_e, fresh_e)
