@@ -402,10 +402,13 @@ def _rank_starts(problem: Problem, u0: Array, s: int, k: int
 
 
 def _solve_part(problem: Problem, u0: Array, lo: Array, hi: Array, floor: Array,
-                rows: NDArray[np.intp], options: Mapping[str, Any]) -> SolverResult:
+                rows: NDArray[np.intp], options: Mapping[str, Any],
+                beat: Array | None = None) -> SolverResult:
     """Solve the given rows; the result is over those rows only.
 
-    ``lo``, ``hi`` (S, Pf) and ``floor`` (S,) are per spectrum (row // n_starts).
+    ``lo``, ``hi`` (S, Pf), ``floor`` and ``beat`` (S,) are per spectrum (row // n_starts);
+    ``beat``: a cost another start of the spectrum reached, a row that at its pace cannot
+    get below it is abandoned (solver.least_squares_batch).
     """
     def fun(u: Array, sub: NDArray[np.intp]) -> tuple[Array, Array]:
         return problem(u, rows[sub])
@@ -413,11 +416,12 @@ def _solve_part(problem: Problem, u0: Array, lo: Array, hi: Array, floor: Array,
     spec = rows // problem.n_starts if problem.n_starts > 1 else rows
     # Each row through the compiled solver unless numba is off (rows are independent without
     # ``groups``: the same points as the batch, without numpy's per-call overhead)
+    target = None if beat is None else beat[spec]
     if problem.coded is not None and set(options) <= _COMPILED_OPTIONS:
         return _solve_compiled(problem, u0[rows], lo[spec], hi[spec], floor[spec], spec,
-                               options)
+                               options, target)
     return least_squares_batch(fun, u0[rows], lo[spec], hi[spec], cost_floor=floor[spec],
-                               **options)
+                               beat=target, **options)
 
 
 _COMPILED_OPTIONS = frozenset({"max_nfev", "max_step", "ftol", "xtol", "gtol",
@@ -425,7 +429,8 @@ _COMPILED_OPTIONS = frozenset({"max_nfev", "max_step", "ftol", "xtol", "gtol",
 
 
 def _solve_compiled(problem: Problem, u0: Array, lo: Array, hi: Array, floor: Array,
-                    spec: NDArray[np.intp], options: Mapping[str, Any]) -> SolverResult:
+                    spec: NDArray[np.intp], options: Mapping[str, Any],
+                    beat: Array | None = None) -> SolverResult:
     """Rows ``u0`` (R, Pf) of spectra ``spec`` through :func:`compiled_lm.solve_rows`: the
     iteration of :func:`~eis_pipeline.fitting.solver.least_squares_batch`, compiled."""
     assert problem.coded is not None
@@ -439,7 +444,7 @@ def _solve_compiled(problem: Problem, u0: Array, lo: Array, hi: Array, floor: Ar
     x, cost, r, jac, status, reason, nfev, n_iter, dec = compiled_lm.solve_rows(
         problem.coded, omega, grid_of, n_valid, problem.data, problem.inv_wr, problem.inv_wi,
         spec, problem.space.n_params, problem.free, problem._log, fixed, fixed_values, x0, lo,
-        hi, max_nfev, tol, floor)
+        hi, max_nfev, tol, floor, beat)
     return SolverResult(x=x, cost=cost, residuals=r, jacobian=jac, status=status,
                         reason=reason, nfev=nfev, n_iterations=n_iter, newton_decrement=dec)
 
@@ -570,7 +575,14 @@ def fit_arrays(
             again = np.flatnonzero(unsure)
             res = _expand(res, first, u0)
             second = again * k + 1
-            _merge(res, _solve_part(problem, u0, lo, hi, floor, second, options), second)
+            # an alternative start is abandoned where, at its pace, it cannot get below the
+            # first start's cost (demo spectra: ones crawling 2x above it took 900 evaluations)
+            beat = np.full(s, np.inf)
+            with np.errstate(invalid="ignore"):
+                beat[again] = np.where(np.isfinite(res.cost[again * k]),
+                                       res.cost[again * k] * (1 + AGREE_RTOL), np.inf)
+            _merge(res, _solve_part(problem, u0, lo, hi, floor, second, options, beat),
+                   second)
             c1, c2 = res.cost[again * k], res.cost[second]
             agree = (res.converged[again * k] & res.converged[second]
                      & (np.abs(c1 - c2) <= AGREE_RTOL * np.minimum(c1, c2)))
@@ -581,7 +593,11 @@ def fit_arrays(
             if rest.size and k > 2:
                 rows = (rest[:, None] * k + np.arange(2, k)[None, :]).ravel()
                 rows = rows[~repeat.ravel()[rows]]
-                _merge(res, _solve_part(problem, u0, lo, hi, floor, rows, options), rows)
+                with np.errstate(invalid="ignore"):
+                    lowest = np.fmin(res.cost[rest * k], res.cost[rest * k + 1])
+                beat[rest] = np.where(np.isfinite(lowest), lowest * (1 + AGREE_RTOL), np.inf)
+                _merge(res, _solve_part(problem, u0, lo, hi, floor, rows, options, beat),
+                       rows)
         else:
             k = 1   # every spectrum keeps its first start: the result is over those only
 
