@@ -376,7 +376,8 @@ def relocation_starts(params: Array, table: ArcTable, frequency: Array,
                       n_best: int, fresh_exponents: bool = False,
                       arc: int | NDArray[np.intp] | None = None,
                       electrode_n: float | Sequence[float] = ELECTRODE_N,
-                      fresh_electrode: bool | None = None) -> Array:
+                      fresh_electrode: bool | None = None,
+                      scan_broadest: bool = False) -> Array:
     """(S, n_best, P): arc ``arc`` (one index, or one per row; default: the weakest,
     :func:`weakest_arc`) moved to the
     ``n_best`` best places of a grid of time constants.
@@ -395,6 +396,9 @@ def relocation_starts(params: Array, table: ArcTable, frequency: Array,
     ``electrode_n`` may then be several exponents, each place scored with each and the
     best kept (a fitted electrode too sharp or too broad beside a parked arc has no place
     for the moved arc at any single exponent a few hundredths off the data's).
+    ``scan_broadest`` scans those exponents for the broadest arc that is not moved instead
+    (circuits without an electrode CPE: a finite-space Warburg pulled onto a broadened
+    arc's low-frequency side, the arc broadened to cover the Warburg's feature).
     """
     s = frequency.shape[0]
     valid = np.isfinite(frequency) & np.isfinite(impedance)
@@ -421,7 +425,7 @@ def relocation_starts(params: Array, table: ArcTable, frequency: Array,
             if ne >= 0 and fresh_electrode:
                 params[:, ne] = e_grid[0]
         n_fit = _exponents(params, table)
-    if not fresh_electrode:
+    if not (fresh_electrode or scan_broadest):
         e_grid = e_grid[:1]
     weakest = (weakest_arc(params, table) if arc is None
                else np.broadcast_to(np.asarray(arc, dtype=np.intp), (params.shape[0],)))
@@ -465,8 +469,20 @@ def relocation_starts(params: Array, table: ArcTable, frequency: Array,
     coef = np.zeros((s, g, len(fixed_columns(None)) + k))
     chosen_e = np.full((s, g), e_grid[0])
     n_fixed = len(fixed_columns(None))
+    broad = np.full(s, -1)
+    if scan_broadest:
+        n_cmp = np.where(table.has_n, n_fit, np.inf)
+        n_cmp[rows, weakest] = np.inf
+        broad = np.where(np.isfinite(n_cmp.min(axis=1)), np.argmin(n_cmp, axis=1), -1)
     for n_e in e_grid if e_grid.size > 1 else (None,):
-        static = np.stack(fixed_columns(n_e) + arc_cols, axis=-1)          # (S, 2N, c)
+        cols_e = arc_cols
+        if scan_broadest and n_e is not None:
+            cols_e = [np.where((broad == j)[:, None],
+                               col(unit_response(_response_kind(table, j),
+                                                 1j * w * tau[:, j, None], n_e)), arc_cols[j])
+                      if table.has_n[j] else arc_cols[j] for j in range(k)]
+        static = np.stack(fixed_columns(None if scan_broadest else n_e) + cols_e,
+                          axis=-1)                                         # (S, 2N, c)
         cost_e, coef_e = _score_places(static, moved, n_fixed + weakest, y, soft)
         better = cost_e < cost
         cost = np.where(better, cost_e, cost)
@@ -498,7 +514,7 @@ def relocation_starts(params: Array, table: ArcTable, frequency: Array,
             i += 1
         for q, ne in table.electrodes:
             p[:, q] = np.where(ok, 1.0 / np.where(ok, c[:, i], 1.0), p[:, q])
-            if ne >= 0 and e_grid.size > 1:
+            if ne >= 0 and e_grid.size > 1 and not scan_broadest:
                 p[:, ne] = np.where(ok, chosen_e[rows, pick[:, t]], p[:, ne])
             i += 1
         if table.warburgs:
@@ -509,6 +525,8 @@ def relocation_starts(params: Array, table: ArcTable, frequency: Array,
             mine = weakest == j
             t_j = np.where(mine, grid[rows, pick[:, t]], tau[:, j])
             n_j = np.where(mine, MOVED_N, n_fit[:, j])
+            if scan_broadest:
+                n_j = np.where((broad == j) & ok, chosen_e[rows, pick[:, t]], n_j)
             r_j = np.where(ok, c[:, i + j], params[:, table.r[j]])
             part = p.copy()
             _set_arc(part, table, j, r_j, t_j, n_j)

@@ -276,13 +276,18 @@ def _moves(best: SolverResult, rows: NDArray[np.intp], table: ArcTable, ctx: _Sp
     params = space.to_natural(best.x[rows])
     variants: list[tuple[bool, Any, bool]] = [(False, ELECTRODE_N, False),
                                               (True, ELECTRODE_N, True)]
-    if any(ne >= 0 for _, ne in table.electrodes):
+    electrode = any(ne >= 0 for _, ne in table.electrodes)
+    if electrode:
         variants.append((True, BROAD_ELECTRODE_N, True))
-        if table.ambiguous:
-            variants.append((False, ELECTRODE_GRID, True))
+    if table.ambiguous:
+        # with no electrode CPE, the broadest arc's exponent is scanned instead (two arcs
+        # and a Wo, bench families seeds 2, 5: the Wo pulled onto the low-frequency side of
+        # an arc broadened to n 0.6-0.7 to cover it)
+        variants.append((False, ELECTRODE_GRID, electrode))
     moved = np.concatenate([relocation_starts(
         params, table, ctx.frequency[rows], ctx.impedance[rows], ctx.problem.inv_wr[rows],
-        ctx.problem.inv_wi[rows], N_MOVES, fresh, arc, n_e, fresh_e)
+        ctx.problem.inv_wi[rows], N_MOVES, fresh, arc, n_e, fresh_e,
+        scan_broadest=not fresh and n_e is ELECTRODE_GRID and not electrode)
         for fresh, n_e, fresh_e in variants], axis=1)
     return _internal(space, moved)
 
