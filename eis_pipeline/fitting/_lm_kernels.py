@@ -15,6 +15,7 @@ import numpy as np
 
 from eis_pipeline._jit import kernel
 from eis_pipeline.fitting.solver import (  # reasons and statuses (compile-time constants)
+    _ABANDONED,
     _EXACT,
     _FTOL,
     _GTOL,
@@ -32,6 +33,8 @@ _CONVERGED = Status.CONVERGED
 _MAX_NFEV = Status.MAX_NFEV
 _NOT_STATIONARY = Status.NOT_STATIONARY
 _NON_FINITE = Status.NON_FINITE
+#: Evaluations over which a row's pace is measured against the cost it must beat.
+GIVE_UP_WINDOW = 50
 
 
 @kernel
@@ -223,9 +226,13 @@ def _step_into_box(x, delta, lo, hi):  # pragma: no cover - compiled
 @kernel
 def solve_single(evaluate, omega, dre, dim, iwr, iwi, p_fixed, free_idx, log, x, lo, hi,
                  max_nfev, ftol, xtol, gtol, stationary_rtol, lambda0, max_step,
-                 cost_floor):  # pragma: no cover - compiled
+                 cost_floor, beat):  # pragma: no cover - compiled
     """Levenberg-Marquardt for one row (the method: :mod:`eis_pipeline.fitting.solver`);
-    ``evaluate`` is the circuit's generated Z + Jacobian kernel; cost_floor NaN = none."""
+    ``evaluate`` is the circuit's generated Z + Jacobian kernel; cost_floor NaN = none;
+    ``beat``: a cost another start reached (inf = none): the row is abandoned where, above
+    it, its decrease over the last :data:`GIVE_UP_WINDOW` evaluations kept up for those it
+    has left would not bring it below (an alternative start crawling along a valley 2x
+    above the first start's optimum used to take all 900 evaluations)."""
     p = x.size
     n_omega = omega.size
     m = 2 * n_omega
@@ -263,6 +270,7 @@ def solve_single(evaluate, omega, dre, dim, iwr, iwi, p_fixed, free_idx, log, x,
     free0 = all_true
     any_bound = False
     all_free0 = True
+    n_mark, c_mark = nfev, cost
     while finite:
         if fresh:
             a = jac.T @ jac
@@ -287,6 +295,12 @@ def solve_single(evaluate, omega, dre, dim, iwr, iwi, p_fixed, free_idx, log, x,
         if nfev >= max_nfev:
             reason = _MAXFEV
             break
+        if nfev >= n_mark + GIVE_UP_WINDOW:
+            if cost > beat and (cost - (c_mark - cost) * (max_nfev - nfev) / (nfev - n_mark)
+                                > beat):
+                reason = _ABANDONED
+                break
+            n_mark, c_mark = nfev, cost
         if near:
             near = False
             dec = _decrement(a, g, x, lo, hi, 1.0, free0, all_free0)[0]
@@ -358,7 +372,7 @@ def solve_single(evaluate, omega, dre, dim, iwr, iwi, p_fixed, free_idx, log, x,
         # predicts there is the data's own rounding (seen: noise-free spectra written with
         # 11 digits, cost 2.5e-21, 3 % of it predicted by steps of 1e-11)
         dec, step = _gain_left(jac, r, x, lo, hi)
-        if reason == _MAXFEV:
+        if reason in (_MAXFEV, _ABANDONED):
             status = _MAX_NFEV
         elif not (dec <= stationary_rtol * cost + tiny
                   or (reason in (_XTOL, _ROUNDOFF) and step <= xtol)):
@@ -369,7 +383,7 @@ def solve_single(evaluate, omega, dre, dim, iwr, iwi, p_fixed, free_idx, log, x,
 @kernel
 def solve_rows(evaluate, omega, grid_of, n_valid, dre, dim, iwr, iwi, spec, p_fixed, free_idx,
                log, x0, lo, hi, max_nfev, ftol, xtol, gtol, stationary_rtol, lambda0,
-               max_step, cost_floor, out_x, out_cost, out_r, out_jac, out_int,
+               max_step, cost_floor, beat, out_x, out_cost, out_r, out_jac, out_int,
                out_dec):  # pragma: no cover - compiled
     """:func:`solve_single` for every row of x0 (R, Pf) against spectrum ``i = spec[row]``:
     its first ``n_valid[i]`` points of the (S, N) data, on grid ``omega[grid_of[i]]``.
@@ -383,7 +397,8 @@ def solve_rows(evaluate, omega, grid_of, n_valid, dre, dim, iwr, iwi, spec, p_fi
         x, cost, r, jac, status, reason, nfev, n_iter, dec = solve_single(
             evaluate, omega[grid_of[i], :n], dre[i, :n], dim[i, :n],
             iwr[i, :n], iwi[i, :n], p_fixed, free_idx, log, x0[row].copy(), lo[row], hi[row],
-            max_nfev, ftol, xtol, gtol, stationary_rtol, lambda0, max_step, cost_floor[row])
+            max_nfev, ftol, xtol, gtol, stationary_rtol, lambda0, max_step, cost_floor[row],
+            beat[row])
         out_x[row] = x
         out_cost[row] = cost
         if n == n_max:

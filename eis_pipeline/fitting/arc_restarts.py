@@ -14,7 +14,9 @@ circuits (tests/fitting/random_circuits.py) the minima left are of three kinds:
 :func:`doubtful` recognises these at a fitted point; :func:`assignment_starts` exchanges the
 fitted arcs between the circuit's arcs of different kinds, and :func:`relocation_start`
 moves the weakest arc to where the residuals say a feature is left unexplained. The engine
-solves them and keeps what is better.
+solves them and keeps what is better. Diffusion elements in the series (finite Warburgs,
+TLMQ, Gerischer: R times a function of jωτ) are arcs of their own kind here, so a Warburg
+sitting on an arc's feature is exchanged with the arc or moved like one.
 """
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from eis_pipeline.fitting.bounds import on_bounds
+from eis_pipeline.fitting.initial import unit_response
 
-__all__ = ["COLLAPSE_RATIO", "ArcTable", "arc_table", "assignment_starts", "doubtful",
-           "misplaced", "outside_window", "relocation_starts", "spare_arc", "split_start",
-           "watched", "weakest_arc"]
+__all__ = ["COLLAPSE_RATIO", "ELECTRODE_GRID", "ArcTable", "arc_table", "assignment_starts",
+           "doubtful", "misplaced", "outside_window", "relocation_starts", "spare_arc",
+           "split_start", "watched", "weakest_arc"]
 
 Array = NDArray[np.float64]
 
@@ -50,11 +53,24 @@ ELECTRODE_N = 0.85
 #: low-frequency feature, leaving the electrode broader than a blocking one alone (random
 #: circuits, seed 16: the optimum's electrode n is 0.28 there, 0.83 before the move).
 BROAD_ELECTRODE_N = 0.6
+#: Electrode exponents scanned with each place of a moved arc (the other arcs as fitted).
+ELECTRODE_GRID = tuple(np.round(np.arange(0.5, 1.0001, 0.05), 2).tolist())
+
+
+#: Diffusion elements whose second parameter is their time constant itself (structure.
+#: DIFFUSION_KINDS; a TLMQ's (R, Q, γ) is read like an R‖CPE arc: τ = (R Q)^(1/γ)).
+TAU_KINDS = frozenset({"Wo", "Ws", "G"})
 
 
 @dataclass(frozen=True)
 class ArcTable:
-    """Natural-parameter indices of each arc of a circuit: R, Q (or C), n (-1 for a C)."""
+    """Natural-parameter indices of each arc of a circuit: R, Q (or C), n (-1 for a C).
+
+    A diffusion element in the series (finite Warburg Wo/Ws, Gerischer G, TLMQ) is an
+    "arc" too, of its own kind: R its amplitude, q its τ (for a TLMQ its Q, n its γ). Each
+    is R times a function of jωτ, so it is placed on a grid of τ and exchanged with arcs
+    like one (a Ws ends resistive, like an arc: a fit can put it on an arc's feature and
+    the arc on the Ws's, bench families)."""
 
     r: tuple[int, ...]
     q: tuple[int, ...]
@@ -63,6 +79,12 @@ class ArcTable:
     resistors: tuple[int, ...] = ()
     inductors: tuple[int, ...] = ()
     electrodes: tuple[tuple[int, int], ...] = ()   # (Q or C, n or -1)
+    warburgs: tuple[int, ...] = ()                 # semi-infinite Warburgs' A_W
+
+    @cached_property
+    def tau_param(self) -> NDArray[np.bool_]:
+        """True for each arc whose q is its time constant (:data:`TAU_KINDS`)."""
+        return np.array([k in TAU_KINDS for k in self.kinds], dtype=bool)
 
     @cached_property
     def index(self) -> tuple[NDArray[np.intp], NDArray[np.intp], NDArray[np.intp]]:
@@ -84,10 +106,10 @@ class ArcTable:
 
 
 def arc_table(terms: Any, names: Sequence[str]) -> ArcTable | None:
-    """The arcs of :func:`~eis_pipeline.fitting.structure.series_terms` as indices; None for
-    a circuit of another shape, or with a diffusion element or Warburg (the linear models
-    of the arc moves have no column for them)."""
-    if terms is None or terms.diffusion or terms.warburgs or not terms.arcs:
+    """The arcs and diffusion elements of :func:`~eis_pipeline.fitting.structure.
+    series_terms` as indices (arcs first, then the diffusion elements, each in circuit
+    order); None for a circuit of another shape."""
+    if terms is None or not (terms.arcs or terms.diffusion):
         return None
     index = {n: i for i, n in enumerate(names)}
     r, q, n, kinds = [], [], [], []
@@ -100,11 +122,17 @@ def arc_table(terms: Any, names: Sequence[str]) -> ArcTable | None:
             q.append(index[cap])
             n.append(-1)
         kinds.append(kind)
+    for name, kind in terms.diffusion:
+        r.append(index[f"{name}_0"])
+        q.append(index[f"{name}_1"])
+        n.append(index[f"{name}_2"] if kind == "TLMQ" else -1)
+        kinds.append(kind)
     electrodes = tuple((index[f"{e}_0"], index[f"{e}_1"]) if kind == "CPE" else (index[e], -1)
                        for e, kind in terms.electrodes)
     return ArcTable(tuple(r), tuple(q), tuple(n), tuple(kinds),
                     tuple(index[x] for x in terms.resistors),
-                    tuple(index[x] for x in terms.inductors), electrodes)
+                    tuple(index[x] for x in terms.inductors), electrodes,
+                    tuple(index[x] for x in terms.warburgs))
 
 
 def _exponents(params: Array, table: ArcTable) -> Array:
@@ -113,10 +141,14 @@ def _exponents(params: Array, table: ArcTable) -> Array:
 
 
 def arc_taus(params: Array, table: ArcTable) -> Array:
-    """(S, K) time constants ``τ = (R Q)^(1/n)`` (PHYSICS.md section 3; ``R C`` for a C)."""
+    """(S, K) time constants ``τ = (R Q)^(1/n)`` (PHYSICS.md section 3; ``R C`` for a C;
+    a Warburg's or Gerischer's own τ)."""
     r, q, _ = table.index
     with np.errstate(all="ignore"):
-        return np.asarray((params[:, r] * params[:, q]) ** (1.0 / _exponents(params, table)))
+        tau = np.asarray((params[:, r] * params[:, q]) ** (1.0 / _exponents(params, table)))
+    if table.tau_param.any():
+        tau[:, table.tau_param] = params[:, q[table.tau_param]]
+    return tau
 
 
 def watched(space: Any, table: ArcTable | None) -> NDArray[np.bool_]:
@@ -177,9 +209,11 @@ def outside_window(tau: Array, frequency: Array) -> NDArray[np.bool_]:
 
 def _set_arc(p: Array, table: ArcTable, j: int, r: Array, tau: Array, n: Array) -> None:
     """Arc ``j`` of every row of ``p`` (S, P) to resistance ``r`` and time constant ``tau``
-    (exponent ``n`` when it is a CPE)."""
+    (exponent ``n`` when it is a CPE or a TLMQ)."""
     p[:, table.r[j]] = r
-    if table.n[j] >= 0:
+    if table.tau_param[j]:
+        p[:, table.q[j]] = tau
+    elif table.n[j] >= 0:
         p[:, table.n[j]] = n
         p[:, table.q[j]] = tau ** n / r
     else:
@@ -288,17 +322,69 @@ def split_start(params: Array, table: ArcTable) -> Array:
     return out
 
 
+def _response_kind(table: ArcTable, j: int) -> str:
+    """The :func:`~eis_pipeline.fitting.initial.unit_response` of arc ``j`` with its fitted
+    exponent (an R‖C as an R‖CPE with n = 1)."""
+    kind = table.kinds[j]
+    return "CPE" if kind == "C" else kind
+
+
+def _score_places(static: Array, moved: Array, pos: NDArray[np.intp], y: Array,
+                  soft: list[int]) -> tuple[Array, Array]:
+    """Weighted linear least squares of ``y`` (S, 2N) at every place G of the moved column:
+    ``static`` (S, 2N, c) holds the columns that do not move (column ``pos[s]`` zero),
+    ``moved`` (S, G, 2N) the moved one, put at column ``pos[s]``. Returns the cost (S, G),
+    inf where an amplitude is not positive (the ``soft`` columns are also tried left out,
+    amplitude 0), and the amplitudes (S, G, c). The normal equations are assembled from
+    the static columns' Gram matrix (once) and the moved column's products with them, and
+    each cost is ``yᵀy - 2 bᵀx + xᵀA x``: no pass over the points per place and column."""
+    s, g = moved.shape[:2]
+    c = static.shape[2]
+    rows = np.arange(s)
+    a_full = np.repeat(np.einsum("smi,smj->sij", static, static)[:, None], g, axis=1)
+    cross = np.einsum("sgm,smi->sgi", moved, static)                   # (S, G, c)
+    a_full[rows, :, pos, :] = cross
+    a_full[rows, :, :, pos] = cross
+    a_full[rows, :, pos, pos] = np.einsum("sgm,sgm->sg", moved, moved)
+    b_full = np.repeat(np.einsum("smi,sm->si", static, y)[:, None], g, axis=1)
+    b_full[rows, :, pos] = np.einsum("sgm,sm->sg", moved, y)
+    yy = np.einsum("sm,sm->s", y, y)[:, None]
+    cost = np.full((s, g), np.inf)
+    coef = np.zeros((s, g, c))
+    for mask in range(1 << len(soft)):
+        keep = np.ones(c, dtype=bool)
+        keep[[j for j in soft if mask >> j & 1]] = False
+        a_mat = a_full * (keep[:, None] & keep[None, :])
+        b = b_full * keep
+        with np.errstate(all="ignore"):
+            # Jacobi-scaled normal equations (the columns differ by many orders of magnitude)
+            d = np.sqrt(np.maximum(np.einsum("sgii->sgi", a_mat), 1e-300))
+            scaled = a_mat / (d[..., :, None] * d[..., None, :]) + 1e-12 * np.eye(c)
+            c_m = np.linalg.solve(scaled, (b / d)[..., None])[..., 0] / d * keep   # (S, G, c)
+            cost_m = (yy - 2.0 * np.einsum("sgi,sgi->sg", b, c_m)
+                      + np.einsum("sgi,sgij,sgj->sg", c_m, a_mat, c_m))
+        cost_m = np.where((c_m[..., keep] > 0).all(axis=2) & np.isfinite(cost_m), cost_m,
+                          np.inf)
+        better = cost_m < cost
+        cost = np.where(better, cost_m, cost)
+        coef = np.where(better[..., None], c_m, coef)
+    return cost, coef
+
+
 def relocation_starts(params: Array, table: ArcTable, frequency: Array,
                       impedance: NDArray[np.complex128], inv_wr: Array, inv_wi: Array,
                       n_best: int, fresh_exponents: bool = False,
                       arc: int | NDArray[np.intp] | None = None,
-                      electrode_n: float = ELECTRODE_N) -> Array:
+                      electrode_n: float | Sequence[float] = ELECTRODE_N,
+                      fresh_electrode: bool | None = None,
+                      scan_broadest: bool = False) -> Array:
     """(S, n_best, P): arc ``arc`` (one index, or one per row; default: the weakest,
     :func:`weakest_arc`) moved to the
     ``n_best`` best places of a grid of time constants.
 
     Every time constant and exponent but the moved arc's stays as fitted; then the model is
-    linear in the amplitudes (series R, L, the electrode's 1/Q, each arc's R), so each place
+    linear in the amplitudes (series R, L, the electrode's 1/Q, a semi-infinite Warburg's
+    A_W, each arc's or diffusion element's R: its ``unit_response``), so each place
     of the grid (a third of a decade apart, from a decade above the top frequency to a
     decade below the lowest) is scored by weighted linear least squares (``inv_wr``,
     ``inv_wi`` as the fit's) and the best places with all amplitudes positive are returned
@@ -306,6 +392,13 @@ def relocation_starts(params: Array, table: ArcTable, frequency: Array,
     other arcs must give up part of their resistance to it. With ``fresh_exponents`` every
     exponent is reset (arcs :data:`MOVED_N`, electrode ``electrode_n``) first: where
     broadened arcs or electrode cover the missing feature, the fitted ones hide it.
+    ``fresh_electrode`` (default: as ``fresh_exponents``) resets the electrode's alone;
+    ``electrode_n`` may then be several exponents, each place scored with each and the
+    best kept (a fitted electrode too sharp or too broad beside a parked arc has no place
+    for the moved arc at any single exponent a few hundredths off the data's).
+    ``scan_broadest`` scans those exponents for the broadest arc that is not moved instead
+    (circuits without an electrode CPE: a finite-space Warburg pulled onto a broadened
+    arc's low-frequency side, the arc broadened to cover the Warburg's feature).
     """
     s = frequency.shape[0]
     valid = np.isfinite(frequency) & np.isfinite(impedance)
@@ -319,64 +412,83 @@ def relocation_starts(params: Array, table: ArcTable, frequency: Array,
 
     tau = arc_taus(params, table)
     n_fit = _exponents(params, table)
-    if fresh_exponents:
+    if fresh_electrode is None:
+        fresh_electrode = fresh_exponents
+    e_grid = np.atleast_1d(np.asarray(electrode_n, dtype=np.float64))
+    if fresh_exponents or fresh_electrode:
         params = params.copy()
         for j, i in enumerate(table.n):
-            if i >= 0:
+            if i >= 0 and fresh_exponents:
                 _set_arc(params, table, j, params[:, table.r[j]], tau[:, j],
                          np.full(params.shape[0], MOVED_N))
         for _, ne in table.electrodes:
-            if ne >= 0:
-                params[:, ne] = electrode_n
+            if ne >= 0 and fresh_electrode:
+                params[:, ne] = e_grid[0]
         n_fit = _exponents(params, table)
+    if not (fresh_electrode or scan_broadest):
+        e_grid = e_grid[:1]
     weakest = (weakest_arc(params, table) if arc is None
                else np.broadcast_to(np.asarray(arc, dtype=np.intp), (params.shape[0],)))
-    fixed = []
-    if table.resistors:
-        fixed.append(col(np.ones_like(w) + 0j))
-    if table.inductors:
-        fixed.append(col(1j * w))
-    for _, ne in table.electrodes:
-        e = params[:, ne][:, None] if ne >= 0 else 1.0
-        fixed.append(col((1j * w) ** -e))
+    def fixed_columns(n_e: float | None) -> list[Array]:
+        """Series R, L, electrodes (exponent ``n_e``, None: as in params), W."""
+        fixed = []
+        if table.resistors:
+            fixed.append(col(np.ones_like(w) + 0j))
+        if table.inductors:
+            fixed.append(col(1j * w))
+        for _, ne in table.electrodes:
+            e = (params[:, ne][:, None] if n_e is None else n_e) if ne >= 0 else 1.0
+            fixed.append(col((1j * w) ** -e))
+        if table.warburgs:   # semi-infinite Warburg: A_W (1 - j) / √ω
+            fixed.append(col((1.0 - 1j) / np.sqrt(w)))
+        return fixed
+
     k = len(table.kinds)
-    arcs = [col(1.0 / (1.0 + (1j * w * tau[:, j, None]) ** n_fit[:, j, None]))
-            for j in range(k)]
+    arcs = [col(unit_response(_response_kind(table, j), 1j * w * tau[:, j, None],
+                              n_fit[:, j, None])) for j in range(k)]
     w_top = np.nanmax(np.where(valid, w, np.nan), axis=1)
     w_low = np.nanmin(np.where(valid, w, np.nan), axis=1)
     g = int(np.ceil(3 * (np.log10(np.nanmax(w_top / w_low)) + 2))) + 1
     grid = (0.1 / w_top)[:, None] * 10.0 ** (np.arange(g)[None, :] / 3.0)   # (S, G)
     moved_n = np.where(np.asarray(table.n)[weakest] >= 0, MOVED_N, 1.0)
-    moved = col(1.0 / (1.0 + (1j * w[:, None, :] * grid[:, :, None]) ** moved_n[:, None, None]))
+    x_grid = 1j * w[:, None, :] * grid[:, :, None]
+    response = [_response_kind(table, j) for j in range(k)]
+    moved = None
+    for kind in dict.fromkeys(response[j] for j in weakest.tolist()):
+        mine_kind = np.array([response[j] == kind for j in weakest.tolist()])
+        m_k = col(unit_response(kind, x_grid, moved_n[:, None, None]))
+        moved = m_k if moved is None else np.where(mine_kind[:, None, None], m_k, moved)
+    assert moved is not None
     rows = np.arange(s)
-    cols = [np.broadcast_to(c[:, None], moved.shape) for c in fixed]
-    for j in range(k):
-        a = np.broadcast_to(arcs[j][:, None], moved.shape)
-        cols.append(np.where((weakest == j)[:, None, None], moved, a))
-    x = np.stack(cols, axis=-1)                                          # (S, G, 2N, c)
-    a_full = np.einsum("sgmi,sgmj->sgij", x, x)
-    b_full = np.einsum("sgmi,sm->sgi", x, y)
+    # the moved arc's column is zero among the static ones and comes from ``moved``
+    arc_cols = [np.where((weakest == j)[:, None], 0.0, arcs[j]) for j in range(k)]
     # a series R or L the data barely show sits on its floor and solves to a negative
     # amplitude here: each is also tried left out (amplitude 0, kept at its fitted value)
     soft = list(range(int(bool(table.resistors)) + int(bool(table.inductors))))
     cost = np.full((s, g), np.inf)
-    coef = np.zeros((s, g, x.shape[-1]))
-    for mask in range(1 << len(soft)):
-        keep = np.ones(x.shape[-1], dtype=bool)
-        keep[[j for j in soft if mask >> j & 1]] = False
-        a_mat = a_full * (keep[:, None] & keep[None, :])
-        b = b_full * keep
-        with np.errstate(all="ignore"):
-            # Jacobi-scaled normal equations (the columns differ by many orders of magnitude)
-            d = np.sqrt(np.maximum(np.einsum("sgii->sgi", a_mat), 1e-300))
-            scaled = a_mat / (d[..., :, None] * d[..., None, :]) + 1e-12 * np.eye(x.shape[-1])
-            c_m = np.linalg.solve(scaled, (b / d)[..., None])[..., 0] / d * keep   # (S, G, c)
-            cost_m = ((np.einsum("sgmi,sgi->sgm", x, c_m) - y[:, None]) ** 2).sum(axis=2)
-        cost_m = np.where((c_m[..., keep] > 0).all(axis=2) & np.isfinite(cost_m), cost_m,
-                          np.inf)
-        better = cost_m < cost
-        cost = np.where(better, cost_m, cost)
-        coef = np.where(better[..., None], c_m, coef)
+    coef = np.zeros((s, g, len(fixed_columns(None)) + k))
+    chosen_e = np.full((s, g), e_grid[0])
+    n_fixed = len(fixed_columns(None))
+    broad = np.full(s, -1)
+    if scan_broadest:
+        n_cmp = np.where(table.has_n, n_fit, np.inf)
+        n_cmp[rows, weakest] = np.inf
+        broad = np.where(np.isfinite(n_cmp.min(axis=1)), np.argmin(n_cmp, axis=1), -1)
+    for n_e in e_grid if e_grid.size > 1 else (None,):
+        cols_e = arc_cols
+        if scan_broadest and n_e is not None:
+            cols_e = [np.where((broad == j)[:, None],
+                               col(unit_response(_response_kind(table, j),
+                                                 1j * w * tau[:, j, None], n_e)), arc_cols[j])
+                      if table.has_n[j] else arc_cols[j] for j in range(k)]
+        static = np.stack(fixed_columns(None if scan_broadest else n_e) + cols_e,
+                          axis=-1)                                         # (S, 2N, c)
+        cost_e, coef_e = _score_places(static, moved, n_fixed + weakest, y, soft)
+        better = cost_e < cost
+        cost = np.where(better, cost_e, cost)
+        coef = np.where(better[..., None], coef_e, coef)
+        if n_e is not None:
+            chosen_e = np.where(better, n_e, chosen_e)
     # the best places of distinct valleys of the cost along the grid first: the few best
     # places overall are neighbours in the valley the arc sits in (random circuits, seed
     # 187: the three best places of a spare arc were its own valley, the optimum's place
@@ -400,13 +512,21 @@ def relocation_starts(params: Array, table: ArcTable, frequency: Array,
                 p[:, ind] = np.where(ok & (c[:, i] > 0), c[:, i] / len(table.inductors),
                                      p[:, ind])
             i += 1
-        for q, _ in table.electrodes:
+        for q, ne in table.electrodes:
             p[:, q] = np.where(ok, 1.0 / np.where(ok, c[:, i], 1.0), p[:, q])
+            if ne >= 0 and e_grid.size > 1 and not scan_broadest:
+                p[:, ne] = np.where(ok, chosen_e[rows, pick[:, t]], p[:, ne])
+            i += 1
+        if table.warburgs:
+            for wb in table.warburgs:
+                p[:, wb] = np.where(ok, c[:, i] / len(table.warburgs), p[:, wb])
             i += 1
         for j in range(k):
             mine = weakest == j
             t_j = np.where(mine, grid[rows, pick[:, t]], tau[:, j])
             n_j = np.where(mine, MOVED_N, n_fit[:, j])
+            if scan_broadest:
+                n_j = np.where((broad == j) & ok, chosen_e[rows, pick[:, t]], n_j)
             r_j = np.where(ok, c[:, i + j], params[:, table.r[j]])
             part = p.copy()
             _set_arc(part, table, j, r_j, t_j, n_j)

@@ -137,12 +137,13 @@ def solve_rows(coded: CodedCircuit, omega: Array, grid_of: NDArray[np.intp],
                log: NDArray[np.bool_], fixed: NDArray[np.intp], fixed_values: Array, x0: Array,
                lo: Array, hi: Array, max_nfev: int,
                tol: tuple[float, float, float, float, float, float],
-               cost_floor: Array) -> tuple[Any, ...]:
+               cost_floor: Array, beat: Array | None = None) -> tuple[Any, ...]:
     """Levenberg–Marquardt for each row of ``x0`` (R, Pf) against spectrum ``i = spec[row]``
     of ``data`` (S, N): its first ``n_valid[i]`` points, at the angular frequencies
     ``omega[grid_of[i]]`` (rows of a (G, N) table; spectra sharing a grid share a row), with
-    ``lo``, ``hi`` (R, Pf) and ``cost_floor`` (R,) per row. Rows are independent and solved
-    one after another in machine code. Returns the fields of a
+    ``lo``, ``hi`` (R, Pf), ``cost_floor`` and ``beat`` (R,; inf = none: the cost a row is
+    abandoned above, :func:`~eis_pipeline.fitting._lm_kernels.solve_single`) per row.
+    Rows are independent and solved one after another in machine code. Returns the fields of a
     :class:`~eis_pipeline.fitting.solver.SolverResult` (padded like the numpy solver's): x,
     cost, residuals, jacobian, status, reason, nfev, n_iterations, newton_decrement."""
     k = coded.solver
@@ -167,7 +168,8 @@ def solve_rows(coded: CodedCircuit, omega: Array, grid_of: NDArray[np.intp],
                  f64(data.imag), f64(inv_wr), f64(inv_wi),
                  i64(spec), p_fixed, free.astype(np.int64), log.astype(np.bool_), f64(x0),
                  f64(lo), f64(hi), int(max_nfev), *(float(t) for t in tol), f64(cost_floor),
-                 x, cost, r, jac, ints, dec)
+                 f64(np.full(rows, np.inf) if beat is None else beat), x, cost, r, jac, ints,
+                 dec)
     status, reason, nfev, n_iter = (ints[:, c].astype(np.int_) for c in range(4))
     return x, cost, r, jac, status, reason, nfev, n_iter, dec
 

@@ -315,20 +315,21 @@ def _coth_over(root: NDArray[np.complex128], inverse: bool) -> NDArray[np.comple
     return np.asarray(t / root if inverse else 1.0 / (t * root))
 
 
-def unit_response(kind: str, x: Any) -> NDArray[np.complex128]:
-    """Impedance per unit amplitude of a term placed by :func:`grid_start` at
-    ``x = jωτ``: an arc (R‖CPE with n = :data:`GRID_ARC_N`, R‖C), a finite Warburg
-    (``Wo``: coth √x / √x, ``Ws``: tanh √x / √x), a transmission line with a CPE (``TLMQ``,
-    Z = R x^(-γ/2) coth x^(γ/2) with x^γ = R / Z_s, γ = GRID_ARC_N) or a Gerischer
-    (``G``: 1 / √(1 + x)); every one is R times this for a fixed τ."""
+def unit_response(kind: str, x: Any, n: Any = GRID_ARC_N) -> NDArray[np.complex128]:
+    """Impedance per unit amplitude of a term placed on a grid of time constants at
+    ``x = jωτ`` (:func:`grid_start`, the arc moves of :mod:`~eis_pipeline.fitting.
+    arc_restarts`): an arc (R‖CPE with exponent ``n``, default :data:`GRID_ARC_N`; R‖C), a
+    finite Warburg (``Wo``: coth √x / √x, ``Ws``: tanh √x / √x), a transmission line with a
+    CPE (``TLMQ``, Z = R x^(-γ/2) coth x^(γ/2) with x^γ = R / Z_s, γ = ``n``) or a Gerischer
+    (``G``: 1 / √(1 + x)); every one is R times this for a fixed τ (and exponent)."""
     if kind == "CPE":
-        return np.asarray(1.0 / (1.0 + x**GRID_ARC_N))
+        return np.asarray(1.0 / (1.0 + x**n))
     if kind == "C":
         return np.asarray(1.0 / (1.0 + x))
     if kind in ("Wo", "Ws"):
         return _coth_over(np.sqrt(x), inverse=kind == "Ws")
     if kind == "TLMQ":
-        return _coth_over(x ** (GRID_ARC_N / 2.0), inverse=False)
+        return _coth_over(x ** (n / 2.0), inverse=False)
     if kind == "G":
         return np.asarray(1.0 / np.sqrt(1.0 + x))
     raise ValueError(f"no τ-grid response for {kind!r}")

@@ -76,9 +76,10 @@ REASONS = ("", "gradient below gtol", "relative cost reduction below ftol",
            "no further reduction possible at machine precision",
            "maximum number of function evaluations reached", "damping diverged",
            "non-finite starting point",
-           "Gauss-Newton step predicts a relative cost reduction below ftol")
+           "Gauss-Newton step predicts a relative cost reduction below ftol",
+           "abandoned: at its pace it could not reach the cost another start reached")
 (_GTOL, _FTOL, _XTOL, _EXACT, _ROUNDOFF, _MAXFEV, _LAMBDA, _NONFINITE,
- _NEWTON) = range(1, 10)
+ _NEWTON, _ABANDONED) = range(1, 11)
 
 
 @dataclass
@@ -156,6 +157,7 @@ def least_squares_batch(
     lambda0: float = TOLERANCES["lambda0"],
     cost_floor: Array | None = None,
     max_step: float | None = None,
+    beat: Array | None = None,
 ) -> SolverResult:
     """Minimise ``0.5 * ||r(x)||²`` independently for every row of ``x0``.
 
@@ -192,6 +194,11 @@ def least_squares_batch(
         Cost at round-off level for each row (the cost of residuals of a few machine
         epsilons of the data): below it a fit is exact and decreases are meaningless. The
         default assumes residuals of order one, as with modulus weighting.
+    beat : ndarray (B,), optional
+        A cost another start already reached: a row above it whose decrease over the last
+        :data:`~eis_pipeline.fitting._lm_kernels.GIVE_UP_WINDOW` evaluations, kept up for
+        the evaluations it has left, would not bring it below is abandoned (status
+        MAX_NFEV). Default: never.
 
     Returns
     -------
@@ -221,6 +228,8 @@ def least_squares_batch(
     x = np.minimum(np.maximum(x, lo), hi)
     floor = (np.full(b, np.nan) if cost_floor is None
              else np.broadcast_to(np.asarray(cost_floor, dtype=np.float64), (b,)))
+    target = (np.full(b, np.inf) if beat is None
+              else np.broadcast_to(np.asarray(beat, dtype=np.float64), (b,)))
     kernels = _jit.pure("eis_pipeline.fitting._lm_kernels")
     r0, j0 = fun(x, np.arange(b))
     m = r0.shape[1]
@@ -253,7 +262,7 @@ def least_squares_batch(
                 evaluate, zeros, zeros, zeros, ones, ones, np.zeros(p), free, log, x[row],
                 lo[row], hi[row], max_nfev or default_max_nfev(p), ftol, xtol, gtol,
                 stationary_rtol, lambda0, np.inf if max_step is None else max_step,
-                floor[row]))
+                floor[row], target[row]))
     xs, cost, r, jac, status, reason, nfev, n_iter, dec = zip(*fields, strict=True)
     keep = np.r_[0:n, n:n + m - n]   # drop the padding of an odd M
     return SolverResult(

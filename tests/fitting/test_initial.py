@@ -102,8 +102,9 @@ def test_overlapping_arcs_beside_a_series_resistance_reach_the_optimum(seed):
         from_truth = CircuitModel(circuit, initial_guess=true).fit(F, z).result_
     assert ours.cost <= from_truth.cost * (1 + 1e-6)
     # (seed 130's small arc is 0.8 % of the resistance: the spare-arc search, engine
-    # _arc_search, then costs about 230 evaluations more to confirm the place)
-    assert ours.nfev < 400
+    # _arc_search, then costs about 230 evaluations more to confirm the place; seed 150's
+    # misplaced-arc search 226 since the moves also scan the electrode exponent, 414 in all)
+    assert ours.nfev < 450
 
 
 def test_grid_start_places_two_overlapping_arcs():
@@ -170,14 +171,22 @@ def test_diffusion_elements_are_placed_by_the_tau_search(circuit, true):
     """Arcs beside a finite Warburg (Ws, Wo), a transmission line (TLMQ) or a Gerischer: the
     generic starts stopped 180-5000x above the optimum of a 30-start brute force (the
     diffusion element's τ and R guessed from |Z| and the mid frequency). The τ search
-    places each diffusion element on the grid like an arc (Z = R f(jωτ), linear in R) and
-    the fit starts in the optimum's basin."""
+    places each diffusion element on the grid like an arc (Z = R f(jωτ), linear in R): a
+    fit from its start alone reaches the optimum (and so does the full fit, which then
+    also searches by moving and exchanging arcs and diffusion elements)."""
+    from eis_pipeline.fitting.initial import grid_start
+    from eis_pipeline.fitting.structure import series_terms
     from tests.fitting.random_circuits import F, brute_force_cost, simulate
 
     rng = np.random.default_rng(0)
     z = simulate(circuit, true, rng)
+    c = compile_circuit(circuit)
+    start = grid_start(F[None], z[None], c.param_names, series_terms(c.ast))[0]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         ours = CircuitModel(circuit).fit(F, z).result_
-    assert ours.cost <= brute_force_cost(circuit, z, true, rng, 30) * (1 + 1e-3)
-    assert ours.nfev < 60
+        alone = CircuitModel(circuit, initial_guess=dict(zip(c.param_names, start,
+                                                              strict=True))).fit(F, z).result_
+    best = brute_force_cost(circuit, z, true, rng, 30)
+    assert ours.cost <= best * (1 + 1e-3)
+    assert alone.cost <= best * (1 + 1e-3)
