@@ -32,6 +32,7 @@ def stack(parts: Sequence[xr.Dataset | None], *, renumber: bool = True
                  if dim != "spectrum" and dim not in part.indexes and n < sizes[dim]}
         return part.pad(short) if short else part
 
+    merged: xr.Dataset | None
     if len(present) == 1:   # nothing to join (a sample read in one task): variables ordered
         part = present[0]   # as xr.concat orders them, data first, so the file is the same
         merged = xr.Dataset({n: part.variables[n] for n in part.data_vars},
