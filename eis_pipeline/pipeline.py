@@ -86,7 +86,9 @@ class SampleParts:
         for key, ds in self.groups.items():
             with _recorded(failures, self.name, f"assemble {key}"):
                 children[key] = xr.DataTree(ds)
-        return xr.DataTree(xr.Dataset(attrs=self.attrs), name=self.name, children=children)
+        node = xr.DataTree(xr.Dataset(attrs=self.attrs), name=self.name)
+        node.children = children   # attached as built: DataTree(children=...) copies each
+        return node
 
 
 def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult],
@@ -151,8 +153,9 @@ def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult],
         cond_parts = [conductivity(group, geometry=geometry)
                       for group in chosen.groups.values()]
         stacked = stack(cond_parts, renumber=False)
-        if stacked is not None:
-            groups["conductivity"] = stacked.sortby("spectrum")
+        if stacked is not None:   # (one circuit: in order already, sortby would copy it)
+            groups["conductivity"] = (stacked if stacked.indexes["spectrum"].is_monotonic_increasing
+                                      else stacked.sortby("spectrum"))
             warnings += conductivity_warnings(groups["conductivity"])
             warnings += repeated_temperature_warnings(groups["conductivity"])
             attrs["warnings"] = "\n".join(warnings)
@@ -173,7 +176,8 @@ def analyse_sample(sample: SampleConfig, results: Sequence[TaskResult],
             failures.append(failure_record(sample.name, source, "temperature", unknown))
         if known.sum() >= 2:
             groups["arrhenius"] = arrhenius_by_component(
-                cond.isel(spectrum=known), form=sample.settings.arrhenius_form,
+                cond if known.all() else cond.isel(spectrum=known),
+                form=sample.settings.arrhenius_form,
                 breakpoints=sample.settings.arrhenius_breakpoints,
                 breakpoint_K=sample.settings.arrhenius_breakpoint_K,
                 weighting=sample.settings.arrhenius_weighting,  # type: ignore[arg-type]
@@ -265,8 +269,10 @@ def assemble_tree(config: CampaignConfig, samples: dict[str, xr.DataTree],
     that fails is recorded in ``failures`` (raised when ``strict``) and left empty."""
     root = xr.DataTree()
     root.attrs.update(root_attrs(config))
-    for sample in config.samples:
-        root[sample.name] = samples[sample.name]
+    # A sample node of no tree is attached as it is (root[name] = node copies the subtree:
+    # a shallow copy of every group, more than the physics); one in a tree is copied.
+    root.children = {s.name: samples[s.name] if samples[s.name].parent is None
+                     else samples[s.name].copy() for s in config.samples}
     root["campaign"] = xr.DataTree(name="campaign")
     with _recorded(None if strict else failures, "", "campaign"):
         root["campaign"] = campaign_node(config, samples)
@@ -423,10 +429,11 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
                 write_sample_plots(node, folder, fmt=cfg.plot_format, spectra=mode == "all",
                                    failures=None if strict else failures)
         if not keep and "spectra" in node.children:
-            # a new root over the other children: copying the node would copy every spectrum
-            node = xr.DataTree(node.to_dataset(inherit=False), name=node.name,
-                               children={k: v for k, v in node.children.items()
-                                         if k != "spectra"})
+            # a new root over the other children, moved to it (not copied, as
+            # DataTree(children=...) would; copying the node would copy every spectrum)
+            kept = {k: v for k, v in node.children.items() if k != "spectra"}
+            node = xr.DataTree(node.to_dataset(inherit=False), name=node.name)
+            node.children = kept
         samples[name] = node
 
     with sigterm_exits():   # a kill runs the clean-up below: no temporary files left

@@ -18,6 +18,15 @@ def stack(parts: Sequence[xr.Dataset | None], *, renumber: bool = True
     present = [p for p in parts if p is not None]
     if not present:
         return None
+    if len(present) == 1:   # nothing to join (a sample read in one task): variables ordered
+        part = present[0]   # as xr.concat orders them, data first, so the file is the same;
+        # renumbered labels last, where assign_coords puts them, in the same construction
+        coords: dict[Hashable, Any] = {n: part.variables[n] for n in part.coords
+                                       if not (renumber and n == "spectrum")}
+        if renumber:
+            coords["spectrum"] = np.arange(part.sizes["spectrum"])
+        return xr.Dataset({n: part.variables[n] for n in part.data_vars}, coords=coords,
+                          attrs=part.attrs)
     if renumber:   # labels are replaced anyway; parts read back from a file have none
         present = [p.drop_vars("spectrum") if "spectrum" in p.coords else p for p in present]
     sizes: dict[Hashable, int] = {}
@@ -32,7 +41,7 @@ def stack(parts: Sequence[xr.Dataset | None], *, renumber: bool = True
                  if dim != "spectrum" and dim not in part.indexes and n < sizes[dim]}
         return part.pad(short) if short else part
 
-    merged = _alone(present[0]) if len(present) == 1 else stack_alike(present)
+    merged: xr.Dataset | None = stack_alike(present)
     if merged is None:
         padded = [pad(part) for part in present]
         merged = xr.concat(padded, dim="spectrum", data_vars="minimal", coords="minimal",
@@ -80,14 +89,6 @@ def stack_alike(parts: Sequence[xr.Dataset]) -> xr.Dataset | None:
     coords = [n for n in names if n in first.coords]
     return xr.Dataset({n: v for n, v in variables.items() if n not in coords},
                       coords={n: variables[n] for n in coords}, attrs=first.attrs)
-
-
-def _alone(part: xr.Dataset) -> xr.Dataset:
-    """What ``xr.concat`` makes of one dataset (data variables first, then coordinates),
-    without its alignment and copies: a sample fitted in one task stacks one part per group,
-    and concat of one small dataset cost ~10 ms."""
-    return xr.Dataset({n: part.variables[n] for n in part.data_vars},
-                      coords={n: part.variables[n] for n in part.coords}, attrs=part.attrs)
 
 
 def _joined(arrays: Sequence[np.ndarray[Any, Any]], axis: int) -> np.ndarray[Any, Any]:

@@ -73,3 +73,22 @@ def test_one_part_is_what_concat_makes_of_it(renumber: bool) -> None:
     xr.testing.assert_identical(alone, concat)
     assert list(alone.variables) == list(concat.variables)
     assert alone.attrs is not one.attrs
+
+
+@pytest.mark.parametrize("renumber", [True, False])
+def test_one_part_is_rebuilt_as_xr_concat_orders_it(renumber: bool) -> None:
+    """A sample read in one task: the one-construction rebuild equals xr.concat of that part
+    (and assign_coords of the new labels), variables in the same order."""
+    one = part(3, 5, ["a_s0", "a_s1", "a_s2"]).assign_coords(
+        spectrum=[4, 7, 9], source=("spectrum", np.array(["f", "g", "h"])))
+    def concat(parts: list[xr.Dataset]) -> xr.Dataset:
+        return xr.concat(parts, dim="spectrum", data_vars="minimal", coords="minimal",
+                         compat="override", combine_attrs="override", join="outer")
+
+    expected = (concat([one.drop_vars("spectrum")]).assign_coords(spectrum=np.arange(3))
+                if renumber else concat([one]))
+    got = stacking.stack([None, one], renumber=renumber)
+    assert got is not None
+    xr.testing.assert_identical(got, expected)
+    assert list(got.variables) == list(expected.variables)
+    assert list(got.coords) == list(expected.coords)

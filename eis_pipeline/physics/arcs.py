@@ -68,16 +68,18 @@ def read_fit_arrays(fits: xr.Dataset) -> FitArrays:
     if missing:
         raise CircuitError(f"not a fits dataset (docs/contracts.md): missing {missing}")
     names = tuple(str(p) for p in fits["param"].values)
-    values = np.array(fits["value"].transpose("spectrum", "param").values, dtype=np.float64)
-    cov = np.array(fits["covariance"].transpose("spectrum", "param", "param_j").values,
+    # transposed as Variables (a DataArray's transpose rebuilds its coordinates)
+    values = np.array(fits.variables["value"].transpose("spectrum", "param").values,
+                      dtype=np.float64)
+    cov = np.array(fits.variables["covariance"].transpose("spectrum", "param", "param_j").values,
                    dtype=np.float64)
     if "fixed" in fits:
-        fixed = np.asarray(fits["fixed"].values, dtype=bool)
+        fixed = np.asarray(fits.variables["fixed"].values, dtype=bool)
         cov[:, fixed, :] = 0.0
         cov[:, :, fixed] = 0.0
     ok = np.all(np.isfinite(values), axis=1)
     if "converged" in fits:
-        ok &= np.asarray(fits["converged"].values, dtype=bool)
+        ok &= np.asarray(fits.variables["converged"].values, dtype=bool)
     values[~ok] = np.nan
     cov[~ok] = np.nan
     return FitArrays(names, values, cov, ok)

@@ -56,32 +56,47 @@ def _as_sample(item: CampaignSample | Mapping[str, Any]) -> CampaignSample:
                           item.get("arrhenius", {}) or {}, item.get("sigma_25C", {}) or {})
 
 
-def _arrhenius_for(sample: CampaignSample, component: str) -> xr.Dataset | None:
+_LAW_VARIABLES = ("sigma_25C", "sigma_25C_stderr", "sigma_25C_segment", "sigma_25C_extrapolated",
+                  "activation_energy", "activation_energy_stderr")
+
+
+def _arrhenius_for(sample: CampaignSample, component: str) -> dict[str, Any] | None:
+    """The values of ``component``'s law that the summary needs (None: no law for it),
+    read from the variables (a ``Dataset.sel`` per sample and component cost more than the
+    rest of the summary)."""
     arr = sample.arrhenius
     if isinstance(arr, xr.Dataset):
         if "component" not in arr.dims:
             raise ValueError(f"sample {sample.name!r}: an Arrhenius dataset without a "
                              "'component' dimension must be given as {component: dataset}")
-        return arr.sel(component=component) if component in arr["component"].values else None
-    return arr.get(component)
+        labels = arr["component"].values
+        if component not in labels:
+            return None
+        i = int(np.flatnonzero(labels == component)[0])
+        return {k: arr.variables[k].isel(component=i, missing_dims="ignore").values
+                for k in _LAW_VARIABLES}
+    law = arr.get(component)
+    return None if law is None else {k: law.variables[k].values for k in _LAW_VARIABLES}
 
 
-def _room_values(sample: CampaignSample, component: str) -> tuple[float, float, float, float]:
-    """σ25, its stderr, E_a and its stderr (E_a of the segment holding 25 °C)."""
+def _room_values(sample: CampaignSample, component: str
+                 ) -> tuple[float, float, float, float, bool]:
+    """σ25, its stderr, E_a and its stderr (E_a of the segment holding 25 °C), and whether
+    25 °C was extrapolated."""
     arr = _arrhenius_for(sample, component)
     if arr is not None:
         seg = int(arr["sigma_25C_segment"])
-        ea = np.atleast_1d(arr["activation_energy"].values)   # a VTF fit has no segments
-        ea_err = np.atleast_1d(arr["activation_energy_stderr"].values)
+        ea = np.atleast_1d(arr["activation_energy"])   # a VTF fit has no segments
+        ea_err = np.atleast_1d(arr["activation_energy_stderr"])
         pick = seg if 0 <= seg < ea.size else 0
         return (float(arr["sigma_25C"]), float(arr["sigma_25C_stderr"]),
-                float(ea[pick]), float(ea_err[pick]))
+                float(ea[pick]), float(ea_err[pick]), bool(arr["sigma_25C_extrapolated"]))
     given = sample.sigma_25C.get(component)
     if given is None:
-        return (math.nan,) * 4
+        return (math.nan,) * 4 + (False,)
     if isinstance(given, tuple):
-        return float(given[0]), float(given[1]), math.nan, math.nan
-    return float(given), math.nan, math.nan, math.nan
+        return float(given[0]), float(given[1]), math.nan, math.nan, False
+    return float(given), math.nan, math.nan, math.nan, False
 
 
 def _is_number(value: Any) -> bool:
@@ -124,9 +139,8 @@ def summarise_campaign(samples: Iterable[CampaignSample | Mapping[str, Any]]) ->
     extrapolated = np.zeros(shape, dtype=bool)
     for i, row in enumerate(rows):  # a campaign has tens of samples, not thousands
         for j, comp in enumerate(COMPONENTS):
-            sigma[i, j], sigma_err[i, j], ea[i, j], ea_err[i, j] = _room_values(row, comp)
-            arr = _arrhenius_for(row, comp)
-            extrapolated[i, j] = bool(arr["sigma_25C_extrapolated"]) if arr is not None else False
+            (sigma[i, j], sigma_err[i, j], ea[i, j], ea_err[i, j],
+             extrapolated[i, j]) = _room_values(row, comp)
     ds = xr.Dataset(
         {
             "sigma_25C": (("sample", "component"), sigma,

@@ -64,7 +64,7 @@ def _implausible_temperatures(fits: xr.Dataset, n: int) -> NDArray[np.bool_]:
     """True where a spectrum's temperature is known and outside the plausible range."""
     if "temperature" not in fits.coords and "temperature" not in fits:
         return np.zeros(n, dtype=bool)
-    kelvin = np.asarray(fits["temperature"].values, dtype=float)
+    kelvin = np.asarray(fits.variables["temperature"].values, dtype=float)
     low, high = TEMPERATURE_RANGE_K
     return np.asarray(np.isfinite(kelvin) & ((kelvin < low) | (kelvin > high)))
 
@@ -261,7 +261,8 @@ def _assemble(fits: xr.Dataset, geometry: Geometry, roles: SpectrumRoles,
                                  "component": list(COMPONENTS), "arc": roles.arc_labels}
     for name in ("source", "sweep", "temperature"):
         if name in fits.coords:
-            coords[name] = ("spectrum", fits[name].values, dict(fits[name].attrs))
+            var = fits.variables[name]   # (a DataArray per lookup costs more)
+            coords[name] = ("spectrum", var.values, dict(var.attrs))
     if "temperature" in coords and isinstance(coords["temperature"], tuple):
         coords["temperature"][2].setdefault("units", "K")
     data = {}

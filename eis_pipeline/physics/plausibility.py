@@ -124,6 +124,13 @@ def _permittivity(cond: xr.Dataset, ok: np.ndarray) -> tuple[float, int, bool]:
     return float(np.median(eps[use])), int(use.sum()), bool(with_arc.any())
 
 
+def _total(cond: xr.Dataset, name: str) -> np.ndarray:
+    """``cond[name].sel(component="total")`` as floats, taken from the variable (a
+    DataArray selection costs more than the check)."""
+    at = cond.indexes["component"].get_loc("total")
+    return np.asarray(cond.variables[name].isel(component=at).values, float)
+
+
 def conductivity_warnings(cond: xr.Dataset) -> list[str]:
     """Warnings when a sample's σ or bulk permittivity is physically implausible for the
     geometry it was computed with (read from ``cond.attrs``), naming the likely unit slip.
@@ -148,7 +155,7 @@ def conductivity_warnings(cond: xr.Dataset) -> list[str]:
         return []
     ok = (np.asarray(cond["converged"].values, bool) if "converged" in cond
           else np.ones(cond.sizes["spectrum"], dtype=bool))
-    sigma = np.asarray(cond["conductivity"].sel(component="total").values, float)[ok]
+    sigma = _total(cond, "conductivity")[ok]
     sigma = sigma[np.isfinite(sigma) & (sigma > 0)]
     med_sigma = float(np.median(sigma)) if sigma.size else math.nan
     med_eps, n_eps, upper = _permittivity(cond, ok)
@@ -204,8 +211,8 @@ def repeated_temperature_warnings(cond: xr.Dataset) -> list[str]:
     if not {"temperature", "source"} <= set(cond.coords) or "conductivity" not in cond:
         return []
     temp = np.asarray(cond["temperature"].values, float)
-    sigma = np.asarray(cond["conductivity"].sel(component="total").values, float)
-    err = (np.asarray(cond["conductivity_fit_stderr"].sel(component="total").values, float)
+    sigma = _total(cond, "conductivity")
+    err = (_total(cond, "conductivity_fit_stderr")
            if "conductivity_fit_stderr" in cond else np.zeros_like(sigma))
     ok = np.isfinite(temp) & np.isfinite(sigma) & (sigma > 0)
     if "converged" in cond:

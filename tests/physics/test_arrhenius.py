@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
+import xarray as xr
 
 from eis_pipeline.physics.arrhenius import BOLTZMANN_EV_PER_K as KB
 from eis_pipeline.physics.arrhenius import ROOM_TEMPERATURE_K, arrhenius
@@ -357,3 +360,71 @@ def test_vtf_form_by_component_and_in_the_campaign_summary() -> None:
         0.07, rel=1e-5)
     with pytest.raises(ValueError, match="no breakpoint"):
         arrhenius_by_component(cond, form="vtf", breakpoint_K=300.0)
+
+
+def _by_component_reference(cond: xr.Dataset, **kw: Any) -> xr.Dataset:
+    """arrhenius_by_component by its definition: one arrhenius()/vtf() Dataset per component,
+    the geometry error added, concatenated by xarray (the route it replaced)."""
+    import math
+
+    from eis_pipeline.physics.arrhenius import vtf
+    from eis_pipeline.physics.geometry import Geometry
+
+    geometry = Geometry.from_attrs(cond.attrs)
+    geo_rel = 0.0 if geometry is None else math.sqrt(geometry.relative_variance)
+    form, parts = kw.pop("form", "sigma_T"), []
+    for comp in cond["component"].values:
+        c = cond.sel(component=comp)
+        args = (c.temperature.values, c.conductivity.values, c.conductivity_fit_stderr.values)
+        res = vtf(*args) if form == "vtf" else arrhenius(*args, form, **kw)
+        res.attrs.setdefault("model", "vtf")
+        for name in ("sigma_25C", "sigma_ref", "prefactor"):
+            err = res[f"{name}_stderr"]
+            res[f"{name}_stderr"] = (err**2 + (res[name] * geo_rel) ** 2) ** 0.5
+            res[f"{name}_stderr"].attrs = err.attrs
+        res = res.assign(model=((), res.attrs.pop("model")), reason=((), res.attrs.pop("reason")))
+        for key in [k for k in res.attrs if k.startswith("aicc_")]:
+            del res.attrs[key]
+        res.attrs.pop("reduced_chi_square", None)   # not on an unfittable component's
+        res.attrs.pop("weighting", None)
+        parts.append(res.expand_dims(component=[str(comp)]))
+    out = xr.concat(parts, dim="component", combine_attrs="drop_conflicts", data_vars="all",
+                    coords="minimal", join="outer")
+    out.attrs.update(geometry_relative_stderr=geo_rel, weighting="fit_stderr", form=form,
+                     reference_temperature_K=ROOM_TEMPERATURE_K)
+    return out
+
+
+@pytest.mark.parametrize("form", ["sigma_T", "vtf"])
+def test_by_component_is_the_concat_of_per_component_fits(form: str,
+                                                          rng: np.random.Generator) -> None:
+    """Components with different segment counts (a kinked bulk, an unfittable grain
+    boundary, a total with a jump): the one-Dataset build equals xarray's concatenation of
+    the per-component fits, values, dtypes (NaN-padded integers become float), attributes
+    and the order of variables, coordinates and attributes."""
+    from eis_pipeline.physics.arrhenius import arrhenius_by_component
+    from eis_pipeline.physics.geometry import Geometry
+
+    t = np.linspace(250.0, 420.0, 14)
+    bulk = np.where(t < 330.0, sigma_t_law(t, 0.5, 1e5),
+                    sigma_t_law(t, 0.3, 1e5 * np.exp(-0.2 / (KB * 330.0))))
+    total = sigma_t_law(t, 0.4, 3e4) * np.where(t > 340.0, 3.0, 1.0)
+    sigma = np.stack([bulk, np.full(t.size, np.nan), total], axis=1)
+    sigma *= np.exp(0.01 * rng.standard_normal(sigma.shape))
+    cond = xr.Dataset(
+        {"conductivity": (("spectrum", "component"), sigma),
+         "conductivity_fit_stderr": (("spectrum", "component"), 0.02 * sigma)},
+        coords={"spectrum": np.arange(t.size), "temperature": ("spectrum", t),
+                "component": ["bulk", "grain_boundary", "total"]},
+        attrs=Geometry.from_mm(0.8, diameter_mm=10.0, thickness_stderr_mm=0.01).to_attrs())
+    expected = _by_component_reference(cond, form=form)
+    got = arrhenius_by_component(cond, form=form)
+    if form == "sigma_T":
+        assert list(got.model.values) == ["continuous", "none", "jump"]
+        assert got.segment_n_points.dtype == np.float64
+    xr.testing.assert_identical(got, expected)
+    assert list(got.variables) == list(expected.variables)
+    assert list(got.attrs) == list(expected.attrs)
+    for name, var in got.variables.items():
+        assert var.dtype == expected[name].dtype, name
+        assert list(var.attrs) == list(expected[name].attrs), name
