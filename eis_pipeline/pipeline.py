@@ -381,8 +381,8 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
     skip: set[tuple[str, str]] = set()
     if resume and out.is_file():
         reused, skip = reusable_results(cfg, read_results(out))
-    tasks, failures = plan_tasks(cfg, skip=skip, time_limit_s=time_limit_s,
-                                 workers=_workers(jobs, scheduler))
+    workers = _workers(jobs, scheduler)   # (a dask client: asks the scheduler)
+    tasks, failures = plan_tasks(cfg, skip=skip, time_limit_s=time_limit_s, workers=workers)
     if strict and failures:
         raise failures[0]["exception"]
     keep = (not write) if keep_spectra is None else keep_spectra
@@ -392,7 +392,7 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
         collected[result.sample].append(result)
     by_name = {s.name: s for s in cfg.samples}
     items: list[FileTask | WholeSample] = list(tasks)
-    if not strict and _workers(jobs, scheduler) != 1:   # parallel: workers analyse samples
+    if not strict and workers != 1:   # parallel: the workers analyse whole samples
         items = [WholeSample(t, by_name[t.sample])
                  if pending[t.sample] == 1 and not collected[t.sample] else t for t in tasks]
     samples: dict[str, xr.DataTree] = {}
