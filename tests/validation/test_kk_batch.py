@@ -132,6 +132,24 @@ def test_nearly_rank_deficient_systems_take_the_rank_revealing_solve(rng):
     np.testing.assert_array_equal(x[0], kk._least_squares(design[0], target[0]))
 
 
+def test_conditioning_check_decides_as_the_singular_values(rng):
+    # The cheap bound only short-cuts the SVD: the decision must be the SVD rule's for
+    # well-conditioned, nearly singular and exactly singular factors alike.
+    r = np.triu(rng.standard_normal((40, 8, 8))) + 3 * np.eye(8)
+    r[1, 4, 4] = 1e-12          # cond ~1e12: ill-conditioned
+    r[2, 4, 4] = 1e-9           # cond ~1e9: below the limit, but the bound cannot tell
+    r[3] *= np.logspace(0, 11, 8)[None, :]
+    singular = np.linalg.svd(r, compute_uv=False)
+    expected = ~(singular[:, -1] * kk.RANK_REVEALING_COND > singular[:, 0])
+    np.testing.assert_array_equal(kk._ill_conditioned(r), expected)
+    assert expected[[1, 3]].all() and not expected[[0, 2]].any()
+    r[5, 6, 6] = 0.0            # exactly singular: np.linalg.inv fails for the whole stack
+    singular = np.linalg.svd(r, compute_uv=False)
+    expected = ~(singular[:, -1] * kk.RANK_REVEALING_COND > singular[:, 0])
+    np.testing.assert_array_equal(kk._ill_conditioned(r), expected)
+    assert expected[5]
+
+
 def test_batch_names_the_bad_spectrum():
     f = syn.sweep(1e6, 1.0)
     z = 20 + syn.r_cpe(f, 1000, 1e-7, 0.9)
