@@ -543,7 +543,7 @@ def fit_arrays(
     s, k, p = starts.shape
     problem = Problem(compiled, space, frequency, impedance, weighting, k)
     u0 = space.to_internal(starts.reshape(s * k, p))
-    lo, hi = row_bounds(space, frequency, impedance, starts, u_start=u0[::k])
+    lo, hi = row_bounds(space, frequency, impedance, starts, u_starts=u0.reshape(s, k, -1))
     # np.clip, without its call overhead; bounds per spectrum, for each of its k starts
     u0 = np.minimum(np.maximum(u0.reshape(s, k, -1), lo[:, None]),
                     hi[:, None]).reshape(s * k, -1)
