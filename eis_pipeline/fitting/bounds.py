@@ -60,7 +60,7 @@ def expand_bounds(names: Sequence[str], bounds: Mapping[str, Pair] | None) -> di
                                                     if k not in names}
 
 
-#: Log parameters stay within this factor of their data-driven starts (see row_bounds).
+#: Log parameters stay within this factor of their data-driven value (see row_bounds).
 SAFETY_FACTOR = 1e10
 #: An inductance whose reactance at the top frequency is below this fraction of |Z| there
 #: is not measurable.
@@ -70,7 +70,7 @@ RESISTANCE_FLOOR = 1e-6
 
 
 def row_bounds(space: ParameterSpace, frequency: Array, impedance: CArray, starts: Array,
-               u_starts: Array | None = None) -> tuple[Array, Array]:
+               u_start: Array | None = None) -> tuple[Array, Array]:
     """Per-spectrum box constraints (S, Pf) in internal coordinates.
 
     On top of the user's bounds, two safeguards for log parameters, which would otherwise
@@ -81,27 +81,19 @@ def row_bounds(space: ParameterSpace, frequency: Array, impedance: CArray, start
       (or, in parallel, short everything); with a finite floor the projected solver can
       leave it again when the gradient turns, whereas in pure log space a collapsed L has a
       vanishing gradient and is trapped;
-    - every log parameter stays within a factor 1e10 of the range of the starting points
-      (the lowest start / 1e10 ... the highest x 1e10), so a degenerate direction (an R
-      shorted by its CPE) ends at a finite value instead of overflowing. A meaningful fit
-      never comes near either limit. Not a factor 1e10 of the first start alone: a start
-      that finds an element unneeded gives it a negligible amplitude (the τ search: an
-      electrode's 1/Q ~ 1e-9 of the others, Q ~ 1e8 F), and the box around it excluded the
-      electrode the data have (random circuits, seed 246: Q held at 3x the optimum's,
-      every start and move ending there at 8x the optimum's cost).
+    - every log parameter stays within a factor 1e10 of the first starting point, so a
+      degenerate direction (an R shorted by its CPE) ends at a finite value instead of
+      overflowing. A meaningful fit never comes near either limit.
 
-    ``u_starts`` (S, k, Pf), when given, are the starts already in internal coordinates.
+    ``u_start`` (S, Pf), when given, is the first start already in internal coordinates.
     """
     ulo, uhi = space.internal_bounds()
     log = space.log_free
-    if u_starts is None:
-        s_, k_, p_ = starts.shape
-        u_starts = space.to_internal(starts.reshape(s_ * k_, p_)).reshape(s_, k_, -1)
+    if u_start is None:
+        u_start = space.to_internal(starts[:, 0, :])
     span = np.log(SAFETY_FACTOR)
-    with np.errstate(invalid="ignore"):
-        u_low, u_high = u_starts.min(axis=1), u_starts.max(axis=1)
-    lo = np.where(log, np.maximum(ulo, u_low - span), ulo)
-    hi = np.where(log, np.minimum(uhi, u_high + span), uhi)
+    lo = np.where(log, np.maximum(ulo, u_start - span), ulo)
+    hi = np.where(log, np.minimum(uhi, u_start + span), uhi)
     s = frequency.shape[0]
     if np.isfinite(frequency).all():   # no padding: the plain reductions are much cheaper
         f_top = frequency.max(axis=1)

@@ -86,11 +86,12 @@ class BatchFit:
 
 def _starting_points(initial_guess: Array | None, frequency: Array, impedance: CArray,
                      names: Sequence[str], roles: Mapping[str, Mapping[str, str]] | None,
-                     bulk_from_intercept: bool, terms: Any = None) -> Array:
+                     bulk_from_intercept: bool, terms: Any = None) -> tuple[Array, int]:
+    """(S, k, P) starts, and the index of the data-driven (feature) start among them."""
     if initial_guess is not None:
         guess = np.asarray(initial_guess, dtype=np.float64)
         guess = np.broadcast_to(guess, (frequency.shape[0], len(names)))
-        return guess[:, None, :]
+        return guess[:, None, :], 0
     starts = initial_guesses(frequency, impedance, names, roles, bulk_from_intercept)
     # the τ search where the roles cannot order the arcs: no roles, or arcs of different
     # kinds (R‖C and R‖CPE: which one is faster is the data's to say)
@@ -100,7 +101,8 @@ def _starting_points(initial_guess: Array | None, frequency: Array, impedance: C
             # where the τ search found nothing feasible, repeat the first start
             extra = np.where(np.isfinite(extra), extra, starts[:, 0])
             starts = np.concatenate([extra[:, None], starts], axis=1)
-    return starts
+            return starts, 1
+    return starts, 0
 
 
 def _arc_swap(params: Array, cov: Array, corr: Array, stderr: Array,
@@ -576,12 +578,12 @@ def fit_arrays(
                        f"{pf} free parameters (need at least {(pf + 1) // 2})")
     terms, table, watch = by_identity("arcs", (compiled, space),
                                       lambda: _circuit_arcs(compiled, space))
-    starts = _starting_points(initial_guess, frequency, impedance, names, roles,
-                              bulk_from_intercept, terms)
+    starts, anchor = _starting_points(initial_guess, frequency, impedance, names, roles,
+                                      bulk_from_intercept, terms)
     s, k, p = starts.shape
     problem = Problem(compiled, space, frequency, impedance, weighting, k)
     u0 = space.to_internal(starts.reshape(s * k, p))
-    lo, hi = row_bounds(space, frequency, impedance, starts, u_starts=u0.reshape(s, k, -1))
+    lo, hi = row_bounds(space, frequency, impedance, starts, u_start=u0[anchor::k])
     # np.clip, without its call overhead; bounds per spectrum, for each of its k starts
     u0 = np.minimum(np.maximum(u0.reshape(s, k, -1), lo[:, None]),
                     hi[:, None]).reshape(s * k, -1)
