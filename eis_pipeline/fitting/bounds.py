@@ -81,11 +81,14 @@ def row_bounds(space: ParameterSpace, frequency: Array, impedance: CArray, start
       (or, in parallel, short everything); with a finite floor the projected solver can
       leave it again when the gradient turns, whereas in pure log space a collapsed L has a
       vanishing gradient and is trapped;
-    - every log parameter stays within a factor 1e10 of the first starting point, so a
-      degenerate direction (an R shorted by its CPE) ends at a finite value instead of
-      overflowing. A meaningful fit never comes near either limit.
+    - every log parameter stays within a factor 1e10 of an anchor start, so a degenerate
+      direction (an R shorted by its CPE) ends at a finite value instead of overflowing. A
+      meaningful fit never comes near either limit. The anchor is the data-driven start,
+      not the τ search's: that one can give an element the data barely show a negligible
+      amplitude, and a box around it excludes the value the data have (docs/fitting.md).
 
-    ``u_start`` (S, Pf), when given, is the first start already in internal coordinates.
+    ``u_start`` (S, Pf), when given, is the anchor start in internal coordinates (the
+    engine passes the data-driven one); by default the first of ``starts``.
     """
     ulo, uhi = space.internal_bounds()
     log = space.log_free

@@ -20,7 +20,7 @@ from tests.fitting.random_circuits import F, simulate
 @pytest.mark.parametrize("seed", [0, 1])
 def test_weak_electrode_beside_arcs_of_two_kinds_reaches_the_optimum(seed):
     """R‖CPE (n ~ 1) and R‖C a decade apart, L, and an electrode that only the lowest
-    points show: the τ search's start has the electrode ~ 0. Before the box spanned every
+    points show: the τ search's start has the electrode ~ 0. With the box anchored on that
     start the fit stopped 9-12x above the point the true parameters lead to."""
     circuit = "p(R1,CPE1)-p(R2,C2)-L1-CPE2"
     true = {"R1": 245.0, "CPE1_0": 1.38e-6, "CPE1_1": 0.998, "R2": 517.0, "C2": 6.45e-6,
