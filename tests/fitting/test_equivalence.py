@@ -14,7 +14,14 @@ from hypothesis import strategies as st
 from eis_pipeline.exceptions import ConvergenceWarning
 from eis_pipeline.fitting import CircuitModel
 from eis_pipeline.fitting.model import resolve_circuit
-from tests.fitting.random_circuits import F, brute_force_cost, random_case, simulate
+from tests.fitting.random_circuits import (
+    TAILS,
+    DrawnRandom,
+    F,
+    brute_force_cost,
+    random_case,
+    simulate,
+)
 
 PRESET = "p(R1,CPE1)-p(R2,CPE2)-CPE3"
 SPELLINGS = [PRESET, "p(R0,CPE0)-p(R1,CPE1)-CPE2", "p(R1,CPE1)-p(R3,CPE3)-CPE2",
@@ -116,26 +123,52 @@ def test_random_renaming_and_reordering(perm, order, swap, seed):
     assert rec["electrode"] == {"cpe": f"CPE{e}"}
 
 
-def _optimum_rate(n_cases: int, n_brute: int) -> tuple[float, list[str]]:
-    misses = []
+def _at_optimum(circuit: str, true: dict[str, float], rng: np.random.Generator,
+                n_brute: int) -> str | None:
+    """None when one fit reaches the ``n_brute``-start brute force's cost (+ 0.1 %), else
+    a line saying by how much it misses."""
+    z = simulate(circuit, true, rng)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        for seed in range(n_cases):
-            rng = np.random.default_rng(seed)
-            circuit, true = random_case(rng, 2 + seed % 2)
-            z = simulate(circuit, true, rng)
-            ours = CircuitModel(circuit).fit(F, z).result_.cost
-            best = brute_force_cost(circuit, z, true, rng, n_brute)
-            if ours > best * (1 + 1e-3):
-                misses.append(f"{seed}: {circuit} {ours / best:.3g}x")
-    return 1 - len(misses) / n_cases, misses
+        ours = CircuitModel(circuit).fit(F, z).result_.cost
+    best = brute_force_cost(circuit, z, true, rng, n_brute)
+    return None if ours <= best * (1 + 1e-3) else f"{circuit} {ours / best:.4g}x"
+
+
+def _optimum_rate(n_examples: int, n_brute: int) -> tuple[float, list[str]]:
+    """Share of hypothesis-generated circuits at the brute-force optimum: one to three arcs
+    (R‖CPE or R‖C), optional series R and L, and an electrode CPE, a Warburg (Wo, Ws) or no
+    tail, with random indices and term order. The rate is over the whole set, so the
+    examples are collected and judged together rather than one by one."""
+    misses: list[str] = []
+    seen = [0]
+
+    @settings(max_examples=n_examples, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(data=st.data(), n_arcs=st.integers(1, 3), tail=st.sampled_from(TAILS),
+           noise_seed=st.integers(0, 2**32 - 1))
+    def case(data: st.DataObject, n_arcs: int, tail: str, noise_seed: int) -> None:
+        circuit, true = random_case(DrawnRandom(data.draw), n_arcs, tail=tail)
+        seen[0] += 1
+        miss = _at_optimum(circuit, true, np.random.default_rng(noise_seed), n_brute)
+        if miss is not None:
+            misses.append(miss)
+
+    case()
+    return 1 - len(misses) / seen[0], misses
+
+
+def test_random_circuits_reach_the_brute_force_optimum_quick():
+    """A few hypothesis circuits of every shape, each against a 20-start brute force."""
+    rate, misses = _optimum_rate(12, 20)
+    assert rate == 1.0, "misses:\n" + "\n".join(misses)
 
 
 @pytest.mark.slow
 def test_random_circuits_reach_the_brute_force_optimum():
-    """Issue 12: >= 99 % of random circuits at the 50-start brute-force optimum. Measured
-    over seeds 0-199: 99.5 % (miss 131, 1.0015x: an ideal arc moved beyond the low end of
-    the window; 85, three arcs with two small ones on one side of the large one, 1.020x
-    before the arcs' exponent scan of the moves). Seeds 200-399: 98.0 % (docs/fitting.md)."""
+    """Issue 12: >= 99 % of random circuits at the 50-start brute-force optimum, the circuits
+    drawn by hypothesis. The same generator driven by numpy seeds (``random_case(rng, 2 +
+    seed % 2)``, docs/fitting.md) measured 99.5 % over seeds 0-199, 99.0 % over 200-399 and
+    99.5 % over 400-599 (held out); bench/bench_families.py measures each shape alone."""
     rate, misses = _optimum_rate(200, 50)
-    assert rate >= 0.99, f"{rate:.0%} at the optimum; misses:\n" + "\n".join(misses)
+    assert rate >= 0.99, f"{rate:.1%} at the optimum; misses:\n" + "\n".join(misses)
