@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from eis_pipeline.fitting.bounds import on_bounds
-from eis_pipeline.fitting.initial import unit_response
+from eis_pipeline.fitting.initial import positive_normal_lstsq, unit_response
 
 __all__ = ["COLLAPSE_RATIO", "ELECTRODE_GRID", "ArcTable", "arc_table", "assignment_starts",
            "doubtful", "misplaced", "outside_window", "relocation_starts", "spare_arc",
@@ -336,10 +336,10 @@ def _score_places(static: Array, moved: Array, pos: NDArray[np.intp], y: Array,
     ``moved`` (S, G, 2N) the moved one, put at column ``pos[s]``. Returns the cost (S, G),
     inf where an amplitude is not positive (the ``soft`` columns are also tried left out,
     amplitude 0), and the amplitudes (S, G, c). The normal equations are assembled from
-    the static columns' Gram matrix (once) and the moved column's products with them, and
-    each cost is ``yᵀy - 2 bᵀx + xᵀA x``: no pass over the points per place and column."""
+    the static columns' Gram matrix (once) and the moved column's products with them and
+    solved by :func:`~eis_pipeline.fitting.initial.positive_normal_lstsq`: no pass over
+    the points per place and column."""
     s, g = moved.shape[:2]
-    c = static.shape[2]
     rows = np.arange(s)
     a_full = np.repeat(np.einsum("smi,smj->sij", static, static)[:, None], g, axis=1)
     cross = np.einsum("sgm,smi->sgi", moved, static)                   # (S, G, c)
@@ -348,27 +348,7 @@ def _score_places(static: Array, moved: Array, pos: NDArray[np.intp], y: Array,
     a_full[rows, :, pos, pos] = np.einsum("sgm,sgm->sg", moved, moved)
     b_full = np.repeat(np.einsum("smi,sm->si", static, y)[:, None], g, axis=1)
     b_full[rows, :, pos] = np.einsum("sgm,sm->sg", moved, y)
-    yy = np.einsum("sm,sm->s", y, y)[:, None]
-    cost = np.full((s, g), np.inf)
-    coef = np.zeros((s, g, c))
-    for mask in range(1 << len(soft)):
-        keep = np.ones(c, dtype=bool)
-        keep[[j for j in soft if mask >> j & 1]] = False
-        a_mat = a_full * (keep[:, None] & keep[None, :])
-        b = b_full * keep
-        with np.errstate(all="ignore"):
-            # Jacobi-scaled normal equations (the columns differ by many orders of magnitude)
-            d = np.sqrt(np.maximum(np.einsum("sgii->sgi", a_mat), 1e-300))
-            scaled = a_mat / (d[..., :, None] * d[..., None, :]) + 1e-12 * np.eye(c)
-            c_m = np.linalg.solve(scaled, (b / d)[..., None])[..., 0] / d * keep   # (S, G, c)
-            cost_m = (yy - 2.0 * np.einsum("sgi,sgi->sg", b, c_m)
-                      + np.einsum("sgi,sgij,sgj->sg", c_m, a_mat, c_m))
-        cost_m = np.where((c_m[..., keep] > 0).all(axis=2) & np.isfinite(cost_m), cost_m,
-                          np.inf)
-        better = cost_m < cost
-        cost = np.where(better, cost_m, cost)
-        coef = np.where(better[..., None], c_m, coef)
-    return cost, coef
+    return positive_normal_lstsq(a_full, b_full, np.einsum("sm,sm->s", y, y)[:, None], soft)
 
 
 def relocation_starts(params: Array, table: ArcTable, frequency: Array,
