@@ -435,11 +435,15 @@ def grid_start(frequency: Array, impedance: NDArray[np.complex128], names: Seque
         return col(unit_response(arcs[a][2], 1j * wt * tt))
 
     shape = (s, shifts.size, y.shape[1])
+    # each arc alone, then all arcs together (j = k): arcs a decade apart whose τ both lie
+    # between the decade grid's points are placed half a decade off together, and moving
+    # either alone toward its place crosses the other's, a rise in the misfit
+    moves = range(k + 1) if k > 1 else range(k)
     for step in (1.0 / 3.0, 1.0 / 9.0):
-        for j in range(k):
-            t_new = best_tau[:, j, None] * 10.0 ** (step * shifts)[None, :]  # (S, M)
-            # only arc j moves: the others' columns once, broadcast over the shifts
-            arc_cols = [arc_col(a, t_new) if a == j
+        for j in moves:
+            factor = 10.0 ** (step * shifts)[None, :]
+            # only the moved arcs' columns per shift, the others' once, broadcast
+            arc_cols = [arc_col(a, best_tau[:, a, None] * factor) if j in (a, k)
                         else np.broadcast_to(arc_col(a, best_tau[:, a])[:, None], shape)
                         for a in range(k)]
             x = np.concatenate([np.broadcast_to(fx[:, None], (s, shifts.size, *fx.shape[1:])),
@@ -449,7 +453,8 @@ def grid_start(frequency: Array, impedance: NDArray[np.complex128], names: Seque
             if better.any():
                 best_cost = np.where(better, c_i, best_cost)
                 best_coef[better] = coef_i[better]
-                best_tau[better, j] = t_new[np.arange(s), i][better]
+                moved = slice(None) if j == k else slice(j, j + 1)
+                best_tau[better, moved] *= factor[0, i][better, None]
     if not np.isfinite(best_cost).any():
         return None
     index = {n: i for i, n in enumerate(names)}
