@@ -34,7 +34,8 @@ from eis_pipeline import _jit
 from eis_pipeline.fitting import compiled_lm
 from eis_pipeline.fitting.structure import SeriesTerms
 
-__all__ = ["N_STARTS", "generic_guess", "initial_guesses", "spectral_features"]
+__all__ = ["N_STARTS", "generic_guess", "initial_guesses", "positive_normal_lstsq",
+           "spectral_features"]
 
 Array = NDArray[np.float64]
 
@@ -434,11 +435,15 @@ def grid_start(frequency: Array, impedance: NDArray[np.complex128], names: Seque
         return col(unit_response(arcs[a][2], 1j * wt * tt))
 
     shape = (s, shifts.size, y.shape[1])
+    # each arc alone, then all arcs together (j = k): arcs a decade apart whose τ both lie
+    # between the decade grid's points are placed half a decade off together, and moving
+    # either alone toward its place crosses the other's, a rise in the misfit
+    moves = range(k + 1) if k > 1 else range(k)
     for step in (1.0 / 3.0, 1.0 / 9.0):
-        for j in range(k):
-            t_new = best_tau[:, j, None] * 10.0 ** (step * shifts)[None, :]  # (S, M)
-            # only arc j moves: the others' columns once, broadcast over the shifts
-            arc_cols = [arc_col(a, t_new) if a == j
+        for j in moves:
+            factor = 10.0 ** (step * shifts)[None, :]
+            # only the moved arcs' columns per shift, the others' once, broadcast
+            arc_cols = [arc_col(a, best_tau[:, a, None] * factor) if j in (a, k)
                         else np.broadcast_to(arc_col(a, best_tau[:, a])[:, None], shape)
                         for a in range(k)]
             x = np.concatenate([np.broadcast_to(fx[:, None], (s, shifts.size, *fx.shape[1:])),
@@ -448,7 +453,8 @@ def grid_start(frequency: Array, impedance: NDArray[np.complex128], names: Seque
             if better.any():
                 best_cost = np.where(better, c_i, best_cost)
                 best_coef[better] = coef_i[better]
-                best_tau[better, j] = t_new[np.arange(s), i][better]
+                moved = slice(None) if j == k else slice(j, j + 1)
+                best_tau[better, moved] *= factor[0, i][better, None]
     if not np.isfinite(best_cost).any():
         return None
     index = {n: i for i, n in enumerate(names)}
@@ -517,30 +523,51 @@ def _best_linear(x: Array, y: Array, soft: list[int]
 def _best_normal(a: Array, b: Array, yy: Array, soft: list[int]
                  ) -> tuple[Array, Array, NDArray[np.intp]]:
     """:func:`_best_linear` from the normal equations: ``a`` (S, M, c, c) = XᵀX, ``b``
-    (S, M, c) = Xᵀy, ``yy`` (S,) = yᵀy; the cost of a solution is ``yy - 2 bᵀx + xᵀAx``
-    (no pass over the 2N points per model)."""
-    s = a.shape[0]
-    best_cost = np.full(s, np.inf)
-    best_coef = np.zeros((s, a.shape[-1]))
-    best_i = np.zeros(s, dtype=np.intp)
-    eye = np.eye(a.shape[-1])
+    (S, M, c) = Xᵀy, ``yy`` (S,) = yᵀy (:func:`positive_normal_lstsq` for each model, then
+    the best model of each spectrum)."""
+    cost, coef = positive_normal_lstsq(a, b, yy[:, None], soft)
+    i = cost.argmin(axis=1)
+    rows = np.arange(a.shape[0])
+    return cost[rows, i], coef[rows, i], i
+
+
+def positive_normal_lstsq(a: Array, b: Array, yy: Array, soft: Sequence[int] = ()
+                          ) -> tuple[Array, Array]:
+    """Least squares with every coefficient positive, from the normal equations of any
+    batch of problems: ``a`` (..., c, c) = XᵀX, ``b`` (..., c) = Xᵀy, ``yy`` = yᵀy
+    (broadcast against the batch shape ``...``).
+
+    Each problem is solved unconstrained; a solution with a coefficient ≤ 0 is infeasible
+    (cost inf), no active-set search (the callers try many models and keep the best
+    feasible one). The ``soft`` columns are also tried left out, every subset of them
+    (coefficient 0); the best feasible variant is kept. The normal equations are Jacobi
+    scaled (unit diagonal) before a ridge of 1e-12: the columns differ by many orders of
+    magnitude (an inductance's ωL/|Z| near an L-C resonance against an electrode's), and a
+    ridge relative to the unscaled trace (the largest column's norm²) shrank every other
+    coefficient to nothing (random circuits, seed 246: every R of the τ-grid start 4e-4 Ω).
+    The cost is ``yy - 2 bᵀx + xᵀAx``, no pass over the data per problem.
+    Returns the cost (...) (inf where no variant is feasible) and the coefficients
+    (..., c) (zero there)."""
+    c = a.shape[-1]
+    shape = a.shape[:-2]
+    yy = np.broadcast_to(yy, shape)
+    best_cost = np.full(shape, np.inf)
+    best_coef = np.zeros((*shape, c))
+    ridge = 1e-12 * np.eye(c)
     for mask in range(1 << len(soft)):
-        dropped = [j for j in soft if mask >> j & 1]
-        kept = np.ones(a.shape[-1], dtype=bool)
-        kept[dropped] = False
-        # a dropped column's rows and columns zeroed: with the ridge its coefficient is 0
-        av = a * (kept[:, None] & kept[None, :]) if dropped else a
-        bv = b * kept if dropped else b
-        ridge = 1e-12 * np.trace(av, axis1=2, axis2=3)[..., None, None] * eye
+        keep = np.ones(c, dtype=bool)
+        keep[[j for bit, j in enumerate(soft) if mask >> bit & 1]] = False
+        # a left-out column's row and column zeroed: its coefficient solves to 0
+        av = a * (keep[:, None] & keep[None, :]) if mask else a
+        bv = b * keep if mask else b
         with np.errstate(all="ignore"):
-            coef = np.linalg.solve(av + ridge, bv[..., None])[..., 0]          # (S, M, c)
-            cost = (yy[:, None] - 2.0 * np.einsum("sci,sci->sc", bv, coef)
-                    + np.einsum("sci,scij,scj->sc", coef, av, coef))
-        cost = np.where((coef[..., kept] > 0).all(axis=2) & np.isfinite(cost), cost, np.inf)
-        i = cost.argmin(axis=1)
-        c_i = cost[np.arange(s), i]
-        better = c_i < best_cost
-        best_cost = np.where(better, c_i, best_cost)
-        best_coef[better] = coef[np.arange(s), i][better]
-        best_i = np.where(better, i, best_i)
-    return best_cost, best_coef, best_i
+            d = np.sqrt(np.maximum(np.einsum("...ii->...i", av), 1e-300))
+            scaled = av / (d[..., :, None] * d[..., None, :]) + ridge
+            coef = np.linalg.solve(scaled, (bv / d)[..., None])[..., 0] / d * keep
+            cost = (yy - 2.0 * np.einsum("...i,...i->...", bv, coef)
+                    + np.einsum("...i,...ij,...j->...", coef, av, coef))
+        feasible = (coef[..., keep] > 0).all(axis=-1) & np.isfinite(cost)
+        better = feasible & (cost < best_cost)
+        best_cost = np.where(better, cost, best_cost)
+        best_coef = np.where(better[..., None], coef, best_coef)
+    return best_cost, best_coef

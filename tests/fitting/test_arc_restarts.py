@@ -13,6 +13,7 @@ from eis_pipeline.fitting import CircuitModel
 from eis_pipeline.fitting.arc_restarts import (
     ELECTRODE_GRID,
     MOVED_N,
+    NEAR_IDEAL_N,
     arc_table,
     arc_taus,
     assignment_starts,
@@ -98,14 +99,15 @@ def test_assignment_starts_exchange_arcs_of_different_kinds_only():
     p = _vector(c, {"R1": 100.0, "C1": 1e-9, "R2": 1e3, "CPE2_0": 1e-6, "CPE2_1": 0.8,
                     "CPE3_0": 1e-5, "CPE3_1": 0.9})
     swapped = assignment_starts(p, t)
-    assert swapped.shape == (1, 1, p.shape[1])
+    assert swapped.shape == (1, 2, p.shape[1])
     tau = arc_taus(p, t)[0]
-    np.testing.assert_allclose(arc_taus(swapped[:, 0], t)[0], tau[::-1])
     names = c.param_names
-    s = dict(zip(names, swapped[0, 0], strict=True))
-    # the CPE takes the ideal arc with the exponent of a moved CPE
-    assert (s["R1"], s["R2"], s["CPE2_1"]) == (1e3, 100.0, MOVED_N)
-    assert s["CPE3_0"] == 1e-5   # the electrode is left alone
+    # the CPE takes the ideal arc with the exponent of a moved CPE, and nearly ideal
+    for j, n in enumerate((MOVED_N, NEAR_IDEAL_N)):
+        np.testing.assert_allclose(arc_taus(swapped[:, j], t)[0], tau[::-1])
+        s = dict(zip(names, swapped[0, j], strict=True))
+        assert (s["R1"], s["R2"], s["CPE2_1"]) == (1e3, 100.0, n)
+        assert s["CPE3_0"] == 1e-5   # the electrode is left alone
     _, alike = _table(PRESET)
     assert assignment_starts(_vector(compile_circuit(PRESET), GOOD), alike).shape[1] == 0
 
