@@ -159,16 +159,20 @@ def _optimum_rate(n_examples: int, n_brute: int) -> tuple[float, list[str]]:
 
 
 def test_random_circuits_reach_the_brute_force_optimum_quick():
-    """A few hypothesis circuits of every shape, each against a 20-start brute force."""
+    """A few hypothesis circuits of every shape, each against a 20-start brute force. At
+    most one miss: hypothesis biases its draws with constants of the loaded modules, so the
+    examples change with the code and with the tests run before, and at a true rate near 99 %
+    a miss in 12 examples happens now and then (two in 0.5 % of draws)."""
     rate, misses = _optimum_rate(12, 20)
-    assert rate == 1.0, "misses:\n" + "\n".join(misses)
+    assert rate >= 11 / 12, "misses:\n" + "\n".join(misses)
 
 
 @pytest.mark.slow
 def test_random_circuits_reach_the_brute_force_optimum():
     """Issue 12: >= 99 % of random circuits at the 50-start brute-force optimum, the circuits
-    drawn by hypothesis. The same generator driven by numpy seeds (``random_case(rng, 2 +
-    seed % 2)``, docs/fitting.md) measured 99.5 % over seeds 0-199, 99.0 % over 200-399 and
-    99.5 % over 400-599 (held out); bench/bench_families.py measures each shape alone."""
+    drawn by hypothesis (their examples change with the code: see the quick test). The same
+    generator driven by numpy seeds (``random_case(rng, 2 + seed % 2)``, two or three arcs,
+    scripts/optimum_rate.py) measured 992 of seeds 0-999 (docs/fitting.md);
+    bench/bench_families.py measures each shape alone."""
     rate, misses = _optimum_rate(200, 50)
     assert rate >= 0.99, f"{rate:.1%} at the optimum; misses:\n" + "\n".join(misses)
