@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 from numpy.typing import NDArray
 from xarray.indexes import PandasIndex
@@ -62,6 +63,8 @@ VACUUM_PERMITTIVITY_F_PER_CM = 8.8541878128e-14
 #: It is private API, so :func:`make_spectrum` falls back to the public constructor if a
 #: future xarray drops it; tests/test_conventions.py checks both give identical datasets.
 _CONSTRUCT_DIRECT = getattr(xr.Dataset, "_construct_direct", None)
+#: ``json.dumps(..., default=str)`` without building an encoder per call (the same output).
+_METADATA_JSON = json.JSONEncoder(default=str)
 
 
 def make_spectrum(
@@ -112,10 +115,13 @@ def make_spectrum(
     """
     f = np.asarray(frequency, dtype=np.float64)
     # Variables built directly: xarray's tuple parsing costs ~half of a small file's import.
-    # xr.Variable refuses arrays that are not 1-D.
+    # xr.Variable refuses arrays that are not 1-D. ``fastpath`` skips xarray's conversion of
+    # the data, which for a plain float64/complex128 ndarray (np.asarray's result) returns
+    # the array unchanged anyway: the same variable, 2.5x cheaper.
     data_vars: dict[str, xr.Variable] = {
         IMPEDANCE: xr.Variable((FREQUENCY,), np.asarray(impedance, dtype=np.complex128),
-                               {"units": UNITS[IMPEDANCE], "long_name": LONG_NAMES[IMPEDANCE]}),
+                               {"units": UNITS[IMPEDANCE], "long_name": LONG_NAMES[IMPEDANCE]},
+                               fastpath=True),
     }
     for name, values in variables.items():
         if name not in OPTIONAL_VARIABLES:
@@ -124,9 +130,10 @@ def make_spectrum(
         if values is None:
             continue
         data_vars[name] = xr.Variable((FREQUENCY,), np.asarray(values, dtype=np.float64),
-                                      {"units": UNITS[name], "long_name": LONG_NAMES[name]})
+                                      {"units": UNITS[name], "long_name": LONG_NAMES[name]},
+                                      fastpath=True)
     coord = xr.Variable((FREQUENCY,), f, {
-        "units": UNITS[FREQUENCY], "long_name": LONG_NAMES[FREQUENCY]})
+        "units": UNITS[FREQUENCY], "long_name": LONG_NAMES[FREQUENCY]}, fastpath=True)
     for name, var in data_vars.items():
         if var.shape != coord.shape:
             raise ValueError(f"spectrum variable {name!r} has {var.shape[0]} points but "
@@ -134,7 +141,7 @@ def make_spectrum(
     ds_attrs: dict[str, Any] = {
         "instrument": instrument,
         "sweep": int(sweep),
-        "original_metadata": json.dumps(dict(metadata or {}), default=str),
+        "original_metadata": _METADATA_JSON.encode(dict(metadata or {})),
         **(attrs or {}),
     }
     if _CONSTRUCT_DIRECT is None:
@@ -142,8 +149,11 @@ def make_spectrum(
     # What xr.Dataset(...) builds, without its merge: the frequency index, its coordinate
     # variable (wrapping that index) and the data variables, whose dims were checked above.
     # The index is built straight from the float64 array (PandasIndex.from_variables on an
-    # IndexVariable would cast the values to a pandas index twice).
-    index = PandasIndex(f, FREQUENCY, coord_dtype=f.dtype)
+    # IndexVariable would cast the values to a pandas index twice), already named: what
+    # PandasIndex(f, ...) makes of a float64 array (pd.Index(f), then a shallow copy to set
+    # its name) in one step, a third of the cost.
+    index = PandasIndex(pd.Index(f, name=FREQUENCY), FREQUENCY, coord_dtype=f.dtype,
+                        fastpath=True)
     variables = {**data_vars, **index.create_variables({FREQUENCY: coord})}
     ds: xr.Dataset = _CONSTRUCT_DIRECT(variables, {FREQUENCY}, {FREQUENCY: coord.shape[0]},
                                        ds_attrs, {FREQUENCY: index})
