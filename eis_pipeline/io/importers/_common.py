@@ -107,6 +107,8 @@ def decimal_of(rows: Sequence[str], delimiter: str | None) -> str:
     tables whose delimiter is not a comma.
     """
     for row in rows[:5]:
+        if "," not in row:   # no comma, no decimal comma: the fields need no test
+            continue
         fields = row.split(delimiter) if delimiter is not None else row.split()
         if any(looks_decimal_comma(f) for f in fields):
             return ","
@@ -253,19 +255,26 @@ def require_consistent_polar(real: np.ndarray, imag: np.ndarray, modulus: np.nda
     unrecorded one (converters write them) and is not checked.
     """
     checks = []
-    if modulus is not None and np.any(modulus):
+    if modulus is not None and np.count_nonzero(modulus):
         hyp = np.hypot(real, imag)
         checks.append((names[2], modulus, hyp,
                        np.abs(modulus - hyp) > rtol * np.maximum(np.abs(modulus), hyp)))
-    if phase_deg is not None and np.any(phase_deg):
+    if phase_deg is not None and np.count_nonzero(phase_deg):
         angle = np.degrees(np.arctan2(imag, real))
+
+        def off(sign: float) -> np.ndarray:
+            return np.abs((phase_deg - sign * angle + 180.0) % 360.0 - 180.0)
         # a vendor may write the phase of Z or of -Z'' (its sign): the file's own convention
-        # is the one most rows follow
-        off = {sign: np.abs((phase_deg - sign * angle + 180.0) % 360.0 - 180.0)
-               for sign in (1.0, -1.0)}
-        sign = max(off, key=lambda k: int(np.sum(off[k] < deg)))
-        checks.append((names[3], phase_deg, sign * angle, off[sign] > deg))
+        # is the one most rows follow (ties to +1). When every row follows +1, -1 cannot
+        # have more: its offsets are not computed.
+        offsets = {1.0: off(1.0)}
+        if np.count_nonzero(offsets[1.0] < deg) != offsets[1.0].size:
+            offsets[-1.0] = off(-1.0)
+        sign = max(offsets, key=lambda k: int(np.count_nonzero(offsets[k] < deg)))
+        checks.append((names[3], phase_deg, sign * angle, offsets[sign] > deg))
     for name, given, implied, bad in checks:
+        if not np.count_nonzero(bad):
+            continue
         rows = np.flatnonzero(bad)
         if rows.size:
             row = int(rows[0])
