@@ -490,8 +490,10 @@ def split_pair(line: str, separator: str) -> tuple[str, str] | None:
     True
     """
     key, sep, value = line.partition(separator)
+    if not sep:
+        return None
     key = key.strip()
-    return (key, value.strip()) if sep and key else None
+    return (key, value.strip()) if key else None
 
 
 def sweep_starts(frequency: np.ndarray, *, breaks: np.ndarray | None = None) -> np.ndarray:
