@@ -73,7 +73,7 @@ def make_spectrum(
     *,
     sweep: int = 0,
     instrument: str = "",
-    metadata: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, Any] | EncodedMetadata | None = None,
     attrs: Mapping[str, Any] | None = None,
     **variables: Any,
 ) -> xr.Dataset:
@@ -89,8 +89,9 @@ def make_spectrum(
         Index of this sweep within its source file.
     instrument : str
         Instrument or software that wrote the file, when known.
-    metadata : mapping, optional
+    metadata : mapping or EncodedMetadata, optional
         The file's header as parsed; stored as the JSON attribute ``original_metadata``.
+        Sweeps of one file that share a header pass it encoded once (:func:`encode_metadata`).
     attrs : mapping, optional
         Extra dataset attributes (e.g. ``thickness_cm`` read from a header).
     **variables : array_like
@@ -141,7 +142,8 @@ def make_spectrum(
     ds_attrs: dict[str, Any] = {
         "instrument": instrument,
         "sweep": int(sweep),
-        "original_metadata": _METADATA_JSON.encode(dict(metadata or {})),
+        "original_metadata": (str(metadata) if isinstance(metadata, EncodedMetadata)
+                              else _METADATA_JSON.encode(dict(metadata or {}))),
         **(attrs or {}),
     }
     if _CONSTRUCT_DIRECT is None:
@@ -158,6 +160,25 @@ def make_spectrum(
     ds: xr.Dataset = _CONSTRUCT_DIRECT(variables, {FREQUENCY}, {FREQUENCY: coord.shape[0]},
                                        ds_attrs, {FREQUENCY: index})
     return ds
+
+
+class EncodedMetadata(str):
+    """A header already encoded for ``original_metadata`` (:func:`encode_metadata`)."""
+
+
+def encode_metadata(metadata: Mapping[str, Any] | None) -> EncodedMetadata:
+    """A header as :func:`make_spectrum` stores it (JSON; values JSON cannot hold written with
+    ``str``), for the sweeps of one file that share it: encoded once, not once per sweep.
+
+    Examples
+    --------
+    >>> encode_metadata({"points": 29, "date": None})
+    '{"points": 29, "date": null}'
+    >>> ds = make_spectrum([1.0], [1 - 1j], metadata=encode_metadata({"a": 1}))
+    >>> ds.attrs["original_metadata"], type(ds.attrs["original_metadata"]).__name__
+    ('{"a": 1}', 'str')
+    """
+    return EncodedMetadata(_METADATA_JSON.encode(dict(metadata or {})))
 
 
 def with_spectrum_variable(ds: xr.Dataset, name: str, values: Any,

@@ -17,7 +17,12 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from eis_pipeline.conventions import MAX_FREQUENCY_HZ, celsius_to_kelvin, make_spectrum
+from eis_pipeline.conventions import (
+    MAX_FREQUENCY_HZ,
+    celsius_to_kelvin,
+    encode_metadata,
+    make_spectrum,
+)
 from eis_pipeline.exceptions import ParseError
 from eis_pipeline.io.importers._common import (
     optional_column,
@@ -201,6 +206,7 @@ def build_spectra(
 
     starts = loop_starts_of(frequency, cycle, loop_starts)
     bounds = np.append(starts, frequency.size)
+    header = encode_metadata(metadata)   # once: every loop of the file shares the header
     spectra = []
     for sweep, (lo, hi) in enumerate(pairwise(bounds.tolist())):
         attrs: dict[str, Any] = {}
@@ -208,7 +214,7 @@ def build_spectra(
             attrs["cycle_number"] = int(cycle[lo])
         spectra.append(make_spectrum(
             frequency[lo:hi], impedance[lo:hi], sweep=sweep, instrument=instrument,
-            metadata=metadata, attrs=attrs,
+            metadata=header, attrs=attrs,
             **{k: (None if v is None else v[lo:hi]) for k, v in extras.items()},
         ))
     return spectra
