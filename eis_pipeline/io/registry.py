@@ -220,7 +220,8 @@ def _by_best_possible(suffix: str) -> list[Importer]:
     """
     table = _registry()
     cached = _ORDER.get(suffix)
-    if cached is not None and cached[0] is table:   # same registry: the same order
+    # the same registry (and as many importers: one added in place is seen): the same order
+    if cached is not None and cached[0] is table and len(cached[1]) == len(table):
         return cached[1]
 
     def best(imp: Importer) -> float:
