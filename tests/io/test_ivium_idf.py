@@ -90,3 +90,17 @@ def test_non_impedance_method_is_rejected(tmp_path: Path) -> None:
     path.write_bytes(_dataset([(1.0, -1.0, 10.0)], method="CyclicVoltammetry"))
     with pytest.raises(FormatError, match="not Impedance"):
         read_spectra(path)
+
+
+def test_line_split_is_the_pattern_split() -> None:
+    """The replace-based split gives what ``re.split`` on the same separators gives, on every
+    string of CR, LF, NUL and text up to 8 characters long (the separators' combinations)."""
+    import itertools
+    import re
+
+    from eis_pipeline.io.importers.ivium_idf import _split_lines
+
+    for n in range(9):
+        for chars in itertools.product("a\r\n\x00", repeat=n):
+            text = "".join(chars)
+            assert _split_lines(text) == re.split(r"\r\n|\r\x00|\n|\r", text), repr(text)

@@ -1,13 +1,15 @@
 """``read_spectra`` reads a file from disk once, and importers taking only a path still work.
 
 Opens are counted by wrapping :func:`io.open` (what :meth:`pathlib.Path.open`, hence
-``Path.read_bytes``, calls) and :func:`builtins.open`; only opens of the file under test count.
+``Path.read_bytes``, calls), :func:`builtins.open` and :func:`os.open` (what
+:func:`eis_pipeline.io.source.read_bytes` calls); only opens of the file under test count.
 """
 
 from __future__ import annotations
 
 import builtins
 import io
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -41,8 +43,19 @@ def opens(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path], int]:
             return real(file, *args, **kwargs)
         return wrapper
 
+    def counting_fd(real: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(file: Any, flags: int, *args: Any, **kwargs: Any) -> Any:
+            if (isinstance(file, (str, Path))
+                    and not flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT)):
+                key = Path(file).resolve()
+                counts[key] = counts.get(key, 0) + 1
+            return real(file, flags, *args, **kwargs)
+        return wrapper
+
     monkeypatch.setattr(io, "open", counting(io.open))
     monkeypatch.setattr(builtins, "open", counting(builtins.open))
+    # eis_pipeline.io.source.read_bytes opens through the descriptor (os.open).
+    monkeypatch.setattr(os, "open", counting_fd(os.open))
     return lambda path: counts.get(Path(path).resolve(), 0)
 
 
@@ -59,7 +72,8 @@ def test_the_counter_sees_reads(opens: Callable[[Path], int], tmp_path: Path) ->
     read_lines(path)
     with path.open("rb"):
         pass
-    assert opens(path) == 3
+    Source.of(path)
+    assert opens(path) == 4
 
 
 @pytest.mark.parametrize("sample", SAMPLES, ids=lambda p: p.name)

@@ -17,7 +17,12 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from eis_pipeline.conventions import MAX_FREQUENCY_HZ, celsius_to_kelvin, make_spectrum
+from eis_pipeline.conventions import (
+    MAX_FREQUENCY_HZ,
+    celsius_to_kelvin,
+    encode_metadata,
+    make_spectrum,
+)
 from eis_pipeline.exceptions import ParseError
 from eis_pipeline.io.importers._common import (
     optional_column,
@@ -99,9 +104,9 @@ def _require_finite(columns: Mapping[str, np.ndarray | None], *, path: Path,
     for name, values in columns.items():
         if values is None:
             continue
-        bad = np.flatnonzero(~np.isfinite(values))
-        if bad.size:
-            row = int(bad[0])
+        finite = np.isfinite(values)
+        if np.count_nonzero(finite) != finite.size:   # .all(), at less call overhead
+            row = int(np.flatnonzero(~finite)[0])
             what = f"{name} is {float(values[row])!r}, not a finite number (damaged value)"
             if first_line is None:
                 raise ParseError(f"{what} in data record {row}", path)
@@ -181,9 +186,9 @@ def build_spectra(
     # Any other row that is not a physical frequency is damage, never dropped in silence.
     dc = (frequency == 0) & (real == 0) & (imag == 0)
     keep = (frequency > 0) & (frequency < MAX_FREQUENCY_HZ)
-    bad = np.flatnonzero(~(keep | dc))
-    if bad.size:
-        row = int(bad[0])
+    fine = keep | dc
+    if np.count_nonzero(fine) != fine.size:
+        row = int(np.flatnonzero(~fine)[0])
         what = (f"frequency is 0 Hz but the row holds an impedance ({real[row]!r} ohm real)"
                 if frequency[row] == 0 else f"frequency is {float(frequency[row])!r} Hz")
         hint = f"; expected a positive frequency below {MAX_FREQUENCY_HZ:g} Hz (damaged row?)"
@@ -201,6 +206,7 @@ def build_spectra(
 
     starts = loop_starts_of(frequency, cycle, loop_starts)
     bounds = np.append(starts, frequency.size)
+    header = encode_metadata(metadata)   # once: every loop of the file shares the header
     spectra = []
     for sweep, (lo, hi) in enumerate(pairwise(bounds.tolist())):
         attrs: dict[str, Any] = {}
@@ -208,7 +214,7 @@ def build_spectra(
             attrs["cycle_number"] = int(cycle[lo])
         spectra.append(make_spectrum(
             frequency[lo:hi], impedance[lo:hi], sweep=sweep, instrument=instrument,
-            metadata=metadata, attrs=attrs,
+            metadata=header, attrs=attrs,
             **{k: (None if v is None else v[lo:hi]) for k, v in extras.items()},
         ))
     return spectra

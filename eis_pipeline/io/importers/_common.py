@@ -9,6 +9,7 @@ checking the impedance columns, and splitting a table into sweeps where the freq
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
@@ -106,6 +107,8 @@ def decimal_of(rows: Sequence[str], delimiter: str | None) -> str:
     tables whose delimiter is not a comma.
     """
     for row in rows[:5]:
+        if "," not in row:   # no comma, no decimal comma: the fields need no test
+            continue
         fields = row.split(delimiter) if delimiter is not None else row.split()
         if any(looks_decimal_comma(f) for f in fields):
             return ","
@@ -200,7 +203,7 @@ def contiguous_runs(mask: np.ndarray) -> list[tuple[int, int]]:
     [(1, 3), (4, 5)]
     """
     mask = np.asarray(mask, dtype=bool)
-    if mask.all():   # the common case (no DC rows): one run, without the edge search
+    if np.count_nonzero(mask) == mask.size:   # the common case (no DC rows): one run
         return [(0, mask.size)] if mask.size else []
     padded = np.concatenate(([False], mask, [False]))
     edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
@@ -222,9 +225,11 @@ def require_finite(table: np.ndarray, columns: Sequence[int], *, path: Path, fir
     field; neither is a measurement, and the contract check later could not say which line.
     """
     block = table[:, list(columns)]
-    bad = ~np.isfinite(block)
-    if bad.any():
-        row, col = (int(v[0]) for v in np.nonzero(bad))
+    finite = np.isfinite(block)
+    # count_nonzero == size: .all() at a fifth of numpy's call overhead, which is what
+    # these checks cost on the small tables of a typical export.
+    if np.count_nonzero(finite) != finite.size:
+        row, col = (int(v[0]) for v in np.nonzero(~finite))
         label = names[columns[col]] if names is not None else f"column {columns[col] + 1}"
         raise ParseError(f"{label} is {float(block[row, col])!r}, not a finite number (damaged or "
                          "missing value)", path, first_line + row)
@@ -250,19 +255,26 @@ def require_consistent_polar(real: np.ndarray, imag: np.ndarray, modulus: np.nda
     unrecorded one (converters write them) and is not checked.
     """
     checks = []
-    if modulus is not None and np.any(modulus):
+    if modulus is not None and np.count_nonzero(modulus):
         hyp = np.hypot(real, imag)
         checks.append((names[2], modulus, hyp,
                        np.abs(modulus - hyp) > rtol * np.maximum(np.abs(modulus), hyp)))
-    if phase_deg is not None and np.any(phase_deg):
+    if phase_deg is not None and np.count_nonzero(phase_deg):
         angle = np.degrees(np.arctan2(imag, real))
+
+        def off(sign: float) -> np.ndarray:
+            return np.abs((phase_deg - sign * angle + 180.0) % 360.0 - 180.0)
         # a vendor may write the phase of Z or of -Z'' (its sign): the file's own convention
-        # is the one most rows follow
-        off = {sign: np.abs((phase_deg - sign * angle + 180.0) % 360.0 - 180.0)
-               for sign in (1.0, -1.0)}
-        sign = max(off, key=lambda k: int(np.sum(off[k] < deg)))
-        checks.append((names[3], phase_deg, sign * angle, off[sign] > deg))
+        # is the one most rows follow (ties to +1). When every row follows +1, -1 cannot
+        # have more: its offsets are not computed.
+        offsets = {1.0: off(1.0)}
+        if np.count_nonzero(offsets[1.0] < deg) != offsets[1.0].size:
+            offsets[-1.0] = off(-1.0)
+        sign = max(offsets, key=lambda k: int(np.count_nonzero(offsets[k] < deg)))
+        checks.append((names[3], phase_deg, sign * angle, offsets[sign] > deg))
     for name, given, implied, bad in checks:
+        if not np.count_nonzero(bad):
+            continue
         rows = np.flatnonzero(bad)
         if rows.size:
             row = int(rows[0])
@@ -282,10 +294,9 @@ def require_positive(frequency: np.ndarray, *, path: Path, first_line: int,
     ``step`` is the number of file lines per point (1 for a table row; more when each value
     stands on its own line, as in Autolab ``.dfr``).
     """
-    bad = np.flatnonzero(~(np.isfinite(frequency) & (frequency > 0)
-                           & (frequency < MAX_FREQUENCY_HZ)))
-    if bad.size:
-        row = int(bad[0])
+    good = np.isfinite(frequency) & (frequency > 0) & (frequency < MAX_FREQUENCY_HZ)
+    if np.count_nonzero(good) != good.size:
+        row = int(np.flatnonzero(~good)[0])
         raise ParseError(f"frequency is {float(frequency[row])!r} Hz; expected a positive "
                          f"frequency below {MAX_FREQUENCY_HZ:g} Hz (damaged row?)", path,
                          first_line + step * row)
@@ -301,11 +312,14 @@ def require_monotone(frequency: np.ndarray, *, path: Path, first_line: int,
     """
     if frequency.size < 3:
         return
-    step_sign = np.sign(np.diff(frequency))
-    direction = -1.0 if np.count_nonzero(step_sign < 0) >= np.count_nonzero(step_sign > 0) else 1.0
-    bad = np.flatnonzero(step_sign != direction)
-    if bad.size:
-        k = int(bad[0]) + 1
+    steps = frequency[1:] - frequency[:-1]   # np.diff, without its wrapper
+    falling, rising = steps < 0, steps > 0
+    down, up = np.count_nonzero(falling), np.count_nonzero(rising)
+    direction = -1.0 if down >= up else 1.0
+    # a step breaks the sweep unless it goes the sweep's way (a zero or NaN step breaks it)
+    along = falling if direction < 0 else rising
+    if (down if direction < 0 else up) != steps.size:
+        k = int(np.flatnonzero(~along)[0]) + 1
         order = "descending" if direction < 0 else "ascending"
         raise ParseError(f"frequency {float(frequency[k])!r} Hz after {float(frequency[k - 1])!r} "
                          f"Hz breaks the {order} sweep (a deleted, duplicated or shifted line?)",
@@ -339,9 +353,9 @@ def check_impedance_columns(table: np.ndarray, columns: Sequence[int], *, path: 
     # repeated frequencies later, but could only name the point. Sweeps in one table never
     # restart at the frequency the previous one ended at, so only consecutive rows count.
     f = table[:, columns[0]]
-    again = np.flatnonzero((f[1:] == f[:-1]) & (f[1:] > 0))
-    if again.size:
-        row = int(again[0]) + 1
+    repeated = (f[1:] == f[:-1]) & (f[1:] > 0)
+    if np.count_nonzero(repeated):
+        row = int(np.flatnonzero(repeated)[0]) + 1
         raise ParseError(f"frequency {float(f[row])!r} Hz repeats the row above (a duplicated "
                          "row? each frequency is measured once per sweep)", path,
                          first_line + row)
@@ -370,19 +384,21 @@ def step_irregularity(column: np.ndarray) -> float:
     True
     """
     x = np.asarray(column, dtype=float)
-    if x.size < 5 or not np.all(x > 0):
+    if x.size < 5 or np.count_nonzero(x > 0) != x.size:
         return float("inf")
     # every value is positive: the sweeps are sweep_bounds(x), with the run search skipped
     edges = [*sweep_starts(x).tolist(), x.size]
     bounds = [(a, b) for a, b in pairwise(edges) if b - a >= 5]
     if 5 * len(bounds) > x.size or not bounds:
         return float("inf")
-    steps = np.abs(np.diff(np.log(x)))   # a sweep's steps are a slice of these
+    logs = np.log(x)
+    steps = np.abs(logs[1:] - logs[:-1])   # a sweep's steps are a slice of these
     worst = 1.0
     for a, b in bounds:   # one iteration per sweep
-        d = np.sort(steps[a:b - 1])
+        d = steps[a:b - 1].copy()
+        d.sort()   # np.sort(...), in place on the copy
         low, high = float(d[0]), float(d[-1])
-        if not np.isfinite(high):   # NaN or inf steps: numpy's own rules, as before
+        if not math.isfinite(high):   # NaN or inf steps: numpy's own rules, as before
             low, high, med = float(d.min()), float(d.max()), float(np.median(d))
         else:   # the median as np.median computes it (the mean of the two middle steps)
             half = d.size // 2
@@ -433,7 +449,8 @@ def announced_rows(lines: Sequence[str], start: int, n: int, *, path: Path, what
         At the last row present when fewer follow (truncated file), naming both counts.
     """
     rows = lines[start:start + n]
-    got = next((i for i, row in enumerate(rows) if not row.strip()), len(rows))
+    stripped = list(map(str.strip, rows))   # C-level loop: oscillogram blocks run long
+    got = stripped.index("") if "" in stripped else len(rows)
     if got < n:
         raise ParseError(f"{what} announces {n} {unit} but only {got} follow (truncated "
                          "file?)", path, start + got)
@@ -473,8 +490,10 @@ def split_pair(line: str, separator: str) -> tuple[str, str] | None:
     True
     """
     key, sep, value = line.partition(separator)
+    if not sep:
+        return None
     key = key.strip()
-    return (key, value.strip()) if sep and key else None
+    return (key, value.strip()) if key else None
 
 
 def sweep_starts(frequency: np.ndarray, *, breaks: np.ndarray | None = None) -> np.ndarray:
@@ -510,7 +529,7 @@ def sweep_starts(frequency: np.ndarray, *, breaks: np.ndarray | None = None) -> 
     n = frequency.size
     if n == 0:
         return np.zeros(0, dtype=np.intp)
-    step = np.diff(frequency)
+    step = frequency[1:] - frequency[:-1]   # np.diff, without its wrapper's call cost
     rising, falling = step > 0, step < 0   # NaN steps neither, as their sign matches nothing
     up, down = np.count_nonzero(rising), np.count_nonzero(falling)
     against = falling if up > down else rising if down > up else None

@@ -57,10 +57,11 @@ def _key_value(line: str) -> tuple[str, str] | None:
     quadratically on header lines holding long runs of spaces (seconds for one line).
     """
     before, colon, after = line.partition(":")
-    key = before.strip()
-    if not colon or not key or before == before.rstrip():
+    # no colon, or no space before it (``before[-1:].isspace()`` is ``before != before.rstrip()``)
+    if not colon or not before[-1:].isspace():
         return None
-    return key, after.strip()
+    key = before.strip()
+    return (key, after.strip()) if key else None
 
 
 def _parse_header(lines: list[str]) -> dict[str, Any]:

@@ -41,10 +41,11 @@ _TITLE_START = "freq/hz"
 
 
 def _title_index(lines: list[str]) -> int | None:
-    # Only the line's first characters are lower-cased: the sniffer runs on every file.
+    # Only the line's first characters are lower-cased, and only on lines holding the '/'
+    # of "freq/hz" (a test in C): the sniffer runs on every text file.
     n = len(_TITLE_START)
     return next((i for i, s in enumerate(lines[:80])
-                 if s.lstrip()[:n].lower() == _TITLE_START), None)
+                 if "/" in s and s.lstrip()[:n].lower() == _TITLE_START), None)
 
 
 def sniff(path: Path, head: bytes) -> float:

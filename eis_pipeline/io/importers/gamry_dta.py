@@ -69,10 +69,10 @@ def sniff(path: Path, head: bytes) -> float:
 
 def _header_value(fields: list[str]) -> Any:
     """The value part of a ``KEY TYPE value ...`` header line, typed by its TYPE."""
-    kind = fields[1].strip().upper() if len(fields) > 1 else ""
-    values = [f.strip() for f in fields[2:]]
     if len(fields) == 2:
         return fields[1].strip()  # e.g. ``TAG<TAB>EISPOT``: the second field is the value
+    kind = fields[1].strip().upper() if len(fields) > 1 else ""
+    values = [f.strip() for f in fields[2:5]]   # the most any kind reads (TWOPARAM: 3)
     if kind == "TOGGLE" and values:
         return values[0] == "T"
     if kind == "TWOPARAM" and len(values) >= 3:

@@ -16,6 +16,7 @@ import warnings
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -89,7 +90,21 @@ def _is_unit(text: str) -> bool:
 
 
 def _split_name(header: str) -> tuple[str, str]:
-    """``"-Z'' (kOhm)"`` -> (``"-z''"``, ``"kOhm"``)."""
+    """``"-Z'' (kOhm)"`` -> (``"-z''"``, ``"kOhm"``).
+
+    Cached for names of column length (a pure function of the name): detection and the
+    reader split the same header, and the files of a campaign share theirs. A damaged,
+    megabyte-long "name" is not kept.
+    """
+    return _split_name_cached(header) if len(header) <= 256 else _split_name_of(header)
+
+
+@lru_cache(maxsize=1024)
+def _split_name_cached(header: str) -> tuple[str, str]:
+    return _split_name_of(header)
+
+
+def _split_name_of(header: str) -> tuple[str, str]:
     text = header.strip().strip('"').strip()
     match = _UNIT.search(text)
     unit = ""

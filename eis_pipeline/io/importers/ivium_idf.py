@@ -58,6 +58,19 @@ def sniff(path: Path, head: bytes) -> float:
     return 1.0 if b"Method=Impedance" in head else 0.5
 
 
+def _split_lines(text: str) -> list[str]:
+    """``re.split(r"\r\n|\r\x00|\n|\r", text)`` with three replaces and one split (2-2.5x
+    faster on a 50 kB file): CRLF and CR NUL (IviumSoft's UTF-16 remnant) first, as the
+    pattern tries them first at a CR, then lone CRs; each separator becomes one LF.
+
+    Examples
+    --------
+    >>> _split_lines("a\r\nb\r\x00c\rd\ne\r\r\nf")
+    ['a', 'b', 'c', 'd', 'e', '', 'f']
+    """
+    return text.replace("\r\n", "\n").replace("\r\x00", "\n").replace("\r", "\n").split("\n")
+
+
 def _clean(line: str) -> str:
     return line.replace("\x00", " ").strip()
 
@@ -145,11 +158,12 @@ def read(path: Path | Source) -> list[xr.Dataset]:
                           "open every Ivium data set; expected an IviumSoft .idf/.ids file")
     # latin-1 maps every byte to one character, so binary length prefixes cannot break
     # decoding and line numbers stay those of the file.
-    lines = re.split(r"\r\n|\r\x00|\n|\r", data.decode("latin-1"))
+    lines = _split_lines(data.decode("latin-1"))
     spectra: list[xr.Dataset] = []
     start = 0
     for k, line in enumerate(lines):
-        if not _PRIMARY.match(line) or k < start:
+        # the substring test first: the pattern runs on the few lines that can match
+        if k < start or "primary_data" not in line or not _PRIMARY.match(line):
             continue
         meta = _parse_header(lines[start:k])
         method = meta.get("Method", "")

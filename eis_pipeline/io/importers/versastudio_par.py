@@ -67,9 +67,12 @@ def _segments(lines: list[str], path: Path
     """
     meta: dict[str, Any] = {}
     segments: list[tuple[str, str, int, int]] = []
+    # Every line stripped once, in C: the tag searches below compare whole stripped lines
+    # (list.index finds a segment's closing tag past its rows without a Python loop).
+    stripped = list(map(str.strip, lines))
     i = 0
     while i < len(lines):
-        match = _OPEN.match(lines[i].strip())
+        match = _OPEN.match(stripped[i]) if stripped[i][:1] == "<" else None
         if not match:
             i += 1
             continue
@@ -78,13 +81,15 @@ def _segments(lines: list[str], path: Path
         body: dict[str, Any] = {}
         keep = _KEEP.match(name) is not None   # other sections' values are not stored
         j = i + 1
-        while j < len(lines) and lines[j].strip() != close:
-            pair = split_pair(lines[j], "=")
+        while j < len(lines) and stripped[j] != close:
+            # a section that is not kept only matters for a Definition line
+            pair = (split_pair(lines[j], "=") if keep or "Definition" in lines[j] else None)
             if pair is not None and pair[0] == "Definition":
                 body["Definition"] = pair[1]
-                stop = j + 1
-                while stop < len(lines) and lines[stop].strip() != close:
-                    stop += 1
+                try:
+                    stop = stripped.index(close, j + 1)
+                except ValueError:
+                    stop = len(lines)
                 if stop == len(lines):
                     raise ParseError(f"section <{name}> opened on line {i + 1} has no closing "
                                      f"{close} tag: the file is truncated; export it again",
