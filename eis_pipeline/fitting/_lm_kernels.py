@@ -183,14 +183,14 @@ def _decrement(a, g, x, lo, hi, radius, free, all_free):  # pragma: no cover - c
 
 
 @kernel
-def _gain_left(jac, r, x, lo, hi):  # pragma: no cover - compiled
+def _gain_left(a, jac, r, x, lo, hi):  # pragma: no cover - compiled
     """The cost decrease still predicted at ``x``: the Gauss-Newton model's within a unit
     box (:func:`_decrement`), or the best steepest-descent step's, plain (-g: internal
     units are alike, a factor e or a whole exponent) and scaled (-g/d²), whichever is
     larger; where JᵀJ is nearly singular the Newton-type step can be poor and read a clear
     descent as 0. Parameters on a bound with the gradient pointing out are held. Also the
-    largest component of the Gauss-Newton step (:func:`_decrement`)."""
-    a = jac.T @ jac
+    largest component of the Gauss-Newton step (:func:`_decrement`). ``a`` is ``jac.T @
+    jac``, which the iteration has at hand."""
     g = jac.T @ r
     fr = ~(((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0)))
     dec, step = _decrement(a, g, x, lo, hi, 1.0, fr, fr.all())
@@ -263,6 +263,7 @@ def solve_single(evaluate, omega, dre, dim, iwr, iwi, p_fixed, free_idx, log, x,
     inside = False
     fresh = True
     a = np.zeros((p, p))
+    a_now = False   # a = jac.T @ jac at the current jac (computed once per accepted point)
     g = np.zeros(p)
     d = np.ones(p)
     at_lo = np.zeros(p, dtype=np.bool_)
@@ -273,7 +274,9 @@ def solve_single(evaluate, omega, dre, dim, iwr, iwi, p_fixed, free_idx, log, x,
     n_mark, c_mark = nfev, cost
     while finite:
         if fresh:
-            a = jac.T @ jac
+            if not a_now:
+                a = jac.T @ jac
+                a_now = True
             g = r @ jac
             if inside:
                 any_bound = False
@@ -307,7 +310,7 @@ def solve_single(evaluate, omega, dre, dim, iwr, iwi, p_fixed, free_idx, log, x,
             if dec <= ftol * max(cost, tiny):
                 # the steepest-descent steps of the final judgement too: on a nearly
                 # singular JᵀJ the Newton-type step can miss a clear descent
-                dec = _gain_left(jac, r, x, lo, hi)[0]
+                dec = _gain_left(a, jac, r, x, lo, hi)[0]
                 if dec <= stationary_rtol * cost + tiny:
                     reason = _NEWTON
                     break
@@ -345,6 +348,7 @@ def solve_single(evaluate, omega, dre, dim, iwr, iwi, p_fixed, free_idx, log, x,
             r, rt = rt, r
             jac, jt = jt, jac
             cost, inside = ct, xt_inside
+            a_now = False
             lam *= max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
             nu = 2.0
         else:
@@ -353,7 +357,9 @@ def solve_single(evaluate, omega, dre, dim, iwr, iwi, p_fixed, free_idx, log, x,
         if accept and actual <= ftol * rel_scale and predicted <= ftol * rel_scale:
             # small steps under heavy damping also gain little: stop only where the
             # Gauss-Newton model agrees that little is left (the final judgement's test)
-            if _gain_left(jac, r, x, lo, hi)[0] > stationary_rtol * cost + tiny:
+            a = jac.T @ jac
+            a_now = True
+            if _gain_left(a, jac, r, x, lo, hi)[0] > stationary_rtol * cost + tiny:
                 continue
             reason = _FTOL
         elif accept and np.abs(delta).max() <= xtol:
@@ -371,7 +377,9 @@ def solve_single(evaluate, omega, dre, dim, iwr, iwi, p_fixed, free_idx, log, x,
         # tests, where the Gauss-Newton optimum lies within xtol: what the model still
         # predicts there is the data's own rounding (seen: noise-free spectra written with
         # 11 digits, cost 2.5e-21, 3 % of it predicted by steps of 1e-11)
-        dec, step = _gain_left(jac, r, x, lo, hi)
+        if not a_now:
+            a = jac.T @ jac
+        dec, step = _gain_left(a, jac, r, x, lo, hi)
         if reason in (_MAXFEV, _ABANDONED):
             status = _MAX_NFEV
         elif not (dec <= stationary_rtol * cost + tiny
