@@ -182,6 +182,18 @@ def _decrement(a, g, x, lo, hi, radius, free, all_free):  # pragma: no cover - c
     return max(gain, 0.0), step
 
 
+#: The exponent bits of a float64: all set in inf and NaN only.
+_EXPONENT = np.uint64(0x7FF0000000000000)
+
+
+@kernel
+def _all_finite(a):  # pragma: no cover - compiled
+    """``np.isfinite(a).all()`` for a C-contiguous array from its bits: no entry has every
+    exponent bit set. An integer reduction, which the compiler vectorises (the float test and
+    its boolean temporary took 1/12 of an iteration at 70 points)."""
+    return (a.view(np.uint64) & _EXPONENT).max() < _EXPONENT
+
+
 @kernel
 def _gain_left(a, jac, r, x, lo, hi):  # pragma: no cover - compiled
     """The cost decrease still predicted at ``x``: the Gauss-Newton model's within a unit
@@ -251,7 +263,7 @@ def solve_single(evaluate, omega, dre, dim, iwr, iwi, p_fixed, free_idx, log, x,
     status, reason = _CONVERGED, 0
     eps = _EPS
     tiny = (m * eps) ** 2 if math.isnan(cost_floor) else cost_floor
-    finite = math.isfinite(cost) and np.isfinite(jac).all()
+    finite = math.isfinite(cost) and _all_finite(jac)
     if not finite:
         status, reason = _NON_FINITE, _NONFINITE
     lam, nu = lambda0, 2.0
@@ -332,7 +344,7 @@ def solve_single(evaluate, omega, dre, dim, iwr, iwi, p_fixed, free_idx, log, x,
         _residuals(evaluate, omega, dre, dim, iwr, iwi, pn, dpdu, free_idx, log, xt, zb, dzb,
                    rt, jt)
         ct = 0.5 * float(rt @ rt)
-        ok = bool(math.isfinite(ct) and np.isfinite(jt).all())
+        ok = bool(math.isfinite(ct) and _all_finite(jt))
         if not ok:
             ct = np.inf
         nfev += 1
