@@ -336,7 +336,7 @@ def unit_response(kind: str, x: Any, n: Any = GRID_ARC_N) -> NDArray[np.complex1
 
 
 #: τ-grid unit responses of recent fits (:func:`_grid_responses`), by kind and grid.
-_RESPONSES: dict[tuple[str, int, bytes], NDArray[np.complex128]] = {}
+_RESPONSES: dict[tuple[str, float, int, bytes], NDArray[np.complex128]] = {}
 _RESPONSES_MAX = 16
 
 
@@ -347,7 +347,7 @@ def _grid_responses(kind: str, w: Array, tau: Array) -> NDArray[np.complex128]:
     on one grid), broadcasting over the spectra: elementwise, the same values."""
     if not ((w == w[:1]).all() and (tau == tau[:1]).all()):
         return unit_response(kind, 1j * w[:, None, :] * tau[:, :, None])
-    key = (kind, w.shape[1], w[0].tobytes() + tau[0].tobytes())
+    key = (kind, GRID_ARC_N, w.shape[1], w[0].tobytes() + tau[0].tobytes())
     h = _RESPONSES.get(key)
     if h is None:
         h = unit_response(kind, 1j * w[:1, None, :] * tau[:1, :, None])
