@@ -456,25 +456,22 @@ def grid_start(frequency: Array, impedance: NDArray[np.complex128], names: Seque
         tt = t[:, None] if t.ndim == 1 else t[:, :, None]
         return col(unit_response(arcs[a][2], 1j * wt * tt))
 
-    # the models of every shift: the fixed columns written once; each arc's column at its
-    # current τ is kept (a moved arc's is the column of its winning shift), so only the
-    # moving arc's columns are computed
-    x = np.empty((s, shifts.size, y.shape[1], n_fixed + k))
-    x[..., :n_fixed] = fx[:, None]
-    current = [arc_col(a, best_tau[:, a]) for a in range(k)]                 # (S, 2N) each
-    rows = np.arange(s)
+    shape = (s, shifts.size, y.shape[1])
     for step in (1.0 / 3.0, 1.0 / 9.0):
         for j in range(k):
             t_new = best_tau[:, j, None] * 10.0 ** (step * shifts)[None, :]  # (S, M)
-            for a in range(k):
-                x[..., n_fixed + a] = arc_col(a, t_new) if a == j else current[a][:, None]
+            # only arc j moves: the others' columns once, broadcast over the shifts
+            arc_cols = [arc_col(a, t_new) if a == j
+                        else np.broadcast_to(arc_col(a, best_tau[:, a])[:, None], shape)
+                        for a in range(k)]
+            x = np.concatenate([np.broadcast_to(fx[:, None], (s, shifts.size, *fx.shape[1:])),
+                                np.stack(arc_cols, axis=-1)], axis=-1)
             c_i, coef_i, i = _best_linear(x, y, soft)
             better = (c_i < best_cost) & found
             if better.any():
                 best_cost = np.where(better, c_i, best_cost)
                 best_coef[better] = coef_i[better]
-                best_tau[better, j] = t_new[rows, i][better]
-                current[j][better] = x[rows, i, :, n_fixed + j][better]
+                best_tau[better, j] = t_new[np.arange(s), i][better]
     if not np.isfinite(best_cost).any():
         return None
     index = {n: i for i, n in enumerate(names)}
