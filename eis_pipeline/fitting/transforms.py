@@ -39,6 +39,10 @@ EXPONENT_LOWER = 1e-6
 
 Bounds = Mapping[str, tuple[float | None, float | None]]
 
+#: Spaces built by :meth:`ParameterSpace.build`, by value (a process fits a few circuits).
+_SPACES: dict[tuple[Any, ...], ParameterSpace] = {}
+_SPACES_MAX = 64
+
 
 @dataclass(frozen=True, eq=False)
 class ParameterSpace:
@@ -136,7 +140,21 @@ class ParameterSpace:
             fixed_values[i] = v
         if fixed.all():
             raise FitError("every parameter is held constant: nothing left to fit")
-        return cls(names, kinds, fixed, fixed_values, lower, upper)
+        # One object per distinct space: what fitting derives from a space (its canonical
+        # spelling, arc table, swap plan: memo.by_identity) is then found again by the next
+        # fit_spectra call of the same circuit and settings, not rebuilt per batch. The
+        # arrays are shared, so they are made read-only.
+        key = (cls, names, kinds, fixed.tobytes(), fixed_values.tobytes(), lower.tobytes(),
+               upper.tobytes())
+        space = _SPACES.get(key)
+        if space is None:
+            for a in (fixed, fixed_values, lower, upper):
+                a.flags.writeable = False
+            space = cls(names, kinds, fixed, fixed_values, lower, upper)
+            if len(_SPACES) >= _SPACES_MAX:
+                _SPACES.pop(next(iter(_SPACES)))   # the oldest entry
+            _SPACES[key] = space
+        return space
 
     # -- shape information -------------------------------------------------------------------
     @property
