@@ -457,20 +457,23 @@ def grid_start(frequency: Array, impedance: NDArray[np.complex128], names: Seque
         tt = t[:, None] if t.ndim == 1 else t[:, :, None]
         return col(unit_response(arcs[a][2], 1j * wt * tt))
 
-    shape = (s, shifts.size, y.shape[1])
     # each arc alone, then all arcs together (j = k): arcs a decade apart whose τ both lie
     # between the decade grid's points are placed half a decade off together, and moving
     # either alone toward its place crosses the other's, a rise in the misfit
     moves = range(k + 1) if k > 1 else range(k)
+    # the models of every shift in one buffer: the fixed columns written once; each arc's
+    # column at its current τ is kept (a moved arc's is its column at the winning shift, the
+    # same product τ·factor), so only the moved arcs' columns are computed
+    x = np.empty((s, shifts.size, y.shape[1], n_fixed + k))
+    x[..., :n_fixed] = fx[:, None]
+    current = [arc_col(a, best_tau[:, a]) for a in range(k)]                 # (S, 2N) each
+    rows = np.arange(s)
     for step in (1.0 / 3.0, 1.0 / 9.0):
         for j in moves:
             factor = 10.0 ** (step * shifts)[None, :]
-            # only the moved arcs' columns per shift, the others' once, broadcast
-            arc_cols = [arc_col(a, best_tau[:, a, None] * factor) if j in (a, k)
-                        else np.broadcast_to(arc_col(a, best_tau[:, a])[:, None], shape)
-                        for a in range(k)]
-            x = np.concatenate([np.broadcast_to(fx[:, None], (s, shifts.size, *fx.shape[1:])),
-                                np.stack(arc_cols, axis=-1)], axis=-1)
+            for a in range(k):
+                x[..., n_fixed + a] = (arc_col(a, best_tau[:, a, None] * factor)
+                                       if j in (a, k) else current[a][:, None])
             c_i, coef_i, i = _best_linear(x, y, soft)
             better = (c_i < best_cost) & found
             if better.any():
@@ -478,6 +481,8 @@ def grid_start(frequency: Array, impedance: NDArray[np.complex128], names: Seque
                 best_coef[better] = coef_i[better]
                 moved = slice(None) if j == k else slice(j, j + 1)
                 best_tau[better, moved] *= factor[0, i][better, None]
+                for a in (range(k) if j == k else (j,)):
+                    current[a][better] = x[rows, i, :, n_fixed + a][better]
     if not np.isfinite(best_cost).any():
         return None
     index = {n: i for i, n in enumerate(names)}
