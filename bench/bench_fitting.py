@@ -30,7 +30,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import time  # noqa: E402
 import warnings  # noqa: E402
 from collections.abc import Callable  # noqa: E402
-from contextlib import AbstractContextManager, nullcontext  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -43,16 +42,9 @@ from bench.synthetic_fitting import (  # noqa: E402
     params_a,
     params_b,
 )
+from bench.threads import one_blas_thread  # noqa: E402
 
 SEED = 20261121
-
-
-def _single_thread() -> AbstractContextManager[Any]:
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return nullcontext()
-    return threadpool_limits(1)
 
 
 def _modulus_cost(compiled: Any, params: np.ndarray, f: np.ndarray,
@@ -188,7 +180,7 @@ def run(quick: bool = False) -> str:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     ref_a_ms = float("nan")
-    with _single_thread():
+    with one_blas_thread():
         for label, circuit, preset, gen, f, r_idx in cells:
             for noise in (0.005, 0.02):
                 res = _run_cell(circuit, preset, gen, f, noise, n_ours, n_ref, r_idx, rng,

@@ -35,6 +35,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.threads import one_blas_thread
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = """
 [campaign]
@@ -212,11 +214,9 @@ def _measure_bare_fit(n_files: int) -> dict[str, float]:
             spectra.append(ds.isel(frequency=ds["frequency"].values >= 1.0))
     batch = [spectra[i % len(spectra)] for i in range(n_files)]
     eis.fit_spectra(batch[:6], circuit=PRESET)  # warm
-    from threadpoolctl import threadpool_limits
-
-    # one BLAS thread, as the campaign's tasks run (tasks.process_task): on a loaded machine
-    # BLAS threads only contend, which would slow the reference and flatter the ratio
-    with threadpool_limits(limits=1):
+    # one BLAS thread, as the campaign's tasks run: on a loaded machine BLAS threads only
+    # contend, which would slow the reference and flatter the ratio
+    with one_blas_thread():
         runs = []
         for _ in range(REPEATS):
             start = time.perf_counter()

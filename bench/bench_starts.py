@@ -15,25 +15,17 @@ import subprocess
 import sys
 import time
 import warnings
-from contextlib import AbstractContextManager, nullcontext
 from functools import partial
 from pathlib import Path
 from typing import Any
+
+from bench.threads import one_blas_thread
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "sample_data"
 
 
 REPEATS = 3
-
-
-def _one_thread() -> AbstractContextManager[Any]:
-    """One BLAS thread, as a campaign's tasks run (CPU time then counts one core)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return nullcontext()
-    return threadpool_limits(1)
 
 
 def _fit_groups(compiled: Any, space: Any, roles: Any, bulk_from_intercept: bool,
@@ -102,7 +94,7 @@ def measure(reference: bool = True) -> dict[str, dict[str, float]]:
         groups.append((f, z))
     out: dict[str, dict[str, float]] = {}
     pooled: list[int] = []   # evaluations of every fit of every preset
-    with warnings.catch_warnings(), _one_thread():
+    with warnings.catch_warnings(), one_blas_thread():
         warnings.simplefilter("ignore")
         for name in DEFAULT_CANDIDATES:
             r = resolve_circuit(name)

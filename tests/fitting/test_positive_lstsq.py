@@ -117,22 +117,28 @@ def test_soft_subsets_per_problem_in_a_batch():
         assert cost[i] <= ref_cost + 1e-9 * np.sum(y[i] ** 2)
 
 
+def _seed_grid_start(seed: int, circuit: str) -> tuple[dict[str, float], dict[str, float]]:
+    """The true parameters of random circuit ``seed`` (two arcs) and its τ-grid start."""
+    from tests.fitting.random_circuits import F, random_case, simulate
+
+    rng = np.random.default_rng(seed)
+    drawn, true = random_case(rng, 2)
+    assert drawn == circuit
+    z = simulate(circuit, true, rng)
+    c = compile_circuit(circuit)
+    start = dict(zip(c.param_names,
+                     grid_start(F[None], z[None], c.param_names, series_terms(c.ast))[0],
+                     strict=True))
+    return true, start
+
+
 def test_grid_start_with_an_inductance_under_modulus_weighting():
     """Random circuits, seed 246: p(R7,CPE7)-L2-CPE1-p(C3,R3). Near the L-C resonance |Z|
     falls to mΩ, so the modulus-weighted inductance column's norm² is ~1e17 and a ridge
     relative to the trace of the unscaled normal equations gave every R of the τ-grid start
     ~4e-4 Ω (the arcs are 245 and 517 Ω). Jacobi scaled, each R is within a factor 2 of
     the truth and L within 30 %."""
-    from tests.fitting.random_circuits import F, random_case, simulate
-
-    rng = np.random.default_rng(246)
-    circuit, true = random_case(rng, 2)
-    assert circuit == "p(R7,CPE7)-L2-CPE1-p(C3,R3)"
-    z = simulate(circuit, true, rng)
-    c = compile_circuit(circuit)
-    start = dict(zip(c.param_names,
-                     grid_start(F[None], z[None], c.param_names, series_terms(c.ast))[0],
-                     strict=True))
+    true, start = _seed_grid_start(246, "p(R7,CPE7)-L2-CPE1-p(C3,R3)")
     for r in ("R7", "R3"):
         assert abs(np.log(start[r] / true[r])) < np.log(2)
     assert abs(np.log(start["L2"] / true["L2"])) < np.log(1.3)
@@ -145,16 +151,7 @@ def test_grid_start_shifts_the_arcs_together():
     raises the misfit; the refinement's move of all arcs together puts both within a factor
     2 (one arc at a time: 7x and 2.5x too fast, and the fit from there stopped 6x above the
     optimum, converged and not doubtful)."""
-    from tests.fitting.random_circuits import F, random_case, simulate
-
-    rng = np.random.default_rng(542)
-    circuit, true = random_case(rng, 2)
-    assert circuit == "p(CPE9,R9)-CPE3-L7-p(CPE2,R2)"
-    z = simulate(circuit, true, rng)
-    c = compile_circuit(circuit)
-    start = dict(zip(c.param_names,
-                     grid_start(F[None], z[None], c.param_names, series_terms(c.ast))[0],
-                     strict=True))
+    true, start = _seed_grid_start(542, "p(CPE9,R9)-CPE3-L7-p(CPE2,R2)")
 
     def taus(p: dict[str, float]) -> np.ndarray:
         return np.sort([(p[r] * p[f"{q}_0"]) ** (1 / p[f"{q}_1"])
