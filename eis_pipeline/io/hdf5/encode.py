@@ -90,11 +90,13 @@ def plain_cf_encoding(ds: xr.Dataset
     """
     dims = ds.dims
     variables = ds.variables
-    others = [name for name in ds.coords if name not in dims]   # non-dimension coordinates
-    if any(not isinstance(name, str) or " " in name for name in others):
+    # non-dimension coordinates (names the chain writes: str without spaces)
+    others = [name for name in ds.coords if name not in dims]
+    if not all(isinstance(name, str) and " " not in name for name in others):
         return None
+    names = [str(name) for name in others]
     attrs = clean_attrs(ds.attrs)
-    named: set[Hashable] = set()
+    named: set[str] = set()
     out: dict[Hashable, xr.Variable] = {}
     for name, var in variables.items():
         dtype = var.dtype
@@ -104,7 +106,7 @@ def plain_cf_encoding(ds: xr.Dataset
         var_attrs = clean_attrs(var.attrs)
         if others and name not in others and name not in var.dims:
             mine = set(var.dims)
-            coordinates = sorted(c for c in others if set(variables[c].dims) <= mine)
+            coordinates = sorted(c for c in names if set(variables[c].dims) <= mine)
             if coordinates:
                 var_attrs["coordinates"] = " ".join(coordinates)
                 named.update(coordinates)
@@ -116,7 +118,7 @@ def plain_cf_encoding(ds: xr.Dataset
             var_attrs["dtype"] = "bool"
             data = data.astype("i1")
         out[name] = xr.Variable(var.dims, data, var_attrs, fastpath=True)
-    unnamed = set(others) - named
+    unnamed = set(names) - named
     if unnamed:
         if "coordinates" in attrs:     # the chain warns and writes none: let it
             return None
