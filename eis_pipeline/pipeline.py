@@ -235,14 +235,16 @@ def campaign_node(config: CampaignConfig, samples: dict[str, xr.DataTree]) -> xr
                      "arrhenius": node["arrhenius"].ds if "arrhenius" in node.children
                      else {}})
     summary = summarise_campaign(rows)
-    counts = {
-        "n_spectra": [samples[s.name]["fit"].sizes["spectrum"] if "fit" in samples[s.name]
-                      else 0 for s in config.samples],
-        "n_converged": [int(samples[s.name]["fit"].ds["converged"].sum())
-                        if "fit" in samples[s.name] else 0 for s in config.samples],
-        "n_kk_failed": [int((~samples[s.name]["validation"].ds["kk_passed"]).sum())
-                        if "validation" in samples[s.name] else 0 for s in config.samples],
-    }
+    counts: dict[str, list[int]] = {"n_spectra": [], "n_converged": [], "n_kk_failed": []}
+    for sample in config.samples:
+        # the groups' arrays, not a DatasetView per count
+        groups = samples[sample.name].children
+        fit = groups["fit"].variables if "fit" in groups else None
+        kk = groups["validation"].variables if "validation" in groups else None
+        counts["n_spectra"].append(0 if fit is None else groups["fit"].sizes["spectrum"])
+        counts["n_converged"].append(0 if fit is None else int(fit["converged"].values.sum()))
+        counts["n_kk_failed"].append(0 if kk is None
+                                     else int((~kk["kk_passed"].values).sum()))
     summary = summary.assign({k: ("sample", np.array(v)) for k, v in counts.items()})
     node = xr.DataTree(summary, name="campaign")
     trends = campaign_trends(summary)
