@@ -129,6 +129,12 @@ class EisBackendEntrypoint(BackendEntrypoint):
         format: str | None = None,
         group: str | None = None,
     ) -> xr.DataTree:
+        path = _path(filename_or_obj)
+        if drop_variables is None and group in (None, "", "/") and _is_hdf5(path):
+            from eis_pipeline.io.hdf5 import read_results
+
+            # read_results' tree as it is: rebuilding it from its groups cost 25-40 % more
+            return read_results(path)
         groups = self.open_groups_as_dict(filename_or_obj, drop_variables=drop_variables,
                                           format=format, group=group)
         return xr.DataTree.from_dict(groups)

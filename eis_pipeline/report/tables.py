@@ -32,6 +32,18 @@ def summary_rows(tree: xr.DataTree) -> list[dict[str, Any]]:
     summary = tree["campaign"].ds
     synthesis = [str(v) for v in summary.data_vars
                  if summary[v].attrs.get("synthesis_parameter")]
+    components = summary["component"].values
+    # each cell read from its variable's array (a Dataset .sel/.isel per sample and
+    # component cost more than the rest of the table)
+    arrays = {key: (summary[key].dims, summary[key].values) for key in
+              ("sigma_25C", "sigma_25C_stderr", "sigma_25C_extrapolated", "activation_energy",
+               "activation_energy_stderr") if key in summary}
+
+    def cell(key: str, sample: int, component: int) -> Any:
+        dims, values = arrays[key]
+        at = {"sample": sample, "component": component}
+        return values[tuple(at.get(str(d), slice(None)) for d in dims)]
+
     rows = []
     for i, name in enumerate(summary["sample"].values.astype(str)):
         row: dict[str, Any] = {"sample": name}
@@ -39,16 +51,17 @@ def summary_rows(tree: xr.DataTree) -> list[dict[str, Any]]:
             value = summary[key].values[i]
             row[key] = value.item() if hasattr(value, "item") else value
         for comp in COMPONENTS:
-            if comp not in summary["component"].values:
+            if comp not in components:
                 continue
-            sel = summary.sel(component=comp).isel(sample=i)
+            k = int(np.flatnonzero(components == comp)[0])
             short = _SHORT[comp]
-            row[f"sigma25_{short}_S_cm"] = float(sel["sigma_25C"])
-            row[f"sigma25_{short}_stderr_S_cm"] = float(sel["sigma_25C_stderr"])
-            if "sigma_25C_extrapolated" in sel:
-                row[f"sigma25_{short}_extrapolated"] = bool(sel["sigma_25C_extrapolated"])
-            row[f"Ea_{short}_eV"] = float(sel["activation_energy"])
-            row[f"Ea_{short}_stderr_eV"] = float(sel["activation_energy_stderr"])
+            row[f"sigma25_{short}_S_cm"] = float(cell("sigma_25C", i, k))
+            row[f"sigma25_{short}_stderr_S_cm"] = float(cell("sigma_25C_stderr", i, k))
+            if "sigma_25C_extrapolated" in arrays:
+                row[f"sigma25_{short}_extrapolated"] = bool(cell("sigma_25C_extrapolated",
+                                                                 i, k))
+            row[f"Ea_{short}_eV"] = float(cell("activation_energy", i, k))
+            row[f"Ea_{short}_stderr_eV"] = float(cell("activation_energy_stderr", i, k))
         for key in ("n_spectra", "n_converged", "n_kk_failed"):
             if key in summary:
                 row[key] = int(summary[key].values[i])

@@ -62,7 +62,13 @@ def gcv_scores_stack(a: FloatArray, b: FloatArray, d: FloatArray, lambdas: Float
                      *, n_fixed: int = 0) -> FloatArray:
     """:func:`gcv_scores` of every problem of a stack: ``a`` (S, m, n), ``b`` (S, m), one
     ``d``; scores (S, λ)."""
-    a_std = np.swapaxes(np.linalg.solve(d.T, np.swapaxes(a, 1, 2)), 1, 2)
+    if _is_first_difference(d):
+        # dᵀ is unit upper bidiagonal (-1 above the diagonal): the solve is a reverse running
+        # sum, bit for bit what LAPACK's LU solve gives (no pivoting, unit pivots, one
+        # addition per entry) at a fraction of the cost
+        a_std = np.cumsum(a[:, :, ::-1], axis=2)[:, :, ::-1]
+    else:
+        a_std = np.swapaxes(np.linalg.solve(d.T, np.swapaxes(a, 1, 2)), 1, 2)
     u, s, _ = np.linalg.svd(a_std, full_matrices=False)
     beta = (np.swapaxes(u, 1, 2) @ b[..., None])[..., 0]
     excess = _dots(b) - _dots(beta)
@@ -73,6 +79,13 @@ def gcv_scores_stack(a: FloatArray, b: FloatArray, d: FloatArray, lambdas: Float
     m = b.shape[1]
     dof = m - n_fixed - filt.sum(axis=2)
     return np.asarray(m * residual / dof**2, dtype=np.float64)
+
+
+def _is_first_difference(d: FloatArray) -> bool:
+    """Whether ``d`` is :func:`penalty_matrix`'s ``"first"`` operator (1 on the diagonal, -1
+    below it)."""
+    n = d.shape[0]
+    return d.shape == (n, n) and bool(np.array_equal(d, penalty_matrix(n, "first")))
 
 
 def _dots(v: FloatArray) -> FloatArray:

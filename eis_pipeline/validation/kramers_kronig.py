@@ -496,10 +496,11 @@ def _test_group(f: FloatArray, z: ComplexArray, capacitance: bool,
     fit = np.empty_like(z)
     p_max = n_series + int(candidates[chosen].max())
     x_chosen = np.full((n_spectra, p_max), np.nan)
+    taus: dict[int, FloatArray] = {}   # each chosen M's τ grid, for the results too
     for c in np.unique(chosen):
         members = rows[chosen == c]
         x = coefs[c][members]
-        tau = time_constants(omega, int(candidates[c]), extend)
+        tau = taus[int(c)] = time_constants(omega, int(candidates[c]), extend)
         columns = np.concatenate([series_cols, rc_columns(omega, tau)], axis=1)
         # Stacked (one product per spectrum), so the rounding, which the alternating R_k of
         # a large M amplify, does not depend on how many spectra chose this M.
@@ -541,7 +542,7 @@ def _test_group(f: FloatArray, z: ComplexArray, capacitance: bool,
             residual_imag=res[s].imag.copy(),
             impedance_fit=fit[s],
             n_elements=m,
-            time_constants_s=time_constants(omega, m, extend),
+            time_constants_s=taus[int(chosen[s])].copy(),
             resistances_ohm=x[n_series:].copy(),
             series_resistance_ohm=float(x[0]),
             inductance_h=ind,

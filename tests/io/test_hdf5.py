@@ -294,8 +294,9 @@ def test_content_matches_xarray_writer(tmp_path: Path, rng: np.random.Generator)
                 assert repr(ours_enc) == repr(theirs_enc), (node.path, name)  # NaN == NaN
 
 
-@pytest.mark.parametrize("case", ["spectrum", "mixed", "fit", "bool", "datetime", "fill",
-                                  "encoding", "float16", "object"])
+@pytest.mark.parametrize("case", ["spectrum", "mixed", "fit", "bool", "object", "coords",
+                                  "datetime", "fill", "encoding", "float16", "bytes",
+                                  "spaced", "coordinates"])
 def test_plain_encoding_matches_cf_encoder(case: str, rng: np.random.Generator) -> None:
     """The shortcut past xarray's CF coder chain gives exactly what the chain gives, and is
     taken only where it may be."""
@@ -310,24 +311,44 @@ def test_plain_encoding_matches_cf_encoder(case: str, rng: np.random.Generator) 
               coords={"x": ("x", [10, 20], {"long_name": "index"})},
               attrs={"note": "kept"}),
           "fit": tree["s1/fit"].to_dataset(),       # a non-dimension coordinate
-          "bool": xr.Dataset({"ok": ("x", [True, False])}),
+          "bool": xr.Dataset({"ok": ("x", [True, False], {"long_name": "passed"})},
+                             coords={"x": [1, 2], "where": ("x", ["a", "b"])}),
+          "object": xr.Dataset({"v": ("x", np.array(["a", "é"], dtype=object))}),
+          # coordinates of several variables, one of none (a group attribute), a scalar one,
+          # and a 2-D one
+          "coords": xr.Dataset(
+              {"a": (("x", "y"), np.zeros((2, 3))), "b": ("x", [1.0, 2.0]),
+               "c": ("y", np.array([True, False, True]))},
+              coords={"x": [5, 6], "lx": ("x", ["p", "q"]), "ly": ("y", [0.1, 0.2, 0.3]),
+                      "lxy": (("x", "y"), np.ones((2, 3), np.int32)), "s": ((), 1.5),
+                      "lone": ("z", [1, 2, 3, 4])},
+              attrs={"note": "kept", "flag": True}),
           "datetime": xr.Dataset({"t": ("x", np.array(["2026-01-01"], "datetime64[ns]"))}),
           "fill": xr.Dataset({"v": ("x", [1.0, np.nan], {"_FillValue": -1.0})}),
           "encoding": xr.Dataset({"v": ("x", [1.0, 2.0])}),
           "float16": xr.Dataset({"v": ("x", np.array([1.0], np.float16))}),
-          "object": xr.Dataset({"v": ("x", np.array(["a"], dtype=object))}),
+          "bytes": xr.Dataset({"v": ("x", np.array(["a", b"b"], dtype=object))}),
+          "spaced": xr.Dataset({"v": ("x", [1.0])}, coords={"a b": ("x", [1])}),
+          "coordinates": xr.Dataset({"v": ("y", [1.0])}, coords={"l": ("x", [1])},
+                                    attrs={"coordinates": "mine"}),
           }[case]
     if case == "encoding":
         ds["v"].encoding["dtype"] = "int16"
-    plain = encode.plain_cf_variables(ds)
-    if case not in ("spectrum", "mixed"):
-        assert plain is None            # needs the chain: bools, times, fill values, ...
+    plain = encode.plain_cf_encoding(ds)
+    if case not in ("spectrum", "mixed", "fit", "bool", "object", "coords"):
+        assert plain is None            # needs the chain: times, fill values, ...
         return
     assert plain is not None
-    reference, _ = cf_encoder(*encode_dataset_coordinates(ds))
-    assert list(plain) == list(reference)
+    variables, attrs = plain
+    cleaned = ds.copy(deep=False)
+    cleaned.attrs = encode.clean_attrs(ds.attrs)
+    for var in cleaned.variables.values():
+        var.attrs = encode.clean_attrs(var.attrs)
+    reference, reference_attrs = cf_encoder(*encode_dataset_coordinates(cleaned))
+    assert repr(attrs) == repr(dict(reference_attrs))
+    assert list(variables) == list(reference)
     for name, var in reference.items():
-        got = plain[name]
+        got = variables[name]
         assert got.dims == var.dims and got.dtype == var.dtype
         np.testing.assert_array_equal(got.values, var.values)
         assert repr(got.attrs) == repr(var.attrs)          # same keys, order, types, NaN

@@ -3,8 +3,8 @@
 Attributes that netCDF cannot hold are converted once, here: mappings and non-numeric lists
 become JSON strings, booleans 0/1, paths POSIX strings, None is dropped. Variables then get
 xarray's CF encoding (``coordinates`` attributes, booleans as int8 with ``dtype = "bool"``,
-``_FillValue``), through a shortcut for the plain variables a spectrum holds
-(:func:`plain_cf_variables`). The root of a file also gets its provenance
+``_FillValue``), through a shortcut for the plain variables a results group holds
+(:func:`plain_cf_encoding`). The root of a file also gets its provenance
 (:func:`provenance_attrs`). Nothing here touches HDF5: :mod:`.groups` writes the result.
 """
 
@@ -26,7 +26,7 @@ from eis_pipeline import __version__
 from eis_pipeline.io.hdf5.netcdf import plain_dtype
 
 __all__ = ["EncodedGroup", "clean_attrs", "encode_dataset", "encode_tree",
-           "plain_cf_variables", "provenance_attrs"]
+           "plain_cf_encoding", "provenance_attrs"]
 
 
 def _clean_attr(value: Any) -> Any:
@@ -58,8 +58,8 @@ def clean_attrs(attrs: Mapping[Any, Any]) -> dict[str, Any]:
 
 
 #: Attributes (or encodings) some coder of xarray's CF chain acts on; a variable with none of
-#: them, no encoding and a plain dtype passes through that chain unchanged except for a NaN
-#: ``_FillValue`` on floats (see :func:`plain_cf_variables`).
+#: them, no encoding and a plain dtype passes through that chain with the few changes
+#: :func:`plain_cf_encoding` makes itself.
 _CF_KEYS = frozenset({"_FillValue", "missing_value", "scale_factor", "add_offset", "dtype",
                       "coordinates", "bounds", "_Unsigned"})
 
@@ -73,44 +73,76 @@ class EncodedGroup:
     variables: Mapping[Hashable, xr.Variable]
 
 
-def plain_cf_variables(ds: xr.Dataset) -> dict[Hashable, xr.Variable] | None:
-    """``ds``'s variables CF-encoded without xarray's coder chain, or None when some variable
-    needs it.
+def plain_cf_encoding(ds: xr.Dataset
+                      ) -> tuple[dict[Hashable, xr.Variable], dict[str, Any]] | None:
+    """``ds``'s variables and attributes CF-encoded without xarray's coder chain, or None
+    when some variable needs it.
 
-    ``cf_encoder`` costs ~0.1 ms per variable, most of the per-spectrum encoding time, yet for
-    the variables a spectrum holds (floats, complex numbers, integers, strings, no encoding,
-    every coordinate a dimension coordinate) its only effect is ``_FillValue = NaN`` on
-    floats (``DefaultFillvalueCoder``). Anything else (datetimes, booleans, objects, an
-    encoding, CF attributes, non-dimension coordinates) takes the full chain;
-    tests/io/test_hdf5.py checks both give the same variables.
+    ``cf_encoder`` and ``encode_dataset_coordinates`` cost ~0.1 ms per variable, most of the
+    encoding time of a sample, yet for the variables a results group holds (floats, complex
+    numbers, integers, booleans, strings, no encoding, no CF attributes) their only effects
+    are: ``_FillValue = NaN`` on floats (``DefaultFillvalueCoder``); booleans as int8 with
+    ``dtype = "bool"`` (``BooleanCoder``); each variable's ``coordinates`` attribute naming
+    the non-dimension coordinates whose dimensions it has, sorted, and a group
+    ``coordinates`` attribute for those no variable names. Anything else (datetimes, objects
+    other than str, an encoding, CF attributes, a coordinate name with a space) takes the
+    full chain; tests/io/test_hdf5.py checks both give the same variables and attributes.
     """
     dims = ds.dims
-    if any(name not in dims for name in ds.coords):
-        return None                      # "coordinates" attributes to compute
+    variables = ds.variables
+    # non-dimension coordinates (names the chain writes: str without spaces)
+    others = [name for name in ds.coords if name not in dims]
+    if not all(isinstance(name, str) and " " not in name for name in others):
+        return None
+    names = [str(name) for name in others]
+    attrs = clean_attrs(ds.attrs)
+    named: set[str] = set()
     out: dict[Hashable, xr.Variable] = {}
-    for name, var in ds.variables.items():
+    for name, var in variables.items():
         dtype = var.dtype
-        if (var.encoding or not plain_dtype(dtype, "fciuU")
-                or not _CF_KEYS.isdisjoint(var.attrs)):
+        if (var.encoding or not _CF_KEYS.isdisjoint(var.attrs)
+                or not (plain_dtype(dtype, "fciuUb") or _str_objects(var))):
             return None
-        attrs = clean_attrs(var.attrs)
-        if dtype.kind == "f":
-            attrs["_FillValue"] = dtype.type(np.nan)
+        var_attrs = clean_attrs(var.attrs)
+        if others and name not in others and name not in var.dims:
+            mine = set(var.dims)
+            coordinates = sorted(c for c in names if set(variables[c].dims) <= mine)
+            if coordinates:
+                var_attrs["coordinates"] = " ".join(coordinates)
+                named.update(coordinates)
         # .values: an index coordinate converts its pandas index to numpy once, here
-        out[name] = xr.Variable(var.dims, var.values, attrs, fastpath=True)
-    return out
+        data = var.values
+        if dtype.kind == "f":
+            var_attrs["_FillValue"] = dtype.type(np.nan)
+        elif dtype.kind == "b":
+            var_attrs["dtype"] = "bool"
+            data = data.astype("i1")
+        out[name] = xr.Variable(var.dims, data, var_attrs, fastpath=True)
+    unnamed = set(names) - named
+    if unnamed:
+        if "coordinates" in attrs:     # the chain warns and writes none: let it
+            return None
+        attrs["coordinates"] = " ".join(sorted(unnamed))
+    return out, attrs
+
+
+def _str_objects(var: xr.Variable) -> bool:
+    """Whether ``var`` is an object array of str only (the CF chain leaves it as it is)."""
+    return var.dtype.kind == "O" and all(type(item) is str for item in var.values.flat)
 
 
 def encode_dataset(ds: xr.Dataset) -> EncodedGroup:
     """``ds`` as written: netCDF-safe attributes, then xarray's CF encoding."""
-    attrs = clean_attrs(ds.attrs)
-    variables = plain_cf_variables(ds)
-    if variables is None:
+    plain = plain_cf_encoding(ds)
+    if plain is None:
+        attrs = clean_attrs(ds.attrs)
         ds = ds.copy(deep=False)
         ds.attrs = attrs
         for var in ds.variables.values():
             var.attrs = clean_attrs(var.attrs)
         variables, attrs = cf_encoder(*encode_dataset_coordinates(ds))
+    else:
+        variables, attrs = plain
     return EncodedGroup(dict(attrs), ds.sizes, variables)
 
 

@@ -50,7 +50,17 @@ class GroupWriter:
         self._dcpls: dict[tuple[str, bytes, tuple[int, ...]], h5p.PropDCID] = {}
         self._htypes: dict[np.dtype[Any], tuple[h5t.TypeID, h5t.TypeID]] = {}
         self._str = (h5t.py_create(STR_DTYPE, logical=True), h5t.py_create(STR_DTYPE))
-        self._scalar = h5s.create_simple(())
+        self._spaces: dict[tuple[int, ...], h5s.SpaceID] = {}
+        #: str attributes as written (name, array, types, space): units and long names
+        #: recur in every group
+        self._str_attrs: dict[tuple[str, str], tuple[bytes, np.ndarray[Any, Any]]] = {}
+
+    def _space(self, shape: tuple[int, ...]) -> h5s.SpaceID:
+        """A simple dataspace of ``shape`` (shared: HDF5 copies it into each object)."""
+        space = self._spaces.get(shape)
+        if space is None:
+            space = self._spaces[shape] = h5s.create_simple(shape)
+        return space
 
     def dtype_for(self, dtype: np.dtype[Any]) -> Any:
         """The h5py dtype (or committed type) a variable of ``dtype`` is stored as."""
@@ -73,24 +83,31 @@ class GroupWriter:
                                            h5t.py_create(dtype))
         return types
 
-    def attrs(self, obj: h5py.Group | h5py.Dataset, attrs: Mapping[str, Any], *,
+    def attrs(self, oid: h5py.h5o.ObjectID, attrs: Mapping[str, Any], *,
               new: bool = False) -> None:
-        """Set ``attrs`` on ``obj`` (``new``: it has no attributes yet)."""
-        oid = obj.id
+        """Set ``attrs`` on the object ``oid`` (``new``: it has no attributes yet)."""
         for key, value in attrs.items():
-            name = encode_name(key)
-            data = _fast_attr(value)
-            if data is None:
-                obj.attrs[key] = value                           # h5py's general path
-                continue
-            if data.dtype.kind == "O":
+            if type(value) is str:
+                cached = self._str_attrs.get((key, value))
+                if cached is None:
+                    cached = self._str_attrs[(key, value)] = (
+                        encode_name(key), np.array(value, dtype=STR_DTYPE))
+                name, data = cached
                 htype, mtype = self._str
             else:
-                htype, mtype = self._htype(data.dtype)
-            space = self._scalar if data.ndim == 0 else h5s.create_simple(data.shape)
+                name = encode_name(key)
+                fast = _fast_attr(value)
+                if fast is None:
+                    h5py.AttributeManager(_high_level(oid))[key] = value  # h5py's general path
+                    continue
+                data = fast
+                if data.dtype.kind == "O":
+                    htype, mtype = self._str
+                else:
+                    htype, mtype = self._htype(data.dtype)
             if not new and h5a.exists(oid, name):
                 h5a.delete(oid, name)
-            attr = h5a.create(oid, name, htype, space)
+            attr = h5a.create(oid, name, htype, self._space(data.shape))
             try:
                 attr.write(data, mtype=mtype)
             finally:
@@ -115,7 +132,7 @@ class GroupWriter:
             self._dcpls[key] = dcpl
         return dcpl
 
-    def variable(self, group: h5py.Group, name: str, var: xr.Variable) -> h5py.Dataset:
+    def variable(self, group: h5py.Group, name: str, var: xr.Variable) -> h5d.DatasetID:
         """Write ``var`` (CF-encoded) as dataset ``name`` of ``group``, with its attributes."""
         data = np.asarray(var.values)
         attrs = dict(var.attrs)
@@ -136,36 +153,36 @@ class GroupWriter:
                 tid = (dtype.id if isinstance(dtype, h5py.Datatype)
                        else self._htype(data.dtype)[0])
                 mtype = None
-            dsid = h5d.create(group.id, encode_name(name), tid, h5s.create_simple(data.shape),
+            dsid = h5d.create(group.id, encode_name(name), tid, self._space(data.shape),
                               dcpl=self._dcpl(fillvalue, chunk_shape(var.dims, data)))
             dsid.write(h5s.ALL, h5s.ALL, data, mtype=mtype)
-            dset = h5py.Dataset(dsid)
         else:                                                    # h5py's general path
             kwargs = {} if fillvalue is None else {"fillvalue": fillvalue}
-            dset = group.create_dataset(name, data=data, dtype=dtype, **kwargs)
-        self.attrs(dset, attrs, new=True)
-        return dset
+            dsid = group.create_dataset(name, data=data, dtype=dtype, **kwargs).id
+        self.attrs(dsid, attrs, new=True)
+        return dsid
 
     def group(self, group: h5py.Group, encoded: EncodedGroup) -> None:
         """Write ``encoded``'s attributes, dimension scales and variables into ``group``."""
         variables = encoded.variables
-        self.attrs(group, encoded.attrs)
-        scales: dict[Hashable, h5py.Dataset] = {}
+        self.attrs(group.id, encoded.attrs)
+        scales: dict[Hashable, h5d.DatasetID] = {}
         for dim, size in encoded.sizes.items():
             coord = variables.get(dim)
             if coord is not None and coord.dims == (dim,):
                 scale = self.variable(group, str(dim), coord)
-                h5ds.set_scale(scale.id, encode_name(str(dim)))
+                h5ds.set_scale(scale, encode_name(str(dim)))
             else:   # netCDF's representation of a dimension without a coordinate variable
-                scale = group.create_dataset(str(dim), shape=(size,), dtype="f4")
-                scale.make_scale(f"{NOT_A_VARIABLE}{size:10d}")
+                dset = group.create_dataset(str(dim), shape=(size,), dtype="f4")
+                dset.make_scale(f"{NOT_A_VARIABLE}{size:10d}")
+                scale = dset.id
             scales[dim] = scale
         for name, var in variables.items():
             if name in scales:
                 continue
-            dset = self.variable(group, str(name), var)
+            dsid = self.variable(group, str(name), var)
             for axis, dim in enumerate(var.dims):
-                h5ds.attach_scale(dset.id, scales[dim].id, axis)
+                h5ds.attach_scale(dsid, scales[dim], axis)
 
 
 #: deflate level of the per-spectrum arrays (1: the sizes of levels 1-4 are within 1 %, the
@@ -211,6 +228,11 @@ def _fast_attr(value: Any) -> np.ndarray[Any, Any] | None:
     if isinstance(value, np.ndarray) and plain_dtype(value.dtype, "fiu"):
         return np.asarray(value, order="C")
     return None
+
+
+def _high_level(oid: h5py.h5o.ObjectID) -> h5py.HLObject:
+    """The h5py object of a low-level id (for h5py's general attribute path)."""
+    return h5py.Group(oid) if isinstance(oid, h5py.h5g.GroupID) else h5py.Dataset(oid)
 
 
 def write_node(writer: GroupWriter, nodes: list[tuple[str, EncodedGroup]], at: str) -> None:
