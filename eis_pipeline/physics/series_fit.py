@@ -129,6 +129,7 @@ def fit_temperature_series(
     reference_temperature_K: float = ROOM_TEMPERATURE_K,
     breakpoint_K: float | None = None,
     max_nfev: int | None = None,
+    seed: xr.Dataset | None = None,
 ) -> xr.Dataset:
     """Fit all spectra of one pellet together, arc resistances following Arrhenius.
 
@@ -163,6 +164,11 @@ def fit_temperature_series(
         ``segment`` dimension (0: below, 1: above). Each side needs >= 2 temperatures.
     max_nfev : int, optional
         Residual evaluations allowed (default 200 × number of parameters).
+    seed : xarray.Dataset, optional
+        Circuit values to start from in place of fresh per-spectrum fits: ``value``
+        (spectrum, param) over the same spectra in the same order, e.g. an earlier
+        ``fit_temperature_series`` result (:func:`search_series_breakpoint` starts a hinge
+        from the single law it nests).
 
     Returns
     -------
@@ -199,7 +205,7 @@ def fit_temperature_series(
             diameter_cm=diameter_cm, area_cm2=area_cm2,
             cell_constant_per_cm=cell_constant_per_cm, form=form, shared=choice,
             weighting=weighting, reference_temperature_K=reference_temperature_K,
-            breakpoint_K=breakpoint_K, max_nfev=max_nfev))
+            breakpoint_K=breakpoint_K, max_nfev=max_nfev, seed=seed))
     if form not in ("sigma_T", "sigma"):
         raise FitError(f"form must be 'sigma_T' or 'sigma', got {form!r}")
     bad = [s for s in shared if s not in SHARED_CHOICES]
@@ -269,11 +275,15 @@ def fit_temperature_series(
     log_t = np.log(temps_sorted) if form == "sigma_T" else np.zeros(n_t)
 
     # --- starting values from the per-spectrum fits, trusted only where the arc is in window
-    with warnings.catch_warnings():
-        # only starting values: a per-spectrum fit that did not converge is not the result
-        warnings.simplefilter("ignore")
-        seq = fit_spectra(spec_sorted, circuit=c.circuit, weighting=weighting, errors="ignore")
-    p0 = np.asarray(seq["value"].values, float)
+    if seed is not None:
+        p0 = np.asarray(seed["value"].sel(param=names).values, float)[order]
+    else:
+        with warnings.catch_warnings():
+            # only starting values: a per-spectrum fit that did not converge is not the result
+            warnings.simplefilter("ignore")
+            seq = fit_spectra(spec_sorted, circuit=c.circuit, weighting=weighting,
+                              errors="ignore")
+        p0 = np.asarray(seq["value"].values, float)
     fmin, fmax = f.min(axis=1), f.max(axis=1)
     idx = {n: j for j, n in enumerate(names)}
     plan = _Plan([], [], [], [("free", None)] * len(names), [])
@@ -308,15 +318,24 @@ def fit_temperature_series(
                            "the series fit from")
         y = np.log(r[inwin]) - np.log(kappa) - log_t[inwin]   # ln R - ln κ - ln T = -a' + E dx
         slope, icpt = np.polyfit(x[inwin] - pivot, y, 1)
+        law0 = np.array([-icpt] + [slope] * (k_law - 1))
+        ln_r0 = icpt + slope * (x - pivot)   # the start's ln R - ln κ - ln T
+        if k_law == 3:
+            # the hinge's own least squares (ln R = ln κ + ln T - basis θ): the per-spectrum
+            # R show the slope change already; a line through them starts both segments on
+            # the average slope, and the fit from there can stop in a worse basin
+            hinge, _, rank, _ = np.linalg.lstsq(basis(x[inwin]), -y, rcond=None)
+            if rank == k_law:
+                law0, ln_r0 = hinge, -(basis(x) @ hinge)
         plan.roles.append((role, len(theta0), idx[r_el]))
         segs = [""] if k_law == 2 else ["_below", "_above"]
         plan.names += [f"{role}_ln_sigma_pivot",
                        *(f"{role}_activation_energy{sg}" for sg in segs)]
         plan.lower += [-np.inf] + [-5.0] * (k_law - 1)
         plan.upper += [np.inf] + [5.0] * (k_law - 1)
-        theta0 += [-icpt] + [slope] * (k_law - 1)
+        theta0 += law0.tolist()
         plan.kind[idx[r_el]] = ("arrhenius", len(plan.roles) - 1)
-        r_start[role] = np.exp(np.log(kappa) + log_t + icpt + slope * (x - pivot))
+        r_start[role] = np.exp(np.log(kappa) + log_t + ln_r0)
         n_med = float(np.clip(np.nanmedian(n_exp[inwin]), 0.31, 0.999)) if cap else 1.0
         # a collapsed per-spectrum arc gives C_eff 0 or inf: not a capacitance to start from
         usable = np.isfinite(c_eff) & (c_eff > 0)
@@ -349,7 +368,7 @@ def fit_temperature_series(
         bad_v = ~np.isfinite(vals)
         vals[bad_v] = np.nanmedian(vals) if np.any(~bad_v) else 1.0
         role_of = next((ra for ra in role_arcs if ra[2] and name == f"{ra[2]}_0"), None)
-        if role_of is not None:
+        if role_of is not None and seed is None:   # a seed's Q are a global fit's: kept
             # Q of an arc outside the window is unreliable: rebuild it from the in-window
             # C_eff and R(T) (PHYSICS.md 3: Q = C^n R^(n-1))
             cmed, nmed, _ = arc_start[role_of[0]]
@@ -702,8 +721,18 @@ def search_series_breakpoint(spectra: Sequence[xr.Dataset], circuit: str = "bulk
     best_score = math.inf
     best_tb: float | None = None
     notes = []
+    single: xr.Dataset | None = None
     for t_b in candidates:
         ds = fit_temperature_series(spectra, circuit, temps, breakpoint_K=t_b, **searched)
+        if t_b is None:
+            single = ds
+        elif single is not None and not float(ds["chi_square"]) <= float(single["chi_square"]):
+            # the hinge nests the single law (equal slopes): ending above it is a local
+            # optimum of the per-spectrum start; from the single law it can only descend
+            again = fit_temperature_series(spectra, circuit, temps, breakpoint_K=t_b,
+                                           seed=single, **searched)
+            if float(again["chi_square"]) < float(ds["chi_square"]):
+                ds = again
         extra = _BREAKPOINT_PARAMS if t_b is not None else 0
         value = (_information_criterion(ds, criterion, extra) if bool(ds["converged"])
                  else math.inf)

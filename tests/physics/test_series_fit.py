@@ -189,6 +189,29 @@ def test_breakpoint_gives_two_continuous_laws() -> None:
         fit_temperature_series(spectra, breakpoint_K=240.0, **GEOMETRY)
 
 
+def test_a_hinge_seeded_with_the_single_law_starts_on_it() -> None:
+    """The hinge nests the single law (equal slopes either side): seeded with the single-law
+    fit (``seed=``), the breakpoint fit starts exactly on it (one evaluation allowed: the
+    single law's χ² and activation energy on both segments), so it cannot end above it. The
+    search uses this where a hinge from the per-spectrum start ends above the single law
+    (seen: AICc -16,359 at the true breakpoint against -19,946 for one law, which picked the
+    wrong breakpoint)."""
+    spectra = _series(4)
+    single = fit_temperature_series(spectra, shared=(), **GEOMETRY)
+    ea = single.activation_energy.sel(component=["bulk", "grain_boundary"]).values
+    for t_b in (263.15, 303.15, 343.15):
+        start = fit_temperature_series(spectra, shared=(), breakpoint_K=t_b, seed=single,
+                                       max_nfev=1, **GEOMETRY)
+        assert float(start["chi_square"]) == pytest.approx(float(single["chi_square"]),
+                                                           rel=1e-6)
+        np.testing.assert_allclose(
+            start.activation_energy.sel(component=["bulk", "grain_boundary"]).values,
+            np.repeat(ea[:, None], 2, axis=1), rtol=1e-9)
+        hinge = fit_temperature_series(spectra, shared=(), breakpoint_K=t_b, seed=single,
+                                       **GEOMETRY)
+        assert float(hinge["chi_square"]) <= float(single["chi_square"])
+
+
 def test_breakpoint_search_finds_the_transition_and_keeps_one_law_without_one() -> None:
     """search_series_breakpoint (arrhenius' "auto" rules: >= 3 temperatures a side, AICc with
     the breakpoint charged): the 303 K slope change of the test above is found among the
