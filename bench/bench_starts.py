@@ -142,9 +142,10 @@ def run(quick: bool = False) -> str:
     base = None
     tree = os.environ.get("EIS_BENCH_BASELINE_TREE")
     if tree:
-        env = {**os.environ, "PYTHONPATH": tree}
-        done = subprocess.run([sys.executable, __file__, "--measure"], env=env, text=True,
-                              capture_output=True, check=True)
+        # this file and bench/ from here, eis_pipeline from the baseline tree
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        done = subprocess.run([sys.executable, __file__, "--measure", tree], env=env,
+                              text=True, capture_output=True, check=True)
         base = json.loads(done.stdout.strip().splitlines()[-1])
     lines += ["24 demo spectra, one batch per sample (6 spectra), each of the six "
               "`--preset auto` candidates; evaluations per fit summed over every start "
@@ -181,4 +182,5 @@ def run(quick: bool = False) -> str:
 
 
 if __name__ == "__main__" and "--measure" in sys.argv:
+    sys.path.insert(0, sys.argv[sys.argv.index("--measure") + 1])
     print(json.dumps(measure(reference=False)))
