@@ -4,9 +4,11 @@ of numpy seeds: the measurement behind the seed rates in docs/fitting.md (issue 
     python scripts/optimum_rate.py 200 400      # seeds 200-399
 
 Seed ``s`` is ``random_case(default_rng(s), 2 + s % 2)`` of tests/fitting/random_circuits.py
-(two or three arcs, optional series R, L and electrode), 0.5 % noise. Prints one line per
-seed (ratio to the brute force, evaluations), then the rate, our fits' CPU time and the misses
-(cost above the brute force's + 0.1 %).
+(two or three arcs, optional series R, L and electrode), 0.5 % noise; with ``--arcs N
+--tail Wo`` (say) it is ``random_case(default_rng(OFFSET + s), N, tail="Wo")`` instead
+(docs/fitting.md's Warburg figures: ``--arcs 3 --tail Wo --offset 10000 --starts 30``).
+Prints one line per seed (ratio to the brute force, evaluations), then the rate, our fits'
+CPU time and the misses (cost above the brute force's + 0.1 %).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from eis_pipeline.exceptions import ConvergenceWarning
 from eis_pipeline.fitting import CircuitModel
-from tests.fitting.random_circuits import F, brute_force_cost, random_case, simulate
+from tests.fitting.random_circuits import TAILS, F, brute_force_cost, random_case, simulate
 
 
 def main() -> None:
@@ -31,13 +33,20 @@ def main() -> None:
     parser.add_argument("first", type=int, help="first seed")
     parser.add_argument("stop", type=int, help="one past the last seed")
     parser.add_argument("--starts", type=int, default=50, help="brute-force starts (50)")
+    parser.add_argument("--arcs", type=int, help="this many arcs for every seed")
+    parser.add_argument("--tail", choices=TAILS, help="this low-frequency tail (with --arcs)")
+    parser.add_argument("--offset", type=int, default=0, help="added to the seed (with --arcs)")
     args = parser.parse_args()
     fit_cpu, nfev, misses = 0.0, [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         for seed in range(args.first, args.stop):
-            rng = np.random.default_rng(seed)
-            circuit, true = random_case(rng, 2 + seed % 2)
+            if args.arcs is None:
+                rng = np.random.default_rng(seed)
+                circuit, true = random_case(rng, 2 + seed % 2)
+            else:
+                rng = np.random.default_rng(args.offset + seed)
+                circuit, true = random_case(rng, args.arcs, tail=args.tail)
             z = simulate(circuit, true, rng)
             t0 = time.process_time()
             result = CircuitModel(circuit).fit(F, z).result_
