@@ -242,16 +242,14 @@ def assignment_starts(params: Array, table: ArcTable) -> Array:
         if kinds in seen:
             continue
         seen.add(kinds)
-        ideal_to_cpe = False
-        for fresh_n in (MOVED_N, NEAR_IDEAL_N):
-            if fresh_n == NEAR_IDEAL_N and not ideal_to_cpe:
-                break
+        ideal = n >= 1.0
+        ideal_to_cpe = any(bool(ideal[:, source].any()) and table.has_n[target]
+                           for target, source in enumerate(perm))
+        for fresh_n in (MOVED_N, NEAR_IDEAL_N) if ideal_to_cpe else (MOVED_N,):
             p = params.copy()
             for target, source in enumerate(perm):
-                ideal = n[:, source] >= 1.0
-                ideal_to_cpe |= bool((ideal & table.has_n[target]).any())
                 _set_arc(p, table, target, params[:, table.r[source]], tau[:, source],
-                         np.where(ideal, fresh_n, n[:, source]))
+                         np.where(ideal[:, source], fresh_n, n[:, source]))
             out.append(p)
     if not out:
         return np.empty((params.shape[0], 0, params.shape[1]))

@@ -32,6 +32,7 @@ from numpy.typing import NDArray
 
 from eis_pipeline import _jit
 from eis_pipeline.fitting import compiled_lm
+from eis_pipeline.fitting.memo import Recent
 from eis_pipeline.fitting.structure import SeriesTerms
 
 __all__ = ["N_STARTS", "generic_guess", "initial_guesses", "positive_normal_lstsq",
@@ -337,8 +338,7 @@ def unit_response(kind: str, x: Any, n: Any = GRID_ARC_N) -> NDArray[np.complex1
 
 
 #: τ-grid unit responses of recent fits (:func:`_grid_responses`), by kind and grid.
-_RESPONSES: dict[tuple[str, float, int, bytes], NDArray[np.complex128]] = {}
-_RESPONSES_MAX = 16
+_RESPONSES: Recent[NDArray[np.complex128]] = Recent(16)
 
 
 def _grid_responses(kind: str, w: Array, tau: Array) -> NDArray[np.complex128]:
@@ -348,15 +348,13 @@ def _grid_responses(kind: str, w: Array, tau: Array) -> NDArray[np.complex128]:
     on one grid), broadcasting over the spectra: elementwise, the same values."""
     if not ((w == w[:1]).all() and (tau == tau[:1]).all()):
         return unit_response(kind, 1j * w[:, None, :] * tau[:, :, None])
-    key = (kind, GRID_ARC_N, w.shape[1], w[0].tobytes() + tau[0].tobytes())
-    h = _RESPONSES.get(key)
-    if h is None:
+    def row() -> NDArray[np.complex128]:
         h = unit_response(kind, 1j * w[:1, None, :] * tau[:1, :, None])
-        h.flags.writeable = False
-        if len(_RESPONSES) >= _RESPONSES_MAX:
-            _RESPONSES.pop(next(iter(_RESPONSES)))   # the oldest entry
-        _RESPONSES[key] = h
-    return h
+        h.flags.writeable = False   # shared by every later call on this grid
+        return h
+
+    return _RESPONSES.get((kind, GRID_ARC_N, w.shape[1], w[0].tobytes() + tau[0].tobytes()),
+                          row)
 
 
 def grid_start(frequency: Array, impedance: NDArray[np.complex128], names: Sequence[str],

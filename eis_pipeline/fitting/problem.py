@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 from eis_pipeline.circuits import FrequencyGrid
 from eis_pipeline.exceptions import FitError
 from eis_pipeline.fitting import compiled_lm
+from eis_pipeline.fitting.memo import Recent
 from eis_pipeline.fitting.transforms import ParameterSpace
 from eis_pipeline.vocabulary import WEIGHTINGS
 
@@ -96,20 +97,12 @@ def _filled(frequency: Array) -> Array:
 
 #: Prepared frequency grids of recent fits, by their bytes: a CircuitModel fitted to spectra
 #: on one grid (the usual campaign) derives ln ω, ln(jω) etc. once instead of once per fit.
-_GRIDS: dict[bytes, Any] = {}
-_GRIDS_MAX = 16
+_GRIDS: Recent[Any] = Recent(16)
 
 
 def _grid(frequency: Array) -> Any:
     """A cached :class:`~eis_pipeline.circuits.FrequencyGrid` for a 1-D frequency array."""
-    key = frequency.tobytes()
-    grid = _GRIDS.get(key)
-    if grid is None:
-        grid = FrequencyGrid(frequency)
-        if len(_GRIDS) >= _GRIDS_MAX:
-            _GRIDS.pop(next(iter(_GRIDS)))   # the oldest entry
-        _GRIDS[key] = grid
-    return grid
+    return _GRIDS.get(frequency.tobytes(), lambda: FrequencyGrid(frequency))
 
 
 class Problem:

@@ -30,6 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from eis_pipeline.exceptions import FitError
+from eis_pipeline.fitting.memo import Recent
 
 __all__ = ["EXPONENT_LOWER", "ParameterSpace"]
 
@@ -40,8 +41,7 @@ EXPONENT_LOWER = 1e-6
 Bounds = Mapping[str, tuple[float | None, float | None]]
 
 #: Spaces built by :meth:`ParameterSpace.build`, by value (a process fits a few circuits).
-_SPACES: dict[tuple[Any, ...], ParameterSpace] = {}
-_SPACES_MAX = 64
+_SPACES: Recent[ParameterSpace] = Recent(64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -144,17 +144,13 @@ class ParameterSpace:
         # spelling, arc table, swap plan: memo.by_identity) is then found again by the next
         # fit_spectra call of the same circuit and settings, not rebuilt per batch. The
         # arrays are shared, so they are made read-only.
-        key = (cls, names, kinds, fixed.tobytes(), fixed_values.tobytes(), lower.tobytes(),
-               upper.tobytes())
-        space = _SPACES.get(key)
-        if space is None:
+        def make() -> ParameterSpace:
             for a in (fixed, fixed_values, lower, upper):
                 a.flags.writeable = False
-            space = cls(names, kinds, fixed, fixed_values, lower, upper)
-            if len(_SPACES) >= _SPACES_MAX:
-                _SPACES.pop(next(iter(_SPACES)))   # the oldest entry
-            _SPACES[key] = space
-        return space
+            return cls(names, kinds, fixed, fixed_values, lower, upper)
+
+        return _SPACES.get((cls, names, kinds, fixed.tobytes(), fixed_values.tobytes(),
+                            lower.tobytes(), upper.tobytes()), make)
 
     # -- shape information -------------------------------------------------------------------
     @property
