@@ -275,15 +275,13 @@ def require_consistent_polar(real: np.ndarray, imag: np.ndarray, modulus: np.nda
     for name, given, implied, bad in checks:
         if not np.count_nonzero(bad):
             continue
-        rows = np.flatnonzero(bad)
-        if rows.size:
-            row = int(rows[0])
-            what = (f"{name} is {float(given[row])!r} but {names[0]} and {names[1]} give "
-                    f"{float(implied[row]):.7g}: the column names do not match the data (two "
-                    "names swapped in the header?)")
-            if first_line is None:
-                raise ParseError(f"{what} in data record {row}", path)
-            raise ParseError(what, path, first_line + row)
+        row = int(np.flatnonzero(bad)[0])
+        what = (f"{name} is {float(given[row])!r} but {names[0]} and {names[1]} give "
+                f"{float(implied[row]):.7g}: the column names do not match the data (two "
+                "names swapped in the header?)")
+        if first_line is None:
+            raise ParseError(f"{what} in data record {row}", path)
+        raise ParseError(what, path, first_line + row)
 
 
 def require_positive(frequency: np.ndarray, *, path: Path, first_line: int,

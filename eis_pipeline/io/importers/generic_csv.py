@@ -99,11 +99,6 @@ def _split_name(header: str) -> tuple[str, str]:
     return _split_name_cached(header) if len(header) <= 256 else _split_name_of(header)
 
 
-@lru_cache(maxsize=1024)
-def _split_name_cached(header: str) -> tuple[str, str]:
-    return _split_name_of(header)
-
-
 def _split_name_of(header: str) -> tuple[str, str]:
     text = header.strip().strip('"').strip()
     match = _UNIT.search(text)
@@ -113,6 +108,9 @@ def _split_name_of(header: str) -> tuple[str, str]:
         text = text[: match.start()]
     name = text.replace(" ", "").lower().rstrip(".").replace('"', "''")
     return _SUBSCRIPT.sub("z", name), unit.strip()
+
+
+_split_name_cached = lru_cache(maxsize=1024)(_split_name_of)
 
 
 def _unit_scale(unit: str, base: str, *, path: Path, line: int, header: str) -> float:
