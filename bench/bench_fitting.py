@@ -47,7 +47,7 @@ from bench.threads import one_blas_thread  # noqa: E402
 SEED = 20261121
 
 
-def _modulus_cost(compiled: Any, params: np.ndarray, f: np.ndarray,
+def modulus_cost(compiled: Any, params: np.ndarray, f: np.ndarray,
                   z: np.ndarray) -> np.ndarray:
     """0.5 Σ |Z_model - Z|² / |Z|² per spectrum (the objective all three methods share)."""
     zm = compiled.impedance(np.atleast_2d(params), f)
@@ -67,13 +67,13 @@ def _run_cell(circuit: str, preset: str, gen: Callable[..., np.ndarray], f: np.n
     resolved = resolve_circuit(preset)
     truth = gen(rng, n_ours)
     z = add_noise(rng, c.impedance(truth, f), noise)
-    cost_true = _modulus_cost(c, truth, f, z)
+    cost_true = modulus_cost(c, truth, f, z)
     starts = initial_guesses(np.broadcast_to(f, z.shape), z, c.param_names, resolved.roles,
                              resolved.bulk_from_intercept)[:, 0, :]
 
     def summarise(times: list[float], fitted: np.ndarray, n: int) -> dict[str, float]:
         t = np.array(times) * 1e3
-        cost = _modulus_cost(c, fitted, f, z[:n])
+        cost = modulus_cost(c, fitted, f, z[:n])
         rel = np.abs(fitted[:, list(r_idx)] / truth[:n, list(r_idx)] - 1)
         return {"n": n, "median_ms": float(np.median(t)), "p90_ms": float(np.percentile(t, 90)),
                 "fits_per_s": 1e3 / float(np.mean(t)),
@@ -148,7 +148,7 @@ def _batch_rate(n: int, rng: np.random.Generator, repeat: int) -> tuple[float, f
             warnings.simplefilter("ignore")
             fits = fit_spectra(spectra, circuit="bulk-gb-electrode")
         dt = min(dt, time.perf_counter() - t0)
-    cost_true = _modulus_cost(c, truth, f, z)
+    cost_true = modulus_cost(c, truth, f, z)
     opt = float(np.mean(fits.cost.values <= cost_true * 1.001)) * 100
     return n / dt, opt, float(fits.converged.mean()) * 100
 

@@ -45,6 +45,7 @@ def _impedance_py(name: str, groups: list[tuple[Any, Any]], fits: list[Any]
     import numpy as np
     from impedance.models.circuits import CustomCircuit
 
+    from bench.bench_fitting import modulus_cost
     from eis_pipeline.fitting.initial import initial_guesses
     from eis_pipeline.fitting.model import resolve_circuit
 
@@ -64,8 +65,8 @@ def _impedance_py(name: str, groups: list[tuple[Any, Any]], fits: list[Any]
             except (RuntimeError, ValueError):   # curve_fit gave up: not at the optimum
                 p = np.full(len(c.param_names), np.nan)
             cpu += time.process_time() - t0
-            cost = 0.5 * np.sum(np.abs(c.impedance(p[None], fi)[0] - zi) ** 2 / np.abs(zi) ** 2)
-            ours = 0.5 * np.sum(np.abs(fit.impedance_fit[i, keep] - zi) ** 2 / np.abs(zi) ** 2)
+            cost = float(modulus_cost(c, p, fi, zi)[0])
+            ours = float(modulus_cost(c, fit.params[i], fi, zi)[0])
             at_ours += bool(cost <= ours * (1 + 1e-3))
             n += 1
     return {"ref_fits_per_s": n / cpu, "ref_at_ours": at_ours / n}
