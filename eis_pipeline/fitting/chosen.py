@@ -147,7 +147,7 @@ class ChosenFits:
         rows, cols, start = [], [], 0
         for _, fits in groups:
             n = fits.sizes["spectrum"]
-            rows.append(slice(start, start + n))
+            rows.append(np.arange(start, start + n))
             cols.append(np.array([column[p] for p in fits["param"].values.astype(str)],
                                  dtype=np.intp))
             start += n
@@ -168,12 +168,17 @@ class ChosenFits:
                     (np.nan, maybe_promote(var.dtype)[0] if missing else var.dtype)
                 data = np.full((start,) + (len(params),) * (var.ndim - 1), fill, dtype=dtype)
                 for v, r, c in zip(parts, rows, cols, strict=True):
-                    data[(r, *np.ix_(*[c] * (var.ndim - 1)))] = v.values
+                    data[np.ix_(r, *[c] * (var.ndim - 1))] = v.values
             variables[name] = xr.Variable(var.dims, data[order], var.attrs)
         variables["preset"] = xr.Variable("spectrum", np.concatenate(
             [np.full(fits.sizes["spectrum"], preset) for preset, fits in groups])[order])
+        names = list(first.coords)
+        if not np.array_equal(cols[0], np.arange(len(params))):
+            # (the order xr.concat gave: a reindexed first group lists its indexes first)
+            indexes = ["param", "param_j", "spectrum"]
+            names = indexes + [n for n in names if n not in indexes]
         coords = {name: np.array(params) if name in ("param", "param_j")
-                  else variables.pop(name) for name in first.coords}
+                  else variables.pop(name) for name in names}
         table = xr.Dataset(variables, coords=coords)
         table["param_units"] = ("param", np.array([units[p] for p in params]))
         table.attrs = {
