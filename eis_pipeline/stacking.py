@@ -86,9 +86,10 @@ def stack_alike(parts: Sequence[xr.Dataset]) -> xr.Dataset | None:
                      for dim, n, m in zip(a.dims, a.shape, b.shape, strict=True)):
                 return None   # only unlabelled dimensions of NaN-able variables are padded
     for dim in joined:
-        if any(dim in var.dims and name != dim and var.dtype.kind not in "fc"
+        if any(dim in var.dims and name != dim
+               and (var.dtype.kind not in "fc" or "spectrum" not in var.dims)
                for name, var in first.variables.items()):
-            return None   # only NaN-able variables are filled
+            return None   # only NaN-able per-spectrum variables are filled
         joined[dim] = functools.reduce(lambda a, b: a.union(b),
                                        [p.indexes[dim] for p in parts])
     positions = [{dim: labels.get_indexer(p.indexes[dim]) for dim, labels in joined.items()}
@@ -121,7 +122,7 @@ def _joined(arrays: Sequence[np.ndarray[Any, Any]], axis: int,
     """``arrays`` concatenated along ``axis``, NaN-padded to the largest size on the others;
     ``where[k][i]``: the positions of array k's entries on axis i (None: its first ones)."""
     shape = list(np.max([a.shape for a in arrays], axis=0))
-    for positions in zip(*where, strict=True):
+    for positions in where:   # a joined axis: as long as its union of labels
         for i, pos in enumerate(positions):
             if pos is not None:
                 shape[i] = max(shape[i], int(pos.max(initial=-1)) + 1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -114,6 +116,8 @@ def arcs(n: int, labels: list[str], seed: int = 0) -> xr.Dataset:
     (["b"], ["a", "b"]),                                # the union sorts: not the first's
     (["z", "a"], ["a", "z", "q"]),                      # unsorted labels
     ([], ["a"]),                                        # a circuit without arcs
+    (["b"], ["a"]),                                     # disjoint: the union is longer
+    (["c", "d"], ["b", "a"]),
 ])
 def test_other_labels_of_float_variables_join_on_the_fast_path(
         monkeypatch: pytest.MonkeyPatch, labels: tuple[list[str], list[str]],
@@ -131,7 +135,13 @@ def test_other_labels_of_float_variables_join_on_the_fast_path(
         assert got["arc"].dtype == expected["arc"].dtype
 
 
-def test_other_labels_of_a_string_variable_fall_back() -> None:
-    parts = [arcs(2, ["a"], seed=1), arcs(1, ["a", "b"], seed=2)]
-    parts = [p.assign(arc_element=("arc", p["arc"].values)) for p in parts]
+@pytest.mark.parametrize("extra", [
+    lambda p: ("arc", p["arc"].values),                        # strings: no NaN
+    lambda p: ("arc", np.arange(p.sizes["arc"], dtype=float)),  # not per spectrum
+])
+def test_other_labels_of_other_variables_fall_back(monkeypatch: pytest.MonkeyPatch,
+                                                   extra: Any) -> None:
+    parts = [arcs(2, ["a"], seed=1), arcs(1, ["b"], seed=2)]
+    parts = [p.assign(arc_extra=extra(p)) for p in parts]
     assert stacking.stack_alike(parts) is None
+    xr.testing.assert_identical(stacking.stack(parts), slow(parts, monkeypatch))
