@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -92,3 +94,54 @@ def test_one_part_is_rebuilt_as_xr_concat_orders_it(renumber: bool) -> None:
     xr.testing.assert_identical(got, expected)
     assert list(got.variables) == list(expected.variables)
     assert list(got.coords) == list(expected.coords)
+
+
+def arcs(n: int, labels: list[str], seed: int = 0) -> xr.Dataset:
+    """A conductivity-like part: per-arc floats on a labelled ``arc`` dimension."""
+    rng = np.random.default_rng(seed)
+    return xr.Dataset(
+        {"resistance": (("spectrum", "component"), rng.random((n, 2)), {"units": "ohm"}),
+         "arc_resistance": (("spectrum", "arc"), rng.random((n, len(labels)))),
+         "arc_apex_frequency": (("spectrum", "arc"), rng.random((n, len(labels))) + 1j),
+         "bulk_source": ("spectrum", np.array(["arc"] * n))},
+        coords={"spectrum": np.arange(n) + 10 * seed, "component": ["bulk", "total"],
+                "arc": np.array(labels, dtype=str),
+                "source": ("spectrum", np.array([f"f{seed}"] * n))},
+        attrs={"circuit": f"c{seed}"})
+
+
+@pytest.mark.parametrize("renumber", [True, False])
+@pytest.mark.parametrize("labels", [
+    (["p(R1,C1)", "p(R2,C2)"], ["p(R2,C2)"]),          # an "auto" sample's two circuits
+    (["b"], ["a", "b"]),                                # the union sorts: not the first's
+    (["z", "a"], ["a", "z", "q"]),                      # unsorted labels
+    ([], ["a"]),                                        # a circuit without arcs
+    (["b"], ["a"]),                                     # disjoint: the union is longer
+    (["c", "d"], ["b", "a"]),
+])
+def test_other_labels_of_float_variables_join_on_the_fast_path(
+        monkeypatch: pytest.MonkeyPatch, labels: tuple[list[str], list[str]],
+        renumber: bool) -> None:
+    parts = [arcs(2, labels[0], seed=1), arcs(3, labels[1], seed=2)]
+    for ordered in (parts, parts[::-1]):
+        fast = stacking.stack_alike(ordered)
+        assert fast is not None
+        with monkeypatch.context() as m:
+            m.setattr(stacking, "stack_alike", lambda parts: None)
+            expected = stacking.stack(ordered, renumber=renumber)
+        got = stacking.stack(ordered, renumber=renumber)
+        xr.testing.assert_identical(got, expected)
+        assert list(got.variables) == list(expected.variables)
+        assert got["arc"].dtype == expected["arc"].dtype
+
+
+@pytest.mark.parametrize("extra", [
+    lambda p: ("arc", p["arc"].values),                        # strings: no NaN
+    lambda p: ("arc", np.arange(p.sizes["arc"], dtype=float)),  # not per spectrum
+])
+def test_other_labels_of_other_variables_fall_back(monkeypatch: pytest.MonkeyPatch,
+                                                   extra: Any) -> None:
+    parts = [arcs(2, ["a"], seed=1), arcs(1, ["b"], seed=2)]
+    parts = [p.assign(arc_extra=extra(p)) for p in parts]
+    assert stacking.stack_alike(parts) is None
+    xr.testing.assert_identical(stacking.stack(parts), slow(parts, monkeypatch))

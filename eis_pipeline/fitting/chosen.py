@@ -17,13 +17,14 @@ roles in the ``presets`` attribute, JSON); :meth:`ChosenFits.from_table` reads i
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import xarray as xr
 from numpy.typing import ArrayLike
+from xarray.core.dtypes import maybe_promote
 
 from eis_pipeline.circuits import compile_circuit
 from eis_pipeline.exceptions import FitError
@@ -136,19 +137,50 @@ class ChosenFits:
                 if name not in units:
                     params.append(name)
                     units[name] = unit
-        parts = []
-        for preset, fits in self.groups.items():
-            part = fits.drop_vars([v for v in _PER_PARAM if v in fits.variables])
-            # Parameters another circuit has: NaN values, no "undetermined" or "at_bound" flag.
-            flags = {v: False for v in _PER_SPECTRUM_PARAM_FLAGS if v in part.data_vars}
-            part = part.reindex(param=params, param_j=params,
-                                fill_value={**dict.fromkeys(part.data_vars, np.nan), **flags})
-            parts.append(part.assign(preset=("spectrum",
-                                             np.full(part.sizes["spectrum"], preset))))
-        table = xr.concat(parts, dim="spectrum", data_vars="minimal", coords="minimal",
-                          compat="override", combine_attrs="drop_conflicts").sortby("spectrum")
+        # Built from numpy arrays (one copy per variable): reindexing each group to the union
+        # of parameters, xr.concat and sortby cost more than the sample's physics.
+        groups = list(self.groups.items())
+        labels = np.concatenate([fits["spectrum"].values for _, fits in groups])
+        order = np.argsort(labels, kind="stable")
+        column = {name: i for i, name in enumerate(params)}
+        # each group's rows among all (before sorting) and columns among the union
+        rows, cols, start = [], [], 0
+        for _, fits in groups:
+            n = fits.sizes["spectrum"]
+            rows.append(np.arange(start, start + n))
+            cols.append(np.array([column[p] for p in fits["param"].values.astype(str)],
+                                 dtype=np.intp))
+            start += n
+        missing = any(c.size < len(params) for c in cols)   # (reindex promotes then)
+        first = groups[0][1]
+        variables: dict[Hashable, xr.Variable] = {}
+        for name, var in first.variables.items():
+            if name in _PER_PARAM or name in ("param", "param_j"):
+                continue
+            if "spectrum" not in var.dims:   # (compat="override": the first group's)
+                variables[name] = var
+                continue
+            parts = [fits.variables[name] for _, fits in groups]
+            if not {"param", "param_j"} & set(var.dims):
+                data = np.concatenate([v.values for v in parts])
+            else:   # another circuit's parameters: NaN, or False for the flags
+                fill, dtype = (False, var.dtype) if name in _PER_SPECTRUM_PARAM_FLAGS else \
+                    (np.nan, maybe_promote(var.dtype)[0] if missing else var.dtype)
+                data = np.full((start,) + (len(params),) * (var.ndim - 1), fill, dtype=dtype)
+                for v, r, c in zip(parts, rows, cols, strict=True):
+                    data[np.ix_(r, *[c] * (var.ndim - 1))] = v.values
+            variables[name] = xr.Variable(var.dims, data[order], var.attrs)
+        variables["preset"] = xr.Variable("spectrum", np.concatenate(
+            [np.full(fits.sizes["spectrum"], preset) for preset, fits in groups])[order])
+        names = list(first.coords)
+        if not np.array_equal(cols[0], np.arange(len(params))):
+            # (the order xr.concat gave: a reindexed first group lists its indexes first)
+            indexes = ["param", "param_j", "spectrum"]
+            names = indexes + [n for n in names if n not in indexes]
+        coords = {name: np.array(params) if name in ("param", "param_j")
+                  else variables.pop(name) for name in names}
+        table = xr.Dataset(variables, coords=coords)
         table["param_units"] = ("param", np.array([units[p] for p in params]))
-        first = next(iter(self.groups.values()))
         table.attrs = {
             "circuit": AUTO_CIRCUIT, "preset": AUTO_CIRCUIT, "roles": "{}",
             "bulk_from_intercept": 0, "weighting": first.attrs.get("weighting", ""),

@@ -84,10 +84,13 @@ def _wls(design: FloatArray, y: FloatArray,
          w: FloatArray) -> tuple[FloatArray, FloatArray, float] | None:
     """Weighted least squares: coefficients, unscaled covariance (XᵀWX)⁻¹, weighted RSS."""
     sw = np.sqrt(w)
-    a = design * sw[:, None]
-    b = y * sw
+    return _weighted_ls(design * sw[:, None], y * sw)
+
+
+def _weighted_ls(a: FloatArray, b: FloatArray) -> tuple[FloatArray, FloatArray, float] | None:
+    """:func:`_wls` of the weighted design ``a`` = X √w and data ``b`` = y √w."""
     coef, _, rank, _ = np.linalg.lstsq(a, b, rcond=None)
-    if rank < design.shape[1]:
+    if rank < a.shape[1]:
         return None
     try:
         cov = np.asarray(np.linalg.inv(a.T @ a), dtype=np.float64)
@@ -157,8 +160,17 @@ def _hinge(x: FloatArray, y: FloatArray, w: FloatArray, m: int,
     """Two lines meeting at a breakpoint x_b, searched over every admissible gap."""
     from scipy.optimize import minimize_scalar
 
+    # The search evaluates ~20 breakpoints per gap: the weighted design of _hinge_at is
+    # filled in place (the same products, so the same RSS bit for bit).
+    sw = np.sqrt(w)
+    a, b = np.empty((x.size, 3)), y * sw
+    a[:, 0] = sw
+
     def rss(xb: float) -> float:
-        res = _hinge_at(x, y, w, xb)
+        d = x - xb
+        np.multiply(np.maximum(d, 0.0), sw, out=a[:, 1])
+        np.multiply(np.minimum(d, 0.0), sw, out=a[:, 2])
+        res = _weighted_ls(a, b)
         return math.inf if res is None else res[2]
 
     best_xb, best_rss, best_gap = math.nan, math.inf, (math.nan, math.nan)

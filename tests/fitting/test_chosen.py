@@ -100,3 +100,29 @@ def test_auto_campaign_gives_the_same_results_however_it_is_cut_into_tasks(
         np.testing.assert_array_equal(fit_a[name].values, fit_b[name].values)
     for name in ("conductivity", "resistance"):
         np.testing.assert_array_equal(cond_a[name].values, cond_b[name].values)
+
+
+def _reference_table(chosen: ChosenFits) -> xr.Dataset:
+    """The union table as xarray builds it: each group reindexed to the union of parameters
+    (NaN, False for the flags), concatenated, sorted by position."""
+    params = list(dict.fromkeys(p for g in chosen.groups.values()
+                                for p in g["param"].values.astype(str)))
+    parts = []
+    for preset, g in chosen.groups.items():
+        g = g.drop_vars(["fixed", "param_units"])
+        fill = {**dict.fromkeys(g.data_vars, np.nan), "undetermined": False, "at_bound": False}
+        g = g.reindex(param=params, param_j=params, fill_value=fill)
+        parts.append(g.assign(preset=("spectrum", np.full(g.sizes["spectrum"], preset))))
+    return xr.concat(parts, dim="spectrum", data_vars="minimal", coords="minimal",
+                     compat="override", combine_attrs="drop_conflicts").sortby("spectrum")
+
+
+@pytest.mark.parametrize("order", [["rc", "c"], ["c", "rc"]])
+def test_table_is_what_reindex_and_concat_make(chosen, order):
+    chosen = ChosenFits({k: chosen.groups[k] for k in order}, auto=True)
+    table, expected = chosen.table(), _reference_table(chosen)
+    expected["param_units"] = table["param_units"]
+    xr.testing.assert_equal(table, expected)
+    assert list(table.variables) == list(expected.variables)
+    for name, var in table.variables.items():
+        assert var.dtype == expected[name].dtype and var.attrs == expected[name].attrs, name

@@ -428,3 +428,34 @@ def test_by_component_is_the_concat_of_per_component_fits(form: str,
     for name, var in got.variables.items():
         assert var.dtype == expected[name].dtype, name
         assert list(var.attrs) == list(expected[name].attrs), name
+
+
+def test_hinge_search_is_bit_for_bit_the_search_on_hinge_at(rng: np.random.Generator) -> None:
+    """The breakpoint search's in-place RSS gives exactly _hinge_at's RSS, so the same
+    optimiser path and the same breakpoint as minimising _hinge_at itself."""
+    from scipy.optimize import minimize_scalar
+
+    from eis_pipeline.physics.arrhenius import _hinge, _hinge_at
+
+    def search_rss(xb: float, x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
+        res = _hinge_at(x, y, w, xb)
+        assert res is not None
+        return res[2]
+
+    for _ in range(5):
+        x = np.sort(rng.uniform(30.0, 50.0, 9))[::-1]
+        y = 5.0 - 0.4 * x + 0.3 * np.maximum(x - 40.0, 0.0) + rng.normal(0, 0.05, x.size)
+        w = rng.uniform(0.5, 2.0, x.size)
+        allowed = np.ones(x.size + 1, dtype=bool)
+        fit = _hinge(x, y, w, 3, allowed)
+        assert fit is not None
+        best = (np.inf, np.nan)
+        for i in range(3, x.size - 2):
+            lo, hi = float(x[i]), float(x[i - 1])
+            opt = minimize_scalar(search_rss, bounds=(lo, hi), args=(x, y, w),
+                                  method="bounded", options={"xatol": 1e-9 * max(hi, 1.0)})
+            for xb in (float(opt.x), lo, hi):
+                rss = search_rss(xb, x, y, w)
+                if rss < best[0]:
+                    best = (rss, xb)
+        assert fit.breakpoint_x == best[1] and fit.rss == best[0]
