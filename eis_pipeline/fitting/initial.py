@@ -588,29 +588,20 @@ def positive_normal_lstsq(a: Array, b: Array, yy: Array, soft: Sequence[int] = (
     magnitude (an inductance's ωL/|Z| near an L-C resonance against an electrode's), and a
     ridge relative to the unscaled trace (the largest column's norm²) shrank every other
     coefficient to nothing (random circuits, seed 246: every R of the τ-grid start 4e-4 Ω).
-    The cost is ``yy - 2 bᵀx + xᵀAx``, no pass over the data per problem.
+    The cost is ``yy - 2 bᵀx + xᵀAx``, no pass over the data per problem. One loop over
+    the problems (:func:`~eis_pipeline.fitting._start_kernels.positive_normal_solve`,
+    compiled): a batch of small systems through numpy cost a dozen calls' overhead each.
     Returns the cost (...) (inf where no variant is feasible) and the coefficients
     (..., c) (zero there)."""
     c = a.shape[-1]
-    shape = a.shape[:-2]
-    yy = np.broadcast_to(yy, shape)
-    best_cost = np.full(shape, np.inf)
-    best_coef = np.zeros((*shape, c))
-    ridge = 1e-12 * np.eye(c)
-    for mask in range(1 << len(soft)):
-        keep = np.ones(c, dtype=bool)
-        keep[[j for bit, j in enumerate(soft) if mask >> bit & 1]] = False
-        # a left-out column's row and column zeroed: its coefficient solves to 0
-        av = a * (keep[:, None] & keep[None, :]) if mask else a
-        bv = b * keep if mask else b
-        with np.errstate(all="ignore"):
-            d = np.sqrt(np.maximum(np.einsum("...ii->...i", av), 1e-300))
-            scaled = av / (d[..., :, None] * d[..., None, :]) + ridge
-            coef = np.linalg.solve(scaled, (bv / d)[..., None])[..., 0] / d * keep
-            cost = (yy - 2.0 * np.einsum("...i,...i->...", bv, coef)
-                    + np.einsum("...i,...ij,...j->...", coef, av, coef))
-        feasible = (coef[..., keep] > 0).all(axis=-1) & np.isfinite(cost)
-        better = feasible & (cost < best_cost)
-        best_cost = np.where(better, cost, best_cost)
-        best_coef = np.where(better[..., None], coef, best_coef)
-    return best_cost, best_coef
+    shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-1], np.shape(yy))
+    # every subset of the soft columns left out, the full model first (ties keep it)
+    keep = np.ones((1 << len(soft), c), dtype=np.bool_)
+    for mask in range(1, 1 << len(soft)):
+        keep[mask, [j for bit, j in enumerate(soft) if mask >> bit & 1]] = False
+    cost, coef = _kernels().positive_normal_solve(
+        np.ascontiguousarray(np.broadcast_to(a, (*shape, c, c)), dtype=np.float64).reshape(
+            -1, c, c),
+        np.ascontiguousarray(np.broadcast_to(b, (*shape, c)), dtype=np.float64).reshape(-1, c),
+        np.ascontiguousarray(np.broadcast_to(yy, shape), dtype=np.float64).reshape(-1), keep)
+    return cost.reshape(shape), coef.reshape(*shape, c)
