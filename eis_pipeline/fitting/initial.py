@@ -317,6 +317,16 @@ def _coth_over(root: NDArray[np.complex128], inverse: bool) -> NDArray[np.comple
     return np.asarray(t / root if inverse else 1.0 / (t * root))
 
 
+def _power(x: Any, n: Any) -> NDArray[np.complex128]:
+    """``x ** n``; for ``x = jy`` with y ≥ 0 (every x = jωτ) as ``y^n e^(jnπ/2)``, a real
+    power and one phase per exponent: numpy's complex power costs ~4x as much (the same
+    values to the last bit or two)."""
+    x = np.asarray(x)
+    if np.iscomplexobj(x) and not x.real.any() and (x.imag >= 0).all():
+        return np.asarray(x.imag ** n * np.exp(0.5j * np.pi * np.asarray(n)))
+    return np.asarray(x ** n)
+
+
 def unit_response(kind: str, x: Any, n: Any = GRID_ARC_N) -> NDArray[np.complex128]:
     """Impedance per unit amplitude of a term placed on a grid of time constants at
     ``x = jωτ`` (:func:`grid_start`, the arc moves of :mod:`~eis_pipeline.fitting.
@@ -325,13 +335,13 @@ def unit_response(kind: str, x: Any, n: Any = GRID_ARC_N) -> NDArray[np.complex1
     CPE (``TLMQ``, Z = R x^(-γ/2) coth x^(γ/2) with x^γ = R / Z_s, γ = ``n``) or a Gerischer
     (``G``: 1 / √(1 + x)); every one is R times this for a fixed τ (and exponent)."""
     if kind == "CPE":
-        return np.asarray(1.0 / (1.0 + x**n))
+        return np.asarray(1.0 / (1.0 + _power(x, n)))
     if kind == "C":
         return np.asarray(1.0 / (1.0 + x))
     if kind in ("Wo", "Ws"):
         return _coth_over(np.sqrt(x), inverse=kind == "Ws")
     if kind == "TLMQ":
-        return _coth_over(x ** (n / 2.0), inverse=False)
+        return _coth_over(_power(x, n / 2.0), inverse=False)
     if kind == "G":
         return np.asarray(1.0 / np.sqrt(1.0 + x))
     raise ValueError(f"no τ-grid response for {kind!r}")
