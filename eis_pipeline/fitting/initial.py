@@ -584,6 +584,17 @@ def _best_normal(a: Array, b: Array, yy: Array, soft: list[int]
     return cost[rows, i], coef[rows, i], i
 
 
+@lru_cache(maxsize=64)
+def _variants(soft: tuple[int, ...], c: int) -> NDArray[np.bool_]:
+    """(2^len(soft), c) the columns kept by each variant of :func:`positive_normal_lstsq`:
+    every subset of the soft columns left out, the full model first (ties keep it)."""
+    keep = np.ones((1 << len(soft), c), dtype=np.bool_)
+    for mask in range(1, 1 << len(soft)):
+        keep[mask, [j for bit, j in enumerate(soft) if mask >> bit & 1]] = False
+    keep.flags.writeable = False
+    return keep
+
+
 def positive_normal_lstsq(a: Array, b: Array, yy: Array, soft: Sequence[int] = ()
                           ) -> tuple[Array, Array]:
     """Least squares with every coefficient positive, from the normal equations of any
@@ -604,14 +615,14 @@ def positive_normal_lstsq(a: Array, b: Array, yy: Array, soft: Sequence[int] = (
     Returns the cost (...) (inf where no variant is feasible) and the coefficients
     (..., c) (zero there)."""
     c = a.shape[-1]
-    shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-1], np.shape(yy))
-    # every subset of the soft columns left out, the full model first (ties keep it)
-    keep = np.ones((1 << len(soft), c), dtype=np.bool_)
-    for mask in range(1, 1 << len(soft)):
-        keep[mask, [j for bit, j in enumerate(soft) if mask >> bit & 1]] = False
+    shape = a.shape[:-2]
+    if b.shape[:-1] != shape or np.shape(yy) != shape:
+        shape = np.broadcast_shapes(shape, b.shape[:-1], np.shape(yy))
+        a = np.broadcast_to(a, (*shape, c, c))
+        b = np.broadcast_to(b, (*shape, c))
+        yy = np.broadcast_to(yy, shape)
     cost, coef = _kernels().positive_normal_solve(
-        np.ascontiguousarray(np.broadcast_to(a, (*shape, c, c)), dtype=np.float64).reshape(
-            -1, c, c),
-        np.ascontiguousarray(np.broadcast_to(b, (*shape, c)), dtype=np.float64).reshape(-1, c),
-        np.ascontiguousarray(np.broadcast_to(yy, shape), dtype=np.float64).reshape(-1), keep)
+        np.ascontiguousarray(a, dtype=np.float64).reshape(-1, c, c),
+        np.ascontiguousarray(b, dtype=np.float64).reshape(-1, c),
+        np.ascontiguousarray(yy, dtype=np.float64).reshape(-1), _variants(tuple(soft), c))
     return cost.reshape(shape), coef.reshape(*shape, c)
