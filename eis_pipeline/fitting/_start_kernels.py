@@ -248,3 +248,67 @@ def role_starts(omega, zr, zi, n_valid, n_params, l_col, series_col, extra_col, 
         one_spectrum(out[i], omega[i, :m], zr[i, :m], zi[i, :m], l_col, series_col,
                      extra_col, elec_cols, arc_cols, n_arcs, exponents, arc_n)
     return out
+
+
+@kernel
+def positive_normal_solve(a, b, yy, keep):  # pragma: no cover - compiled
+    """:func:`eis_pipeline.fitting.initial.positive_normal_lstsq` for B problems: ``a``
+    (B, c, c) = XᵀX, ``b`` (B, c) = Xᵀy, ``yy`` (B,) = yᵀy; ``keep`` (V, c) the column
+    subsets tried (each a variant, the others' coefficients 0). Per variant: Jacobi scaling
+    (unit diagonal), a ridge of 1e-12, Gaussian elimination with partial pivoting (LAPACK's
+    gesv, in a loop instead of a dozen numpy calls per batch); infeasible (a kept
+    coefficient ≤ 0, or a non-finite cost) variants are skipped. Returns the best cost (B,)
+    (inf where no variant is feasible) and its coefficients (B, c) (zero there)."""
+    n_b, c = b.shape
+    best_cost = np.full(n_b, np.inf)
+    best_coef = np.zeros((n_b, c))
+    m = np.empty((c, c))
+    d = np.empty(c)
+    x = np.empty(c)
+    for i in range(n_b):
+        for v in range(keep.shape[0]):
+            for p in range(c):
+                av = a[i, p, p] if keep[v, p] else 0.0
+                d[p] = math.sqrt(max(av, 1e-300))
+            for p in range(c):
+                for q in range(c):
+                    av = a[i, p, q] if keep[v, p] and keep[v, q] else 0.0
+                    m[p, q] = av / (d[p] * d[q]) + (1e-12 if p == q else 0.0)
+                x[p] = (b[i, p] if keep[v, p] else 0.0) / d[p]
+            for col in range(c):   # elimination, pivot: the largest |entry| of the column
+                piv = col
+                for r in range(col + 1, c):
+                    if abs(m[r, col]) > abs(m[piv, col]):
+                        piv = r
+                if piv != col:
+                    for q in range(c):
+                        m[col, q], m[piv, q] = m[piv, q], m[col, q]
+                    x[col], x[piv] = x[piv], x[col]
+                for r in range(col + 1, c):
+                    f = m[r, col] / m[col, col]
+                    for q in range(col, c):
+                        m[r, q] -= f * m[col, q]
+                    x[r] -= f * x[col]
+            for r in range(c - 1, -1, -1):
+                acc = x[r]
+                for q in range(r + 1, c):
+                    acc -= m[r, q] * x[q]
+                x[r] = acc / m[r, r]
+            feasible = True
+            for p in range(c):
+                x[p] = x[p] / d[p] if keep[v, p] else 0.0
+                if keep[v, p] and not x[p] > 0.0:
+                    feasible = False
+            if not feasible:
+                continue
+            cost = yy[i]
+            for p in range(c):
+                if keep[v, p]:
+                    cost -= 2.0 * b[i, p] * x[p]
+                    for q in range(c):
+                        if keep[v, q]:
+                            cost += x[p] * a[i, p, q] * x[q]
+            if math.isfinite(cost) and cost < best_cost[i]:
+                best_cost[i] = cost
+                best_coef[i] = x
+    return best_cost, best_coef

@@ -447,6 +447,48 @@ def _series_beside_arcs(table: ArcTable | None) -> bool:
     return table is not None and bool(table.resistors) and len(table.kinds) >= 2
 
 
+def _settle(problem: Problem, u0: Array, lo: Array, hi: Array, floor: Array,
+            options: Mapping[str, Any], res: SolverResult, rest: NDArray[np.intp],
+            repeat: NDArray[np.bool_], beat: Array, doubt: tuple[Any, Any, Array],
+            at_once: bool = False) -> None:
+    """Stage 3 of :func:`fit_arrays`: the remaining starts (2, 3, ...) of the spectra
+    ``rest``, one rank at a time, into ``res`` (over every row), until the lowest cost of a
+    spectrum's solved starts is reached by two converged ones (within :data:`AGREE_RTOL`)
+    at a point not pinned on a bound (:func:`arc_restarts.doubtful`): two starts reaching
+    the lowest point settle it, as two agreeing first starts do (demo spectra: the later
+    starts of such fits only found that point again, 60-280 evaluations each).
+    ``at_once``: every remaining start, in one batch, for circuits no start settles
+    (fit_arrays' ``unsettled``: a series R beside two arcs, random circuits seed 130: the
+    first and third start agree at 2.3x the optimum the fourth finds)."""
+    s, k = repeat.shape
+    space = problem.space
+    table, watch, frequency = doubt
+    for j in range(2, k):
+        if rest.size == 0:
+            return
+        rows = rest * k + j
+        if at_once:
+            rows = (rest[:, None] * k + np.arange(j, k)[None, :]).ravel()
+        rows = rows[~repeat.ravel()[rows]]
+        if rows.size:
+            # abandoned where, at its pace, it cannot get below the spectrum's lowest cost
+            with np.errstate(invalid="ignore"):
+                lowest = np.min(np.where(np.isfinite(res.cost), res.cost, np.inf).reshape(
+                    s, k)[rest, :j], axis=1)
+            beat[rest] = np.where(np.isfinite(lowest), lowest * (1 + AGREE_RTOL), np.inf)
+            _merge(res, _solve_part(problem, u0, lo, hi, floor, rows, options, beat), rows)
+        if at_once or j == k - 1:
+            return
+        cost = np.where(np.isfinite(res.cost), res.cost, np.inf).reshape(s, k)[rest, :j + 1]
+        conv = res.converged.reshape(s, k)[rest, :j + 1]
+        low = cost.min(axis=1)
+        near = conv & (cost <= low[:, None] * (1 + AGREE_RTOL))
+        best = rest * k + np.argmin(cost, axis=1)
+        pinned, _ = doubtful(space.to_natural(res.x[best]), res.x[best], lo[rest], hi[rest],
+                             table, watch, frequency[rest], space.free)
+        rest = rest[~((near.sum(axis=1) >= 2) & np.isfinite(low) & ~pinned)]
+
+
 def _rank_starts(problem: Problem, u0: Array, s: int, k: int
                  ) -> tuple[Array, NDArray[np.bool_]]:
     """The rows ``u0`` (S k, Pf) reordered so that each spectrum's starts go by increasing
@@ -646,7 +688,8 @@ def fit_arrays(
         # bound, two arcs collapsed onto one feature (arc_restarts.doubtful), or a circuit
         # whose arcs the data's time constants do not map unambiguously. Stage 3: the
         # remaining starts, only where the two fits disagree (a cost 0.1 % apart, or one of
-        # them not converged): two starts reaching one point settle it.
+        # them not converged), one at a time until two reach the lowest point (_settle):
+        # two starts reaching one point settle it.
         first = np.arange(s) * k
         res = _solve_part(problem, u0, lo, hi, floor, first, options)
         pinned, loose = doubtful(space.to_natural(res.x), res.x, lo, hi, table, watch,
@@ -675,14 +718,9 @@ def fit_arrays(
             p2, _ = doubtful(space.to_natural(res.x[second]), res.x[second], lo[again],
                              hi[again], table, watch, frequency[again], space.free)
             rest = again[~agree | p2]
-            if rest.size and k > 2:
-                rows = (rest[:, None] * k + np.arange(2, k)[None, :]).ravel()
-                rows = rows[~repeat.ravel()[rows]]
-                with np.errstate(invalid="ignore"):
-                    lowest = np.fmin(res.cost[rest * k], res.cost[rest * k + 1])
-                beat[rest] = np.where(np.isfinite(lowest), lowest * (1 + AGREE_RTOL), np.inf)
-                _merge(res, _solve_part(problem, u0, lo, hi, floor, rows, options, beat),
-                       rows)
+            if k > 2:
+                _settle(problem, u0, lo, hi, floor, options, res, rest, repeat, beat,
+                        (table, watch, frequency), at_once=unsettled)
         else:
             k = 1   # every spectrum keeps its first start: the result is over those only
 

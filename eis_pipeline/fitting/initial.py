@@ -317,6 +317,16 @@ def _coth_over(root: NDArray[np.complex128], inverse: bool) -> NDArray[np.comple
     return np.asarray(t / root if inverse else 1.0 / (t * root))
 
 
+def _power(x: Any, n: Any) -> NDArray[np.complex128]:
+    """``x ** n``; for ``x = jy`` with y ≥ 0 (every x = jωτ) as ``y^n e^(jnπ/2)``, a real
+    power and one phase per exponent: numpy's complex power costs ~4x as much (the same
+    values to the last bit or two)."""
+    x = np.asarray(x)
+    if np.iscomplexobj(x) and not x.real.any() and (x.imag >= 0).all():
+        return np.asarray(x.imag ** n * np.exp(0.5j * np.pi * np.asarray(n)))
+    return np.asarray(x ** n)
+
+
 def unit_response(kind: str, x: Any, n: Any = GRID_ARC_N) -> NDArray[np.complex128]:
     """Impedance per unit amplitude of a term placed on a grid of time constants at
     ``x = jωτ`` (:func:`grid_start`, the arc moves of :mod:`~eis_pipeline.fitting.
@@ -325,13 +335,13 @@ def unit_response(kind: str, x: Any, n: Any = GRID_ARC_N) -> NDArray[np.complex1
     CPE (``TLMQ``, Z = R x^(-γ/2) coth x^(γ/2) with x^γ = R / Z_s, γ = ``n``) or a Gerischer
     (``G``: 1 / √(1 + x)); every one is R times this for a fixed τ (and exponent)."""
     if kind == "CPE":
-        return np.asarray(1.0 / (1.0 + x**n))
+        return np.asarray(1.0 / (1.0 + _power(x, n)))
     if kind == "C":
         return np.asarray(1.0 / (1.0 + x))
     if kind in ("Wo", "Ws"):
         return _coth_over(np.sqrt(x), inverse=kind == "Ws")
     if kind == "TLMQ":
-        return _coth_over(x ** (n / 2.0), inverse=False)
+        return _coth_over(_power(x, n / 2.0), inverse=False)
     if kind == "G":
         return np.asarray(1.0 / np.sqrt(1.0 + x))
     raise ValueError(f"no τ-grid response for {kind!r}")
@@ -574,6 +584,17 @@ def _best_normal(a: Array, b: Array, yy: Array, soft: list[int]
     return cost[rows, i], coef[rows, i], i
 
 
+@lru_cache(maxsize=64)
+def _variants(soft: tuple[int, ...], c: int) -> NDArray[np.bool_]:
+    """(2^len(soft), c) the columns kept by each variant of :func:`positive_normal_lstsq`:
+    every subset of the soft columns left out, the full model first (ties keep it)."""
+    keep = np.ones((1 << len(soft), c), dtype=np.bool_)
+    for mask in range(1, 1 << len(soft)):
+        keep[mask, [j for bit, j in enumerate(soft) if mask >> bit & 1]] = False
+    keep.flags.writeable = False
+    return keep
+
+
 def positive_normal_lstsq(a: Array, b: Array, yy: Array, soft: Sequence[int] = ()
                           ) -> tuple[Array, Array]:
     """Least squares with every coefficient positive, from the normal equations of any
@@ -588,29 +609,20 @@ def positive_normal_lstsq(a: Array, b: Array, yy: Array, soft: Sequence[int] = (
     magnitude (an inductance's ωL/|Z| near an L-C resonance against an electrode's), and a
     ridge relative to the unscaled trace (the largest column's norm²) shrank every other
     coefficient to nothing (random circuits, seed 246: every R of the τ-grid start 4e-4 Ω).
-    The cost is ``yy - 2 bᵀx + xᵀAx``, no pass over the data per problem.
+    The cost is ``yy - 2 bᵀx + xᵀAx``, no pass over the data per problem. One loop over
+    the problems (:func:`~eis_pipeline.fitting._start_kernels.positive_normal_solve`,
+    compiled): a batch of small systems through numpy cost a dozen calls' overhead each.
     Returns the cost (...) (inf where no variant is feasible) and the coefficients
     (..., c) (zero there)."""
     c = a.shape[-1]
     shape = a.shape[:-2]
-    yy = np.broadcast_to(yy, shape)
-    best_cost = np.full(shape, np.inf)
-    best_coef = np.zeros((*shape, c))
-    ridge = 1e-12 * np.eye(c)
-    for mask in range(1 << len(soft)):
-        keep = np.ones(c, dtype=bool)
-        keep[[j for bit, j in enumerate(soft) if mask >> bit & 1]] = False
-        # a left-out column's row and column zeroed: its coefficient solves to 0
-        av = a * (keep[:, None] & keep[None, :]) if mask else a
-        bv = b * keep if mask else b
-        with np.errstate(all="ignore"):
-            d = np.sqrt(np.maximum(np.einsum("...ii->...i", av), 1e-300))
-            scaled = av / (d[..., :, None] * d[..., None, :]) + ridge
-            coef = np.linalg.solve(scaled, (bv / d)[..., None])[..., 0] / d * keep
-            cost = (yy - 2.0 * np.einsum("...i,...i->...", bv, coef)
-                    + np.einsum("...i,...ij,...j->...", coef, av, coef))
-        feasible = (coef[..., keep] > 0).all(axis=-1) & np.isfinite(cost)
-        better = feasible & (cost < best_cost)
-        best_cost = np.where(better, cost, best_cost)
-        best_coef = np.where(better[..., None], coef, best_coef)
-    return best_cost, best_coef
+    if b.shape[:-1] != shape or np.shape(yy) != shape:
+        shape = np.broadcast_shapes(shape, b.shape[:-1], np.shape(yy))
+        a = np.broadcast_to(a, (*shape, c, c))
+        b = np.broadcast_to(b, (*shape, c))
+        yy = np.broadcast_to(yy, shape)
+    cost, coef = _kernels().positive_normal_solve(
+        np.ascontiguousarray(a, dtype=np.float64).reshape(-1, c, c),
+        np.ascontiguousarray(b, dtype=np.float64).reshape(-1, c),
+        np.ascontiguousarray(yy, dtype=np.float64).reshape(-1), _variants(tuple(soft), c))
+    return cost.reshape(shape), coef.reshape(*shape, c)

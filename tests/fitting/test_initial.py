@@ -190,3 +190,22 @@ def test_diffusion_elements_are_placed_by_the_tau_search(circuit, true):
     best = brute_force_cost(circuit, z, true, rng, 30)
     assert ours.cost <= best * (1 + 1e-3)
     assert alone.cost <= best * (1 + 1e-3)
+
+
+@pytest.mark.parametrize("kind", ["CPE", "TLMQ"])
+def test_unit_response_power_of_an_imaginary_argument(kind):
+    """The (jy)^n shortcut of unit_response (a real power and one phase) gives numpy's
+    complex power to rounding, for scalar and per-row exponents; other arguments (a real
+    part, a negative imaginary one) take numpy's power itself."""
+    from eis_pipeline.fitting.initial import _power, unit_response
+
+    y = np.logspace(-4, 4, 41)
+    n = np.array([[0.6], [0.9], [1.0]])
+    for x in (1j * y, 1j * y[None, :] * np.ones((3, 1))):
+        for e in (0.85, n):
+            np.testing.assert_allclose(_power(x, e), x**e, rtol=1e-14)
+    root = (1j * y) ** 0.4   # TLMQ: coth(x^(γ/2)) / x^(γ/2), γ = 0.8
+    closed = 1.0 / (1.0 + (1j * y) ** 0.8) if kind == "CPE" else 1.0 / (np.tanh(root) * root)
+    np.testing.assert_allclose(unit_response(kind, 1j * y, 0.8), closed, rtol=1e-12)
+    for x in (0.5 + 1j * y, -1j * y):
+        assert _power(x, 0.7).tobytes() == (x**0.7).tobytes()

@@ -158,3 +158,29 @@ def test_grid_start_shifts_the_arcs_together():
                         for r, q in (("R9", "CPE9"), ("R2", "CPE2"))])
 
     assert np.all(np.abs(np.log(taus(start) / taus(true))) < np.log(2))
+
+
+def test_compiled_and_pure_solve_agree():
+    """One source: the compiled loop (_start_kernels.positive_normal_solve) and its pure
+    twin give the same costs and coefficients, soft variants included, and the same
+    feasibility (inf where none is)."""
+    from eis_pipeline import _jit
+    from eis_pipeline.fitting import _start_kernels, compiled_lm
+
+    if not compiled_lm.ENABLED:
+        pytest.skip("numba off: the compiled loop is the pure one")
+    pure = _jit.pure("eis_pipeline.fitting._start_kernels")
+    rng = np.random.default_rng(7)
+    x, y = _badly_scaled(rng, (4, 6))
+    y[0] = -y[0]   # some problems without a feasible variant
+    a, b, yy = _normal(x, y)
+    keep = np.ones((4, 4), dtype=np.bool_)
+    keep[1, 0] = keep[2, 1] = False
+    keep[3, :2] = False
+    args = (a.reshape(-1, 4, 4), b.reshape(-1, 4), yy.reshape(-1), keep)
+    c1, k1 = _start_kernels.positive_normal_solve(*args)
+    c2, k2 = pure.positive_normal_solve(*args)
+    assert np.isinf(c1).any() and np.isfinite(c1).any()
+    np.testing.assert_array_equal(np.isfinite(c1), np.isfinite(c2))
+    np.testing.assert_allclose(c1, c2, rtol=1e-12)
+    np.testing.assert_allclose(k1, k2, rtol=1e-12, atol=0)
