@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from eis_pipeline.parallel import run_tasks
@@ -26,3 +28,25 @@ def test_dask_local_cluster_agrees():
 def test_jobs_must_be_positive():
     with pytest.raises(ValueError, match="jobs"):
         list(run_tasks(square, [1], jobs=0))
+
+
+_PREPARED: list[int] = []
+
+
+def _mark() -> None:
+    _PREPARED.append(os.getpid())
+
+
+def _seen(_: int) -> tuple[int, list[int]]:
+    return os.getpid(), list(_PREPARED)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="workers are forked on POSIX only")
+def test_prepare_runs_once_in_the_parent_and_forked_workers_inherit_it():
+    _PREPARED.clear()
+    out = [r for _, r in run_tasks(_seen, range(6), jobs=2, progress=False, prepare=_mark)]
+    assert [os.getpid()] == _PREPARED
+    assert all(pid != os.getpid() and seen == [os.getpid()] for pid, seen in out)
+    _PREPARED.clear()
+    assert [r for _, r in run_tasks(_seen, range(3), progress=False, prepare=_mark)] \
+        == [(os.getpid(), [])] * 3   # serial: the first task loads what it needs
