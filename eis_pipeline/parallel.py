@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import itertools
 import multiprocessing
 import os
 import signal
@@ -93,7 +94,8 @@ def run_tasks(
 
 def _processes(func: Callable[[T], R], items: Sequence[T], jobs: int,
                prepare: Callable[[], object] | None = None) -> Iterator[tuple[int, R]]:
-    # Keep at most 2 tasks per worker in flight: results stream out instead of piling up.
+    # Keep at most 2 tasks per worker in flight (and the results being handed out):
+    # results stream out instead of piling up.
     fork = os.name == "posix"
     if fork and prepare is not None:
         prepare()
@@ -110,11 +112,13 @@ def _processes(func: Callable[[T], R], items: Sequence[T], jobs: int,
                 break
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                yield pending.pop(fut), fut.result()
-                nxt = next(queue, None)
-                if nxt is not None:
-                    pending[pool.submit(func, nxt[1])] = nxt[0]
+            finished = [(pending.pop(fut), fut) for fut in done]
+            # refill before handing results out: the caller's work on each (the pipeline
+            # writes a sample) must not hold back the workers' next tasks
+            for nxt in itertools.islice(queue, len(finished)):
+                pending[pool.submit(func, nxt[1])] = nxt[0]
+            for i, fut in finished:
+                yield i, fut.result()
     except BaseException:
         # interrupted (Ctrl-C, SIGTERM, an error, the consumer stopped): stop the workers
         # now instead of waiting for the tasks in flight
