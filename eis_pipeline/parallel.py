@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import itertools
 import multiprocessing
 import os
 import signal
@@ -43,6 +44,7 @@ def run_tasks(
     scheduler: str | None = None,
     progress: bool | None = None,
     desc: str = "",
+    prepare: Callable[[], object] | None = None,
 ) -> Iterator[tuple[int, R]]:
     """Yield ``(index, func(items[index]))`` as tasks finish.
 
@@ -62,6 +64,11 @@ def run_tasks(
         Show a progress bar: True always, False never, None only on a terminal.
     desc : str
         Label of the progress bar.
+    prepare : callable, optional
+        Loads what every process's first task would load (modules, caches). Local workers
+        forked from this process: called here once before they start, so that they inherit
+        it instead of each paying for it; spawned workers: called in each. Not called for a
+        serial run (its first task loads what it needs) or on a dask cluster.
 
     Examples
     --------
@@ -77,7 +84,7 @@ def run_tasks(
         elif jobs == 1 or len(items) <= 1:
             source = ((i, func(item)) for i, item in enumerate(items))
         else:
-            source = _processes(func, items, jobs)
+            source = _processes(func, items, jobs, prepare)
         for pair in source:
             bar.update(1)
             yield pair
@@ -85,11 +92,17 @@ def run_tasks(
         bar.close()
 
 
-def _processes(func: Callable[[T], R], items: Sequence[T], jobs: int) -> Iterator[tuple[int, R]]:
-    # Keep at most 2 tasks per worker in flight: results stream out instead of piling up.
-    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+def _processes(func: Callable[[T], R], items: Sequence[T], jobs: int,
+               prepare: Callable[[], object] | None = None) -> Iterator[tuple[int, R]]:
+    # Keep at most 2 tasks per worker in flight (and the results being handed out):
+    # results stream out instead of piling up.
+    fork = os.name == "posix"
+    if fork and prepare is not None:
+        prepare()
+    context = multiprocessing.get_context("fork" if fork else "spawn")
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context,
-                               initializer=_worker_start, initargs=(os.getpid(),))
+                               initializer=_worker_start,
+                               initargs=(os.getpid(), None if fork else prepare))
     try:
         pending: dict[Future[R], int] = {}
         queue = iter(enumerate(items))
@@ -99,11 +112,13 @@ def _processes(func: Callable[[T], R], items: Sequence[T], jobs: int) -> Iterato
                 break
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                yield pending.pop(fut), fut.result()
-                nxt = next(queue, None)
-                if nxt is not None:
-                    pending[pool.submit(func, nxt[1])] = nxt[0]
+            finished = [(pending.pop(fut), fut) for fut in done]
+            # refill before handing results out: the caller's work on each (the pipeline
+            # writes a sample) must not hold back the workers' next tasks
+            for nxt in itertools.islice(queue, len(finished)):
+                pending[pool.submit(func, nxt[1])] = nxt[0]
+            for i, fut in finished:
+                yield i, fut.result()
     except BaseException:
         # interrupted (Ctrl-C, SIGTERM, an error, the consumer stopped): stop the workers
         # now instead of waiting for the tasks in flight
@@ -121,9 +136,9 @@ def _terminate(pool: ProcessPoolExecutor) -> None:
             process.terminate()
 
 
-def _worker_start(parent: int) -> None:
+def _worker_start(parent: int, prepare: Callable[[], object] | None = None) -> None:
     """In each worker: die with the parent, even when it is killed with SIGKILL (otherwise
-    the workers of a killed run stay alive, blocked on their task queue)."""
+    the workers of a killed run stay alive, blocked on their task queue); then ``prepare``."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)   # not the parent's handler (fork)
     if sys.platform.startswith("linux"):
         with contextlib.suppress(Exception):
@@ -133,6 +148,8 @@ def _worker_start(parent: int) -> None:
         os._exit(1)
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True,
                      name="eis-parent-watch").start()
+    if prepare is not None:
+        prepare()
 
 
 def _watch_parent(parent: int) -> None:

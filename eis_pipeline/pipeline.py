@@ -53,6 +53,7 @@ from eis_pipeline.tasks import (
     TaskResult,
     failure_record,
     plan_tasks,
+    prepare_process,
     process_task,
     reusable_results,
 )
@@ -320,7 +321,7 @@ def iter_results(tasks: Sequence[FileTask | WholeSample], *, jobs: int = 1,
     """Process tasks with the chosen backend, yielding results as they complete."""
 
     for _, result in run_tasks(process_item, tasks, jobs=jobs, scheduler=scheduler,
-                               progress=progress, desc="fitting"):
+                               progress=progress, desc="fitting", prepare=prepare_process):
         yield result
 
 

@@ -40,3 +40,33 @@ def test_jobs_and_a_two_process_dask_cluster_write_the_serial_file(tmp_path):
         run(config, output=dask, scheduler=client, progress=False, plots=False)
     _assert_same_files(serial, jobs2)
     _assert_same_files(serial, dask)
+
+
+_HEAVY = ("dask", "matplotlib", "scipy.signal", "scipy.stats")
+
+
+def _modules_a_task_imports(item):
+    import sys
+
+    from eis_pipeline.pipeline import process_item
+
+    before = set(sys.modules)
+    process_item(item)
+    return sorted(m for m in set(sys.modules) - before if m.split(".")[0] in _HEAVY
+                  or m.startswith(_HEAVY))
+
+
+def test_workers_import_nothing_heavy_on_their_first_task(tmp_path):
+    """A worker's first task loads no big module of its own (dask.array through xarray's
+    first Variable, scipy.signal, matplotlib): what it needs was loaded in the parent before
+    the workers forked (tasks.prepare_process), or is not needed."""
+    from eis_pipeline.config import load_config
+    from eis_pipeline.parallel import run_tasks
+    from eis_pipeline.tasks import plan_tasks, prepare_process
+
+    config = load_config(_campaign(tmp_path / "campaign", 4, per_sample=2))
+    tasks, _ = plan_tasks(config, workers=2)
+    assert len(tasks) == 2
+    found = dict(run_tasks(_modules_a_task_imports, tasks, jobs=2, progress=False,
+                           prepare=prepare_process))
+    assert found == {0: [], 1: []}

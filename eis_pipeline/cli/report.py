@@ -13,7 +13,9 @@ import xarray as xr
 from eis_pipeline.exceptions import EisError, OutputError
 from eis_pipeline.io.hdf5.read import read_results
 from eis_pipeline.io.outputs import check_outputs
-from eis_pipeline.report.html import GENERATOR, write_report
+
+# eis_pipeline.report.html (matplotlib, ~1 s) is imported where a report is written or
+# recognised, not here: `run` and `export` import this module and most runs write no report.
 
 
 def report_command_line() -> str:
@@ -32,6 +34,8 @@ def recorded_inputs(results: Path, tree: xr.DataTree) -> list[Path]:
 
 def is_report(path: Path) -> bool:
     """Whether ``path`` is an HTML report this tool wrote (its generator tag near the top)."""
+    from eis_pipeline.report.html import GENERATOR
+
     try:
         with open(path, "rb") as f:
             return GENERATOR.encode() in f.read(2048)
@@ -71,6 +75,8 @@ def report(results: Path, output: Path | None, jobs: int) -> None:
     Example:
       eis-pipeline report results.h5 -o report.html
     """
+
+    from eis_pipeline.report.html import write_report
 
     output = output or results.with_suffix(".html")
     try:

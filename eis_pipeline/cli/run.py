@@ -16,7 +16,6 @@ from eis_pipeline.fitting import compiled_lm
 from eis_pipeline.folder import plan_folders
 from eis_pipeline.io.hdf5.read import read_results
 from eis_pipeline.pipeline import run as run_campaign
-from eis_pipeline.report.html import write_report
 from eis_pipeline.report.tables import format_summary
 from eis_pipeline.timelimit import TIME_LIMIT_S
 
@@ -158,6 +157,8 @@ def run(sources: tuple[Path, ...], output: Path | None, geometry: dict[str, floa
         click.echo(f"plots in {out.with_name(out.stem + '_plots')}", err=True)
     click.echo(format_summary(tree))
     if html_report:
+        from eis_pipeline.report.html import write_report  # matplotlib: only for a report
+
         # from the file: the in-memory tree may have dropped the spectra to save memory
         page = write_report(read_results(out), out.with_suffix(".html"),
                             command=report_command_line(), jobs=jobs, progress=progress)

@@ -481,6 +481,41 @@ def tau_grid(frequency: FloatArray, points_per_decade: int, extend_decades: floa
     return np.logspace(lo, hi, n)
 
 
+def local_maxima(x: FloatArray) -> tuple[NDArray[np.intp], FloatArray]:
+    """Indices and prominences of the local maxima of ``x``: the same as
+    ``scipy.signal.find_peaks(x, prominence=0.0)`` (tested against it), in numpy, because
+    scipy.signal imports scipy.stats (~1 s of every process that computes a DRT).
+
+    A maximum is a point, or a flat run of equal points (its middle index, rounded down),
+    higher than the points either side of it; the ends of ``x`` are never maxima. Its
+    prominence is its height above the higher of the lowest points on either side reached
+    before a higher point (or a NaN, or the end of ``x``).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    n = x.size
+    if n < 3:
+        return np.zeros(0, dtype=np.intp), np.zeros(0)
+    # Runs of equal values (NaN never equals, so each NaN is a run of its own).
+    starts = np.flatnonzero(np.concatenate(([True], x[1:] != x[:-1])))
+    ends = np.append(starts[1:] - 1, n - 1)
+    value = x[starts]
+    # Interior runs higher than both neighbouring runs (comparisons with NaN are False).
+    top = (value[1:-1] > value[:-2]) & (value[1:-1] > value[2:])
+    peaks = (starts[1:-1][top] + ends[1:-1][top]) // 2
+    if peaks.size == 0:
+        return peaks.astype(np.intp), np.zeros(0)
+    j = np.arange(n)
+    height = x[peaks][:, None]
+    blocks = ~(x[None, :] <= height)                 # a higher point or a NaN ends a side
+    before = j[None, :] < peaks[:, None]
+    after = j[None, :] > peaks[:, None]
+    left = np.where(blocks & before, j, -1).max(axis=1)[:, None]
+    right = np.where(blocks & after, j, n).min(axis=1)[:, None]
+    left_min = np.where((j > left) & ~after, x, np.inf).min(axis=1)
+    right_min = np.where((j < right) & ~before, x, np.inf).min(axis=1)
+    return peaks.astype(np.intp), x[peaks] - np.maximum(left_min, right_min)
+
+
 def find_peaks(tau: FloatArray, gamma: FloatArray, prominence: float) -> tuple[DrtPeak, ...]:
     """Peaks of γ with their areas, split at the minima between neighbouring peaks.
 
@@ -489,15 +524,10 @@ def find_peaks(tau: FloatArray, gamma: FloatArray, prominence: float) -> tuple[D
     """
     if not np.any(gamma > 0):
         return ()
-    # here, not at the top: scipy.signal imports scipy.stats (~1 s), which `eis-pipeline fit`
-    # never needs
-    import scipy.signal
-
-    idx, props = scipy.signal.find_peaks(gamma, prominence=0.0)
+    idx, prominences = local_maxima(gamma)
     if idx.size == 0:
         return ()
-    keep = props["prominences"] >= prominence * props["prominences"].max()
-    idx = idx[keep]
+    idx = idx[prominences >= prominence * prominences.max()]
     step = _log_step(tau)
     log_tau = np.log(tau)
     # Boundaries: the lowest point between consecutive peaks, and the lowest point between the

@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 
 from eis_pipeline.circuits import PRESETS
@@ -18,12 +19,18 @@ def test_compile_runs_a_campaign_and_every_preset() -> None:
     assert result.output.rstrip().endswith(" s")
 
 
-def test_fit_command_does_not_import_matplotlib_or_scipy_signal() -> None:
-    """`eis-pipeline fit` without --plots loads neither (about 1 s each of every cold start)."""
-    code = ("import sys; from eis_pipeline.cli.main import COMMANDS; import importlib; "
-            "importlib.import_module(COMMANDS['fit'].split(':')[0]); "
-            "print(sorted(m for m in ('matplotlib', 'scipy.signal', 'scipy.stats') "
-            "if m in sys.modules))")
+@pytest.mark.parametrize("command", ["fit", "run"])
+def test_command_does_not_import_matplotlib_or_scipy_signal(command: str) -> None:
+    """`eis-pipeline fit` without --plots and `run` without --report load neither matplotlib
+    nor scipy.signal/scipy.stats (about 1 s each of every cold start), and neither does a
+    DRT (its peaks are found in numpy): a run with --plots none never pays them, in any
+    worker."""
+    code = ("import sys, importlib, numpy as np; from eis_pipeline.cli.main import COMMANDS; "
+            f"importlib.import_module(COMMANDS[{command!r}].split(':')[0]); "
+            "from eis_pipeline.validation.drt import drt; f = np.geomspace(1e6, 0.1, 50); "
+            "assert drt(f, 1e3 / (1 + 2j * np.pi * f * 1e-4)).peaks; "
+            "print(sorted(m for m in ('matplotlib', 'scipy.signal', 'scipy.stats', "
+            "'eis_pipeline.report.html') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
