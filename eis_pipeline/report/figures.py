@@ -24,6 +24,7 @@ atomically.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -75,9 +76,14 @@ STYLE: dict[str, Any] = {
 SpectrumLike = xr.Dataset | tuple[ArrayLike, ArrayLike]
 
 
+#: rcParams are global: two threads in one style block (a dask worker's threads drawing
+#: their samples' figures) would restore each other's settings under each other.
+_STYLE_LOCK = threading.RLock()
+
+
 @contextlib.contextmanager
 def _style() -> Iterator[None]:
-    with mpl.rc_context(STYLE):  # type: ignore[arg-type]
+    with _STYLE_LOCK, mpl.rc_context(STYLE):  # type: ignore[arg-type]
         yield
 
 
