@@ -129,7 +129,9 @@ def test_workers_render_the_figures_the_serial_run_writes(tmp_path: Path,
     want, got = _files(tmp_path / "serial_plots"), _files(tmp_path / "jobs2_plots")
     # 2 samples x (2 spectra x 3 figures + Arrhenius), and the campaign's trend
     assert len([k for k in want if not k.startswith("campaign_")]) == 2 * (2 * 3 + 1)
-    assert sorted(got) == sorted(want), (set(got) ^ set(want), _failures(jobs2), _failures(serial))
+    # (on a mismatch: which files, and what each run recorded)
+    assert sorted(got) == sorted(want), (set(got) ^ set(want), _failures(jobs2),
+                                         _failures(serial))
     for name, data in want.items():
         assert got[name] == data, name
 
