@@ -1024,17 +1024,22 @@ def _save(fig: Figure, target: Any, fmt: str, dpi: int) -> None:
     renderer: left to savefig.)
     """
     with _style():
+        from matplotlib.backend_bases import FigureCanvasBase
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        if type(fig.canvas) is FigureCanvasBase:   # the object API's placeholder canvas
+            _Canvas(fig)
         if (fmt.lower() not in _AGG_FORMATS or mpl.rcParams["savefig.bbox"] != "tight"
+                # (another canvas's renderer could measure the crop otherwise)
+                or not isinstance(fig.canvas, FigureCanvasAgg)
                 or mpl.rcParams["figure.autolayout"]   # (which set_layout_engine(None)
                 or mpl.rcParams["figure.constrained_layout.use"]):   # would bring back)
             fig.savefig(target, format=fmt, dpi=dpi)
             return
-        if not hasattr(fig.canvas, "get_renderer"):   # the object API's placeholder canvas
-            _Canvas(fig)
         engine, original_dpi = fig.get_layout_engine(), fig.dpi
         fig.dpi = dpi   # (savefig lays the figure out at the file's resolution too)
         try:
-            renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+            renderer = fig.canvas.get_renderer()
             if engine is not None:
                 engine.execute(fig)
             pad = mpl.rcParams["savefig.pad_inches"]
