@@ -50,6 +50,7 @@ from eis_pipeline.report.tables import write_csv_summary
 from eis_pipeline.stacking import stack
 from eis_pipeline.tasks import (
     FileTask,
+    SamplePlots,
     TaskResult,
     failure_record,
     plan_tasks,
@@ -302,18 +303,40 @@ class WholeSample:
 
     task: FileTask
     sample: SampleConfig
+    #: its figures, rendered by the worker too (drawing them in the parent capped
+    #: ``--jobs`` next): "none", "summary" or "all" (:func:`render_plots`), and their format
+    plots: str = "none"
+    plot_format: str = "png"
 
 
 def process_item(item: FileTask | WholeSample) -> TaskResult:
     """:func:`~eis_pipeline.tasks.process_task`, and for a :class:`WholeSample` the sample's
-    analysis too (the same functions the parent would run, so the same results)."""
+    analysis and figures too (the same functions the parent would run, so the same results
+    and the same bytes)."""
     if isinstance(item, FileTask):
         return process_task(item)
     done = process_task(item.task)
     recorded: list[dict[str, Any]] = []
     node = finish_sample(item.sample, [done], recorded)
+    plots = None
+    if item.plots != "none":
+        plots = SamplePlots()
+        plots.files = render_plots(node, item.plots, item.plot_format, plots.failures)
     return TaskResult(done.sample, failures=done.failures, node=node,
-                      analysis_failures=recorded)
+                      analysis_failures=recorded, plots=plots)
+
+
+def render_plots(node: xr.DataTree, mode: str, fmt: str,
+                 failures: list[dict[str, Any]] | None) -> list[tuple[str, str, bytes]]:
+    """A sample's figure files (``mode`` "summary" or "all",
+    :func:`eis_pipeline.report.plots.render_sample_plots`). Each figure that fails is
+    recorded in ``failures`` (stage "plot"), as is any other error, which leaves none;
+    ``failures`` None raises."""
+    with _recorded(failures, str(node.name), "plot"):
+        from eis_pipeline.report.plots import render_sample_plots  # matplotlib: ~1 s
+
+        return render_sample_plots(node, fmt=fmt, spectra=mode == "all", failures=failures)
+    return []
 
 
 def iter_results(tasks: Sequence[FileTask | WholeSample], *, jobs: int = 1,
@@ -400,7 +423,8 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
     by_name = {s.name: s for s in cfg.samples}
     items: list[FileTask | WholeSample] = list(tasks)
     if not strict and workers != 1:   # parallel: the workers analyse whole samples
-        items = [WholeSample(t, by_name[t.sample])
+        drawn = mode if write else "none"
+        items = [WholeSample(t, by_name[t.sample], drawn, cfg.plot_format)
                  if pending[t.sample] == 1 and not collected[t.sample] else t for t in tasks]
     samples: dict[str, xr.DataTree] = {}
     writer = None
@@ -430,12 +454,19 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
                 failures.append(failure_record(name, "", "write", exc))
         if write and mode != "none":
             # after the node is written: a figure that fails loses no fit, and is recorded
-            # on its own (the sample's other figures are still drawn)
+            # on its own (the sample's other figures are still drawn). A worker that
+            # analysed the sample has rendered them; otherwise they are rendered here.
+            plots = done[0].plots if len(done) == 1 else None
+            if plots is None:
+                plots = SamplePlots()
+                plots.files = render_plots(node, mode, cfg.plot_format,
+                                           None if strict else plots.failures)
+            failures.extend(plots.failures)
             with _recorded(None if strict else failures, name, "plot"):
-                from eis_pipeline.report.plots import write_sample_plots  # matplotlib: ~1 s
+                from eis_pipeline.report.plots import write_rendered
 
-                write_sample_plots(node, folder, fmt=cfg.plot_format, spectra=mode == "all",
-                                   failures=None if strict else failures)
+                write_rendered(plots.files, folder, name,
+                               failures=None if strict else failures)
         if not keep and "spectra" in node.children:
             # a new root over the other children, moved to it (not copied, as
             # DataTree(children=...) would; copying the node would copy every spectrum)

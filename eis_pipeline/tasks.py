@@ -92,6 +92,18 @@ class TaskResult:
     #: are then not sent back
     node: xr.DataTree | None = None
     analysis_failures: list[dict[str, Any]] = field(default_factory=list)
+    #: that sample's figures, rendered by the worker for the parent to write after the node
+    #: (:func:`eis_pipeline.report.plots.render_sample_plots`), and what drawing them recorded
+    plots: SamplePlots | None = None
+
+
+@dataclass
+class SamplePlots:
+    """A sample's figure files as ``(what, path in the plots folder, bytes)``, and the
+    failures drawing them recorded (stage "plot")."""
+
+    files: list[tuple[str, str, bytes]] = field(default_factory=list)
+    failures: list[dict[str, Any]] = field(default_factory=list)
 
 
 def settings_hash(sample: SampleConfig) -> str:

@@ -24,6 +24,7 @@ atomically.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -75,10 +76,22 @@ STYLE: dict[str, Any] = {
 SpectrumLike = xr.Dataset | tuple[ArrayLike, ArrayLike]
 
 
+#: rcParams are global: two threads in one style block (a dask worker's threads drawing
+#: their samples' figures) would restore each other's settings under each other.
+_STYLE_LOCK = threading.RLock()
+
+
 @contextlib.contextmanager
 def _style() -> Iterator[None]:
-    with mpl.rc_context(STYLE):  # type: ignore[arg-type]
+    with _STYLE_LOCK, mpl.rc_context(STYLE):  # type: ignore[arg-type]
         yield
+
+
+def _new_figure(**kwargs: Any) -> Figure:
+    """A :class:`Figure` on the canvas :func:`_save` draws with (:data:`_Canvas`)."""
+    fig = Figure(**kwargs)
+    _Canvas(fig)
+    return fig
 
 
 def _figure(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
@@ -87,7 +100,7 @@ def _figure(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
         if not isinstance(fig, Figure):
             raise TypeError("ax must belong to a matplotlib Figure")
         return fig, ax
-    fig = Figure(figsize=size, layout="constrained")
+    fig = _new_figure(figsize=size, layout="constrained")
     return fig, fig.add_subplot()
 
 
@@ -548,7 +561,7 @@ def bode(spectrum: SpectrumLike, fit: Any = None, fig: Figure | None = None, *,
     with _style():
         rows = 3 if fit_fz is not None else 2
         if fig is None:
-            fig = Figure(figsize=(3.5, 1.6 * rows + 0.6), layout="constrained")
+            fig = _new_figure(figsize=(3.5, 1.6 * rows + 0.6), layout="constrained")
         axes = fig.subplots(rows, 1, sharex=True,
                             gridspec_kw={"height_ratios": [2, 1.5, 1][:rows]})
         ax_mod, ax_ph = axes[0], axes[1]
@@ -956,9 +969,8 @@ def drt_plot(tau_s: ArrayLike, gamma_ohm: ArrayLike, peaks: Any = None,
 def save_figure(fig: Figure, path: str | Path, *, dpi: int = 300) -> Path:
     """Save ``fig`` atomically (temporary sibling, then rename); format from the suffix."""
     path = Path(path)
-    fmt = path.suffix.lstrip(".").lower() or "png"
-    with replacing(path) as tmp, _style():
-        fig.savefig(tmp, format=fmt, dpi=dpi)
+    with replacing(path) as tmp:
+        _save(fig, tmp, path.suffix.lstrip(".").lower() or "png", dpi)
     return path
 
 
@@ -967,9 +979,77 @@ def figure_bytes(fig: Figure, fmt: str, *, dpi: int = 300) -> bytes:
     import io
 
     buffer = io.BytesIO()
-    with _style():
-        fig.savefig(buffer, format=fmt, dpi=dpi)
+    _save(fig, buffer, fmt, dpi)
     return buffer.getvalue()
+
+
+def _canvas_class() -> type:
+    """An Agg canvas whose renderers share one mathtext parser. Each renderer has its own,
+    and so its own parse cache: the log-axis tick labels (10⁻¹ ...) and E_a legend entries
+    were parsed again by each of a figure's two renderers (layout, then the cropped file)
+    and by every figure, a sixth of a figure's CPU. The parser holds only that cache, and
+    figures are drawn under the style lock, one at a time."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    shared: list[Any] = []   # the first renderer's parser
+
+    class Canvas(FigureCanvasAgg):
+        def get_renderer(self) -> Any:
+            renderer = super().get_renderer()
+            if not shared:
+                shared.append(renderer.mathtext_parser)
+            renderer.mathtext_parser = shared[0]
+            return renderer
+
+    return Canvas
+
+
+_Canvas = _canvas_class()
+
+
+#: formats matplotlib renders with Agg (the raster ones): see :func:`_save`
+_AGG_FORMATS = frozenset({"png", "jpg", "jpeg", "tif", "tiff", "webp", "raw", "rgba"})
+
+
+def _save(fig: Figure, target: Any, fmt: str, dpi: int) -> None:
+    """``fig.savefig(target)`` in the house style (cropped to its artists: ``savefig.bbox``
+    "tight"), the same pixels for one pass fewer over the figure.
+
+    For a tight crop or a layout engine, savefig first draws the whole figure with
+    rendering disabled (the engine runs in it), measures the crop, then draws it for real:
+    every tick, label and legend text is laid out in both passes, and the first one is a
+    quarter of a figure's CPU. For a raster format this runs the engine and measures the
+    crop directly, on the renderer savefig would use, and hands savefig the crop with the
+    engine set aside, so that it draws once. (Vector formats measure text with their own
+    renderer: left to savefig.)
+    """
+    with _style():
+        from matplotlib.backend_bases import FigureCanvasBase
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        if type(fig.canvas) is FigureCanvasBase:   # the object API's placeholder canvas
+            _Canvas(fig)
+        if (fmt.lower() not in _AGG_FORMATS or mpl.rcParams["savefig.bbox"] != "tight"
+                # (another canvas's renderer could measure the crop otherwise)
+                or not isinstance(fig.canvas, FigureCanvasAgg)
+                or mpl.rcParams["figure.autolayout"]   # (which set_layout_engine(None)
+                or mpl.rcParams["figure.constrained_layout.use"]):   # would bring back)
+            fig.savefig(target, format=fmt, dpi=dpi)
+            return
+        engine, original_dpi = fig.get_layout_engine(), fig.dpi
+        fig.dpi = dpi   # (savefig lays the figure out at the file's resolution too)
+        try:
+            renderer = fig.canvas.get_renderer()
+            if engine is not None:
+                engine.execute(fig)
+            pad = mpl.rcParams["savefig.pad_inches"]
+            crop = fig.get_tightbbox(renderer).padded(pad, pad)
+            fig.set_layout_engine(None)   # laid out: savefig then draws once
+            fig.savefig(target, format=fmt, dpi=dpi, bbox_inches=crop)
+        finally:
+            fig.dpi = original_dpi
+            if engine is not None:
+                fig.set_layout_engine(engine)
 
 
 def checks_figure(frequency: ArrayLike, kk_residual: ArrayLike, tau_s: ArrayLike | None = None,
@@ -979,7 +1059,7 @@ def checks_figure(frequency: ArrayLike, kk_residual: ArrayLike, tau_s: ArrayLike
     """Kramers-Kronig residuals and, when given, the DRT of one spectrum, side by side."""
     residual = np.asarray(kk_residual)
     with _style():
-        fig = Figure(figsize=(7.0, 2.8), layout="constrained")
+        fig = _new_figure(figsize=(7.0, 2.8), layout="constrained")
         axes = fig.subplots(1, 2 if tau_s is not None else 1, squeeze=False)[0]
         kk_residual_plot(frequency, residual.real, residual.imag, threshold=threshold,
                          ax=axes[0], noise=noise, hard_limit=hard_limit, verdict=verdict)
@@ -1013,7 +1093,7 @@ def arrhenius_series_plot(temperature_K: ArrayLike,
     """
     form = str(series_fit.attrs.get("form", "sigma_T"))
     with _style():
-        fig = Figure(figsize=(7.0, 3.2), layout="constrained")
+        fig = _new_figure(figsize=(7.0, 3.2), layout="constrained")
         ax = fig.add_subplot()
         # σ_ref marked once, the global fit's (the per-spectrum one is on <sample>_arrhenius)
         arrhenius_plot(temperature_K, conductivity_S_cm, fit=fit, ax=ax, form=form,
@@ -1078,7 +1158,7 @@ def dielectric_plot(model_free: xr.Dataset, *, title: str | None = None) -> Figu
     cmap = colormaps["coolwarm"]
     order = np.argsort(np.where(known, temps, np.inf))
     with _style():
-        fig = Figure(figsize=(7.0, 2.9), layout="constrained")
+        fig = _new_figure(figsize=(7.0, 2.9), layout="constrained")
         ax_s, ax_m = fig.subplots(1, 2)
         for i in order:
             color = cmap(norm(temps[i])) if known[i] else "0.5"

@@ -25,6 +25,8 @@ from eis_pipeline.report.tables import COMPONENTS
 from eis_pipeline.tasks import failure_record
 
 SPECTRUM_DPI = 120
+#: the per-sample and campaign figures: print resolution
+SUMMARY_DPI = 300
 T = TypeVar("T")
 
 
@@ -33,22 +35,6 @@ def spectrum_title(prefix: str, spectrum: xr.Dataset) -> str:
     if "temperature" in spectrum and np.isfinite(spectrum["temperature"].values).any():
         return f"{prefix} · {np.nanmean(spectrum['temperature'].values) - ZERO_CELSIUS_K:.0f} °C"
     return prefix
-
-
-def write_spectrum_plots(spectrum: xr.Dataset, fit: Any, arcs: Mapping[str, Any] | None,
-                         series_resistance: float, title: str, stem: Path,
-                         fmt: str = "png") -> list[Path]:
-    """Nyquist (with each fitted arc) and Bode (with residuals) of one spectrum, as
-    ``<stem>_nyquist.<fmt>`` and ``<stem>_bode.<fmt>``; ``fit`` as
-    :func:`~eis_pipeline.report.figures.nyquist` takes it. Screen resolution: a campaign has
-    many spectra, and this is the slow part."""
-
-    return [figures.save_figure(figures.nyquist(spectrum, fit=fit, arcs=arcs,
-                                                series_resistance=series_resistance,
-                                                title=title),
-                                stem.with_name(f"{stem.name}_nyquist.{fmt}"), dpi=SPECTRUM_DPI),
-            figures.save_figure(figures.bode(spectrum, fit=fit, title=title),
-                                stem.with_name(f"{stem.name}_bode.{fmt}"), dpi=SPECTRUM_DPI)]
 
 
 #: One arc alone, R‖C and R‖CPE (indexed by "has a CPE"), evaluated by the circuit compiler.
@@ -148,6 +134,11 @@ def isolated(failures: list[dict[str, Any]] | None, sample: str, what: str,
         return None
 
 
+def _spectrum_figure(sid: str, kind: str) -> str:
+    """How failures name a spectrum's figure (``<id> (nyquist figure)``)."""
+    return f"{sid} ({kind} figure)"
+
+
 def _render(build: Callable[[], Any], fmt: str, dpi: int) -> bytes:
 
     return figures.figure_bytes(build(), fmt, dpi=dpi)
@@ -168,48 +159,79 @@ def render_spectra(node: xr.DataTree, *, fmt: str = "png", dpi: int = SPECTRUM_D
         title, builders = built
         images = []
         for kind, build in builders:
-            data = isolated(failures, name, f"{sid} ({kind} figure)",
-                             partial(_render, build, fmt, dpi))
+            data = isolated(failures, name, _spectrum_figure(sid, kind),
+                            partial(_render, build, fmt, dpi))
             if data is not None:
                 images.append((kind, data))
         out.append((str(sid), title, images))
     return out
 
 
-def write_sample_plots(node: xr.DataTree, folder: str | Path, *, fmt: str = "png",
-                       spectra: bool = True,
-                       failures: list[dict[str, Any]] | None = None) -> list[Path]:
-    """One sample's plots: Arrhenius, and with ``spectra`` Nyquist (with each arc), Bode and
-    the Kramers-Kronig/DRT checks of every spectrum. Each figure stands alone: one that
-    fails is recorded in ``failures`` (stage "plot"; raised when None) and the others are
-    still written."""
+#: A figure file ready to write: what it shows (as failures name it), its path relative to
+#: the plots folder, and its bytes.
+Rendered = tuple[str, str, bytes]
 
-    folder = Path(folder)
+
+def render_sample_plots(node: xr.DataTree, *, fmt: str = "png", spectra: bool = True,
+                        failures: list[dict[str, Any]] | None = None) -> list[Rendered]:
+    """One sample's plots rendered to bytes (:data:`Rendered`, for :func:`write_rendered`):
+    with ``spectra`` Nyquist (with each arc), Bode and the Kramers-Kronig/DRT checks of every
+    spectrum; Arrhenius; the series figures. Each figure stands alone: one that fails is
+    recorded in ``failures`` (stage "plot"; raised when None) and the others are rendered.
+    A parallel run renders in the worker that analysed the sample, a serial one in the
+    parent: the same function, so the same bytes."""
+
     name = str(node.name)
-    written: list[Path] = []
+    out: list[Rendered] = []
     if spectra:
         for sid, _, images in render_spectra(node, fmt=fmt, failures=failures):
-            for kind, data in images:
-                path = folder / name / f"{sid}_{kind}.{fmt}"
-                with replacing(path) as tmp:
-                    tmp.write_bytes(data)
-                written.append(path)
+            out += [(_spectrum_figure(sid, kind), f"{name}/{sid}_{kind}.{fmt}", data)
+                    for kind, data in images]
     if "conductivity" in node.children and "arrhenius" in node.children:
-        def arrhenius() -> Path:
+        def arrhenius() -> Any:
             cond = node["conductivity"].ds
             cond = cond.isel(spectrum=np.isfinite(cond["temperature"].values))  # known T only
             sigma = {c: cond["conductivity"].sel(component=c).values
                      for c in COMPONENTS if c in cond["component"].values}
-            return figures.save_figure(
-                figures.arrhenius_plot(cond["temperature"].values, sigma,
-                                       fit=node["arrhenius"].ds, title=name),
-                folder / f"{name}_arrhenius.{fmt}")
+            return figures.arrhenius_plot(cond["temperature"].values, sigma,
+                                          fit=node["arrhenius"].ds, title=name)
 
-        arrhenius_path = isolated(failures, name, "Arrhenius figure", arrhenius)
-        if arrhenius_path is not None:
-            written.append(arrhenius_path)
-    written += write_series_plots(node, folder, fmt=fmt, failures=failures)
-    return written
+        data = isolated(failures, name, "Arrhenius figure",
+                        partial(_render, arrhenius, fmt, SUMMARY_DPI))
+        if data is not None:
+            out.append(("Arrhenius figure", f"{name}_arrhenius.{fmt}", data))
+    for what, stem, build in series_figures(node):
+        data = isolated(failures, name, what, partial(_render, build, fmt, SUMMARY_DPI))
+        if data is not None:
+            out.append((what, f"{stem}.{fmt}", data))
+    return out
+
+
+def write_rendered(rendered: list[Rendered], folder: str | Path, sample: str, *,
+                   failures: list[dict[str, Any]] | None = None) -> list[Path]:
+    """Write :func:`render_sample_plots`' figures into ``folder``, each atomically; one that
+    cannot be written is recorded in ``failures`` as its drawing would be (raised when
+    None) and the others are written."""
+
+    def write(relative: str, data: bytes) -> Path:
+        path = Path(folder) / relative
+        with replacing(path) as tmp:
+            tmp.write_bytes(data)
+        return path
+
+    written = [isolated(failures, sample, what, partial(write, relative, data))
+               for what, relative, data in rendered]
+    return [path for path in written if path is not None]
+
+
+def write_sample_plots(node: xr.DataTree, folder: str | Path, *, fmt: str = "png",
+                       spectra: bool = True,
+                       failures: list[dict[str, Any]] | None = None) -> list[Path]:
+    """One sample's plots (:func:`render_sample_plots`) written into ``folder``
+    (:func:`write_rendered`)."""
+    return write_rendered(render_sample_plots(node, fmt=fmt, spectra=spectra,
+                                              failures=failures),
+                          folder, str(node.name), failures=failures)
 
 
 def series_figures(node: xr.DataTree) -> list[tuple[str, str, Callable[[], Any]]]:
@@ -233,21 +255,6 @@ def series_figures(node: xr.DataTree) -> list[tuple[str, str, Callable[[], Any]]
         out.append(("conductivity spectra figure", f"{name}_conductivity_spectra", partial(
             figures.dielectric_plot, node["model_free"].ds, title=name)))
     return out
-
-
-def write_series_plots(node: xr.DataTree, folder: str | Path, *, fmt: str = "png",
-                       failures: list[dict[str, Any]] | None = None) -> list[Path]:
-    """The :func:`series_figures` of a sample as files; each figure stands alone, as in
-    :func:`write_sample_plots`."""
-    folder = Path(folder)
-    written = [isolated(failures, str(node.name), what,
-                         partial(_save, build, folder / f"{stem}.{fmt}"))
-               for what, stem, build in series_figures(node)]
-    return [path for path in written if path is not None]
-
-
-def _save(build: Callable[[], Any], path: Path) -> Path:
-    return figures.save_figure(build(), path)
 
 
 def write_campaign_plots(tree: xr.DataTree, folder: str | Path, *,

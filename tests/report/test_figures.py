@@ -514,3 +514,33 @@ def test_arrhenius_plot_draws_the_curved_vtf_law() -> None:
                                rtol=1e-5)
     slopes = np.diff(np.log(curve.get_ydata())) / np.diff(curve.get_xdata())
     assert slopes.max() - slopes.min() > 0.1 * abs(slopes.mean())     # visibly curved
+
+
+def test_figure_files_are_the_bytes_of_a_plain_tight_savefig(pellet: PelletModel) -> None:
+    """figure_bytes skips savefig's rendering-disabled pass (it lays the figure out and
+    measures the crop itself): the file must be what savefig alone writes, byte for byte,
+    for a figure with a layout engine, a secondary axis, mathtext, an inset and decade
+    labels placed from a layout at another resolution."""
+    import io
+
+    from eis_pipeline.report import figures
+
+    t = np.array([253.15, 273.15, 298.15, 313.15, 333.15, 353.15])
+    f = log_frequencies(1e6, 0.1, 8)
+    builds = {"arrhenius": lambda: arrhenius_plot(t, {"bulk": pellet.bulk.conductivity(t)},
+                                                  arrhenius_fit(), title="s"),
+              "nyquist": lambda: nyquist((f, pellet.impedance(f, 298.15)), title="n"),
+              "bode": lambda: bode((f, pellet.impedance(f, 298.15)))}
+    def plain(fig: Figure, dpi: int) -> bytes:
+        buffer = io.BytesIO()
+        with figures._style():
+            fig.savefig(buffer, format="png", dpi=dpi)
+        return buffer.getvalue()
+
+    for name, build in builds.items():
+        for dpi in (120, 300):
+            # saved twice: the second save starts from the first one's layout (matplotlib's
+            # own second file differs by a pixel), and must be savefig's second file too
+            fig, other = build(), build()
+            assert [figures.figure_bytes(fig, "png", dpi=dpi) for _ in range(2)] == [
+                plain(other, dpi) for _ in range(2)], (name, dpi)

@@ -3,6 +3,7 @@ written, in a run and in the report."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from eis_pipeline.io.hdf5 import read_results
 from eis_pipeline.pipeline import run
 from eis_pipeline.report import figures
 from eis_pipeline.report.html import render_report
-from tests.test_run_safety import campaign
+from tests.test_run_safety import PATTERN, campaign
 
 
 def _break_one_nyquist(monkeypatch: pytest.MonkeyPatch, bad: str) -> None:
@@ -83,3 +84,90 @@ def test_report_says_in_place_which_series_figure_failed(monkeypatch: pytest.Mon
             in text)
     assert text.count("<svg") + text.count("<figure") >= 1
     assert "Conductivity spectra of s" in text
+
+
+# --------------------------------------------------------------------------- figures of workers
+
+def _two_samples(tmp: Path) -> Path:
+    """Two samples of two files each: with workers, each is a whole-sample task."""
+    second = ('\n[[samples]]\nname = "b"\nfiles = ["data_b/*.mpt"]\n'
+              f"temperature = {PATTERN}\nthickness_mm = 0.7\ndiameter_mm = 10\n")
+    config = campaign(tmp, files=2, extra=second)
+    shutil.copytree(tmp / "data", tmp / "data_b")
+    return config
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _failures(path: Path) -> list[tuple[str, ...]]:
+    ds = read_results(path)["failures"].ds
+    return sorted(zip(*(ds[k].values.astype(str) for k in ("sample", "file", "stage",
+                                                              "reason")), strict=True))
+
+
+def test_workers_render_the_figures_the_serial_run_writes(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    """jobs=2: each worker draws its sample's figures (the parent draws none of them) and
+    the parent writes the bytes a serial run writes, file for file."""
+    import os
+
+    from eis_pipeline import pipeline
+
+    config = _two_samples(tmp_path)
+    serial, jobs2 = tmp_path / "serial.h5", tmp_path / "jobs2.h5"
+    run(config, output=serial, progress=False, plots="all")
+    drawn_by: list[int] = []
+    real = pipeline.render_plots
+    monkeypatch.setattr(pipeline, "render_plots",
+                        lambda *a, **k: drawn_by.append(os.getpid()) or real(*a, **k))
+    run(config, output=jobs2, jobs=2, progress=False, plots="all")
+    assert drawn_by == []   # (the workers' calls are recorded in their own memory)
+    want, got = _files(tmp_path / "serial_plots"), _files(tmp_path / "jobs2_plots")
+    # 2 samples x (2 spectra x 3 figures + Arrhenius), and the campaign's trend
+    assert len([k for k in want if not k.startswith("campaign_")]) == 2 * (2 * 3 + 1)
+    # (on a mismatch: which files, and what each run recorded)
+    assert sorted(got) == sorted(want), (set(got) ^ set(want), _failures(jobs2),
+                                         _failures(serial))
+    for name, data in want.items():
+        assert got[name] == data, name
+
+
+def test_a_figure_that_fails_in_a_worker_is_recorded_and_the_rest_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = _two_samples(tmp_path)
+    _break_one_nyquist(monkeypatch, "a · ")   # sample a's Nyquist figures (the workers fork)
+    serial, jobs2 = tmp_path / "serial.h5", tmp_path / "jobs2.h5"
+    run(config, output=serial, progress=False, plots="all")
+    tree = run(config, output=jobs2, jobs=2, progress=False, plots="all")
+    failures = _failures(jobs2)
+    assert [f[2] for f in failures] == ["plot", "plot"], failures
+    assert all(f[0] == "a" and "nyquist figure" in f[1]
+               and "synthetic drawing failure" in f[3] for f in failures)
+    assert failures == _failures(serial)   # the records a serial run makes
+    written = _files(tmp_path / "jobs2_plots")
+    assert written == _files(tmp_path / "serial_plots")
+    assert len([k for k in written if k.startswith("a/")]) == 2 * 2   # Bode and checks
+    assert "a_arrhenius.png" in written and len([k for k in written if k.startswith("b/")]) == 6
+    results = read_results(jobs2)
+    for name in ("a", "b"):   # the sample's results are all there
+        assert {"fit", "conductivity", "arrhenius"} <= set(results[name].children)
+        xr.testing.assert_identical(results[name]["fit"].ds, read_results(serial)[name]["fit"].ds)
+    assert list(tree["failures"].ds["stage"].values.astype(str)) == ["plot", "plot"]
+
+
+def test_a_figure_that_cannot_be_written_is_recorded_and_the_rest_written(
+        tmp_path: Path) -> None:
+    config = campaign(tmp_path, files=2)
+    plots = tmp_path / "out" / "r_plots"
+    plots.mkdir(parents=True)
+    (plots / "a").write_text("a file where the sample's spectrum figures go")
+    tree = run(config, progress=False, plots="all")
+    failures = tree["failures"].ds
+    assert list(failures["stage"].values.astype(str)) == ["plot"] * 2 * 3
+    assert all("figure)" in str(f) for f in failures["file"].values)
+    assert (plots / "a_arrhenius.png").is_file()
+    assert "fit" in read_results(tmp_path / "out" / "r.h5")["a"].children
