@@ -24,6 +24,7 @@ atomically.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -988,10 +989,15 @@ def _canvas_class() -> type:
     and so its own parse cache: the log-axis tick labels (10⁻¹ ...) and E_a legend entries
     were parsed again by each of a figure's two renderers (layout, then the cropped file)
     and by every figure, a sixth of a figure's CPU. The parser holds only that cache, and
-    figures are drawn under the style lock, one at a time."""
+    figures are drawn under the style lock, one at a time. Not across a fork: its cached
+    parses hold this process's FreeType fonts, which forked workers reading them at once
+    corrupt ("FT_Load_Glyph ... invalid outline"), so a child starts its own parser
+    (matplotlib empties its own font cache on fork for the same reason)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     shared: list[Any] = []   # the first renderer's parser
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=shared.clear)
 
     class Canvas(FigureCanvasAgg):
         def get_renderer(self) -> Any:

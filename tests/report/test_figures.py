@@ -544,3 +544,28 @@ def test_figure_files_are_the_bytes_of_a_plain_tight_savefig(pellet: PelletModel
             fig, other = build(), build()
             assert [figures.figure_bytes(fig, "png", dpi=dpi) for _ in range(2)] == [
                 plain(other, dpi) for _ in range(2)], (name, dpi)
+
+
+def _parser() -> object:
+    from eis_pipeline.report.figures import _Canvas
+
+    return _Canvas(Figure()).get_renderer().mathtext_parser
+
+
+def _parser_id() -> int:
+    return id(_parser())
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork on this platform")
+def test_a_forked_worker_starts_its_own_mathtext_parser() -> None:
+    """The renderers share one mathtext parser, whose cached parses hold this process's
+    FreeType fonts; forked workers that reused it corrupted glyphs when drawing at once
+    ("FT_Load_Glyph ... invalid outline"). A child must not inherit it."""
+    import multiprocessing
+
+    kept = _parser()   # alive in the child too: its address cannot be reused there
+    parent = id(kept)
+    assert _parser_id() == parent   # shared within a process
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        child = pool.apply(_parser_id)
+    assert child != parent
