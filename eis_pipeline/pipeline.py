@@ -318,25 +318,25 @@ def process_item(item: FileTask | WholeSample) -> TaskResult:
     done = process_task(item.task)
     recorded: list[dict[str, Any]] = []
     node = finish_sample(item.sample, [done], recorded)
-    plots = None
-    if item.plots != "none":
-        plots = SamplePlots()
-        plots.files = render_plots(node, item.plots, item.plot_format, plots.failures)
+    plots = render_plots(node, item.plots, item.plot_format) if item.plots != "none" else None
     return TaskResult(done.sample, failures=done.failures, node=node,
                       analysis_failures=recorded, plots=plots)
 
 
-def render_plots(node: xr.DataTree, mode: str, fmt: str,
-                 failures: list[dict[str, Any]] | None) -> list[tuple[str, str, bytes]]:
+def render_plots(node: xr.DataTree, mode: str, fmt: str, *,
+                 strict: bool = False) -> SamplePlots:
     """A sample's figure files (``mode`` "summary" or "all",
-    :func:`eis_pipeline.report.plots.render_sample_plots`). Each figure that fails is
-    recorded in ``failures`` (stage "plot"), as is any other error, which leaves none;
-    ``failures`` None raises."""
+    :func:`eis_pipeline.report.plots.render_sample_plots`) and what drawing them recorded:
+    each figure that fails (stage "plot"), and any other error, which leaves none; with
+    ``strict`` the first failure is raised."""
+    plots = SamplePlots()
+    failures = None if strict else plots.failures
     with _recorded(failures, str(node.name), "plot"):
         from eis_pipeline.report.plots import render_sample_plots  # matplotlib: ~1 s
 
-        return render_sample_plots(node, fmt=fmt, spectra=mode == "all", failures=failures)
-    return []
+        plots.files = render_sample_plots(node, fmt=fmt, spectra=mode == "all",
+                                          failures=failures)
+    return plots
 
 
 def iter_results(tasks: Sequence[FileTask | WholeSample], *, jobs: int = 1,
@@ -458,9 +458,7 @@ def run(config: str | Path | CampaignConfig, *, output: str | Path | None = None
             # analysed the sample has rendered them; otherwise they are rendered here.
             plots = done[0].plots if len(done) == 1 else None
             if plots is None:
-                plots = SamplePlots()
-                plots.files = render_plots(node, mode, cfg.plot_format,
-                                           None if strict else plots.failures)
+                plots = render_plots(node, mode, cfg.plot_format, strict=strict)
             failures.extend(plots.failures)
             with _recorded(None if strict else failures, name, "plot"):
                 from eis_pipeline.report.plots import write_rendered
